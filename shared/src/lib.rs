@@ -1,0 +1,13 @@
+//! Code every Lukseun service uses. Each module has one job; protocol code is pure and
+//! unit-tested, the parts that touch the network are thin.
+
+pub mod admin;
+pub mod config;
+pub mod envelope;
+pub mod framing;
+pub mod ids;
+pub mod log;
+pub mod metrics;
+pub mod nats;
+pub mod redis_conn;
+pub mod signal;

@@ -1,0 +1,1 @@
+//! Our own NATS core client: being written.

@@ -1,0 +1,441 @@
+//! Real servers for tests: `redis-server`, `nats-server` and `mariadbd` from the
+//! distribution's packages, each on a free loopback port in its own temporary directory.
+//!
+//! A server lives as long as its handle: dropping it stops the process by its own PID and
+//! removes the directory. Nothing here assumes a server on a standard port.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::sleep;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A directory under the system's temp dir, removed on drop.
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!(
+            "lukseun-{label}-{}-{}-{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind an ephemeral port")
+        .port()
+}
+
+/// Finds a server binary: on PATH, or in the sbin directories Debian puts daemons in.
+pub fn find_binary(name: &str) -> PathBuf {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let dirs = path
+        .split(':')
+        .map(PathBuf::from)
+        .chain(["/usr/sbin", "/usr/bin", "/sbin", "/usr/local/sbin"].map(PathBuf::from));
+    for dir in dirs {
+        let candidate = dir.join(name);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!("{name} not found: run ./lukseun test, which installs the servers the tests need")
+}
+
+/// A child process that is stopped when the handle drops, and dies with the test thread
+/// that started it if the test runner is killed before Drop runs.
+struct Process {
+    name: &'static str,
+    child: Option<Child>,
+}
+
+impl Process {
+    fn spawn(name: &'static str, mut command: Command, log: &Path) -> Process {
+        let log_file = std::fs::File::create(log).expect("create server log");
+        command
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("clone log handle"))
+            .stderr(log_file);
+        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        Process {
+            name,
+            child: Some(child),
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    fn exited(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => !matches!(c.try_wait(), Ok(None)),
+            None => true,
+        }
+    }
+
+    /// SIGKILL, as a crash would.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM, then SIGKILL if the server is still there after a few seconds.
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: plain syscall on our own child's PID.
+            unsafe {
+                libc::kill(c.id() as libc::pid_t, libc::SIGTERM);
+            }
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                sleep(Duration::from_millis(20));
+            }
+            eprintln!("testkit: {} did not stop on SIGTERM, killing it", self.name);
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn wait_until(what: &str, log: &Path, process: &mut Process, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + START_TIMEOUT;
+    while Instant::now() < deadline {
+        if ready() {
+            return;
+        }
+        if process.exited() {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            panic!("{what} exited during start; its log:\n{text}");
+        }
+        sleep(Duration::from_millis(20));
+    }
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    panic!("{what} not ready after {START_TIMEOUT:?}; its log:\n{text}");
+}
+
+/// Sends `request` and reads until `expect` shows up in the answer.
+fn probe(port: u16, request: &[u8], expect: &[u8]) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    if !request.is_empty() && s.write_all(request).is_err() {
+        return false;
+    }
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    while got.len() < 4096 {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                got.extend_from_slice(&buf[..n]);
+                if got.windows(expect.len()).any(|w| w == expect) {
+                    let _ = s.shutdown(Shutdown::Both);
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// A real `redis-server` with persistence off.
+pub struct Redis {
+    pub port: u16,
+    dir: TempDir,
+    process: Process,
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        let dir = TempDir::new("redis");
+        let port = free_port();
+        let process = Self::spawn(&dir, port);
+        let mut redis = Redis { port, dir, process };
+        redis.wait_ready();
+        redis
+    }
+
+    fn spawn(dir: &TempDir, port: u16) -> Process {
+        let mut cmd = Command::new(find_binary("redis-server"));
+        cmd.args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(dir.path());
+        Process::spawn("redis-server", cmd, &dir.path().join("redis.log"))
+    }
+
+    fn wait_ready(&mut self) {
+        let port = self.port;
+        let log = self.dir.path().join("redis.log");
+        wait_until("redis-server", &log, &mut self.process, || {
+            probe(port, b"PING\r\n", b"+PONG")
+        });
+    }
+
+    /// `redis://127.0.0.1:<port>/`
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    /// Kills the server with SIGKILL; its data is gone, as after a crash without persistence.
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
+    /// Starts a fresh server on the same port (after `kill`).
+    pub fn restart(&mut self) {
+        self.process.kill();
+        self.process = Self::spawn(&self.dir, self.port);
+        self.wait_ready();
+    }
+}
+
+/// A real `nats-server`.
+pub struct Nats {
+    pub port: u16,
+    dir: TempDir,
+    process: Process,
+}
+
+impl Nats {
+    pub fn start() -> Nats {
+        let dir = TempDir::new("nats");
+        let port = free_port();
+        let process = Self::spawn(&dir, port);
+        let mut nats = Nats { port, dir, process };
+        nats.wait_ready();
+        nats
+    }
+
+    fn spawn(dir: &TempDir, port: u16) -> Process {
+        let mut cmd = Command::new(find_binary("nats-server"));
+        cmd.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
+        Process::spawn("nats-server", cmd, &dir.path().join("nats.log"))
+    }
+
+    fn wait_ready(&mut self) {
+        let port = self.port;
+        let log = self.dir.path().join("nats.log");
+        wait_until("nats-server", &log, &mut self.process, || {
+            probe(port, b"", b"INFO ")
+        });
+    }
+
+    /// `nats://127.0.0.1:<port>`
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
+    /// Starts a fresh server on the same port (after `kill`).
+    pub fn restart(&mut self) {
+        self.process.kill();
+        self.process = Self::spawn(&self.dir, self.port);
+        self.wait_ready();
+    }
+}
+
+/// A real `mariadbd` with a root account without password and an empty database `lukseun`.
+pub struct MariaDb {
+    pub port: u16,
+    dir: TempDir,
+    process: Process,
+}
+
+pub const MARIADB_DATABASE: &str = "lukseun";
+
+impl MariaDb {
+    pub fn start() -> MariaDb {
+        let dir = TempDir::new("mariadb");
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).expect("create datadir");
+        let install_log = dir.path().join("install.log");
+        let status = Command::new(find_binary("mariadb-install-db"))
+            .args([
+                "--no-defaults",
+                "--auth-root-authentication-method=normal",
+                "--user=root",
+                "--skip-test-db",
+            ])
+            .arg(format!("--datadir={}", data.display()))
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&install_log).expect("install log"))
+            .stderr(Stdio::from(
+                std::fs::File::options()
+                    .append(true)
+                    .open(&install_log)
+                    .expect("install log"),
+            ))
+            .status()
+            .expect("run mariadb-install-db");
+        if !status.success() {
+            let text = std::fs::read_to_string(&install_log).unwrap_or_default();
+            panic!("mariadb-install-db failed ({status}):\n{text}");
+        }
+        let port = free_port();
+        let process = Self::spawn(&dir, port);
+        let mut db = MariaDb { port, dir, process };
+        db.wait_ready();
+        db.sql(&format!("CREATE DATABASE IF NOT EXISTS {MARIADB_DATABASE}"));
+        db
+    }
+
+    fn spawn(dir: &TempDir, port: u16) -> Process {
+        let data = dir.path().join("data");
+        let mut cmd = Command::new(find_binary("mariadbd"));
+        cmd.args(["--no-defaults", "--user=root", "--bind-address=127.0.0.1"])
+            .arg(format!("--port={port}"))
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--socket={}", dir.path().join("mysqld.sock").display()))
+            .arg(format!("--pid-file={}", dir.path().join("mysqld.pid").display()))
+            .args([
+                "--innodb-buffer-pool-size=32M",
+                "--innodb-log-file-size=8M",
+                "--skip-name-resolve",
+                "--skip-log-bin",
+                "--max-connections=500",
+                "--character-set-server=utf8mb4",
+                "--collation-server=utf8mb4_bin",
+            ]);
+        Process::spawn("mariadbd", cmd, &dir.path().join("mariadbd.log"))
+    }
+
+    fn wait_ready(&mut self) {
+        let port = self.port;
+        let log = self.dir.path().join("mariadbd.log");
+        // The server's greeting carries its version string; it is sent once it accepts logins.
+        wait_until("mariadbd", &log, &mut self.process, || {
+            probe(port, b"", b"MariaDB")
+        });
+    }
+
+    /// Runs one statement as root through the distribution's command-line client.
+    pub fn sql(&self, statement: &str) -> String {
+        let out = Command::new(find_binary("mariadb"))
+            .args(["--no-defaults", "-uroot", "-N", "-B"])
+            .arg(format!("--socket={}", self.dir.path().join("mysqld.sock").display()))
+            .args(["-e", statement])
+            .output()
+            .expect("run the mariadb client");
+        if !out.status.success() {
+            panic!(
+                "mariadb client failed on {statement:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `mysql://root@127.0.0.1:<port>/lukseun`
+    pub fn url(&self) -> String {
+        format!("mysql://root@127.0.0.1:{}/{MARIADB_DATABASE}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
+    /// Starts the server again on the same port and data directory (after `kill`).
+    pub fn restart(&mut self) {
+        self.process.kill();
+        self.process = Self::spawn(&self.dir, self.port);
+        self.wait_ready();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redis_answers_ping_and_stops_with_its_handle() {
+        let redis = Redis::start();
+        assert!(probe(redis.port, b"PING\r\n", b"+PONG"));
+        let pid = redis.pid();
+        drop(redis);
+        // SAFETY: signal 0 only asks whether the PID exists.
+        let alive = unsafe { libc::kill(pid as libc::pid_t, 0) } == 0;
+        assert!(!alive, "redis-server {pid} still running after drop");
+    }
+
+    #[test]
+    fn nats_sends_info() {
+        let nats = Nats::start();
+        assert!(probe(nats.port, b"", b"INFO "));
+    }
+
+    #[test]
+    fn mariadb_runs_sql_and_restarts_with_its_data() {
+        let mut db = MariaDb::start();
+        db.sql("CREATE TABLE lukseun.t (v INT); INSERT INTO lukseun.t VALUES (7)");
+        db.kill();
+        db.restart();
+        assert_eq!(db.sql("SELECT v FROM lukseun.t").trim(), "7");
+    }
+}
