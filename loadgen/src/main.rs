@@ -1,0 +1,106 @@
+//! `loadgen`: virtual players against one or more gates; prints requests/s, errors by status
+//! and latency percentiles. Reads the gate address from `LUKSEUN_GATES`/`LUKSEUN_GATE`
+//! (as in var/cluster.env) unless `--gate` says otherwise.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use loadgen::mix::Mix;
+use loadgen::run::{run, Plan, Progress};
+use shared::config::{Config, Opt, Spec};
+
+const SPEC: Spec = Spec {
+    service: "loadgen",
+    about: "load generator: virtual players calling a mix of game functions through gates",
+    options: &[
+        Opt::value("gate", "127.0.0.1:8880", "gate address(es), comma-separated")
+            .with_alt_env("LUKSEUN_GATES"),
+        Opt::value("connections", "64", "virtual players, one connection each"),
+        Opt::value("duration-secs", "10", "length of the measured window"),
+        Opt::value("warmup-secs", "1", "load before the measured window, not counted"),
+        Opt::value("rate", "0", "requests/s over all players (open loop); 0 = closed loop"),
+        Opt::value("pipeline", "1", "requests in flight per player in closed loop"),
+        Opt::value("world", "s0", "world the players enter"),
+        Opt::value("mix", "account_all_info", "weighted calls, e.g. get_all_resource:3,get_info_player:1"),
+        Opt::value("timeout-secs", "15", "wait for one answer before counting it lost"),
+        Opt::value("label", "", "label for the JSON line"),
+        Opt::switch("json", "print one JSON line with the results as well"),
+    ],
+};
+
+fn main() {
+    let cfg = Config::load(&SPEC);
+    let mix = Mix::parse(cfg.get("mix")).unwrap_or_else(|e| fail(&e.to_string()));
+    let plan = Plan {
+        gates: cfg
+            .get("gate")
+            .split(',')
+            .map(|g| g.trim().to_string())
+            .filter(|g| !g.is_empty())
+            .collect(),
+        connections: cfg.require::<usize>("connections").max(1),
+        duration: Duration::from_secs_f64(cfg.require("duration-secs")),
+        warmup: Duration::from_secs_f64(cfg.require("warmup-secs")),
+        rate: cfg.require("rate"),
+        pipeline: cfg.require::<usize>("pipeline").max(1),
+        world: cfg.get("world").to_string(),
+        mix,
+        timeout: Duration::from_secs_f64(cfg.require("timeout-secs")),
+    };
+    if plan.gates.is_empty() {
+        fail("no gate address");
+    }
+    let mode = if plan.rate > 0.0 {
+        format!("open loop at {} req/s", plan.rate)
+    } else {
+        format!("closed loop, pipeline {}", plan.pipeline)
+    };
+    eprintln!(
+        "loadgen: {} players on {}, {mode}, mix {}, {:.0} s + {:.0} s warm-up",
+        plan.connections,
+        plan.gates.join(","),
+        cfg.get("mix"),
+        plan.duration.as_secs_f64(),
+        plan.warmup.as_secs_f64()
+    );
+    let progress = Arc::new(Progress::default());
+    let ticker = spawn_progress_line(progress.clone());
+    let stats = run(&plan, progress).unwrap_or_else(|e| fail(&e));
+    drop(ticker);
+    eprintln!();
+    println!("{}", stats.summary(plan.duration));
+    if cfg.switch("json") {
+        println!("{}", stats.json(plan.duration, cfg.get("label")));
+    }
+    if stats.lost > 0 {
+        std::process::exit(1);
+    }
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("loadgen: {message}");
+    std::process::exit(2);
+}
+
+/// Prints `[ 3 s] 12345/s ...` on stderr once a second until dropped.
+fn spawn_progress_line(progress: Arc<Progress>) -> std::sync::mpsc::Sender<()> {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        let mut last = 0;
+        while stopped.recv_timeout(Duration::from_secs(1)).is_err() {
+            let answered = progress.answered.load(Ordering::Relaxed);
+            eprint!(
+                "\r[{:>4.0} s] {:>8}/s  answered {:>9}  errors {:>6}  lost {:>4}",
+                start.elapsed().as_secs_f64(),
+                answered - last,
+                answered,
+                progress.errors.load(Ordering::Relaxed),
+                progress.lost.load(Ordering::Relaxed)
+            );
+            last = answered;
+        }
+    });
+    stop
+}

@@ -1,0 +1,278 @@
+//! Virtual players: log in, enter a world, then call the mix closed-loop (as fast as answers
+//! come, with a pipeline depth) or open-loop (a fixed rate; latency counts from the moment
+//! a request was due, so a stalled server cannot hide its queueing: no coordinated omission).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+
+use crate::client::{request_line, GateClient};
+use crate::mix::{Mix, Rng};
+use crate::stats::Stats;
+
+#[derive(Clone)]
+pub struct Plan {
+    pub gates: Vec<String>,
+    pub connections: usize,
+    pub duration: Duration,
+    pub warmup: Duration,
+    /// Requests per second over all connections; 0 runs closed-loop.
+    pub rate: f64,
+    pub pipeline: usize,
+    pub world: String,
+    pub mix: Mix,
+    /// Longest wait for one answer before it counts as lost.
+    pub timeout: Duration,
+}
+
+/// Live counters for the progress line.
+#[derive(Default)]
+pub struct Progress {
+    pub answered: AtomicU64,
+    pub errors: AtomicU64,
+    pub lost: AtomicU64,
+}
+
+/// Calls made with the account token; everything else runs in a world with a session token.
+fn uses_account_token(function: &str) -> bool {
+    matches!(function, "account_all_info" | "bind_account" | "enter_world")
+}
+
+pub struct Player {
+    addr: String,
+    client: GateClient,
+    /// The request line per function of the mix, built once.
+    lines: HashMap<String, String>,
+}
+
+impl Player {
+    /// A guest login with a fresh device id, then `enter_world`.
+    pub fn login(addr: &str, plan: &Plan) -> Result<Player, String> {
+        let mut client =
+            GateClient::connect(addr, plan.timeout).map_err(|e| format!("{addr}: {e}"))?;
+        let device = format!("loadgen-{}", shared::ids::random_hex(12));
+        let mut args = Map::new();
+        args.insert("unique_id".into(), Value::from(device));
+        let answer = client
+            .call(&request_line(&plan.world, "login_unique", None, &args))
+            .map_err(|e| format!("login_unique: {e}"))?;
+        let account = token_of(&answer, "login_unique")?;
+        let answer = client
+            .call(&request_line(&plan.world, "enter_world", Some(&account), &Map::new()))
+            .map_err(|e| format!("enter_world: {e}"))?;
+        let session = token_of(&answer, "enter_world")?;
+        let mut lines = HashMap::new();
+        for name in plan.mix.names() {
+            let token = if uses_account_token(name) { &account } else { &session };
+            lines.insert(
+                name.to_string(),
+                request_line(&plan.world, name, Some(token), &Map::new()),
+            );
+        }
+        Ok(Player {
+            addr: addr.to_string(),
+            client,
+            lines,
+        })
+    }
+
+    fn line(&self, mix: &Mix, rng: &mut Rng) -> &str {
+        &self.lines[mix.pick(rng.next())]
+    }
+}
+
+fn token_of(answer: &crate::client::Answer, function: &str) -> Result<String, String> {
+    match answer.data("token").as_str() {
+        Some(t) if answer.status == 0 => Ok(t.to_string()),
+        _ => Err(format!(
+            "{function} answered status {} ({})",
+            answer.status,
+            answer.message()
+        )),
+    }
+}
+
+/// Logs every player in, then runs the plan; returns the merged stats of the measured window.
+pub fn run(plan: &Plan, progress: Arc<Progress>) -> Result<Stats, String> {
+    let mut players = Vec::with_capacity(plan.connections);
+    for i in 0..plan.connections {
+        players.push(Player::login(&plan.gates[i % plan.gates.len()], plan)?);
+    }
+    let start = Instant::now();
+    let window = Window {
+        start,
+        measure_from: start + plan.warmup,
+        end: start + plan.warmup + plan.duration,
+    };
+    let per_connection_rate = plan.rate / plan.connections as f64;
+    let handles: Vec<_> = players
+        .into_iter()
+        .enumerate()
+        .map(|(i, player)| {
+            let plan = plan.clone();
+            let progress = progress.clone();
+            thread::spawn(move || {
+                let rng = Rng::new(0x9e37_79b9_7f4a_7c15 ^ (i as u64 + 1) * 0x1000_0001);
+                if plan.rate > 0.0 {
+                    open_loop(player, &plan, per_connection_rate, window, rng, &progress)
+                } else {
+                    closed_loop(player, &plan, window, rng, &progress)
+                }
+            })
+        })
+        .collect();
+    let mut total = Stats::default();
+    for h in handles {
+        let stats = h.join().map_err(|_| "a load thread panicked".to_string())?;
+        total.merge(&stats);
+    }
+    Ok(total)
+}
+
+#[derive(Clone, Copy)]
+struct Window {
+    start: Instant,
+    measure_from: Instant,
+    end: Instant,
+}
+
+impl Window {
+    fn measured(&self, sent: Instant) -> bool {
+        sent >= self.measure_from && sent < self.end
+    }
+}
+
+fn record(stats: &mut Stats, progress: &Progress, status: i64, latency: Duration) {
+    stats.record(status, latency);
+    progress.answered.fetch_add(1, Ordering::Relaxed);
+    if status != 0 {
+        progress.errors.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn closed_loop(
+    mut player: Player,
+    plan: &Plan,
+    window: Window,
+    mut rng: Rng,
+    progress: &Progress,
+) -> Stats {
+    let mut stats = Stats::default();
+    let mut in_flight: VecDeque<Instant> = VecDeque::with_capacity(plan.pipeline);
+    loop {
+        let mut broken = false;
+        while in_flight.len() < plan.pipeline && Instant::now() < window.end {
+            let line = player.line(&plan.mix, &mut rng).to_string();
+            if player.client.send(&line).is_err() {
+                broken = true;
+                break;
+            }
+            in_flight.push_back(Instant::now());
+        }
+        if !broken {
+            let Some(&sent) = in_flight.front() else {
+                return stats;
+            };
+            match player.client.receive() {
+                Ok(answer) => {
+                    in_flight.pop_front();
+                    if window.measured(sent) {
+                        record(&mut stats, progress, answer.status, sent.elapsed());
+                    }
+                    continue;
+                }
+                Err(_) => broken = true,
+            }
+        }
+        if broken {
+            // Everything in flight on a broken connection is lost; carry on with a new one.
+            let lost = in_flight.drain(..).filter(|s| window.measured(*s)).count() as u64;
+            stats.lost += lost;
+            progress.lost.fetch_add(lost, Ordering::Relaxed);
+            loop {
+                if Instant::now() >= window.end {
+                    return stats;
+                }
+                match GateClient::connect(&player.addr, plan.timeout) {
+                    Ok(c) => {
+                        player.client = c;
+                        break;
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(100)),
+                }
+            }
+        }
+    }
+}
+
+fn open_loop(
+    mut player: Player,
+    plan: &Plan,
+    rate: f64,
+    window: Window,
+    mut rng: Rng,
+    progress: &Progress,
+) -> Stats {
+    let mut stats = Stats::default();
+    let Ok(mut writer) = player.client.try_clone_writer() else {
+        return stats;
+    };
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1e-6));
+    let (due_tx, due_rx) = mpsc::channel::<Instant>();
+    let lines: Vec<String> = (0..64)
+        .map(|_| player.line(&plan.mix, &mut rng).to_string())
+        .collect();
+    let writer_failed = Arc::new(AtomicBool::new(false));
+    let failed = writer_failed.clone();
+    let sender = thread::spawn(move || {
+        use std::io::Write;
+        let mut k: u32 = 0;
+        loop {
+            let due = window.start + interval * k;
+            if due >= window.end {
+                return;
+            }
+            let now = Instant::now();
+            if due > now {
+                thread::sleep(due - now);
+            }
+            let line = &lines[k as usize % lines.len()];
+            let mut buf = Vec::with_capacity(line.len() + 2);
+            buf.extend_from_slice(line.as_bytes());
+            buf.extend_from_slice(b"\r\n");
+            if writer.write_all(&buf).is_err() {
+                failed.store(true, Ordering::SeqCst);
+                return;
+            }
+            if due_tx.send(due).is_err() {
+                return;
+            }
+            k += 1;
+        }
+    });
+    for due in due_rx.iter() {
+        match player.client.receive() {
+            Ok(answer) => {
+                if window.measured(due) {
+                    record(&mut stats, progress, answer.status, due.elapsed());
+                }
+            }
+            Err(_) => {
+                let lost = u64::from(window.measured(due))
+                    + due_rx.try_iter().filter(|d| window.measured(*d)).count() as u64;
+                stats.lost += lost;
+                progress.lost.fetch_add(lost, Ordering::Relaxed);
+                break;
+            }
+        }
+    }
+    let _ = sender.join();
+    if writer_failed.load(Ordering::SeqCst) {
+        shared::warn!("connection broke while sending", gate = player.addr);
+    }
+    stats
+}
