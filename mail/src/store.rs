@@ -1,0 +1,624 @@
+//! The Maildir store: `<root>/<world>/<uid>/{tmp,new,cur}`, one file per message.
+//!
+//! Delivery writes `tmp/<key>`, fsyncs it, renames it into `new/` and fsyncs `new/`, so a
+//! delivery that returned a key survives kill -9 and power loss, and `new/` never holds a
+//! half-written file. Directories are created (and their parents fsynced) on first use.
+//! Reading moves `new/<key>` to `cur/<key>:2,`; marking read adds the `S` flag.
+//!
+//! Every operation on one mailbox holds that mailbox's stripe of a lock table, so the
+//! limit check and the delivery are one step even with many concurrent senders. One
+//! service process owns a store; two processes on the same volume could overshoot the limit.
+
+use std::collections::hash_map::DefaultHasher;
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::hash::{Hash, Hasher};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::message::{self, Mail, Message};
+use crate::names::{check_key, key_order, sanitise_host, MailKey, MailboxId};
+
+/// Lock stripes: enough that unrelated mailboxes rarely wait for each other.
+const LOCK_STRIPES: usize = 256;
+/// Maildir convention: a tmp file this old is a leftover of a crashed delivery.
+const STALE_TMP_AGE: Duration = Duration::from_secs(36 * 3600);
+/// The info suffix of files in `cur/` (Maildir "version 2" flags).
+const INFO_PREFIX: &str = ":2,";
+
+#[derive(Debug)]
+pub enum StoreError {
+    /// The mailbox holds `limit` mails already.
+    Full,
+    NoSuchMail,
+    Io(io::Error),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Full => write!(f, "mailbox full"),
+            StoreError::NoSuchMail => write!(f, "no such mail"),
+            StoreError::Io(e) => write!(f, "storage error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<io::Error> for StoreError {
+    fn from(e: io::Error) -> StoreError {
+        StoreError::Io(e)
+    }
+}
+
+/// One stored mail as read back, with its seen flag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredMail {
+    pub message: Message,
+    pub read: bool,
+}
+
+/// The mails a read returned and how many the mailbox holds afterwards.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub mails: Vec<StoredMail>,
+    pub count: usize,
+}
+
+pub struct Maildir {
+    root: PathBuf,
+    limit: usize,
+    locks: Vec<Mutex<()>>,
+    host: String,
+    pid: u32,
+    counter: AtomicU64,
+}
+
+/// A file in `cur/`: its key and flags.
+struct CurEntry {
+    file_name: String,
+    key: String,
+    flags: String,
+}
+
+impl Maildir {
+    /// Opens (creating if needed) the store at `root`.
+    pub fn open(root: &Path, limit: usize) -> io::Result<Maildir> {
+        create_dir_durably(root)?;
+        Ok(Maildir {
+            root: root.to_path_buf(),
+            limit,
+            locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            host: sanitise_host(&hostname()),
+            pid: std::process::id(),
+            counter: AtomicU64::new(0),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// The directory of one mailbox.
+    pub fn mailbox_dir(&self, mailbox: &MailboxId) -> PathBuf {
+        self.root.join(mailbox.world()).join(mailbox.uid())
+    }
+
+    /// Stores `mail` durably and returns its key, or [`StoreError::Full`].
+    pub fn deliver(&self, mailbox: &MailboxId, mail: &Mail) -> Result<MailKey, StoreError> {
+        let _guard = self.lock(mailbox);
+        let dir = self.mailbox_dir(mailbox);
+        self.ensure_mailbox(mailbox, &dir)?;
+        if count_files(&dir)? >= self.limit {
+            return Err(StoreError::Full);
+        }
+        let (key, secs) = self.unique_key();
+        let text = message::render(key.as_str(), secs, mail);
+        let tmp_path = dir.join("tmp").join(key.as_str());
+        let new_path = dir.join("new").join(key.as_str());
+        let written = write_synced(&tmp_path, text.as_bytes())
+            .and_then(|()| fs::rename(&tmp_path, &new_path))
+            .and_then(|()| sync_dir(&dir.join("new")));
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp_path);
+            return Err(e.into());
+        }
+        Ok(key)
+    }
+
+    /// The unread mails that arrived since the last read, moved to `cur/` (oldest first).
+    pub fn take_new(&self, mailbox: &MailboxId) -> Result<Listing, StoreError> {
+        let _guard = self.lock(mailbox);
+        let dir = self.mailbox_dir(mailbox);
+        if !dir.join("new").is_dir() {
+            return Ok(Listing::default());
+        }
+        remove_stale_tmp(&dir.join("tmp"));
+        let moved = move_new_to_cur(&dir)?;
+        let mut mails = Vec::with_capacity(moved.len());
+        for entry in &moved {
+            if let Some(mail) = read_mail(&dir.join("cur"), entry) {
+                mails.push(mail);
+            }
+        }
+        mails.sort_by_key(|m| key_order(&m.message.key));
+        Ok(Listing {
+            mails,
+            count: count_files(&dir)?,
+        })
+    }
+
+    /// Every mail of the mailbox, newest first; new ones are moved to `cur/` on the way.
+    pub fn list_all(&self, mailbox: &MailboxId) -> Result<Listing, StoreError> {
+        let _guard = self.lock(mailbox);
+        let dir = self.mailbox_dir(mailbox);
+        if !dir.join("new").is_dir() {
+            return Ok(Listing::default());
+        }
+        remove_stale_tmp(&dir.join("tmp"));
+        move_new_to_cur(&dir)?;
+        let cur = dir.join("cur");
+        let mut mails: Vec<StoredMail> = cur_entries(&cur)?
+            .iter()
+            .filter_map(|entry| read_mail(&cur, entry))
+            .collect();
+        mails.sort_by_key(|m| std::cmp::Reverse(key_order(&m.message.key)));
+        Ok(Listing {
+            mails,
+            count: count_files(&dir)?,
+        })
+    }
+
+    /// Adds the seen flag (`S`); a mail still in `new/` moves to `cur/` at the same time.
+    pub fn mark_read(&self, mailbox: &MailboxId, key: &MailKey) -> Result<(), StoreError> {
+        let _guard = self.lock(mailbox);
+        let dir = self.mailbox_dir(mailbox);
+        let cur = dir.join("cur");
+        let in_new = dir.join("new").join(key.as_str());
+        if in_new.is_file() {
+            fs::rename(&in_new, cur.join(format!("{key}{INFO_PREFIX}S")))?;
+            sync_dir(&cur)?;
+            sync_dir(&dir.join("new"))?;
+            return Ok(());
+        }
+        let entry = find_in_cur(&cur, key)?.ok_or(StoreError::NoSuchMail)?;
+        if !entry.flags.contains('S') {
+            let flags = with_flag(&entry.flags, 'S');
+            fs::rename(
+                cur.join(&entry.file_name),
+                cur.join(format!("{key}{INFO_PREFIX}{flags}")),
+            )?;
+            sync_dir(&cur)?;
+        }
+        Ok(())
+    }
+
+    pub fn delete(&self, mailbox: &MailboxId, key: &MailKey) -> Result<(), StoreError> {
+        let _guard = self.lock(mailbox);
+        let dir = self.mailbox_dir(mailbox);
+        let in_new = dir.join("new").join(key.as_str());
+        if in_new.is_file() {
+            fs::remove_file(&in_new)?;
+            sync_dir(&dir.join("new"))?;
+            return Ok(());
+        }
+        let cur = dir.join("cur");
+        let entry = find_in_cur(&cur, key)?.ok_or(StoreError::NoSuchMail)?;
+        fs::remove_file(cur.join(&entry.file_name))?;
+        sync_dir(&cur)?;
+        Ok(())
+    }
+
+    /// Deletes every mail flagged seen; returns how many.
+    pub fn delete_read(&self, mailbox: &MailboxId) -> Result<usize, StoreError> {
+        let _guard = self.lock(mailbox);
+        let cur = self.mailbox_dir(mailbox).join("cur");
+        if !cur.is_dir() {
+            return Ok(0);
+        }
+        let mut deleted = 0;
+        for entry in cur_entries(&cur)? {
+            if entry.flags.contains('S') {
+                match fs::remove_file(cur.join(&entry.file_name)) {
+                    Ok(()) => deleted += 1,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        if deleted > 0 {
+            sync_dir(&cur)?;
+        }
+        Ok(deleted)
+    }
+
+    /// Mails in `new/` and `cur/` together.
+    pub fn count(&self, mailbox: &MailboxId) -> Result<usize, StoreError> {
+        let _guard = self.lock(mailbox);
+        let dir = self.mailbox_dir(mailbox);
+        if !dir.is_dir() {
+            return Ok(0);
+        }
+        Ok(count_files(&dir)?)
+    }
+
+    /// Readiness: the root accepts a new file (the volume is mounted and writable).
+    pub fn check_writable(&self) -> io::Result<()> {
+        // A leading dot: no world name can collide with the probe.
+        let probe = self.root.join(format!(".readyz-probe-{}", self.pid));
+        let result = fs::write(&probe, b"ok");
+        let _ = fs::remove_file(&probe);
+        result
+    }
+
+    fn lock(&self, mailbox: &MailboxId) -> MutexGuard<'_, ()> {
+        let mut hasher = DefaultHasher::new();
+        mailbox.hash(&mut hasher);
+        let stripe = (hasher.finish() % LOCK_STRIPES as u64) as usize;
+        // A panic while holding the lock leaves nothing half-done on disk worth refusing for.
+        self.locks[stripe]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// `<secs>.M<micros>P<pid>Q<counter>.<host>` and the seconds it was made at.
+    fn unique_key(&self) -> (MailKey, u64) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let counter = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
+        let name = format!(
+            "{}.M{}P{}Q{}.{}",
+            now.as_secs(),
+            now.subsec_micros(),
+            self.pid,
+            counter,
+            self.host
+        );
+        let key = MailKey::new(&name).expect("our own key shape passes its check");
+        (key, now.as_secs())
+    }
+
+    fn ensure_mailbox(&self, mailbox: &MailboxId, dir: &Path) -> io::Result<()> {
+        if ["tmp", "new", "cur"].iter().all(|d| dir.join(d).is_dir()) {
+            return Ok(());
+        }
+        create_dir_durably(&self.root.join(mailbox.world()))?;
+        create_dir_durably(dir)?;
+        for sub in ["tmp", "new", "cur"] {
+            create_dir_durably(&dir.join(sub))?;
+        }
+        Ok(())
+    }
+}
+
+/// Creates `path` if missing and fsyncs its parent so the new entry survives power loss.
+fn create_dir_durably(path: &Path) -> io::Result<()> {
+    match fs::create_dir(path) {
+        Ok(()) => {
+            if let Some(parent) = path.parent() {
+                sync_dir(parent)?;
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let parent = path.parent().ok_or(e)?;
+            create_dir_durably(parent)?;
+            create_dir_durably(path)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+fn sync_dir(path: &Path) -> io::Result<()> {
+    File::open(path)?.sync_all()
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that much.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".to_string();
+    }
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..len]).into_owned()
+}
+
+/// Names of the visible files of a directory (Maildir ignores dot files).
+fn file_names(dir: &Path) -> io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(names),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let name = entry?.file_name();
+        if let Some(name) = name.to_str() {
+            if !name.starts_with('.') {
+                names.push(name.to_string());
+            }
+        }
+    }
+    Ok(names)
+}
+
+fn count_files(mailbox_dir: &Path) -> io::Result<usize> {
+    Ok(file_names(&mailbox_dir.join("new"))?.len() + file_names(&mailbox_dir.join("cur"))?.len())
+}
+
+/// The `cur/` entries whose key has our shape; anything else is left alone.
+fn cur_entries(cur: &Path) -> io::Result<Vec<CurEntry>> {
+    Ok(file_names(cur)?
+        .into_iter()
+        .filter_map(|file_name| {
+            let (key, flags) = match file_name.split_once(INFO_PREFIX) {
+                Some((key, flags)) => (key.to_string(), flags.to_string()),
+                None => (file_name.clone(), String::new()),
+            };
+            check_key(&key).ok()?;
+            Some(CurEntry {
+                file_name,
+                key,
+                flags,
+            })
+        })
+        .collect())
+}
+
+fn find_in_cur(cur: &Path, key: &MailKey) -> io::Result<Option<CurEntry>> {
+    Ok(cur_entries(cur)?
+        .into_iter()
+        .find(|entry| entry.key == key.as_str()))
+}
+
+/// Moves every file of `new/` into `cur/` with an empty info suffix; returns them.
+fn move_new_to_cur(mailbox_dir: &Path) -> io::Result<Vec<CurEntry>> {
+    let new = mailbox_dir.join("new");
+    let cur = mailbox_dir.join("cur");
+    let mut moved = Vec::new();
+    for name in file_names(&new)? {
+        let key = name.split(':').next().unwrap_or_default().to_string();
+        if check_key(&key).is_err() {
+            continue;
+        }
+        let file_name = format!("{key}{INFO_PREFIX}");
+        match fs::rename(new.join(&name), cur.join(&file_name)) {
+            Ok(()) => moved.push(CurEntry {
+                file_name,
+                key,
+                flags: String::new(),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if !moved.is_empty() {
+        sync_dir(&cur)?;
+        sync_dir(&new)?;
+    }
+    Ok(moved)
+}
+
+/// Reads and parses one `cur/` file; a file that does not parse is logged and skipped.
+fn read_mail(cur: &Path, entry: &CurEntry) -> Option<StoredMail> {
+    let path = cur.join(&entry.file_name);
+    let raw = match fs::read(&path) {
+        Ok(raw) => raw,
+        Err(e) => {
+            shared::warn!("cannot read mail", path = path.display(), error = e);
+            return None;
+        }
+    };
+    match message::parse(&raw) {
+        Ok(mut parsed) => {
+            // The file name is the authority: a copied file keeps its own name as key.
+            parsed.key = entry.key.clone();
+            Some(StoredMail {
+                message: parsed,
+                read: entry.flags.contains('S'),
+            })
+        }
+        Err(e) => {
+            shared::warn!("unreadable mail skipped", path = path.display(), error = e);
+            None
+        }
+    }
+}
+
+/// `flags` plus `flag`, sorted ASCII order as Maildir requires.
+fn with_flag(flags: &str, flag: char) -> String {
+    let mut all: Vec<char> = flags.chars().filter(|c| *c != flag).collect();
+    all.push(flag);
+    all.sort_unstable();
+    all.into_iter().collect()
+}
+
+/// Deletes tmp files left by deliveries that crashed long ago.
+fn remove_stale_tmp(tmp: &Path) {
+    let Ok(entries) = fs::read_dir(tmp) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|modified| now.duration_since(modified).ok())
+            .is_some_and(|age| age > STALE_TMP_AGE);
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mail(subject: &str) -> Mail {
+        Mail {
+            kind: "simple".into(),
+            from: "tester".into(),
+            subject: subject.into(),
+            body: "body".into(),
+            items: vec![],
+        }
+    }
+
+    fn temp_store(limit: usize) -> (testkit::TempDir, Maildir) {
+        let dir = testkit::TempDir::new("mail-store");
+        let store = Maildir::open(&dir.path().join("root"), limit).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn delivery_lands_in_new_with_a_unique_key() {
+        let (_dir, store) = temp_store(10);
+        let mb = MailboxId::new("s0", "u1").unwrap();
+        let a = store.deliver(&mb, &mail("a")).unwrap();
+        let b = store.deliver(&mb, &mail("b")).unwrap();
+        assert_ne!(a, b);
+        let new = store.mailbox_dir(&mb).join("new");
+        assert!(new.join(a.as_str()).is_file());
+        assert!(new.join(b.as_str()).is_file());
+        assert!(file_names(&store.mailbox_dir(&mb).join("tmp"))
+            .unwrap()
+            .is_empty());
+        assert_eq!(store.count(&mb).unwrap(), 2);
+    }
+
+    #[test]
+    fn reading_moves_new_to_cur_with_info_suffix() {
+        let (_dir, store) = temp_store(10);
+        let mb = MailboxId::new("s0", "u1").unwrap();
+        let a = store.deliver(&mb, &mail("first")).unwrap();
+        let b = store.deliver(&mb, &mail("second")).unwrap();
+        let listing = store.take_new(&mb).unwrap();
+        let subjects: Vec<&str> = listing
+            .mails
+            .iter()
+            .map(|m| m.message.mail.subject.as_str())
+            .collect();
+        assert_eq!(subjects, ["first", "second"]);
+        assert_eq!(listing.count, 2);
+        let cur = store.mailbox_dir(&mb).join("cur");
+        assert!(cur.join(format!("{a}:2,")).is_file());
+        assert!(cur.join(format!("{b}:2,")).is_file());
+        assert!(store.take_new(&mb).unwrap().mails.is_empty());
+
+        let c = store.deliver(&mb, &mail("third")).unwrap();
+        let all = store.list_all(&mb).unwrap();
+        let keys: Vec<&str> = all.mails.iter().map(|m| m.message.key.as_str()).collect();
+        assert_eq!(keys, [c.as_str(), b.as_str(), a.as_str()]);
+        assert!(all.mails.iter().all(|m| !m.read));
+    }
+
+    #[test]
+    fn mark_read_delete_and_delete_read() {
+        let (_dir, store) = temp_store(10);
+        let mb = MailboxId::new("s0", "u1").unwrap();
+        let a = store.deliver(&mb, &mail("a")).unwrap();
+        let b = store.deliver(&mb, &mail("b")).unwrap();
+        let c = store.deliver(&mb, &mail("c")).unwrap();
+        store.mark_read(&mb, &a).unwrap(); // straight from new/
+        store.list_all(&mb).unwrap();
+        store.mark_read(&mb, &b).unwrap(); // from cur/
+        store.mark_read(&mb, &b).unwrap(); // idempotent
+        let cur = store.mailbox_dir(&mb).join("cur");
+        assert!(cur.join(format!("{a}:2,S")).is_file());
+        assert!(cur.join(format!("{b}:2,S")).is_file());
+        let read: Vec<bool> = store
+            .list_all(&mb)
+            .unwrap()
+            .mails
+            .iter()
+            .map(|m| m.read)
+            .collect();
+        assert_eq!(read, [false, true, true]);
+
+        store.delete(&mb, &c).unwrap();
+        assert!(matches!(store.delete(&mb, &c), Err(StoreError::NoSuchMail)));
+        assert!(matches!(
+            store.mark_read(&mb, &c),
+            Err(StoreError::NoSuchMail)
+        ));
+        assert_eq!(store.delete_read(&mb).unwrap(), 2);
+        assert_eq!(store.count(&mb).unwrap(), 0);
+        assert_eq!(store.delete_read(&mb).unwrap(), 0);
+    }
+
+    #[test]
+    fn flags_stay_sorted_when_other_tools_set_some() {
+        assert_eq!(with_flag("", 'S'), "S");
+        assert_eq!(with_flag("RF", 'S'), "FRS");
+        assert_eq!(with_flag("FT", 'S'), "FST");
+        assert_eq!(with_flag("S", 'S'), "S");
+    }
+
+    #[test]
+    fn a_full_mailbox_refuses_and_unknown_mailboxes_read_empty() {
+        let (_dir, store) = temp_store(2);
+        let mb = MailboxId::new("s0", "u1").unwrap();
+        store.deliver(&mb, &mail("a")).unwrap();
+        store.deliver(&mb, &mail("b")).unwrap();
+        assert!(matches!(
+            store.deliver(&mb, &mail("c")),
+            Err(StoreError::Full)
+        ));
+        store.take_new(&mb).unwrap();
+        assert!(matches!(
+            store.deliver(&mb, &mail("c")),
+            Err(StoreError::Full)
+        ));
+
+        let nobody = MailboxId::new("s0", "nobody").unwrap();
+        assert_eq!(store.list_all(&nobody).unwrap().mails.len(), 0);
+        assert_eq!(store.take_new(&nobody).unwrap().count, 0);
+        assert_eq!(store.delete_read(&nobody).unwrap(), 0);
+        let key = MailKey::new("1.M1P1Q1.h").unwrap();
+        assert!(matches!(
+            store.delete(&nobody, &key),
+            Err(StoreError::NoSuchMail)
+        ));
+        assert!(!store.mailbox_dir(&nobody).exists(), "reads create nothing");
+    }
+
+    #[test]
+    fn foreign_and_hidden_files_are_left_alone() {
+        let (_dir, store) = temp_store(10);
+        let mb = MailboxId::new("s0", "u1").unwrap();
+        store.deliver(&mb, &mail("a")).unwrap();
+        let dir = store.mailbox_dir(&mb);
+        fs::write(dir.join("cur").join(".hidden"), "x").unwrap();
+        fs::write(dir.join("cur").join("1.M1P1Q9.h:2,"), "not a message").unwrap();
+        let all = store.list_all(&mb).unwrap();
+        assert_eq!(all.mails.len(), 1, "the unparseable one is skipped");
+        assert_eq!(all.count, 2, "but it still counts against the limit");
+    }
+
+    #[test]
+    fn readiness_probe_sees_a_writable_root() {
+        let (_dir, store) = temp_store(1);
+        store.check_writable().unwrap();
+        fs::remove_dir_all(store.root()).unwrap();
+        assert!(store.check_writable().is_err());
+    }
+}
