@@ -1,1 +1,24 @@
-fn main() {}
+//! The edge binary: configuration, signals, and the service from the library.
+
+use std::time::Duration;
+
+use edge::{Edge, EdgeConfig, SPEC};
+use shared::config::Config;
+
+fn main() {
+    let cfg = Config::load(&SPEC);
+    let cfg = EdgeConfig::from_config(&cfg).unwrap_or_else(|e| {
+        shared::error!("bad configuration", error = e);
+        std::process::exit(2);
+    });
+    shared::signal::install();
+    let edge = Edge::start(cfg).unwrap_or_else(|e| {
+        shared::error!("cannot start", error = e);
+        std::process::exit(1);
+    });
+    while !shared::signal::shutdown_requested() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    shared::info!("shutting down");
+    edge.stop();
+}

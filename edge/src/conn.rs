@@ -1,0 +1,76 @@
+//! The state the loop keeps per client connection, kept small: 10k idle connections must
+//! fit in well under 10 KB each, so input and output buffers own memory only while bytes
+//! are pending.
+
+use std::time::Instant;
+
+use mio::net::TcpStream;
+use shared::framing::LineBuffer;
+
+use crate::codec::MAX_FRAME;
+use crate::login::Identity;
+use crate::outbuf::OutBuf;
+use crate::rate::TokenBucket;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Connected; reading frames (the first must be REGISTER).
+    Open,
+    /// A nonce is being redeemed: frames stay unread until the answer, so nothing the
+    /// client sent after REGISTER runs under the wrong identity.
+    Redeeming,
+    /// Being closed: the last frames are flushed, then the write side is shut and input is
+    /// discarded until the peer closes or `until`, so the client reads our last words
+    /// instead of a reset.
+    Closing { until: Instant },
+}
+
+pub struct Conn {
+    pub stream: TcpStream,
+    /// Unique over the process's life; slots are reused, serials are not.
+    pub serial: u64,
+    pub phase: Phase,
+    pub identity: Option<Identity>,
+    pub input: LineBuffer,
+    pub output: OutBuf,
+    pub bucket: TokenBucket,
+    pub opened: Instant,
+    /// The last frame in either direction, for the idle timeout.
+    pub last_activity: Instant,
+    /// Queued for a flush at the end of this loop turn.
+    pub dirty: bool,
+    /// The socket may hold unread bytes (reading stopped early or was paused).
+    pub unread: bool,
+    /// The write side was shut down (Closing, after the last bytes went out).
+    pub write_shut: bool,
+}
+
+impl Conn {
+    pub fn new(stream: TcpStream, serial: u64, rate: u32, now: Instant) -> Conn {
+        Conn {
+            stream,
+            serial,
+            phase: Phase::Open,
+            identity: None,
+            input: LineBuffer::new(MAX_FRAME),
+            output: OutBuf::new(),
+            bucket: TokenBucket::new(rate, now),
+            opened: now,
+            last_activity: now,
+            dirty: false,
+            unread: false,
+            write_shut: false,
+        }
+    }
+
+    pub fn is_closing(&self) -> bool {
+        matches!(self.phase, Phase::Closing { .. })
+    }
+
+    /// Drops the input buffer's memory once it holds no partial frame.
+    pub fn release_input(&mut self) {
+        if self.input.pending() == 0 {
+            self.input = LineBuffer::new(MAX_FRAME);
+        }
+    }
+}
