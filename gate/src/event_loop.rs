@@ -1,0 +1,601 @@
+//! The socket loop: one mio thread for client and worker connections.
+//!
+//! Per iteration it reads what arrived, turns complete request lines into jobs, routes
+//! worker answers into their clients' ordered queues, answers expired jobs with -2, writes
+//! each touched connection once, and hands the iteration's new jobs to the dispatcher in
+//! one batch. Nothing in here waits for Redis or NATS.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use shared::framing::{FrameError, LineBuffer};
+
+use crate::answer_queue::Answer;
+use crate::client_conn::ClientConn;
+use crate::dispatch::{FailedJobs, NewJob};
+use crate::gate_metrics::GateMetrics;
+use crate::job_id::{JobId, JobIdSource};
+use crate::timer_queue::TimerQueue;
+use crate::worker_line::{parse_worker_line, WorkerLineError};
+
+pub const CLIENT_LISTENER: Token = Token(0);
+pub const WORKER_LISTENER: Token = Token(1);
+pub const WAKER: Token = Token(2);
+const FIRST_CONNECTION: usize = 3;
+
+/// Longest worker answer line; answers are bigger than requests (mail lists, inventories).
+pub const WORKER_MAX_LINE: usize = 16 * 1024 * 1024;
+/// How often idle connections are looked for.
+const SWEEP_INTERVAL: Duration = Duration::from_millis(500);
+/// Extra time after the job timeout that a graceful stop waits for the last writes.
+const DRAIN_GRACE: Duration = Duration::from_millis(500);
+const READ_CHUNK: usize = 64 * 1024;
+
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub job_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    pub max_in_flight: usize,
+    pub one_shot: bool,
+}
+
+/// Why a connection was closed; logged at debug level.
+#[derive(Debug)]
+enum CloseReason {
+    Finished,
+    Idle,
+    Frame(FrameError),
+    WorkerLine(WorkerLineError),
+    PeerClosed,
+    Io(io::Error),
+}
+
+impl std::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CloseReason::Finished => write!(f, "finished"),
+            CloseReason::Idle => write!(f, "idle timeout"),
+            CloseReason::Frame(e) => write!(f, "{e}"),
+            CloseReason::WorkerLine(e) => write!(f, "{e}"),
+            CloseReason::PeerClosed => write!(f, "closed by peer"),
+            CloseReason::Io(e) => write!(f, "i/o error: {e}"),
+        }
+    }
+}
+
+struct PendingJob {
+    client: usize,
+    seq: u64,
+    started: Instant,
+}
+
+/// Jobs waiting for answers, their deadlines, and the ones to dispatch this iteration.
+struct Jobs {
+    pending: HashMap<JobId, PendingJob>,
+    timers: TimerQueue<JobId>,
+    new: Vec<NewJob>,
+    ids: JobIdSource,
+}
+
+struct WorkerConn {
+    stream: TcpStream,
+    lines: LineBuffer,
+}
+
+/// What the gate's handle gives the loop.
+pub struct LoopParts {
+    pub poll: Poll,
+    pub client_listener: TcpListener,
+    pub worker_listener: TcpListener,
+    pub limits: Limits,
+    pub metrics: GateMetrics,
+    pub stop: Arc<AtomicBool>,
+    pub failed: Receiver<FailedJobs>,
+    pub dispatch: Sender<Vec<NewJob>>,
+}
+
+pub struct EventLoop {
+    poll: Poll,
+    client_listener: Option<TcpListener>,
+    worker_listener: TcpListener,
+    clients: HashMap<usize, ClientConn>,
+    workers: HashMap<usize, WorkerConn>,
+    next_token: usize,
+    jobs: Jobs,
+    dirty: Vec<usize>,
+    scratch: Vec<u8>,
+    limits: Limits,
+    metrics: GateMetrics,
+    stop: Arc<AtomicBool>,
+    failed: Receiver<FailedJobs>,
+    dispatch: Sender<Vec<NewJob>>,
+    drain_deadline: Option<Instant>,
+    next_sweep: Instant,
+}
+
+impl EventLoop {
+    pub fn new(parts: LoopParts) -> io::Result<EventLoop> {
+        let LoopParts {
+            poll,
+            mut client_listener,
+            mut worker_listener,
+            limits,
+            metrics,
+            stop,
+            failed,
+            dispatch,
+        } = parts;
+        poll.registry()
+            .register(&mut client_listener, CLIENT_LISTENER, Interest::READABLE)?;
+        poll.registry()
+            .register(&mut worker_listener, WORKER_LISTENER, Interest::READABLE)?;
+        Ok(EventLoop {
+            poll,
+            client_listener: Some(client_listener),
+            worker_listener,
+            clients: HashMap::new(),
+            workers: HashMap::new(),
+            next_token: FIRST_CONNECTION,
+            jobs: Jobs {
+                pending: HashMap::new(),
+                timers: TimerQueue::new(),
+                new: Vec::new(),
+                ids: JobIdSource::new(),
+            },
+            dirty: Vec::new(),
+            scratch: vec![0; READ_CHUNK],
+            limits,
+            metrics,
+            stop,
+            failed,
+            dispatch,
+            drain_deadline: None,
+            next_sweep: Instant::now() + SWEEP_INTERVAL,
+        })
+    }
+
+    /// Serves until a stop was asked for and every in-flight request is answered (or its
+    /// time is up).
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.poll_timeout(Instant::now());
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            let now = Instant::now();
+            for event in events.iter() {
+                match event.token() {
+                    CLIENT_LISTENER => self.accept_clients(now),
+                    WORKER_LISTENER => self.accept_workers(),
+                    WAKER => {}
+                    Token(t) if self.clients.contains_key(&t) => {
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.read_client(t, now);
+                        }
+                        mark_dirty(&mut self.clients, &mut self.dirty, t);
+                    }
+                    Token(t) => self.read_worker(t, now),
+                }
+            }
+            self.answer_failed_jobs();
+            self.expire_jobs(now);
+            if self.drain_deadline.is_none() && self.stop.load(Ordering::Acquire) {
+                self.begin_drain(now);
+            }
+            self.flush_dirty(now);
+            self.send_new_jobs();
+            if now >= self.next_sweep {
+                self.close_idle(now);
+                self.next_sweep = now + SWEEP_INTERVAL;
+            }
+            self.metrics.in_flight.set(self.jobs.pending.len() as i64);
+            if let Some(deadline) = self.drain_deadline {
+                if self.clients.is_empty() || now >= deadline {
+                    shared::info!("drained", unfinished_connections = self.clients.len());
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn poll_timeout(&self, now: Instant) -> Duration {
+        let mut wake = self.next_sweep;
+        if let Some(deadline) = self.jobs.timers.next_deadline() {
+            wake = wake.min(deadline);
+        }
+        if let Some(deadline) = self.drain_deadline {
+            wake = wake.min(deadline);
+        }
+        wake.saturating_duration_since(now)
+    }
+
+    fn take_token(&mut self) -> usize {
+        let t = self.next_token;
+        self.next_token += 1;
+        t
+    }
+
+    fn accept_clients(&mut self, now: Instant) {
+        loop {
+            let Some(listener) = self.client_listener.as_ref() else {
+                return;
+            };
+            match listener.accept() {
+                Ok((mut stream, _)) => {
+                    if self.clients.len() >= self.limits.max_connections {
+                        // Accept and close at once: the client learns now, not after a timeout.
+                        self.metrics.connections_refused.inc();
+                        drop(stream);
+                        continue;
+                    }
+                    let _ = stream.set_nodelay(true);
+                    let token = self.take_token();
+                    if let Err(e) = self.poll.registry().register(
+                        &mut stream,
+                        Token(token),
+                        Interest::READABLE | Interest::WRITABLE,
+                    ) {
+                        shared::warn!("client registration failed", error = e);
+                        continue;
+                    }
+                    self.clients.insert(token, ClientConn::new(stream, now));
+                    self.metrics.connections_accepted.inc();
+                    self.metrics.client_connections.add(1);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // Out of file descriptors and the like: try again on the next event.
+                    shared::warn!("accept failed", listener = "client", error = e);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn accept_workers(&mut self) {
+        loop {
+            match self.worker_listener.accept() {
+                Ok((mut stream, peer)) => {
+                    let token = self.take_token();
+                    if let Err(e) =
+                        self.poll
+                            .registry()
+                            .register(&mut stream, Token(token), Interest::READABLE)
+                    {
+                        shared::warn!("worker registration failed", error = e);
+                        continue;
+                    }
+                    shared::debug!("worker connected", peer = peer);
+                    self.workers.insert(
+                        token,
+                        WorkerConn {
+                            stream,
+                            lines: LineBuffer::new(WORKER_MAX_LINE),
+                        },
+                    );
+                    self.metrics.worker_connections.add(1);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    shared::warn!("accept failed", listener = "worker", error = e);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn read_client(&mut self, token: usize, now: Instant) {
+        let Some(conn) = self.clients.get_mut(&token) else {
+            return;
+        };
+        let taking = self.drain_deadline.is_none();
+        if let Err(reason) = take_requests(
+            conn,
+            token,
+            &mut self.jobs,
+            &mut self.scratch,
+            &self.limits,
+            &self.metrics,
+            taking,
+            now,
+        ) {
+            if let CloseReason::Frame(_) = reason {
+                self.metrics.client_protocol_errors.inc();
+            }
+            self.close_client(token, reason);
+        }
+    }
+
+    fn read_worker(&mut self, token: usize, now: Instant) {
+        let Some(worker) = self.workers.get_mut(&token) else {
+            return;
+        };
+        let result = loop {
+            let mut broken = None;
+            loop {
+                match worker.lines.next_line() {
+                    Ok(Some(line)) => match parse_worker_line(line) {
+                        Ok(answer) => route_answer(
+                            &mut self.clients,
+                            &mut self.jobs,
+                            &mut self.dirty,
+                            &self.metrics,
+                            answer.jid,
+                            Answer::Owned(answer.response.to_owned()),
+                            now,
+                        ),
+                        Err(e) => {
+                            broken = Some(CloseReason::WorkerLine(e));
+                            break;
+                        }
+                    },
+                    Ok(None) => break,
+                    Err(e) => {
+                        broken = Some(CloseReason::Frame(e));
+                        break;
+                    }
+                }
+            }
+            if let Some(reason) = broken {
+                self.metrics.worker_protocol_errors.inc();
+                break Err(reason);
+            }
+            match worker.stream.read(&mut self.scratch) {
+                Ok(0) => break Err(CloseReason::PeerClosed),
+                Ok(n) => worker.lines.extend(&self.scratch[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(CloseReason::Io(e)),
+            }
+        };
+        if let Err(reason) = result {
+            if let Some(mut worker) = self.workers.remove(&token) {
+                let _ = self.poll.registry().deregister(&mut worker.stream);
+                self.metrics.worker_connections.add(-1);
+                match reason {
+                    CloseReason::PeerClosed => shared::debug!("worker disconnected"),
+                    reason => shared::warn!("worker connection closed", reason = reason),
+                }
+            }
+        }
+    }
+
+    fn close_client(&mut self, token: usize, reason: CloseReason) {
+        let Some(mut conn) = self.clients.remove(&token) else {
+            return;
+        };
+        // Answers that come later for this connection have nowhere to go.
+        for jid in conn.answers.unanswered_keys() {
+            self.jobs.pending.remove(jid);
+        }
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        self.metrics.client_connections.add(-1);
+        shared::debug!("client connection closed", reason = reason);
+    }
+
+    fn answer_failed_jobs(&mut self) {
+        while let Ok(failed) = self.failed.try_recv() {
+            for jid in failed {
+                self.answer_timeout(jid);
+            }
+        }
+    }
+
+    fn expire_jobs(&mut self, now: Instant) {
+        while let Some(jid) = self.jobs.timers.pop_expired(now) {
+            self.answer_timeout(jid);
+        }
+    }
+
+    fn answer_timeout(&mut self, jid: JobId) {
+        let Some(job) = self.jobs.pending.remove(&jid) else {
+            return; // answered already
+        };
+        if let Some(conn) = self.clients.get_mut(&job.client) {
+            let timeout = Answer::Borrowed(shared::envelope::timeout_json());
+            if conn.answers.fill(job.seq, timeout).is_ok() {
+                self.metrics.timeouts.inc();
+                mark_dirty(&mut self.clients, &mut self.dirty, job.client);
+            }
+        }
+    }
+
+    /// Stops taking clients and requests; connections close once their answers are out.
+    fn begin_drain(&mut self, now: Instant) {
+        shared::info!(
+            "stopping: answering in-flight requests",
+            in_flight = self.jobs.pending.len(),
+            connections = self.clients.len()
+        );
+        self.drain_deadline = Some(now + self.limits.job_timeout + DRAIN_GRACE);
+        if let Some(mut listener) = self.client_listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        let tokens: Vec<usize> = self.clients.keys().copied().collect();
+        for t in tokens {
+            mark_dirty(&mut self.clients, &mut self.dirty, t);
+        }
+    }
+
+    fn flush_dirty(&mut self, now: Instant) {
+        let stopping = self.drain_deadline.is_some();
+        let mut dirty = std::mem::take(&mut self.dirty);
+        for token in dirty.drain(..) {
+            let Some(conn) = self.clients.get_mut(&token) else {
+                continue;
+            };
+            conn.dirty = false;
+            conn.stage_ready_answers();
+            if let Err(e) = conn.write_out(now) {
+                self.close_client(token, CloseReason::Io(e));
+                continue;
+            }
+            let resume = !stopping
+                && conn.paused
+                && conn.takes_requests(self.limits.max_in_flight, self.limits.one_shot);
+            if resume {
+                conn.paused = false;
+                if let Err(reason) = take_requests(
+                    conn,
+                    token,
+                    &mut self.jobs,
+                    &mut self.scratch,
+                    &self.limits,
+                    &self.metrics,
+                    true,
+                    now,
+                ) {
+                    self.close_client(token, reason);
+                    continue;
+                }
+            }
+            let Some(conn) = self.clients.get(&token) else {
+                continue;
+            };
+            if conn.is_finished(self.limits.one_shot, stopping) {
+                self.close_client(token, CloseReason::Finished);
+            }
+        }
+        // Keep the allocation; entries marked while flushing wait for the next iteration.
+        dirty.append(&mut self.dirty);
+        self.dirty = dirty;
+    }
+
+    fn send_new_jobs(&mut self) {
+        if self.jobs.new.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.jobs.new);
+        if let Err(lost) = self.dispatch.send(batch) {
+            // The dispatcher is gone (only while shutting down): answer -2 now.
+            for job in lost.0 {
+                self.answer_timeout(job.jid);
+            }
+        }
+    }
+
+    fn close_idle(&mut self, now: Instant) {
+        let idle: Vec<usize> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| {
+                c.is_drained() && now.duration_since(c.last_active) >= self.limits.idle_timeout
+            })
+            .map(|(t, _)| *t)
+            .collect();
+        for token in idle {
+            self.metrics.idle_closed.inc();
+            self.close_client(token, CloseReason::Idle);
+        }
+    }
+}
+
+fn mark_dirty(clients: &mut HashMap<usize, ClientConn>, dirty: &mut Vec<usize>, token: usize) {
+    if let Some(conn) = clients.get_mut(&token) {
+        if !conn.dirty {
+            conn.dirty = true;
+            dirty.push(token);
+        }
+    }
+}
+
+/// Turns buffered request lines into jobs and reads more, until the socket has nothing
+/// more, a limit stops it (backpressure: the connection is marked paused) or the client
+/// broke the protocol.
+#[allow(clippy::too_many_arguments)]
+fn take_requests(
+    conn: &mut ClientConn,
+    token: usize,
+    jobs: &mut Jobs,
+    scratch: &mut [u8],
+    limits: &Limits,
+    metrics: &GateMetrics,
+    taking: bool,
+    now: Instant,
+) -> Result<(), CloseReason> {
+    loop {
+        while taking && conn.takes_requests(limits.max_in_flight, limits.one_shot) {
+            let deadline = now + limits.job_timeout;
+            let job = match conn.lines.next_line() {
+                Ok(Some(line)) => NewJob::new(jobs.ids.next_id(), line, deadline),
+                Ok(None) => break,
+                Err(e) => return Err(CloseReason::Frame(e)),
+            };
+            let jid = job.jid;
+            let seq = conn.answers.push(jid);
+            conn.requests_taken += 1;
+            jobs.pending.insert(
+                jid,
+                PendingJob {
+                    client: token,
+                    seq,
+                    started: now,
+                },
+            );
+            jobs.timers.push(deadline, jid);
+            jobs.new.push(job);
+            metrics.requests.inc();
+        }
+        if !taking || conn.peer_closed {
+            return Ok(());
+        }
+        if !conn.takes_requests(limits.max_in_flight, limits.one_shot) {
+            conn.paused = true;
+            return Ok(());
+        }
+        match conn.stream.read(scratch) {
+            Ok(0) => {
+                conn.peer_closed = true;
+                return Ok(());
+            }
+            Ok(n) => {
+                conn.lines.extend(&scratch[..n]);
+                conn.last_active = now;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(CloseReason::Io(e)),
+        }
+    }
+}
+
+fn route_answer(
+    clients: &mut HashMap<usize, ClientConn>,
+    jobs: &mut Jobs,
+    dirty: &mut Vec<usize>,
+    metrics: &GateMetrics,
+    jid: JobId,
+    answer: Answer,
+    now: Instant,
+) {
+    let Some(job) = jobs.pending.remove(&jid) else {
+        metrics.worker_lines_dropped.inc();
+        return;
+    };
+    let Some(conn) = clients.get_mut(&job.client) else {
+        metrics.worker_lines_dropped.inc();
+        return;
+    };
+    if conn.answers.fill(job.seq, answer).is_err() {
+        metrics.worker_lines_dropped.inc();
+        return;
+    }
+    metrics.answers.inc();
+    metrics
+        .round_trip
+        .observe(now.saturating_duration_since(job.started).as_secs_f64());
+    mark_dirty(clients, dirty, job.client);
+}

@@ -1,0 +1,234 @@
+//! [`Gate`]: starts the gate's threads and stops them in order.
+//!
+//! Threads: the socket loop, the job dispatcher, the registrar and the admin HTTP server.
+//! Stop order: the loop drains (answers or times out every in-flight request), then the
+//! dispatcher ends, then the registration is deleted, so workers can reach the gate as
+//! long as a client waits for an answer.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+
+use mio::net::TcpListener;
+use mio::{Poll, Waker};
+use shared::admin::{always_ok, AdminServer, Check};
+use shared::metrics::Registry;
+use shared::nats::{Client, NatsError, Options as NatsOptions};
+use shared::redis_conn::{RedisError, RedisPool};
+
+use crate::dispatch::Dispatcher;
+use crate::event_loop::{EventLoop, Limits, LoopParts, WAKER};
+use crate::gate_metrics::GateMetrics;
+use crate::options::GateOptions;
+use crate::registration::{GateIdCell, Registrar};
+
+#[derive(Debug)]
+pub enum StartError {
+    Redis(RedisError),
+    Nats(NatsError),
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        error: io::Error,
+    },
+    Io(io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Redis(e) => write!(f, "redis: {e}"),
+            StartError::Nats(e) => write!(f, "nats: {e}"),
+            StartError::Bind { what, addr, error } => {
+                write!(f, "cannot listen on {addr} ({what}): {error}")
+            }
+            StartError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+impl From<io::Error> for StartError {
+    fn from(e: io::Error) -> Self {
+        StartError::Io(e)
+    }
+}
+
+/// A running gate. Dropping it stops it the same way [`Gate::stop`] does.
+pub struct Gate {
+    client_addr: SocketAddr,
+    worker_addr: SocketAddr,
+    admin_addr: SocketAddr,
+    gid: GateIdCell,
+    metrics: GateMetrics,
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+    event_loop: Option<JoinHandle<io::Result<()>>>,
+    dispatcher: Option<JoinHandle<()>>,
+    registrar: Option<Registrar>,
+    admin: Option<AdminServer>,
+    nats: Client,
+}
+
+fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr).map_err(|error| StartError::Bind { what, addr, error })
+}
+
+impl Gate {
+    pub fn start(options: GateOptions) -> Result<Gate, StartError> {
+        let redis = Arc::new(RedisPool::new(&options.redis_url, 4).map_err(StartError::Redis)?);
+        let nats = Client::connect(&options.nats_url, NatsOptions::named("gate"))
+            .map_err(StartError::Nats)?;
+
+        let client_listener = bind("client", SocketAddr::new(options.bind, options.port))?;
+        let worker_listener = bind("worker", SocketAddr::new(options.bind, options.worker_port))?;
+        let client_addr = client_listener.local_addr()?;
+        let worker_addr = worker_listener.local_addr()?;
+
+        let registry = Registry::new();
+        let metrics = GateMetrics::new(&registry);
+        let gid = GateIdCell::new();
+        let advertised = SocketAddr::new(options.advertise_ip, worker_addr.port()).to_string();
+        let registrar = Registrar::start(redis.clone(), advertised.clone(), gid.clone())?;
+
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let stop = Arc::new(AtomicBool::new(false));
+        let (dispatch_tx, dispatch_rx) = mpsc::channel();
+        let (failed_tx, failed_rx) = mpsc::channel();
+
+        let dispatcher = Dispatcher {
+            jobs: dispatch_rx,
+            failed: failed_tx,
+            wake_loop: waker.clone(),
+            redis: redis.clone(),
+            nats: nats.clone(),
+            gid: gid.clone(),
+            metrics: metrics.clone(),
+        };
+        let dispatcher = std::thread::Builder::new()
+            .name("gate-dispatch".into())
+            .spawn(move || dispatcher.run())?;
+
+        let event_loop = EventLoop::new(LoopParts {
+            poll,
+            client_listener,
+            worker_listener,
+            limits: Limits {
+                job_timeout: options.job_timeout,
+                idle_timeout: options.idle_timeout,
+                max_connections: options.max_connections,
+                max_in_flight: options.max_in_flight,
+                one_shot: options.one_shot,
+            },
+            metrics: metrics.clone(),
+            stop: stop.clone(),
+            failed: failed_rx,
+            dispatch: dispatch_tx,
+        })?;
+        let event_loop = std::thread::Builder::new()
+            .name("gate-loop".into())
+            .spawn(move || event_loop.run())?;
+
+        let ready = readiness(gid.clone(), redis, nats.clone());
+        let admin = AdminServer::start(
+            &SocketAddr::new(options.bind, options.admin_port).to_string(),
+            registry,
+            always_ok(),
+            ready,
+        )?;
+
+        shared::info!(
+            "gate started",
+            clients = client_addr,
+            workers = worker_addr,
+            admin = admin.addr(),
+            advertised = advertised,
+            gid = gid
+                .get()
+                .map(|g| g.to_string())
+                .unwrap_or_else(|| "none".into()),
+            one_shot = options.one_shot
+        );
+        Ok(Gate {
+            client_addr,
+            worker_addr,
+            admin_addr: admin.addr(),
+            gid,
+            metrics,
+            stop,
+            waker,
+            event_loop: Some(event_loop),
+            dispatcher: Some(dispatcher),
+            registrar: Some(registrar),
+            admin: Some(admin),
+            nats,
+        })
+    }
+
+    pub fn client_addr(&self) -> SocketAddr {
+        self.client_addr
+    }
+
+    pub fn worker_addr(&self) -> SocketAddr {
+        self.worker_addr
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
+    }
+
+    /// The gid held right now (`None` while not registered).
+    pub fn gid(&self) -> Option<u32> {
+        self.gid.get()
+    }
+
+    pub fn metrics(&self) -> &GateMetrics {
+        &self.metrics
+    }
+
+    /// Graceful stop: no new clients or requests; in-flight requests get their answer or
+    /// -2 (bounded by the job timeout); then deregisters. Returns when all is done.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        let _ = self.waker.wake();
+        if let Some(t) = self.event_loop.take() {
+            match t.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => shared::error!("event loop failed", error = e),
+                Err(_) => shared::error!("event loop panicked"),
+            }
+        }
+        // The loop dropped its sender: the dispatcher finishes its batch and ends.
+        if let Some(t) = self.dispatcher.take() {
+            let _ = t.join();
+        }
+        if let Some(mut r) = self.registrar.take() {
+            r.stop();
+        }
+        self.admin.take();
+        self.nats.close();
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Ready: registered, Redis answers PING, NATS connected.
+fn readiness(gid: GateIdCell, redis: Arc<RedisPool>, nats: Client) -> Check {
+    Arc::new(move || {
+        let gid = gid.get().ok_or("not registered")?;
+        redis.ping()?;
+        if !nats.is_connected() {
+            return Err("nats: not connected".to_string());
+        }
+        Ok(format!("gid {gid}"))
+    })
+}

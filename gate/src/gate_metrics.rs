@@ -1,0 +1,77 @@
+//! The gate's Prometheus metrics, created once and shared by its threads.
+
+use std::sync::Arc;
+
+use shared::metrics::{Counter, Gauge, Histogram, Registry, LATENCY_BUCKETS};
+
+#[derive(Clone)]
+pub struct GateMetrics {
+    pub client_connections: Arc<Gauge>,
+    pub connections_accepted: Arc<Counter>,
+    pub connections_refused: Arc<Counter>,
+    pub idle_closed: Arc<Counter>,
+    pub client_protocol_errors: Arc<Counter>,
+    pub worker_connections: Arc<Gauge>,
+    pub requests: Arc<Counter>,
+    pub answers: Arc<Counter>,
+    pub timeouts: Arc<Counter>,
+    pub dispatch_failures: Arc<Counter>,
+    pub worker_lines_dropped: Arc<Counter>,
+    pub worker_protocol_errors: Arc<Counter>,
+    pub in_flight: Arc<Gauge>,
+    pub round_trip: Arc<Histogram>,
+}
+
+impl GateMetrics {
+    pub fn new(registry: &Registry) -> GateMetrics {
+        GateMetrics {
+            client_connections: registry
+                .gauge("gate_client_connections", "open client connections"),
+            connections_accepted: registry.counter(
+                "gate_client_connections_accepted_total",
+                "client connections accepted",
+            ),
+            connections_refused: registry.counter(
+                "gate_client_connections_refused_total",
+                "client connections closed at once because --max-connections was reached",
+            ),
+            idle_closed: registry.counter(
+                "gate_client_idle_closed_total",
+                "client connections closed after --idle-timeout-secs without traffic",
+            ),
+            client_protocol_errors: registry.counter(
+                "gate_client_protocol_errors_total",
+                "client connections closed for a line over 64 KiB or not UTF-8",
+            ),
+            worker_connections: registry
+                .gauge("gate_worker_connections", "open worker connections"),
+            requests: registry.counter("gate_requests_total", "request lines received"),
+            answers: registry.counter(
+                "gate_answers_total",
+                "worker answers routed to a waiting client",
+            ),
+            timeouts: registry.counter(
+                "gate_timeouts_total",
+                "requests answered with status -2 (no worker answer in time, or dispatch failed)",
+            ),
+            dispatch_failures: registry.counter(
+                "gate_dispatch_failures_total",
+                "jobs that could not be stored in Redis or published on NATS",
+            ),
+            worker_lines_dropped: registry.counter(
+                "gate_worker_lines_dropped_total",
+                "worker answers for unknown, expired or already answered jobs",
+            ),
+            worker_protocol_errors: registry.counter(
+                "gate_worker_protocol_errors_total",
+                "worker connections closed for a malformed line",
+            ),
+            in_flight: registry.gauge("gate_in_flight", "requests waiting for their answer"),
+            round_trip: registry.histogram(
+                "gate_round_trip_seconds",
+                "time from a request line to its worker answer",
+                LATENCY_BUCKETS,
+            ),
+        }
+    }
+}

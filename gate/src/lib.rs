@@ -1,0 +1,22 @@
+//! The gate: clients send request lines on port 8880, the gate publishes each as a job on
+//! NATS `jobs`, workers send answers back on port 8201, and each client gets its answers
+//! in request order. See docs/gate.md for operation and docs/PROTOCOL.md for the contract.
+//!
+//! Pure, unit-tested parts: [`answer_queue`], [`timer_queue`], [`worker_line`],
+//! [`job_id`], [`options`]. Network parts: [`event_loop`] (sockets), [`dispatch`]
+//! (Redis + NATS), [`registration`] (gates.id.<gid>), [`gate`] (wiring).
+
+pub mod answer_queue;
+pub mod client_conn;
+pub mod dispatch;
+pub mod event_loop;
+pub mod gate;
+pub mod gate_metrics;
+pub mod job_id;
+pub mod options;
+pub mod registration;
+pub mod timer_queue;
+pub mod worker_line;
+
+pub use gate::{Gate, StartError};
+pub use options::{GateOptions, SPEC};

@@ -1,0 +1,228 @@
+//! The gate's options: declared once for `--help` and the environment, then checked into
+//! a typed [`GateOptions`].
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use shared::config::{Config, ConfigError, Opt, Spec};
+
+pub const SPEC: Spec = Spec {
+    service: "gate",
+    about: "client front door: forwards request lines to workers over NATS, answers in order",
+    options: &[
+        Opt::value(
+            "bind",
+            "0.0.0.0",
+            "address the client and worker ports listen on",
+        ),
+        Opt::value("port", "8880", "client port (0 picks a free one)"),
+        Opt::value(
+            "worker-port",
+            "8201",
+            "port workers connect to with answers",
+        ),
+        Opt::value(
+            "advertise-ip",
+            "127.0.0.1",
+            "IP workers reach this gate on, stored in gates.id.<gid>",
+        )
+        .with_alt_env("POD_IP"),
+        Opt::value(
+            "redis-url",
+            "redis://127.0.0.1:6379/",
+            "Redis for job and gate keys",
+        ),
+        Opt::value(
+            "nats-url",
+            "nats://127.0.0.1:4222",
+            "NATS the jobs are published on",
+        ),
+        Opt::value(
+            "job-timeout-ms",
+            "10000",
+            "a request without an answer after this long gets status -2",
+        ),
+        Opt::value(
+            "idle-timeout-secs",
+            "60",
+            "close a client connection idle this long",
+        ),
+        Opt::value(
+            "max-connections",
+            "20000",
+            "client connections beyond this are accepted and closed at once",
+        ),
+        Opt::value(
+            "max-in-flight",
+            "1024",
+            "unanswered requests per connection before the gate stops reading from it",
+        ),
+        Opt::switch(
+            "one-shot",
+            "close a client connection after its first answer (the original behaviour)",
+        ),
+        Opt::value(
+            "admin-port",
+            "9104",
+            "HTTP port of /healthz, /readyz and /metrics",
+        ),
+    ],
+};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct GateOptions {
+    pub bind: IpAddr,
+    pub port: u16,
+    pub worker_port: u16,
+    pub advertise_ip: IpAddr,
+    pub redis_url: String,
+    pub nats_url: String,
+    pub job_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    pub max_in_flight: usize,
+    pub one_shot: bool,
+    pub admin_port: u16,
+}
+
+impl GateOptions {
+    pub fn from_config(config: &Config) -> Result<GateOptions, ConfigError> {
+        Ok(GateOptions {
+            bind: config.parsed("bind")?,
+            port: config.parsed("port")?,
+            worker_port: config.parsed("worker-port")?,
+            advertise_ip: config.parsed("advertise-ip")?,
+            redis_url: non_empty(config, "redis-url")?,
+            nats_url: non_empty(config, "nats-url")?,
+            job_timeout: Duration::from_millis(positive(config, "job-timeout-ms")?),
+            idle_timeout: Duration::from_secs(positive(config, "idle-timeout-secs")?),
+            max_connections: positive(config, "max-connections")? as usize,
+            max_in_flight: positive(config, "max-in-flight")? as usize,
+            one_shot: config.switch("one-shot"),
+            admin_port: config.parsed("admin-port")?,
+        })
+    }
+
+    /// Loopback, free ports, the given servers: what tests and local runs start from.
+    pub fn local(redis_url: &str, nats_url: &str) -> GateOptions {
+        GateOptions {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            port: 0,
+            worker_port: 0,
+            advertise_ip: IpAddr::from([127, 0, 0, 1]),
+            redis_url: redis_url.to_string(),
+            nats_url: nats_url.to_string(),
+            job_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 20_000,
+            max_in_flight: 1024,
+            one_shot: false,
+            admin_port: 0,
+        }
+    }
+}
+
+fn invalid(config: &Config, name: &str, reason: &str) -> ConfigError {
+    ConfigError::Invalid {
+        name: name.to_string(),
+        value: config.get(name).to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn positive(config: &Config, name: &str) -> Result<u64, ConfigError> {
+    let value: u64 = config.parsed(name)?;
+    if value == 0 {
+        return Err(invalid(config, name, "must be at least 1"));
+    }
+    Ok(value)
+}
+
+fn non_empty(config: &Config, name: &str) -> Result<String, ConfigError> {
+    let value = config.get(name).trim();
+    if value.is_empty() {
+        return Err(invalid(config, name, "must not be empty"));
+    }
+    Ok(value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<GateOptions, ConfigError> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let config = Config::parse(&SPEC, &args, |k| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })?;
+        GateOptions::from_config(&config)
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let o = parse(&[], &[]).unwrap();
+        assert_eq!(o.bind, IpAddr::from([0, 0, 0, 0]));
+        assert_eq!((o.port, o.worker_port, o.admin_port), (8880, 8201, 9104));
+        assert_eq!(o.advertise_ip, IpAddr::from([127, 0, 0, 1]));
+        assert_eq!(o.redis_url, "redis://127.0.0.1:6379/");
+        assert_eq!(o.nats_url, "nats://127.0.0.1:4222");
+        assert_eq!(o.job_timeout, Duration::from_secs(10));
+        assert_eq!(o.idle_timeout, Duration::from_secs(60));
+        assert_eq!((o.max_connections, o.max_in_flight), (20_000, 1024));
+        assert!(!o.one_shot);
+    }
+
+    #[test]
+    fn advertise_ip_falls_back_to_pod_ip() {
+        let o = parse(&[], &[("POD_IP", "10.1.2.3")]).unwrap();
+        assert_eq!(o.advertise_ip, IpAddr::from([10, 1, 2, 3]));
+        let o = parse(
+            &[],
+            &[("POD_IP", "10.1.2.3"), ("LUKSEUN_ADVERTISE_IP", "10.9.9.9")],
+        )
+        .unwrap();
+        assert_eq!(o.advertise_ip, IpAddr::from([10, 9, 9, 9]));
+    }
+
+    #[test]
+    fn flags_set_everything() {
+        let o = parse(
+            &[
+                "--port=1",
+                "--worker-port=2",
+                "--admin-port=3",
+                "--job-timeout-ms=300",
+                "--idle-timeout-secs=5",
+                "--max-connections=7",
+                "--max-in-flight=8",
+                "--one-shot",
+                "--bind=127.0.0.1",
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!((o.port, o.worker_port, o.admin_port), (1, 2, 3));
+        assert_eq!(o.job_timeout, Duration::from_millis(300));
+        assert_eq!(o.idle_timeout, Duration::from_secs(5));
+        assert_eq!((o.max_connections, o.max_in_flight), (7, 8));
+        assert!(o.one_shot);
+    }
+
+    #[test]
+    fn bad_values_name_the_option() {
+        for (args, name) in [
+            (&["--job-timeout-ms=0"][..], "--job-timeout-ms"),
+            (&["--port=70000"][..], "--port"),
+            (&["--advertise-ip=gate.local"][..], "--advertise-ip"),
+            (&["--max-connections=-1"][..], "--max-connections"),
+            (&["--redis-url="][..], "--redis-url"),
+        ] {
+            let e = parse(args, &[]).unwrap_err().to_string();
+            assert!(e.contains(name), "{args:?}: {e}");
+        }
+    }
+}
