@@ -1,0 +1,158 @@
+//! The committed `game-config/` directory: every file parses and the numbers agree
+//! with each other (items referenced exist, weapons have segment items, roles match
+//! the contract).
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use config::loader::Loader;
+use serde_json::Value;
+
+fn game_config_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../game-config")
+}
+
+/// Every file through the service's own loader: what it would serve.
+fn load() -> Value {
+    let mut loader = Loader::new(game_config_dir());
+    let report = loader.scan(SystemTime::now());
+    assert!(report.refused.is_empty(), "refused: {:?}", report.refused);
+    let snapshot = loader.snapshot();
+    assert!(snapshot.problems.is_empty(), "{}", snapshot.health_report());
+    assert!(snapshot.dir_error.is_none(), "{}", snapshot.health_report());
+    serde_json::from_slice(&snapshot.all.expect("a combined document").body).unwrap()
+}
+
+fn item_ids(all: &Value) -> BTreeSet<(u64, u64)> {
+    let mut ids = BTreeSet::new();
+    for group in all["items"]["groups"].as_array().expect("items.groups") {
+        let g = group["id"].as_u64().expect("group id");
+        for item in group["items"].as_array().expect("group items") {
+            let id = item["id"].as_u64().expect("item id");
+            assert!(
+                item["max"].as_u64().unwrap_or(0) > 0,
+                "item {g}:{id} needs a max"
+            );
+            assert!(ids.insert((g, id)), "item {g}:{id} defined twice");
+        }
+    }
+    ids
+}
+
+/// `"<group>:<item id>:<qty>"` naming a known item and a positive quantity.
+fn check_item_string(value: &Value, known: &BTreeSet<(u64, u64)>, what: &str) {
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("{what}: not a string"));
+    let parts: Vec<u64> = text
+        .split(':')
+        .map(|p| p.parse().unwrap_or_else(|_| panic!("{what}: {text:?}")))
+        .collect();
+    assert_eq!(parts.len(), 3, "{what}: {text:?}");
+    assert!(
+        known.contains(&(parts[0], parts[1])),
+        "{what}: unknown item {text:?}"
+    );
+    assert!(parts[2] > 0, "{what}: zero quantity in {text:?}");
+}
+
+#[test]
+fn every_committed_file_parses_and_is_served() {
+    let all = load();
+    for file in ["player", "items", "weapon", "family", "friend", "mail"] {
+        assert!(all[file].is_object(), "game-config/{file}.json is missing");
+    }
+}
+
+#[test]
+fn item_references_and_weapons_agree() {
+    let all = load();
+    let known = item_ids(&all);
+    for resource in [(0, 0), (0, 1), (0, 2)] {
+        assert!(
+            known.contains(&resource),
+            "resource {resource:?} (coin, diamond, energy)"
+        );
+    }
+    let player = &all["player"];
+    for value in player["starting_resources"].as_array().unwrap() {
+        check_item_string(value, &known, "player.starting_resources");
+    }
+    check_item_string(
+        &player["name_change_cost"],
+        &known,
+        "player.name_change_cost",
+    );
+    assert!(
+        player["name_change_cost"]
+            .as_str()
+            .unwrap()
+            .starts_with("0:1:"),
+        "paid in diamonds"
+    );
+    check_item_string(&all["family"]["create_cost"], &known, "family.create_cost");
+    check_item_string(&all["friend"]["daily_gift"], &known, "friend.daily_gift");
+
+    let mut weapon_ids = BTreeSet::new();
+    for weapon in all["weapon"]["weapons"].as_array().unwrap() {
+        let id = weapon["id"].as_u64().unwrap();
+        assert!(weapon_ids.insert(id), "weapon {id} twice");
+        assert!(
+            known.contains(&(1, id)),
+            "weapon {id} has no segment item 1:{id}"
+        );
+        assert!(weapon["max_level"].as_u64().unwrap() > 1);
+        assert!(weapon["level_cost"]["base"].as_u64().unwrap() > 0);
+        assert!(weapon["level_cost"]["per_level"].as_u64().is_some());
+        let stars = weapon["star_up_segments"].as_array().unwrap();
+        assert!(!stars.is_empty(), "weapon {id} needs star costs");
+        let costs: Vec<u64> = stars.iter().map(|c| c.as_u64().unwrap()).collect();
+        assert!(
+            costs.windows(2).all(|w| w[0] <= w[1]),
+            "weapon {id}: star costs rise"
+        );
+    }
+    for (g, id) in &known {
+        if *g == 1 {
+            assert!(
+                weapon_ids.contains(id),
+                "segment 1:{id} belongs to no weapon"
+            );
+        }
+    }
+    for start in player["starting_weapons"].as_array().unwrap() {
+        assert!(
+            weapon_ids.contains(&start.as_u64().unwrap()),
+            "starting weapon {start}"
+        );
+    }
+}
+
+#[test]
+fn social_limits_follow_the_contract() {
+    let all = load();
+    let family = &all["family"];
+    assert_eq!(family["member_limit"], 50);
+    assert_eq!(
+        family["roles"],
+        serde_json::json!({"basic": 0, "elite": 4, "admin": 8, "owner": 10})
+    );
+    let roles: BTreeSet<u64> = [0, 4, 8, 10].into();
+    for (action, role) in family["min_role_to"].as_object().unwrap() {
+        assert!(
+            roles.contains(&role.as_u64().unwrap()),
+            "{action}: {role} is not a role"
+        );
+    }
+    assert_eq!(all["friend"]["friend_limit"], 50);
+    assert!(all["mail"]["daily_send_limit"].as_u64().unwrap() > 0);
+    for rules in [&all["player"]["name_rules"], &family["name_rules"]] {
+        let (min, max) = (
+            rules["min_chars"].as_u64().unwrap(),
+            rules["max_chars"].as_u64().unwrap(),
+        );
+        assert!(0 < min && min <= max, "{rules}");
+        assert_eq!(rules["charset"], "alphanumeric_underscore");
+    }
+}
