@@ -1,0 +1,18 @@
+//! Lukseun's auth service as a library: HS256 tokens with revocation, single-use nonces,
+//! and the HTTP server of the `auth` binary.
+//!
+//! The worker uses [`tokens::Tokens::validate`] directly (signature check plus one Redis
+//! `GET`), so validating a request costs no HTTP hop.
+
+pub mod api;
+pub mod jwt;
+pub mod nonces;
+pub mod server;
+pub mod service;
+pub mod tokens;
+
+pub use jwt::{Claims, Key, KeyError, TokenError, TokenKind};
+pub use nonces::{NonceError, Nonces};
+pub use server::{Metrics, ServerHandle};
+pub use service::Service;
+pub use tokens::{IssueError, Tokens};

@@ -1,0 +1,172 @@
+//! Issuing and validating tokens, with revocation kept in Redis.
+//!
+//! Only the newest token per (uid, kind) is valid: issuing stores the new token's `jti` at
+//! `auth.tokens.<kind>.<uid>` (expiring with the token), which makes every older `jti` for
+//! that pair stale. Validation is a local signature check plus one `GET`, so the worker
+//! can run it per request without an HTTP hop.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use shared::redis_conn::RedisPool;
+
+use crate::jwt::{self, Claims, Key, TokenError, TokenKind};
+
+pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Bounds on identifiers that end up inside Redis keys and claims.
+pub const MAX_UID_BYTES: usize = 256;
+pub const MAX_WORLD_BYTES: usize = 64;
+pub const MAX_ROLE_BYTES: usize = 32;
+
+/// The Redis key holding the current `jti` of (uid, kind).
+pub fn revocation_key(kind: TokenKind, uid: &str) -> String {
+    format!("auth.tokens.{}.{uid}", kind.as_str())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssueError {
+    /// A uid, world or role that is empty, too long or holds control characters.
+    InvalidField {
+        field: &'static str,
+        reason: String,
+    },
+    Unavailable(String),
+}
+
+impl fmt::Display for IssueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IssueError::InvalidField { field, reason } => write!(f, "invalid {field}: {reason}"),
+            IssueError::Unavailable(why) => write!(f, "token store unavailable: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for IssueError {}
+
+pub struct Tokens {
+    key: Key,
+    redis: Arc<RedisPool>,
+    lifetime_secs: u64,
+}
+
+impl Tokens {
+    /// `lifetime` is rounded down to whole seconds, and at least one second.
+    pub fn new(key: Key, redis: Arc<RedisPool>, lifetime: Duration) -> Tokens {
+        Tokens {
+            key,
+            redis,
+            lifetime_secs: lifetime.as_secs().max(1),
+        }
+    }
+
+    pub fn lifetime_secs(&self) -> u64 {
+        self.lifetime_secs
+    }
+
+    /// Makes a new token for (uid, kind); from now on it is the only valid one of the pair.
+    pub fn issue(
+        &self,
+        uid: &str,
+        kind: TokenKind,
+        world: Option<&str>,
+        role: Option<&str>,
+    ) -> Result<(String, Claims), IssueError> {
+        check_field("uid", uid, MAX_UID_BYTES)?;
+        if let Some(w) = world {
+            check_field("world", w, MAX_WORLD_BYTES)?;
+        }
+        if let Some(r) = role {
+            check_field("role", r, MAX_ROLE_BYTES)?;
+        }
+        let iat = unix_now();
+        let claims = Claims {
+            uid: uid.to_string(),
+            kind,
+            world: world.map(str::to_string),
+            role: role.map(str::to_string),
+            iat,
+            exp: iat + self.lifetime_secs,
+            jti: shared::ids::random_hex(16),
+        };
+        let token = jwt::encode(&self.key, &claims);
+        let key = revocation_key(kind, uid);
+        self.redis
+            .run(|c| {
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(&claims.jti)
+                    .arg("EX")
+                    .arg(self.lifetime_secs)
+                    .query::<()>(c)
+            })
+            .map_err(|e| IssueError::Unavailable(e.to_string()))?;
+        Ok((token, claims))
+    }
+
+    /// Signature, algorithm, expiry and revocation: the check the worker runs per request.
+    pub fn validate(&self, token: &str) -> Result<Claims, TokenError> {
+        let claims = jwt::verify(&self.key, token, unix_now())?;
+        let key = revocation_key(claims.kind, &claims.uid);
+        let current: Option<String> = self
+            .redis
+            .run(|c| redis::cmd("GET").arg(&key).query(c))
+            .map_err(|e| TokenError::Unavailable(e.to_string()))?;
+        match current {
+            Some(jti) if jti == claims.jti => Ok(claims),
+            _ => Err(TokenError::Revoked),
+        }
+    }
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn check_field(field: &'static str, value: &str, max: usize) -> Result<(), IssueError> {
+    let reason = if value.is_empty() {
+        "must not be empty".to_string()
+    } else if value.len() > max {
+        format!("longer than {max} bytes")
+    } else if value.chars().any(char::is_control) {
+        "contains control characters".to_string()
+    } else {
+        return Ok(());
+    };
+    Err(IssueError::InvalidField { field, reason })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revocation_key_follows_the_contract() {
+        assert_eq!(
+            revocation_key(TokenKind::Account, "u-1"),
+            "auth.tokens.account.u-1"
+        );
+        assert_eq!(
+            revocation_key(TokenKind::Session, "u-1"),
+            "auth.tokens.session.u-1"
+        );
+    }
+
+    #[test]
+    fn field_checks_explain_themselves() {
+        assert!(check_field("uid", "abc", 8).is_ok());
+        let e = check_field("uid", "", 8).unwrap_err().to_string();
+        assert_eq!(e, "invalid uid: must not be empty");
+        let e = check_field("world", "123456789", 8)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("longer than 8"), "{e}");
+        let e = check_field("role", "a\nb", 8).unwrap_err().to_string();
+        assert!(e.contains("control"), "{e}");
+    }
+}
