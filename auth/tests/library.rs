@@ -1,0 +1,166 @@
+//! The library API the worker calls, against a real Redis.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth::{Key, KeyError, NonceError, Nonces, TokenError, TokenKind, Tokens};
+use serde_json::{json, Map, Value};
+use shared::redis_conn::RedisPool;
+
+fn setup() -> (testkit::Redis, Arc<RedisPool>) {
+    let redis = testkit::Redis::start();
+    let pool = Arc::new(RedisPool::new(&redis.url(), 4).unwrap());
+    (redis, pool)
+}
+
+fn payload(v: Value) -> Map<String, Value> {
+    v.as_object().unwrap().clone()
+}
+
+#[test]
+fn short_key_is_refused_with_a_clear_error() {
+    let e = Key::new(b"too short").unwrap_err();
+    assert_eq!(e, KeyError::TooShort { len: 9 });
+    assert_eq!(
+        e.to_string(),
+        "the JWT signing key has 9 bytes; at least 32 are required"
+    );
+}
+
+#[test]
+fn issue_and_validate_in_process() {
+    let (_redis, pool) = setup();
+    let tokens = Tokens::new(support::key(), pool, Duration::from_secs(60));
+    let (token, issued) = tokens
+        .issue("w-1", TokenKind::Session, Some("s2"), None)
+        .unwrap();
+    assert_eq!(issued.exp - issued.iat, 60);
+    assert_eq!(issued.jti.len(), 32);
+    let claims = tokens.validate(&token).unwrap();
+    assert_eq!(claims, issued);
+    assert!(!claims.is_admin());
+}
+
+#[test]
+fn newest_token_wins_per_uid_and_kind() {
+    let (_redis, pool) = setup();
+    let tokens = Tokens::new(support::key(), pool, Duration::from_secs(60));
+    let (first, _) = tokens.issue("w-2", TokenKind::Account, None, None).unwrap();
+    let (other_user, _) = tokens.issue("w-3", TokenKind::Account, None, None).unwrap();
+    let (second, _) = tokens.issue("w-2", TokenKind::Account, None, None).unwrap();
+    assert_eq!(tokens.validate(&first), Err(TokenError::Revoked));
+    assert!(tokens.validate(&second).is_ok());
+    assert!(tokens.validate(&other_user).is_ok());
+}
+
+#[test]
+fn a_token_whose_record_expired_is_refused() {
+    let (_redis, pool) = setup();
+    let tokens = Tokens::new(support::key(), pool.clone(), Duration::from_secs(60));
+    let (token, _) = tokens.issue("w-4", TokenKind::Account, None, None).unwrap();
+    pool.run(|c| {
+        redis::cmd("DEL")
+            .arg("auth.tokens.account.w-4")
+            .query::<()>(c)
+    })
+    .unwrap();
+    assert_eq!(tokens.validate(&token), Err(TokenError::Revoked));
+}
+
+#[test]
+fn token_from_a_service_with_another_key_is_refused() {
+    let (_redis, pool) = setup();
+    let ours = Tokens::new(support::key(), pool.clone(), Duration::from_secs(60));
+    let other_key = Key::new(&[9u8; 48]).unwrap();
+    let theirs = Tokens::new(other_key, pool, Duration::from_secs(60));
+    let (token, _) = theirs.issue("w-5", TokenKind::Account, None, None).unwrap();
+    assert_eq!(ours.validate(&token), Err(TokenError::BadSignature));
+}
+
+#[test]
+fn redis_down_is_unavailable_not_valid() {
+    let (mut redis, pool) = setup();
+    let tokens = Tokens::new(support::key(), pool, Duration::from_secs(60));
+    let (token, _) = tokens.issue("w-6", TokenKind::Account, None, None).unwrap();
+    redis.kill();
+    assert!(matches!(
+        tokens.validate(&token),
+        Err(TokenError::Unavailable(_))
+    ));
+    assert!(tokens.issue("w-6", TokenKind::Account, None, None).is_err());
+}
+
+#[test]
+fn nonce_register_and_redeem() {
+    let (_redis, pool) = setup();
+    let nonces = Nonces::new(pool.clone());
+    nonces
+        .register("n-1", &payload(json!({"world": "s0", "gn": "ann"})), 30)
+        .unwrap();
+    let ttl: i64 = pool
+        .run(|c| redis::cmd("TTL").arg("auth.nonces.n-1").query(c))
+        .unwrap();
+    assert!((1..=30).contains(&ttl), "{ttl}");
+    let out = nonces
+        .redeem(&["n-1".to_string(), "n-2".to_string()])
+        .unwrap();
+    assert_eq!(out["n-1"].as_ref().unwrap()["gn"], "ann");
+    assert_eq!(out["n-2"], None);
+    let again = nonces.redeem(&["n-1".to_string()]).unwrap();
+    assert_eq!(again["n-1"], None);
+}
+
+#[test]
+fn nonce_errors() {
+    let (_redis, pool) = setup();
+    let nonces = Nonces::new(pool);
+    let empty = Map::new();
+    nonces.register("taken", &empty, 10).unwrap();
+    assert_eq!(
+        nonces.register("taken", &empty, 10),
+        Err(NonceError::AlreadyRegistered("taken".into()))
+    );
+    assert_eq!(nonces.register("x", &empty, 0), Err(NonceError::BadTtl(0)));
+    assert!(nonces.register("x", &empty, 366 * 24 * 3600).is_err());
+    assert_eq!(
+        nonces.register("x", &payload(json!({"status": 0})), 10),
+        Err(NonceError::ReservedField)
+    );
+    assert!(matches!(
+        nonces.register("x/../y", &empty, 10),
+        Err(NonceError::Invalid { .. })
+    ));
+    let many: Vec<String> = (0..1001).map(|i| format!("k{i}")).collect();
+    assert_eq!(nonces.redeem(&many), Err(NonceError::TooManyKeys(1001)));
+    assert!(nonces.redeem(&[]).unwrap().is_empty());
+}
+
+#[test]
+fn concurrent_library_redeems_exactly_one_wins() {
+    let (_redis, pool) = setup();
+    let nonces = Arc::new(Nonces::new(pool));
+    for round in 0..50 {
+        let key = format!("lib-race:{round}");
+        nonces
+            .register(&key, &payload(json!({"r": round})), 60)
+            .unwrap();
+        let barrier = Arc::new(std::sync::Barrier::new(2));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let (nonces, barrier, key) = (nonces.clone(), barrier.clone(), key.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    nonces.redeem(std::slice::from_ref(&key)).unwrap()[&key].is_some()
+                })
+            })
+            .collect();
+        let wins = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|won| *won)
+            .count();
+        assert_eq!(wins, 1, "round {round}");
+    }
+}
