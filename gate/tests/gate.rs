@@ -1,0 +1,395 @@
+//! The gate against real Redis and NATS, with stand-in workers speaking the contract.
+
+mod support;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use gate::Gate;
+use shared::envelope::timeout_json;
+use support::*;
+
+#[test]
+fn a_request_gets_its_answer() {
+    let servers = Servers::start();
+    let gate = servers.gate();
+    let _worker = servers.worker("w1");
+    let mut client = TestClient::connect(gate.client_addr());
+    client.request(1, 42);
+    let answer = client.read_answer().expect("an answer");
+    assert_eq!(data_of(&answer), (1, 42));
+    assert!(answer.contains("\"worker\":\"w1\""), "{answer}");
+    // The connection stays open for more.
+    client.request(1, 43);
+    assert_eq!(data_of(&client.read_answer().unwrap()), (1, 43));
+    assert_eq!(gate.metrics().requests.get(), 2);
+    assert_eq!(gate.metrics().answers.get(), 2);
+    assert_eq!(gate.metrics().round_trip.count(), 2);
+}
+
+#[test]
+fn a_thousand_pipelined_requests_come_back_in_order() {
+    let servers = Servers::start();
+    let gate = servers.gate();
+    let _w1 = servers.worker("w1");
+    let _w2 = servers.worker("w2");
+    let mut client = TestClient::connect(gate.client_addr());
+    let all: String = (0..1000).map(|n| request_line(7, n)).collect();
+    client.send(all.as_bytes());
+    for n in 0..1000 {
+        let answer = client.read_answer().expect("an answer");
+        assert_eq!(data_of(&answer), (7, n), "answer {n} out of order");
+    }
+    assert_eq!(gate.metrics().answers.get(), 1000);
+}
+
+#[test]
+fn with_two_gates_and_two_workers_every_answer_reaches_its_client() {
+    let servers = Servers::start();
+    let gate_a = servers.gate();
+    let gate_b = servers.gate();
+    assert_eq!((gate_a.gid(), gate_b.gid()), (Some(0), Some(1)));
+    let w1 = servers.worker("w1");
+    let w2 = servers.worker("w2");
+    let threads: Vec<_> = (0..6u64)
+        .map(|c| {
+            let addr = if c % 2 == 0 {
+                gate_a.client_addr()
+            } else {
+                gate_b.client_addr()
+            };
+            std::thread::spawn(move || {
+                let mut client = TestClient::connect(addr);
+                for round in 0..4 {
+                    let burst: String = (0..50).map(|i| request_line(c, round * 50 + i)).collect();
+                    client.send(burst.as_bytes());
+                    for i in 0..50 {
+                        let answer = client.read_answer().expect("an answer");
+                        assert_eq!(data_of(&answer), (c, round * 50 + i));
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(gate_a.metrics().answers.get(), 600);
+    assert_eq!(gate_b.metrics().answers.get(), 600);
+    // Both workers took part (queue group), none of their answers went astray.
+    let (a1, a2) = (
+        w1.answered.load(Ordering::SeqCst),
+        w2.answered.load(Ordering::SeqCst),
+    );
+    assert_eq!(a1 + a2, 1200);
+    assert_eq!(gate_a.metrics().worker_lines_dropped.get(), 0);
+    assert_eq!(gate_b.metrics().worker_lines_dropped.get(), 0);
+}
+
+#[test]
+fn an_overlong_line_closes_only_that_connection() {
+    let servers = Servers::start();
+    let gate = servers.gate();
+    let _worker = servers.worker("w1");
+    let mut other = TestClient::connect(gate.client_addr());
+
+    // Exactly 64 KiB is allowed.
+    let mut at_limit = TestClient::connect(gate.client_addr());
+    let head = "{\"client\":3,\"n\":1,\"pad\":\"";
+    let pad = "x".repeat(64 * 1024 - head.len() - 2);
+    let line = format!("{head}{pad}\"}}");
+    assert_eq!(line.len(), 64 * 1024);
+    at_limit.send(format!("{line}\r\n").as_bytes());
+    assert_eq!(data_of(&at_limit.read_answer().unwrap()), (3, 1));
+
+    let mut offender = TestClient::connect(gate.client_addr());
+    offender.send(&vec![b'x'; 64 * 1024 + 1]);
+    offender.send(b"\r\n");
+    assert!(offender.closed_by_gate());
+
+    other.request(2, 5);
+    assert_eq!(data_of(&other.read_answer().unwrap()), (2, 5));
+    assert_eq!(gate.metrics().client_protocol_errors.get(), 1);
+}
+
+#[test]
+fn invalid_utf8_closes_the_connection() {
+    let servers = Servers::start();
+    let gate = servers.gate();
+    let _worker = servers.worker("w1");
+    let mut client = TestClient::connect(gate.client_addr());
+    client.request(1, 1);
+    assert_eq!(data_of(&client.read_answer().unwrap()), (1, 1));
+    client.send(b"{\"n\":\"\xff\xfe\"}\r\n");
+    assert!(client.closed_by_gate());
+    assert_eq!(gate.metrics().client_protocol_errors.get(), 1);
+}
+
+#[test]
+fn without_workers_every_request_times_out_with_status_minus_2() {
+    let servers = Servers::start();
+    let mut options = servers.options();
+    options.job_timeout = Duration::from_millis(300);
+    let gate = Gate::start(options).unwrap();
+    let mut client = TestClient::connect(gate.client_addr());
+    client.send(
+        format!(
+            "{}{}{}",
+            request_line(1, 1),
+            request_line(1, 2),
+            request_line(1, 3)
+        )
+        .as_bytes(),
+    );
+    for _ in 0..3 {
+        assert_eq!(client.read_answer().unwrap(), timeout_json());
+    }
+    assert_eq!(gate.metrics().timeouts.get(), 3);
+    assert_eq!(gate.metrics().in_flight.get(), 0);
+}
+
+#[test]
+fn a_late_worker_answer_is_dropped_and_counted() {
+    let servers = Servers::start();
+    let mut options = servers.options();
+    options.job_timeout = Duration::from_millis(200);
+    let gate = Gate::start(options).unwrap();
+    let _slow = TestWorker::start(
+        &servers.nats.url(),
+        &servers.redis.url(),
+        "slow",
+        Duration::from_millis(600),
+    );
+    let mut client = TestClient::connect(gate.client_addr());
+    client.request(1, 1);
+    assert_eq!(client.read_answer().unwrap(), timeout_json());
+    wait_for("the late answer", Duration::from_secs(10), || {
+        gate.metrics().worker_lines_dropped.get() == 1
+    });
+    // The late answer was not written to the client: the next answer is the next request's.
+    client.request(1, 2);
+    assert_eq!(client.read_answer().unwrap(), timeout_json());
+}
+
+#[test]
+fn one_shot_closes_after_the_first_answer() {
+    let servers = Servers::start();
+    let mut options = servers.options();
+    options.one_shot = true;
+    let gate = Gate::start(options).unwrap();
+    let _worker = servers.worker("w1");
+    let mut client = TestClient::connect(gate.client_addr());
+    client.send(format!("{}{}", request_line(1, 1), request_line(1, 2)).as_bytes());
+    assert_eq!(data_of(&client.read_answer().unwrap()), (1, 1));
+    assert_eq!(
+        client.read_answer(),
+        None,
+        "one-shot must close after one answer"
+    );
+    assert_eq!(gate.metrics().requests.get(), 1);
+}
+
+#[test]
+fn registration_survives_a_redis_restart_and_is_removed_on_stop() {
+    let mut servers = Servers::start();
+    let mut gate = servers.gate();
+    let key = "gates.id.0";
+    let expected = format!("127.0.0.1:{}", gate.worker_addr().port());
+    assert_eq!(servers.redis_get(key), Some(expected.clone()));
+
+    servers.redis.kill();
+    servers.redis.restart();
+    wait_for("re-registration", Duration::from_secs(10), || {
+        servers.redis_get(key).as_deref() == Some(expected.as_str())
+    });
+    assert_eq!(gate.gid(), Some(0));
+
+    // Jobs flow again after the restart.
+    let _worker = servers.worker("w1");
+    let mut client = TestClient::connect(gate.client_addr());
+    client.request(1, 9);
+    assert_eq!(data_of(&client.read_answer().unwrap()), (1, 9));
+
+    gate.stop();
+    assert_eq!(servers.redis_get(key), None);
+}
+
+#[test]
+fn stop_answers_every_in_flight_request() {
+    let servers = Servers::start();
+    let mut options = servers.options();
+    options.job_timeout = Duration::from_secs(2);
+    let mut gate = Gate::start(options).unwrap();
+    let _worker = TestWorker::start(
+        &servers.nats.url(),
+        &servers.redis.url(),
+        "w1",
+        Duration::from_millis(300),
+    );
+    let mut clients: Vec<TestClient> = (0..4)
+        .map(|_| TestClient::connect(gate.client_addr()))
+        .collect();
+    for (c, client) in clients.iter_mut().enumerate() {
+        let burst: String = (0..25).map(|n| request_line(c as u64, n)).collect();
+        client.send(burst.as_bytes());
+    }
+    wait_for("all requests taken", Duration::from_secs(10), || {
+        gate.metrics().requests.get() == 100
+    });
+    let client_addr = gate.client_addr();
+    let stopper = std::thread::spawn(move || {
+        gate.stop();
+        gate
+    });
+    for (c, client) in clients.iter_mut().enumerate() {
+        for n in 0..25 {
+            let answer = client
+                .read_answer()
+                .expect("every in-flight request is answered");
+            if answer != timeout_json() {
+                assert_eq!(data_of(&answer), (c as u64, n));
+            }
+        }
+        assert_eq!(client.read_answer(), None, "closed after its answers");
+    }
+    let gate = stopper.join().unwrap();
+    assert_eq!(
+        gate.metrics().answers.get() + gate.metrics().timeouts.get(),
+        100
+    );
+    assert!(
+        TcpStream::connect(client_addr).is_err(),
+        "no new clients after stop"
+    );
+    assert_eq!(servers.redis_get("gates.id.0"), None);
+}
+
+#[test]
+fn an_idle_connection_is_closed() {
+    let servers = Servers::start();
+    let mut options = servers.options();
+    options.idle_timeout = Duration::from_secs(1);
+    let gate = Gate::start(options).unwrap();
+    let _worker = servers.worker("w1");
+    let mut client = TestClient::connect(gate.client_addr());
+    client.request(1, 1);
+    assert_eq!(data_of(&client.read_answer().unwrap()), (1, 1));
+    assert_eq!(client.read_answer(), None, "idle connection must be closed");
+    assert_eq!(gate.metrics().idle_closed.get(), 1);
+}
+
+#[test]
+fn connections_over_the_maximum_are_closed_at_once() {
+    let servers = Servers::start();
+    let mut options = servers.options();
+    options.max_connections = 2;
+    let gate = Gate::start(options).unwrap();
+    let _worker = servers.worker("w1");
+    let mut first = TestClient::connect(gate.client_addr());
+    let mut second = TestClient::connect(gate.client_addr());
+    first.request(1, 1);
+    second.request(2, 1);
+    assert_eq!(data_of(&first.read_answer().unwrap()), (1, 1));
+    assert_eq!(data_of(&second.read_answer().unwrap()), (2, 1));
+    let mut third = TestClient::connect(gate.client_addr());
+    assert!(third.closed_by_gate());
+    assert_eq!(gate.metrics().connections_refused.get(), 1);
+    first.request(1, 2);
+    assert_eq!(data_of(&first.read_answer().unwrap()), (1, 2));
+}
+
+#[test]
+fn a_full_connection_stops_being_read_until_answers_drain() {
+    let servers = Servers::start();
+    let mut options = servers.options();
+    options.max_in_flight = 4;
+    options.job_timeout = Duration::from_millis(500);
+    let gate = Gate::start(options).unwrap();
+    let mut client = TestClient::connect(gate.client_addr());
+    let burst: String = (0..12).map(|n| request_line(1, n)).collect();
+    client.send(burst.as_bytes());
+    wait_for("the first four requests", Duration::from_secs(5), || {
+        gate.metrics().requests.get() >= 4
+    });
+    // No worker: until the first four time out, nothing more may be taken.
+    if gate.metrics().timeouts.get() == 0 {
+        assert_eq!(gate.metrics().requests.get(), 4);
+    }
+    for _ in 0..12 {
+        assert_eq!(client.read_answer().unwrap(), timeout_json());
+    }
+    assert_eq!(gate.metrics().requests.get(), 12);
+}
+
+#[test]
+fn worker_lines_unknown_jobs_are_dropped_broken_lines_close_the_worker() {
+    let servers = Servers::start();
+    let gate = servers.gate();
+    let mut worker = TcpStream::connect(gate.worker_addr()).unwrap();
+    worker
+        .write_all(b"00112233445566778899aabbccddeeff~{\"status\":0}\r\n")
+        .unwrap();
+    worker
+        .write_all(b"ffeeddccbbaa99887766554433221100~{\"status\":0}\r\n")
+        .unwrap();
+    wait_for("two dropped lines", Duration::from_secs(5), || {
+        gate.metrics().worker_lines_dropped.get() == 2
+    });
+    assert_eq!(gate.metrics().worker_connections.get(), 1);
+    worker.write_all(b"not a worker line\r\n").unwrap();
+    worker.set_read_timeout(Some(READ_LIMIT)).unwrap();
+    let mut rest = Vec::new();
+    let closed = match std::io::Read::read_to_end(&mut worker, &mut rest) {
+        Ok(_) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    assert!(closed, "a broken line closes the worker connection");
+    assert_eq!(gate.metrics().worker_protocol_errors.get(), 1);
+    wait_for("worker gauge", Duration::from_secs(5), || {
+        gate.metrics().worker_connections.get() == 0
+    });
+
+    // Clients are unaffected; a new worker connection works.
+    let _w = servers.worker("w1");
+    let mut client = TestClient::connect(gate.client_addr());
+    client.request(1, 1);
+    assert_eq!(data_of(&client.read_answer().unwrap()), (1, 1));
+}
+
+#[test]
+fn admin_reports_readiness_and_metrics() {
+    let servers = Servers::start();
+    let gate = servers.gate();
+    let (code, body) = http_get(gate.admin_addr(), "/readyz");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("gid 0"), "{body}");
+    assert_eq!(http_get(gate.admin_addr(), "/healthz").0, 200);
+    let (code, metrics) = http_get(gate.admin_addr(), "/metrics");
+    assert_eq!(code, 200);
+    for name in [
+        "gate_client_connections ",
+        "gate_requests_total ",
+        "gate_answers_total ",
+        "gate_timeouts_total ",
+        "gate_worker_lines_dropped_total ",
+        "gate_in_flight ",
+        "gate_round_trip_seconds_bucket",
+    ] {
+        assert!(metrics.contains(name), "missing {name}");
+    }
+}
+
+#[test]
+fn a_redis_outage_answers_at_once_instead_of_hanging() {
+    let mut servers = Servers::start();
+    let gate = servers.gate();
+    servers.redis.kill();
+    let (code, body) = http_get(gate.admin_addr(), "/readyz");
+    assert_eq!(code, 503, "{body}");
+    let mut client = TestClient::connect(gate.client_addr());
+    client.request(1, 1);
+    assert_eq!(client.read_answer().unwrap(), timeout_json());
+    assert!(gate.metrics().dispatch_failures.get() >= 1);
+}

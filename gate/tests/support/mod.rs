@@ -1,0 +1,244 @@
+//! Test helpers: a stand-in worker speaking the real protocols (NATS queue group `workers`,
+//! Redis lookups, TCP to the gate's worker port) and a line-oriented test client.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use gate::{Gate, GateOptions};
+use serde_json::Value;
+use shared::nats::{Client, NatsError, Options};
+use shared::redis_conn::RedisPool;
+
+pub const READ_LIMIT: Duration = Duration::from_secs(15);
+
+pub struct Servers {
+    pub redis: testkit::Redis,
+    pub nats: testkit::Nats,
+}
+
+impl Servers {
+    pub fn start() -> Servers {
+        Servers {
+            redis: testkit::Redis::start(),
+            nats: testkit::Nats::start(),
+        }
+    }
+
+    pub fn options(&self) -> GateOptions {
+        GateOptions::local(&self.redis.url(), &self.nats.url())
+    }
+
+    pub fn gate(&self) -> Gate {
+        Gate::start(self.options()).expect("gate starts")
+    }
+
+    pub fn worker(&self, name: &'static str) -> TestWorker {
+        TestWorker::start(&self.nats.url(), &self.redis.url(), name, Duration::ZERO)
+    }
+
+    pub fn redis_get(&self, key: &str) -> Option<String> {
+        let pool = RedisPool::new(&self.redis.url(), 1).unwrap();
+        pool.run(|c| redis::cmd("GET").arg(key).query(c)).unwrap()
+    }
+}
+
+/// Answers jobs as the real worker will: looks up the job's gate in Redis and writes
+/// `<jid>~<response>` to that gate's worker port. The response echoes the request's
+/// `n` and `client` fields and names the worker. Jobs that arrive together are answered
+/// in reverse order, so the gate's reordering is exercised.
+pub struct TestWorker {
+    stop: Arc<AtomicBool>,
+    pub answered: Arc<AtomicU64>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TestWorker {
+    pub fn start(
+        nats_url: &str,
+        redis_url: &str,
+        name: &'static str,
+        delay: Duration,
+    ) -> TestWorker {
+        let client = Client::connect(nats_url, Options::named(name)).unwrap();
+        let jobs = client.subscribe("jobs", Some("workers")).unwrap();
+        client.flush(Duration::from_secs(5)).unwrap();
+        let redis = RedisPool::new(redis_url, 1).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let answered = Arc::new(AtomicU64::new(0));
+        let (stop2, answered2) = (stop.clone(), answered.clone());
+        let thread = std::thread::spawn(move || {
+            let _client = client;
+            let mut gates: HashMap<String, TcpStream> = HashMap::new();
+            while !stop2.load(Ordering::SeqCst) {
+                let first = match jobs.recv_timeout(Duration::from_millis(20)) {
+                    Ok(m) => m,
+                    Err(NatsError::Timeout) => continue,
+                    Err(_) => return,
+                };
+                let mut batch = vec![first];
+                while let Ok(Some(m)) = jobs.try_recv() {
+                    batch.push(m);
+                }
+                std::thread::sleep(delay);
+                for msg in batch.iter().rev() {
+                    let text = String::from_utf8(msg.payload.clone()).unwrap();
+                    let (jid, line) = text.split_once('~').unwrap();
+                    if answer(&redis, &mut gates, jid, &respond(line, name)) {
+                        answered2.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            }
+        });
+        TestWorker {
+            stop,
+            answered,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for TestWorker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn respond(line: &str, worker: &str) -> String {
+    let request: Value = serde_json::from_str(line).unwrap_or(Value::Null);
+    serde_json::json!({
+        "status": 0,
+        "message": "success",
+        "data": {"n": request["n"], "client": request["client"], "worker": worker}
+    })
+    .to_string()
+}
+
+/// The contract's return path: gate.job.<jid> -> gid, gates.id.<gid> -> ip:port.
+fn answer(
+    redis: &RedisPool,
+    gates: &mut HashMap<String, TcpStream>,
+    jid: &str,
+    response: &str,
+) -> bool {
+    let lookup = redis.run(|c| {
+        let gid: Option<String> = redis::cmd("GET").arg(format!("gate.job.{jid}")).query(c)?;
+        let Some(gid) = gid else { return Ok(None) };
+        redis::cmd("GET")
+            .arg(format!("gates.id.{gid}"))
+            .query::<Option<String>>(c)
+    });
+    let Ok(Some(addr)) = lookup else {
+        return false;
+    };
+    let line = format!("{jid}~{response}\r\n");
+    for _ in 0..2 {
+        let stream = match gates.get_mut(&addr) {
+            Some(s) => s,
+            None => match TcpStream::connect(&addr) {
+                Ok(s) => gates.entry(addr.clone()).or_insert(s),
+                Err(_) => return false,
+            },
+        };
+        if stream.write_all(line.as_bytes()).is_ok() {
+            return true;
+        }
+        gates.remove(&addr);
+    }
+    false
+}
+
+/// A client connection reading answer lines.
+pub struct TestClient {
+    pub reader: BufReader<TcpStream>,
+}
+
+impl TestClient {
+    pub fn connect(addr: SocketAddr) -> TestClient {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(READ_LIMIT)).unwrap();
+        TestClient {
+            reader: BufReader::new(stream),
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.reader.get_mut().write_all(bytes).unwrap();
+    }
+
+    pub fn request(&mut self, client: u64, n: u64) {
+        self.send(request_line(client, n).as_bytes());
+    }
+
+    /// The next answer line without `\r\n`; `None` when the gate closed the connection.
+    pub fn read_answer(&mut self) -> Option<String> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) => None,
+            Ok(_) => {
+                assert!(line.ends_with("\r\n"), "answer not ended by CRLF: {line:?}");
+                line.truncate(line.len() - 2);
+                Some(line)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => None,
+            Err(e) => panic!("no answer within {READ_LIMIT:?}: {e}"),
+        }
+    }
+
+    /// True if the gate closed the connection (EOF or reset) before `limit`.
+    pub fn closed_by_gate(&mut self) -> bool {
+        let mut rest = Vec::new();
+        match self.reader.read_to_end(&mut rest) {
+            Ok(_) => true,
+            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    }
+}
+
+pub fn request_line(client: u64, n: u64) -> String {
+    format!("{{\"world\":\"s0\",\"function\":\"echo\",\"client\":{client},\"n\":{n},\"data\":{{}}}}\r\n")
+}
+
+pub fn data_of(answer: &str) -> (u64, u64) {
+    let v: Value = serde_json::from_str(answer).unwrap_or_else(|e| panic!("{answer:?}: {e}"));
+    assert_eq!(v["status"], 0, "{answer}");
+    (
+        v["data"]["client"].as_u64().unwrap(),
+        v["data"]["n"].as_u64().unwrap(),
+    )
+}
+
+pub fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("{what} did not happen within {limit:?}");
+}
+
+/// A plain HTTP GET to the admin port: (status code, body).
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let code = text[9..12].parse().unwrap();
+    let body = text.split_once("\r\n\r\n").unwrap().1.to_string();
+    (code, body)
+}
