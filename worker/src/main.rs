@@ -1,1 +1,9 @@
-fn main() {}
+//! The worker binary: options, then `worker::run`.
+
+fn main() {
+    let config = shared::config::Config::load(&worker::SPEC);
+    if let Err(e) = worker::run(&config) {
+        shared::error!("worker failed", error = e);
+        std::process::exit(1);
+    }
+}

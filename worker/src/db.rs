@@ -1,0 +1,285 @@
+//! MySQL: the connection pool and the schema migrations.
+//!
+//! Migrations are the files `worker/migrations/NNNN_name.sql`, compiled in, applied in order
+//! at start and recorded in `schema_migrations`. `GET_LOCK` makes two workers starting at
+//! once apply each migration exactly once.
+
+use std::fmt;
+use std::time::Duration;
+
+use mysql::prelude::Queryable;
+use mysql::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, PooledConn};
+
+pub struct Migration {
+    pub version: u32,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// Every file in `worker/migrations/`, in order (a test checks none is missing).
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "accounts",
+    sql: include_str!("../migrations/0001_accounts.sql"),
+}];
+
+const MIGRATION_LOCK: &str = "lukseun.schema_migrations";
+const MIGRATION_LOCK_WAIT_SECS: u32 = 60;
+
+#[derive(Debug)]
+pub enum DbError {
+    BadUrl(String),
+    /// No connection: the server is down or every pooled connection is busy.
+    Unavailable(String),
+    Query(mysql::Error),
+    LockTimeout,
+    Migration {
+        version: u32,
+        error: mysql::Error,
+    },
+}
+
+impl fmt::Display for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DbError::BadUrl(e) => write!(f, "bad MySQL URL: {e}"),
+            DbError::Unavailable(e) => write!(f, "MySQL unavailable: {e}"),
+            DbError::Query(e) => write!(f, "MySQL query failed: {e}"),
+            DbError::LockTimeout => write!(f, "timed out waiting for the migration lock"),
+            DbError::Migration { version, error } => {
+                write!(f, "migration {version:04} failed: {error}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DbError {}
+
+impl From<mysql::Error> for DbError {
+    fn from(e: mysql::Error) -> DbError {
+        DbError::Query(e)
+    }
+}
+
+/// MySQL error code of a duplicate key, e.g. a taken account name.
+pub const ER_DUP_ENTRY: u16 = 1062;
+
+/// `Some(key name)` when `e` is a duplicate-key error.
+pub fn duplicate_key(e: &mysql::Error) -> Option<&str> {
+    match e {
+        mysql::Error::MySqlError(m) if m.code == ER_DUP_ENTRY => {
+            // "Duplicate entry 'x' for key 'accounts_account'"; MariaDB may prefix the table.
+            let key = m.message.rsplit(" for key ").next()?.trim_matches('\'');
+            Some(key.rsplit('.').next().unwrap_or(key))
+        }
+        _ => None,
+    }
+}
+
+/// The pool every job takes connections from. The server may be down when it is made:
+/// connections are opened on demand, and dead ones are replaced (the pool pings a
+/// connection before handing it out).
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    wait: Duration,
+}
+
+impl Db {
+    pub fn open(url: &str, max_connections: usize) -> Result<Db, DbError> {
+        let opts = Opts::from_url(url).map_err(|e| DbError::BadUrl(e.to_string()))?;
+        let constraints = PoolConstraints::new(0, max_connections.max(1))
+            .expect("0 <= max is a valid constraint");
+        // Timeouts turn an outage into an error within seconds instead of a hung job.
+        let builder = OptsBuilder::from_opts(opts)
+            .tcp_connect_timeout(Some(Duration::from_secs(3)))
+            .read_timeout(Some(Duration::from_secs(10)))
+            .write_timeout(Some(Duration::from_secs(10)))
+            .pool_opts(PoolOpts::default().with_constraints(constraints));
+        let pool = Pool::new(builder).map_err(|e| DbError::Unavailable(e.to_string()))?;
+        Ok(Db {
+            pool,
+            wait: Duration::from_secs(5),
+        })
+    }
+
+    pub fn conn(&self) -> Result<PooledConn, DbError> {
+        self.pool
+            .try_get_conn(self.wait)
+            .map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+
+    /// `SELECT 1` answered: the readiness check.
+    pub fn ping(&self) -> Result<(), String> {
+        let mut conn = self.conn().map_err(|e| e.to_string())?;
+        conn.query_drop("SELECT 1")
+            .map_err(|e| format!("MySQL: {e}"))
+    }
+}
+
+/// Applies the migrations not yet recorded; returns the versions it applied.
+pub fn migrate(db: &Db) -> Result<Vec<u32>, DbError> {
+    let mut conn = db.conn()?;
+    let locked: Option<Option<i64>> = conn.exec_first(
+        "SELECT GET_LOCK(?, ?)",
+        (MIGRATION_LOCK, MIGRATION_LOCK_WAIT_SECS),
+    )?;
+    if locked.flatten() != Some(1) {
+        return Err(DbError::LockTimeout);
+    }
+    let applied = apply_pending(&mut conn);
+    // The lock dies with the connection too; releasing keeps a pooled connection clean.
+    let released: Result<Option<Option<i64>>, _> =
+        conn.exec_first("SELECT RELEASE_LOCK(?)", (MIGRATION_LOCK,));
+    if let Err(e) = released {
+        shared::warn!("could not release the migration lock", error = e);
+    }
+    applied
+}
+
+fn apply_pending(conn: &mut PooledConn) -> Result<Vec<u32>, DbError> {
+    conn.query_drop(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version    INT UNSIGNED NOT NULL PRIMARY KEY,
+            name       VARCHAR(100) NOT NULL,
+            applied_at TIMESTAMP    NOT NULL DEFAULT CURRENT_TIMESTAMP
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    )?;
+    let done: Vec<u32> = conn.query("SELECT version FROM schema_migrations")?;
+    let mut applied = Vec::new();
+    for migration in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
+        for statement in split_statements(migration.sql) {
+            conn.query_drop(statement)
+                .map_err(|error| DbError::Migration {
+                    version: migration.version,
+                    error,
+                })?;
+        }
+        conn.exec_drop(
+            "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+            (migration.version, migration.name),
+        )?;
+        shared::info!(
+            "migration applied",
+            version = migration.version,
+            name = migration.name
+        );
+        applied.push(migration.version);
+    }
+    Ok(applied)
+}
+
+/// Splits a migration file into statements: a statement ends with `;` at the end of a
+/// line. Chunks holding only comments and blanks are skipped.
+pub fn split_statements(sql: &str) -> Vec<&str> {
+    let mut statements = Vec::new();
+    let mut start = 0;
+    let mut offset = 0;
+    for line in sql.split_inclusive('\n') {
+        offset += line.len();
+        if line.trim_end().ends_with(';') {
+            push_statement(&mut statements, &sql[start..offset]);
+            start = offset;
+        }
+    }
+    push_statement(&mut statements, &sql[start..]);
+    statements
+}
+
+fn push_statement<'a>(statements: &mut Vec<&'a str>, chunk: &'a str) {
+    let has_code = chunk.lines().any(|l| {
+        let l = l.trim();
+        !l.is_empty() && !l.starts_with("--")
+    });
+    if has_code {
+        statements.push(chunk.trim().trim_end_matches(';'));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_split_at_line_end_semicolons() {
+        let sql = "-- comment\nCREATE TABLE a (x INT);\n\nINSERT INTO a VALUES (';');\n-- tail\n";
+        assert_eq!(
+            split_statements(sql),
+            vec![
+                "-- comment\nCREATE TABLE a (x INT)",
+                "INSERT INTO a VALUES (';')"
+            ]
+        );
+        assert!(split_statements("-- only a comment\n\n").is_empty());
+        assert_eq!(split_statements("SELECT 1"), vec!["SELECT 1"]);
+    }
+
+    #[test]
+    fn every_migration_file_is_listed_in_order() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let listed: Vec<String> = MIGRATIONS
+            .iter()
+            .map(|m| format!("{:04}_{}.sql", m.version, m.name))
+            .collect();
+        assert_eq!(files, listed);
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version as usize, i + 1, "versions count up from 1");
+        }
+    }
+
+    #[test]
+    fn duplicate_key_names_the_key() {
+        let e = mysql::Error::MySqlError(mysql::MySqlError {
+            state: "23000".into(),
+            code: ER_DUP_ENTRY,
+            message: "Duplicate entry 'bob' for key 'accounts_account'".into(),
+        });
+        assert_eq!(duplicate_key(&e), Some("accounts_account"));
+        let e = mysql::Error::MySqlError(mysql::MySqlError {
+            state: "23000".into(),
+            code: ER_DUP_ENTRY,
+            message: "Duplicate entry 'x' for key 'accounts.PRIMARY'".into(),
+        });
+        assert_eq!(duplicate_key(&e), Some("PRIMARY"));
+    }
+
+    #[test]
+    fn migrations_apply_once_even_when_run_twice_or_concurrently() {
+        let server = testkit::MariaDb::start();
+        let db = Db::open(&server.url(), 4).unwrap();
+        let runs: Vec<_> = (0..2)
+            .map(|_| {
+                let db = db.clone();
+                std::thread::spawn(move || migrate(&db).unwrap())
+            })
+            .collect();
+        let mut applied: Vec<u32> = runs.into_iter().flat_map(|r| r.join().unwrap()).collect();
+        applied.sort();
+        let all: Vec<u32> = MIGRATIONS.iter().map(|m| m.version).collect();
+        assert_eq!(applied, all, "each migration applied by exactly one worker");
+        assert!(
+            migrate(&db).unwrap().is_empty(),
+            "a third run applies nothing"
+        );
+        let count = server.sql("SELECT COUNT(*) FROM lukseun.schema_migrations");
+        assert_eq!(count.trim(), MIGRATIONS.len().to_string());
+    }
+
+    #[test]
+    fn an_outage_is_an_error_and_the_pool_recovers() {
+        let mut server = testkit::MariaDb::start();
+        let db = Db::open(&server.url(), 4).unwrap();
+        migrate(&db).unwrap();
+        db.ping().unwrap();
+        server.kill();
+        assert!(db.ping().is_err());
+        server.restart();
+        db.ping().expect("the pool reconnects after a restart");
+    }
+}

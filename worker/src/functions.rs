@@ -1,0 +1,110 @@
+//! The function table: every function a client may call, with who may call it. The only
+//! place a new game function is registered.
+
+use crate::context::Context;
+use crate::modules::account;
+use crate::modules::common::{Args, Outcome};
+
+/// Who may call a function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// No token (register and the logins).
+    Public,
+    /// An account token, or a session token for the request's world.
+    Account,
+    /// A session token for the request's world.
+    Session,
+    /// Any valid token whose claims carry `role:"admin"`.
+    Admin,
+}
+
+pub type GameFn = fn(&Context, &Args) -> Outcome;
+
+#[derive(Clone, Copy)]
+pub struct Function {
+    pub name: &'static str,
+    pub run: GameFn,
+    pub access: Access,
+}
+
+const fn entry(name: &'static str, run: GameFn, access: Access) -> Function {
+    Function { name, run, access }
+}
+
+pub const FUNCTIONS: &[Function] = &[
+    entry("register", account::register, Access::Public),
+    entry("login_unique", account::login_unique, Access::Public),
+    entry("login", account::login, Access::Public),
+    entry("bind_account", account::bind_account, Access::Account),
+    entry(
+        "account_all_info",
+        account::account_all_info,
+        Access::Account,
+    ),
+    entry("enter_world", account::enter_world, Access::Account),
+];
+
+/// Functions that exist only in this crate's tests, to exercise the handler's guards.
+#[cfg(test)]
+pub const TEST_FUNCTIONS: &[Function] = &[
+    entry("debug_panic", test_only::panic, Access::Public),
+    entry("debug_session", test_only::echo, Access::Session),
+    entry("debug_admin", test_only::echo, Access::Admin),
+];
+
+#[cfg(test)]
+mod test_only {
+    use super::*;
+
+    pub fn panic(_: &Context, _: &Args) -> Outcome {
+        panic!("debug_panic was called")
+    }
+
+    /// Answers the arguments it was given and the world it ran in.
+    pub fn echo(ctx: &Context, args: &Args) -> Outcome {
+        let mut data = args.0.clone();
+        data.insert("served_world".into(), ctx.world.into());
+        Ok(data)
+    }
+}
+
+pub fn lookup(name: &str) -> Option<&'static Function> {
+    let found = FUNCTIONS.iter().find(|f| f.name == name);
+    #[cfg(test)]
+    let found = found.or_else(|| TEST_FUNCTIONS.iter().find(|f| f.name == name));
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_only_the_logins_are_public() {
+        for (i, f) in FUNCTIONS.iter().enumerate() {
+            assert!(
+                FUNCTIONS[i + 1..].iter().all(|g| g.name != f.name),
+                "{} twice",
+                f.name
+            );
+            let public = matches!(f.name, "register" | "login_unique" | "login");
+            assert_eq!(f.access == Access::Public, public, "{}", f.name);
+        }
+        assert!(lookup("login").is_some());
+        assert!(lookup("no_such_function").is_none());
+    }
+
+    #[test]
+    fn docs_list_every_function_with_its_access() {
+        let doc = include_str!("../../docs/worker.md");
+        for f in FUNCTIONS {
+            let row = format!("| `{}` |", f.name);
+            let line = doc
+                .lines()
+                .find(|l| l.starts_with(&row))
+                .unwrap_or_else(|| panic!("docs/worker.md lacks a row for {}", f.name));
+            let access = format!("{:?}", f.access);
+            assert!(line.contains(&access), "{}: docs say {line}", f.name);
+        }
+    }
+}

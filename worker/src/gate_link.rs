@@ -1,0 +1,263 @@
+//! The return path: finds the gate that owns a job and writes `<jid>~<response>\r\n` to it.
+//!
+//! `GET gate.job.<jid>` gives the gate id, `GET gates.id.<gid>` its `ip:port` (cached per
+//! gid). Each gate gets one persistent TCP connection shared by every worker thread; a
+//! failed write drops the connection and the cached address, looks the gate up again and
+//! retries once.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use shared::redis_conn::RedisPool;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug)]
+pub enum LinkError {
+    /// `gate.job.<jid>` is gone: the gate gave up on the job (timed out) or never made it.
+    JobExpired,
+    /// `gates.id.<gid>` is gone: the gate shut down or lost its registration.
+    GateGone(String),
+    BadAddress {
+        gid: String,
+        addr: String,
+    },
+    Redis(String),
+    Io {
+        gid: String,
+        error: io::Error,
+    },
+}
+
+impl fmt::Display for LinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinkError::JobExpired => write!(f, "job key expired: no gate waits for it"),
+            LinkError::GateGone(gid) => write!(f, "gate {gid} is not registered"),
+            LinkError::BadAddress { gid, addr } => {
+                write!(f, "gate {gid} registered an unusable address {addr:?}")
+            }
+            LinkError::Redis(e) => write!(f, "redis: {e}"),
+            LinkError::Io { gid, error } => write!(f, "writing to gate {gid}: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for LinkError {}
+
+/// The line a gate expects: `<jid>~<response JSON>\r\n`.
+pub fn answer_line(jid: &str, response_json: &str) -> Vec<u8> {
+    let mut line = Vec::with_capacity(jid.len() + response_json.len() + 3);
+    line.extend_from_slice(jid.as_bytes());
+    line.push(b'~');
+    line.extend_from_slice(response_json.as_bytes());
+    line.extend_from_slice(b"\r\n");
+    line
+}
+
+/// One gate: its address and the connection to it, behind one lock so a line is written
+/// whole before the next thread writes.
+#[derive(Default)]
+struct GateSlot {
+    addr: Option<SocketAddr>,
+    stream: Option<TcpStream>,
+}
+
+pub struct GateLink {
+    redis: Arc<RedisPool>,
+    gates: Mutex<HashMap<String, Arc<Mutex<GateSlot>>>>,
+}
+
+impl GateLink {
+    pub fn new(redis: Arc<RedisPool>) -> GateLink {
+        GateLink {
+            redis,
+            gates: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Sends one response to the gate waiting for `jid`.
+    pub fn send(&self, jid: &str, response_json: &str) -> Result<(), LinkError> {
+        let gid = self.gate_of_job(jid)?;
+        let line = answer_line(jid, response_json);
+        let slot = self.slot(&gid);
+        let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+        match self.write(&gid, &mut slot, &line) {
+            Ok(()) => Ok(()),
+            Err(first) => {
+                shared::debug!("gate write failed, retrying", gid = gid, error = first);
+                // The gate may have restarted elsewhere under the same id: look again.
+                *slot = GateSlot::default();
+                self.write(&gid, &mut slot, &line)
+            }
+        }
+    }
+
+    fn gate_of_job(&self, jid: &str) -> Result<String, LinkError> {
+        let key = format!("gate.job.{jid}");
+        let gid: Option<String> = self
+            .redis
+            .run(|c| redis::cmd("GET").arg(&key).query(c))
+            .map_err(|e| LinkError::Redis(e.to_string()))?;
+        gid.ok_or(LinkError::JobExpired)
+    }
+
+    fn slot(&self, gid: &str) -> Arc<Mutex<GateSlot>> {
+        let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        gates.entry(gid.to_string()).or_default().clone()
+    }
+
+    fn write(&self, gid: &str, slot: &mut GateSlot, line: &[u8]) -> Result<(), LinkError> {
+        if slot.stream.as_ref().is_some_and(|s| !still_open(s)) {
+            slot.stream = None;
+        }
+        if slot.stream.is_none() {
+            let addr = match slot.addr {
+                Some(a) => a,
+                None => self.lookup_gate(gid)?,
+            };
+            slot.addr = Some(addr);
+            let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(|error| {
+                slot.addr = None;
+                LinkError::Io {
+                    gid: gid.to_string(),
+                    error,
+                }
+            })?;
+            let _ = stream.set_nodelay(true);
+            let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+            slot.stream = Some(stream);
+        }
+        let stream = slot.stream.as_mut().expect("connected above");
+        stream.write_all(line).map_err(|error| {
+            slot.stream = None;
+            slot.addr = None;
+            LinkError::Io {
+                gid: gid.to_string(),
+                error,
+            }
+        })
+    }
+
+    fn lookup_gate(&self, gid: &str) -> Result<SocketAddr, LinkError> {
+        let key = format!("gates.id.{gid}");
+        let addr: Option<String> = self
+            .redis
+            .run(|c| redis::cmd("GET").arg(&key).query(c))
+            .map_err(|e| LinkError::Redis(e.to_string()))?;
+        let addr = addr.ok_or_else(|| LinkError::GateGone(gid.to_string()))?;
+        addr.to_socket_addrs()
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .ok_or(LinkError::BadAddress {
+                gid: gid.to_string(),
+                addr,
+            })
+    }
+}
+
+/// Gates never send on this connection, so a readable end-of-stream means the gate closed
+/// it. Checking first avoids writing an answer into a socket the peer already closed,
+/// where the first write would "succeed" and the answer vanish.
+fn still_open(stream: &TcpStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let mut probe = [0u8; 1];
+    let open = match (&*stream).read(&mut probe) {
+        Ok(0) => false,
+        Ok(_) => true,
+        Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+    };
+    stream.set_nonblocking(false).is_ok() && open
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+
+    fn set(redis: &RedisPool, key: &str, value: &str) {
+        redis
+            .run(|c| redis::cmd("SET").arg(key).arg(value).query::<()>(c))
+            .unwrap();
+    }
+
+    #[test]
+    fn answer_lines_follow_the_contract() {
+        assert_eq!(
+            answer_line("ab12", r#"{"status":0}"#),
+            b"ab12~{\"status\":0}\r\n"
+        );
+    }
+
+    #[test]
+    fn sends_over_one_connection_and_follows_a_moved_gate() {
+        let server = testkit::Redis::start();
+        let redis = Arc::new(RedisPool::new(&server.url(), 4).unwrap());
+        let link = GateLink::new(redis.clone());
+
+        let first = TcpListener::bind("127.0.0.1:0").unwrap();
+        set(
+            &redis,
+            "gates.id.3",
+            &first.local_addr().unwrap().to_string(),
+        );
+        set(&redis, "gate.job.j1", "3");
+        set(&redis, "gate.job.j2", "3");
+        link.send("j1", "{\"a\":1}").unwrap();
+        link.send("j2", "{\"a\":2}").unwrap();
+        let (conn, _) = first.accept().unwrap();
+        let mut reader = BufReader::new(conn);
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert_eq!(line, "j1~{\"a\":1}\r\n");
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        assert_eq!(line, "j2~{\"a\":2}\r\n", "same connection");
+
+        // The gate restarts on another port under the same id.
+        drop(reader);
+        drop(first);
+        let second = TcpListener::bind("127.0.0.1:0").unwrap();
+        set(
+            &redis,
+            "gates.id.3",
+            &second.local_addr().unwrap().to_string(),
+        );
+        set(&redis, "gate.job.j3", "3");
+        std::thread::sleep(Duration::from_millis(50));
+        link.send("j3", "{}").unwrap();
+        let (conn, _) = second.accept().unwrap();
+        let mut line = String::new();
+        BufReader::new(conn).read_line(&mut line).unwrap();
+        assert_eq!(line, "j3~{}\r\n");
+    }
+
+    #[test]
+    fn expired_jobs_and_gone_gates_are_errors() {
+        let server = testkit::Redis::start();
+        let redis = Arc::new(RedisPool::new(&server.url(), 4).unwrap());
+        let link = GateLink::new(redis.clone());
+        assert!(matches!(
+            link.send("nope", "{}"),
+            Err(LinkError::JobExpired)
+        ));
+        set(&redis, "gate.job.j", "9");
+        assert!(matches!(link.send("j", "{}"), Err(LinkError::GateGone(_))));
+        set(&redis, "gates.id.9", "not an address");
+        assert!(matches!(
+            link.send("j", "{}"),
+            Err(LinkError::BadAddress { .. })
+        ));
+        let closed = testkit::free_port();
+        set(&redis, "gates.id.9", &format!("127.0.0.1:{closed}"));
+        assert!(matches!(link.send("j", "{}"), Err(LinkError::Io { .. })));
+    }
+}

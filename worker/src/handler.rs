@@ -1,0 +1,311 @@
+//! One request line in, one response out: parse, find the function, check world, token
+//! and permission, run it, and turn a panic into status -1.
+//!
+//! Order of checks (first failure answers): 13 malformed, 10 unknown function,
+//! 14 unknown world, 12 token not present, 11 invalid token, 15 permission denied.
+
+use std::panic::{self, AssertUnwindSafe};
+
+use auth::jwt::{Claims, TokenError, TokenKind};
+use serde_json::{Map, Value};
+use shared::envelope::{Response, Status};
+
+use crate::context::{Context, Services};
+use crate::functions::{self, Access};
+use crate::game_config::{GameConfig, Worlds};
+use crate::modules::common::{malformed, Args, FnError};
+use crate::modules::enums::ADMIN_ROLE;
+
+/// A parsed request: `{"world":"s0","function":"<name>","data":{...}}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub world: Option<String>,
+    pub function: String,
+    pub data: Map<String, Value>,
+}
+
+/// Parses a request line; the error says what is wrong (status 13).
+pub fn parse_request(line: &str) -> Result<Request, String> {
+    let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    let Value::Object(mut object) = value else {
+        return Err("the request must be a JSON object".into());
+    };
+    let function = match object.remove("function") {
+        Some(Value::String(f)) => f,
+        Some(_) => return Err("`function` must be a string".into()),
+        None => return Err("`function` is missing".into()),
+    };
+    let world = match object.remove("world") {
+        Some(Value::String(w)) => Some(w),
+        None | Some(Value::Null) => None,
+        Some(_) => return Err("`world` must be a string".into()),
+    };
+    let data = match object.remove("data") {
+        Some(Value::Object(d)) => d,
+        None | Some(Value::Null) => Map::new(),
+        Some(_) => return Err("`data` must be an object".into()),
+    };
+    Ok(Request {
+        world,
+        function,
+        data,
+    })
+}
+
+/// Why a token did not grant access.
+#[derive(Debug, PartialEq)]
+pub enum Refusal {
+    Missing,
+    NotAString,
+    Invalid(TokenError),
+    /// A session token for another world, or an account token where a session is needed.
+    WrongScope,
+    NotAdmin,
+}
+
+impl Refusal {
+    pub fn to_response(&self) -> Response {
+        match self {
+            Refusal::Missing => Response::of(Status::TokenMissing),
+            Refusal::NotAString => malformed("`data.token` must be a string"),
+            Refusal::Invalid(TokenError::Unavailable(_)) => {
+                FnError::Backend("token store unavailable".into()).to_response()
+            }
+            Refusal::Invalid(_) | Refusal::WrongScope => Response::of(Status::InvalidToken),
+            Refusal::NotAdmin => Response::of(Status::PermissionDenied),
+        }
+    }
+}
+
+/// Checks the request's token for a function of `access` served in `world` (already
+/// resolved through merges). `validate` checks signature, expiry and revocation.
+pub fn authorize(
+    access: Access,
+    token: Option<&Value>,
+    world: Option<&str>,
+    worlds: &Worlds,
+    validate: impl FnOnce(&str) -> Result<Claims, TokenError>,
+) -> Result<Claims, Refusal> {
+    let token = match token {
+        None | Some(Value::Null) => return Err(Refusal::Missing),
+        Some(Value::String(t)) if t.is_empty() => return Err(Refusal::Missing),
+        Some(Value::String(t)) => t,
+        Some(_) => return Err(Refusal::NotAString),
+    };
+    let claims = validate(token).map_err(Refusal::Invalid)?;
+    let same_world = match (&claims.world, world) {
+        (Some(token_world), Some(world)) => worlds.resolve(token_world) == Some(world),
+        _ => false,
+    };
+    let in_scope = match (claims.kind, access) {
+        (TokenKind::Session, _) => same_world,
+        (TokenKind::Account, Access::Session) => false,
+        (TokenKind::Account, _) => true,
+    };
+    if !in_scope {
+        return Err(Refusal::WrongScope);
+    }
+    if access == Access::Admin && claims.role.as_deref() != Some(ADMIN_ROLE) {
+        return Err(Refusal::NotAdmin);
+    }
+    Ok(claims)
+}
+
+/// Answers one request line. Never panics: a panic inside answers -1.
+pub fn handle(services: &Services, config: &GameConfig, line: &str) -> Response {
+    match panic::catch_unwind(AssertUnwindSafe(|| dispatch(services, config, line))) {
+        Ok(response) => response,
+        Err(payload) => {
+            let reason = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            shared::error!("function panicked", reason = reason);
+            Response::of(Status::ProgrammingError)
+        }
+    }
+}
+
+fn dispatch(services: &Services, config: &GameConfig, line: &str) -> Response {
+    let request = match parse_request(line) {
+        Ok(r) => r,
+        Err(why) => return malformed(&why),
+    };
+    let Some(function) = functions::lookup(&request.function) else {
+        return Response::of(Status::UnknownFunction);
+    };
+    let world = match request.world.as_deref() {
+        Some(named) => match config.worlds().resolve(named) {
+            Some(served) => Some(served),
+            None => return Response::of(Status::UnknownWorld),
+        },
+        None if function.access == Access::Session => {
+            return Response::of(Status::UnknownWorld);
+        }
+        None => None,
+    };
+    let mut data = request.data;
+    let claims = if function.access == Access::Public {
+        None
+    } else {
+        let token = data.remove("token");
+        match authorize(
+            function.access,
+            token.as_ref(),
+            world,
+            config.worlds(),
+            |t| services.tokens.validate(t),
+        ) {
+            Ok(claims) => Some(claims),
+            Err(refusal) => {
+                if let Refusal::Invalid(TokenError::Unavailable(why)) = &refusal {
+                    shared::warn!("token check failed", error = why);
+                }
+                return refusal.to_response();
+            }
+        }
+    };
+    if let Some(claims) = &claims {
+        // The token says who the caller is; what the client sent does not count.
+        data.insert("unique_id".into(), Value::from(claims.uid.clone()));
+    }
+    let ctx = Context {
+        db: &services.db,
+        redis: &services.redis,
+        tokens: &services.tokens,
+        settings: &services.settings,
+        config,
+        claims: claims.as_ref(),
+        world,
+    };
+    match (function.run)(&ctx, &Args(&data)) {
+        Ok(data) => Response::ok(data),
+        Err(e) => {
+            if let FnError::Backend(why) = &e {
+                shared::warn!("function failed", function = function.name, error = why);
+            }
+            e.to_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims(kind: TokenKind, world: Option<&str>, role: Option<&str>) -> Claims {
+        Claims {
+            uid: "u1".into(),
+            kind,
+            world: world.map(str::to_string),
+            role: role.map(str::to_string),
+            iat: 0,
+            exp: u64::MAX,
+            jti: "j".into(),
+        }
+    }
+
+    fn worlds() -> Worlds {
+        Worlds::parse(&json!({"worlds":["s0","s1"],"merge":{"old":"s0"}})).unwrap()
+    }
+
+    #[test]
+    fn requests_parse_or_say_what_is_wrong() {
+        let r = parse_request(r#"{"world":"s0","function":"login","data":{"a":1}}"#).unwrap();
+        assert_eq!(r.world.as_deref(), Some("s0"));
+        assert_eq!(r.function, "login");
+        assert_eq!(r.data["a"], 1);
+        let r = parse_request(r#"{"function":"login"}"#).unwrap();
+        assert_eq!((r.world, r.data.len()), (None, 0));
+        for (line, why) in [
+            ("not json", "not JSON"),
+            ("[1,2]", "must be a JSON object"),
+            (r#"{"data":{}}"#, "`function` is missing"),
+            (r#"{"function":7}"#, "`function` must be a string"),
+            (r#"{"function":"f","world":1}"#, "`world` must be a string"),
+            (r#"{"function":"f","data":[1]}"#, "`data` must be an object"),
+            (r#"{"function":"f","data":"x"}"#, "`data` must be an object"),
+        ] {
+            let e = parse_request(line).unwrap_err();
+            assert!(e.contains(why), "{line}: {e}");
+        }
+    }
+
+    #[test]
+    fn token_presence_and_type() {
+        let ok = |_: &str| Ok(claims(TokenKind::Account, None, None));
+        let w = worlds();
+        assert_eq!(
+            authorize(Access::Account, None, None, &w, ok),
+            Err(Refusal::Missing)
+        );
+        assert_eq!(
+            authorize(Access::Account, Some(&json!("")), None, &w, ok),
+            Err(Refusal::Missing)
+        );
+        assert_eq!(
+            authorize(Access::Account, Some(&json!(5)), None, &w, ok),
+            Err(Refusal::NotAString)
+        );
+        assert_eq!(Refusal::Missing.to_response().status, 12);
+        assert_eq!(Refusal::NotAString.to_response().status, 13);
+        assert_eq!(
+            authorize(Access::Account, Some(&json!("t")), None, &w, |_| Err(
+                TokenError::Expired
+            )),
+            Err(Refusal::Invalid(TokenError::Expired))
+        );
+        assert_eq!(
+            Refusal::Invalid(TokenError::Revoked).to_response().status,
+            11
+        );
+        let down = Refusal::Invalid(TokenError::Unavailable("redis".into())).to_response();
+        assert_eq!(down.status, 99);
+    }
+
+    #[test]
+    fn session_tokens_only_work_in_their_world() {
+        let w = worlds();
+        let t = Some(json!("t"));
+        let session =
+            |world: &'static str| move |_: &str| Ok(claims(TokenKind::Session, Some(world), None));
+        assert!(authorize(Access::Session, t.as_ref(), Some("s0"), &w, session("s0")).is_ok());
+        assert_eq!(
+            authorize(Access::Session, t.as_ref(), Some("s1"), &w, session("s0")),
+            Err(Refusal::WrongScope)
+        );
+        assert_eq!(
+            authorize(Access::Account, t.as_ref(), Some("s1"), &w, session("s0")),
+            Err(Refusal::WrongScope)
+        );
+        assert_eq!(
+            authorize(Access::Account, t.as_ref(), None, &w, session("s0")),
+            Err(Refusal::WrongScope)
+        );
+        // A token from a world merged into s0 is a token for s0.
+        assert!(authorize(Access::Session, t.as_ref(), Some("s0"), &w, session("old")).is_ok());
+        let account = |_: &str| Ok(claims(TokenKind::Account, None, None));
+        assert_eq!(
+            authorize(Access::Session, t.as_ref(), Some("s0"), &w, account),
+            Err(Refusal::WrongScope)
+        );
+        assert!(authorize(Access::Account, t.as_ref(), Some("s0"), &w, account).is_ok());
+        assert_eq!(Refusal::WrongScope.to_response().status, 11);
+    }
+
+    #[test]
+    fn admin_functions_need_the_admin_role() {
+        let w = worlds();
+        let t = Some(json!("t"));
+        let player = |_: &str| Ok(claims(TokenKind::Account, None, Some("player")));
+        let admin = |_: &str| Ok(claims(TokenKind::Account, None, Some("admin")));
+        assert_eq!(
+            authorize(Access::Admin, t.as_ref(), None, &w, player),
+            Err(Refusal::NotAdmin)
+        );
+        assert_eq!(Refusal::NotAdmin.to_response().status, 15);
+        assert!(authorize(Access::Admin, t.as_ref(), None, &w, admin).is_ok());
+    }
+}

@@ -1,0 +1,42 @@
+//! The Lukseun worker: takes jobs from NATS `jobs` (queue group `workers`), runs the game
+//! function each names against MySQL and Redis, and writes the answer to the gate that
+//! holds the client.
+//!
+//! - [`service::Worker`]: the running service (in-process for tests, wired by `main`).
+//! - [`handler`]: one request line to one response; the statuses of the contract.
+//! - [`functions`]: the function table; [`modules`]: the game functions.
+//! - [`db`]: MySQL pool and migrations; [`gate_link`]: the return path to the gates.
+
+pub mod config_refresh;
+pub mod context;
+pub mod db;
+pub mod functions;
+pub mod game_config;
+pub mod gate_link;
+pub mod handler;
+pub mod job;
+pub mod metrics;
+pub mod modules;
+pub mod pool;
+pub mod service;
+pub mod settings;
+
+#[cfg(test)]
+mod service_tests;
+
+pub use service::{StartError, Worker};
+pub use settings::{Settings, SPEC};
+
+/// Runs the worker until SIGTERM or SIGINT, then stops gracefully.
+pub fn run(config: &shared::config::Config) -> Result<(), Box<dyn std::error::Error>> {
+    let settings = Settings::from_config(config)?;
+    shared::signal::install();
+    let worker = Worker::start(&settings)?;
+    while !shared::signal::shutdown_requested() {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    shared::info!("shutdown requested");
+    worker.stop();
+    shared::info!("worker stopped");
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! The worker's metrics: jobs by outcome, latency, queue depth.
+
+use std::sync::Arc;
+
+use shared::metrics::{Counter, Gauge, Histogram, Registry, LATENCY_BUCKETS};
+
+pub struct WorkerMetrics {
+    pub ok: Arc<Counter>,
+    /// Statuses 10–15: the request was wrong (token, world, function, shape).
+    pub refused: Arc<Counter>,
+    /// Module statuses 80–98.
+    pub module_errors: Arc<Counter>,
+    /// Status 99: MySQL or Redis failed.
+    pub backend_errors: Arc<Counter>,
+    /// Status -1: a function panicked.
+    pub panics: Arc<Counter>,
+    /// Payloads that were not `<jid>~<line>`.
+    pub malformed_jobs: Arc<Counter>,
+    /// Answers that could not be delivered (job expired, gate gone).
+    pub undelivered: Arc<Counter>,
+    pub latency: Arc<Histogram>,
+    pub queue_depth: Arc<Gauge>,
+}
+
+impl WorkerMetrics {
+    pub fn register(registry: &Registry) -> WorkerMetrics {
+        WorkerMetrics {
+            ok: registry.counter("worker_jobs_ok_total", "jobs answered with status 0"),
+            refused: registry.counter(
+                "worker_jobs_refused_total",
+                "jobs answered with status 10-15 (malformed, unknown function or world, token, permission)",
+            ),
+            module_errors: registry.counter(
+                "worker_jobs_module_error_total",
+                "jobs answered with a module status 80-98",
+            ),
+            backend_errors: registry.counter(
+                "worker_jobs_backend_error_total",
+                "jobs answered with status 99 (MySQL or Redis unavailable)",
+            ),
+            panics: registry.counter("worker_jobs_panic_total", "jobs answered with status -1"),
+            malformed_jobs: registry.counter(
+                "worker_jobs_malformed_total",
+                "NATS payloads dropped because they were not <jid>~<line>",
+            ),
+            undelivered: registry.counter(
+                "worker_answers_undelivered_total",
+                "answers dropped because the job expired or its gate was unreachable",
+            ),
+            latency: registry.histogram(
+                "worker_job_seconds",
+                "time from receiving a job to handing its answer to the gate",
+                LATENCY_BUCKETS,
+            ),
+            queue_depth: registry.gauge("worker_queue_depth", "jobs waiting for a worker thread"),
+        }
+    }
+
+    pub fn count_status(&self, status: i32) {
+        match status {
+            0 => self.ok.inc(),
+            -1 => self.panics.inc(),
+            99 => self.backend_errors.inc(),
+            80..=98 => self.module_errors.inc(),
+            _ => self.refused.inc(),
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Game functions, one file or folder per feature, plus the shared `common` helpers and
+//! the `enums` the client shares.
+
+pub mod account;
+pub mod common;
+pub mod enums;

@@ -1,0 +1,291 @@
+//! The running worker: connections, the intake thread, the job pool and the admin server.
+//! `Worker::start` returns a handle whose `stop` shuts down gracefully, so tests run the
+//! whole service in-process.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use auth::{Key, Tokens};
+use shared::admin::{AdminServer, Check};
+use shared::metrics::Registry;
+use shared::nats::{self, NatsError, Subscription};
+use shared::redis_conn::RedisPool;
+
+use crate::config_refresh::{start_refresher, LiveConfig};
+use crate::context::{FunctionSettings, Services};
+use crate::db::{self, Db};
+use crate::game_config::GameConfig;
+use crate::gate_link::{GateLink, LinkError};
+use crate::handler;
+use crate::job::{parse_job, Job};
+use crate::metrics::WorkerMetrics;
+use crate::pool::JobPool;
+use crate::settings::Settings;
+
+pub const JOBS_SUBJECT: &str = "jobs";
+pub const WORKERS_QUEUE: &str = "workers";
+/// Jobs waiting per thread before the intake stops reading from NATS.
+const QUEUE_PER_THREAD: usize = 4;
+const INTAKE_POLL: Duration = Duration::from_millis(200);
+
+#[derive(Debug)]
+pub enum StartError {
+    BadKey(String),
+    Redis(String),
+    Db(db::DbError),
+    Nats(NatsError),
+    Io(std::io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::BadKey(e) => write!(f, "--jwt-secret: {e}"),
+            StartError::Redis(e) => write!(f, "redis: {e}"),
+            StartError::Db(e) => write!(f, "{e}"),
+            StartError::Nats(e) => write!(f, "{e}"),
+            StartError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+pub struct Worker {
+    stop: Arc<AtomicBool>,
+    intake: Option<JoinHandle<()>>,
+    refresher: Option<JoinHandle<()>>,
+    admin: AdminServer,
+    nats: nats::Client,
+    services: Arc<Services>,
+}
+
+impl Worker {
+    pub fn start(settings: &Settings) -> Result<Worker, StartError> {
+        let key = Key::new(settings.jwt_secret.as_bytes())
+            .map_err(|e| StartError::BadKey(e.to_string()))?;
+        let redis = Arc::new(
+            RedisPool::new(&settings.redis_url, settings.threads)
+                .map_err(|e| StartError::Redis(e.to_string()))?,
+        );
+        let db = Db::open(&settings.mysql_url, settings.threads + 2).map_err(StartError::Db)?;
+        let deadline = Instant::now() + settings.startup_wait;
+        retry_until(deadline, "MySQL migrations", || db::migrate(&db)).map_err(StartError::Db)?;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let live = Arc::new(LiveConfig::new(GameConfig::embedded()));
+        let refresher = if settings.config_url.is_empty() {
+            None
+        } else {
+            Some(
+                start_refresher(
+                    &settings.config_url,
+                    settings.config_refresh,
+                    live.clone(),
+                    stop.clone(),
+                )
+                .map_err(StartError::Io)?,
+            )
+        };
+
+        let services = Arc::new(Services {
+            db,
+            redis: redis.clone(),
+            tokens: Tokens::new(key, redis.clone(), auth::tokens::DEFAULT_LIFETIME),
+            settings: FunctionSettings {
+                pbkdf2_iterations: settings.pbkdf2_iterations,
+                mail_url: settings.mail_url.clone(),
+                auth_url: settings.auth_url.clone(),
+            },
+        });
+
+        let client = retry_until(deadline, "NATS connect", || {
+            nats::Client::connect(&settings.nats_url, nats::Options::named("worker"))
+        })
+        .map_err(StartError::Nats)?;
+        let subscription = client
+            .subscribe(JOBS_SUBJECT, Some(WORKERS_QUEUE))
+            .map_err(StartError::Nats)?;
+        // The SUB has reached the server once this returns, so a job published after
+        // `start` cannot miss this worker.
+        client
+            .flush(Duration::from_secs(5))
+            .map_err(StartError::Nats)?;
+
+        let registry = Registry::new();
+        let metrics = Arc::new(WorkerMetrics::register(&registry));
+        let link = Arc::new(GateLink::new(redis.clone()));
+        let pool = {
+            let (services, live, metrics) = (services.clone(), live.clone(), metrics.clone());
+            JobPool::new(
+                "job",
+                settings.threads,
+                settings.threads * QUEUE_PER_THREAD,
+                {
+                    move |(job, received): (Job, Instant)| {
+                        run_job(&services, &live, &link, &metrics, &job, received)
+                    }
+                },
+            )
+            .map_err(StartError::Io)?
+        };
+        let intake = {
+            let (stop, metrics) = (stop.clone(), metrics.clone());
+            std::thread::Builder::new()
+                .name("intake".into())
+                .spawn(move || intake_loop(subscription, pool, &stop, &metrics))
+                .map_err(StartError::Io)?
+        };
+
+        let admin = AdminServer::start(
+            &settings.admin_addr,
+            registry,
+            shared::admin::always_ok(),
+            readiness(services.clone(), client.clone()),
+        )
+        .map_err(StartError::Io)?;
+        shared::info!(
+            "worker started",
+            threads = settings.threads,
+            admin = admin.addr(),
+            worlds = live.get().worlds().live().join(",")
+        );
+        Ok(Worker {
+            stop,
+            intake: Some(intake),
+            refresher,
+            admin,
+            nats: client,
+            services,
+        })
+    }
+
+    pub fn admin_addr(&self) -> std::net::SocketAddr {
+        self.admin.addr()
+    }
+
+    /// The shared resources, for tests that look behind the service.
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Stops taking jobs (unsubscribes), answers every job already received, then returns.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(intake) = self.intake.take() {
+            let _ = intake.join();
+        }
+        if let Some(refresher) = self.refresher.take() {
+            let _ = refresher.join();
+        }
+        // Answers went out over the gate links; publishes are all the client still holds.
+        let _ = self.nats.flush(Duration::from_secs(2));
+        self.nats.close();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn intake_loop(
+    subscription: Subscription,
+    mut pool: JobPool<(Job, Instant)>,
+    stop: &AtomicBool,
+    metrics: &WorkerMetrics,
+) {
+    let take = |payload: &[u8]| match parse_job(payload) {
+        Ok(job) => {
+            metrics.queue_depth.set(pool.depth() + 1);
+            if pool.submit((job, Instant::now())).is_err() {
+                shared::error!("job pool closed while taking jobs");
+            }
+        }
+        Err(e) => {
+            metrics.malformed_jobs.inc();
+            shared::warn!("dropped malformed job", error = e);
+        }
+    };
+    while !stop.load(Ordering::Relaxed) {
+        match subscription.recv_timeout(INTAKE_POLL) {
+            Ok(msg) => take(&msg.payload),
+            Err(NatsError::Timeout) => {}
+            Err(e) => {
+                shared::error!("job subscription ended", error = e);
+                break;
+            }
+        }
+        metrics.queue_depth.set(pool.depth());
+    }
+    // Stop delivery, then answer what NATS already handed us.
+    subscription.unsubscribe();
+    while let Ok(Some(msg)) = subscription.try_recv() {
+        take(&msg.payload);
+    }
+    pool.finish();
+    metrics.queue_depth.set(0);
+    shared::info!("intake stopped, in-flight jobs answered");
+}
+
+fn run_job(
+    services: &Services,
+    live: &LiveConfig,
+    link: &GateLink,
+    metrics: &WorkerMetrics,
+    job: &Job,
+    received: Instant,
+) {
+    let config = live.get();
+    let response = handler::handle(services, &config, &job.line);
+    metrics.count_status(response.status);
+    match link.send(&job.jid, &response.to_json()) {
+        Ok(()) => {}
+        Err(LinkError::JobExpired) => {
+            metrics.undelivered.inc();
+            shared::warn!("job expired before its answer", jid = job.jid);
+        }
+        Err(e) => {
+            metrics.undelivered.inc();
+            shared::warn!("answer not delivered", jid = job.jid, error = e);
+        }
+    }
+    metrics.latency.observe_since(received);
+}
+
+fn readiness(services: Arc<Services>, client: nats::Client) -> Check {
+    Arc::new(move || {
+        services.db.ping()?;
+        services.redis.ping()?;
+        if !client.is_connected() {
+            return Err("nats: not connected".to_string());
+        }
+        Ok("mysql, redis and nats reachable".to_string())
+    })
+}
+
+/// Runs `attempt` until it succeeds or `deadline` passes, logging each failure.
+fn retry_until<T, E: fmt::Display>(
+    deadline: Instant,
+    what: &str,
+    mut attempt: impl FnMut() -> Result<T, E>,
+) -> Result<T, E> {
+    loop {
+        match attempt() {
+            Ok(v) => return Ok(v),
+            Err(e) if Instant::now() < deadline && !shared::signal::shutdown_requested() => {
+                shared::warn!("start step failed, retrying", step = what, error = e);
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}

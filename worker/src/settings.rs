@@ -1,0 +1,174 @@
+//! The worker's options and their checked values.
+
+use std::time::Duration;
+
+use shared::config::{Config, ConfigError, Opt, Spec};
+
+use crate::modules::account::password::DEFAULT_ITERATIONS;
+
+pub const SPEC: Spec = Spec {
+    service: "worker",
+    about: "runs game functions: jobs from NATS `jobs`, answers to the gate",
+    options: &[
+        Opt::value(
+            "nats-url",
+            "nats://127.0.0.1:4222",
+            "NATS server(s), comma-separated",
+        ),
+        Opt::value("redis-url", "redis://127.0.0.1:6379", "Redis server"),
+        Opt::value(
+            "mysql-url",
+            "mysql://root@127.0.0.1:3306/lukseun",
+            "MySQL / MariaDB database",
+        ),
+        Opt::required("jwt-secret", "token signing key, at least 32 bytes"),
+        Opt::value("threads", "32", "worker threads (jobs run concurrently)"),
+        Opt::value(
+            "config-url",
+            "",
+            "config service base URL; empty = embedded game config",
+        ),
+        Opt::value(
+            "config-refresh-secs",
+            "30",
+            "seconds between game config fetches",
+        ),
+        Opt::value(
+            "admin-port",
+            "9105",
+            "port of /healthz, /readyz and /metrics",
+        ),
+        Opt::value("mail-url", "http://127.0.0.1:8020", "mail service base URL"),
+        Opt::value("auth-url", "http://127.0.0.1:8001", "auth service base URL"),
+        Opt::value(
+            "pbkdf2-iterations",
+            "100000",
+            "PBKDF2 rounds for new password hashes",
+        ),
+    ],
+};
+
+/// Everything `Worker::start` needs; tests build it directly.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub nats_url: String,
+    pub redis_url: String,
+    pub mysql_url: String,
+    pub jwt_secret: String,
+    pub threads: usize,
+    pub config_url: String,
+    pub config_refresh: Duration,
+    /// `host:port` of the admin server; port 0 picks a free one.
+    pub admin_addr: String,
+    pub mail_url: String,
+    pub auth_url: String,
+    pub pbkdf2_iterations: u32,
+    /// How long start waits for MySQL and NATS to come up.
+    pub startup_wait: Duration,
+}
+
+impl Settings {
+    /// Defaults for everything but the servers and the key.
+    pub fn new(nats_url: &str, redis_url: &str, mysql_url: &str, jwt_secret: &str) -> Settings {
+        Settings {
+            nats_url: nats_url.to_string(),
+            redis_url: redis_url.to_string(),
+            mysql_url: mysql_url.to_string(),
+            jwt_secret: jwt_secret.to_string(),
+            threads: 32,
+            config_url: String::new(),
+            config_refresh: Duration::from_secs(30),
+            admin_addr: "0.0.0.0:9105".to_string(),
+            mail_url: "http://127.0.0.1:8020".to_string(),
+            auth_url: "http://127.0.0.1:8001".to_string(),
+            pbkdf2_iterations: DEFAULT_ITERATIONS,
+            startup_wait: Duration::from_secs(60),
+        }
+    }
+
+    pub fn from_config(config: &Config) -> Result<Settings, ConfigError> {
+        let threads: usize = config.parsed("threads")?;
+        if threads == 0 {
+            return Err(invalid("threads", "0", "at least one thread is needed"));
+        }
+        let refresh: u64 = config.parsed("config-refresh-secs")?;
+        if refresh == 0 {
+            return Err(invalid("config-refresh-secs", "0", "must be at least 1"));
+        }
+        let iterations: u32 = config.parsed("pbkdf2-iterations")?;
+        if iterations < 1000 {
+            return Err(invalid(
+                "pbkdf2-iterations",
+                config.get("pbkdf2-iterations"),
+                "fewer than 1000 rounds protect nothing",
+            ));
+        }
+        let admin_port: u16 = config.parsed("admin-port")?;
+        Ok(Settings {
+            threads,
+            config_url: config.get("config-url").to_string(),
+            config_refresh: Duration::from_secs(refresh),
+            admin_addr: format!("0.0.0.0:{admin_port}"),
+            mail_url: config.get("mail-url").to_string(),
+            auth_url: config.get("auth-url").to_string(),
+            pbkdf2_iterations: iterations,
+            ..Settings::new(
+                config.get("nats-url"),
+                config.get("redis-url"),
+                config.get("mysql-url"),
+                config.get("jwt-secret"),
+            )
+        })
+    }
+}
+
+fn invalid(name: &str, value: &str, reason: &str) -> ConfigError {
+    ConfigError::Invalid {
+        name: name.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Settings, ConfigError> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let env = |k: &str| (k == "LUKSEUN_JWT_SECRET").then(|| "k".repeat(32));
+        Settings::from_config(&Config::parse(&SPEC, &args, env)?)
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let s = parse(&[]).unwrap();
+        assert_eq!(s.nats_url, "nats://127.0.0.1:4222");
+        assert_eq!(s.mysql_url, "mysql://root@127.0.0.1:3306/lukseun");
+        assert_eq!(s.threads, 32);
+        assert_eq!(s.admin_addr, "0.0.0.0:9105");
+        assert_eq!(s.config_refresh, Duration::from_secs(30));
+        assert_eq!(s.config_url, "");
+        assert_eq!(s.jwt_secret, "k".repeat(32));
+    }
+
+    #[test]
+    fn bad_values_name_the_option() {
+        for (args, option) in [
+            (&["--threads", "0"][..], "--threads"),
+            (&["--threads", "many"][..], "--threads"),
+            (&["--config-refresh-secs", "0"][..], "--config-refresh-secs"),
+            (&["--pbkdf2-iterations", "10"][..], "--pbkdf2-iterations"),
+            (&["--admin-port", "70000"][..], "--admin-port"),
+        ] {
+            let e = parse(args).unwrap_err().to_string();
+            assert!(e.contains(option), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_secret_is_required() {
+        let e = Config::parse(&SPEC, &[], |_| None).unwrap_err();
+        assert!(e.to_string().contains("LUKSEUN_JWT_SECRET"), "{e}");
+    }
+}
