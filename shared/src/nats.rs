@@ -1,1 +1,0 @@
-//! Our own NATS core client: being written.
