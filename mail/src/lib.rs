@@ -4,13 +4,14 @@
 //! - [`names`]: strict checks for world, uid and key (they become paths).
 //! - [`store`]: the durable Maildir with its per-mailbox limit.
 //! - [`api`]: JSON requests to store calls and replies.
-//! - [`http`]: the tiny_http server and its handler threads.
+//! - [`http`], [`http_wire`]: a small HTTP/1.1 server (bounded bodies) and its handler pool.
 //!
 //! [`MailService::start`] runs the whole service in-process (tests bind port 0);
 //! `main.rs` only wires configuration, the admin server and signals to it.
 
 pub mod api;
 pub mod http;
+pub mod http_wire;
 pub mod message;
 pub mod names;
 pub mod store;
