@@ -38,7 +38,7 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Bytes read from one connection per turn, so one fast sender cannot starve the rest.
 const READ_BUDGET: usize = 4 * READ_CHUNK;
 /// Messages taken from one subscription per turn, for the same reason.
-const NATS_BUDGET: usize = 4096;
+const NATS_BUDGET: usize = 1024;
 /// How long a closing connection may take to read our last frame and hang up.
 const LINGER: Duration = Duration::from_secs(2);
 /// How often timeouts are checked (and failed subscriptions retried).
@@ -81,6 +81,30 @@ fn mark_dirty(conn: &mut Conn, dirty: &mut Vec<usize>, slot: usize) {
     if !conn.dirty {
         conn.dirty = true;
         dirty.push(slot);
+    }
+}
+
+enum Room {
+    Enough,
+    /// The socket takes nothing and the queue is at its limit.
+    TooSlow,
+    /// Writing failed: the peer is gone.
+    Broken,
+}
+
+/// Makes room for `len` more bytes in the connection's queue, writing to the socket first
+/// if the queue is full: only a client whose socket takes nothing more is too slow.
+fn make_room(conn: &mut Conn, len: usize, limit: usize) -> Room {
+    if conn.output.pending() + len <= limit {
+        return Room::Enough;
+    }
+    if conn.output.write_to(&mut conn.stream).is_err() {
+        return Room::Broken;
+    }
+    if conn.output.pending() + len <= limit {
+        Room::Enough
+    } else {
+        Room::TooSlow
     }
 }
 
@@ -382,9 +406,10 @@ impl Server {
         let Some(conn) = conn_mut(&mut self.conns, slot) else {
             return;
         };
-        if conn.output.pending() + frame.len() > self.cfg.max_output_bytes {
-            self.drop_slow(slot);
-            return;
+        match make_room(conn, frame.len(), self.cfg.max_output_bytes) {
+            Room::Enough => {}
+            Room::TooSlow => return self.drop_slow(slot),
+            Room::Broken => return self.remove(slot),
         }
         conn.output.push(frame);
         self.metrics.frames_out.inc();
@@ -552,14 +577,22 @@ impl Server {
         };
         let line = chat_line(kind, payload);
         let mut too_slow = Vec::new();
+        let mut broken = Vec::new();
         let mut delivered = 0;
         for slot in members {
             let Some(conn) = conn_mut(&mut self.conns, slot) else {
                 continue;
             };
-            if conn.output.pending() + line.len() > self.cfg.max_output_bytes {
-                too_slow.push(slot);
-                continue;
+            match make_room(conn, line.len(), self.cfg.max_output_bytes) {
+                Room::Enough => {}
+                Room::TooSlow => {
+                    too_slow.push(slot);
+                    continue;
+                }
+                Room::Broken => {
+                    broken.push(slot);
+                    continue;
+                }
             }
             conn.output.push(&line);
             conn.last_activity = now;
@@ -569,6 +602,9 @@ impl Server {
         self.metrics.frames_out.add(delivered);
         for slot in too_slow {
             self.drop_slow(slot);
+        }
+        for slot in broken {
+            self.remove(slot);
         }
     }
 
@@ -598,11 +634,8 @@ impl Server {
         for (slot, conn) in self.conns.iter().enumerate() {
             let Some(conn) = conn else { continue };
             match conn.phase {
-                Phase::Closing { until } => {
-                    if now >= until {
-                        expired.push(slot);
-                    }
-                }
+                Phase::Closing { until } if now >= until => expired.push(slot),
+                Phase::Closing { .. } => {}
                 _ if conn.identity.is_none()
                     && now.duration_since(conn.opened) >= self.cfg.login_timeout =>
                 {

@@ -1,0 +1,585 @@
+//! The edge against real Redis and NATS: clients speak the wire protocol over TCP, nonces
+//! are created the way the worker creates them (HSET + EXPIRE).
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use edge::codec::{ChatKind, ServerFrame};
+use edge::{Edge, EdgeConfig, EdgeHandle};
+use shared::framing::LineBuffer;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+struct Stack {
+    redis: testkit::Redis,
+    nats: testkit::Nats,
+    conn: redis::Connection,
+}
+
+impl Stack {
+    fn start() -> Stack {
+        let redis = testkit::Redis::start();
+        let nats = testkit::Nats::start();
+        let conn = redis::Client::open(redis.url())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        Stack { redis, nats, conn }
+    }
+
+    fn config(&self) -> EdgeConfig {
+        EdgeConfig::local(&self.redis.url(), &self.nats.url())
+    }
+
+    fn edge(&self) -> EdgeHandle {
+        Edge::start(self.config()).unwrap()
+    }
+
+    /// A login nonce as the worker writes it; `fid` "" means no family.
+    fn nonce(&mut self, world: &str, gn: &str, fid: &str) -> String {
+        let nonce = shared::ids::random_hex(16);
+        let key = format!("chat.logintokens.{nonce}");
+        redis::cmd("HSET")
+            .arg(&key)
+            .arg("world")
+            .arg(world)
+            .arg("gn")
+            .arg(gn)
+            .arg("fid")
+            .arg(fid)
+            .query::<()>(&mut self.conn)
+            .unwrap();
+        redis::cmd("EXPIRE")
+            .arg(&key)
+            .arg(120)
+            .query::<()>(&mut self.conn)
+            .unwrap();
+        nonce
+    }
+
+    fn login(&mut self, edge: &EdgeHandle, world: &str, gn: &str, fid: &str) -> Client {
+        let nonce = self.nonce(world, gn, fid);
+        let mut c = Client::connect(edge.addr());
+        c.send(&format!("00REGISTER{nonce}"));
+        assert_eq!(c.frame(), Some(ServerFrame::Registered), "{gn} registers");
+        c
+    }
+}
+
+struct Client {
+    stream: TcpStream,
+    lines: LineBuffer,
+}
+
+impl Client {
+    fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        Client {
+            stream,
+            lines: LineBuffer::new(1 << 20),
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        self.send_raw(format!("{line}\r\n").as_bytes());
+    }
+
+    fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    /// The next frame, or `None` once the edge closed the connection.
+    fn frame(&mut self) -> Option<ServerFrame> {
+        let mut buf = [0u8; 8192];
+        loop {
+            if let Some(line) = self.lines.next_line().unwrap() {
+                return Some(ServerFrame::parse(line).unwrap());
+            }
+            match self.stream.read(&mut buf) {
+                Ok(0) => return None,
+                Ok(n) => self.lines.extend(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => return None,
+                Err(e) => panic!("no frame within {WAIT:?}: {e}"),
+            }
+        }
+    }
+
+    /// The next chat frame that is not a warm-up message.
+    fn chat(&mut self) -> (ChatKind, String) {
+        loop {
+            match self.frame() {
+                Some(ServerFrame::Chat { message, .. }) if message.contains(":warmup") => {}
+                Some(ServerFrame::Chat { kind, message }) => return (kind, message),
+                other => panic!("expected a chat frame, got {other:?}"),
+            }
+        }
+    }
+
+    fn expect_error_then_close(&mut self, needle: &str) {
+        match self.frame() {
+            Some(ServerFrame::Error { reason }) => {
+                assert!(
+                    reason.contains(needle),
+                    "reason {reason:?} lacks {needle:?}"
+                )
+            }
+            other => panic!("expected an error about {needle:?}, got {other:?}"),
+        }
+        assert_eq!(self.frame(), None, "closed after the error");
+    }
+}
+
+/// Sends warm-up messages from `sender` until every receiver got one: then every edge
+/// involved has its NATS subscription in place (SUB and PUB travel on different
+/// connections, so "registered" alone does not order them).
+fn warm_up(sender: &mut Client, command: &str, receivers: &mut [&mut Client]) {
+    let deadline = Instant::now() + WAIT;
+    let mut seen = vec![false; receivers.len()];
+    while seen.contains(&false) {
+        assert!(Instant::now() < deadline, "subscriptions never settled");
+        sender.send(&format!("{command}warmup"));
+        for (i, r) in receivers.iter_mut().enumerate() {
+            r.stream
+                .set_read_timeout(Some(Duration::from_millis(100)))
+                .unwrap();
+            let mut buf = [0u8; 8192];
+            loop {
+                if let Some(line) = r.lines.next_line().unwrap() {
+                    if line.ends_with(":warmup") {
+                        seen[i] = true;
+                    }
+                    continue;
+                }
+                match r.stream.read(&mut buf) {
+                    Ok(0) => panic!("closed during warm-up"),
+                    Ok(n) => r.lines.extend(&buf[..n]),
+                    Err(_) => break,
+                }
+            }
+            r.stream.set_read_timeout(Some(WAIT)).unwrap();
+        }
+    }
+}
+
+fn metrics(edge: &EdgeHandle) -> String {
+    http_get(edge.admin_addr(), "/metrics").1
+}
+
+fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let code = text[9..12].parse().unwrap();
+    (code, text.split_once("\r\n\r\n").unwrap().1.to_string())
+}
+
+fn metric(edge: &EdgeHandle, name: &str) -> i64 {
+    let text = metrics(edge);
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn public_message_reaches_both_edges_sender_included() {
+    let mut stack = Stack::start();
+    let (a, b) = (stack.edge(), stack.edge());
+    let mut ann = stack.login(&a, "s0", "Ann", "");
+    let mut bob = stack.login(&b, "s0", "Bob", "");
+    let mut cy = stack.login(&b, "s0", "Cy", "f1");
+    let mut other_world = stack.login(&b, "s1", "Dee", "");
+    warm_up(&mut ann, "0000PUBLIC", &mut [&mut bob, &mut cy]);
+
+    ann.send("0000PUBLIChello, world: ünïcode");
+    for c in [&mut ann, &mut bob, &mut cy] {
+        assert_eq!(
+            c.chat(),
+            (ChatKind::Public, "Ann:hello, world: ünïcode".to_string())
+        );
+    }
+    // The other world hears nothing: its next chat is its own.
+    other_world.send("0000PUBLICmine");
+    assert_eq!(other_world.chat(), (ChatKind::Public, "Dee:mine".into()));
+    assert_eq!(metric(&a, "edge_connections"), 1);
+    assert_eq!(metric(&b, "edge_connections"), 3);
+    assert_eq!(metric(&b, "edge_channels_subscribed"), 3);
+}
+
+#[test]
+fn family_message_reaches_only_that_family() {
+    let mut stack = Stack::start();
+    let (a, b) = (stack.edge(), stack.edge());
+    let mut ann = stack.login(&a, "s0", "Ann", "f1");
+    let mut bob = stack.login(&b, "s0", "Bob", "f1");
+    let mut eve = stack.login(&b, "s0", "Eve", "f2");
+    let mut same_fid_other_world = stack.login(&b, "s1", "Max", "f1");
+    warm_up(&mut ann, "0000FAMILY", &mut [&mut bob]);
+
+    ann.send("0000FAMILYsecret plan");
+    assert_eq!(ann.chat(), (ChatKind::Family, "Ann:secret plan".into()));
+    assert_eq!(bob.chat(), (ChatKind::Family, "Ann:secret plan".into()));
+    // Eve and Max get the next thing said to them, not the secret.
+    eve.send("0000FAMILYf2 only");
+    assert_eq!(eve.chat(), (ChatKind::Family, "Eve:f2 only".into()));
+    same_fid_other_world.send("0000FAMILYs1 family");
+    assert_eq!(
+        same_fid_other_world.chat(),
+        (ChatKind::Family, "Max:s1 family".into())
+    );
+}
+
+#[test]
+fn a_player_without_family_gets_an_error_and_stays() {
+    let mut stack = Stack::start();
+    let a = stack.edge();
+    let mut ann = stack.login(&a, "s0", "Ann", "");
+    ann.send("0000FAMILYanyone?");
+    assert_eq!(ann.frame(), Some(ServerFrame::error("no family")));
+    ann.send("0000PUBLICstill here");
+    assert_eq!(ann.chat(), (ChatKind::Public, "Ann:still here".into()));
+}
+
+#[test]
+fn bad_and_replayed_nonces_close_only_that_connection() {
+    let mut stack = Stack::start();
+    let a = stack.edge();
+    let mut ann = stack.login(&a, "s0", "Ann", "");
+
+    let mut unknown = Client::connect(a.addr());
+    unknown.send("00REGISTERdeadbeef");
+    unknown.expect_error_then_close("bad nonce");
+
+    let nonce = stack.nonce("s0", "Bob", "");
+    let mut first = Client::connect(a.addr());
+    first.send(&format!("00REGISTER{nonce}"));
+    assert_eq!(first.frame(), Some(ServerFrame::Registered));
+    let mut replay = Client::connect(a.addr());
+    replay.send(&format!("00REGISTER{nonce}"));
+    replay.expect_error_then_close("bad nonce");
+
+    let mut malformed = Client::connect(a.addr());
+    malformed.send("00REGISTERhas space");
+    malformed.expect_error_then_close("bad nonce");
+
+    let mut chat_first = Client::connect(a.addr());
+    chat_first.send("0000PUBLIChi");
+    chat_first.expect_error_then_close("register first");
+
+    ann.send("0000PUBLICstill fine");
+    assert_eq!(ann.chat(), (ChatKind::Public, "Ann:still fine".into()));
+    assert_eq!(metric(&a, "edge_login_failures_total"), 2);
+    assert_eq!(metric(&a, "edge_protocol_errors_total"), 2);
+}
+
+#[test]
+fn unknown_command_and_oversized_frame_close_only_that_connection() {
+    let mut stack = Stack::start();
+    let a = stack.edge();
+    let mut ann = stack.login(&a, "s0", "Ann", "");
+
+    let mut unknown = stack.login(&a, "s0", "Bob", "");
+    unknown.send("0000WHISPRhello");
+    unknown.expect_error_then_close("unknown command");
+
+    let mut big = stack.login(&a, "s0", "Cy", "");
+    big.send(&format!("0000PUBLIC{}", "x".repeat(5 * 1024)));
+    big.expect_error_then_close("longer than 4096");
+
+    let mut binary = stack.login(&a, "s0", "Dee", "");
+    binary.send_raw(b"0000PUBLIC\xff\xfe\r\n");
+    binary.expect_error_then_close("UTF-8");
+
+    // A frame of exactly 4 KiB is fine.
+    let text = "y".repeat(4096 - 10);
+    ann.send(&format!("0000PUBLIC{text}"));
+    assert_eq!(ann.chat(), (ChatKind::Public, format!("Ann:{text}")));
+    assert_eq!(metric(&a, "edge_protocol_errors_total"), 3);
+}
+
+#[test]
+fn unsafe_worlds_and_family_ids_are_refused() {
+    let mut stack = Stack::start();
+    let a = stack.edge();
+    // Watch every chat subject: nothing may ever be published on a wildcard-like subject.
+    let watcher = shared::nats::Client::connect(&stack.nats.url(), Default::default()).unwrap();
+    let all = watcher.subscribe("chat.>", None).unwrap();
+    watcher.flush(WAIT).unwrap();
+    let cases = [
+        ("*", ""),
+        (">", ""),
+        ("s0.x", ""),
+        ("s 0", ""),
+        ("s0", "*"),
+        ("s0", ">"),
+        ("s0", "a.b"),
+        ("s0", "my family"),
+    ];
+    for (world, fid) in cases {
+        let nonce = stack.nonce(world, "Eve", fid);
+        let mut c = Client::connect(a.addr());
+        c.send(&format!("00REGISTER{nonce}"));
+        c.expect_error_then_close("bad nonce");
+    }
+    let mut ann = stack.login(&a, "s0", "Ann", "f1");
+    ann.send("0000PUBLICok");
+    assert_eq!(ann.chat(), (ChatKind::Public, "Ann:ok".into()));
+    let msg = all.recv_timeout(WAIT).unwrap();
+    assert_eq!(msg.subject, "chat.s0.public");
+    assert_eq!(msg.payload, b"Ann:ok");
+    assert_eq!(metric(&a, "edge_channels_subscribed"), 2);
+}
+
+#[test]
+fn re_register_switches_family_channels() {
+    let mut stack = Stack::start();
+    let a = stack.edge();
+    let mut ann = stack.login(&a, "s0", "Ann", "f1");
+    let mut old_family = stack.login(&a, "s0", "Bob", "f1");
+    let mut new_family = stack.login(&a, "s0", "Cy", "f2");
+    warm_up(&mut old_family, "0000FAMILY", &mut [&mut ann]);
+
+    let nonce = stack.nonce("s0", "Ann", "f2");
+    ann.send(&format!("00REGISTER{nonce}"));
+    // Frames right behind REGISTER already run as the new identity.
+    ann.send("0000FAMILYhello f2");
+    // Skip old-family warm-ups still in flight.
+    loop {
+        match ann.frame() {
+            Some(ServerFrame::Registered) => break,
+            Some(ServerFrame::Chat { message, .. }) if message.ends_with(":warmup") => {}
+            other => panic!("expected OK, got {other:?}"),
+        }
+    }
+    assert_eq!(ann.chat(), (ChatKind::Family, "Ann:hello f2".into()));
+    assert_eq!(new_family.chat(), (ChatKind::Family, "Ann:hello f2".into()));
+    // The old family no longer reaches Ann: her next frame is the new family's.
+    old_family.send("0000FAMILYbye ann");
+    assert_eq!(old_family.chat(), (ChatKind::Family, "Bob:bye ann".into()));
+    new_family.send("0000FAMILYwelcome");
+    assert_eq!(ann.chat(), (ChatKind::Family, "Cy:welcome".into()));
+}
+
+#[test]
+fn over_the_rate_limit_frames_drop_with_one_notice() {
+    let mut stack = Stack::start();
+    let a = stack.edge();
+    let mut ann = stack.login(&a, "s0", "Ann", "");
+    let mut bob = stack.login(&a, "s0", "Bob", "");
+    // 30 frames in one write: the bucket (20/s) lets about 20 through.
+    let burst: String = (0..30).map(|i| format!("0000PUBLICm{i}\r\n")).collect();
+    ann.send_raw(burst.as_bytes());
+    let mut notices = 0;
+    let mut mine = 0;
+    // REGISTER used one token; `bob` marks the end of ann's relayed messages.
+    loop {
+        match ann.frame() {
+            Some(ServerFrame::Error { reason }) => {
+                assert_eq!(reason, "rate limit");
+                notices += 1;
+            }
+            Some(ServerFrame::Chat { message, .. }) if message == "Bob:marker" => break,
+            Some(ServerFrame::Chat { message, .. }) => {
+                assert!(message.starts_with("Ann:m"), "{message}");
+                mine += 1;
+                if mine == 19 {
+                    bob.send("0000PUBLICmarker");
+                }
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(notices, 1, "one notice per second at most");
+    assert!((19..30).contains(&mine), "{mine} frames passed");
+    assert!(metric(&a, "edge_rate_limited_frames_total") >= 1);
+    // The connection stays open and usable once the bucket refilled.
+    std::thread::sleep(Duration::from_millis(1100));
+    ann.send("0000PUBLICafter");
+    assert_eq!(ann.chat(), (ChatKind::Public, "Ann:after".into()));
+}
+
+#[test]
+fn a_client_that_never_reads_is_dropped_and_others_keep_receiving() {
+    let mut stack = Stack::start();
+    let mut cfg = stack.config();
+    cfg.rate_limit = 0;
+    let a = Edge::start(cfg).unwrap();
+    let mut sleeper = stack.login(&a, "s0", "Zed", "");
+    let mut ann = stack.login(&a, "s0", "Ann", "");
+    let mut bob = stack.login(&a, "s0", "Bob", "");
+    sleeper.stream.set_read_timeout(None).unwrap();
+
+    // Ann talks, Ann and Bob read every message as it comes (so they are never behind by
+    // more than one), the sleeper reads nothing: 15 MB is far beyond what the kernel's
+    // socket buffers and its 256 KiB output limit hold.
+    let text = "z".repeat(3000);
+    for i in 0..5000 {
+        ann.send(&format!("0000PUBLIC{i} {text}"));
+        for c in [&mut ann, &mut bob] {
+            let (_, message) = c.chat();
+            assert!(
+                message.starts_with(&format!("Ann:{i} ")),
+                "{i}: {message:.20}"
+            );
+        }
+    }
+    assert_eq!(metric(&a, "edge_slow_clients_dropped_total"), 1);
+    assert_eq!(metric(&a, "edge_connections"), 2);
+    // The sleeper finds its connection closed after what was buffered.
+    sleeper.stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut sink = vec![0u8; 65536];
+    loop {
+        match sleeper.stream.read(&mut sink) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("slow client not closed: {e}"),
+        }
+    }
+    bob.send("0000PUBLICstill here");
+    assert_eq!(ann.chat(), (ChatKind::Public, "Bob:still here".into()));
+}
+
+#[test]
+fn relayed_messages_cannot_inject_frames() {
+    let mut stack = Stack::start();
+    let a = stack.edge();
+    let mut ann = stack.login(&a, "s0", "Ann", "");
+    let outsider = shared::nats::Client::connect(&stack.nats.url(), Default::default()).unwrap();
+    // The outsider's connection is not ordered with the edge's SUB: publish until one lands.
+    ann.stream
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    'settle: loop {
+        assert!(Instant::now() < deadline, "subscription never settled");
+        outsider.publish("chat.s0.public", b"Other:warmup").unwrap();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = ann.stream.read(&mut buf) {
+            ann.lines.extend(&buf[..n]);
+            if ann.lines.next_line().unwrap().is_some() {
+                break 'settle;
+            }
+        }
+    }
+    ann.stream.set_read_timeout(Some(WAIT)).unwrap();
+    outsider
+        .publish("chat.s0.public", b"Mallory:hi\r\n00000000OK")
+        .unwrap();
+    outsider.publish("chat.s0.public", b"no colon").unwrap();
+    outsider.publish("chat.s0.public", b"Mal:\xff").unwrap();
+    outsider.publish("chat.s0.public", b"Other:fine").unwrap();
+    outsider.flush(WAIT).unwrap();
+    assert_eq!(ann.chat(), (ChatKind::Public, "Other:fine".into()));
+    assert_eq!(metric(&a, "edge_nats_messages_rejected_total"), 3);
+}
+
+#[test]
+fn exit_closes_politely_and_login_times_out() {
+    let mut stack = Stack::start();
+    let mut cfg = stack.config();
+    cfg.login_timeout = Duration::from_secs(1);
+    let a = Edge::start(cfg).unwrap();
+    let mut ann = stack.login(&a, "s0", "Ann", "");
+    ann.send("000000EXIT");
+    assert_eq!(ann.frame(), None);
+
+    let mut silent = Client::connect(a.addr());
+    silent.expect_error_then_close("login timeout");
+    assert_eq!(metric(&a, "edge_timeouts_total"), 1);
+}
+
+#[test]
+fn connections_over_the_maximum_are_refused() {
+    let mut stack = Stack::start();
+    let mut cfg = stack.config();
+    cfg.max_connections = 2;
+    let a = Edge::start(cfg).unwrap();
+    let mut ann = stack.login(&a, "s0", "Ann", "");
+    let _bob = stack.login(&a, "s0", "Bob", "");
+    let mut third = Client::connect(a.addr());
+    third.expect_error_then_close("server full");
+    ann.send("0000PUBLICstill open");
+    assert_eq!(ann.chat(), (ChatKind::Public, "Ann:still open".into()));
+}
+
+#[test]
+fn stop_says_goodbye_to_every_client() {
+    let mut stack = Stack::start();
+    let a = stack.edge();
+    let mut ann = stack.login(&a, "s0", "Ann", "f1");
+    let mut fresh = Client::connect(a.addr());
+    let admin = a.admin_addr();
+    assert_eq!(http_get(admin, "/readyz").0, 200);
+    assert_eq!(http_get(admin, "/healthz").0, 200);
+    a.stop();
+    ann.expect_error_then_close("server shutting down");
+    fresh.expect_error_then_close("server shutting down");
+}
+
+#[test]
+fn readiness_follows_redis() {
+    let mut stack = Stack::start();
+    let a = stack.edge();
+    let admin = a.admin_addr();
+    assert_eq!(http_get(admin, "/readyz").0, 200);
+    stack.redis.kill();
+    let (code, body) = http_get(admin, "/readyz");
+    assert_eq!(code, 503);
+    assert!(body.contains("redis"), "{body}");
+    // A nonce lookup during the outage fails cleanly, and logins work again after it.
+    let mut c = Client::connect(a.addr());
+    c.send("00REGISTERabc");
+    c.expect_error_then_close("login unavailable");
+    stack.redis.restart();
+    stack.conn = redis::Client::open(stack.redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let mut ann = stack.login(&a, "s0", "Ann", "");
+    ann.send("0000PUBLICback");
+    assert_eq!(ann.chat(), (ChatKind::Public, "Ann:back".into()));
+}
+
+#[test]
+fn the_binary_says_goodbye_and_exits_zero_on_sigterm() {
+    let mut stack = Stack::start();
+    let port = testkit::free_port();
+    let admin_port = testkit::free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_edge"))
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--admin-port", &admin_port.to_string()])
+        .args([
+            "--redis-url",
+            &stack.redis.url(),
+            "--nats-url",
+            &stack.nats.url(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + WAIT;
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "edge binary never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let nonce = stack.nonce("s0", "Ann", "");
+    let mut ann = Client::connect(addr);
+    ann.send(&format!("00REGISTER{nonce}"));
+    assert_eq!(ann.frame(), Some(ServerFrame::Registered));
+    // SAFETY: signalling the child we spawned, by its own pid.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    ann.expect_error_then_close("server shutting down");
+    assert!(child.wait().unwrap().success(), "exit status 0");
+}
