@@ -345,15 +345,18 @@ fn read_request(
         if buf.len() > MAX_HEAD {
             return Err(ReadEnd::Refuse(431, HeadError::TooLarge.to_string()));
         }
-        if buf.is_empty() && (stop.load(Ordering::SeqCst) || waiting_since.elapsed() > IDLE_TIMEOUT)
-        {
-            return Err(ReadEnd::Closed);
-        }
         if request_started.is_some_and(|t| t.elapsed() > REQUEST_TIMEOUT) {
             return Err(ReadEnd::Refuse(408, "request timed out".into()));
         }
-        if read_more(stream, buf)? && request_started.is_none() {
+        // Read before looking at the stop flag: bytes the client already sent are a
+        // request in flight, and get an answer.
+        let got = read_more(stream, buf)?;
+        if got && request_started.is_none() {
             request_started = Some(Instant::now());
+        }
+        let idle = buf.is_empty() && !got;
+        if idle && (stop.load(Ordering::SeqCst) || waiting_since.elapsed() > IDLE_TIMEOUT) {
+            return Err(ReadEnd::Closed);
         }
     };
     let head = http_wire::parse_head(&buf[..head_len])

@@ -80,8 +80,16 @@ impl Connection {
     }
 
     pub fn post(&mut self, path: &str, body: &Value) -> std::io::Result<Answer> {
-        self.stream
-            .write_all(&request_bytes(path, body.to_string().as_bytes(), false))?;
+        self.write_raw(&request_bytes(path, body.to_string().as_bytes(), false))?;
+        self.read_answer()
+    }
+
+    pub fn write_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
+    /// Reads one response (by its Content-Length) from the connection.
+    pub fn read_answer(&mut self) -> std::io::Result<Answer> {
         loop {
             if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 let head = String::from_utf8_lossy(&self.buf[..end]).to_string();
