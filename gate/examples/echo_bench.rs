@@ -1,0 +1,191 @@
+//! Gate throughput and round trip on this machine, without the game worker: real Redis
+//! and NATS (testkit), the gate in-process, a minimal echo worker that follows the return
+//! path of the contract (GET gate.job.<jid> per job, gates.id.<gid> cached), and N client
+//! threads sending one request at a time.
+//!
+//! `cargo run --release -p gate --example echo_bench -- [connections] [seconds] [rate]`
+//! rate 0 = closed loop (as fast as answers come); rate > 0 = paced requests/s in total.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gate::{Gate, GateOptions};
+use shared::nats::{Client, NatsError, Options};
+use shared::redis_conn::RedisPool;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize, default: f64| -> f64 {
+        args.get(i)
+            .map(|a| a.parse().expect("numeric argument"))
+            .unwrap_or(default)
+    };
+    let connections = arg(0, 64.0) as usize;
+    let seconds = arg(1, 5.0);
+    let rate = arg(2, 0.0);
+
+    shared::log::init("gate-bench", shared::log::Level::Warn);
+    let redis = testkit::Redis::start();
+    let nats = testkit::Nats::start();
+    let gate = Gate::start(GateOptions::local(&redis.url(), &nats.url())).expect("gate");
+    let stop = Arc::new(AtomicBool::new(false));
+    let worker = {
+        let (nats_url, redis_url, stop) = (nats.url(), redis.url(), stop.clone());
+        std::thread::spawn(move || echo_worker(&nats_url, &redis_url, &stop))
+    };
+    std::thread::sleep(Duration::from_millis(200));
+
+    let addr = gate.client_addr();
+    let warmup = Duration::from_millis(500);
+    let window = Duration::from_secs_f64(seconds);
+    let start = Instant::now() + Duration::from_millis(100);
+    let interval = (rate > 0.0).then(|| Duration::from_secs_f64(connections as f64 / rate));
+    let clients: Vec<_> = (0..connections)
+        .map(|c| std::thread::spawn(move || client(addr, c, start, warmup, window, interval)))
+        .collect();
+    let mut latencies: Vec<u32> = Vec::new();
+    for c in clients {
+        latencies.extend(c.join().unwrap());
+    }
+    stop.store(true, Ordering::SeqCst);
+    let _ = worker.join();
+
+    latencies.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((latencies.len() as f64 * p) as usize).min(latencies.len() - 1);
+        latencies[i] as f64 / 1000.0
+    };
+    let m = gate.metrics();
+    println!(
+        "connections={connections} mode={} answered={} req/s={:.0} p50_ms={:.3} p99_ms={:.3} p999_ms={:.3} max_ms={:.3} gate_timeouts={} dropped={}",
+        if rate > 0.0 { format!("paced@{rate}") } else { "closed-loop".into() },
+        latencies.len(),
+        latencies.len() as f64 / window.as_secs_f64(),
+        pct(0.5),
+        pct(0.99),
+        pct(0.999),
+        pct(1.0),
+        m.timeouts.get(),
+        m.worker_lines_dropped.get(),
+    );
+}
+
+/// One player: a request, its answer, the next (paced or not). Returns round trips in µs
+/// of the measured window.
+fn client(
+    addr: SocketAddr,
+    id: usize,
+    start: Instant,
+    warmup: Duration,
+    window: Duration,
+    interval: Option<Duration>,
+) -> Vec<u32> {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_nodelay(true).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let measure_from = start + warmup;
+    let end = measure_from + window;
+    let mut latencies = Vec::new();
+    let mut line = String::new();
+    let mut next = start
+        + interval
+            .map(|i| i.mul_f64(id as f64 / 64.0))
+            .unwrap_or_default();
+    let mut n = 0u64;
+    loop {
+        let now = Instant::now();
+        if now >= end {
+            return latencies;
+        }
+        if next > now {
+            std::thread::sleep(next - now);
+        }
+        let sent = Instant::now();
+        let request = format!("{{\"world\":\"s0\",\"function\":\"echo\",\"client\":{id},\"n\":{n},\"data\":{{}}}}\r\n");
+        writer.write_all(request.as_bytes()).unwrap();
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        assert!(
+            line.contains(&format!("\"n\":{n}")),
+            "wrong answer {line:?}"
+        );
+        if sent >= measure_from && sent < end {
+            latencies.push(sent.elapsed().as_micros() as u32);
+        }
+        n += 1;
+        next = match interval {
+            Some(i) => (next + i).max(sent),
+            None => Instant::now(),
+        };
+    }
+}
+
+/// Answers every job with `{"status":0,...,"data":{"n":..}}` by the contract's return path.
+fn echo_worker(nats_url: &str, redis_url: &str, stop: &AtomicBool) {
+    let client = Client::connect(nats_url, Options::named("bench-worker")).unwrap();
+    let jobs = client.subscribe("jobs", Some("workers")).unwrap();
+    client.flush(Duration::from_secs(5)).unwrap();
+    let redis = RedisPool::new(redis_url, 1).unwrap();
+    let mut gate_addrs: HashMap<String, String> = HashMap::new();
+    let mut gates: HashMap<String, TcpStream> = HashMap::new();
+    let mut out: HashMap<String, Vec<u8>> = HashMap::new();
+    while !stop.load(Ordering::SeqCst) {
+        let first = match jobs.recv_timeout(Duration::from_millis(50)) {
+            Ok(m) => m,
+            Err(NatsError::Timeout) => continue,
+            Err(_) => return,
+        };
+        let mut batch = vec![first];
+        while let Ok(Some(m)) = jobs.try_recv() {
+            batch.push(m);
+        }
+        let texts: Vec<String> = batch
+            .iter()
+            .map(|m| String::from_utf8(m.payload.clone()).unwrap())
+            .collect();
+        let mut pipe = redis::pipe();
+        for t in &texts {
+            pipe.cmd("GET").arg(format!("gate.job.{}", &t[..32]));
+        }
+        let gids: Vec<Option<String>> = redis.run(|c| pipe.query(c)).unwrap();
+        for (text, gid) in texts.iter().zip(gids) {
+            let Some(gid) = gid else { continue };
+            let addr = gate_addrs.entry(gid.clone()).or_insert_with(|| {
+                redis
+                    .run(|c| redis::cmd("GET").arg(format!("gates.id.{gid}")).query(c))
+                    .unwrap()
+            });
+            let (jid, line) = text.split_once('~').unwrap();
+            let n = line
+                .split("\"n\":")
+                .nth(1)
+                .and_then(|r| r.split(',').next())
+                .unwrap_or("0");
+            let buf = out.entry(addr.clone()).or_default();
+            let _ = write!(
+                buf,
+                "{jid}~{{\"status\":0,\"message\":\"success\",\"data\":{{\"n\":{n}}}}}\r\n"
+            );
+        }
+        for (addr, buf) in out.iter_mut() {
+            if buf.is_empty() {
+                continue;
+            }
+            let stream = gates.entry(addr.clone()).or_insert_with(|| {
+                let s = TcpStream::connect(addr.as_str()).unwrap();
+                s.set_nodelay(true).unwrap();
+                s
+            });
+            stream.write_all(buf).unwrap();
+            buf.clear();
+        }
+    }
+}
