@@ -1,1 +1,103 @@
-fn main() {}
+//! Durable sends per second (fsync on every mail) from 1 and 8 threads, and `/all` latency
+//! for a full mailbox of 50 mails. Runs the service in-process over real HTTP, with the
+//! store under Cargo's target tmp dir (a real disk, so the fsyncs cost what they cost).
+//!
+//! `cargo bench -p mail` (set MAIL_BENCH_SENDS to change the number of sends per run).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::Connection;
+use mail::{MailService, ServiceConfig};
+use serde_json::{json, Value};
+use shared::metrics::Registry;
+
+const FULL_MAILBOX: usize = 50;
+const ALL_SAMPLES: usize = 1000;
+
+fn mail_body(world: &str, uid: &str, i: usize) -> Value {
+    json!({"world": world, "uid": uid, "mail": {"type": "gift", "from": "基准测试",
+        "subj": format!("bench mail {i} 🎁"), "body": "一封测试邮件。".repeat(20),
+        "items": ["1:2:3"]}})
+}
+
+/// Sends `total` mails from `threads` threads (each to its own mailboxes); returns sends/s.
+fn durable_sends(addr: SocketAddr, threads: usize, total: usize, run: &str) -> f64 {
+    let per_thread = total / threads;
+    let started = Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let run = run.to_string();
+            std::thread::spawn(move || {
+                let mut conn = Connection::open(addr).unwrap();
+                for i in 0..per_thread {
+                    // Spread over mailboxes so the per-mailbox limit never refuses.
+                    let uid = format!("{run}-t{t}-m{}", i / FULL_MAILBOX);
+                    let answer = conn.post("/send", &mail_body("bench", &uid, i)).unwrap();
+                    assert_eq!(answer.json()["status"], 0, "{}", answer.body);
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    (per_thread * threads) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index]
+}
+
+fn main() {
+    let sends: usize = std::env::var("MAIL_BENCH_SENDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(800);
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("mail-bench");
+    let _ = std::fs::remove_dir_all(&root);
+    let config = ServiceConfig {
+        bind: "127.0.0.1:0".into(),
+        root: root.clone(),
+        mailbox_limit: FULL_MAILBOX,
+        threads: 8,
+    };
+    let service = MailService::start(&config, &Registry::new()).unwrap();
+    let addr = service.addr();
+    println!("store: {}", root.display());
+
+    let one = durable_sends(addr, 1, sends, "one");
+    println!("durable sends, 1 thread : {one:8.0} /s ({sends} mails)");
+    let eight = durable_sends(addr, 8, sends, "eight");
+    println!("durable sends, 8 threads: {eight:8.0} /s ({sends} mails)");
+
+    let mut conn = Connection::open(addr).unwrap();
+    for i in 0..FULL_MAILBOX {
+        let answer = conn.post("/send", &mail_body("bench", "full", i)).unwrap();
+        assert_eq!(answer.json()["status"], 0);
+    }
+    let mailbox = json!({"world": "bench", "uid": "full"});
+    let mut samples = Vec::with_capacity(ALL_SAMPLES);
+    for _ in 0..ALL_SAMPLES {
+        let started = Instant::now();
+        let answer = conn.post("/all", &mailbox).unwrap();
+        samples.push(started.elapsed());
+        assert_eq!(
+            answer.json()["mail"].as_array().unwrap().len(),
+            FULL_MAILBOX
+        );
+    }
+    samples.sort();
+    println!(
+        "/all, full mailbox ({FULL_MAILBOX} mails): p50 {:.3} ms, p99 {:.3} ms ({ALL_SAMPLES} requests)",
+        percentile(&samples, 0.50).as_secs_f64() * 1e3,
+        percentile(&samples, 0.99).as_secs_f64() * 1e3
+    );
+    service.shutdown();
+    let _ = std::fs::remove_dir_all(&root);
+}
