@@ -23,18 +23,20 @@ const POLL: Duration = Duration::from_millis(100);
 /// A body left unread after an error answer is skipped this many bytes at a time.
 const DISCARD_CHUNK: usize = 16 * 1024;
 
-/// At most this many discarding threads at once; beyond that a connection that still owes
-/// us body bytes is abandoned instead of drained.
+/// At most this many skipping threads at once; beyond that a connection that still owes
+/// us body bytes is abandoned instead.
 const MAX_DISCARDING: usize = 64;
 
-/// tiny_http's own drain allocates the whole remaining length at once; past this size we
-/// leak the request rather than let a lying `Content-Length` ask for gigabytes.
-const MAX_ABANDONED_REMAINDER: usize = 16 * 1024 * 1024;
+/// The most body bytes skipped for one request. Also the largest declared length we go
+/// near: whenever a body with a `Content-Length` ends early, tiny_http allocates the whole
+/// missing length in one piece, so a request declaring more is abandoned unread.
+const MAX_DISCARD_BYTES: usize = 16 * 1024 * 1024;
 
 pub struct Metrics {
     requests: Vec<(Endpoint, Arc<Counter>)>,
     errors: Arc<Counter>,
     too_large: Arc<Counter>,
+    abandoned: Arc<Counter>,
     latency: Arc<Histogram>,
 }
 
@@ -57,6 +59,10 @@ impl Metrics {
             too_large: registry.counter(
                 "auth_too_large_total",
                 "requests refused because the body exceeded 64 KiB",
+            ),
+            abandoned: registry.counter(
+                "auth_abandoned_requests_total",
+                "requests left unanswered: absurd declared body length or too many at once",
             ),
             latency: registry.histogram(
                 "auth_request_seconds",
@@ -227,11 +233,12 @@ impl Worker {
     /// Skips the rest of `rq`'s body on a side thread, then answers. tiny_http would
     /// otherwise skip it itself when the request drops, on this handler thread.
     fn discard_then_respond(&self, rq: tiny_http::Request, response: HttpResponse) {
+        if rq.body_length().is_some_and(|n| n > MAX_DISCARD_BYTES) {
+            return self.abandon(rq, "declared body length is absurd");
+        }
         if self.discarding.fetch_add(1, Ordering::SeqCst) >= MAX_DISCARDING {
             self.discarding.fetch_sub(1, Ordering::SeqCst);
-            shared::warn!("too many unread bodies at once; abandoning a connection");
-            std::mem::forget(rq);
-            return;
+            return self.abandon(rq, "too many unread bodies at once");
         }
         let discarding = self.discarding.clone();
         let spawned = std::thread::Builder::new()
@@ -243,6 +250,19 @@ impl Worker {
         if spawned.is_err() {
             self.discarding.fetch_sub(1, Ordering::SeqCst);
         }
+    }
+
+    /// Leaves the request unanswered and never drops it: dropping (or reading to an early
+    /// end) would make tiny_http allocate all the bytes still owed. The connection and
+    /// tiny_http's thread for it stay parked; that is the price of not crashing.
+    fn abandon(&self, rq: tiny_http::Request, why: &str) {
+        self.metrics.abandoned.inc();
+        shared::warn!(
+            "abandoning a request",
+            reason = why,
+            declared = rq.body_length().unwrap_or(0)
+        );
+        std::mem::forget(rq);
     }
 }
 
@@ -274,24 +294,20 @@ fn body_may_remain(rq: &tiny_http::Request) -> bool {
     }
 }
 
-/// Reads the rest of the body into a small scratch buffer, then answers. A client that
-/// stops short of a huge declared length gets no answer and its connection is leaked:
-/// dropping the request would make tiny_http allocate the whole missing length at once.
+/// Reads the rest of the body (at most [`MAX_DISCARD_BYTES`]) into a small scratch
+/// buffer, then answers. A body cut short costs tiny_http one allocation of the missing
+/// length, which the declared-length check before bounds.
 fn discard_body_and_respond(mut rq: tiny_http::Request, response: HttpResponse) {
-    let declared = rq.body_length();
     let mut buf = vec![0u8; DISCARD_CHUNK];
-    let mut read = 0usize;
-    loop {
+    let mut skipped = 0usize;
+    while skipped <= MAX_DISCARD_BYTES {
         match rq.as_reader().read(&mut buf) {
             Ok(0) | Err(_) => break,
-            Ok(n) => read += n,
+            Ok(n) => skipped += n,
         }
     }
-    let remainder = declared.map_or(0, |d| d.saturating_sub(read));
-    if remainder > MAX_ABANDONED_REMAINDER {
-        std::mem::forget(rq);
-        return;
-    }
+    // A chunked body still going on is cut here; tiny_http then fails to parse a next
+    // request on this connection and closes it, which is what it deserves.
     let _ = rq.respond(response);
 }
 

@@ -583,3 +583,38 @@ fn stop_answers_requests_in_flight_then_closes() {
         "a stopped server must not answer"
     );
 }
+
+#[test]
+fn lying_content_length_does_not_hurt_the_service() {
+    use std::io::Write;
+    let h = Harness::start();
+    for declared in ["100000000000", "18446744073709551615"] {
+        let mut liar = std::net::TcpStream::connect(h.addr()).unwrap();
+        write!(
+            liar,
+            "POST /issue_token HTTP/1.1\r\nHost: x\r\nContent-Length: {declared}\r\n\r\n{{\"uid\":"
+        )
+        .unwrap();
+        drop(liar);
+    }
+    // A plausible length (1 MB) cut short after 100 KB is skipped until the early end.
+    let mut short = std::net::TcpStream::connect(h.addr()).unwrap();
+    write!(
+        short,
+        "POST /issue_token HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"
+    )
+    .unwrap();
+    short.write_all(&vec![b' '; 100_000]).unwrap();
+    drop(short);
+    // Give the side threads time to see the early end of the bodies.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut c = h.client();
+    let token = issue(&mut c, json!({"uid": "after-liars", "kind": "account"}));
+    assert_eq!(validate(&mut c, &token)["status"], 0);
+    let metrics = h.registry.render();
+    assert!(
+        metrics.contains("auth_abandoned_requests_total 2\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("auth_too_large_total 3\n"), "{metrics}");
+}
