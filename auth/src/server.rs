@@ -173,6 +173,8 @@ impl Worker {
                     Ok(None) => continue,
                     Err(e) => {
                         shared::warn!("accepting a request failed", error = e);
+                        // A persistent failure must not turn into a busy loop.
+                        std::thread::sleep(POLL);
                         continue;
                     }
                 }
