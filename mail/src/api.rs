@@ -262,7 +262,9 @@ fn check_mail(fields: MailFields) -> Result<Mail, RequestError> {
     }
     Ok(Mail {
         kind: fields.kind,
-        from: fields.from,
+        // A display name's spacing is not significant in RFC 5322 (readers collapse it),
+        // so store the form every reader agrees on.
+        from: fields.from.split_whitespace().collect::<Vec<_>>().join(" "),
         subject: fields.subj,
         body: fields.body,
         items: fields.items,
@@ -456,6 +458,12 @@ mod tests {
         assert_eq!(
             with("subj", json!("名".repeat(MAX_SUBJECT_CHARS))).status(),
             0
+        );
+        assert_eq!(with("from", json!("  Big   Boss ")).status(), 0);
+        let all = call(&store, Endpoint::All, json!({"world": "s0", "uid": "u1"}));
+        assert_eq!(
+            all.body["mail"][0]["from"], "Big Boss",
+            "spacing normalised"
         );
         let mut no_items = send_body("s");
         no_items["mail"].as_object_mut().unwrap().remove("items");

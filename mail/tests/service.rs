@@ -137,6 +137,39 @@ fn non_ascii_mail_round_trips_and_is_stored_as_pure_ascii_rfc5322() {
 }
 
 #[test]
+fn plain_and_awkward_ascii_headers_also_read_cleanly_in_python() {
+    let svc = start(50);
+    let addr = svc.service.addr();
+    let cases = [
+        ("Alice", "Hello", "plain ASCII body\n"),
+        ("Dr. O'Neil, \"Jack\" <x@y>", "", "empty subject"),
+        (
+            "  spaced  ",
+            "=?utf-8?b?bm90IGEgd29yZA==?= literal",
+            "tab\tand\r\nCRLF",
+        ),
+        (
+            "e\u{301}mile 🐍",
+            &"long subject ".repeat(12),
+            &"x".repeat(5000),
+        ),
+    ];
+    for (from, subj, body) in cases {
+        let sent = post(addr, "/send", &send_body("s0", "ascii", from, subj, body)).unwrap();
+        let key = sent.json()["key"].as_str().unwrap().to_string();
+        let file = svc.root.join("s0/ascii/new").join(&key);
+        assert!(std::fs::read(&file).unwrap().is_ascii());
+        let py = python_reads(&file);
+        // Display-name spacing is normalised on the way in (readers collapse it anyway).
+        let from = from.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(py["from_name"], from.as_str(), "{py}");
+        assert_eq!(py["subject"], subj, "{py}");
+        assert_eq!(py["body"], body, "{py}");
+        assert_eq!(py["defects"], json!([]), "{py}");
+    }
+}
+
+#[test]
 fn twenty_concurrent_senders_fill_the_mailbox_exactly_to_the_limit() {
     let limit = 50;
     let svc = Arc::new(start(limit));
