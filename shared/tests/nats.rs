@@ -501,3 +501,36 @@ fn body(thread: usize, i: usize) -> Vec<u8> {
     out.extend((0..(i * 7 + thread) % 300).map(|k| (k ^ i ^ thread) as u8));
     out
 }
+
+#[test]
+fn dropping_the_last_clone_sends_what_was_buffered_then_closes() {
+    let nats = Nats::start();
+    let listener = connect(&nats);
+    let sub = listener.subscribe("drain", None).unwrap();
+    listener.flush(WAIT).unwrap();
+    let talker = connect(&nats);
+    let clone = talker.clone();
+    for i in 0..1000 {
+        clone.publish("drain", format!("{i}").as_bytes()).unwrap();
+    }
+    drop(clone);
+    drop(talker); // no flush: closing sends the buffer first
+    for i in 0..1000 {
+        assert_eq!(recv(&sub).payload, format!("{i}").as_bytes());
+    }
+}
+
+#[test]
+fn a_subscription_keeps_its_connection_alive() {
+    let nats = Nats::start();
+    let sub = {
+        let client = connect(&nats);
+        let sub = client.subscribe("kept", None).unwrap();
+        client.flush(WAIT).unwrap();
+        sub
+    };
+    let publisher = connect(&nats);
+    publisher.publish("kept", b"still here").unwrap();
+    assert_eq!(recv(&sub).payload, b"still here");
+}
+

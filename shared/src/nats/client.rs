@@ -14,6 +14,14 @@ use super::servers::{parse_servers, ServerAddr};
 use super::subscription::Subscription;
 use super::{threads, NatsError, Options};
 
+// Services hand clients to worker threads and subscriptions to their own threads.
+const _: () = {
+    fn shared_across_threads<T: Send + Sync>() {}
+    fn movable<T: Send>() {}
+    let _ = shared_across_threads::<Client>;
+    let _ = movable::<Subscription>;
+};
+
 /// A NATS connection shared by all clones; see the module docs.
 #[derive(Clone)]
 pub struct Client {
@@ -56,6 +64,8 @@ pub(super) struct Output {
     /// The live connection; `None` while disconnected.
     pub stream: Option<Arc<TcpStream>>,
     pub closed: bool,
+    /// The writer has sent what it could after `closed` and ended.
+    pub writer_done: bool,
     /// A PING should follow the next batch (flush or keep-alive).
     pub ping_wanted: bool,
     /// Flush tickets: the newest requested, and the newest confirmed by a PONG.
@@ -106,6 +116,7 @@ impl Client {
                 buf: Vec::with_capacity(64 * 1024),
                 stream: None,
                 closed: false,
+                writer_done: false,
                 ping_wanted: false,
                 flush_requested: 0,
                 flush_done: 0,
@@ -417,19 +428,37 @@ impl Inner {
         self.state_changed.notify_all();
         // Dropping the senders lets every receiver see the end.
         lock(&self.subs).clear();
+        // Give the writer a moment to send what is buffered, then end our side of the
+        // connection; the server closes its side once it has read everything. A writer
+        // stuck on a server that stopped reading is cut off instead.
+        let deadline = Instant::now() + self.options.connect_timeout;
+        let mut out = lock(&self.out);
+        while !out.writer_done {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            out = self
+                .state_changed
+                .wait_timeout(out, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        if let Some(stream) = out.stream.take() {
+            let how = if out.writer_done {
+                Shutdown::Write
+            } else {
+                Shutdown::Both
+            };
+            let _ = stream.shutdown(how);
+        }
+        drop(out);
         let handles: Vec<JoinHandle<()>> = lock(&self.threads).drain(..).collect();
         let me = std::thread::current().id();
-        // The writer goes first: it sends what is still buffered before the socket closes.
         for handle in handles {
-            if handle.thread().id() == me {
-                continue;
+            if handle.thread().id() != me {
+                let _ = handle.join();
             }
-            if handle.thread().name() == Some("nats-reader") {
-                if let Some(stream) = lock(&self.out).stream.take() {
-                    let _ = stream.shutdown(Shutdown::Both);
-                }
-            }
-            let _ = handle.join();
         }
     }
 }

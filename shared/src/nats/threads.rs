@@ -18,6 +18,12 @@ const KEEP_BUFFER_CAPACITY: usize = 1024 * 1024;
 const READ_CHUNK: usize = 64 * 1024;
 
 pub(super) fn writer_main(inner: &Inner) {
+    write_until_closed(inner);
+    lock(&inner.out).writer_done = true;
+    inner.state_changed.notify_all();
+}
+
+fn write_until_closed(inner: &Inner) {
     let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
     loop {
         let stream = {
@@ -131,8 +137,14 @@ fn read_until_broken(inner: &Inner, conn: &mut Established) -> String {
     let mut batch: Vec<MsgFrame> = Vec::new();
     let mut last_ping = Instant::now();
     let mut pings_outstanding: u32 = 0;
+    // After close we read on until the server closes its side: closing a socket with
+    // unread input resets it, which can discard our last frames before the server has them.
+    let mut drain_until: Option<Instant> = None;
     loop {
-        if inner.is_closed() {
+        if drain_until.is_none() && inner.is_closed() {
+            drain_until = Some(Instant::now() + options.connect_timeout);
+        }
+        if drain_until.is_some_and(|deadline| Instant::now() >= deadline) {
             return "closed".to_string();
         }
         match (&*conn.stream).read(&mut chunk) {
