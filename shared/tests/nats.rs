@@ -533,4 +533,3 @@ fn a_subscription_keeps_its_connection_alive() {
     publisher.publish("kept", b"still here").unwrap();
     assert_eq!(recv(&sub).payload, b"still here");
 }
-
