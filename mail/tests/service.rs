@@ -410,6 +410,28 @@ fn bad_http_gets_clear_errors_and_the_service_stays_up() {
         .post("/all", &json!({"world": "s0", "uid": "ka"}))
         .unwrap();
     assert_eq!(all.json()["mail"].as_array().unwrap().len(), 3);
+
+    // Pipelining: two requests in one write, two answers in request order.
+    let mailbox = json!({"world": "s0", "uid": "ka"}).to_string();
+    let mut both = request_bytes("/delete_read", mailbox.as_bytes(), false);
+    both.extend(request_bytes("/all", mailbox.as_bytes(), false));
+    conn.write_raw(&both).unwrap();
+    assert_eq!(
+        conn.read_answer().unwrap().json(),
+        json!({"status": 0, "deleted": 0})
+    );
+    assert_eq!(conn.read_answer().unwrap().json()["count"]["cur"], 3);
+
+    // Expect: 100-continue gets the interim answer before the body is sent.
+    let mut expecting = Connection::open(addr).unwrap();
+    let head = format!(
+        "POST /all HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+        mailbox.len()
+    );
+    expecting.write_raw(head.as_bytes()).unwrap();
+    assert_eq!(expecting.read_interim().unwrap(), "HTTP/1.1 100 Continue");
+    expecting.write_raw(mailbox.as_bytes()).unwrap();
+    assert_eq!(expecting.read_answer().unwrap().json()["status"], 0);
 }
 
 #[test]

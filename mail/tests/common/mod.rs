@@ -88,6 +88,23 @@ impl Connection {
         self.stream.write_all(bytes)
     }
 
+    /// Reads an interim `1xx` status line (and its blank line); returns the status line.
+    pub fn read_interim(&mut self) -> std::io::Result<String> {
+        loop {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let line = String::from_utf8_lossy(&self.buf[..end]).to_string();
+                self.buf.drain(..end + 4);
+                return Ok(line);
+            }
+            let mut chunk = [0u8; 1024];
+            let n = self.stream.read(&mut chunk)?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
     /// Reads one response (by its Content-Length) from the connection.
     pub fn read_answer(&mut self) -> std::io::Result<Answer> {
         loop {
