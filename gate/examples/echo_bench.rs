@@ -63,6 +63,7 @@ fn main() {
         latencies[i] as f64 / 1000.0
     };
     let m = gate.metrics();
+    let cpu = thread_cpu_seconds();
     println!(
         "connections={connections} mode={} answered={} req/s={:.0} p50_ms={:.3} p99_ms={:.3} p999_ms={:.3} max_ms={:.3} gate_timeouts={} dropped={}",
         if rate > 0.0 { format!("paced@{rate}") } else { "closed-loop".into() },
@@ -75,6 +76,38 @@ fn main() {
         m.timeouts.get(),
         m.worker_lines_dropped.get(),
     );
+    let requests = m.requests.get().max(1) as f64;
+    for name in ["gate-loop", "gate-dispatch"] {
+        let secs = cpu.get(name).copied().unwrap_or(0.0);
+        println!(
+            "thread={name} cpu_s={secs:.2} cpu_us_per_request={:.1}",
+            secs * 1e6 / requests
+        );
+    }
+}
+
+/// CPU time (user + system) of this process's threads by name, from /proc.
+fn thread_cpu_seconds() -> HashMap<String, f64> {
+    let ticks = 100.0; // USER_HZ on Linux
+    let mut out = HashMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let Some((name, rest)) = stat.split_once(" (").and_then(|(_, r)| r.rsplit_once(") "))
+        else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split(' ').collect();
+        // After the name: state is field 3 overall; utime and stime are fields 14 and 15.
+        let utime: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+        let stime: f64 = fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+        *out.entry(name.to_string()).or_insert(0.0) += (utime + stime) / ticks;
+    }
+    out
 }
 
 /// One player: a request, its answer, the next (paced or not). Returns round trips in µs

@@ -70,6 +70,32 @@ impl std::fmt::Display for CloseReason {
     }
 }
 
+/// How far to read a socket after a readiness event.
+#[derive(Clone, Copy, Debug)]
+enum ReadUntil {
+    /// Until the read would block (or end of stream).
+    WouldBlock,
+    /// Until a read returns less than asked: the socket was empty at that moment, and data
+    /// arriving later raises a new edge. Saves one `read` per request.
+    ShortRead,
+}
+
+impl ReadUntil {
+    /// A peer that closed may have sent its last bytes and FIN together: without a later
+    /// edge to come, such sockets are read to the end.
+    fn from_event(event: &mio::event::Event) -> ReadUntil {
+        if event.is_read_closed() || event.is_error() {
+            ReadUntil::WouldBlock
+        } else {
+            ReadUntil::ShortRead
+        }
+    }
+
+    fn done_after(self, read: usize, asked: usize) -> bool {
+        matches!(self, ReadUntil::ShortRead) && read < asked
+    }
+}
+
 struct PendingJob {
     client: usize,
     seq: u64,
@@ -181,11 +207,11 @@ impl EventLoop {
                     WAKER => {}
                     Token(t) if self.clients.contains_key(&t) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.read_client(t, now);
+                            self.read_client(t, ReadUntil::from_event(event), now);
                         }
                         mark_dirty(&mut self.clients, &mut self.dirty, t);
                     }
-                    Token(t) => self.read_worker(t, now),
+                    Token(t) => self.read_worker(t, ReadUntil::from_event(event), now),
                 }
             }
             self.answer_failed_jobs();
@@ -297,7 +323,7 @@ impl EventLoop {
         }
     }
 
-    fn read_client(&mut self, token: usize, now: Instant) {
+    fn read_client(&mut self, token: usize, until: ReadUntil, now: Instant) {
         let Some(conn) = self.clients.get_mut(&token) else {
             return;
         };
@@ -310,6 +336,7 @@ impl EventLoop {
             &self.limits,
             &self.metrics,
             taking,
+            until,
             now,
         ) {
             if let CloseReason::Frame(_) = reason {
@@ -319,46 +346,37 @@ impl EventLoop {
         }
     }
 
-    fn read_worker(&mut self, token: usize, now: Instant) {
+    fn read_worker(&mut self, token: usize, until: ReadUntil, now: Instant) {
         let Some(worker) = self.workers.get_mut(&token) else {
             return;
         };
         let result = loop {
-            let mut broken = None;
-            loop {
-                match worker.lines.next_line() {
-                    Ok(Some(line)) => match parse_worker_line(line) {
-                        Ok(answer) => route_answer(
-                            &mut self.clients,
-                            &mut self.jobs,
-                            &mut self.dirty,
-                            &self.metrics,
-                            answer.jid,
-                            Answer::Owned(answer.response.to_owned()),
-                            now,
-                        ),
-                        Err(e) => {
-                            broken = Some(CloseReason::WorkerLine(e));
-                            break;
-                        }
-                    },
-                    Ok(None) => break,
-                    Err(e) => {
-                        broken = Some(CloseReason::Frame(e));
-                        break;
-                    }
+            let read = match worker.stream.read(&mut self.scratch) {
+                Ok(0) => Err(CloseReason::PeerClosed),
+                Ok(n) => {
+                    worker.lines.extend(&self.scratch[..n]);
+                    Ok(until.done_after(n, self.scratch.len()))
                 }
-            }
-            if let Some(reason) = broken {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => Err(CloseReason::Io(e)),
+            };
+            // Route every complete line, even from a connection about to close.
+            if let Some(reason) = route_worker_lines(
+                &mut worker.lines,
+                &mut self.clients,
+                &mut self.jobs,
+                &mut self.dirty,
+                &self.metrics,
+                now,
+            ) {
                 self.metrics.worker_protocol_errors.inc();
                 break Err(reason);
             }
-            match worker.stream.read(&mut self.scratch) {
-                Ok(0) => break Err(CloseReason::PeerClosed),
-                Ok(n) => worker.lines.extend(&self.scratch[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => break Err(CloseReason::Io(e)),
+            match read {
+                Ok(true) => break Ok(()),
+                Ok(false) => {}
+                Err(reason) => break Err(reason),
             }
         };
         if let Err(reason) = result {
@@ -456,6 +474,7 @@ impl EventLoop {
                     &self.limits,
                     &self.metrics,
                     true,
+                    ReadUntil::WouldBlock,
                     now,
                 ) {
                     self.close_client(token, reason);
@@ -524,8 +543,10 @@ fn take_requests(
     limits: &Limits,
     metrics: &GateMetrics,
     taking: bool,
+    until: ReadUntil,
     now: Instant,
 ) -> Result<(), CloseReason> {
+    let mut read_done = false;
     loop {
         while taking && conn.takes_requests(limits.max_in_flight, limits.one_shot) {
             let deadline = now + limits.job_timeout;
@@ -556,6 +577,9 @@ fn take_requests(
             conn.paused = true;
             return Ok(());
         }
+        if read_done {
+            return Ok(());
+        }
         match conn.stream.read(scratch) {
             Ok(0) => {
                 conn.peer_closed = true;
@@ -564,10 +588,40 @@ fn take_requests(
             Ok(n) => {
                 conn.lines.extend(&scratch[..n]);
                 conn.last_active = now;
+                read_done = until.done_after(n, scratch.len());
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(CloseReason::Io(e)),
+        }
+    }
+}
+
+/// Routes the complete lines in a worker's buffer; the reason to close it if one is broken.
+fn route_worker_lines(
+    lines: &mut LineBuffer,
+    clients: &mut HashMap<usize, ClientConn>,
+    jobs: &mut Jobs,
+    dirty: &mut Vec<usize>,
+    metrics: &GateMetrics,
+    now: Instant,
+) -> Option<CloseReason> {
+    loop {
+        match lines.next_line() {
+            Ok(Some(line)) => match parse_worker_line(line) {
+                Ok(answer) => route_answer(
+                    clients,
+                    jobs,
+                    dirty,
+                    metrics,
+                    answer.jid,
+                    Answer::Owned(answer.response.to_owned()),
+                    now,
+                ),
+                Err(e) => return Some(CloseReason::WorkerLine(e)),
+            },
+            Ok(None) => return None,
+            Err(e) => return Some(CloseReason::Frame(e)),
         }
     }
 }
