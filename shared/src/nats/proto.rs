@@ -569,6 +569,63 @@ mod tests {
     }
 
     #[test]
+    fn random_garbage_never_panics() {
+        // Fragments of real frames glued at random, fed in random chunk sizes.
+        const PIECES: &[&[u8]] = &[
+            b"MSG ",
+            b"msg",
+            b"a.b ",
+            b"7 ",
+            b"12",
+            b"\r\n",
+            b"\r",
+            b"\n",
+            b" ",
+            b"\t",
+            b"PING",
+            b"PONG",
+            b"+OK",
+            b"-ERR 'x'",
+            b"INFO {",
+            b"}",
+            b"\"max_payload\":",
+            b"9",
+            b"\xff",
+            b"-",
+            b"HMSG",
+            b"0",
+            b"99999999999999999999",
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..2000 {
+            let mut stream = Vec::new();
+            for _ in 0..(next() % 40) {
+                stream.extend_from_slice(PIECES[(next() % PIECES.len() as u64) as usize]);
+            }
+            let mut parser = Parser::new((next() % 64) as usize);
+            let mut rest = stream.as_slice();
+            'feed: while !rest.is_empty() {
+                let take = (1 + next() % 16).min(rest.len() as u64) as usize;
+                parser.feed(&rest[..take]);
+                rest = &rest[take..];
+                loop {
+                    match parser.next_op() {
+                        Ok(Some(_)) => {}
+                        Ok(None) => break,
+                        Err(_) => break 'feed,
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn control_line_without_end_is_limited() {
         let mut parser = Parser::new(DEFAULT_MAX_PAYLOAD);
         parser.feed(&vec![b'A'; MAX_CONTROL_LINE]);
