@@ -251,7 +251,7 @@ mod tests {
 
     #[test]
     fn migrations_apply_once_even_when_run_twice_or_concurrently() {
-        let server = testkit::MariaDb::start();
+        let server = crate::test_support::start_mariadb();
         let db = Db::open(&server.url(), 4).unwrap();
         let runs: Vec<_> = (0..2)
             .map(|_| {
@@ -273,7 +273,7 @@ mod tests {
 
     #[test]
     fn an_outage_is_an_error_and_the_pool_recovers() {
-        let mut server = testkit::MariaDb::start();
+        let mut server = crate::test_support::start_mariadb();
         let db = Db::open(&server.url(), 4).unwrap();
         migrate(&db).unwrap();
         db.ping().unwrap();

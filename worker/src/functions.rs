@@ -50,11 +50,25 @@ pub const TEST_FUNCTIONS: &[Function] = &[
     entry("debug_panic", test_only::panic, Access::Public),
     entry("debug_session", test_only::echo, Access::Session),
     entry("debug_admin", test_only::echo, Access::Admin),
+    entry("debug_sleep", test_only::sleep, Access::Public),
 ];
 
 #[cfg(test)]
-mod test_only {
+pub mod test_only {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// How many `debug_sleep` calls have started: lets a test stop the worker while one
+    /// is surely in flight.
+    pub static SLEEPS_STARTED: AtomicUsize = AtomicUsize::new(0);
+
+    /// Sleeps `ms` milliseconds, then answers them back.
+    pub fn sleep(_: &Context, args: &Args) -> Outcome {
+        let ms = args.int("ms")?;
+        SLEEPS_STARTED.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(std::time::Duration::from_millis(ms.clamp(0, 5000) as u64));
+        Ok(args.0.clone())
+    }
 
     pub fn panic(_: &Context, _: &Args) -> Outcome {
         panic!("debug_panic was called")

@@ -23,6 +23,8 @@ pub mod settings;
 
 #[cfg(test)]
 mod service_tests;
+#[cfg(test)]
+mod test_support;
 
 pub use service::{StartError, Worker};
 pub use settings::{Settings, SPEC};
