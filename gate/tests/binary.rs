@@ -144,3 +144,15 @@ fn sigterm_answers_in_flight_requests_deregisters_and_exits_0() {
     let rest = drain_log.join().unwrap();
     assert!(rest.contains("msg=deregistered"), "{rest}");
 }
+
+#[test]
+fn an_unreachable_nats_is_a_clear_start_error() {
+    let servers = Servers::start();
+    let mut options = servers.options();
+    options.nats_url = format!("nats://127.0.0.1:{}", testkit::free_port());
+    let error = gate::Gate::start(options)
+        .err()
+        .expect("no NATS there")
+        .to_string();
+    assert!(error.starts_with("nats:"), "{error}");
+}

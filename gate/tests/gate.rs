@@ -399,3 +399,26 @@ fn a_redis_outage_answers_at_once_instead_of_hanging() {
     assert_eq!(client.read_answer().unwrap(), timeout_json());
     assert!(gate.metrics().dispatch_failures.get() >= 1);
 }
+
+#[test]
+fn a_client_that_half_closes_still_gets_its_answers() {
+    let servers = Servers::start();
+    let gate = servers.gate();
+    let _worker = servers.worker("w1");
+    let mut client = TestClient::connect(gate.client_addr());
+    let burst: String = (0..5).map(|n| request_line(4, n)).collect();
+    client.send(burst.as_bytes());
+    client
+        .reader
+        .get_ref()
+        .shutdown(std::net::Shutdown::Write)
+        .unwrap();
+    for n in 0..5 {
+        assert_eq!(data_of(&client.read_answer().unwrap()), (4, n));
+    }
+    assert_eq!(
+        client.read_answer(),
+        None,
+        "closed once everything is answered"
+    );
+}
