@@ -391,4 +391,32 @@ mod tests {
             "{snap:?}"
         );
     }
+
+    #[test]
+    fn follows_a_kubernetes_configmap_layout() {
+        // kubelet mounts `<name>.json -> ..data/<name>.json`, `..data -> ..<timestamp>`,
+        // and updates by re-pointing `..data` in one rename.
+        use std::os::unix::fs::symlink;
+        let dir = testkit::TempDir::new("config-loader");
+        let root = dir.path();
+        fs::create_dir(root.join("..v1")).unwrap();
+        write(&root.join("..v1"), "friend.json", "{\"friend_limit\":50}");
+        symlink("..v1", root.join("..data")).unwrap();
+        symlink("..data/friend.json", root.join("friend.json")).unwrap();
+        let mut loader = Loader::new(root);
+        loader.scan(later());
+        assert_eq!(served(&loader, "friend").unwrap(), "{\"friend_limit\":50}");
+
+        fs::create_dir(root.join("..v2")).unwrap();
+        write(&root.join("..v2"), "friend.json", "{\"friend_limit\":60}");
+        symlink("..v2", root.join("..data_tmp")).unwrap();
+        fs::rename(root.join("..data_tmp"), root.join("..data")).unwrap();
+        assert_eq!(loader.scan(later()).loaded, vec!["friend".to_string()]);
+        assert_eq!(served(&loader, "friend").unwrap(), "{\"friend_limit\":60}");
+        assert_eq!(
+            loader.snapshot().files.len(),
+            1,
+            "hidden entries are not config"
+        );
+    }
 }

@@ -83,7 +83,7 @@ impl Reply {
 
 pub fn answer(snapshot: &Snapshot, route: &Route, if_none_match: Option<&str>) -> Reply {
     let document = match route {
-        Route::All => snapshot.all.as_ref(),
+        Route::All => Some(&snapshot.all),
         Route::File(name) => snapshot.get(name),
         Route::BadName(e) => return Reply::error(400, e.to_string()),
         Route::MethodNotAllowed => return Reply::error(405, "only GET and HEAD are allowed"),

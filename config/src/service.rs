@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use shared::admin::{AdminServer, Check};
 use shared::metrics::{Counter, Gauge, Histogram, Registry, LATENCY_BUCKETS};
 
+use crate::listener::bind_without_nagle;
 use crate::loader::Loader;
 use crate::routes::{answer, route, Body, Reply};
 use crate::snapshot::Snapshot;
@@ -125,14 +126,15 @@ impl Metrics {
 }
 
 /// A running config service. Dropping it (or [`ConfigService::shutdown`]) stops it:
-/// requests in flight are answered, then the threads exit.
+/// requests already received are answered, then the threads exit.
 pub struct ConfigService {
     addr: SocketAddr,
-    admin: Option<AdminServer>,
+    admin_addr: SocketAddr,
     stop: Arc<AtomicBool>,
+    /// Dropping the sender wakes the reloader at once.
     stop_reloader: Option<Sender<()>>,
     threads: Vec<JoinHandle<()>>,
-    server: Arc<tiny_http::Server>,
+    admin: Option<AdminServer>,
 }
 
 impl ConfigService {
@@ -141,36 +143,30 @@ impl ConfigService {
         let metrics = Arc::new(Metrics::new(&registry));
 
         let mut loader = Loader::new(&settings.dir);
-        if let Err(e) = std::fs::read_dir(&settings.dir) {
-            return Err(StartError::Directory {
-                dir: settings.dir.clone(),
-                reason: e.to_string(),
-            });
-        }
         scan_and_log(&mut loader);
         let first = loader.snapshot();
+        if let Some(reason) = first.dir_error.clone() {
+            return Err(StartError::Directory {
+                dir: settings.dir,
+                reason,
+            });
+        }
         metrics.show(&first);
         let current = Current(Arc::new(RwLock::new(Arc::new(first))));
 
         let addr = SocketAddr::new(settings.bind, settings.port);
-        let server = tiny_http::Server::http(addr).map_err(|e| StartError::Bind {
+        let bind_error = |reason: String| StartError::Bind {
             what: "config requests",
             addr,
-            reason: e.to_string(),
-        })?;
+            reason,
+        };
+        let listener = bind_without_nagle(addr).map_err(|e| bind_error(e.to_string()))?;
+        let server = tiny_http::Server::from_listener(listener, None)
+            .map_err(|e| bind_error(e.to_string()))?;
         let addr = server.server_addr().to_ip().unwrap_or(addr);
         let server = Arc::new(server);
 
-        let health_view = current.clone();
-        let health: Check = Arc::new(move || Ok(health_view.get().health_report()));
-        let ready_view = current.clone();
-        let ready: Check = Arc::new(move || {
-            let snapshot = ready_view.get();
-            match &snapshot.dir_error {
-                Some(e) => Err(format!("config directory unreadable: {e}")),
-                None => Ok(format!("files served: {}", snapshot.files.len())),
-            }
-        });
+        let (health, ready) = probes(&current);
         let admin_addr = SocketAddr::new(settings.bind, settings.admin_port);
         let admin =
             AdminServer::start(&admin_addr.to_string(), registry, health, ready).map_err(|e| {
@@ -181,30 +177,27 @@ impl ConfigService {
                 }
             })?;
 
+        let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let mut service = ConfigService {
             addr,
-            admin: Some(admin),
+            admin_addr: admin.addr(),
             stop: Arc::new(AtomicBool::new(false)),
-            stop_reloader: None,
+            stop_reloader: Some(stop_tx),
             threads: Vec::new(),
-            server,
+            admin: Some(admin),
         };
         // From here on, an early return drops `service`, which stops what was started.
-        let (stop_tx, stop_rx) = mpsc::channel::<()>();
-        service.stop_reloader = Some(stop_tx);
-        let reload_metrics = metrics.clone();
-        let reload_view = current.clone();
         let every = settings.reload_every;
+        let (view, reload_metrics) = (current.clone(), metrics.clone());
         let reloader = std::thread::Builder::new()
             .name("config-reload".into())
             .spawn(move || {
-                // Waiting on the channel lets shutdown interrupt the wait at once.
                 while let Err(RecvTimeoutError::Timeout) = stop_rx.recv_timeout(every) {
                     if scan_and_log(&mut loader) {
                         let snapshot = loader.snapshot();
                         reload_metrics.show(&snapshot);
                         reload_metrics.reloads.inc();
-                        reload_view.set(snapshot);
+                        view.set(snapshot);
                     }
                 }
             })
@@ -212,10 +205,8 @@ impl ConfigService {
         service.threads.push(reloader);
 
         for i in 0..settings.http_threads.max(1) {
-            let server = service.server.clone();
-            let stop = service.stop.clone();
-            let view = current.clone();
-            let metrics = metrics.clone();
+            let (server, stop) = (server.clone(), service.stop.clone());
+            let (view, metrics) = (current.clone(), metrics.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("config-http-{i}"))
                 .spawn(move || serve(&server, &stop, &view, &metrics))
@@ -225,7 +216,7 @@ impl ConfigService {
         shared::info!(
             "config service started",
             addr = addr,
-            admin = service.admin_addr(),
+            admin = service.admin_addr,
             dir = settings.dir.display(),
             reload_ms = every.as_millis()
         );
@@ -237,10 +228,10 @@ impl ConfigService {
     }
 
     pub fn admin_addr(&self) -> SocketAddr {
-        self.admin.as_ref().map_or(self.addr, |a| a.addr())
+        self.admin_addr
     }
 
-    /// Stops accepting, answers requests in flight, stops the reloader.
+    /// Stops accepting, answers requests already received, stops the reloader.
     pub fn shutdown(mut self) {
         self.stop_all();
     }
@@ -248,6 +239,8 @@ impl ConfigService {
     fn stop_all(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         self.stop_reloader.take();
+        // The HTTP threads hold the last references to the server: when they are joined
+        // it is dropped, which closes the listening socket.
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
@@ -259,6 +252,22 @@ impl Drop for ConfigService {
     fn drop(&mut self) {
         self.stop_all();
     }
+}
+
+/// `/healthz` lists broken files but stays 200: a restart cannot fix a bad file.
+/// `/readyz` fails while the directory cannot be read.
+fn probes(current: &Current) -> (Check, Check) {
+    let health_view = current.clone();
+    let health: Check = Arc::new(move || Ok(health_view.get().health_report()));
+    let ready_view = current.clone();
+    let ready: Check = Arc::new(move || {
+        let snapshot = ready_view.get();
+        match &snapshot.dir_error {
+            Some(e) => Err(format!("config directory unreadable: {e}")),
+            None => Ok(format!("files served: {}", snapshot.files.len())),
+        }
+    });
+    (health, ready)
 }
 
 /// Scans the directory and logs what changed; true when the snapshot must be rebuilt.
@@ -290,33 +299,37 @@ fn scan_and_log(loader: &mut Loader) -> bool {
 
 fn serve(server: &tiny_http::Server, stop: &AtomicBool, view: &Current, metrics: &Metrics) {
     while !stop.load(Ordering::SeqCst) {
-        let request = match server.recv_timeout(POLL) {
-            Ok(Some(request)) => request,
-            Ok(None) => continue,
-            Err(e) => {
-                shared::warn!("config http receive failed", error = e);
-                continue;
-            }
-        };
-        let started = Instant::now();
-        let if_none_match = request
-            .headers()
-            .iter()
-            .find(|h| h.field.equiv("If-None-Match"))
-            .map(|h| h.value.as_str().to_string());
-        let route = route(request.method().as_str(), request.url());
-        let reply = answer(&view.get(), &route, if_none_match.as_deref());
-        metrics.requests.inc();
-        match reply.status {
-            304 => metrics.not_modified.inc(),
-            400..=499 => metrics.client_errors.inc(),
-            _ => {}
+        match server.recv_timeout(POLL) {
+            Ok(Some(request)) => handle(request, view, metrics),
+            Ok(None) => {}
+            Err(e) => shared::warn!("config http receive failed", error = e),
         }
-        if let Err(e) = request.respond(to_http(&reply)) {
-            shared::debug!("config response not delivered", error = e);
-        }
-        metrics.latency.observe_since(started);
     }
+    // Answer what was already received before the server goes away.
+    while let Ok(Some(request)) = server.try_recv() {
+        handle(request, view, metrics);
+    }
+}
+
+fn handle(request: tiny_http::Request, view: &Current, metrics: &Metrics) {
+    let started = Instant::now();
+    let if_none_match = request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("If-None-Match"))
+        .map(|h| h.value.as_str().to_string());
+    let route = route(request.method().as_str(), request.url());
+    let reply = answer(&view.get(), &route, if_none_match.as_deref());
+    metrics.requests.inc();
+    match reply.status {
+        304 => metrics.not_modified.inc(),
+        400..=499 => metrics.client_errors.inc(),
+        _ => {}
+    }
+    if let Err(e) = request.respond(to_http(&reply)) {
+        shared::debug!("config response not delivered", error = e);
+    }
+    metrics.latency.observe_since(started);
 }
 
 fn to_http(reply: &Reply) -> tiny_http::Response<std::io::Cursor<Arc<[u8]>>> {

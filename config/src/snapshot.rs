@@ -32,12 +32,12 @@ pub struct Problem {
     pub serving_last_good: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Snapshot {
     /// Every file with a good version: its exact bytes as read.
     pub files: BTreeMap<ConfigName, Document>,
     /// `{"<name>":<content>,...}` over `files`, for `/get_game_manager_config`.
-    pub all: Option<Document>,
+    pub all: Document,
     pub problems: BTreeMap<ConfigName, Problem>,
     /// Set when the directory itself could not be listed at the last scan.
     pub dir_error: Option<String>,
@@ -70,7 +70,7 @@ impl Snapshot {
             .collect();
         Snapshot {
             files,
-            all: Some(Document::new(combined.into())),
+            all: Document::new(combined.into()),
             problems,
             dir_error,
         }
@@ -125,7 +125,7 @@ mod tests {
         good.insert(name("friend"), bytes("  {\"limit\":50}  "));
         good.insert(name("scalar"), bytes("7"));
         let snap = Snapshot::build(good, BTreeMap::new(), None);
-        let all = snap.all.as_ref().unwrap();
+        let all = &snap.all;
         assert_eq!(
             std::str::from_utf8(&all.body).unwrap(),
             "{\"friend\":{\"limit\":50},\"player\":{\"z\": 1, \"a\": [2]},\"scalar\":7}"
@@ -143,7 +143,7 @@ mod tests {
     #[test]
     fn an_empty_directory_is_an_empty_object() {
         let snap = Snapshot::build(BTreeMap::new(), BTreeMap::new(), None);
-        assert_eq!(&*snap.all.unwrap().body, b"{}");
+        assert_eq!(&*snap.all.body, b"{}");
     }
 
     #[test]
@@ -162,8 +162,8 @@ mod tests {
             a.get(&name("a")).unwrap().etag,
             c.get(&name("a")).unwrap().etag
         );
-        assert_eq!(a.all.unwrap().etag, b.all.as_ref().unwrap().etag);
-        assert_ne!(b.all.unwrap().etag, c.all.unwrap().etag);
+        assert_eq!(a.all.etag, b.all.etag);
+        assert_ne!(b.all.etag, c.all.etag);
     }
 
     #[test]

@@ -21,7 +21,7 @@ fn load() -> Value {
     let snapshot = loader.snapshot();
     assert!(snapshot.problems.is_empty(), "{}", snapshot.health_report());
     assert!(snapshot.dir_error.is_none(), "{}", snapshot.health_report());
-    serde_json::from_slice(&snapshot.all.expect("a combined document").body).unwrap()
+    serde_json::from_slice(&snapshot.all.body).unwrap()
 }
 
 fn item_ids(all: &Value) -> BTreeSet<(u64, u64)> {
