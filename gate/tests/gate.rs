@@ -422,3 +422,29 @@ fn a_client_that_half_closes_still_gets_its_answers() {
         "closed once everything is answered"
     );
 }
+
+#[test]
+fn a_client_that_does_not_read_is_not_read_either() {
+    let servers = Servers::start();
+    let gate = servers.gate();
+    let _worker = servers.worker("w1");
+    let mut client = TestClient::connect(gate.client_addr());
+    let line = |n: u64| format!("{{\"client\":5,\"n\":{n},\"answer_pad\":100000}}\r\n");
+    // 15 MB of answers: more than the kernel buffers on both sides hold.
+    let first: String = (0..150).map(line).collect();
+    client.send(first.as_bytes());
+    wait_for("150 answers at the gate", Duration::from_secs(15), || {
+        gate.metrics().answers.get() == 150
+    });
+    let more: String = (150..250).map(line).collect();
+    client.send(more.as_bytes());
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        gate.metrics().requests.get(),
+        150,
+        "unwritten answers must stop the gate from taking more requests"
+    );
+    for n in 0..250 {
+        assert_eq!(data_of(&client.read_answer().unwrap()), (5, n));
+    }
+}

@@ -51,7 +51,7 @@ impl Servers {
 
 /// Answers jobs as the real worker will: looks up the job's gate in Redis and writes
 /// `<jid>~<response>` to that gate's worker port. The response echoes the request's
-/// `n` and `client` fields and names the worker. Jobs that arrive together are answered
+/// `n` and `client` fields, names the worker, and adds `answer_pad` bytes of padding. Jobs that arrive together are answered
 /// in reverse order, so the gate's reordering is exercised.
 pub struct TestWorker {
     stop: Arc<AtomicBool>,
@@ -115,10 +115,11 @@ impl Drop for TestWorker {
 
 fn respond(line: &str, worker: &str) -> String {
     let request: Value = serde_json::from_str(line).unwrap_or(Value::Null);
+    let pad = request["answer_pad"].as_u64().unwrap_or(0) as usize;
     serde_json::json!({
         "status": 0,
         "message": "success",
-        "data": {"n": request["n"], "client": request["client"], "worker": worker}
+        "data": {"n": request["n"], "client": request["client"], "worker": worker, "pad": "x".repeat(pad)}
     })
     .to_string()
 }
