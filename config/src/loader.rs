@@ -177,13 +177,7 @@ impl Loader {
             }
         }
 
-        let parsed =
-            read.and_then(
-                |bytes| match serde_json::from_slice::<serde_json::Value>(&bytes) {
-                    Ok(_) => Ok(bytes),
-                    Err(e) => Err(FileError::NotJson(e.to_string())),
-                },
-            );
+        let parsed = read.and_then(check_json);
         let state = self.files.entry(name.clone()).or_insert(FileState {
             stamp,
             read_hash: None,
@@ -225,6 +219,14 @@ impl Loader {
             }
         }
         Snapshot::build(good, problems, self.dir_error.clone())
+    }
+}
+
+/// Keeps the exact bytes (they are served verbatim) once they are known to be JSON.
+fn check_json(bytes: Vec<u8>) -> Result<Vec<u8>, FileError> {
+    match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(_) => Ok(bytes),
+        Err(e) => Err(FileError::NotJson(e.to_string())),
     }
 }
 

@@ -293,3 +293,36 @@ fn shutdown_stops_listening() {
         std::net::TcpStream::connect(addr).is_err()
     });
 }
+
+#[test]
+fn rapid_rewrites_never_serve_a_partial_or_older_file() {
+    let dir = TempDir::new("config-http");
+    let body = |n: usize| format!("{{\"n\":{n},\"pad\":\"{}\"}}", "x".repeat(n * 37 % 5000));
+    write(dir.path(), "a.json", &body(0));
+    let service = start(dir.path());
+    let path = dir.path().to_path_buf();
+    let writer = std::thread::spawn(move || {
+        for n in 1..=300 {
+            // In place, so a scan can catch a half-written file: it must not be served.
+            std::fs::write(path.join("a.json"), body(n)).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    });
+    let mut last_seen = 0;
+    let mut reads = 0;
+    while !writer.is_finished() || last_seen < 300 {
+        let one = get(service.addr(), "/config/a", &[]);
+        assert_eq!(one.status, 200);
+        let n = one.json()["n"].as_u64().unwrap();
+        let all = get(service.addr(), "/get_game_manager_config", &[]);
+        let n_all = all.json()["a"]["n"].as_u64().unwrap();
+        assert!(
+            n >= last_seen && n_all >= n,
+            "went back: {last_seen} {n} {n_all}"
+        );
+        last_seen = n_all;
+        reads += 1;
+        assert!(reads < 100_000, "the last write was never served");
+    }
+    writer.join().unwrap();
+}
