@@ -559,7 +559,13 @@ fn metrics_count_requests_and_errors() {
     issue(&mut c, json!({"uid": "m", "kind": "account"}));
     c.post("/issue_token", "nope");
     c.request("GET", "/metrics-not-here", b"").unwrap();
-    let text = h.registry.render();
+    // Latency is recorded just after the answer is written, so the last one may lag.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut text = h.registry.render();
+    while !text.contains("auth_request_seconds_count 3\n") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        text = h.registry.render();
+    }
     assert!(
         text.contains("auth_issue_token_requests_total 2\n"),
         "{text}"
@@ -570,18 +576,46 @@ fn metrics_count_requests_and_errors() {
 
 #[test]
 fn stop_answers_requests_in_flight_then_closes() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
     let mut h = Harness::start();
     let addr = h.addr();
-    let mut c = h.client();
-    issue(&mut c, json!({"uid": "s", "kind": "account"}));
-    h.server.take().unwrap().stop();
-    assert!(
-        std::net::TcpStream::connect(addr).is_err()
-            || Client::connect(addr)
-                .request("POST", "/issue_token", b"{}")
-                .is_err(),
-        "a stopped server must not answer"
-    );
+    // Over 1 KiB, so a handler thread is already reading this body when stop comes.
+    let body = format!(r#"{{"uid":"slow","kind":"account"}}{}"#, " ".repeat(2000));
+    let mut slow = TcpStream::connect(addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        slow,
+        "POST /issue_token HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    slow.write_all(&body.as_bytes()[..1500]).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let server = h.server.take().unwrap();
+    let stopping = std::thread::spawn(move || server.stop());
+    std::thread::sleep(Duration::from_millis(200));
+    slow.write_all(&body.as_bytes()[1500..]).unwrap();
+    let mut answer = String::new();
+    slow.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#"{"status":0,"token":"#), "{answer}");
+    stopping.join().unwrap();
+
+    // Stopped: a new connection is refused, or at least never answered.
+    if let Ok(mut late) = TcpStream::connect(addr) {
+        late.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let _ =
+            late.write_all(b"POST /issue_token HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}");
+        let mut buf = [0u8; 1];
+        assert!(
+            !matches!(late.read(&mut buf), Ok(n) if n > 0),
+            "a stopped server answered"
+        );
+    }
 }
 
 #[test]
