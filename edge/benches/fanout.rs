@@ -5,7 +5,9 @@
 //!    (`/proc/<pid>/status` VmRSS before and after).
 //! 2. With `EDGE_BENCH_LISTENERS` (default 1,000) listeners in another world, publishes a
 //!    burst on `chat.s0.public` (as another edge would) and reports delivered messages per
-//!    second; then publishes at a steady pace and reports publish -> deliver latency.
+//!    second; then publishes one message every `EDGE_BENCH_PACE_MS` (default 20) and
+//!    reports publish -> deliver latency. The listeners are read by this process, which
+//!    shares the machine's cores with the edge and NATS.
 //!
 //! Run: `cargo bench -p edge --bench fanout`.
 
@@ -19,8 +21,7 @@ use mio::{Events, Interest, Poll, Token};
 use shared::framing::LineBuffer;
 
 const BURST: usize = 2_000;
-const PACED: usize = 400;
-const PACE: Duration = Duration::from_millis(5);
+const PACED: usize = 250;
 
 fn env_count(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -185,6 +186,7 @@ fn percentile(sorted: &[u64], p: f64) -> Duration {
 fn main() {
     let idle = env_count("EDGE_BENCH_IDLE", 10_000);
     let listener_count = env_count("EDGE_BENCH_LISTENERS", 1_000);
+    let pace = Duration::from_millis(env_count("EDGE_BENCH_PACE_MS", 20) as u64);
     let fds = edge::fdlimit::raise_to_hard_limit().expect("raise the fd limit");
     assert!(
         fds as usize > idle + listener_count + 100,
@@ -270,6 +272,20 @@ fn main() {
     for l in listeners.iter_mut() {
         l.2 = 0;
     }
+    // Reference: the same messages straight from NATS, without the edge.
+    let direct = publisher.subscribe("chat.s0.public", None).unwrap();
+    publisher.flush(Duration::from_secs(5)).unwrap();
+    let direct_reader = std::thread::spawn(move || {
+        (0..PACED)
+            .map(|_| {
+                let msg = direct.recv_timeout(Duration::from_secs(30)).unwrap();
+                let now = origin.elapsed().as_nanos() as u64;
+                let text = String::from_utf8(msg.payload).unwrap();
+                let sent: u64 = text.rsplit_once(':').unwrap().1.parse().unwrap();
+                now.saturating_sub(sent)
+            })
+            .collect::<Vec<u64>>()
+    });
     let pacer = {
         let publisher = publisher.clone();
         std::thread::spawn(move || {
@@ -278,7 +294,7 @@ fn main() {
                 publisher
                     .publish("chat.s0.public", text.as_bytes())
                     .unwrap();
-                std::thread::sleep(PACE);
+                std::thread::sleep(pace);
             }
         })
     };
@@ -286,10 +302,18 @@ fn main() {
     pacer.join().unwrap();
     latencies.sort_unstable();
     println!(
-        "paced: {PACED} messages every {PACE:?} x {listener_count} listeners: publish->deliver p50 {:.2?}, p99 {:.2?}, max {:.2?}",
+        "paced: {PACED} messages every {pace:?} x {listener_count} listeners: publish->deliver p50 {:.2?}, p99 {:.2?}, max {:.2?}",
         percentile(&latencies, 0.50),
         percentile(&latencies, 0.99),
         percentile(&latencies, 1.0)
+    );
+    let mut direct_latencies = direct_reader.join().unwrap();
+    direct_latencies.sort_unstable();
+    println!(
+        "reference, the same messages read straight from NATS: p50 {:.2?}, p99 {:.2?}, max {:.2?}",
+        percentile(&direct_latencies, 0.50),
+        percentile(&direct_latencies, 0.99),
+        percentile(&direct_latencies, 1.0)
     );
     let after_fanout = rss_kib(pid);
     println!("edge RSS after fan-out: {after_fanout} KiB");

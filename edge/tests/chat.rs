@@ -483,18 +483,28 @@ fn relayed_messages_cannot_inject_frames() {
 }
 
 #[test]
-fn exit_closes_politely_and_login_times_out() {
+fn exit_closes_politely_and_silent_connections_time_out() {
     let mut stack = Stack::start();
     let mut cfg = stack.config();
     cfg.login_timeout = Duration::from_secs(1);
+    cfg.idle_timeout = Some(Duration::from_secs(2));
     let a = Edge::start(cfg).unwrap();
     let mut ann = stack.login(&a, "s0", "Ann", "");
     ann.send("000000EXIT");
     assert_eq!(ann.frame(), None);
 
+    let mut idle = stack.login(&a, "s1", "Bob", "");
     let mut silent = Client::connect(a.addr());
     silent.expect_error_then_close("login timeout");
-    assert_eq!(metric(&a, "edge_timeouts_total"), 1);
+    idle.expect_error_then_close("idle timeout");
+    assert_eq!(metric(&a, "edge_timeouts_total"), 2);
+    // Once the clients hang up, the edge forgets them.
+    drop((idle, silent));
+    let deadline = Instant::now() + WAIT;
+    while metric(&a, "edge_connections") != 0 {
+        assert!(Instant::now() < deadline, "closed connections linger");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
