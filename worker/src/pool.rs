@@ -2,6 +2,7 @@
 //! MySQL or Redis, so there are many threads; the bound makes a flood of jobs push back on
 //! the intake instead of growing memory.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -84,7 +85,11 @@ fn run<J>(receiver: &Mutex<Receiver<J>>, work: &(dyn Fn(J) + Send + Sync), depth
         let next = receiver.lock().unwrap_or_else(|p| p.into_inner()).recv();
         let Ok(job) = next else { return };
         depth.fetch_sub(1, Ordering::Relaxed);
-        work(job);
+        // The handler already turns a function's panic into -1; this keeps the thread
+        // alive should anything around it panic too.
+        if panic::catch_unwind(AssertUnwindSafe(|| work(job))).is_err() {
+            shared::error!("job panicked outside the handler");
+        }
     }
 }
 
@@ -108,6 +113,26 @@ mod tests {
         pool.finish();
         assert_eq!(done.load(Ordering::SeqCst), 100);
         assert_eq!(pool.submit(1), Err(1), "no jobs after finish");
+    }
+
+    #[test]
+    fn a_panicking_job_does_not_cost_a_thread() {
+        let done = Arc::new(AtomicUsize::new(0));
+        let counter = done.clone();
+        let mut pool = JobPool::new("t", 1, 4, move |fail: bool| {
+            assert!(!fail, "job asked to fail");
+            counter.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+        for fail in [true, false, true, false] {
+            pool.submit(fail).unwrap();
+        }
+        pool.finish();
+        assert_eq!(
+            done.load(Ordering::SeqCst),
+            2,
+            "the one thread ran the jobs after each panic"
+        );
     }
 
     #[test]

@@ -554,19 +554,44 @@ impl FakeGate {
 
     /// The next answer line: (jid, response).
     fn answer(&mut self) -> (String, Response) {
+        self.answer_within(Duration::from_secs(20))
+            .expect("an answer within 20 s")
+    }
+
+    /// The next answer line, or `None` when none comes within `wait`.
+    fn answer_within(&mut self, wait: Duration) -> Option<(String, Response)> {
         if self.reader.is_none() {
-            let (conn, _) = self.listener.accept().unwrap();
-            conn.set_read_timeout(Some(Duration::from_secs(20)))
-                .unwrap();
+            self.listener.set_nonblocking(true).unwrap();
+            let deadline = Instant::now() + wait;
+            let conn = loop {
+                match self.listener.accept() {
+                    Ok((conn, _)) => break conn,
+                    Err(_) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(10))
+                    }
+                    Err(_) => return None,
+                }
+            };
+            conn.set_nonblocking(false).unwrap();
             self.reader = Some(BufReader::new(conn));
         }
+        let reader = self.reader.as_mut().unwrap();
+        reader.get_ref().set_read_timeout(Some(wait)).unwrap();
         let mut line = String::new();
-        self.reader.as_mut().unwrap().read_line(&mut line).unwrap();
+        match reader.read_line(&mut line) {
+            Ok(n) if n > 0 => {}
+            Ok(_) => {
+                // The worker closed this connection; its next answer comes on a new one.
+                self.reader = None;
+                return None;
+            }
+            Err(_) => return None,
+        }
         let body = line
             .strip_suffix("\r\n")
             .unwrap_or_else(|| panic!("no CRLF: {line:?}"));
         let (jid, json) = body.split_once('~').unwrap();
-        (jid.to_string(), serde_json::from_str(json).unwrap())
+        Some((jid.to_string(), serde_json::from_str(json).unwrap()))
     }
 
     fn ask(&mut self, request: Value) -> Response {
@@ -695,4 +720,118 @@ fn stop_answers_jobs_in_flight_then_takes_no_more() {
         matches!(read, Ok(0)) || read.is_err(),
         "answered after stop: {line:?}"
     );
+}
+
+fn test_settings(redis: &testkit::Redis, nats: &testkit::Nats, db: &testkit::MariaDb) -> Settings {
+    let mut settings = Settings::new(&nats.url(), &redis.url(), &db.url(), SECRET);
+    settings.threads = 4;
+    settings.admin_addr = "127.0.0.1:0".into();
+    settings.pbkdf2_iterations = 1000;
+    settings.startup_wait = Duration::from_secs(10);
+    settings
+}
+
+/// Publishes `request` until an answer comes: jobs published while NATS was down are lost
+/// (at most once delivery), which is the gate's timeout to report, not the worker's.
+fn ask_until_answered(gate: &mut FakeGate, request: &Value) -> Response {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let jid = gate.publish(&request.to_string());
+        while let Some((answered, response)) = gate.answer_within(Duration::from_secs(2)) {
+            if answered == jid {
+                return response;
+            }
+        }
+        assert!(Instant::now() < deadline, "no answer to {request}");
+    }
+}
+
+#[test]
+fn the_worker_survives_a_nats_restart() {
+    let redis = testkit::Redis::start();
+    let mut nats = testkit::Nats::start();
+    let db = crate::test_support::start_mariadb();
+    let worker = Worker::start(&test_settings(&redis, &nats, &db)).unwrap();
+    let mut gate = FakeGate::start(&redis.url(), &nats.url(), "1");
+    let guest = json!({"function":"login_unique","data":{"unique_id":"nats-1"}});
+    assert_eq!(gate.ask(guest.clone()).status, 0);
+
+    nats.kill();
+    nats.restart();
+    let r = ask_until_answered(&mut gate, &guest);
+    assert_eq!(r.status, 0);
+    let (code, body) = http_get(worker.admin_addr(), "/readyz");
+    assert_eq!(code, 200, "{body}");
+    worker.stop();
+}
+
+#[test]
+fn merged_worlds_are_served_as_their_target() {
+    let mut s = Stack::start();
+    s.config = GameConfig::embedded()
+        .overlay(&json!({"worlds":{"worlds":["s0"],"merge":{"s1":"s0"}}}))
+        .unwrap();
+    let account = s.guest("merged-player");
+    let entered = s.ok(json!({"world":"s1","function":"enter_world","data":{"token":account}}));
+    assert_eq!(entered["world"], "s0", "s1 was merged into s0");
+    let session = entered["token"].as_str().unwrap();
+    let echo = s.ok(json!({"world":"s1","function":"debug_session","data":{"token":session}}));
+    assert_eq!(echo["served_world"], "s0");
+    s.ok(json!({"world":"s0","function":"debug_session","data":{"token":session}}));
+    let r = s.call(json!({"world":"s2","function":"enter_world","data":{"token":account}}));
+    assert_eq!(r.status, 14);
+}
+
+#[test]
+fn worlds_come_from_the_config_service_and_follow_its_changes() {
+    let dir = testkit::TempDir::new("worker-config");
+    let worlds = dir.path().join("worlds.json");
+    std::fs::write(&worlds, r#"{"worlds":["s7"],"merge":{}}"#).unwrap();
+    let service = lukseun_config::ConfigService::start(lukseun_config::Settings {
+        bind: "127.0.0.1".parse().unwrap(),
+        port: 0,
+        admin_port: 0,
+        dir: dir.path().to_path_buf(),
+        reload_every: Duration::from_millis(100),
+        http_threads: 2,
+    })
+    .unwrap();
+
+    let redis = testkit::Redis::start();
+    let nats = testkit::Nats::start();
+    let db = crate::test_support::start_mariadb();
+    let mut settings = test_settings(&redis, &nats, &db);
+    settings.config_url = format!("http://{}", service.addr());
+    settings.config_refresh = Duration::from_secs(1);
+    let worker = Worker::start(&settings).unwrap();
+    let mut gate = FakeGate::start(&redis.url(), &nats.url(), "2");
+
+    let token = gate
+        .ask(json!({"function":"login_unique","data":{"unique_id":"cfg"}}))
+        .data["token"]
+        .clone();
+    let enter =
+        |world: &str| json!({"world":world,"function":"enter_world","data":{"token":token}});
+    assert_eq!(
+        gate.ask(enter("s7")).status,
+        0,
+        "served by the config service"
+    );
+    assert_eq!(
+        gate.ask(enter("s0")).status,
+        14,
+        "embedded worlds were replaced"
+    );
+
+    std::fs::write(&worlds, r#"{"worlds":["s7","s8"],"merge":{}}"#).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while gate.ask(enter("s8")).status != 0 {
+        assert!(Instant::now() < deadline, "the new world never appeared");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A broken file on the service keeps the last good worlds.
+    std::fs::write(&worlds, "{ broken").unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(gate.ask(enter("s8")).status, 0);
+    worker.stop();
 }
