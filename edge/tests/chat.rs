@@ -593,3 +593,29 @@ fn the_binary_says_goodbye_and_exits_zero_on_sigterm() {
     ann.expect_error_then_close("server shutting down");
     assert!(child.wait().unwrap().success(), "exit status 0");
 }
+
+#[test]
+fn chat_resumes_after_a_nats_restart() {
+    let mut stack = Stack::start();
+    let a = stack.edge();
+    let mut ann = stack.login(&a, "s0", "Ann", "f1");
+    stack.nats.kill();
+    let deadline = Instant::now() + WAIT;
+    while http_get(a.admin_addr(), "/readyz").0 == 200 {
+        assert!(
+            Instant::now() < deadline,
+            "readiness never noticed NATS down"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stack.nats.restart();
+    while http_get(a.admin_addr(), "/readyz").0 != 200 {
+        assert!(Instant::now() < deadline, "never reconnected to NATS");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The client re-sent the SUBs before anything published after the reconnect.
+    ann.send("0000PUBLICback");
+    assert_eq!(ann.chat(), (ChatKind::Public, "Ann:back".into()));
+    ann.send("0000FAMILYback too");
+    assert_eq!(ann.chat(), (ChatKind::Family, "Ann:back too".into()));
+}
