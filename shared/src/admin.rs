@@ -6,8 +6,9 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::time::Duration;
 
+use crate::http::{self, HttpServer, Options, Request, Response};
 use crate::metrics::Registry;
 
 /// A probe: `Ok(detail)` is healthy / ready, `Err(reason)` is not.
@@ -17,10 +18,23 @@ pub fn always_ok() -> Check {
     Arc::new(|| Ok(String::new()))
 }
 
+/// Probes and scrapes are small GETs from a few clients: a small server suffices.
+fn admin_options() -> Options {
+    Options {
+        name: "admin",
+        threads: 2,
+        max_body: 4 * 1024,
+        max_head: 8 * 1024,
+        max_connections: 64,
+        idle_timeout: Duration::from_secs(30),
+        request_timeout: Duration::from_secs(10),
+        refusal: http::text_refusal,
+    }
+}
+
+/// The running admin server; dropping it stops it.
 pub struct AdminServer {
-    addr: SocketAddr,
-    server: Arc<tiny_http::Server>,
-    thread: Option<JoinHandle<()>>,
+    server: HttpServer,
 }
 
 impl AdminServer {
@@ -30,57 +44,33 @@ impl AdminServer {
         health: Check,
         ready: Check,
     ) -> io::Result<AdminServer> {
-        let server = tiny_http::Server::http(addr).map_err(io::Error::other)?;
-        let bound = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| io::Error::other("admin server is not on an IP address"))?;
-        let server = Arc::new(server);
-        let serving = server.clone();
-        let thread = std::thread::Builder::new()
-            .name("admin-http".into())
-            .spawn(move || {
-                for request in serving.incoming_requests() {
-                    let (code, body, content_type) = match request.url() {
-                        "/healthz" => probe_answer(&health),
-                        "/readyz" => probe_answer(&ready),
-                        "/metrics" => (200, registry.render(), "text/plain; version=0.0.4"),
-                        _ => (404, "not found\n".to_string(), "text/plain"),
-                    };
-                    let header = tiny_http::Header::from_bytes("Content-Type", content_type)
-                        .expect("static header is valid");
-                    let response = tiny_http::Response::from_string(body)
-                        .with_status_code(code)
-                        .with_header(header);
-                    let _ = request.respond(response);
-                }
-            })?;
-        Ok(AdminServer {
-            addr: bound,
-            server,
-            thread: Some(thread),
-        })
+        let handler: http::Handler =
+            Arc::new(move |request: &Request| match request.path.as_str() {
+                "/healthz" => probe_answer(&health),
+                "/readyz" => probe_answer(&ready),
+                "/metrics" => Response::new(
+                    200,
+                    Some("text/plain; version=0.0.4"),
+                    registry.render().into_bytes(),
+                ),
+                _ => Response::text(404, "not found\n"),
+            });
+        // The admin server's own traffic is not exported: a private registry keeps its
+        // metric names from colliding with the service's.
+        let server = HttpServer::start(addr, admin_options(), handler, &Registry::new())?;
+        Ok(AdminServer { server })
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 }
 
-fn probe_answer(check: &Check) -> (u16, String, &'static str) {
+fn probe_answer(check: &Check) -> Response {
     match check() {
-        Ok(detail) if detail.is_empty() => (200, "ok\n".to_string(), "text/plain"),
-        Ok(detail) => (200, format!("ok\n{detail}\n"), "text/plain"),
-        Err(reason) => (503, format!("unavailable: {reason}\n"), "text/plain"),
-    }
-}
-
-impl Drop for AdminServer {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        Ok(detail) if detail.is_empty() => Response::text(200, "ok\n"),
+        Ok(detail) => Response::text(200, format!("ok\n{detail}\n")),
+        Err(reason) => Response::text(503, format!("unavailable: {reason}\n")),
     }
 }
 
@@ -92,7 +82,11 @@ mod tests {
 
     fn get(addr: SocketAddr, path: &str) -> (u16, String) {
         let mut s = std::net::TcpStream::connect(addr).unwrap();
-        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut text = String::new();
         s.read_to_string(&mut text).unwrap();
         let code = text[9..12].parse().unwrap();
