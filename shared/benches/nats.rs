@@ -1,7 +1,8 @@
 //! Throughput of our NATS client against a real nats-server: N small messages from one
 //! publishing connection to one subscriber on another, end to end.
 //!
-//! `cargo bench -p shared --bench nats` (prints msgs/s; `NATS_BENCH_N` overrides N).
+//! `cargo bench -p shared --bench nats` prints msgs/s. `NATS_BENCH_N` overrides N,
+//! `NATS_BENCH_CAPACITY` the subscription queue (default: N, so nothing is dropped).
 
 use std::time::{Duration, Instant};
 
@@ -11,13 +12,17 @@ const DEFAULT_N: usize = 200_000;
 const PAYLOAD_BYTES: usize = 64;
 
 fn main() {
-    let n: usize = std::env::var("NATS_BENCH_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_N);
+    let n = env_number("NATS_BENCH_N").unwrap_or(DEFAULT_N);
     let nats = testkit::Nats::start();
     let publisher = Client::connect(&nats.url(), Options::named("bench-pub")).expect("connect");
-    let subscriber = Client::connect(&nats.url(), Options::named("bench-sub")).expect("connect");
+    // Room for every message: this measures the client, not how the consumer thread
+    // happens to be scheduled (a full queue would drop, by design).
+    let capacity = env_number("NATS_BENCH_CAPACITY").unwrap_or(n);
+    let sub_options = Options {
+        subscription_capacity: capacity,
+        ..Options::named("bench-sub")
+    };
+    let subscriber = Client::connect(&nats.url(), sub_options).expect("connect");
     let sub = subscriber.subscribe("bench", None).expect("subscribe");
     subscriber.flush(Duration::from_secs(10)).expect("flush");
 
@@ -25,7 +30,7 @@ fn main() {
         let mut received = 0usize;
         let mut bytes = 0usize;
         while received < n {
-            match sub.recv_timeout(Duration::from_secs(5)) {
+            match sub.recv_timeout(Duration::from_secs(30)) {
                 Ok(msg) => {
                     received += 1;
                     bytes += msg.payload.len();
@@ -72,8 +77,17 @@ fn main() {
         "  end to end:         {:>10.0} msgs/s  ({end_to_end:?}, received {received}, {bytes} payload bytes, dropped {dropped})",
         rate(received, end_to_end)
     );
+    println!(
+        "  reconnects: publisher {}, subscriber {}",
+        publisher.reconnects(),
+        subscriber.reconnects()
+    );
     if received != n {
         eprintln!("nats bench: only {received} of {n} messages arrived");
         std::process::exit(1);
     }
+}
+
+fn env_number(name: &str) -> Option<usize> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
