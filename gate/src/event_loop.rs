@@ -219,7 +219,11 @@ impl EventLoop {
             if self.drain_deadline.is_none() && self.stop.load(Ordering::Acquire) {
                 self.begin_drain(now);
             }
+            // Jobs go out before the answers are written: those writes take a while, and
+            // the dispatcher's Redis round trip can run meanwhile.
+            self.send_new_jobs();
             self.flush_dirty(now);
+            // Connections that resumed reading while flushing may have made new jobs.
             self.send_new_jobs();
             if now >= self.next_sweep {
                 self.close_idle(now);
