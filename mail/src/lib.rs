@@ -4,14 +4,13 @@
 //! - [`names`]: strict checks for world, uid and key (they become paths).
 //! - [`store`]: the durable Maildir with its per-mailbox limit.
 //! - [`api`]: JSON requests to store calls and replies.
-//! - [`http`], [`http_wire`]: a small HTTP/1.1 server (bounded bodies) and its handler pool.
+//! - [`http`]: the API's limits and request handler on the shared HTTP server.
 //!
 //! [`MailService::start`] runs the whole service in-process (tests bind port 0);
 //! `main.rs` only wires configuration, the admin server and signals to it.
 
 pub mod api;
 pub mod http;
-pub mod http_wire;
 pub mod message;
 pub mod names;
 pub mod store;
@@ -22,9 +21,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use shared::admin::Check;
+use shared::http::HttpServer;
 use shared::metrics::Registry;
 
-use crate::http::HttpServer;
 use crate::store::Maildir;
 
 /// Everything the service needs to start.
@@ -48,7 +47,7 @@ pub struct MailService {
 impl MailService {
     pub fn start(config: &ServiceConfig, registry: &Registry) -> io::Result<MailService> {
         let store = Arc::new(Maildir::open(&config.root, config.mailbox_limit)?);
-        let http = HttpServer::start(&config.bind, config.threads, store.clone(), registry)?;
+        let http = http::start(&config.bind, config.threads, store.clone(), registry)?;
         Ok(MailService { store, http })
     }
 

@@ -435,6 +435,29 @@ fn bad_http_gets_clear_errors_and_the_service_stays_up() {
 }
 
 #[test]
+fn bodies_up_to_256_kib_are_read_and_judged_by_the_api() {
+    let svc = start(50);
+    // Over the 64 KiB mail body limit but under the 256 KiB request limit: the request is
+    // read whole and refused by the mail checks, not by the server (413).
+    let long = "x".repeat(200 * 1024);
+    let answer = post(
+        svc.service.addr(),
+        "/send",
+        &send_body("s0", "u", "a", "b", &long),
+    )
+    .unwrap();
+    assert_eq!(answer.http, 400);
+    let reply = answer.json();
+    assert!(
+        reply["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid mail"),
+        "{reply}"
+    );
+}
+
+#[test]
 fn readiness_follows_the_root_being_writable() {
     let svc = start(50);
     let ready = svc.service.ready_check();
