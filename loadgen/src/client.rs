@@ -52,7 +52,12 @@ impl Answer {
 }
 
 /// The request line of the contract: `{"world":..,"function":..,"data":{"token":..,..}}`.
-pub fn request_line(world: &str, function: &str, token: Option<&str>, args: &Map<String, Value>) -> String {
+pub fn request_line(
+    world: &str,
+    function: &str,
+    token: Option<&str>,
+    args: &Map<String, Value>,
+) -> String {
     let mut data = args.clone();
     if let Some(t) = token {
         data.insert("token".into(), Value::from(t));
@@ -138,7 +143,12 @@ mod tests {
 
     #[test]
     fn answers_need_an_integer_status() {
-        assert_eq!(parse_answer(r#"{"status":-2,"message":"x"}"#).unwrap().status, -2);
+        assert_eq!(
+            parse_answer(r#"{"status":-2,"message":"x"}"#)
+                .unwrap()
+                .status,
+            -2
+        );
         assert!(parse_answer(r#"{"status":"0"}"#).is_err());
         assert!(parse_answer("nope").is_err());
     }

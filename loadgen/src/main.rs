@@ -14,16 +14,40 @@ const SPEC: Spec = Spec {
     service: "loadgen",
     about: "load generator: virtual players calling a mix of game functions through gates",
     options: &[
-        Opt::value("gate", "127.0.0.1:8880", "gate address(es), comma-separated")
-            .with_alt_env("LUKSEUN_GATES"),
+        Opt::value(
+            "gate",
+            "127.0.0.1:8880",
+            "gate address(es), comma-separated",
+        )
+        .with_alt_env("LUKSEUN_GATES"),
         Opt::value("connections", "64", "virtual players, one connection each"),
         Opt::value("duration-secs", "10", "length of the measured window"),
-        Opt::value("warmup-secs", "1", "load before the measured window, not counted"),
-        Opt::value("rate", "0", "requests/s over all players (open loop); 0 = closed loop"),
-        Opt::value("pipeline", "1", "requests in flight per player in closed loop"),
+        Opt::value(
+            "warmup-secs",
+            "1",
+            "load before the measured window, not counted",
+        ),
+        Opt::value(
+            "rate",
+            "0",
+            "requests/s over all players (open loop); 0 = closed loop",
+        ),
+        Opt::value(
+            "pipeline",
+            "1",
+            "requests in flight per player in closed loop",
+        ),
         Opt::value("world", "s0", "world the players enter"),
-        Opt::value("mix", "account_all_info", "weighted calls, e.g. get_all_resource:3,get_info_player:1"),
-        Opt::value("timeout-secs", "15", "wait for one answer before counting it lost"),
+        Opt::value(
+            "mix",
+            "account_all_info",
+            "weighted calls, e.g. get_all_resource:3,get_info_player:1",
+        ),
+        Opt::value(
+            "timeout-secs",
+            "15",
+            "wait for one answer before counting it lost",
+        ),
         Opt::value("label", "", "label for the JSON line"),
         Opt::switch("json", "print one JSON line with the results as well"),
     ],

@@ -39,7 +39,10 @@ pub struct Progress {
 
 /// Calls made with the account token; everything else runs in a world with a session token.
 fn uses_account_token(function: &str) -> bool {
-    matches!(function, "account_all_info" | "bind_account" | "enter_world")
+    matches!(
+        function,
+        "account_all_info" | "bind_account" | "enter_world"
+    )
 }
 
 pub struct Player {
@@ -62,12 +65,21 @@ impl Player {
             .map_err(|e| format!("login_unique: {e}"))?;
         let account = token_of(&answer, "login_unique")?;
         let answer = client
-            .call(&request_line(&plan.world, "enter_world", Some(&account), &Map::new()))
+            .call(&request_line(
+                &plan.world,
+                "enter_world",
+                Some(&account),
+                &Map::new(),
+            ))
             .map_err(|e| format!("enter_world: {e}"))?;
         let session = token_of(&answer, "enter_world")?;
         let mut lines = HashMap::new();
         for name in plan.mix.names() {
-            let token = if uses_account_token(name) { &account } else { &session };
+            let token = if uses_account_token(name) {
+                &account
+            } else {
+                &session
+            };
             lines.insert(
                 name.to_string(),
                 request_line(&plan.world, name, Some(token), &Map::new()),

@@ -32,7 +32,9 @@ impl Stats {
     }
 
     pub fn merge(&mut self, other: &Stats) {
-        self.latency.add(&other.latency).expect("histograms share bounds");
+        self.latency
+            .add(&other.latency)
+            .expect("histograms share bounds");
         for (status, n) in &other.by_status {
             *self.by_status.entry(*status).or_default() += n;
         }
@@ -73,7 +75,11 @@ impl Stats {
             secs,
             answered as f64 / secs,
             self.ok(),
-            if errors.is_empty() { " 0".to_string() } else { errors },
+            if errors.is_empty() {
+                " 0".to_string()
+            } else {
+                errors
+            },
             self.timed_out(),
             self.lost,
             self.percentile_ms(0.5),
@@ -125,7 +131,10 @@ mod tests {
         b.record(-2, Duration::from_secs(10));
         b.lost = 1;
         a.merge(&b);
-        assert_eq!((a.answered(), a.ok(), a.timed_out(), a.lost), (102, 100, 1, 1));
+        assert_eq!(
+            (a.answered(), a.ok(), a.timed_out(), a.lost),
+            (102, 100, 1, 1)
+        );
         let text = a.summary(Duration::from_secs(1));
         assert!(text.contains("errors 11:1"), "{text}");
         assert!(text.contains("lost 1"), "{text}");

@@ -58,7 +58,10 @@ impl Opt {
 
     /// `log-level` -> `LUKSEUN_LOG_LEVEL`
     pub fn env_name(&self) -> String {
-        format!("LUKSEUN_{}", self.name.to_ascii_uppercase().replace('-', "_"))
+        format!(
+            "LUKSEUN_{}",
+            self.name.to_ascii_uppercase().replace('-', "_")
+        )
     }
 }
 
@@ -115,8 +118,15 @@ pub enum ConfigError {
     HelpRequested,
     UnknownOption(String),
     MissingValue(String),
-    Missing { name: String, env: String },
-    Invalid { name: String, value: String, reason: String },
+    Missing {
+        name: String,
+        env: String,
+    },
+    Invalid {
+        name: String,
+        value: String,
+        reason: String,
+    },
     Unexpected(String),
 }
 

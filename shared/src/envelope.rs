@@ -101,9 +101,17 @@ mod tests {
     #[test]
     fn fixed_statuses_match_the_contract() {
         let all = [
-            (Status::ProgrammingError, -1, "programming error, this should not happen"),
+            (
+                Status::ProgrammingError,
+                -1,
+                "programming error, this should not happen",
+            ),
             (Status::TimedOut, -2, "request timed out"),
-            (Status::UnknownFunction, 10, "function is not in function list"),
+            (
+                Status::UnknownFunction,
+                10,
+                "function is not in function list",
+            ),
             (Status::InvalidToken, 11, "invalid token"),
             (Status::TokenMissing, 12, "token not present"),
             (Status::Malformed, 13, "malformed request"),
@@ -125,7 +133,10 @@ mod tests {
         let mut data = Map::new();
         data.insert("token".into(), Value::from("abc"));
         let json = Response::ok(data).to_json();
-        assert_eq!(json, r#"{"status":0,"message":"success","data":{"token":"abc"}}"#);
+        assert_eq!(
+            json,
+            r#"{"status":0,"message":"success","data":{"token":"abc"}}"#
+        );
         let back: Response = serde_json::from_str(&json).unwrap();
         assert_eq!(back.data["token"], "abc");
     }
