@@ -79,6 +79,7 @@ fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError>
 }
 
 impl Gate {
+    /// Binds every port first, so a start error leaves no thread behind.
     pub fn start(options: GateOptions) -> Result<Gate, StartError> {
         let redis = Arc::new(RedisPool::new(&options.redis_url, 4).map_err(StartError::Redis)?);
         let nats = Client::connect(&options.nats_url, NatsOptions::named("gate"))
@@ -92,28 +93,20 @@ impl Gate {
         let registry = Registry::new();
         let metrics = GateMetrics::new(&registry);
         let gid = GateIdCell::new();
-        let advertised = SocketAddr::new(options.advertise_ip, worker_addr.port()).to_string();
-        let registrar = Registrar::start(redis.clone(), advertised.clone(), gid.clone())?;
+        let ready = readiness(gid.clone(), redis.clone(), nats.clone());
+        let admin_addr = SocketAddr::new(options.bind, options.admin_port);
+        let admin = AdminServer::start(&admin_addr.to_string(), registry, always_ok(), ready)
+            .map_err(|error| StartError::Bind {
+                what: "admin",
+                addr: admin_addr,
+                error,
+            })?;
 
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let stop = Arc::new(AtomicBool::new(false));
         let (dispatch_tx, dispatch_rx) = mpsc::channel();
         let (failed_tx, failed_rx) = mpsc::channel();
-
-        let dispatcher = Dispatcher {
-            jobs: dispatch_rx,
-            failed: failed_tx,
-            wake_loop: waker.clone(),
-            redis: redis.clone(),
-            nats: nats.clone(),
-            gid: gid.clone(),
-            metrics: metrics.clone(),
-        };
-        let dispatcher = std::thread::Builder::new()
-            .name("gate-dispatch".into())
-            .spawn(move || dispatcher.run())?;
-
         let event_loop = EventLoop::new(LoopParts {
             poll,
             client_listener,
@@ -130,17 +123,27 @@ impl Gate {
             failed: failed_rx,
             dispatch: dispatch_tx,
         })?;
+
+        // Registered before the first job can be dispatched (when Redis is up).
+        let advertised = SocketAddr::new(options.advertise_ip, worker_addr.port()).to_string();
+        let registrar = Registrar::start(redis.clone(), advertised.clone(), gid.clone())?;
+
+        let dispatcher = Dispatcher {
+            jobs: dispatch_rx,
+            failed: failed_tx,
+            wake_loop: waker.clone(),
+            redis,
+            nats: nats.clone(),
+            gid: gid.clone(),
+            metrics: metrics.clone(),
+        };
+        let dispatcher = std::thread::Builder::new()
+            .name("gate-dispatch".into())
+            .spawn(move || dispatcher.run())?;
+        // If this spawn fails, the loop (with its sender) is dropped and the dispatcher ends.
         let event_loop = std::thread::Builder::new()
             .name("gate-loop".into())
             .spawn(move || event_loop.run())?;
-
-        let ready = readiness(gid.clone(), redis, nats.clone());
-        let admin = AdminServer::start(
-            &SocketAddr::new(options.bind, options.admin_port).to_string(),
-            registry,
-            always_ok(),
-            ready,
-        )?;
 
         shared::info!(
             "gate started",

@@ -62,6 +62,17 @@ fn a_taken_port_is_a_clear_start_error() {
         .expect("the port is taken")
         .to_string();
     assert!(error.contains(&first.client_addr().to_string()), "{error}");
+
+    let mut options = servers.options();
+    options.admin_port = first.admin_addr().port();
+    let error = gate::Gate::start(options)
+        .err()
+        .expect("the admin port is taken")
+        .to_string();
+    assert!(
+        error.contains(&first.admin_addr().to_string()) && error.contains("admin"),
+        "{error}"
+    );
 }
 
 #[test]
