@@ -497,10 +497,15 @@ fn metrics_count_requests_refusals_and_failures() {
         exchange(server.addr(), &get(path));
     }
     exchange(server.addr(), b"nonsense\r\n\r\n");
+    exchange(
+        server.addr(),
+        b"POST / HTTP/1.1\r\nContent-Length: 70000\r\n\r\n",
+    );
     let metrics = registry.render();
     for line in [
-        "counted_requests_total 5\n",
-        "counted_requests_refused_total 2\n",
+        "counted_requests_total 6\n",
+        "counted_requests_refused_total 3\n",
+        "counted_too_large_total 1\n",
         "counted_requests_failed_total 1\n",
         "counted_request_seconds_count 4\n",
     ] {

@@ -69,6 +69,7 @@ struct Metrics {
     requests: Arc<Counter>,
     refused: Arc<Counter>,
     failed: Arc<Counter>,
+    too_large: Arc<Counter>,
     connections: Arc<Gauge>,
     turned_away: Arc<Counter>,
     latency: Arc<Histogram>,
@@ -87,6 +88,10 @@ impl Metrics {
                 &metric("requests_failed_total"),
                 "HTTP requests answered 5xx",
             ),
+            too_large: registry.counter(
+                &metric("too_large_total"),
+                "requests refused with 413: declared body over the limit, never read",
+            ),
             connections: registry.gauge(&metric("connections"), "open HTTP connections"),
             turned_away: registry.counter(
                 &metric("connections_refused_total"),
@@ -104,6 +109,10 @@ impl Metrics {
         self.requests.inc();
         match status {
             500.. => self.failed.inc(),
+            413 => {
+                self.refused.inc();
+                self.too_large.inc();
+            }
             400.. => self.refused.inc(),
             _ => {}
         }
@@ -362,10 +371,14 @@ fn read_request(
     let waiting_since = Instant::now();
     let mut request_started: Option<Instant> = (!buf.is_empty()).then(Instant::now);
     let timed_out = || ReadEnd::Refuse(408, "request timed out".into());
+    // Where the search for the blank line resumes: a client sending a byte at a time must
+    // not make us rescan the whole head on every read.
+    let mut scanned = 0;
     let head_len = loop {
-        if let Some(end) = wire::head_end(buf) {
-            break end;
+        if let Some(end) = wire::head_end(&buf[scanned..]) {
+            break scanned + end;
         }
+        scanned = buf.len().saturating_sub(3);
         if buf.len() > options.max_head {
             let too_large = HeadError::TooLarge {
                 limit: options.max_head,

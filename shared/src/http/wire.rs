@@ -379,6 +379,42 @@ mod tests {
     }
 
     #[test]
+    fn random_heads_never_panic() {
+        // A fixed xorshift sequence: reproducible, no dependency.
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let pieces: [&[u8]; 12] = [
+            b"GET ",
+            b"POST ",
+            b"/",
+            b"?",
+            b" HTTP/1.1",
+            b"\r\n",
+            b":",
+            b" ",
+            b"Content-Length",
+            b"Expect",
+            b"\xff",
+            b"9",
+        ];
+        for _ in 0..20_000 {
+            let mut head = Vec::new();
+            for _ in 0..next() % 24 {
+                head.extend_from_slice(pieces[(next() % pieces.len() as u64) as usize]);
+            }
+            head.extend_from_slice(b"\r\n\r\n");
+            if let Ok(parsed) = parse_head(&head, 256) {
+                assert!(parsed.path.starts_with('/'));
+            }
+        }
+    }
+
+    #[test]
     fn finds_the_end_of_the_head() {
         assert_eq!(head_end(b"GET / HTTP/1.1\r\n\r\nbody"), Some(18));
         assert_eq!(head_end(b"GET / HTTP/1.1\r\n"), None);
