@@ -280,6 +280,10 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             let _ = stream.set_nonblocking(true);
             let busy = (shared.options.refusal)(503, "too many connections");
             let _ = stream.write_all(&wire::render_response(&busy, false, true));
+            // Take in what the client already sent, so closing sends a FIN after the 503
+            // rather than a reset that could destroy it.
+            let _ = stream.shutdown(Shutdown::Write);
+            let _ = stream.read(&mut [0u8; 4096]);
             continue;
         }
         shared.live.fetch_add(1, Ordering::SeqCst);
