@@ -70,7 +70,7 @@ impl Rng {
         Rng(seed | 1)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -88,7 +88,7 @@ mod tests {
         let mut rng = Rng::new(7);
         let mut a = 0;
         for _ in 0..10_000 {
-            match mix.pick(rng.next()) {
+            match mix.pick(rng.next_u64()) {
                 "a" => a += 1,
                 "b" => {}
                 other => panic!("picked {other}"),

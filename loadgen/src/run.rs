@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use crate::client::{request_line, GateClient};
 use crate::mix::{Mix, Rng};
 use crate::stats::Stats;
+use shared::gate_client::{request_line, uses_account_token, Answer, GateClient};
 
 #[derive(Clone)]
 pub struct Plan {
@@ -35,14 +35,6 @@ pub struct Progress {
     pub answered: AtomicU64,
     pub errors: AtomicU64,
     pub lost: AtomicU64,
-}
-
-/// Calls made with the account token; everything else runs in a world with a session token.
-fn uses_account_token(function: &str) -> bool {
-    matches!(
-        function,
-        "account_all_info" | "bind_account" | "enter_world"
-    )
 }
 
 pub struct Player {
@@ -93,11 +85,11 @@ impl Player {
     }
 
     fn line(&self, mix: &Mix, rng: &mut Rng) -> &str {
-        &self.lines[mix.pick(rng.next())]
+        &self.lines[mix.pick(rng.next_u64())]
     }
 }
 
-fn token_of(answer: &crate::client::Answer, function: &str) -> Result<String, String> {
+fn token_of(answer: &Answer, function: &str) -> Result<String, String> {
     match answer.data("token").as_str() {
         Some(t) if answer.status == 0 => Ok(t.to_string()),
         _ => Err(format!(
@@ -128,7 +120,7 @@ pub fn run(plan: &Plan, progress: Arc<Progress>) -> Result<Stats, String> {
             let plan = plan.clone();
             let progress = progress.clone();
             thread::spawn(move || {
-                let rng = Rng::new(0x9e37_79b9_7f4a_7c15 ^ (i as u64 + 1) * 0x1000_0001);
+                let rng = Rng::new(0x9e37_79b9_7f4a_7c15 ^ ((i as u64 + 1) * 0x1000_0001));
                 if plan.rate > 0.0 {
                     open_loop(player, &plan, per_connection_rate, window, rng, &progress)
                 } else {

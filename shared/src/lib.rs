@@ -5,6 +5,7 @@ pub mod admin;
 pub mod config;
 pub mod envelope;
 pub mod framing;
+pub mod gate_client;
 pub mod http;
 pub mod ids;
 pub mod log;

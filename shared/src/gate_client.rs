@@ -51,6 +51,15 @@ impl Answer {
     }
 }
 
+/// Account-level calls carry the account token; everything else runs in a world with the
+/// session token that `enter_world` returned.
+pub fn uses_account_token(function: &str) -> bool {
+    matches!(
+        function,
+        "account_all_info" | "bind_account" | "enter_world"
+    )
+}
+
 /// The request line of the contract: `{"world":..,"function":..,"data":{"token":..,..}}`.
 pub fn request_line(
     world: &str,
