@@ -448,3 +448,45 @@ fn a_client_that_does_not_read_is_not_read_either() {
         assert_eq!(data_of(&client.read_answer().unwrap()), (5, n));
     }
 }
+
+#[test]
+fn jobs_flow_again_after_a_nats_restart() {
+    let mut servers = Servers::start();
+    let mut options = servers.options();
+    options.job_timeout = Duration::from_millis(500);
+    let gate = Gate::start(options).unwrap();
+    let _worker = servers.worker("w1");
+    let mut client = TestClient::connect(gate.client_addr());
+    client.request(1, 0);
+    assert_eq!(data_of(&client.read_answer().unwrap()), (1, 0));
+
+    servers.nats.kill();
+    wait_for(
+        "readyz to report NATS down",
+        Duration::from_secs(10),
+        || http_get(gate.admin_addr(), "/readyz").0 == 503,
+    );
+    client.request(1, 1);
+    assert_eq!(
+        client.read_answer().unwrap(),
+        timeout_json(),
+        "answered, not hung"
+    );
+
+    servers.nats.restart();
+    wait_for("readyz", Duration::from_secs(10), || {
+        http_get(gate.admin_addr(), "/readyz").0 == 200
+    });
+    // The worker resubscribes on its own; the same connection gets answers again.
+    let mut n = 2;
+    wait_for(
+        "an answer after the restart",
+        Duration::from_secs(10),
+        || {
+            client.request(1, n);
+            let answer = client.read_answer().unwrap();
+            n += 1;
+            answer != timeout_json() && data_of(&answer) == (1, n - 1)
+        },
+    );
+}
