@@ -114,10 +114,10 @@ pub type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
 /// 503, ...): the contract envelope `{"status":-1,"message":...}` as JSON. Services with
 /// another error shape set [`Options::refusal`].
 pub fn envelope_refusal(status: u16, message: &str) -> Response {
-    Response::json(
-        status,
-        &serde_json::json!({"status": -1, "message": message}),
-    )
+    // Written by hand so `status` comes first, as in every other answer of the contract.
+    let message = serde_json::Value::from(message);
+    let body = format!("{{\"status\":-1,\"message\":{message}}}");
+    Response::new(status, Some("application/json"), body.into_bytes())
 }
 
 /// A plain-text refusal, for servers whose answers are text (the admin port).
@@ -156,10 +156,11 @@ mod tests {
         assert_eq!(text.content_type, Some("text/plain; charset=utf-8"));
         assert_eq!(&text.body[..], b"down");
         let refused = envelope_refusal(413, "too big");
-        let body: serde_json::Value = serde_json::from_slice(&refused.body).unwrap();
+        assert_eq!(&refused.body[..], br#"{"status":-1,"message":"too big"}"#);
+        let quoted = envelope_refusal(400, "a \"quote\"\n");
         assert_eq!(
-            body,
-            serde_json::json!({"status": -1, "message": "too big"})
+            &quoted.body[..],
+            br#"{"status":-1,"message":"a \"quote\"\n"}"#
         );
     }
 }
