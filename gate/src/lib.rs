@@ -10,6 +10,7 @@ pub mod answer_queue;
 pub mod client_conn;
 pub mod dispatch;
 pub mod event_loop;
+pub mod fd_limit;
 pub mod gate;
 pub mod gate_metrics;
 pub mod job_id;
