@@ -1,43 +1,27 @@
-//! The HTTP transport: one `tiny_http::Server`, a fixed pool of handler threads.
+//! The HTTP transport: the auth API on the shared HTTP server ([`shared::http`]).
 //!
-//! Bodies are read up to the 64 KiB limit plus one byte and never buffered further.
-//! tiny_http must skip the rest of a declared body before the connection's next request;
-//! that skipping happens on a short-lived side thread, so a large or slow body never holds
-//! a handler thread.
+//! The shared server refuses a body over [`MAX_BODY_BYTES`] from its declared length
+//! (413, never read), chunked bodies (411) and oversized heads (431), and runs requests on
+//! a fixed pool of handler threads; slow or idle connections only hold their own light
+//! connection thread.
 
-use std::io::{self, Read};
+use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
-use shared::metrics::{Counter, Histogram, Registry, LATENCY_BUCKETS};
+use shared::http::{Handler, HttpServer, Options, Request, Response};
+use shared::metrics::{Counter, Registry};
 
 use crate::api::{self, Endpoint, Reply, RouteError, MAX_BODY_BYTES};
 use crate::service::Service;
 
-/// How often an idle handler thread looks at the stop flag.
-const POLL: Duration = Duration::from_millis(100);
-
-/// A body left unread after an error answer is skipped this many bytes at a time.
-const DISCARD_CHUNK: usize = 16 * 1024;
-
-/// At most this many skipping threads at once; beyond that a connection that still owes
-/// us body bytes is abandoned instead.
-const MAX_DISCARDING: usize = 64;
-
-/// The most body bytes skipped for one request. Also the largest declared length we go
-/// near: whenever a body with a `Content-Length` ends early, tiny_http allocates the whole
-/// missing length in one piece, so a request declaring more is abandoned unread.
-const MAX_DISCARD_BYTES: usize = 16 * 1024 * 1024;
-
+/// Per-endpoint request counters. The server adds `auth_requests_total`,
+/// `auth_requests_refused_total` (4xx), `auth_requests_failed_total` (5xx),
+/// `auth_too_large_total`, `auth_connections` and `auth_request_seconds` to the same
+/// registry.
 pub struct Metrics {
+    registry: Registry,
     requests: Vec<(Endpoint, Arc<Counter>)>,
-    errors: Arc<Counter>,
-    too_large: Arc<Counter>,
-    abandoned: Arc<Counter>,
-    latency: Arc<Histogram>,
 }
 
 impl Metrics {
@@ -51,24 +35,8 @@ impl Metrics {
             })
             .collect();
         Metrics {
+            registry: registry.clone(),
             requests,
-            errors: registry.counter(
-                "auth_errors_total",
-                "requests answered with an HTTP error status (4xx, 5xx)",
-            ),
-            too_large: registry.counter(
-                "auth_too_large_total",
-                "requests refused because the body exceeded 64 KiB",
-            ),
-            abandoned: registry.counter(
-                "auth_abandoned_requests_total",
-                "requests left unanswered: absurd declared body length or too many at once",
-            ),
-            latency: registry.histogram(
-                "auth_request_seconds",
-                "time from request received to answer written",
-                LATENCY_BUCKETS,
-            ),
         }
     }
 
@@ -81,34 +49,28 @@ impl Metrics {
 
 /// A running server; [`ServerHandle::stop`] (or dropping it) stops it gracefully.
 pub struct ServerHandle {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
-    server: Option<Arc<tiny_http::Server>>,
+    server: HttpServer,
 }
 
 impl ServerHandle {
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
-    /// Stops taking requests, answers those already received, then closes the listener.
-    pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-        self.server.take();
+    /// Stops taking requests, answers those already received (including a body still
+    /// arriving), then closes.
+    pub fn stop(self) {
+        self.server.shutdown();
     }
 }
 
-impl Drop for ServerHandle {
-    fn drop(&mut self) {
-        self.shutdown();
+/// The server's limits for the auth API with `threads` handler threads.
+pub fn options(threads: usize) -> Options {
+    Options {
+        name: "auth",
+        threads,
+        max_body: MAX_BODY_BYTES,
+        ..Options::default()
     }
 }
 
@@ -119,259 +81,91 @@ pub fn start(
     service: Arc<Service>,
     metrics: Arc<Metrics>,
 ) -> io::Result<ServerHandle> {
-    let server = tiny_http::Server::http(addr).map_err(io::Error::other)?;
-    let bound = server
-        .server_addr()
-        .to_ip()
-        .ok_or_else(|| io::Error::other("the server is not on an IP address"))?;
-    let server = Arc::new(server);
-    let stop = Arc::new(AtomicBool::new(false));
-    let discarding = Arc::new(AtomicUsize::new(0));
-    let mut handles = Vec::with_capacity(threads.max(1));
-    for i in 0..threads.max(1) {
-        let worker = Worker {
-            server: server.clone(),
-            stop: stop.clone(),
-            service: service.clone(),
-            metrics: metrics.clone(),
-            discarding: discarding.clone(),
+    let registry = metrics.registry.clone();
+    let server = HttpServer::start(addr, options(threads), handler(service, metrics), &registry)?;
+    Ok(ServerHandle { server })
+}
+
+/// The request handler: route, count, run the endpoint, shape the answer.
+pub fn handler(service: Arc<Service>, metrics: Arc<Metrics>) -> Handler {
+    Arc::new(move |request: &Request| {
+        let reply = match api::route(&request.method, &request.path) {
+            Ok(endpoint) => {
+                metrics.count(endpoint);
+                service.handle(endpoint, &request.body)
+            }
+            Err(RouteError::NotFound) => Reply::not_found(),
+            Err(RouteError::MethodNotAllowed) => Reply::method_not_allowed(),
         };
-        handles.push(
-            std::thread::Builder::new()
-                .name(format!("auth-http-{i}"))
-                .spawn(move || worker.run())?,
-        );
-    }
-    Ok(ServerHandle {
-        addr: bound,
-        stop,
-        threads: handles,
-        server: Some(server),
+        to_response(reply)
     })
 }
 
-struct Worker {
-    server: Arc<tiny_http::Server>,
-    stop: Arc<AtomicBool>,
-    service: Arc<Service>,
-    metrics: Arc<Metrics>,
-    discarding: Arc<AtomicUsize>,
-}
-
-impl Worker {
-    fn run(&self) {
-        loop {
-            let next = if self.stop.load(Ordering::SeqCst) {
-                // Stopping: answer what is already queued, then leave.
-                match self.server.try_recv() {
-                    Ok(Some(rq)) => rq,
-                    _ => return,
-                }
-            } else {
-                match self.server.recv_timeout(POLL) {
-                    Ok(Some(rq)) => rq,
-                    Ok(None) => continue,
-                    Err(e) => {
-                        shared::warn!("accepting a request failed", error = e);
-                        // A persistent failure must not turn into a busy loop.
-                        std::thread::sleep(POLL);
-                        continue;
-                    }
-                }
-            };
-            self.serve(next);
-        }
+fn to_response(reply: Reply) -> Response {
+    let method_not_allowed = reply.code == 405;
+    let response = Response::new(
+        reply.code,
+        Some("application/json"),
+        reply.body.into_bytes(),
+    );
+    if method_not_allowed {
+        response.with_header("Allow", "POST")
+    } else {
+        response
     }
-
-    fn serve(&self, mut rq: tiny_http::Request) {
-        let started = Instant::now();
-        let endpoint = match api::route(rq.method().as_str(), rq.url()) {
-            Ok(e) => e,
-            Err(RouteError::NotFound) => return self.finish(rq, Reply::not_found(), started),
-            Err(RouteError::MethodNotAllowed) => {
-                return self.finish(rq, Reply::method_not_allowed(), started)
-            }
-        };
-        self.metrics.count(endpoint);
-        if rq.body_length().is_some_and(|n| n > MAX_BODY_BYTES) {
-            self.metrics.too_large.inc();
-            return self.finish(rq, Reply::too_large(), started);
-        }
-        let body = match read_limited(rq.as_reader(), MAX_BODY_BYTES) {
-            Ok(body) => body,
-            Err(BodyError::TooLarge) => {
-                self.metrics.too_large.inc();
-                return self.finish(rq, Reply::too_large(), started);
-            }
-            Err(BodyError::Io(e)) => {
-                shared::debug!("reading a request body failed", error = e);
-                return self.finish(rq, Reply::failure(400, "request body unreadable"), started);
-            }
-        };
-        let reply = self.service.handle(endpoint, &body);
-        // The whole body was read: nothing is left for tiny_http to skip.
-        self.respond(rq, reply, started, false);
-    }
-
-    /// Answers a request whose body may not have been read to its end.
-    fn finish(&self, rq: tiny_http::Request, reply: Reply, started: Instant) {
-        let unread = body_may_remain(&rq);
-        self.respond(rq, reply, started, unread);
-    }
-
-    fn respond(&self, rq: tiny_http::Request, reply: Reply, started: Instant, unread: bool) {
-        if reply.code >= 400 {
-            self.metrics.errors.inc();
-        }
-        let response = http_response(reply);
-        if unread {
-            self.discard_then_respond(rq, response);
-        } else {
-            let _ = rq.respond(response);
-        }
-        self.metrics.latency.observe_since(started);
-    }
-
-    /// Skips the rest of `rq`'s body on a side thread, then answers. tiny_http would
-    /// otherwise skip it itself when the request drops, on this handler thread.
-    fn discard_then_respond(&self, rq: tiny_http::Request, response: HttpResponse) {
-        if rq.body_length().is_some_and(|n| n > MAX_DISCARD_BYTES) {
-            return self.abandon(rq, "declared body length is absurd");
-        }
-        if self.discarding.fetch_add(1, Ordering::SeqCst) >= MAX_DISCARDING {
-            self.discarding.fetch_sub(1, Ordering::SeqCst);
-            return self.abandon(rq, "too many unread bodies at once");
-        }
-        let discarding = self.discarding.clone();
-        let spawned = std::thread::Builder::new()
-            .name("auth-discard".into())
-            .spawn(move || {
-                discard_body_and_respond(rq, response);
-                discarding.fetch_sub(1, Ordering::SeqCst);
-            });
-        if spawned.is_err() {
-            self.discarding.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-
-    /// Leaves the request unanswered and never drops it: dropping (or reading to an early
-    /// end) would make tiny_http allocate all the bytes still owed. The connection and
-    /// tiny_http's thread for it stay parked; that is the price of not crashing.
-    fn abandon(&self, rq: tiny_http::Request, why: &str) {
-        self.metrics.abandoned.inc();
-        shared::warn!(
-            "abandoning a request",
-            reason = why,
-            declared = rq.body_length().unwrap_or(0)
-        );
-        std::mem::forget(rq);
-    }
-}
-
-type HttpResponse = tiny_http::Response<io::Cursor<Vec<u8>>>;
-
-fn http_response(reply: Reply) -> HttpResponse {
-    let mut response = tiny_http::Response::from_string(reply.body)
-        .with_status_code(reply.code)
-        .with_header(
-            tiny_http::Header::from_bytes("Content-Type", "application/json")
-                .expect("static header is valid"),
-        );
-    if reply.code == 405 {
-        response.add_header(
-            tiny_http::Header::from_bytes("Allow", "POST").expect("static header is valid"),
-        );
-    }
-    response
-}
-
-/// A body that tiny_http has not already buffered (it buffers up to 1 KiB itself).
-fn body_may_remain(rq: &tiny_http::Request) -> bool {
-    match rq.body_length() {
-        Some(n) => n > 1024,
-        None => rq
-            .headers()
-            .iter()
-            .any(|h| h.field.equiv("Transfer-Encoding")),
-    }
-}
-
-/// Reads the rest of the body (at most [`MAX_DISCARD_BYTES`]) into a small scratch
-/// buffer, then answers. A body cut short costs tiny_http one allocation of the missing
-/// length, which the declared-length check before bounds.
-fn discard_body_and_respond(mut rq: tiny_http::Request, response: HttpResponse) {
-    let mut buf = vec![0u8; DISCARD_CHUNK];
-    let mut skipped = 0usize;
-    while skipped <= MAX_DISCARD_BYTES {
-        match rq.as_reader().read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => skipped += n,
-        }
-    }
-    // A chunked body still going on is cut here; tiny_http then fails to parse a next
-    // request on this connection and closes it, which is what it deserves.
-    let _ = rq.respond(response);
-}
-
-#[derive(Debug)]
-pub enum BodyError {
-    TooLarge,
-    Io(io::Error),
-}
-
-impl std::fmt::Display for BodyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            BodyError::TooLarge => write!(f, "body larger than the limit"),
-            BodyError::Io(e) => write!(f, "reading the body: {e}"),
-        }
-    }
-}
-
-/// Reads all of `reader` if it holds at most `limit` bytes, never more than `limit + 1`.
-pub fn read_limited(reader: &mut dyn Read, limit: usize) -> Result<Vec<u8>, BodyError> {
-    let mut body = Vec::new();
-    reader
-        .take(limit as u64 + 1)
-        .read_to_end(&mut body)
-        .map_err(BodyError::Io)?;
-    if body.len() > limit {
-        return Err(BodyError::TooLarge);
-    }
-    Ok(body)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Key, Nonces, Tokens};
+    use shared::redis_conn::RedisPool;
+    use std::time::Duration;
 
-    /// Counts what is pulled out of it, to prove the limit bounds the reading.
-    struct Endless {
-        served: usize,
-    }
-
-    impl Read for Endless {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            buf.fill(b'x');
-            self.served += buf.len();
-            Ok(buf.len())
+    fn request(method: &str, path: &str, body: &str) -> Request {
+        Request {
+            method: method.into(),
+            path: path.into(),
+            query: String::new(),
+            headers: Vec::new(),
+            body: body.as_bytes().to_vec(),
         }
     }
 
     #[test]
-    fn reads_a_body_within_the_limit() {
-        let mut r: &[u8] = b"{\"a\":1}";
-        assert_eq!(read_limited(&mut r, 7).unwrap(), b"{\"a\":1}");
-    }
-
-    #[test]
-    fn stops_one_byte_past_the_limit() {
-        let mut r = Endless { served: 0 };
-        assert!(matches!(
-            read_limited(&mut r, 100),
-            Err(BodyError::TooLarge)
+    fn routes_counts_and_shapes_answers() {
+        let redis = testkit::Redis::start();
+        let pool = Arc::new(RedisPool::new(&redis.url(), 2).unwrap());
+        let key = Key::new(b"unit-test-secret-of-at-least-32-bytes").unwrap();
+        let service = Arc::new(Service::new(
+            Tokens::new(key, pool.clone(), Duration::from_secs(60)),
+            Nonces::new(pool),
         ));
-        // `take` bounds each read; the source may hand out a buffer's worth, no more.
-        assert!(r.served <= 101 + 64, "read {} bytes", r.served);
+        let registry = Registry::new();
+        let handle = handler(service, Arc::new(Metrics::new(&registry)));
+
+        let issued = handle(&request(
+            "POST",
+            "/issue_token",
+            r#"{"uid":"u","kind":"account"}"#,
+        ));
+        assert_eq!(issued.status, 200);
+        assert_eq!(issued.content_type, Some("application/json"));
+        assert!(issued.body.starts_with(br#"{"status":0,"token":""#));
+
+        let get = handle(&request("GET", "/issue_token", ""));
+        assert_eq!((get.status, get.header("Allow")), (405, Some("POST")));
+        let missing = handle(&request("POST", "/nope", "{}"));
+        assert_eq!((missing.status, missing.header("Allow")), (404, None));
+
+        let metrics = registry.render();
+        assert!(
+            metrics.contains("auth_issue_token_requests_total 1\n"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("auth_validate_token_requests_total 0\n"),
+            "{metrics}"
+        );
     }
 }
