@@ -76,6 +76,30 @@ fn main() {
         m.timeouts.get(),
         m.worker_lines_dropped.get(),
     );
+    let metrics = admin_get(gate.admin_addr(), "/metrics");
+    let bucket_of = |name: &str, le: &str| -> f64 {
+        let prefix = format!("{name}_bucket{{le=\"{le}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    for (name, what) in [
+        ("gate_round_trip_seconds", "request in -> answer in"),
+        ("gate_dispatch_seconds", "request in -> job published"),
+    ] {
+        let bucket = |le: &str| bucket_of(name, le);
+        let total = bucket("+Inf").max(1.0);
+        println!(
+            "{what} (gate metric, incl. warm-up): <=0.1ms {:.1}%  <=0.25ms {:.1}%  <=0.5ms {:.1}%  <=1ms {:.1}%  <=2.5ms {:.1}%",
+            100.0 * bucket("0.0001") / total,
+            100.0 * bucket("0.00025") / total,
+            100.0 * bucket("0.0005") / total,
+            100.0 * bucket("0.001") / total,
+            100.0 * bucket("0.0025") / total,
+        );
+    }
     let requests = m.requests.get().max(1) as f64;
     for name in ["gate-loop", "gate-dispatch"] {
         let secs = cpu.get(name).copied().unwrap_or(0.0);
@@ -84,6 +108,19 @@ fn main() {
             secs * 1e6 / requests
         );
     }
+}
+
+fn admin_get(addr: SocketAddr, path: &str) -> String {
+    use std::io::Read;
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text
 }
 
 /// CPU time (user + system) of this process's threads by name, from /proc.

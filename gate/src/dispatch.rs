@@ -27,11 +27,13 @@ const MAX_PIPELINE: usize = 4096;
 pub struct NewJob {
     pub jid: JobId,
     pub payload: Vec<u8>,
+    /// When the request line was read.
+    pub created: Instant,
     pub deadline: Instant,
 }
 
 impl NewJob {
-    pub fn new(jid: JobId, line: &str, deadline: Instant) -> NewJob {
+    pub fn new(jid: JobId, line: &str, created: Instant, deadline: Instant) -> NewJob {
         use std::io::Write;
         let mut payload = Vec::with_capacity(JOB_ID_LEN + 1 + line.len());
         let _ = write!(payload, "{jid}~");
@@ -39,6 +41,7 @@ impl NewJob {
         NewJob {
             jid,
             payload,
+            created,
             deadline,
         }
     }
@@ -123,6 +126,14 @@ impl Dispatcher {
                 failed.push(job.jid);
             }
         }
+        let published = Instant::now();
+        for job in batch {
+            self.metrics.dispatch_delay.observe(
+                published
+                    .saturating_duration_since(job.created)
+                    .as_secs_f64(),
+            );
+        }
         failed
     }
 }
@@ -134,7 +145,8 @@ mod tests {
     #[test]
     fn the_payload_is_jid_tilde_line() {
         let jid = JobId::parse("0123456789abcdef0123456789abcdef").unwrap();
-        let job = NewJob::new(jid, "{\"function\":\"x~y\"}", Instant::now());
+        let now = Instant::now();
+        let job = NewJob::new(jid, "{\"function\":\"x~y\"}", now, now);
         assert_eq!(
             job.payload,
             b"0123456789abcdef0123456789abcdef~{\"function\":\"x~y\"}"

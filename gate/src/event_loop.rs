@@ -555,7 +555,7 @@ fn take_requests(
         while taking && conn.takes_requests(limits.max_in_flight, limits.one_shot) {
             let deadline = now + limits.job_timeout;
             let job = match conn.lines.next_line() {
-                Ok(Some(line)) => NewJob::new(jobs.ids.next_id(), line, deadline),
+                Ok(Some(line)) => NewJob::new(jobs.ids.next_id(), line, now, deadline),
                 Ok(None) => break,
                 Err(e) => return Err(CloseReason::Frame(e)),
             };

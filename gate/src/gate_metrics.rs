@@ -20,6 +20,7 @@ pub struct GateMetrics {
     pub worker_protocol_errors: Arc<Counter>,
     pub in_flight: Arc<Gauge>,
     pub round_trip: Arc<Histogram>,
+    pub dispatch_delay: Arc<Histogram>,
 }
 
 impl GateMetrics {
@@ -70,6 +71,11 @@ impl GateMetrics {
             round_trip: registry.histogram(
                 "gate_round_trip_seconds",
                 "time from a request line to its worker answer",
+                LATENCY_BUCKETS,
+            ),
+            dispatch_delay: registry.histogram(
+                "gate_dispatch_seconds",
+                "time from a request line to its job being stored in Redis and handed to NATS",
                 LATENCY_BUCKETS,
             ),
         }
