@@ -382,6 +382,7 @@ fn admin_reports_readiness_and_metrics() {
         "gate_worker_lines_dropped_total ",
         "gate_in_flight ",
         "gate_round_trip_seconds_bucket",
+        "gate_dispatch_seconds_bucket",
     ] {
         assert!(metrics.contains(name), "missing {name}");
     }
