@@ -6,7 +6,6 @@
 //! `If-None-Match` support. See docs/config.md for operation.
 
 pub mod etag;
-pub mod listener;
 pub mod loader;
 pub mod name;
 pub mod routes;

@@ -44,10 +44,9 @@ pub fn route(method: &str, url: &str) -> Route {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Body {
     Json(Arc<[u8]>),
-    /// 304: no body; the length is that of the representation the tag names.
-    NotModified {
-        length: usize,
-    },
+    /// 304: the representation the tag names. Its length is stated (RFC 9110 §8.6); its
+    /// bytes are never sent.
+    NotModified(Arc<[u8]>),
     /// An error answer, sent as `{"error":"<text>"}`.
     Error(String),
 }
@@ -60,7 +59,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn error(status: u16, text: impl Into<String>) -> Reply {
+    pub fn error(status: u16, text: impl Into<String>) -> Reply {
         Reply {
             status,
             etag: None,
@@ -68,11 +67,11 @@ impl Reply {
         }
     }
 
-    /// The bytes to send: JSON for 200 and errors, nothing for 304.
+    /// The body: JSON for 200 and errors; for 304 the representation (the server
+    /// states its length and sends none of it).
     pub fn body_bytes(&self) -> Arc<[u8]> {
         match &self.body {
-            Body::Json(bytes) => bytes.clone(),
-            Body::NotModified { .. } => Arc::from(&b""[..]),
+            Body::Json(bytes) | Body::NotModified(bytes) => bytes.clone(),
             Body::Error(text) => {
                 let json = serde_json::json!({ "error": text }).to_string();
                 Arc::from(json.into_bytes())
@@ -97,9 +96,9 @@ pub fn answer(snapshot: &Snapshot, route: &Route, if_none_match: Option<&str>) -
 
 fn conditional(document: &Document, if_none_match: Option<&str>) -> Reply {
     let body = match if_none_match {
-        Some(header) if if_none_match_matches(header, &document.etag) => Body::NotModified {
-            length: document.body.len(),
-        },
+        Some(header) if if_none_match_matches(header, &document.etag) => {
+            Body::NotModified(document.body.clone())
+        }
         _ => Body::Json(document.body.clone()),
     };
     Reply {
@@ -176,8 +175,10 @@ mod tests {
         let again = answer(&snap, &Route::File(name("player")), Some(&tag));
         assert_eq!(again.status, 304);
         assert_eq!(again.etag.as_deref(), Some(tag.as_str()));
-        assert_eq!(again.body, Body::NotModified { length: 13 });
-        assert!(again.body_bytes().is_empty());
+        assert_eq!(
+            again.body,
+            Body::NotModified(Arc::from(&b"{\"coins\":100}"[..]))
+        );
         let stale = answer(&snap, &Route::File(name("player")), Some("\"0000\""));
         assert_eq!(stale.status, 200);
         let all = answer(&snap, &Route::All, None);

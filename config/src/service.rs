@@ -1,24 +1,20 @@
-//! The running service: the reloader thread, the HTTP threads and the admin server.
+//! The running service: the reloader thread, the HTTP server and the admin server.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use shared::admin::{AdminServer, Check};
-use shared::metrics::{Counter, Gauge, Histogram, Registry, LATENCY_BUCKETS};
+use shared::http::{Handler, HttpServer, Options, Request, Response};
+use shared::metrics::{Counter, Gauge, Registry};
 
-use crate::listener::bind_without_nagle;
 use crate::loader::Loader;
 use crate::routes::{answer, route, Body, Reply};
 use crate::snapshot::Snapshot;
-
-/// How often an idle HTTP thread looks at the stop flag.
-const POLL: Duration = Duration::from_millis(100);
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -80,11 +76,12 @@ impl Current {
     }
 }
 
+/// What the HTTP server cannot count itself; it adds `config_http_requests_total`,
+/// `config_http_requests_refused_total`, `config_http_request_seconds`, ... to the same
+/// registry.
 struct Metrics {
-    requests: Arc<Counter>,
     not_modified: Arc<Counter>,
     client_errors: Arc<Counter>,
-    latency: Arc<Histogram>,
     files: Arc<Gauge>,
     broken: Arc<Gauge>,
     reloads: Arc<Counter>,
@@ -93,7 +90,6 @@ struct Metrics {
 impl Metrics {
     fn new(registry: &Registry) -> Metrics {
         Metrics {
-            requests: registry.counter("config_http_requests_total", "HTTP requests answered"),
             not_modified: registry.counter(
                 "config_http_not_modified_total",
                 "requests answered 304 because the client's ETag matched",
@@ -101,11 +97,6 @@ impl Metrics {
             client_errors: registry.counter(
                 "config_http_client_errors_total",
                 "requests answered 4xx (bad name, unknown file or path, wrong method)",
-            ),
-            latency: registry.histogram(
-                "config_http_request_seconds",
-                "time to answer one request",
-                LATENCY_BUCKETS,
             ),
             files: registry.gauge("config_files", "config files served"),
             broken: registry.gauge(
@@ -130,10 +121,10 @@ impl Metrics {
 pub struct ConfigService {
     addr: SocketAddr,
     admin_addr: SocketAddr,
-    stop: Arc<AtomicBool>,
     /// Dropping the sender wakes the reloader at once.
     stop_reloader: Option<Sender<()>>,
     threads: Vec<JoinHandle<()>>,
+    http: Option<HttpServer>,
     admin: Option<AdminServer>,
 }
 
@@ -155,16 +146,19 @@ impl ConfigService {
         let current = Current(Arc::new(RwLock::new(Arc::new(first))));
 
         let addr = SocketAddr::new(settings.bind, settings.port);
-        let bind_error = |reason: String| StartError::Bind {
-            what: "config requests",
-            addr,
-            reason,
-        };
-        let listener = bind_without_nagle(addr).map_err(|e| bind_error(e.to_string()))?;
-        let server = tiny_http::Server::from_listener(listener, None)
-            .map_err(|e| bind_error(e.to_string()))?;
-        let addr = server.server_addr().to_ip().unwrap_or(addr);
-        let server = Arc::new(server);
+        let (view, http_metrics) = (current.clone(), metrics.clone());
+        let handler: Handler =
+            Arc::new(move |request: &Request| handle(request, &view, &http_metrics));
+        let options = http_options(settings.http_threads);
+        let http =
+            HttpServer::start(&addr.to_string(), options, handler, &registry).map_err(|e| {
+                StartError::Bind {
+                    what: "config requests",
+                    addr,
+                    reason: e.to_string(),
+                }
+            })?;
+        let addr = http.addr();
 
         let (health, ready) = probes(&current);
         let admin_addr = SocketAddr::new(settings.bind, settings.admin_port);
@@ -181,9 +175,9 @@ impl ConfigService {
         let mut service = ConfigService {
             addr,
             admin_addr: admin.addr(),
-            stop: Arc::new(AtomicBool::new(false)),
             stop_reloader: Some(stop_tx),
             threads: Vec::new(),
+            http: Some(http),
             admin: Some(admin),
         };
         // From here on, an early return drops `service`, which stops what was started.
@@ -203,16 +197,6 @@ impl ConfigService {
             })
             .map_err(StartError::Thread)?;
         service.threads.push(reloader);
-
-        for i in 0..settings.http_threads.max(1) {
-            let (server, stop) = (server.clone(), service.stop.clone());
-            let (view, metrics) = (current.clone(), metrics.clone());
-            let thread = std::thread::Builder::new()
-                .name(format!("config-http-{i}"))
-                .spawn(move || serve(&server, &stop, &view, &metrics))
-                .map_err(StartError::Thread)?;
-            service.threads.push(thread);
-        }
         shared::info!(
             "config service started",
             addr = addr,
@@ -237,10 +221,11 @@ impl ConfigService {
     }
 
     fn stop_all(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
+        // The server answers requests already (partly) received before it returns.
+        if let Some(http) = self.http.take() {
+            http.shutdown();
+        }
         self.stop_reloader.take();
-        // The HTTP threads hold the last references to the server: when they are joined
-        // it is dropped, which closes the listening socket.
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
@@ -297,69 +282,96 @@ fn scan_and_log(loader: &mut Loader) -> bool {
     report.snapshot_stale
 }
 
-fn serve(server: &tiny_http::Server, stop: &AtomicBool, view: &Current, metrics: &Metrics) {
-    while !stop.load(Ordering::SeqCst) {
-        match server.recv_timeout(POLL) {
-            Ok(Some(request)) => handle(request, view, metrics),
-            Ok(None) => {}
-            Err(e) => shared::warn!("config http receive failed", error = e),
-        }
-    }
-    // Answer what was already received before the server goes away.
-    while let Ok(Some(request)) = server.try_recv() {
-        handle(request, view, metrics);
+/// The HTTP server's limits: a GET-only API never needs a request body.
+fn http_options(threads: usize) -> Options {
+    Options {
+        name: "config_http",
+        threads,
+        max_body: 4 * 1024,
+        refusal: error_refusal,
+        ..Options::default()
     }
 }
 
-fn handle(request: tiny_http::Request, view: &Current, metrics: &Metrics) {
-    let started = Instant::now();
-    let if_none_match = request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("If-None-Match"))
-        .map(|h| h.value.as_str().to_string());
-    let route = route(request.method().as_str(), request.url());
-    let reply = answer(&view.get(), &route, if_none_match.as_deref());
-    metrics.requests.inc();
+/// The server's own refusals (400, 413, 431, ...) in this API's error shape.
+fn error_refusal(status: u16, message: &str) -> Response {
+    Reply::error(status, message).into()
+}
+
+fn handle(request: &Request, view: &Current, metrics: &Metrics) -> Response {
+    let route = route(&request.method, &request.path);
+    let reply = answer(&view.get(), &route, request.header("If-None-Match"));
     match reply.status {
         304 => metrics.not_modified.inc(),
         400..=499 => metrics.client_errors.inc(),
         _ => {}
     }
-    if let Err(e) = request.respond(to_http(&reply)) {
-        shared::debug!("config response not delivered", error = e);
-    }
-    metrics.latency.observe_since(started);
+    reply.into()
 }
 
-fn to_http(reply: &Reply) -> tiny_http::Response<std::io::Cursor<Arc<[u8]>>> {
-    let body = reply.body_bytes();
-    let length = match reply.body {
-        // A 304 carries the length of the representation it stands for (RFC 9110 §8.6).
-        Body::NotModified { length } => length,
-        _ => body.len(),
-    };
-    let mut response = tiny_http::Response::new(
-        tiny_http::StatusCode(reply.status),
-        Vec::new(),
-        std::io::Cursor::new(body),
-        Some(length),
-        None,
-    );
-    let header = |name: &str, value: &str| {
-        tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes())
-            .expect("header names and values here are ASCII")
-    };
-    if !matches!(reply.body, Body::NotModified { .. }) {
-        response.add_header(header("Content-Type", "application/json"));
+impl From<Reply> for Response {
+    fn from(reply: Reply) -> Response {
+        let content_type = match reply.body {
+            Body::NotModified(_) => None,
+            _ => Some("application/json"),
+        };
+        let mut response = Response::new(reply.status, content_type, reply.body_bytes());
+        if let Some(etag) = reply.etag {
+            // Clients may keep a copy but must revalidate: config changes without notice.
+            response = response
+                .with_header("ETag", etag)
+                .with_header("Cache-Control", "no-cache");
+        }
+        if reply.status == 405 {
+            response = response.with_header("Allow", "GET, HEAD");
+        }
+        response
     }
-    if let Some(etag) = &reply.etag {
-        response.add_header(header("ETag", etag));
-        // Clients may keep a copy but must revalidate: config changes without notice.
-        response.add_header(header("Cache-Control", "no-cache"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json_of(response: &Response) -> serde_json::Value {
+        serde_json::from_slice(&response.body).unwrap()
     }
-    if reply.status == 405 {
-        response.add_header(header("Allow", "GET, HEAD"));
+
+    #[test]
+    fn replies_become_responses_with_their_headers() {
+        let document: Arc<[u8]> = Arc::from(&b"{\"coins\":100}"[..]);
+        let ok = Response::from(Reply {
+            status: 200,
+            etag: Some("\"abc\"".into()),
+            body: Body::Json(document.clone()),
+        });
+        assert_eq!(ok.content_type, Some("application/json"));
+        assert_eq!(ok.header("ETag"), Some("\"abc\""));
+        assert_eq!(ok.header("Cache-Control"), Some("no-cache"));
+        assert_eq!(ok.body, document);
+
+        // The representation rides along so the server can state its length.
+        let cached = Response::from(Reply {
+            status: 304,
+            etag: Some("\"abc\"".into()),
+            body: Body::NotModified(document.clone()),
+        });
+        assert_eq!(cached.content_type, None);
+        assert_eq!(cached.body.len(), document.len());
+        assert_eq!(cached.header("ETag"), Some("\"abc\""));
+
+        let refused = Response::from(Reply::error(405, "only GET and HEAD are allowed"));
+        assert_eq!(refused.header("Allow"), Some("GET, HEAD"));
+        assert_eq!(refused.header("ETag"), None);
     }
-    response
+
+    #[test]
+    fn the_servers_own_refusals_use_the_error_shape() {
+        let refused = error_refusal(431, "request head over 16384 bytes");
+        assert_eq!(refused.status, 431);
+        assert_eq!(
+            json_of(&refused),
+            serde_json::json!({"error": "request head over 16384 bytes"})
+        );
+    }
 }
