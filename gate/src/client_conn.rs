@@ -111,3 +111,113 @@ fn push_answer(out: &mut Vec<u8>, answer: &Answer) {
     out.extend_from_slice(answer.as_bytes());
     out.extend_from_slice(b"\r\n");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    /// A connected pair: our side as the gate holds it, the peer as a plain std stream.
+    fn pair() -> (ClientConn, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (ours, _) = listener.accept().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        (
+            ClientConn::new(TcpStream::from_std(ours), Instant::now()),
+            peer,
+        )
+    }
+
+    fn jid(n: u128) -> JobId {
+        JobId::parse(&format!("{n:032x}")).unwrap()
+    }
+
+    #[test]
+    fn in_flight_and_one_shot_limits_stop_taking_requests() {
+        let (mut conn, _peer) = pair();
+        assert!(conn.takes_requests(2, false));
+        conn.answers.push(jid(1));
+        conn.answers.push(jid(2));
+        assert!(!conn.takes_requests(2, false), "two in flight is the limit");
+        assert!(conn.takes_requests(3, false));
+
+        let (mut conn, _peer) = pair();
+        conn.answers.push(jid(1));
+        conn.requests_taken = 1;
+        assert!(
+            !conn.takes_requests(1024, true),
+            "one-shot takes one request"
+        );
+    }
+
+    #[test]
+    fn answers_are_written_in_order_and_then_the_connection_is_done() {
+        let (mut conn, mut peer) = pair();
+        let a = conn.answers.push(jid(1));
+        let b = conn.answers.push(jid(2));
+        conn.requests_taken = 2;
+        conn.answers.fill(b, "second".into()).unwrap();
+        conn.stage_ready_answers();
+        assert!(
+            conn.write_out(Instant::now()).unwrap(),
+            "nothing staged yet"
+        );
+        assert!(!conn.is_finished(false, true), "an answer is still missing");
+        conn.answers.fill(a, "first".into()).unwrap();
+        conn.stage_ready_answers();
+        assert!(conn.write_out(Instant::now()).unwrap());
+        let mut got = [0u8; 15];
+        peer.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"first\r\nsecond\r\n");
+        assert!(conn.is_drained());
+        assert!(!conn.is_finished(false, false), "keep-alive stays open");
+        assert!(conn.is_finished(false, true), "closes when stopping");
+        assert!(conn.is_finished(true, false), "closes in one-shot mode");
+        conn.peer_closed = true;
+        assert!(
+            conn.is_finished(false, false),
+            "closes when the client is done"
+        );
+    }
+
+    #[test]
+    fn unwritten_output_over_the_soft_limit_stops_taking_requests() {
+        let (mut conn, _peer) = pair();
+        let chunk = "x".repeat(64 * 1024);
+        // The peer never reads: once the kernel buffers are full, output stays with us.
+        for n in 0..2000 {
+            assert!(conn.takes_requests(1024, false), "limit hit too early");
+            let seq = conn.answers.push(jid(n));
+            conn.answers.fill(seq, chunk.clone().into()).unwrap();
+            conn.stage_ready_answers();
+            conn.write_out(Instant::now()).unwrap();
+            if conn.unwritten() >= OUT_SOFT_LIMIT {
+                break;
+            }
+        }
+        assert!(
+            conn.unwritten() >= OUT_SOFT_LIMIT,
+            "the kernel took 128 MB unread"
+        );
+        assert!(!conn.takes_requests(1024, false));
+    }
+
+    #[test]
+    fn a_client_that_never_reads_is_cut_off_at_the_hard_limit() {
+        let (mut conn, _peer) = pair();
+        let chunk = "x".repeat(1024 * 1024);
+        let mut outcome = Ok(false);
+        for n in 0..200 {
+            let seq = conn.answers.push(jid(n));
+            conn.answers.fill(seq, chunk.clone().into()).unwrap();
+            conn.stage_ready_answers();
+            outcome = conn.write_out(Instant::now());
+            if outcome.is_err() {
+                break;
+            }
+        }
+        let error = outcome.expect_err("200 MB unread must hit the hard limit");
+        assert!(error.to_string().contains("does not read"), "{error}");
+    }
+}
