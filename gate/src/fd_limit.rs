@@ -28,6 +28,21 @@ pub fn raise_to_hard_limit() -> io::Result<u64> {
     Ok(limit.rlim_cur)
 }
 
+/// Raises the limit as far as allowed and warns if `max_connections` still does not fit.
+pub fn make_room_for(max_connections: usize) {
+    match raise_to_hard_limit() {
+        Ok(limit) if connections_that_fit(limit) < max_connections as u64 => {
+            shared::warn!(
+                "open-file limit is below --max-connections: accepts will fail first",
+                nofile = limit,
+                max_connections = max_connections
+            );
+        }
+        Ok(_) => {}
+        Err(e) => shared::warn!("cannot read or raise the open-file limit", error = e),
+    }
+}
+
 /// How many client connections fit under `fd_limit`.
 pub fn connections_that_fit(fd_limit: u64) -> u64 {
     fd_limit.saturating_sub(RESERVED_DESCRIPTORS)

@@ -12,19 +12,7 @@ fn main() {
         shared::error!("bad configuration", error = e);
         std::process::exit(2);
     });
-    match gate::fd_limit::raise_to_hard_limit() {
-        Ok(limit)
-            if gate::fd_limit::connections_that_fit(limit) < options.max_connections as u64 =>
-        {
-            shared::warn!(
-                "open-file limit is below --max-connections: accepts will fail first",
-                nofile = limit,
-                max_connections = options.max_connections
-            );
-        }
-        Ok(_) => {}
-        Err(e) => shared::warn!("cannot read or raise the open-file limit", error = e),
-    }
+    gate::fd_limit::make_room_for(options.max_connections);
     let mut gate = Gate::start(options).unwrap_or_else(|e| {
         shared::error!("gate failed to start", error = e);
         std::process::exit(1);
