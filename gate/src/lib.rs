@@ -3,8 +3,9 @@
 //! in request order. See docs/gate.md for operation and docs/PROTOCOL.md for the contract.
 //!
 //! Pure, unit-tested parts: [`answer_queue`], [`timer_queue`], [`worker_line`],
-//! [`job_id`], [`options`]. Network parts: [`event_loop`] (sockets), [`dispatch`]
-//! (Redis + NATS), [`registration`] (gates.id.<gid>), [`gate`] (wiring).
+//! [`job_id`], [`options`]. Network parts: [`event_loop`] (sockets) with
+//! [`client_conn`] (one client's buffers and limits), [`dispatch`] (Redis + NATS),
+//! [`registration`] (gates.id.<gid>), [`fd_limit`], and [`gate`] (wiring).
 
 pub mod answer_queue;
 pub mod client_conn;
