@@ -1,0 +1,39 @@
+//! Checks of the deployment that need no cluster and no Docker engine: the static (musl)
+//! binaries, `Dockerfile.multi` and `manifests/`, all held against what the code really does.
+//! The parsing here is pure and unit-tested; the tests in `tests/` run the real binaries.
+
+pub mod dockerfile;
+pub mod elf;
+pub mod help;
+pub mod manifest;
+pub mod static_build;
+
+use std::path::PathBuf;
+
+/// The six services: each is a binary, a Dockerfile target and a Deployment of this name.
+pub const SERVICES: [&str; 6] = ["gate", "worker", "auth", "edge", "mail", "config"];
+
+/// The repository root (this crate lives in `packaging/`).
+pub fn workspace_root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent()
+        .expect("packaging/ has a parent")
+        .to_path_buf()
+}
+
+/// True on CI, where a missing tool must fail a check instead of skipping it.
+pub fn on_ci() -> bool {
+    matches!(
+        std::env::var("CI").as_deref(),
+        Ok("true") | Ok("1") | Ok("yes")
+    )
+}
+
+/// Skips a check that cannot run here, loudly; on CI the same condition fails the test.
+pub fn skip_or_fail(check: &str, reason: &str) {
+    let banner = "!".repeat(78);
+    if on_ci() {
+        panic!("{check}: {reason} (CI=true: this check must run)");
+    }
+    eprintln!("\n{banner}\n!! SKIPPED {check}: {reason}\n!! Run ./lukseun test (it installs what is missing) to run this check.\n{banner}\n");
+}
