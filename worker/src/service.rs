@@ -247,6 +247,7 @@ fn run_job(
     let config = live.get();
     let response = handler::handle(services, &config, &job.line);
     metrics.count_status(response.status);
+    shared::debug!("job answered", jid = job.jid, status = response.status);
     match link.send(&job.jid, &response.to_json()) {
         Ok(()) => {}
         Err(LinkError::JobExpired) => {

@@ -494,7 +494,14 @@ fn backend_outages_answer_99_and_recover() {
     s.redis_server.kill();
     let r = s.call(json!({"function":"account_all_info","data":{"token":token}}));
     assert_eq!(r.status, 99, "token revocation cannot be checked");
+    let register = json!({"function":"register","data":{"unique_id":"half","account":"half_done","password":"123456"}});
+    assert_eq!(
+        s.call(register.clone()).status,
+        99,
+        "no token can be issued"
+    );
     s.redis_server.restart();
+    s.ok(register); // the failed attempt left no row behind
     s.guest("redis-check");
 }
 

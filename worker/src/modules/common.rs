@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use shared::envelope::{Response, Status};
 
 use super::enums::{BACKEND_UNAVAILABLE, BACKEND_UNAVAILABLE_MESSAGE};
-use crate::db::DbError;
+use crate::db::{Db, DbError};
 
 /// What a game function answers on success: the response's `data`.
 pub type Outcome = Result<Map<String, Value>, FnError>;
@@ -78,6 +78,20 @@ impl From<mysql::Error> for FnError {
     fn from(e: mysql::Error) -> FnError {
         FnError::Backend(e.to_string())
     }
+}
+
+/// Runs `work` in one MySQL transaction: committed when it returns `Ok`, rolled back when
+/// it returns `Err` (or panics). Spends and grants go through here, so a failure halfway
+/// keeps nothing.
+pub fn transaction<T>(
+    db: &Db,
+    work: impl FnOnce(&mut mysql::Transaction<'_>) -> Result<T, FnError>,
+) -> Result<T, FnError> {
+    let mut conn = db.conn()?;
+    let mut tx = conn.start_transaction(mysql::TxOpts::default())?;
+    let value = work(&mut tx)?;
+    tx.commit()?;
+    Ok(value)
 }
 
 /// The `data` object of a request, read with the types the function expects.

@@ -11,12 +11,11 @@ use std::sync::OnceLock;
 
 use auth::jwt::TokenKind;
 use mysql::prelude::Queryable;
-use mysql::TxOpts;
 use serde_json::Value;
 
 use crate::context::Context;
 use crate::db::duplicate_key;
-use crate::modules::common::{check_text, data, Args, FnError, Outcome};
+use crate::modules::common::{check_text, data, transaction, Args, FnError, Outcome};
 use crate::modules::enums::AccountStatus;
 
 const UNIQUE_ID_CHARS: (usize, usize) = (1, 64);
@@ -87,17 +86,15 @@ pub fn register(ctx: &Context, args: &Args) -> Outcome {
     check_unique_id(unique_id)?;
     check_credentials(account, password)?;
     let hash = password::hash_password(password, ctx.settings.pbkdf2_iterations);
-    let mut conn = ctx.db.conn()?;
     // The token is issued inside the transaction: if Redis fails, no account is left behind.
-    let mut tx = conn.start_transaction(TxOpts::default())?;
-    if let Err(e) = tx.exec_drop(
-        "INSERT INTO accounts (unique_id, account, password) VALUES (?, ?, ?)",
-        (unique_id, account, &hash),
-    ) {
-        return Err(taken(&e).unwrap_or_else(|| e.into()));
-    }
-    let token = issue_account_token(ctx, unique_id)?;
-    tx.commit()?;
+    let token = transaction(ctx.db, |tx| {
+        tx.exec_drop(
+            "INSERT INTO accounts (unique_id, account, password) VALUES (?, ?, ?)",
+            (unique_id, account, &hash),
+        )
+        .map_err(|e| taken(&e).unwrap_or_else(|| e.into()))?;
+        issue_account_token(ctx, unique_id)
+    })?;
     token_answer(token, unique_id)
 }
 
