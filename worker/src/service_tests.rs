@@ -842,3 +842,58 @@ fn worlds_come_from_the_config_service_and_follow_its_changes() {
     assert_eq!(gate.ask(enter("s8")).status, 0);
     worker.stop();
 }
+
+#[test]
+fn clients_are_served_through_the_real_gate() {
+    let redis = testkit::Redis::start();
+    let nats = testkit::Nats::start();
+    let db = crate::test_support::start_mariadb();
+    let worker = Worker::start(&test_settings(&redis, &nats, &db)).unwrap();
+    let mut front = gate::Gate::start(gate::GateOptions::local(&redis.url(), &nats.url())).unwrap();
+
+    let client = TcpStream::connect(front.client_addr()).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut reader = BufReader::new(client.try_clone().unwrap());
+    let mut writer = client;
+    let mut ask = |requests: &[Value]| -> Vec<Response> {
+        use std::io::Write;
+        let mut batch = String::new();
+        for r in requests {
+            batch.push_str(&r.to_string());
+            batch.push_str("\r\n");
+        }
+        writer.write_all(batch.as_bytes()).unwrap();
+        requests
+            .iter()
+            .map(|_| {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                serde_json::from_str(line.trim_end()).unwrap()
+            })
+            .collect()
+    };
+
+    let registered = ask(&[
+        json!({"world":"s0","function":"register","data":{"unique_id":"via-gate","account":"gate_user","password":"gate-password"}}),
+    ]);
+    assert_eq!(registered[0].status, 0);
+    // Pipelined requests run concurrently (on any worker thread or worker); the gate
+    // answers them in request order.
+    let answers = ask(&[
+        json!({"world":"s0","function":"no_such_function","data":{}}),
+        json!({"world":"s0","function":"login","data":{"identifier":"account","value":"gate_user","password":"gate-password"}}),
+        json!({"world":"s0","function":"account_all_info","data":{}}),
+        json!({"world":"s0","function":"debug_sleep","data":{"ms":300}}),
+        json!({"world":"s0","function":"login_unique","data":{"unique_id":"via-gate"}}),
+    ]);
+    let statuses: Vec<i32> = answers.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [10, 0, 12, 0, 83]);
+    let token = answers[1].data["token"].clone();
+    let answers = ask(&[json!({"world":"s1","function":"enter_world","data":{"token":token}})]);
+    assert_eq!(answers[0].status, 0);
+    assert_eq!(answers[0].data["world"], "s1");
+    front.stop();
+    worker.stop();
+}
