@@ -75,22 +75,6 @@ impl Worker {
         let deadline = Instant::now() + settings.startup_wait;
         retry_until(deadline, "MySQL migrations", || db::migrate(&db)).map_err(StartError::Db)?;
 
-        let stop = Arc::new(AtomicBool::new(false));
-        let live = Arc::new(LiveConfig::new(GameConfig::embedded()));
-        let refresher = if settings.config_url.is_empty() {
-            None
-        } else {
-            Some(
-                start_refresher(
-                    &settings.config_url,
-                    settings.config_refresh,
-                    live.clone(),
-                    stop.clone(),
-                )
-                .map_err(StartError::Io)?,
-            )
-        };
-
         let services = Arc::new(Services {
             db,
             redis: redis.clone(),
@@ -101,45 +85,12 @@ impl Worker {
                 auth_url: settings.auth_url.clone(),
             },
         });
-
         let client = retry_until(deadline, "NATS connect", || {
             nats::Client::connect(&settings.nats_url, nats::Options::named("worker"))
         })
         .map_err(StartError::Nats)?;
-        let subscription = client
-            .subscribe(JOBS_SUBJECT, Some(WORKERS_QUEUE))
-            .map_err(StartError::Nats)?;
-        // The SUB has reached the server once this returns, so a job published after
-        // `start` cannot miss this worker.
-        client
-            .flush(Duration::from_secs(5))
-            .map_err(StartError::Nats)?;
-
         let registry = Registry::new();
         let metrics = Arc::new(WorkerMetrics::register(&registry));
-        let link = Arc::new(GateLink::new(redis.clone()));
-        let pool = {
-            let (services, live, metrics) = (services.clone(), live.clone(), metrics.clone());
-            JobPool::new(
-                "job",
-                settings.threads,
-                settings.threads * QUEUE_PER_THREAD,
-                {
-                    move |(job, received): (Job, Instant)| {
-                        run_job(&services, &live, &link, &metrics, &job, received)
-                    }
-                },
-            )
-            .map_err(StartError::Io)?
-        };
-        let intake = {
-            let (stop, metrics) = (stop.clone(), metrics.clone());
-            std::thread::Builder::new()
-                .name("intake".into())
-                .spawn(move || intake_loop(subscription, pool, &stop, &metrics))
-                .map_err(StartError::Io)?
-        };
-
         let admin = AdminServer::start(
             &settings.admin_addr,
             registry,
@@ -147,6 +98,56 @@ impl Worker {
             readiness(services.clone(), client.clone()),
         )
         .map_err(StartError::Io)?;
+
+        // From here on threads run: a failure sets `stop` so they end.
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_on_error = |e: StartError| {
+            stop.store(true, Ordering::Relaxed);
+            e
+        };
+        let live = Arc::new(LiveConfig::new(GameConfig::embedded()));
+        let refresher = if settings.config_url.is_empty() {
+            None
+        } else {
+            // Fetches once before returning, so the first job sees the served config.
+            Some(
+                start_refresher(
+                    &settings.config_url,
+                    settings.config_refresh,
+                    live.clone(),
+                    stop.clone(),
+                )
+                .map_err(StartError::Io)?,
+            )
+        };
+        let subscription = client
+            .subscribe(JOBS_SUBJECT, Some(WORKERS_QUEUE))
+            .map_err(|e| stop_on_error(StartError::Nats(e)))?;
+        // The SUB has reached the server once this returns, so a job published after
+        // `start` cannot miss this worker.
+        client
+            .flush(Duration::from_secs(5))
+            .map_err(|e| stop_on_error(StartError::Nats(e)))?;
+        let link = Arc::new(GateLink::new(redis.clone()));
+        let pool = {
+            let (services, live, metrics) = (services.clone(), live.clone(), metrics.clone());
+            JobPool::new(
+                "job",
+                settings.threads,
+                settings.threads * QUEUE_PER_THREAD,
+                move |(job, received): (Job, Instant)| {
+                    run_job(&services, &live, &link, &metrics, &job, received)
+                },
+            )
+            .map_err(|e| stop_on_error(StartError::Io(e)))?
+        };
+        let intake = {
+            let (stop, metrics) = (stop.clone(), metrics.clone());
+            std::thread::Builder::new()
+                .name("intake".into())
+                .spawn(move || intake_loop(subscription, pool, &stop, &metrics))
+                .map_err(|e| stop_on_error(StartError::Io(e)))?
+        };
         shared::info!(
             "worker started",
             threads = settings.threads,

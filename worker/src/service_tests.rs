@@ -897,3 +897,33 @@ fn clients_are_served_through_the_real_gate() {
     front.stop();
     worker.stop();
 }
+
+#[test]
+fn start_fails_with_a_clear_error_instead_of_hanging() {
+    let redis = testkit::Redis::start();
+    let nats = testkit::Nats::start();
+    let db = crate::test_support::start_mariadb();
+
+    let mut settings = test_settings(&redis, &nats, &db);
+    settings.mysql_url = format!("mysql://root@127.0.0.1:{}/lukseun", testkit::free_port());
+    settings.startup_wait = Duration::from_secs(1);
+    let e = Worker::start(&settings).err().expect("no MySQL, no worker");
+    assert!(matches!(e, crate::StartError::Db(_)), "{e}");
+
+    let mut settings = test_settings(&redis, &nats, &db);
+    settings.nats_url = format!("nats://127.0.0.1:{}", testkit::free_port());
+    settings.startup_wait = Duration::from_secs(1);
+    let e = Worker::start(&settings).err().expect("no NATS, no worker");
+    assert!(matches!(e, crate::StartError::Nats(_)), "{e}");
+
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut settings = test_settings(&redis, &nats, &db);
+    settings.admin_addr = taken.local_addr().unwrap().to_string();
+    let e = Worker::start(&settings).err().expect("admin port taken");
+    assert!(matches!(e, crate::StartError::Io(_)), "{e}");
+
+    let mut settings = test_settings(&redis, &nats, &db);
+    settings.jwt_secret = "too short".into();
+    let e = Worker::start(&settings).err().expect("short key");
+    assert!(e.to_string().contains("at least 32"), "{e}");
+}
