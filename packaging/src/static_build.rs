@@ -33,12 +33,12 @@ pub fn static_binaries() -> &'static StaticBuild {
     }
 }
 
-/// The target directory this test binary was built into (`<target>/debug/deps/<test>`), so a
-/// `CARGO_TARGET_DIR` or a shared target directory is honoured.
+/// The target directory this test binary was built into (the nearest ancestor holding
+/// cargo's `CACHEDIR.TAG`), so `CARGO_TARGET_DIR` or `--target-dir` is honoured.
 fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("path of the test binary");
     exe.ancestors()
-        .nth(3)
+        .find(|dir| dir.join("CACHEDIR.TAG").is_file())
         .map(Path::to_path_buf)
         .unwrap_or_else(|| workspace_root().join("target"))
 }
