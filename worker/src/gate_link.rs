@@ -3,19 +3,23 @@
 //! `GET gate.job.<jid>` gives the gate id, `GET gates.id.<gid>` its `ip:port` (cached per
 //! gid). Each gate gets one persistent TCP connection shared by every worker thread; a
 //! failed write drops the connection and the cached address, looks the gate up again and
-//! retries once.
+//! retries once. A gate that still fails is skipped for a moment (answers fail fast) unless
+//! it registers a new address: otherwise every thread would wait out connect timeouts on a
+//! dead gate's lock while jobs for live gates queue behind them.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use shared::redis_conn::RedisPool;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a gate that failed twice in a row is skipped at the same address.
+const DOWN_BACKOFF: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 pub enum LinkError {
@@ -23,6 +27,8 @@ pub enum LinkError {
     JobExpired,
     /// `gates.id.<gid>` is gone: the gate shut down or lost its registration.
     GateGone(String),
+    /// The gate failed moments ago at the address it still has registered.
+    GateDown(String),
     BadAddress {
         gid: String,
         addr: String,
@@ -39,6 +45,7 @@ impl fmt::Display for LinkError {
         match self {
             LinkError::JobExpired => write!(f, "job key expired: no gate waits for it"),
             LinkError::GateGone(gid) => write!(f, "gate {gid} is not registered"),
+            LinkError::GateDown(gid) => write!(f, "gate {gid} failed moments ago, skipped"),
             LinkError::BadAddress { gid, addr } => {
                 write!(f, "gate {gid} registered an unusable address {addr:?}")
             }
@@ -66,6 +73,8 @@ pub fn answer_line(jid: &str, response_json: &str) -> Vec<u8> {
 struct GateSlot {
     addr: Option<SocketAddr>,
     stream: Option<TcpStream>,
+    /// The address that failed and until when it is skipped.
+    down: Option<(SocketAddr, Instant)>,
 }
 
 pub struct GateLink {
@@ -87,13 +96,25 @@ impl GateLink {
         let line = answer_line(jid, response_json);
         let slot = self.slot(&gid);
         let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((failed, until)) = slot.down {
+            if Instant::now() < until && self.lookup_gate(&gid)? == failed {
+                return Err(LinkError::GateDown(gid));
+            }
+            slot.down = None;
+        }
         match self.write(&gid, &mut slot, &line) {
             Ok(()) => Ok(()),
             Err(first) => {
                 shared::debug!("gate write failed, retrying", gid = gid, error = first);
                 // The gate may have restarted elsewhere under the same id: look again.
                 *slot = GateSlot::default();
-                self.write(&gid, &mut slot, &line)
+                let second = self.write(&gid, &mut slot, &line);
+                if let Err(LinkError::Io { .. }) = &second {
+                    if let Ok(addr) = self.lookup_gate(&gid) {
+                        slot.down = Some((addr, Instant::now() + DOWN_BACKOFF));
+                    }
+                }
+                second
             }
         }
     }
@@ -259,5 +280,21 @@ mod tests {
         let closed = testkit::free_port();
         set(&redis, "gates.id.9", &format!("127.0.0.1:{closed}"));
         assert!(matches!(link.send("j", "{}"), Err(LinkError::Io { .. })));
+        assert!(
+            matches!(link.send("j", "{}"), Err(LinkError::GateDown(_))),
+            "a gate that just failed at the same address is skipped"
+        );
+        // Registered anew at another address: tried at once.
+        let live = TcpListener::bind("127.0.0.1:0").unwrap();
+        set(
+            &redis,
+            "gates.id.9",
+            &live.local_addr().unwrap().to_string(),
+        );
+        link.send("j", "{\"late\":1}").unwrap();
+        let (conn, _) = live.accept().unwrap();
+        let mut line = String::new();
+        BufReader::new(conn).read_line(&mut line).unwrap();
+        assert_eq!(line, "j~{\"late\":1}\r\n");
     }
 }
