@@ -33,7 +33,15 @@ pub use settings::{Settings, SPEC};
 pub fn run(config: &shared::config::Config) -> Result<(), Box<dyn std::error::Error>> {
     let settings = Settings::from_config(config)?;
     shared::signal::install();
-    let worker = Worker::start(&settings)?;
+    let worker = match Worker::start(&settings) {
+        Ok(worker) => worker,
+        // Told to stop while waiting for MySQL or NATS: a clean stop, not a failure.
+        Err(e) if shared::signal::shutdown_requested() => {
+            shared::info!("shutdown requested during start", reason = e);
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
     while !shared::signal::shutdown_requested() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }

@@ -122,3 +122,41 @@ fn becomes_ready_and_exits_0_on_sigterm() {
     };
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn sigterm_while_waiting_for_mysql_is_a_clean_exit() {
+    let mut child = worker()
+        .env("LUKSEUN_JWT_SECRET", SECRET)
+        .env(
+            "LUKSEUN_MYSQL_URL",
+            format!("mysql://root@127.0.0.1:{}/lukseun", testkit::free_port()),
+        )
+        .args(["--admin-port", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it reports the first failed attempt, so the signal lands mid-wait.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("start step failed") {
+        line.clear();
+        assert!(
+            std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0,
+            "worker exited before retrying"
+        );
+    }
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "worker ignored SIGTERM during start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+}
