@@ -365,6 +365,9 @@ fn taken_ids_and_names_change_nothing() {
     // A device id whose account has credentials cannot be taken over as a guest.
     let r = s.call(json!({"function":"login_unique","data":{"unique_id":"owner"}}));
     assert_eq!(r.status, 83);
+    // MySQL compares 'owner ' equal to 'owner': a padded id must not reach the table.
+    let r = s.call(json!({"function":"login_unique","data":{"unique_id":"owner "}}));
+    assert_eq!(r.status, 86);
     let guest = s.guest("device-9");
     s.ok(json!({"function":"bind_account","data":{"token":guest,"account":"nine","password":"nine-pass"}}));
     let r = s.call(json!({"function":"login_unique","data":{"unique_id":"device-9"}}));
@@ -405,6 +408,14 @@ fn taken_ids_and_names_change_nothing() {
         (
             json!({"unique_id":"x\u{0}y","account":"abc","password":"123456"}),
             "unique_id must not contain control characters",
+        ),
+        (
+            json!({"unique_id":"owner ","account":"abc","password":"123456"}),
+            "unique_id must not start or end with whitespace",
+        ),
+        (
+            json!({"unique_id":"x","account":"owner_acc ","password":"123456"}),
+            "account must not start or end with whitespace",
         ),
     ] {
         let r = s.call(json!({"function":"register","data":data}));

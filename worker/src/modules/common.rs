@@ -117,8 +117,10 @@ impl<'a> Args<'a> {
     }
 }
 
-/// Checks a text argument's length in characters (what MySQL's VARCHAR counts) and that
-/// it holds no control characters; the error names the argument and the bounds.
+/// Checks a name-like text argument: its length in characters (what MySQL's VARCHAR
+/// counts), no control characters, and no whitespace at either end — MySQL compares
+/// `'bob '` equal to `'bob'` (PAD SPACE), so a trailing space would name someone else's
+/// row. The error names the argument and the rule.
 pub fn check_text(
     name: &str,
     value: &str,
@@ -137,6 +139,12 @@ pub fn check_text(
         return Err(FnError::module(
             status,
             format!("{name} must not contain control characters"),
+        ));
+    }
+    if value.trim() != value {
+        return Err(FnError::module(
+            status,
+            format!("{name} must not start or end with whitespace"),
         ));
     }
     Ok(())
@@ -178,6 +186,14 @@ mod tests {
         let e = check_text("account", "ab", 3, 32, 86).unwrap_err();
         assert_eq!(e, FnError::module(86, "account must be 3 to 32 characters"));
         assert!(check_text("account", "a\nbc", 3, 32, 86).is_err());
+        assert!(check_text("account", "a b", 3, 32, 86).is_ok());
+        for padded in ["bob ", " bob", "bob\u{3000}"] {
+            let e = check_text("account", padded, 3, 32, 86).unwrap_err();
+            assert_eq!(
+                e,
+                FnError::module(86, "account must not start or end with whitespace")
+            );
+        }
     }
 
     #[test]
