@@ -247,6 +247,13 @@ mod tests {
             message: "Duplicate entry 'x' for key 'accounts.PRIMARY'".into(),
         });
         assert_eq!(duplicate_key(&e), Some("PRIMARY"));
+        // A value that imitates the message cannot change which key is named.
+        let e = mysql::Error::MySqlError(mysql::MySqlError {
+            state: "23000".into(),
+            code: ER_DUP_ENTRY,
+            message: "Duplicate entry 'x' for key 'PRIMARY'' for key 'accounts_account'".into(),
+        });
+        assert_eq!(duplicate_key(&e), Some("accounts_account"));
     }
 
     #[test]
