@@ -67,11 +67,11 @@ fn build() -> Result<StaticBuild, String> {
              (./lukseun test does both)"
         ));
     }
-    eprintln!(
-        "packaging: static build of {} took {:.1} s",
+    crate::announce(&format!(
+        "static build of {} took {:.1} s",
         SERVICES.join(", "),
         took.as_secs_f64()
-    );
+    ));
     Ok(StaticBuild {
         dir: target_dir.join(MUSL_TARGET).join("release"),
         took,

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use packaging::{skip_or_fail, workspace_root};
+use packaging::{announce, skip_or_fail, workspace_root};
 
 /// The oldest Kubernetes the manifests support (the preStop `sleep` action) and the newest
 /// the validator knows.
@@ -104,7 +104,9 @@ fn kustomize_output_validates_when_kubectl_is_present() {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !kubectl_works {
-        eprintln!("packaging: kubectl is not installed; kustomize output not built (per-file validation still runs)");
+        announce(
+            "kubectl is not installed; kustomize output not built (per-file validation still runs)",
+        );
         return;
     }
     let dir = testkit::TempDir::new("kustomize");
