@@ -1,0 +1,234 @@
+//! Tests against real MariaDB, Redis and NATS (testkit), inside the crate so the
+//! test-only functions of `functions::TEST_FUNCTIONS` exist:
+//! - `handler`: the contract's statuses, token scope, merged worlds, backend outages;
+//! - `accounts`: the account functions, takeovers refused, SQL metacharacters;
+//! - `running`: the whole worker between NATS and a gate (a listener playing one, or the
+//!   real gate), restarts, graceful stop, the config service, start failures.
+
+mod accounts;
+mod handler;
+mod running;
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use auth::jwt::TokenKind;
+use auth::{Key, Tokens};
+use serde_json::{json, Value};
+use shared::envelope::Response;
+use shared::redis_conn::RedisPool;
+
+use crate::context::{FunctionSettings, Services};
+use crate::db::{self, Db};
+use crate::game_config::GameConfig;
+use crate::handler::handle;
+use crate::settings::Settings;
+
+const SECRET: &str = "a test signing key of 32 bytes!!";
+
+/// The servers a worker needs, and the worker's resources built on them.
+struct Stack {
+    redis_server: testkit::Redis,
+    db_server: testkit::MariaDb,
+    services: Services,
+    config: GameConfig,
+}
+
+impl Stack {
+    fn start() -> Stack {
+        let redis_server = testkit::Redis::start();
+        let db_server = crate::test_support::start_mariadb();
+        let redis = Arc::new(RedisPool::new(&redis_server.url(), 8).unwrap());
+        let db = Db::open(&db_server.url(), 8).unwrap();
+        db::migrate(&db).unwrap();
+        let key = Key::new(SECRET.as_bytes()).unwrap();
+        let services = Services {
+            db,
+            redis: redis.clone(),
+            tokens: Tokens::new(key, redis, Duration::from_secs(3600)),
+            settings: FunctionSettings {
+                pbkdf2_iterations: 1000,
+                mail_url: String::new(),
+                auth_url: String::new(),
+            },
+        };
+        Stack {
+            redis_server,
+            db_server,
+            services,
+            config: GameConfig::embedded(),
+        }
+    }
+
+    fn call(&self, request: Value) -> Response {
+        handle(&self.services, &self.config, &request.to_string())
+    }
+
+    fn call_line(&self, line: &str) -> Response {
+        handle(&self.services, &self.config, line)
+    }
+
+    fn ok(&self, request: Value) -> serde_json::Map<String, Value> {
+        let r = self.call(request.clone());
+        assert_eq!(r.status, 0, "{request} answered {}", r.to_json());
+        assert_eq!(r.message, "success");
+        r.data
+    }
+
+    fn token(&self, uid: &str, kind: TokenKind, world: Option<&str>, role: Option<&str>) -> String {
+        self.services
+            .tokens
+            .issue(uid, kind, world, role)
+            .unwrap()
+            .0
+    }
+
+    fn guest(&self, device: &str) -> String {
+        let data = self.ok(json!({"function":"login_unique","data":{"unique_id":device}}));
+        data["token"].as_str().unwrap().to_string()
+    }
+}
+
+fn status(r: &Response) -> i32 {
+    r.status
+}
+
+/// Plays the gate: a listener registered in Redis as `gates.id.<gid>` that reads the
+/// worker's answer lines.
+struct FakeGate {
+    gid: String,
+    listener: TcpListener,
+    reader: Option<BufReader<TcpStream>>,
+    redis: RedisPool,
+    nats: shared::nats::Client,
+}
+
+impl FakeGate {
+    fn start(redis_url: &str, nats_url: &str, gid: &str) -> FakeGate {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let redis = RedisPool::new(redis_url, 2).unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        redis
+            .run(|c| {
+                redis::cmd("SET")
+                    .arg(format!("gates.id.{gid}"))
+                    .arg(&addr)
+                    .query::<()>(c)
+            })
+            .unwrap();
+        let nats =
+            shared::nats::Client::connect(nats_url, shared::nats::Options::named("fake-gate"))
+                .unwrap();
+        FakeGate {
+            gid: gid.to_string(),
+            listener,
+            reader: None,
+            redis,
+            nats,
+        }
+    }
+
+    /// Registers a job and publishes it; returns its jid.
+    fn publish(&self, line: &str) -> String {
+        let jid = shared::ids::job_id();
+        self.redis
+            .run(|c| {
+                redis::cmd("SET")
+                    .arg(format!("gate.job.{jid}"))
+                    .arg(&self.gid)
+                    .arg("EX")
+                    .arg(10)
+                    .query::<()>(c)
+            })
+            .unwrap();
+        self.nats
+            .publish("jobs", format!("{jid}~{line}").as_bytes())
+            .unwrap();
+        jid
+    }
+
+    /// The next answer line: (jid, response).
+    fn answer(&mut self) -> (String, Response) {
+        self.answer_within(Duration::from_secs(20))
+            .expect("an answer within 20 s")
+    }
+
+    /// The next answer line, or `None` when none comes within `wait`.
+    fn answer_within(&mut self, wait: Duration) -> Option<(String, Response)> {
+        if self.reader.is_none() {
+            self.listener.set_nonblocking(true).unwrap();
+            let deadline = Instant::now() + wait;
+            let conn = loop {
+                match self.listener.accept() {
+                    Ok((conn, _)) => break conn,
+                    Err(_) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(10))
+                    }
+                    Err(_) => return None,
+                }
+            };
+            conn.set_nonblocking(false).unwrap();
+            self.reader = Some(BufReader::new(conn));
+        }
+        let reader = self.reader.as_mut().unwrap();
+        reader.get_ref().set_read_timeout(Some(wait)).unwrap();
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(n) if n > 0 => {}
+            Ok(_) => {
+                // The worker closed this connection; its next answer comes on a new one.
+                self.reader = None;
+                return None;
+            }
+            Err(_) => return None,
+        }
+        let body = line
+            .strip_suffix("\r\n")
+            .unwrap_or_else(|| panic!("no CRLF: {line:?}"));
+        let (jid, json) = body.split_once('~').unwrap();
+        Some((jid.to_string(), serde_json::from_str(json).unwrap()))
+    }
+
+    fn ask(&mut self, request: Value) -> Response {
+        let jid = self.publish(&request.to_string());
+        let (answered, response) = self.answer();
+        assert_eq!(answered, jid);
+        response
+    }
+}
+
+fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut conn = TcpStream::connect(addr).unwrap();
+    write!(conn, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut text = String::new();
+    conn.read_to_string(&mut text).unwrap();
+    let code = text[9..12].parse().unwrap();
+    (code, text)
+}
+
+fn test_settings(redis: &testkit::Redis, nats: &testkit::Nats, db: &testkit::MariaDb) -> Settings {
+    let mut settings = Settings::new(&nats.url(), &redis.url(), &db.url(), SECRET);
+    settings.threads = 4;
+    settings.admin_addr = "127.0.0.1:0".into();
+    settings.pbkdf2_iterations = 1000;
+    settings.startup_wait = Duration::from_secs(10);
+    settings
+}
+
+/// Publishes `request` until an answer comes: jobs published while NATS was down are lost
+/// (at most once delivery), which is the gate's timeout to report, not the worker's.
+fn ask_until_answered(gate: &mut FakeGate, request: &Value) -> Response {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let jid = gate.publish(&request.to_string());
+        while let Some((answered, response)) = gate.answer_within(Duration::from_secs(2)) {
+            if answered == jid {
+                return response;
+            }
+        }
+        assert!(Instant::now() < deadline, "no answer to {request}");
+    }
+}

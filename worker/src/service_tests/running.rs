@@ -1,0 +1,276 @@
+//! The whole worker between NATS and a gate.
+
+use std::sync::atomic::Ordering;
+
+use crate::functions::test_only::SLEEPS_STARTED;
+use crate::Worker;
+
+use super::*;
+
+#[test]
+fn end_to_end_between_nats_and_a_gate() {
+    let redis = testkit::Redis::start();
+    let nats = testkit::Nats::start();
+    let db = crate::test_support::start_mariadb();
+    let mut settings = Settings::new(&nats.url(), &redis.url(), &db.url(), SECRET);
+    settings.threads = 4;
+    settings.admin_addr = "127.0.0.1:0".into();
+    settings.pbkdf2_iterations = 1000;
+    settings.startup_wait = Duration::from_secs(10);
+    let worker = Worker::start(&settings).unwrap();
+    let mut gate = FakeGate::start(&redis.url(), &nats.url(), "0");
+
+    let r = gate.ask(json!({"world":"s0","function":"register","data":{"unique_id":"e2e","account":"e2e_user","password":"e2e-password"}}));
+    assert_eq!(r.status, 0, "{}", r.to_json());
+    let token = r.data["token"].as_str().unwrap().to_string();
+    let r = gate.ask(json!({"world":"s0","function":"enter_world","data":{"token":token}}));
+    assert_eq!(r.status, 0);
+    assert_eq!(r.data["world"], "s0");
+
+    // A malformed payload is dropped; a panic answers -1 and the next job is served.
+    gate.nats.publish("jobs", b"no job id here").unwrap();
+    gate.nats.publish("jobs", b"NOT-HEX~{}").unwrap();
+    assert_eq!(
+        gate.ask(json!({"function":"debug_panic","data":{}})).status,
+        -1
+    );
+    assert_eq!(gate.ask(json!({"function":"nope","data":{}})).status, 10);
+    assert_eq!(
+        gate.ask(json!({"function":"login_unique","data":{"unique_id":"next"}}))
+            .status,
+        0
+    );
+
+    // Many jobs at once all come back, each under its own jid.
+    let mut sent: Vec<String> = (0..40)
+        .map(|i| {
+            gate.publish(
+                &json!({"function":"login_unique","data":{"unique_id":format!("bulk-{i}")}})
+                    .to_string(),
+            )
+        })
+        .collect();
+    let mut answered: Vec<String> = (0..40)
+        .map(|_| {
+            let (jid, r) = gate.answer();
+            assert_eq!(r.status, 0);
+            jid
+        })
+        .collect();
+    sent.sort();
+    answered.sort();
+    assert_eq!(sent, answered);
+
+    let (code, body) = http_get(worker.admin_addr(), "/readyz");
+    assert_eq!(code, 200, "{body}");
+    let (_, metrics) = http_get(worker.admin_addr(), "/metrics");
+    assert!(metrics.contains("worker_jobs_panic_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("worker_jobs_malformed_total 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("worker_jobs_refused_total 1"), "{metrics}");
+    assert!(metrics.contains("worker_jobs_ok_total 43"), "{metrics}");
+    worker.stop();
+}
+
+#[test]
+fn stop_answers_jobs_in_flight_then_takes_no_more() {
+    let redis = testkit::Redis::start();
+    let nats = testkit::Nats::start();
+    let db = crate::test_support::start_mariadb();
+    let mut settings = Settings::new(&nats.url(), &redis.url(), &db.url(), SECRET);
+    settings.threads = 2;
+    settings.admin_addr = "127.0.0.1:0".into();
+    settings.startup_wait = Duration::from_secs(10);
+    let worker = Worker::start(&settings).unwrap();
+    let mut gate = FakeGate::start(&redis.url(), &nats.url(), "5");
+
+    let before = SLEEPS_STARTED.load(Ordering::SeqCst);
+    let jid = gate.publish(&json!({"function":"debug_sleep","data":{"ms":500}}).to_string());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while SLEEPS_STARTED.load(Ordering::SeqCst) == before {
+        assert!(Instant::now() < deadline, "the job never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    worker.stop();
+    let (answered, r) = gate.answer();
+    assert_eq!(
+        (answered, r.status),
+        (jid, 0),
+        "the job in flight was answered"
+    );
+    assert_eq!(r.data["ms"], 500);
+
+    // Stopped: a new job stays unanswered (no worker subscribed).
+    gate.publish(&json!({"function":"login_unique","data":{"unique_id":"late"}}).to_string());
+    let reader = gate.reader.as_mut().unwrap();
+    reader
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut line = String::new();
+    let read = reader.read_line(&mut line);
+    assert!(
+        matches!(read, Ok(0)) || read.is_err(),
+        "answered after stop: {line:?}"
+    );
+}
+
+#[test]
+fn the_worker_survives_a_nats_restart() {
+    let redis = testkit::Redis::start();
+    let mut nats = testkit::Nats::start();
+    let db = crate::test_support::start_mariadb();
+    let worker = Worker::start(&test_settings(&redis, &nats, &db)).unwrap();
+    let mut gate = FakeGate::start(&redis.url(), &nats.url(), "1");
+    let guest = json!({"function":"login_unique","data":{"unique_id":"nats-1"}});
+    assert_eq!(gate.ask(guest.clone()).status, 0);
+
+    nats.kill();
+    nats.restart();
+    let r = ask_until_answered(&mut gate, &guest);
+    assert_eq!(r.status, 0);
+    let (code, body) = http_get(worker.admin_addr(), "/readyz");
+    assert_eq!(code, 200, "{body}");
+    worker.stop();
+}
+
+#[test]
+fn worlds_come_from_the_config_service_and_follow_its_changes() {
+    let dir = testkit::TempDir::new("worker-config");
+    let worlds = dir.path().join("worlds.json");
+    std::fs::write(&worlds, r#"{"worlds":["s7"],"merge":{}}"#).unwrap();
+    let service = lukseun_config::ConfigService::start(lukseun_config::Settings {
+        bind: "127.0.0.1".parse().unwrap(),
+        port: 0,
+        admin_port: 0,
+        dir: dir.path().to_path_buf(),
+        reload_every: Duration::from_millis(100),
+        http_threads: 2,
+    })
+    .unwrap();
+
+    let redis = testkit::Redis::start();
+    let nats = testkit::Nats::start();
+    let db = crate::test_support::start_mariadb();
+    let mut settings = test_settings(&redis, &nats, &db);
+    settings.config_url = format!("http://{}", service.addr());
+    settings.config_refresh = Duration::from_secs(1);
+    let worker = Worker::start(&settings).unwrap();
+    let mut gate = FakeGate::start(&redis.url(), &nats.url(), "2");
+
+    let token = gate
+        .ask(json!({"function":"login_unique","data":{"unique_id":"cfg"}}))
+        .data["token"]
+        .clone();
+    let enter =
+        |world: &str| json!({"world":world,"function":"enter_world","data":{"token":token}});
+    assert_eq!(
+        gate.ask(enter("s7")).status,
+        0,
+        "served by the config service"
+    );
+    assert_eq!(
+        gate.ask(enter("s0")).status,
+        14,
+        "embedded worlds were replaced"
+    );
+
+    std::fs::write(&worlds, r#"{"worlds":["s7","s8"],"merge":{}}"#).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while gate.ask(enter("s8")).status != 0 {
+        assert!(Instant::now() < deadline, "the new world never appeared");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A broken file on the service keeps the last good worlds.
+    std::fs::write(&worlds, "{ broken").unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(gate.ask(enter("s8")).status, 0);
+    worker.stop();
+}
+
+#[test]
+fn clients_are_served_through_the_real_gate() {
+    let redis = testkit::Redis::start();
+    let nats = testkit::Nats::start();
+    let db = crate::test_support::start_mariadb();
+    let worker = Worker::start(&test_settings(&redis, &nats, &db)).unwrap();
+    let mut front = gate::Gate::start(gate::GateOptions::local(&redis.url(), &nats.url())).unwrap();
+
+    let client = TcpStream::connect(front.client_addr()).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut reader = BufReader::new(client.try_clone().unwrap());
+    let mut writer = client;
+    let mut ask = |requests: &[Value]| -> Vec<Response> {
+        use std::io::Write;
+        let mut batch = String::new();
+        for r in requests {
+            batch.push_str(&r.to_string());
+            batch.push_str("\r\n");
+        }
+        writer.write_all(batch.as_bytes()).unwrap();
+        requests
+            .iter()
+            .map(|_| {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                serde_json::from_str(line.trim_end()).unwrap()
+            })
+            .collect()
+    };
+
+    let registered = ask(&[
+        json!({"world":"s0","function":"register","data":{"unique_id":"via-gate","account":"gate_user","password":"gate-password"}}),
+    ]);
+    assert_eq!(registered[0].status, 0);
+    // Pipelined requests run concurrently (on any worker thread or worker); the gate
+    // answers them in request order.
+    let answers = ask(&[
+        json!({"world":"s0","function":"no_such_function","data":{}}),
+        json!({"world":"s0","function":"login","data":{"identifier":"account","value":"gate_user","password":"gate-password"}}),
+        json!({"world":"s0","function":"account_all_info","data":{}}),
+        json!({"world":"s0","function":"debug_sleep","data":{"ms":300}}),
+        json!({"world":"s0","function":"login_unique","data":{"unique_id":"via-gate"}}),
+    ]);
+    let statuses: Vec<i32> = answers.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [10, 0, 12, 0, 83]);
+    let token = answers[1].data["token"].clone();
+    let answers = ask(&[json!({"world":"s1","function":"enter_world","data":{"token":token}})]);
+    assert_eq!(answers[0].status, 0);
+    assert_eq!(answers[0].data["world"], "s1");
+    front.stop();
+    worker.stop();
+}
+
+#[test]
+fn start_fails_with_a_clear_error_instead_of_hanging() {
+    let redis = testkit::Redis::start();
+    let nats = testkit::Nats::start();
+    let db = crate::test_support::start_mariadb();
+
+    let mut settings = test_settings(&redis, &nats, &db);
+    settings.mysql_url = format!("mysql://root@127.0.0.1:{}/lukseun", testkit::free_port());
+    settings.startup_wait = Duration::from_secs(1);
+    let e = Worker::start(&settings).err().expect("no MySQL, no worker");
+    assert!(matches!(e, crate::StartError::Db(_)), "{e}");
+
+    let mut settings = test_settings(&redis, &nats, &db);
+    settings.nats_url = format!("nats://127.0.0.1:{}", testkit::free_port());
+    settings.startup_wait = Duration::from_secs(1);
+    let e = Worker::start(&settings).err().expect("no NATS, no worker");
+    assert!(matches!(e, crate::StartError::Nats(_)), "{e}");
+
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut settings = test_settings(&redis, &nats, &db);
+    settings.admin_addr = taken.local_addr().unwrap().to_string();
+    let e = Worker::start(&settings).err().expect("admin port taken");
+    assert!(matches!(e, crate::StartError::Io(_)), "{e}");
+
+    let mut settings = test_settings(&redis, &nats, &db);
+    settings.jwt_secret = "too short".into();
+    let e = Worker::start(&settings).err().expect("short key");
+    assert!(e.to_string().contains("at least 32"), "{e}");
+}
