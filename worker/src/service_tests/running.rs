@@ -71,6 +71,24 @@ fn end_to_end_between_nats_and_a_gate() {
     );
     assert!(metrics.contains("worker_jobs_refused_total 1"), "{metrics}");
     assert!(metrics.contains("worker_jobs_ok_total 43"), "{metrics}");
+
+    // A job whose gate gave up (no `gate.job.<jid>`) is run, its answer dropped and counted.
+    let orphan = shared::ids::job_id();
+    let line = json!({"function":"login_unique","data":{"unique_id":"orphan"}});
+    gate.nats
+        .publish("jobs", format!("{orphan}~{line}").as_bytes())
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !http_get(worker.admin_addr(), "/metrics")
+        .1
+        .contains("worker_answers_undelivered_total 1")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the orphan answer was never counted"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     worker.stop();
 }
 
