@@ -297,6 +297,94 @@ impl Nats {
     }
 }
 
+/// An initialised MariaDB datadir, made once per machine and MariaDB version and copied for
+/// each server: `mariadb-install-db` takes seconds and is the flaky part of a start on a
+/// busy machine, a copy takes milliseconds.
+fn mariadb_template() -> PathBuf {
+    static TEMPLATE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    TEMPLATE
+        .get_or_init(|| {
+            let version = Command::new(find_binary("mariadbd"))
+                .arg("--version")
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            let tag: String = version
+                .split_whitespace()
+                .nth(2)
+                .unwrap_or("unknown")
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '.' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            // SAFETY: getuid has no preconditions.
+            let uid = unsafe { libc::getuid() };
+            let template =
+                std::env::temp_dir().join(format!("lukseun-mariadb-template-{uid}-{tag}"));
+            if !template.join("mysql").is_dir() {
+                build_mariadb_template(&template);
+            }
+            template
+        })
+        .clone()
+}
+
+/// Runs `mariadb-install-db` into a private directory and renames it into place, so
+/// concurrent test processes never see half a template. Retries: the install fails now and
+/// then when the machine is very busy.
+fn build_mariadb_template(template: &Path) {
+    let mut last_log = String::new();
+    for _ in 0..3 {
+        let work = TempDir::new("mariadb-install");
+        let data = work.path().join("data");
+        std::fs::create_dir_all(&data).expect("create datadir");
+        let log = work.path().join("install.log");
+        let status = Command::new(find_binary("mariadb-install-db"))
+            .args([
+                "--no-defaults",
+                "--auth-root-authentication-method=normal",
+                "--user=root",
+                "--skip-test-db",
+                "--innodb-use-native-aio=0",
+                "--innodb-log-file-size=8M",
+            ])
+            .arg(format!("--datadir={}", data.display()))
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).expect("install log"))
+            .stderr(Stdio::from(
+                std::fs::File::options()
+                    .append(true)
+                    .open(&log)
+                    .expect("install log"),
+            ))
+            .status()
+            .expect("run mariadb-install-db");
+        if status.success() {
+            // Another process may have won the race; its template is as good as ours.
+            if std::fs::rename(&data, template).is_ok() || template.join("mysql").is_dir() {
+                return;
+            }
+        }
+        last_log = std::fs::read_to_string(&log).unwrap_or_default();
+    }
+    panic!("mariadb-install-db failed three times; last log:\n{last_log}");
+}
+
+/// `cp -a`: a plain recursive copy keeping permissions.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    let status = Command::new("cp").arg("-a").arg(from).arg(to).status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!("cp -a failed: {status}")))
+    }
+}
+
 /// A real `mariadbd` with a root account without password and an empty database `lukseun`.
 pub struct MariaDb {
     pub port: u16,
@@ -310,30 +398,7 @@ impl MariaDb {
     pub fn start() -> MariaDb {
         let dir = TempDir::new("mariadb");
         let data = dir.path().join("data");
-        std::fs::create_dir_all(&data).expect("create datadir");
-        let install_log = dir.path().join("install.log");
-        let status = Command::new(find_binary("mariadb-install-db"))
-            .args([
-                "--no-defaults",
-                "--auth-root-authentication-method=normal",
-                "--user=root",
-                "--skip-test-db",
-            ])
-            .arg(format!("--datadir={}", data.display()))
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&install_log).expect("install log"))
-            .stderr(Stdio::from(
-                std::fs::File::options()
-                    .append(true)
-                    .open(&install_log)
-                    .expect("install log"),
-            ))
-            .status()
-            .expect("run mariadb-install-db");
-        if !status.success() {
-            let text = std::fs::read_to_string(&install_log).unwrap_or_default();
-            panic!("mariadb-install-db failed ({status}):\n{text}");
-        }
+        copy_tree(&mariadb_template(), &data).expect("copy the initialised datadir");
         let port = free_port();
         let process = Self::spawn(&dir, port);
         let mut db = MariaDb { port, dir, process };
@@ -348,14 +413,22 @@ impl MariaDb {
         cmd.args(["--no-defaults", "--user=root", "--bind-address=127.0.0.1"])
             .arg(format!("--port={port}"))
             .arg(format!("--datadir={}", data.display()))
-            .arg(format!("--socket={}", dir.path().join("mysqld.sock").display()))
-            .arg(format!("--pid-file={}", dir.path().join("mysqld.pid").display()))
+            .arg(format!(
+                "--socket={}",
+                dir.path().join("mysqld.sock").display()
+            ))
+            .arg(format!(
+                "--pid-file={}",
+                dir.path().join("mysqld.pid").display()
+            ))
             .args([
                 "--innodb-buffer-pool-size=32M",
                 "--innodb-log-file-size=8M",
                 "--skip-name-resolve",
                 "--skip-log-bin",
                 "--max-connections=500",
+                // Native AIO contexts are a machine-wide quota that parallel tests exhaust.
+                "--innodb-use-native-aio=0",
                 "--character-set-server=utf8mb4",
                 "--collation-server=utf8mb4_bin",
             ]);
@@ -375,7 +448,10 @@ impl MariaDb {
     pub fn sql(&self, statement: &str) -> String {
         let out = Command::new(find_binary("mariadb"))
             .args(["--no-defaults", "-uroot", "-N", "-B"])
-            .arg(format!("--socket={}", self.dir.path().join("mysqld.sock").display()))
+            .arg(format!(
+                "--socket={}",
+                self.dir.path().join("mysqld.sock").display()
+            ))
             .args(["-e", statement])
             .output()
             .expect("run the mariadb client");
