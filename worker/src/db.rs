@@ -17,11 +17,18 @@ pub struct Migration {
 }
 
 /// Every file in `worker/migrations/`, in order (a test checks none is missing).
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "accounts",
-    sql: include_str!("../migrations/0001_accounts.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "accounts",
+        sql: include_str!("../migrations/0001_accounts.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "players",
+        sql: include_str!("../migrations/0002_players.sql"),
+    },
+];
 
 const MIGRATION_LOCK: &str = "lukseun.schema_migrations";
 const MIGRATION_LOCK_WAIT_SECS: u32 = 60;

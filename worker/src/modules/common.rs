@@ -6,7 +6,10 @@ use std::fmt;
 use serde_json::{Map, Value};
 use shared::envelope::{Response, Status};
 
-use super::enums::{BACKEND_UNAVAILABLE, BACKEND_UNAVAILABLE_MESSAGE};
+use mysql::prelude::Queryable;
+
+use super::enums::{SharedStatus, BACKEND_UNAVAILABLE, BACKEND_UNAVAILABLE_MESSAGE};
+use crate::context::Context;
 use crate::db::{Db, DbError};
 
 /// What a game function answers on success: the response's `data`.
@@ -92,6 +95,59 @@ pub fn transaction<T>(
     let value = work(&mut tx)?;
     tx.commit()?;
     Ok(value)
+}
+
+/// The caller's player in the request's world.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Player {
+    pub world: String,
+    pub unique_id: String,
+    /// The in-game name, unique per world.
+    pub gn: String,
+    pub level: i64,
+}
+
+/// The caller's player in the request's world; answers 90 when the caller has none (and
+/// 14 when the request names no world).
+pub fn require_player(ctx: &Context) -> Result<Player, FnError> {
+    let world = ctx.world()?;
+    let uid = ctx.uid();
+    let mut conn = ctx.db.conn()?;
+    let row: Option<(String, i64)> = conn.exec_first(
+        "SELECT gn, level FROM players WHERE world = ? AND unique_id = ?",
+        (world, uid),
+    )?;
+    let (gn, level) = row.ok_or_else(|| {
+        FnError::module(
+            SharedStatus::NoPlayer.code(),
+            SharedStatus::NoPlayer.message(),
+        )
+    })?;
+    Ok(Player {
+        world: world.to_string(),
+        unique_id: uid.to_string(),
+        gn,
+        level,
+    })
+}
+
+/// The `unique_id` of the player named `gn` in `world`, if there is one. The name is
+/// compared exactly (`utf8mb4_bin`, no `LIKE`): `%` or `*` match only themselves.
+pub fn uid_of_player(db: &Db, world: &str, gn: &str) -> Result<Option<String>, FnError> {
+    let mut conn = db.conn()?;
+    Ok(conn.exec_first(
+        "SELECT unique_id FROM players WHERE world = ? AND gn = ?",
+        (world, gn),
+    )?)
+}
+
+/// The in-game name of `uid`'s player in `world`, if it has one.
+pub fn player_name(db: &Db, world: &str, uid: &str) -> Result<Option<String>, FnError> {
+    let mut conn = db.conn()?;
+    Ok(conn.exec_first(
+        "SELECT gn FROM players WHERE world = ? AND unique_id = ?",
+        (world, uid),
+    )?)
 }
 
 /// The `data` object of a request, read with the types the function expects.

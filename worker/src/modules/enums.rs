@@ -34,6 +34,91 @@ impl AccountStatus {
     }
 }
 
+/// Statuses any module's function may answer, because they come from the shared helpers
+/// (`common::require_player`, `item::spend`, `item::grant`): 90–98 mean the same in every
+/// module, so module tables use 80–89.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SharedStatus {
+    /// The caller (or the target) has no player in this world.
+    NoPlayer = 90,
+    /// A spend would take an item below zero; nothing was spent.
+    NotEnoughItems = 91,
+    /// An item string is malformed or names an item `items.json` does not define.
+    InvalidItem = 92,
+}
+
+impl SharedStatus {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            SharedStatus::NoPlayer => "no player in this world: create one first",
+            SharedStatus::NotEnoughItems => "not enough items",
+            SharedStatus::InvalidItem => "invalid item",
+        }
+    }
+}
+
+/// Statuses of the player functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlayerStatus {
+    /// `create_player` for an account that already has a player in this world.
+    PlayerExists = 80,
+    NameTaken = 81,
+    /// The name breaks the name rules; the message says which.
+    InvalidName = 82,
+    /// `add_resources` names no target or two targets.
+    InvalidTarget = 83,
+}
+
+impl PlayerStatus {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            PlayerStatus::PlayerExists => "this account already has a player in this world",
+            PlayerStatus::NameTaken => "player name is already taken in this world",
+            PlayerStatus::InvalidName => "invalid player name",
+            PlayerStatus::InvalidTarget => "name exactly one target: gn_target or uid_target",
+        }
+    }
+}
+
+/// Statuses of the weapon functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeaponStatus {
+    /// `weapon.json` defines no weapon with this id.
+    UnknownWeapon = 80,
+    /// The player does not own this weapon.
+    NotOwned = 81,
+    /// The level asked for is above the weapon's `max_level`.
+    MaxLevel = 82,
+    /// The weapon has its highest star already.
+    MaxStar = 83,
+    /// `delta` is below 1.
+    InvalidDelta = 84,
+}
+
+impl WeaponStatus {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            WeaponStatus::UnknownWeapon => "no such weapon",
+            WeaponStatus::NotOwned => "you do not own this weapon",
+            WeaponStatus::MaxLevel => "the weapon cannot go above its max level",
+            WeaponStatus::MaxStar => "the weapon has its highest star already",
+            WeaponStatus::InvalidDelta => "delta must be at least 1",
+        }
+    }
+}
+
 /// Every module answers this when a backend (MySQL, Redis) fails mid-request: the request
 /// may be retried, nothing half-done was kept.
 pub const BACKEND_UNAVAILABLE: i32 = 99;
@@ -61,5 +146,24 @@ mod tests {
             assert!(!s.message().is_empty());
         }
         assert_eq!(BACKEND_UNAVAILABLE, 99);
+    }
+
+    #[test]
+    fn shared_player_and_weapon_statuses_keep_their_ranges() {
+        use SharedStatus::*;
+        for s in [NoPlayer, NotEnoughItems, InvalidItem] {
+            assert!((90..=98).contains(&s.code()), "{s:?}");
+            assert!(!s.message().is_empty());
+        }
+        use PlayerStatus::*;
+        for s in [PlayerExists, NameTaken, InvalidName, InvalidTarget] {
+            assert!((80..=89).contains(&s.code()), "{s:?}");
+            assert!(!s.message().is_empty());
+        }
+        use WeaponStatus::*;
+        for s in [UnknownWeapon, NotOwned, MaxLevel, MaxStar, InvalidDelta] {
+            assert!((80..=89).contains(&s.code()), "{s:?}");
+            assert!(!s.message().is_empty());
+        }
     }
 }

@@ -4,3 +4,4 @@
 pub mod account;
 pub mod common;
 pub mod enums;
+pub mod item;
