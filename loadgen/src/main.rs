@@ -113,7 +113,9 @@ fn spawn_progress_line(progress: Arc<Progress>) -> std::sync::mpsc::Sender<()> {
     std::thread::spawn(move || {
         let start = Instant::now();
         let mut last = 0;
-        while stopped.recv_timeout(Duration::from_secs(1)).is_err() {
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+            stopped.recv_timeout(Duration::from_secs(1))
+        {
             let answered = progress.answered.load(Ordering::Relaxed);
             eprint!(
                 "\r[{:>4.0} s] {:>8}/s  answered {:>9}  errors {:>6}  lost {:>4}",

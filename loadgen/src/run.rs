@@ -122,6 +122,13 @@ pub fn run(plan: &Plan, progress: Arc<Progress>) -> Result<Stats, String> {
             thread::spawn(move || {
                 let rng = Rng::new(0x9e37_79b9_7f4a_7c15 ^ ((i as u64 + 1) * 0x1000_0001));
                 if plan.rate > 0.0 {
+                    // Spread the players' schedules over one interval: all starting at the
+                    // same instant would send every request in bursts of `connections`.
+                    let phase = i as f64 / plan.connections as f64 / per_connection_rate;
+                    let window = Window {
+                        start: window.start + Duration::from_secs_f64(phase),
+                        ..window
+                    };
                     open_loop(player, &plan, per_connection_rate, window, rng, &progress)
                 } else {
                     closed_loop(player, &plan, window, rng, &progress)

@@ -28,6 +28,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "players",
         sql: include_str!("../migrations/0002_players.sql"),
     },
+    Migration {
+        version: 3,
+        name: "social",
+        sql: include_str!("../migrations/0003_social.sql"),
+    },
 ];
 
 const MIGRATION_LOCK: &str = "lukseun.schema_migrations";
@@ -102,7 +107,14 @@ impl Db {
             .tcp_connect_timeout(Some(Duration::from_secs(3)))
             .read_timeout(Some(Duration::from_secs(10)))
             .write_timeout(Some(Duration::from_secs(10)))
-            .pool_opts(PoolOpts::default().with_constraints(constraints));
+            // No COM_RESET_CONNECTION when a connection goes back to the pool: it costs a
+            // round trip and throws away the prepared statements, so every query would be
+            // prepared again. Our functions keep no session state between jobs.
+            .pool_opts(
+                PoolOpts::default()
+                    .with_constraints(constraints)
+                    .with_reset_connection(false),
+            );
         let pool = Pool::new(builder).map_err(|e| DbError::Unavailable(e.to_string()))?;
         Ok(Db {
             pool,
