@@ -1,0 +1,286 @@
+//! Mails that carry something to accept (a gift, a friend request, a family invitation or
+//! join request): each registers a single-use nonce in auth, derived from the mail key, whose
+//! payload says what accepting means. Accepting redeems the nonce, so a mail is accepted at
+//! most once even when two accepts race (auth redeems with GETDEL).
+
+use serde_json::{json, Map, Value};
+
+use super::client::{Listing, MailClient, MailEntry, OutgoingMail, Which};
+use super::{mail_error, MailStatus};
+use crate::context::Context;
+use crate::modules::common::FnError;
+use crate::modules::item::Item;
+
+/// How long an unaccepted request stays acceptable (auth's default, said explicitly).
+const NONCE_TTL_SECS: u64 = 7 * 24 * 3600;
+
+/// Longest nonce auth accepts.
+const MAX_NONCE_LEN: usize = 128;
+
+/// Payload fields this module writes; a caller's payload may not use them.
+const RESERVED_FIELDS: [&str; 5] = ["kind", "target", "world", "items", "status"];
+
+/// What a request mail asks the recipient to accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    Gift,
+    FriendRequest,
+    FamilyInvite,
+    FamilyRequest,
+}
+
+impl RequestKind {
+    /// The mail's `type` (and the payload's `kind`).
+    pub fn mail_type(self) -> &'static str {
+        match self {
+            RequestKind::Gift => "gift",
+            RequestKind::FriendRequest => "friend_request",
+            RequestKind::FamilyInvite => "family_invite",
+            RequestKind::FamilyRequest => "family_request",
+        }
+    }
+}
+
+/// A request mail to send: who gets it, what it says, and what accepting it means.
+#[derive(Debug, Clone)]
+pub struct RequestMail<'a> {
+    pub world: &'a str,
+    /// The recipient's unique_id: the mailbox, and the only player who may accept.
+    pub target_uid: &'a str,
+    pub kind: RequestKind,
+    /// The sender's game name, or "system".
+    pub from: &'a str,
+    pub subj: &'a str,
+    pub body: &'a str,
+    /// Shown in the mail and stored in the payload as `items` (strings).
+    pub items: &'a [Item],
+    /// The caller's own fields (e.g. the family id); `kind`, `target`, `world`, `items`
+    /// and `status` are reserved.
+    pub payload: Map<String, Value>,
+}
+
+/// The auth nonce of the request mail with this key. Keys fit auth's nonce alphabet
+/// (`[A-Za-z0-9._:-]`); a key too long for its 128 characters is hashed.
+pub fn nonce_for(key: &str) -> String {
+    let nonce = format!("mail:{key}");
+    let fits = nonce.len() <= MAX_NONCE_LEN
+        && nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    if fits {
+        nonce
+    } else {
+        use sha2::{Digest, Sha256};
+        format!(
+            "mail:sha256:{}",
+            shared::ids::hex(&Sha256::digest(key.as_bytes()))
+        )
+    }
+}
+
+/// Sends the mail, then registers its nonce. If the nonce cannot be stored the mail is
+/// deleted again, so no mail exists that cannot be accepted. Answers the mail key.
+/// Errors: mailbox full (mail status 81), anything unreachable 99.
+pub fn send_request(ctx: &Context, request: &RequestMail) -> Result<String, FnError> {
+    let payload = full_payload(request)?;
+    let client = MailClient::new(&ctx.settings.mail_url);
+    let mail = OutgoingMail {
+        kind: request.kind.mail_type(),
+        from: request.from,
+        subj: request.subj,
+        body: request.body,
+        items: request.items.iter().map(Item::to_string).collect(),
+    };
+    let key = client
+        .send(request.world, request.target_uid, &mail)
+        .map_err(mail_error)?;
+    if let Err(why) = register_nonce(&ctx.settings.auth_url, &nonce_for(&key), &payload) {
+        if let Err(e) = client.delete(request.world, request.target_uid, &key) {
+            shared::error!(
+                "request mail without nonce could not be deleted",
+                key = key,
+                error = e
+            );
+        }
+        return Err(FnError::Backend(format!("registering the nonce: {why}")));
+    }
+    Ok(key)
+}
+
+/// Accepts the request mail `key` from the caller's own mailbox: checks it is there and of
+/// the `expected` kind, redeems its nonce (a second accept answers "already accepted"),
+/// then marks the mail read. Answers the payload the sender stored (with `kind`, `target`,
+/// `world` and, when the mail had items, `items`). If the caller's work then fails, it
+/// should call [`restore_request`] so the mail can be accepted later.
+pub fn redeem_request(
+    ctx: &Context,
+    key: &str,
+    expected: RequestKind,
+) -> Result<Map<String, Value>, FnError> {
+    let world = ctx.world()?;
+    let client = MailClient::new(&ctx.settings.mail_url);
+    let listing = client
+        .list(world, ctx.uid(), Which::All)
+        .map_err(mail_error)?;
+    let payload = redeem_listed(ctx, &listing, key, expected)?;
+    mark_read_after_accept(ctx, key);
+    Ok(payload)
+}
+
+/// Makes an accepted request acceptable again (its work failed after the redeem).
+pub fn restore_request(ctx: &Context, key: &str, payload: &Map<String, Value>) {
+    if let Err(why) = register_nonce(&ctx.settings.auth_url, &nonce_for(key), payload) {
+        shared::error!(
+            "an accepted request could not be restored",
+            key = key,
+            error = why
+        );
+    }
+}
+
+/// [`redeem_request`] against a listing already fetched (several keys, one listing),
+/// without marking the mail read.
+pub(super) fn redeem_listed(
+    ctx: &Context,
+    listing: &Listing,
+    key: &str,
+    expected: RequestKind,
+) -> Result<Map<String, Value>, FnError> {
+    let world = ctx.world()?;
+    let mail = find(listing, key)?;
+    if mail.kind != expected.mail_type() {
+        return Err(MailStatus::WrongKind.error());
+    }
+    let mut payload = redeem_nonce(&ctx.settings.auth_url, &nonce_for(key))?
+        .ok_or_else(|| MailStatus::AlreadyAccepted.error())?;
+    let belongs = payload.get("kind") == Some(&json!(expected.mail_type()))
+        && payload.get("target") == Some(&json!(ctx.uid()))
+        && payload.get("world") == Some(&json!(world));
+    if !belongs {
+        // Only a nonce this module registered for this mailbox can get here; anything
+        // else is a bug or tampering: put it back and refuse.
+        shared::error!("request nonce payload does not match its mail", key = key);
+        restore_request(ctx, key, &payload);
+        return Err(MailStatus::NoSuchMail.error());
+    }
+    payload.remove("status");
+    Ok(payload)
+}
+
+pub(super) fn mark_read_after_accept(ctx: &Context, key: &str) {
+    // The accept already happened; a mail left unread is only cosmetic.
+    let Ok(world) = ctx.world() else { return };
+    if let Err(e) = MailClient::new(&ctx.settings.mail_url).mark_read(world, ctx.uid(), key) {
+        shared::warn!("accepted mail not marked read", key = key, error = e);
+    }
+}
+
+fn find<'l>(listing: &'l Listing, key: &str) -> Result<&'l MailEntry, FnError> {
+    listing
+        .mail
+        .iter()
+        .find(|m| m.key == key)
+        .ok_or_else(|| MailStatus::NoSuchMail.error())
+}
+
+fn full_payload(request: &RequestMail) -> Result<Map<String, Value>, FnError> {
+    if let Some(field) = RESERVED_FIELDS
+        .iter()
+        .find(|f| request.payload.contains_key(**f))
+    {
+        return Err(FnError::Backend(format!(
+            "request payload uses the reserved field {field}"
+        )));
+    }
+    let mut payload = request.payload.clone();
+    payload.insert("kind".into(), request.kind.mail_type().into());
+    payload.insert("target".into(), request.target_uid.into());
+    payload.insert("world".into(), request.world.into());
+    if !request.items.is_empty() {
+        let items: Vec<Value> = request
+            .items
+            .iter()
+            .map(|i| Value::from(i.to_string()))
+            .collect();
+        payload.insert("items".into(), items.into());
+    }
+    Ok(payload)
+}
+
+fn register_nonce(auth_url: &str, nonce: &str, payload: &Map<String, Value>) -> Result<(), String> {
+    let body = json!({"nonce": nonce, "payload": payload, "ttl": NONCE_TTL_SECS});
+    let (code, answer) = super::client::post_json(auth_url, "/register_nonce", &body)?;
+    match (code, answer.get("status").and_then(Value::as_i64)) {
+        (200, Some(0)) => Ok(()),
+        _ => Err(format!("/register_nonce answered HTTP {code}: {answer}")),
+    }
+}
+
+/// `Some(payload)` for the one redeem that wins, `None` when the nonce is gone.
+fn redeem_nonce(auth_url: &str, nonce: &str) -> Result<Option<Map<String, Value>>, FnError> {
+    let body = json!({ "keys": [nonce] });
+    let (code, answer) =
+        super::client::post_json(auth_url, "/redeem_nonce", &body).map_err(FnError::Backend)?;
+    let result = answer.get(nonce).and_then(Value::as_object);
+    match (code, result) {
+        (200, Some(result)) if result.get("status") == Some(&json!(0)) => Ok(Some(result.clone())),
+        (200, Some(result)) if result.get("status") == Some(&json!(1)) => Ok(None),
+        _ => Err(FnError::Backend(format!(
+            "/redeem_nonce answered HTTP {code}: {answer}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonces_fit_auths_pattern_and_differ_per_key() {
+        let key = "1795780559.M23907P2729Q1.vm";
+        assert_eq!(nonce_for(key), "mail:1795780559.M23907P2729Q1.vm");
+        let long = format!("1.M2P3Q4.{}", "h".repeat(125));
+        let hashed = nonce_for(&long);
+        assert!(hashed.len() <= MAX_NONCE_LEN && hashed.starts_with("mail:sha256:"));
+        assert_ne!(hashed, nonce_for(&format!("1.M2P3Q5.{}", "h".repeat(125))));
+    }
+
+    #[test]
+    fn kinds_name_the_mail_types_of_the_contract() {
+        let types: Vec<_> = [
+            RequestKind::Gift,
+            RequestKind::FriendRequest,
+            RequestKind::FamilyInvite,
+            RequestKind::FamilyRequest,
+        ]
+        .map(RequestKind::mail_type)
+        .into();
+        assert_eq!(
+            types,
+            ["gift", "friend_request", "family_invite", "family_request"]
+        );
+    }
+
+    #[test]
+    fn the_payload_says_whose_it_is_and_refuses_reserved_fields() {
+        let items = [Item::parse("0:1:5").unwrap()];
+        let mut request = RequestMail {
+            world: "s0",
+            target_uid: "u-2",
+            kind: RequestKind::Gift,
+            from: "system",
+            subj: "",
+            body: "",
+            items: &items,
+            payload: json!({"note": 1}).as_object().unwrap().clone(),
+        };
+        assert_eq!(
+            Value::from(full_payload(&request).unwrap()),
+            json!({"note":1,"kind":"gift","target":"u-2","world":"s0","items":["0:1:5"]})
+        );
+        request
+            .payload
+            .insert("target".into(), "someone else".into());
+        assert!(matches!(full_payload(&request), Err(FnError::Backend(_))));
+    }
+}
