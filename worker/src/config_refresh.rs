@@ -166,37 +166,35 @@ mod tests {
     struct ConfigService {
         url: String,
         body: Arc<Mutex<(u32, String)>>,
-        _server: Arc<tiny_http::Server>,
+        _server: shared::http::HttpServer,
     }
 
     impl ConfigService {
         fn start(body: &str) -> ConfigService {
-            let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
-            let url = format!("http://{}", server.server_addr().to_ip().unwrap());
+            use shared::http::{Request, Response};
             let body = Arc::new(Mutex::new((1, body.to_string())));
-            let (serving, current) = (server.clone(), body.clone());
-            std::thread::spawn(move || {
-                for request in serving.incoming_requests() {
-                    let (version, text) = current.lock().unwrap().clone();
-                    let tag = format!("\"v{version}\"");
-                    let sent = request
-                        .headers()
-                        .iter()
-                        .find(|h| h.field.equiv("If-None-Match"))
-                        .map(|h| h.value.to_string());
-                    let response = if request.url() != "/get_game_manager_config" {
-                        tiny_http::Response::from_string("no").with_status_code(404)
-                    } else if sent.as_deref() == Some(tag.as_str()) {
-                        tiny_http::Response::from_string("").with_status_code(304)
-                    } else {
-                        tiny_http::Response::from_string(text)
-                    };
-                    let header = tiny_http::Header::from_bytes("ETag", tag.as_bytes()).unwrap();
-                    let _ = request.respond(response.with_header(header));
-                }
+            let current = body.clone();
+            let handler = Arc::new(move |request: &Request| {
+                let (version, text) = current.lock().unwrap().clone();
+                let tag = format!("\"v{version}\"");
+                let response = if request.path != "/get_game_manager_config" {
+                    Response::text(404, "no")
+                } else if request.header("if-none-match") == Some(tag.as_str()) {
+                    Response::empty(304)
+                } else {
+                    Response::text(200, text)
+                };
+                response.with_header("ETag", tag)
             });
+            let server = shared::http::HttpServer::start(
+                "127.0.0.1:0",
+                shared::http::Options::default(),
+                handler,
+                &shared::metrics::Registry::new(),
+            )
+            .unwrap();
             ConfigService {
-                url,
+                url: format!("http://{}", server.addr()),
                 body,
                 _server: server,
             }
