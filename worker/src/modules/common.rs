@@ -107,6 +107,14 @@ pub struct Player {
     pub level: i64,
 }
 
+/// Status 90: the caller (or the target) has no player in this world.
+pub fn no_player() -> FnError {
+    FnError::module(
+        SharedStatus::NoPlayer.code(),
+        SharedStatus::NoPlayer.message(),
+    )
+}
+
 /// The caller's player in the request's world; answers 90 when the caller has none (and
 /// 14 when the request names no world).
 pub fn require_player(ctx: &Context) -> Result<Player, FnError> {
@@ -117,12 +125,7 @@ pub fn require_player(ctx: &Context) -> Result<Player, FnError> {
         "SELECT gn, level FROM players WHERE world = ? AND unique_id = ?",
         (world, uid),
     )?;
-    let (gn, level) = row.ok_or_else(|| {
-        FnError::module(
-            SharedStatus::NoPlayer.code(),
-            SharedStatus::NoPlayer.message(),
-        )
-    })?;
+    let (gn, level) = row.ok_or_else(no_player)?;
     Ok(Player {
         world: world.to_string(),
         unique_id: uid.to_string(),

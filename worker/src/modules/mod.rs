@@ -5,3 +5,5 @@ pub mod account;
 pub mod common;
 pub mod enums;
 pub mod item;
+pub mod player;
+pub mod weapon;

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod handler;
+mod players;
 mod running;
 
 use std::io::{BufRead, BufReader};
