@@ -119,6 +119,45 @@ impl WeaponStatus {
     }
 }
 
+/// Statuses of the mail functions (`*_mail`, `accept_gifts`) and of accepting any request
+/// mail (`respond_friend`, `respond_family` answer 82–84 for the mail itself). An unknown
+/// `gn_target` answers the shared `NoPlayer` (90).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MailStatus {
+    MailboxFull = 80,
+    DailyLimit = 81,
+    NoSuchMail = 82,
+    AlreadyAccepted = 83,
+    WrongKind = 84,
+    InvalidArgument = 85,
+}
+
+impl MailStatus {
+    pub const ALL: [MailStatus; 6] = [
+        MailStatus::MailboxFull,
+        MailStatus::DailyLimit,
+        MailStatus::NoSuchMail,
+        MailStatus::AlreadyAccepted,
+        MailStatus::WrongKind,
+        MailStatus::InvalidArgument,
+    ];
+
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            MailStatus::MailboxFull => "the recipient's mailbox is full",
+            MailStatus::DailyLimit => "daily mail limit reached, try again tomorrow",
+            MailStatus::NoSuchMail => "no such mail in your mailbox",
+            MailStatus::AlreadyAccepted => "this mail was already accepted",
+            MailStatus::WrongKind => "this mail is not of that kind",
+            MailStatus::InvalidArgument => "invalid argument",
+        }
+    }
+}
+
 /// Every module answers this when a backend (MySQL, Redis) fails mid-request: the request
 /// may be retried, nothing half-done was kept.
 pub const BACKEND_UNAVAILABLE: i32 = 99;

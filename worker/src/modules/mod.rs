@@ -5,5 +5,4 @@ pub mod account;
 pub mod common;
 pub mod enums;
 pub mod item;
-pub mod player;
-pub mod weapon;
+pub mod mail;

@@ -7,7 +7,7 @@
 
 mod accounts;
 mod handler;
-mod players;
+mod mail_functions;
 mod running;
 
 use std::io::{BufRead, BufReader};
