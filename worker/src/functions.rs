@@ -5,6 +5,7 @@ use crate::context::Context;
 use crate::modules::account;
 use crate::modules::mail;
 use crate::modules::common::{Args, Outcome};
+use crate::modules::{item, player, weapon};
 
 /// Who may call a function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +44,27 @@ pub const FUNCTIONS: &[Function] = &[
         Access::Account,
     ),
     entry("enter_world", account::enter_world, Access::Account),
+    entry("create_player", player::create_player, Access::Session),
+    entry("get_info_player", player::get_info_player, Access::Session),
+    entry(
+        "get_account_world_info",
+        player::get_account_world_info,
+        Access::Account,
+    ),
+    entry(
+        "change_player_name",
+        player::change_player_name,
+        Access::Session,
+    ),
+    entry("add_resources", player::add_resources, Access::Admin),
+    entry("get_all_resource", item::get_all_resource, Access::Session),
+    entry("get_all_weapon", weapon::get_all_weapon, Access::Session),
+    entry("level_up_weapon", weapon::level_up_weapon, Access::Session),
+    entry(
+        "level_up_star_weapon",
+        weapon::level_up_star_weapon,
+        Access::Session,
+    ),
     entry("send_mail", mail::send_mail, Access::Session),
     entry("get_new_mail", mail::get_new_mail, Access::Session),
     entry("get_all_mail", mail::get_all_mail, Access::Session),

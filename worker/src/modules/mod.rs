@@ -6,3 +6,5 @@ pub mod common;
 pub mod enums;
 pub mod item;
 pub mod mail;
+pub mod player;
+pub mod weapon;

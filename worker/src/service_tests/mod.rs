@@ -8,6 +8,7 @@
 mod accounts;
 mod handler;
 mod mail_functions;
+mod players;
 mod running;
 
 use std::io::{BufRead, BufReader};
