@@ -119,6 +119,123 @@ impl WeaponStatus {
     }
 }
 
+/// Statuses of the family functions (`*_family`). An unknown `gn_target` answers the
+/// shared `NoPlayer` (90), a create the caller cannot pay the shared `NotEnoughItems` (91).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FamilyStatus {
+    /// A bad name, notice or role, or acting on yourself; the message says which.
+    InvalidArgument = 80,
+    NameTaken = 81,
+    AlreadyInFamily = 82,
+    NotInFamily = 83,
+    NoSuchFamily = 84,
+    FamilyFull = 85,
+    RoleTooLow = 86,
+    NotAMember = 87,
+    TargetInFamily = 88,
+    InvalidRequest = 89,
+}
+
+impl FamilyStatus {
+    pub const ALL: [FamilyStatus; 10] = [
+        FamilyStatus::InvalidArgument,
+        FamilyStatus::NameTaken,
+        FamilyStatus::AlreadyInFamily,
+        FamilyStatus::NotInFamily,
+        FamilyStatus::NoSuchFamily,
+        FamilyStatus::FamilyFull,
+        FamilyStatus::RoleTooLow,
+        FamilyStatus::NotAMember,
+        FamilyStatus::TargetInFamily,
+        FamilyStatus::InvalidRequest,
+    ];
+
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            FamilyStatus::InvalidArgument => "invalid argument",
+            FamilyStatus::NameTaken => "family name is already taken",
+            FamilyStatus::AlreadyInFamily => "you are already in a family",
+            FamilyStatus::NotInFamily => "you are not in a family",
+            FamilyStatus::NoSuchFamily => "family does not exist",
+            FamilyStatus::FamilyFull => "family is full",
+            FamilyStatus::RoleTooLow => "your family role does not allow this",
+            FamilyStatus::NotAMember => "player is not a member of your family",
+            FamilyStatus::TargetInFamily => "player is already in a family",
+            FamilyStatus::InvalidRequest => "not a valid family invitation or request",
+        }
+    }
+}
+
+/// Family roles of the contract; a higher number may do more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FamilyRole {
+    Basic = 0,
+    Elite = 4,
+    Admin = 8,
+    Owner = 10,
+}
+
+impl FamilyRole {
+    pub fn id(self) -> i64 {
+        self as i64
+    }
+
+    pub fn from_id(id: i64) -> Option<FamilyRole> {
+        match id {
+            0 => Some(FamilyRole::Basic),
+            4 => Some(FamilyRole::Elite),
+            8 => Some(FamilyRole::Admin),
+            10 => Some(FamilyRole::Owner),
+            _ => None,
+        }
+    }
+}
+
+/// Statuses of the friend functions (`*_friend`, `find_person`). An unknown `gn_target`
+/// answers the shared `NoPlayer` (90).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FriendStatus {
+    NotYourself = 80,
+    AlreadyFriends = 81,
+    NotFriends = 82,
+    FriendLimit = 83,
+    TargetFriendLimit = 84,
+    GiftAlreadySent = 85,
+    InvalidRequest = 86,
+}
+
+impl FriendStatus {
+    pub const ALL: [FriendStatus; 7] = [
+        FriendStatus::NotYourself,
+        FriendStatus::AlreadyFriends,
+        FriendStatus::NotFriends,
+        FriendStatus::FriendLimit,
+        FriendStatus::TargetFriendLimit,
+        FriendStatus::GiftAlreadySent,
+        FriendStatus::InvalidRequest,
+    ];
+
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            FriendStatus::NotYourself => "not possible on yourself",
+            FriendStatus::AlreadyFriends => "already friends",
+            FriendStatus::NotFriends => "not friends",
+            FriendStatus::FriendLimit => "your friend list is full",
+            FriendStatus::TargetFriendLimit => "their friend list is full",
+            FriendStatus::GiftAlreadySent => "gift to this friend already sent today",
+            FriendStatus::InvalidRequest => "not a valid friend request",
+        }
+    }
+}
+
 /// Statuses of the mail functions (`*_mail`, `accept_gifts`) and of accepting any request
 /// mail (`respond_friend`, `respond_family` answer 82–84 for the mail itself). An unknown
 /// `gn_target` answers the shared `NoPlayer` (90).

@@ -10,6 +10,8 @@ mod handler;
 mod mail_functions;
 mod players;
 mod running;
+mod social;
+mod through_gate;
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};

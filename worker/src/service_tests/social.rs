@@ -1,0 +1,707 @@
+//! Families, friends and the chat token against real MariaDB and Redis, the real mail and
+//! auth services (requests travel as mail with a nonce) and, for the chat token, the real
+//! edge between Redis and NATS.
+
+use std::io::{BufRead, BufReader, Write};
+
+use auth::{Metrics, Nonces, ServerHandle, Service};
+use ::mail::{MailService, ServiceConfig};
+use mysql::prelude::Queryable;
+use shared::metrics::Registry;
+
+use super::*;
+
+struct Social {
+    s: Stack,
+    mail: Option<MailService>,
+    _auth: ServerHandle,
+    _mail_root: testkit::TempDir,
+}
+
+impl Social {
+    /// The stack with `overlay` (file stem -> content) replacing embedded config files.
+    fn start(overlay: Value) -> Social {
+        let mut s = Stack::start();
+        let mail_root = testkit::TempDir::new("worker-social");
+        let mail = MailService::start(
+            &ServiceConfig {
+                bind: "127.0.0.1:0".into(),
+                root: mail_root.path().to_path_buf(),
+                mailbox_limit: 50,
+                threads: 4,
+            },
+            &Registry::new(),
+        )
+        .unwrap();
+        let pool = Arc::new(RedisPool::new(&s.redis_server.url(), 8).unwrap());
+        let key = Key::new(SECRET.as_bytes()).unwrap();
+        let service = Arc::new(Service::new(
+            Tokens::new(key, pool.clone(), Duration::from_secs(3600)),
+            Nonces::new(pool),
+        ));
+        let metrics = Arc::new(Metrics::new(&Registry::new()));
+        let auth = auth::server::start("127.0.0.1:0", 4, service, metrics).unwrap();
+        s.services.settings.mail_url = format!("http://{}", mail.addr());
+        s.services.settings.auth_url = format!("http://{}", auth.addr());
+        s.config = s.config.overlay(&overlay).unwrap();
+        Social {
+            s,
+            mail: Some(mail),
+            _auth: auth,
+            _mail_root: mail_root,
+        }
+    }
+
+    fn session(&self, uid: &str) -> String {
+        self.s.token(uid, TokenKind::Session, Some("s0"), None)
+    }
+
+    /// A session token for `uid` in s0 with a player named `gn`.
+    fn player(&self, uid: &str, gn: &str) -> String {
+        let token = self.session(uid);
+        self.ok(&token, "create_player", json!({"gn": gn, "icon": 0}));
+        token
+    }
+
+    fn call(&self, token: &str, function: &str, mut data: Value) -> Response {
+        data["token"] = token.into();
+        self.s
+            .call(json!({"world":"s0","function":function,"data":data}))
+    }
+
+    fn ok(&self, token: &str, function: &str, data: Value) -> serde_json::Map<String, Value> {
+        let r = self.call(token, function, data.clone());
+        assert_eq!(r.status, 0, "{function} {data} answered {}", r.to_json());
+        r.data
+    }
+
+    /// Asserts `function` answers `code`; returns the message.
+    fn fails(&self, token: &str, function: &str, data: Value, code: i32) -> String {
+        let r = self.call(token, function, data.clone());
+        assert_eq!(r.status, code, "{function} {data} answered {}", r.to_json());
+        r.message
+    }
+
+    /// The key of the newest mail of `kind` in the token's mailbox.
+    fn mail_key(&self, token: &str, kind: &str) -> String {
+        let data = self.ok(token, "get_all_mail", json!({}));
+        let mail = data["mail"].as_array().unwrap();
+        let found = mail.iter().find(|m| m["type"] == kind);
+        let found = found.unwrap_or_else(|| panic!("no {kind} mail in {mail:?}"));
+        found["key"].as_str().unwrap().to_string()
+    }
+
+    fn mails_of(&self, token: &str, kind: &str) -> Vec<Value> {
+        let data = self.ok(token, "get_all_mail", json!({}));
+        let mail = data["mail"].as_array().unwrap();
+        mail.iter().filter(|m| m["type"] == kind).cloned().collect()
+    }
+
+    /// Invites `gn` into the inviter's family and has them accept.
+    fn invite_and_join(&self, inviter: &str, gn: &str, invitee: &str) {
+        self.ok(inviter, "invite_user_family", json!({"gn_target": gn}));
+        let key = self.mail_key(invitee, "family_invite");
+        self.ok(invitee, "respond_family", json!({"key": key}));
+    }
+
+    fn db(&self) -> mysql::PooledConn {
+        self.s.services.db.conn().unwrap()
+    }
+
+    /// (owner count, member count) of the family named `name`.
+    fn owners_and_members(&self, name: &str) -> (u64, u64) {
+        let row: Option<(u64, u64)> = self
+            .db()
+            .exec_first(
+                "SELECT COALESCE(SUM(m.role = 10), 0), COUNT(m.unique_id) FROM families f \
+                 LEFT JOIN family_members m ON m.world = f.world AND m.fid = f.fid \
+                 WHERE f.world = 's0' AND f.name = ?",
+                (name,),
+            )
+            .unwrap();
+        row.unwrap_or((0, 0))
+    }
+
+    fn assert_one_owner(&self, name: &str, members: u64) {
+        assert_eq!(
+            self.owners_and_members(name),
+            (1, members),
+            "family {name}: exactly one owner and {members} members"
+        );
+    }
+
+    fn role_of(&self, token: &str) -> i64 {
+        self.ok(token, "get_all_family", json!({}))["role"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// Reads the chat hash the token names, as the edge would find it.
+    fn chat_hash(&self, nonce: &str) -> std::collections::HashMap<String, String> {
+        self.s
+            .services
+            .redis
+            .run(|c| {
+                redis::cmd("HGETALL")
+                    .arg(format!("chat.logintokens.{nonce}"))
+                    .query(c)
+            })
+            .unwrap()
+    }
+}
+
+fn free_family() -> Value {
+    json!({"family": {"create_cost": ""}})
+}
+
+#[test]
+fn family_lifecycle_permissions_and_exactly_one_owner() {
+    let t = Social::start(json!({}));
+    let admin =
+        t.s.token("gm", TokenKind::Session, Some("s0"), Some("admin"));
+    let a = t.player("uid-a", "Alice");
+    let b = t.player("uid-b", "Bob");
+    let c = t.player("uid-c", "Carol");
+    let d = t.player("uid-d", "Dave");
+
+    // create: bad input, the cost, then success
+    for bad in ["x", "has space", "a.b", "SuperAdmin", "😀😀"] {
+        let why = t.fails(&a, "create_family", json!({"name": bad, "icon": 1}), 80);
+        assert!(why.starts_with("family name"), "{bad}: {why}");
+    }
+    t.fails(&a, "create_family", json!({"name": "龙_1", "icon": -1}), 80);
+    t.fails(&a, "create_family", json!({"name": "龙_1"}), 13);
+    // 100 diamonds at start, 200 needed: refused, nothing created
+    t.fails(&a, "create_family", json!({"name": "龙_1", "icon": 1}), 91);
+    t.fails(&b, "search_family", json!({"family_name": "龙_1"}), 84);
+    t.fails(&a, "get_all_family", json!({}), 83);
+    t.ok(
+        &admin,
+        "add_resources",
+        json!({"gn_target": "Alice", "items": ["0:1:500"]}),
+    );
+    let created = t.ok(&a, "create_family", json!({"name": "龙_1", "icon": 7}));
+    let fid = created["family"]["fid"].as_str().unwrap().to_string();
+    assert_eq!(fid.len(), 16);
+    assert!(fid
+        .bytes()
+        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    assert_eq!(
+        created["family"]["members"],
+        json!([{"gn": "Alice", "role": 10}])
+    );
+    let items = t.ok(&a, "get_all_resource", json!({}));
+    assert!(items["items"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("0:1:400")));
+    t.assert_one_owner("龙_1", 1);
+    t.fails(&a, "create_family", json!({"name": "其他", "icon": 1}), 82);
+    t.ok(
+        &admin,
+        "add_resources",
+        json!({"gn_target": "Bob", "items": ["0:1:500"]}),
+    );
+    t.fails(&b, "create_family", json!({"name": "龙_1", "icon": 1}), 81);
+    let found = t.ok(&b, "search_family", json!({"family_name": "龙_1"}));
+    assert_eq!(
+        found["family"],
+        json!({"name": "龙_1", "icon": 7, "notice": "", "member_count": 1, "member_limit": 50})
+    );
+    t.fails(&b, "search_family", json!({"family_name": "龙_%"}), 84);
+
+    // invitations: only admin+; target must exist, not be you, not be in a family
+    t.fails(&a, "invite_user_family", json!({"gn_target": "Nobody"}), 90);
+    t.fails(&a, "invite_user_family", json!({"gn_target": "Alice"}), 80);
+    t.fails(&b, "invite_user_family", json!({"gn_target": "Carol"}), 83);
+    t.invite_and_join(&a, "Bob", &b);
+    t.assert_one_owner("龙_1", 2);
+    assert_eq!(t.role_of(&b), 0);
+    t.fails(&a, "invite_user_family", json!({"gn_target": "Bob"}), 88);
+    t.fails(&b, "invite_user_family", json!({"gn_target": "Carol"}), 86);
+    let used = t.mail_key(&b, "family_invite");
+    t.fails(&b, "respond_family", json!({"key": used}), 83);
+    t.fails(&b, "respond_family", json!({"key": "1.M1P1Q1.nope"}), 82);
+
+    // a join request goes to the owner, who accepts it
+    t.fails(&c, "request_join_family", json!({"name": "nope"}), 84);
+    t.ok(&c, "request_join_family", json!({"name": "龙_1"}));
+    t.fails(&b, "request_join_family", json!({"name": "龙_1"}), 82);
+    let request = t.mail_key(&a, "family_request");
+    // a request mail is not a friend request
+    t.fails(&a, "respond_friend", json!({"key": request}), 84);
+    let joined = t.ok(&a, "respond_family", json!({"key": request}));
+    assert_eq!(joined["family"]["member_count"], 3);
+    t.assert_one_owner("龙_1", 3);
+
+    // roles: only the owner sets them; admin+ removes lower roles and posts the notice
+    t.fails(
+        &b,
+        "set_role_family",
+        json!({"gn_target": "Carol", "role": 4}),
+        86,
+    );
+    t.fails(
+        &a,
+        "set_role_family",
+        json!({"gn_target": "Bob", "role": 5}),
+        80,
+    );
+    t.fails(
+        &a,
+        "set_role_family",
+        json!({"gn_target": "Alice", "role": 8}),
+        80,
+    );
+    t.fails(
+        &a,
+        "set_role_family",
+        json!({"gn_target": "Dave", "role": 8}),
+        87,
+    );
+    t.fails(&b, "set_notice_family", json!({"msg": "hi"}), 86);
+    t.fails(&b, "remove_user_family", json!({"gn_target": "Carol"}), 86);
+    let set = t.ok(
+        &a,
+        "set_role_family",
+        json!({"gn_target": "Bob", "role": 8}),
+    );
+    assert_eq!(
+        (set["role"].as_i64(), set["your_role"].as_i64()),
+        (Some(8), Some(10))
+    );
+    t.assert_one_owner("龙_1", 3);
+    t.fails(&b, "disband_family", json!({}), 86);
+    t.fails(
+        &b,
+        "set_role_family",
+        json!({"gn_target": "Carol", "role": 4}),
+        86,
+    );
+    t.fails(&b, "remove_user_family", json!({"gn_target": "Alice"}), 86);
+    t.fails(&b, "set_notice_family", json!({"msg": "a\u{1}b"}), 80);
+    t.fails(&b, "set_notice_family", json!({"msg": "x".repeat(201)}), 80);
+    t.ok(
+        &b,
+        "set_notice_family",
+        json!({"msg": "欢迎 'all'; 50% off\nline 2"}),
+    );
+    let family = t.ok(&c, "get_all_family", json!({}));
+    assert_eq!(family["family"]["notice"], "欢迎 'all'; 50% off\nline 2");
+    assert_eq!(family["role"], 0);
+    t.ok(&b, "remove_user_family", json!({"gn_target": "Carol"}));
+    t.fails(&c, "get_all_family", json!({}), 83);
+    t.fails(&b, "remove_user_family", json!({"gn_target": "Carol"}), 87);
+    t.assert_one_owner("龙_1", 2);
+
+    // an invitation is checked again when accepted: the inviter lost the role meanwhile
+    t.ok(&b, "invite_user_family", json!({"gn_target": "Dave"}));
+    t.ok(
+        &a,
+        "set_role_family",
+        json!({"gn_target": "Bob", "role": 4}),
+    );
+    let invite = t.mail_key(&d, "family_invite");
+    t.fails(&d, "respond_family", json!({"key": invite}), 89);
+    t.ok(
+        &a,
+        "set_role_family",
+        json!({"gn_target": "Bob", "role": 8}),
+    );
+    // ... and the refused accept was restored, so it works once the rule holds again
+    t.ok(&d, "respond_family", json!({"key": invite}));
+    t.assert_one_owner("龙_1", 3);
+
+    // handing over: the old owner becomes admin
+    let set = t.ok(
+        &a,
+        "set_role_family",
+        json!({"gn_target": "Dave", "role": 10}),
+    );
+    assert_eq!(set["your_role"], 8);
+    t.assert_one_owner("龙_1", 3);
+    assert_eq!((t.role_of(&a), t.role_of(&b), t.role_of(&d)), (8, 8, 10));
+    t.fails(&a, "disband_family", json!({}), 86);
+
+    // the owner leaves: the highest role, longest member (Alice, admin since the start)
+    let left = t.ok(&d, "leave_family", json!({}));
+    assert_eq!(left["new_owner"], "Alice");
+    assert_eq!(left["disbanded"], false);
+    t.assert_one_owner("龙_1", 2);
+    assert_eq!(t.role_of(&a), 10);
+    // a member leaves: no ownership change
+    let left = t.ok(&b, "leave_family", json!({}));
+    assert_eq!(left["new_owner"], Value::Null);
+    t.assert_one_owner("龙_1", 1);
+    t.fails(&b, "leave_family", json!({}), 83);
+    // the last member leaves: the family is gone
+    let left = t.ok(&a, "leave_family", json!({}));
+    assert_eq!(left["disbanded"], true);
+    assert_eq!(t.owners_and_members("龙_1"), (0, 0));
+    t.fails(&b, "search_family", json!({"family_name": "龙_1"}), 84);
+
+    // disband: members are then in no family, the name is free again
+    t.ok(&b, "create_family", json!({"name": "龙_1", "icon": 2}));
+    t.invite_and_join(&b, "Carol", &c);
+    t.assert_one_owner("龙_1", 2);
+    t.fails(&c, "disband_family", json!({}), 86);
+    t.ok(&b, "disband_family", json!({}));
+    t.fails(&c, "get_all_family", json!({}), 83);
+    assert_eq!(t.owners_and_members("龙_1"), (0, 0));
+    let rows: Option<u64> = t
+        .db()
+        .query_first("SELECT COUNT(*) FROM family_members")
+        .unwrap();
+    assert_eq!(rows, Some(0));
+}
+
+#[test]
+fn member_limit_holds_under_concurrent_joins() {
+    let t = Social::start(json!({"family": {"create_cost": "", "member_limit": 3}}));
+    let owner = t.player("owner", "Owner");
+    t.ok(&owner, "create_family", json!({"name": "Full", "icon": 0}));
+    let joiners: Vec<(String, String)> = (0..10)
+        .map(|i| {
+            let token = t.player(&format!("j{i}"), &format!("Joiner{i}"));
+            t.ok(
+                &owner,
+                "invite_user_family",
+                json!({"gn_target": format!("Joiner{i}")}),
+            );
+            let key = t.mail_key(&token, "family_invite");
+            (token, key)
+        })
+        .collect();
+    let statuses: Vec<i32> = std::thread::scope(|scope| {
+        let handles: Vec<_> = joiners
+            .iter()
+            .map(|(token, key)| {
+                let t = &t;
+                scope.spawn(move || t.call(token, "respond_family", json!({"key": key})).status)
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 0).count(),
+        2,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 85).count(),
+        8,
+        "{statuses:?}"
+    );
+    t.assert_one_owner("Full", 3);
+    // a join request to a full family is refused at once
+    let late = t.player("late", "Late");
+    t.fails(&late, "request_join_family", json!({"name": "Full"}), 85);
+}
+
+#[test]
+fn family_names_never_reach_a_subject_and_round_trip_intact() {
+    // Names with any printable character, allowed by configuration.
+    let t = Social::start(json!({"family": {"create_cost": "",
+        "name_rules": {"min_chars": 1, "max_chars": 40, "charset": "printable"}}}));
+    let names = [
+        "it's \"ours\"",
+        "a; DROP TABLE families; --",
+        "100% *",
+        "chat.s0.family.>",
+        "two words 😀🎉",
+        "%",
+    ];
+    let searcher = t.player("searcher", "Searcher");
+    for (i, name) in names.iter().enumerate() {
+        let token = t.player(&format!("u{i}"), &format!("P{i}"));
+        let created = t.ok(&token, "create_family", json!({"name": name, "icon": 0}));
+        assert_eq!(created["family"]["name"], *name);
+        let mine = t.ok(&token, "get_all_family", json!({}));
+        assert_eq!(mine["family"]["name"], *name);
+        let found = t.ok(&searcher, "search_family", json!({"family_name": name}));
+        assert_eq!(found["family"]["name"], *name, "exact search");
+        let chat = t.ok(&token, "get_login_token_chat", json!({}));
+        let hash = t.chat_hash(chat["token"].as_str().unwrap());
+        let fid = &hash["fid"];
+        assert_eq!(fid, created["family"]["fid"].as_str().unwrap());
+        assert!(
+            fid.len() == 16 && fid.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')),
+            "{name}: fid {fid}"
+        );
+        assert!(edge::login::subject_safe(fid));
+    }
+    let count: Option<u64> = t.db().query_first("SELECT COUNT(*) FROM families").unwrap();
+    assert_eq!(count, Some(names.len() as u64));
+    // `%` and `*` are plain characters: the exact name, not a pattern
+    t.fails(
+        &searcher,
+        "search_family",
+        json!({"family_name": "100% x"}),
+        84,
+    );
+    // still no control characters nor padding
+    let token = t.player("u-new", "Newcomer");
+    for bad in ["a\r\nb", " padded", "padded "] {
+        t.fails(&token, "create_family", json!({"name": bad, "icon": 0}), 80);
+    }
+}
+
+#[test]
+fn a_player_acts_only_as_the_token_says() {
+    let t = Social::start(free_family());
+    let a = t.player("victim", "Victim");
+    let b = t.player("mallory", "Mallory");
+    t.ok(&a, "create_family", json!({"name": "Target", "icon": 0}));
+    // Mallory names Victim's unique_id: the handler overwrites it with the token's uid.
+    for function in ["disband_family", "leave_family", "get_all_family"] {
+        let r = t.call(&b, function, json!({"unique_id": "victim"}));
+        assert_eq!(r.status, 83, "{function}: {}", r.to_json());
+    }
+    let r = t.call(
+        &b,
+        "set_notice_family",
+        json!({"unique_id": "victim", "msg": "pwned"}),
+    );
+    assert_eq!(r.status, 83);
+    let r = t.call(
+        &b,
+        "remove_friend",
+        json!({"unique_id": "victim", "gn_target": "Victim"}),
+    );
+    assert_eq!(r.status, 82);
+    t.assert_one_owner("Target", 1);
+    let family = t.ok(&a, "get_all_family", json!({}));
+    assert_eq!(family["family"]["notice"], "");
+    // nothing of these answers the victim's unique_id (a guest's login)
+    let found = t.ok(&b, "find_person", json!({"gn_target": "Victim"}));
+    assert!(!Value::from(found).to_string().contains("victim"));
+    // no player in this world: the shared status
+    let nobody = t.session("nobody");
+    for function in ["get_all_family", "get_all_friend", "get_login_token_chat"] {
+        t.fails(&nobody, function, json!({}), 90);
+    }
+}
+
+#[test]
+fn friends_requests_limit_and_daily_gift() {
+    let mut t = Social::start(json!({"friend": {"friend_limit": 2, "daily_gift": "0:2:5",
+        "gifts_per_friend_per_day": 1}}));
+    let a = t.player("fa", "Ann");
+    let b = t.player("fb", "Ben");
+    let c = t.player("fc", "Cid");
+    let d = t.player("fd", "Dot");
+
+    t.fails(&a, "request_friend", json!({"gn_target": "Ann"}), 80);
+    t.fails(&a, "request_friend", json!({"gn_target": "Nobody"}), 90);
+    t.fails(&a, "request_friend", json!({}), 13);
+    t.ok(&a, "request_friend", json!({"gn_target": "Ben"}));
+    let key = t.mail_key(&b, "friend_request");
+    let mail = &t.mails_of(&b, "friend_request")[0];
+    assert_eq!(mail["from"], "Ann");
+    let accepted = t.ok(&b, "respond_friend", json!({"key": key}));
+    assert_eq!(accepted["gn"], "Ann");
+    t.fails(&b, "respond_friend", json!({"key": key}), 83);
+    t.fails(&a, "request_friend", json!({"gn_target": "Ben"}), 81);
+    let list = t.ok(&a, "get_all_friend", json!({}));
+    assert_eq!(
+        list["friends"],
+        json!([{"gn": "Ben", "gift_sent_today": false}])
+    );
+    assert_eq!(
+        (list["count"].as_u64(), list["limit"].as_u64()),
+        (Some(1), Some(2))
+    );
+    let list = t.ok(&b, "get_all_friend", json!({}));
+    assert_eq!(list["friends"][0]["gn"], "Ann", "both directions");
+
+    // find_person: game name, level, family, friendship; never the unique_id
+    let found = t.ok(&a, "find_person", json!({"gn_target": "Ben"}));
+    assert_eq!(found["gn"], "Ben");
+    assert_eq!(found["is_friend"], true);
+    assert_eq!(found["family"], "");
+    assert!(found.get("unique_id").is_none());
+    assert_eq!(
+        t.ok(&a, "find_person", json!({"gn_target": "Cid"}))["is_friend"],
+        false
+    );
+    t.fails(&a, "find_person", json!({"gn_target": "Nobody"}), 90);
+
+    // the limit is checked again at accept: two requests sent while Ann had room
+    t.ok(&c, "request_friend", json!({"gn_target": "Ann"}));
+    t.ok(&d, "request_friend", json!({"gn_target": "Ann"}));
+    let key_from = |token: &str, gn: &str| {
+        let mail = t.mails_of(token, "friend_request");
+        let m = mail.iter().find(|m| m["from"] == gn).unwrap();
+        m["key"].as_str().unwrap().to_string()
+    };
+    t.ok(&a, "respond_friend", json!({"key": key_from(&a, "Cid")}));
+    let from_dot = key_from(&a, "Dot");
+    t.fails(&a, "respond_friend", json!({"key": from_dot}), 83);
+    assert_eq!(t.ok(&a, "get_all_friend", json!({}))["count"], 2);
+    t.fails(&a, "request_friend", json!({"gn_target": "Dot"}), 83);
+    t.fails(&d, "request_friend", json!({"gn_target": "Ann"}), 84);
+    // the refused accept was restored: once Ann has room it works
+    t.ok(&a, "remove_friend", json!({"gn_target": "Cid"}));
+    t.ok(&a, "respond_friend", json!({"key": from_dot}));
+    assert!(t.ok(&d, "get_all_friend", json!({}))["friends"]
+        .to_string()
+        .contains("Ann"));
+    // the target's limit at accept: Ben fills up between request and accept
+    let e = t.player("fe", "Eve");
+    let g = t.player("fg", "Gus");
+    t.ok(&g, "request_friend", json!({"gn_target": "Ben"}));
+    t.ok(&e, "request_friend", json!({"gn_target": "Ben"}));
+    t.ok(&b, "respond_friend", json!({"key": key_from(&b, "Eve")}));
+    let from_gus = key_from(&b, "Gus");
+    t.fails(&b, "respond_friend", json!({"key": from_gus}), 83);
+    t.fails(&g, "request_friend", json!({"gn_target": "Ben"}), 84);
+
+    // gifts: once a day per friend, by gift mail with daily_gift
+    t.fails(&a, "send_gift_friend", json!({"gn_target": "Gus"}), 82);
+    t.fails(&a, "send_gift_friend", json!({"gn_target": "Ann"}), 80);
+    let sent = t.ok(&a, "send_gift_friend", json!({"gn_target": "Ben"}));
+    assert_eq!(sent["items"], json!(["0:2:5"]));
+    t.fails(&a, "send_gift_friend", json!({"gn_target": "Ben"}), 85);
+    let gifts = t.mails_of(&b, "gift");
+    assert_eq!(gifts.len(), 1);
+    assert_eq!(gifts[0]["items"], json!(["0:2:5"]));
+    assert_eq!(gifts[0]["from"], "Ann");
+    let list = t.ok(&a, "get_all_friend", json!({}));
+    let ben = list["friends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["gn"] == "Ben")
+        .unwrap();
+    assert_eq!(ben["gift_sent_today"], true);
+    // Ben's own gift to Ann is his own count
+    t.ok(&b, "send_gift_friend", json!({"gn_target": "Ann"}));
+    // yesterday's gift does not count today
+    t.db()
+        .query_drop("UPDATE friends SET gift_day = UTC_DATE() - INTERVAL 1 DAY")
+        .unwrap();
+    t.ok(&a, "send_gift_friend", json!({"gn_target": "Ben"}));
+    assert_eq!(t.mails_of(&b, "gift").len(), 2);
+    // a gift that cannot be mailed does not use up the day
+    t.db()
+        .query_drop("UPDATE friends SET gift_day = NULL, gifts_today = 0")
+        .unwrap();
+    t.mail.take().unwrap().shutdown();
+    t.fails(&a, "send_gift_friend", json!({"gn_target": "Ben"}), 99);
+    let used: Option<u64> = t
+        .db()
+        .query_first("SELECT COUNT(*) FROM friends WHERE gift_day IS NOT NULL")
+        .unwrap();
+    assert_eq!(used, Some(0));
+
+    // removal is for both sides
+    t.ok(&a, "remove_friend", json!({"gn_target": "Ben"}));
+    t.fails(&b, "remove_friend", json!({"gn_target": "Ann"}), 82);
+    assert!(!t.ok(&b, "get_all_friend", json!({}))["friends"]
+        .to_string()
+        .contains("Ann"));
+}
+
+/// The next frame from the edge, without its CRLF.
+fn read_frame(reader: &mut BufReader<TcpStream>) -> String {
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    line.trim_end_matches("\r\n").to_string()
+}
+
+#[test]
+fn chat_token_is_what_the_edge_redeems() {
+    let t = Social::start(free_family());
+    let nats = testkit::Nats::start();
+    let a = t.player("ca", "Ana");
+    let b = t.player("cb", "Bo");
+    let c = t.player("cc", "Cy");
+    t.ok(&a, "create_family", json!({"name": "Chatters", "icon": 0}));
+    t.invite_and_join(&a, "Bo", &b);
+
+    // the hash: {world, gn, fid}, EX 120, for the edge's own redeem
+    let token = t.ok(&a, "get_login_token_chat", json!({}))["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(token.len(), 32);
+    let fid = t.ok(&a, "get_all_family", json!({}))["family"]["fid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hash = t.chat_hash(&token);
+    assert_eq!(hash.len(), 3);
+    assert_eq!((&hash["world"][..], &hash["gn"][..]), ("s0", "Ana"));
+    assert_eq!(hash["fid"], fid);
+    let ttl: i64 =
+        t.s.services
+            .redis
+            .run(|c| {
+                redis::cmd("TTL")
+                    .arg(format!("chat.logintokens.{token}"))
+                    .query(c)
+            })
+            .unwrap();
+    assert!((1..=120).contains(&ttl), "{ttl}");
+    let identity = edge::login::redeem(&t.s.services.redis, &token).unwrap();
+    assert_eq!(identity.fid.as_deref(), Some(fid.as_str()));
+    assert!(
+        edge::login::redeem(&t.s.services.redis, &token).is_err(),
+        "once only"
+    );
+    // no family: fid is empty, which the edge reads as none
+    let token = t.ok(&c, "get_login_token_chat", json!({}))["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(t.chat_hash(&token)["fid"], "");
+    let identity = edge::login::redeem(&t.s.services.redis, &token).unwrap();
+    assert_eq!((identity.gn.as_str(), identity.fid), ("Cy", None));
+
+    // end to end: Ana's family message reaches Bo through the real edge, not Cy
+    let edge = edge::Edge::start(edge::EdgeConfig::local(
+        &t.s.redis_server.url(),
+        &nats.url(),
+    ))
+    .unwrap();
+    let connect = |token: &str| {
+        let nonce = t.ok(token, "get_login_token_chat", json!({}))["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut conn = TcpStream::connect(edge.addr()).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(conn, "00REGISTER{nonce}\r\n").unwrap();
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        assert_eq!(read_frame(&mut reader), "00000000OK");
+        (conn, reader)
+    };
+    let (mut ana, mut ana_in) = connect(&a);
+    let (_bo, mut bo_in) = connect(&b);
+    let (_cy, mut cy_in) = connect(&c);
+    // Subscriptions settle asynchronously: repeat until Bo hears the family channel.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    bo_in
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    loop {
+        write!(ana, "0000FAMILYhello family\r\n").unwrap();
+        let mut line = String::new();
+        if bo_in.read_line(&mut line).is_ok() && !line.is_empty() {
+            assert_eq!(line, "0000FAMILYAna:hello family\r\n");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Bo never heard the family channel"
+        );
+    }
+    assert_eq!(read_frame(&mut ana_in), "0000FAMILYAna:hello family");
+    write!(ana, "0000PUBLICto all\r\n").unwrap();
+    // Cy (no family) gets the public message and never the family one
+    let mut line = String::new();
+    cy_in.read_line(&mut line).unwrap();
+    assert_eq!(line, "0000PUBLICAna:to all\r\n");
+}
