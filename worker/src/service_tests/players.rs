@@ -581,7 +581,8 @@ fn concurrent_spends_and_grants_never_go_negative_nor_lose_a_grant() {
     assert_eq!(spends + refused, 200);
     let grants = 200;
     assert!(spends > 0);
-    assert_eq!(qty(&s, "s0", "rich", 0, 0), 50 + 5 * grants - 7 * spends);
+    let expected = 50 + 5 * grants as i64 - 7 * spends as i64;
+    assert_eq!(qty(&s, "s0", "rich", 0, 0) as i64, expected);
 }
 
 /// Two workers (two connection pools, two handlers) level the same weapon and receive
@@ -634,4 +635,32 @@ fn two_workers_levelling_one_weapon_pay_exactly_once_per_level() {
     let paid: u64 = (1..1 + levelled).map(|l| 100 + 20 * (l - 1)).sum();
     assert_eq!(qty(&s, "s0", "hero", 0, 0), 5000 + 8 * 12 * 300 - paid);
     assert!(levelled > 0);
+}
+
+/// Grants of an item nobody holds yet, from many threads at once: the first creates the
+/// row, the others add to it; none is lost.
+#[test]
+fn concurrent_first_grants_of_an_item_all_count() {
+    let s = Stack::start();
+    new_player(&s, "collector", "s0", "Collector");
+    let admin = admin(&s);
+    std::thread::scope(|scope| {
+        for _ in 0..16 {
+            let (s, admin) = (&s, admin.clone());
+            scope.spawn(move || {
+                for _ in 0..10 {
+                    let r = call_as(
+                        s,
+                        &admin,
+                        "s0",
+                        "add_resources",
+                        json!({"gn_target":"Collector","items":["1:6:1","1:5:2"]}),
+                    );
+                    assert_eq!(r.status, 0, "{}", r.to_json());
+                }
+            });
+        }
+    });
+    assert_eq!(qty(&s, "s0", "collector", 1, 6), 160);
+    assert_eq!(qty(&s, "s0", "collector", 1, 5), 320);
 }
