@@ -1,0 +1,76 @@
+//! The load generator against the whole system (teststack): a short run of a handful of
+//! players, closed and open loop, with zero errors and only expected statuses.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+fn run_loadgen(stack: &teststack::Stack, args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["--gate", &stack.gate_addr().to_string(), "--json"])
+        .args(["--duration-secs", "2", "--warmup-secs", "0.5"])
+        .args(args)
+        .output()
+        .expect("run loadgen");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "loadgen failed ({}): {stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json_line = stdout
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON line in {stdout}"));
+    serde_json::from_str(json_line).unwrap()
+}
+
+fn assert_clean(report: &Value) {
+    assert_eq!(report["lost"], 0, "{report}");
+    assert_eq!(report["timed_out"], 0, "{report}");
+    assert_eq!(report["errors"], serde_json::json!({}), "{report}");
+    assert!(report["ok"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(report["ok"], report["requests"], "{report}");
+}
+
+#[test]
+fn a_handful_of_players_run_closed_and_open_loop_without_errors() {
+    let stack = teststack::Stack::start();
+    let closed = run_loadgen(
+        &stack,
+        &[
+            "--connections",
+            "4",
+            "--pipeline",
+            "2",
+            "--mix",
+            "account_all_info:3,enter_world:1",
+        ],
+    );
+    assert_clean(&closed);
+    let open = run_loadgen(
+        &stack,
+        &[
+            "--connections",
+            "4",
+            "--rate",
+            "200",
+            "--mix",
+            "account_all_info",
+        ],
+    );
+    assert_clean(&open);
+    // 200/s for 2 s: the schedule, not the server, sets the count.
+    let sent = open["requests"].as_u64().unwrap();
+    assert!((380..=420).contains(&sent), "open loop sent {sent}: {open}");
+}
+
+#[test]
+fn an_unknown_function_in_the_mix_shows_as_status_10() {
+    let stack = teststack::Stack::start();
+    let report = run_loadgen(&stack, &["--connections", "2", "--mix", "no_such_function"]);
+    assert_eq!(report["ok"], 0, "{report}");
+    assert_eq!(report["lost"], 0, "{report}");
+    assert!(report["errors"]["10"].as_u64().unwrap() > 0, "{report}");
+}

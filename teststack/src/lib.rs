@@ -1,0 +1,133 @@
+//! The whole system in one test process, for tests of tools and of faults: real Redis,
+//! NATS and MariaDB from `testkit`, and auth, mail, worker, gate and edge in-process on
+//! free ports. Dropping the [`Stack`] stops everything.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use shared::metrics::Registry;
+use shared::redis_conn::RedisPool;
+
+/// The dev signing key of every stack.
+pub const JWT_SECRET: &str = "teststack signing key, 32 bytes+";
+
+pub struct Stack {
+    // Services first: they stop before the servers they use.
+    pub gate: Option<gate::Gate>,
+    pub worker: Option<worker::Worker>,
+    pub edge: Option<edge::EdgeHandle>,
+    pub mail: Option<mail::MailService>,
+    pub auth: Option<auth::ServerHandle>,
+    pub tokens: auth::Tokens,
+    pub mail_dir: testkit::TempDir,
+    pub redis: testkit::Redis,
+    pub nats: testkit::Nats,
+    pub db: testkit::MariaDb,
+}
+
+impl Stack {
+    pub fn start() -> Stack {
+        let redis = testkit::Redis::start();
+        let nats = testkit::Nats::start();
+        let db = testkit::MariaDb::start();
+
+        let pool = Arc::new(RedisPool::new(&redis.url(), 8).expect("redis url"));
+        let key = || auth::Key::new(JWT_SECRET.as_bytes()).expect("a long enough key");
+        let lifetime = Duration::from_secs(3600);
+        let service = Arc::new(auth::Service::new(
+            auth::Tokens::new(key(), pool.clone(), lifetime),
+            auth::Nonces::new(pool.clone()),
+        ));
+        let metrics = Arc::new(auth::Metrics::new(&Registry::new()));
+        let auth = auth::server::start("127.0.0.1:0", 4, service, metrics).expect("start auth");
+
+        let mail_dir = testkit::TempDir::new("stack-mail");
+        let mail = mail::MailService::start(
+            &mail::ServiceConfig {
+                bind: "127.0.0.1:0".into(),
+                root: mail_dir.path().to_path_buf(),
+                mailbox_limit: 50,
+                threads: 4,
+            },
+            &Registry::new(),
+        )
+        .expect("start mail");
+
+        let mut settings =
+            worker::Settings::new(&nats.url(), &redis.url(), &db.url(), JWT_SECRET);
+        settings.threads = 8;
+        settings.admin_addr = "127.0.0.1:0".into();
+        settings.pbkdf2_iterations = 1000;
+        settings.mail_url = format!("http://{}", mail.addr());
+        settings.auth_url = format!("http://{}", auth.addr());
+        let worker = worker::Worker::start(&settings).expect("start worker");
+        let gate = gate::Gate::start(gate::GateOptions::local(&redis.url(), &nats.url()))
+            .expect("start gate");
+        let edge = edge::Edge::start(edge::EdgeConfig::local(&redis.url(), &nats.url()))
+            .expect("start edge");
+        Stack {
+            gate: Some(gate),
+            worker: Some(worker),
+            edge: Some(edge),
+            mail: Some(mail),
+            auth: Some(auth),
+            tokens: auth::Tokens::new(key(), pool, lifetime),
+            mail_dir,
+            redis,
+            nats,
+            db,
+        }
+    }
+
+    pub fn gate_addr(&self) -> SocketAddr {
+        self.gate.as_ref().expect("gate running").client_addr()
+    }
+
+    pub fn edge_addr(&self) -> SocketAddr {
+        self.edge.as_ref().expect("edge running").addr()
+    }
+
+    /// A token with `role: "admin"`, as `./lukseun up` writes to LUKSEUN_ADMIN_TOKEN.
+    pub fn admin_token(&self) -> String {
+        self.tokens
+            .issue("admin", auth::TokenKind::Account, None, Some("admin"))
+            .expect("issue an admin token")
+            .0
+    }
+
+    /// The KEY=VALUE lines of `var/cluster.env` for this stack, for tools that read it.
+    pub fn cluster_env(&self) -> Vec<(String, String)> {
+        vec![
+            ("LUKSEUN_GATE".into(), self.gate_addr().to_string()),
+            ("LUKSEUN_GATES".into(), self.gate_addr().to_string()),
+            ("LUKSEUN_EDGE".into(), self.edge_addr().to_string()),
+            ("LUKSEUN_EDGES".into(), self.edge_addr().to_string()),
+            ("LUKSEUN_REDIS_URL".into(), self.redis.url()),
+            ("LUKSEUN_NATS_URL".into(), self.nats.url()),
+            ("LUKSEUN_MYSQL_URL".into(), self.db.url()),
+            ("LUKSEUN_JWT_SECRET".into(), JWT_SECRET.into()),
+            ("LUKSEUN_ADMIN_TOKEN".into(), self.admin_token()),
+        ]
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if let Some(mut g) = self.gate.take() {
+            g.stop();
+        }
+        if let Some(w) = self.worker.take() {
+            w.stop();
+        }
+        if let Some(e) = self.edge.take() {
+            e.stop();
+        }
+        if let Some(m) = self.mail.take() {
+            m.shutdown();
+        }
+        if let Some(a) = self.auth.take() {
+            a.stop();
+        }
+    }
+}
