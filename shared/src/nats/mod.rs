@@ -10,7 +10,10 @@
 //! Each client runs two threads. The *writer* owns nothing but a shared output buffer:
 //! [`Client::publish`] appends one encoded frame under a mutex and wakes the writer, which
 //! sends everything that piled up in one `write` call, so many small publishes cost few
-//! syscalls. The *reader* parses what the server sends, answers its PINGs, sends our own
+//! syscalls. When nothing is queued and the writer is idle, `publish` instead sends its
+//! frame itself with a non-blocking `send` (still under the mutex, so frames keep their
+//! order), which saves the hand-off to the writer; what the socket does not take at once
+//! is left to the writer. The *reader* parses what the server sends, answers its PINGs, sends our own
 //! PING every [`Options::ping_interval`], hands messages to subscriptions, and reconnects
 //! with backoff when the connection breaks (re-sending CONNECT and every live SUB with the
 //! same sid and queue group, then the publishes buffered during the outage).

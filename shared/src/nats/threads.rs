@@ -28,6 +28,7 @@ fn write_until_closed(inner: &Inner) {
     loop {
         let stream = {
             let mut out = lock(&inner.out);
+            out.writer_busy = false;
             loop {
                 let has_work = !out.buf.is_empty() || out.ping_wanted;
                 if out.closed && (out.stream.is_none() || out.buf.is_empty()) {
@@ -42,6 +43,7 @@ fn write_until_closed(inner: &Inner) {
                     .unwrap_or_else(|p| p.into_inner());
             }
             std::mem::swap(&mut out.buf, &mut batch);
+            out.writer_busy = true;
             if out.ping_wanted && !out.closed {
                 out.ping_wanted = false;
                 batch.extend_from_slice(proto::PING);
