@@ -84,12 +84,12 @@ impl Item {
 
     /// Parses a JSON array of item strings (a request argument or a config value).
     pub fn parse_list(value: &Value) -> Result<Vec<Item>, ItemError> {
-        let not_a_list = || ItemError::Malformed(value.to_string());
+        let malformed = |v: &Value| ItemError::Malformed(v.to_string());
         value
             .as_array()
-            .ok_or_else(not_a_list)?
+            .ok_or_else(|| malformed(value))?
             .iter()
-            .map(|v| v.as_str().ok_or_else(not_a_list).and_then(Item::parse))
+            .map(|v| v.as_str().ok_or_else(|| malformed(v)).and_then(Item::parse))
             .collect()
     }
 }
@@ -287,10 +287,11 @@ mod tests {
         let items = Item::parse_list(&json!(["0:0:5", "1:3:2"])).unwrap();
         assert_eq!(items.len(), 2);
         assert_eq!(items[1].to_string(), "1:3:2");
-        assert!(matches!(
+        assert_eq!(
             Item::parse_list(&json!(["0:0:5", 7])),
-            Err(ItemError::Malformed(_))
-        ));
+            Err(ItemError::Malformed("7".into())),
+            "the error names the bad entry"
+        );
         assert!(Item::parse_list(&json!("0:0:5")).is_err());
         let map = json!({"items":"0:0:5"}).as_object().unwrap().clone();
         assert!(matches!(
