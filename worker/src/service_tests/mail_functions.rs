@@ -393,12 +393,18 @@ fn a_gift_is_granted_once() {
         .unwrap()
         .to_string();
     let gift = m.gift("Bob", json!(["0:0:3"]));
+    let coins = m.holding(&bob, "0:0");
     let mixed = m.ok(
         &bob,
         "accept_gifts",
-        json!({"gift":[gift, simple, "1.M1P1Q1.nowhere"]}),
+        json!({"gift":[gift, simple, "1.M1P1Q1.nowhere", gift]}),
     );
-    assert_eq!(result_of(&mixed, &gift)["status"], 0);
+    assert_eq!(
+        result_of(&mixed, &gift)["status"],
+        0,
+        "a key named twice keeps its answer"
+    );
+    assert_eq!(m.holding(&bob, "0:0"), coins + 3);
     assert_eq!(result_of(&mixed, &simple)["status"], 84);
     assert_eq!(result_of(&mixed, "1.M1P1Q1.nowhere")["status"], 82);
     let r = m.call(&bob, "accept_gifts", json!({"gift":"abc"}));

@@ -202,8 +202,8 @@ pub fn delete_read_mail(ctx: &Context, _: &Args) -> Outcome {
 /// `accept_gifts(gift)`: `gift` is an array of mail keys. Each gift in the caller's mailbox
 /// is redeemed once and its items granted (one transaction per gift). Answers `results`:
 /// per key `{"status":0,"items":[..]}` or `{"status":N,"message":..}` (82 not in your
-/// mailbox, 83 already accepted, 84 not a gift, 99 backend). A gift whose grant fails is
-/// made acceptable again.
+/// mailbox, 83 already accepted, 84 not a gift, 99 backend); a key named twice is
+/// answered once. A gift whose grant fails is made acceptable again.
 pub fn accept_gifts(ctx: &Context, args: &Args) -> Outcome {
     let keys = gift_keys(args)?;
     let world = ctx.world()?;
@@ -212,6 +212,10 @@ pub fn accept_gifts(ctx: &Context, args: &Args) -> Outcome {
         .map_err(mail_error)?;
     let mut results = Map::new();
     for key in keys {
+        if results.contains_key(key) {
+            // Named twice: the first answer stands (a second would only say "accepted").
+            continue;
+        }
         let result = match accept_one_gift(ctx, &listing, key) {
             Ok(items) => data([("status", 0.into()), ("items", item::to_json(&items))]),
             Err(e) => {
