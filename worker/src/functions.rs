@@ -77,21 +77,45 @@ pub const FUNCTIONS: &[Function] = &[
     entry("create_family", family::create_family, Access::Session),
     entry("get_all_family", family::get_all_family, Access::Session),
     entry("search_family", family::search_family, Access::Session),
-    entry("request_join_family", family::request_join_family, Access::Session),
-    entry("invite_user_family", family::invite_user_family, Access::Session),
+    entry(
+        "request_join_family",
+        family::request_join_family,
+        Access::Session,
+    ),
+    entry(
+        "invite_user_family",
+        family::invite_user_family,
+        Access::Session,
+    ),
     entry("respond_family", family::respond_family, Access::Session),
     entry("leave_family", family::leave_family, Access::Session),
-    entry("remove_user_family", family::remove_user_family, Access::Session),
+    entry(
+        "remove_user_family",
+        family::remove_user_family,
+        Access::Session,
+    ),
     entry("set_role_family", family::set_role_family, Access::Session),
-    entry("set_notice_family", family::set_notice_family, Access::Session),
+    entry(
+        "set_notice_family",
+        family::set_notice_family,
+        Access::Session,
+    ),
     entry("disband_family", family::disband_family, Access::Session),
     entry("get_all_friend", friend::get_all_friend, Access::Session),
     entry("request_friend", friend::request_friend, Access::Session),
     entry("respond_friend", friend::respond_friend, Access::Session),
     entry("remove_friend", friend::remove_friend, Access::Session),
-    entry("send_gift_friend", friend::send_gift_friend, Access::Session),
+    entry(
+        "send_gift_friend",
+        friend::send_gift_friend,
+        Access::Session,
+    ),
     entry("find_person", friend::find_person, Access::Session),
-    entry("get_login_token_chat", chat::get_login_token_chat, Access::Session),
+    entry(
+        "get_login_token_chat",
+        chat::get_login_token_chat,
+        Access::Session,
+    ),
 ];
 
 /// Functions that exist only in this crate's tests, to exercise the handler's guards.

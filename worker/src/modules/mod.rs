@@ -2,12 +2,12 @@
 //! the `enums` the client shares.
 
 pub mod account;
+pub mod chat;
 pub mod common;
 pub mod enums;
+pub mod family;
+pub mod friend;
 pub mod item;
 pub mod player;
 pub mod weapon;
 pub mod mail;
-pub mod chat;
-pub mod family;
-pub mod friend;

@@ -3,7 +3,8 @@
 //! - `handler`: the contract's statuses, token scope, merged worlds, backend outages;
 //! - `accounts`: the account functions, takeovers refused, SQL metacharacters;
 //! - `running`: the whole worker between NATS and a gate (a listener playing one, or the
-//!   real gate), restarts, graceful stop, the config service, start failures.
+//!   real gate), restarts, graceful stop, the config service, start failures;
+//! - `social`: families, friends and the chat token, with the real mail, auth and edge.
 
 mod accounts;
 mod handler;

@@ -4,8 +4,8 @@
 
 use std::io::{BufRead, BufReader, Write};
 
-use auth::{Metrics, Nonces, ServerHandle, Service};
 use ::mail::{MailService, ServiceConfig};
+use auth::{Metrics, Nonces, ServerHandle, Service};
 use mysql::prelude::Queryable;
 use shared::metrics::Registry;
 
