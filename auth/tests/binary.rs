@@ -51,19 +51,6 @@ fn output_of(mut child: Child) -> (std::process::ExitStatus, String) {
     (status, text)
 }
 
-fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let code = text.get(9..12)?.parse().ok()?;
-    Some((code, text.split_once("\r\n\r\n")?.1.to_string()))
-}
-
 #[test]
 fn short_key_refuses_to_start() {
     let child = auth_command()
@@ -131,17 +118,17 @@ fn serves_probes_and_finishes_in_flight_work_on_sigterm() {
     let admin: SocketAddr = format!("127.0.0.1:{admin_port}").parse().unwrap();
 
     let deadline = Instant::now() + Duration::from_secs(20);
-    while http_get(admin, "/readyz").map(|r| r.0) != Some(200) {
+    while testkit::http_get(admin, "/readyz").ok().map(|r| r.0) != Some(200) {
         assert!(Instant::now() < deadline, "auth never became ready");
         assert!(child.try_wait().unwrap().is_none(), "auth exited early");
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(http_get(admin, "/healthz").unwrap().0, 200);
+    assert_eq!(testkit::http_get(admin, "/healthz").unwrap().0, 200);
 
     let mut c = Client::connect(api);
     let (code, answer) = c.post("/issue_token", r#"{"uid":"bin","kind":"account"}"#);
     assert_eq!((code, &answer["status"]), (200, &serde_json::json!(0)));
-    let (_, metrics) = http_get(admin, "/metrics").unwrap();
+    let (_, metrics) = testkit::http_get(admin, "/metrics").unwrap();
     assert!(
         metrics.contains("auth_issue_token_requests_total 1\n"),
         "{metrics}"

@@ -164,20 +164,7 @@ fn warm_up(sender: &mut Client, command: &str, receivers: &mut [&mut Client]) {
 }
 
 fn metrics(edge: &EdgeHandle) -> String {
-    http_get(edge.admin_addr(), "/metrics").1
-}
-
-fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let code = text[9..12].parse().unwrap();
-    (code, text.split_once("\r\n\r\n").unwrap().1.to_string())
+    testkit::http_get(edge.admin_addr(), "/metrics").unwrap().1
 }
 
 fn metric(edge: &EdgeHandle, name: &str) -> i64 {
@@ -528,8 +515,8 @@ fn stop_says_goodbye_to_every_client() {
     let mut ann = stack.login(&a, "s0", "Ann", "f1");
     let mut fresh = Client::connect(a.addr());
     let admin = a.admin_addr();
-    assert_eq!(http_get(admin, "/readyz").0, 200);
-    assert_eq!(http_get(admin, "/healthz").0, 200);
+    assert_eq!(testkit::http_get(admin, "/readyz").unwrap().0, 200);
+    assert_eq!(testkit::http_get(admin, "/healthz").unwrap().0, 200);
     a.stop();
     ann.expect_error_then_close("server shutting down");
     fresh.expect_error_then_close("server shutting down");
@@ -540,9 +527,9 @@ fn readiness_follows_redis() {
     let mut stack = Stack::start();
     let a = stack.edge();
     let admin = a.admin_addr();
-    assert_eq!(http_get(admin, "/readyz").0, 200);
+    assert_eq!(testkit::http_get(admin, "/readyz").unwrap().0, 200);
     stack.redis.kill();
-    let (code, body) = http_get(admin, "/readyz");
+    let (code, body) = testkit::http_get(admin, "/readyz").unwrap();
     assert_eq!(code, 503);
     assert!(body.contains("redis"), "{body}");
     // A nonce lookup during the outage fails cleanly, and logins work again after it.
@@ -601,7 +588,7 @@ fn chat_resumes_after_a_nats_restart() {
     let mut ann = stack.login(&a, "s0", "Ann", "f1");
     stack.nats.kill();
     let deadline = Instant::now() + WAIT;
-    while http_get(a.admin_addr(), "/readyz").0 == 200 {
+    while testkit::http_get(a.admin_addr(), "/readyz").unwrap().0 == 200 {
         assert!(
             Instant::now() < deadline,
             "readiness never noticed NATS down"
@@ -609,7 +596,7 @@ fn chat_resumes_after_a_nats_restart() {
         std::thread::sleep(Duration::from_millis(20));
     }
     stack.nats.restart();
-    while http_get(a.admin_addr(), "/readyz").0 != 200 {
+    while testkit::http_get(a.admin_addr(), "/readyz").unwrap().0 != 200 {
         assert!(Instant::now() < deadline, "never reconnected to NATS");
         std::thread::sleep(Duration::from_millis(20));
     }

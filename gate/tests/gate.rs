@@ -368,11 +368,14 @@ fn worker_lines_unknown_jobs_are_dropped_broken_lines_close_the_worker() {
 fn admin_reports_readiness_and_metrics() {
     let servers = Servers::start();
     let gate = servers.gate();
-    let (code, body) = http_get(gate.admin_addr(), "/readyz");
+    let (code, body) = testkit::http_get(gate.admin_addr(), "/readyz").unwrap();
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("gid 0"), "{body}");
-    assert_eq!(http_get(gate.admin_addr(), "/healthz").0, 200);
-    let (code, metrics) = http_get(gate.admin_addr(), "/metrics");
+    assert_eq!(
+        testkit::http_get(gate.admin_addr(), "/healthz").unwrap().0,
+        200
+    );
+    let (code, metrics) = testkit::http_get(gate.admin_addr(), "/metrics").unwrap();
     assert_eq!(code, 200);
     for name in [
         "gate_client_connections ",
@@ -393,7 +396,7 @@ fn a_redis_outage_answers_at_once_instead_of_hanging() {
     let mut servers = Servers::start();
     let gate = servers.gate();
     servers.redis.kill();
-    let (code, body) = http_get(gate.admin_addr(), "/readyz");
+    let (code, body) = testkit::http_get(gate.admin_addr(), "/readyz").unwrap();
     assert_eq!(code, 503, "{body}");
     let mut client = TestClient::connect(gate.client_addr());
     client.request(1, 1);
@@ -465,7 +468,7 @@ fn jobs_flow_again_after_a_nats_restart() {
     wait_for(
         "readyz to report NATS down",
         Duration::from_secs(10),
-        || http_get(gate.admin_addr(), "/readyz").0 == 503,
+        || testkit::http_get(gate.admin_addr(), "/readyz").unwrap().0 == 503,
     );
     client.request(1, 1);
     assert_eq!(
@@ -476,7 +479,7 @@ fn jobs_flow_again_after_a_nats_restart() {
 
     servers.nats.restart();
     wait_for("readyz", Duration::from_secs(10), || {
-        http_get(gate.admin_addr(), "/readyz").0 == 200
+        testkit::http_get(gate.admin_addr(), "/readyz").unwrap().0 == 200
     });
     // The worker resubscribes on its own; the same connection gets answers again.
     let mut n = 2;

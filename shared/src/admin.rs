@@ -77,22 +77,7 @@ fn probe_answer(check: &Check) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{Read, Write};
     use std::sync::atomic::{AtomicBool, Ordering};
-
-    fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-        let mut s = std::net::TcpStream::connect(addr).unwrap();
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut text = String::new();
-        s.read_to_string(&mut text).unwrap();
-        let code = text[9..12].parse().unwrap();
-        let body = text.split_once("\r\n\r\n").unwrap().1.to_string();
-        (code, body)
-    }
 
     #[test]
     fn serves_probes_and_metrics() {
@@ -108,15 +93,18 @@ mod tests {
             }
         });
         let admin = AdminServer::start("127.0.0.1:0", registry, always_ok(), check).unwrap();
-        assert_eq!(get(admin.addr(), "/healthz"), (200, "ok\n".into()));
-        let (code, body) = get(admin.addr(), "/readyz");
+        assert_eq!(
+            testkit::http_get(admin.addr(), "/healthz").unwrap(),
+            (200, "ok\n".into())
+        );
+        let (code, body) = testkit::http_get(admin.addr(), "/readyz").unwrap();
         assert_eq!(code, 503);
         assert!(body.contains("connection refused"), "{body}");
         ready.store(true, Ordering::SeqCst);
-        assert_eq!(get(admin.addr(), "/readyz").0, 200);
-        let (code, body) = get(admin.addr(), "/metrics");
+        assert_eq!(testkit::http_get(admin.addr(), "/readyz").unwrap().0, 200);
+        let (code, body) = testkit::http_get(admin.addr(), "/metrics").unwrap();
         assert_eq!(code, 200);
         assert!(body.contains("demo_total 5\n"), "{body}");
-        assert_eq!(get(admin.addr(), "/nope").0, 404);
+        assert_eq!(testkit::http_get(admin.addr(), "/nope").unwrap().0, 404);
     }
 }

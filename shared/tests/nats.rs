@@ -373,11 +373,9 @@ fn a_frozen_server_is_detected_by_missing_pongs() {
     let client = Client::connect(&nats.url(), options).unwrap();
     let sub = client.subscribe("p", None).unwrap();
     client.flush(WAIT).unwrap();
-    let pid = nats.pid() as libc::pid_t;
-    // SAFETY: signals to the server process this test started.
-    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    nats.pause();
     let noticed = wait_until(WAIT, || !client.is_connected());
-    unsafe { libc::kill(pid, libc::SIGCONT) };
+    nats.resume();
     assert!(noticed, "a silent server was not noticed");
     assert!(wait_until(WAIT, || client.is_connected()), "no reconnect");
     client.publish("p", b"back").unwrap();

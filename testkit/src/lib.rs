@@ -112,6 +112,15 @@ impl Process {
         }
     }
 
+    fn signal(&self, signal: libc::c_int) {
+        if let Some(c) = self.child.as_ref() {
+            // SAFETY: a plain kill(2) on our own child's PID.
+            unsafe {
+                libc::kill(c.id() as libc::pid_t, signal);
+            }
+        }
+    }
+
     /// SIGKILL, as a crash would.
     fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -189,38 +198,87 @@ fn probe(port: u16, request: &[u8], expect: &[u8]) -> bool {
     false
 }
 
+/// One server process on a fixed port in its own directory, restartable on that port.
+struct Server {
+    name: &'static str,
+    port: u16,
+    dir: TempDir,
+    process: Process,
+    command: fn(&Path, u16) -> Command,
+    ready: fn(u16) -> bool,
+}
+
+impl Server {
+    fn start(
+        name: &'static str,
+        dir: TempDir,
+        command: fn(&Path, u16) -> Command,
+        ready: fn(u16) -> bool,
+    ) -> Server {
+        let port = free_port();
+        let process = Self::spawn(name, &dir, port, command);
+        let mut server = Server {
+            name,
+            port,
+            dir,
+            process,
+            command,
+            ready,
+        };
+        server.wait_ready();
+        server
+    }
+
+    fn spawn(
+        name: &'static str,
+        dir: &TempDir,
+        port: u16,
+        command: fn(&Path, u16) -> Command,
+    ) -> Process {
+        let log = dir.path().join(format!("{name}.log"));
+        Process::spawn(name, command(dir.path(), port), &log)
+    }
+
+    fn wait_ready(&mut self) {
+        let (port, ready) = (self.port, self.ready);
+        let log = self.dir.path().join(format!("{}.log", self.name));
+        wait_until(self.name, &log, &mut self.process, || ready(port));
+    }
+
+    fn restart(&mut self) {
+        self.process.kill();
+        self.process = Self::spawn(self.name, &self.dir, self.port, self.command);
+        self.wait_ready();
+    }
+}
+
 /// A real `redis-server` with persistence off.
 pub struct Redis {
     pub port: u16,
-    dir: TempDir,
-    process: Process,
+    server: Server,
 }
 
 impl Redis {
     pub fn start() -> Redis {
-        let dir = TempDir::new("redis");
-        let port = free_port();
-        let process = Self::spawn(&dir, port);
-        let mut redis = Redis { port, dir, process };
-        redis.wait_ready();
-        redis
+        let server = Server::start(
+            "redis-server",
+            TempDir::new("redis"),
+            Self::command,
+            |port| probe(port, b"PING\r\n", b"+PONG"),
+        );
+        Redis {
+            port: server.port,
+            server,
+        }
     }
 
-    fn spawn(dir: &TempDir, port: u16) -> Process {
+    fn command(dir: &Path, port: u16) -> Command {
         let mut cmd = Command::new(find_binary("redis-server"));
         cmd.args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             .arg("--dir")
-            .arg(dir.path());
-        Process::spawn("redis-server", cmd, &dir.path().join("redis.log"))
-    }
-
-    fn wait_ready(&mut self) {
-        let port = self.port;
-        let log = self.dir.path().join("redis.log");
-        wait_until("redis-server", &log, &mut self.process, || {
-            probe(port, b"PING\r\n", b"+PONG")
-        });
+            .arg(dir);
+        cmd
     }
 
     /// `redis://127.0.0.1:<port>/`
@@ -229,51 +287,41 @@ impl Redis {
     }
 
     pub fn pid(&self) -> u32 {
-        self.process.pid()
+        self.server.process.pid()
     }
 
     /// Kills the server with SIGKILL; its data is gone, as after a crash without persistence.
     pub fn kill(&mut self) {
-        self.process.kill();
+        self.server.process.kill();
     }
 
     /// Starts a fresh server on the same port (after `kill`).
     pub fn restart(&mut self) {
-        self.process.kill();
-        self.process = Self::spawn(&self.dir, self.port);
-        self.wait_ready();
+        self.server.restart();
     }
 }
 
 /// A real `nats-server`.
 pub struct Nats {
     pub port: u16,
-    dir: TempDir,
-    process: Process,
+    server: Server,
 }
 
 impl Nats {
     pub fn start() -> Nats {
-        let dir = TempDir::new("nats");
-        let port = free_port();
-        let process = Self::spawn(&dir, port);
-        let mut nats = Nats { port, dir, process };
-        nats.wait_ready();
-        nats
-    }
-
-    fn spawn(dir: &TempDir, port: u16) -> Process {
-        let mut cmd = Command::new(find_binary("nats-server"));
-        cmd.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
-        Process::spawn("nats-server", cmd, &dir.path().join("nats.log"))
-    }
-
-    fn wait_ready(&mut self) {
-        let port = self.port;
-        let log = self.dir.path().join("nats.log");
-        wait_until("nats-server", &log, &mut self.process, || {
+        let server = Server::start("nats-server", TempDir::new("nats"), Self::command, |port| {
             probe(port, b"", b"INFO ")
         });
+        Nats {
+            port: server.port,
+            server,
+        }
+    }
+
+    fn command(_dir: &Path, port: u16) -> Command {
+        let mut cmd = Command::new(find_binary("nats-server"));
+        cmd.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
+        cmd
     }
 
     /// `nats://127.0.0.1:<port>`
@@ -282,18 +330,26 @@ impl Nats {
     }
 
     pub fn pid(&self) -> u32 {
-        self.process.pid()
+        self.server.process.pid()
     }
 
     pub fn kill(&mut self) {
-        self.process.kill();
+        self.server.process.kill();
     }
 
     /// Starts a fresh server on the same port (after `kill`).
     pub fn restart(&mut self) {
-        self.process.kill();
-        self.process = Self::spawn(&self.dir, self.port);
-        self.wait_ready();
+        self.server.restart();
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open but nothing is answered.
+    pub fn pause(&self) {
+        self.server.process.signal(libc::SIGSTOP);
+    }
+
+    /// Lets a paused server run again (SIGCONT).
+    pub fn resume(&self) {
+        self.server.process.signal(libc::SIGCONT);
     }
 }
 
@@ -388,8 +444,7 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
 /// A real `mariadbd` with a root account without password and an empty database `lukseun`.
 pub struct MariaDb {
     pub port: u16,
-    dir: TempDir,
-    process: Process,
+    server: Server,
 }
 
 pub const MARIADB_DATABASE: &str = "lukseun";
@@ -397,30 +452,27 @@ pub const MARIADB_DATABASE: &str = "lukseun";
 impl MariaDb {
     pub fn start() -> MariaDb {
         let dir = TempDir::new("mariadb");
-        let data = dir.path().join("data");
-        copy_tree(&mariadb_template(), &data).expect("copy the initialised datadir");
-        let port = free_port();
-        let process = Self::spawn(&dir, port);
-        let mut db = MariaDb { port, dir, process };
-        db.wait_ready();
+        copy_tree(&mariadb_template(), &dir.path().join("data"))
+            .expect("copy the initialised datadir");
+        // The server's greeting carries its version string; it is sent once it takes logins.
+        let server = Server::start("mariadbd", dir, Self::command, |port| {
+            probe(port, b"", b"MariaDB")
+        });
+        let db = MariaDb {
+            port: server.port,
+            server,
+        };
         db.sql(&format!("CREATE DATABASE IF NOT EXISTS {MARIADB_DATABASE}"));
         db
     }
 
-    fn spawn(dir: &TempDir, port: u16) -> Process {
-        let data = dir.path().join("data");
+    fn command(dir: &Path, port: u16) -> Command {
         let mut cmd = Command::new(find_binary("mariadbd"));
         cmd.args(["--no-defaults", "--user=root", "--bind-address=127.0.0.1"])
             .arg(format!("--port={port}"))
-            .arg(format!("--datadir={}", data.display()))
-            .arg(format!(
-                "--socket={}",
-                dir.path().join("mysqld.sock").display()
-            ))
-            .arg(format!(
-                "--pid-file={}",
-                dir.path().join("mysqld.pid").display()
-            ))
+            .arg(format!("--datadir={}", dir.join("data").display()))
+            .arg(format!("--socket={}", dir.join("mysqld.sock").display()))
+            .arg(format!("--pid-file={}", dir.join("mysqld.pid").display()))
             .args([
                 "--innodb-buffer-pool-size=32M",
                 "--innodb-log-file-size=8M",
@@ -432,26 +484,15 @@ impl MariaDb {
                 "--character-set-server=utf8mb4",
                 "--collation-server=utf8mb4_bin",
             ]);
-        Process::spawn("mariadbd", cmd, &dir.path().join("mariadbd.log"))
-    }
-
-    fn wait_ready(&mut self) {
-        let port = self.port;
-        let log = self.dir.path().join("mariadbd.log");
-        // The server's greeting carries its version string; it is sent once it accepts logins.
-        wait_until("mariadbd", &log, &mut self.process, || {
-            probe(port, b"", b"MariaDB")
-        });
+        cmd
     }
 
     /// Runs one statement as root through the distribution's command-line client.
     pub fn sql(&self, statement: &str) -> String {
+        let socket = self.server.dir.path().join("mysqld.sock");
         let out = Command::new(find_binary("mariadb"))
             .args(["--no-defaults", "-uroot", "-N", "-B"])
-            .arg(format!(
-                "--socket={}",
-                self.dir.path().join("mysqld.sock").display()
-            ))
+            .arg(format!("--socket={}", socket.display()))
             .args(["-e", statement])
             .output()
             .expect("run the mariadb client");
@@ -470,19 +511,37 @@ impl MariaDb {
     }
 
     pub fn pid(&self) -> u32 {
-        self.process.pid()
+        self.server.process.pid()
     }
 
     pub fn kill(&mut self) {
-        self.process.kill();
+        self.server.process.kill();
     }
 
     /// Starts the server again on the same port and data directory (after `kill`).
     pub fn restart(&mut self) {
-        self.process.kill();
-        self.process = Self::spawn(&self.dir, self.port);
-        self.wait_ready();
+        self.server.restart();
     }
+}
+
+/// A plain HTTP/1.1 GET with `Connection: close`, for tests of admin ports and HTTP APIs:
+/// the status code and the body.
+pub fn http_get(addr: std::net::SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text)?;
+    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP answer");
+    let code = text
+        .get(9..12)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(bad)?;
+    let body = text.split_once("\r\n\r\n").ok_or_else(bad)?.1.to_string();
+    Ok((code, body))
 }
 
 #[cfg(test)]
