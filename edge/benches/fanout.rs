@@ -187,7 +187,7 @@ fn main() {
     let idle = env_count("EDGE_BENCH_IDLE", 10_000);
     let listener_count = env_count("EDGE_BENCH_LISTENERS", 1_000);
     let pace = Duration::from_millis(env_count("EDGE_BENCH_PACE_MS", 20) as u64);
-    let fds = edge::fdlimit::raise_to_hard_limit().expect("raise the fd limit");
+    let fds = shared::fd_limit::raise_to_hard_limit().expect("raise the fd limit");
     assert!(
         fds as usize > idle + listener_count + 100,
         "fd limit {fds} too low for {idle} + {listener_count} connections"

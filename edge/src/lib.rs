@@ -7,7 +7,6 @@
 pub mod channels;
 pub mod codec;
 pub mod conn;
-pub mod fdlimit;
 pub mod login;
 pub mod metrics;
 pub mod options;

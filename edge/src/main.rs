@@ -12,13 +12,7 @@ fn main() {
         std::process::exit(2);
     });
     shared::signal::install();
-    match edge::fdlimit::raise_to_hard_limit() {
-        Ok(n) if (n as usize) < cfg.max_connections + 64 => {
-            shared::warn!("file descriptor limit below --max-connections", limit = n)
-        }
-        Ok(_) => {}
-        Err(e) => shared::warn!("cannot raise the file descriptor limit", error = e),
-    }
+    shared::fd_limit::make_room_for(cfg.max_connections);
     let edge = Edge::start(cfg).unwrap_or_else(|e| {
         shared::error!("cannot start", error = e);
         std::process::exit(1);

@@ -5,13 +5,12 @@
 //! Pure, unit-tested parts: [`answer_queue`], [`timer_queue`], [`worker_line`],
 //! [`job_id`], [`options`]. Network parts: [`event_loop`] (sockets) with
 //! [`client_conn`] (one client's buffers and limits), [`dispatch`] (Redis + NATS),
-//! [`registration`] (`gates.id.<gid>`), [`fd_limit`], and [`gate`] (wiring).
+//! [`registration`] (`gates.id.<gid>`), and [`gate`] (wiring).
 
 pub mod answer_queue;
 pub mod client_conn;
 pub mod dispatch;
 pub mod event_loop;
-pub mod fd_limit;
 pub mod gate;
 pub mod gate_metrics;
 pub mod job_id;

@@ -12,7 +12,7 @@ fn main() {
         shared::error!("bad configuration", error = e);
         std::process::exit(2);
     });
-    gate::fd_limit::make_room_for(options.max_connections);
+    shared::fd_limit::make_room_for(options.max_connections);
     let mut gate = Gate::start(options).unwrap_or_else(|e| {
         shared::error!("gate failed to start", error = e);
         std::process::exit(1);

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod config;
 pub mod envelope;
+pub mod fd_limit;
 pub mod framing;
 pub mod gate_client;
 pub mod http;

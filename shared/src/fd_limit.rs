@@ -3,8 +3,8 @@
 
 use std::io;
 
-/// Descriptors the gate needs besides client connections (listeners, Redis, NATS,
-/// workers, the admin server), with room to spare.
+/// Descriptors a service needs besides client connections (listeners, Redis, NATS,
+/// the admin server), with room to spare.
 pub const RESERVED_DESCRIPTORS: u64 = 256;
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the soft limit now in force.
@@ -32,14 +32,14 @@ pub fn raise_to_hard_limit() -> io::Result<u64> {
 pub fn make_room_for(max_connections: usize) {
     match raise_to_hard_limit() {
         Ok(limit) if connections_that_fit(limit) < max_connections as u64 => {
-            shared::warn!(
+            crate::warn!(
                 "open-file limit is below --max-connections: accepts will fail first",
                 nofile = limit,
                 max_connections = max_connections
             );
         }
         Ok(_) => {}
-        Err(e) => shared::warn!("cannot read or raise the open-file limit", error = e),
+        Err(e) => crate::warn!("cannot read or raise the open-file limit", error = e),
     }
 }
 
