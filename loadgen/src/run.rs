@@ -45,7 +45,7 @@ pub struct Player {
 }
 
 impl Player {
-    /// A guest login with a fresh device id, then `enter_world`.
+    /// A guest login with a fresh device id, `enter_world`, and a new player in that world.
     pub fn login(addr: &str, plan: &Plan) -> Result<Player, String> {
         let mut client =
             GateClient::connect(addr, plan.timeout).map_err(|e| format!("{addr}: {e}"))?;
@@ -65,6 +65,27 @@ impl Player {
             ))
             .map_err(|e| format!("enter_world: {e}"))?;
         let session = token_of(&answer, "enter_world")?;
+        let mut player = Map::new();
+        player.insert(
+            "gn".into(),
+            Value::from(format!("lg_{}", shared::ids::random_hex(8))),
+        );
+        player.insert("icon".into(), Value::from(0));
+        let answer = client
+            .call(&request_line(
+                &plan.world,
+                "create_player",
+                Some(&session),
+                &player,
+            ))
+            .map_err(|e| format!("create_player: {e}"))?;
+        if answer.status != 0 {
+            return Err(format!(
+                "create_player answered status {} ({})",
+                answer.status,
+                answer.message()
+            ));
+        }
         let mut lines = HashMap::new();
         for name in plan.mix.names() {
             let token = if uses_account_token(name) {

@@ -45,7 +45,7 @@ fn a_handful_of_players_run_closed_and_open_loop_without_errors() {
             "--pipeline",
             "2",
             "--mix",
-            "account_all_info:3,enter_world:1",
+            "account_all_info:3,get_all_resource:3,get_info_player:2,get_all_weapon:1",
         ],
     );
     assert_clean(&closed);
