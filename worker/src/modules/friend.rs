@@ -2,8 +2,8 @@
 //! and looking a player up by game name.
 //!
 //! A friendship is two rows of `friends`, one per direction, written and deleted together.
-//! Changes lock both players' `accounts` rows in uid order first, so two accepts racing for
-//! the last free place cannot both take it, and cannot deadlock. A player's `unique_id` is
+//! Changes lock both players' rows in uid order first, so two accepts racing for the last
+//! free place cannot both take it, and cannot deadlock. A player's `unique_id` is
 //! never answered (it is a guest's login).
 
 use mysql::prelude::Queryable;
@@ -85,14 +85,22 @@ fn are_friends(conn: &mut impl Queryable, world: &str, a: &str, b: &str) -> Resu
     Ok(row.is_some())
 }
 
-/// Locks both players' account rows, in uid order, until the transaction ends.
-fn lock_pair(tx: &mut mysql::Transaction<'_>, a: &str, b: &str) -> Result<(), FnError> {
+/// Locks both players' rows, in uid order, until the transaction ends: a per-player lock
+/// every friendship change takes, so two accepts cannot both take a last free place.
+/// A player row that is gone answers 90.
+fn lock_pair(
+    tx: &mut mysql::Transaction<'_>,
+    world: &str,
+    a: &str,
+    b: &str,
+) -> Result<(), FnError> {
     let (first, second) = if a <= b { (a, b) } else { (b, a) };
     for uid in [first, second] {
-        tx.exec_drop(
-            "SELECT unique_id FROM accounts WHERE unique_id = ? FOR UPDATE",
-            (uid,),
+        let found: Option<u8> = tx.exec_first(
+            "SELECT 1 FROM players WHERE world = ? AND unique_id = ? FOR UPDATE",
+            (world, uid),
         )?;
+        found.ok_or_else(no_player)?;
     }
     Ok(())
 }
@@ -188,7 +196,7 @@ fn accept(ctx: &Context, player: &Player, request: &Map<String, Value>) -> Outco
     let gn = player_name(ctx.db, world, requester)?.ok_or_else(no_player)?;
     let limit = friend_rules(ctx).friend_limit;
     transaction(ctx.db, |tx| {
-        lock_pair(tx, me, requester)?;
+        lock_pair(tx, world, me, requester)?;
         if are_friends(tx, world, me, requester)? {
             return Err(status(FriendStatus::AlreadyFriends));
         }
@@ -216,7 +224,7 @@ pub fn remove_friend(ctx: &Context, args: &Args) -> Outcome {
     let target = other_player(ctx, &player, gn_target)?;
     let world = player.world.as_str();
     transaction(ctx.db, |tx| {
-        lock_pair(tx, &player.unique_id, &target)?;
+        lock_pair(tx, world, &player.unique_id, &target)?;
         tx.exec_drop(
             "DELETE FROM friends WHERE world = ? AND \
              ((unique_id = ? AND friend_uid = ?) OR (unique_id = ? AND friend_uid = ?))",

@@ -301,6 +301,7 @@ fn family_lifecycle_permissions_and_exactly_one_owner() {
         "set_role_family",
         json!({"gn_target": "Bob", "role": 4}),
     );
+    t.fails(&b, "invite_user_family", json!({"gn_target": "Carol"}), 86);
     let invite = t.mail_key(&d, "family_invite");
     t.fails(&d, "respond_family", json!({"key": invite}), 89);
     t.ok(
@@ -600,6 +601,78 @@ fn friends_requests_limit_and_daily_gift() {
     assert!(!t.ok(&b, "get_all_friend", json!({}))["friends"]
         .to_string()
         .contains("Ann"));
+}
+
+#[test]
+fn friend_limit_and_daily_gift_hold_under_concurrency() {
+    let t = Social::start(json!({"friend": {"friend_limit": 2, "daily_gift": "0:2:5"}}));
+    let ann = t.player("ann", "Ann");
+    let keys: Vec<String> = (0..6)
+        .map(|i| {
+            let token = t.player(&format!("r{i}"), &format!("Req{i}"));
+            t.ok(&token, "request_friend", json!({"gn_target": "Ann"}));
+            let mail = t.mails_of(&ann, "friend_request");
+            let m = mail
+                .iter()
+                .find(|m| m["from"] == format!("Req{i}"))
+                .unwrap();
+            m["key"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let concurrently = |calls: Vec<(&str, Value)>| -> Vec<i32> {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = calls
+                .into_iter()
+                .map(|(function, data)| {
+                    let (t, ann) = (&t, &ann);
+                    scope.spawn(move || t.call(ann, function, data).status)
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    };
+    let accepts = keys
+        .iter()
+        .map(|key| ("respond_friend", json!({"key": key})))
+        .collect();
+    let statuses = concurrently(accepts);
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 0).count(),
+        2,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 83).count(),
+        4,
+        "{statuses:?}"
+    );
+    let rows: Option<u64> = t
+        .db()
+        .query_first("SELECT COUNT(*) FROM friends WHERE unique_id = 'ann'")
+        .unwrap();
+    assert_eq!(rows, Some(2));
+
+    let friend = t.ok(&ann, "get_all_friend", json!({}))["friends"][0]["gn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let gifts = (0..5)
+        .map(|_| ("send_gift_friend", json!({"gn_target": friend})))
+        .collect();
+    let statuses = concurrently(gifts);
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 0).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 85).count(),
+        4,
+        "{statuses:?}"
+    );
+    let index = friend.trim_start_matches("Req");
+    let friend_token = t.session(&format!("r{index}"));
+    assert_eq!(t.mails_of(&friend_token, "gift").len(), 1);
 }
 
 /// The next frame from the edge, without its CRLF.
