@@ -107,6 +107,14 @@ impl Cli {
                 let args: Map<String, Value> = serde_json::from_str(&args)
                     .map_err(|e| format!("arguments must be one JSON object: {e}"))?;
                 let answer = self.call(&function, args)?;
+                if function == "enter_world" {
+                    // The new session token revokes the one we kept: keep the new one.
+                    self.session.session_token = Some(token(&answer)?);
+                    self.session.world = Some(self.world.clone());
+                    self.session
+                        .save(&self.session_path)
+                        .map_err(|e| format!("saving {}: {e}", self.session_path.display()))?;
+                }
                 print_answer(&answer);
                 Ok(())
             }

@@ -54,6 +54,11 @@ fn login_then_calls_with_the_kept_session() {
     let again: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(again["data"]["unique_id"], device.as_str());
 
+    // enter_world revokes the kept session token; the CLI keeps the new one.
+    assert!(cli.run(&["call", "enter_world"]).status.success());
+    let out = cli.run(&["call", "create_player", r#"{"gn":"cli_player","icon":2}"#]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
     // Failures: status and message on stderr, exit 1, no stack trace.
     let out = cli.run(&["call", "no_such_function"]);
     assert_eq!(out.status.code(), Some(1));
