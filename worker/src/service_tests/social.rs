@@ -400,6 +400,71 @@ fn member_limit_holds_under_concurrent_joins() {
 }
 
 #[test]
+fn one_owner_when_ownership_changes_race() {
+    let t = Social::start(free_family());
+    for round in 0..3 {
+        let name = format!("Race{round}");
+        let gns: Vec<String> = (0..4).map(|i| format!("R{round}m{i}")).collect();
+        let tokens: Vec<String> = gns
+            .iter()
+            .map(|gn| t.player(&format!("{gn}-uid"), gn))
+            .collect();
+        t.ok(
+            &tokens[0],
+            "create_family",
+            json!({"name": name, "icon": 0}),
+        );
+        for (gn, token) in gns.iter().zip(&tokens).skip(1) {
+            t.invite_and_join(&tokens[0], gn, token);
+            t.ok(
+                &tokens[0],
+                "set_role_family",
+                json!({"gn_target": gn, "role": 8}),
+            );
+        }
+        // The owner leaves and hands over at once; two admins leave; the last disbands
+        // (refused unless it became owner first).
+        let calls = [
+            (&tokens[0], "leave_family", json!({})),
+            (
+                &tokens[0],
+                "set_role_family",
+                json!({"gn_target": gns[1], "role": 10}),
+            ),
+            (&tokens[1], "leave_family", json!({})),
+            (&tokens[2], "leave_family", json!({})),
+            (&tokens[3], "disband_family", json!({})),
+        ];
+        std::thread::scope(|scope| {
+            for (token, function, data) in calls {
+                let t = &t;
+                scope.spawn(move || t.call(token, function, data).status);
+            }
+        });
+        let exists: Option<u64> = t
+            .db()
+            .exec_first("SELECT COUNT(*) FROM families WHERE name = ?", (&name,))
+            .unwrap();
+        let (owners, members) = t.owners_and_members(&name);
+        match exists {
+            Some(1) => assert!(
+                owners == 1 && members >= 1,
+                "round {round}: {owners} owners, {members} members"
+            ),
+            _ => assert_eq!((owners, members), (0, 0), "round {round}: disbanded"),
+        }
+    }
+    let orphans: Option<u64> = t
+        .db()
+        .query_first(
+            "SELECT COUNT(*) FROM family_members m LEFT JOIN families f \
+             ON f.world = m.world AND f.fid = m.fid WHERE f.fid IS NULL",
+        )
+        .unwrap();
+    assert_eq!(orphans, Some(0), "no member of a family that is gone");
+}
+
+#[test]
 fn family_names_never_reach_a_subject_and_round_trip_intact() {
     // Names with any printable character, allowed by configuration.
     let t = Social::start(json!({"family": {"create_cost": "",
