@@ -1,90 +1,51 @@
-//! A fixed set of threads fed by a bounded queue. Most of a job's time is spent waiting on
-//! MySQL or Redis, so there are many threads; the bound makes a flood of jobs push back on
-//! the intake instead of growing memory.
+//! A fixed set of threads that each take the next job from a shared source and run it.
+//! Most of a job's time is spent waiting on MySQL or Redis, so there are several threads.
+//! The threads take jobs straight from where they arrive (the NATS subscription) instead of
+//! through a queue of our own: every hand-off between threads costs two context switches,
+//! and the subscription's bounded queue already pushes back on a flood of jobs.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
-pub struct JobPool<J: Send + 'static> {
-    sender: Option<SyncSender<J>>,
+pub struct JobPool {
     threads: Vec<JoinHandle<()>>,
-    depth: Arc<AtomicI64>,
 }
 
-impl<J: Send + 'static> JobPool<J> {
-    /// `threads` workers run `work` on each job; at most `queue` jobs wait.
-    pub fn new(
+impl JobPool {
+    /// Starts `threads` threads (at least one) that each loop: `next()` for a job, then
+    /// `work` on it. A thread ends when `next` returns `None`.
+    pub fn new<J: 'static>(
         name: &str,
         threads: usize,
-        queue: usize,
+        next: impl Fn() -> Option<J> + Send + Sync + 'static,
         work: impl Fn(J) + Send + Sync + 'static,
-    ) -> std::io::Result<JobPool<J>> {
-        let (sender, receiver) = mpsc::sync_channel::<J>(queue);
-        let receiver = Arc::new(Mutex::new(receiver));
-        let work = Arc::new(work);
-        let depth = Arc::new(AtomicI64::new(0));
-        let mut handles = Vec::with_capacity(threads);
+    ) -> std::io::Result<JobPool> {
+        let next: Arc<dyn Fn() -> Option<J> + Send + Sync> = Arc::new(next);
+        let work: Arc<dyn Fn(J) + Send + Sync> = Arc::new(work);
+        let mut handles = Vec::with_capacity(threads.max(1));
         for i in 0..threads.max(1) {
-            let (receiver, work, depth) = (receiver.clone(), work.clone(), depth.clone());
+            let (next, work) = (next.clone(), work.clone());
+            // On failure the threads already started end when the caller stops the source.
             handles.push(
                 std::thread::Builder::new()
                     .name(format!("{name}-{i}"))
-                    .spawn(move || run(&receiver, &*work, &depth))?,
+                    .spawn(move || run(&*next, &*work))?,
             );
         }
-        Ok(JobPool {
-            sender: Some(sender),
-            threads: handles,
-            depth,
-        })
+        Ok(JobPool { threads: handles })
     }
 
-    /// Queues a job, waiting while the queue is full. `Err(job)` after `finish`.
-    pub fn submit(&self, job: J) -> Result<(), J> {
-        let Some(sender) = &self.sender else {
-            return Err(job);
-        };
-        self.depth.fetch_add(1, Ordering::Relaxed);
-        let sent = match sender.try_send(job) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(job)) => sender.send(job).map_err(|e| e.0),
-            Err(TrySendError::Disconnected(job)) => Err(job),
-        };
-        if sent.is_err() {
-            self.depth.fetch_sub(1, Ordering::Relaxed);
-        }
-        sent
-    }
-
-    /// Jobs queued and not yet picked up by a thread.
-    pub fn depth(&self) -> i64 {
-        self.depth.load(Ordering::Relaxed)
-    }
-
-    /// Stops taking jobs, lets the threads finish every queued one, and waits for them.
-    pub fn finish(&mut self) {
-        self.sender = None;
+    /// Waits until every thread has seen the end of the source and finished its job.
+    pub fn join(&mut self) {
         for handle in self.threads.drain(..) {
             let _ = handle.join();
         }
     }
 }
 
-impl<J: Send + 'static> Drop for JobPool<J> {
-    fn drop(&mut self) {
-        self.finish();
-    }
-}
-
-fn run<J>(receiver: &Mutex<Receiver<J>>, work: &(dyn Fn(J) + Send + Sync), depth: &AtomicI64) {
-    loop {
-        // Hold the lock only while taking a job, never while running it.
-        let next = receiver.lock().unwrap_or_else(|p| p.into_inner()).recv();
-        let Ok(job) = next else { return };
-        depth.fetch_sub(1, Ordering::Relaxed);
+fn run<J>(next: &(dyn Fn() -> Option<J> + Send + Sync), work: &(dyn Fn(J) + Send + Sync)) {
+    while let Some(job) = next() {
         // The handler already turns a function's panic into -1; this keeps the thread
         // alive should anything around it panic too.
         if panic::catch_unwind(AssertUnwindSafe(|| work(job))).is_err() {
@@ -96,38 +57,48 @@ fn run<J>(receiver: &Mutex<Receiver<J>>, work: &(dyn Fn(J) + Send + Sync), depth
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicUsize;
-    use std::sync::Barrier;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc::{self, Receiver};
+    use std::sync::{Barrier, Mutex};
+
+    /// A source like the service's: a shared receiver, `None` once the sender is gone.
+    fn source<J: Send + 'static>(receiver: Receiver<J>) -> impl Fn() -> Option<J> + Send + Sync {
+        let receiver = Mutex::new(receiver);
+        move || receiver.lock().unwrap().recv().ok()
+    }
 
     #[test]
-    fn runs_every_job_and_finishes_the_queue_before_stopping() {
+    fn runs_every_job_and_ends_when_the_source_ends() {
+        let (sender, receiver) = mpsc::channel();
         let done = Arc::new(AtomicUsize::new(0));
         let counter = done.clone();
-        let mut pool = JobPool::new("t", 3, 2, move |n: usize| {
+        let mut pool = JobPool::new("t", 3, source(receiver), move |n: usize| {
             counter.fetch_add(n, Ordering::SeqCst);
         })
         .unwrap();
         for _ in 0..100 {
-            pool.submit(1).unwrap();
+            sender.send(1).unwrap();
         }
-        pool.finish();
+        drop(sender);
+        pool.join();
         assert_eq!(done.load(Ordering::SeqCst), 100);
-        assert_eq!(pool.submit(1), Err(1), "no jobs after finish");
     }
 
     #[test]
     fn a_panicking_job_does_not_cost_a_thread() {
+        let (sender, receiver) = mpsc::channel();
         let done = Arc::new(AtomicUsize::new(0));
         let counter = done.clone();
-        let mut pool = JobPool::new("t", 1, 4, move |fail: bool| {
+        let mut pool = JobPool::new("t", 1, source(receiver), move |fail: bool| {
             assert!(!fail, "job asked to fail");
             counter.fetch_add(1, Ordering::SeqCst);
         })
         .unwrap();
         for fail in [true, false, true, false] {
-            pool.submit(fail).unwrap();
+            sender.send(fail).unwrap();
         }
-        pool.finish();
+        drop(sender);
+        pool.join();
         assert_eq!(
             done.load(Ordering::SeqCst),
             2,
@@ -138,41 +109,32 @@ mod tests {
     #[test]
     fn jobs_run_concurrently_up_to_the_thread_count() {
         // Four jobs that each wait for the others: only possible with four threads.
+        let (sender, receiver) = mpsc::channel();
         let barrier = Arc::new(Barrier::new(4));
         let b = barrier.clone();
-        let mut pool = JobPool::new("t", 4, 0, move |()| {
+        let mut pool = JobPool::new("t", 4, source(receiver), move |()| {
             b.wait();
         })
         .unwrap();
         for _ in 0..4 {
-            pool.submit(()).unwrap();
+            sender.send(()).unwrap();
         }
-        pool.finish();
+        drop(sender);
+        pool.join();
     }
 
     #[test]
-    fn a_full_queue_blocks_the_submitter_and_depth_counts_waiting_jobs() {
-        let gate = Arc::new(Mutex::new(()));
-        let held = gate.lock().unwrap();
-        let g = gate.clone();
-        let pool = Arc::new(
-            JobPool::new("t", 1, 2, move |()| {
-                drop(g.lock().unwrap());
-            })
-            .unwrap(),
-        );
-        pool.submit(()).unwrap(); // taken by the thread, which blocks on the lock
-        while pool.depth() != 0 {
-            std::thread::yield_now();
-        }
-        pool.submit(()).unwrap();
-        pool.submit(()).unwrap();
-        assert_eq!(pool.depth(), 2);
-        let p = pool.clone();
-        let blocked = std::thread::spawn(move || p.submit(()).is_ok());
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        assert!(!blocked.is_finished(), "the fourth submit waits for room");
-        drop(held);
-        assert!(blocked.join().unwrap());
+    fn zero_threads_still_starts_one() {
+        let (sender, receiver) = mpsc::channel();
+        let done = Arc::new(AtomicUsize::new(0));
+        let counter = done.clone();
+        let mut pool = JobPool::new("t", 0, source(receiver), move |()| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+        sender.send(()).unwrap();
+        drop(sender);
+        pool.join();
+        assert_eq!(done.load(Ordering::SeqCst), 1);
     }
 }

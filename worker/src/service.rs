@@ -1,10 +1,11 @@
-//! The running worker: connections, the intake thread, the job pool and the admin server.
+//! The running worker: connections, the job threads and the admin server. The job threads
+//! take jobs straight from the NATS subscription (its bounded queue is the backlog).
 //! `Worker::start` returns a handle whose `stop` shuts down gracefully, so tests run the
 //! whole service in-process.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -27,9 +28,8 @@ use crate::settings::Settings;
 
 pub const JOBS_SUBJECT: &str = "jobs";
 pub const WORKERS_QUEUE: &str = "workers";
-/// Jobs waiting per thread before the intake stops reading from NATS.
-const QUEUE_PER_THREAD: usize = 4;
-const INTAKE_POLL: Duration = Duration::from_millis(200);
+/// How often an idle job thread checks whether the worker is stopping.
+const STOP_POLL: Duration = Duration::from_millis(200);
 
 #[derive(Debug)]
 pub enum StartError {
@@ -56,7 +56,7 @@ impl std::error::Error for StartError {}
 
 pub struct Worker {
     stop: Arc<AtomicBool>,
-    intake: Option<JoinHandle<()>>,
+    pool: Option<JobPool>,
     refresher: Option<JoinHandle<()>>,
     admin: AdminServer,
     nats: nats::Client,
@@ -129,24 +129,22 @@ impl Worker {
             .flush(Duration::from_secs(5))
             .map_err(|e| stop_on_error(StartError::Nats(e)))?;
         let link = Arc::new(GateLink::new(redis.clone()));
+        let intake = JobIntake {
+            subscription: Mutex::new(subscription),
+            stop: stop.clone(),
+            metrics: metrics.clone(),
+        };
         let pool = {
             let (services, live, metrics) = (services.clone(), live.clone(), metrics.clone());
             JobPool::new(
                 "job",
                 settings.threads,
-                settings.threads * QUEUE_PER_THREAD,
+                move || intake.next(),
                 move |(job, received): (Job, Instant)| {
                     run_job(&services, &live, &link, &metrics, &job, received)
                 },
             )
             .map_err(|e| stop_on_error(StartError::Io(e)))?
-        };
-        let intake = {
-            let (stop, metrics) = (stop.clone(), metrics.clone());
-            std::thread::Builder::new()
-                .name("intake".into())
-                .spawn(move || intake_loop(subscription, pool, &stop, &metrics))
-                .map_err(|e| stop_on_error(StartError::Io(e)))?
         };
         shared::info!(
             "worker started",
@@ -156,7 +154,7 @@ impl Worker {
         );
         Ok(Worker {
             stop,
-            intake: Some(intake),
+            pool: Some(pool),
             refresher,
             admin,
             nats: client,
@@ -180,8 +178,9 @@ impl Worker {
 
     fn shutdown(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(intake) = self.intake.take() {
-            let _ = intake.join();
+        if let Some(mut pool) = self.pool.take() {
+            pool.join();
+            shared::info!("job intake stopped, in-flight jobs answered");
         }
         if let Some(refresher) = self.refresher.take() {
             let _ = refresher.join();
@@ -198,43 +197,44 @@ impl Drop for Worker {
     }
 }
 
-fn intake_loop(
-    subscription: Subscription,
-    mut pool: JobPool<(Job, Instant)>,
-    stop: &AtomicBool,
-    metrics: &WorkerMetrics,
-) {
-    let take = |payload: &[u8]| match parse_job(payload) {
-        Ok(job) => {
-            metrics.queue_depth.set(pool.depth() + 1);
-            if pool.submit((job, Instant::now())).is_err() {
-                shared::error!("job pool closed while taking jobs");
+/// Where the job threads take their jobs: the subscription, shared under a lock that a
+/// thread holds only while it waits for the next message.
+struct JobIntake {
+    subscription: Mutex<Subscription>,
+    stop: Arc<AtomicBool>,
+    metrics: Arc<WorkerMetrics>,
+}
+
+impl JobIntake {
+    /// The next well-formed job and when it was taken; `None` once the worker stops and
+    /// every job NATS already handed over has been taken.
+    fn next(&self) -> Option<(Job, Instant)> {
+        loop {
+            let subscription = self.subscription.lock().unwrap_or_else(|p| p.into_inner());
+            if self.stop.load(Ordering::Relaxed) {
+                // No more deliveries; what is queued is still received, then `Closed`.
+                subscription.unsubscribe();
+            }
+            let received = subscription.recv_timeout(STOP_POLL);
+            self.metrics.queue_depth.set(subscription.queued() as i64);
+            drop(subscription);
+            match received {
+                Ok(msg) => match parse_job(&msg.payload) {
+                    Ok(job) => return Some((job, Instant::now())),
+                    Err(e) => {
+                        self.metrics.malformed_jobs.inc();
+                        shared::warn!("dropped malformed job", error = e);
+                    }
+                },
+                Err(NatsError::Timeout) => {}
+                Err(NatsError::Closed) if self.stop.load(Ordering::Relaxed) => return None,
+                Err(e) => {
+                    shared::error!("job subscription ended", error = e);
+                    return None;
+                }
             }
         }
-        Err(e) => {
-            metrics.malformed_jobs.inc();
-            shared::warn!("dropped malformed job", error = e);
-        }
-    };
-    while !stop.load(Ordering::Relaxed) {
-        match subscription.recv_timeout(INTAKE_POLL) {
-            Ok(msg) => take(&msg.payload),
-            Err(NatsError::Timeout) => {}
-            Err(e) => {
-                shared::error!("job subscription ended", error = e);
-                break;
-            }
-        }
-        metrics.queue_depth.set(pool.depth());
     }
-    // Stop delivery, then answer what NATS already handed us.
-    subscription.unsubscribe();
-    while let Ok(Some(msg)) = subscription.try_recv() {
-        take(&msg.payload);
-    }
-    pool.finish();
-    metrics.queue_depth.set(0);
-    shared::info!("intake stopped, in-flight jobs answered");
 }
 
 fn run_job(

@@ -125,6 +125,8 @@ pub(super) struct SubEntry {
     pub sender: SyncSender<super::Msg>,
     pub waker: Option<Arc<mio::Waker>>,
     pub dropped: Arc<AtomicU64>,
+    /// Messages in the queue, not yet received.
+    pub queued: Arc<AtomicUsize>,
 }
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -293,6 +295,7 @@ impl Client {
         let sid = inner.next_sid.fetch_add(1, Ordering::Relaxed);
         let (sender, receiver) = sync_channel(inner.options.subscription_capacity.max(1));
         let dropped = Arc::new(AtomicU64::new(0));
+        let queued = Arc::new(AtomicUsize::new(0));
         let mut out = lock(&inner.out);
         if out.closed {
             return Err(NatsError::Closed);
@@ -303,6 +306,7 @@ impl Client {
             sender,
             waker,
             dropped: dropped.clone(),
+            queued: queued.clone(),
         };
         lock(&inner.subs).insert(sid, entry);
         // While disconnected the reconnect sends every live SUB; sending it here as well
@@ -315,7 +319,13 @@ impl Client {
                 inner.writer_wake.notify_one();
             }
         }
-        Ok(Subscription::new(self.clone(), sid, receiver, dropped))
+        Ok(Subscription::new(
+            self.clone(),
+            sid,
+            receiver,
+            dropped,
+            queued,
+        ))
     }
 
     /// Ends subscription `sid`: no more deliveries, and its queue sees `Closed` once drained.

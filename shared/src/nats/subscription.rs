@@ -1,6 +1,6 @@
 //! The receiving end of one SUB.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +15,7 @@ pub struct Subscription {
     sid: u64,
     receiver: Receiver<Msg>,
     dropped: Arc<AtomicU64>,
+    queued: Arc<AtomicUsize>,
     unsubscribed: AtomicBool,
 }
 
@@ -24,12 +25,14 @@ impl Subscription {
         sid: u64,
         receiver: Receiver<Msg>,
         dropped: Arc<AtomicU64>,
+        queued: Arc<AtomicUsize>,
     ) -> Subscription {
         Subscription {
             client,
             sid,
             receiver,
             dropped,
+            queued,
             unsubscribed: AtomicBool::new(false),
         }
     }
@@ -37,23 +40,35 @@ impl Subscription {
     /// Waits for the next message; `Closed` once unsubscribed (after what was queued) or
     /// when the client closed.
     pub fn recv(&self) -> Result<Msg, NatsError> {
-        self.receiver.recv().map_err(|_| NatsError::Closed)
+        let msg = self.receiver.recv().map_err(|_| NatsError::Closed)?;
+        Ok(self.taken(msg))
     }
 
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Msg, NatsError> {
-        self.receiver.recv_timeout(timeout).map_err(|e| match e {
+        let msg = self.receiver.recv_timeout(timeout).map_err(|e| match e {
             RecvTimeoutError::Timeout => NatsError::Timeout,
             RecvTimeoutError::Disconnected => NatsError::Closed,
-        })
+        })?;
+        Ok(self.taken(msg))
     }
 
     /// The next queued message without waiting: `Ok(None)` if there is none yet.
     pub fn try_recv(&self) -> Result<Option<Msg>, NatsError> {
         match self.receiver.try_recv() {
-            Ok(msg) => Ok(Some(msg)),
+            Ok(msg) => Ok(Some(self.taken(msg))),
             Err(TryRecvError::Empty) => Ok(None),
             Err(TryRecvError::Disconnected) => Err(NatsError::Closed),
         }
+    }
+
+    fn taken(&self, msg: Msg) -> Msg {
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+        msg
+    }
+
+    /// Messages queued for this subscription and not yet received.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
     }
 
     pub fn sid(&self) -> u64 {
@@ -84,5 +99,31 @@ impl std::fmt::Debug for Subscription {
         f.debug_struct("Subscription")
             .field("sid", &self.sid)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Options;
+    use super::*;
+
+    #[test]
+    fn queued_counts_what_waits_to_be_received() {
+        let nats = testkit::Nats::start();
+        let client = Client::connect(&nats.url(), Options::named("queued")).unwrap();
+        let sub = client.subscribe("q", None).unwrap();
+        assert_eq!(sub.queued(), 0);
+        for _ in 0..3 {
+            client.publish("q", b"x").unwrap();
+        }
+        client.flush(Duration::from_secs(5)).unwrap();
+        assert_eq!(sub.queued(), 3);
+        sub.recv().unwrap();
+        sub.recv_timeout(Duration::from_secs(1)).unwrap();
+        assert_eq!(sub.queued(), 1);
+        sub.try_recv().unwrap().unwrap();
+        assert_eq!(sub.queued(), 0);
+        assert_eq!(sub.try_recv().unwrap(), None);
+        assert_eq!(sub.queued(), 0);
     }
 }

@@ -245,7 +245,13 @@ fn deliver(inner: &Inner, batch: &mut Vec<MsgFrame>) {
                 payload: frame.payload,
                 sid: frame.sid,
             };
-            match entry.sender.try_send(msg) {
+            // Counted before it is queued, so a receiver never counts it down first.
+            entry.queued.fetch_add(1, Ordering::Relaxed);
+            let sent = entry.sender.try_send(msg);
+            if sent.is_err() {
+                entry.queued.fetch_sub(1, Ordering::Relaxed);
+            }
+            match sent {
                 Ok(()) => {
                     if let Some(waker) = &entry.waker {
                         if !wakers.iter().any(|w| Arc::ptr_eq(w, waker)) {
