@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use loadgen::chat::ChatPlan;
 use loadgen::mix::Mix;
 use loadgen::run::{run, Plan, Progress};
 use shared::config::{Config, Opt, Spec};
@@ -49,6 +50,19 @@ const SPEC: Spec = Spec {
             "wait for one answer before counting it lost",
         ),
         Opt::value("label", "", "label for the JSON line"),
+        Opt::value(
+            "edge",
+            "127.0.0.1:9000",
+            "edge address(es) for chat, comma-separated",
+        )
+        .with_alt_env("LUKSEUN_EDGES"),
+        Opt::value("chat-senders", "0", "players posting public chat messages"),
+        Opt::value("chat-listeners", "0", "players only listening to chat"),
+        Opt::value(
+            "chat-rate",
+            "5",
+            "messages/s per chat sender (an edge allows 20)",
+        ),
         Opt::switch("json", "print one JSON line with the results as well"),
     ],
 };
@@ -71,6 +85,7 @@ fn main() {
         world: cfg.get("world").to_string(),
         mix,
         timeout: Duration::from_secs_f64(cfg.require("timeout-secs")),
+        chat: chat_plan(&cfg),
     };
     if plan.gates.is_empty() {
         fail("no gate address");
@@ -90,16 +105,64 @@ fn main() {
     );
     let progress = Arc::new(Progress::default());
     let ticker = spawn_progress_line(progress.clone());
-    let stats = run(&plan, progress).unwrap_or_else(|e| fail(&e));
+    let report = run(&plan, progress).unwrap_or_else(|e| fail(&e));
     drop(ticker);
     eprintln!();
+    let stats = &report.gate;
     println!("{}", stats.summary(plan.duration));
+    if let Some((delivered, sent)) = &report.chat {
+        println!("chat: {}", chat_summary(delivered, *sent, &plan));
+    }
     if cfg.switch("json") {
-        println!("{}", stats.json(plan.duration, cfg.get("label")));
+        let mut json = stats.json(plan.duration, cfg.get("label"));
+        if let Some((delivered, sent)) = &report.chat {
+            json["chat"] = delivered.json(plan.duration, "chat");
+            json["chat"]["sent"] = (*sent).into();
+        }
+        println!("{json}");
     }
     if stats.lost > 0 {
         std::process::exit(1);
     }
+}
+
+fn chat_plan(cfg: &Config) -> Option<ChatPlan> {
+    let senders: usize = cfg.require("chat-senders");
+    let listeners: usize = cfg.require("chat-listeners");
+    if senders == 0 && listeners == 0 {
+        return None;
+    }
+    let edges: Vec<String> = cfg
+        .get("edge")
+        .split(',')
+        .map(|e| e.trim().to_string())
+        .filter(|e| !e.is_empty())
+        .collect();
+    if edges.is_empty() {
+        fail("chat needs an --edge address");
+    }
+    Some(ChatPlan {
+        edges,
+        senders,
+        listeners,
+        rate: cfg.require("chat-rate"),
+    })
+}
+
+/// Deliveries against what every listener should have received (each listener gets every
+/// public message of its world, its own included).
+fn chat_summary(delivered: &loadgen::stats::Stats, sent: u64, plan: &Plan) -> String {
+    let listeners = plan.chat.as_ref().map_or(0, |c| c.listeners) as u64;
+    let expected = sent * listeners;
+    let got = delivered.answered();
+    let lat = |q| delivered.latency.value_at_quantile(q) as f64 / 1000.0;
+    format!(
+        "sent {sent}, delivered {got} of {expected} ({:.0} deliveries/s) | publish->deliver ms: p50 {:.3}  p99 {:.3}  max {:.3}",
+        got as f64 / plan.duration.as_secs_f64(),
+        lat(0.5),
+        lat(0.99),
+        delivered.latency.max() as f64 / 1000.0
+    )
 }
 
 fn fail(message: &str) -> ! {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
+use crate::chat::{Chat, ChatPlan};
 use crate::mix::{Mix, Rng};
 use crate::stats::Stats;
 use shared::gate_client::{request_line, uses_account_token, Answer, GateClient};
@@ -27,6 +28,15 @@ pub struct Plan {
     pub mix: Mix,
     /// Longest wait for one answer before it counts as lost.
     pub timeout: Duration,
+    /// Chat senders and listeners on edges, alongside the gate load.
+    pub chat: Option<ChatPlan>,
+}
+
+/// What a run measured: the gate calls and, when the plan had chat, the chat deliveries
+/// (status 0 each, with publish → deliver latency) and how many messages were sent.
+pub struct Report {
+    pub gate: Stats,
+    pub chat: Option<(Stats, u64)>,
 }
 
 /// Live counters for the progress line.
@@ -40,6 +50,8 @@ pub struct Progress {
 pub struct Player {
     addr: String,
     client: GateClient,
+    world: String,
+    session: String,
     /// The request line per function of the mix, built once.
     lines: HashMap<String, String>,
 }
@@ -101,8 +113,25 @@ impl Player {
         Ok(Player {
             addr: addr.to_string(),
             client,
+            world: plan.world.clone(),
+            session,
             lines,
         })
+    }
+
+    /// A chat login nonce for an edge (`get_login_token_chat`).
+    pub fn chat_nonce(&mut self) -> Result<String, String> {
+        let line = request_line(
+            &self.world,
+            "get_login_token_chat",
+            Some(&self.session),
+            &Map::new(),
+        );
+        let answer = self
+            .client
+            .call(&line)
+            .map_err(|e| format!("get_login_token_chat: {e}"))?;
+        token_of(&answer, "get_login_token_chat")
     }
 
     fn line(&self, mix: &Mix, rng: &mut Rng) -> &str {
@@ -122,17 +151,28 @@ fn token_of(answer: &Answer, function: &str) -> Result<String, String> {
 }
 
 /// Logs every player in, then runs the plan; returns the merged stats of the measured window.
-pub fn run(plan: &Plan, progress: Arc<Progress>) -> Result<Stats, String> {
+pub fn run(plan: &Plan, progress: Arc<Progress>) -> Result<Report, String> {
     let mut players = Vec::with_capacity(plan.connections);
     for i in 0..plan.connections {
         players.push(Player::login(&plan.gates[i % plan.gates.len()], plan)?);
     }
+    let chat = match &plan.chat {
+        Some(chat) => {
+            let mut members = Vec::with_capacity(chat.senders + chat.listeners);
+            for i in 0..chat.senders + chat.listeners {
+                members.push(Player::login(&plan.gates[i % plan.gates.len()], plan)?);
+            }
+            Some(Chat::join(chat, members)?)
+        }
+        None => None,
+    };
     let start = Instant::now();
     let window = Window {
         start,
         measure_from: start + plan.warmup,
         end: start + plan.warmup + plan.duration,
     };
+    let chat = chat.map(|c| thread::spawn(move || c.run(window)));
     let per_connection_rate = plan.rate / plan.connections as f64;
     let handles: Vec<_> = players
         .into_iter()
@@ -162,18 +202,23 @@ pub fn run(plan: &Plan, progress: Arc<Progress>) -> Result<Stats, String> {
         let stats = h.join().map_err(|_| "a load thread panicked".to_string())?;
         total.merge(&stats);
     }
-    Ok(total)
+    let chat = match chat {
+        Some(h) => Some(h.join().map_err(|_| "a chat thread panicked".to_string())?),
+        None => None,
+    };
+    Ok(Report { gate: total, chat })
 }
 
+/// The run's time line: load from `start`, counted from `measure_from` until `end`.
 #[derive(Clone, Copy)]
-struct Window {
-    start: Instant,
-    measure_from: Instant,
-    end: Instant,
+pub struct Window {
+    pub start: Instant,
+    pub measure_from: Instant,
+    pub end: Instant,
 }
 
 impl Window {
-    fn measured(&self, sent: Instant) -> bool {
+    pub fn measured(&self, sent: Instant) -> bool {
         sent >= self.measure_from && sent < self.end
     }
 }

@@ -74,3 +74,30 @@ fn an_unknown_function_in_the_mix_shows_as_status_10() {
     assert_eq!(report["lost"], 0, "{report}");
     assert!(report["errors"]["10"].as_u64().unwrap() > 0, "{report}");
 }
+
+#[test]
+fn chat_senders_reach_every_listener() {
+    let stack = teststack::Stack::start();
+    let report = run_loadgen(
+        &stack,
+        &[
+            "--connections",
+            "1",
+            "--edge",
+            &stack.edge_addr().to_string(),
+            "--chat-senders",
+            "2",
+            "--chat-listeners",
+            "3",
+            "--chat-rate",
+            "10",
+        ],
+    );
+    assert_clean(&report);
+    let chat = &report["chat"];
+    let sent = chat["sent"].as_u64().unwrap();
+    // 2 senders at 10/s for 2 s; every listener gets every message.
+    assert!((36..=44).contains(&sent), "{chat}");
+    assert_eq!(chat["ok"].as_u64().unwrap(), sent * 3, "{chat}");
+    assert_eq!(chat["errors"], serde_json::json!({}), "{chat}");
+}
