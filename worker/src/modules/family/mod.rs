@@ -174,8 +174,8 @@ fn payload(fields: [(&str, &str); 2]) -> Map<String, Value> {
         .collect()
 }
 
-/// `request_join_family(name)`: asks to join; the request mail goes to the owner, who (or
-/// any admin it is forwarded to) accepts it with `respond_family(key)`.
+/// `request_join_family(name)`: asks to join; the request mail goes to the owner, who
+/// accepts it with `respond_family(key)` (checked again then: room, roles, no other family).
 pub fn request_join_family(ctx: &Context, args: &Args) -> Outcome {
     let name = args.str("name")?;
     let player = require_player(ctx)?;

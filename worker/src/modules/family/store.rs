@@ -241,3 +241,46 @@ pub fn family_json(family: &Family, members: &[Member], limit: usize) -> Value {
         "members": members,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fids_are_subject_safe_and_fresh() {
+        let a = new_fid();
+        assert_eq!(a.len(), 16);
+        assert!(a.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')));
+        assert_ne!(a, new_fid());
+    }
+
+    #[test]
+    fn family_json_lists_members_by_game_name_never_uid() {
+        let family = Family {
+            fid: "00ff00ff00ff00ff".into(),
+            name: "a'b; %".into(),
+            icon: 3,
+            notice: "hi".into(),
+        };
+        let members = [
+            Member {
+                uid: "secret-device-id".into(),
+                gn: "Ann".into(),
+                role: FamilyRole::Owner,
+            },
+            Member {
+                uid: "other".into(),
+                gn: "Bo".into(),
+                role: FamilyRole::Basic,
+            },
+        ];
+        let value = family_json(&family, &members, 50);
+        assert_eq!(
+            value,
+            json!({"fid": "00ff00ff00ff00ff", "name": "a'b; %", "icon": 3, "notice": "hi",
+                "member_count": 2, "member_limit": 50,
+                "members": [{"gn": "Ann", "role": 10}, {"gn": "Bo", "role": 0}]})
+        );
+        assert!(!value.to_string().contains("secret-device-id"));
+    }
+}
