@@ -54,8 +54,7 @@ impl Stack {
         )
         .expect("start mail");
 
-        let mut settings =
-            worker::Settings::new(&nats.url(), &redis.url(), &db.url(), JWT_SECRET);
+        let mut settings = worker::Settings::new(&nats.url(), &redis.url(), &db.url(), JWT_SECRET);
         settings.threads = 8;
         settings.admin_addr = "127.0.0.1:0".into();
         settings.pbkdf2_iterations = 1000;

@@ -3,9 +3,9 @@
 
 use crate::context::Context;
 use crate::modules::account;
+use crate::modules::common::{Args, Outcome};
 use crate::modules::mail;
 use crate::modules::{chat, family, friend};
-use crate::modules::common::{Args, Outcome};
 use crate::modules::{item, player, weapon};
 
 /// Who may call a function.

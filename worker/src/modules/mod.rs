@@ -8,6 +8,6 @@ pub mod enums;
 pub mod family;
 pub mod friend;
 pub mod item;
+pub mod mail;
 pub mod player;
 pub mod weapon;
-pub mod mail;
