@@ -5,10 +5,13 @@
 //! once apply each migration exactly once.
 
 use std::fmt;
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use mysql::prelude::Queryable;
 use mysql::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, PooledConn};
+
+use crate::gate_link::{peek_idle, Peek};
 
 pub struct Migration {
     pub version: u32,
@@ -89,8 +92,10 @@ pub fn duplicate_key(e: &mysql::Error) -> Option<&str> {
 }
 
 /// The pool every job takes connections from. The server may be down when it is made:
-/// connections are opened on demand, and dead ones are replaced (the pool pings a
-/// connection before handing it out).
+/// connections are opened on demand, and dead ones are replaced: before a pooled connection
+/// is handed out, a non-blocking peek at its socket must find it idle. That catches a
+/// restarted or killed server (its side closed every connection) without the pool's own
+/// health check, which pings, a round trip per job.
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
@@ -113,7 +118,8 @@ impl Db {
             .pool_opts(
                 PoolOpts::default()
                     .with_constraints(constraints)
-                    .with_reset_connection(false),
+                    .with_reset_connection(false)
+                    .with_check_health(false),
             );
         let pool = Pool::new(builder).map_err(|e| DbError::Unavailable(e.to_string()))?;
         Ok(Db {
@@ -123,9 +129,22 @@ impl Db {
     }
 
     pub fn conn(&self) -> Result<PooledConn, DbError> {
-        self.pool
-            .try_get_conn(self.wait)
-            .map_err(|e| DbError::Unavailable(e.to_string()))
+        loop {
+            let mut conn = self
+                .pool
+                .try_get_conn(self.wait)
+                .map_err(|e| DbError::Unavailable(e.to_string()))?;
+            match peek_idle(conn.as_raw_fd()) {
+                Peek::Nothing => return Ok(conn),
+                // Closed by the server, or holding bytes nobody asked for: either way not
+                // usable. The reset on return fails on it, which makes the pool forget it
+                // (and open a fresh one on a later call).
+                Peek::Closed | Peek::Unexpected => {
+                    conn.reset_connection(true);
+                    drop(conn);
+                }
+            }
+        }
     }
 
     /// `SELECT 1` answered: the readiness check.
@@ -307,5 +326,23 @@ mod tests {
         assert!(db.ping().is_err());
         server.restart();
         db.ping().expect("the pool reconnects after a restart");
+    }
+
+    #[test]
+    fn connections_the_server_closed_are_replaced_and_free_their_pool_slot() {
+        let mut server = crate::test_support::start_mariadb();
+        let db = Db::open(&server.url(), 3).unwrap();
+        let hold_all = |db: &Db| -> Vec<PooledConn> {
+            let mut held: Vec<PooledConn> = (0..3).map(|_| db.conn().unwrap()).collect();
+            for conn in &mut held {
+                let one: Option<i64> = conn.query_first("SELECT 1").unwrap();
+                assert_eq!(one, Some(1), "every connection handed out works");
+            }
+            held
+        };
+        drop(hold_all(&db)); // three idle connections in the pool
+        server.restart(); // which closes all three from the server's side
+                          // Each is noticed at checkout and forgotten, so all three slots open anew.
+        drop(hold_all(&db));
     }
 }

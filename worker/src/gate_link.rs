@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -186,28 +186,83 @@ impl GateLink {
 /// it. Checking first avoids writing an answer into a socket the peer already closed,
 /// where the first write would "succeed" and the answer vanish.
 fn still_open(stream: &TcpStream) -> bool {
-    if stream.set_nonblocking(true).is_err() {
-        return false;
-    }
+    use std::os::fd::AsRawFd;
+    peek_idle(stream.as_raw_fd()) != Peek::Closed
+}
+
+/// What an idle connection holds, seen without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Peek {
+    /// Nothing to read: the usual state of a healthy idle connection.
+    Nothing,
+    /// Bytes wait that nobody asked for.
+    Unexpected,
+    /// The peer closed or reset the connection.
+    Closed,
+}
+
+/// One non-blocking `recv(MSG_PEEK)`: no bytes are consumed and the socket's blocking mode
+/// is left alone (toggling it costs two more syscalls per answer).
+pub(crate) fn peek_idle(fd: std::os::fd::RawFd) -> Peek {
     let mut probe = [0u8; 1];
-    let open = match (&*stream).read(&mut probe) {
-        Ok(0) => false,
-        Ok(_) => true,
-        Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+    // SAFETY: the buffer is a live local of the given length; `fd` is borrowed open.
+    let got = unsafe {
+        libc::recv(
+            fd,
+            probe.as_mut_ptr().cast(),
+            probe.len(),
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
     };
-    stream.set_nonblocking(false).is_ok() && open
+    match got {
+        0 => Peek::Closed,
+        n if n > 0 => Peek::Unexpected,
+        _ => match io::Error::last_os_error().kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Peek::Nothing,
+            _ => Peek::Closed,
+        },
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{BufRead, BufReader};
+    use std::io::{BufRead, BufReader, Read};
     use std::net::TcpListener;
 
     fn set(redis: &RedisPool, key: &str, value: &str) {
         redis
             .run(|c| redis::cmd("SET").arg(key).arg(value).query::<()>(c))
             .unwrap();
+    }
+
+    #[test]
+    fn peeking_tells_idle_unexpected_and_closed_connections_apart() {
+        use std::os::fd::AsRawFd;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let ours = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut theirs, _) = listener.accept().unwrap();
+        assert_eq!(peek_idle(ours.as_raw_fd()), Peek::Nothing);
+        theirs.write_all(b"x").unwrap();
+        let wait_for = |want: Peek| {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while peek_idle(ours.as_raw_fd()) != want && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            peek_idle(ours.as_raw_fd())
+        };
+        assert_eq!(wait_for(Peek::Unexpected), Peek::Unexpected);
+        assert_eq!(
+            peek_idle(ours.as_raw_fd()),
+            Peek::Unexpected,
+            "peeking consumes nothing"
+        );
+        let mut byte = [0u8; 1];
+        (&ours).read_exact(&mut byte).unwrap();
+        assert_eq!(peek_idle(ours.as_raw_fd()), Peek::Nothing);
+        drop(theirs);
+        assert_eq!(wait_for(Peek::Closed), Peek::Closed);
+        assert!(!still_open(&ours));
     }
 
     #[test]
