@@ -5,7 +5,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -130,7 +130,7 @@ impl Worker {
             .map_err(|e| stop_on_error(StartError::Nats(e)))?;
         let link = Arc::new(GateLink::new(redis.clone()));
         let intake = JobIntake {
-            subscription: Mutex::new(subscription),
+            subscription,
             stop: stop.clone(),
             metrics: metrics.clone(),
         };
@@ -197,10 +197,10 @@ impl Drop for Worker {
     }
 }
 
-/// Where the job threads take their jobs: the subscription, shared under a lock that a
-/// thread holds only while it waits for the next message.
+/// Where the job threads take their jobs: the subscription itself, which hands each
+/// message to one waiting thread.
 struct JobIntake {
-    subscription: Mutex<Subscription>,
+    subscription: Subscription,
     stop: Arc<AtomicBool>,
     metrics: Arc<WorkerMetrics>,
 }
@@ -210,14 +210,13 @@ impl JobIntake {
     /// every job NATS already handed over has been taken.
     fn next(&self) -> Option<(Job, Instant)> {
         loop {
-            let subscription = self.subscription.lock().unwrap_or_else(|p| p.into_inner());
+            let subscription = &self.subscription;
             if self.stop.load(Ordering::Relaxed) {
                 // No more deliveries; what is queued is still received, then `Closed`.
                 subscription.unsubscribe();
             }
             let received = subscription.recv_timeout(STOP_POLL);
             self.metrics.queue_depth.set(subscription.queued() as i64);
-            drop(subscription);
             match received {
                 Ok(msg) => match parse_job(&msg.payload) {
                     Ok(job) => return Some((job, Instant::now())),

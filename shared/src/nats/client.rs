@@ -3,23 +3,22 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::handshake::{establish, Established};
 use super::proto::{self, valid_publish_subject, valid_queue_group, valid_subject};
+use super::queue::{Queue, QueueSender};
 use super::servers::{parse_servers, ServerAddr};
 use super::subscription::Subscription;
 use super::{threads, NatsError, Options};
 
-// Services hand clients to worker threads and subscriptions to their own threads.
+// Services hand clients to worker threads and share subscriptions between threads.
 const _: () = {
     fn shared_across_threads<T: Send + Sync>() {}
-    fn movable<T: Send>() {}
     let _ = shared_across_threads::<Client>;
-    let _ = movable::<Subscription>;
+    let _ = shared_across_threads::<Subscription>;
 };
 
 /// A NATS connection shared by all clones; see the module docs.
@@ -122,11 +121,9 @@ fn send_nonblocking(stream: &TcpStream, bytes: &[u8]) -> std::io::Result<usize> 
 pub(super) struct SubEntry {
     pub subject: String,
     pub queue: Option<String>,
-    pub sender: SyncSender<super::Msg>,
+    pub sender: QueueSender,
     pub waker: Option<Arc<mio::Waker>>,
     pub dropped: Arc<AtomicU64>,
-    /// Messages in the queue, not yet received.
-    pub queued: Arc<AtomicUsize>,
 }
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -293,9 +290,8 @@ impl Client {
         }
         let inner = self.inner();
         let sid = inner.next_sid.fetch_add(1, Ordering::Relaxed);
-        let (sender, receiver) = sync_channel(inner.options.subscription_capacity.max(1));
+        let (sender, messages) = Queue::new(inner.options.subscription_capacity);
         let dropped = Arc::new(AtomicU64::new(0));
-        let queued = Arc::new(AtomicUsize::new(0));
         let mut out = lock(&inner.out);
         if out.closed {
             return Err(NatsError::Closed);
@@ -306,7 +302,6 @@ impl Client {
             sender,
             waker,
             dropped: dropped.clone(),
-            queued: queued.clone(),
         };
         lock(&inner.subs).insert(sid, entry);
         // While disconnected the reconnect sends every live SUB; sending it here as well
@@ -319,13 +314,7 @@ impl Client {
                 inner.writer_wake.notify_one();
             }
         }
-        Ok(Subscription::new(
-            self.clone(),
-            sid,
-            receiver,
-            dropped,
-            queued,
-        ))
+        Ok(Subscription::new(self.clone(), sid, messages, dropped))
     }
 
     /// Ends subscription `sid`: no more deliveries, and its queue sees `Closed` once drained.
@@ -484,7 +473,7 @@ impl Inner {
         }
         self.writer_wake.notify_all();
         self.state_changed.notify_all();
-        // Dropping the senders lets every receiver see the end.
+        // Dropping the senders lets every subscription see the end.
         lock(&self.subs).clear();
         // Give the writer a moment to send what is buffered, then end our side of the
         // connection; the server closes its side once it has read everything. A writer

@@ -59,6 +59,7 @@
 mod client;
 mod handshake;
 pub mod proto;
+mod queue;
 mod servers;
 mod subscription;
 mod threads;

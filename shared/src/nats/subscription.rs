@@ -1,21 +1,21 @@
 //! The receiving end of one SUB.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::queue::{PopError, Queue};
 use super::{Client, Msg, NatsError};
 
 /// Messages for one subscription, queued by the client's reader thread. Holds a clone of
 /// its [`Client`], so the connection lives as long as the subscription. Dropping it
-/// unsubscribes.
+/// unsubscribes. Several threads may receive from one subscription at once (share it in
+/// an `Arc`): each message goes to one of them.
 pub struct Subscription {
     client: Client,
     sid: u64,
-    receiver: Receiver<Msg>,
+    queue: Arc<Queue>,
     dropped: Arc<AtomicU64>,
-    queued: Arc<AtomicUsize>,
     unsubscribed: AtomicBool,
 }
 
@@ -23,16 +23,14 @@ impl Subscription {
     pub(super) fn new(
         client: Client,
         sid: u64,
-        receiver: Receiver<Msg>,
+        queue: Arc<Queue>,
         dropped: Arc<AtomicU64>,
-        queued: Arc<AtomicUsize>,
     ) -> Subscription {
         Subscription {
             client,
             sid,
-            receiver,
+            queue,
             dropped,
-            queued,
             unsubscribed: AtomicBool::new(false),
         }
     }
@@ -40,35 +38,28 @@ impl Subscription {
     /// Waits for the next message; `Closed` once unsubscribed (after what was queued) or
     /// when the client closed.
     pub fn recv(&self) -> Result<Msg, NatsError> {
-        let msg = self.receiver.recv().map_err(|_| NatsError::Closed)?;
-        Ok(self.taken(msg))
+        self.queue.pop(None).map_err(|_| NatsError::Closed)
     }
 
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Msg, NatsError> {
-        let msg = self.receiver.recv_timeout(timeout).map_err(|e| match e {
-            RecvTimeoutError::Timeout => NatsError::Timeout,
-            RecvTimeoutError::Disconnected => NatsError::Closed,
-        })?;
-        Ok(self.taken(msg))
+        self.queue.pop(Some(timeout)).map_err(|e| match e {
+            PopError::Empty => NatsError::Timeout,
+            PopError::Ended => NatsError::Closed,
+        })
     }
 
     /// The next queued message without waiting: `Ok(None)` if there is none yet.
     pub fn try_recv(&self) -> Result<Option<Msg>, NatsError> {
-        match self.receiver.try_recv() {
-            Ok(msg) => Ok(Some(self.taken(msg))),
-            Err(TryRecvError::Empty) => Ok(None),
-            Err(TryRecvError::Disconnected) => Err(NatsError::Closed),
+        match self.queue.pop(Some(Duration::ZERO)) {
+            Ok(msg) => Ok(Some(msg)),
+            Err(PopError::Empty) => Ok(None),
+            Err(PopError::Ended) => Err(NatsError::Closed),
         }
-    }
-
-    fn taken(&self, msg: Msg) -> Msg {
-        self.queued.fetch_sub(1, Ordering::Relaxed);
-        msg
     }
 
     /// Messages queued for this subscription and not yet received.
     pub fn queued(&self) -> usize {
-        self.queued.load(Ordering::Relaxed)
+        self.queue.len()
     }
 
     pub fn sid(&self) -> u64 {
@@ -91,6 +82,7 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         self.unsubscribe();
+        self.queue.abandon();
     }
 }
 

@@ -4,13 +4,13 @@
 use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::TrySendError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::client::{lock, Inner};
 use super::handshake::{effective_max_payload, establish, Established};
 use super::proto::{self, MsgFrame, ServerOp};
+use super::queue::PushError;
 use super::Msg;
 
 /// Above this the writer's spare buffer is shrunk again after a burst.
@@ -245,13 +245,7 @@ fn deliver(inner: &Inner, batch: &mut Vec<MsgFrame>) {
                 payload: frame.payload,
                 sid: frame.sid,
             };
-            // Counted before it is queued, so a receiver never counts it down first.
-            entry.queued.fetch_add(1, Ordering::Relaxed);
-            let sent = entry.sender.try_send(msg);
-            if sent.is_err() {
-                entry.queued.fetch_sub(1, Ordering::Relaxed);
-            }
-            match sent {
+            match entry.sender.try_push(msg) {
                 Ok(()) => {
                     if let Some(waker) = &entry.waker {
                         if !wakers.iter().any(|w| Arc::ptr_eq(w, waker)) {
@@ -259,7 +253,7 @@ fn deliver(inner: &Inner, batch: &mut Vec<MsgFrame>) {
                         }
                     }
                 }
-                Err(TrySendError::Full(_)) => {
+                Err(PushError::Full) => {
                     inner.dropped.fetch_add(1, Ordering::Relaxed);
                     if entry.dropped.fetch_add(1, Ordering::Relaxed) == 0 {
                         crate::warn!(
@@ -270,7 +264,7 @@ fn deliver(inner: &Inner, batch: &mut Vec<MsgFrame>) {
                     }
                 }
                 // The Subscription is being dropped; its UNSUB is on the way.
-                Err(TrySendError::Disconnected(_)) => {}
+                Err(PushError::Abandoned) => {}
             }
         }
     }

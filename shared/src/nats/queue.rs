@@ -1,0 +1,212 @@
+//! The bounded queue between the reader thread and one subscription. Unlike a std channel
+//! its receiving end can be shared: several threads may wait on one subscription, and each
+//! message wakes exactly one of them (a worker's job threads take jobs this way, with no
+//! thread in between).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::Msg;
+
+pub(super) struct Queue {
+    state: Mutex<State>,
+    arrived: Condvar,
+    capacity: usize,
+}
+
+struct State {
+    items: VecDeque<Msg>,
+    /// The reader will push no more (unsubscribed or client closed).
+    ended: bool,
+    /// The subscription is gone; pushing is pointless.
+    abandoned: bool,
+    /// Threads blocked in `pop`; a push wakes one only when there is one.
+    waiting: usize,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum PushError {
+    Full,
+    Abandoned,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum PopError {
+    /// Nothing arrived in time (or at once, for a zero wait).
+    Empty,
+    /// Drained and ended.
+    Ended,
+}
+
+/// The reader's end; dropping it ends the queue (receivers drain, then see `Ended`).
+pub(super) struct QueueSender(Arc<Queue>);
+
+impl Queue {
+    pub fn new(capacity: usize) -> (QueueSender, Arc<Queue>) {
+        let queue = Arc::new(Queue {
+            state: Mutex::new(State {
+                items: VecDeque::new(),
+                ended: false,
+                abandoned: false,
+                waiting: 0,
+            }),
+            arrived: Condvar::new(),
+            capacity: capacity.max(1),
+        });
+        (QueueSender(queue.clone()), queue)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The next message, waiting up to `wait` (`None`: without limit).
+    pub fn pop(&self, wait: Option<Duration>) -> Result<Msg, PopError> {
+        let deadline = wait.map(|w| Instant::now() + w);
+        let mut state = self.lock();
+        loop {
+            if let Some(msg) = state.items.pop_front() {
+                return Ok(msg);
+            }
+            if state.ended {
+                return Err(PopError::Ended);
+            }
+            state.waiting += 1;
+            state = match deadline {
+                None => self.arrived.wait(state).unwrap_or_else(|p| p.into_inner()),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        state.waiting -= 1;
+                        return Err(PopError::Empty);
+                    }
+                    self.arrived
+                        .wait_timeout(state, deadline - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
+            state.waiting -= 1;
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().items.len()
+    }
+
+    /// The subscription is dropped: later pushes fail instead of piling up.
+    pub fn abandon(&self) {
+        let mut state = self.lock();
+        state.abandoned = true;
+        state.items.clear();
+    }
+}
+
+impl QueueSender {
+    pub fn try_push(&self, msg: Msg) -> Result<(), PushError> {
+        let queue = &self.0;
+        let mut state = queue.lock();
+        if state.abandoned {
+            return Err(PushError::Abandoned);
+        }
+        if state.items.len() >= queue.capacity {
+            return Err(PushError::Full);
+        }
+        state.items.push_back(msg);
+        let wake = state.waiting > 0;
+        drop(state);
+        if wake {
+            queue.arrived.notify_one();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for QueueSender {
+    fn drop(&mut self) {
+        self.0.lock().ended = true;
+        self.0.arrived.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(n: u8) -> Msg {
+        Msg {
+            subject: "s".into(),
+            reply: None,
+            payload: vec![n],
+            sid: 1,
+        }
+    }
+
+    const NOW: Option<Duration> = Some(Duration::ZERO);
+
+    #[test]
+    fn keeps_order_bounds_and_drains_before_ending() {
+        let (sender, queue) = Queue::new(2);
+        assert_eq!(queue.pop(NOW), Err(PopError::Empty));
+        sender.try_push(msg(1)).unwrap();
+        sender.try_push(msg(2)).unwrap();
+        assert_eq!(sender.try_push(msg(3)), Err(PushError::Full));
+        assert_eq!(queue.len(), 2);
+        drop(sender);
+        assert_eq!(queue.pop(None).unwrap().payload, [1]);
+        assert_eq!(queue.pop(NOW).unwrap().payload, [2]);
+        assert_eq!(queue.pop(None), Err(PopError::Ended));
+    }
+
+    #[test]
+    fn an_abandoned_queue_refuses_pushes() {
+        let (sender, queue) = Queue::new(4);
+        sender.try_push(msg(1)).unwrap();
+        queue.abandon();
+        assert_eq!(sender.try_push(msg(2)), Err(PushError::Abandoned));
+        assert_eq!(queue.len(), 0);
+    }
+
+    #[test]
+    fn each_message_reaches_one_of_several_waiting_threads() {
+        let (sender, queue) = Queue::new(1000);
+        let takers: Vec<_> = (0..4)
+            .map(|_| {
+                let queue = queue.clone();
+                std::thread::spawn(move || {
+                    let mut got = Vec::new();
+                    while let Ok(m) = queue.pop(Some(Duration::from_secs(10))) {
+                        got.push(m.payload[0]);
+                    }
+                    got
+                })
+            })
+            .collect();
+        for n in 0..200u8 {
+            sender.try_push(msg(n)).unwrap();
+        }
+        drop(sender);
+        let mut all: Vec<u8> = takers.into_iter().flat_map(|t| t.join().unwrap()).collect();
+        all.sort();
+        assert_eq!(all, (0..200u8).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_timed_pop_gives_up_and_a_blocked_one_sees_the_end() {
+        let (sender, queue) = Queue::new(1);
+        let started = Instant::now();
+        assert_eq!(
+            queue.pop(Some(Duration::from_millis(30))),
+            Err(PopError::Empty)
+        );
+        assert!(started.elapsed() >= Duration::from_millis(30));
+        let waiter = {
+            let queue = queue.clone();
+            std::thread::spawn(move || queue.pop(None))
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        drop(sender);
+        assert_eq!(waiter.join().unwrap(), Err(PopError::Ended));
+    }
+}
