@@ -108,16 +108,29 @@ impl Tokens {
 
     /// Signature, algorithm, expiry and revocation: the check the worker runs per request.
     pub fn validate(&self, token: &str) -> Result<Claims, TokenError> {
-        let claims = jwt::verify(&self.key, token, unix_now())?;
+        let claims = self.verify(token)?;
         let key = revocation_key(claims.kind, &claims.uid);
         let current: Option<String> = self
             .redis
             .run(|c| redis::cmd("GET").arg(&key).query(c))
             .map_err(|e| TokenError::Unavailable(e.to_string()))?;
-        match current {
-            Some(jti) if jti == claims.jti => Ok(claims),
-            _ => Err(TokenError::Revoked),
-        }
+        still_current(claims, current.as_deref())
+    }
+
+    /// The local half of [`Tokens::validate`]: signature, algorithm and expiry. Callers
+    /// that fetch the revocation key themselves (together with other keys, to save a
+    /// round trip) finish with [`still_current`].
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        jwt::verify(&self.key, token, unix_now())
+    }
+}
+
+/// The revocation half of [`Tokens::validate`]: `current_jti` is what
+/// [`revocation_key`] holds for the claims' (uid, kind); only that token is valid.
+pub fn still_current(claims: Claims, current_jti: Option<&str>) -> Result<Claims, TokenError> {
+    match current_jti {
+        Some(jti) if jti == claims.jti => Ok(claims),
+        _ => Err(TokenError::Revoked),
     }
 }
 
@@ -155,6 +168,28 @@ mod tests {
             revocation_key(TokenKind::Session, "u-1"),
             "auth.tokens.session.u-1"
         );
+    }
+
+    #[test]
+    fn only_the_current_jti_is_still_current() {
+        let claims = Claims {
+            uid: "u".into(),
+            kind: TokenKind::Account,
+            world: None,
+            role: None,
+            iat: 0,
+            exp: u64::MAX,
+            jti: "j2".into(),
+        };
+        assert_eq!(
+            still_current(claims.clone(), Some("j2")),
+            Ok(claims.clone())
+        );
+        assert_eq!(
+            still_current(claims.clone(), Some("j1")),
+            Err(TokenError::Revoked)
+        );
+        assert_eq!(still_current(claims, None), Err(TokenError::Revoked));
     }
 
     #[test]

@@ -57,6 +57,11 @@ impl fmt::Display for LinkError {
 
 impl std::error::Error for LinkError {}
 
+/// Where the gate that waits for `jid` left its id.
+pub fn job_key(jid: &str) -> String {
+    format!("gate.job.{jid}")
+}
+
 /// The line a gate expects: `<jid>~<response JSON>\r\n`.
 pub fn answer_line(jid: &str, response_json: &str) -> Vec<u8> {
     let mut line = Vec::with_capacity(jid.len() + response_json.len() + 3);
@@ -92,7 +97,21 @@ impl GateLink {
 
     /// Sends one response to the gate waiting for `jid`.
     pub fn send(&self, jid: &str, response_json: &str) -> Result<(), LinkError> {
-        let gid = self.gate_of_job(jid)?;
+        self.send_looked_up(jid, None, response_json)
+    }
+
+    /// Like [`GateLink::send`]; `looked_up` is what [`job_key`] held when the caller
+    /// already read it (`None`: read it now).
+    pub fn send_looked_up(
+        &self,
+        jid: &str,
+        looked_up: Option<Option<String>>,
+        response_json: &str,
+    ) -> Result<(), LinkError> {
+        let gid = match looked_up {
+            Some(gid) => gid.ok_or(LinkError::JobExpired)?,
+            None => self.gate_of_job(jid)?,
+        };
         let line = answer_line(jid, response_json);
         let slot = self.slot(&gid);
         let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
@@ -120,7 +139,7 @@ impl GateLink {
     }
 
     fn gate_of_job(&self, jid: &str) -> Result<String, LinkError> {
-        let key = format!("gate.job.{jid}");
+        let key = job_key(jid);
         let gid: Option<String> = self
             .redis
             .run(|c| redis::cmd("GET").arg(&key).query(c))
@@ -314,6 +333,31 @@ mod tests {
         let mut line = String::new();
         BufReader::new(conn).read_line(&mut line).unwrap();
         assert_eq!(line, "j3~{}\r\n");
+    }
+
+    #[test]
+    fn a_gate_id_read_earlier_is_used_without_asking_again() {
+        let server = testkit::Redis::start();
+        let redis = Arc::new(RedisPool::new(&server.url(), 4).unwrap());
+        let link = GateLink::new(redis.clone());
+        let gate = TcpListener::bind("127.0.0.1:0").unwrap();
+        set(
+            &redis,
+            "gates.id.5",
+            &gate.local_addr().unwrap().to_string(),
+        );
+        // No `gate.job.k` in Redis: only the id handed in can lead to the gate.
+        link.send_looked_up("k", Some(Some("5".into())), "{}")
+            .unwrap();
+        let (conn, _) = gate.accept().unwrap();
+        let mut line = String::new();
+        BufReader::new(conn).read_line(&mut line).unwrap();
+        assert_eq!(line, "k~{}\r\n");
+        assert!(matches!(
+            link.send_looked_up("k", Some(None), "{}"),
+            Err(LinkError::JobExpired)
+        ));
+        assert_eq!(job_key("ab"), "gate.job.ab");
     }
 
     #[test]

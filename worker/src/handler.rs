@@ -7,6 +7,7 @@
 use std::panic::{self, AssertUnwindSafe};
 
 use auth::jwt::{Claims, TokenError, TokenKind};
+use auth::tokens::{revocation_key, still_current};
 use serde_json::{Map, Value};
 use shared::envelope::{Response, Status};
 
@@ -113,7 +114,41 @@ pub fn authorize(
 
 /// Answers one request line. Never panics: a panic inside answers -1.
 pub fn handle(services: &Services, config: &GameConfig, line: &str) -> Response {
-    match panic::catch_unwind(AssertUnwindSafe(|| dispatch(services, config, line))) {
+    guarded(|| {
+        dispatch(services, config, line, &mut |token| {
+            services.tokens.validate(token)
+        })
+    })
+}
+
+/// [`handle`] for a job from a gate: when the request carries a token, its revocation
+/// key and `gate_key` (the job's `gate.job.<jid>`) are read in one `MGET`, which saves a
+/// Redis round trip per job. Also returns what `gate_key` held, if it was read.
+pub fn handle_job(
+    services: &Services,
+    config: &GameConfig,
+    line: &str,
+    gate_key: &str,
+) -> (Response, Option<Option<String>>) {
+    let mut gate = None;
+    let response = guarded(|| {
+        dispatch(services, config, line, &mut |token| {
+            let claims = services.tokens.verify(token)?;
+            let revocation = revocation_key(claims.kind, &claims.uid);
+            let (current, gid): (Option<String>, Option<String>) = services
+                .redis
+                .run(|c| redis::cmd("MGET").arg(&revocation).arg(gate_key).query(c))
+                .map_err(|e| TokenError::Unavailable(e.to_string()))?;
+            gate = Some(gid);
+            still_current(claims, current.as_deref())
+        })
+    });
+    (response, gate)
+}
+
+/// Runs `answer`, turning a panic into -1.
+fn guarded(answer: impl FnOnce() -> Response) -> Response {
+    match panic::catch_unwind(AssertUnwindSafe(answer)) {
         Ok(response) => response,
         Err(payload) => {
             let reason = payload
@@ -127,7 +162,12 @@ pub fn handle(services: &Services, config: &GameConfig, line: &str) -> Response 
     }
 }
 
-fn dispatch(services: &Services, config: &GameConfig, line: &str) -> Response {
+fn dispatch(
+    services: &Services,
+    config: &GameConfig,
+    line: &str,
+    validate: &mut dyn FnMut(&str) -> Result<Claims, TokenError>,
+) -> Response {
     let request = match parse_request(line) {
         Ok(r) => r,
         Err(why) => return malformed(&why),
@@ -155,7 +195,7 @@ fn dispatch(services: &Services, config: &GameConfig, line: &str) -> Response {
             token.as_ref(),
             world,
             config.worlds(),
-            |t| services.tokens.validate(t),
+            validate,
         ) {
             Ok(claims) => Some(claims),
             Err(refusal) => {
@@ -194,6 +234,53 @@ fn dispatch(services: &Services, config: &GameConfig, line: &str) -> Response {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_job_reads_its_gate_with_the_token_and_refuses_a_revoked_one() {
+        use std::sync::Arc;
+        use std::time::Duration;
+        let redis_server = testkit::Redis::start();
+        let redis = Arc::new(shared::redis_conn::RedisPool::new(&redis_server.url(), 2).unwrap());
+        let key = auth::Key::new(b"a test signing key of 32 bytes!!").unwrap();
+        let services = Services {
+            // Never reached: the functions called here touch no table.
+            db: crate::db::Db::open("mysql://root@127.0.0.1:1/none", 1).unwrap(),
+            redis: redis.clone(),
+            tokens: auth::Tokens::new(key, redis.clone(), Duration::from_secs(60)),
+            settings: crate::context::FunctionSettings {
+                pbkdf2_iterations: 1000,
+                mail_url: String::new(),
+                auth_url: String::new(),
+            },
+        };
+        let config = GameConfig::embedded();
+        let issue = || {
+            let session = services
+                .tokens
+                .issue("u", TokenKind::Session, Some("s0"), None);
+            session.unwrap().0
+        };
+        let line = json!({"world":"s0","function":"debug_session","data":{"token":issue()}});
+        let line = line.to_string();
+        redis
+            .run(|c| redis::cmd("SET").arg("gate.job.j1").arg("7").query::<()>(c))
+            .unwrap();
+
+        let (r, gate) = handle_job(&services, &config, &line, "gate.job.j1");
+        assert_eq!((r.status, gate), (0, Some(Some("7".to_string()))));
+        let (r, gate) = handle_job(&services, &config, &line, "gate.job.gone");
+        assert_eq!((r.status, gate), (0, Some(None)), "read, and not there");
+
+        issue(); // a newer token revokes the one in `line`
+        let (r, gate) = handle_job(&services, &config, &line, "gate.job.j1");
+        assert_eq!(r.status, Status::InvalidToken.code());
+        assert_eq!(gate, Some(Some("7".to_string())));
+
+        // Without a token nothing is read on the way; the caller looks the gate up.
+        let public = json!({"function":"login_unique","data":{}}).to_string();
+        let (_, gate) = handle_job(&services, &config, &public, "gate.job.j1");
+        assert_eq!(gate, None);
+    }
 
     fn claims(kind: TokenKind, world: Option<&str>, role: Option<&str>) -> Claims {
         Claims {

@@ -19,7 +19,7 @@ use crate::config_refresh::{start_refresher, LiveConfig};
 use crate::context::{FunctionSettings, Services};
 use crate::db::{self, Db};
 use crate::game_config::GameConfig;
-use crate::gate_link::{GateLink, LinkError};
+use crate::gate_link::{job_key, GateLink, LinkError};
 use crate::handler;
 use crate::job::{parse_job, Job};
 use crate::metrics::WorkerMetrics;
@@ -245,10 +245,12 @@ fn run_job(
     received: Instant,
 ) {
     let config = live.get();
-    let response = handler::handle(services, &config, &job.line);
+    let (response, gate) = handler::handle_job(services, &config, &job.line, &job_key(&job.jid));
     metrics.count_status(response.status);
     shared::debug!("job answered", jid = job.jid, status = response.status);
-    match link.send(&job.jid, &response.to_json()) {
+    // A gate id read with the token (even one that expired while the job ran: the gate
+    // then drops the answer) saves reading it again.
+    match link.send_looked_up(&job.jid, gate, &response.to_json()) {
         Ok(()) => {}
         Err(LinkError::JobExpired) => {
             metrics.undelivered.inc();
