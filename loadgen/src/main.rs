@@ -71,12 +71,7 @@ fn main() {
     let cfg = Config::load(&SPEC);
     let mix = Mix::parse(cfg.get("mix")).unwrap_or_else(|e| fail(&e.to_string()));
     let plan = Plan {
-        gates: cfg
-            .get("gate")
-            .split(',')
-            .map(|g| g.trim().to_string())
-            .filter(|g| !g.is_empty())
-            .collect(),
+        gates: address_list(cfg.get("gate")),
         connections: cfg.require::<usize>("connections").max(1),
         duration: Duration::from_secs_f64(cfg.require("duration-secs")),
         warmup: Duration::from_secs_f64(cfg.require("warmup-secs")),
@@ -126,18 +121,21 @@ fn main() {
     }
 }
 
+/// `host:port,host:port` as a list, blanks dropped.
+fn address_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty())
+        .collect()
+}
+
 fn chat_plan(cfg: &Config) -> Option<ChatPlan> {
     let senders: usize = cfg.require("chat-senders");
     let listeners: usize = cfg.require("chat-listeners");
     if senders == 0 && listeners == 0 {
         return None;
     }
-    let edges: Vec<String> = cfg
-        .get("edge")
-        .split(',')
-        .map(|e| e.trim().to_string())
-        .filter(|e| !e.is_empty())
-        .collect();
+    let edges = address_list(cfg.get("edge"));
     if edges.is_empty() {
         fail("chat needs an --edge address");
     }
