@@ -3,10 +3,6 @@
 
 use std::sync::Barrier;
 
-use ::mail::{MailService, ServiceConfig};
-use auth::{Metrics, Nonces, ServerHandle, Service};
-use shared::metrics::Registry;
-
 use super::*;
 use crate::context::Context;
 use crate::modules::mail::{redeem_request, send_request, MailStatus, RequestKind, RequestMail};
@@ -18,46 +14,19 @@ const DAILY_LIMIT: u64 = 3;
 
 struct MailStack {
     s: Stack,
-    mail: Option<MailService>,
-    auth: Option<ServerHandle>,
-    _mail_root: testkit::TempDir,
+    backends: MailAndAuth,
 }
 
 impl MailStack {
     fn start() -> MailStack {
         let mut s = Stack::start();
-        let mail_root = testkit::TempDir::new("worker-mail");
-        let mail = MailService::start(
-            &ServiceConfig {
-                bind: "127.0.0.1:0".into(),
-                root: mail_root.path().to_path_buf(),
-                mailbox_limit: MAILBOX_LIMIT,
-                threads: 4,
-            },
-            &Registry::new(),
-        )
-        .unwrap();
-        let pool = Arc::new(RedisPool::new(&s.redis_server.url(), 8).unwrap());
-        let key = Key::new(SECRET.as_bytes()).unwrap();
-        let service = Arc::new(Service::new(
-            Tokens::new(key, pool.clone(), Duration::from_secs(3600)),
-            Nonces::new(pool),
-        ));
-        let metrics = Arc::new(Metrics::new(&Registry::new()));
-        let auth = auth::server::start("127.0.0.1:0", 4, service, metrics).unwrap();
-        s.services.settings.mail_url = format!("http://{}", mail.addr());
-        s.services.settings.auth_url = format!("http://{}", auth.addr());
+        let backends = MailAndAuth::start(&mut s, MAILBOX_LIMIT);
         s.config = s
             .config
             .overlay(&json!({"mail": {"daily_send_limit": DAILY_LIMIT,
                 "subject_max_chars": 40, "body_max_chars": 500}}))
             .unwrap();
-        MailStack {
-            s,
-            mail: Some(mail),
-            auth: Some(auth),
-            _mail_root: mail_root,
-        }
+        MailStack { s, backends }
     }
 
     /// A session token for `uid` in s0 with a player named `gn`.
@@ -442,7 +411,7 @@ fn a_gift_whose_grant_fails_can_be_accepted_later() {
 fn no_mail_is_left_behind_when_auth_is_down() {
     let mut m = MailStack::start();
     let bob = m.player("dev-bob", "Bob");
-    m.auth.take().unwrap().stop();
+    m.backends.auth.take().unwrap().stop();
     let r = m.call(
         &m.admin(),
         "send_gift_mail",
@@ -462,7 +431,7 @@ fn no_mail_is_left_behind_when_auth_is_down() {
         0
     );
     // The mail service down: 99, and the failed send is not counted against the day.
-    m.mail.take().unwrap().shutdown();
+    m.backends.mail.take().unwrap().shutdown();
     let r = m.call(
         &alice,
         "send_mail",

@@ -214,6 +214,45 @@ fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     (code, text)
 }
 
+/// The real mail and auth services in-process, wired into a stack's function settings:
+/// what the mail and social functions call.
+struct MailAndAuth {
+    mail: Option<::mail::MailService>,
+    auth: Option<auth::ServerHandle>,
+    _mail_root: testkit::TempDir,
+}
+
+impl MailAndAuth {
+    fn start(s: &mut Stack, mailbox_limit: usize) -> MailAndAuth {
+        let mail_root = testkit::TempDir::new("worker-mail");
+        let mail = ::mail::MailService::start(
+            &::mail::ServiceConfig {
+                bind: "127.0.0.1:0".into(),
+                root: mail_root.path().to_path_buf(),
+                mailbox_limit,
+                threads: 4,
+            },
+            &shared::metrics::Registry::new(),
+        )
+        .unwrap();
+        let pool = Arc::new(RedisPool::new(&s.redis_server.url(), 8).unwrap());
+        let key = Key::new(SECRET.as_bytes()).unwrap();
+        let service = Arc::new(auth::Service::new(
+            Tokens::new(key, pool.clone(), Duration::from_secs(3600)),
+            auth::Nonces::new(pool),
+        ));
+        let metrics = Arc::new(auth::Metrics::new(&shared::metrics::Registry::new()));
+        let auth = auth::server::start("127.0.0.1:0", 4, service, metrics).unwrap();
+        s.services.settings.mail_url = format!("http://{}", mail.addr());
+        s.services.settings.auth_url = format!("http://{}", auth.addr());
+        MailAndAuth {
+            mail: Some(mail),
+            auth: Some(auth),
+            _mail_root: mail_root,
+        }
+    }
+}
+
 fn test_settings(redis: &testkit::Redis, nats: &testkit::Nats, db: &testkit::MariaDb) -> Settings {
     let mut settings = Settings::new(&nats.url(), &redis.url(), &db.url(), SECRET);
     settings.threads = 4;

@@ -4,52 +4,22 @@
 
 use std::io::{BufRead, BufReader, Write};
 
-use ::mail::{MailService, ServiceConfig};
-use auth::{Metrics, Nonces, ServerHandle, Service};
 use mysql::prelude::Queryable;
-use shared::metrics::Registry;
 
 use super::*;
 
 struct Social {
     s: Stack,
-    mail: Option<MailService>,
-    _auth: ServerHandle,
-    _mail_root: testkit::TempDir,
+    backends: MailAndAuth,
 }
 
 impl Social {
     /// The stack with `overlay` (file stem -> content) replacing embedded config files.
     fn start(overlay: Value) -> Social {
         let mut s = Stack::start();
-        let mail_root = testkit::TempDir::new("worker-social");
-        let mail = MailService::start(
-            &ServiceConfig {
-                bind: "127.0.0.1:0".into(),
-                root: mail_root.path().to_path_buf(),
-                mailbox_limit: 50,
-                threads: 4,
-            },
-            &Registry::new(),
-        )
-        .unwrap();
-        let pool = Arc::new(RedisPool::new(&s.redis_server.url(), 8).unwrap());
-        let key = Key::new(SECRET.as_bytes()).unwrap();
-        let service = Arc::new(Service::new(
-            Tokens::new(key, pool.clone(), Duration::from_secs(3600)),
-            Nonces::new(pool),
-        ));
-        let metrics = Arc::new(Metrics::new(&Registry::new()));
-        let auth = auth::server::start("127.0.0.1:0", 4, service, metrics).unwrap();
-        s.services.settings.mail_url = format!("http://{}", mail.addr());
-        s.services.settings.auth_url = format!("http://{}", auth.addr());
+        let backends = MailAndAuth::start(&mut s, 50);
         s.config = s.config.overlay(&overlay).unwrap();
-        Social {
-            s,
-            mail: Some(mail),
-            _auth: auth,
-            _mail_root: mail_root,
-        }
+        Social { s, backends }
     }
 
     fn session(&self, uid: &str) -> String {
@@ -652,7 +622,7 @@ fn friends_requests_limit_and_daily_gift() {
     t.db()
         .query_drop("UPDATE friends SET gift_day = NULL, gifts_today = 0")
         .unwrap();
-    t.mail.take().unwrap().shutdown();
+    t.backends.mail.take().unwrap().shutdown();
     t.fails(&a, "send_gift_friend", json!({"gn_target": "Ben"}), 99);
     let used: Option<u64> = t
         .db()
