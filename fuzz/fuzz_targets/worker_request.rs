@@ -1,0 +1,102 @@
+//! The worker's request decoding, up to the point where a game function would run: the NATS
+//! job payload (`worker::job::parse_job`), the request line (`worker::handler::parse_request`),
+//! the function table, the world, and the token check (`worker::handler::authorize`) with
+//! `auth::jwt::verify` and a fixed key. The rest of `handle` needs Redis and MySQL.
+//!
+//! Input: a job payload `<jid>~<line>`; when it has no valid job id, the whole input is
+//! taken as the request line.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use auth::jwt::{verify, Key, TokenKind};
+use libfuzzer_sys::fuzz_target;
+use serde_json::{json, Value};
+use worker::functions::{self, Access};
+use worker::game_config::GameConfig;
+use worker::handler::{authorize, parse_request};
+use worker::job::{parse_job, JID_LEN};
+
+/// Seeds carry tokens signed with this key (see docs/fuzzing.md), so the fuzzer starts with
+/// requests that get past the signature check.
+const KEY: &[u8] = b"fuzzing-key-fuzzing-key-fuzzing!";
+const NOW: u64 = 1_800_000_000;
+
+fn config() -> &'static GameConfig {
+    static CONFIG: OnceLock<GameConfig> = OnceLock::new();
+    CONFIG.get_or_init(GameConfig::embedded)
+}
+
+fn key() -> &'static Key {
+    static KEY_CELL: OnceLock<Key> = OnceLock::new();
+    KEY_CELL.get_or_init(|| Key::new(KEY).unwrap())
+}
+
+fuzz_target!(|data: &[u8]| {
+    let line = match parse_job(data) {
+        Ok(job) => {
+            assert_eq!(job.jid.len(), JID_LEN);
+            assert_eq!(format!("{}~{}", job.jid, job.line).as_bytes(), data);
+            job.line
+        }
+        Err(_) => match std::str::from_utf8(data) {
+            Ok(text) => text.to_string(),
+            Err(_) => return,
+        },
+    };
+    check_request(&line);
+});
+
+fn check_request(line: &str) {
+    let Ok(request) = parse_request(line) else {
+        return;
+    };
+    // What was decoded is what was sent: it encodes back and decodes to the same request.
+    let again = json!({"world": request.world, "function": request.function, "data": request.data});
+    assert_eq!(parse_request(&again.to_string()).as_ref(), Ok(&request));
+
+    let Some(function) = functions::lookup(&request.function) else {
+        return;
+    };
+    let worlds = config().worlds();
+    let world = match request.world.as_deref() {
+        Some(named) => match worlds.resolve(named) {
+            Some(served) => Some(served),
+            None => return,
+        },
+        None => None,
+    };
+    if function.access == Access::Public {
+        return;
+    }
+    let token = request.data.get("token");
+    match authorize(function.access, token, world, worlds, |t| {
+        verify(key(), t, NOW)
+    }) {
+        Ok(claims) => {
+            let Some(Value::String(token)) = token else {
+                panic!("authorized without a token string");
+            };
+            assert_eq!(verify(key(), token, NOW).as_ref(), Ok(&claims));
+            if function.access == Access::Admin {
+                assert!(claims.is_admin(), "admin function allowed for {claims:?}");
+            }
+            if function.access == Access::Session || claims.kind == TokenKind::Session {
+                assert_eq!(
+                    claims.kind,
+                    TokenKind::Session,
+                    "account token on a session function"
+                );
+                let token_world = claims.world.as_deref().and_then(|w| worlds.resolve(w));
+                assert!(
+                    world.is_some() && token_world == world,
+                    "token for another world"
+                );
+            }
+        }
+        Err(refusal) => {
+            let response = refusal.to_response();
+            assert_ne!(response.status, 0, "a refusal answered success");
+        }
+    }
+}
