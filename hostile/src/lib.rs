@@ -263,25 +263,62 @@ pub fn eventually(wait: Duration, mut probe: impl FnMut() -> bool) -> bool {
         if Instant::now() > deadline {
             return false;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
 /// Opens `total` TCP connections to `addr` in batches of `batch`, dropping each batch
-/// before the next, with nothing sent. Returns how many connects succeeded.
-pub fn open_and_drop(addr: SocketAddr, total: usize, batch: usize) -> usize {
-    let mut opened = 0;
+/// before the next, with nothing sent. Odd batches close with FIN, even ones with RST
+/// (SO_LINGER 0): both ways a client vanishes. After each batch it waits (up to 10 s) for
+/// `server_settled(connections opened so far)`, e.g. all accepted and the gauge at 0: a new connect on a port
+/// whose old connection the server has not closed yet waits out a 1 s SYN retransmit.
+/// Returns how many connects succeeded and how many batches settled in time.
+pub fn open_and_drop(
+    addr: SocketAddr,
+    total: usize,
+    batch: usize,
+    mut server_settled: impl FnMut(usize) -> bool,
+) -> (usize, usize) {
+    let (mut opened, mut settled) = (0, 0);
     let mut left = total;
+    let mut abort = false;
     while left > 0 {
         let n = left.min(batch);
         let conns: Vec<TcpStream> = (0..n)
             .filter_map(|_| TcpStream::connect(addr).ok())
             .collect();
         opened += conns.len();
+        if abort {
+            conns.iter().for_each(reset_on_close);
+        }
         drop(conns);
+        if eventually(Duration::from_secs(10), || server_settled(opened)) {
+            settled += 1;
+        }
+        abort = !abort;
         left -= n;
     }
-    opened
+    (opened, settled)
+}
+
+/// Makes the coming close send RST instead of FIN.
+fn reset_on_close(stream: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt reads `linger` for the given length; the fd is open.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "SO_LINGER: {}", std::io::Error::last_os_error());
 }
 
 #[cfg(test)]
