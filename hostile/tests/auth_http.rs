@@ -57,11 +57,7 @@ fn tampered_and_misshapen_tokens_are_refused() {
     let mut sig = b64url_decode(parts[2]);
     sig[0] ^= 1;
     let tampered_signature = format!("{}.{}.{}", parts[0], parts[1], b64url(&sig));
-    let none = format!(
-        "{}.{}.",
-        b64url(br#"{"alg":"none","typ":"JWT"}"#),
-        parts[1]
-    );
+    let none = format!("{}.{}.", b64url(br#"{"alg":"none","typ":"JWT"}"#), parts[1]);
     let cases = [
         ("tampered payload", tampered_payload),
         ("tampered signature", tampered_signature),
@@ -76,7 +72,10 @@ fn tampered_and_misshapen_tokens_are_refused() {
         let (code, body) = validate(addr, &t);
         assert_eq!(code, 200, "{name}: {body}");
         assert_eq!(body["status"], json!(1), "{name} is refused: {body}");
-        assert!(body["data"].is_null(), "{name}: no claims handed out: {body}");
+        assert!(
+            body["data"].is_null(),
+            "{name}: no claims handed out: {body}"
+        );
     }
     let (_, body) = validate(addr, &token);
     assert_eq!(body["data"]["uid"], json!("victim"), "{body}");
@@ -198,12 +197,7 @@ fn a_nonce_redeems_once_even_when_two_race() {
         )
     };
     let redeem = |nonce: &str| {
-        post_json(
-            addr,
-            "/redeem_nonce",
-            &json!({"keys": [nonce]}).to_string(),
-        )
-        .1[nonce]["status"]
+        post_json(addr, "/redeem_nonce", &json!({"keys": [nonce]}).to_string()).1[nonce]["status"]
             .as_i64()
     };
     // Registering the same nonce twice does not replace the first payload.
@@ -250,6 +244,10 @@ fn a_nonce_redeems_once_even_when_two_race() {
             .collect();
         let mut results: Vec<i64> = racers.into_iter().map(|r| r.join().unwrap()).collect();
         results.sort();
-        assert_eq!(results, vec![0, 1], "round {round}: exactly one redeem wins");
+        assert_eq!(
+            results,
+            vec![0, 1],
+            "round {round}: exactly one redeem wins"
+        );
     }
 }

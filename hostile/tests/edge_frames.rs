@@ -48,7 +48,10 @@ fn still_chatting(member: &mut RawClient, gn: &str, text: &str) {
 
 /// `lines` (what came before the close) hold exactly one error frame saying `needle`.
 fn one_error(lines: &[String], needle: &str) {
-    let errors: Vec<&String> = lines.iter().filter(|l| l.starts_with("00000ERROR")).collect();
+    let errors: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("00000ERROR"))
+        .collect();
     assert_eq!(errors.len(), 1, "one error frame: {lines:?}");
     assert!(errors[0].contains(needle), "{needle:?} in {lines:?}");
 }
@@ -134,7 +137,10 @@ fn over_the_rate_limit_gets_a_notice_and_the_connection_stays() {
         }
     }
     assert!(notices >= 1, "a rate-limit notice");
-    assert!(relayed < 60, "frames over the limit are dropped ({relayed} relayed)");
+    assert!(
+        relayed < 60,
+        "frames over the limit are dropped ({relayed} relayed)"
+    );
     std::thread::sleep(Duration::from_millis(1100));
     still_chatting(&mut ann, &ann_gn, "after the burst");
 }

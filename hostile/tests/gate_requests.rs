@@ -556,3 +556,82 @@ fn a_half_closed_client_still_gets_every_answer() {
         .collect();
     assert_eq!(statuses, vec![0, 10, 0, 10, 0], "in order, then closed");
 }
+
+#[test]
+fn odd_line_endings_and_hostile_text_get_defined_answers() {
+    let stack = Stack::start();
+    let mut c = RawClient::connect(stack.gate_addr());
+    let p = new_player(&mut c, "odd");
+    let probe = request("s0", "no_such_function", json!({}));
+
+    // An empty or blank line is a request that is not JSON.
+    for blank in ["", "   "] {
+        assert_eq!(status(&c.call(blank)), 13, "{blank:?}");
+    }
+    // A byte-order mark is not JSON whitespace.
+    assert_eq!(status(&c.call(&format!("\u{feff}{probe}"))), 13);
+    // A bare `\n` does not end a line: nothing is answered until `\r\n` comes, and then
+    // both parts are one (malformed) request.
+    c.send_raw(format!("{probe}\n").as_bytes());
+    assert_eq!(
+        c.read_line_within(Duration::from_secs(2)),
+        hostile::Read1::Silent,
+        "no answer to a line without \\r\\n"
+    );
+    c.send_raw(format!("{probe}\r\n").as_bytes());
+    assert_eq!(status(&c.answer()), 13, "two JSON values in one line");
+    // `\r\r\n`: the stray `\r` is JSON whitespace, so the request itself is read.
+    assert_eq!(status(&c.call(&format!("{probe}\r"))), 10);
+
+    // Text arguments: control, bidi-override, emoji, oversized -> the module's status.
+    let texts: Vec<(&str, Value, i64)> = vec![
+        ("change_player_name", json!({"gn": "\u{202e}evil"}), 82),
+        ("change_player_name", json!({"gn": "😀😀"}), 82),
+        ("change_player_name", json!({"gn": "x".repeat(5000)}), 82),
+        (
+            "send_mail",
+            json!({"gn_target": p.gn, "subj": "a\r\nBcc: x", "body": "b"}),
+            85,
+        ),
+        (
+            "send_mail",
+            json!({"gn_target": p.gn, "subj": "s", "body": "\u{0}"}),
+            85,
+        ),
+        ("accept_gifts", json!({"gift": vec!["x"; 5000]}), 85),
+        ("create_family", json!({"name": "a.b*>", "icon": 1}), 80),
+        ("create_family", json!({"name": "fam ily", "icon": 1}), 80),
+        ("set_notice_family", json!({"msg": "x".repeat(60_000)}), 80),
+    ];
+    for (function, mut data, want) in texts {
+        data["token"] = json!(p.session);
+        let a = c.call(&request("s0", function, data.clone()));
+        assert_eq!(status(&a), want, "{function}: {a}");
+    }
+    // A world that is not a string, empty, or absent.
+    let world_cases = [
+        (
+            json!({"world": ["s0"], "function": "get_info_player", "data": {"token": p.session}}),
+            13,
+        ),
+        (
+            json!({"world": "", "function": "get_info_player", "data": {"token": p.session}}),
+            14,
+        ),
+        (
+            json!({"function": "get_info_player", "data": {"token": p.session}}),
+            14,
+        ),
+    ];
+    for (line, want) in world_cases {
+        let a = c.call(&line.to_string());
+        assert_eq!(status(&a), want, "{line}: {a}");
+    }
+    // A session token of s0 is not valid in s1.
+    let a = c.call(&request(
+        "s1",
+        "get_info_player",
+        json!({"token": p.session}),
+    ));
+    assert_eq!(status(&a), 11, "{a}");
+}

@@ -76,16 +76,28 @@ fn path_tricks_in_world_uid_and_key_are_refused_and_create_nothing() {
                 json!({"world": "s0", "uid": bad}),
             ] {
                 let (code, v) = post_json(addr, path, &body.to_string());
-                assert_eq!((code, v["status"].as_i64()), (400, Some(-1)), "{path} {body}: {v}");
+                assert_eq!(
+                    (code, v["status"].as_i64()),
+                    (400, Some(-1)),
+                    "{path} {body}: {v}"
+                );
             }
         }
         for path in ["/mark_read", "/delete"] {
             let body = json!({"world": "s0", "uid": "u1", "key": bad});
             let (code, v) = post_json(addr, path, &body.to_string());
-            assert_eq!((code, v["status"].as_i64()), (400, Some(-1)), "{path} {body}: {v}");
+            assert_eq!(
+                (code, v["status"].as_i64()),
+                (400, Some(-1)),
+                "{path} {body}: {v}"
+            );
         }
     }
-    assert_eq!(tree(root), Vec::<PathBuf>::new(), "nothing created under the root");
+    assert_eq!(
+        tree(root),
+        Vec::<PathBuf>::new(),
+        "nothing created under the root"
+    );
     // The escapes aimed beside the root (`../x`, `x/../../y`) landed nowhere.
     assert!(!outside.join("x").exists() && !outside.join("y").exists());
 
@@ -111,7 +123,11 @@ fn path_tricks_in_world_uid_and_key_are_refused_and_create_nothing() {
     assert_eq!(all["mail"].as_array().map(Vec::len), Some(1), "{all}");
     // Only the legitimate mailbox exists.
     for path in tree(root) {
-        let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         assert!(rel.starts_with("s0"), "unexpected {rel}");
     }
 }
