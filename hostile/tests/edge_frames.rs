@@ -85,6 +85,22 @@ fn protocol_breaks_close_only_that_connection() {
     one_error(&victim.expect_closed(WAIT), "");
     still_chatting(&mut ann, &ann_gn, "after unknown command");
 
+    // A frame of exactly 4 KiB is relayed, sent one byte at a time with multi-byte
+    // characters split across reads.
+    let text = format!("{}{}", "é😀", "z".repeat(4096 - 10 - "é😀".len()));
+    let frame = format!("0000PUBLIC{text}\r\n");
+    assert_eq!(frame.len(), 4096 + 2);
+    for byte in frame.as_bytes() {
+        ann.send_raw(std::slice::from_ref(byte));
+    }
+    loop {
+        let line = ann.line();
+        if line == format!("0000PUBLIC{ann_gn}:{text}") {
+            break;
+        }
+        assert!(line.starts_with("0000PUBLIC"), "unexpected {line:?}");
+    }
+
     // A 5 KiB frame.
     let (mut big, _) = chat_member(&stack, "big");
     big.send(&format!("0000PUBLIC{}", "x".repeat(5 * 1024)));

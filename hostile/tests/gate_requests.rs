@@ -24,10 +24,30 @@ fn framing_breaks_close_only_that_connection() {
     let mut bystander = RawClient::connect(stack.gate_addr());
     let p = new_player(&mut bystander, "frm");
 
-    // 64 KiB + 1 bytes before the line end.
+    // Exactly 64 KiB before the line end is still a request; one byte more closes.
+    let line_of = |len: usize| {
+        let empty = request("s0", "no_such_function", json!({"pad": ""}));
+        let line = request(
+            "s0",
+            "no_such_function",
+            json!({"pad": "x".repeat(len - empty.len())}),
+        );
+        assert_eq!(line.len(), len);
+        line
+    };
+    let mut at_limit = RawClient::connect(stack.gate_addr());
+    let a = at_limit.call(&line_of(64 * 1024));
+    assert_eq!(status(&a), 10, "a 64 KiB line is answered: {a}");
+    let mut long = RawClient::connect(stack.gate_addr());
+    long.send(&line_of(64 * 1024 + 1));
+    long.expect_closed(CLOSE_WAIT);
     let mut long = RawClient::connect(stack.gate_addr());
     long.send(&"x".repeat(64 * 1024 + 1));
     long.expect_closed(CLOSE_WAIT);
+    // Over the limit with no line end at all: closed without waiting for one.
+    let mut endless = RawClient::connect(stack.gate_addr());
+    endless.send_raw("y".repeat(200 * 1024).as_bytes());
+    endless.expect_closed(CLOSE_WAIT);
 
     // Invalid UTF-8 inside an otherwise fine line.
     let mut not_utf8 = RawClient::connect(stack.gate_addr());
@@ -516,10 +536,11 @@ fn a_client_sending_one_byte_at_a_time_gets_its_answers() {
     let mut c = RawClient::connect(stack.gate_addr());
     let p = new_player(&mut c, "drip");
     let mut drip = RawClient::connect(stack.gate_addr());
+    // Multi-byte characters arrive split across reads too.
     let line = format!(
         "{}\r\n{}\r\n",
         request("s0", "get_info_player", json!({"token": p.session})),
-        request("s0", "no_such_function", json!({}))
+        request("s0", "no_such_function", json!({"note": "é€😀"}))
     );
     for byte in line.as_bytes() {
         drip.send_raw(std::slice::from_ref(byte));
