@@ -167,7 +167,7 @@ fn oversized_and_lying_bodies_are_refused_and_service_goes_on() {
     .unwrap();
     s.shutdown(std::net::Shutdown::Write).unwrap();
     let mut rest = Vec::new();
-    let _ = std::io::Read::read_to_end(&mut s, &mut rest);
+    std::io::Read::read_to_end(&mut s, &mut rest).expect("the server closes the connection");
     let text = String::from_utf8_lossy(&rest);
     assert!(
         !text.contains("\"status\":0"),
