@@ -95,7 +95,7 @@ fn tampered_and_misshapen_tokens_are_refused() {
 fn malformed_bodies_get_400_with_a_reason() {
     let stack = Stack::start();
     let addr = auth_addr(&stack);
-    let cases: [(&str, &str); 10] = [
+    let cases: [(&str, &str); 16] = [
         ("/validate_token", "not json"),
         ("/validate_token", ""),
         ("/validate_token", "[]"),
@@ -106,6 +106,21 @@ fn malformed_bodies_get_400_with_a_reason() {
         ("/register_nonce", r#"{"nonce":"n"}"#),
         ("/register_nonce", r#"{"nonce":"n","payload":"x"}"#),
         ("/redeem_nonce", r#"{"keys":"n"}"#),
+        ("/register_nonce", r#"{"nonce":"t0","payload":{},"ttl":0}"#),
+        (
+            "/register_nonce",
+            r#"{"nonce":"t1","payload":{},"ttl":9223372036854775807}"#,
+        ),
+        (
+            "/register_nonce",
+            r#"{"nonce":"t2","payload":{},"ttl":18446744073709551615}"#,
+        ),
+        ("/register_nonce", r#"{"nonce":"t3","payload":{},"ttl":-1}"#),
+        ("/register_nonce", r#"{"nonce":"","payload":{}}"#),
+        (
+            "/register_nonce",
+            r#"{"nonce":"t4","payload":{"status":0}}"#,
+        ),
     ];
     for (path, body) in cases {
         let (code, text) = http(addr, "POST", path, &[], body.as_bytes());

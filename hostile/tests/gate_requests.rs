@@ -656,3 +656,85 @@ fn odd_line_endings_and_hostile_text_get_defined_answers() {
     ));
     assert_eq!(status(&a), 11, "{a}");
 }
+
+/// Quantities inside item strings (`<group>:<item id>:<qty>`) from an admin: out of range
+/// or not plain digits is the module's `92`; huge in-range ones are granted capped, never
+/// wrapped to a small or negative count.
+#[test]
+fn item_quantities_out_of_range_are_refused_or_capped_never_wrapped() {
+    let stack = Stack::start();
+    let mut c = RawClient::connect(stack.gate_addr());
+    let p = new_player(&mut c, "qty");
+    let admin = stack.admin_token();
+    let refused = [
+        "0:1:99999999999999999999999",
+        "0:1:-5",
+        "0:1:0",
+        "0:99999999999999999999:1",
+        "0:1:1e3",
+        "0:1:+5",
+        "0:1:",
+        "0::1",
+        ":::",
+    ];
+    for item in refused {
+        for function in ["add_resources", "send_gift_mail"] {
+            let a = c.call(&request(
+                "s0",
+                function,
+                json!({"token": admin, "gn_target": p.gn, "items": [item], "subj": "s", "body": "b"}),
+            ));
+            assert_eq!(status(&a), 92, "{function} {item}: {a}");
+        }
+    }
+    let coins = |c: &mut RawClient| -> u64 {
+        let a = c.call(&request(
+            "s0",
+            "get_all_resource",
+            json!({"token": p.session}),
+        ));
+        assert_eq!(status(&a), 0, "{a}");
+        let items = a["data"]["items"].as_array().expect("items").clone();
+        items
+            .iter()
+            .filter_map(|i| i.as_str()?.strip_prefix("0:1:")?.parse().ok())
+            .next()
+            .unwrap_or(0)
+    };
+    let mut last = coins(&mut c);
+    for item in [
+        "0:1:2147483648",
+        "0:1:9223372036854775807",
+        "0:1:18446744073709551615",
+    ] {
+        let a = c.call(&request(
+            "s0",
+            "add_resources",
+            json!({"token": admin, "gn_target": p.gn, "items": [item]}),
+        ));
+        assert_eq!(status(&a), 0, "{item}: {a}");
+        let now = coins(&mut c);
+        assert!(now >= last, "{item}: coins went from {last} down to {now}");
+        last = now;
+        // The same quantity as a gift mail, accepted.
+        let sent = c.call(&request(
+            "s0",
+            "send_gift_mail",
+            json!({"token": admin, "gn_target": p.gn, "items": [item], "subj": "s", "body": "b"}),
+        ));
+        assert_eq!(status(&sent), 0, "{sent}");
+        let key = sent["data"]["key"].as_str().expect("key").to_string();
+        let a = c.call(&request(
+            "s0",
+            "accept_gifts",
+            json!({"token": p.session, "gift": [key]}),
+        ));
+        assert_eq!(status(&a), 0, "{a}");
+        let now = coins(&mut c);
+        assert!(
+            now >= last,
+            "gift {item}: coins went from {last} down to {now}"
+        );
+        last = now;
+    }
+}

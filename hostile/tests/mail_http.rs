@@ -93,6 +93,15 @@ fn path_tricks_in_world_uid_and_key_are_refused_and_create_nothing() {
             );
         }
     }
+    // A duplicate key cannot pair a checked value with a used one: mail refuses it.
+    for (first, second) in [("../x", "s0"), ("s0", "../x")] {
+        let body = format!(
+            "{{\"world\":\"{first}\",\"world\":\"{second}\",\"uid\":\"u1\",\"mail\":{}}}",
+            a_mail()
+        );
+        let (code, v) = post_json(addr, "/send", &body);
+        assert_eq!((code, v["status"].as_i64()), (400, Some(-1)), "{body}: {v}");
+    }
     assert_eq!(
         tree(root),
         Vec::<PathBuf>::new(),
