@@ -24,6 +24,10 @@ pub struct ClientConn {
     out: Vec<u8>,
     written: usize,
     pub last_active: Instant,
+    /// Since when an unfinished request line has been waiting for its end; `None` when the
+    /// buffer holds no partial line. Bytes trickling in keep a connection active, so the
+    /// idle timeout alone would never close a client that sends one byte a second.
+    pub line_started: Option<Instant>,
     /// The client shut its sending side: answer what it asked, then close.
     pub peer_closed: bool,
     pub requests_taken: u64,
@@ -42,6 +46,7 @@ impl ClientConn {
             out: Vec::new(),
             written: 0,
             last_active: now,
+            line_started: None,
             peer_closed: false,
             requests_taken: 0,
             paused: false,
@@ -96,6 +101,25 @@ impl ClientConn {
         Ok(false)
     }
 
+    /// Starts or ends the clock of an unfinished line after the buffer changed; a line
+    /// taken (`line_taken`) restarts it, so a busy pipelining client is never slow.
+    pub fn note_partial_line(&mut self, line_taken: bool, now: Instant) {
+        if self.lines.pending() == 0 || line_taken {
+            self.line_started = None;
+        }
+        if self.lines.pending() > 0 && self.line_started.is_none() {
+            self.line_started = Some(now);
+        }
+    }
+
+    /// An unfinished line has waited longer than `limit` while the gate was reading.
+    pub fn line_too_slow(&self, limit: std::time::Duration, now: Instant) -> bool {
+        !self.paused
+            && self
+                .line_started
+                .is_some_and(|started| now.duration_since(started) >= limit)
+    }
+
     /// Nothing asked is left unanswered or unwritten.
     pub fn is_drained(&self) -> bool {
         self.answers.is_empty() && self.unwritten() == 0
@@ -131,6 +155,35 @@ mod tests {
 
     fn jid(n: u128) -> JobId {
         JobId::parse(&format!("{n:032x}")).unwrap()
+    }
+
+    #[test]
+    fn an_unfinished_line_is_slow_only_without_progress() {
+        let (mut conn, _peer) = pair();
+        let start = Instant::now();
+        let limit = std::time::Duration::from_secs(60);
+        conn.lines.extend(b"{\"world\"");
+        conn.note_partial_line(false, start);
+        assert!(!conn.line_too_slow(limit, start + limit / 2));
+        // More bytes of the same line do not restart the clock.
+        conn.lines.extend(b":\"s0\"");
+        conn.note_partial_line(false, start + limit / 2);
+        assert!(conn.line_too_slow(limit, start + limit));
+        // A pipelining client that keeps finishing lines is never slow, even when every
+        // read ends in the middle of the next line.
+        conn.lines.extend(b"}\r\n{\"next");
+        assert!(conn.lines.next_line().unwrap().is_some());
+        conn.note_partial_line(true, start + limit);
+        assert!(!conn.line_too_slow(limit, start + limit + limit / 2));
+        // No partial line, no clock; a paused connection is never blamed.
+        conn.lines.extend(b"\"}\r\n");
+        assert!(conn.lines.next_line().unwrap().is_some());
+        conn.note_partial_line(true, start + limit * 3);
+        assert_eq!(conn.line_started, None);
+        conn.lines.extend(b"{");
+        conn.note_partial_line(false, start);
+        conn.paused = true;
+        assert!(!conn.line_too_slow(limit, start + limit * 10));
     }
 
     #[test]

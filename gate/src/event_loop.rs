@@ -51,6 +51,8 @@ pub struct Limits {
 enum CloseReason {
     Finished,
     Idle,
+    /// A request line did not arrive completely within the idle timeout.
+    SlowLine,
     Frame(FrameError),
     WorkerLine(WorkerLineError),
     PeerClosed,
@@ -62,6 +64,7 @@ impl std::fmt::Display for CloseReason {
         match self {
             CloseReason::Finished => write!(f, "finished"),
             CloseReason::Idle => write!(f, "idle timeout"),
+            CloseReason::SlowLine => write!(f, "request line not finished within the idle timeout"),
             CloseReason::Frame(e) => write!(f, "{e}"),
             CloseReason::WorkerLine(e) => write!(f, "{e}"),
             CloseReason::PeerClosed => write!(f, "closed by peer"),
@@ -510,18 +513,26 @@ impl EventLoop {
         }
     }
 
+    /// Closes clients idle past the idle timeout, and clients whose unfinished request line
+    /// has taken longer than that to arrive (a slowloris trickling bytes is never idle).
     fn close_idle(&mut self, now: Instant) {
-        let idle: Vec<usize> = self
+        let limit = self.limits.idle_timeout;
+        let idle: Vec<(usize, CloseReason)> = self
             .clients
             .iter()
-            .filter(|(_, c)| {
-                c.is_drained() && now.duration_since(c.last_active) >= self.limits.idle_timeout
+            .filter_map(|(t, c)| {
+                if c.is_drained() && now.duration_since(c.last_active) >= limit {
+                    Some((*t, CloseReason::Idle))
+                } else if c.line_too_slow(limit, now) {
+                    Some((*t, CloseReason::SlowLine))
+                } else {
+                    None
+                }
             })
-            .map(|(t, _)| *t)
             .collect();
-        for token in idle {
+        for (token, reason) in idle {
             self.metrics.idle_closed.inc();
-            self.close_client(token, CloseReason::Idle);
+            self.close_client(token, reason);
         }
     }
 }
@@ -552,6 +563,7 @@ fn take_requests(
 ) -> Result<(), CloseReason> {
     let mut read_done = false;
     loop {
+        let mut line_taken = false;
         while taking && conn.takes_requests(limits.max_in_flight, limits.one_shot) {
             let deadline = now + limits.job_timeout;
             let job = match conn.lines.next_line() {
@@ -573,7 +585,9 @@ fn take_requests(
             jobs.timers.push(deadline, jid);
             jobs.new.push(job);
             metrics.requests.inc();
+            line_taken = true;
         }
+        conn.note_partial_line(line_taken, now);
         if !taking || conn.peer_closed {
             return Ok(());
         }

@@ -38,7 +38,7 @@ impl GateMetrics {
             ),
             idle_closed: registry.counter(
                 "gate_client_idle_closed_total",
-                "client connections closed after --idle-timeout-secs without traffic",
+                "client connections closed after --idle-timeout-secs without traffic, or with a request line unfinished for that long",
             ),
             client_protocol_errors: registry.counter(
                 "gate_client_protocol_errors_total",
