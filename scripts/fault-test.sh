@@ -2,7 +2,8 @@
 # Faults under load against a running `./lukseun up`: for each part of the system, loadgen
 # runs (game calls through the gate, chat on the edge) while the part is killed with
 # SIGKILL; the lukseun supervisor starts it again. Prints, per fault, what the players saw:
-# sent / ok / errors by status / timed out (-2) / lost (no answer at all).
+# sent / ok / errors by status / timed out (-2) / cut (the connection broke under the
+# request: the client knows at once) / lost (no answer at all while the connection lived).
 #
 #   scripts/fault-test.sh [seconds per fault]
 #
@@ -38,7 +39,7 @@ GN="fault_$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 "$CLI" call send_mail "{\"gn_target\":\"$GN\",\"subj\":\"before the faults\",\"body\":\"still here?\"}" >/dev/null
 DEVICE=$("$CLI" call account_all_info | sed -n 's/.*"unique_id": "\([^"]*\)".*/\1/p')
 
-printf '%-8s %8s %8s %-22s %9s %6s %10s\n' fault sent ok "errors (status:n)" "timed out" lost "chat got"
+printf '%-8s %8s %8s %-22s %9s %5s %5s %10s\n' fault sent ok "errors (status:n)" "timed out" cut lost "chat got"
 for fault in "${ORDER[@]}"; do
   out=$(mktemp)
   "$LOADGEN" --gate "$LUKSEUN_GATES" --edge "$LUKSEUN_EDGES" --connections 16 \
@@ -60,7 +61,7 @@ if line is None:
 r = json.loads(line)
 errors = " ".join(f"{k}:{v}" for k, v in sorted(r["errors"].items())) or "-"
 chat = r.get("chat", {})
-print(f"{fault:<8} {r['requests']:>8} {r['ok']:>8} {errors:<22} {r['timed_out']:>9} {r['lost']:>6} {chat.get('ok', 0):>10}")
+print(f"{fault:<8} {r['requests']:>8} {r['ok']:>8} {errors:<22} {r['timed_out']:>9} {r['cut']:>5} {r['lost']:>5} {chat.get('ok', 0):>10}")
 EOF
   rm -f "$out"
   # Let the restarted part come back before the next fault.

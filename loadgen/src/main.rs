@@ -179,7 +179,7 @@ fn spawn_progress_line(progress: Arc<Progress>) -> std::sync::mpsc::Sender<()> {
         {
             let answered = progress.answered.load(Ordering::Relaxed);
             eprint!(
-                "\r[{:>4.0} s] {:>8}/s  answered {:>9}  errors {:>6}  lost {:>4}",
+                "\r[{:>4.0} s] {:>8}/s  answered {:>9}  errors {:>6}  unanswered {:>4}",
                 start.elapsed().as_secs_f64(),
                 answered - last,
                 answered,

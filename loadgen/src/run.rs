@@ -231,6 +231,17 @@ fn record(stats: &mut Stats, progress: &Progress, status: i64, latency: Duration
     }
 }
 
+/// Requests that got no answer: lost when the client waited in vain, cut when the
+/// connection broke under them. The progress line counts both as unanswered.
+fn count_unanswered(stats: &mut Stats, progress: &Progress, n: u64, timed_out: bool) {
+    if timed_out {
+        stats.lost += n;
+    } else {
+        stats.cut += n;
+    }
+    progress.lost.fetch_add(n, Ordering::Relaxed);
+}
+
 fn closed_loop(
     mut player: Player,
     plan: &Plan,
@@ -241,16 +252,17 @@ fn closed_loop(
     let mut stats = Stats::default();
     let mut in_flight: VecDeque<Instant> = VecDeque::with_capacity(plan.pipeline);
     loop {
-        let mut broken = false;
+        // `Some(timed_out)` once the connection is unusable.
+        let mut broken = None;
         while in_flight.len() < plan.pipeline && Instant::now() < window.end {
             let line = player.line(&plan.mix, &mut rng).to_string();
             if player.client.send(&line).is_err() {
-                broken = true;
+                broken = Some(false);
                 break;
             }
             in_flight.push_back(Instant::now());
         }
-        if !broken {
+        if broken.is_none() {
             let Some(&sent) = in_flight.front() else {
                 return stats;
             };
@@ -262,14 +274,14 @@ fn closed_loop(
                     }
                     continue;
                 }
-                Err(_) => broken = true,
+                Err(e) => broken = Some(e.is_timeout()),
             }
         }
-        if broken {
-            // Everything in flight on a broken connection is lost; carry on with a new one.
-            let lost = in_flight.drain(..).filter(|s| window.measured(*s)).count() as u64;
-            stats.lost += lost;
-            progress.lost.fetch_add(lost, Ordering::Relaxed);
+        if let Some(timed_out) = broken {
+            // What was in flight is lost (no answer in time) or cut (the connection broke);
+            // carry on with a new connection.
+            let unanswered = in_flight.drain(..).filter(|s| window.measured(*s)).count() as u64;
+            count_unanswered(&mut stats, progress, unanswered, timed_out);
             loop {
                 if Instant::now() >= window.end {
                     return stats;
@@ -338,11 +350,10 @@ fn open_loop(
                     record(&mut stats, progress, answer.status, due.elapsed());
                 }
             }
-            Err(_) => {
-                let lost = u64::from(window.measured(due))
+            Err(e) => {
+                let unanswered = u64::from(window.measured(due))
                     + due_rx.try_iter().filter(|d| window.measured(*d)).count() as u64;
-                stats.lost += lost;
-                progress.lost.fetch_add(lost, Ordering::Relaxed);
+                count_unanswered(&mut stats, progress, unanswered, e.is_timeout());
                 break;
             }
         }

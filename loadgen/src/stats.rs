@@ -10,7 +10,10 @@ pub struct Stats {
     /// Latency in microseconds, 1 µs to 60 s at 3 significant digits.
     pub latency: Histogram<u64>,
     pub by_status: BTreeMap<i64, u64>,
-    /// Sent and never answered: the connection broke or the client-side timeout passed.
+    /// Sent on a connection that then broke (its gate died): the client knows at once.
+    pub cut: u64,
+    /// Sent and never answered while the connection stayed open: no answer within the
+    /// client-side timeout. The system promises this stays 0.
     pub lost: u64,
 }
 
@@ -19,6 +22,7 @@ impl Default for Stats {
         Stats {
             latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds"),
             by_status: BTreeMap::new(),
+            cut: 0,
             lost: 0,
         }
     }
@@ -38,6 +42,7 @@ impl Stats {
         for (status, n) in &other.by_status {
             *self.by_status.entry(*status).or_default() += n;
         }
+        self.cut += other.cut;
         self.lost += other.lost;
     }
 
@@ -69,9 +74,9 @@ impl Stats {
             let _ = write!(errors, " {status}:{n}");
         }
         format!(
-            "requests {} in {:.1} s = {:.0}/s | ok {} | errors{} | timed out {} | lost {}\n\
+            "requests {} in {:.1} s = {:.0}/s | ok {} | errors{} | timed out {} | cut {} | lost {}\n\
              latency ms: p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
-            answered + self.lost,
+            answered + self.cut + self.lost,
             secs,
             answered as f64 / secs,
             self.ok(),
@@ -81,6 +86,7 @@ impl Stats {
                 errors
             },
             self.timed_out(),
+            self.cut,
             self.lost,
             self.percentile_ms(0.5),
             self.percentile_ms(0.9),
@@ -99,11 +105,12 @@ impl Stats {
         serde_json::json!({
             "label": label,
             "seconds": secs,
-            "requests": self.answered() + self.lost,
+            "requests": self.answered() + self.cut + self.lost,
             "rps": self.answered() as f64 / secs,
             "ok": self.ok(),
             "errors": errors,
             "timed_out": self.timed_out(),
+            "cut": self.cut,
             "lost": self.lost,
             "latency_ms": {
                 "p50": self.percentile_ms(0.5),

@@ -28,6 +28,7 @@ fn run_loadgen(stack: &teststack::Stack, args: &[&str]) -> Value {
 
 fn assert_clean(report: &Value) {
     assert_eq!(report["lost"], 0, "{report}");
+    assert_eq!(report["cut"], 0, "{report}");
     assert_eq!(report["timed_out"], 0, "{report}");
     assert_eq!(report["errors"], serde_json::json!({}), "{report}");
     assert!(report["ok"].as_u64().unwrap() > 0, "{report}");

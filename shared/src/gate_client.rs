@@ -28,6 +28,15 @@ impl fmt::Display for ClientError {
 
 impl std::error::Error for ClientError {}
 
+impl ClientError {
+    /// No answer came within the read timeout while the connection stayed open: the
+    /// answer is lost, as opposed to a connection that broke (which the client sees at once).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, ClientError::Io(e)
+            if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut))
+    }
+}
+
 impl From<io::Error> for ClientError {
     fn from(e: io::Error) -> Self {
         ClientError::Io(e)
