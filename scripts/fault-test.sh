@@ -3,7 +3,9 @@
 # runs (game calls through the gate, chat on the edge) while the part is killed with
 # SIGKILL; the lukseun supervisor starts it again. Prints, per fault, what the players saw:
 # sent / ok / errors by status / timed out (-2) / cut (the connection broke under the
-# request: the client knows at once) / lost (no answer at all while the connection lived).
+# request: the client knows at once) / lost (no answer at all while the connection lived) /
+# recovered: answers per second in the last 3 s of the run against the seconds before the
+# fault.
 #
 #   scripts/fault-test.sh [seconds per fault]
 #
@@ -39,7 +41,7 @@ GN="fault_$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 "$CLI" call send_mail "{\"gn_target\":\"$GN\",\"subj\":\"before the faults\",\"body\":\"still here?\"}" >/dev/null
 DEVICE=$("$CLI" call account_all_info | sed -n 's/.*"unique_id": "\([^"]*\)".*/\1/p')
 
-printf '%-8s %8s %8s %-22s %9s %5s %5s %10s\n' fault sent ok "errors (status:n)" "timed out" cut lost "chat got"
+printf '%-8s %8s %8s %-22s %9s %5s %5s %10s %10s\n' fault sent ok "errors (status:n)" "timed out" cut lost "chat got" recovered
 for fault in "${ORDER[@]}"; do
   out=$(mktemp)
   "$LOADGEN" --gate "$LUKSEUN_GATES" --edge "$LUKSEUN_EDGES" --connections 16 \
@@ -51,9 +53,9 @@ for fault in "${ORDER[@]}"; do
   pid=$(pgrep -f "${PATTERNS[$fault]}" | head -1 || true)
   [ -n "$pid" ] && kill -9 "$pid"
   wait "$lg" || true
-  python3 - "$fault" "$out" <<'EOF'
-import json, sys
-fault, path = sys.argv[1], sys.argv[2]
+  python3 - "$fault" "$out" "$((SECS / 3))" <<'EOF'
+import json, statistics, sys
+fault, path, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
 line = next((l for l in open(path) if l.startswith("{")), None)
 if line is None:
     print(f"{fault:<8} loadgen produced no report: " + open(path).read().strip()[:200])
@@ -61,7 +63,14 @@ if line is None:
 r = json.loads(line)
 errors = " ".join(f"{k}:{v}" for k, v in sorted(r["errors"].items())) or "-"
 chat = r.get("chat", {})
-print(f"{fault:<8} {r['requests']:>8} {r['ok']:>8} {errors:<22} {r['timed_out']:>9} {r['cut']:>5} {r['lost']:>5} {chat.get('ok', 0):>10}")
+# Seconds 1..kill_at ran before the fault; the last full seconds after the restart.
+seconds = r.get("per_second", [])
+before = [n for n in seconds[1:kill_at] if n > 0]
+after = seconds[-4:-1]
+recovered = "-"
+if before and after:
+    recovered = f"{100 * statistics.median(after) / statistics.median(before):.0f} %"
+print(f"{fault:<8} {r['requests']:>8} {r['ok']:>8} {errors:<22} {r['timed_out']:>9} {r['cut']:>5} {r['lost']:>5} {chat.get('ok', 0):>10} {recovered:>10}")
 EOF
   rm -f "$out"
   # Let the restarted part come back before the next fault.

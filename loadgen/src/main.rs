@@ -99,9 +99,10 @@ fn main() {
         plan.warmup.as_secs_f64()
     );
     let progress = Arc::new(Progress::default());
-    let ticker = spawn_progress_line(progress.clone());
+    let (ticker, per_second) = spawn_progress_line(progress.clone());
     let report = run(&plan, progress).unwrap_or_else(|e| fail(&e));
     drop(ticker);
+    let per_second = per_second.join().unwrap_or_default();
     eprintln!();
     let stats = &report.gate;
     println!("{}", stats.summary(plan.duration));
@@ -114,6 +115,9 @@ fn main() {
             json["chat"] = delivered.json(plan.duration, "chat");
             json["chat"]["sent"] = (*sent).into();
         }
+        // Answers per second of wall time since the start (log-in included), to see a
+        // fault's dip and the recovery after it.
+        json["per_second"] = per_second.into();
         println!("{json}");
     }
     if stats.lost > 0 {
@@ -168,16 +172,24 @@ fn fail(message: &str) -> ! {
     std::process::exit(2);
 }
 
-/// Prints `[ 3 s] 12345/s ...` on stderr once a second until dropped.
-fn spawn_progress_line(progress: Arc<Progress>) -> std::sync::mpsc::Sender<()> {
+/// Prints `[ 3 s] 12345/s ...` on stderr once a second until the sender is dropped; the
+/// thread returns the answers counted in each second.
+fn spawn_progress_line(
+    progress: Arc<Progress>,
+) -> (
+    std::sync::mpsc::Sender<()>,
+    std::thread::JoinHandle<Vec<u64>>,
+) {
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
-    std::thread::spawn(move || {
+    let ticker = std::thread::spawn(move || {
         let start = Instant::now();
         let mut last = 0;
+        let mut per_second = Vec::new();
         while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
             stopped.recv_timeout(Duration::from_secs(1))
         {
             let answered = progress.answered.load(Ordering::Relaxed);
+            per_second.push(answered - last);
             eprint!(
                 "\r[{:>4.0} s] {:>8}/s  answered {:>9}  errors {:>6}  unanswered {:>4}",
                 start.elapsed().as_secs_f64(),
@@ -188,6 +200,7 @@ fn spawn_progress_line(progress: Arc<Progress>) -> std::sync::mpsc::Sender<()> {
             );
             last = answered;
         }
+        per_second
     });
-    stop
+    (stop, ticker)
 }
