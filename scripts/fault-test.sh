@@ -7,7 +7,10 @@
 # recovered: answers per second in the last 3 s of the run against the seconds before the
 # fault.
 #
-#   scripts/fault-test.sh [seconds per fault]
+#   scripts/fault-test.sh [seconds per fault] [fault ...]
+#
+# Faults: redis nats mariadb worker gate edge mail (SIGKILL), and worker-term gate-term
+# (SIGTERM: a graceful stop under load must answer every request it accepted).
 #
 # Before the faults a player is created and a mail sent; afterwards both must still be
 # there (acknowledged data survives every fault).
@@ -15,7 +18,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f var/cluster.env ] || { echo "start the system first: ./lukseun up" >&2; exit 2; }
 set -a; . var/cluster.env; set +a
-SECS=${1:-12}
+SECS=${1:-21}
+shift || true
 cargo build --release --locked -q -p loadgen -p cli
 LOADGEN=target/release/loadgen
 CLI=target/release/lukseun-cli
@@ -31,8 +35,11 @@ declare -A PATTERNS=(
   [gate]="target/release/gate"
   [edge]="target/release/edge"
   [mail]="target/release/mail"
+  [worker-term]="target/release/worker"
+  [gate-term]="target/release/gate"
 )
-ORDER=(redis nats mariadb worker gate edge mail)
+ORDER=(redis nats mariadb worker gate edge mail worker-term gate-term)
+[ $# -gt 0 ] && ORDER=("$@")
 
 # Acknowledged data written before the faults.
 GN="fault_$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -50,8 +57,11 @@ for fault in "${ORDER[@]}"; do
     --chat-senders 2 --chat-listeners 2 --chat-rate 5 >"$out" 2>/dev/null &
   lg=$!
   sleep $((SECS / 3))
-  pid=$(pgrep -f "${PATTERNS[$fault]}" | head -1 || true)
-  [ -n "$pid" ] && kill -9 "$pid"
+  pattern=${PATTERNS[$fault]:?unknown fault $fault}
+  pid=$(pgrep -f "$pattern" | head -1 || true)
+  signal=-9
+  [[ "$fault" == *-term ]] && signal=-TERM
+  [ -n "$pid" ] && kill "$signal" "$pid"
   wait "$lg" || true
   python3 - "$fault" "$out" "$((SECS / 3))" <<'EOF'
 import json, statistics, sys

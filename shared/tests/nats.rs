@@ -531,3 +531,37 @@ fn a_subscription_keeps_its_connection_alive() {
     publisher.publish("kept", b"still here").unwrap();
     assert_eq!(recv(&sub).payload, b"still here");
 }
+
+#[test]
+fn drain_delivers_everything_sent_before_it_then_closes() {
+    let nats = Nats::start();
+    let consumer = Client::connect(&nats.url(), Options::named("consumer")).unwrap();
+    let producer = Client::connect(&nats.url(), Options::named("producer")).unwrap();
+    let sub = consumer.subscribe("work", Some("workers")).unwrap();
+    consumer.flush(WAIT).unwrap();
+    for i in 0..5000u32 {
+        producer.publish("work", &i.to_be_bytes()).unwrap();
+    }
+    // Everything is with the server; some of it is still on its way to the consumer.
+    producer.flush(WAIT).unwrap();
+    sub.drain(WAIT);
+    let mut got = 0u32;
+    loop {
+        match sub.recv_timeout(WAIT) {
+            Ok(msg) => {
+                assert_eq!(msg.payload, got.to_be_bytes(), "in order, none skipped");
+                got += 1;
+            }
+            Err(NatsError::Closed) => break,
+            Err(e) => panic!("after drain the queue ends with Closed, got {e}"),
+        }
+    }
+    assert_eq!(got, 5000);
+    // Nothing published after the drain reaches it.
+    producer.publish("work", b"late").unwrap();
+    producer.flush(WAIT).unwrap();
+    assert!(matches!(
+        sub.recv_timeout(Duration::from_millis(200)),
+        Err(NatsError::Closed)
+    ));
+}

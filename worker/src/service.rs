@@ -30,6 +30,9 @@ pub const JOBS_SUBJECT: &str = "jobs";
 pub const WORKERS_QUEUE: &str = "workers";
 /// How often an idle job thread checks whether the worker is stopping.
 const STOP_POLL: Duration = Duration::from_millis(200);
+/// How long a stopping worker waits for NATS to confirm its unsubscribe (the jobs sent
+/// before it are then all in hand).
+const DRAIN_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 pub enum StartError {
@@ -212,8 +215,9 @@ impl JobIntake {
         loop {
             let subscription = &self.subscription;
             if self.stop.load(Ordering::Relaxed) {
-                // No more deliveries; what is queued is still received, then `Closed`.
-                subscription.unsubscribe();
+                // No more deliveries, but every job NATS already sent us is taken and
+                // answered; what is queued is still received, then `Closed`.
+                subscription.drain(DRAIN_WAIT);
             }
             let received = subscription.recv_timeout(STOP_POLL);
             self.metrics.queue_depth.set(subscription.queued() as i64);

@@ -333,6 +333,29 @@ impl Client {
         }
     }
 
+    /// Ends subscription `sid` without dropping what the server already sent it: the UNSUB
+    /// goes out while the subscription still takes deliveries, a PING/PONG round trip
+    /// makes sure every message the server sent before it has been queued, then the
+    /// subscription closes. What is queued can still be received.
+    pub(super) fn drain(&self, sid: u64, timeout: Duration) {
+        let inner = self.inner();
+        let mut out = lock(&inner.out);
+        if !out.closed && lock(&inner.subs).contains_key(&sid) {
+            let was_empty = out.buf.is_empty();
+            proto::push_unsub(&mut out.buf, sid, None);
+            drop(out);
+            if was_empty {
+                inner.writer_wake.notify_one();
+            }
+            // The reader queues messages in the order they arrive, so after the PONG
+            // nothing sent before the UNSUB is still on its way.
+            let _ = self.flush(timeout);
+        } else {
+            drop(out);
+        }
+        lock(&inner.subs).remove(&sid);
+    }
+
     /// Returns once the server has processed everything published before this call
     /// (a PING/PONG round trip after the buffered frames). Waits through a reconnect
     /// within `timeout`.

@@ -71,6 +71,15 @@ impl Subscription {
         self.dropped.load(Ordering::Relaxed)
     }
 
+    /// Stops delivery after every message the server already sent has arrived (an UNSUB,
+    /// then a PING/PONG round trip of at most `timeout`): for a graceful stop that must
+    /// not drop work handed over just before it. Messages queued can still be received.
+    pub fn drain(&self, timeout: std::time::Duration) {
+        if !self.unsubscribed.swap(true, Ordering::Relaxed) {
+            self.client.drain(self.sid, timeout);
+        }
+    }
+
     /// Stops delivery. Messages already queued can still be received. Idempotent.
     pub fn unsubscribe(&self) {
         if !self.unsubscribed.swap(true, Ordering::Relaxed) {
