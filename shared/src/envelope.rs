@@ -1,12 +1,13 @@
 //! The JSON response envelope of the contract and its fixed status codes.
 //!
-//! `{"status":<int>,"message":"<text>","data":{...}}`; status 0 is success, module errors
-//! use 80–99.
+//! `{"status":<int>,"message":"<text>","data":{...}}`, `data` always an object; status 0
+//! is success. Modules answer the statuses of the original's module documents (0–6 for
+//! success variants, 86–99 for errors); the framework's are below.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// The statuses the contract fixes; modules add their own codes in 80–99.
+/// The statuses the contract fixes (and 16, a project addition); modules add their own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     Ok,
@@ -18,6 +19,9 @@ pub enum Status {
     Malformed,
     UnknownWorld,
     PermissionDenied,
+    /// A backend (MySQL, Redis, another service) failed mid-request; nothing half-done was
+    /// kept, so the request may be retried. A project addition (docs/PROTOCOL.md).
+    Unavailable,
 }
 
 impl Status {
@@ -32,6 +36,7 @@ impl Status {
             Status::Malformed => 13,
             Status::UnknownWorld => 14,
             Status::PermissionDenied => 15,
+            Status::Unavailable => 16,
         }
     }
 
@@ -47,6 +52,7 @@ impl Status {
             Status::Malformed => "malformed request",
             Status::UnknownWorld => "world does not exist",
             Status::PermissionDenied => "permission denied",
+            Status::Unavailable => "service temporarily unavailable, try again",
         }
     }
 }
@@ -55,7 +61,9 @@ impl Status {
 pub struct Response {
     pub status: i32,
     pub message: String,
-    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    /// Always an object, `{}` when empty: the original's clients read `data` on every
+    /// answer, errors included.
+    #[serde(default)]
     pub data: Map<String, Value>,
 }
 
@@ -75,7 +83,7 @@ impl Response {
         }
     }
 
-    /// A module error (80–99) with its own message.
+    /// A module status with its own message.
     pub fn error(code: i32, message: impl Into<String>) -> Response {
         Response {
             status: code,
@@ -91,7 +99,7 @@ impl Response {
 
 /// The timeout answer, pre-rendered: the gate sends it often under faults.
 pub fn timeout_json() -> &'static str {
-    r#"{"status":-2,"message":"request timed out"}"#
+    r#"{"status":-2,"message":"request timed out","data":{}}"#
 }
 
 #[cfg(test)]

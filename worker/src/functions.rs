@@ -1,135 +1,93 @@
 //! The function table: every function a client may call, with who may call it. The only
 //! place a new game function is registered.
 
-use crate::context::Context;
+use crate::function::{Function, Run};
 use crate::modules::account;
-use crate::modules::common::{Args, Outcome};
 use crate::modules::mail;
 use crate::modules::{chat, family, friend};
 use crate::modules::{item, player, weapon};
 
-/// Who may call a function.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// No token (register and the logins).
-    Public,
-    /// An account token, or a session token for the request's world.
-    Account,
-    /// A session token for the request's world.
-    Session,
-    /// Any valid token whose claims carry `role:"admin"`.
-    Admin,
-}
-
-pub type GameFn = fn(&Context, &Args) -> Outcome;
-
-#[derive(Clone, Copy)]
-pub struct Function {
-    pub name: &'static str,
-    pub run: GameFn,
-    pub access: Access,
-}
-
-const fn entry(name: &'static str, run: GameFn, access: Access) -> Function {
-    Function { name, run, access }
+const fn entry(name: &'static str, run: Run) -> Function {
+    Function { name, run }
 }
 
 pub const FUNCTIONS: &[Function] = &[
-    entry("register", account::register, Access::Public),
-    entry("login_unique", account::login_unique, Access::Public),
-    entry("login", account::login, Access::Public),
-    entry("bind_account", account::bind_account, Access::Account),
-    entry(
-        "account_all_info",
-        account::account_all_info,
-        Access::Account,
-    ),
-    entry("enter_world", account::enter_world, Access::Account),
-    entry("create_player", player::create_player, Access::Session),
-    entry("get_info_player", player::get_info_player, Access::Session),
+    entry("register", Run::Public(account::register)),
+    entry("login_unique", Run::Public(account::login_unique)),
+    entry("login", Run::Public(account::login)),
+    entry("bind_account", Run::Account(account::bind_account)),
+    entry("account_all_info", Run::Account(account::account_all_info)),
+    entry("enter_world", Run::Account(account::enter_world)),
+    entry("create_player", Run::Session(player::create_player)),
+    entry("get_info_player", Run::Session(player::get_info_player)),
     entry(
         "get_account_world_info",
-        player::get_account_world_info,
-        Access::Account,
+        Run::Account(player::get_account_world_info),
     ),
     entry(
         "change_player_name",
-        player::change_player_name,
-        Access::Session,
+        Run::Session(player::change_player_name),
     ),
-    entry("add_resources", player::add_resources, Access::Admin),
-    entry("get_all_resource", item::get_all_resource, Access::Session),
-    entry("get_all_weapon", weapon::get_all_weapon, Access::Session),
-    entry("level_up_weapon", weapon::level_up_weapon, Access::Session),
+    entry("add_resources", Run::Admin(player::add_resources)),
+    entry("get_all_resource", Run::Player(item::get_all_resource)),
+    entry("get_all_weapon", Run::Player(weapon::get_all_weapon)),
+    entry("level_up_weapon", Run::Player(weapon::level_up_weapon)),
     entry(
         "level_up_star_weapon",
-        weapon::level_up_star_weapon,
-        Access::Session,
+        Run::Player(weapon::level_up_star_weapon),
     ),
-    entry("send_mail", mail::send_mail, Access::Session),
-    entry("get_new_mail", mail::get_new_mail, Access::Session),
-    entry("get_all_mail", mail::get_all_mail, Access::Session),
-    entry("mark_read_mail", mail::mark_read_mail, Access::Session),
-    entry("delete_mail", mail::delete_mail, Access::Session),
-    entry("delete_read_mail", mail::delete_read_mail, Access::Session),
-    entry("accept_gifts", mail::accept_gifts, Access::Session),
-    entry("send_gift_mail", mail::send_gift_mail, Access::Admin),
-    entry("create_family", family::create_family, Access::Session),
-    entry("get_all_family", family::get_all_family, Access::Session),
-    entry("search_family", family::search_family, Access::Session),
+    entry("send_mail", Run::Player(mail::send_mail)),
+    entry("get_new_mail", Run::Session(mail::get_new_mail)),
+    entry("get_all_mail", Run::Session(mail::get_all_mail)),
+    entry("mark_read_mail", Run::Session(mail::mark_read_mail)),
+    entry("delete_mail", Run::Session(mail::delete_mail)),
+    entry("delete_read_mail", Run::Session(mail::delete_read_mail)),
+    entry("accept_gifts", Run::Session(mail::accept_gifts)),
+    entry("send_gift_mail", Run::Admin(mail::send_gift_mail)),
+    entry("create_family", Run::Player(family::create_family)),
+    entry("get_all_family", Run::Player(family::get_all_family)),
+    entry("search_family", Run::Session(family::search_family)),
     entry(
         "request_join_family",
-        family::request_join_family,
-        Access::Session,
+        Run::Player(family::request_join_family),
     ),
     entry(
         "invite_user_family",
-        family::invite_user_family,
-        Access::Session,
+        Run::Player(family::invite_user_family),
     ),
-    entry("respond_family", family::respond_family, Access::Session),
-    entry("leave_family", family::leave_family, Access::Session),
+    entry("respond_family", Run::Player(family::respond_family)),
+    entry("leave_family", Run::Player(family::leave_family)),
     entry(
         "remove_user_family",
-        family::remove_user_family,
-        Access::Session,
+        Run::Player(family::remove_user_family),
     ),
-    entry("set_role_family", family::set_role_family, Access::Session),
-    entry(
-        "set_notice_family",
-        family::set_notice_family,
-        Access::Session,
-    ),
-    entry("disband_family", family::disband_family, Access::Session),
-    entry("get_all_friend", friend::get_all_friend, Access::Session),
-    entry("request_friend", friend::request_friend, Access::Session),
-    entry("respond_friend", friend::respond_friend, Access::Session),
-    entry("remove_friend", friend::remove_friend, Access::Session),
-    entry(
-        "send_gift_friend",
-        friend::send_gift_friend,
-        Access::Session,
-    ),
-    entry("find_person", friend::find_person, Access::Session),
+    entry("set_role_family", Run::Player(family::set_role_family)),
+    entry("set_notice_family", Run::Player(family::set_notice_family)),
+    entry("disband_family", Run::Player(family::disband_family)),
+    entry("get_all_friend", Run::Player(friend::get_all_friend)),
+    entry("request_friend", Run::Player(friend::request_friend)),
+    entry("respond_friend", Run::Player(friend::respond_friend)),
+    entry("remove_friend", Run::Player(friend::remove_friend)),
+    entry("send_gift_friend", Run::Player(friend::send_gift_friend)),
+    entry("find_person", Run::Player(friend::find_person)),
     entry(
         "get_login_token_chat",
-        chat::get_login_token_chat,
-        Access::Session,
+        Run::Player(chat::get_login_token_chat),
     ),
 ];
 
 /// Functions that exist only in this crate's tests, to exercise the handler's guards.
 #[cfg(test)]
 pub const TEST_FUNCTIONS: &[Function] = &[
-    entry("debug_panic", test_only::panic, Access::Public),
-    entry("debug_session", test_only::echo, Access::Session),
-    entry("debug_admin", test_only::echo, Access::Admin),
-    entry("debug_sleep", test_only::sleep, Access::Public),
+    entry("debug_panic", Run::Public(test_only::panic)),
+    entry("debug_session", Run::Session(test_only::echo_in_world)),
+    entry("debug_admin", Run::Admin(test_only::echo_account)),
+    entry("debug_sleep", Run::Public(test_only::sleep)),
 ];
 
 #[cfg(test)]
 pub mod test_only {
-    use super::*;
+    use crate::function::{Account, Args, Context, InWorld, Outcome};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// How many `debug_sleep` calls have started: lets a test stop the worker while one
@@ -141,7 +99,7 @@ pub mod test_only {
         let ms = args.int("ms")?;
         SLEEPS_STARTED.fetch_add(1, Ordering::SeqCst);
         std::thread::sleep(std::time::Duration::from_millis(ms.clamp(0, 5000) as u64));
-        Ok(args.0.clone())
+        Ok(args.0.clone().into())
     }
 
     pub fn panic(_: &Context, _: &Args) -> Outcome {
@@ -149,10 +107,16 @@ pub mod test_only {
     }
 
     /// Answers the arguments it was given and the world it ran in.
-    pub fn echo(ctx: &Context, args: &Args) -> Outcome {
+    pub fn echo_in_world(ctx: &Context, _: &InWorld, args: &Args) -> Outcome {
         let mut data = args.0.clone();
         data.insert("served_world".into(), ctx.world.into());
-        Ok(data)
+        Ok(data.into())
+    }
+
+    pub fn echo_account(ctx: &Context, _: &Account, args: &Args) -> Outcome {
+        let mut data = args.0.clone();
+        data.insert("served_world".into(), ctx.world.into());
+        Ok(data.into())
     }
 }
 
@@ -166,6 +130,7 @@ pub fn lookup(name: &str) -> Option<&'static Function> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::function::Access;
 
     #[test]
     fn names_are_unique_and_only_the_logins_are_public() {
@@ -176,7 +141,7 @@ mod tests {
                 f.name
             );
             let public = matches!(f.name, "register" | "login_unique" | "login");
-            assert_eq!(f.access == Access::Public, public, "{}", f.name);
+            assert_eq!(f.access() == Access::Public, public, "{}", f.name);
         }
         assert!(lookup("login").is_some());
         assert!(lookup("no_such_function").is_none());
@@ -191,7 +156,7 @@ mod tests {
                 .lines()
                 .find(|l| l.starts_with(&row))
                 .unwrap_or_else(|| panic!("docs/worker.md lacks a row for {}", f.name));
-            let access = format!("{:?}", f.access);
+            let access = format!("{:?}", f.access());
             assert!(line.contains(&access), "{}: docs say {line}", f.name);
         }
     }

@@ -30,9 +30,11 @@ impl fmt::Display for GameConfigError {
 
 impl std::error::Error for GameConfigError {}
 
-/// Which worlds exist, and which old worlds were merged into which.
+/// Which worlds exist, in which order, and which old worlds were merged into which.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Worlds {
+    /// Every world id in the file's order: a request's integer `world` indexes this.
+    ordered: Vec<String>,
     live: Vec<String>,
     merged_into: HashMap<String, String>,
 }
@@ -41,32 +43,74 @@ pub struct Worlds {
 const MAX_MERGE_HOPS: usize = 16;
 
 impl Worlds {
-    /// Parses `{"worlds":["s0",..],"merge":{"old":"new",..}}`; every merge must end in a
-    /// live world, so a bad file is refused when loaded rather than per request.
+    /// Parses either shape of the worlds file, and checks that every merge ends in a live
+    /// world, so a bad file is refused when loaded rather than per request:
+    /// - ours: `{"worlds":["s0",..],"merge":{"old":"new",..}}` (merged worlds follow the
+    ///   live ones in index order, sorted by id);
+    /// - the original's world.json: `{"worlds":[{"id":"s0","merge":"s0",..},..]}`, where a
+    ///   world whose `merge` names another world was merged into it.
     pub fn parse(value: &Value) -> Result<Worlds, GameConfigError> {
         let bad = |r: &str| GameConfigError::BadWorlds(r.to_string());
-        let live = value
+        let list = value
             .get("worlds")
             .and_then(Value::as_array)
-            .ok_or_else(|| bad("`worlds` must be an array of world ids"))?
-            .iter()
-            .map(|w| w.as_str().map(str::to_string))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| bad("every world id must be a string"))?;
+            .ok_or_else(|| bad("`worlds` must be an array of world ids"))?;
+        let mut ordered = Vec::new();
         let mut merged_into = HashMap::new();
+        for entry in list {
+            match entry {
+                Value::String(id) => ordered.push(id.clone()),
+                Value::Object(world) => {
+                    let id = world
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| bad("every world needs a string `id`"))?;
+                    match world.get("merge") {
+                        None | Some(Value::Null) => {}
+                        Some(Value::String(to)) if to == id => {}
+                        Some(Value::String(to)) => {
+                            merged_into.insert(id.to_string(), to.clone());
+                        }
+                        Some(_) => return Err(bad("a world's `merge` must be a world id")),
+                    }
+                    ordered.push(id.to_string());
+                }
+                _ => return Err(bad("every world id must be a string")),
+            }
+        }
         match value.get("merge") {
             None | Some(Value::Null) => {}
             Some(Value::Object(map)) => {
+                let mut extra = Vec::new();
                 for (from, to) in map {
                     let to = to
                         .as_str()
                         .ok_or_else(|| bad("`merge` values must be world ids"))?;
                     merged_into.insert(from.clone(), to.to_string());
+                    if !ordered.contains(from) {
+                        extra.push(from.clone());
+                    }
                 }
+                extra.sort();
+                ordered.extend(extra);
             }
             Some(_) => return Err(bad("`merge` must be an object old -> new")),
         }
-        let worlds = Worlds { live, merged_into };
+        for (i, id) in ordered.iter().enumerate() {
+            if ordered[..i].contains(id) {
+                return Err(GameConfigError::BadWorlds(format!("world {id} twice")));
+            }
+        }
+        let live = ordered
+            .iter()
+            .filter(|w| !merged_into.contains_key(*w))
+            .cloned()
+            .collect();
+        let worlds = Worlds {
+            ordered,
+            live,
+            merged_into,
+        };
         for from in worlds.merged_into.keys() {
             if worlds.resolve(from).is_none() {
                 return Err(GameConfigError::BadWorlds(format!(
@@ -89,6 +133,13 @@ impl Worlds {
             return self.live.iter().find(|w| *w == current).map(String::as_str);
         }
         None
+    }
+
+    /// The world a request's integer `world` is served as: the world at that index of the
+    /// file's list, then through merges.
+    pub fn resolve_index(&self, index: u64) -> Option<&str> {
+        let id = self.ordered.get(usize::try_from(index).ok()?)?;
+        self.resolve(id)
     }
 
     pub fn live(&self) -> &[String] {
@@ -169,6 +220,28 @@ mod tests {
         assert_eq!(w.resolve("s1"), Some("s0"));
         assert_eq!(w.resolve("s2"), Some("s0"));
         assert_eq!(w.resolve(""), None);
+        // Index order: the live worlds, then the merged ones by id.
+        assert_eq!(w.resolve_index(0), Some("s0"));
+        assert_eq!(w.resolve_index(1), Some("s0"), "s1, merged");
+        assert_eq!(w.resolve_index(3), None);
+        assert_eq!(w.resolve_index(u64::MAX), None);
+    }
+
+    #[test]
+    fn the_originals_world_list_resolves_by_index_and_merge() {
+        let w = Worlds::parse(&json!({"worlds":[
+            {"status":0,"id":"s0","name":"world s0","merge":"s0"},
+            {"status":0,"id":"s1","name":"world s1","merge":"s2"},
+            {"status":0,"id":"s2","name":"world s2","merge":"s2"}
+        ]}))
+        .unwrap();
+        assert_eq!(w.live(), ["s0", "s2"]);
+        assert_eq!(w.resolve("s1"), Some("s2"));
+        assert_eq!(w.resolve_index(1), Some("s2"));
+        assert_eq!(w.resolve_index(2), Some("s2"));
+        assert!(Worlds::parse(&json!({"worlds":[{"id":"s0","merge":"s9"}]})).is_err());
+        assert!(Worlds::parse(&json!({"worlds":[{"name":"no id"}]})).is_err());
+        assert!(Worlds::parse(&json!({"worlds":["s0","s0"]})).is_err());
     }
 
     #[test]

@@ -8,19 +8,42 @@ use std::panic::{self, AssertUnwindSafe};
 
 use auth::jwt::{Claims, TokenError, TokenKind};
 use auth::tokens::{revocation_key, still_current};
+use mysql::prelude::Queryable;
 use serde_json::{Map, Value};
 use shared::envelope::{Response, Status};
 
-use crate::context::{Context, Services};
-use crate::functions::{self, Access};
+use crate::function::{
+    malformed, Access, Account, Args, Context, FnError, InWorld, Player, Run, Services,
+};
+use crate::functions;
 use crate::game_config::{GameConfig, Worlds};
-use crate::modules::common::{malformed, Args, FnError};
-use crate::modules::enums::ADMIN_ROLE;
+use crate::modules::enums::{SharedStatus, ADMIN_ROLE};
 
-/// A parsed request: `{"world":"s0","function":"<name>","data":{...}}`.
+/// The `world` of a request: a world id, or (as the original's clients send it) an index
+/// into the worlds file's list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorldRef {
+    Id(String),
+    Index(u64),
+    /// A negative number: names no world (status 14), but is not malformed.
+    Negative,
+}
+
+impl WorldRef {
+    /// The live world this names, through merges.
+    pub fn resolve<'w>(&self, worlds: &'w Worlds) -> Option<&'w str> {
+        match self {
+            WorldRef::Id(id) => worlds.resolve(id),
+            WorldRef::Index(i) => worlds.resolve_index(*i),
+            WorldRef::Negative => None,
+        }
+    }
+}
+
+/// A parsed request: `{"world":"s0"|0,"function":"<name>","data":{...}}`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
-    pub world: Option<String>,
+    pub world: Option<WorldRef>,
     pub function: String,
     pub data: Map<String, Value>,
 }
@@ -37,9 +60,11 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
         None => return Err("`function` is missing".into()),
     };
     let world = match object.remove("world") {
-        Some(Value::String(w)) => Some(w),
+        Some(Value::String(w)) => Some(WorldRef::Id(w)),
+        Some(Value::Number(n)) if n.is_u64() => n.as_u64().map(WorldRef::Index),
+        Some(Value::Number(n)) if n.is_i64() => Some(WorldRef::Negative),
         None | Some(Value::Null) => None,
-        Some(_) => return Err("`world` must be a string".into()),
+        Some(_) => return Err("`world` must be a world id or an integer index".into()),
     };
     let data = match object.remove("data") {
         Some(Value::Object(d)) => d,
@@ -69,9 +94,7 @@ impl Refusal {
         match self {
             Refusal::Missing => Response::of(Status::TokenMissing),
             Refusal::NotAString => malformed("`data.token` must be a string"),
-            Refusal::Invalid(TokenError::Unavailable(_)) => {
-                FnError::Backend("token store unavailable".into()).to_response()
-            }
+            Refusal::Invalid(TokenError::Unavailable(_)) => Response::of(Status::Unavailable),
             Refusal::Invalid(_) | Refusal::WrongScope => Response::of(Status::InvalidToken),
             Refusal::NotAdmin => Response::of(Status::PermissionDenied),
         }
@@ -175,28 +198,21 @@ fn dispatch(
     let Some(function) = functions::lookup(&request.function) else {
         return Response::of(Status::UnknownFunction);
     };
-    let world = match request.world.as_deref() {
-        Some(named) => match config.worlds().resolve(named) {
+    let access = function.access();
+    let world = match &request.world {
+        Some(named) => match named.resolve(config.worlds()) {
             Some(served) => Some(served),
             None => return Response::of(Status::UnknownWorld),
         },
-        None if function.access == Access::Session => {
-            return Response::of(Status::UnknownWorld);
-        }
+        None if access == Access::Session => return Response::of(Status::UnknownWorld),
         None => None,
     };
     let mut data = request.data;
-    let claims = if function.access == Access::Public {
+    let claims = if access == Access::Public {
         None
     } else {
         let token = data.remove("token");
-        match authorize(
-            function.access,
-            token.as_ref(),
-            world,
-            config.worlds(),
-            validate,
-        ) {
+        match authorize(access, token.as_ref(), world, config.worlds(), validate) {
             Ok(claims) => Some(claims),
             Err(refusal) => {
                 if let Refusal::Invalid(TokenError::Unavailable(why)) = &refusal {
@@ -210,17 +226,25 @@ fn dispatch(
         // The token says who the caller is; what the client sent does not count.
         data.insert("unique_id".into(), Value::from(claims.uid.clone()));
     }
-    let ctx = Context {
-        db: &services.db,
-        redis: &services.redis,
-        tokens: &services.tokens,
-        settings: &services.settings,
-        config,
-        claims: claims.as_ref(),
-        world,
+    let ctx = Context::new(services, config, world);
+    let args = Args(&data);
+    let outcome = match (function.run, claims) {
+        (Run::Public(run), _) => run(&ctx, &args),
+        (Run::Account(run) | Run::Admin(run), Some(claims)) => run(&ctx, &account(claims), &args),
+        (Run::Session(run), Some(claims)) => match world {
+            Some(world) => run(&ctx, &in_world(claims, world), &args),
+            None => Err(FnError::NoWorld),
+        },
+        (Run::Player(run), Some(claims)) => match world {
+            Some(world) => {
+                load_player(&ctx, &in_world(claims, world)).and_then(|p| run(&ctx, &p, &args))
+            }
+            None => Err(FnError::NoWorld),
+        },
+        (_, None) => unreachable!("every non-public function was authorized above"),
     };
-    match (function.run)(&ctx, &Args(&data)) {
-        Ok(data) => Response::ok(data),
+    match outcome {
+        Ok(reply) => reply.into_response(),
         Err(e) => {
             if let FnError::Backend(why) = &e {
                 shared::warn!("function failed", function = function.name, error = why);
@@ -228,6 +252,36 @@ fn dispatch(
             e.to_response()
         }
     }
+}
+
+fn account(claims: Claims) -> Account {
+    Account {
+        uid: claims.uid,
+        role: claims.role,
+    }
+}
+
+fn in_world(claims: Claims, world: &str) -> InWorld {
+    InWorld {
+        uid: claims.uid,
+        world: world.to_string(),
+    }
+}
+
+/// The caller's player in `at.world`; the shared "no player" status when it has none.
+pub fn load_player(ctx: &Context, at: &InWorld) -> Result<Player, FnError> {
+    let mut conn = ctx.db.conn()?;
+    let row: Option<(String, i64)> = conn.exec_first(
+        "SELECT gn, level FROM players WHERE world = ? AND unique_id = ?",
+        (&at.world, &at.uid),
+    )?;
+    let (gn, level) = row.ok_or(SharedStatus::NoPlayer)?;
+    Ok(Player {
+        world: at.world.clone(),
+        unique_id: at.uid.clone(),
+        gn,
+        level,
+    })
 }
 
 #[cfg(test)]
@@ -242,17 +296,18 @@ mod tests {
         let redis_server = testkit::Redis::start();
         let redis = Arc::new(shared::redis_conn::RedisPool::new(&redis_server.url(), 2).unwrap());
         let key = auth::Key::new(b"a test signing key of 32 bytes!!").unwrap();
-        let services = Services {
+        let services = Services::new(
             // Never reached: the functions called here touch no table.
-            db: crate::db::Db::open("mysql://root@127.0.0.1:1/none", 1).unwrap(),
-            redis: redis.clone(),
-            tokens: auth::Tokens::new(key, redis.clone(), Duration::from_secs(60)),
-            settings: crate::context::FunctionSettings {
+            crate::db::Db::open("mysql://root@127.0.0.1:1/none", 1).unwrap(),
+            redis.clone(),
+            auth::Tokens::new(key, redis.clone(), Duration::from_secs(60)),
+            crate::function::FunctionSettings {
                 pbkdf2_iterations: 1000,
                 mail_url: String::new(),
                 auth_url: String::new(),
+                notify: Default::default(),
             },
-        };
+        );
         let config = GameConfig::embedded();
         let issue = || {
             let session = services
@@ -301,9 +356,13 @@ mod tests {
     #[test]
     fn requests_parse_or_say_what_is_wrong() {
         let r = parse_request(r#"{"world":"s0","function":"login","data":{"a":1}}"#).unwrap();
-        assert_eq!(r.world.as_deref(), Some("s0"));
+        assert_eq!(r.world, Some(WorldRef::Id("s0".into())));
         assert_eq!(r.function, "login");
         assert_eq!(r.data["a"], 1);
+        let r = parse_request(r#"{"world": 0, "function": "login"}"#).unwrap();
+        assert_eq!(r.world, Some(WorldRef::Index(0)));
+        let r = parse_request(r#"{"world":-3,"function":"login"}"#).unwrap();
+        assert_eq!(r.world, Some(WorldRef::Negative));
         let r = parse_request(r#"{"function":"login"}"#).unwrap();
         assert_eq!((r.world, r.data.len()), (None, 0));
         for (line, why) in [
@@ -311,7 +370,14 @@ mod tests {
             ("[1,2]", "must be a JSON object"),
             (r#"{"data":{}}"#, "`function` is missing"),
             (r#"{"function":7}"#, "`function` must be a string"),
-            (r#"{"function":"f","world":1}"#, "`world` must be a string"),
+            (
+                r#"{"function":"f","world":1.5}"#,
+                "`world` must be a world id",
+            ),
+            (
+                r#"{"function":"f","world":[0]}"#,
+                "`world` must be a world id",
+            ),
             (r#"{"function":"f","data":[1]}"#, "`data` must be an object"),
             (r#"{"function":"f","data":"x"}"#, "`data` must be an object"),
         ] {
@@ -349,7 +415,7 @@ mod tests {
             11
         );
         let down = Refusal::Invalid(TokenError::Unavailable("redis".into())).to_response();
-        assert_eq!(down.status, 99);
+        assert_eq!(down.status, 16);
     }
 
     #[test]

@@ -4,12 +4,13 @@
 //!
 //! - [`service::Worker`]: the running service (in-process for tests, wired by `main`).
 //! - [`handler`]: one request line to one response; the statuses of the contract.
+//! - [`function`]: the game function API (context, caller, arguments, replies, statuses).
 //! - [`functions`]: the function table; [`modules`]: the game functions.
 //! - [`db`]: MySQL pool and migrations; [`gate_link`]: the return path to the gates.
 
 pub mod config_refresh;
-pub mod context;
 pub mod db;
+pub mod function;
 pub mod functions;
 pub mod game_config;
 pub mod gate_link;
@@ -17,6 +18,7 @@ pub mod handler;
 pub mod job;
 pub mod metrics;
 pub mod modules;
+pub mod notify;
 pub mod pool;
 pub mod service;
 pub mod settings;

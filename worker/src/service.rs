@@ -16,8 +16,8 @@ use shared::nats::{self, NatsError, Subscription};
 use shared::redis_conn::RedisPool;
 
 use crate::config_refresh::{start_refresher, LiveConfig};
-use crate::context::{FunctionSettings, Services};
 use crate::db::{self, Db};
+use crate::function::{Clock, FunctionSettings, Seeds, Services};
 use crate::game_config::GameConfig;
 use crate::gate_link::{job_key, GateLink, LinkError};
 use crate::handler;
@@ -86,7 +86,10 @@ impl Worker {
                 pbkdf2_iterations: settings.pbkdf2_iterations,
                 mail_url: settings.mail_url.clone(),
                 auth_url: settings.auth_url.clone(),
+                notify: settings.notify(),
             },
+            clock: Arc::new(Clock::system()),
+            seeds: Arc::new(Seeds::random()),
         });
         let client = retry_until(deadline, "NATS connect", || {
             nats::Client::connect(&settings.nats_url, nats::Options::named("worker"))

@@ -3,8 +3,8 @@
 //! (edge/src/login.rs); `fid` is the family's generated hex id, `""` without a family, so
 //! no player-chosen text becomes a NATS subject token.
 
-use crate::context::Context;
-use crate::modules::common::{data, require_player, Args, FnError, Outcome};
+use crate::function::Context;
+use crate::function::{data, ok, Args, FnError, Outcome, Player};
 use crate::modules::family;
 
 /// Seconds a token stays redeemable (the contract's EX 120).
@@ -16,8 +16,7 @@ pub fn token_key(nonce: &str) -> String {
 
 /// `get_login_token_chat()`: `token`, a fresh nonce for the edge. Family changes take
 /// effect in chat with a new token (a second REGISTER re-binds the connection).
-pub fn get_login_token_chat(ctx: &Context, _: &Args) -> Outcome {
-    let player = require_player(ctx)?;
+pub fn get_login_token_chat(ctx: &Context, player: &Player, _: &Args) -> Outcome {
     let fid = family::chat_fid(ctx, &player.world, &player.unique_id)?;
     let nonce = shared::ids::random_hex(16);
     let key = token_key(&nonce);
@@ -41,5 +40,5 @@ pub fn get_login_token_chat(ctx: &Context, _: &Args) -> Outcome {
                 .query::<()>(conn)
         })
         .map_err(|e| FnError::Backend(e.to_string()))?;
-    Ok(data([("token", nonce.into())]))
+    ok(data([("token", nonce.into())]))
 }

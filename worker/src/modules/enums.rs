@@ -1,172 +1,78 @@
-//! Ids the game client shares with the server: module statuses (80–99) and, as modules
-//! arrive, item groups and roles. One place, so client and server agree on every number.
+//! Ids the game client shares with the server: each module's statuses, item groups, roles,
+//! mail types. One place, so client and server agree on every number.
 
-/// Statuses of the account functions. Each module has its own 80–99 range; the function
-/// that answered says which module's table applies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AccountStatus {
-    UniqueIdTaken = 80,
-    AccountTaken = 81,
-    WrongCredentials = 82,
-    GuestHasCredentials = 83,
-    AlreadyBound = 84,
-    NoSuchAccount = 85,
-    InvalidArgument = 86,
-}
-
-impl AccountStatus {
-    pub fn code(self) -> i32 {
-        self as i32
-    }
-
-    pub fn message(self) -> &'static str {
-        match self {
-            AccountStatus::UniqueIdTaken => "unique_id is already in use",
-            AccountStatus::AccountTaken => "account name is already taken",
-            AccountStatus::WrongCredentials => "wrong account or password",
-            AccountStatus::GuestHasCredentials => {
-                "this unique_id has an account and password: log in with them"
-            }
-            AccountStatus::AlreadyBound => "this account already has an account name and password",
-            AccountStatus::NoSuchAccount => "account does not exist",
-            AccountStatus::InvalidArgument => "invalid argument",
-        }
+crate::module_statuses! {
+    /// Statuses of the account functions. Each module has its own 80–99 range; the function
+    /// that answered says which module's table applies.
+    pub enum AccountStatus {
+        UniqueIdTaken = 80 => "unique_id is already in use",
+        AccountTaken = 81 => "account name is already taken",
+        WrongCredentials = 82 => "wrong account or password",
+        GuestHasCredentials = 83 => "this unique_id has an account and password: log in with them",
+        AlreadyBound = 84 => "this account already has an account name and password",
+        NoSuchAccount = 85 => "account does not exist",
+        InvalidArgument = 86 => "invalid argument",
     }
 }
 
-/// Statuses any module's function may answer, because they come from the shared helpers
-/// (`common::require_player`, `item::spend`, `item::grant`): 90–98 mean the same in every
-/// module, so module tables use 80–89.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SharedStatus {
-    /// The caller (or the target) has no player in this world.
-    NoPlayer = 90,
-    /// A spend would take an item below zero; nothing was spent.
-    NotEnoughItems = 91,
-    /// An item string is malformed or names an item `items.json` does not define.
-    InvalidItem = 92,
-}
-
-impl SharedStatus {
-    pub fn code(self) -> i32 {
-        self as i32
-    }
-
-    pub fn message(self) -> &'static str {
-        match self {
-            SharedStatus::NoPlayer => "no player in this world: create one first",
-            SharedStatus::NotEnoughItems => "not enough items",
-            SharedStatus::InvalidItem => "invalid item",
-        }
+crate::module_statuses! {
+    /// Statuses any module's function may answer, because they come from the shared helpers
+    /// (`common::require_player`, `item::spend`, `item::grant`): 90–98 mean the same in every
+    /// module, so module tables use 80–89.
+    pub enum SharedStatus {
+        /// The caller (or the target) has no player in this world.
+        NoPlayer = 90 => "no player in this world: create one first",
+        /// A spend would take an item below zero; nothing was spent.
+        NotEnoughItems = 91 => "not enough items",
+        /// An item string is malformed or names an item `items.json` does not define.
+        InvalidItem = 92 => "invalid item",
     }
 }
 
-/// Statuses of the player functions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PlayerStatus {
-    /// `create_player` for an account that already has a player in this world.
-    PlayerExists = 80,
-    NameTaken = 81,
-    /// The name breaks the name rules; the message says which.
-    InvalidName = 82,
-    /// `add_resources` names no target or two targets.
-    InvalidTarget = 83,
-}
-
-impl PlayerStatus {
-    pub fn code(self) -> i32 {
-        self as i32
-    }
-
-    pub fn message(self) -> &'static str {
-        match self {
-            PlayerStatus::PlayerExists => "this account already has a player in this world",
-            PlayerStatus::NameTaken => "player name is already taken in this world",
-            PlayerStatus::InvalidName => "invalid player name",
-            PlayerStatus::InvalidTarget => "name exactly one target: gn_target or uid_target",
-        }
+crate::module_statuses! {
+    /// Statuses of the player functions.
+    pub enum PlayerStatus {
+        /// `create_player` for an account that already has a player in this world.
+        PlayerExists = 80 => "this account already has a player in this world",
+        NameTaken = 81 => "player name is already taken in this world",
+        /// The name breaks the name rules; the message says which.
+        InvalidName = 82 => "invalid player name",
+        /// `add_resources` names no target or two targets.
+        InvalidTarget = 83 => "name exactly one target: gn_target or uid_target",
     }
 }
 
-/// Statuses of the weapon functions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WeaponStatus {
-    /// `weapon.json` defines no weapon with this id.
-    UnknownWeapon = 80,
-    /// The player does not own this weapon.
-    NotOwned = 81,
-    /// The level asked for is above the weapon's `max_level`.
-    MaxLevel = 82,
-    /// The weapon has its highest star already.
-    MaxStar = 83,
-    /// `delta` is below 1.
-    InvalidDelta = 84,
-}
-
-impl WeaponStatus {
-    pub fn code(self) -> i32 {
-        self as i32
-    }
-
-    pub fn message(self) -> &'static str {
-        match self {
-            WeaponStatus::UnknownWeapon => "no such weapon",
-            WeaponStatus::NotOwned => "you do not own this weapon",
-            WeaponStatus::MaxLevel => "the weapon cannot go above its max level",
-            WeaponStatus::MaxStar => "the weapon has its highest star already",
-            WeaponStatus::InvalidDelta => "delta must be at least 1",
-        }
+crate::module_statuses! {
+    /// Statuses of the weapon functions.
+    pub enum WeaponStatus {
+        /// `weapon.json` defines no weapon with this id.
+        UnknownWeapon = 80 => "no such weapon",
+        /// The player does not own this weapon.
+        NotOwned = 81 => "you do not own this weapon",
+        /// The level asked for is above the weapon's `max_level`.
+        MaxLevel = 82 => "the weapon cannot go above its max level",
+        /// The weapon has its highest star already.
+        MaxStar = 83 => "the weapon has its highest star already",
+        /// `delta` is below 1.
+        InvalidDelta = 84 => "delta must be at least 1",
     }
 }
 
-/// Statuses of the family functions (`*_family`). An unknown `gn_target` answers the
-/// shared `NoPlayer` (90), a create the caller cannot pay the shared `NotEnoughItems` (91).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FamilyStatus {
-    /// A bad name, notice or role, or acting on yourself; the message says which.
-    InvalidArgument = 80,
-    NameTaken = 81,
-    AlreadyInFamily = 82,
-    NotInFamily = 83,
-    NoSuchFamily = 84,
-    FamilyFull = 85,
-    RoleTooLow = 86,
-    NotAMember = 87,
-    TargetInFamily = 88,
-    InvalidRequest = 89,
-}
-
-impl FamilyStatus {
-    pub const ALL: [FamilyStatus; 10] = [
-        FamilyStatus::InvalidArgument,
-        FamilyStatus::NameTaken,
-        FamilyStatus::AlreadyInFamily,
-        FamilyStatus::NotInFamily,
-        FamilyStatus::NoSuchFamily,
-        FamilyStatus::FamilyFull,
-        FamilyStatus::RoleTooLow,
-        FamilyStatus::NotAMember,
-        FamilyStatus::TargetInFamily,
-        FamilyStatus::InvalidRequest,
-    ];
-
-    pub fn code(self) -> i32 {
-        self as i32
-    }
-
-    pub fn message(self) -> &'static str {
-        match self {
-            FamilyStatus::InvalidArgument => "invalid argument",
-            FamilyStatus::NameTaken => "family name is already taken",
-            FamilyStatus::AlreadyInFamily => "you are already in a family",
-            FamilyStatus::NotInFamily => "you are not in a family",
-            FamilyStatus::NoSuchFamily => "family does not exist",
-            FamilyStatus::FamilyFull => "family is full",
-            FamilyStatus::RoleTooLow => "your family role does not allow this",
-            FamilyStatus::NotAMember => "player is not a member of your family",
-            FamilyStatus::TargetInFamily => "player is already in a family",
-            FamilyStatus::InvalidRequest => "not a valid family invitation or request",
-        }
+crate::module_statuses! {
+    /// Statuses of the family functions (`*_family`). An unknown `gn_target` answers the
+    /// shared `NoPlayer` (90), a create the caller cannot pay the shared `NotEnoughItems` (91).
+    pub enum FamilyStatus {
+        /// A bad name, notice or role, or acting on yourself; the message says which.
+        InvalidArgument = 80 => "invalid argument",
+        NameTaken = 81 => "family name is already taken",
+        AlreadyInFamily = 82 => "you are already in a family",
+        NotInFamily = 83 => "you are not in a family",
+        NoSuchFamily = 84 => "family does not exist",
+        FamilyFull = 85 => "family is full",
+        RoleTooLow = 86 => "your family role does not allow this",
+        NotAMember = 87 => "player is not a member of your family",
+        TargetInFamily = 88 => "player is already in a family",
+        InvalidRequest = 89 => "not a valid family invitation or request",
     }
 }
 
@@ -195,90 +101,33 @@ impl FamilyRole {
     }
 }
 
-/// Statuses of the friend functions (`*_friend`, `find_person`). An unknown `gn_target`
-/// answers the shared `NoPlayer` (90).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FriendStatus {
-    NotYourself = 80,
-    AlreadyFriends = 81,
-    NotFriends = 82,
-    FriendLimit = 83,
-    TargetFriendLimit = 84,
-    GiftAlreadySent = 85,
-    InvalidRequest = 86,
-}
-
-impl FriendStatus {
-    pub const ALL: [FriendStatus; 7] = [
-        FriendStatus::NotYourself,
-        FriendStatus::AlreadyFriends,
-        FriendStatus::NotFriends,
-        FriendStatus::FriendLimit,
-        FriendStatus::TargetFriendLimit,
-        FriendStatus::GiftAlreadySent,
-        FriendStatus::InvalidRequest,
-    ];
-
-    pub fn code(self) -> i32 {
-        self as i32
-    }
-
-    pub fn message(self) -> &'static str {
-        match self {
-            FriendStatus::NotYourself => "not possible on yourself",
-            FriendStatus::AlreadyFriends => "already friends",
-            FriendStatus::NotFriends => "not friends",
-            FriendStatus::FriendLimit => "your friend list is full",
-            FriendStatus::TargetFriendLimit => "their friend list is full",
-            FriendStatus::GiftAlreadySent => "gift to this friend already sent today",
-            FriendStatus::InvalidRequest => "not a valid friend request",
-        }
+crate::module_statuses! {
+    /// Statuses of the friend functions (`*_friend`, `find_person`). An unknown `gn_target`
+    /// answers the shared `NoPlayer` (90).
+    pub enum FriendStatus {
+        NotYourself = 80 => "not possible on yourself",
+        AlreadyFriends = 81 => "already friends",
+        NotFriends = 82 => "not friends",
+        FriendLimit = 83 => "your friend list is full",
+        TargetFriendLimit = 84 => "their friend list is full",
+        GiftAlreadySent = 85 => "gift to this friend already sent today",
+        InvalidRequest = 86 => "not a valid friend request",
     }
 }
 
-/// Statuses of the mail functions (`*_mail`, `accept_gifts`) and of accepting any request
-/// mail (`respond_friend`, `respond_family` answer 82–84 for the mail itself). An unknown
-/// `gn_target` answers the shared `NoPlayer` (90).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MailStatus {
-    MailboxFull = 80,
-    DailyLimit = 81,
-    NoSuchMail = 82,
-    AlreadyAccepted = 83,
-    WrongKind = 84,
-    InvalidArgument = 85,
-}
-
-impl MailStatus {
-    pub const ALL: [MailStatus; 6] = [
-        MailStatus::MailboxFull,
-        MailStatus::DailyLimit,
-        MailStatus::NoSuchMail,
-        MailStatus::AlreadyAccepted,
-        MailStatus::WrongKind,
-        MailStatus::InvalidArgument,
-    ];
-
-    pub fn code(self) -> i32 {
-        self as i32
-    }
-
-    pub fn message(self) -> &'static str {
-        match self {
-            MailStatus::MailboxFull => "the recipient's mailbox is full",
-            MailStatus::DailyLimit => "daily mail limit reached, try again tomorrow",
-            MailStatus::NoSuchMail => "no such mail in your mailbox",
-            MailStatus::AlreadyAccepted => "this mail was already accepted",
-            MailStatus::WrongKind => "this mail is not of that kind",
-            MailStatus::InvalidArgument => "invalid argument",
-        }
+crate::module_statuses! {
+    /// Statuses of the mail functions (`*_mail`, `accept_gifts`) and of accepting any request
+    /// mail (`respond_friend`, `respond_family` answer 82–84 for the mail itself). An unknown
+    /// `gn_target` answers the shared `NoPlayer` (90).
+    pub enum MailStatus {
+        MailboxFull = 80 => "the recipient's mailbox is full",
+        DailyLimit = 81 => "daily mail limit reached, try again tomorrow",
+        NoSuchMail = 82 => "no such mail in your mailbox",
+        AlreadyAccepted = 83 => "this mail was already accepted",
+        WrongKind = 84 => "this mail is not of that kind",
+        InvalidArgument = 85 => "invalid argument",
     }
 }
-
-/// Every module answers this when a backend (MySQL, Redis) fails mid-request: the request
-/// may be retried, nothing half-done was kept.
-pub const BACKEND_UNAVAILABLE: i32 = 99;
-pub const BACKEND_UNAVAILABLE_MESSAGE: &str = "service temporarily unavailable, try again";
 
 /// Token claim `role` that admin-only functions require.
 pub const ADMIN_ROLE: &str = "admin";
@@ -286,40 +135,27 @@ pub const ADMIN_ROLE: &str = "admin";
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::function::ModuleStatus;
 
-    #[test]
-    fn account_statuses_are_in_the_module_range() {
-        for s in [
-            AccountStatus::UniqueIdTaken,
-            AccountStatus::AccountTaken,
-            AccountStatus::WrongCredentials,
-            AccountStatus::GuestHasCredentials,
-            AccountStatus::AlreadyBound,
-            AccountStatus::NoSuchAccount,
-            AccountStatus::InvalidArgument,
-        ] {
-            assert!((80..=98).contains(&s.code()), "{s:?}");
-            assert!(!s.message().is_empty());
+    fn distinct<S: ModuleStatus + std::fmt::Debug>(all: &[S]) {
+        for (i, s) in all.iter().enumerate() {
+            assert!(!s.message().is_empty(), "{s:?}");
+            assert!(
+                all[i + 1..].iter().all(|t| t.code() != s.code()),
+                "{s:?}: code twice"
+            );
+            assert!(!(10..=16).contains(&s.code()), "{s:?}: a framework status");
         }
-        assert_eq!(BACKEND_UNAVAILABLE, 99);
     }
 
     #[test]
-    fn shared_player_and_weapon_statuses_keep_their_ranges() {
-        use SharedStatus::*;
-        for s in [NoPlayer, NotEnoughItems, InvalidItem] {
-            assert!((90..=98).contains(&s.code()), "{s:?}");
-            assert!(!s.message().is_empty());
-        }
-        use PlayerStatus::*;
-        for s in [PlayerExists, NameTaken, InvalidName, InvalidTarget] {
-            assert!((80..=89).contains(&s.code()), "{s:?}");
-            assert!(!s.message().is_empty());
-        }
-        use WeaponStatus::*;
-        for s in [UnknownWeapon, NotOwned, MaxLevel, MaxStar, InvalidDelta] {
-            assert!((80..=89).contains(&s.code()), "{s:?}");
-            assert!(!s.message().is_empty());
-        }
+    fn every_table_has_distinct_codes_and_a_message_each() {
+        distinct(AccountStatus::ALL);
+        distinct(SharedStatus::ALL);
+        distinct(PlayerStatus::ALL);
+        distinct(WeaponStatus::ALL);
+        distinct(FamilyStatus::ALL);
+        distinct(FriendStatus::ALL);
+        distinct(MailStatus::ALL);
     }
 }

@@ -9,10 +9,9 @@
 use mysql::prelude::Queryable;
 use serde_json::{json, Map, Value};
 
-use crate::context::Context;
-use crate::modules::common::{
-    data, player_name, require_player, transaction, uid_of_player, Args, FnError, Outcome, Player,
-};
+use crate::function::Context;
+use crate::function::{data, ok, Args, FnError, Outcome, Player};
+use crate::modules::common::{player_name, transaction, uid_of_player};
 use crate::modules::enums::{FriendStatus, SharedStatus};
 use crate::modules::item::Item;
 use crate::modules::mail::{self, RequestKind, RequestMail};
@@ -50,14 +49,11 @@ fn friend_rules(ctx: &Context) -> FriendRules {
 }
 
 fn status(s: FriendStatus) -> FnError {
-    FnError::module(s.code(), s.message())
+    FnError::from(s)
 }
 
 fn no_player() -> FnError {
-    FnError::module(
-        SharedStatus::NoPlayer.code(),
-        SharedStatus::NoPlayer.message(),
-    )
+    FnError::from(SharedStatus::NoPlayer)
 }
 
 /// The uid of `gn_target` in the caller's world; never the caller.
@@ -107,8 +103,7 @@ fn lock_pair(
 
 /// `get_all_friend()`: `friends` (each `gn` and `gift_sent_today`, whether today's gifts
 /// to them are used up), `count` and `limit`.
-pub fn get_all_friend(ctx: &Context, _: &Args) -> Outcome {
-    let player = require_player(ctx)?;
+pub fn get_all_friend(ctx: &Context, player: &Player, _: &Args) -> Outcome {
     let rules = friend_rules(ctx);
     let mut conn = ctx.db.conn()?;
     let rows: Vec<(Option<String>, u8)> = conn.exec(
@@ -125,7 +120,7 @@ pub fn get_all_friend(ctx: &Context, _: &Args) -> Outcome {
         .into_iter()
         .filter_map(|(gn, sent)| gn.map(|gn| json!({"gn": gn, "gift_sent_today": sent == 1})))
         .collect();
-    Ok(data([
+    ok(data([
         ("count", friends.len().into()),
         ("limit", rules.friend_limit.into()),
         ("friends", friends.into()),
@@ -134,10 +129,9 @@ pub fn get_all_friend(ctx: &Context, _: &Args) -> Outcome {
 
 /// `request_friend(gn_target)`: sends a friend request mail, accepted with
 /// `respond_friend(key)`.
-pub fn request_friend(ctx: &Context, args: &Args) -> Outcome {
+pub fn request_friend(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let gn_target = args.str("gn_target")?;
-    let player = require_player(ctx)?;
-    let target = other_player(ctx, &player, gn_target)?;
+    let target = other_player(ctx, player, gn_target)?;
     let limit = friend_rules(ctx).friend_limit;
     let world = player.world.as_str();
     let mut conn = ctx.db.conn()?;
@@ -167,16 +161,15 @@ pub fn request_friend(ctx: &Context, args: &Args) -> Outcome {
             payload,
         },
     )?;
-    Ok(data([("gn_target", gn_target.into())]))
+    ok(data([("gn_target", gn_target.into())]))
 }
 
 /// `respond_friend(key)`: accepts a friend request from the caller's mailbox. Checked
 /// again now: not friends yet, both lists have room. Answers the new friend's `gn`.
-pub fn respond_friend(ctx: &Context, args: &Args) -> Outcome {
+pub fn respond_friend(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let key = args.str("key")?;
-    let player = require_player(ctx)?;
-    let request = mail::redeem_request(ctx, key, RequestKind::FriendRequest)?;
-    let outcome = accept(ctx, &player, &request);
+    let request = mail::redeem_request(ctx, &player.unique_id, key, RequestKind::FriendRequest)?;
+    let outcome = accept(ctx, player, &request);
     if outcome.is_err() {
         mail::restore_request(ctx, key, &request);
     }
@@ -214,14 +207,13 @@ fn accept(ctx: &Context, player: &Player, request: &Map<String, Value>) -> Outco
         }
         Ok(())
     })?;
-    Ok(data([("gn", gn.into())]))
+    ok(data([("gn", gn.into())]))
 }
 
 /// `remove_friend(gn_target)`: ends a friendship, for both sides.
-pub fn remove_friend(ctx: &Context, args: &Args) -> Outcome {
+pub fn remove_friend(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let gn_target = args.str("gn_target")?;
-    let player = require_player(ctx)?;
-    let target = other_player(ctx, &player, gn_target)?;
+    let target = other_player(ctx, player, gn_target)?;
     let world = player.world.as_str();
     transaction(ctx.db, |tx| {
         lock_pair(tx, world, &player.unique_id, &target)?;
@@ -241,16 +233,15 @@ pub fn remove_friend(ctx: &Context, args: &Args) -> Outcome {
         }
         Ok(())
     })?;
-    Ok(data([("gn_target", gn_target.into())]))
+    ok(data([("gn_target", gn_target.into())]))
 }
 
 /// `send_gift_friend(gn_target)`: sends friend.json's `daily_gift` as a gift mail, at most
 /// `gifts_per_friend_per_day` times a UTC day per friend. The count and the mail go
 /// together: a mail that cannot be sent does not use up the day's gift.
-pub fn send_gift_friend(ctx: &Context, args: &Args) -> Outcome {
+pub fn send_gift_friend(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let gn_target = args.str("gn_target")?;
-    let player = require_player(ctx)?;
-    let target = other_player(ctx, &player, gn_target)?;
+    let target = other_player(ctx, player, gn_target)?;
     let rules = friend_rules(ctx);
     let gift = Item::parse(&rules.daily_gift)?;
     let world = player.world.as_str();
@@ -293,7 +284,7 @@ pub fn send_gift_friend(ctx: &Context, args: &Args) -> Outcome {
         )?;
         Ok(())
     })?;
-    Ok(data([
+    ok(data([
         ("gn_target", gn_target.into()),
         ("items", json!([gift.to_string()])),
     ]))
@@ -301,9 +292,8 @@ pub fn send_gift_friend(ctx: &Context, args: &Args) -> Outcome {
 
 /// `find_person(gn_target)`: a player by exact game name: `gn`, `level`, `family` (its
 /// name, `""` when in none) and `is_friend`.
-pub fn find_person(ctx: &Context, args: &Args) -> Outcome {
+pub fn find_person(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let gn_target = args.str("gn_target")?;
-    let player = require_player(ctx)?;
     let world = player.world.as_str();
     let mut conn = ctx.db.conn()?;
     let row: Option<(String, String, i64, Option<String>)> = conn.exec_first(
@@ -315,7 +305,7 @@ pub fn find_person(ctx: &Context, args: &Args) -> Outcome {
     )?;
     let (uid, gn, level, family) = row.ok_or_else(no_player)?;
     let is_friend = are_friends(&mut conn, world, &player.unique_id, &uid)?;
-    Ok(data([
+    ok(data([
         ("gn", gn.into()),
         ("level", level.into()),
         ("family", family.unwrap_or_default().into()),

@@ -10,9 +10,9 @@ use std::fmt;
 use mysql::prelude::Queryable;
 use serde_json::Value;
 
-use crate::context::Context;
+use crate::function::Context;
+use crate::function::{data, ok, Args, FnError, Outcome, Player};
 use crate::game_config::GameConfig;
-use crate::modules::common::{data, require_player, Args, FnError, Outcome};
 use crate::modules::enums::SharedStatus;
 
 /// `qty` of item `id` of item group `group`.
@@ -52,7 +52,7 @@ impl std::error::Error for ItemError {}
 
 impl From<ItemError> for FnError {
     fn from(e: ItemError) -> FnError {
-        FnError::module(SharedStatus::InvalidItem.code(), e.to_string())
+        FnError::module(SharedStatus::InvalidItem, e.to_string())
     }
 }
 
@@ -190,7 +190,7 @@ pub fn spend(
         )?;
         if tx.affected_rows() == 0 {
             return Err(FnError::module(
-                SharedStatus::NotEnoughItems.code(),
+                SharedStatus::NotEnoughItems,
                 format!(
                     "not enough of item {}:{} (need {})",
                     item.group, item.id, item.qty
@@ -222,11 +222,10 @@ pub fn to_json(items: &[Item]) -> Value {
 
 /// `get_all_resource()`: `items`, every item the caller holds in this world as item
 /// strings (`"0:0:5000"`), in (group, id) order.
-pub fn get_all_resource(ctx: &Context, _: &Args) -> Outcome {
-    let player = require_player(ctx)?;
+pub fn get_all_resource(ctx: &Context, player: &Player, _: &Args) -> Outcome {
     let mut conn = ctx.db.conn()?;
     let items = holdings(&mut conn, &player.world, &player.unique_id)?;
-    Ok(data([("items", to_json(&items))]))
+    ok(data([("items", to_json(&items))]))
 }
 
 #[cfg(test)]
@@ -278,7 +277,10 @@ mod tests {
         let e: FnError = Item::parse("x").unwrap_err().into();
         assert_eq!(
             e,
-            FnError::module(92, "item \"x\" is not \"<group>:<item id>:<qty>\"")
+            FnError::module(
+                SharedStatus::InvalidItem,
+                "item \"x\" is not \"<group>:<item id>:<qty>\""
+            )
         );
     }
 
@@ -315,7 +317,7 @@ mod tests {
         let unknown = Item::parse("0:3:1").unwrap();
         assert_eq!(
             check_defined(&config, &[unknown]).unwrap_err(),
-            FnError::module(92, "item 0:3 is not defined")
+            FnError::module(SharedStatus::InvalidItem, "item 0:3 is not defined")
         );
         assert!(check_defined(&config, &[Item::parse("1:1:1").unwrap()]).is_ok());
     }

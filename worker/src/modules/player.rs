@@ -5,11 +5,10 @@
 use mysql::prelude::Queryable;
 use serde_json::{json, Value};
 
-use crate::context::Context;
 use crate::db::duplicate_key;
-use crate::modules::common::{
-    data, no_player, player_name, transaction, uid_of_player, Args, FnError, Outcome,
-};
+use crate::function::Context;
+use crate::function::{data, ok, Account, Args, FnError, InWorld, Outcome};
+use crate::modules::common::{no_player, player_name, transaction, uid_of_player};
 use crate::modules::enums::PlayerStatus;
 use crate::modules::item::{self, Item};
 
@@ -17,11 +16,11 @@ use crate::modules::item::{self, Item};
 const NAME_COLUMN_CHARS: usize = 20;
 
 fn status(s: PlayerStatus) -> FnError {
-    FnError::module(s.code(), s.message())
+    FnError::from(s)
 }
 
 fn invalid_name(why: impl Into<String>) -> FnError {
-    FnError::module(PlayerStatus::InvalidName.code(), why)
+    FnError::module(PlayerStatus::InvalidName, why)
 }
 
 /// The rules of `player.json`'s `name_rules`: length in characters, letters of any script
@@ -141,7 +140,7 @@ fn taken(e: mysql::Error) -> FnError {
 
 /// `create_player(gn, icon)`: the caller's player in this world, with the starting
 /// resources and weapons. Answers `unique_id`, `gn`, `icon`, `level`, `items`, `weapons`.
-pub fn create_player(ctx: &Context, args: &Args) -> Outcome {
+pub fn create_player(ctx: &Context, me: &InWorld, args: &Args) -> Outcome {
     let gn = args.str("gn")?;
     let icon = args.int("icon")?;
     let icon = i32::try_from(icon)
@@ -149,7 +148,7 @@ pub fn create_player(ctx: &Context, args: &Args) -> Outcome {
         .filter(|i| *i >= 0)
         .ok_or_else(|| FnError::Malformed("`icon` must be 0 to 2147483647".into()))?;
     let world = ctx.world()?;
-    let uid = ctx.uid();
+    let uid = me.uid.as_str();
     let config = player_config(ctx)?;
     config.names.check(gn).map_err(invalid_name)?;
     transaction(ctx.db, |tx| {
@@ -170,7 +169,7 @@ pub fn create_player(ctx: &Context, args: &Args) -> Outcome {
     })?;
     let mut conn = ctx.db.conn()?;
     let items = item::holdings(&mut conn, world, uid)?;
-    Ok(data([
+    ok(data([
         ("unique_id", Value::from(uid)),
         ("gn", Value::from(gn)),
         ("icon", Value::from(icon)),
@@ -181,16 +180,16 @@ pub fn create_player(ctx: &Context, args: &Args) -> Outcome {
 }
 
 /// `get_info_player()`: `unique_id`, `gn`, `icon`, `level` of the caller's player here.
-pub fn get_info_player(ctx: &Context, _: &Args) -> Outcome {
+pub fn get_info_player(ctx: &Context, me: &InWorld, _: &Args) -> Outcome {
     let world = ctx.world()?;
-    let uid = ctx.uid();
+    let uid = me.uid.as_str();
     let mut conn = ctx.db.conn()?;
     let row: Option<(String, i32, i64)> = conn.exec_first(
         "SELECT gn, icon, level FROM players WHERE world = ? AND unique_id = ?",
         (world, uid),
     )?;
     let (gn, icon, level) = row.ok_or_else(no_player)?;
-    Ok(data([
+    ok(data([
         ("unique_id", Value::from(uid)),
         ("gn", Value::from(gn)),
         ("icon", Value::from(icon)),
@@ -200,25 +199,25 @@ pub fn get_info_player(ctx: &Context, _: &Args) -> Outcome {
 
 /// `get_account_world_info()`: `worlds`, every world where the caller's account has a
 /// player, as `{"world","gn","level"}` in world order (empty when none).
-pub fn get_account_world_info(ctx: &Context, _: &Args) -> Outcome {
+pub fn get_account_world_info(ctx: &Context, caller: &Account, _: &Args) -> Outcome {
     let mut conn = ctx.db.conn()?;
     let rows: Vec<(String, String, i64)> = conn.exec(
         "SELECT world, gn, level FROM players WHERE unique_id = ? ORDER BY world",
-        (ctx.uid(),),
+        (caller.uid.as_str(),),
     )?;
     let worlds: Vec<Value> = rows
         .into_iter()
         .map(|(world, gn, level)| json!({"world": world, "gn": gn, "level": level}))
         .collect();
-    Ok(data([("worlds", Value::from(worlds))]))
+    ok(data([("worlds", Value::from(worlds))]))
 }
 
 /// `change_player_name(gn)`: renames the caller's player for `name_change_cost`
 /// (diamonds). Answers `gn` and `items`, the caller's holdings after paying.
-pub fn change_player_name(ctx: &Context, args: &Args) -> Outcome {
+pub fn change_player_name(ctx: &Context, me: &InWorld, args: &Args) -> Outcome {
     let gn = args.str("gn")?;
     let world = ctx.world()?;
-    let uid = ctx.uid();
+    let uid = me.uid.as_str();
     let config = player_config(ctx)?;
     config.names.check(gn).map_err(invalid_name)?;
     transaction(ctx.db, |tx| {
@@ -243,7 +242,7 @@ pub fn change_player_name(ctx: &Context, args: &Args) -> Outcome {
     })?;
     let mut conn = ctx.db.conn()?;
     let items = item::holdings(&mut conn, world, uid)?;
-    Ok(data([
+    ok(data([
         ("gn", Value::from(gn)),
         ("items", item::to_json(&items)),
     ]))
@@ -269,7 +268,7 @@ fn admin_target(ctx: &Context, args: &Args, world: &str) -> Result<String, FnErr
 /// `add_resources(gn_target | uid_target, items)`, admin only: grants `items` (item
 /// strings, capped at each item's max) to a player of this world. Answers the target's
 /// `unique_id` and `items`, its holdings afterwards.
-pub fn add_resources(ctx: &Context, args: &Args) -> Outcome {
+pub fn add_resources(ctx: &Context, caller: &Account, args: &Args) -> Outcome {
     let world = ctx.world()?;
     let items = item::items_arg(args, "items")?;
     let target = admin_target(ctx, args, world)?;
@@ -278,7 +277,7 @@ pub fn add_resources(ctx: &Context, args: &Args) -> Outcome {
     })?;
     shared::info!(
         "admin granted items",
-        admin = ctx.uid(),
+        admin = caller.uid.as_str(),
         world = world,
         target = target,
         items = items
@@ -289,7 +288,7 @@ pub fn add_resources(ctx: &Context, args: &Args) -> Outcome {
     );
     let mut conn = ctx.db.conn()?;
     let holdings = item::holdings(&mut conn, world, &target)?;
-    Ok(data([
+    ok(data([
         ("unique_id", Value::from(target)),
         ("items", item::to_json(&holdings)),
     ]))

@@ -4,8 +4,9 @@
 use mysql::prelude::Queryable;
 use serde_json::{json, Value};
 
-use crate::context::Context;
-use crate::modules::common::{data, require_player, transaction, Args, FnError, Outcome};
+use crate::function::Context;
+use crate::function::{data, ok, Args, FnError, Outcome, Player};
+use crate::modules::common::transaction;
 use crate::modules::enums::WeaponStatus;
 use crate::modules::item::{self, Item};
 
@@ -15,7 +16,7 @@ pub const SEGMENT_GROUP: u32 = 1;
 const COIN: (u32, u32) = (0, 0);
 
 fn status(s: WeaponStatus) -> FnError {
-    FnError::module(s.code(), s.message())
+    FnError::from(s)
 }
 
 /// One weapon of `weapon.json`.
@@ -115,8 +116,7 @@ fn quantity(
 
 /// `get_all_weapon()`: `weapons`, the caller's weapons here as
 /// `{"weapon","level","star","segments"}` in id order.
-pub fn get_all_weapon(ctx: &Context, _: &Args) -> Outcome {
-    let player = require_player(ctx)?;
+pub fn get_all_weapon(ctx: &Context, player: &Player, _: &Args) -> Outcome {
     let mut conn = ctx.db.conn()?;
     let rows: Vec<(u32, u32, u32, Option<u64>)> = conn.exec(
         "SELECT w.weapon_id, w.level, w.star, i.qty FROM weapons w \
@@ -131,13 +131,13 @@ pub fn get_all_weapon(ctx: &Context, _: &Args) -> Outcome {
             json!({"weapon": weapon, "level": level, "star": star, "segments": segments.unwrap_or(0)})
         })
         .collect();
-    Ok(data([("weapons", Value::from(weapons))]))
+    ok(data([("weapons", Value::from(weapons))]))
 }
 
 /// `level_up_weapon(weapon, delta)`: raises the weapon `delta` levels for the sum of the
 /// level costs in coins. Answers `weapon`, `level`, `star`, `cost` (coins paid) and
 /// `coins` (left).
-pub fn level_up_weapon(ctx: &Context, args: &Args) -> Outcome {
+pub fn level_up_weapon(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let weapon_arg = args.int("weapon")?;
     let delta = args.int("delta")?;
     let spec = spec(ctx, weapon_arg)?;
@@ -145,7 +145,6 @@ pub fn level_up_weapon(ctx: &Context, args: &Args) -> Outcome {
         .ok()
         .filter(|d| *d >= 1)
         .ok_or_else(|| status(WeaponStatus::InvalidDelta))?;
-    let player = require_player(ctx)?;
     let (world, uid) = (player.world.as_str(), player.unique_id.as_str());
     let (level, star, cost, coins) = transaction(ctx.db, |tx| {
         let (level, star) = lock_weapon(tx, world, uid, spec.id)?;
@@ -168,7 +167,7 @@ pub fn level_up_weapon(ctx: &Context, args: &Args) -> Outcome {
         let coins = quantity(tx, world, uid, COIN.0, COIN.1)?;
         Ok((new_level, star, cost, coins))
     })?;
-    Ok(data([
+    ok(data([
         ("weapon", Value::from(spec.id)),
         ("level", Value::from(level)),
         ("star", Value::from(star)),
@@ -180,9 +179,8 @@ pub fn level_up_weapon(ctx: &Context, args: &Args) -> Outcome {
 /// `level_up_star_weapon(weapon)`: one star up for `star_up_segments[star]` of the
 /// weapon's segments. Answers `weapon`, `level`, `star`, `cost` (segments paid) and
 /// `segments` (left).
-pub fn level_up_star_weapon(ctx: &Context, args: &Args) -> Outcome {
+pub fn level_up_star_weapon(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let spec = spec(ctx, args.int("weapon")?)?;
-    let player = require_player(ctx)?;
     let (world, uid) = (player.world.as_str(), player.unique_id.as_str());
     let (level, star, cost, segments) = transaction(ctx.db, |tx| {
         let (level, star) = lock_weapon(tx, world, uid, spec.id)?;
@@ -205,7 +203,7 @@ pub fn level_up_star_weapon(ctx: &Context, args: &Args) -> Outcome {
         let segments = quantity(tx, world, uid, SEGMENT_GROUP, spec.id)?;
         Ok((level, star + 1, cost, segments))
     })?;
-    Ok(data([
+    ok(data([
         ("weapon", Value::from(spec.id)),
         ("level", Value::from(level)),
         ("star", Value::from(star)),

@@ -17,7 +17,7 @@ fn handler_answers_the_contract_statuses() {
         r#"{"world":"s0","data":{}}"#,
         r#"{"function":5,"data":{}}"#,
         r#"{"function":"login","data":[1]}"#,
-        r#"{"function":"login","world":7}"#,
+        r#"{"function":"login","world":7.5}"#,
     ] {
         let r = s.call_line(line);
         assert_eq!(
@@ -165,14 +165,14 @@ fn merged_worlds_are_served_as_their_target() {
 }
 
 #[test]
-fn backend_outages_answer_99_and_recover() {
+fn backend_outages_answer_16_and_recover() {
     let mut s = Stack::start();
     s.db_server.kill();
     let started = Instant::now();
     let r = s.call(json!({"function":"login_unique","data":{"unique_id":"during-outage"}}));
     assert_eq!(
         (r.status, r.message.as_str()),
-        (99, "service temporarily unavailable, try again")
+        (16, "service temporarily unavailable, try again")
     );
     assert!(
         started.elapsed() < Duration::from_secs(30),
@@ -184,11 +184,11 @@ fn backend_outages_answer_99_and_recover() {
     let token = s.guest("redis-check");
     s.redis_server.kill();
     let r = s.call(json!({"function":"account_all_info","data":{"token":token}}));
-    assert_eq!(r.status, 99, "token revocation cannot be checked");
+    assert_eq!(r.status, 16, "token revocation cannot be checked");
     let register = json!({"function":"register","data":{"unique_id":"half","account":"half_done","password":"123456"}});
     assert_eq!(
         s.call(register.clone()).status,
-        99,
+        16,
         "no token can be issued"
     );
     s.redis_server.restart();

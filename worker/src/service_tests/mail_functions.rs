@@ -4,7 +4,7 @@
 use std::sync::Barrier;
 
 use super::*;
-use crate::context::Context;
+use crate::function::Context;
 use crate::modules::mail::{redeem_request, send_request, MailStatus, RequestKind, RequestMail};
 
 /// Mails a mailbox holds in these tests (the service's `--mailbox-limit`).
@@ -87,27 +87,9 @@ impl MailStack {
             .sum()
     }
 
-    /// The context a game function of `uid` in s0 gets, for calling the module API directly
-    /// (claims as the handler passes them; no new token, which would revoke the test's).
-    fn with_context<T>(&self, uid: &str, f: impl FnOnce(&Context) -> T) -> T {
-        let claims = auth::Claims {
-            uid: uid.into(),
-            kind: TokenKind::Session,
-            world: Some("s0".into()),
-            role: None,
-            iat: 0,
-            exp: 0,
-            jti: String::new(),
-        };
-        let ctx = Context {
-            db: &self.s.services.db,
-            redis: &self.s.services.redis,
-            tokens: &self.s.services.tokens,
-            settings: &self.s.services.settings,
-            config: &self.s.config,
-            claims: Some(&claims),
-            world: Some("s0"),
-        };
+    /// The context a game function in s0 gets, for calling the module API directly.
+    fn with_context<T>(&self, f: impl FnOnce(&Context) -> T) -> T {
+        let ctx = Context::new(&self.s.services, &self.s.config, Some("s0"));
         f(&ctx)
     }
 }
@@ -417,7 +399,7 @@ fn no_mail_is_left_behind_when_auth_is_down() {
         "send_gift_mail",
         json!({"gn_target":"Bob","items":["0:1:5"]}),
     );
-    assert_eq!(r.status, 99, "{}", r.to_json());
+    assert_eq!(r.status, 16, "{}", r.to_json());
     assert!(m.all_mail(&bob).is_empty(), "the mail was removed again");
     // Mail without a nonce does not need auth.
     let alice = m.player("dev-alice", "Alice");
@@ -437,8 +419,8 @@ fn no_mail_is_left_behind_when_auth_is_down() {
         "send_mail",
         json!({"gn_target":"Bob","subj":"","body":""}),
     );
-    assert_eq!(r.status, 99);
-    assert_eq!(m.call(&bob, "get_all_mail", json!({})).status, 99);
+    assert_eq!(r.status, 16);
+    assert_eq!(m.call(&bob, "get_all_mail", json!({})).status, 16);
     let (day, _) = crate::modules::mail::limit::today();
     let key = crate::modules::mail::limit::counter_key(day, "s0", "dev-alice");
     let sent: i64 =
@@ -489,7 +471,7 @@ fn request_mails_carry_their_payload_to_the_one_accept() {
     let bob = m.player("dev-bob", "Bob");
     let payload = json!({"from_uid":"dev-alice"}).as_object().unwrap().clone();
     let key = m
-        .with_context("dev-alice", |ctx| {
+        .with_context(|ctx| {
             send_request(
                 ctx,
                 &RequestMail {
@@ -509,27 +491,22 @@ fn request_mails_carry_their_payload_to_the_one_accept() {
     // Not a gift, not a family invitation, not Alice's mail.
     let r = m.call(&bob, "accept_gifts", json!({"gift":[key]}));
     assert_eq!(result_of(&r.data, &key)["status"], 84);
-    let wrong_kind = m.with_context("dev-bob", |ctx| {
-        redeem_request(ctx, &key, RequestKind::FamilyInvite)
-    });
+    let wrong_kind =
+        m.with_context(|ctx| redeem_request(ctx, "dev-bob", &key, RequestKind::FamilyInvite));
     assert_eq!(wrong_kind.unwrap_err(), MailStatus::WrongKind.error());
-    let not_hers = m.with_context("dev-alice", |ctx| {
-        redeem_request(ctx, &key, RequestKind::FriendRequest)
-    });
+    let not_hers =
+        m.with_context(|ctx| redeem_request(ctx, "dev-alice", &key, RequestKind::FriendRequest));
     assert_eq!(not_hers.unwrap_err(), MailStatus::NoSuchMail.error());
 
     let redeemed = m
-        .with_context("dev-bob", |ctx| {
-            redeem_request(ctx, &key, RequestKind::FriendRequest)
-        })
+        .with_context(|ctx| redeem_request(ctx, "dev-bob", &key, RequestKind::FriendRequest))
         .unwrap();
     assert_eq!(
         Value::from(redeemed),
         json!({"from_uid":"dev-alice","kind":"friend_request","target":"dev-bob","world":"s0"})
     );
     assert_eq!(m.all_mail(&bob)[0]["read"], true);
-    let twice = m.with_context("dev-bob", |ctx| {
-        redeem_request(ctx, &key, RequestKind::FriendRequest)
-    });
+    let twice =
+        m.with_context(|ctx| redeem_request(ctx, "dev-bob", &key, RequestKind::FriendRequest));
     assert_eq!(twice.unwrap_err(), MailStatus::AlreadyAccepted.error());
 }

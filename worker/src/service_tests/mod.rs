@@ -25,8 +25,8 @@ use serde_json::{json, Value};
 use shared::envelope::Response;
 use shared::redis_conn::RedisPool;
 
-use crate::context::{FunctionSettings, Services};
 use crate::db::{self, Db};
+use crate::function::{FunctionSettings, Services};
 use crate::game_config::GameConfig;
 use crate::handler::handle;
 use crate::settings::Settings;
@@ -49,16 +49,17 @@ impl Stack {
         let db = Db::open(&db_server.url(), 8).unwrap();
         db::migrate(&db).unwrap();
         let key = Key::new(SECRET.as_bytes()).unwrap();
-        let services = Services {
+        let services = Services::new(
             db,
-            redis: redis.clone(),
-            tokens: Tokens::new(key, redis, Duration::from_secs(3600)),
-            settings: FunctionSettings {
+            redis.clone(),
+            Tokens::new(key, redis, Duration::from_secs(3600)),
+            FunctionSettings {
                 pbkdf2_iterations: 1000,
                 mail_url: String::new(),
                 auth_url: String::new(),
+                notify: Default::default(),
             },
-        };
+        );
         Stack {
             redis_server,
             db_server,

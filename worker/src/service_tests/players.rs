@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use mysql::prelude::Queryable;
 
 use super::*;
-use crate::modules::common::{player_name, transaction, uid_of_player, FnError};
+use crate::function::FnError;
+use crate::modules::common::{player_name, transaction, uid_of_player};
 use crate::modules::item::{self, Item};
 
 /// A session token for `uid` in `world`.
@@ -335,7 +336,7 @@ fn weapons_level_up_for_coins_and_star_up_for_segments() {
         &token,
         "s0",
         "level_up_weapon",
-        json!({"weapon":"1","delta":1}),
+        json!({"weapon":"one","delta":1}),
     );
     assert_eq!(r.status, 13);
     assert_eq!(qty(&s, "s0", "dev-1", 0, 0), 4780, "refusals spend nothing");
@@ -593,16 +594,16 @@ fn two_workers_levelling_one_weapon_pay_exactly_once_per_level() {
     let s = Stack::start();
     let token = new_player(&s, "hero", "s0", "Hero");
     let admin = admin(&s);
-    let second = Services {
-        db: Db::open(&s.db_server.url(), 8).unwrap(),
-        redis: s.services.redis.clone(),
-        tokens: Tokens::new(
+    let second = Services::new(
+        Db::open(&s.db_server.url(), 8).unwrap(),
+        s.services.redis.clone(),
+        Tokens::new(
             Key::new(SECRET.as_bytes()).unwrap(),
             s.services.redis.clone(),
             Duration::from_secs(3600),
         ),
-        settings: s.services.settings.clone(),
-    };
+        s.services.settings.clone(),
+    );
     let workers = [&s.services, &second];
     let levelled = AtomicU64::new(0);
     std::thread::scope(|scope| {

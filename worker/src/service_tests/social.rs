@@ -623,7 +623,7 @@ fn friends_requests_limit_and_daily_gift() {
         .query_drop("UPDATE friends SET gift_day = NULL, gifts_today = 0")
         .unwrap();
     t.backends.mail.take().unwrap().shutdown();
-    t.fails(&a, "send_gift_friend", json!({"gn_target": "Ben"}), 99);
+    t.fails(&a, "send_gift_friend", json!({"gn_target": "Ben"}), 16);
     let used: Option<u64> = t
         .db()
         .query_first("SELECT COUNT(*) FROM friends WHERE gift_day IS NOT NULL")

@@ -13,9 +13,10 @@ use auth::jwt::TokenKind;
 use mysql::prelude::Queryable;
 use serde_json::Value;
 
-use crate::context::Context;
 use crate::db::duplicate_key;
-use crate::modules::common::{check_text, data, transaction, Args, FnError, Outcome};
+use crate::function::Context;
+use crate::function::{check_text, data, ok, Account, Args, FnError, Outcome};
+use crate::modules::common::transaction;
 use crate::modules::enums::AccountStatus;
 
 const UNIQUE_ID_CHARS: (usize, usize) = (1, 64);
@@ -23,11 +24,11 @@ const ACCOUNT_CHARS: (usize, usize) = (3, 32);
 const PASSWORD_CHARS: (usize, usize) = (6, 64);
 
 fn status(s: AccountStatus) -> FnError {
-    FnError::module(s.code(), s.message())
+    FnError::from(s)
 }
 
 fn invalid(message: impl Into<String>) -> FnError {
-    FnError::module(AccountStatus::InvalidArgument.code(), message)
+    FnError::module(AccountStatus::InvalidArgument, message)
 }
 
 fn check_unique_id(unique_id: &str) -> Result<(), FnError> {
@@ -37,12 +38,12 @@ fn check_unique_id(unique_id: &str) -> Result<(), FnError> {
         unique_id,
         min,
         max,
-        AccountStatus::InvalidArgument.code(),
+        AccountStatus::InvalidArgument,
     )
 }
 
 fn check_credentials(account: &str, password: &str) -> Result<(), FnError> {
-    let code = AccountStatus::InvalidArgument.code();
+    let code = AccountStatus::InvalidArgument;
     check_text("account", account, ACCOUNT_CHARS.0, ACCOUNT_CHARS.1, code)?;
     // Any character may be part of a password; only the length is checked.
     let chars = password.chars().count();
@@ -72,7 +73,7 @@ fn issue_account_token(ctx: &Context, uid: &str) -> Result<String, FnError> {
 }
 
 fn token_answer(token: String, unique_id: &str) -> Outcome {
-    Ok(data([
+    ok(data([
         ("token", Value::from(token)),
         ("unique_id", Value::from(unique_id)),
     ]))
@@ -162,11 +163,11 @@ pub fn login(ctx: &Context, args: &Args) -> Outcome {
 }
 
 /// `bind_account(account, password)`: gives the token's guest account credentials, once.
-pub fn bind_account(ctx: &Context, args: &Args) -> Outcome {
+pub fn bind_account(ctx: &Context, caller: &Account, args: &Args) -> Outcome {
     let account = args.str("account")?;
     let password = args.str("password")?;
     check_credentials(account, password)?;
-    let unique_id = ctx.uid();
+    let unique_id = caller.uid.as_str();
     let hash = password::hash_password(password, ctx.settings.pbkdf2_iterations);
     let mut conn = ctx.db.conn()?;
     let bound = conn.exec_drop(
@@ -178,7 +179,7 @@ pub fn bind_account(ctx: &Context, args: &Args) -> Outcome {
         return Err(taken(&e).unwrap_or_else(|| e.into()));
     }
     if conn.affected_rows() == 1 {
-        return Ok(data([
+        return ok(data([
             ("unique_id", Value::from(unique_id)),
             ("account", Value::from(account)),
         ]));
@@ -194,15 +195,15 @@ pub fn bind_account(ctx: &Context, args: &Args) -> Outcome {
 }
 
 /// `account_all_info`: what the account has (its row; worlds join in with later modules).
-pub fn account_all_info(ctx: &Context, _args: &Args) -> Outcome {
-    let unique_id = ctx.uid();
+pub fn account_all_info(ctx: &Context, caller: &Account, _args: &Args) -> Outcome {
+    let unique_id = caller.uid.as_str();
     let mut conn = ctx.db.conn()?;
     let row: Option<(Option<String>, Option<String>, Option<String>)> = conn.exec_first(
         "SELECT account, email, phone_number FROM accounts WHERE unique_id = ?",
         (unique_id,),
     )?;
     let (account, email, phone_number) = row.ok_or_else(|| status(AccountStatus::NoSuchAccount))?;
-    Ok(data([
+    ok(data([
         ("unique_id", Value::from(unique_id)),
         ("account", Value::from(account)),
         ("email", Value::from(email)),
@@ -211,15 +212,15 @@ pub fn account_all_info(ctx: &Context, _args: &Args) -> Outcome {
 }
 
 /// `enter_world`: a session token for the request's world.
-pub fn enter_world(ctx: &Context, _args: &Args) -> Outcome {
+pub fn enter_world(ctx: &Context, caller: &Account, _args: &Args) -> Outcome {
     let world = ctx.world()?;
-    let unique_id = ctx.uid();
-    let role = ctx.claims.and_then(|c| c.role.as_deref());
+    let unique_id = caller.uid.as_str();
+    let role = caller.role.as_deref();
     let (token, _) = ctx
         .tokens
         .issue(unique_id, TokenKind::Session, Some(world), role)
         .map_err(|e| FnError::Backend(e.to_string()))?;
-    Ok(data([
+    ok(data([
         ("token", Value::from(token)),
         ("unique_id", Value::from(unique_id)),
         ("world", Value::from(world)),

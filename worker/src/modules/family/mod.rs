@@ -16,10 +16,9 @@ pub mod store;
 
 use serde_json::{json, Map, Value};
 
-use crate::context::Context;
-use crate::modules::common::{
-    data, require_player, transaction, uid_of_player, Args, FnError, Outcome, Player,
-};
+use crate::function::Context;
+use crate::function::{data, ok, Args, FnError, InWorld, Outcome, Player, Reply};
+use crate::modules::common::{transaction, uid_of_player};
 use crate::modules::enums::{FamilyRole, FamilyStatus, SharedStatus};
 use crate::modules::item::Item;
 use crate::modules::mail::{self, RequestKind, RequestMail};
@@ -35,10 +34,7 @@ fn invalid(why: impl Into<String>) -> FnError {
 }
 
 fn no_player() -> FnError {
-    FnError::module(
-        SharedStatus::NoPlayer.code(),
-        SharedStatus::NoPlayer.message(),
-    )
+    FnError::from(SharedStatus::NoPlayer)
 }
 
 /// The uid of the player named `gn` in the caller's world (90 when there is none).
@@ -89,7 +85,7 @@ fn family_data(
 
 /// `create_family(name, icon)`: founds a family with the caller as owner, paying
 /// `create_cost`. Answers `family`.
-pub fn create_family(ctx: &Context, args: &Args) -> Outcome {
+pub fn create_family(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let name = args.str("name")?;
     let icon = args.int("icon")?;
     let rules = family_rules(ctx);
@@ -102,7 +98,6 @@ pub fn create_family(ctx: &Context, args: &Args) -> Outcome {
     } else {
         vec![Item::parse(&rules.create_cost)?]
     };
-    let player = require_player(ctx)?;
     let world = player.world.as_str();
     let family = Family {
         fid: store::new_fid(),
@@ -131,31 +126,30 @@ pub fn create_family(ctx: &Context, args: &Args) -> Outcome {
         crate::modules::item::spend(tx, world, &player.unique_id, &cost)?;
         family_data(tx, world, &family, &rules)
     })?;
-    Ok(data([("family", answer)]))
+    ok(data([("family", answer)]))
 }
 
 /// `get_all_family()`: the caller's `family` (members with game names and roles) and
 /// `role`.
-pub fn get_all_family(ctx: &Context, _: &Args) -> Outcome {
-    let player = require_player(ctx)?;
-    let (fid, role) = my_family(ctx, &player)?;
+pub fn get_all_family(ctx: &Context, player: &Player, _: &Args) -> Outcome {
+    let (fid, role) = my_family(ctx, player)?;
     let mut conn = ctx.db.conn()?;
     let family = store::family_by_fid(&mut conn, &player.world, &fid)?
         .ok_or_else(|| status(FamilyStatus::NotInFamily))?;
     let answer = family_data(&mut conn, &player.world, &family, &family_rules(ctx))?;
-    Ok(data([("family", answer), ("role", role.id().into())]))
+    ok(data([("family", answer), ("role", role.id().into())]))
 }
 
 /// `search_family(family_name)`: the family of exactly that name: `family` with its name,
 /// icon, notice, member count and limit (not its member list).
-pub fn search_family(ctx: &Context, args: &Args) -> Outcome {
+pub fn search_family(ctx: &Context, _: &InWorld, args: &Args) -> Outcome {
     let name = args.str("family_name")?;
     let world = ctx.world()?;
     let mut conn = ctx.db.conn()?;
     let family = store::family_by_name(&mut conn, world, name)?
         .ok_or_else(|| status(FamilyStatus::NoSuchFamily))?;
     let count = store::member_count(&mut conn, world, &family.fid)?;
-    Ok(data([(
+    ok(data([(
         "family",
         json!({
             "name": family.name,
@@ -176,9 +170,8 @@ fn payload(fields: [(&str, &str); 2]) -> Map<String, Value> {
 
 /// `request_join_family(name)`: asks to join; the request mail goes to the owner, who
 /// accepts it with `respond_family(key)` (checked again then: room, roles, no other family).
-pub fn request_join_family(ctx: &Context, args: &Args) -> Outcome {
+pub fn request_join_family(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let name = args.str("name")?;
-    let player = require_player(ctx)?;
     let world = player.world.as_str();
     let mut conn = ctx.db.conn()?;
     if store::membership(&mut conn, world, &player.unique_id)?.is_some() {
@@ -206,17 +199,16 @@ pub fn request_join_family(ctx: &Context, args: &Args) -> Outcome {
             payload: payload([("fid", &family.fid), ("applicant", &player.unique_id)]),
         },
     )?;
-    Ok(data([("name", family.name.into())]))
+    ok(data([("name", family.name.into())]))
 }
 
 /// `invite_user_family(gn_target)`: an admin or the owner invites a player who is in no
 /// family; the invitation mail is accepted with `respond_family(key)`.
-pub fn invite_user_family(ctx: &Context, args: &Args) -> Outcome {
+pub fn invite_user_family(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let gn_target = args.str("gn_target")?;
-    let player = require_player(ctx)?;
     let world = player.world.as_str();
     let rules = family_rules(ctx);
-    let (fid, role) = my_family(ctx, &player)?;
+    let (fid, role) = my_family(ctx, player)?;
     require_role(role, rules.min_role_to.invite)?;
     let target = target_uid(ctx, world, gn_target)?;
     if target == player.unique_id {
@@ -243,30 +235,30 @@ pub fn invite_user_family(ctx: &Context, args: &Args) -> Outcome {
             payload: payload([("fid", &fid), ("inviter", &player.unique_id)]),
         },
     )?;
-    Ok(data([("gn_target", gn_target.into())]))
+    ok(data([("gn_target", gn_target.into())]))
 }
 
 /// The mail module's status for a request of the other kind.
 fn is_wrong_kind(e: &FnError) -> bool {
-    matches!(e, FnError::Module { code, .. } if *code == mail::MailStatus::WrongKind.code())
+    matches!(e, FnError::Module { code, .. } if *code == crate::function::ModuleStatus::code(mail::MailStatus::WrongKind))
 }
 
 /// `respond_family(key)`: accepts a family invitation (the caller joins) or a join request
 /// (the caller, an admin or the owner, lets the applicant in). Every rule is checked again
 /// now: the family still exists and has room, the new member is in no family, the
 /// inviter or the accepter still has the role to do it. Answers `family`.
-pub fn respond_family(ctx: &Context, args: &Args) -> Outcome {
+pub fn respond_family(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let key = args.str("key")?;
-    let player = require_player(ctx)?;
-    let (kind, request) = match mail::redeem_request(ctx, key, RequestKind::FamilyInvite) {
-        Ok(p) => (RequestKind::FamilyInvite, p),
-        Err(e) if is_wrong_kind(&e) => (
-            RequestKind::FamilyRequest,
-            mail::redeem_request(ctx, key, RequestKind::FamilyRequest)?,
-        ),
-        Err(e) => return Err(e),
-    };
-    let outcome = accept(ctx, &player, kind, &request);
+    let (kind, request) =
+        match mail::redeem_request(ctx, &player.unique_id, key, RequestKind::FamilyInvite) {
+            Ok(p) => (RequestKind::FamilyInvite, p),
+            Err(e) if is_wrong_kind(&e) => (
+                RequestKind::FamilyRequest,
+                mail::redeem_request(ctx, &player.unique_id, key, RequestKind::FamilyRequest)?,
+            ),
+            Err(e) => return Err(e),
+        };
+    let outcome = accept(ctx, player, kind, &request);
     if outcome.is_err() {
         mail::restore_request(ctx, key, &request);
     }
@@ -325,16 +317,15 @@ fn accept(
         }
         family_data(tx, world, &family, &rules)
     })?;
-    Ok(data([("family", answer)]))
+    ok(data([("family", answer)]))
 }
 
 /// `leave_family()`: leaves the caller's family. An owner hands the family to the
 /// highest-role, longest member (`new_owner` is their game name) or, when alone, disbands
 /// it (`disbanded` true).
-pub fn leave_family(ctx: &Context, _: &Args) -> Outcome {
-    let player = require_player(ctx)?;
+pub fn leave_family(ctx: &Context, player: &Player, _: &Args) -> Outcome {
     let world = player.world.as_str();
-    with_my_family(ctx, &player, |tx, family, role| {
+    with_my_family(ctx, player, |tx, family, role| {
         let mut new_owner = Value::Null;
         let mut disbanded = false;
         if role == FamilyRole::Owner {
@@ -361,19 +352,19 @@ pub fn leave_family(ctx: &Context, _: &Args) -> Outcome {
             ("new_owner", new_owner),
         ]))
     })
+    .map(Reply::ok)
 }
 
 /// `remove_user_family(gn_target)`: an admin or the owner removes a member of a lower role.
-pub fn remove_user_family(ctx: &Context, args: &Args) -> Outcome {
+pub fn remove_user_family(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let gn_target = args.str("gn_target")?;
-    let player = require_player(ctx)?;
     let world = player.world.as_str();
     let needed = family_rules(ctx).min_role_to.remove_member;
     let target = target_uid(ctx, world, gn_target)?;
     if target == player.unique_id {
         return Err(invalid("use leave_family to leave"));
     }
-    with_my_family(ctx, &player, |tx, family, role| {
+    with_my_family(ctx, player, |tx, family, role| {
         require_role(role, needed)?;
         let target_role = store::role_in(tx, world, &family.fid, &target)?
             .ok_or_else(|| status(FamilyStatus::NotAMember))?;
@@ -383,23 +374,23 @@ pub fn remove_user_family(ctx: &Context, args: &Args) -> Outcome {
         store::remove_member(tx, world, &family.fid, &target)?;
         Ok(data([("gn_target", gn_target.into())]))
     })
+    .map(Reply::ok)
 }
 
 /// `set_role_family(gn_target, role)`: the owner sets a member's role (0, 4, 8 or 10).
 /// Giving `10` hands the family over: the target becomes owner, the caller admin.
-pub fn set_role_family(ctx: &Context, args: &Args) -> Outcome {
+pub fn set_role_family(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let gn_target = args.str("gn_target")?;
     let role_id = args.int("role")?;
     let new_role = FamilyRole::from_id(role_id)
         .ok_or_else(|| invalid("role must be 0 (basic), 4 (elite), 8 (admin) or 10 (owner)"))?;
-    let player = require_player(ctx)?;
     let world = player.world.as_str();
     let needed = family_rules(ctx).min_role_to.set_role;
     let target = target_uid(ctx, world, gn_target)?;
     if target == player.unique_id {
         return Err(invalid("you cannot set your own role"));
     }
-    with_my_family(ctx, &player, |tx, family, role| {
+    with_my_family(ctx, player, |tx, family, role| {
         require_role(role, needed)?;
         store::role_in(tx, world, &family.fid, &target)?
             .ok_or_else(|| status(FamilyStatus::NotAMember))?;
@@ -418,16 +409,16 @@ pub fn set_role_family(ctx: &Context, args: &Args) -> Outcome {
             ("your_role", my_role.id().into()),
         ]))
     })
+    .map(Reply::ok)
 }
 
 /// `set_notice_family(msg)`: an admin or the owner sets the family notice ("" clears it).
-pub fn set_notice_family(ctx: &Context, args: &Args) -> Outcome {
+pub fn set_notice_family(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let msg = args.str("msg")?;
     let rules = family_rules(ctx);
     rules.check_notice(msg).map_err(invalid)?;
-    let player = require_player(ctx)?;
     let world = player.world.as_str();
-    with_my_family(ctx, &player, |tx, family, role| {
+    with_my_family(ctx, player, |tx, family, role| {
         use mysql::prelude::Queryable;
         require_role(role, rules.min_role_to.set_notice)?;
         tx.exec_drop(
@@ -436,18 +427,19 @@ pub fn set_notice_family(ctx: &Context, args: &Args) -> Outcome {
         )?;
         Ok(data([("notice", msg.into())]))
     })
+    .map(Reply::ok)
 }
 
 /// `disband_family()`: the owner dissolves the family; every member is then in none.
-pub fn disband_family(ctx: &Context, _: &Args) -> Outcome {
-    let player = require_player(ctx)?;
+pub fn disband_family(ctx: &Context, player: &Player, _: &Args) -> Outcome {
     let world = player.world.as_str();
     let needed = family_rules(ctx).min_role_to.disband;
-    with_my_family(ctx, &player, |tx, family, role| {
+    with_my_family(ctx, player, |tx, family, role| {
         require_role(role, needed)?;
         store::delete_family(tx, world, &family.fid)?;
         Ok(data([("name", family.name.clone().into())]))
     })
+    .map(Reply::ok)
 }
 
 /// The caller's family id for chat, `""` when in none.

@@ -188,13 +188,13 @@ impl FamilyRules {
 }
 
 /// The status every family function answers with.
-pub fn status(s: FamilyStatus) -> crate::modules::common::FnError {
-    crate::modules::common::FnError::module(s.code(), s.message())
+pub fn status(s: FamilyStatus) -> crate::function::FnError {
+    crate::function::FnError::from(s)
 }
 
 /// A status with a message that says more than the table's.
-pub fn status_because(s: FamilyStatus, why: impl Into<String>) -> crate::modules::common::FnError {
-    crate::modules::common::FnError::module(s.code(), why)
+pub fn status_because(s: FamilyStatus, why: impl Into<String>) -> crate::function::FnError {
+    crate::function::FnError::module(s, why)
 }
 
 #[cfg(test)]
@@ -296,15 +296,7 @@ mod tests {
     }
 
     #[test]
-    fn statuses_are_in_the_module_range() {
-        use crate::modules::enums::FriendStatus;
-        for s in FamilyStatus::ALL {
-            assert!((80..=89).contains(&s.code()), "{s:?}");
-            assert!(!s.message().is_empty());
-        }
-        for s in FriendStatus::ALL {
-            assert!((80..=89).contains(&s.code()), "{s:?}");
-        }
+    fn roles_round_trip() {
         for r in [
             FamilyRole::Basic,
             FamilyRole::Elite,

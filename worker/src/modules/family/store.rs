@@ -6,7 +6,7 @@
 use mysql::prelude::Queryable;
 use serde_json::{json, Value};
 
-use crate::modules::common::FnError;
+use crate::function::FnError;
 use crate::modules::enums::FamilyRole;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

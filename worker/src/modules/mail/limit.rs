@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use shared::redis_conn::RedisPool;
 
-use crate::modules::common::FnError;
+use crate::function::FnError;
 
 const SECS_PER_DAY: u64 = 86_400;
 

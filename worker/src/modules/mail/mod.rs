@@ -15,10 +15,9 @@ use serde_json::{Map, Value};
 
 use self::client::{MailClient, MailError, OutgoingMail, Which};
 pub use self::request::{redeem_request, restore_request, send_request, RequestKind, RequestMail};
-use crate::context::Context;
-use crate::modules::common::{
-    data, require_player, transaction, uid_of_player, Args, FnError, Outcome,
-};
+use crate::function::Context;
+use crate::function::{data, ok, Account, Args, FnError, InWorld, Outcome, Player};
+use crate::modules::common::{transaction, uid_of_player};
 pub use crate::modules::enums::MailStatus;
 use crate::modules::enums::SharedStatus;
 use crate::modules::item::{self, Item};
@@ -34,7 +33,7 @@ const DEFAULT_GIFT_SUBJECT: &str = "Gift";
 
 impl MailStatus {
     pub fn error(self) -> FnError {
-        FnError::module(self.code(), self.message())
+        FnError::from(self)
     }
 }
 
@@ -72,7 +71,7 @@ fn rules(ctx: &Context) -> MailRules {
 /// Subject: up to `max` characters, no control characters (they cannot go in a header).
 /// Body: up to `max` characters, no NUL; newlines are fine.
 fn check_subject_and_body(subj: &str, body: &str, rules: &MailRules) -> Result<(), FnError> {
-    let invalid = |why: String| FnError::module(MailStatus::InvalidArgument.code(), why);
+    let invalid = |why: String| FnError::module(MailStatus::InvalidArgument, why);
     if subj.chars().count() > rules.subject_max_chars {
         return Err(invalid(format!(
             "subj must be at most {} characters",
@@ -113,7 +112,7 @@ fn checked_key<'a>(args: &Args<'a>) -> Result<&'a str, FnError> {
 fn target_uid(ctx: &Context, world: &str, gn: &str) -> Result<String, FnError> {
     uid_of_player(ctx.db, world, gn)?.ok_or_else(|| {
         FnError::module(
-            SharedStatus::NoPlayer.code(),
+            SharedStatus::NoPlayer,
             format!("no player named {gn:?} in this world"),
         )
     })
@@ -121,8 +120,7 @@ fn target_uid(ctx: &Context, world: &str, gn: &str) -> Result<String, FnError> {
 
 /// `send_mail(gn_target, subj, body)`: a mail from the caller's player; counts against the
 /// daily limit (81 when used up), 80 when the recipient's mailbox is full. Answers `key`.
-pub fn send_mail(ctx: &Context, args: &Args) -> Outcome {
-    let player = require_player(ctx)?;
+pub fn send_mail(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let (gn_target, subj, body) = (args.str("gn_target")?, args.str("subj")?, args.str("body")?);
     let rules = rules(ctx);
     check_subject_and_body(subj, body, &rules)?;
@@ -142,7 +140,7 @@ pub fn send_mail(ctx: &Context, args: &Args) -> Outcome {
         items: Vec::new(),
     };
     match MailClient::new(&ctx.settings.mail_url).send(&player.world, &target, &mail) {
-        Ok(key) => Ok(data([("key", key.into())])),
+        Ok(key) => ok(data([("key", key.into())])),
         Err(e) => {
             counted.refund(ctx.redis);
             Err(mail_error(e))
@@ -150,53 +148,52 @@ pub fn send_mail(ctx: &Context, args: &Args) -> Outcome {
     }
 }
 
-fn list(ctx: &Context, which: Which) -> Outcome {
-    let world = ctx.world()?;
+fn list(ctx: &Context, me: &InWorld, which: Which) -> Outcome {
     let listing = MailClient::new(&ctx.settings.mail_url)
-        .list(world, ctx.uid(), which)
+        .list(&me.world, &me.uid, which)
         .map_err(mail_error)?;
     match serde_json::to_value(listing) {
-        Ok(Value::Object(map)) => Ok(map),
+        Ok(Value::Object(map)) => ok(map),
         _ => Err(FnError::Backend("listing did not serialise".into())),
     }
 }
 
 /// `get_new_mail()`: `mail` (unread mails that arrived since the last listing, oldest
 /// first) and `count` `{cur, max}`.
-pub fn get_new_mail(ctx: &Context, _: &Args) -> Outcome {
-    list(ctx, Which::New)
+pub fn get_new_mail(ctx: &Context, me: &InWorld, _: &Args) -> Outcome {
+    list(ctx, me, Which::New)
 }
 
 /// `get_all_mail()`: `mail` (every mail, newest first) and `count` `{cur, max}`.
-pub fn get_all_mail(ctx: &Context, _: &Args) -> Outcome {
-    list(ctx, Which::All)
+pub fn get_all_mail(ctx: &Context, me: &InWorld, _: &Args) -> Outcome {
+    list(ctx, me, Which::All)
 }
 
 /// `mark_read_mail(key)`: 82 when the caller's mailbox has no such mail.
-pub fn mark_read_mail(ctx: &Context, args: &Args) -> Outcome {
+pub fn mark_read_mail(ctx: &Context, me: &InWorld, args: &Args) -> Outcome {
     let key = checked_key(args)?;
     MailClient::new(&ctx.settings.mail_url)
-        .mark_read(ctx.world()?, ctx.uid(), key)
+        .mark_read(ctx.world()?, me.uid.as_str(), key)
         .map_err(mail_error)?;
-    Ok(data([("key", key.into())]))
+    ok(data([("key", key.into())]))
 }
 
 /// `delete_mail(key)`: 82 when the caller's mailbox has no such mail. Deleting a request
 /// mail that was never accepted leaves its nonce to expire unused.
-pub fn delete_mail(ctx: &Context, args: &Args) -> Outcome {
+pub fn delete_mail(ctx: &Context, me: &InWorld, args: &Args) -> Outcome {
     let key = checked_key(args)?;
     MailClient::new(&ctx.settings.mail_url)
-        .delete(ctx.world()?, ctx.uid(), key)
+        .delete(ctx.world()?, me.uid.as_str(), key)
         .map_err(mail_error)?;
-    Ok(data([("key", key.into())]))
+    ok(data([("key", key.into())]))
 }
 
 /// `delete_read_mail()`: deletes every read mail; answers `deleted` (how many).
-pub fn delete_read_mail(ctx: &Context, _: &Args) -> Outcome {
+pub fn delete_read_mail(ctx: &Context, me: &InWorld, _: &Args) -> Outcome {
     let deleted = MailClient::new(&ctx.settings.mail_url)
-        .delete_read(ctx.world()?, ctx.uid())
+        .delete_read(ctx.world()?, me.uid.as_str())
         .map_err(mail_error)?;
-    Ok(data([("deleted", deleted.into())]))
+    ok(data([("deleted", deleted.into())]))
 }
 
 /// `accept_gifts(gift)`: `gift` is an array of mail keys. Each gift in the caller's mailbox
@@ -204,11 +201,11 @@ pub fn delete_read_mail(ctx: &Context, _: &Args) -> Outcome {
 /// per key `{"status":0,"items":[..]}` or `{"status":N,"message":..}` (82 not in your
 /// mailbox, 83 already accepted, 84 not a gift, 99 backend); a key named twice is
 /// answered once. A gift whose grant fails is made acceptable again.
-pub fn accept_gifts(ctx: &Context, args: &Args) -> Outcome {
+pub fn accept_gifts(ctx: &Context, me: &InWorld, args: &Args) -> Outcome {
     let keys = gift_keys(args)?;
     let world = ctx.world()?;
     let listing = MailClient::new(&ctx.settings.mail_url)
-        .list(world, ctx.uid(), Which::All)
+        .list(world, me.uid.as_str(), Which::All)
         .map_err(mail_error)?;
     let mut results = Map::new();
     for key in keys {
@@ -216,7 +213,7 @@ pub fn accept_gifts(ctx: &Context, args: &Args) -> Outcome {
             // Named twice: the first answer stands (a second would only say "accepted").
             continue;
         }
-        let result = match accept_one_gift(ctx, &listing, key) {
+        let result = match accept_one_gift(ctx, &me.uid, &listing, key) {
             Ok(items) => data([("status", 0.into()), ("items", item::to_json(&items))]),
             Err(e) => {
                 if let FnError::Backend(why) = &e {
@@ -231,7 +228,7 @@ pub fn accept_gifts(ctx: &Context, args: &Args) -> Outcome {
         };
         results.insert(key.to_string(), result.into());
     }
-    Ok(data([("results", results.into())]))
+    ok(data([("results", results.into())]))
 }
 
 fn gift_keys<'a>(args: &Args<'a>) -> Result<Vec<&'a str>, FnError> {
@@ -243,7 +240,7 @@ fn gift_keys<'a>(args: &Args<'a>) -> Result<Vec<&'a str>, FnError> {
     };
     if list.is_empty() || list.len() > MAX_KEYS_PER_ACCEPT {
         return Err(FnError::module(
-            MailStatus::InvalidArgument.code(),
+            MailStatus::InvalidArgument,
             format!("gift must name 1 to {MAX_KEYS_PER_ACCEPT} keys"),
         ));
     }
@@ -254,25 +251,24 @@ fn gift_keys<'a>(args: &Args<'a>) -> Result<Vec<&'a str>, FnError> {
 
 fn accept_one_gift(
     ctx: &Context,
+    uid: &str,
     listing: &client::Listing,
     key: &str,
 ) -> Result<Vec<Item>, FnError> {
     let world = ctx.world()?;
-    let payload = request::redeem_listed(ctx, listing, key, RequestKind::Gift)?;
+    let payload = request::redeem_listed(ctx, uid, listing, key, RequestKind::Gift)?;
     let granted = payload
         .get("items")
         .map(Item::parse_list)
         .unwrap_or(Ok(Vec::new()))
         .map_err(FnError::from)
         .and_then(|items| {
-            transaction(ctx.db, |tx| {
-                item::grant(tx, ctx.config, world, ctx.uid(), &items)
-            })?;
+            transaction(ctx.db, |tx| item::grant(tx, ctx.config, world, uid, &items))?;
             Ok(items)
         });
     match granted {
         Ok(items) => {
-            request::mark_read_after_accept(ctx, key);
+            request::mark_read_after_accept(ctx, uid, key);
             Ok(items)
         }
         Err(e) => {
@@ -284,13 +280,13 @@ fn accept_one_gift(
 
 /// `send_gift_mail(gn_target, items, subj?, body?)`, admin only: a gift mail from
 /// "system" carrying `items` (item strings), accepted with `accept_gifts`. Answers `key`.
-pub fn send_gift_mail(ctx: &Context, args: &Args) -> Outcome {
+pub fn send_gift_mail(ctx: &Context, _: &Account, args: &Args) -> Outcome {
     let world = ctx.world()?;
     let gn_target = args.str("gn_target")?;
     let items = item::items_arg(args, "items")?;
     if items.is_empty() {
         return Err(FnError::module(
-            MailStatus::InvalidArgument.code(),
+            MailStatus::InvalidArgument,
             "items must name at least one item",
         ));
     }
@@ -312,7 +308,7 @@ pub fn send_gift_mail(ctx: &Context, args: &Args) -> Outcome {
             payload: Map::new(),
         },
     )?;
-    Ok(data([("key", key.into())]))
+    ok(data([("key", key.into())]))
 }
 
 fn optional_str<'a>(args: &Args<'a>, name: &str) -> Result<Option<&'a str>, FnError> {
@@ -339,14 +335,29 @@ mod tests {
     fn subject_and_body_bounds_count_characters() {
         assert!(check_subject_and_body("你好世界!", "😀😀😀😀😀😀😀\n", &rules()).is_ok());
         let e = check_subject_and_body("123456", "", &rules()).unwrap_err();
-        assert_eq!(e, FnError::module(85, "subj must be at most 5 characters"));
+        assert_eq!(
+            e,
+            FnError::module(
+                MailStatus::InvalidArgument,
+                "subj must be at most 5 characters"
+            )
+        );
         let e = check_subject_and_body("a\nb", "", &rules()).unwrap_err();
         assert_eq!(
             e,
-            FnError::module(85, "subj must not contain control characters")
+            FnError::module(
+                MailStatus::InvalidArgument,
+                "subj must not contain control characters"
+            )
         );
         let e = check_subject_and_body("", "123456789", &rules()).unwrap_err();
-        assert_eq!(e, FnError::module(85, "body must be at most 8 characters"));
+        assert_eq!(
+            e,
+            FnError::module(
+                MailStatus::InvalidArgument,
+                "body must be at most 8 characters"
+            )
+        );
         assert!(check_subject_and_body("", "a\0b", &rules()).is_err());
     }
 
@@ -379,21 +390,13 @@ mod tests {
             mail_error(MailError::Refused("x".into()))
                 .to_response()
                 .status,
-            99
+            16
         );
         assert_eq!(
             mail_error(MailError::Unavailable("x".into()))
                 .to_response()
                 .status,
-            99
+            16
         );
-    }
-
-    #[test]
-    fn mail_statuses_keep_the_module_range() {
-        for s in MailStatus::ALL {
-            assert!((80..=89).contains(&s.code()), "{s:?}");
-            assert!(!s.message().is_empty());
-        }
     }
 }

@@ -7,8 +7,8 @@ use serde_json::{json, Map, Value};
 
 use super::client::{Listing, MailClient, MailEntry, OutgoingMail, Which};
 use super::{mail_error, MailStatus};
-use crate::context::Context;
-use crate::modules::common::FnError;
+use crate::function::Context;
+use crate::function::FnError;
 use crate::modules::item::Item;
 
 /// How long an unaccepted request stays acceptable (auth's default, said explicitly).
@@ -114,16 +114,15 @@ pub fn send_request(ctx: &Context, request: &RequestMail) -> Result<String, FnEr
 /// should call [`restore_request`] so the mail can be accepted later.
 pub fn redeem_request(
     ctx: &Context,
+    uid: &str,
     key: &str,
     expected: RequestKind,
 ) -> Result<Map<String, Value>, FnError> {
     let world = ctx.world()?;
     let client = MailClient::new(&ctx.settings.mail_url);
-    let listing = client
-        .list(world, ctx.uid(), Which::All)
-        .map_err(mail_error)?;
-    let payload = redeem_listed(ctx, &listing, key, expected)?;
-    mark_read_after_accept(ctx, key);
+    let listing = client.list(world, uid, Which::All).map_err(mail_error)?;
+    let payload = redeem_listed(ctx, uid, &listing, key, expected)?;
+    mark_read_after_accept(ctx, uid, key);
     Ok(payload)
 }
 
@@ -142,6 +141,7 @@ pub fn restore_request(ctx: &Context, key: &str, payload: &Map<String, Value>) {
 /// without marking the mail read.
 pub(super) fn redeem_listed(
     ctx: &Context,
+    uid: &str,
     listing: &Listing,
     key: &str,
     expected: RequestKind,
@@ -154,7 +154,7 @@ pub(super) fn redeem_listed(
     let mut payload = redeem_nonce(&ctx.settings.auth_url, &nonce_for(key))?
         .ok_or_else(|| MailStatus::AlreadyAccepted.error())?;
     let belongs = payload.get("kind") == Some(&json!(expected.mail_type()))
-        && payload.get("target") == Some(&json!(ctx.uid()))
+        && payload.get("target") == Some(&json!(uid))
         && payload.get("world") == Some(&json!(world));
     if !belongs {
         // Only a nonce this module registered for this mailbox can get here; anything
@@ -167,10 +167,10 @@ pub(super) fn redeem_listed(
     Ok(payload)
 }
 
-pub(super) fn mark_read_after_accept(ctx: &Context, key: &str) {
+pub(super) fn mark_read_after_accept(ctx: &Context, uid: &str, key: &str) {
     // The accept already happened; a mail left unread is only cosmetic.
     let Ok(world) = ctx.world() else { return };
-    if let Err(e) = MailClient::new(&ctx.settings.mail_url).mark_read(world, ctx.uid(), key) {
+    if let Err(e) = MailClient::new(&ctx.settings.mail_url).mark_read(world, uid, key) {
         shared::warn!("accepted mail not marked read", key = key, error = e);
     }
 }
