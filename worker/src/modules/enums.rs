@@ -16,16 +16,19 @@ crate::module_statuses! {
 }
 
 crate::module_statuses! {
-    /// Statuses any module's function may answer, because they come from the shared helpers
-    /// (`common::require_player`, `item::spend`, `item::grant`): 90–98 mean the same in every
-    /// module, so module tables use 80–89.
+    /// Statuses any function may answer, from the handler and the shared helpers (the
+    /// player check before a [`Run::Player`](crate::function::Run::Player) function,
+    /// `item::spend`, `item::grant`). The original's module documents use 0–6 and 86–99, so
+    /// these sit beside the framework's 10–16 (docs/PROTOCOL.md, "Project additions"). A
+    /// module whose document names its own status for the same condition (e.g. "materials
+    /// insufficient") maps to that instead.
     pub enum SharedStatus {
         /// The caller (or the target) has no player in this world.
-        NoPlayer = 90 => "no player in this world: create one first",
+        NoPlayer = 17 => "no player in this world: create one first",
         /// A spend would take an item below zero; nothing was spent.
-        NotEnoughItems = 91 => "not enough items",
+        NotEnoughItems = 18 => "not enough items",
         /// An item string is malformed or names an item `items.json` does not define.
-        InvalidItem = 92 => "invalid item",
+        InvalidItem = 19 => "invalid item",
     }
 }
 
@@ -152,6 +155,12 @@ mod tests {
     fn every_table_has_distinct_codes_and_a_message_each() {
         distinct(AccountStatus::ALL);
         distinct(SharedStatus::ALL);
+        for s in SharedStatus::ALL {
+            assert!(
+                (17..=19).contains(&s.code()),
+                "{s:?}: beside the framework's"
+            );
+        }
         distinct(PlayerStatus::ALL);
         distinct(WeaponStatus::ALL);
         distinct(FamilyStatus::ALL);

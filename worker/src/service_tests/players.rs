@@ -188,7 +188,7 @@ fn without_a_player_every_player_function_answers_90() {
         let r = call_as(&s, &token, "s0", function, data);
         assert_eq!(
             (r.status, r.message.as_str()),
-            (90, "no player in this world: create one first"),
+            (17, "no player in this world: create one first"),
             "{function}"
         );
     }
@@ -291,7 +291,7 @@ fn change_player_name_costs_diamonds_and_refuses_cleanly() {
     );
     assert_eq!(
         (r.status, r.message.as_str()),
-        (91, "not enough of item 0:1 (need 100)")
+        (18, "not enough of item 0:1 (need 100)")
     );
     let info = ok_as(&s, &token, "s0", "get_info_player", json!({}));
     assert_eq!(
@@ -326,7 +326,7 @@ fn weapons_level_up_for_coins_and_star_up_for_segments() {
         (json!({"weapon":1,"delta":58}), 82),
         (json!({"weapon":1,"delta":i64::MAX}), 82),
         // level 3 -> 60 costs far more than 4780 coins
-        (json!({"weapon":1,"delta":57}), 91),
+        (json!({"weapon":1,"delta":57}), 18),
     ] {
         let r = call_as(&s, &token, "s0", "level_up_weapon", data.clone());
         assert_eq!(r.status, code, "{data}: {}", r.to_json());
@@ -351,7 +351,7 @@ fn weapons_level_up_for_coins_and_star_up_for_segments() {
     );
     assert_eq!(
         (r.status, r.message.as_str()),
-        (91, "not enough of item 1:3 (need 10)")
+        (18, "not enough of item 1:3 (need 10)")
     );
     let admin = admin(&s);
     ok_as(
@@ -459,13 +459,13 @@ fn add_resources_is_admin_only_and_capped() {
             json!({"gn_target":"Target","uid_target":"dev-1","items":["0:0:1"]}),
             83,
         ),
-        (json!({"gn_target":"Nobody","items":["0:0:1"]}), 90),
-        (json!({"gn_target":"%","items":["0:0:1"]}), 90),
-        (json!({"uid_target":"dev-9","items":["0:0:1"]}), 90),
-        (json!({"gn_target":"Target","items":["0:0:0"]}), 92),
-        (json!({"gn_target":"Target","items":["0:0:1","0:9:1"]}), 92),
-        (json!({"gn_target":"Target","items":["coins"]}), 92),
-        (json!({"gn_target":"Target","items":[5]}), 92),
+        (json!({"gn_target":"Nobody","items":["0:0:1"]}), 17),
+        (json!({"gn_target":"%","items":["0:0:1"]}), 17),
+        (json!({"uid_target":"dev-9","items":["0:0:1"]}), 17),
+        (json!({"gn_target":"Target","items":["0:0:0"]}), 19),
+        (json!({"gn_target":"Target","items":["0:0:1","0:9:1"]}), 19),
+        (json!({"gn_target":"Target","items":["coins"]}), 19),
+        (json!({"gn_target":"Target","items":[5]}), 19),
         (json!({"gn_target":"Target","items":"0:0:1"}), 13),
         (json!({"gn_target":"Target"}), 13),
     ] {
@@ -486,7 +486,7 @@ fn add_resources_is_admin_only_and_capped() {
         "add_resources",
         json!({"gn_target":"Target","items":["0:0:1"]}),
     );
-    assert_eq!(r.status, 90);
+    assert_eq!(r.status, 17);
 }
 
 #[test]
@@ -562,7 +562,7 @@ fn concurrent_spends_and_grants_never_go_negative_nor_lose_a_grant() {
                         });
                         match r {
                             Ok(()) => spent.fetch_add(1, Ordering::SeqCst),
-                            Err(FnError::Module { code: 91, .. }) => {
+                            Err(FnError::Module { code: 18, .. }) => {
                                 refused.fetch_add(1, Ordering::SeqCst)
                             }
                             Err(e) => panic!("spend failed: {e}"),
@@ -622,7 +622,7 @@ fn two_workers_levelling_one_weapon_pay_exactly_once_per_level() {
                         0 if t % 4 < 2 => {
                             levelled.fetch_add(1, Ordering::SeqCst);
                         }
-                        0 | 82 | 91 => {}
+                        0 | 82 | 18 => {}
                         other => panic!("answered {other}: {}", r.to_json()),
                     }
                 }
