@@ -6,6 +6,7 @@
 //! - [`handler`]: one request line to one response; the statuses of the contract.
 //! - [`functions`]: the function table; [`modules`]: the game functions.
 //! - [`db`]: MySQL pool and migrations; [`gate_link`]: the return path to the gates.
+//! - [`notify`]: verification codes by email (SMTP) and to a phone hook (HTTP).
 
 pub mod config_refresh;
 pub mod context;
@@ -17,6 +18,7 @@ pub mod handler;
 pub mod job;
 pub mod metrics;
 pub mod modules;
+pub mod notify;
 pub mod pool;
 pub mod service;
 pub mod settings;
