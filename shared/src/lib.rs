@@ -14,3 +14,4 @@ pub mod metrics;
 pub mod nats;
 pub mod redis_conn;
 pub mod signal;
+pub mod smtp;

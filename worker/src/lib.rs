@@ -7,6 +7,7 @@
 //! - [`function`]: the game function API (context, caller, arguments, replies, statuses).
 //! - [`functions`]: the function table; [`modules`]: the game functions.
 //! - [`db`]: MySQL pool and migrations; [`gate_link`]: the return path to the gates.
+//! - [`notify`]: verification codes by email (SMTP) and to a phone hook (HTTP).
 
 pub mod config_refresh;
 pub mod db;

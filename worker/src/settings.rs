@@ -5,6 +5,7 @@ use std::time::Duration;
 use shared::config::{Config, ConfigError, Opt, Spec};
 
 use crate::modules::account::password::DEFAULT_ITERATIONS;
+use crate::notify::{self, NotifySettings};
 
 pub const SPEC: Spec = Spec {
     service: "worker",
@@ -45,6 +46,21 @@ pub const SPEC: Spec = Spec {
             "100000",
             "PBKDF2 rounds for new password hashes",
         ),
+        Opt::value(
+            "smtp-addr",
+            "",
+            "SMTP server host:port for email verification codes; empty = not configured",
+        ),
+        Opt::value(
+            "smtp-from",
+            notify::DEFAULT_FROM,
+            "sender address of verification code mails",
+        ),
+        Opt::value(
+            "phone-hook-url",
+            "",
+            "http:// URL phone verification codes are POSTed to; empty = not configured",
+        ),
     ],
 };
 
@@ -63,16 +79,19 @@ pub struct Settings {
     pub mail_url: String,
     pub auth_url: String,
     pub pbkdf2_iterations: u32,
+    /// SMTP server (`host:port`) for email codes; empty = not configured.
+    pub smtp_addr: String,
+    /// `From` of code mails.
+    pub smtp_from: String,
+    /// Where phone codes are POSTed; empty = not configured.
+    pub phone_hook_url: String,
+    /// Connect and per-step timeout of code deliveries.
+    pub notify_timeout: Duration,
     /// How long start waits for MySQL and NATS to come up.
     pub startup_wait: Duration,
 }
 
 impl Settings {
-    /// Where verification codes go (being wired on another branch: not configured yet).
-    pub fn notify(&self) -> crate::notify::NotifySettings {
-        crate::notify::NotifySettings::default()
-    }
-
     /// Defaults for everything but the servers and the key.
     pub fn new(nats_url: &str, redis_url: &str, mysql_url: &str, jwt_secret: &str) -> Settings {
         Settings {
@@ -87,6 +106,10 @@ impl Settings {
             mail_url: "http://127.0.0.1:8020".to_string(),
             auth_url: "http://127.0.0.1:8001".to_string(),
             pbkdf2_iterations: DEFAULT_ITERATIONS,
+            smtp_addr: String::new(),
+            smtp_from: notify::DEFAULT_FROM.to_string(),
+            phone_hook_url: String::new(),
+            notify_timeout: notify::DEFAULT_TIMEOUT,
             startup_wait: Duration::from_secs(60),
         }
     }
@@ -109,6 +132,22 @@ impl Settings {
             ));
         }
         let admin_port: u16 = config.parsed("admin-port")?;
+        let smtp_addr = config.get("smtp-addr");
+        if !smtp_addr.is_empty() && !is_host_port(smtp_addr) {
+            return Err(invalid("smtp-addr", smtp_addr, "expected host:port"));
+        }
+        let smtp_from = config.get("smtp-from");
+        if let Err(e) = shared::smtp::Address::parse(smtp_from) {
+            return Err(invalid("smtp-from", smtp_from, &e.to_string()));
+        }
+        let phone_hook_url = config.get("phone-hook-url");
+        if !phone_hook_url.is_empty() && !phone_hook_url.starts_with("http://") {
+            return Err(invalid(
+                "phone-hook-url",
+                phone_hook_url,
+                "expected an http:// URL (plain HTTP inside the cluster)",
+            ));
+        }
         Ok(Settings {
             threads,
             config_url: config.get("config-url").to_string(),
@@ -117,6 +156,9 @@ impl Settings {
             mail_url: config.get("mail-url").to_string(),
             auth_url: config.get("auth-url").to_string(),
             pbkdf2_iterations: iterations,
+            smtp_addr: smtp_addr.to_string(),
+            smtp_from: smtp_from.to_string(),
+            phone_hook_url: phone_hook_url.to_string(),
             ..Settings::new(
                 config.get("nats-url"),
                 config.get("redis-url"),
@@ -124,6 +166,30 @@ impl Settings {
                 config.get("jwt-secret"),
             )
         })
+    }
+}
+
+impl Settings {
+    /// Where verification codes go (for `bind_email` / `bind_phone`).
+    pub fn notify(&self) -> NotifySettings {
+        NotifySettings {
+            smtp_addr: self.smtp_addr.clone(),
+            smtp_from: self.smtp_from.clone(),
+            phone_hook_url: self.phone_hook_url.clone(),
+            timeout: self.notify_timeout,
+        }
+    }
+}
+
+/// `host:port` with a non-zero port and a host without whitespace (`[::1]:25` included).
+fn is_host_port(text: &str) -> bool {
+    match text.rsplit_once(':') {
+        Some((host, port)) => {
+            !host.is_empty()
+                && !host.chars().any(|c| c.is_whitespace() || c == '/')
+                && port.parse::<u16>().is_ok_and(|p| p != 0)
+        }
+        None => false,
     }
 }
 
@@ -155,6 +221,25 @@ mod tests {
         assert_eq!(s.config_refresh, Duration::from_secs(30));
         assert_eq!(s.config_url, "");
         assert_eq!(s.jwt_secret, "k".repeat(32));
+        assert_eq!(s.notify(), NotifySettings::default());
+    }
+
+    #[test]
+    fn code_delivery_options_fill_notify_settings() {
+        let s = parse(&[
+            "--smtp-addr",
+            "relay.mail:2525",
+            "--smtp-from",
+            "codes@game.example",
+            "--phone-hook-url",
+            "http://sms-adapter:8080/code",
+        ])
+        .unwrap();
+        let n = s.notify();
+        assert_eq!(n.smtp_addr, "relay.mail:2525");
+        assert_eq!(n.smtp_from, "codes@game.example");
+        assert_eq!(n.phone_hook_url, "http://sms-adapter:8080/code");
+        assert_eq!(n.timeout, notify::DEFAULT_TIMEOUT);
     }
 
     #[test]
@@ -165,6 +250,14 @@ mod tests {
             (&["--config-refresh-secs", "0"][..], "--config-refresh-secs"),
             (&["--pbkdf2-iterations", "10"][..], "--pbkdf2-iterations"),
             (&["--admin-port", "70000"][..], "--admin-port"),
+            (&["--smtp-addr", "relay.mail"][..], "--smtp-addr"),
+            (&["--smtp-addr", "relay.mail:0"][..], "--smtp-addr"),
+            (&["--smtp-from", "a@b\r\nBcc: c@d"][..], "--smtp-from"),
+            (&["--smtp-from", ""][..], "--smtp-from"),
+            (
+                &["--phone-hook-url", "https://sms.example/x"][..],
+                "--phone-hook-url",
+            ),
         ] {
             let e = parse(args).unwrap_err().to_string();
             assert!(e.contains(option), "{args:?}: {e}");

@@ -37,6 +37,9 @@ fn help_lists_every_option() {
         "9105",
         "--mail-url",
         "--auth-url",
+        "--smtp-addr",
+        "--smtp-from",
+        "--phone-hook-url",
     ] {
         assert!(help.contains(option), "--help lacks {option}:\n{help}");
     }
