@@ -69,7 +69,7 @@ fn every_committed_file_parses_and_is_served() {
 fn item_references_and_weapons_agree() {
     let all = load();
     let known = item_ids(&all);
-    for resource in [(0, 0), (0, 1), (0, 2)] {
+    for resource in [(3, 1), (3, 5), (3, 10)] {
         assert!(
             known.contains(&resource),
             "resource {resource:?} (coin, diamond, energy)"
@@ -88,7 +88,7 @@ fn item_references_and_weapons_agree() {
         player["name_change_cost"]
             .as_str()
             .unwrap()
-            .starts_with("0:1:"),
+            .starts_with("3:5:"),
         "paid in diamonds"
     );
     check_item_string(&all["family"]["create_cost"], &known, "family.create_cost");
@@ -99,8 +99,8 @@ fn item_references_and_weapons_agree() {
         let id = weapon["id"].as_u64().unwrap();
         assert!(weapon_ids.insert(id), "weapon {id} twice");
         assert!(
-            known.contains(&(1, id)),
-            "weapon {id} has no segment item 1:{id}"
+            known.contains(&(0, id)),
+            "weapon {id} has no segment item 0:{id}"
         );
         assert!(weapon["max_level"].as_u64().unwrap() > 1);
         assert!(weapon["level_cost"]["base"].as_u64().unwrap() > 0);

@@ -220,11 +220,11 @@ fn player_tokens_cannot_call_admin_functions() {
     for (function, args) in [
         (
             "add_resources",
-            json!({"gn_target": p.gn, "items": ["0:1:100"]}),
+            json!({"gn_target": p.gn, "items": ["3:5:100"]}),
         ),
         (
             "send_gift_mail",
-            json!({"gn_target": p.gn, "items": ["0:1:100"], "subj": "s", "body": "b"}),
+            json!({"gn_target": p.gn, "items": ["3:5:100"], "subj": "s", "body": "b"}),
         ),
     ] {
         for token in [&p.session, &p.account] {
@@ -669,13 +669,13 @@ fn item_quantities_out_of_range_are_refused_or_capped_never_wrapped() {
     let p = new_player(&mut c, "qty");
     let admin = stack.admin_token();
     let refused = [
-        "0:1:99999999999999999999999",
-        "0:1:-5",
-        "0:1:0",
+        "3:5:99999999999999999999999",
+        "3:5:-5",
+        "3:5:0",
         "0:99999999999999999999:1",
-        "0:1:1e3",
-        "0:1:+5",
-        "0:1:",
+        "3:5:1e3",
+        "3:5:+5",
+        "3:5:",
         "0::1",
         ":::",
     ];
@@ -699,15 +699,15 @@ fn item_quantities_out_of_range_are_refused_or_capped_never_wrapped() {
         let items = a["data"]["items"].as_array().expect("items").clone();
         items
             .iter()
-            .filter_map(|i| i.as_str()?.strip_prefix("0:1:")?.parse().ok())
+            .filter_map(|i| i.as_str()?.strip_prefix("3:5:")?.parse().ok())
             .next()
             .unwrap_or(0)
     };
     let mut last = coins(&mut c);
     for item in [
-        "0:1:2147483648",
-        "0:1:9223372036854775807",
-        "0:1:18446744073709551615",
+        "3:5:2147483648",
+        "3:5:9223372036854775807",
+        "3:5:18446744073709551615",
     ] {
         let a = c.call(&request(
             "s0",

@@ -36,6 +36,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "social",
         sql: include_str!("../migrations/0003_social.sql"),
     },
+    Migration {
+        version: 4,
+        name: "original_item_ids",
+        sql: include_str!("../migrations/0004_original_item_ids.sql"),
+    },
 ];
 
 const MIGRATION_LOCK: &str = "lukseun.schema_migrations";
@@ -157,6 +162,12 @@ impl Db {
 
 /// Applies the migrations not yet recorded; returns the versions it applied.
 pub fn migrate(db: &Db) -> Result<Vec<u32>, DbError> {
+    migrate_with(db, MIGRATIONS)
+}
+
+/// [`migrate`] with a given list: tests build a database of an older version with a prefix
+/// of [`MIGRATIONS`], then upgrade it.
+pub fn migrate_with(db: &Db, migrations: &[Migration]) -> Result<Vec<u32>, DbError> {
     let mut conn = db.conn()?;
     let locked: Option<Option<i64>> = conn.exec_first(
         "SELECT GET_LOCK(?, ?)",
@@ -165,7 +176,7 @@ pub fn migrate(db: &Db) -> Result<Vec<u32>, DbError> {
     if locked.flatten() != Some(1) {
         return Err(DbError::LockTimeout);
     }
-    let applied = apply_pending(&mut conn);
+    let applied = apply_pending(&mut conn, migrations);
     // The lock dies with the connection too; releasing keeps a pooled connection clean.
     let released: Result<Option<Option<i64>>, _> =
         conn.exec_first("SELECT RELEASE_LOCK(?)", (MIGRATION_LOCK,));
@@ -175,7 +186,7 @@ pub fn migrate(db: &Db) -> Result<Vec<u32>, DbError> {
     applied
 }
 
-fn apply_pending(conn: &mut PooledConn) -> Result<Vec<u32>, DbError> {
+fn apply_pending(conn: &mut PooledConn, migrations: &[Migration]) -> Result<Vec<u32>, DbError> {
     conn.query_drop(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version    INT UNSIGNED NOT NULL PRIMARY KEY,
@@ -185,7 +196,7 @@ fn apply_pending(conn: &mut PooledConn) -> Result<Vec<u32>, DbError> {
     )?;
     let done: Vec<u32> = conn.query("SELECT version FROM schema_migrations")?;
     let mut applied = Vec::new();
-    for migration in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
+    for migration in migrations.iter().filter(|m| !done.contains(&m.version)) {
         for statement in split_statements(migration.sql) {
             conn.query_drop(statement)
                 .map_err(|error| DbError::Migration {
@@ -314,6 +325,35 @@ mod tests {
         );
         let count = server.sql("SELECT COUNT(*) FROM lukseun.schema_migrations");
         assert_eq!(count.trim(), MIGRATIONS.len().to_string());
+    }
+
+    #[test]
+    fn items_of_version_3_get_the_originals_ids() {
+        let server = crate::test_support::start_mariadb();
+        let db = Db::open(&server.url(), 2).unwrap();
+        assert_eq!(migrate_with(&db, &MIGRATIONS[..3]).unwrap(), [1, 2, 3]);
+        let mut conn = db.conn().unwrap();
+        conn.query_drop(
+            "INSERT INTO items (world, unique_id, grp, item_id, qty) VALUES
+             ('s0','a',0,0,5000), ('s0','a',0,1,100), ('s0','a',0,2,7), ('s0','a',1,3,40),
+             ('s1','b',1,6,2)",
+        )
+        .unwrap();
+        assert_eq!(migrate(&db).unwrap(), [4]);
+        let rows: Vec<(String, String, i32, i32, u64)> = conn
+            .query("SELECT world, unique_id, grp, item_id, qty FROM items ORDER BY world, grp, item_id")
+            .unwrap();
+        let row = |w: &str, u: &str, g, i, q| (w.to_string(), u.to_string(), g, i, q);
+        assert_eq!(
+            rows,
+            [
+                row("s0", "a", 0, 3, 40),
+                row("s0", "a", 3, 1, 5000),
+                row("s0", "a", 3, 5, 100),
+                row("s0", "a", 3, 10, 7),
+                row("s1", "b", 0, 6, 2),
+            ]
+        );
     }
 
     #[test]

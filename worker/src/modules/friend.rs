@@ -35,7 +35,7 @@ impl FriendRules {
                 .map_or(50, |n| n as usize),
             daily_gift: field("daily_gift")
                 .and_then(Value::as_str)
-                .unwrap_or("0:2:5")
+                .unwrap_or("3:10:5")
                 .to_string(),
             gifts_per_friend_per_day: field("gifts_per_friend_per_day")
                 .and_then(Value::as_u64)
@@ -325,13 +325,13 @@ mod tests {
             rules,
             FriendRules {
                 friend_limit: 50,
-                daily_gift: "0:2:5".into(),
+                daily_gift: "3:10:5".into(),
                 gifts_per_friend_per_day: 1
             }
         );
         let partial = FriendRules::from_config(Some(&json!({"friend_limit": 3})));
         assert_eq!(partial.friend_limit, 3);
-        assert_eq!(partial.daily_gift, "0:2:5");
+        assert_eq!(partial.daily_gift, "3:10:5");
         assert_eq!(FriendRules::from_config(None).friend_limit, 50);
     }
 }

@@ -221,7 +221,7 @@ pub fn to_json(items: &[Item]) -> Value {
 }
 
 /// `get_all_resource()`: `items`, every item the caller holds in this world as item
-/// strings (`"0:0:5000"`), in (group, id) order.
+/// strings (`"3:1:5000"`), in (group, id) order.
 pub fn get_all_resource(ctx: &Context, player: &Player, _: &Args) -> Outcome {
     let mut conn = ctx.db.conn()?;
     let items = holdings(&mut conn, &player.world, &player.unique_id)?;
@@ -235,19 +235,19 @@ mod tests {
 
     #[test]
     fn item_strings_round_trip() {
-        let item = Item::parse("0:1:100").unwrap();
+        let item = Item::parse("3:5:100").unwrap();
         assert_eq!(
             item,
             Item {
-                group: 0,
-                id: 1,
+                group: 3,
+                id: 5,
                 qty: 100
             }
         );
-        assert_eq!(item.to_string(), "0:1:100");
-        let big = Item::parse("1:6:18446744073709551615").unwrap();
+        assert_eq!(item.to_string(), "3:5:100");
+        let big = Item::parse("0:6:18446744073709551615").unwrap();
         assert_eq!(big.qty, u64::MAX);
-        assert_eq!(big.to_string(), "1:6:18446744073709551615");
+        assert_eq!(big.to_string(), "0:6:18446744073709551615");
     }
 
     #[test]
@@ -258,9 +258,9 @@ mod tests {
             "0:1:2:3",
             "a:1:2",
             "0:-1:2",
-            "0:1:+2",
+            "3:5:+2",
             "0: 1:2",
-            "0:1:18446744073709551616",
+            "3:5:18446744073709551616",
             "0:4294967296:1",
             "0::1",
         ] {
@@ -271,8 +271,8 @@ mod tests {
             );
         }
         assert_eq!(
-            Item::parse("0:1:0"),
-            Err(ItemError::ZeroQuantity("0:1:0".into()))
+            Item::parse("3:5:0"),
+            Err(ItemError::ZeroQuantity("3:5:0".into()))
         );
         let e: FnError = Item::parse("x").unwrap_err().into();
         assert_eq!(
@@ -286,16 +286,16 @@ mod tests {
 
     #[test]
     fn lists_parse_or_name_the_bad_entry() {
-        let items = Item::parse_list(&json!(["0:0:5", "1:3:2"])).unwrap();
+        let items = Item::parse_list(&json!(["3:1:5", "0:3:2"])).unwrap();
         assert_eq!(items.len(), 2);
-        assert_eq!(items[1].to_string(), "1:3:2");
+        assert_eq!(items[1].to_string(), "0:3:2");
         assert_eq!(
-            Item::parse_list(&json!(["0:0:5", 7])),
+            Item::parse_list(&json!(["3:1:5", 7])),
             Err(ItemError::Malformed("7".into())),
             "the error names the bad entry"
         );
-        assert!(Item::parse_list(&json!("0:0:5")).is_err());
-        let map = json!({"items":"0:0:5"}).as_object().unwrap().clone();
+        assert!(Item::parse_list(&json!("3:1:5")).is_err());
+        let map = json!({"items":"3:1:5"}).as_object().unwrap().clone();
         assert!(matches!(
             items_arg(&Args(&map), "items"),
             Err(FnError::Malformed(_))
@@ -309,16 +309,16 @@ mod tests {
     #[test]
     fn maxima_come_from_items_json() {
         let config = GameConfig::embedded();
-        assert_eq!(max_of(&config, 0, 0), Some(999_999_999));
-        assert_eq!(max_of(&config, 0, 2), Some(999));
-        assert_eq!(max_of(&config, 1, 6), Some(9999));
-        assert_eq!(max_of(&config, 0, 3), None);
+        assert_eq!(max_of(&config, 3, 1), Some(999_999_999));
+        assert_eq!(max_of(&config, 3, 10), Some(999));
+        assert_eq!(max_of(&config, 0, 6), Some(9999));
+        assert_eq!(max_of(&config, 3, 24), None);
         assert_eq!(max_of(&config, 7, 0), None);
-        let unknown = Item::parse("0:3:1").unwrap();
+        let unknown = Item::parse("3:24:1").unwrap();
         assert_eq!(
             check_defined(&config, &[unknown]).unwrap_err(),
-            FnError::module(SharedStatus::InvalidItem, "item 0:3 is not defined")
+            FnError::module(SharedStatus::InvalidItem, "item 3:24 is not defined")
         );
-        assert!(check_defined(&config, &[Item::parse("1:1:1").unwrap()]).is_ok());
+        assert!(check_defined(&config, &[Item::parse("3:5:1").unwrap()]).is_ok());
     }
 }

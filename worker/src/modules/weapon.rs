@@ -10,10 +10,10 @@ use crate::modules::common::transaction;
 use crate::modules::enums::WeaponStatus;
 use crate::modules::item::{self, Item};
 
-/// Item group of weapon segments (items.json).
-pub const SEGMENT_GROUP: u32 = 1;
-/// Coins: group 0, item 0.
-const COIN: (u32, u32) = (0, 0);
+/// Item group of weapon segments (items.json): the original's `Group.WEAPON`.
+pub const SEGMENT_GROUP: u32 = 0;
+/// Coins: the original's `Group.ITEM`, `Item.COIN`.
+const COIN: (u32, u32) = (3, 1);
 
 fn status(s: WeaponStatus) -> FnError {
     FnError::from(s)

@@ -252,7 +252,7 @@ fn daily_limit_and_full_mailboxes() {
     let r = m.call(
         &m.admin(),
         "send_gift_mail",
-        json!({"gn_target":"Bob","items":["0:0:1"]}),
+        json!({"gn_target":"Bob","items":["3:1:1"]}),
     );
     assert_eq!(r.status, 80);
 }
@@ -262,8 +262,8 @@ fn keys_only_reach_the_callers_own_mailbox() {
     let m = MailStack::start();
     let alice = m.player("dev-alice", "Alice");
     let bob = m.player("dev-bob", "Bob");
-    let key = m.gift("Bob", json!(["0:1:50"]));
-    let diamonds = m.holding(&alice, "0:1");
+    let key = m.gift("Bob", json!(["3:5:50"]));
+    let diamonds = m.holding(&alice, "3:5");
 
     for function in ["mark_read_mail", "delete_mail"] {
         let r = m.call(&alice, function, json!({ "key": key }));
@@ -272,7 +272,7 @@ fn keys_only_reach_the_callers_own_mailbox() {
     let r = m.call(&alice, "accept_gifts", json!({"gift":[key]}));
     assert_eq!(r.status, 0);
     assert_eq!(result_of(&r.data, &key)["status"], 82);
-    assert_eq!(m.holding(&alice, "0:1"), diamonds);
+    assert_eq!(m.holding(&alice, "3:5"), diamonds);
     let mails = m.all_mail(&bob);
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0]["read"], false, "untouched by the others");
@@ -288,22 +288,22 @@ fn keys_only_reach_the_callers_own_mailbox() {
 fn a_gift_is_granted_once() {
     let m = MailStack::start();
     let bob = m.player("dev-bob", "Bob");
-    let before = m.holding(&bob, "0:1");
-    let key = m.gift("Bob", json!(["0:1:50", "1:3:7"]));
+    let before = m.holding(&bob, "3:5");
+    let key = m.gift("Bob", json!(["3:5:50", "0:3:7"]));
     let mail = &m.all_mail(&bob)[0];
     assert_eq!(
         (&mail["type"], &mail["from"], &mail["subj"]),
         (&json!("gift"), &json!("system"), &json!("礼物 🎁"))
     );
-    assert_eq!(mail["items"], json!(["0:1:50", "1:3:7"]));
+    assert_eq!(mail["items"], json!(["3:5:50", "0:3:7"]));
 
     let accepted = m.ok(&bob, "accept_gifts", json!({"gift":[key]}));
     assert_eq!(
         result_of(&accepted, &key),
-        &json!({"status":0,"items":["0:1:50","1:3:7"]})
+        &json!({"status":0,"items":["3:5:50","0:3:7"]})
     );
-    assert_eq!(m.holding(&bob, "0:1"), before + 50);
-    assert_eq!(m.holding(&bob, "1:3"), 7);
+    assert_eq!(m.holding(&bob, "3:5"), before + 50);
+    assert_eq!(m.holding(&bob, "0:3"), 7);
     assert_eq!(
         m.all_mail(&bob)[0]["read"],
         true,
@@ -314,10 +314,10 @@ fn a_gift_is_granted_once() {
         result_of(&again, &key),
         &json!({"status":83,"message":"this mail was already accepted"})
     );
-    assert_eq!(m.holding(&bob, "0:1"), before + 50);
+    assert_eq!(m.holding(&bob, "3:5"), before + 50);
 
     // Two accepts at once: one grants, the other is told it was accepted already.
-    let key = m.gift("Bob", json!(["0:1:10"]));
+    let key = m.gift("Bob", json!(["3:5:10"]));
     let start = Barrier::new(2);
     let statuses: Vec<Value> = std::thread::scope(|scope| {
         let accept = || {
@@ -332,7 +332,7 @@ fn a_gift_is_granted_once() {
     let mut statuses: Vec<i64> = statuses.iter().map(|s| s.as_i64().unwrap()).collect();
     statuses.sort();
     assert_eq!(statuses, [0, 83]);
-    assert_eq!(m.holding(&bob, "0:1"), before + 60);
+    assert_eq!(m.holding(&bob, "3:5"), before + 60);
 
     // Several keys in one call: each answers for itself.
     let simple = m.ok(
@@ -343,8 +343,8 @@ fn a_gift_is_granted_once() {
         .as_str()
         .unwrap()
         .to_string();
-    let gift = m.gift("Bob", json!(["0:0:3"]));
-    let coins = m.holding(&bob, "0:0");
+    let gift = m.gift("Bob", json!(["3:1:3"]));
+    let coins = m.holding(&bob, "3:1");
     let mixed = m.ok(
         &bob,
         "accept_gifts",
@@ -355,7 +355,7 @@ fn a_gift_is_granted_once() {
         0,
         "a key named twice keeps its answer"
     );
-    assert_eq!(m.holding(&bob, "0:0"), coins + 3);
+    assert_eq!(m.holding(&bob, "3:1"), coins + 3);
     assert_eq!(result_of(&mixed, &simple)["status"], 84);
     assert_eq!(result_of(&mixed, "1.M1P1Q1.nowhere")["status"], 82);
     let r = m.call(&bob, "accept_gifts", json!({"gift":"abc"}));
@@ -368,25 +368,25 @@ fn a_gift_is_granted_once() {
 fn a_gift_whose_grant_fails_can_be_accepted_later() {
     let mut m = MailStack::start();
     let bob = m.player("dev-bob", "Bob");
-    let key = m.gift("Bob", json!(["1:6:4"]));
+    let key = m.gift("Bob", json!(["0:6:4"]));
     // The game config loses weapon 6's segments: the grant fails, nothing is granted and
     // the gift stays acceptable.
     let full = m.s.config.clone();
     let mut items = full.file("items").unwrap().clone();
-    items["groups"][1]["items"]
+    items["groups"][0]["items"]
         .as_array_mut()
         .unwrap()
         .retain(|i| i["id"] != 6);
     m.s.config = full.overlay(&json!({ "items": items })).unwrap();
     let failed = m.ok(&bob, "accept_gifts", json!({"gift":[key]}));
     assert_eq!(result_of(&failed, &key)["status"], 19);
-    assert_eq!(m.holding(&bob, "1:6"), 0);
+    assert_eq!(m.holding(&bob, "0:6"), 0);
     assert_eq!(m.all_mail(&bob)[0]["read"], false);
 
     m.s.config = full;
     let accepted = m.ok(&bob, "accept_gifts", json!({"gift":[key]}));
     assert_eq!(result_of(&accepted, &key)["status"], 0);
-    assert_eq!(m.holding(&bob, "1:6"), 4);
+    assert_eq!(m.holding(&bob, "0:6"), 4);
 }
 
 #[test]
@@ -397,7 +397,7 @@ fn no_mail_is_left_behind_when_auth_is_down() {
     let r = m.call(
         &m.admin(),
         "send_gift_mail",
-        json!({"gn_target":"Bob","items":["0:1:5"]}),
+        json!({"gn_target":"Bob","items":["3:5:5"]}),
     );
     assert_eq!(r.status, 16, "{}", r.to_json());
     assert!(m.all_mail(&bob).is_empty(), "the mail was removed again");
@@ -438,16 +438,16 @@ fn gift_mail_is_for_admins_only_and_checks_its_items() {
     let r = m.call(
         &bob,
         "send_gift_mail",
-        json!({"gn_target":"Bob","items":["0:1:5"]}),
+        json!({"gn_target":"Bob","items":["3:5:5"]}),
     );
     assert_eq!(r.status, 15);
     let admin = m.admin();
     for (items, status) in [
-        (json!(["0:1:0"]), 19),
+        (json!(["3:5:0"]), 19),
         (json!(["7:7:7"]), 19),
         (json!(["0:1"]), 19),
         (json!([]), 85),
-        (json!("0:1:5"), 13),
+        (json!("3:5:5"), 13),
     ] {
         let r = m.call(
             &admin,
@@ -459,7 +459,7 @@ fn gift_mail_is_for_admins_only_and_checks_its_items() {
     let r = m.call(
         &admin,
         "send_gift_mail",
-        json!({"gn_target":"Nobody","items":["0:1:5"]}),
+        json!({"gn_target":"Nobody","items":["3:5:5"]}),
     );
     assert_eq!(r.status, 17);
     assert!(m.all_mail(&bob).is_empty());

@@ -90,7 +90,7 @@ fn create_player_grants_the_starting_kit_once() {
         (made["gn"].clone(), made["level"].clone()),
         (json!("Alice"), json!(1))
     );
-    assert_eq!(items_of(&made), ["0:0:5000", "0:1:100", "0:2:100"]);
+    assert_eq!(items_of(&made), ["3:1:5000", "3:5:100", "3:10:100"]);
     assert_eq!(made["weapons"], json!([1, 3]));
 
     let info = ok_as(&s, &token, "s0", "get_info_player", json!({}));
@@ -101,7 +101,7 @@ fn create_player_grants_the_starting_kit_once() {
             .unwrap()
     );
     let all = ok_as(&s, &token, "s0", "get_all_resource", json!({}));
-    assert_eq!(items_of(&all), ["0:0:5000", "0:1:100", "0:2:100"]);
+    assert_eq!(items_of(&all), ["3:1:5000", "3:5:100", "3:10:100"]);
     let weapons = ok_as(&s, &token, "s0", "get_all_weapon", json!({}));
     assert_eq!(
         weapons["weapons"],
@@ -123,7 +123,7 @@ fn create_player_grants_the_starting_kit_once() {
         (again.status, again.message.as_str()),
         (80, "this account already has a player in this world")
     );
-    assert_eq!(qty(&s, "s0", "dev-1", 0, 0), 5000);
+    assert_eq!(qty(&s, "s0", "dev-1", 3, 1), 5000);
     // names are unique per world, not across worlds
     let bob = session(&s, "dev-2", "s0");
     let taken = call_as(
@@ -138,7 +138,7 @@ fn create_player_grants_the_starting_kit_once() {
         (81, "player name is already taken in this world")
     );
     assert_eq!(
-        qty(&s, "s0", "dev-2", 0, 0),
+        qty(&s, "s0", "dev-2", 3, 1),
         0,
         "a refused player gets no kit"
     );
@@ -270,18 +270,18 @@ fn change_player_name_costs_diamonds_and_refuses_cleanly() {
     assert_eq!(changed["gn"], "Alicia");
     assert_eq!(
         items_of(&changed),
-        ["0:0:5000", "0:2:100"],
+        ["3:1:5000", "3:10:100"],
         "100 diamonds paid"
     );
     assert_eq!(uid_of_player(&s.services.db, "s0", "Alice").unwrap(), None);
 
-    set_qty(&s, "s0", "dev-1", 0, 1, 250);
+    set_qty(&s, "s0", "dev-1", 3, 5, 250);
     for (gn, code) in [("Bob", 81), ("Alicia", 82), ("no way", 82), ("gm", 82)] {
         let r = call_as(&s, &token, "s0", "change_player_name", json!({"gn":gn}));
         assert_eq!(r.status, code, "{gn}: {}", r.to_json());
-        assert_eq!(qty(&s, "s0", "dev-1", 0, 1), 250, "{gn}: nothing spent");
+        assert_eq!(qty(&s, "s0", "dev-1", 3, 5), 250, "{gn}: nothing spent");
     }
-    set_qty(&s, "s0", "dev-1", 0, 1, 99);
+    set_qty(&s, "s0", "dev-1", 3, 5, 99);
     let r = call_as(
         &s,
         &token,
@@ -291,14 +291,14 @@ fn change_player_name_costs_diamonds_and_refuses_cleanly() {
     );
     assert_eq!(
         (r.status, r.message.as_str()),
-        (18, "not enough of item 0:1 (need 100)")
+        (18, "not enough of item 3:5 (need 100)")
     );
     let info = ok_as(&s, &token, "s0", "get_info_player", json!({}));
     assert_eq!(
         info["gn"], "Alicia",
         "the name stays when the payment fails"
     );
-    assert_eq!(qty(&s, "s0", "dev-1", 0, 1), 99);
+    assert_eq!(qty(&s, "s0", "dev-1", 3, 5), 99);
 }
 
 #[test]
@@ -339,7 +339,7 @@ fn weapons_level_up_for_coins_and_star_up_for_segments() {
         json!({"weapon":"one","delta":1}),
     );
     assert_eq!(r.status, 13);
-    assert_eq!(qty(&s, "s0", "dev-1", 0, 0), 4780, "refusals spend nothing");
+    assert_eq!(qty(&s, "s0", "dev-1", 3, 1), 4780, "refusals spend nothing");
 
     // stars: segments are items 1:<weapon id>
     let r = call_as(
@@ -351,7 +351,7 @@ fn weapons_level_up_for_coins_and_star_up_for_segments() {
     );
     assert_eq!(
         (r.status, r.message.as_str()),
-        (18, "not enough of item 1:3 (need 10)")
+        (18, "not enough of item 0:3 (need 10)")
     );
     let admin = admin(&s);
     ok_as(
@@ -359,7 +359,7 @@ fn weapons_level_up_for_coins_and_star_up_for_segments() {
         &admin,
         "s0",
         "add_resources",
-        json!({"gn_target":"Smith","items":["1:3:315"]}),
+        json!({"gn_target":"Smith","items":["0:3:315"]}),
     );
     let mut left = 315;
     for (star, cost) in [10, 20, 40, 80, 160].into_iter().enumerate() {
@@ -386,7 +386,7 @@ fn weapons_level_up_for_coins_and_star_up_for_segments() {
         json!({"weapon":3}),
     );
     assert_eq!(r.status, 83);
-    assert_eq!(qty(&s, "s0", "dev-1", 1, 3), 5);
+    assert_eq!(qty(&s, "s0", "dev-1", 0, 3), 5);
     let r = call_as(
         &s,
         &token,
@@ -416,22 +416,22 @@ fn add_resources_is_admin_only_and_capped() {
         &player,
         "s0",
         "add_resources",
-        json!({"uid_target":"dev-1","items":["0:1:1000"]}),
+        json!({"uid_target":"dev-1","items":["3:5:1000"]}),
     );
     assert_eq!(r.status, 15, "a player's token may not grant");
-    assert_eq!(qty(&s, "s0", "dev-1", 0, 1), 100);
+    assert_eq!(qty(&s, "s0", "dev-1", 3, 5), 100);
 
     let by_name = ok_as(
         &s,
         &admin,
         "s0",
         "add_resources",
-        json!({"gn_target":"Target","items":["0:1:1000","1:6:3"]}),
+        json!({"gn_target":"Target","items":["3:5:1000","0:6:3"]}),
     );
     assert_eq!(by_name["unique_id"], "dev-1");
     assert_eq!(
         items_of(&by_name),
-        ["0:0:5000", "0:1:1100", "0:2:100", "1:6:3"]
+        ["0:6:3", "3:1:5000", "3:5:1100", "3:10:100"]
     );
     // capped at items.json's max (energy 999), even for an absurd quantity
     let by_uid = ok_as(
@@ -439,9 +439,9 @@ fn add_resources_is_admin_only_and_capped() {
         &admin,
         "s0",
         "add_resources",
-        json!({"uid_target":"dev-1","items":["0:2:18446744073709551615"]}),
+        json!({"uid_target":"dev-1","items":["3:10:18446744073709551615"]}),
     );
-    assert_eq!(items_of(&by_uid)[2], "0:2:999");
+    assert_eq!(items_of(&by_uid)[3], "3:10:999");
     // an admin account token, naming the world in the request, works too
     let account_admin = s.token("admin-2", TokenKind::Account, None, Some("admin"));
     ok_as(
@@ -449,31 +449,31 @@ fn add_resources_is_admin_only_and_capped() {
         &account_admin,
         "s0",
         "add_resources",
-        json!({"gn_target":"Target","items":["0:0:1"]}),
+        json!({"gn_target":"Target","items":["3:1:1"]}),
     );
-    assert_eq!(qty(&s, "s0", "dev-1", 0, 0), 5001);
+    assert_eq!(qty(&s, "s0", "dev-1", 3, 1), 5001);
 
     for (data, code) in [
-        (json!({"items":["0:0:1"]}), 83),
+        (json!({"items":["3:1:1"]}), 83),
         (
-            json!({"gn_target":"Target","uid_target":"dev-1","items":["0:0:1"]}),
+            json!({"gn_target":"Target","uid_target":"dev-1","items":["3:1:1"]}),
             83,
         ),
-        (json!({"gn_target":"Nobody","items":["0:0:1"]}), 17),
-        (json!({"gn_target":"%","items":["0:0:1"]}), 17),
-        (json!({"uid_target":"dev-9","items":["0:0:1"]}), 17),
-        (json!({"gn_target":"Target","items":["0:0:0"]}), 19),
-        (json!({"gn_target":"Target","items":["0:0:1","0:9:1"]}), 19),
+        (json!({"gn_target":"Nobody","items":["3:1:1"]}), 17),
+        (json!({"gn_target":"%","items":["3:1:1"]}), 17),
+        (json!({"uid_target":"dev-9","items":["3:1:1"]}), 17),
+        (json!({"gn_target":"Target","items":["3:1:0"]}), 19),
+        (json!({"gn_target":"Target","items":["3:1:1","0:9:1"]}), 19),
         (json!({"gn_target":"Target","items":["coins"]}), 19),
         (json!({"gn_target":"Target","items":[5]}), 19),
-        (json!({"gn_target":"Target","items":"0:0:1"}), 13),
+        (json!({"gn_target":"Target","items":"3:1:1"}), 13),
         (json!({"gn_target":"Target"}), 13),
     ] {
         let r = call_as(&s, &admin, "s0", "add_resources", data.clone());
         assert_eq!(r.status, code, "{data}: {}", r.to_json());
     }
     assert_eq!(
-        qty(&s, "s0", "dev-1", 0, 0),
+        qty(&s, "s0", "dev-1", 3, 1),
         5001,
         "refused grants change nothing"
     );
@@ -484,7 +484,7 @@ fn add_resources_is_admin_only_and_capped() {
         &s1_admin,
         "s1",
         "add_resources",
-        json!({"gn_target":"Target","items":["0:0:1"]}),
+        json!({"gn_target":"Target","items":["3:1:1"]}),
     );
     assert_eq!(r.status, 17);
 }
@@ -524,9 +524,9 @@ fn a_player_cannot_act_on_another_players_data() {
             .as_deref(),
         Some("Pwned")
     );
-    assert_eq!(qty(&s, "s0", "victim", 0, 0), 5000);
-    assert_eq!(qty(&s, "s0", "victim", 0, 1), 100);
-    assert_eq!(qty(&s, "s0", "mallory", 0, 0), 4900);
+    assert_eq!(qty(&s, "s0", "victim", 3, 1), 5000);
+    assert_eq!(qty(&s, "s0", "victim", 3, 5), 100);
+    assert_eq!(qty(&s, "s0", "mallory", 3, 1), 4900);
     // a session token of another world does not reach this world's player
     let elsewhere = session(&s, "victim", "s1");
     let r = call_as(&s, &elsewhere, "s0", "get_info_player", json!({}));
@@ -540,7 +540,7 @@ fn a_player_cannot_act_on_another_players_data() {
 fn concurrent_spends_and_grants_never_go_negative_nor_lose_a_grant() {
     let s = Stack::start();
     new_player(&s, "rich", "s0", "Rich");
-    set_qty(&s, "s0", "rich", 0, 0, 50);
+    set_qty(&s, "s0", "rich", 3, 1, 50);
     let spent = AtomicU64::new(0);
     let refused = AtomicU64::new(0);
     std::thread::scope(|scope| {
@@ -550,8 +550,8 @@ fn concurrent_spends_and_grants_never_go_negative_nor_lose_a_grant() {
                 for i in 0..25 {
                     let coins = |qty| {
                         [Item {
-                            group: 0,
-                            id: 0,
+                            group: 3,
+                            id: 1,
                             qty,
                         }]
                     };
@@ -583,7 +583,7 @@ fn concurrent_spends_and_grants_never_go_negative_nor_lose_a_grant() {
     let grants = 200;
     assert!(spends > 0);
     let expected = 50 + 5 * grants as i64 - 7 * spends as i64;
-    assert_eq!(qty(&s, "s0", "rich", 0, 0) as i64, expected);
+    assert_eq!(qty(&s, "s0", "rich", 3, 1) as i64, expected);
 }
 
 /// Two workers (two connection pools, two handlers) level the same weapon and receive
@@ -615,7 +615,7 @@ fn two_workers_levelling_one_weapon_pay_exactly_once_per_level() {
                     let request = if t % 4 < 2 {
                         json!({"world":"s0","function":"level_up_weapon","data":{"token":token,"weapon":1,"delta":1}})
                     } else {
-                        json!({"world":"s0","function":"add_resources","data":{"token":admin,"gn_target":"Hero","items":["0:0:300"]}})
+                        json!({"world":"s0","function":"add_resources","data":{"token":admin,"gn_target":"Hero","items":["3:1:300"]}})
                     };
                     let r = handle(services, config, &request.to_string());
                     match r.status {
@@ -634,7 +634,7 @@ fn two_workers_levelling_one_weapon_pay_exactly_once_per_level() {
     assert_eq!(weapons["weapons"][0]["level"], json!(1 + levelled));
     // 8 granting threads x 12 grants of 300 coins
     let paid: u64 = (1..1 + levelled).map(|l| 100 + 20 * (l - 1)).sum();
-    assert_eq!(qty(&s, "s0", "hero", 0, 0), 5000 + 8 * 12 * 300 - paid);
+    assert_eq!(qty(&s, "s0", "hero", 3, 1), 5000 + 8 * 12 * 300 - paid);
     assert!(levelled > 0);
 }
 
@@ -655,13 +655,13 @@ fn concurrent_first_grants_of_an_item_all_count() {
                         &admin,
                         "s0",
                         "add_resources",
-                        json!({"gn_target":"Collector","items":["1:6:1","1:5:2"]}),
+                        json!({"gn_target":"Collector","items":["0:6:1","0:5:2"]}),
                     );
                     assert_eq!(r.status, 0, "{}", r.to_json());
                 }
             });
         }
     });
-    assert_eq!(qty(&s, "s0", "collector", 1, 6), 160);
-    assert_eq!(qty(&s, "s0", "collector", 1, 5), 320);
+    assert_eq!(qty(&s, "s0", "collector", 0, 6), 160);
+    assert_eq!(qty(&s, "s0", "collector", 0, 5), 320);
 }

@@ -148,7 +148,7 @@ fn family_lifecycle_permissions_and_exactly_one_owner() {
     t.ok(
         &admin,
         "add_resources",
-        json!({"gn_target": "Alice", "items": ["0:1:500"]}),
+        json!({"gn_target": "Alice", "items": ["3:5:500"]}),
     );
     let created = t.ok(&a, "create_family", json!({"name": "龙_1", "icon": 7}));
     let fid = created["family"]["fid"].as_str().unwrap().to_string();
@@ -164,13 +164,13 @@ fn family_lifecycle_permissions_and_exactly_one_owner() {
     assert!(items["items"]
         .as_array()
         .unwrap()
-        .contains(&json!("0:1:400")));
+        .contains(&json!("3:5:400")));
     t.assert_one_owner("龙_1", 1);
     t.fails(&a, "create_family", json!({"name": "其他", "icon": 1}), 82);
     t.ok(
         &admin,
         "add_resources",
-        json!({"gn_target": "Bob", "items": ["0:1:500"]}),
+        json!({"gn_target": "Bob", "items": ["3:5:500"]}),
     );
     t.fails(&b, "create_family", json!({"name": "龙_1", "icon": 1}), 81);
     let found = t.ok(&b, "search_family", json!({"family_name": "龙_1"}));
@@ -520,7 +520,7 @@ fn a_player_acts_only_as_the_token_says() {
 
 #[test]
 fn friends_requests_limit_and_daily_gift() {
-    let mut t = Social::start(json!({"friend": {"friend_limit": 2, "daily_gift": "0:2:5",
+    let mut t = Social::start(json!({"friend": {"friend_limit": 2, "daily_gift": "3:10:5",
         "gifts_per_friend_per_day": 1}}));
     let a = t.player("fa", "Ann");
     let b = t.player("fb", "Ben");
@@ -596,11 +596,11 @@ fn friends_requests_limit_and_daily_gift() {
     t.fails(&a, "send_gift_friend", json!({"gn_target": "Gus"}), 82);
     t.fails(&a, "send_gift_friend", json!({"gn_target": "Ann"}), 80);
     let sent = t.ok(&a, "send_gift_friend", json!({"gn_target": "Ben"}));
-    assert_eq!(sent["items"], json!(["0:2:5"]));
+    assert_eq!(sent["items"], json!(["3:10:5"]));
     t.fails(&a, "send_gift_friend", json!({"gn_target": "Ben"}), 85);
     let gifts = t.mails_of(&b, "gift");
     assert_eq!(gifts.len(), 1);
-    assert_eq!(gifts[0]["items"], json!(["0:2:5"]));
+    assert_eq!(gifts[0]["items"], json!(["3:10:5"]));
     assert_eq!(gifts[0]["from"], "Ann");
     let list = t.ok(&a, "get_all_friend", json!({}));
     let ben = list["friends"]
@@ -640,7 +640,7 @@ fn friends_requests_limit_and_daily_gift() {
 
 #[test]
 fn friend_limit_and_daily_gift_hold_under_concurrency() {
-    let t = Social::start(json!({"friend": {"friend_limit": 2, "daily_gift": "0:2:5"}}));
+    let t = Social::start(json!({"friend": {"friend_limit": 2, "daily_gift": "3:10:5"}}));
     let ann = t.player("ann", "Ann");
     let keys: Vec<String> = (0..6)
         .map(|i| {

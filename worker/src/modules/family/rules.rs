@@ -211,7 +211,7 @@ mod tests {
     fn embedded_rules_follow_the_contract() {
         let rules = embedded();
         assert_eq!(rules.member_limit, 50);
-        assert_eq!(rules.create_cost, "0:1:200");
+        assert_eq!(rules.create_cost, "3:5:200");
         assert_eq!(rules.name.charset, Charset::AlphanumericUnderscore);
         let m = &rules.min_role_to;
         assert_eq!(m.invite, FamilyRole::Admin, "only admin+ invites");

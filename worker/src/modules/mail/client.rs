@@ -272,11 +272,11 @@ mod tests {
     #[test]
     fn listings_parse_the_documented_shape() {
         let answer = json!({"status":0,"mail":[{"key":"1.M2P3Q4.h","type":"gift","from":"system",
-            "subj":"s","body":"b","items":["0:1:5"],"date":"Fri, 27 Nov 2026 11:49:05 +0000",
+            "subj":"s","body":"b","items":["3:5:5"],"date":"Fri, 27 Nov 2026 11:49:05 +0000",
             "read":false}],"count":{"cur":1,"max":50}});
         let listing: Listing = serde_json::from_value(answer).unwrap();
         assert_eq!(listing.mail[0].kind, "gift");
-        assert_eq!(listing.mail[0].items, ["0:1:5"]);
+        assert_eq!(listing.mail[0].items, ["3:5:5"]);
         assert_eq!(listing.count, MailCount { cur: 1, max: 50 });
         let mail = OutgoingMail {
             kind: "simple",

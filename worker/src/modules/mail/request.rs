@@ -263,7 +263,7 @@ mod tests {
 
     #[test]
     fn the_payload_says_whose_it_is_and_refuses_reserved_fields() {
-        let items = [Item::parse("0:1:5").unwrap()];
+        let items = [Item::parse("3:5:5").unwrap()];
         let mut request = RequestMail {
             world: "s0",
             target_uid: "u-2",
@@ -276,7 +276,7 @@ mod tests {
         };
         assert_eq!(
             Value::from(full_payload(&request).unwrap()),
-            json!({"note":1,"kind":"gift","target":"u-2","world":"s0","items":["0:1:5"]})
+            json!({"note":1,"kind":"gift","target":"u-2","world":"s0","items":["3:5:5"]})
         );
         request
             .payload
