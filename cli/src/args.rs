@@ -36,6 +36,8 @@ pub struct Globals {
     pub edge: Option<String>,
     pub world: Option<String>,
     pub session: Option<String>,
+    /// `--raw`: print answer lines exactly as the gate sent them.
+    pub raw: bool,
 }
 
 #[derive(Debug, PartialEq)]
@@ -56,7 +58,8 @@ impl fmt::Display for ArgError {
 pub const USAGE: &str = "\
 lukseun-cli — a game client for the terminal
 
-Usage: lukseun-cli [--gate HOST:PORT] [--edge HOST:PORT] [--world ID] [--session FILE] COMMAND
+Usage: lukseun-cli [--gate HOST:PORT] [--edge HOST:PORT] [--world ID] [--session FILE] [--raw]
+                   COMMAND
 
 Commands:
   login [--device ID]                    guest login (the device id is kept in the session)
@@ -69,6 +72,14 @@ Commands:
 Addresses come from the flags, else LUKSEUN_GATE / LUKSEUN_EDGE, else var/cluster.env,
 else 127.0.0.1:8880 and 127.0.0.1:9000. The session (tokens) is kept in --session,
 LUKSEUN_SESSION or ~/.lukseun-session.json.
+
+Answers are printed as indented JSON. A call whose status is not 0 prints, on stderr, the
+status, the message and the answer's data as compact JSON when it has any (for status 13,
+data.reason names the wrong or missing argument), and exits 1.
+
+--raw prints every answer line the command gets exactly as the gate sent it (byte for
+byte, its \r\n included, nothing else on stdout; login prints two: login and
+enter_world) and exits 1 as soon as an answer's status is not 0, else 0.
 ";
 
 pub fn parse(args: &[String]) -> Result<(Globals, Command), ArgError> {
@@ -77,6 +88,11 @@ pub fn parse(args: &[String]) -> Result<(Globals, Command), ArgError> {
     while let Some(arg) = rest.peek().copied() {
         let slot = match arg {
             "-h" | "--help" => return Err(ArgError::Help),
+            "--raw" => {
+                globals.raw = true;
+                rest.next();
+                continue;
+            }
             "--gate" => &mut globals.gate,
             "--edge" => &mut globals.edge,
             "--world" => &mut globals.world,
@@ -184,6 +200,7 @@ mod tests {
         let (g, c) = parse_str("--gate 1.2.3.4:8880 --world s1 call get_info_player").unwrap();
         assert_eq!(g.gate.as_deref(), Some("1.2.3.4:8880"));
         assert_eq!(g.world.as_deref(), Some("s1"));
+        assert!(!g.raw);
         assert_eq!(
             c,
             Command::Call {
@@ -191,6 +208,20 @@ mod tests {
                 args: "{}".into()
             }
         );
+    }
+
+    #[test]
+    fn raw_is_a_flag_among_the_globals() {
+        let (g, c) = parse_str("--raw --world s1 call get_info_player").unwrap();
+        assert!(g.raw);
+        assert_eq!(g.world.as_deref(), Some("s1"));
+        assert!(matches!(c, Command::Call { .. }));
+        let (g, _) = parse_str("--gate h:1 --raw mail").unwrap();
+        assert!(g.raw);
+        assert_eq!(g.gate.as_deref(), Some("h:1"));
+        // Only before the command: after it, --raw is the command's business.
+        assert!(parse_str("call f --raw").is_ok_and(|(g, _)| !g.raw));
+        assert!(parse_str("mail --raw").is_err());
     }
 
     #[test]

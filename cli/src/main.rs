@@ -1,15 +1,18 @@
 //! `lukseun-cli`: a game client for people at a terminal. Answers are printed as JSON;
-//! a failed call shows its status and message and exits 1.
+//! a failed call shows its status, its message and its `data` (where `reason` says what
+//! was wrong) and exits 1. With `--raw` every answer line is printed exactly as the gate
+//! sent it, and the exit status is 1 when an answer's status is not 0.
 
 mod args;
 mod chat;
 mod session;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use shared::gate_client::{request_line, uses_account_token, Answer, GateClient};
+use shared::gate_client::{parse_answer, request_line, uses_account_token, Answer, GateClient};
 
 use args::{ArgError, Command, Globals, MailCommand};
 use session::Session;
@@ -27,8 +30,31 @@ fn main() {
         Err(e) => fail(&e.to_string()),
     };
     let mut cli = Cli::new(globals);
-    if let Err(e) = cli.run(command) {
-        fail(&e);
+    match cli.run(command) {
+        Ok(()) => {}
+        Err(Failure::Message(e)) => fail(&e),
+        Err(Failure::Shown) => std::process::exit(1),
+    }
+}
+
+/// Why a command failed.
+#[derive(Debug)]
+enum Failure {
+    /// To be printed on stderr.
+    Message(String),
+    /// Already shown (a `--raw` answer line with a non-zero status): just exit 1.
+    Shown,
+}
+
+impl From<String> for Failure {
+    fn from(m: String) -> Failure {
+        Failure::Message(m)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(m: &str) -> Failure {
+        Failure::Message(m.to_string())
     }
 }
 
@@ -55,6 +81,8 @@ struct Cli {
     world: String,
     session_path: PathBuf,
     session: Session,
+    /// Answer lines go to stdout as the gate sent them, instead of pretty JSON.
+    raw: bool,
 }
 
 impl Cli {
@@ -79,10 +107,11 @@ impl Cli {
                 .unwrap_or_else(|| "s0".into()),
             session_path,
             session,
+            raw: g.raw,
         }
     }
 
-    fn run(&mut self, command: Command) -> Result<(), String> {
+    fn run(&mut self, command: Command) -> Result<(), Failure> {
         match command {
             Command::Login {
                 device,
@@ -100,7 +129,7 @@ impl Cli {
                         ("password", &password),
                     ]),
                 )?;
-                print_answer(&answer);
+                self.print_answer(&answer);
                 Ok(())
             }
             Command::Call { function, args } => {
@@ -115,13 +144,13 @@ impl Cli {
                         .save(&self.session_path)
                         .map_err(|e| format!("saving {}: {e}", self.session_path.display()))?;
                 }
-                print_answer(&answer);
+                self.print_answer(&answer);
                 Ok(())
             }
             Command::Chat => {
                 let answer = self.call("get_login_token_chat", Map::new())?;
                 let nonce = answer.data("token").as_str().ok_or("no chat token")?;
-                chat::run(&self.edge, nonce)
+                Ok(chat::run(&self.edge, nonce)?)
             }
             Command::Mail(mail) => {
                 let answer = match mail {
@@ -132,7 +161,7 @@ impl Cli {
                     }
                     MailCommand::Delete(key) => self.call("delete_mail", args(&[("key", &key)]))?,
                 };
-                print_answer(&answer);
+                self.print_answer(&answer);
                 Ok(())
             }
         }
@@ -152,7 +181,7 @@ impl Cli {
         device: Option<String>,
         account: Option<String>,
         password: Option<String>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Failure> {
         let answer = match (account, password) {
             (Some(account), Some(password)) => self.call_raw(
                 "login",
@@ -176,15 +205,17 @@ impl Cli {
         self.session
             .save(&self.session_path)
             .map_err(|e| format!("saving {}: {e}", self.session_path.display()))?;
-        println!(
-            "logged in to world {} (session kept in {})",
-            self.world,
-            self.session_path.display()
-        );
+        if !self.raw {
+            println!(
+                "logged in to world {} (session kept in {})",
+                self.world,
+                self.session_path.display()
+            );
+        }
         Ok(())
     }
 
-    fn call(&mut self, function: &str, args: Map<String, Value>) -> Result<Answer, String> {
+    fn call(&mut self, function: &str, args: Map<String, Value>) -> Result<Answer, Failure> {
         let token = if uses_account_token(function) {
             self.session.account_token.clone()
         } else {
@@ -199,21 +230,59 @@ impl Cli {
         function: &str,
         token: Option<&str>,
         args: Map<String, Value>,
-    ) -> Result<Answer, String> {
-        let mut client = GateClient::connect(&self.gate, TIMEOUT)
-            .map_err(|e| format!("gate {}: {e}", self.gate))?;
-        let answer = client
-            .call(&request_line(&self.world, function, token, &args))
-            .map_err(|e| format!("gate {}: {e}", self.gate))?;
-        if answer.status != 0 {
-            return Err(format!(
-                "{function}: status {} ({})",
-                answer.status,
-                answer.message()
-            ));
+    ) -> Result<Answer, Failure> {
+        let gate_error = |e: shared::gate_client::ClientError| format!("gate {}: {e}", self.gate);
+        let mut client = GateClient::connect(&self.gate, TIMEOUT).map_err(gate_error)?;
+        client
+            .send(&request_line(&self.world, function, token, &args))
+            .map_err(gate_error)?;
+        let line = client.receive_raw().map_err(gate_error)?;
+        if self.raw {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&line)
+                .and_then(|()| out.flush())
+                .map_err(|e| format!("writing the answer: {e}"))?;
         }
-        Ok(answer)
+        let text = String::from_utf8_lossy(&line);
+        let answer = parse_answer(text.trim_end_matches(['\r', '\n']));
+        match answer {
+            Ok(answer) if answer.status == 0 => Ok(answer),
+            _ if self.raw => Err(Failure::Shown),
+            Ok(answer) => Err(Failure::Message(failed(function, &answer))),
+            Err(e) => Err(Failure::Message(gate_error(e))),
+        }
     }
+
+    /// A successful answer as pretty JSON; with `--raw` it is already on stdout.
+    fn print_answer(&self, answer: &Answer) {
+        if !self.raw {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&answer.body).unwrap_or_default()
+            );
+        }
+    }
+}
+
+/// A failed call for a person: status, message and, when there is any, the answer's `data`
+/// as compact JSON (status 13 says which argument was wrong in `data.reason`).
+fn failed(function: &str, answer: &Answer) -> String {
+    let mut text = format!(
+        "{function}: status {} ({})",
+        answer.status,
+        answer.message()
+    );
+    let data = &answer.body["data"];
+    let empty = match data {
+        Value::Null => true,
+        Value::Object(m) => m.is_empty(),
+        _ => false,
+    };
+    if !empty {
+        text.push_str(": ");
+        text.push_str(&data.to_string());
+    }
+    text
 }
 
 fn args(pairs: &[(&str, &str)]) -> Map<String, Value> {
@@ -231,9 +300,29 @@ fn token(answer: &Answer) -> Result<String, String> {
         .ok_or_else(|| "the answer carries no token".to_string())
 }
 
-fn print_answer(answer: &Answer) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&answer.body).unwrap_or_default()
-    );
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(line: &str) -> Answer {
+        parse_answer(line).unwrap()
+    }
+
+    #[test]
+    fn failures_show_data_when_there_is_some() {
+        let a = answer(
+            r#"{"status":13,"message":"malformed request","data":{"reason":"`icon` is missing"}}"#,
+        );
+        assert_eq!(
+            failed("create_player", &a),
+            r#"create_player: status 13 (malformed request): {"reason":"`icon` is missing"}"#
+        );
+        let a = answer(r#"{"status":10,"message":"function is not in function list"}"#);
+        assert_eq!(
+            failed("f", &a),
+            "f: status 10 (function is not in function list)"
+        );
+        let a = answer(r#"{"status":90,"message":"no player","data":{}}"#);
+        assert_eq!(failed("f", &a), "f: status 90 (no player)");
+    }
 }

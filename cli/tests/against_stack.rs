@@ -1,5 +1,6 @@
 //! `lukseun-cli` against the whole system (teststack): login keeps a session, calls show
-//! answers as JSON and failures as status and message, chat talks through an edge.
+//! answers as JSON and failures as status, message and data, `--raw` shows the gate's
+//! lines as they came, chat talks through an edge.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Output, Stdio};
@@ -76,6 +77,105 @@ fn login_then_calls_with_the_kept_session() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn a_missing_argument_shows_the_reason_from_data() {
+    let stack = teststack::Stack::start();
+    let dir = testkit::TempDir::new("cli");
+    let cli = Cli {
+        stack: &stack,
+        session: dir.path().join("session.json"),
+    };
+    assert!(cli.run(&["login"]).status.success());
+    let out = cli.run(&["call", "create_player", r#"{"gn":"cli_reason"}"#]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            r#"create_player: status 13 (malformed request): {"reason":"`icon` is missing"}"#
+        ),
+        "{err}"
+    );
+    // No data, nothing after the message.
+    let out = cli.run(&["call", "no_such_function"]);
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        "lukseun-cli: no_such_function: status 10 (function is not in function list)"
+    );
+}
+
+/// The line the gate answers to `request`, read off a socket of our own.
+fn gate_line(stack: &teststack::Stack, request: &str) -> Vec<u8> {
+    let stream = std::net::TcpStream::connect(stack.gate_addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    (&stream)
+        .write_all(format!("{request}\r\n").as_bytes())
+        .unwrap();
+    let mut line = Vec::new();
+    BufReader::new(&stream)
+        .read_until(b'\n', &mut line)
+        .unwrap();
+    line
+}
+
+#[test]
+fn raw_prints_the_answer_line_as_the_gate_sent_it() {
+    let stack = teststack::Stack::start();
+    let dir = testkit::TempDir::new("cli");
+    let session = dir.path().join("session.json");
+    let cli = Cli {
+        stack: &stack,
+        session: session.clone(),
+    };
+    // login: the login and enter_world lines, nothing else.
+    let out = cli.run(&["--raw", "login"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.split_inclusive("\r\n").collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for line in lines {
+        assert!(line.ends_with("\r\n"), "{line:?}");
+        let answer: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(answer["status"], 0, "{line}");
+    }
+
+    let kept: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&session).unwrap()).unwrap();
+    let token = kept["session_token"].as_str().unwrap();
+    let request = serde_json::json!({
+        "world": "s0",
+        "function": "create_player",
+        "data": {"gn": "cli_raw", "token": token},
+    })
+    .to_string();
+    let expected = gate_line(&stack, &request);
+    assert!(expected.ends_with(b"\r\n"));
+
+    // A failure: the exact line on stdout, exit 1, nothing on stderr.
+    let out = cli.run(&["--raw", "call", "create_player", r#"{"gn":"cli_raw"}"#]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), text(&expected));
+    assert_eq!(out.stdout, expected);
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["data"]["reason"], "`icon` is missing");
+
+    // A success: the line and exit 0.
+    let out = cli.run(&[
+        "--raw",
+        "call",
+        "create_player",
+        r#"{"gn":"cli_raw","icon":1}"#,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.stdout.ends_with(b"\r\n"));
+    assert_eq!(out.stdout.iter().filter(|b| **b == b'\n').count(), 1);
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["status"], 0);
 }
 
 #[test]

@@ -30,7 +30,7 @@ fn tree(root: &Path) -> Vec<PathBuf> {
 }
 
 fn a_mail() -> Value {
-    json!({"type": "text", "from": "hostile", "subj": "s", "body": "b"})
+    json!({"type": 0, "from": "hostile", "subj": "s", "body": "b"})
 }
 
 const TRICKS: [&str; 14] = [
@@ -152,10 +152,11 @@ fn malformed_mail_bodies_are_refused() {
         json!({"world": "s0", "uid": "u", "mail": "x"}).to_string(),
         json!({"world": 1, "uid": "u", "mail": a_mail()}).to_string(),
         json!({"world": "s0", "uid": "u", "mail": {"type": "../x", "from": "f", "subj": "s", "body": "b"}}).to_string(),
-        json!({"world": "s0", "uid": "u", "mail": {"type": "text", "from": "f\r\nBcc: x", "subj": "s", "body": "b"}}).to_string(),
-        json!({"world": "s0", "uid": "u", "mail": {"type": "text", "from": "f", "subj": "s\r\nX: y", "body": "b"}}).to_string(),
-        json!({"world": "s0", "uid": "u", "mail": {"type": "text", "from": "f", "subj": "s", "body": "b\u{0}"}}).to_string(),
-        json!({"world": "s0", "uid": "u", "mail": {"type": "text", "from": "f", "subj": "s", "body": "b", "items": ["../x"]}}).to_string(),
+        json!({"world": "s0", "uid": "u", "mail": {"type": 4, "from": "f", "subj": "s", "body": "b"}}).to_string(),
+        json!({"world": "s0", "uid": "u", "mail": {"type": 0, "from": "f\r\nBcc: x", "subj": "s", "body": "b"}}).to_string(),
+        json!({"world": "s0", "uid": "u", "mail": {"type": 0, "from": "f", "subj": "s\r\nX: y", "body": "b"}}).to_string(),
+        json!({"world": "s0", "uid": "u", "mail": {"type": 0, "from": "f", "subj": "s", "body": "b\u{0}"}}).to_string(),
+        json!({"world": "s0", "uid": "u", "mail": {"type": 0, "from": "f", "subj": "s", "body": "b", "items": ["../x"]}}).to_string(),
         format!("{}{}", "[".repeat(30_000), "]".repeat(30_000)),
     ];
     for body in cases {

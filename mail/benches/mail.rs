@@ -20,7 +20,7 @@ const FULL_MAILBOX: usize = 50;
 const ALL_SAMPLES: usize = 1000;
 
 fn mail_body(world: &str, uid: &str, i: usize) -> Value {
-    json!({"world": world, "uid": uid, "mail": {"type": "gift", "from": "基准测试",
+    json!({"world": world, "uid": uid, "mail": {"type": 1, "from": "基准测试",
         "subj": format!("bench mail {i} 🎁"), "body": "一封测试邮件。".repeat(20),
         "items": ["1:2:3"]}})
 }

@@ -8,7 +8,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::message::Mail;
+use crate::message::{Mail, MailType};
 use crate::names::{InvalidName, MailKey, MailboxId};
 use crate::store::{Listing, Maildir, StoreError, StoredMail};
 
@@ -17,7 +17,6 @@ pub const MAX_SUBJECT_CHARS: usize = 200;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const MAX_ITEMS: usize = 64;
 const MAX_ITEM_PART: usize = 32;
-const MAX_KIND_LEN: usize = 32;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Endpoint {
@@ -126,8 +125,9 @@ struct SendRequest {
 
 #[derive(Deserialize)]
 struct MailFields {
+    /// Checked in [`check_mail`], so a bad type is refused as `invalid mail: type ..`.
     #[serde(rename = "type")]
-    kind: String,
+    kind: Value,
     from: String,
     subj: String,
     body: String,
@@ -225,15 +225,14 @@ fn decode<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, RequestError> {
 /// Length and character rules for the mail's fields.
 fn check_mail(fields: MailFields) -> Result<Mail, RequestError> {
     let bad = |text: String| Err(RequestError::Mail(text));
-    let kind_ok = !fields.kind.is_empty()
-        && fields.kind.len() <= MAX_KIND_LEN
-        && fields
-            .kind
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if !kind_ok {
-        return bad(format!("type must be 1-{MAX_KIND_LEN} of a-z 0-9 _"));
-    }
+    let Some(kind) = fields.kind.as_i64().and_then(MailType::from_code) else {
+        return bad(format!(
+            "type must be an integer 0..={} (0 simple, 1 gift, 2 friend request, \
+             3 family request), not {}",
+            MailType::MAX_CODE,
+            fields.kind
+        ));
+    };
     if fields.from.trim().is_empty() {
         return bad("from is empty".into());
     }
@@ -261,7 +260,7 @@ fn check_mail(fields: MailFields) -> Result<Mail, RequestError> {
         ));
     }
     Ok(Mail {
-        kind: fields.kind,
+        kind,
         // A display name's spacing is not significant in RFC 5322 (readers collapse it),
         // so store the form every reader agrees on.
         from: fields.from.split_whitespace().collect::<Vec<_>>().join(" "),
@@ -321,7 +320,7 @@ mod tests {
 
     fn send_body(subj: &str) -> Value {
         json!({"world": "s0", "uid": "u1", "mail": {
-            "type": "gift", "from": "GM", "subj": subj, "body": "hi", "items": ["1:2:3"]}})
+            "type": 1, "from": "GM", "subj": subj, "body": "hi", "items": ["1:2:3"]}})
     }
 
     #[test]
@@ -348,7 +347,7 @@ mod tests {
         assert_eq!(new.body["count"], json!({"cur": 1, "max": 50}));
         let m = &new.body["mail"][0];
         assert_eq!(m["key"], key.as_str());
-        assert_eq!(m["type"], "gift");
+        assert_eq!(m["type"], 1);
         assert_eq!(m["from"], "GM");
         assert_eq!(m["subj"], "hello");
         assert_eq!(m["body"], "hi");
@@ -431,6 +430,39 @@ mod tests {
     }
 
     #[test]
+    fn types_are_numbers_0_to_3_both_ways() {
+        let (_dir, store) = store(10);
+        for code in 0..=3 {
+            let mut body = send_body("s");
+            body["mail"]["type"] = json!(code);
+            assert_eq!(call(&store, Endpoint::Send, body).status(), 0);
+        }
+        let all = call(&store, Endpoint::All, json!({"world": "s0", "uid": "u1"}));
+        let mut codes: Vec<i64> = all.body["mail"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["type"].as_i64().unwrap())
+            .collect();
+        codes.sort();
+        assert_eq!(codes, [0, 1, 2, 3]);
+
+        for bad in [json!(4), json!(-1), json!("gift"), json!("1"), json!(2.5)] {
+            let mut body = send_body("s");
+            body["mail"]["type"] = bad.clone();
+            let reply = call(&store, Endpoint::Send, body);
+            assert_eq!(reply.http, 400, "{bad}");
+            assert_eq!(reply.status(), -1);
+            let message = reply.body["message"].as_str().unwrap();
+            assert!(
+                message.starts_with("invalid mail: type must be an integer 0..=3"),
+                "{message}"
+            );
+            assert!(message.ends_with(&format!("not {bad}")), "{message}");
+        }
+    }
+
+    #[test]
     fn mail_fields_have_limits() {
         let (_dir, store) = store(5);
         let with = |field: &str, value: Value| {
@@ -446,6 +478,11 @@ mod tests {
             with("body", json!("x".repeat(MAX_BODY_BYTES + 1))),
             with("body", json!("a\0b")),
             with("type", json!("Gift!")),
+            with("type", json!("gift")),
+            with("type", json!(4)),
+            with("type", json!(-1)),
+            with("type", json!(1.0)),
+            with("type", json!(null)),
             with("items", json!(["1:2"])),
             with("items", json!(["1:2:3,4:5:6"])),
             with("items", json!(vec!["1:2:3"; MAX_ITEMS + 1])),

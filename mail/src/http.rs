@@ -150,7 +150,7 @@ mod tests {
         let registry = Registry::new();
         let handle = handler(store, &registry);
         let send = json!({"world": "s0", "uid": "u1",
-            "mail": {"type": "simple", "from": "a", "subj": "b", "body": "c"}});
+            "mail": {"type": 0, "from": "a", "subj": "b", "body": "c"}});
         assert_eq!(
             json_of(&handle(&request("POST", "/send", &send)))["status"],
             0

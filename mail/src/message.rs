@@ -8,7 +8,7 @@
 //! MIME-Version: 1.0
 //! Content-Type: text/plain; charset=utf-8
 //! Content-Transfer-Encoding: base64
-//! X-Lukseun-Type: gift
+//! X-Lukseun-Type: 1
 //! X-Lukseun-Items: 1:2:3,4:5:6
 //!
 //! <UTF-8 body, base64, 76 characters a line>
@@ -18,11 +18,16 @@
 //! most 75 characters each, folded onto continuation lines). The game sender's name is the
 //! display name of a fixed address in the reserved `.invalid` domain, and the message key is
 //! the left part of `Message-ID`: both so the headers are valid RFC 5322 for any mail tool.
+//!
+//! `X-Lukseun-Type` holds the mail type's number ([`MailType::code`]). Files written before
+//! the numbers hold its name (`gift`, `family_invite`, ...): they read back as the number
+//! [`MailType::from_name`] gives, and a missing header reads as simple (0).
 
 use std::fmt;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+pub use shared::mail_type::MailType;
 
 /// The address every `From` carries; only its display name (the game sender) matters.
 pub const FROM_ADDRESS: &str = "game@lukseun.invalid";
@@ -41,8 +46,8 @@ const BODY_LINE: usize = 76;
 /// What the game puts in a mail.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mail {
-    /// `gift`, `friend_request`, `family_request`, `family_invite`, `simple`, ...
-    pub kind: String,
+    /// Stored as its number in `X-Lukseun-Type`.
+    pub kind: MailType,
     /// The game sender's name.
     pub from: String,
     pub subject: String,
@@ -72,6 +77,8 @@ pub enum ParseError {
     BadBase64,
     NotUtf8(&'static str),
     BadMessageId(String),
+    /// `X-Lukseun-Type` is neither a number 0..=3 nor one of the names used before.
+    BadType(String),
 }
 
 impl fmt::Display for ParseError {
@@ -89,6 +96,7 @@ impl fmt::Display for ParseError {
             ParseError::BadBase64 => write!(f, "body is not valid base64"),
             ParseError::NotUtf8(what) => write!(f, "{what} is not valid UTF-8"),
             ParseError::BadMessageId(id) => write!(f, "malformed Message-ID {id:?}"),
+            ParseError::BadType(t) => write!(f, "unknown X-Lukseun-Type {t:?}"),
         }
     }
 }
@@ -107,7 +115,7 @@ pub fn render(key: &str, unix_secs: u64, mail: &Mail) -> String {
     out.push_str("MIME-Version: 1.0\n");
     out.push_str("Content-Type: text/plain; charset=utf-8\n");
     out.push_str("Content-Transfer-Encoding: base64\n");
-    push_unstructured(&mut out, "X-Lukseun-Type", &mail.kind);
+    out.push_str(&format!("X-Lukseun-Type: {}\n", mail.kind.code()));
     if !mail.items.is_empty() {
         push_list(&mut out, "X-Lukseun-Items", &mail.items);
     }
@@ -137,8 +145,8 @@ pub fn parse(raw: &[u8]) -> Result<Message, ParseError> {
     let subject = decode_words(need("Subject")?.trim())?;
     let key = key_of_message_id(need("Message-ID")?)?;
     let kind = match find("X-Lukseun-Type") {
-        Some(v) => decode_words(v.trim())?,
-        None => "simple".to_string(),
+        Some(v) => mail_type(&decode_words(v.trim())?)?,
+        None => MailType::Simple,
     };
     let items = find("X-Lukseun-Items")
         .map(|v| {
@@ -174,6 +182,18 @@ pub fn parse(raw: &[u8]) -> Result<Message, ParseError> {
             items,
         },
     })
+}
+
+/// The type in `X-Lukseun-Type`: its number (1-3 ASCII digits), or the name a file written
+/// before the numbers holds.
+fn mail_type(value: &str) -> Result<MailType, ParseError> {
+    let number = !value.is_empty() && value.len() <= 3 && value.bytes().all(|b| b.is_ascii_digit());
+    let kind = if number {
+        value.parse().ok().and_then(MailType::from_code)
+    } else {
+        MailType::from_name(value)
+    };
+    kind.ok_or_else(|| ParseError::BadType(value.to_string()))
 }
 
 /// `Fri, 27 Nov 2026 11:49:05 +0000` (RFC 5322 section 3.3), always in UTC.
@@ -502,7 +522,7 @@ mod tests {
 
     fn mail(from: &str, subject: &str, body: &str) -> Mail {
         Mail {
-            kind: "gift".into(),
+            kind: MailType::Gift,
             from: from.into(),
             subject: subject.into(),
             body: body.into(),
@@ -529,7 +549,7 @@ mod tests {
         );
         assert!(text.contains("\nSubject: Hello there\n"), "{text}");
         assert!(text.contains(&format!("\nMessage-ID: <{KEY}@lukseun.invalid>\n")));
-        assert!(text.contains("\nX-Lukseun-Type: gift\n"));
+        assert!(text.contains("\nX-Lukseun-Type: 1\n"), "{text}");
         assert!(
             text.contains("\nX-Lukseun-Items: 1:2:3, weapon:7:1\n"),
             "{text}"
@@ -629,8 +649,49 @@ mod tests {
         assert_eq!(m.mail.from, "Bob \"B\"");
         assert_eq!(m.mail.subject, "café au lait ok");
         assert_eq!(m.key, "abc");
-        assert_eq!(m.mail.kind, "simple");
+        assert_eq!(m.mail.kind, MailType::Simple);
         assert_eq!(m.mail.body, "plain body\n");
+    }
+
+    #[test]
+    fn every_type_is_stored_as_its_number() {
+        for kind in MailType::ALL {
+            let mut m = mail("a", "b", "c");
+            m.kind = kind;
+            let text = render(KEY, 0, &m);
+            assert!(
+                text.contains(&format!("\nX-Lukseun-Type: {}\n", kind.code())),
+                "{text}"
+            );
+            round_trip(&m);
+        }
+    }
+
+    #[test]
+    fn legacy_type_names_read_back_as_their_numbers() {
+        let good = render(KEY, 0, &mail("a", "b", "c"));
+        for (name, kind) in [
+            ("simple", MailType::Simple),
+            ("gift", MailType::Gift),
+            ("friend_request", MailType::FriendRequest),
+            ("family_request", MailType::FamilyRequest),
+            ("family_invite", MailType::FamilyRequest),
+        ] {
+            let old = good.replace("X-Lukseun-Type: 1", &format!("X-Lukseun-Type: {name}"));
+            let back = parse(old.as_bytes()).unwrap();
+            assert_eq!(back.mail.kind, kind, "{name}");
+            // Written again, it holds the number.
+            assert!(render(KEY, 0, &back.mail)
+                .contains(&format!("\nX-Lukseun-Type: {}\n", kind.code())));
+        }
+        for bad in ["4", "-1", "0003", "banana", "Gift", ""] {
+            let text = good.replace("X-Lukseun-Type: 1", &format!("X-Lukseun-Type: {bad}"));
+            assert_eq!(
+                parse(text.as_bytes()),
+                Err(ParseError::BadType(bad.to_string())),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

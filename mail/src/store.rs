@@ -475,7 +475,7 @@ mod tests {
 
     fn mail(subject: &str) -> Mail {
         Mail {
-            kind: "simple".into(),
+            kind: crate::message::MailType::Simple,
             from: "tester".into(),
             subject: subject.into(),
             body: "body".into(),

@@ -77,7 +77,7 @@ fn kill_9_during_a_burst_loses_no_acknowledged_mail() {
                 let uid = format!("sender{t}");
                 let mut conn = Connection::open(api).unwrap();
                 for i in 0.. {
-                    let body = json!({"world": "w", "uid": uid, "mail": {"type": "gift",
+                    let body = json!({"world": "w", "uid": uid, "mail": {"type": 1,
                         "from": "压力测试", "subj": format!("burst {i} 🎁"),
                         "body": "数据".repeat(100 + i % 50), "items": ["1:2:3"]}});
                     let Ok(answer) = conn.post("/send", &body) else {
@@ -147,7 +147,7 @@ fn sigterm_answers_in_flight_requests_and_exits_0() {
     assert!(ready.body.contains("writable"), "{}", ready.body);
 
     let mut conn = Connection::open(process.api).unwrap();
-    let body = json!({"world": "s0", "uid": "u", "mail": {"type": "simple", "from": "a",
+    let body = json!({"world": "s0", "uid": "u", "mail": {"type": 0, "from": "a",
         "subj": "b", "body": "c"}});
     assert_eq!(conn.post("/send", &body).unwrap().json()["status"], 0);
     let metrics = get(process.admin, "/metrics").body;

@@ -36,7 +36,7 @@ fn start(limit: usize) -> Running {
 
 fn send_body(world: &str, uid: &str, from: &str, subj: &str, body: &str) -> Value {
     json!({"world": world, "uid": uid,
-           "mail": {"type": "simple", "from": from, "subj": subj, "body": body}})
+           "mail": {"type": 0, "from": from, "subj": subj, "body": body}})
 }
 
 /// Every file below `dir`, recursively.
@@ -115,7 +115,7 @@ fn non_ascii_mail_round_trips_and_is_stored_as_pure_ascii_rfc5322() {
     assert_eq!(py["message_id"], format!("<{key}@lukseun.invalid>"));
     assert_eq!(py["content_type"], "text/plain");
     assert_eq!(py["charset"], "utf-8");
-    assert_eq!(py["type"], "simple");
+    assert_eq!(py["type"], "0");
     assert_eq!(py["defects"], json!([]), "no RFC 5322 / MIME defects");
 
     let new = post(addr, "/new", &json!({"world": "s0", "uid": "u1"}))
@@ -340,14 +340,115 @@ fn mark_read_delete_and_delete_read_over_http() {
 fn gift_items_and_type_survive_the_round_trip() {
     let svc = start(50);
     let addr = svc.service.addr();
-    let body = json!({"world": "s0", "uid": "g", "mail": {"type": "gift", "from": "GM",
+    let body = json!({"world": "s0", "uid": "g", "mail": {"type": 1, "from": "GM",
         "subj": "gift", "body": "enjoy", "items": ["3:5:100", "weapon:2:1"]}});
     assert_eq!(post(addr, "/send", &body).unwrap().json()["status"], 0);
     let mail = &post(addr, "/new", &json!({"world": "s0", "uid": "g"}))
         .unwrap()
         .json()["mail"][0];
-    assert_eq!(mail["type"], "gift");
+    assert_eq!(mail["type"], 1);
     assert_eq!(mail["items"], json!(["3:5:100", "weapon:2:1"]));
+}
+
+/// Sends one mail of type `code` to `s0/<uid>` and answers the file it was stored in.
+fn send_type(svc: &Running, uid: &str, code: i64) -> PathBuf {
+    let body = json!({"world": "s0", "uid": uid, "mail": {"type": code, "from": "GM",
+        "subj": format!("type {code}"), "body": ""}});
+    let sent = post(svc.service.addr(), "/send", &body).unwrap().json();
+    assert_eq!(sent["status"], 0, "{sent}");
+    svc.root
+        .join("s0")
+        .join(uid)
+        .join("new")
+        .join(sent["key"].as_str().unwrap())
+}
+
+#[test]
+fn types_are_stored_and_answered_as_numbers() {
+    let svc = start(50);
+    for code in 0..=3 {
+        let file = send_type(&svc, "t", code);
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            text.contains(&format!("\nX-Lukseun-Type: {code}\n")),
+            "{text}"
+        );
+    }
+    let all = post(
+        svc.service.addr(),
+        "/all",
+        &json!({"world": "s0", "uid": "t"}),
+    )
+    .unwrap()
+    .json();
+    let mut answered: Vec<(Value, Value)> = all["mail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["type"].clone(), m["subj"].clone()))
+        .collect();
+    answered.sort_by_key(|(t, _)| t.as_i64());
+    let expected: Vec<(Value, Value)> = (0..=3)
+        .map(|c| (json!(c), json!(format!("type {c}"))))
+        .collect();
+    assert_eq!(answered, expected);
+}
+
+#[test]
+fn mails_stored_with_a_type_name_read_back_as_its_number() {
+    let svc = start(50);
+    let legacy = [
+        ("simple", 0),
+        ("gift", 1),
+        ("friend_request", 2),
+        ("family_request", 3),
+        ("family_invite", 3),
+    ];
+    for (name, code) in legacy {
+        // A file as the previous version wrote it: the type's name in the header.
+        let file = send_type(&svc, "old", code);
+        let text = std::fs::read_to_string(&file).unwrap();
+        let old = text.replace(
+            &format!("\nX-Lukseun-Type: {code}\n"),
+            &format!("\nX-Lukseun-Type: {name}\n"),
+        );
+        assert_ne!(old, text);
+        std::fs::write(&file, old).unwrap();
+    }
+    let all = post(
+        svc.service.addr(),
+        "/all",
+        &json!({"world": "s0", "uid": "old"}),
+    )
+    .unwrap()
+    .json();
+    let mut codes: Vec<i64> = all["mail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["type"].as_i64().unwrap())
+        .collect();
+    codes.sort();
+    assert_eq!(codes, [0, 1, 2, 3, 3], "{all}");
+}
+
+#[test]
+fn types_outside_0_to_3_are_refused_naming_the_field() {
+    let svc = start(50);
+    for bad in [json!(4), json!(-1), json!("gift"), json!("0"), json!(1.5)] {
+        let body = json!({"world": "s0", "uid": "r", "mail": {"type": bad, "from": "GM",
+            "subj": "s", "body": "b"}});
+        let answer = post(svc.service.addr(), "/send", &body).unwrap();
+        assert_eq!(answer.http, 400, "{bad}");
+        let reply = answer.json();
+        assert_eq!(reply["status"], -1);
+        let message = reply["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("invalid mail: type must be an integer 0..=3"),
+            "{message}"
+        );
+    }
+    assert!(files_under(&svc.root).is_empty(), "nothing was stored");
 }
 
 #[test]

@@ -141,6 +141,16 @@ impl GateClient {
         self.send(line)?;
         self.receive()
     }
+
+    /// The next answer line exactly as the gate sent it, its `\r\n` included and its bytes
+    /// not checked (a tool that shows what came off the wire; [`parse_answer`] reads it).
+    pub fn receive_raw(&mut self) -> Result<Vec<u8>, ClientError> {
+        let mut line = Vec::new();
+        if self.reader.read_until(b'\n', &mut line)? == 0 {
+            return Err(ClientError::Closed);
+        }
+        Ok(line)
+    }
 }
 
 #[cfg(test)]
@@ -157,6 +167,25 @@ mod tests {
         assert_eq!(v["function"], "create_player");
         assert_eq!(v["data"]["token"], "t");
         assert_eq!(v["data"]["gn"], "a\"b");
+    }
+
+    #[test]
+    fn raw_answers_keep_their_bytes() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.write_all(b"{\"status\":0,  \"data\":{}}\r\n{\"status\":1}\r\n")
+                .unwrap();
+        });
+        let mut client = GateClient::connect(&addr, Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            client.receive_raw().unwrap(),
+            b"{\"status\":0,  \"data\":{}}\r\n"
+        );
+        assert_eq!(client.receive().unwrap().status, 1);
+        server.join().unwrap();
+        assert!(matches!(client.receive_raw(), Err(ClientError::Closed)));
     }
 
     #[test]

@@ -56,7 +56,7 @@ impl Social {
     fn mail_key(&self, token: &str, kind: &str) -> String {
         let data = self.ok(token, "get_all_mail", json!({}));
         let mail = data["mail"].as_array().unwrap();
-        let found = mail.iter().find(|m| m["type"] == kind);
+        let found = mail.iter().find(|m| is_kind(m, kind));
         let found = found.unwrap_or_else(|| panic!("no {kind} mail in {mail:?}"));
         found["key"].as_str().unwrap().to_string()
     }
@@ -64,7 +64,7 @@ impl Social {
     fn mails_of(&self, token: &str, kind: &str) -> Vec<Value> {
         let data = self.ok(token, "get_all_mail", json!({}));
         let mail = data["mail"].as_array().unwrap();
-        mail.iter().filter(|m| m["type"] == kind).cloned().collect()
+        mail.iter().filter(|m| is_kind(m, kind)).cloned().collect()
     }
 
     /// Invites `gn` into the inviter's family and has them accept.
@@ -812,4 +812,17 @@ fn chat_token_is_what_the_edge_redeems() {
     let mut line = String::new();
     cy_in.read_line(&mut line).unwrap();
     assert_eq!(line, "0000PUBLICAna:to all\r\n");
+}
+
+/// Whether `mail` is a request of `kind`: the type number, and for the two family requests
+/// (both type 3) the subject that tells them apart.
+fn is_kind(mail: &Value, kind: &str) -> bool {
+    let (code, subj) = match kind {
+        "gift" => (1, None),
+        "friend_request" => (2, None),
+        "family_invite" => (3, Some("family invitation")),
+        "family_request" => (3, Some("family join request")),
+        other => panic!("no mail kind {other}"),
+    };
+    mail["type"] == code && subj.is_none_or(|s| mail["subj"] == s)
 }

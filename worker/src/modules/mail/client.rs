@@ -1,13 +1,16 @@
 //! The worker's side of the mail service's JSON API (docs/mail.md): one blocking HTTP POST
-//! per call, short timeouts, every answer parsed into explicit types.
+//! per call, short timeouts, every answer parsed into explicit types. A mail's `type` is a
+//! number 0..=3 ([`MailType`]) both ways.
 
 use std::fmt;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+
+pub use shared::mail_type::MailType;
 
 /// A mail service that does not answer within this is treated as down (status 99).
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -47,7 +50,10 @@ impl std::error::Error for MailError {}
 /// A mail to deliver (`/send`'s `mail` object).
 #[derive(Debug, Clone, Serialize)]
 pub struct OutgoingMail<'a> {
-    #[serde(rename = "type")]
+    /// The type by name (`simple`, `gift`, `friend_request`, `family_request`, or
+    /// `family_invite`, a family request too: see [`MailType::from_name`]); sent as its
+    /// number. A name that is none of these is refused before anything is sent.
+    #[serde(rename = "type", serialize_with = "type_number")]
     pub kind: &'a str,
     pub from: &'a str,
     pub subj: &'a str,
@@ -56,12 +62,23 @@ pub struct OutgoingMail<'a> {
     pub items: Vec<String>,
 }
 
-/// One mail as `/new` and `/all` list it.
+/// `kind` as the mail service wants it: the type's number.
+fn type_number<S: Serializer>(kind: &&str, serializer: S) -> Result<S::Ok, S::Error> {
+    match MailType::from_name(kind) {
+        Some(t) => t.serialize(serializer),
+        None => Err(serde::ser::Error::custom(format!(
+            "unknown mail type {kind:?}"
+        ))),
+    }
+}
+
+/// One mail as `/new` and `/all` list it (and as the game's listings answer it: `type` is
+/// the number).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MailEntry {
     pub key: String,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: MailType,
     pub from: String,
     pub subj: String,
     pub body: String,
@@ -167,6 +184,7 @@ impl<'a> MailClient<'a> {
 
     /// Delivers `mail` to the mailbox of `uid` in `world`; answers the new mail's key.
     pub fn send(&self, world: &str, uid: &str, mail: &OutgoingMail) -> Result<String, MailError> {
+        let mail = serde_json::to_value(mail).map_err(|e| MailError::Refused(e.to_string()))?;
         let answer = self.call(
             "/send",
             json!({"world": world, "uid": mailbox_name(uid), "mail": mail}),
@@ -271,13 +289,15 @@ mod tests {
 
     #[test]
     fn listings_parse_the_documented_shape() {
-        let answer = json!({"status":0,"mail":[{"key":"1.M2P3Q4.h","type":"gift","from":"system",
+        let answer = json!({"status":0,"mail":[{"key":"1.M2P3Q4.h","type":1,"from":"system",
             "subj":"s","body":"b","items":["3:5:5"],"date":"Fri, 27 Nov 2026 11:49:05 +0000",
             "read":false}],"count":{"cur":1,"max":50}});
-        let listing: Listing = serde_json::from_value(answer).unwrap();
-        assert_eq!(listing.mail[0].kind, "gift");
+        let listing: Listing = serde_json::from_value(answer.clone()).unwrap();
+        assert_eq!(listing.mail[0].kind, MailType::Gift);
         assert_eq!(listing.mail[0].items, ["3:5:5"]);
         assert_eq!(listing.count, MailCount { cur: 1, max: 50 });
+        // The game's listing answers the number too.
+        assert_eq!(serde_json::to_value(&listing.mail[0]).unwrap()["type"], 1);
         let mail = OutgoingMail {
             kind: "simple",
             from: "a",
@@ -287,8 +307,100 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_value(&mail).unwrap(),
-            json!({"type":"simple","from":"a","subj":"s","body":"b"})
+            json!({"type":0,"from":"a","subj":"s","body":"b"})
         );
+        // A type that is not a number 0..=3 is not the documented shape.
+        for bad in [json!("gift"), json!(4), json!(-1)] {
+            let mut answer = answer.clone();
+            answer["mail"][0]["type"] = bad;
+            assert!(serde_json::from_value::<Listing>(answer).is_err());
+        }
+    }
+
+    #[test]
+    fn outgoing_types_are_sent_as_their_numbers() {
+        for (name, code) in [
+            ("simple", 0),
+            ("gift", 1),
+            ("friend_request", 2),
+            ("family_request", 3),
+            ("family_invite", 3),
+        ] {
+            let mail = OutgoingMail {
+                kind: name,
+                from: "a",
+                subj: "s",
+                body: "b",
+                items: vec!["0:1:5".into()],
+            };
+            assert_eq!(serde_json::to_value(&mail).unwrap()["type"], code, "{name}");
+        }
+        let unknown = OutgoingMail {
+            kind: "banana",
+            from: "a",
+            subj: "s",
+            body: "b",
+            items: vec![],
+        };
+        assert!(serde_json::to_value(&unknown).is_err());
+        // Refused before any connection is tried (nothing listens at this URL).
+        let url = format!("http://127.0.0.1:{}", testkit::free_port());
+        assert!(matches!(
+            MailClient::new(&url).send("s0", "u", &unknown),
+            Err(MailError::Refused(why)) if why.contains("banana")
+        ));
+    }
+
+    #[test]
+    fn types_go_through_the_real_mail_service_as_numbers() {
+        let dir = testkit::TempDir::new("worker-mail-client");
+        let service = mail::MailService::start(
+            &mail::ServiceConfig {
+                bind: "127.0.0.1:0".into(),
+                root: dir.path().to_path_buf(),
+                mailbox_limit: 50,
+                threads: 2,
+            },
+            &shared::metrics::Registry::new(),
+        )
+        .unwrap();
+        let url = format!("http://{}", service.addr());
+        let client = MailClient::new(&url);
+        let names = [
+            "simple",
+            "gift",
+            "friend_request",
+            "family_request",
+            "family_invite",
+        ];
+        for name in names {
+            let mail = OutgoingMail {
+                kind: name,
+                from: "a",
+                subj: name,
+                body: "",
+                items: vec![],
+            };
+            client.send("s0", "u-1", &mail).unwrap();
+        }
+        let listing = client.list("s0", "u-1", Which::All).unwrap();
+        let mut got: Vec<(String, MailType)> = listing
+            .mail
+            .iter()
+            .map(|m| (m.subj.clone(), m.kind))
+            .collect();
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            got,
+            [
+                ("family_invite".to_string(), MailType::FamilyRequest),
+                ("family_request".to_string(), MailType::FamilyRequest),
+                ("friend_request".to_string(), MailType::FriendRequest),
+                ("gift".to_string(), MailType::Gift),
+                ("simple".to_string(), MailType::Simple),
+            ]
+        );
+        service.shutdown();
     }
 
     #[test]

@@ -2,10 +2,14 @@
 //! join request): each registers a single-use nonce in auth, derived from the mail key, whose
 //! payload says what accepting means. Accepting redeems the nonce, so a mail is accepted at
 //! most once even when two accepts race (auth redeems with GETDEL).
+//!
+//! The mail's type is a number ([`MailType`]); a family invitation and a join request are
+//! both type 3, as in the original game. What tells them apart is the payload's `kind`
+//! (`family_invite` or `family_request`, [`RequestKind::name`]).
 
 use serde_json::{json, Map, Value};
 
-use super::client::{Listing, MailClient, MailEntry, OutgoingMail, Which};
+use super::client::{Listing, MailClient, MailEntry, MailType, OutgoingMail, Which};
 use super::{mail_error, MailStatus};
 use crate::function::Context;
 use crate::function::FnError;
@@ -30,13 +34,34 @@ pub enum RequestKind {
 }
 
 impl RequestKind {
-    /// The mail's `type` (and the payload's `kind`).
-    pub fn mail_type(self) -> &'static str {
+    const ALL: [RequestKind; 4] = [
+        RequestKind::Gift,
+        RequestKind::FriendRequest,
+        RequestKind::FamilyInvite,
+        RequestKind::FamilyRequest,
+    ];
+
+    /// The payload's `kind`: tells every request apart, a family invitation from a join
+    /// request too.
+    pub fn name(self) -> &'static str {
         match self {
             RequestKind::Gift => "gift",
             RequestKind::FriendRequest => "friend_request",
             RequestKind::FamilyInvite => "family_invite",
             RequestKind::FamilyRequest => "family_request",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<RequestKind> {
+        RequestKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The mail's `type`: an invitation is a family request (3) like a join request.
+    pub fn mail_type(self) -> MailType {
+        match self {
+            RequestKind::Gift => MailType::Gift,
+            RequestKind::FriendRequest => MailType::FriendRequest,
+            RequestKind::FamilyInvite | RequestKind::FamilyRequest => MailType::FamilyRequest,
         }
     }
 }
@@ -85,7 +110,8 @@ pub fn send_request(ctx: &Context, request: &RequestMail) -> Result<String, FnEr
     let payload = full_payload(request)?;
     let client = MailClient::new(&ctx.settings.mail_url);
     let mail = OutgoingMail {
-        kind: request.kind.mail_type(),
+        // The client sends the number: family_invite is 3 like family_request.
+        kind: request.kind.name(),
         from: request.from,
         subj: request.subj,
         body: request.body,
@@ -153,18 +179,32 @@ pub(super) fn redeem_listed(
     }
     let mut payload = redeem_nonce(&ctx.settings.auth_url, &nonce_for(key))?
         .ok_or_else(|| MailStatus::AlreadyAccepted.error())?;
-    let belongs = payload.get("kind") == Some(&json!(expected.mail_type()))
-        && payload.get("target") == Some(&json!(uid))
-        && payload.get("world") == Some(&json!(world));
-    if !belongs {
-        // Only a nonce this module registered for this mailbox can get here; anything
-        // else is a bug or tampering: put it back and refuse.
-        shared::error!("request nonce payload does not match its mail", key = key);
-        restore_request(ctx, key, &payload);
-        return Err(MailStatus::NoSuchMail.error());
-    }
+    // auth merges `status` into the answer; it is no part of the payload (and auth refuses
+    // a payload holding one, so it must go before a restore).
     payload.remove("status");
-    Ok(payload)
+    let ours =
+        payload.get("target") == Some(&json!(uid)) && payload.get("world") == Some(&json!(world));
+    let kind = payload
+        .get("kind")
+        .and_then(Value::as_str)
+        .and_then(RequestKind::from_name);
+    match kind {
+        Some(kind) if ours && kind == expected => Ok(payload),
+        Some(kind) if ours && kind.mail_type() == mail.kind => {
+            // The other request of the same mail type (a family invitation read as a join
+            // request or the reverse, both type 3): only the payload tells them apart, so
+            // the nonce had to be redeemed to see it. Not this accept's: put it back.
+            restore_request(ctx, key, &payload);
+            Err(MailStatus::WrongKind.error())
+        }
+        _ => {
+            // Only a nonce this module registered for this mailbox can get here; anything
+            // else is a bug or tampering: put it back and refuse.
+            shared::error!("request nonce payload does not match its mail", key = key);
+            restore_request(ctx, key, &payload);
+            Err(MailStatus::NoSuchMail.error())
+        }
+    }
 }
 
 pub(super) fn mark_read_after_accept(ctx: &Context, uid: &str, key: &str) {
@@ -193,7 +233,7 @@ fn full_payload(request: &RequestMail) -> Result<Map<String, Value>, FnError> {
         )));
     }
     let mut payload = request.payload.clone();
-    payload.insert("kind".into(), request.kind.mail_type().into());
+    payload.insert("kind".into(), request.kind.name().into());
     payload.insert("target".into(), request.target_uid.into());
     payload.insert("world".into(), request.world.into());
     if !request.items.is_empty() {
@@ -246,19 +286,20 @@ mod tests {
     }
 
     #[test]
-    fn kinds_name_the_mail_types_of_the_contract() {
-        let types: Vec<_> = [
-            RequestKind::Gift,
-            RequestKind::FriendRequest,
-            RequestKind::FamilyInvite,
-            RequestKind::FamilyRequest,
-        ]
-        .map(RequestKind::mail_type)
-        .into();
+    fn kinds_have_the_original_mail_type_numbers_and_their_own_names() {
+        let codes: Vec<u8> = RequestKind::ALL.map(|k| k.mail_type().code()).into();
+        assert_eq!(codes, [1, 2, 3, 3]);
+        let names: Vec<_> = RequestKind::ALL.map(RequestKind::name).into();
         assert_eq!(
-            types,
+            names,
             ["gift", "friend_request", "family_invite", "family_request"]
         );
+        for kind in RequestKind::ALL {
+            assert_eq!(RequestKind::from_name(kind.name()), Some(kind));
+            // What send_request gives the mail client maps to the kind's mail type.
+            assert_eq!(MailType::from_name(kind.name()), Some(kind.mail_type()));
+        }
+        assert_eq!(RequestKind::from_name("simple"), None);
     }
 
     #[test]
