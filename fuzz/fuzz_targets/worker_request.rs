@@ -12,9 +12,10 @@ use std::sync::OnceLock;
 use auth::jwt::{verify, Key, TokenKind};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
-use worker::functions::{self, Access};
+use worker::function::Access;
+use worker::functions;
 use worker::game_config::GameConfig;
-use worker::handler::{authorize, parse_request};
+use worker::handler::{authorize, parse_request, WorldRef};
 use worker::job::{parse_job, JID_LEN};
 
 /// Seeds carry tokens signed with this key (see docs/fuzzing.md), so the fuzzer starts with
@@ -52,7 +53,8 @@ fn check_request(line: &str) {
         return;
     };
     // What was decoded is what was sent: it encodes back and decodes to the same request.
-    let again = json!({"world": request.world, "function": request.function, "data": request.data});
+    let world = request.world.as_ref().map(WorldRef::to_value);
+    let again = json!({"world": world, "function": request.function, "data": request.data});
     let decoded = parse_request(&again.to_string()).expect("a re-encoded request decodes");
     assert_eq!(
         (&decoded.world, &decoded.function),
@@ -72,18 +74,18 @@ fn check_request(line: &str) {
         return;
     };
     let worlds = config().worlds();
-    let world = match request.world.as_deref() {
-        Some(named) => match worlds.resolve(named) {
+    let world = match &request.world {
+        Some(named) => match named.resolve(worlds) {
             Some(served) => Some(served),
             None => return,
         },
         None => None,
     };
-    if function.access == Access::Public {
+    if function.access() == Access::Public {
         return;
     }
     let token = request.data.get("token");
-    match authorize(function.access, token, world, worlds, |t| {
+    match authorize(function.access(), token, world, worlds, |t| {
         verify(key(), t, NOW)
     }) {
         Ok(claims) => {
@@ -91,10 +93,10 @@ fn check_request(line: &str) {
                 panic!("authorized without a token string");
             };
             assert_eq!(verify(key(), token, NOW).as_ref(), Ok(&claims));
-            if function.access == Access::Admin {
+            if function.access() == Access::Admin {
                 assert!(claims.is_admin(), "admin function allowed for {claims:?}");
             }
-            if function.access == Access::Session || claims.kind == TokenKind::Session {
+            if function.access() == Access::Session || claims.kind == TokenKind::Session {
                 assert_eq!(
                     claims.kind,
                     TokenKind::Session,

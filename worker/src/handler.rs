@@ -30,6 +30,15 @@ pub enum WorldRef {
 }
 
 impl WorldRef {
+    /// As a request's `world` field (a negative number as -1).
+    pub fn to_value(&self) -> Value {
+        match self {
+            WorldRef::Id(id) => Value::from(id.as_str()),
+            WorldRef::Index(i) => Value::from(*i),
+            WorldRef::Negative => Value::from(-1),
+        }
+    }
+
     /// The live world this names, through merges.
     pub fn resolve<'w>(&self, worlds: &'w Worlds) -> Option<&'w str> {
         match self {
