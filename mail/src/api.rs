@@ -212,8 +212,10 @@ fn dispatch(store: &Maildir, endpoint: Endpoint, body: &[u8]) -> Result<Reply, R
         Endpoint::DeleteRead => {
             let request: MailboxRequest = decode(body)?;
             let mailbox = MailboxId::new(&request.world, &request.uid)?;
-            let deleted = store.delete_read(&mailbox)?;
-            Ok(Reply::ok(json!({"status": 0, "deleted": deleted})))
+            let keys = store.delete_read(&mailbox)?;
+            Ok(Reply::ok(
+                json!({"status": 0, "deleted": keys.len(), "keys": keys}),
+            ))
         }
     }
 }
