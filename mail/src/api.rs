@@ -372,7 +372,10 @@ mod tests {
             Endpoint::DeleteRead,
             json!({"world": "s0", "uid": "u1"}),
         );
-        assert_eq!(deleted.body, json!({"status": 0, "deleted": 1}));
+        assert_eq!(
+            deleted.body,
+            json!({"status": 0, "deleted": 1, "keys": [key]})
+        );
         assert_eq!(
             call(&store, Endpoint::Delete, mark).body,
             json!({"status": 2, "message": "no such mail"})
