@@ -65,6 +65,60 @@ fn every_committed_file_parses_and_is_served() {
     }
 }
 
+/// The files the config readers answer (docs/config.md, "The original game's data"): each
+/// is served, with the top-level keys the original's clients read.
+#[test]
+fn the_originals_data_files_are_served_with_their_keys() {
+    let all = load();
+    for (file, keys) in [
+        (
+            "stages",
+            &[
+                "comment",
+                "eg",
+                "constraint",
+                "mopping-up",
+                "hang-up",
+                "stage",
+            ][..],
+        ),
+        ("skills", &["common"]),
+        ("roles", &["standard_costs"]),
+        ("mall", &[]),
+        ("task", &["login", "check_in", "done_10_task"]),
+        ("achievement", &["1", "102"]),
+        ("check_in", &["reward", "consume"]),
+        ("vip_config", &[]),
+        ("factory", &["general", "workers", "wishing_pool"]),
+        ("sciences", &["comment", "1"]),
+        ("package", &["comment", "exchange_card", "exchange_item"]),
+        ("notice", &["mail_gift", "notice", "login_screen"]),
+        ("player_experience", &["player_level"]),
+    ] {
+        let content = &all[file];
+        assert!(content.is_object(), "game-config/{file}.json is missing");
+        for key in keys {
+            assert!(content.get(key).is_some(), "{file}.json lacks {key}");
+        }
+    }
+    assert!(all["version"]["version"].is_string(), "version.json");
+    let energy = &all["player"]["energy"];
+    assert!(energy["cooling_time"].as_u64().unwrap() > 0);
+    assert!(energy["max_energy"].as_u64().unwrap() > 0);
+    let levels = &all["player_experience"]["player_level"];
+    let experience = levels["experience"].as_array().unwrap();
+    assert_eq!(
+        experience.len() as u64,
+        levels["max_level"].as_u64().unwrap()
+    );
+    assert!(
+        experience
+            .windows(2)
+            .all(|w| w[0].as_u64().unwrap() < w[1].as_u64().unwrap()),
+        "experience rises"
+    );
+}
+
 #[test]
 fn item_references_and_weapons_agree() {
     let all = load();
@@ -146,7 +200,7 @@ fn social_limits_follow_the_contract() {
         );
     }
     assert_eq!(all["friend"]["friend_limit"], 50);
-    assert!(all["mail"]["daily_send_limit"].as_u64().unwrap() > 0);
+    assert_eq!(all["mail"]["daily_send_limit"], 10, "the original's limit");
     for rules in [&all["player"]["name_rules"], &family["name_rules"]] {
         let (min, max) = (
             rules["min_chars"].as_u64().unwrap(),

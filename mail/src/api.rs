@@ -212,8 +212,10 @@ fn dispatch(store: &Maildir, endpoint: Endpoint, body: &[u8]) -> Result<Reply, R
         Endpoint::DeleteRead => {
             let request: MailboxRequest = decode(body)?;
             let mailbox = MailboxId::new(&request.world, &request.uid)?;
-            let deleted = store.delete_read(&mailbox)?;
-            Ok(Reply::ok(json!({"status": 0, "deleted": deleted})))
+            let keys = store.delete_read(&mailbox)?;
+            Ok(Reply::ok(
+                json!({"status": 0, "deleted": keys.len(), "keys": keys}),
+            ))
         }
     }
 }
@@ -370,7 +372,10 @@ mod tests {
             Endpoint::DeleteRead,
             json!({"world": "s0", "uid": "u1"}),
         );
-        assert_eq!(deleted.body, json!({"status": 0, "deleted": 1}));
+        assert_eq!(
+            deleted.body,
+            json!({"status": 0, "deleted": 1, "keys": [key]})
+        );
         assert_eq!(
             call(&store, Endpoint::Delete, mark).body,
             json!({"status": 2, "message": "no such mail"})

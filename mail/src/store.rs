@@ -217,24 +217,24 @@ impl Maildir {
         Ok(())
     }
 
-    /// Deletes every mail flagged seen; returns how many.
-    pub fn delete_read(&self, mailbox: &MailboxId) -> Result<usize, StoreError> {
+    /// Deletes every mail flagged seen; returns their keys (in no particular order).
+    pub fn delete_read(&self, mailbox: &MailboxId) -> Result<Vec<String>, StoreError> {
         let _guard = self.lock(mailbox);
         let cur = self.mailbox_dir(mailbox).join("cur");
         if !cur.is_dir() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
-        let mut deleted = 0;
+        let mut deleted = Vec::new();
         for entry in cur_entries(&cur)? {
             if entry.flags.contains('S') {
                 match fs::remove_file(cur.join(&entry.file_name)) {
-                    Ok(()) => deleted += 1,
+                    Ok(()) => deleted.push(entry.key),
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                     Err(e) => return Err(e.into()),
                 }
             }
         }
-        if deleted > 0 {
+        if !deleted.is_empty() {
             sync_dir(&cur)?;
         }
         Ok(deleted)
@@ -560,9 +560,13 @@ mod tests {
             store.mark_read(&mb, &c),
             Err(StoreError::NoSuchMail)
         ));
-        assert_eq!(store.delete_read(&mb).unwrap(), 2);
+        let mut deleted = store.delete_read(&mb).unwrap();
+        deleted.sort();
+        let mut read = [a.to_string(), b.to_string()];
+        read.sort();
+        assert_eq!(deleted, read);
         assert_eq!(store.count(&mb).unwrap(), 0);
-        assert_eq!(store.delete_read(&mb).unwrap(), 0);
+        assert!(store.delete_read(&mb).unwrap().is_empty());
     }
 
     #[test]
@@ -592,7 +596,7 @@ mod tests {
         let nobody = MailboxId::new("s0", "nobody").unwrap();
         assert_eq!(store.list_all(&nobody).unwrap().mails.len(), 0);
         assert_eq!(store.take_new(&nobody).unwrap().count, 0);
-        assert_eq!(store.delete_read(&nobody).unwrap(), 0);
+        assert!(store.delete_read(&nobody).unwrap().is_empty());
         let key = MailKey::new("1.M1P1Q1.h").unwrap();
         assert!(matches!(
             store.delete(&nobody, &key),

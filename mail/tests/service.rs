@@ -329,7 +329,20 @@ fn mark_read_delete_and_delete_read_over_http() {
     assert_eq!(unknown, json!({"status": 2, "message": "no such mail"}));
 
     let cleared = post(addr, "/delete_read", &mailbox).unwrap().json();
-    assert_eq!(cleared, json!({"status": 0, "deleted": 2}));
+    assert_eq!(
+        (&cleared["status"], &cleared["deleted"]),
+        (&json!(0), &json!(2))
+    );
+    let mut cleared_keys: Vec<&str> = cleared["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    cleared_keys.sort();
+    let mut read_keys = [keys[0].as_str(), keys[1].as_str()];
+    read_keys.sort();
+    assert_eq!(cleared_keys, read_keys, "the keys of the read mails");
     let left = post(addr, "/all", &mailbox).unwrap().json();
     assert_eq!(left["mail"], json!([]));
     assert_eq!(left["count"], json!({"cur": 0, "max": 50}));
@@ -519,7 +532,7 @@ fn bad_http_gets_clear_errors_and_the_service_stays_up() {
     conn.write_raw(&both).unwrap();
     assert_eq!(
         conn.read_answer().unwrap().json(),
-        json!({"status": 0, "deleted": 0})
+        json!({"status": 0, "deleted": 0, "keys": []})
     );
     assert_eq!(conn.read_answer().unwrap().json()["count"]["cur"], 3);
 

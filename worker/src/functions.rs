@@ -3,6 +3,7 @@
 
 use crate::function::{Function, Run};
 use crate::modules::account;
+use crate::modules::config_readers as cfg;
 use crate::modules::mail;
 use crate::modules::{chat, family, friend};
 use crate::modules::{item, player, weapon};
@@ -44,6 +45,7 @@ pub const FUNCTIONS: &[Function] = &[
     entry("delete_read_mail", Run::Session(mail::delete_read_mail)),
     entry("accept_gifts", Run::Session(mail::accept_gifts)),
     entry("send_gift_mail", Run::Admin(mail::send_gift_mail)),
+    entry("send_text_mail", Run::Admin(mail::send_text_mail)),
     entry("create_family", Run::Player(family::create_family)),
     entry("get_all_family", Run::Player(family::get_all_family)),
     entry("search_family", Run::Session(family::search_family)),
@@ -74,6 +76,37 @@ pub const FUNCTIONS: &[Function] = &[
         "get_login_token_chat",
         Run::Player(chat::get_login_token_chat),
     ),
+    entry("get_player_config", Run::Account(cfg::get_player_config)),
+    entry("get_config_player", Run::Account(cfg::get_config_player)),
+    entry("get_config_version", Run::Account(cfg::get_config_version)),
+    entry("get_config_stage", Run::Account(cfg::get_config_stage)),
+    entry("get_config_weapon", Run::Account(cfg::get_config_weapon)),
+    entry("get_config_skill", Run::Account(cfg::get_config_skill)),
+    entry("get_config_mall", Run::Account(cfg::get_config_mall)),
+    entry("get_config_role", Run::Account(cfg::get_config_role)),
+    entry("get_config_task", Run::Account(cfg::get_config_task)),
+    entry("get_task_config", Run::Account(cfg::get_task_config)),
+    entry(
+        "get_config_achievement",
+        Run::Account(cfg::get_config_achievement),
+    ),
+    entry(
+        "get_achievement_config",
+        Run::Account(cfg::get_achievement_config),
+    ),
+    entry(
+        "get_config_check_in",
+        Run::Account(cfg::get_config_check_in),
+    ),
+    entry("get_config_vip", Run::Account(cfg::get_config_vip)),
+    entry("get_config_factory", Run::Account(cfg::get_config_factory)),
+    entry("get_config_family", Run::Account(cfg::get_config_family)),
+    entry(
+        "get_config_exchange",
+        Run::Account(cfg::get_config_exchange),
+    ),
+    entry("get_config_notice", Run::Account(cfg::get_config_notice)),
+    entry("get_config_science", Run::Account(cfg::get_config_science)),
 ];
 
 /// Functions that exist only in this crate's tests, to exercise the handler's guards.

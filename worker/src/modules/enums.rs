@@ -120,15 +120,24 @@ crate::module_statuses! {
 
 crate::module_statuses! {
     /// Statuses of the mail functions (`*_mail`, `accept_gifts`) and of accepting any request
-    /// mail (`respond_friend`, `respond_family` answer 82–84 for the mail itself). An unknown
-    /// `gn_target` answers the shared `NoPlayer` (90).
+    /// mail. The original's codes are 98 and 99; 80 and 82–84 are answered by the request
+    /// machinery other modules use (`respond_friend`, `respond_family`, and per key in
+    /// `accept_gifts`' `reasons`). An unknown `gn_target` of `send_mail` answers the shared
+    /// `NoPlayer` (17).
     pub enum MailStatus {
+        /// A request mail's recipient has a full mailbox.
         MailboxFull = 80 => "the recipient's mailbox is full",
-        DailyLimit = 81 => "daily mail limit reached, try again tomorrow",
         NoSuchMail = 82 => "no such mail in your mailbox",
         AlreadyAccepted = 83 => "this mail was already accepted",
         WrongKind = 84 => "this mail is not of that kind",
+        /// Admin mail text over mail.json's bounds, an empty `items` list, too many keys.
         InvalidArgument = 85 => "invalid argument",
+        /// The mail was not delivered (the mailbox is full, or `send_mail`'s subj/body
+        /// break the bounds: the message says which).
+        NotSent = 98 => "the mail could not be delivered",
+        /// The original's 99, with a message per case: the daily send limit is used up, an
+        /// empty `key`, an admin mail's unknown `gn_target`.
+        Refused = 99 => "refused",
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod chat;
 pub mod common;
+pub mod config_readers;
 pub mod enums;
 pub mod family;
 pub mod friend;

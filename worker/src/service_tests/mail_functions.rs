@@ -94,8 +94,30 @@ impl MailStack {
     }
 }
 
-fn result_of<'a>(accepted: &'a serde_json::Map<String, Value>, key: &str) -> &'a Value {
-    &accepted["results"][key]
+/// Why `accept_gifts` did not accept `key`: its status in `reasons`.
+fn reason_of(accepted: &serde_json::Map<String, Value>, key: &str) -> Value {
+    accepted["reasons"][key]["status"].clone()
+}
+
+/// Whether `text` is `"YYYY-MM-DD HH:MM:SS"`.
+fn is_game_time(text: &Value) -> bool {
+    let text = text.as_str().unwrap_or("");
+    text.len() == 19
+        && text.char_indices().all(|(i, c)| match i {
+            4 | 7 => c == '-',
+            10 => c == ' ',
+            13 | 16 => c == ':',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// Sets the stack's clock one minute before a game-day boundary (midnight UTC+8) that is
+/// still in the future, so counters' EXPIREAT lies ahead of Redis's own clock too.
+fn one_minute_before_game_midnight(m: &MailStack) -> i64 {
+    let real_now = crate::function::Clock::system().now();
+    let (_, ends_at) = crate::modules::mail::limit::game_day(real_now + 120);
+    m.s.services.clock.set(ends_at - 60);
+    ends_at - 60
 }
 
 #[test]
@@ -106,25 +128,30 @@ fn player_mail_round_trip_with_any_unicode() {
     let bob = m.player("玩家 bob/../x", "Bob");
     let subj = "新年快乐 🎉 «ça va?»";
     let body = "亲爱的玩家：\n祝你新年快乐！\t😀 '; DROP TABLE players; --";
-    let key = m.ok(
+    let sent = m.ok(
         &alice,
         "send_mail",
         json!({"gn_target":"Bob","subj":subj,"body":body}),
-    )["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    );
+    assert_eq!(sent["sent"], 1, "the first mail of the day");
+    let key = sent["key"].as_str().unwrap().to_string();
 
     let new = m.ok(&bob, "get_new_mail", json!({}));
     let mails = new["mail"].as_array().unwrap();
     assert_eq!(mails.len(), 1, "{new:?}");
-    let mail = &mails[0];
+    let mail = mails[0].as_object().unwrap();
+    let mut fields: Vec<&str> = mail.keys().map(String::as_str).collect();
+    fields.sort();
     assert_eq!(
-        (&mail["key"], &mail["type"], &mail["from"]),
-        (&json!(key), &json!(0), &json!("Alice"))
+        fields,
+        ["body", "from", "key", "read", "subj", "time", "type"]
+    );
+    assert_eq!(
+        (&mail["key"], &mail["type"], &mail["from"], &mail["read"]),
+        (&json!(key), &json!(0), &json!("Alice"), &json!(0))
     );
     assert_eq!((&mail["subj"], &mail["body"]), (&json!(subj), &json!(body)));
-    assert_eq!(mail["read"], false);
+    assert!(is_game_time(&mail["time"]), "{}", mail["time"]);
     assert_eq!(new["count"], json!({"cur":1,"max":MAILBOX_LIMIT}));
     // Listed once, it is no longer new; it stays in the mailbox.
     assert!(m.ok(&bob, "get_new_mail", json!({}))["mail"]
@@ -137,63 +164,100 @@ fn player_mail_round_trip_with_any_unicode() {
         "the sender's mailbox is untouched"
     );
 
-    m.ok(&bob, "mark_read_mail", json!({ "key": key }));
-    assert_eq!(m.all_mail(&bob)[0]["read"], true);
+    assert_eq!(
+        m.ok(&bob, "mark_read_mail", json!({ "key": key }))["key"],
+        json!(key)
+    );
+    assert_eq!(m.all_mail(&bob)[0]["read"], 1);
     let second = m.ok(
         &alice,
         "send_mail",
         json!({"gn_target":"Bob","subj":"","body":""}),
-    )["key"]
-        .clone();
+    );
+    assert_eq!(second["sent"], 2);
+    let second = second["key"].clone();
     let deleted = m.ok(&bob, "delete_read_mail", json!({}));
+    assert_eq!(deleted["keys"], json!([key]));
     assert_eq!(deleted["deleted"], 1);
     let left = m.all_mail(&bob);
     assert_eq!(left.len(), 1);
     assert_eq!(left[0]["key"], second);
-    m.ok(&bob, "delete_mail", json!({ "key": second }));
+    assert_eq!(
+        m.ok(&bob, "delete_mail", json!({ "key": second }))["keys"],
+        json!([second])
+    );
     assert!(m.all_mail(&bob).is_empty());
+    assert_eq!(m.ok(&bob, "delete_read_mail", json!({}))["keys"], json!([]));
 
-    // Mistakes answer statuses, never a half-done send.
-    let r = m.call(&bob, "delete_mail", json!({ "key": second }));
-    assert_eq!(
-        (r.status, r.message.as_str()),
-        (82, "no such mail in your mailbox")
-    );
-    let r = m.call(&bob, "mark_read_mail", json!({"key": "../../etc/passwd"}));
-    assert_eq!(r.status, 82);
-    let r = m.call(
-        &alice,
-        "send_mail",
-        json!({"gn_target":"Nobody","subj":"","body":""}),
-    );
-    assert_eq!(r.status, 17, "{}", r.to_json());
-    let r = m.call(
-        &alice,
-        "send_mail",
-        json!({"gn_target":"Bob","subj":"x".repeat(41),"body":""}),
-    );
-    assert_eq!(
-        (r.status, r.message.as_str()),
-        (85, "subj must be at most 40 characters")
-    );
-    let r = m.call(
-        &alice,
-        "send_mail",
-        json!({"gn_target":"Bob","subj":"a\r\nBcc: x","body":""}),
-    );
-    assert_eq!(r.status, 85);
-    let r = m.call(
-        &alice,
-        "send_mail",
-        json!({"gn_target":"Bob","subj":"","body":"é".repeat(501)}),
-    );
-    assert_eq!(r.status, 85);
-    let r = m.call(
-        &alice,
-        "send_mail",
+    // Keys that name no mail: status 0 with nothing done, as the original's.
+    for gone in [
+        second.clone(),
+        json!("../../etc/passwd"),
+        json!("' OR '1'='1"),
+    ] {
+        assert_eq!(
+            m.ok(&bob, "delete_mail", json!({ "key": gone }))["keys"],
+            json!([])
+        );
+        assert_eq!(
+            m.ok(&bob, "mark_read_mail", json!({ "key": gone }))["key"],
+            json!("")
+        );
+    }
+    for function in ["delete_mail", "mark_read_mail"] {
+        let r = m.call(&bob, function, json!({"key": ""}));
+        assert_eq!(
+            (r.status, r.message.as_str()),
+            (99, "key must not be empty"),
+            "{function}"
+        );
+        assert_eq!(m.call(&bob, function, json!({})).status, 13);
+        assert_eq!(m.call(&bob, function, json!({"key": 7})).status, 13);
+    }
+
+    // Mistakes answer statuses, never a half-done send; refused mails are not counted.
+    for nobody in ["Nobody", "Bob ", " Bob", "", "%", "' OR '1'='1"] {
+        let r = m.call(
+            &alice,
+            "send_mail",
+            json!({"gn_target":nobody,"subj":"","body":""}),
+        );
+        assert_eq!(r.status, 17, "{nobody:?}: {}", r.to_json());
+    }
+    for (subj, body, why) in [
+        (
+            "x".repeat(41),
+            String::new(),
+            "subj must be at most 40 characters",
+        ),
+        (
+            "a\r\nBcc: x".into(),
+            String::new(),
+            "subj must not contain control characters",
+        ),
+        (
+            String::new(),
+            "é".repeat(501),
+            "body must be at most 500 characters",
+        ),
+    ] {
+        let r = m.call(
+            &alice,
+            "send_mail",
+            json!({"gn_target":"Bob","subj":subj,"body":body}),
+        );
+        assert_eq!((r.status, r.message.as_str()), (98, why));
+        assert_eq!(r.data["sent"], 2, "still two sent today");
+    }
+    for bad in [
         json!({"gn_target":"Bob","subj":1,"body":""}),
-    );
-    assert_eq!(r.status, 13);
+        json!({"gn_target":"Bob","body":""}),
+        json!({"gn_target":"Bob","subj":""}),
+        json!({"subj":"","body":""}),
+        json!({"gn_target":["Bob"],"subj":"","body":""}),
+    ] {
+        assert_eq!(m.call(&alice, "send_mail", bad.clone()).status, 13, "{bad}");
+    }
     let r = m.call(
         &m.session("no-player"),
         "send_mail",
@@ -201,10 +265,18 @@ fn player_mail_round_trip_with_any_unicode() {
     );
     assert_eq!(r.status, 17, "a sender needs a player");
     assert!(m.all_mail(&bob).is_empty());
+    assert_eq!(
+        m.ok(
+            &alice,
+            "send_mail",
+            json!({"gn_target":"Bob","subj":"","body":""})
+        )["sent"],
+        3
+    );
 }
 
 #[test]
-fn daily_limit_and_full_mailboxes() {
+fn daily_limit_follows_the_game_day_and_full_mailboxes_answer_98() {
     let m = MailStack::start();
     let alice = m.player("dev-alice", "Alice");
     let bob = m.player("dev-bob", "Bob");
@@ -216,45 +288,86 @@ fn daily_limit_and_full_mailboxes() {
             json!({"gn_target":to,"subj":"hi","body":""}),
         )
     };
-    for _ in 0..DAILY_LIMIT {
-        assert_eq!(send(&alice, "Bob").status, 0);
+    let late = one_minute_before_game_midnight(&m);
+    for n in 1..=DAILY_LIMIT {
+        let r = send(&alice, "Bob");
+        assert_eq!((r.status, &r.data["sent"]), (0, &json!(n)));
     }
     let r = send(&alice, "Carol");
     assert_eq!(
         (r.status, r.message.as_str()),
-        (81, "daily mail limit reached, try again tomorrow")
+        (99, "daily mail limit reached, try again tomorrow")
     );
     assert!(m.all_mail(&carol).is_empty());
-    // The counter expires with the UTC day.
-    let (day, _) = crate::modules::mail::limit::today();
+    // The counter expires at the end of the game day (midnight UTC+8).
+    let (day, ends_at) = crate::modules::mail::limit::game_day(late);
+    assert_eq!(ends_at, late + 60);
     let key = crate::modules::mail::limit::counter_key(day, "s0", "dev-alice");
-    let ttl: i64 =
+    let expires: i64 =
         m.s.services
             .redis
-            .run(|c| redis::cmd("TTL").arg(&key).query(c))
+            .run(|c| redis::cmd("EXPIRETIME").arg(&key).query(c))
             .unwrap();
-    assert!(ttl > 0 && ttl <= 86_400, "ttl {ttl}");
+    assert_eq!(expires, ends_at);
+    // A minute later it is the next game day: a new count.
+    m.s.services.clock.advance(60);
+    assert_eq!(send(&alice, "Carol").data["sent"], 1);
 
-    // Bob's mailbox holds 3 of 4: Carol's first mail fills it, the next answers 80 and is
+    // Bob's mailbox holds 3 of 4: Carol's first mail fills it, the next answers 98 and is
     // not counted against her day.
-    assert_eq!(send(&carol, "Bob").status, 0);
+    assert_eq!(send(&carol, "Bob").data["sent"], 1);
     let r = send(&carol, "Bob");
-    assert_eq!(
-        (r.status, r.message.as_str()),
-        (80, "the recipient's mailbox is full")
-    );
+    assert_eq!(r.status, 98, "{}", r.to_json());
+    assert_eq!(r.data["sent"], 1);
+    assert!(r.message.contains("mailbox is full"), "{}", r.message);
     assert_eq!(m.all_mail(&bob).len(), MAILBOX_LIMIT);
-    for _ in 1..DAILY_LIMIT {
-        assert_eq!(send(&carol, "Alice").status, 0);
+    assert_eq!(send(&carol, "Alice").data["sent"], 2);
+    // Admin mail has no daily limit, but the mailbox limit holds: 98.
+    for (function, data) in [
+        (
+            "send_gift_mail",
+            json!({"gn_target":"Bob","items":["3:1:1"]}),
+        ),
+        ("send_text_mail", json!({"gn_target":"Bob","msg":"hello"})),
+    ] {
+        let r = m.call(&m.admin(), function, data);
+        assert_eq!(r.status, 98, "{function}: {}", r.to_json());
     }
-    assert_eq!(send(&carol, "Alice").status, 81);
-    // Gifts are system mail: no daily limit, but the mailbox limit holds.
-    let r = m.call(
-        &m.admin(),
-        "send_gift_mail",
-        json!({"gn_target":"Bob","items":["3:1:1"]}),
-    );
-    assert_eq!(r.status, 80);
+}
+
+#[test]
+fn concurrent_sends_never_pass_the_daily_limit() {
+    let m = MailStack::start();
+    let alice = m.player("dev-alice", "Alice");
+    m.player("dev-bob", "Bob");
+    m.player("dev-carol", "Carol");
+    one_minute_before_game_midnight(&m);
+    let start = Barrier::new(6);
+    let answers: Vec<Response> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..6)
+            .map(|i| {
+                let (start, alice, m) = (&start, &alice, &m);
+                scope.spawn(move || {
+                    start.wait();
+                    let to = if i % 2 == 0 { "Bob" } else { "Carol" };
+                    m.call(
+                        alice,
+                        "send_mail",
+                        json!({"gn_target":to,"subj":"","body":""}),
+                    )
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let mut sent: Vec<i64> = answers
+        .iter()
+        .filter(|r| r.status == 0)
+        .map(|r| r.data["sent"].as_i64().unwrap())
+        .collect();
+    sent.sort();
+    assert_eq!(sent, [1, 2, 3], "each count once");
+    assert_eq!(answers.iter().filter(|r| r.status == 99).count(), 3);
 }
 
 #[test]
@@ -265,23 +378,32 @@ fn keys_only_reach_the_callers_own_mailbox() {
     let key = m.gift("Bob", json!(["3:5:50"]));
     let diamonds = m.holding(&alice, "3:5");
 
-    for function in ["mark_read_mail", "delete_mail"] {
-        let r = m.call(&alice, function, json!({ "key": key }));
-        assert_eq!(r.status, 82, "{function}");
-    }
-    let r = m.call(&alice, "accept_gifts", json!({"gift":[key]}));
-    assert_eq!(r.status, 0);
-    assert_eq!(result_of(&r.data, &key)["status"], 82);
+    assert_eq!(
+        m.ok(&alice, "mark_read_mail", json!({ "key": key }))["key"],
+        ""
+    );
+    assert_eq!(
+        m.ok(&alice, "delete_mail", json!({ "key": key }))["keys"],
+        json!([])
+    );
+    let r = m.ok(&alice, "accept_gifts", json!({"gift":[key],"other":[key]}));
+    assert_eq!(r["error"], json!([key]));
+    assert_eq!(r["success"], json!({}));
+    let r = m.ok(&alice, "accept_gifts", json!({"gift":[key]}));
+    assert_eq!(
+        (&r["error"], reason_of(&r, &key)),
+        (&json!([key]), json!(82))
+    );
     assert_eq!(m.holding(&alice, "3:5"), diamonds);
     let mails = m.all_mail(&bob);
     assert_eq!(mails.len(), 1);
-    assert_eq!(mails[0]["read"], false, "untouched by the others");
+    assert_eq!(mails[0]["read"], 0, "untouched by the others");
     let accepted = m.ok(&bob, "accept_gifts", json!({"gift":[key]}));
-    assert_eq!(result_of(&accepted, &key)["status"], 0);
+    assert!(accepted["success"][&key].is_array());
     // The same player (a new token, so last) in another world has another mailbox.
     let r = m.s.call(json!({"world":"s1","function":"delete_mail",
         "data":{"token": m.s.token("dev-bob", TokenKind::Session, Some("s1"), None), "key": key}}));
-    assert_eq!(r.status, 82);
+    assert_eq!((r.status, &r.data["keys"]), (0, &json!([])));
 }
 
 #[test]
@@ -295,50 +417,80 @@ fn a_gift_is_granted_once() {
         (&mail["type"], &mail["from"], &mail["subj"]),
         (&json!(1), &json!("system"), &json!("礼物 🎁"))
     );
-    assert_eq!(mail["items"], json!(["3:5:50", "0:3:7"]));
+    assert_eq!(mail["items"], json!("3:5:50,0:3:7"));
 
-    let accepted = m.ok(&bob, "accept_gifts", json!({"gift":[key]}));
+    let accepted = m.ok(&bob, "accept_gifts", json!({"gift":[key],"other":[]}));
+    assert_eq!(accepted["error"], json!([]));
+    // Granted in lock order, answered in the gift's order, with the holdings after.
     assert_eq!(
-        result_of(&accepted, &key),
-        &json!({"status":0,"items":["3:5:50","0:3:7"]})
+        accepted["success"],
+        json!({ &key: [
+            {"gid":3,"id":5,"remaining":before + 50,"reward":50},
+            {"gid":0,"id":3,"remaining":7,"reward":7}
+        ]})
     );
     assert_eq!(m.holding(&bob, "3:5"), before + 50);
     assert_eq!(m.holding(&bob, "0:3"), 7);
     assert_eq!(
         m.all_mail(&bob)[0]["read"],
-        true,
+        1,
         "an accepted gift is marked read"
     );
     let again = m.ok(&bob, "accept_gifts", json!({"gift":[key, key]}));
     assert_eq!(
-        result_of(&again, &key),
-        &json!({"status":83,"message":"this mail was already accepted"})
+        again["error"],
+        json!([key]),
+        "a key named twice answers once"
+    );
+    assert_eq!(
+        again["reasons"][&key],
+        json!({"status":83,"message":"this mail was already accepted"})
     );
     assert_eq!(m.holding(&bob, "3:5"), before + 50);
 
-    // Two accepts at once: one grants, the other is told it was accepted already.
+    // Several accepts at once: exactly one grants, the others are told it was accepted.
     let key = m.gift("Bob", json!(["3:5:10"]));
-    let start = Barrier::new(2);
-    let statuses: Vec<Value> = std::thread::scope(|scope| {
-        let accept = || {
-            start.wait();
-            let data = m.ok(&bob, "accept_gifts", json!({"gift":[key]}));
-            result_of(&data, &key)["status"].clone()
-        };
-        let one = scope.spawn(accept);
-        let two = scope.spawn(accept);
-        vec![one.join().unwrap(), two.join().unwrap()]
+    let start = Barrier::new(4);
+    let answers: Vec<serde_json::Map<String, Value>> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    start.wait();
+                    m.ok(&bob, "accept_gifts", json!({"gift":[key]}))
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
     });
-    let mut statuses: Vec<i64> = statuses.iter().map(|s| s.as_i64().unwrap()).collect();
-    statuses.sort();
-    assert_eq!(statuses, [0, 83]);
+    let won = answers
+        .iter()
+        .filter(|a| a["success"].get(&key).is_some())
+        .count();
+    assert_eq!(won, 1);
+    for lost in answers.iter().filter(|a| a["success"].get(&key).is_none()) {
+        assert_eq!(reason_of(lost, &key), 83);
+    }
     assert_eq!(m.holding(&bob, "3:5"), before + 60);
 
-    // Several keys in one call: each answers for itself.
+    // Several keys in one call: each answers for itself; `other` keys are only marked read.
+    assert_eq!(
+        m.ok(&bob, "delete_read_mail", json!({}))["deleted"],
+        2,
+        "the accepted gifts"
+    );
+    let carol = m.player("dev-carol", "Carol");
     let simple = m.ok(
-        &m.player("dev-carol", "Carol"),
+        &carol,
         "send_mail",
         json!({"gn_target":"Bob","subj":"not a gift","body":""}),
+    )["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let note = m.ok(
+        &carol,
+        "send_mail",
+        json!({"gn_target":"Bob","subj":"read me","body":""}),
     )["key"]
         .as_str()
         .unwrap()
@@ -348,19 +500,37 @@ fn a_gift_is_granted_once() {
     let mixed = m.ok(
         &bob,
         "accept_gifts",
-        json!({"gift":[gift, simple, "1.M1P1Q1.nowhere", gift]}),
-    );
-    assert_eq!(
-        result_of(&mixed, &gift)["status"],
-        0,
-        "a key named twice keeps its answer"
+        json!({"gift":[gift, simple, "1.M1P1Q1.nowhere", gift],"other":[note]}),
     );
     assert_eq!(m.holding(&bob, "3:1"), coins + 3);
-    assert_eq!(result_of(&mixed, &simple)["status"], 84);
-    assert_eq!(result_of(&mixed, "1.M1P1Q1.nowhere")["status"], 82);
-    let r = m.call(&bob, "accept_gifts", json!({"gift":"abc"}));
-    assert_eq!(r.status, 13);
-    let r = m.call(&bob, "accept_gifts", json!({"gift":[]}));
+    assert_eq!(
+        mixed["success"],
+        json!({ &gift: [{"gid":3,"id":1,"remaining":coins + 3,"reward":3}] })
+    );
+    assert_eq!(mixed["error"], json!([note, simple, "1.M1P1Q1.nowhere"]));
+    assert_eq!(reason_of(&mixed, &simple), 84);
+    assert_eq!(reason_of(&mixed, "1.M1P1Q1.nowhere"), 82);
+    let read_note = m.all_mail(&bob).into_iter().find(|m| m["key"] == note);
+    assert_eq!(read_note.unwrap()["read"], 1);
+    for bad in [
+        json!({"gift":"abc"}),
+        json!({"gift":[1]}),
+        json!({}),
+        json!({"gift":[],"other":"x"}),
+    ] {
+        assert_eq!(
+            m.call(&bob, "accept_gifts", bad.clone()).status,
+            13,
+            "{bad}"
+        );
+    }
+    let empty = m.ok(&bob, "accept_gifts", json!({"gift":[]}));
+    assert_eq!(
+        (&empty["error"], &empty["success"]),
+        (&json!([]), &json!({}))
+    );
+    let many: Vec<String> = (0..65).map(|i| format!("1.M1P1Q{i}.h")).collect();
+    let r = m.call(&bob, "accept_gifts", json!({ "gift": many }));
     assert_eq!(r.status, 85);
 }
 
@@ -379,13 +549,14 @@ fn a_gift_whose_grant_fails_can_be_accepted_later() {
         .retain(|i| i["id"] != 6);
     m.s.config = full.overlay(&json!({ "items": items })).unwrap();
     let failed = m.ok(&bob, "accept_gifts", json!({"gift":[key]}));
-    assert_eq!(result_of(&failed, &key)["status"], 19);
+    assert_eq!(reason_of(&failed, &key), 19);
+    assert_eq!(failed["error"], json!([key]));
     assert_eq!(m.holding(&bob, "0:6"), 0);
-    assert_eq!(m.all_mail(&bob)[0]["read"], false);
+    assert_eq!(m.all_mail(&bob)[0]["read"], 0);
 
     m.s.config = full;
     let accepted = m.ok(&bob, "accept_gifts", json!({"gift":[key]}));
-    assert_eq!(result_of(&accepted, &key)["status"], 0);
+    assert_eq!(accepted["success"][&key][0]["remaining"], 4);
     assert_eq!(m.holding(&bob, "0:6"), 4);
 }
 
@@ -393,6 +564,7 @@ fn a_gift_whose_grant_fails_can_be_accepted_later() {
 fn no_mail_is_left_behind_when_auth_is_down() {
     let mut m = MailStack::start();
     let bob = m.player("dev-bob", "Bob");
+    let now = one_minute_before_game_midnight(&m);
     m.backends.auth.take().unwrap().stop();
     let r = m.call(
         &m.admin(),
@@ -412,7 +584,7 @@ fn no_mail_is_left_behind_when_auth_is_down() {
         .status,
         0
     );
-    // The mail service down: 99, and the failed send is not counted against the day.
+    // The mail service down: 16, and the failed send is not counted against the day.
     m.backends.mail.take().unwrap().shutdown();
     let r = m.call(
         &alice,
@@ -421,7 +593,7 @@ fn no_mail_is_left_behind_when_auth_is_down() {
     );
     assert_eq!(r.status, 16);
     assert_eq!(m.call(&bob, "get_all_mail", json!({})).status, 16);
-    let (day, _) = crate::modules::mail::limit::today();
+    let (day, _) = crate::modules::mail::limit::game_day(now);
     let key = crate::modules::mail::limit::counter_key(day, "s0", "dev-alice");
     let sent: i64 =
         m.s.services
@@ -441,28 +613,128 @@ fn gift_mail_is_for_admins_only_and_checks_its_items() {
         json!({"gn_target":"Bob","items":["3:5:5"]}),
     );
     assert_eq!(r.status, 15);
+    let r = m.call(
+        &bob,
+        "send_gift_mail",
+        json!({"gn_target":"Bob","group_id":3,"item_id":5,"quantity":5}),
+    );
+    assert_eq!(r.status, 15);
     let admin = m.admin();
-    for (items, status) in [
-        (json!(["3:5:0"]), 19),
-        (json!(["7:7:7"]), 19),
-        (json!(["0:1"]), 19),
-        (json!([]), 85),
-        (json!("3:5:5"), 13),
+    for (fields, status) in [
+        (json!({"items":["3:5:0"]}), 19),
+        (json!({"items":["7:7:7"]}), 19),
+        (json!({"items":["0:1"]}), 19),
+        (json!({"items":["3:5:-5"]}), 19),
+        (json!({"items":["3:5:1000000000000"]}), 19),
+        (json!({"items":["3:5:99999999999999999999999"]}), 19),
+        (json!({"items":[]}), 85),
+        (json!({"items":"3:5:5"}), 13),
+        (json!({"group_id":3,"item_id":5,"quantity":0}), 19),
+        (json!({"group_id":3,"item_id":5,"quantity":-5}), 19),
+        (
+            json!({"group_id":3,"item_id":5,"quantity":1_000_000_000_000_i64}),
+            19,
+        ),
+        (json!({"group_id":-3,"item_id":5,"quantity":5}), 19),
+        (
+            json!({"group_id":3,"item_id":4_294_967_301_i64,"quantity":5}),
+            19,
+        ),
+        (json!({"group_id":3,"item_id":999,"quantity":5}), 19),
+        (json!({"group_id":"x","item_id":5,"quantity":5}), 13),
+        (json!({"group_id":3,"item_id":5}), 13),
+        (json!({"group_id":3,"item_id":5,"quantity":1.5}), 13),
+        (json!({}), 13),
     ] {
+        let mut data = fields.clone();
+        data["gn_target"] = "Bob".into();
+        let r = m.call(&admin, "send_gift_mail", data);
+        assert_eq!(r.status, status, "{fields}: {}", r.to_json());
+    }
+    assert!(m.all_mail(&bob).is_empty());
+    for gn in ["Nobody", "' OR '1'='1", "%", "Bob "] {
         let r = m.call(
             &admin,
             "send_gift_mail",
-            json!({"gn_target":"Bob","items":items}),
+            json!({"gn_target":gn,"items":["3:5:5"]}),
         );
-        assert_eq!(r.status, status, "{items}: {}", r.to_json());
+        assert_eq!(r.status, 99, "{gn:?}: {}", r.to_json());
     }
-    let r = m.call(
+    assert!(m.all_mail(&bob).is_empty());
+
+    // The original's fields (numbers as strings too, as its int() took them).
+    let before = m.holding(&bob, "3:5");
+    m.ok(
         &admin,
         "send_gift_mail",
-        json!({"gn_target":"Nobody","items":["3:5:5"]}),
+        json!({"gn_target":"Bob","group_id":"3","item_id":5,"quantity":"25"}),
     );
-    assert_eq!(r.status, 17);
+    let mail = m.all_mail(&bob)[0].clone();
+    assert_eq!(
+        (
+            &mail["type"],
+            &mail["from"],
+            &mail["subj"],
+            &mail["body"],
+            &mail["items"]
+        ),
+        (
+            &json!(1),
+            &json!("system"),
+            &json!("SYSTEM_REWARD"),
+            &json!("GIFT_1"),
+            &json!("3:5:25")
+        )
+    );
+    let key = mail["key"].as_str().unwrap();
+    let accepted = m.ok(&bob, "accept_gifts", json!({"gift":[key]}));
+    assert_eq!(
+        accepted["success"][key],
+        json!([{"gid":3,"id":5,"remaining":before + 25,"reward":25}])
+    );
+}
+
+#[test]
+fn text_mail_is_for_admins_only() {
+    let m = MailStack::start();
+    let bob = m.player("dev-bob", "Bob");
+    let msg = "维护通知 🛠 '; DROP TABLE players; --\n明天见";
+    let r = m.call(&bob, "send_text_mail", json!({"gn_target":"Bob","msg":msg}));
+    assert_eq!(r.status, 15);
     assert!(m.all_mail(&bob).is_empty());
+    let admin = m.admin();
+    let sent = m.ok(
+        &admin,
+        "send_text_mail",
+        json!({"gn_target":"Bob","msg":msg}),
+    );
+    let mail = m.all_mail(&bob)[0].clone();
+    assert_eq!(mail["key"], sent["key"]);
+    assert_eq!(
+        (&mail["type"], &mail["from"], &mail["subj"], &mail["body"]),
+        (&json!(0), &json!("system"), &json!(""), &json!(msg))
+    );
+    assert!(mail.get("items").is_none());
+    // No daily limit: more than a player may send.
+    for _ in 0..DAILY_LIMIT {
+        m.ok(
+            &admin,
+            "send_text_mail",
+            json!({"gn_target":"Bob","msg":"x","subj":"s"}),
+        );
+    }
+    for (data, status) in [
+        (json!({"gn_target":"Nobody","msg":"x"}), 99),
+        (json!({"gn_target":"Bob"}), 13),
+        (json!({"msg":"x"}), 13),
+        (json!({"gn_target":"Bob","msg":5}), 13),
+        (json!({"gn_target":"Bob","msg":"é".repeat(501)}), 85),
+        (json!({"gn_target":"Bob","msg":"a\u{0}b"}), 85),
+        (json!({"gn_target":"Bob","msg":"x","subj":"a\nb"}), 85),
+    ] {
+        let r = m.call(&admin, "send_text_mail", data.clone());
+        assert_eq!(r.status, status, "{data}: {}", r.to_json());
+    }
 }
 
 #[test]
@@ -490,7 +762,7 @@ fn request_mails_carry_their_payload_to_the_one_accept() {
     assert_eq!(m.all_mail(&bob)[0]["type"], 2);
     // Not a gift, not a family invitation, not Alice's mail.
     let r = m.call(&bob, "accept_gifts", json!({"gift":[key]}));
-    assert_eq!(result_of(&r.data, &key)["status"], 84);
+    assert_eq!(reason_of(&r.data, &key), 84);
     let wrong_kind =
         m.with_context(|ctx| redeem_request(ctx, "dev-bob", &key, RequestKind::FamilyInvite));
     assert_eq!(wrong_kind.unwrap_err(), MailStatus::WrongKind.error());
@@ -505,7 +777,7 @@ fn request_mails_carry_their_payload_to_the_one_accept() {
         Value::from(redeemed),
         json!({"from_uid":"dev-alice","kind":"friend_request","target":"dev-bob","world":"s0"})
     );
-    assert_eq!(m.all_mail(&bob)[0]["read"], true);
+    assert_eq!(m.all_mail(&bob)[0]["read"], 1);
     let twice =
         m.with_context(|ctx| redeem_request(ctx, "dev-bob", &key, RequestKind::FriendRequest));
     assert_eq!(twice.unwrap_err(), MailStatus::AlreadyAccepted.error());

@@ -600,7 +600,7 @@ fn friends_requests_limit_and_daily_gift() {
     t.fails(&a, "send_gift_friend", json!({"gn_target": "Ben"}), 85);
     let gifts = t.mails_of(&b, "gift");
     assert_eq!(gifts.len(), 1);
-    assert_eq!(gifts[0]["items"], json!(["3:10:5"]));
+    assert_eq!(gifts[0]["items"], json!("3:10:5"));
     assert_eq!(gifts[0]["from"], "Ann");
     let list = t.ok(&a, "get_all_friend", json!({}));
     let ben = list["friends"]

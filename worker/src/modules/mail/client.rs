@@ -216,15 +216,16 @@ impl<'a> MailClient<'a> {
         self.keyed("/delete", world, uid, key)
     }
 
-    /// Deletes every read mail; answers how many.
-    pub fn delete_read(&self, world: &str, uid: &str) -> Result<u64, MailError> {
+    /// Deletes every read mail; answers their keys.
+    pub fn delete_read(&self, world: &str, uid: &str) -> Result<Vec<String>, MailError> {
         let answer = self.call(
             "/delete_read",
             json!({"world": world, "uid": mailbox_name(uid)}),
         )?;
         answer
-            .get("deleted")
-            .and_then(Value::as_u64)
+            .get("keys")
+            .cloned()
+            .and_then(|keys| serde_json::from_value(keys).ok())
             .ok_or_else(|| MailError::Unavailable(format!("/delete_read answer: {answer}")))
     }
 
