@@ -41,6 +41,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "original_item_ids",
         sql: include_str!("../migrations/0004_original_item_ids.sql"),
     },
+    Migration {
+        version: 6,
+        name: "family_original",
+        sql: include_str!("../migrations/0006_family_original.sql"),
+    },
 ];
 
 const MIGRATION_LOCK: &str = "lukseun.schema_migrations";
