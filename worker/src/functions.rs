@@ -69,7 +69,10 @@ pub const FUNCTIONS: &[Function] = &[
         Run::Player(family::set_blackboard_family),
     ),
     entry("set_icon_family", Run::Player(family::set_icon_family)),
-    entry("change_name_family", Run::Player(family::change_name_family)),
+    entry(
+        "change_name_family",
+        Run::Player(family::change_name_family),
+    ),
     entry(
         "cancel_disband_family",
         Run::Player(family::cancel_disband_family),

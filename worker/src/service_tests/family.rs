@@ -228,7 +228,12 @@ fn family_create_search_and_get_all_answer_as_the_original() {
     t.fails(&a, "create_family", json!({"name": "龙_1"}), 13);
     t.fails(&a, "create_family", json!({"icon": 1}), 13);
     for icon in [json!(-1), json!(65_536), json!("x"), json!(1.5)] {
-        let r = t.fails(&a, "create_family", json!({"name": "龙_1", "icon": icon}), 13);
+        let r = t.fails(
+            &a,
+            "create_family",
+            json!({"name": "龙_1", "icon": icon}),
+            13,
+        );
         assert!(r.data["reason"].as_str().unwrap().contains("icon"));
     }
     // 1999 diamonds: refused, nothing spent, nothing created
@@ -242,7 +247,12 @@ fn family_create_search_and_get_all_answer_as_the_original() {
     assert_eq!((r.status, r.message.as_str()), (0, "created family"));
     assert_eq!(keys(&r.data), ["fid", "icon", "iid", "name", "value"]);
     assert_eq!(
-        (&r.data["name"], &r.data["icon"], &r.data["iid"], &r.data["value"]),
+        (
+            &r.data["name"],
+            &r.data["icon"],
+            &r.data["iid"],
+            &r.data["value"]
+        ),
         (&json!("龙_1"), &json!(7), &json!(5), &json!(500))
     );
     let fid = r.data["fid"].as_str().unwrap().to_string();
@@ -252,7 +262,11 @@ fn family_create_search_and_get_all_answer_as_the_original() {
     t.fails(&a, "create_family", json!({"name": "其他", "icon": 1}), 98);
     t.hold("uid-b", 3, 5, 2000);
     t.fails(&b, "create_family", json!({"name": "龙_1", "icon": 1}), 96);
-    assert_eq!(t.held("uid-b", 3, 5), 2000, "a refused create costs nothing");
+    assert_eq!(
+        t.held("uid-b", 3, 5),
+        2000,
+        "a refused create costs nothing"
+    );
 
     // search: the exact name; `%` is a plain character
     let found = t.ok(&b, "search_family", json!({"family_name": "龙_1"}));
@@ -268,18 +282,52 @@ fn family_create_search_and_get_all_answer_as_the_original() {
     let all = t.ok(&a, "get_all_family", json!({}));
     assert_eq!(
         keys(&all),
-        ["board", "exp", "fid", "icon", "is_checkin", "members", "name", "news", "notice", "role", "timer"]
+        [
+            "board",
+            "exp",
+            "fid",
+            "icon",
+            "is_checkin",
+            "members",
+            "name",
+            "news",
+            "notice",
+            "role",
+            "timer"
+        ]
     );
-    assert_eq!((&all["timer"], &all["is_checkin"], &all["role"]), (&json!(-1), &json!(0), &json!(10)));
+    assert_eq!(
+        (&all["timer"], &all["is_checkin"], &all["role"]),
+        (&json!(-1), &json!(0), &json!(10))
+    );
     assert_eq!(all["fid"], fid.as_str());
     let member = &all["members"][0];
     let member_keys = keys(member.as_object().unwrap());
     assert_eq!(
         member_keys,
-        ["exp", "family_coin", "family_coin_record", "family_role", "gn", "icon", "login"]
+        [
+            "exp",
+            "family_coin",
+            "family_coin_record",
+            "family_role",
+            "gn",
+            "icon",
+            "login"
+        ]
     );
-    assert_eq!((&member["gn"], &member["family_role"], &member["family_coin"]), (&json!("Alice"), &json!(10), &json!(12)));
-    assert_eq!(member["login"].as_str().unwrap().len(), 19, "YYYY-MM-DD HH:MM:SS");
+    assert_eq!(
+        (
+            &member["gn"],
+            &member["family_role"],
+            &member["family_coin"]
+        ),
+        (&json!("Alice"), &json!(10), &json!(12))
+    );
+    assert_eq!(
+        member["login"].as_str().unwrap().len(),
+        19,
+        "YYYY-MM-DD HH:MM:SS"
+    );
     assert!(!Value::from(all).to_string().contains("uid-a"));
 
     // random: default 5, capped by random_max, a negative number is malformed
@@ -293,8 +341,17 @@ fn family_create_search_and_get_all_answer_as_the_original() {
         keys(families[0].as_object().unwrap()),
         ["board", "exp", "icon", "name", "notice", "people"]
     );
-    assert_eq!(t.ok(&b, "get_random_family", json!({"number": "100"}))["families"].as_array().unwrap().len(), 7);
-    assert_eq!(t.ok(&b, "get_random_family", json!({"number": 0}))["families"], json!([]));
+    assert_eq!(
+        t.ok(&b, "get_random_family", json!({"number": "100"}))["families"]
+            .as_array()
+            .unwrap()
+            .len(),
+        7
+    );
+    assert_eq!(
+        t.ok(&b, "get_random_family", json!({"number": 0}))["families"],
+        json!([])
+    );
     t.fails(&b, "get_random_family", json!({"number": -1}), 13);
     t.fails(&b, "get_random_family", json!({"number": "many"}), 13);
 }
@@ -318,9 +375,15 @@ fn family_joining_roles_and_removal_answer_as_the_original() {
     t.fails(&a, "invite_user_family", json!({}), 13);
     let r = t.call(&a, "invite_user_family", json!({"gn_target": "Bob"}));
     assert_eq!((r.status, r.message.as_str()), (0, "invited user"));
-    assert_eq!(r.data, *json!({"gn": "Bob", "times": 4}).as_object().unwrap());
+    assert_eq!(
+        r.data,
+        *json!({"gn": "Bob", "times": 4}).as_object().unwrap()
+    );
     let invitation = &t.family_mails(&b, "FAMILY_INVITATION")[0];
-    assert_eq!((&invitation["from"], &invitation["body"]), (&json!("Clan"), &json!("")));
+    assert_eq!(
+        (&invitation["from"], &invitation["body"]),
+        (&json!("Clan"), &json!(""))
+    );
     let key = invitation["key"].as_str().unwrap().to_string();
     let joined = t.ok(&b, "respond_family", json!({"key": key}));
     assert_eq!(
@@ -346,10 +409,16 @@ fn family_joining_roles_and_removal_answer_as_the_original() {
     assert_eq!((r.status, r.message.as_str()), (0, "requested join"));
     assert_eq!(
         r.data,
-        *json!({"name": "Clan", "lim": 4, "cooling": 12 * 3600}).as_object().unwrap()
+        *json!({"name": "Clan", "lim": 4, "cooling": 12 * 3600})
+            .as_object()
+            .unwrap()
     );
     // it goes to every admin and the owner: make Bob admin first, then ask again
-    t.ok(&a, "set_role_family", json!({"gn_target": "Bob", "role": 8}));
+    t.ok(
+        &a,
+        "set_role_family",
+        json!({"gn_target": "Bob", "role": 8}),
+    );
     t.ok(&c, "request_join_family", json!({"name": "Clan"}));
     let to_bob = t.family_mails(&b, "FAMILY_REQUEST");
     assert_eq!(to_bob.len(), 1);
@@ -366,7 +435,12 @@ fn family_joining_roles_and_removal_answer_as_the_original() {
 
     // set_role: 95 bad role, 99 self, 98 not in family, 97 not a member, 94 same, 96 perm
     let set = |token: &str, gn: &str, role: Value, code: i32| {
-        t.fails(token, "set_role_family", json!({"gn_target": gn, "role": role}), code);
+        t.fails(
+            token,
+            "set_role_family",
+            json!({"gn_target": gn, "role": role}),
+            code,
+        );
     };
     set(&a, "Carol", json!(5), 95);
     set(&a, "Carol", json!(-1), 95);
@@ -380,9 +454,21 @@ fn family_joining_roles_and_removal_answer_as_the_original() {
     set(&b, "Carol", json!(8), 96);
     set(&b, "Alice", json!(4), 96);
     set(&c, "Bob", json!(0), 96);
-    t.fails(&a, "set_role_family", json!({"gn_target": "Carol", "role": "x"}), 13);
-    let done = t.ok(&b, "set_role_family", json!({"gn_target": "Carol", "role": "4"}));
-    assert_eq!(done, *json!({"gn": "Carol", "role": 4}).as_object().unwrap());
+    t.fails(
+        &a,
+        "set_role_family",
+        json!({"gn_target": "Carol", "role": "x"}),
+        13,
+    );
+    let done = t.ok(
+        &b,
+        "set_role_family",
+        json!({"gn_target": "Carol", "role": "4"}),
+    );
+    assert_eq!(
+        done,
+        *json!({"gn": "Carol", "role": 4}).as_object().unwrap()
+    );
     t.assert_one_owner("Clan", 3);
 
     // notice: 99, 98, 13 for a bad text; the answer counts the day's notices
@@ -394,7 +480,9 @@ fn family_joining_roles_and_removal_answer_as_the_original() {
     let set = t.ok(&b, "set_notice_family", json!({"msg": notice}));
     assert_eq!(
         set,
-        *json!({"notice": notice, "limit": 4, "seconds": 12 * 3600}).as_object().unwrap()
+        *json!({"notice": notice, "limit": 4, "seconds": 12 * 3600})
+            .as_object()
+            .unwrap()
     );
     assert_eq!(t.ok(&c, "get_all_family", json!({}))["notice"], notice);
 
@@ -413,7 +501,9 @@ fn family_joining_roles_and_removal_answer_as_the_original() {
     assert_eq!((r.status, r.message.as_str()), (0, "removed user"));
     assert_eq!(
         r.data,
-        *json!({"gn": "Carol", "rmtimes": 4, "cd_time": 12 * 3600}).as_object().unwrap()
+        *json!({"gn": "Carol", "rmtimes": 4, "cd_time": 12 * 3600})
+            .as_object()
+            .unwrap()
     );
     t.fails(&c, "get_all_family", json!({}), 99);
     t.assert_one_owner("Clan", 2);
@@ -458,7 +548,9 @@ fn family_joining_roles_and_removal_answer_as_the_original() {
 
 #[test]
 fn family_daily_quotas_follow_the_game_day() {
-    let t = Fam::start(json!({"daily": {"removals": 1, "notices": 2, "invites": 2, "join_requests": 2}}));
+    let t = Fam::start(
+        json!({"daily": {"removals": 1, "notices": 2, "invites": 2, "join_requests": 2}}),
+    );
     let a = t.owner("uid-a", "Alice", "Clan");
     let b = t.player("uid-b", "Bob");
     let c = t.player("uid-c", "Carol");
@@ -472,8 +564,14 @@ fn family_daily_quotas_follow_the_game_day() {
     let r = t.fails(&a, "remove_user_family", json!({"gn_target": "Carol"}), 94);
     assert_eq!(r.data["cd_time"], 12 * 3600);
     // notices: 2 a day
-    assert_eq!(t.ok(&a, "set_notice_family", json!({"msg": "1"}))["limit"], 1);
-    assert_eq!(t.ok(&a, "set_notice_family", json!({"msg": "2"}))["limit"], 0);
+    assert_eq!(
+        t.ok(&a, "set_notice_family", json!({"msg": "1"}))["limit"],
+        1
+    );
+    assert_eq!(
+        t.ok(&a, "set_notice_family", json!({"msg": "2"}))["limit"],
+        0
+    );
     t.fails(&a, "set_notice_family", json!({"msg": "3"}), 97);
     // join requests: 2 a day per player
     t.ok(&d, "request_join_family", json!({"name": "Clan"}));
@@ -483,10 +581,22 @@ fn family_daily_quotas_follow_the_game_day() {
     t.s.services.clock.advance(12 * 3600 - 1);
     t.fails(&a, "set_notice_family", json!({"msg": "3"}), 97);
     t.s.services.clock.advance(1);
-    assert_eq!(t.ok(&a, "set_notice_family", json!({"msg": "3"}))["limit"], 1);
-    assert_eq!(t.ok(&a, "invite_user_family", json!({"gn_target": "Dave"}))["times"], 1);
-    assert_eq!(t.ok(&a, "remove_user_family", json!({"gn_target": "Carol"}))["rmtimes"], 0);
-    assert_eq!(t.ok(&d, "request_join_family", json!({"name": "Clan"}))["lim"], 1);
+    assert_eq!(
+        t.ok(&a, "set_notice_family", json!({"msg": "3"}))["limit"],
+        1
+    );
+    assert_eq!(
+        t.ok(&a, "invite_user_family", json!({"gn_target": "Dave"}))["times"],
+        1
+    );
+    assert_eq!(
+        t.ok(&a, "remove_user_family", json!({"gn_target": "Carol"}))["rmtimes"],
+        0
+    );
+    assert_eq!(
+        t.ok(&d, "request_join_family", json!({"name": "Clan"}))["lim"],
+        1
+    );
 }
 
 #[test]
@@ -497,22 +607,35 @@ fn family_disband_is_delayed_and_completes_at_the_deadline() {
     let c = t.player("uid-c", "Carol");
     t.invite_and_join(&a, "Bob", &b);
     t.invite_and_join(&a, "Carol", &c);
-    t.ok(&a, "set_role_family", json!({"gn_target": "Bob", "role": 8}));
+    t.ok(
+        &a,
+        "set_role_family",
+        json!({"gn_target": "Bob", "role": 8}),
+    );
     t.fails(&c, "disband_family", json!({}), 98);
     t.fails(&c, "cancel_disband_family", json!({}), 98);
     t.fails(&b, "cancel_disband_family", json!({}), 97);
     // an admin may disband (the original's rule)
-    assert_eq!(t.ok(&b, "disband_family", json!({})), *json!({"timer": 7200}).as_object().unwrap());
+    assert_eq!(
+        t.ok(&b, "disband_family", json!({})),
+        *json!({"timer": 7200}).as_object().unwrap()
+    );
     t.fails(&a, "disband_family", json!({}), 97);
     t.s.services.clock.advance(1800);
     assert_eq!(t.ok(&c, "get_all_family", json!({}))["timer"], 5400);
     // cancelled: the family stays past the old deadline
-    assert_eq!(t.ok(&a, "cancel_disband_family", json!({})), serde_json::Map::new());
+    assert_eq!(
+        t.ok(&a, "cancel_disband_family", json!({})),
+        serde_json::Map::new()
+    );
     t.fails(&a, "cancel_disband_family", json!({}), 97);
     t.s.services.clock.advance(7200);
     assert_eq!(t.ok(&c, "get_all_family", json!({}))["timer"], -1);
     let news = t.news(&a);
-    assert!(news.ends_with(&["fm_8:Bob".to_string(), "fm_9:Alice".to_string()]), "{news:?}");
+    assert!(
+        news.ends_with(&["fm_8:Bob".to_string(), "fm_9:Alice".to_string()]),
+        "{news:?}"
+    );
 
     // disbanded again: everything works until the deadline, nothing after it
     t.ok(&a, "disband_family", json!({}));
@@ -573,7 +696,10 @@ fn family_board_icon_and_rename() {
     t.fails(&a, "set_blackboard_family", json!({"msg": "a\u{7}"}), 13);
     t.fails(&a, "set_blackboard_family", json!({}), 13);
     let board = "'; DELETE FROM families; -- 😀";
-    assert_eq!(t.ok(&a, "set_blackboard_family", json!({"msg": board}))["board"], board);
+    assert_eq!(
+        t.ok(&a, "set_blackboard_family", json!({"msg": board}))["board"],
+        board
+    );
     assert_eq!(t.ok(&b, "get_all_family", json!({}))["board"], board);
 
     // icon: 99 out of range, 98, 97, 96 same
@@ -601,11 +727,22 @@ fn family_board_icon_and_rename() {
     assert_eq!(t.ok(&b, "get_all_family", json!({}))["name"], "Clan");
     t.hold("uid-a", 3, 5, 600);
     let renamed = t.ok(&a, "change_name_family", json!({"name": "New_1"}));
-    assert_eq!(renamed, *json!({"name": "New_1", "iid": 5, "value": 100}).as_object().unwrap());
+    assert_eq!(
+        renamed,
+        *json!({"name": "New_1", "iid": 5, "value": 100})
+            .as_object()
+            .unwrap()
+    );
     let all = t.ok(&b, "get_all_family", json!({}));
-    assert_eq!((&all["name"], &all["fid"]), (&json!("New_1"), &fid), "the chat id stays");
+    assert_eq!(
+        (&all["name"], &all["fid"]),
+        (&json!("New_1"), &fid),
+        "the chat id stays"
+    );
     t.fails(&b, "search_family", json!({"family_name": "Clan"}), 99);
-    assert!(t.news(&a).ends_with(&["fm_5:Alice".to_string(), "fm_7:Alice".to_string()]));
+    assert!(t
+        .news(&a)
+        .ends_with(&["fm_5:Alice".to_string(), "fm_7:Alice".to_string()]));
 }
 
 #[test]
@@ -628,7 +765,11 @@ fn family_renames_at_once_are_each_paid_once() {
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
         assert_eq!(statuses, [0, 0], "round {round}");
-        assert_eq!(t.held("uid-a", 3, 5), 200, "round {round}: paid twice, renamed twice");
+        assert_eq!(
+            t.held("uid-a", 3, 5),
+            200,
+            "round {round}: paid twice, renamed twice"
+        );
         let name = t.ok(&a, "get_all_family", json!({}))["name"].clone();
         assert!(names.iter().any(|n| name == n.as_str()), "{name}");
 
@@ -642,7 +783,8 @@ fn family_renames_at_once_are_each_paid_once() {
                 .map(|token| {
                     let (t, wanted) = (&t, &wanted);
                     scope.spawn(move || {
-                        t.call(token, "change_name_family", json!({"name": wanted})).status
+                        t.call(token, "change_name_family", json!({"name": wanted}))
+                            .status
                     })
                 })
                 .collect();
@@ -656,10 +798,17 @@ fn family_renames_at_once_are_each_paid_once() {
         assert_eq!(paid[winner], 0);
         assert_eq!(paid[1 - winner], 500, "the loser paid nothing");
         let winner_token = [&a, &b][winner];
-        assert_eq!(t.ok(winner_token, "get_all_family", json!({}))["name"], wanted.as_str());
+        assert_eq!(
+            t.ok(winner_token, "get_all_family", json!({}))["name"],
+            wanted.as_str()
+        );
         // the winner takes another name, freeing this one for the next round
         t.hold(["uid-a", "uid-b"][winner], 3, 5, 500);
-        t.ok(winner_token, "change_name_family", json!({"name": format!("Free{round}{winner}")}));
+        t.ok(
+            winner_token,
+            "change_name_family",
+            json!({"name": format!("Free{round}{winner}")}),
+        );
     }
 }
 
@@ -743,8 +892,14 @@ fn family_store_and_market_purchases() {
         json!({"remain": ["3:36:120", "3:6:9"], "reward": ["3:36:80", "3:6:9"]})
     );
     let r = t.ok(&a, "market_purchase_family", json!({"sid": 5}));
-    assert_eq!(r["remain"], json!(["3:36:40", "3:5:1"]), "diamonds left after create: 0");
-    assert!(t.news(&a).ends_with(&["fm_4:Alice".to_string(), "fm_4:Alice".to_string()]));
+    assert_eq!(
+        r["remain"],
+        json!(["3:36:40", "3:5:1"]),
+        "diamonds left after create: 0"
+    );
+    assert!(t
+        .news(&a)
+        .ends_with(&["fm_4:Alice".to_string(), "fm_4:Alice".to_string()]));
 
     // concurrent purchases on one balance: exactly as many as it pays for
     t.hold("uid-a", 3, 36, 80 * 3 + 10);
@@ -753,13 +908,24 @@ fn family_store_and_market_purchases() {
         let handles: Vec<_> = (0..8)
             .map(|_| {
                 let (t, a) = (&t, &a);
-                scope.spawn(move || t.call(a, "market_purchase_family", json!({"sid": "1"})).status)
+                scope.spawn(move || {
+                    t.call(a, "market_purchase_family", json!({"sid": "1"}))
+                        .status
+                })
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert_eq!(statuses.iter().filter(|s| **s == 0).count(), 3, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 98).count(), 5, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 0).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 98).count(),
+        5,
+        "{statuses:?}"
+    );
     assert_eq!((t.held("uid-a", 3, 36), t.held("uid-a", 3, 6)), (10, 27));
 }
 
@@ -770,7 +936,12 @@ fn family_welfare_once_per_gift_per_day_for_every_member() {
     let b = t.player("uid-b", "Bob");
     let outsider = t.player("uid-o", "Out");
     t.invite_and_join(&a, "Bob", &b);
-    t.fails(&outsider, "welfare_purchase_family", json!({"sid": "1"}), 99);
+    t.fails(
+        &outsider,
+        "welfare_purchase_family",
+        json!({"sid": "1"}),
+        99,
+    );
     t.fails(&a, "welfare_purchase_family", json!({"sid": "3"}), 97);
     t.fails(&a, "welfare_purchase_family", json!({}), 13);
     t.hold("uid-a", 3, 5, 99);
@@ -783,13 +954,17 @@ fn family_welfare_once_per_gift_per_day_for_every_member() {
         json!({"remain": ["3:5:150", "3:1:10000"], "reward": ["3:5:100", "3:1:10000"]})
     );
     assert_eq!(t.held("uid-b", 3, 1), 10_000, "every member gets the gift");
-    // once per gift per game day, even after a refusal for money
+    // once per gift per game day (the refusal for money above did not use it up)
     t.fails(&a, "welfare_purchase_family", json!({"sid": "1"}), 96);
     let r = t.ok(&a, "welfare_purchase_family", json!({"sid": 2}));
     assert_eq!(r["remain"], json!(["3:5:60", "3:5:60"]));
     assert_eq!(t.held("uid-b", 3, 5), 10);
     t.fails(&a, "welfare_purchase_family", json!({"sid": "2"}), 96);
-    assert_eq!(t.held("uid-a", 3, 5), 60, "a refused purchase costs nothing");
+    assert_eq!(
+        t.held("uid-a", 3, 5),
+        60,
+        "a refused purchase costs nothing"
+    );
     // concurrent buys of one gift: one
     t.s.services.clock.advance(DAY);
     t.hold("uid-a", 3, 5, 1000);
@@ -797,13 +972,24 @@ fn family_welfare_once_per_gift_per_day_for_every_member() {
         let handles: Vec<_> = (0..5)
             .map(|_| {
                 let (t, a) = (&t, &a);
-                scope.spawn(move || t.call(a, "welfare_purchase_family", json!({"sid": "2"})).status)
+                scope.spawn(move || {
+                    t.call(a, "welfare_purchase_family", json!({"sid": "2"}))
+                        .status
+                })
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert_eq!(statuses.iter().filter(|s| **s == 0).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 96).count(), 4, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 0).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 96).count(),
+        4,
+        "{statuses:?}"
+    );
     assert_eq!((t.held("uid-a", 3, 5), t.held("uid-b", 3, 5)), (910, 20));
 }
 
@@ -832,7 +1018,11 @@ fn family_abdicate_hands_over_to_a_member_only() {
     assert_eq!(Value::from(r), json!({"Alice": 0, "Bob": 10}));
     t.assert_one_owner("Clan", 3);
     assert_eq!((t.role_of(&a), t.role_of(&b)), (0, 10));
-    assert_eq!(t.ok(&a, "get_all_family", json!({}))["timer"], -1, "disband cancelled");
+    assert_eq!(
+        t.ok(&a, "get_all_family", json!({}))["timer"],
+        -1,
+        "disband cancelled"
+    );
     t.ok(&a, "leave_family", json!({}));
     t.fails(&b, "leave_family", json!({}), 98);
     assert!(t.news(&b).contains(&"fm_10:Alice,Bob".to_string()));
@@ -911,14 +1101,24 @@ fn member_limit_holds_under_concurrent_joins() {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert_eq!(statuses.iter().filter(|s| **s == 0).count(), 2, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 96).count(), 6, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 0).count(),
+        2,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 96).count(),
+        6,
+        "{statuses:?}"
+    );
     t.assert_one_owner("Full", 3);
 }
 
 #[test]
 fn family_names_never_reach_a_subject_and_round_trip_intact() {
-    let t = Fam::start(json!({"name_rules": {"min_chars": 1, "max_chars": 40, "charset": "printable"}}));
+    let t = Fam::start(
+        json!({"name_rules": {"min_chars": 1, "max_chars": 40, "charset": "printable"}}),
+    );
     let names = [
         "it's \"ours\"",
         "a; DROP TABLE families; --",
@@ -940,7 +1140,12 @@ fn family_names_never_reach_a_subject_and_round_trip_intact() {
         assert_eq!(fid, mine["fid"].as_str().unwrap());
         assert!(edge::login::subject_safe(fid), "{name}: fid {fid}");
     }
-    t.fails(&searcher, "search_family", json!({"family_name": "100% x"}), 99);
+    t.fails(
+        &searcher,
+        "search_family",
+        json!({"family_name": "100% x"}),
+        99,
+    );
     let token = t.player("u-new", "Newcomer");
     t.hold("u-new", 3, 5, 2000);
     for bad in ["a\r\nb", " padded", "padded "] {
@@ -1070,6 +1275,8 @@ fn families_of_version_4_keep_their_rows() {
         row,
         Some(("Old".into(), 3, "hi".into(), 0, String::new(), None))
     );
-    let members: Option<u64> = conn.query_first("SELECT COUNT(*) FROM family_members").unwrap();
+    let members: Option<u64> = conn
+        .query_first("SELECT COUNT(*) FROM family_members")
+        .unwrap();
     assert_eq!(members, Some(1));
 }

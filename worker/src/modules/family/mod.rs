@@ -27,11 +27,11 @@ use crate::function::{
 };
 use crate::modules::common::{transaction, uid_of_player};
 use crate::modules::enums::{
-    AbdicateFamilyStatus, CancelDisbandFamilyStatus, ChangeNameFamilyStatus,
-    CheckInFamilyStatus, CreateFamilyStatus, DisbandFamilyStatus, FamilyRole, FamilyStatus,
-    InviteFamilyStatus, LeaveFamilyStatus, MarketFamilyStatus, RemoveFamilyStatus,
-    RequestJoinFamilyStatus, RespondFamilyStatus, SearchFamilyStatus, SetIconFamilyStatus,
-    SetNoticeFamilyStatus, SetRoleFamilyStatus, SharedStatus, WelfareFamilyStatus,
+    AbdicateFamilyStatus, CancelDisbandFamilyStatus, ChangeNameFamilyStatus, CheckInFamilyStatus,
+    CreateFamilyStatus, DisbandFamilyStatus, FamilyRole, FamilyStatus, InviteFamilyStatus,
+    LeaveFamilyStatus, MarketFamilyStatus, RemoveFamilyStatus, RequestJoinFamilyStatus,
+    RespondFamilyStatus, SearchFamilyStatus, SetIconFamilyStatus, SetNoticeFamilyStatus,
+    SetRoleFamilyStatus, SharedStatus, WelfareFamilyStatus,
 };
 use crate::modules::item::{self, Item};
 use crate::modules::mail::{self, MailStatus, RequestKind, RequestMail};
@@ -263,7 +263,11 @@ pub fn get_all_family(ctx: &Context, player: &Player, _: &Args) -> Outcome {
     ok(answer)
 }
 
-fn people(conn: &mut impl mysql::prelude::Queryable, world: &str, f: &Family) -> Result<Value, FnError> {
+fn people(
+    conn: &mut impl mysql::prelude::Queryable,
+    world: &str,
+    f: &Family,
+) -> Result<Value, FnError> {
     let mut info = info_json(f);
     info.insert(
         "people".into(),
@@ -351,7 +355,10 @@ pub fn request_join_family(ctx: &Context, player: &Player, args: &Args) -> Outco
         return Err(S::InvalidFamily.into());
     }
     if let Some(seconds) = cooldown(ctx, world, uid)? {
-        return Ok(Reply::with(S::Cooldown, data([("seconds", seconds.into())])));
+        return Ok(Reply::with(
+            S::Cooldown,
+            data([("seconds", seconds.into())]),
+        ));
     }
     if player.level < rules.player_level {
         return Ok(Reply::with(
@@ -411,7 +418,10 @@ pub fn invite_user_family(ctx: &Context, player: &Player, args: &Args) -> Outcom
     }
     let target = uid_of_player(ctx.db, world, gn_target)?.ok_or(S::NoSuchTarget)?;
     if let Some(seconds) = cooldown(ctx, world, &target)? {
-        return Ok(Reply::with(S::TargetCooldown, data([("seconds", seconds.into())])));
+        return Ok(Reply::with(
+            S::TargetCooldown,
+            data([("seconds", seconds.into())]),
+        ));
     }
     let level = {
         let mut conn = ctx.db.conn()?;
@@ -426,7 +436,14 @@ pub fn invite_user_family(ctx: &Context, player: &Player, args: &Args) -> Outcom
     let now = ctx.now();
     let day = game_day(now);
     let left = transaction(ctx.db, |tx| {
-        store::take_daily(tx, world, &family.fid, daily::INVITE, day, rules.daily.invites)
+        store::take_daily(
+            tx,
+            world,
+            &family.fid,
+            daily::INVITE,
+            day,
+            rules.daily.invites,
+        )
     })?
     .ok_or(S::DailyLimit)?;
     let mail = RequestMail {
@@ -483,9 +500,7 @@ fn as_invalid_nonce(e: FnError) -> FnError {
 pub fn respond_family(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let key = args.str("key")?;
     let uid = player.unique_id.as_str();
-    let wrong_kind = |e: &FnError| {
-        matches!(e, FnError::Module { code, .. } if *code == MailStatus::WrongKind.code())
-    };
+    let wrong_kind = |e: &FnError| matches!(e, FnError::Module { code, .. } if *code == MailStatus::WrongKind.code());
     let (kind, request) = match mail::redeem_request(ctx, uid, key, RequestKind::FamilyInvite) {
         Ok(p) => (RequestKind::FamilyInvite, p),
         Err(e) if wrong_kind(&e) => (
@@ -535,7 +550,8 @@ fn accept(
     if current(ctx, world, &joiner)?.is_some() {
         return Err(S::TargetInFamily.into());
     }
-    let gn_joiner = crate::modules::common::player_name(ctx.db, world, &joiner)?.unwrap_or_default();
+    let gn_joiner =
+        crate::modules::common::player_name(ctx.db, world, &joiner)?.unwrap_or_default();
     let now = ctx.now();
     let family = transaction(ctx.db, |tx| {
         let family = store::lock_family(tx, world, &fid)?
@@ -617,14 +633,21 @@ pub fn remove_user_family(ctx: &Context, player: &Player, args: &Args) -> Outcom
         if target_fid != family.fid {
             return Err(S::TargetNotInYourFamily.into());
         }
-        let target_role = store::role_in(tx, world, &family.fid, target)?
-            .ok_or(S::TargetNotInYourFamily)?;
+        let target_role =
+            store::role_in(tx, world, &family.fid, target)?.ok_or(S::TargetNotInYourFamily)?;
         if !rules::can_remove(role, target_role) {
             return Err(S::NoPermission.into());
         }
         store::remove_member(tx, world, &family.fid, target)?;
-        let left = store::take_daily(tx, world, &family.fid, daily::REMOVE, day, rules.daily.removals)?
-            .unwrap_or(0);
+        let left = store::take_daily(
+            tx,
+            world,
+            &family.fid,
+            daily::REMOVE,
+            day,
+            rules.daily.removals,
+        )?
+        .unwrap_or(0);
         let msg = format!("{}:{},{gn_target}", news::REMOVE, player.gn);
         store::record(tx, world, &family.fid, now, &msg)?;
         Ok(Ok(left))
@@ -665,8 +688,8 @@ pub fn set_role_family(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let now = ctx.now();
     in_my_family(ctx, player, S::NotInFamily, |tx, family, role| {
         let target = target.as_deref().ok_or(S::TargetNotInYourFamily)?;
-        let target_role = store::role_in(tx, world, &family.fid, target)?
-            .ok_or(S::TargetNotInYourFamily)?;
+        let target_role =
+            store::role_in(tx, world, &family.fid, target)?.ok_or(S::TargetNotInYourFamily)?;
         if target_role == new_role {
             return Err(S::SameRole.into());
         }
@@ -739,8 +762,15 @@ pub fn set_notice_family(ctx: &Context, player: &Player, args: &Args) -> Outcome
         if role < rules.min_role_to.set_notice {
             return Err(S::NoPermission.into());
         }
-        let left = store::take_daily(tx, world, &family.fid, daily::NOTICE, game_day(now), rules.daily.notices)?
-            .ok_or(S::DailyLimit)?;
+        let left = store::take_daily(
+            tx,
+            world,
+            &family.fid,
+            daily::NOTICE,
+            game_day(now),
+            rules.daily.notices,
+        )?
+        .ok_or(S::DailyLimit)?;
         store::update_family(tx, world, &family.fid, "notice", msg)?;
         Ok(left)
     })?;
@@ -758,12 +788,17 @@ pub fn set_blackboard_family(ctx: &Context, player: &Player, args: &Args) -> Out
     let rules = family_rules(ctx);
     check_msg(&rules, msg)?;
     let world = player.world.as_str();
-    in_my_family(ctx, player, FamilyStatus::NotInFamily, |tx, family, role| {
-        if role < rules.min_role_to.set_board {
-            return Err(FamilyStatus::NoPermission.into());
-        }
-        store::update_family(tx, world, &family.fid, "board", msg)
-    })?;
+    in_my_family(
+        ctx,
+        player,
+        FamilyStatus::NotInFamily,
+        |tx, family, role| {
+            if role < rules.min_role_to.set_board {
+                return Err(FamilyStatus::NoPermission.into());
+            }
+            store::update_family(tx, world, &family.fid, "board", msg)
+        },
+    )?;
     ok(data([("board", msg.into())]))
 }
 
@@ -853,7 +888,13 @@ pub fn disband_family(ctx: &Context, player: &Player, _: &Args) -> Outcome {
         if family.disband_at.is_some() {
             return Err(S::AlreadyDisbanding.into());
         }
-        store::update_family(tx, world, &family.fid, "disband_at", now + rules.disband_secs)?;
+        store::update_family(
+            tx,
+            world,
+            &family.fid,
+            "disband_at",
+            now + rules.disband_secs,
+        )?;
         let msg = format!("{}:{}", news::DISBAND, player.gn);
         store::record(tx, world, &family.fid, now, &msg)
     })?;
@@ -934,7 +975,12 @@ pub fn get_store_family(ctx: &Context, _: &InWorld, _: &Args) -> Outcome {
 }
 
 /// A store offer: the cost items and what they buy.
-fn offer(section: &Value, sid: &str) -> Result<Option<(Vec<Item>, Vec<Item>)>, FnError> {
+struct Offer {
+    cost: Vec<Item>,
+    reward: Vec<Item>,
+}
+
+fn offer(section: &Value, sid: &str) -> Result<Option<Offer>, FnError> {
     let Some(Value::Object(entry)) = section.get(sid) else {
         return Ok(None);
     };
@@ -946,7 +992,10 @@ fn offer(section: &Value, sid: &str) -> Result<Option<(Vec<Item>, Vec<Item>)>, F
         list @ Value::Array(_) => Item::parse_list(list)?,
         _ => return Ok(None),
     };
-    Ok(Some((parse_items(cost)?, reward)))
+    Ok(Some(Offer {
+        cost: parse_items(cost)?,
+        reward,
+    }))
 }
 
 /// `sid` as a string: the original's clients send `"1"`; an integer is taken too.
@@ -988,7 +1037,7 @@ pub fn market_purchase_family(ctx: &Context, player: &Player, args: &Args) -> Ou
     let rules = family_rules(ctx);
     let now = ctx.now();
     in_my_family(ctx, player, S::NotInFamily, |tx, family, _| {
-        let (cost, reward) = offer(&rules.goods, &sid)?.ok_or(S::NoSuchGoods)?;
+        let Offer { cost, reward } = offer(&rules.goods, &sid)?.ok_or(S::NoSuchGoods)?;
         item::spend(tx, world, uid, &cost).map_err(|e| short_is(e, S::LackOfMaterial))?;
         item::grant(tx, ctx.config, world, uid, &reward)?;
         let msg = format!("{}:{}", news::PURCHASE, player.gn);
@@ -1015,7 +1064,7 @@ pub fn welfare_purchase_family(ctx: &Context, player: &Player, args: &Args) -> O
     let now = ctx.now();
     in_my_family(ctx, player, S::NotInFamily, |tx, family, _| {
         use mysql::prelude::Queryable;
-        let (cost, reward) = offer(&rules.gifts, &sid)?.ok_or(S::NoSuchGift)?;
+        let Offer { cost, reward } = offer(&rules.gifts, &sid)?.ok_or(S::NoSuchGift)?;
         let counter = format!("{}{sid}", daily::WELFARE);
         store::take_daily(tx, world, uid, &counter, game_day(now), 1)?
             .ok_or(S::AlreadyBoughtToday)?;

@@ -413,7 +413,14 @@ mod tests {
         assert_eq!(rules.level_exp.len(), 11);
         assert_eq!(rules.name.charset, Charset::AlphanumericUnderscore);
         let m = &rules.min_role_to;
-        for r in [m.invite, m.set_notice, m.set_board, m.set_icon, m.change_name, m.disband] {
+        for r in [
+            m.invite,
+            m.set_notice,
+            m.set_board,
+            m.set_icon,
+            m.change_name,
+            m.disband,
+        ] {
             assert_eq!(r, FamilyRole::Admin, "the original: admin and above");
         }
     }
@@ -432,7 +439,10 @@ mod tests {
         assert!(can_remove(Owner, Admin) && can_remove(Admin, Elite));
         assert!(!can_remove(Admin, Admin) && !can_remove(Elite, Basic));
         assert!(can_set_role(Owner, Admin, Basic) && can_set_role(Admin, Basic, Elite));
-        assert!(!can_set_role(Owner, Basic, Owner), "owner only by abdicating");
+        assert!(
+            !can_set_role(Owner, Basic, Owner),
+            "owner only by abdicating"
+        );
         assert!(!can_set_role(Admin, Basic, Admin) && !can_set_role(Admin, Admin, Basic));
         assert!(!can_set_role(Elite, Basic, Elite));
     }
@@ -441,10 +451,16 @@ mod tests {
     fn levels_days_and_times_as_the_original() {
         let rules = embedded();
         let lv = |exp| rules.exp_data(exp, 1);
-        assert_eq!(lv(0), json!({"exp": 0, "level": 1, "need": 20, "reward": 1}));
+        assert_eq!(
+            lv(0),
+            json!({"exp": 0, "level": 1, "need": 20, "reward": 1})
+        );
         assert_eq!(lv(20)["level"], 2);
         assert_eq!(lv(15_869)["level"], 10);
-        assert_eq!(lv(15_870), json!({"exp": 15870, "level": 11, "need": 0, "reward": 1}));
+        assert_eq!(
+            lv(15_870),
+            json!({"exp": 15870, "level": 11, "need": 0, "reward": 1})
+        );
         // 2024-01-01 15:59:59 UTC is 23:59:59 in UTC+8; a second later the day turns
         let t = 1_704_124_799;
         assert_eq!(game_time(t), "2024-01-01 23:59:59");

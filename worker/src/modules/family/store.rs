@@ -376,7 +376,11 @@ pub fn give_back_daily(
 }
 
 /// When `uid` may join a family again after leaving one (unix seconds), if ever set.
-pub fn join_after(conn: &mut impl Queryable, world: &str, uid: &str) -> Result<Option<i64>, FnError> {
+pub fn join_after(
+    conn: &mut impl Queryable,
+    world: &str,
+    uid: &str,
+) -> Result<Option<i64>, FnError> {
     Ok(conn.exec_first(
         "SELECT join_after FROM family_cooldowns WHERE world = ? AND unique_id = ?",
         (world, uid),
