@@ -145,7 +145,33 @@ fn item_references_and_weapons_agree() {
             .starts_with("3:5:"),
         "paid in diamonds"
     );
-    check_item_string(&all["family"]["create_cost"], &known, "family.create_cost");
+    for cost in ["create", "change_name"] {
+        let what = format!("family.costs.{cost}");
+        check_item_string(&all["family"]["costs"][cost], &known, &what);
+    }
+    let check_in = &all["family"]["check_in"];
+    check_item_string(
+        &check_in["family_coin"],
+        &known,
+        "family.check_in.family_coin",
+    );
+    for special in check_in["special"].as_array().unwrap() {
+        check_item_string(special, &known, "family.check_in.special");
+    }
+    for section in ["goods", "gift"] {
+        for (sid, offer) in all["family"]["store"][section].as_object().unwrap() {
+            let what = format!("family.store.{section}.{sid}");
+            for (cost, reward) in offer.as_object().unwrap() {
+                check_item_string(&Value::from(cost.as_str()), &known, &what);
+                match reward {
+                    Value::Array(list) => list
+                        .iter()
+                        .for_each(|r| check_item_string(r, &known, &what)),
+                    one => check_item_string(one, &known, &what),
+                }
+            }
+        }
+    }
     check_item_string(&all["friend"]["daily_gift"], &known, "friend.daily_gift");
 
     let mut weapon_ids = BTreeSet::new();

@@ -41,6 +41,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "original_item_ids",
         sql: include_str!("../migrations/0004_original_item_ids.sql"),
     },
+    Migration {
+        version: 6,
+        name: "family_original",
+        sql: include_str!("../migrations/0006_family_original.sql"),
+    },
 ];
 
 const MIGRATION_LOCK: &str = "lukseun.schema_migrations";
@@ -277,9 +282,11 @@ mod tests {
             .map(|m| format!("{:04}_{}.sql", m.version, m.name))
             .collect();
         assert_eq!(files, listed);
-        for (i, m) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(m.version as usize, i + 1, "versions count up from 1");
+        // Versions count up; a number handed to a branch not yet merged may be missing.
+        for pair in MIGRATIONS.windows(2) {
+            assert!(pair[0].version < pair[1].version, "versions count up");
         }
+        assert_eq!(MIGRATIONS[0].version, 1);
     }
 
     #[test]
@@ -339,7 +346,7 @@ mod tests {
              ('s1','b',1,6,2)",
         )
         .unwrap();
-        assert_eq!(migrate(&db).unwrap(), [4]);
+        assert_eq!(migrate_with(&db, &MIGRATIONS[..4]).unwrap(), [4]);
         let rows: Vec<(String, String, i32, i32, u64)> = conn
             .query("SELECT world, unique_id, grp, item_id, qty FROM items ORDER BY world, grp, item_id")
             .unwrap();

@@ -66,6 +66,31 @@ pub const FUNCTIONS: &[Function] = &[
     entry("set_role_family", Run::Player(family::set_role_family)),
     entry("set_notice_family", Run::Player(family::set_notice_family)),
     entry("disband_family", Run::Player(family::disband_family)),
+    entry(
+        "set_blackboard_family",
+        Run::Player(family::set_blackboard_family),
+    ),
+    entry("set_icon_family", Run::Player(family::set_icon_family)),
+    entry(
+        "change_name_family",
+        Run::Player(family::change_name_family),
+    ),
+    entry(
+        "cancel_disband_family",
+        Run::Player(family::cancel_disband_family),
+    ),
+    entry("check_in_family", Run::Player(family::check_in_family)),
+    entry("abdicate_family", Run::Player(family::abdicate_family)),
+    entry("get_random_family", Run::Session(family::get_random_family)),
+    entry("get_store_family", Run::Session(family::get_store_family)),
+    entry(
+        "market_purchase_family",
+        Run::Player(family::market_purchase_family),
+    ),
+    entry(
+        "welfare_purchase_family",
+        Run::Player(family::welfare_purchase_family),
+    ),
     entry("get_all_friend", Run::Player(friend::get_all_friend)),
     entry("request_friend", Run::Player(friend::request_friend)),
     entry("respond_friend", Run::Player(friend::respond_friend)),

@@ -4,10 +4,12 @@
 //! - `accounts`: the account functions, takeovers refused, SQL metacharacters;
 //! - `running`: the whole worker between NATS and a gate (a listener playing one, or the
 //!   real gate), restarts, graceful stop, the config service, start failures;
-//! - `social`: families, friends and the chat token, with the real mail, auth and edge.
+//! - `social`: friends, with the real mail and auth;
+//! - `family`: families and the chat token, with the real mail, auth and edge.
 
 mod accounts;
 mod config_readers;
+mod family;
 mod handler;
 mod mail_functions;
 mod players;

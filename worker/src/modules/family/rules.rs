@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::modules::enums::{FamilyRole, FamilyStatus};
+use crate::modules::enums::FamilyRole;
 
 /// The longest name the `families.name` column holds; a config asking for more is capped.
 pub const NAME_COLUMN_CHARS: usize = 64;
@@ -29,34 +29,94 @@ pub struct NameRules {
     pub reserved_words: Vec<String>,
 }
 
-/// Roles needed for each action.
+/// Roles needed for each action (the original's: admin and above). Removing members and
+/// setting roles follow the original's fixed tables instead (see `can_remove`,
+/// `can_set_role`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct MinRoles {
     pub invite: FamilyRole,
     pub accept_request: FamilyRole,
-    pub remove_member: FamilyRole,
     pub set_notice: FamilyRole,
-    pub set_role: FamilyRole,
+    pub set_board: FamilyRole,
+    pub set_icon: FamilyRole,
+    pub change_name: FamilyRole,
     pub disband: FamilyRole,
+}
+
+/// How many of each family action a family (or, for join requests, a player) may do
+/// per game day.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DailyLimits {
+    pub removals: i64,
+    pub notices: i64,
+    pub invites: i64,
+    pub join_requests: i64,
+}
+
+/// What `check_in_family` gives: item strings, and family experience.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckIn {
+    pub family_coin: String,
+    pub family_coin_record: String,
+    pub special: Vec<String>,
+    pub family_exp: i64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct FamilyRules {
     /// Members including the owner.
     pub member_limit: usize,
+    /// The player level needed to create, join or be invited.
+    pub player_level: i64,
+    /// Seconds a player who left must wait before joining again.
+    pub leave_secs: i64,
+    /// Seconds from `disband_family` until the family is gone.
+    pub disband_secs: i64,
+    pub daily: DailyLimits,
     /// `"<group>:<item id>:<qty>"` items `create_family` spends; empty is free.
     pub create_cost: String,
+    /// Items `change_name_family` spends; empty is free.
+    pub change_name_cost: String,
+    pub check_in: CheckIn,
+    /// `store.goods` as in the file: sid -> {cost item: reward item}.
+    pub goods: Value,
+    /// `store.gift`: sid -> {cost item: [item every member gets]}.
+    pub gifts: Value,
+    /// Family experience thresholds: level = index of the first one above the exp.
+    pub level_exp: Vec<i64>,
+    /// Most families `get_random_family` answers.
+    pub random_max: i64,
     pub name: NameRules,
     pub notice_max_chars: usize,
     pub min_role_to: MinRoles,
 }
 
 impl Default for FamilyRules {
-    /// The contract's rules, for a config without a `family` file.
+    /// The original game's rules, for a config without a `family` file.
     fn default() -> FamilyRules {
         FamilyRules {
             member_limit: 50,
-            create_cost: String::new(),
+            player_level: 18,
+            leave_secs: 86_400,
+            disband_secs: 86_400,
+            daily: DailyLimits {
+                removals: 5,
+                notices: 5,
+                invites: 5,
+                join_requests: 5,
+            },
+            create_cost: "3:5:2000".into(),
+            change_name_cost: "3:5:500".into(),
+            check_in: CheckIn {
+                family_coin: "3:36:100".into(),
+                family_coin_record: "3:37:100".into(),
+                special: vec!["3:1:100".into()],
+                family_exp: 1,
+            },
+            goods: Value::Object(Default::default()),
+            gifts: Value::Object(Default::default()),
+            level_exp: vec![0, 20, 70, 170, 370, 870, 1870, 3870, 6870, 10870, 15870],
+            random_max: 20,
             name: NameRules {
                 min_chars: 2,
                 max_chars: 12,
@@ -67,10 +127,11 @@ impl Default for FamilyRules {
             min_role_to: MinRoles {
                 invite: FamilyRole::Admin,
                 accept_request: FamilyRole::Admin,
-                remove_member: FamilyRole::Admin,
                 set_notice: FamilyRole::Admin,
-                set_role: FamilyRole::Owner,
-                disband: FamilyRole::Owner,
+                set_board: FamilyRole::Admin,
+                set_icon: FamilyRole::Admin,
+                change_name: FamilyRole::Admin,
+                disband: FamilyRole::Admin,
             },
         }
     }
@@ -78,17 +139,82 @@ impl Default for FamilyRules {
 
 impl FamilyRules {
     /// Reads `family.json`; a missing or mistyped field keeps the default, so a partial
-    /// file still works. Disbanding and setting roles stay owner-only whatever the file
-    /// says: a family always has exactly one owner, and only the owner may hand it on.
+    /// file still works. Bad item strings are kept and answer 19 when used.
     pub fn from_config(file: Option<&Value>) -> FamilyRules {
         let mut rules = FamilyRules::default();
         let Some(file) = file else { return rules };
         let uint = |v: Option<&Value>| v.and_then(Value::as_u64).map(|n| n as usize);
+        let int = |v: Option<&Value>| v.and_then(Value::as_i64).filter(|n| *n >= 0);
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
         if let Some(n) = uint(file.get("member_limit")) {
             rules.member_limit = n.max(1);
         }
-        if let Some(cost) = file.get("create_cost").and_then(Value::as_str) {
-            rules.create_cost = cost.to_string();
+        if let Some(n) = int(file.get("player_level")) {
+            rules.player_level = n;
+        }
+        if let Some(days) = file.get("leave_days").and_then(Value::as_f64) {
+            rules.leave_secs = (days.clamp(0.0, 3650.0) * 86_400.0) as i64;
+        }
+        if let Some(hours) = file.get("disband_hours").and_then(Value::as_f64) {
+            rules.disband_secs = (hours.clamp(0.0, 87_600.0) * 3600.0) as i64;
+        }
+        if let Some(daily) = file.get("daily") {
+            let d = &mut rules.daily;
+            for (name, slot) in [
+                ("removals", &mut d.removals),
+                ("notices", &mut d.notices),
+                ("invites", &mut d.invites),
+                ("join_requests", &mut d.join_requests),
+            ] {
+                if let Some(n) = int(daily.get(name)) {
+                    *slot = n;
+                }
+            }
+        }
+        if let Some(costs) = file.get("costs") {
+            if let Some(c) = text(costs.get("create")) {
+                rules.create_cost = c;
+            }
+            if let Some(c) = text(costs.get("change_name")) {
+                rules.change_name_cost = c;
+            }
+        }
+        if let Some(c) = file.get("check_in") {
+            let ci = &mut rules.check_in;
+            if let Some(t) = text(c.get("family_coin")) {
+                ci.family_coin = t;
+            }
+            if let Some(t) = text(c.get("family_coin_record")) {
+                ci.family_coin_record = t;
+            }
+            if let Some(list) = c.get("special").and_then(Value::as_array) {
+                ci.special = list
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect();
+            }
+            if let Some(n) = int(c.get("family_exp")) {
+                ci.family_exp = n;
+            }
+        }
+        if let Some(store) = file.get("store") {
+            if let Some(goods @ Value::Object(_)) = store.get("goods") {
+                rules.goods = goods.clone();
+            }
+            if let Some(gifts @ Value::Object(_)) = store.get("gift") {
+                rules.gifts = gifts.clone();
+            }
+        }
+        if let Some(list) = file
+            .get("level")
+            .and_then(|l| l.get("exp"))
+            .and_then(Value::as_array)
+        {
+            rules.level_exp = list.iter().filter_map(Value::as_i64).collect();
+        }
+        if let Some(n) = int(file.get("random_max")) {
+            rules.random_max = n;
         }
         if let Some(n) = uint(file.get("notice_max_chars")) {
             rules.notice_max_chars = n.min(NOTICE_COLUMN_CHARS);
@@ -122,8 +248,11 @@ impl FamilyRules {
             for (name, slot) in [
                 ("invite", &mut m.invite),
                 ("accept_request", &mut m.accept_request),
-                ("remove_member", &mut m.remove_member),
                 ("set_notice", &mut m.set_notice),
+                ("set_board", &mut m.set_board),
+                ("set_icon", &mut m.set_icon),
+                ("change_name", &mut m.change_name),
+                ("disband", &mut m.disband),
             ] {
                 if let Some(r) = role(name) {
                     *slot = r;
@@ -131,6 +260,18 @@ impl FamilyRules {
             }
         }
         rules
+    }
+
+    /// `{"exp","level","need","reward"}` of a family with `exp` (the original's
+    /// `exp_data`): the level is the index of the first threshold above `exp` (the list's
+    /// length past the last), `need` what is missing to the next one (0 at the top).
+    pub fn exp_data(&self, exp: i64, reward: i64) -> Value {
+        let next = self.level_exp.iter().position(|t| *t > exp);
+        let (level, need) = match next {
+            Some(i) => (i as i64, self.level_exp[i] - exp),
+            None => (self.level_exp.len() as i64, 0),
+        };
+        serde_json::json!({"exp": exp, "level": level, "need": need, "reward": reward})
     }
 
     /// Checks a family name; the error says which rule was broken.
@@ -187,14 +328,53 @@ impl FamilyRules {
     }
 }
 
-/// The status every family function answers with.
-pub fn status(s: FamilyStatus) -> crate::function::FnError {
-    crate::function::FnError::from(s)
+/// Whether `remover` may remove a member of role `target` (the original's table: the owner
+/// anyone, an admin those below admin).
+pub fn can_remove(remover: FamilyRole, target: FamilyRole) -> bool {
+    match remover {
+        FamilyRole::Owner => true,
+        FamilyRole::Admin => target < FamilyRole::Admin,
+        _ => false,
+    }
 }
 
-/// A status with a message that says more than the table's.
-pub fn status_because(s: FamilyStatus, why: impl Into<String>) -> crate::function::FnError {
-    crate::function::FnError::module(s, why)
+/// Whether `actor` may change a member of role `target` to `new` (the original's table:
+/// the owner between basic, elite and admin, an admin between basic and elite; nobody
+/// grants owner, that is `abdicate_family`).
+pub fn can_set_role(actor: FamilyRole, target: FamilyRole, new: FamilyRole) -> bool {
+    let allowed: &[FamilyRole] = match actor {
+        FamilyRole::Owner => &[FamilyRole::Basic, FamilyRole::Elite, FamilyRole::Admin],
+        FamilyRole::Admin => &[FamilyRole::Basic, FamilyRole::Elite],
+        _ => &[],
+    };
+    allowed.contains(&target) && allowed.contains(&new)
+}
+
+/// Seconds the game day (UTC+8, the original's Asia/Shanghai, which has no daylight
+/// saving) is offset from UTC.
+pub const GAME_DAY_OFFSET: i64 = 8 * 3600;
+
+/// The game day number of `now` (days since 1970-01-01 in UTC+8).
+pub fn game_day(now: i64) -> i64 {
+    (now + GAME_DAY_OFFSET).div_euclid(86_400)
+}
+
+/// Seconds from `now` until the next game day starts (the original's `remaining_cd`).
+pub fn secs_to_next_day(now: i64) -> i64 {
+    86_400 - (now + GAME_DAY_OFFSET).rem_euclid(86_400)
+}
+
+/// `now` as the original wrote times: `"YYYY-MM-DD HH:MM:SS"` in UTC+8.
+pub fn game_time(unix: i64) -> String {
+    let local = unix + GAME_DAY_OFFSET;
+    let (y, m, d) = shared::log::civil_from_days(local.div_euclid(86_400));
+    let secs = local.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    )
 }
 
 #[cfg(test)]
@@ -208,29 +388,86 @@ mod tests {
     }
 
     #[test]
-    fn embedded_rules_follow_the_contract() {
+    fn embedded_rules_are_the_originals_numbers() {
         let rules = embedded();
         assert_eq!(rules.member_limit, 50);
-        assert_eq!(rules.create_cost, "3:5:200");
+        assert_eq!(rules.player_level, 18);
+        assert_eq!((rules.leave_secs, rules.disband_secs), (86_400, 86_400));
+        assert_eq!(
+            rules.daily,
+            DailyLimits {
+                removals: 5,
+                notices: 5,
+                invites: 5,
+                join_requests: 5
+            }
+        );
+        assert_eq!(rules.create_cost, "3:5:2000");
+        assert_eq!(rules.change_name_cost, "3:5:500");
+        assert_eq!(rules.check_in.family_coin, "3:36:100");
+        assert_eq!(rules.check_in.family_coin_record, "3:37:100");
+        assert_eq!(rules.check_in.special, ["3:1:100"]);
+        assert_eq!(rules.goods["1"], json!({"3:36:80": "3:6:9"}));
+        assert_eq!(rules.goods["5"], json!({"3:36:80": "3:5:1"}));
+        assert_eq!(rules.gifts["2"], json!({"3:5:100": ["3:5:10"]}));
+        assert_eq!(rules.level_exp.len(), 11);
         assert_eq!(rules.name.charset, Charset::AlphanumericUnderscore);
         let m = &rules.min_role_to;
-        assert_eq!(m.invite, FamilyRole::Admin, "only admin+ invites");
-        assert_eq!(m.remove_member, FamilyRole::Admin);
-        assert_eq!(m.set_notice, FamilyRole::Admin);
-        assert_eq!(m.set_role, FamilyRole::Owner);
-        assert_eq!(m.disband, FamilyRole::Owner);
+        for r in [
+            m.invite,
+            m.set_notice,
+            m.set_board,
+            m.set_icon,
+            m.change_name,
+            m.disband,
+        ] {
+            assert_eq!(r, FamilyRole::Admin, "the original: admin and above");
+        }
     }
 
     #[test]
-    fn owner_only_actions_cannot_be_configured_away() {
+    fn roles_read_from_the_file_and_fixed_tables() {
         let rules = FamilyRules::from_config(Some(&json!({
-            "min_role_to": {"set_role": 0, "disband": 4, "invite": 4}
+            "min_role_to": {"disband": 10, "invite": 4}, "leave_days": 0.5, "disband_hours": 1.5
         })));
-        assert_eq!(rules.min_role_to.set_role, FamilyRole::Owner);
         assert_eq!(rules.min_role_to.disband, FamilyRole::Owner);
         assert_eq!(rules.min_role_to.invite, FamilyRole::Elite);
+        assert_eq!((rules.leave_secs, rules.disband_secs), (43_200, 5_400));
         let odd = FamilyRules::from_config(Some(&json!({"min_role_to": {"invite": 5}})));
         assert_eq!(odd.min_role_to.invite, FamilyRole::Admin, "5 is no role");
+        use FamilyRole::*;
+        assert!(can_remove(Owner, Admin) && can_remove(Admin, Elite));
+        assert!(!can_remove(Admin, Admin) && !can_remove(Elite, Basic));
+        assert!(can_set_role(Owner, Admin, Basic) && can_set_role(Admin, Basic, Elite));
+        assert!(
+            !can_set_role(Owner, Basic, Owner),
+            "owner only by abdicating"
+        );
+        assert!(!can_set_role(Admin, Basic, Admin) && !can_set_role(Admin, Admin, Basic));
+        assert!(!can_set_role(Elite, Basic, Elite));
+    }
+
+    #[test]
+    fn levels_days_and_times_as_the_original() {
+        let rules = embedded();
+        let lv = |exp| rules.exp_data(exp, 1);
+        assert_eq!(
+            lv(0),
+            json!({"exp": 0, "level": 1, "need": 20, "reward": 1})
+        );
+        assert_eq!(lv(20)["level"], 2);
+        assert_eq!(lv(15_869)["level"], 10);
+        assert_eq!(
+            lv(15_870),
+            json!({"exp": 15870, "level": 11, "need": 0, "reward": 1})
+        );
+        // 2024-01-01 15:59:59 UTC is 23:59:59 in UTC+8; a second later the day turns
+        let t = 1_704_124_799;
+        assert_eq!(game_time(t), "2024-01-01 23:59:59");
+        assert_eq!(secs_to_next_day(t), 1);
+        assert_eq!(game_day(t) + 1, game_day(t + 1));
+        assert_eq!(secs_to_next_day(t + 1), 86_400);
+        assert_eq!(game_time(t + 1), "2024-01-02 00:00:00");
     }
 
     #[test]
