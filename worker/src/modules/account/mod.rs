@@ -116,37 +116,37 @@ pub fn register(ctx: &Context, args: &Args) -> Outcome {
     let hash = password::hash_password(password, ctx.settings.pbkdf2_iterations);
     let name_taken = |e: mysql::Error| match duplicate_key(&e) {
         Some("accounts_account") => FnError::from(RegisterStatus::AccountTaken),
-        // A concurrent register or guest login made the row first.
-        Some("PRIMARY") => RegisterStatus::AccountBound.into(),
         _ => e.into(),
     };
-    // The token is issued inside the transaction: if Redis fails, nothing is kept.
-    let (token, created) = transaction(ctx.db, |tx| {
-        let row: Option<(Option<String>, Option<String>)> = tx.exec_first(
-            "SELECT account, password FROM accounts WHERE unique_id = ? FOR UPDATE",
-            (&unique_id,),
-        )?;
-        let created = match row {
-            None => {
-                tx.exec_drop(
-                    "INSERT INTO accounts (unique_id, account, password) VALUES (?, ?, ?)",
-                    (&unique_id, &account, &hash),
-                )
-                .map_err(name_taken)?;
-                true
-            }
-            Some((None, None)) => {
-                tx.exec_drop(
-                    "UPDATE accounts SET account = ?, password = ? WHERE unique_id = ?",
-                    (&account, &hash, &unique_id),
-                )
-                .map_err(name_taken)?;
-                false
-            }
-            Some(_) => return Err(RegisterStatus::AccountBound.into()),
-        };
-        Ok((issue_account_token(ctx, &unique_id)?, created))
+    // Two single-statement transactions, so concurrent registers cannot deadlock: a new
+    // row, else credentials for the guest row (only while it has none). The token is
+    // issued inside: if Redis fails, nothing is kept.
+    let inserted = transaction(ctx.db, |tx| {
+        let insert = tx.exec_drop(
+            "INSERT INTO accounts (unique_id, account, password) VALUES (?, ?, ?)",
+            (&unique_id, &account, &hash),
+        );
+        match insert {
+            Ok(()) => Ok(Some(issue_account_token(ctx, &unique_id)?)),
+            Err(e) if duplicate_key(&e) == Some("PRIMARY") => Ok(None),
+            Err(e) => Err(name_taken(e)),
+        }
     })?;
+    let (token, created) = match inserted {
+        Some(token) => (token, true),
+        None => transaction(ctx.db, |tx| {
+            tx.exec_drop(
+                "UPDATE accounts SET account = ?, password = ?
+                 WHERE unique_id = ? AND account IS NULL AND password IS NULL",
+                (&account, &hash, &unique_id),
+            )
+            .map_err(name_taken)?;
+            if tx.affected_rows() != 1 {
+                return Err(RegisterStatus::AccountBound.into());
+            }
+            Ok((issue_account_token(ctx, &unique_id)?, false))
+        })?,
+    };
     let answer = data([
         ("token", Value::from(token)),
         ("account", Value::from(account)),
