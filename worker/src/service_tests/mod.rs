@@ -7,6 +7,7 @@
 //! - `social`: families, friends and the chat token, with the real mail, auth and edge.
 
 mod accounts;
+mod contact;
 mod handler;
 mod mail_functions;
 mod players;
