@@ -156,7 +156,10 @@ pub fn new_player(client: &mut RawClient, prefix: &str) -> Player {
     let account = login["data"]["token"].as_str().expect("token").to_string();
     let enter = client.call(&request("s0", "enter_world", json!({"token": account})));
     assert_eq!(status(&enter), 98, "enter_world, no player yet: {enter}");
-    let session = enter["data"]["session"].as_str().expect("session").to_string();
+    let session = enter["data"]["session"]
+        .as_str()
+        .expect("session")
+        .to_string();
     let gn = format!("{prefix}{}", shared::ids::random_hex(4));
     let created = client.call(&request(
         "s0",

@@ -379,23 +379,26 @@ mod tests {
         .unwrap();
         let applied = migrate(&db).unwrap();
         assert_eq!(applied.first(), Some(&5));
-        let accounts: Vec<(String, Option<String>, Option<String>, Option<String>)> = conn
+        type Row = (String, Option<String>, Option<String>, Option<String>);
+        let accounts: Vec<Row> = conn
             .query("SELECT unique_id, account, email, cid FROM accounts ORDER BY unique_id")
             .unwrap();
         assert_eq!(
             accounts,
             [
-                ("a".into(), Some("alice".into()), Some("a@example.com".into()), None),
+                (
+                    "a".into(),
+                    Some("alice".into()),
+                    Some("a@example.com".into()),
+                    None
+                ),
                 ("g".into(), None, None, None),
             ]
         );
         let players: Vec<(String, String, i32, i32, String)> = conn
             .query("SELECT unique_id, gn, icon, level, intro FROM players")
             .unwrap();
-        assert_eq!(
-            players,
-            [("a".into(), "Alice".into(), 7, 3, String::new())]
-        );
+        assert_eq!(players, [("a".into(), "Alice".into(), 7, 3, String::new())]);
     }
 
     #[test]

@@ -188,7 +188,11 @@ pub fn create_player(ctx: &Context, me: &InWorld, args: &Args) -> Outcome {
 }
 
 /// The name of the family `uid` is in, in `world`.
-fn family_name(conn: &mut impl Queryable, world: &str, uid: &str) -> Result<Option<String>, FnError> {
+fn family_name(
+    conn: &mut impl Queryable,
+    world: &str,
+    uid: &str,
+) -> Result<Option<String>, FnError> {
     Ok(conn.exec_first(
         "SELECT f.name FROM family_members m JOIN families f ON f.world = m.world AND f.fid = m.fid
          WHERE m.world = ? AND m.unique_id = ?",
@@ -226,11 +230,18 @@ pub fn get_info_player(ctx: &Context, me: &InWorld, _: &Args) -> Outcome {
 fn world_entries(file: Option<&Value>) -> Vec<(String, String, i64)> {
     let mut entries = Vec::new();
     let Some(file) = file else { return entries };
-    for entry in file.get("worlds").and_then(Value::as_array).into_iter().flatten() {
+    for entry in file
+        .get("worlds")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         match entry {
             Value::String(id) => entries.push((id.clone(), id.clone(), 0)),
             Value::Object(world) => {
-                let Some(id) = world.get("id").and_then(Value::as_str) else { continue };
+                let Some(id) = world.get("id").and_then(Value::as_str) else {
+                    continue;
+                };
                 let name = world.get("name").and_then(Value::as_str).unwrap_or(id);
                 let status = world.get("status").and_then(Value::as_i64).unwrap_or(0);
                 entries.push((id.to_string(), name.to_string(), status));
@@ -350,7 +361,9 @@ pub fn player_set_intro(ctx: &Context, me: &Player, args: &Args) -> Outcome {
         return Err(invalid("intro must be at most 128 characters"));
     }
     if intro.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(invalid("intro must not contain control characters other than line breaks"));
+        return Err(invalid(
+            "intro must not contain control characters other than line breaks",
+        ));
     }
     ctx.db.conn()?.exec_drop(
         "UPDATE players SET intro = ? WHERE world = ? AND unique_id = ?",

@@ -10,7 +10,10 @@ fn account_happy_paths() {
     // register -> a working account token
     let reg = s.expect(json!({"function":"register","data":{"unique_id":"dev-1","account":"Alice","password":"correct horse"}}), 1);
     assert_eq!(reg["unique_id"], "dev-1");
-    assert_eq!(reg["account"], "alice", "stored lower-cased, as the original");
+    assert_eq!(
+        reg["account"], "alice",
+        "stored lower-cased, as the original"
+    );
     let token = reg["token"].as_str().unwrap();
     let claims = s.services.tokens.validate(token).unwrap();
     assert_eq!(
@@ -58,10 +61,16 @@ fn account_happy_paths() {
         ("account", "", ""),
     ] {
         let r = s.call(json!({"function":"login","data":{"identifier":identifier,"value":value,"password":password}}));
-        assert_eq!(r.status, 1, "{identifier} {value}: one answer for every failure");
+        assert_eq!(
+            r.status, 1,
+            "{identifier} {value}: one answer for every failure"
+        );
     }
     let r = s.call(json!({"function":"login","data":{"identifier":"account","value":"alice"}}));
-    assert_eq!((r.status, &r.data["reason"]), (13, &json!("`password` is missing")));
+    assert_eq!(
+        (r.status, &r.data["reason"]),
+        (13, &json!("`password` is missing"))
+    );
 
     // the stored password is a salted PBKDF2 hash, not the password
     let stored: String = conn
@@ -135,7 +144,11 @@ fn account_happy_paths() {
     let made = s.ok(json!({"world":"s1","function":"create_player","data":{"token":session,"gn":"Bobby","icon":1}}));
     assert_eq!((&made["gn"], &made["icon"]), (&json!("Bobby"), &json!(1)));
     let again = s.ok(enter.clone());
-    assert_eq!(again["cid"], cid.as_str(), "the cid is the account's, stable");
+    assert_eq!(
+        again["cid"],
+        cid.as_str(),
+        "the cid is the account's, stable"
+    );
     let other_world = s.expect(
         json!({"world":"s0","function":"enter_world","data":{"token":account_token}}),
         98,
@@ -167,7 +180,10 @@ fn taken_ids_and_names_change_nothing() {
     let r = s.call(json!({"function":"register","data":{"unique_id":"owner","account":"thief","password":"thief-pass"}}));
     assert_eq!(
         (r.status, r.message.as_str()),
-        (2, "account already bound: log in with its account name and password")
+        (
+            2,
+            "account already bound: log in with its account name and password"
+        )
     );
     assert!(r.data.get("token").is_none());
     let r = s.call(json!({"function":"register","data":{"unique_id":"thief","account":"OWNER_acc","password":"thief-pass"}}));
@@ -198,7 +214,10 @@ fn taken_ids_and_names_change_nothing() {
     let r = s.call(json!({"function":"login_unique","data":{"unique_id":"owner\u{3000}"}}));
     assert_eq!(r.status, 96);
     let r = s.call(json!({"function":"login_unique","data":{"unique_id":"has space"}}));
-    assert_eq!((r.status, r.message.as_str()), (96, "unique_id contains spaces"));
+    assert_eq!(
+        (r.status, r.message.as_str()),
+        (96, "unique_id contains spaces")
+    );
     let r = s.call(json!({"function":"login_unique","data":{"unique_id":""}}));
     assert_eq!((r.status, r.message.as_str()), (99, "unique id is empty"));
     let r = s.call(json!({"function":"login_unique","data":{"unique_id":5}}));
@@ -212,7 +231,10 @@ fn taken_ids_and_names_change_nothing() {
     // register on a guest's unique_id gives the guest credentials (the original's 0).
     let reg = s.ok(json!({"function":"register","data":{"unique_id":"device-9","account":"nine","password":"nine-pass"}}));
     assert_eq!(reg["account"], "nine");
-    assert!(s.services.tokens.validate(&guest).is_err(), "the guest token was replaced");
+    assert!(
+        s.services.tokens.validate(&guest).is_err(),
+        "the guest token was replaced"
+    );
     let r = s.call(json!({"function":"login_unique","data":{"unique_id":"device-9"}}));
     assert_eq!(r.status, 2);
     // Binding a name someone has fails too.
@@ -224,7 +246,11 @@ fn taken_ids_and_names_change_nothing() {
     let made = s.expect(json!({"function":"register","data":{"unique_id":"","account":"anon","password":"anon-pass"}}), 1);
     let uid = made["unique_id"].as_str().unwrap();
     assert!(uid.starts_with("lukseun") && uid.len() == 39, "{uid}");
-    let claims = s.services.tokens.validate(made["token"].as_str().unwrap()).unwrap();
+    let claims = s
+        .services
+        .tokens
+        .validate(made["token"].as_str().unwrap())
+        .unwrap();
     assert_eq!(claims.uid, uid);
 
     // Bounds, with the original's statuses and messages that say which rule.
@@ -280,12 +306,19 @@ fn taken_ids_and_names_change_nothing() {
     }
     for (data, field) in [
         (json!({"account":"abc","password":"123456"}), "unique_id"),
-        (json!({"unique_id":"x","account":7,"password":"123456"}), "account"),
+        (
+            json!({"unique_id":"x","account":7,"password":"123456"}),
+            "account",
+        ),
         (json!({"unique_id":"x","account":"abc"}), "password"),
     ] {
         let r = s.call(json!({"function":"register","data":data}));
         assert_eq!(r.status, 13, "{data}");
-        assert!(r.data["reason"].as_str().unwrap().contains(field), "{}", r.to_json());
+        assert!(
+            r.data["reason"].as_str().unwrap().contains(field),
+            "{}",
+            r.to_json()
+        );
     }
 }
 

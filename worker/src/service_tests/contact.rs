@@ -18,9 +18,7 @@ fn stack(smtp: Option<&Smtp>, hook: Option<&HttpReceiver>) -> Stack {
     let mut s = Stack::start();
     s.services.settings.notify = NotifySettings {
         smtp_addr: smtp.map(Smtp::addr).unwrap_or_default(),
-        phone_hook_url: hook
-            .map(|h| format!("{}/sms", h.url()))
-            .unwrap_or_default(),
+        phone_hook_url: hook.map(|h| format!("{}/sms", h.url())).unwrap_or_default(),
         ..NotifySettings::default()
     };
     s
@@ -44,7 +42,15 @@ fn call(s: &Stack, token: &str, function: &str, data: Value) -> Response {
 /// The code in the `n`-th mail (1 = the first) and the address it went to.
 fn mailed_code(smtp: &Smtp, n: usize) -> (String, String) {
     let mail = smtp.wait_for(n, WAIT).remove(n - 1);
-    let code: String = mail.subject.chars().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect();
+    let code: String = mail
+        .subject
+        .chars()
+        .rev()
+        .take(6)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     assert!(code.bytes().all(|b| b.is_ascii_digit()), "{}", mail.subject);
     assert!(mail.body.contains(&code));
     (code, mail.header("X-RcptTo").unwrap().to_string())
@@ -53,7 +59,10 @@ fn mailed_code(smtp: &Smtp, n: usize) -> (String, String) {
 /// The code in the `n`-th hook request and the number it is for.
 fn texted_code(hook: &HttpReceiver, n: usize) -> (String, String) {
     let request = hook.wait_for(n, WAIT);
-    assert_eq!((request.method.as_str(), request.path.as_str()), ("POST", "/sms"));
+    assert_eq!(
+        (request.method.as_str(), request.path.as_str()),
+        ("POST", "/sms")
+    );
     let body: Value = serde_json::from_slice(&request.body).unwrap();
     (
         body["code"].as_str().unwrap().to_string(),
@@ -88,13 +97,25 @@ fn an_email_is_bound_and_unbound_with_mailed_codes() {
     assert_eq!((r.status, r.message.as_str()), (99, "account is not bound"));
 
     let alice = account(&s, "alice");
-    let r = call(&s, &alice, "bind_email", json!({"email":"Alice@Example.COM","lang":"en"}));
+    let r = call(
+        &s,
+        &alice,
+        "bind_email",
+        json!({"email":"Alice@Example.COM","lang":"en"}),
+    );
     assert_eq!((r.status, r.data.len()), (0, 0), "{}", r.to_json());
     let (code, to) = mailed_code(&smtp, 1);
     assert_eq!(to, "alice@example.com", "stored and sent lower-cased");
-    assert!(smtp.messages()[0].subject.starts_with("Your Lukseun verification code"));
+    assert!(smtp.messages()[0]
+        .subject
+        .starts_with("Your Lukseun verification code"));
     // one code at a time
-    let r = call(&s, &alice, "bind_email", json!({"email":"alice@example.com"}));
+    let r = call(
+        &s,
+        &alice,
+        "bind_email",
+        json!({"email":"alice@example.com"}),
+    );
     assert_eq!(r.status, 95);
     assert!(r.message.contains("still valid"), "{}", r.message);
 
@@ -113,14 +134,24 @@ fn an_email_is_bound_and_unbound_with_mailed_codes() {
     let r = call(&s, &alice, "verify_email_code", json!({"code": wrong}));
     assert_eq!((r.status, r.message.as_str()), (99, "invalid code"));
     // the right code for the other purpose is a wrong guess too
-    let r = call(&s, &alice, "verify_email_code", json!({"code": code, "status": 1}));
+    let r = call(
+        &s,
+        &alice,
+        "verify_email_code",
+        json!({"code": code, "status": 1}),
+    );
     assert_eq!(r.status, 99);
     // another account's verify does not see alice's code
     let bob = account(&s, "bob");
     let r = call(&s, &bob, "verify_email_code", json!({"code": code}));
     assert_eq!(r.status, 99);
 
-    let r = call(&s, &alice, "verify_email_code", json!({"code": code, "status": "0"}));
+    let r = call(
+        &s,
+        &alice,
+        "verify_email_code",
+        json!({"code": code, "status": "0"}),
+    );
     assert_eq!(
         (r.status, r.message.as_str()),
         (0, "success, email verified")
@@ -135,7 +166,12 @@ fn an_email_is_bound_and_unbound_with_mailed_codes() {
     let alice = login["token"].as_str().unwrap().to_string();
 
     // 98 already has one; 97 someone else has it (in any case)
-    let r = call(&s, &alice, "bind_email", json!({"email":"other@example.com"}));
+    let r = call(
+        &s,
+        &alice,
+        "bind_email",
+        json!({"email":"other@example.com"}),
+    );
     assert_eq!(r.status, 98);
     let r = call(&s, &bob, "bind_email", json!({"email":"ALICE@example.com"}));
     assert_eq!(r.status, 97);
@@ -159,31 +195,67 @@ fn an_email_is_bound_and_unbound_with_mailed_codes() {
     assert_eq!(smtp.messages().len(), 1, "no mail for refused requests");
 
     // unbind: 97 another address, then the bound one
-    let r = call(&s, &alice, "unbind_email", json!({"email":"bob@example.com"}));
+    let r = call(
+        &s,
+        &alice,
+        "unbind_email",
+        json!({"email":"bob@example.com"}),
+    );
     assert_eq!(r.status, 97);
-    let r = call(&s, &bob, "unbind_email", json!({"email":"alice@example.com"}));
+    let r = call(
+        &s,
+        &bob,
+        "unbind_email",
+        json!({"email":"alice@example.com"}),
+    );
     assert_eq!(r.status, 98, "bob has none");
-    let r = call(&s, &guest, "unbind_email", json!({"email":"alice@example.com"}));
+    let r = call(
+        &s,
+        &guest,
+        "unbind_email",
+        json!({"email":"alice@example.com"}),
+    );
     assert_eq!(r.status, 99);
-    let r = call(&s, &alice, "unbind_email", json!({"email":"Alice@example.com"}));
+    let r = call(
+        &s,
+        &alice,
+        "unbind_email",
+        json!({"email":"Alice@example.com"}),
+    );
     assert_eq!(r.status, 0, "{}", r.to_json());
     let (code, to) = mailed_code(&smtp, 2);
     assert_eq!(to, "alice@example.com");
     let r = call(&s, &alice, "verify_email_code", json!({"code": code}));
     assert_eq!(r.status, 99, "an unbind code does not bind");
-    let r = call(&s, &alice, "verify_email_code", json!({"code": code, "status": 1}));
+    let r = call(
+        &s,
+        &alice,
+        "verify_email_code",
+        json!({"code": code, "status": 1}),
+    );
     assert_eq!(
         (r.status, r.message.as_str()),
         (1, "unbind success, email verified")
     );
     assert_eq!(r.data["email"], "alice@example.com");
     assert_eq!(info(&s, &alice)["email"], "");
-    let r = call(&s, &alice, "unbind_email", json!({"email":"alice@example.com"}));
+    let r = call(
+        &s,
+        &alice,
+        "unbind_email",
+        json!({"email":"alice@example.com"}),
+    );
     assert_eq!(r.status, 98);
     // now bob may have it
-    assert_eq!(call(&s, &bob, "bind_email", json!({"email":"alice@example.com"})).status, 0);
+    assert_eq!(
+        call(&s, &bob, "bind_email", json!({"email":"alice@example.com"})).status,
+        0
+    );
     let (code, _) = mailed_code(&smtp, 3);
-    assert_eq!(call(&s, &bob, "verify_email_code", json!({"code": code})).status, 0);
+    assert_eq!(
+        call(&s, &bob, "verify_email_code", json!({"code": code})).status,
+        0
+    );
 }
 
 #[test]
@@ -191,7 +263,12 @@ fn a_phone_is_bound_with_the_code_posted_to_the_hook() {
     let hook = HttpReceiver::start();
     let s = stack(None, Some(&hook));
     let carol = account(&s, "carol");
-    let r = call(&s, &carol, "bind_phone", json!({"phone_number":"+86 138-0013-8000"}));
+    let r = call(
+        &s,
+        &carol,
+        "bind_phone",
+        json!({"phone_number":"+86 138-0013-8000"}),
+    );
     assert_eq!(r.status, 0, "{}", r.to_json());
     let (code, number) = texted_code(&hook, 1);
     assert_eq!(number, "+8613800138000");
@@ -206,13 +283,21 @@ fn a_phone_is_bound_with_the_code_posted_to_the_hook() {
     let carol = login["token"].as_str().unwrap().to_string();
     // an integer code is read as its digits, as the original's clients may send it
     let dave = account(&s, "dave");
-    let r = call(&s, &dave, "bind_phone", json!({"phone_number":"+8613800138000"}));
+    let r = call(
+        &s,
+        &dave,
+        "bind_phone",
+        json!({"phone_number":"+8613800138000"}),
+    );
     assert_eq!(r.status, 97);
     for bad in ["12", "phone", "+86 138\n0013", ""] {
         let r = call(&s, &dave, "bind_phone", json!({"phone_number": bad}));
         assert_eq!(r.status, 93, "{bad:?}");
     }
-    assert_eq!(call(&s, &dave, "bind_phone", json!({"phone_number":"5551234"})).status, 0);
+    assert_eq!(
+        call(&s, &dave, "bind_phone", json!({"phone_number":"5551234"})).status,
+        0
+    );
     let (code, _) = texted_code(&hook, 2);
     let as_int: u64 = code.parse().unwrap();
     let r = call(&s, &dave, "verify_phone_code", json!({"code": as_int}));
@@ -222,12 +307,27 @@ fn a_phone_is_bound_with_the_code_posted_to_the_hook() {
         assert_eq!(r.status, 0, "{}", r.to_json());
     }
 
-    let r = call(&s, &carol, "unbind_phone", json!({"phone_number":"13800138000"}));
+    let r = call(
+        &s,
+        &carol,
+        "unbind_phone",
+        json!({"phone_number":"13800138000"}),
+    );
     assert_eq!(r.status, 97, "not the same number without the +");
-    let r = call(&s, &carol, "unbind_phone", json!({"phone_number":"+86 13800138000"}));
+    let r = call(
+        &s,
+        &carol,
+        "unbind_phone",
+        json!({"phone_number":"+86 13800138000"}),
+    );
     assert_eq!(r.status, 0);
     let (code, _) = texted_code(&hook, 3);
-    let r = call(&s, &carol, "verify_phone_code", json!({"code": code, "status": 1}));
+    let r = call(
+        &s,
+        &carol,
+        "verify_phone_code",
+        json!({"code": code, "status": 1}),
+    );
     assert_eq!(
         (r.status, r.message.as_str()),
         (1, "unbind success, phone verified")
@@ -242,7 +342,10 @@ fn wrong_guesses_are_bounded_and_sends_are_limited_per_day() {
     let clock = Arc::new(Clock::fixed(1_800_000_000));
     s.services.clock = clock.clone();
     let erin = account(&s, "erin");
-    assert_eq!(call(&s, &erin, "bind_phone", json!({"phone_number":"5550001"})).status, 0);
+    assert_eq!(
+        call(&s, &erin, "bind_phone", json!({"phone_number":"5550001"})).status,
+        0
+    );
     let (code, _) = texted_code(&hook, 1);
     let wrong = if code == "0000" { "0001" } else { "0000" };
     for _ in 0..5 {
@@ -255,7 +358,10 @@ fn wrong_guesses_are_bounded_and_sends_are_limited_per_day() {
     assert_eq!(info(&s, &erin)["phone_number"], "");
 
     // An expired code is no code: 5 minutes.
-    assert_eq!(call(&s, &erin, "bind_phone", json!({"phone_number":"5550001"})).status, 0);
+    assert_eq!(
+        call(&s, &erin, "bind_phone", json!({"phone_number":"5550001"})).status,
+        0
+    );
     let (code, _) = texted_code(&hook, 2);
     s.redis_server_expire("verify.phone.code.erin");
     let r = call(&s, &erin, "verify_phone_code", json!({"code": code}));
@@ -263,7 +369,10 @@ fn wrong_guesses_are_bounded_and_sends_are_limited_per_day() {
 
     // 5 SMS a day (2 sent): the 6th is refused before anything is sent
     for n in 3..=5 {
-        assert_eq!(call(&s, &erin, "bind_phone", json!({"phone_number":"5550001"})).status, 0);
+        assert_eq!(
+            call(&s, &erin, "bind_phone", json!({"phone_number":"5550001"})).status,
+            0
+        );
         texted_code(&hook, n);
         s.drop_code("phone", "erin");
     }
@@ -272,15 +381,27 @@ fn wrong_guesses_are_bounded_and_sends_are_limited_per_day() {
     assert!(r.message.contains("at most 5 codes a day"), "{}", r.message);
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(hook.requests().len(), 5);
-    assert!(!outstanding(&s, "phone", "erin"), "a refused send leaves no code");
+    assert!(
+        !outstanding(&s, "phone", "erin"),
+        "a refused send leaves no code"
+    );
     // unbind shares the limit; another account has its own
     let frank = account(&s, "frank");
-    assert_eq!(call(&s, &frank, "bind_phone", json!({"phone_number":"5550002"})).status, 0);
+    assert_eq!(
+        call(&s, &frank, "bind_phone", json!({"phone_number":"5550002"})).status,
+        0
+    );
     // the next day (UTC+8) erin may again
     clock.advance(86_400);
-    assert_eq!(call(&s, &erin, "bind_phone", json!({"phone_number":"5550001"})).status, 0);
+    assert_eq!(
+        call(&s, &erin, "bind_phone", json!({"phone_number":"5550001"})).status,
+        0
+    );
     let (code, _) = texted_code(&hook, 7);
-    assert_eq!(call(&s, &erin, "verify_phone_code", json!({"code": code})).status, 0);
+    assert_eq!(
+        call(&s, &erin, "verify_phone_code", json!({"code": code})).status,
+        0
+    );
 }
 
 #[test]
@@ -309,14 +430,23 @@ fn undelivered_or_unconfigured_codes_are_not_success() {
     let s = stack(None, Some(&hook));
     let gina = account(&s, "gina");
     let r = call(&s, &gina, "bind_phone", json!({"phone_number":"5550003"}));
-    assert_eq!((r.status, r.message.as_str()), (96, "code could not be sent"));
+    assert_eq!(
+        (r.status, r.message.as_str()),
+        (96, "code could not be sent")
+    );
     let message = r.data["message"].as_str().unwrap();
     assert!(!message.contains("secret"), "{message}");
     assert!(!outstanding(&s, "phone", "gina"));
     hook.set_status(200);
-    assert_eq!(call(&s, &gina, "bind_phone", json!({"phone_number":"5550003"})).status, 0);
+    assert_eq!(
+        call(&s, &gina, "bind_phone", json!({"phone_number":"5550003"})).status,
+        0
+    );
     let (code, _) = texted_code(&hook, 2);
-    assert_eq!(call(&s, &gina, "verify_phone_code", json!({"code": code})).status, 0);
+    assert_eq!(
+        call(&s, &gina, "verify_phone_code", json!({"code": code})).status,
+        0
+    );
 
     // an SMTP server that is gone: 96 as well
     let smtp = Smtp::start();
@@ -338,7 +468,10 @@ fn concurrent_verifies_have_one_winner() {
         let uid = format!("racer{round}");
         let token = account(&s, &uid);
         let address = format!("{uid}@example.com");
-        assert_eq!(call(&s, &token, "bind_email", json!({"email": address})).status, 0);
+        assert_eq!(
+            call(&s, &token, "bind_email", json!({"email": address})).status,
+            0
+        );
         mails += 1;
         let (code, _) = mailed_code(&smtp, mails);
         let statuses: Vec<i32> = std::thread::scope(|scope| {
@@ -391,7 +524,10 @@ fn concurrent_verifies_have_one_winner() {
             .db
             .conn()
             .unwrap()
-            .exec_first("SELECT COUNT(*) FROM accounts WHERE email = ?", (&shared_address,))
+            .exec_first(
+                "SELECT COUNT(*) FROM accounts WHERE email = ?",
+                (&shared_address,),
+            )
             .unwrap()
             .unwrap();
         assert_eq!(owners, 1);

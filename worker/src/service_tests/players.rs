@@ -304,7 +304,10 @@ fn change_player_name_costs_diamonds_and_refuses_cleanly() {
     let r = call_as(&s, &token, "s0", "change_player_name", json!({"gn":5}));
     assert_eq!(r.status, 13);
     let r = call_as(&s, &token, "s0", "change_player_name", json!({}));
-    assert_eq!((r.status, &r.data["reason"]), (13, &json!("`gn` is missing")));
+    assert_eq!(
+        (r.status, &r.data["reason"]),
+        (13, &json!("`gn` is missing"))
+    );
     set_qty(&s, "s0", "dev-1", 3, 5, 99);
     let r = call_as(
         &s,
@@ -313,7 +316,10 @@ fn change_player_name_costs_diamonds_and_refuses_cleanly() {
         "change_player_name",
         json!({"gn":"Alina"}),
     );
-    assert_eq!((r.status, r.message.as_str()), (98, "materials insufficient"));
+    assert_eq!(
+        (r.status, r.message.as_str()),
+        (98, "materials insufficient")
+    );
     let info = ok_as(&s, &token, "s0", "get_info_player", json!({}));
     assert_eq!(
         info["gn"], "Alicia",
@@ -338,8 +344,14 @@ fn concurrent_renames_pay_once_per_rename() {
             .map(|i| {
                 let (s, token) = (&s, token.clone());
                 scope.spawn(move || {
-                    call_as(s, &token, "s0", "change_player_name", json!({"gn":format!("Racer{i}")}))
-                        .status
+                    call_as(
+                        s,
+                        &token,
+                        "s0",
+                        "change_player_name",
+                        json!({"gn":format!("Racer{i}")}),
+                    )
+                    .status
                 })
             })
             .collect();
@@ -347,7 +359,10 @@ fn concurrent_renames_pay_once_per_rename() {
     });
     let won = statuses.iter().filter(|&&st| st == 0).count();
     assert_eq!(won, 3, "{statuses:?}");
-    assert!(statuses.iter().all(|st| matches!(st, 0 | 98)), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|st| matches!(st, 0 | 98)),
+        "{statuses:?}"
+    );
     assert_eq!(qty(&s, "s0", "racer", 3, 5), 0);
     let gn = player_name(&s.services.db, "s0", "racer").unwrap().unwrap();
     assert!(gn.starts_with("Racer") && gn != "Racer", "{gn}");
@@ -401,8 +416,14 @@ fn intro_and_icon_are_the_players_own_and_checked() {
     }
     for (intro, message) in [
         ("x".repeat(129), "intro must be at most 128 characters"),
-        ("tab\there".into(), "intro must not contain control characters other than line breaks"),
-        ("nul\u{0}".into(), "intro must not contain control characters other than line breaks"),
+        (
+            "tab\there".into(),
+            "intro must not contain control characters other than line breaks",
+        ),
+        (
+            "nul\u{0}".into(),
+            "intro must not contain control characters other than line breaks",
+        ),
     ] {
         let r = call_as(&s, &token, "s0", "player_set_intro", json!({"intro":intro}));
         assert_eq!((r.status, r.message.as_str()), (99, message));
@@ -410,25 +431,48 @@ fn intro_and_icon_are_the_players_own_and_checked() {
     let r = call_as(&s, &token, "s0", "player_set_intro", json!({"intro":7}));
     assert_eq!(r.status, 13);
     let r = call_as(&s, &token, "s0", "player_set_intro", json!({}));
-    assert_eq!((r.status, &r.data["reason"]), (13, &json!("`intro` is missing")));
+    assert_eq!(
+        (r.status, &r.data["reason"]),
+        (13, &json!("`intro` is missing"))
+    );
 
-    for (icon, answered) in [(json!(0), 0), (json!(42), 42), (json!("7"), 7), (json!(2147483647i64), 2147483647i64)] {
+    for (icon, answered) in [
+        (json!(0), 0),
+        (json!(42), 42),
+        (json!("7"), 7),
+        (json!(2147483647i64), 2147483647i64),
+    ] {
         let r = ok_as(&s, &token, "s0", "player_set_icon", json!({"icon":icon}));
         assert_eq!(r["icon"], answered);
         let info = ok_as(&s, &token, "s0", "get_info_player", json!({}));
         assert_eq!(info["icon"], answered);
     }
-    for icon in [json!(-1), json!(2147483648i64), json!(i64::MAX), json!(i64::MIN)] {
+    for icon in [
+        json!(-1),
+        json!(2147483648i64),
+        json!(i64::MAX),
+        json!(i64::MIN),
+    ] {
         let r = call_as(&s, &token, "s0", "player_set_icon", json!({"icon":icon}));
         assert_eq!(r.status, 99, "{icon}: {}", r.to_json());
-        assert!(r.message.starts_with("icon must be from 0 to"), "{}", r.message);
+        assert!(
+            r.message.starts_with("icon must be from 0 to"),
+            "{}",
+            r.message
+        );
     }
     for icon in [json!("x"), json!(1.5), json!(null), json!([1])] {
         let r = call_as(&s, &token, "s0", "player_set_icon", json!({"icon":icon}));
         assert_eq!(r.status, 13, "{icon}");
     }
     // only one's own: unique_id in data is the caller's, whatever the client sends
-    ok_as(&s, &token, "s0", "player_set_intro", json!({"intro":"mine","unique_id":"dev-2"}));
+    ok_as(
+        &s,
+        &token,
+        "s0",
+        "player_set_intro",
+        json!({"intro":"mine","unique_id":"dev-2"}),
+    );
     let info = ok_as(&s, &other, "s0", "get_info_player", json!({}));
     assert_eq!((&info["intro"], &info["icon"]), (&json!(""), &json!(3)));
     // without a player: the shared 17

@@ -250,11 +250,7 @@ fn sql_metacharacters_travel_through_the_gate_verbatim() {
     let cluster = Cluster::start(1, 1);
     let mut client = cluster.client(0);
     // (no spaces: a unique_id with one answers 96, the original's rule)
-    for device in [
-        "';DROP_TABLE_accounts;--",
-        "\"OR\"1\"=\"1",
-        "100%*>_\\🙂",
-    ] {
+    for device in ["';DROP_TABLE_accounts;--", "\"OR\"1\"=\"1", "100%*>_\\🙂"] {
         let answer = client.ask(login_unique(device));
         assert_eq!(answer.status, 1, "{device:?}: {}", answer.to_json());
         assert_eq!(answer.data["unique_id"], device);

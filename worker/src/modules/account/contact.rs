@@ -20,9 +20,7 @@ use serde_json::Value;
 
 use crate::db::duplicate_key;
 use crate::function::{data, Account, Args, Context, FnError, ModuleStatus, Outcome, Reply};
-use crate::modules::enums::{
-    AccountStatus, BindContactStatus, UnbindContactStatus, VerifyStatus,
-};
+use crate::modules::enums::{AccountStatus, BindContactStatus, UnbindContactStatus, VerifyStatus};
 use crate::notify::{self, Lang, NotifyError};
 
 /// How long a code is valid, in seconds (the original's 300).
@@ -91,7 +89,9 @@ impl Kind {
             Kind::Email => {
                 let address = shared::smtp::Address::parse(text).map_err(|e| e.to_string())?;
                 if address.as_str().chars().count() > EMAIL_MAX_CHARS {
-                    return Err(format!("email must be at most {EMAIL_MAX_CHARS} characters"));
+                    return Err(format!(
+                        "email must be at most {EMAIL_MAX_CHARS} characters"
+                    ));
                 }
                 Ok(address.as_str().to_ascii_lowercase())
             }
@@ -154,7 +154,10 @@ fn account_row(
 ) -> Result<(Option<String>, Option<String>), FnError> {
     let mut conn = ctx.db.conn()?;
     let row: Option<(Option<String>, Option<String>)> = conn.exec_first(
-        format!("SELECT account, {} FROM accounts WHERE unique_id = ?", kind.column()),
+        format!(
+            "SELECT account, {} FROM accounts WHERE unique_id = ?",
+            kind.column()
+        ),
         (uid,),
     )?;
     row.ok_or_else(|| AccountStatus::NoSuchAccount.into())
@@ -212,7 +215,10 @@ fn send_code(
             .query::<(i64,)>(c)
             .map(|(n,)| n)
     })?;
-    let drop_code = |ctx: &Context| ctx.redis.run(|c| redis::cmd("DEL").arg(&key).query::<i64>(c));
+    let drop_code = |ctx: &Context| {
+        ctx.redis
+            .run(|c| redis::cmd("DEL").arg(&key).query::<i64>(c))
+    };
     if sent > kind.daily_limit() {
         drop_code(ctx)?;
         return Ok(Err(Refusal::RateLimited(format!(
@@ -336,12 +342,10 @@ fn redeem(
     status: i64,
 ) -> Result<Option<String>, FnError> {
     let key = kind.code_key(uid);
-    let taken: Option<String> = ctx
-        .redis
-        .run(|c| redis::cmd("GETDEL").arg(&key).query(c))?;
+    let taken: Option<String> = ctx.redis.run(|c| redis::cmd("GETDEL").arg(&key).query(c))?;
     let Some(taken) = taken else { return Ok(None) };
-    let mut pending: Pending = serde_json::from_str(&taken)
-        .map_err(|e| FnError::Backend(format!("{key}: {e}")))?;
+    let mut pending: Pending =
+        serde_json::from_str(&taken).map_err(|e| FnError::Backend(format!("{key}: {e}")))?;
     if pending.code == code && pending.status == status {
         return Ok(Some(pending.address));
     }
@@ -493,7 +497,10 @@ mod tests {
             Kind::Phone.stored_form("+86 138-0013-8000").unwrap(),
             "+8613800138000"
         );
-        assert_eq!(Kind::Phone.stored_form("(555) 123.4567").unwrap(), "5551234567");
+        assert_eq!(
+            Kind::Phone.stored_form("(555) 123.4567").unwrap(),
+            "5551234567"
+        );
         for bad in ["", "123", "12a45", "+", "1".repeat(21).as_str()] {
             assert!(Kind::Phone.stored_form(bad).is_err(), "{bad:?}");
         }

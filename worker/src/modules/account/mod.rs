@@ -168,10 +168,8 @@ pub fn login_unique(ctx: &Context, args: &Args) -> Outcome {
     }
     check_unique_id(unique_id, LoginUniqueStatus::InvalidUniqueId)?;
     let mut conn = ctx.db.conn()?;
-    let created = match conn.exec_drop(
-        "INSERT INTO accounts (unique_id) VALUES (?)",
-        (unique_id,),
-    ) {
+    let created = match conn.exec_drop("INSERT INTO accounts (unique_id) VALUES (?)", (unique_id,))
+    {
         Ok(()) => true,
         Err(e) if duplicate_key(&e) == Some("PRIMARY") => false,
         Err(e) => return Err(e.into()),
@@ -231,8 +229,12 @@ fn find_login(
 ) -> Result<Option<AccountRow>, FnError> {
     let stored = match column {
         "account" => account_name(value),
-        "email" => contact::Kind::Email.stored_form(value).unwrap_or_else(|_| value.to_string()),
-        _ => contact::Kind::Phone.stored_form(value).unwrap_or_else(|_| value.to_string()),
+        "email" => contact::Kind::Email
+            .stored_form(value)
+            .unwrap_or_else(|_| value.to_string()),
+        _ => contact::Kind::Phone
+            .stored_form(value)
+            .unwrap_or_else(|_| value.to_string()),
     };
     let query = format!(
         "SELECT unique_id, password, account, email, phone_number FROM accounts WHERE {column} = ?"
