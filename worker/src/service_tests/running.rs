@@ -40,6 +40,12 @@ fn end_to_end_between_nats_and_a_gate() {
             .status,
         1
     );
+    assert_eq!(
+        gate.ask(json!({"function":"login_unique","data":{"unique_id":"next"}}))
+            .status,
+        0,
+        "the same guest again"
+    );
 
     // Many jobs at once all come back, each under its own jid.
     let mut sent: Vec<String> = (0..40)
@@ -70,7 +76,13 @@ fn end_to_end_between_nats_and_a_gate() {
         "{metrics}"
     );
     assert!(metrics.contains("worker_jobs_refused_total 1"), "{metrics}");
-    assert!(metrics.contains("worker_jobs_ok_total 43"), "{metrics}");
+    // register (1), enter_world (98), login_unique "next" (1) and 40 new guests (1): the
+    // original's non-zero successes count with the module statuses
+    assert!(metrics.contains("worker_jobs_ok_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("worker_jobs_module_error_total 43"),
+        "{metrics}"
+    );
 
     // A job whose gate gave up (no `gate.job.<jid>`) is run, its answer dropped and counted.
     let orphan = shared::ids::job_id();
