@@ -73,13 +73,15 @@ Addresses come from the flags, else LUKSEUN_GATE / LUKSEUN_EDGE, else var/cluste
 else 127.0.0.1:8880 and 127.0.0.1:9000. The session (tokens) is kept in --session,
 LUKSEUN_SESSION or ~/.lukseun-session.json.
 
-Answers are printed as indented JSON. A call whose status is not 0 prints, on stderr, the
+Answers are printed as indented JSON. A call whose status is not a success (0; also 1 'new
+account created' of register and login_unique, 98 of enter_world for a world without your
+player yet, 1 of an unbind verify) prints, on stderr, the
 status, the message and the answer's data as compact JSON when it has any (for status 13,
 data.reason names the wrong or missing argument), and exits 1.
 
 --raw prints every answer line the command gets exactly as the gate sent it (byte for
 byte, its \r\n included, nothing else on stdout; login prints two: login and
-enter_world) and exits 1 as soon as an answer's status is not 0, else 0.
+enter_world) and exits 1 as soon as an answer's status is not a success, else 0.
 ";
 
 pub fn parse(args: &[String]) -> Result<(Globals, Command), ArgError> {

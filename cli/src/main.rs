@@ -1,7 +1,7 @@
 //! `lukseun-cli`: a game client for people at a terminal. Answers are printed as JSON;
 //! a failed call shows its status, its message and its `data` (where `reason` says what
 //! was wrong) and exits 1. With `--raw` every answer line is printed exactly as the gate
-//! sent it, and the exit status is 1 when an answer's status is not 0.
+//! sent it, and the exit status is 1 when an answer's status is not a success ([`succeeded`]).
 
 mod args;
 mod chat;
@@ -246,7 +246,7 @@ impl Cli {
         let text = String::from_utf8_lossy(&line);
         let answer = parse_answer(text.trim_end_matches(['\r', '\n']));
         match answer {
-            Ok(answer) if answer.status == 0 => Ok(answer),
+            Ok(answer) if succeeded(function, answer.status) => Ok(answer),
             _ if self.raw => Err(Failure::Shown),
             Ok(answer) => Err(Failure::Message(failed(function, &answer))),
             Err(e) => Err(Failure::Message(gate_error(e))),
@@ -262,6 +262,20 @@ impl Cli {
             );
         }
     }
+}
+
+/// Whether `status` is a success of `function`: 0, or one of the original game's non-zero
+/// successes (1 "new account created" of `register` and `login_unique`, 98 "have not been
+/// in this world before" of `enter_world`, which still carries the session, 1 of an unbind
+/// verify).
+fn succeeded(function: &str, status: i64) -> bool {
+    status == 0
+        || matches!(
+            (function, status),
+            ("register" | "login_unique", 1)
+                | ("enter_world", 98)
+                | ("verify_email_code" | "verify_phone_code", 1)
+        )
 }
 
 /// A failed call for a person: status, message and, when there is any, the answer's `data`

@@ -152,11 +152,14 @@ pub fn new_player(client: &mut RawClient, prefix: &str) -> Player {
         "login_unique",
         json!({"unique_id": unique_id}),
     ));
-    assert_eq!(status(&login), 0, "login_unique: {login}");
+    assert_eq!(status(&login), 1, "login_unique, a new guest: {login}");
     let account = login["data"]["token"].as_str().expect("token").to_string();
     let enter = client.call(&request("s0", "enter_world", json!({"token": account})));
-    assert_eq!(status(&enter), 0, "enter_world: {enter}");
-    let session = enter["data"]["token"].as_str().expect("token").to_string();
+    assert_eq!(status(&enter), 98, "enter_world, no player yet: {enter}");
+    let session = enter["data"]["session"]
+        .as_str()
+        .expect("session")
+        .to_string();
     let gn = format!("{prefix}{}", shared::ids::random_hex(4));
     let created = client.call(&request(
         "s0",

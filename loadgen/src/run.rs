@@ -67,7 +67,8 @@ impl Player {
         let answer = client
             .call(&request_line(&plan.world, "login_unique", None, &args))
             .map_err(|e| format!("login_unique: {e}"))?;
-        let account = token_of(&answer, "login_unique")?;
+        // 1 "new account created": a fresh device id is a new guest.
+        let account = token_of(&answer, "login_unique", &[0, 1])?;
         let answer = client
             .call(&request_line(
                 &plan.world,
@@ -76,7 +77,8 @@ impl Player {
                 &Map::new(),
             ))
             .map_err(|e| format!("enter_world: {e}"))?;
-        let session = token_of(&answer, "enter_world")?;
+        // 98 "have not been in this world before": the session comes all the same.
+        let session = token_of(&answer, "enter_world", &[0, 98])?;
         let mut player = Map::new();
         player.insert(
             "gn".into(),
@@ -131,7 +133,7 @@ impl Player {
             .client
             .call(&line)
             .map_err(|e| format!("get_login_token_chat: {e}"))?;
-        token_of(&answer, "get_login_token_chat")
+        token_of(&answer, "get_login_token_chat", &[0])
     }
 
     fn line(&self, mix: &Mix, rng: &mut Rng) -> &str {
@@ -139,9 +141,10 @@ impl Player {
     }
 }
 
-fn token_of(answer: &Answer, function: &str) -> Result<String, String> {
+/// The `token` of an answer whose status is one of `ok` (the function's successes).
+fn token_of(answer: &Answer, function: &str, ok: &[i64]) -> Result<String, String> {
     match answer.data("token").as_str() {
-        Some(t) if answer.status == 0 => Ok(t.to_string()),
+        Some(t) if ok.contains(&answer.status) => Ok(t.to_string()),
         _ => Err(format!(
             "{function} answered status {} ({})",
             answer.status,

@@ -318,8 +318,8 @@ fn each_binary_serves_its_admin_port_in_an_empty_root() {
     let parsed: serde_json::Value =
         serde_json::from_str(&answer).unwrap_or_else(|e| panic!("gate answered {answer:?}: {e}"));
     assert_eq!(
-        parsed["status"], 0,
-        "login_unique through the chrooted services: {answer}"
+        parsed["status"], 1,
+        "login_unique (new account created) through the chrooted services: {answer}"
     );
     eprintln!(
         "chroot: login_unique through gate and worker -> {}",

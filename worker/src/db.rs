@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0004_original_item_ids.sql"),
     },
     Migration {
+        version: 5,
+        name: "account_profile",
+        sql: include_str!("../migrations/0005_account_profile.sql"),
+    },
+    Migration {
         version: 6,
         name: "family_original",
         sql: include_str!("../migrations/0006_family_original.sql"),
@@ -346,7 +351,8 @@ mod tests {
              ('s1','b',1,6,2)",
         )
         .unwrap();
-        assert_eq!(migrate_with(&db, &MIGRATIONS[..4]).unwrap(), [4]);
+        let later: Vec<u32> = MIGRATIONS[3..].iter().map(|m| m.version).collect();
+        assert_eq!(migrate(&db).unwrap(), later);
         let rows: Vec<(String, String, i32, i32, u64)> = conn
             .query("SELECT world, unique_id, grp, item_id, qty FROM items ORDER BY world, grp, item_id")
             .unwrap();
@@ -361,6 +367,45 @@ mod tests {
                 row("s1", "b", 0, 6, 2),
             ]
         );
+    }
+
+    #[test]
+    fn accounts_and_players_of_version_4_keep_their_data_and_get_cid_and_intro() {
+        let server = crate::test_support::start_mariadb();
+        let db = Db::open(&server.url(), 2).unwrap();
+        assert_eq!(migrate_with(&db, &MIGRATIONS[..4]).unwrap(), [1, 2, 3, 4]);
+        let mut conn = db.conn().unwrap();
+        conn.query_drop(
+            "INSERT INTO accounts (unique_id, account, email, password) VALUES
+             ('a', 'alice', 'a@example.com', 'hash'), ('g', NULL, NULL, NULL)",
+        )
+        .unwrap();
+        conn.query_drop(
+            "INSERT INTO players (world, unique_id, gn, icon, level) VALUES ('s0','a','Alice',7,3)",
+        )
+        .unwrap();
+        let applied = migrate(&db).unwrap();
+        assert_eq!(applied.first(), Some(&5));
+        type Row = (String, Option<String>, Option<String>, Option<String>);
+        let accounts: Vec<Row> = conn
+            .query("SELECT unique_id, account, email, cid FROM accounts ORDER BY unique_id")
+            .unwrap();
+        assert_eq!(
+            accounts,
+            [
+                (
+                    "a".into(),
+                    Some("alice".into()),
+                    Some("a@example.com".into()),
+                    None
+                ),
+                ("g".into(), None, None, None),
+            ]
+        );
+        let players: Vec<(String, String, i32, i32, String)> = conn
+            .query("SELECT unique_id, gn, icon, level, intro FROM players")
+            .unwrap();
+        assert_eq!(players, [("a".into(), "Alice".into(), 7, 3, String::new())]);
     }
 
     #[test]

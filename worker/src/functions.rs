@@ -19,6 +19,18 @@ pub const FUNCTIONS: &[Function] = &[
     entry("bind_account", Run::Account(account::bind_account)),
     entry("account_all_info", Run::Account(account::account_all_info)),
     entry("enter_world", Run::Account(account::enter_world)),
+    entry("bind_email", Run::Account(account::contact::bind_email)),
+    entry("unbind_email", Run::Account(account::contact::unbind_email)),
+    entry(
+        "verify_email_code",
+        Run::Account(account::contact::verify_email_code),
+    ),
+    entry("bind_phone", Run::Account(account::contact::bind_phone)),
+    entry("unbind_phone", Run::Account(account::contact::unbind_phone)),
+    entry(
+        "verify_phone_code",
+        Run::Account(account::contact::verify_phone_code),
+    ),
     entry("create_player", Run::Session(player::create_player)),
     entry("get_info_player", Run::Session(player::get_info_player)),
     entry(
@@ -29,6 +41,8 @@ pub const FUNCTIONS: &[Function] = &[
         "change_player_name",
         Run::Session(player::change_player_name),
     ),
+    entry("player_set_intro", Run::Player(player::player_set_intro)),
+    entry("player_set_icon", Run::Player(player::player_set_icon)),
     entry("add_resources", Run::Admin(player::add_resources)),
     entry("get_all_resource", Run::Player(item::get_all_resource)),
     entry("get_all_weapon", Run::Player(weapon::get_all_weapon)),

@@ -28,15 +28,15 @@ impl WorkerMetrics {
             ok: registry.counter("worker_jobs_ok_total", "jobs answered with status 0"),
             refused: registry.counter(
                 "worker_jobs_refused_total",
-                "jobs answered with status 10-15 (malformed, unknown function or world, token, permission)",
+                "jobs answered with status -2 or 10-15 (malformed, unknown function or world, token, permission)",
             ),
             module_errors: registry.counter(
                 "worker_jobs_module_error_total",
-                "jobs answered with a module status 80-98",
+                "jobs answered with a module status: any other than 0, -1, -2, 10-16 (the original game's non-zero successes, such as 1 new account created, included)",
             ),
             backend_errors: registry.counter(
                 "worker_jobs_backend_error_total",
-                "jobs answered with status 99 (MySQL or Redis unavailable)",
+                "jobs answered with status 16 (MySQL, Redis or a service unavailable)",
             ),
             panics: registry.counter("worker_jobs_panic_total", "jobs answered with status -1"),
             malformed_jobs: registry.counter(
@@ -60,9 +60,9 @@ impl WorkerMetrics {
         match status {
             0 => self.ok.inc(),
             -1 => self.panics.inc(),
-            99 => self.backend_errors.inc(),
-            80..=98 => self.module_errors.inc(),
-            _ => self.refused.inc(),
+            16 => self.backend_errors.inc(),
+            -2 | 10..=15 => self.refused.inc(),
+            _ => self.module_errors.inc(),
         }
     }
 }

@@ -1,17 +1,116 @@
 //! Ids the game client shares with the server: each module's statuses, item groups, roles,
 //! mail types. One place, so client and server agree on every number.
 
+// The account and player functions answer the original's codes, which mean different
+// things in different functions (96 is "unique_id contains spaces" in `register`, "already
+// bound" in `bind_account`), so each function (or group of functions answering the same
+// codes) has its own table.
+
 crate::module_statuses! {
-    /// Statuses of the account functions. Each module has its own 80–99 range; the function
-    /// that answered says which module's table applies.
+    /// Statuses of `register`.
+    pub enum RegisterStatus {
+        /// Success: a new account was made (0 "success": credentials given to a guest).
+        Created = 1 => "new account created",
+        /// The unique_id already has an account name and password: nothing was changed.
+        AccountBound = 2 => "account already bound: log in with its account name and password",
+        /// The unique_id contains a space (or breaks another unique_id rule; the message says).
+        InvalidUniqueId = 96 => "unique_id contains spaces",
+        AccountTaken = 97 => "the account name has been used",
+        InvalidPassword = 98 => "invalid password",
+        InvalidAccount = 99 => "invalid account name",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `login_unique`.
+    pub enum LoginUniqueStatus {
+        /// Success: a new guest account was made.
+        Created = 1 => "new account created",
+        /// The unique_id has an account name and password: use `login`. No token.
+        AccountBound = 2 => "account already bound",
+        InvalidUniqueId = 96 => "unique_id contains spaces",
+        EmptyUniqueId = 99 => "unique id is empty",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `login`: one for every failure, so an answer does not tell an unknown
+    /// account from a wrong password.
+    pub enum LoginStatus {
+        InvalidCredentials = 1 => "invalid credentials",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `bind_account`.
+    pub enum BindAccountStatus {
+        AlreadyBound = 96 => "account already bound",
+        AccountTaken = 97 => "the account name has been used",
+        InvalidPassword = 98 => "invalid password",
+        InvalidAccount = 99 => "invalid account name",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses any account function may answer.
     pub enum AccountStatus {
-        UniqueIdTaken = 80 => "unique_id is already in use",
-        AccountTaken = 81 => "account name is already taken",
-        WrongCredentials = 82 => "wrong account or password",
-        GuestHasCredentials = 83 => "this unique_id has an account and password: log in with them",
-        AlreadyBound = 84 => "this account already has an account name and password",
+        /// The token's account row does not exist (deleted, or never created).
         NoSuchAccount = 85 => "account does not exist",
-        InvalidArgument = 86 => "invalid argument",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `enter_world`.
+    pub enum EnterWorldStatus {
+        /// Not an error: the session is in `data`; the client creates its player next.
+        NewToWorld = 98 => "have not been in this world before",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `bind_email` and `bind_phone`.
+    pub enum BindContactStatus {
+        /// Not a plain `local@domain` address / not a phone number.
+        InvalidAddress = 93 => "invalid email address or phone number",
+        /// The server has no SMTP server (email) or phone hook (phone) configured.
+        NotConfigured = 94 => "verification codes cannot be sent from this server",
+        /// Daily limit used up, or a code sent less than 5 minutes ago is still valid.
+        RateLimited = 95 => "too many codes sent today",
+        /// Delivery failed; `data.message` says so. No code is outstanding.
+        NotSent = 96 => "code could not be sent",
+        UsedByAnother = 97 => "already used by another account",
+        AlreadyBound = 98 => "this account already has one bound",
+        NoAccountName = 99 => "account is not bound",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `unbind_email` and `unbind_phone`.
+    pub enum UnbindContactStatus {
+        InvalidAddress = 93 => "invalid email address or phone number",
+        NotConfigured = 94 => "verification codes cannot be sent from this server",
+        RateLimited = 95 => "too many codes sent today",
+        NotSent = 96 => "code could not be sent",
+        /// Not the address / number bound to this account.
+        Mismatch = 97 => "does not match the one bound to this account",
+        NoneBound = 98 => "none bound to this account",
+        NoAccountName = 99 => "account is not bound",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `verify_email_code` and `verify_phone_code`.
+    pub enum VerifyStatus {
+        /// Success of an unbind (status 1): the address was removed.
+        Unbound = 1 => "unbind success, verified",
+        /// `status` is neither 0 (bind) nor 1 (unbind).
+        InvalidStatus = 90 => "invalid status",
+        /// Bind: another account bound it meanwhile. Unbind: it is no longer this
+        /// account's.
+        Conflict = 97 => "already used by another account",
+        AlreadyBound = 98 => "account already has one bound",
+        /// No such code outstanding: wrong, expired, used, or out of attempts.
+        InvalidCode = 99 => "invalid code",
     }
 }
 
@@ -33,13 +132,37 @@ crate::module_statuses! {
 }
 
 crate::module_statuses! {
-    /// Statuses of the player functions.
-    pub enum PlayerStatus {
-        /// `create_player` for an account that already has a player in this world.
-        PlayerExists = 80 => "this account already has a player in this world",
-        NameTaken = 81 => "player name is already taken in this world",
+    /// Statuses of `create_player`.
+    pub enum CreatePlayerStatus {
         /// The name breaks the name rules; the message says which.
-        InvalidName = 82 => "invalid player name",
+        InvalidName = 98 => "player name is empty or not legal",
+        /// This account has a player in this world, or the name is taken there.
+        Exists = 99 => "player uid or name already exists",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `change_player_name`.
+    pub enum ChangeNameStatus {
+        /// The name breaks the name rules (or is the current name); the message says which.
+        InvalidName = 97 => "player name is empty or not legal",
+        /// Fewer diamonds than `name_change_cost`: nothing was paid.
+        MaterialsInsufficient = 98 => "materials insufficient",
+        NameTaken = 99 => "the player name has been used",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `player_set_intro` and `player_set_icon`.
+    pub enum ProfileStatus {
+        /// Too long, a forbidden character, or out of range; the message says which.
+        InvalidValue = 99 => "invalid value",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `add_resources`.
+    pub enum PlayerStatus {
         /// `add_resources` names no target or two targets.
         InvalidTarget = 83 => "name exactly one target: gn_target or uid_target",
     }
@@ -390,7 +513,18 @@ mod tests {
 
     #[test]
     fn every_table_has_distinct_codes_and_a_message_each() {
+        distinct(RegisterStatus::ALL);
+        distinct(LoginUniqueStatus::ALL);
+        distinct(LoginStatus::ALL);
+        distinct(BindAccountStatus::ALL);
         distinct(AccountStatus::ALL);
+        distinct(EnterWorldStatus::ALL);
+        distinct(BindContactStatus::ALL);
+        distinct(UnbindContactStatus::ALL);
+        distinct(VerifyStatus::ALL);
+        distinct(CreatePlayerStatus::ALL);
+        distinct(ChangeNameStatus::ALL);
+        distinct(ProfileStatus::ALL);
         distinct(SharedStatus::ALL);
         for s in SharedStatus::ALL {
             assert!(

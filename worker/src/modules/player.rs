@@ -6,10 +6,12 @@ use mysql::prelude::Queryable;
 use serde_json::{json, Value};
 
 use crate::db::duplicate_key;
-use crate::function::Context;
-use crate::function::{data, ok, Account, Args, FnError, InWorld, Outcome};
+use crate::function::{data, ok, Account, Args, FnError, InWorld, ModuleStatus, Outcome};
+use crate::function::{Context, Player};
 use crate::modules::common::{no_player, player_name, transaction, uid_of_player};
-use crate::modules::enums::PlayerStatus;
+use crate::modules::enums::{
+    ChangeNameStatus, CreatePlayerStatus, PlayerStatus, ProfileStatus, SharedStatus,
+};
 use crate::modules::item::{self, Item};
 
 /// Longest name the `players.gn` column holds; a config asking for more is capped.
@@ -19,9 +21,10 @@ fn status(s: PlayerStatus) -> FnError {
     FnError::from(s)
 }
 
-fn invalid_name(why: impl Into<String>) -> FnError {
-    FnError::module(PlayerStatus::InvalidName, why)
-}
+/// Longest intro the `players.intro` column holds, in characters.
+pub const INTRO_MAX_CHARS: usize = 128;
+/// Icons are numbers `0..=ICON_MAX` (the `players.icon` column is an INT).
+pub const ICON_MAX: i64 = i32::MAX as i64;
 
 /// The rules of `player.json`'s `name_rules`: length in characters, letters of any script
 /// (`char::is_alphanumeric`: letters and digits), `_`, and no reserved word inside.
@@ -129,17 +132,9 @@ fn player_config(ctx: &Context) -> Result<PlayerConfig, FnError> {
     })
 }
 
-/// Maps a duplicate-key error of the players table to its status.
-fn taken(e: mysql::Error) -> FnError {
-    match duplicate_key(&e) {
-        Some("PRIMARY") => status(PlayerStatus::PlayerExists),
-        Some("players_gn") => status(PlayerStatus::NameTaken),
-        _ => e.into(),
-    }
-}
-
 /// `create_player(gn, icon)`: the caller's player in this world, with the starting
-/// resources and weapons. Answers `unique_id`, `gn`, `icon`, `level`, `items`, `weapons`.
+/// resources and weapons. Answers `gn`, `icon` (the original's), `unique_id`, `level`,
+/// `items`, `weapons`. 98 a name breaking the rules, 99 a player or the name exists.
 pub fn create_player(ctx: &Context, me: &InWorld, args: &Args) -> Outcome {
     let gn = args.str("gn")?;
     let icon = args.int("icon")?;
@@ -150,13 +145,26 @@ pub fn create_player(ctx: &Context, me: &InWorld, args: &Args) -> Outcome {
     let world = ctx.world()?;
     let uid = me.uid.as_str();
     let config = player_config(ctx)?;
-    config.names.check(gn).map_err(invalid_name)?;
+    config
+        .names
+        .check(gn)
+        .map_err(|why| FnError::module(CreatePlayerStatus::InvalidName, why))?;
     transaction(ctx.db, |tx| {
         tx.exec_drop(
             "INSERT INTO players (world, unique_id, gn, icon) VALUES (?, ?, ?, ?)",
             (world, uid, gn, icon),
         )
-        .map_err(taken)?;
+        .map_err(|e| match duplicate_key(&e) {
+            Some("PRIMARY") => FnError::module(
+                CreatePlayerStatus::Exists,
+                "this account already has a player in this world",
+            ),
+            Some("players_gn") => FnError::module(
+                CreatePlayerStatus::Exists,
+                "player name is already taken in this world",
+            ),
+            _ => e.into(),
+        })?;
         item::grant(tx, ctx.config, world, uid, &config.starting_resources)?;
         for weapon in &config.starting_weapons {
             tx.exec_drop(
@@ -179,73 +187,206 @@ pub fn create_player(ctx: &Context, me: &InWorld, args: &Args) -> Outcome {
     ]))
 }
 
-/// `get_info_player()`: `unique_id`, `gn`, `icon`, `level` of the caller's player here.
+/// The name of the family `uid` is in, in `world`.
+fn family_name(
+    conn: &mut impl Queryable,
+    world: &str,
+    uid: &str,
+) -> Result<Option<String>, FnError> {
+    Ok(conn.exec_first(
+        "SELECT f.name FROM family_members m JOIN families f ON f.world = m.world AND f.fid = m.fid
+         WHERE m.world = ? AND m.unique_id = ?",
+        (world, uid),
+    )?)
+}
+
+/// `get_info_player()`: the caller's player here: `gn`, `fn` (family name, `""` without
+/// one), `exp`, and ours: `unique_id`, `icon`, `intro`, `level`. `exp` is 0 until player
+/// experience exists (the stage module).
 pub fn get_info_player(ctx: &Context, me: &InWorld, _: &Args) -> Outcome {
     let world = ctx.world()?;
     let uid = me.uid.as_str();
     let mut conn = ctx.db.conn()?;
-    let row: Option<(String, i32, i64)> = conn.exec_first(
-        "SELECT gn, icon, level FROM players WHERE world = ? AND unique_id = ?",
+    let row: Option<(String, i32, i64, String)> = conn.exec_first(
+        "SELECT gn, icon, level, intro FROM players WHERE world = ? AND unique_id = ?",
         (world, uid),
     )?;
-    let (gn, icon, level) = row.ok_or_else(no_player)?;
+    let (gn, icon, level, intro) = row.ok_or_else(no_player)?;
+    let family = family_name(&mut conn, world, uid)?.unwrap_or_default();
     ok(data([
-        ("unique_id", Value::from(uid)),
         ("gn", Value::from(gn)),
+        ("fn", Value::from(family)),
+        ("exp", Value::from(0)),
+        ("unique_id", Value::from(uid)),
         ("icon", Value::from(icon)),
+        ("intro", Value::from(intro)),
         ("level", Value::from(level)),
     ]))
 }
 
-/// `get_account_world_info()`: `worlds`, every world where the caller's account has a
-/// player, as `{"world","gn","level"}` in world order (empty when none).
+/// One entry of the worlds file: (id, name, status). Our short form's worlds are named by
+/// their id with status 0, its `merge` keys that are not in the list follow, sorted (the
+/// order of `Worlds`' integer index).
+fn world_entries(file: Option<&Value>) -> Vec<(String, String, i64)> {
+    let mut entries = Vec::new();
+    let Some(file) = file else { return entries };
+    for entry in file
+        .get("worlds")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        match entry {
+            Value::String(id) => entries.push((id.clone(), id.clone(), 0)),
+            Value::Object(world) => {
+                let Some(id) = world.get("id").and_then(Value::as_str) else {
+                    continue;
+                };
+                let name = world.get("name").and_then(Value::as_str).unwrap_or(id);
+                let status = world.get("status").and_then(Value::as_i64).unwrap_or(0);
+                entries.push((id.to_string(), name.to_string(), status));
+            }
+            _ => {}
+        }
+    }
+    if let Some(merge) = file.get("merge").and_then(Value::as_object) {
+        let mut extra: Vec<&String> = merge
+            .keys()
+            .filter(|k| entries.iter().all(|(id, _, _)| id != *k))
+            .collect();
+        extra.sort();
+        entries.extend(extra.into_iter().map(|id| (id.clone(), id.clone(), 0)));
+    }
+    entries
+}
+
+/// `get_account_world_info()`: `worlds`, every world of the worlds file in its order, as
+/// `{"server_status","world","world_name","gn","exp","level"}`; `gn` `""`, `exp` and
+/// `level` 0 where the caller's account has no player. A merged world shows the player of
+/// the world it is served as.
 pub fn get_account_world_info(ctx: &Context, caller: &Account, _: &Args) -> Outcome {
     let mut conn = ctx.db.conn()?;
     let rows: Vec<(String, String, i64)> = conn.exec(
-        "SELECT world, gn, level FROM players WHERE unique_id = ? ORDER BY world",
+        "SELECT world, gn, level FROM players WHERE unique_id = ?",
         (caller.uid.as_str(),),
     )?;
-    let worlds: Vec<Value> = rows
+    let worlds: Vec<Value> = world_entries(ctx.config.file("worlds"))
         .into_iter()
-        .map(|(world, gn, level)| json!({"world": world, "gn": gn, "level": level}))
+        .map(|(id, name, server_status)| {
+            let served = ctx.config.worlds().resolve(&id).unwrap_or(&id);
+            let player = rows.iter().find(|(world, _, _)| world == served);
+            let (gn, level) = player.map_or(("", 0), |(_, gn, level)| (gn.as_str(), *level));
+            json!({"server_status": server_status, "world": id, "world_name": name,
+                   "gn": gn, "exp": 0, "level": level})
+        })
         .collect();
     ok(data([("worlds", Value::from(worlds))]))
 }
 
-/// `change_player_name(gn)`: renames the caller's player for `name_change_cost`
-/// (diamonds). Answers `gn` and `items`, the caller's holdings after paying.
+/// `change_player_name(gn)`: renames the caller's player for `name_change_cost` of
+/// player.json (100 diamonds), in one transaction: the name is taken (99) or the payment
+/// fails (98) and nothing changes, or both happen. Answers `gn`, `remaining` (what is
+/// left of the cost's items), `reward` (the cost, positive, as the original answered it)
+/// and `items` (all holdings after paying).
 pub fn change_player_name(ctx: &Context, me: &InWorld, args: &Args) -> Outcome {
     let gn = args.str("gn")?;
     let world = ctx.world()?;
     let uid = me.uid.as_str();
     let config = player_config(ctx)?;
-    config.names.check(gn).map_err(invalid_name)?;
-    transaction(ctx.db, |tx| {
+    config
+        .names
+        .check(gn)
+        .map_err(|why| FnError::module(ChangeNameStatus::InvalidName, why))?;
+    let cost = &config.name_change_cost;
+    let remaining = transaction(ctx.db, |tx| {
         let current: Option<String> = tx.exec_first(
             "SELECT gn FROM players WHERE world = ? AND unique_id = ? FOR UPDATE",
             (world, uid),
         )?;
-        match current {
-            None => return Err(no_player()),
-            Some(current) if current == gn => {
-                return Err(invalid_name("gn is already your name"));
-            }
-            Some(_) => {}
+        if current.is_none() {
+            return Err(no_player());
         }
-        item::spend(tx, world, uid, &config.name_change_cost)?;
+        let taken: Option<i32> = tx.exec_first(
+            "SELECT 1 FROM players WHERE world = ? AND gn = ?",
+            (world, gn),
+        )?;
+        if taken.is_some() {
+            return Err(ChangeNameStatus::NameTaken.into());
+        }
+        item::spend(tx, world, uid, cost).map_err(|e| match e {
+            FnError::Module { code, .. } if code == SharedStatus::NotEnoughItems.code() => {
+                ChangeNameStatus::MaterialsInsufficient.into()
+            }
+            other => other,
+        })?;
         tx.exec_drop(
             "UPDATE players SET gn = ? WHERE world = ? AND unique_id = ?",
             (gn, world, uid),
         )
-        .map_err(taken)?;
-        Ok(())
+        .map_err(|e| match duplicate_key(&e) {
+            Some("players_gn") => ChangeNameStatus::NameTaken.into(),
+            _ => FnError::from(e),
+        })?;
+        let held = item::holdings(tx, world, uid)?;
+        Ok(cost
+            .iter()
+            .map(|c| {
+                let qty = held
+                    .iter()
+                    .find(|h| (h.group, h.id) == (c.group, c.id))
+                    .map_or(0, |h| h.qty);
+                format!("{}:{}:{}", c.group, c.id, qty)
+            })
+            .collect::<Vec<String>>())
     })?;
     let mut conn = ctx.db.conn()?;
     let items = item::holdings(&mut conn, world, uid)?;
     ok(data([
         ("gn", Value::from(gn)),
+        ("remaining", Value::from(remaining)),
+        (
+            "reward",
+            Value::from(cost.iter().map(Item::to_string).collect::<Vec<_>>()),
+        ),
         ("items", item::to_json(&items)),
     ]))
+}
+
+/// `player_set_intro(intro)`: the caller's profile text, up to 128 characters (any
+/// script, emoji; line breaks allowed, no other control characters). Answers `intro`.
+pub fn player_set_intro(ctx: &Context, me: &Player, args: &Args) -> Outcome {
+    let intro = args.str("intro")?;
+    let invalid = |why: &str| FnError::module(ProfileStatus::InvalidValue, why.to_string());
+    if intro.chars().count() > INTRO_MAX_CHARS {
+        return Err(invalid("intro must be at most 128 characters"));
+    }
+    if intro.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(invalid(
+            "intro must not contain control characters other than line breaks",
+        ));
+    }
+    ctx.db.conn()?.exec_drop(
+        "UPDATE players SET intro = ? WHERE world = ? AND unique_id = ?",
+        (intro, &me.world, &me.unique_id),
+    )?;
+    ok(data([("intro", Value::from(intro))]))
+}
+
+/// `player_set_icon(icon)`: the caller's icon, an integer `0..=2147483647` (a decimal
+/// string too). Answers `icon`.
+pub fn player_set_icon(ctx: &Context, me: &Player, args: &Args) -> Outcome {
+    let icon = args.int("icon")?;
+    if !(0..=ICON_MAX).contains(&icon) {
+        return Err(FnError::module(
+            ProfileStatus::InvalidValue,
+            format!("icon must be from 0 to {ICON_MAX}"),
+        ));
+    }
+    ctx.db.conn()?.exec_drop(
+        "UPDATE players SET icon = ? WHERE world = ? AND unique_id = ?",
+        (icon, &me.world, &me.unique_id),
+    )?;
+    ok(data([("icon", Value::from(icon))]))
 }
 
 /// The player `add_resources` acts on: `gn_target` (a name) or `uid_target` (an account's

@@ -9,6 +9,7 @@
 
 mod accounts;
 mod config_readers;
+mod contact;
 mod family;
 mod handler;
 mod mail_functions;
@@ -86,6 +87,13 @@ impl Stack {
         r.data
     }
 
+    /// `request`'s data, asserting its status (e.g. 1 "new account created").
+    fn expect(&self, request: Value, status: i32) -> serde_json::Map<String, Value> {
+        let r = self.call(request.clone());
+        assert_eq!(r.status, status, "{request} answered {}", r.to_json());
+        r.data
+    }
+
     fn token(&self, uid: &str, kind: TokenKind, world: Option<&str>, role: Option<&str>) -> String {
         self.services
             .tokens
@@ -94,9 +102,11 @@ impl Stack {
             .0
     }
 
+    /// A guest login (1 for a new guest, 0 for an existing one): its account token.
     fn guest(&self, device: &str) -> String {
-        let data = self.ok(json!({"function":"login_unique","data":{"unique_id":device}}));
-        data["token"].as_str().unwrap().to_string()
+        let r = self.call(json!({"function":"login_unique","data":{"unique_id":device}}));
+        assert!(matches!(r.status, 0 | 1), "login_unique: {}", r.to_json());
+        r.data["token"].as_str().unwrap().to_string()
     }
 }
 

@@ -96,7 +96,7 @@ fn create_player_grants_the_starting_kit_once() {
     let info = ok_as(&s, &token, "s0", "get_info_player", json!({}));
     assert_eq!(
         info,
-        *json!({"unique_id":"dev-1","gn":"Alice","icon":3,"level":1})
+        *json!({"unique_id":"dev-1","gn":"Alice","fn":"","exp":0,"icon":3,"intro":"","level":1})
             .as_object()
             .unwrap()
     );
@@ -121,7 +121,7 @@ fn create_player_grants_the_starting_kit_once() {
     );
     assert_eq!(
         (again.status, again.message.as_str()),
-        (80, "this account already has a player in this world")
+        (99, "this account already has a player in this world")
     );
     assert_eq!(qty(&s, "s0", "dev-1", 3, 1), 5000);
     // names are unique per world, not across worlds
@@ -135,7 +135,7 @@ fn create_player_grants_the_starting_kit_once() {
     );
     assert_eq!(
         (taken.status, taken.message.as_str()),
-        (81, "player name is already taken in this world")
+        (99, "player name is already taken in this world")
     );
     assert_eq!(
         qty(&s, "s0", "dev-2", 3, 1),
@@ -144,16 +144,26 @@ fn create_player_grants_the_starting_kit_once() {
     );
     new_player(&s, "dev-1", "s1", "Alice");
 
-    // the account token lists every world with a player
+    // the account token lists every world, with the player where there is one
     let account = s.token("dev-1", TokenKind::Account, None, None);
     let r = s.call(json!({"function":"get_account_world_info","data":{"token":account}}));
     assert_eq!(r.status, 0, "{}", r.to_json());
     assert_eq!(
         r.data["worlds"],
-        json!([{"world":"s0","gn":"Alice","level":1},{"world":"s1","gn":"Alice","level":1}])
+        json!([
+            {"server_status":0,"world":"s0","world_name":"world s0","gn":"Alice","exp":0,"level":1},
+            {"server_status":0,"world":"s1","world_name":"world s1","gn":"Alice","exp":0,"level":1}
+        ])
     );
     let r = call_as(&s, &bob, "s0", "get_account_world_info", json!({}));
-    assert_eq!(r.data["worlds"], json!([]), "a session token works too");
+    assert_eq!(
+        r.data["worlds"],
+        json!([
+            {"server_status":0,"world":"s0","world_name":"world s0","gn":"","exp":0,"level":0},
+            {"server_status":0,"world":"s1","world_name":"world s1","gn":"","exp":0,"level":0}
+        ]),
+        "a session token works too"
+    );
 
     // argument errors
     let r = call_as(&s, &bob, "s0", "create_player", json!({"gn":"Bob"}));
@@ -235,7 +245,7 @@ fn names_of_any_script_round_trip_and_rule_breakers_are_refused() {
             "create_player",
             json!({"gn":bad,"icon":0}),
         );
-        assert_eq!(r.status, 82, "{bad:?}: {}", r.to_json());
+        assert_eq!(r.status, 98, "{bad:?}: {}", r.to_json());
         assert!(
             r.message.starts_with("gn "),
             "the message says the rule: {}",
@@ -268,6 +278,8 @@ fn change_player_name_costs_diamonds_and_refuses_cleanly() {
         json!({"gn":"Alicia"}),
     );
     assert_eq!(changed["gn"], "Alicia");
+    assert_eq!(changed["remaining"], json!(["3:5:0"]));
+    assert_eq!(changed["reward"], json!(["3:5:100"]), "the cost, positive");
     assert_eq!(
         items_of(&changed),
         ["3:1:5000", "3:10:100"],
@@ -276,11 +288,26 @@ fn change_player_name_costs_diamonds_and_refuses_cleanly() {
     assert_eq!(uid_of_player(&s.services.db, "s0", "Alice").unwrap(), None);
 
     set_qty(&s, "s0", "dev-1", 3, 5, 250);
-    for (gn, code) in [("Bob", 81), ("Alicia", 82), ("no way", 82), ("gm", 82)] {
+    for (gn, code) in [
+        ("Bob", 99),
+        ("Alicia", 99),
+        ("no way", 97),
+        ("gm", 97),
+        ("", 97),
+        ("o'brien\"; --", 97),
+        ("😀", 97),
+    ] {
         let r = call_as(&s, &token, "s0", "change_player_name", json!({"gn":gn}));
         assert_eq!(r.status, code, "{gn}: {}", r.to_json());
         assert_eq!(qty(&s, "s0", "dev-1", 3, 5), 250, "{gn}: nothing spent");
     }
+    let r = call_as(&s, &token, "s0", "change_player_name", json!({"gn":5}));
+    assert_eq!(r.status, 13);
+    let r = call_as(&s, &token, "s0", "change_player_name", json!({}));
+    assert_eq!(
+        (r.status, &r.data["reason"]),
+        (13, &json!("`gn` is missing"))
+    );
     set_qty(&s, "s0", "dev-1", 3, 5, 99);
     let r = call_as(
         &s,
@@ -291,7 +318,7 @@ fn change_player_name_costs_diamonds_and_refuses_cleanly() {
     );
     assert_eq!(
         (r.status, r.message.as_str()),
-        (18, "not enough of item 3:5 (need 100)")
+        (98, "materials insufficient")
     );
     let info = ok_as(&s, &token, "s0", "get_info_player", json!({}));
     assert_eq!(
@@ -299,6 +326,184 @@ fn change_player_name_costs_diamonds_and_refuses_cleanly() {
         "the name stays when the payment fails"
     );
     assert_eq!(qty(&s, "s0", "dev-1", 3, 5), 99);
+    set_qty(&s, "s0", "dev-1", 3, 5, 1234);
+    let changed = ok_as(&s, &token, "s0", "change_player_name", json!({"gn":"李雷"}));
+    assert_eq!(changed["remaining"], json!(["3:5:1134"]));
+}
+
+/// Renames racing each other: 8 threads rename one player to distinct names with enough
+/// diamonds for 3 renames; exactly 3 succeed and pay, the rest answer 98 and pay nothing.
+/// Then two players race for one name: one gets it, the other keeps its diamonds.
+#[test]
+fn concurrent_renames_pay_once_per_rename() {
+    let s = Stack::start();
+    let token = new_player(&s, "racer", "s0", "Racer");
+    set_qty(&s, "s0", "racer", 3, 5, 300);
+    let statuses: Vec<i32> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let (s, token) = (&s, token.clone());
+                scope.spawn(move || {
+                    call_as(
+                        s,
+                        &token,
+                        "s0",
+                        "change_player_name",
+                        json!({"gn":format!("Racer{i}")}),
+                    )
+                    .status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let won = statuses.iter().filter(|&&st| st == 0).count();
+    assert_eq!(won, 3, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|st| matches!(st, 0 | 98)),
+        "{statuses:?}"
+    );
+    assert_eq!(qty(&s, "s0", "racer", 3, 5), 0);
+    let gn = player_name(&s.services.db, "s0", "racer").unwrap().unwrap();
+    assert!(gn.starts_with("Racer") && gn != "Racer", "{gn}");
+
+    let a = new_player(&s, "a", "s0", "PlayerA");
+    let b = new_player(&s, "b", "s0", "PlayerB");
+    set_qty(&s, "s0", "a", 3, 5, 1000);
+    set_qty(&s, "s0", "b", 3, 5, 1000);
+    for round in 0..4 {
+        let wanted = format!("Wanted{round}");
+        let statuses: Vec<i32> = std::thread::scope(|scope| {
+            let handles: Vec<_> = [&a, &b]
+                .into_iter()
+                .map(|token| {
+                    let (s, wanted) = (&s, wanted.clone());
+                    scope.spawn(move || {
+                        call_as(s, token, "s0", "change_player_name", json!({"gn":wanted})).status
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut sorted = statuses.clone();
+        sorted.sort();
+        assert_eq!(sorted, [0, 99], "round {round}");
+    }
+    // 4 renames between them, 100 diamonds each: the losers paid nothing
+    assert_eq!(
+        qty(&s, "s0", "a", 3, 5) + qty(&s, "s0", "b", 3, 5),
+        2000 - 4 * 100
+    );
+}
+
+#[test]
+fn intro_and_icon_are_the_players_own_and_checked() {
+    let s = Stack::start();
+    let token = new_player(&s, "dev-1", "s0", "Poet");
+    let other = new_player(&s, "dev-2", "s0", "Reader");
+    for intro in [
+        "",
+        "Hello 世界 😀🎮",
+        "line one\nline two",
+        "'; DROP TABLE players; --",
+        "%_*\\",
+        &"é".repeat(128),
+    ] {
+        let r = ok_as(&s, &token, "s0", "player_set_intro", json!({"intro":intro}));
+        assert_eq!(r["intro"], intro);
+        let info = ok_as(&s, &token, "s0", "get_info_player", json!({}));
+        assert_eq!(info["intro"], intro, "round trip");
+    }
+    for (intro, message) in [
+        ("x".repeat(129), "intro must be at most 128 characters"),
+        (
+            "tab\there".into(),
+            "intro must not contain control characters other than line breaks",
+        ),
+        (
+            "nul\u{0}".into(),
+            "intro must not contain control characters other than line breaks",
+        ),
+    ] {
+        let r = call_as(&s, &token, "s0", "player_set_intro", json!({"intro":intro}));
+        assert_eq!((r.status, r.message.as_str()), (99, message));
+    }
+    let r = call_as(&s, &token, "s0", "player_set_intro", json!({"intro":7}));
+    assert_eq!(r.status, 13);
+    let r = call_as(&s, &token, "s0", "player_set_intro", json!({}));
+    assert_eq!(
+        (r.status, &r.data["reason"]),
+        (13, &json!("`intro` is missing"))
+    );
+
+    for (icon, answered) in [
+        (json!(0), 0),
+        (json!(42), 42),
+        (json!("7"), 7),
+        (json!(2147483647i64), 2147483647i64),
+    ] {
+        let r = ok_as(&s, &token, "s0", "player_set_icon", json!({"icon":icon}));
+        assert_eq!(r["icon"], answered);
+        let info = ok_as(&s, &token, "s0", "get_info_player", json!({}));
+        assert_eq!(info["icon"], answered);
+    }
+    for icon in [
+        json!(-1),
+        json!(2147483648i64),
+        json!(i64::MAX),
+        json!(i64::MIN),
+    ] {
+        let r = call_as(&s, &token, "s0", "player_set_icon", json!({"icon":icon}));
+        assert_eq!(r.status, 99, "{icon}: {}", r.to_json());
+        assert!(
+            r.message.starts_with("icon must be from 0 to"),
+            "{}",
+            r.message
+        );
+    }
+    for icon in [json!("x"), json!(1.5), json!(null), json!([1])] {
+        let r = call_as(&s, &token, "s0", "player_set_icon", json!({"icon":icon}));
+        assert_eq!(r.status, 13, "{icon}");
+    }
+    // only one's own: unique_id in data is the caller's, whatever the client sends
+    ok_as(
+        &s,
+        &token,
+        "s0",
+        "player_set_intro",
+        json!({"intro":"mine","unique_id":"dev-2"}),
+    );
+    let info = ok_as(&s, &other, "s0", "get_info_player", json!({}));
+    assert_eq!((&info["intro"], &info["icon"]), (&json!(""), &json!(3)));
+    // without a player: the shared 17
+    let nobody = session(&s, "nobody", "s0");
+    for function in ["player_set_intro", "player_set_icon"] {
+        let r = call_as(&s, &nobody, "s0", function, json!({"intro":"x","icon":1}));
+        assert_eq!(r.status, 17, "{function}");
+    }
+}
+
+#[test]
+fn get_info_player_answers_the_family_name() {
+    let s = Stack::start();
+    let token = new_player(&s, "member", "s0", "Member");
+    let mut conn = s.services.db.conn().unwrap();
+    conn.exec_drop(
+        "INSERT INTO families (world, fid, name) VALUES ('s0', '0123456789abcdef', 'Clan 李')",
+        (),
+    )
+    .unwrap();
+    conn.exec_drop(
+        "INSERT INTO family_members (world, unique_id, fid, role) VALUES ('s0', 'member', '0123456789abcdef', 0)",
+        (),
+    )
+    .unwrap();
+    let info = ok_as(&s, &token, "s0", "get_info_player", json!({}));
+    assert_eq!(info["fn"], "Clan 李");
+    // in another world the same account has no family
+    let elsewhere = new_player(&s, "member", "s1", "Member");
+    let info = ok_as(&s, &elsewhere, "s1", "get_info_player", json!({}));
+    assert_eq!(info["fn"], "");
 }
 
 #[test]

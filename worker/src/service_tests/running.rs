@@ -21,10 +21,10 @@ fn end_to_end_between_nats_and_a_gate() {
     let mut gate = FakeGate::start(&redis.url(), &nats.url(), "0");
 
     let r = gate.ask(json!({"world":"s0","function":"register","data":{"unique_id":"e2e","account":"e2e_user","password":"e2e-password"}}));
-    assert_eq!(r.status, 0, "{}", r.to_json());
+    assert_eq!(r.status, 1, "{}", r.to_json());
     let token = r.data["token"].as_str().unwrap().to_string();
     let r = gate.ask(json!({"world":"s0","function":"enter_world","data":{"token":token}}));
-    assert_eq!(r.status, 0);
+    assert_eq!(r.status, 98, "no player yet");
     assert_eq!(r.data["world"], "s0");
 
     // A malformed payload is dropped; a panic answers -1 and the next job is served.
@@ -38,7 +38,13 @@ fn end_to_end_between_nats_and_a_gate() {
     assert_eq!(
         gate.ask(json!({"function":"login_unique","data":{"unique_id":"next"}}))
             .status,
-        0
+        1
+    );
+    assert_eq!(
+        gate.ask(json!({"function":"login_unique","data":{"unique_id":"next"}}))
+            .status,
+        0,
+        "the same guest again"
     );
 
     // Many jobs at once all come back, each under its own jid.
@@ -53,7 +59,7 @@ fn end_to_end_between_nats_and_a_gate() {
     let mut answered: Vec<String> = (0..40)
         .map(|_| {
             let (jid, r) = gate.answer();
-            assert_eq!(r.status, 0);
+            assert_eq!(r.status, 1, "new guests");
             jid
         })
         .collect();
@@ -70,7 +76,13 @@ fn end_to_end_between_nats_and_a_gate() {
         "{metrics}"
     );
     assert!(metrics.contains("worker_jobs_refused_total 1"), "{metrics}");
-    assert!(metrics.contains("worker_jobs_ok_total 43"), "{metrics}");
+    // register (1), enter_world (98), login_unique "next" (1) and 40 new guests (1): the
+    // original's non-zero successes count with the module statuses
+    assert!(metrics.contains("worker_jobs_ok_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("worker_jobs_module_error_total 43"),
+        "{metrics}"
+    );
 
     // A job whose gate gave up (no `gate.job.<jid>`) is run, its answer dropped and counted.
     let orphan = shared::ids::job_id();
@@ -143,7 +155,7 @@ fn the_worker_survives_a_nats_restart() {
     let worker = Worker::start(&test_settings(&redis, &nats, &db)).unwrap();
     let mut gate = FakeGate::start(&redis.url(), &nats.url(), "1");
     let guest = json!({"function":"login_unique","data":{"unique_id":"nats-1"}});
-    assert_eq!(gate.ask(guest.clone()).status, 0);
+    assert_eq!(gate.ask(guest.clone()).status, 1);
 
     nats.kill();
     nats.restart();
@@ -186,7 +198,7 @@ fn worlds_come_from_the_config_service_and_follow_its_changes() {
         |world: &str| json!({"world":world,"function":"enter_world","data":{"token":token}});
     assert_eq!(
         gate.ask(enter("s7")).status,
-        0,
+        98,
         "served by the config service"
     );
     assert_eq!(
@@ -197,14 +209,14 @@ fn worlds_come_from_the_config_service_and_follow_its_changes() {
 
     std::fs::write(&worlds, r#"{"worlds":["s7","s8"],"merge":{}}"#).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while gate.ask(enter("s8")).status != 0 {
+    while gate.ask(enter("s8")).status != 98 {
         assert!(Instant::now() < deadline, "the new world never appeared");
         std::thread::sleep(Duration::from_millis(200));
     }
     // A broken file on the service keeps the last good worlds.
     std::fs::write(&worlds, "{ broken").unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(gate.ask(enter("s8")).status, 0);
+    assert_eq!(gate.ask(enter("s8")).status, 98);
     worker.stop();
 }
 
@@ -243,7 +255,7 @@ fn clients_are_served_through_the_real_gate() {
     let registered = ask(&[
         json!({"world":"s0","function":"register","data":{"unique_id":"via-gate","account":"gate_user","password":"gate-password"}}),
     ]);
-    assert_eq!(registered[0].status, 0);
+    assert_eq!(registered[0].status, 1);
     // Pipelined requests run concurrently (on any worker thread or worker); the gate
     // answers them in request order.
     let answers = ask(&[
@@ -254,10 +266,10 @@ fn clients_are_served_through_the_real_gate() {
         json!({"world":"s0","function":"login_unique","data":{"unique_id":"via-gate"}}),
     ]);
     let statuses: Vec<i32> = answers.iter().map(|r| r.status).collect();
-    assert_eq!(statuses, [10, 0, 12, 0, 83]);
+    assert_eq!(statuses, [10, 0, 12, 0, 2]);
     let token = answers[1].data["token"].clone();
     let answers = ask(&[json!({"world":"s1","function":"enter_world","data":{"token":token}})]);
-    assert_eq!(answers[0].status, 0);
+    assert_eq!(answers[0].status, 98);
     assert_eq!(answers[0].data["world"], "s1");
     front.stop();
     worker.stop();

@@ -1,10 +1,13 @@
 //! Accounts: register, guest login by device id, login, binding credentials to a guest,
-//! account info, and entering a world.
+//! account info, entering a world, and (in [`contact`]) binding an email address or phone
+//! number with a verification code.
 //!
-//! Accounts are global; the `unique_id` is the `uid` of every token. A taken `unique_id`
-//! or account name fails with a status and changes nothing (the original overwrote the
-//! password: an account takeover).
+//! Accounts are global; the `unique_id` is the `uid` of every token. The statuses are the
+//! original's (tables in `modules/enums.rs`). Unlike the original, `register` never
+//! overwrites the credentials of a `unique_id` that has them (an account takeover there):
+//! it answers 2, like `login_unique`.
 
+pub mod contact;
 pub mod password;
 
 use std::sync::OnceLock;
@@ -14,55 +17,63 @@ use mysql::prelude::Queryable;
 use serde_json::Value;
 
 use crate::db::duplicate_key;
-use crate::function::Context;
-use crate::function::{check_text, data, ok, Account, Args, FnError, Outcome};
+use crate::function::{check_text, data, ok, Account, Args, FnError, ModuleStatus, Outcome};
+use crate::function::{Context, Reply};
 use crate::modules::common::transaction;
-use crate::modules::enums::AccountStatus;
+use crate::modules::enums::{
+    AccountStatus, BindAccountStatus, EnterWorldStatus, LoginStatus, LoginUniqueStatus,
+    RegisterStatus,
+};
 
 const UNIQUE_ID_CHARS: (usize, usize) = (1, 64);
 const ACCOUNT_CHARS: (usize, usize) = (3, 32);
 const PASSWORD_CHARS: (usize, usize) = (6, 64);
 
-fn status(s: AccountStatus) -> FnError {
-    FnError::from(s)
+fn no_account() -> FnError {
+    AccountStatus::NoSuchAccount.into()
 }
 
-fn invalid(message: impl Into<String>) -> FnError {
-    FnError::module(AccountStatus::InvalidArgument, message)
-}
-
-fn check_unique_id(unique_id: &str) -> Result<(), FnError> {
+/// The unique_id rules: no space (the original's only rule, its status), then our bounds
+/// (length, control characters, whitespace at either end), all answered with `status`.
+fn check_unique_id(unique_id: &str, status: impl ModuleStatus) -> Result<(), FnError> {
+    if unique_id.contains(' ') {
+        return Err(status.into());
+    }
     let (min, max) = UNIQUE_ID_CHARS;
-    check_text(
-        "unique_id",
-        unique_id,
-        min,
-        max,
-        AccountStatus::InvalidArgument,
-    )
+    check_text("unique_id", unique_id, min, max, status)
 }
 
-fn check_credentials(account: &str, password: &str) -> Result<(), FnError> {
-    let code = AccountStatus::InvalidArgument;
-    check_text("account", account, ACCOUNT_CHARS.0, ACCOUNT_CHARS.1, code)?;
+/// The account name as stored: lower-cased, as the original did (`Bob` registers `bob`).
+fn account_name(account: &str) -> String {
+    account.to_lowercase()
+}
+
+/// Checks an account name and a password; each failure is answered with its own status.
+fn check_credentials(
+    account: &str,
+    password: &str,
+    bad_account: impl ModuleStatus,
+    bad_password: impl ModuleStatus,
+) -> Result<(), FnError> {
+    check_text(
+        "account",
+        account,
+        ACCOUNT_CHARS.0,
+        ACCOUNT_CHARS.1,
+        bad_account,
+    )?;
     // Any character may be part of a password; only the length is checked.
     let chars = password.chars().count();
     if !(PASSWORD_CHARS.0..=PASSWORD_CHARS.1).contains(&chars) {
-        return Err(invalid(format!(
-            "password must be {} to {} characters",
-            PASSWORD_CHARS.0, PASSWORD_CHARS.1
-        )));
+        return Err(FnError::module(
+            bad_password,
+            format!(
+                "password must be {} to {} characters",
+                PASSWORD_CHARS.0, PASSWORD_CHARS.1
+            ),
+        ));
     }
     Ok(())
-}
-
-/// Maps a duplicate-key error of the accounts table to its status.
-fn taken(e: &mysql::Error) -> Option<FnError> {
-    match duplicate_key(e)? {
-        "PRIMARY" => Some(status(AccountStatus::UniqueIdTaken)),
-        "accounts_account" => Some(status(AccountStatus::AccountTaken)),
-        _ => None,
-    }
 }
 
 fn issue_account_token(ctx: &Context, uid: &str) -> Result<String, FnError> {
@@ -72,52 +83,116 @@ fn issue_account_token(ctx: &Context, uid: &str) -> Result<String, FnError> {
         .map_err(|e| FnError::Backend(e.to_string()))
 }
 
-fn token_answer(token: String, unique_id: &str) -> Outcome {
-    ok(data([
-        ("token", Value::from(token)),
-        ("unique_id", Value::from(unique_id)),
-    ]))
+/// A nullable text column as the original answered it: `""` when unset.
+fn text(value: Option<String>) -> Value {
+    Value::from(value.unwrap_or_default())
 }
 
-/// `register(unique_id, account, password)`: a new account with credentials.
+/// A unique_id for a `register` that sent `""` (the original made one too, but did not
+/// answer it; we answer it in `unique_id`).
+fn generated_unique_id() -> String {
+    format!("lukseun{}", shared::ids::random_hex(16))
+}
+
+/// `register(unique_id, account, password)`: credentials for a new account (1) or for the
+/// guest account of an existing `unique_id` (0). Answers `token`, `account`, `unique_id`.
 pub fn register(ctx: &Context, args: &Args) -> Outcome {
     let unique_id = args.str("unique_id")?;
-    let account = args.str("account")?;
+    let account = account_name(args.str("account")?);
     let password = args.str("password")?;
-    check_unique_id(unique_id)?;
-    check_credentials(account, password)?;
+    let unique_id = match unique_id {
+        "" => generated_unique_id(),
+        given => {
+            check_unique_id(given, RegisterStatus::InvalidUniqueId)?;
+            given.to_string()
+        }
+    };
+    check_credentials(
+        &account,
+        password,
+        RegisterStatus::InvalidAccount,
+        RegisterStatus::InvalidPassword,
+    )?;
     let hash = password::hash_password(password, ctx.settings.pbkdf2_iterations);
-    // The token is issued inside the transaction: if Redis fails, no account is left behind.
-    let token = transaction(ctx.db, |tx| {
-        tx.exec_drop(
+    let name_taken = |e: mysql::Error| match duplicate_key(&e) {
+        Some("accounts_account") => FnError::from(RegisterStatus::AccountTaken),
+        _ => e.into(),
+    };
+    // Two single-statement transactions, so concurrent registers cannot deadlock: a new
+    // row, else credentials for the guest row (only while it has none). The token is
+    // issued inside: if Redis fails, nothing is kept.
+    let inserted = transaction(ctx.db, |tx| {
+        let insert = tx.exec_drop(
             "INSERT INTO accounts (unique_id, account, password) VALUES (?, ?, ?)",
-            (unique_id, account, &hash),
-        )
-        .map_err(|e| taken(&e).unwrap_or_else(|| e.into()))?;
-        issue_account_token(ctx, unique_id)
+            (&unique_id, &account, &hash),
+        );
+        match insert {
+            Ok(()) => Ok(Some(issue_account_token(ctx, &unique_id)?)),
+            Err(e) if duplicate_key(&e) == Some("PRIMARY") => Ok(None),
+            Err(e) => Err(name_taken(e)),
+        }
     })?;
-    token_answer(token, unique_id)
+    let (token, created) = match inserted {
+        Some(token) => (token, true),
+        None => transaction(ctx.db, |tx| {
+            tx.exec_drop(
+                "UPDATE accounts SET account = ?, password = ?
+                 WHERE unique_id = ? AND account IS NULL AND password IS NULL",
+                (&account, &hash, &unique_id),
+            )
+            .map_err(name_taken)?;
+            if tx.affected_rows() != 1 {
+                return Err(RegisterStatus::AccountBound.into());
+            }
+            Ok((issue_account_token(ctx, &unique_id)?, false))
+        })?,
+    };
+    let answer = data([
+        ("token", Value::from(token)),
+        ("account", Value::from(account)),
+        ("unique_id", Value::from(unique_id)),
+    ]);
+    Ok(match created {
+        true => Reply::with(RegisterStatus::Created, answer),
+        false => Reply::ok(answer),
+    })
 }
 
-/// `login_unique(unique_id)`: guest login by device id, creating the guest when new.
+/// `login_unique(unique_id)`: guest login by device id, creating the guest when new (1).
+/// A device id whose account has an account name and password answers 2 without a token:
+/// otherwise knowing a device id would be as good as knowing the password.
 pub fn login_unique(ctx: &Context, args: &Args) -> Outcome {
     let unique_id = args.str("unique_id")?;
-    check_unique_id(unique_id)?;
-    let mut conn = ctx.db.conn()?;
-    conn.exec_drop(
-        "INSERT INTO accounts (unique_id) VALUES (?) ON DUPLICATE KEY UPDATE unique_id = unique_id",
-        (unique_id,),
-    )?;
-    let row: Option<(Option<String>, Option<String>)> = conn.exec_first(
-        "SELECT account, password FROM accounts WHERE unique_id = ?",
-        (unique_id,),
-    )?;
-    match row {
-        // Otherwise knowing a device id would be as good as knowing the password.
-        Some((None, None)) => token_answer(issue_account_token(ctx, unique_id)?, unique_id),
-        Some(_) => Err(status(AccountStatus::GuestHasCredentials)),
-        None => Err(FnError::Backend("guest row vanished after insert".into())),
+    if unique_id.is_empty() {
+        return Err(LoginUniqueStatus::EmptyUniqueId.into());
     }
+    check_unique_id(unique_id, LoginUniqueStatus::InvalidUniqueId)?;
+    let mut conn = ctx.db.conn()?;
+    let created = match conn.exec_drop("INSERT INTO accounts (unique_id) VALUES (?)", (unique_id,))
+    {
+        Ok(()) => true,
+        Err(e) if duplicate_key(&e) == Some("PRIMARY") => false,
+        Err(e) => return Err(e.into()),
+    };
+    if !created {
+        let row: Option<(Option<String>, Option<String>)> = conn.exec_first(
+            "SELECT account, password FROM accounts WHERE unique_id = ?",
+            (unique_id,),
+        )?;
+        match row {
+            Some((None, None)) => {}
+            Some(_) => return Err(LoginUniqueStatus::AccountBound.into()),
+            None => return Err(FnError::Backend("guest row vanished".into())),
+        }
+    }
+    let answer = data([
+        ("token", Value::from(issue_account_token(ctx, unique_id)?)),
+        ("unique_id", Value::from(unique_id)),
+    ]);
+    Ok(match created {
+        true => Reply::with(LoginUniqueStatus::Created, answer),
+        false => Reply::ok(answer),
+    })
 }
 
 /// The column an `identifier` names: a fixed string, never the client's text.
@@ -136,65 +211,115 @@ fn decoy_hash(iterations: u32) -> &'static str {
     DECOY.get_or_init(|| password::hash_password("decoy password", iterations))
 }
 
+type AccountRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// The account `login` names: by the stored form of the value (account names lower-cased,
+/// emails lower-cased, phone numbers normalised), then, for an account name stored before
+/// names were lower-cased, exactly as sent.
+fn find_login(
+    conn: &mut impl Queryable,
+    column: &str,
+    value: &str,
+) -> Result<Option<AccountRow>, FnError> {
+    let stored = match column {
+        "account" => account_name(value),
+        "email" => contact::Kind::Email
+            .stored_form(value)
+            .unwrap_or_else(|_| value.to_string()),
+        _ => contact::Kind::Phone
+            .stored_form(value)
+            .unwrap_or_else(|_| value.to_string()),
+    };
+    let query = format!(
+        "SELECT unique_id, password, account, email, phone_number FROM accounts WHERE {column} = ?"
+    );
+    let mut row: Option<AccountRow> = conn.exec_first(&query, (&stored,))?;
+    if row.is_none() && stored != value {
+        row = conn.exec_first(&query, (value,))?;
+    }
+    Ok(row)
+}
+
 /// `login(identifier, value, password)` with identifier account | email | phone_number.
+/// Answers `token`, `account`, `email`, `phone_number` (`""` when unset) and `unique_id`;
+/// every failure is 1, after the same password work as a success.
 pub fn login(ctx: &Context, args: &Args) -> Outcome {
     let identifier = args.str("identifier")?;
     let value = args.str("value")?;
     let password = args.str("password")?;
-    let column = identifier_column(identifier)
-        .ok_or_else(|| invalid("identifier must be account, email or phone_number"))?;
-    let mut conn = ctx.db.conn()?;
-    let row: Option<(String, Option<String>)> = conn.exec_first(
-        format!("SELECT unique_id, password FROM accounts WHERE {column} = ?"),
-        (value,),
-    )?;
-    let (unique_id, stored) = match row {
-        Some((uid, Some(stored))) => (uid, stored),
-        _ => {
-            let _ = password::verify_password(password, decoy_hash(ctx.settings.pbkdf2_iterations));
-            return Err(status(AccountStatus::WrongCredentials));
-        }
+    let row = match identifier_column(identifier) {
+        Some(column) => find_login(&mut ctx.db.conn()?, column, value)?,
+        None => None,
+    };
+    let refused = || FnError::from(LoginStatus::InvalidCredentials);
+    let Some((unique_id, Some(stored), account, email, phone_number)) = row else {
+        let _ = password::verify_password(password, decoy_hash(ctx.settings.pbkdf2_iterations));
+        return Err(refused());
     };
     match password::verify_password(password, &stored) {
-        Ok(true) => token_answer(issue_account_token(ctx, &unique_id)?, &unique_id),
-        Ok(false) => Err(status(AccountStatus::WrongCredentials)),
+        Ok(true) => ok(data([
+            ("token", Value::from(issue_account_token(ctx, &unique_id)?)),
+            ("account", text(account)),
+            ("email", text(email)),
+            ("phone_number", text(phone_number)),
+            ("unique_id", Value::from(unique_id)),
+        ])),
+        Ok(false) => Err(refused()),
         Err(e) => Err(FnError::Backend(format!("account {unique_id}: {e}"))),
     }
 }
 
 /// `bind_account(account, password)`: gives the token's guest account credentials, once.
 pub fn bind_account(ctx: &Context, caller: &Account, args: &Args) -> Outcome {
-    let account = args.str("account")?;
+    let account = account_name(args.str("account")?);
     let password = args.str("password")?;
-    check_credentials(account, password)?;
     let unique_id = caller.uid.as_str();
-    let hash = password::hash_password(password, ctx.settings.pbkdf2_iterations);
     let mut conn = ctx.db.conn()?;
+    let row: Option<(Option<String>, Option<String>)> = conn.exec_first(
+        "SELECT account, password FROM accounts WHERE unique_id = ?",
+        (unique_id,),
+    )?;
+    match row {
+        None => return Err(no_account()),
+        Some((None, None)) => {}
+        Some(_) => return Err(BindAccountStatus::AlreadyBound.into()),
+    }
+    check_credentials(
+        &account,
+        password,
+        BindAccountStatus::InvalidAccount,
+        BindAccountStatus::InvalidPassword,
+    )?;
+    let hash = password::hash_password(password, ctx.settings.pbkdf2_iterations);
     let bound = conn.exec_drop(
         "UPDATE accounts SET account = ?, password = ?
          WHERE unique_id = ? AND account IS NULL AND password IS NULL",
-        (account, &hash, unique_id),
+        (&account, &hash, unique_id),
     );
-    if let Err(e) = bound {
-        return Err(taken(&e).unwrap_or_else(|| e.into()));
+    match bound {
+        Err(e) if duplicate_key(&e) == Some("accounts_account") => {
+            return Err(BindAccountStatus::AccountTaken.into())
+        }
+        Err(e) => return Err(e.into()),
+        Ok(()) => {}
     }
-    if conn.affected_rows() == 1 {
-        return ok(data([
-            ("unique_id", Value::from(unique_id)),
-            ("account", Value::from(account)),
-        ]));
+    if conn.affected_rows() != 1 {
+        // A concurrent bind of the same guest won.
+        return Err(BindAccountStatus::AlreadyBound.into());
     }
-    let exists: Option<String> = conn.exec_first(
-        "SELECT unique_id FROM accounts WHERE unique_id = ?",
-        (unique_id,),
-    )?;
-    Err(status(match exists {
-        Some(_) => AccountStatus::AlreadyBound,
-        None => AccountStatus::NoSuchAccount,
-    }))
+    ok(data([
+        ("account", Value::from(account)),
+        ("unique_id", Value::from(unique_id)),
+    ]))
 }
 
-/// `account_all_info`: what the account has (its row; worlds join in with later modules).
+/// `account_all_info`: `account`, `email`, `phone_number` (`""` when unset), `unique_id`.
 pub fn account_all_info(ctx: &Context, caller: &Account, _args: &Args) -> Outcome {
     let unique_id = caller.uid.as_str();
     let mut conn = ctx.db.conn()?;
@@ -202,29 +327,62 @@ pub fn account_all_info(ctx: &Context, caller: &Account, _args: &Args) -> Outcom
         "SELECT account, email, phone_number FROM accounts WHERE unique_id = ?",
         (unique_id,),
     )?;
-    let (account, email, phone_number) = row.ok_or_else(|| status(AccountStatus::NoSuchAccount))?;
+    let (account, email, phone_number) = row.ok_or_else(no_account)?;
     ok(data([
+        ("account", text(account)),
+        ("email", text(email)),
+        ("phone_number", text(phone_number)),
         ("unique_id", Value::from(unique_id)),
-        ("account", Value::from(account)),
-        ("email", Value::from(email)),
-        ("phone_number", Value::from(phone_number)),
     ]))
 }
 
-/// `enter_world`: a session token for the request's world.
+/// The account's `cid`, made on first use (32 random hex digits; concurrent first uses
+/// agree on one). `None` when the account does not exist.
+fn cid_of(conn: &mut impl Queryable, unique_id: &str) -> Result<Option<String>, FnError> {
+    let select = "SELECT cid FROM accounts WHERE unique_id = ?";
+    let cid: Option<Option<String>> = conn.exec_first(select, (unique_id,))?;
+    match cid {
+        None => Ok(None),
+        Some(Some(cid)) => Ok(Some(cid)),
+        Some(None) => {
+            conn.exec_drop(
+                "UPDATE accounts SET cid = ? WHERE unique_id = ? AND cid IS NULL",
+                (shared::ids::random_hex(16), unique_id),
+            )?;
+            let cid: Option<Option<String>> = conn.exec_first(select, (unique_id,))?;
+            Ok(cid.flatten())
+        }
+    }
+}
+
+/// `enter_world`: a session token for the request's world. Answers `cid` (the account's
+/// stable id), `session` (the token; also as `token`), `unique_id`, `world`: status 0 when
+/// the account has a player there, 98 (same data) when it has none yet.
 pub fn enter_world(ctx: &Context, caller: &Account, _args: &Args) -> Outcome {
     let world = ctx.world()?;
     let unique_id = caller.uid.as_str();
+    let mut conn = ctx.db.conn()?;
+    let cid = cid_of(&mut conn, unique_id)?.ok_or_else(no_account)?;
+    let has_player: Option<i32> = conn.exec_first(
+        "SELECT 1 FROM players WHERE world = ? AND unique_id = ?",
+        (world, unique_id),
+    )?;
     let role = caller.role.as_deref();
-    let (token, _) = ctx
+    let (session, _) = ctx
         .tokens
         .issue(unique_id, TokenKind::Session, Some(world), role)
         .map_err(|e| FnError::Backend(e.to_string()))?;
-    ok(data([
-        ("token", Value::from(token)),
+    let answer = data([
+        ("cid", Value::from(cid)),
+        ("session", Value::from(session.clone())),
+        ("token", Value::from(session)),
         ("unique_id", Value::from(unique_id)),
         ("world", Value::from(world)),
-    ]))
+    ]);
+    Ok(match has_player {
+        Some(_) => Reply::ok(answer),
+        None => Reply::with(EnterWorldStatus::NewToWorld, answer),
+    })
 }
 
 #[cfg(test)]
@@ -242,15 +400,34 @@ mod tests {
 
     #[test]
     fn credential_bounds_are_enforced_with_clear_messages() {
-        assert!(check_credentials("abc", "123456").is_ok());
-        let long_account = "a".repeat(33);
-        let e = check_credentials(&long_account, "123456").unwrap_err();
-        assert_eq!(e, invalid("account must be 3 to 32 characters"));
-        let e = check_credentials("abc", "12345").unwrap_err();
-        assert_eq!(e, invalid("password must be 6 to 64 characters"));
-        assert!(check_credentials("abc", &"p".repeat(65)).is_err());
-        assert!(check_unique_id("").is_err());
-        assert!(check_unique_id(&"😀".repeat(64)).is_ok());
-        assert!(check_unique_id(&"u".repeat(65)).is_err());
+        let check = |a: &str, p: &str| {
+            check_credentials(
+                a,
+                p,
+                RegisterStatus::InvalidAccount,
+                RegisterStatus::InvalidPassword,
+            )
+        };
+        assert!(check("abc", "123456").is_ok());
+        let e = check(&"a".repeat(33), "123456").unwrap_err();
+        let account = RegisterStatus::InvalidAccount;
+        assert_eq!(
+            e,
+            FnError::module(account, "account must be 3 to 32 characters")
+        );
+        let e = check("abc", "12345").unwrap_err();
+        let password = RegisterStatus::InvalidPassword;
+        assert_eq!(
+            e,
+            FnError::module(password, "password must be 6 to 64 characters")
+        );
+        assert!(check("abc", &"p".repeat(65)).is_err());
+        let uid = RegisterStatus::InvalidUniqueId;
+        assert!(check_unique_id("", uid).is_err());
+        assert_eq!(check_unique_id("a b", uid), Err(uid.into()));
+        assert!(check_unique_id(&"😀".repeat(64), uid).is_ok());
+        assert!(check_unique_id(&"u".repeat(65), uid).is_err());
+        assert_eq!(account_name("BoB_Ü"), "bob_ü");
+        assert!(generated_unique_id().len() <= UNIQUE_ID_CHARS.1);
     }
 }
