@@ -220,12 +220,20 @@ pub fn to_json(items: &[Item]) -> Value {
     Value::from(items.iter().map(Item::to_string).collect::<Vec<_>>())
 }
 
-/// `get_all_resource()`: `items`, every item the caller holds in this world as item
-/// strings (`"3:1:5000"`), in (group, id) order.
+/// `get_all_resource()`: `items`, `[{"iid","value"}]` for every item of group 3 (the
+/// original's item table) the caller has a row of, zeros included, in id order.
 pub fn get_all_resource(ctx: &Context, player: &Player, _: &Args) -> Outcome {
     let mut conn = ctx.db.conn()?;
-    let items = holdings(&mut conn, &player.world, &player.unique_id)?;
-    ok(data([("items", to_json(&items))]))
+    let rows: Vec<(u32, u64)> = conn.exec(
+        "SELECT item_id, qty FROM items WHERE world = ? AND unique_id = ? AND grp = 3 \
+         ORDER BY item_id",
+        (&player.world, &player.unique_id),
+    )?;
+    let items: Vec<Value> = rows
+        .into_iter()
+        .map(|(iid, value)| serde_json::json!({"iid": iid, "value": value}))
+        .collect();
+    ok(data([("items", Value::from(items))]))
 }
 
 #[cfg(test)]

@@ -4,10 +4,13 @@
 pub mod account;
 pub mod chat;
 pub mod common;
+pub mod daily;
+pub mod energy;
 pub mod enums;
 pub mod family;
 pub mod friend;
 pub mod item;
 pub mod mail;
+pub mod package;
 pub mod player;
 pub mod weapon;
