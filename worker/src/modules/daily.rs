@@ -44,6 +44,19 @@ pub fn seconds_to_next_day(now: i64) -> i64 {
     (game_day(now) + 1) * 86_400 - GAME_DAY_OFFSET - now
 }
 
+/// Locks the player's row until the transaction ends: the per-player lock taken before
+/// its quota and energy rows (and before its items, where a function changes both), so
+/// the first use of a row that does not exist yet cannot deadlock two calls.
+pub fn lock_player(tx: &mut mysql::Transaction<'_>, world: &str, uid: &str) -> Result<(), FnError> {
+    let found: Option<u8> = tx.exec_first(
+        "SELECT 1 FROM players WHERE world = ? AND unique_id = ? FOR UPDATE",
+        (world, uid),
+    )?;
+    found
+        .map(|_| ())
+        .ok_or_else(|| crate::modules::enums::SharedStatus::NoPlayer.into())
+}
+
 /// How much of quota `lid` the player used today, with its row locked until the
 /// transaction ends (so a check and its [`used`] cannot be split by another call).
 pub fn lock_used(
@@ -53,6 +66,7 @@ pub fn lock_used(
     lid: u32,
     now: i64,
 ) -> Result<u32, FnError> {
+    lock_player(tx, world, uid)?;
     let today = date(game_day(now));
     tx.exec_drop(
         "INSERT IGNORE INTO daily_limits (world, unique_id, lid, day, used) VALUES (?, ?, ?, ?, 0)",

@@ -1,6 +1,7 @@
 //! Energy, as the original's `try_energy`: up to `max_energy`, one point back every
 //! `cooling_minutes` while below it; purchases and potions may take it above the maximum.
-//! Table `energy` (no row: full). Changes lock the row for their transaction.
+//! Table `energy` (no row: full). Changes lock the player's row, then the energy row, for
+//! their transaction.
 //!
 //! The original added purchased energy to the value before recovery, losing the points
 //! recovered meanwhile; here the recovery is settled first.
@@ -91,6 +92,7 @@ pub fn lock(
     uid: &str,
     now: i64,
 ) -> Result<Energy, FnError> {
+    daily::lock_player(tx, world, uid)?;
     tx.exec_drop(
         "INSERT IGNORE INTO energy (world, unique_id, energy, recover_from) VALUES (?, ?, ?, NULL)",
         (world, uid, rules.max_energy),

@@ -13,7 +13,7 @@ use mysql::prelude::Queryable;
 use serde_json::{json, Map, Value};
 
 use crate::function::{data, ok, Args, Context, FnError, ModuleStatus, Outcome, Player};
-use crate::modules::common::{transaction, uid_of_player};
+use crate::modules::common::transaction;
 use crate::modules::daily;
 use crate::modules::enums::{
     FindPersonStatus, FriendGiftAllStatus, FriendGiftStatus, FriendRemoveStatus,
@@ -58,6 +58,18 @@ fn friend_rules(ctx: &Context) -> FriendRules {
 
 /// Most names `get_gifts_friend` takes at once.
 const MAX_GNS: usize = 200;
+
+/// The uid of the player named exactly `gn`. MySQL compares `'Ben '` equal to `'Ben'`
+/// (PAD SPACE), so a name with whitespace at either end names nobody.
+fn uid_by_gn(conn: &mut impl Queryable, world: &str, gn: &str) -> Result<Option<String>, FnError> {
+    if gn.trim() != gn || gn.is_empty() {
+        return Ok(None);
+    }
+    Ok(conn.exec_first(
+        "SELECT unique_id FROM players WHERE world = ? AND gn = ?",
+        (world, gn),
+    )?)
+}
 
 /// Confirmed friends of `uid`.
 fn friend_count(conn: &mut impl Queryable, world: &str, uid: &str) -> Result<usize, FnError> {
@@ -163,11 +175,7 @@ pub fn request_friend(ctx: &Context, player: &Player, args: &Args) -> Outcome {
         if used >= rules.daily_request_limit {
             return Err(FriendRequestStatus::DailyLimit.into());
         }
-        let target: Option<String> = tx.exec_first(
-            "SELECT unique_id FROM players WHERE world = ? AND gn = ?",
-            (world, gn_target),
-        )?;
-        let target = target.ok_or(FriendRequestStatus::NoSuchPerson)?;
+        let target = uid_by_gn(tx, world, gn_target)?.ok_or(FriendRequestStatus::NoSuchPerson)?;
         if target == me {
             return Err(FriendRequestStatus::NotYourself.into());
         }
@@ -272,7 +280,7 @@ fn accept(ctx: &Context, player: &Player, request: &Map<String, Value>) -> Outco
 pub fn remove_friend(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let gn_target = args.str("gn_target")?;
     let world = player.world.as_str();
-    if let Some(target) = uid_of_player(ctx.db, world, gn_target)? {
+    if let Some(target) = uid_by_gn(&mut ctx.db.conn()?, world, gn_target)? {
         if target == player.unique_id {
             return Err(FriendRemoveStatus::NotYourself.into());
         }
@@ -311,9 +319,9 @@ fn today(ctx: &Context) -> String {
 pub fn send_gift_friend(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let gn_target = args.str("gn_target")?;
     let world = player.world.as_str();
-    let target = uid_of_player(ctx.db, world, gn_target)?.ok_or(FriendGiftStatus::NotFriends)?;
     let today = today(ctx);
     let mut conn = ctx.db.conn()?;
+    let target = uid_by_gn(&mut conn, world, gn_target)?.ok_or(FriendGiftStatus::NotFriends)?;
     // Checked and sent in one statement: of concurrent sends, one changes the row.
     conn.exec_drop(
         "UPDATE friends SET gift_day = ?, isre = 0 \
@@ -386,11 +394,7 @@ pub fn get_gifts_friend(ctx: &Context, player: &Player, args: &Args) -> Outcome 
     transaction(ctx.db, |tx| {
         let mut senders: Vec<(String, &str)> = Vec::new();
         for gn in names {
-            let uid: Option<String> = tx.exec_first(
-                "SELECT unique_id FROM players WHERE world = ? AND gn = ?",
-                (world, gn),
-            )?;
-            if let Some(uid) = uid.filter(|u| u != me) {
+            if let Some(uid) = uid_by_gn(tx, world, gn)?.filter(|u| u != me) {
                 senders.push((uid, gn));
             }
         }
@@ -447,6 +451,9 @@ pub fn find_person(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let gn_target = args.str("gn_target")?;
     let world = player.world.as_str();
     let mut conn = ctx.db.conn()?;
+    if uid_by_gn(&mut conn, world, gn_target)?.is_none() {
+        return Err(FindPersonStatus::NoSuchPerson.into());
+    }
     type Row = (
         String,
         String,

@@ -346,6 +346,8 @@ pub fn use_item(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let now = ctx.now();
     let (world, uid) = (player.world.as_str(), player.unique_id.as_str());
     transaction(ctx.db, |tx| {
+        // The player's row before the items: energy takes it too, in this order.
+        daily::lock_player(tx, world, uid)?;
         item::spend(tx, world, uid, &[item(ITEM_GROUP, iid, n)])
             .map_err(|e| short_as(e, UseItemStatus::NotEnough))?;
         let left = quantity(tx, world, uid, ITEM_GROUP, iid)?;

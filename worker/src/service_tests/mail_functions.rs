@@ -289,21 +289,21 @@ fn a_gift_is_granted_once() {
     let m = MailStack::start();
     let bob = m.player("dev-bob", "Bob");
     let before = m.holding(&bob, "3:5");
-    let key = m.gift("Bob", json!(["3:5:50", "0:3:7"]));
+    let key = m.gift("Bob", json!(["3:5:50", "0:303:7"]));
     let mail = &m.all_mail(&bob)[0];
     assert_eq!(
         (&mail["type"], &mail["from"], &mail["subj"]),
         (&json!(1), &json!("system"), &json!("礼物 🎁"))
     );
-    assert_eq!(mail["items"], json!(["3:5:50", "0:3:7"]));
+    assert_eq!(mail["items"], json!(["3:5:50", "0:303:7"]));
 
     let accepted = m.ok(&bob, "accept_gifts", json!({"gift":[key]}));
     assert_eq!(
         result_of(&accepted, &key),
-        &json!({"status":0,"items":["3:5:50","0:3:7"]})
+        &json!({"status":0,"items":["3:5:50","0:303:7"]})
     );
     assert_eq!(m.holding(&bob, "3:5"), before + 50);
-    assert_eq!(m.holding(&bob, "0:3"), 7);
+    assert_eq!(m.holding(&bob, "0:303"), 7);
     assert_eq!(
         m.all_mail(&bob)[0]["read"],
         true,
@@ -368,25 +368,25 @@ fn a_gift_is_granted_once() {
 fn a_gift_whose_grant_fails_can_be_accepted_later() {
     let mut m = MailStack::start();
     let bob = m.player("dev-bob", "Bob");
-    let key = m.gift("Bob", json!(["0:6:4"]));
-    // The game config loses weapon 6's segments: the grant fails, nothing is granted and
+    let key = m.gift("Bob", json!(["0:501:4"]));
+    // The game config loses weapon 501's segments: the grant fails, nothing is granted and
     // the gift stays acceptable.
     let full = m.s.config.clone();
     let mut items = full.file("items").unwrap().clone();
     items["groups"][0]["items"]
         .as_array_mut()
         .unwrap()
-        .retain(|i| i["id"] != 6);
+        .retain(|i| i["id"] != 501);
     m.s.config = full.overlay(&json!({ "items": items })).unwrap();
     let failed = m.ok(&bob, "accept_gifts", json!({"gift":[key]}));
     assert_eq!(result_of(&failed, &key)["status"], 19);
-    assert_eq!(m.holding(&bob, "0:6"), 0);
+    assert_eq!(m.holding(&bob, "0:501"), 0);
     assert_eq!(m.all_mail(&bob)[0]["read"], false);
 
     m.s.config = full;
     let accepted = m.ok(&bob, "accept_gifts", json!({"gift":[key]}));
     assert_eq!(result_of(&accepted, &key)["status"], 0);
-    assert_eq!(m.holding(&bob, "0:6"), 4);
+    assert_eq!(m.holding(&bob, "0:501"), 4);
 }
 
 #[test]

@@ -4,15 +4,19 @@
 //! - `accounts`: the account functions, takeovers refused, SQL metacharacters;
 //! - `running`: the whole worker between NATS and a gate (a listener playing one, or the
 //!   real gate), restarts, graceful stop, the config service, start failures;
-//! - `social`: families, friends and the chat token, with the real mail, auth and edge.
+//! - `social`: families and the chat token, with the real mail, auth and edge;
+//! - `friend`, `weapon`, `package`: those modules as the original game's clients call them.
 
 mod accounts;
+mod friend;
 mod handler;
 mod mail_functions;
+mod package;
 mod players;
 mod running;
 mod social;
 mod through_gate;
+mod weapon;
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
