@@ -319,7 +319,8 @@ mod tests {
         let config = GameConfig::embedded();
         assert_eq!(max_of(&config, 3, 1), Some(999_999_999));
         assert_eq!(max_of(&config, 3, 10), Some(999));
-        assert_eq!(max_of(&config, 0, 6), Some(9999));
+        assert_eq!(max_of(&config, 0, 501), Some(9999));
+        assert_eq!(max_of(&config, 0, 6), None);
         assert_eq!(max_of(&config, 3, 24), None);
         assert_eq!(max_of(&config, 7, 0), None);
         let unknown = Item::parse("3:24:1").unwrap();

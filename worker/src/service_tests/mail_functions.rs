@@ -72,18 +72,23 @@ impl MailStack {
         data["key"].as_str().unwrap().to_string()
     }
 
-    /// How many of item `group:id` the token's player holds.
+    /// How many of item `group:id` the token's player holds: items of group 3 from
+    /// `get_all_resource`, weapon segments (group 0) from `get_all_weapon`.
     fn holding(&self, token: &str, group_and_id: &str) -> u64 {
-        let data = self.ok(token, "get_all_resource", json!({}));
-        data["items"]
+        let (group, id) = group_and_id.split_once(':').unwrap();
+        let id: u64 = id.parse().unwrap();
+        let (function, list, key, value) = match group {
+            "3" => ("get_all_resource", "items", "iid", "value"),
+            "0" => ("get_all_weapon", "weapons", "wid", "seg"),
+            other => panic!("no listing of group {other}"),
+        };
+        let data = self.ok(token, function, json!({}));
+        data[list]
             .as_array()
             .unwrap()
             .iter()
-            .filter_map(|i| {
-                let text = i.as_str().unwrap();
-                let (item, qty) = text.rsplit_once(':').unwrap();
-                (item == group_and_id).then(|| qty.parse::<u64>().unwrap())
-            })
+            .filter(|i| i[key] == id)
+            .map(|i| i[value].as_u64().unwrap())
             .sum()
     }
 

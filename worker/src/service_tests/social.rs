@@ -161,7 +161,7 @@ fn family_lifecycle_permissions_and_exactly_one_owner() {
     assert!(items["items"]
         .as_array()
         .unwrap()
-        .contains(&json!("3:5:400")));
+        .contains(&json!({"iid": 5, "value": 400})));
     t.assert_one_owner("龙_1", 1);
     t.fails(&a, "create_family", json!({"name": "其他", "icon": 1}), 82);
     t.ok(
