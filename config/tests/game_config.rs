@@ -60,7 +60,9 @@ fn check_item_string(value: &Value, known: &BTreeSet<(u64, u64)>, what: &str) {
 #[test]
 fn every_committed_file_parses_and_is_served() {
     let all = load();
-    for file in ["player", "items", "weapon", "family", "friend", "mail"] {
+    for file in [
+        "player", "items", "weapon", "family", "friend", "mail", "package",
+    ] {
         assert!(all[file].is_object(), "game-config/{file}.json is missing");
     }
 }
@@ -172,32 +174,43 @@ fn item_references_and_weapons_agree() {
             }
         }
     }
-    check_item_string(&all["friend"]["daily_gift"], &known, "friend.daily_gift");
+    check_item_string(&all["friend"]["gift"], &known, "friend.gift");
+    check_item_string(&all["weapon"]["reset_cost"], &known, "weapon.reset_cost");
 
+    // weapons of the original: ids <star tier><2-digit index>, each with its segments
+    let weapon = &all["weapon"];
+    let iron: Vec<u64> = weapon["upgrade_iron"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .collect();
+    assert!(iron.windows(2).all(|w| w[0] < w[1]), "upgrade_iron rises");
+    let tiers = weapon["tiers"].as_array().unwrap();
     let mut weapon_ids = BTreeSet::new();
-    for weapon in all["weapon"]["weapons"].as_array().unwrap() {
-        let id = weapon["id"].as_u64().unwrap();
+    for w in weapon["weapons"].as_array().unwrap() {
+        let id = w["id"].as_u64().unwrap();
         assert!(weapon_ids.insert(id), "weapon {id} twice");
+        assert!((1..=10).contains(&(id % 100)), "weapon {id}: index 01..10");
         assert!(
             known.contains(&(0, id)),
             "weapon {id} has no segment item 0:{id}"
         );
-        assert!(weapon["max_level"].as_u64().unwrap() > 1);
-        assert!(weapon["level_cost"]["base"].as_u64().unwrap() > 0);
-        assert!(weapon["level_cost"]["per_level"].as_u64().is_some());
-        let stars = weapon["star_up_segments"].as_array().unwrap();
-        assert!(!stars.is_empty(), "weapon {id} needs star costs");
-        let costs: Vec<u64> = stars.iter().map(|c| c.as_u64().unwrap()).collect();
+        let tier = tiers
+            .iter()
+            .find(|t| t["tier"].as_u64() == Some(id / 100))
+            .unwrap_or_else(|| panic!("weapon {id}: no tier"));
+        let max = tier["max_level"].as_u64().unwrap();
         assert!(
-            costs.windows(2).all(|w| w[0] <= w[1]),
-            "weapon {id}: star costs rise"
+            max > 1 && max as usize <= iron.len(),
+            "weapon {id}: max level {max}"
         );
     }
     for (g, id) in &known {
-        if *g == 1 {
+        if *g == 0 {
             assert!(
                 weapon_ids.contains(id),
-                "segment 1:{id} belongs to no weapon"
+                "segment 0:{id} belongs to no weapon"
             );
         }
     }

@@ -51,6 +51,16 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "family_original",
         sql: include_str!("../migrations/0006_family_original.sql"),
     },
+    Migration {
+        version: 7,
+        name: "original_weapons",
+        sql: include_str!("../migrations/0007_original_weapons.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "original_friends_package",
+        sql: include_str!("../migrations/0008_original_friends_package.sql"),
+    },
 ];
 
 const MIGRATION_LOCK: &str = "lukseun.schema_migrations";
@@ -287,11 +297,9 @@ mod tests {
             .map(|m| format!("{:04}_{}.sql", m.version, m.name))
             .collect();
         assert_eq!(files, listed);
-        // Versions count up; a number handed to a branch not yet merged may be missing.
-        for pair in MIGRATIONS.windows(2) {
-            assert!(pair[0].version < pair[1].version, "versions count up");
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version as usize, i + 1, "versions count up from 1");
         }
-        assert_eq!(MIGRATIONS[0].version, 1);
     }
 
     #[test]
@@ -406,6 +414,94 @@ mod tests {
             .query("SELECT unique_id, gn, icon, level, intro FROM players")
             .unwrap();
         assert_eq!(players, [("a".into(), "Alice".into(), 7, 3, String::new())]);
+    }
+
+    #[test]
+    fn weapons_and_friends_of_version_4_get_the_originals_ids_and_columns() {
+        let server = crate::test_support::start_mariadb();
+        let db = Db::open(&server.url(), 2).unwrap();
+        assert_eq!(migrate_with(&db, &MIGRATIONS[..4]).unwrap(), [1, 2, 3, 4]);
+        let mut conn = db.conn().unwrap();
+        conn.query_drop(
+            "INSERT INTO weapons (world, unique_id, weapon_id, level, star) VALUES
+             ('s0','a',1,7,0), ('s0','a',3,1,5), ('s0','a',6,60,2), ('s1','b',2,1,0),
+             ('s1','b',4,9,1), ('s1','b',5,3,0)",
+        )
+        .unwrap();
+        conn.query_drop(
+            "INSERT INTO items (world, unique_id, grp, item_id, qty) VALUES
+             ('s0','a',0,1,11), ('s0','a',0,6,66), ('s0','a',3,1,5000), ('s0','a',3,6,9),
+             ('s1','b',0,4,44), ('s1','b',0,5,55), ('s1','b',0,2,22), ('s1','b',0,3,33)",
+        )
+        .unwrap();
+        conn.query_drop(
+            "INSERT INTO friends (world, unique_id, friend_uid, gift_day, gifts_today) VALUES
+             ('s0','a','c','2024-01-02',1), ('s0','c','a',NULL,0)",
+        )
+        .unwrap();
+        let later: Vec<u32> = MIGRATIONS[4..].iter().map(|m| m.version).collect();
+        assert_eq!(migrate(&db).unwrap(), later);
+        let weapons: Vec<(String, String, i32, i32, i32, i32)> = conn
+            .query(
+                "SELECT world, unique_id, weapon_id, level, star, skillpoint FROM weapons \
+                 ORDER BY world, weapon_id",
+            )
+            .unwrap();
+        let w = |wd: &str, u: &str, id, level, star| {
+            (wd.to_string(), u.to_string(), id, level, star, 0)
+        };
+        assert_eq!(
+            weapons,
+            [
+                w("s0", "a", 301, 7, 1),
+                w("s0", "a", 303, 1, 6),
+                w("s0", "a", 501, 60, 3),
+                w("s1", "b", 302, 1, 1),
+                w("s1", "b", 401, 9, 2),
+                w("s1", "b", 402, 3, 1),
+            ]
+        );
+        let items: Vec<(String, i32, i32, u64)> = conn
+            .query("SELECT world, grp, item_id, qty FROM items ORDER BY world, grp, item_id")
+            .unwrap();
+        let i = |wd: &str, g, id, q| (wd.to_string(), g, id, q);
+        assert_eq!(
+            items,
+            [
+                i("s0", 0, 301, 11),
+                i("s0", 0, 501, 66),
+                i("s0", 3, 1, 5000),
+                i("s0", 3, 6, 9),
+                i("s1", 0, 302, 22),
+                i("s1", 0, 303, 33),
+                i("s1", 0, 401, 44),
+                i("s1", 0, 402, 55),
+            ]
+        );
+        // friendships stay confirmed; a weapon made without a star is unlocked (star 1)
+        let friends: Vec<(String, bool, Option<String>, u8)> = conn
+            .query(
+                "SELECT unique_id, since IS NOT NULL, DATE_FORMAT(gift_day, '%Y-%m-%d'), isre \
+                 FROM friends ORDER BY unique_id",
+            )
+            .unwrap();
+        assert_eq!(
+            friends,
+            [
+                ("a".to_string(), true, Some("2024-01-02".to_string()), 1),
+                ("c".to_string(), true, None, 1)
+            ]
+        );
+        conn.query_drop("INSERT INTO weapons (world, unique_id, weapon_id) VALUES ('s0','a',302)")
+            .unwrap();
+        let star: Option<i32> = conn
+            .query_first("SELECT star FROM weapons WHERE weapon_id = 302 AND world = 's0'")
+            .unwrap();
+        assert_eq!(star, Some(1));
+        let exp: Option<(u64, String)> = conn
+            .query_first("SELECT exp, intro FROM players LIMIT 1")
+            .unwrap();
+        assert_eq!(exp, None, "players gained exp and intro");
     }
 
     #[test]

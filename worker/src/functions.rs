@@ -6,7 +6,7 @@ use crate::modules::account;
 use crate::modules::config_readers as cfg;
 use crate::modules::mail;
 use crate::modules::{chat, family, friend};
-use crate::modules::{item, player, weapon};
+use crate::modules::{item, package, player, weapon};
 
 const fn entry(name: &'static str, run: Run) -> Function {
     Function { name, run }
@@ -51,6 +51,18 @@ pub const FUNCTIONS: &[Function] = &[
         "level_up_star_weapon",
         Run::Player(weapon::level_up_star_weapon),
     ),
+    entry(
+        "level_up_passive_weapon",
+        Run::Player(weapon::level_up_passive_weapon),
+    ),
+    entry(
+        "reset_skill_point_weapon",
+        Run::Player(weapon::reset_skill_point_weapon),
+    ),
+    entry("buy_energy", Run::Player(package::buy_energy)),
+    entry("buy_coin", Run::Player(package::buy_coin)),
+    entry("exchange_card", Run::Player(package::exchange_card)),
+    entry("use_item", Run::Player(package::use_item)),
     entry("send_mail", Run::Player(mail::send_mail)),
     entry("get_new_mail", Run::Session(mail::get_new_mail)),
     entry("get_all_mail", Run::Session(mail::get_all_mail)),
@@ -110,6 +122,8 @@ pub const FUNCTIONS: &[Function] = &[
     entry("respond_friend", Run::Player(friend::respond_friend)),
     entry("remove_friend", Run::Player(friend::remove_friend)),
     entry("send_gift_friend", Run::Player(friend::send_gift_friend)),
+    entry("send_gift_all", Run::Player(friend::send_gift_all)),
+    entry("get_gifts_friend", Run::Player(friend::get_gifts_friend)),
     entry("find_person", Run::Player(friend::find_person)),
     entry(
         "get_login_token_chat",

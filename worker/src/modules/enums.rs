@@ -169,18 +169,43 @@ crate::module_statuses! {
 }
 
 crate::module_statuses! {
-    /// Statuses of the weapon functions.
-    pub enum WeaponStatus {
-        /// `weapon.json` defines no weapon with this id.
-        UnknownWeapon = 80 => "no such weapon",
-        /// The player does not own this weapon.
-        NotOwned = 81 => "you do not own this weapon",
-        /// The level asked for is above the weapon's `max_level`.
-        MaxLevel = 82 => "the weapon cannot go above its max level",
-        /// The weapon has its highest star already.
-        MaxStar = 83 => "the weapon has its highest star already",
-        /// `delta` is below 1.
-        InvalidDelta = 84 => "delta must be at least 1",
+    /// Statuses of `level_up_weapon` (the original's weapon.py codes).
+    pub enum WeaponLevelStatus {
+        /// No such weapon id, or the caller has neither the weapon nor its segments.
+        InvalidTarget = 99 => "invalid target",
+        /// `delta` below 1.
+        InvalidDelta = 98 => "The delta must be a positive integer",
+        /// Not enough iron or coins (each level costs the same number of both).
+        CannotPay = 97 => "can not pay for upgrade",
+        /// Star 0: only segments, the weapon is not unlocked yet.
+        NotUnlocked = 96 => "You don't have the weapon",
+        MaxLevel = 95 => "max lv",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `level_up_star_weapon`.
+    pub enum WeaponStarStatus {
+        InvalidTarget = 99 => "invalid target",
+        InsufficientSegments = 98 => "insufficient segments",
+        MaxStar = 97 => "max star",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `level_up_passive_weapon`: every refusal is 99, the message says which.
+    pub enum WeaponPassiveStatus {
+        /// A passive id the weapon's tier does not have (below 1 or above 3/4).
+        PidError = 99 => "pid error",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `reset_skill_point_weapon`.
+    pub enum WeaponResetStatus {
+        InvalidTarget = 99 => "invalid target",
+        /// The reset is paid in diamonds; the original's message says coins.
+        InsufficientDiamonds = 98 => "insufficient diamonds",
     }
 }
 
@@ -456,16 +481,115 @@ impl FamilyRole {
 }
 
 crate::module_statuses! {
-    /// Statuses of the friend functions (`*_friend`, `find_person`). An unknown `gn_target`
-    /// answers the shared `NoPlayer` (90).
-    pub enum FriendStatus {
-        NotYourself = 80 => "not possible on yourself",
-        AlreadyFriends = 81 => "already friends",
-        NotFriends = 82 => "not friends",
-        FriendLimit = 83 => "your friend list is full",
-        TargetFriendLimit = 84 => "their friend list is full",
-        GiftAlreadySent = 85 => "gift to this friend already sent today",
-        InvalidRequest = 86 => "not a valid friend request",
+    /// Statuses of `request_friend` (the original's friend.py codes).
+    pub enum FriendRequestStatus {
+        NotYourself = 99 => "do not be an idiot",
+        /// The mail service failed (other than a full mailbox); nothing was kept.
+        MailError = 98 => "could not send mail",
+        NoSuchPerson = 97 => "no such person",
+        /// Six requests a game day (UTC+8) at most.
+        DailyLimit = 96 => "6 request for 1 day, try tommorrow",
+        /// Already friends, or already requested.
+        AlreadyFriends = 95 => "already friends",
+        MailboxFull = 94 => "target mailbox full",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `respond_friend`.
+    pub enum FriendRespondStatus {
+        /// Not a friend request mail in the caller's mailbox, or already accepted.
+        InvalidNonce = 99 => "invalid nonce",
+        /// The requester has no player any more.
+        NoSuchPerson = 98 => "this person has date exception",
+        /// The caller's (or the requester's) list has `friend_limit` friends.
+        ListFull = 97 => "Your buddy list is full",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `remove_friend`.
+    pub enum FriendRemoveStatus {
+        NotYourself = 99 => "don't be an idiot",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `send_gift_friend`.
+    pub enum FriendGiftStatus {
+        /// No confirmed friendship with that player (or no such player).
+        NotFriends = 99 => "not friends",
+        /// Already sent to this friend this game day (UTC+8).
+        Cooldown = 98 => "gift cooldown",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `send_gift_all`.
+    pub enum FriendGiftAllStatus {
+        NoFriendToGift = 99 => "no friend to send gift",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `find_person`.
+    pub enum FindPersonStatus {
+        NoSuchPerson = 99 => "no such person",
+        NotYourself = 98 => "can't add yourself",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `buy_energy` (the original's package.py codes).
+    pub enum BuyEnergyStatus {
+        InsufficientDiamonds = 99 => "Insufficient materials",
+        /// Six purchases a game day (UTC+8).
+        NoPurchasesLeft = 98 => "Insufficient purchase times",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `buy_coin`.
+    pub enum BuyCoinStatus {
+        InsufficientDiamonds = 99 => "Insufficient materials",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `exchange_card`.
+    pub enum ExchangeCardStatus {
+        /// `cid` is not an item id of items.json group 3.
+        UnknownItem = 99 => "iid error",
+        /// The item is not a card of package.json `exchange_card`.
+        NotACard = 98 => "card kind error (kind:18-23)",
+        /// package.json names a target other than `item` (e.g. the VIP card's `progress`).
+        UnsupportedTarget = 97 => "config sql table kind error",
+        InvalidQuantity = 96 => "The quantity can only be positive",
+        InsufficientCards = 95 => "Insufficient card",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `use_item`: 0 (energy potions) and 1-4 are successes, by what was
+    /// exchanged.
+    pub enum UseItemStatus {
+        /// A weapon universal segment became segments of a random weapon of its tier.
+        WeaponSegments = 1 => "success",
+        /// A role universal segment became segments of a random role of its tier.
+        RoleSegments = 2 => "success",
+        /// A universal segment became segments of the weapon or role named in `exchange_id`.
+        ChosenSegments = 3 => "success",
+        /// Three skill scrolls became one of the next kind.
+        Scroll = 4 => "success",
+        /// `item_id` is not of item group 3.
+        NotAnItem = 99 => "unexpected item",
+        /// The item cannot be used (nothing was spent).
+        NotUsable = 98 => "this item cannot be used",
+        /// `exchange_id` names no weapon or role of the universal segment's tier.
+        Mismatch = 97 => "exchange target does not match the segment's tier",
+        NotEnough = 96 => "not enough items to use",
+        /// Skill scrolls go up in threes.
+        ScrollMultiple = 95 => "Scroll upgrades require multiples of 3",
     }
 }
 
@@ -533,9 +657,21 @@ mod tests {
             );
         }
         distinct(PlayerStatus::ALL);
-        distinct(WeaponStatus::ALL);
+        distinct(WeaponLevelStatus::ALL);
+        distinct(WeaponStarStatus::ALL);
+        distinct(WeaponPassiveStatus::ALL);
+        distinct(WeaponResetStatus::ALL);
         distinct(FamilyStatus::ALL);
-        distinct(FriendStatus::ALL);
+        distinct(FriendRequestStatus::ALL);
+        distinct(FriendRespondStatus::ALL);
+        distinct(FriendRemoveStatus::ALL);
+        distinct(FriendGiftStatus::ALL);
+        distinct(FriendGiftAllStatus::ALL);
+        distinct(FindPersonStatus::ALL);
+        distinct(BuyEnergyStatus::ALL);
+        distinct(BuyCoinStatus::ALL);
+        distinct(ExchangeCardStatus::ALL);
+        distinct(UseItemStatus::ALL);
         distinct(MailStatus::ALL);
     }
 }

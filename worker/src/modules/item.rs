@@ -114,6 +114,18 @@ pub fn items_arg(args: &Args, name: &str) -> Result<Vec<Item>, FnError> {
 
 /// The most a player may hold of `item` (items.json), or `None` when it is not defined.
 pub fn max_of(config: &GameConfig, group: u32, id: u32) -> Option<u64> {
+    definition(config, group, id)?.get("max")?.as_u64()
+}
+
+/// The original's name of an item (its enum name, e.g. `COIN_CARD` for 3:18): the key
+/// the original's config files use for it.
+pub fn enum_name(config: &GameConfig, group: u32, id: u32) -> Option<String> {
+    let name = definition(config, group, id)?.get("name")?.as_str()?;
+    Some(name.to_ascii_uppercase())
+}
+
+/// The items.json entry of `group:id`.
+fn definition(config: &GameConfig, group: u32, id: u32) -> Option<&Value> {
     config
         .file("items")?
         .get("groups")?
@@ -123,9 +135,7 @@ pub fn max_of(config: &GameConfig, group: u32, id: u32) -> Option<u64> {
         .get("items")?
         .as_array()?
         .iter()
-        .find(|i| i.get("id").and_then(Value::as_u64) == Some(u64::from(id)))?
-        .get("max")?
-        .as_u64()
+        .find(|i| i.get("id").and_then(Value::as_u64) == Some(u64::from(id)))
 }
 
 /// Checks that every item is defined in items.json (answers 92 naming the first that is
@@ -220,12 +230,20 @@ pub fn to_json(items: &[Item]) -> Value {
     Value::from(items.iter().map(Item::to_string).collect::<Vec<_>>())
 }
 
-/// `get_all_resource()`: `items`, every item the caller holds in this world as item
-/// strings (`"3:1:5000"`), in (group, id) order.
+/// `get_all_resource()`: `items`, `[{"iid","value"}]` for every item of group 3 (the
+/// original's item table) the caller has a row of, zeros included, in id order.
 pub fn get_all_resource(ctx: &Context, player: &Player, _: &Args) -> Outcome {
     let mut conn = ctx.db.conn()?;
-    let items = holdings(&mut conn, &player.world, &player.unique_id)?;
-    ok(data([("items", to_json(&items))]))
+    let rows: Vec<(u32, u64)> = conn.exec(
+        "SELECT item_id, qty FROM items WHERE world = ? AND unique_id = ? AND grp = 3 \
+         ORDER BY item_id",
+        (&player.world, &player.unique_id),
+    )?;
+    let items: Vec<Value> = rows
+        .into_iter()
+        .map(|(iid, value)| serde_json::json!({"iid": iid, "value": value}))
+        .collect();
+    ok(data([("items", Value::from(items))]))
 }
 
 #[cfg(test)]
@@ -311,9 +329,12 @@ mod tests {
         let config = GameConfig::embedded();
         assert_eq!(max_of(&config, 3, 1), Some(999_999_999));
         assert_eq!(max_of(&config, 3, 10), Some(999));
-        assert_eq!(max_of(&config, 0, 6), Some(9999));
+        assert_eq!(max_of(&config, 0, 501), Some(9999));
+        assert_eq!(max_of(&config, 0, 6), None);
         assert_eq!(max_of(&config, 3, 24), None);
         assert_eq!(max_of(&config, 7, 0), None);
+        assert_eq!(enum_name(&config, 3, 18).as_deref(), Some("COIN_CARD"));
+        assert_eq!(enum_name(&config, 3, 24), None);
         let unknown = Item::parse("3:24:1").unwrap();
         assert_eq!(
             check_defined(&config, &[unknown]).unwrap_err(),

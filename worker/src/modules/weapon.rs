@@ -1,215 +1,483 @@
-//! Weapons: levels bought with coins, stars bought with the weapon's segments (items of
-//! group 1 whose id is the weapon's). Costs and limits come from `weapon.json`.
+//! Weapons, as the original game's weapon.py: ids `<star tier><2-digit index>` (101..610),
+//! levels bought with iron and coins (the same number of each), one skill point per ten
+//! levels crossed, passives bought with skill points, stars bought with the weapon's
+//! segments (items `0:<weapon id>`). Star 0 means segments only: the weapon is locked.
+//! Numbers come from `weapon.json`.
+//!
+//! Every change runs in one transaction that first locks the caller's player row, so two
+//! calls of one player on weapons run one after the other and pay exactly once.
 
 use mysql::prelude::Queryable;
 use serde_json::{json, Value};
 
 use crate::function::Context;
-use crate::function::{data, ok, Args, FnError, Outcome, Player};
+use crate::function::{data, ok, Args, FnError, ModuleStatus, Outcome, Player};
 use crate::modules::common::transaction;
-use crate::modules::enums::WeaponStatus;
+use crate::modules::enums::{
+    SharedStatus, WeaponLevelStatus, WeaponPassiveStatus, WeaponResetStatus, WeaponStarStatus,
+};
 use crate::modules::item::{self, Item};
 
 /// Item group of weapon segments (items.json): the original's `Group.WEAPON`.
 pub const SEGMENT_GROUP: u32 = 0;
-/// Coins: the original's `Group.ITEM`, `Item.COIN`.
-const COIN: (u32, u32) = (3, 1);
+/// Item group 3 (the original's `Group.ITEM`) and the ids a weapon spends.
+pub const ITEM_GROUP: u32 = 3;
+const COIN: u32 = 1;
+const IRON: u32 = 2;
 
-fn status(s: WeaponStatus) -> FnError {
-    FnError::from(s)
-}
-
-/// One weapon of `weapon.json`.
+/// One star tier of `weapon.json`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WeaponSpec {
-    pub id: u32,
+pub struct Tier {
+    pub tier: u32,
     pub max_level: u32,
-    /// Coins from level L to L+1: `base + per_level * (L - 1)`.
-    pub base: u64,
-    pub per_level: u64,
-    /// Segments from star S to S+1 is entry S; the highest star is the length.
-    pub star_up_segments: Vec<u64>,
+    /// Highest level of passive `pid` is entry `pid - 1`; the tier has as many passives.
+    pub passive_max_levels: Vec<u32>,
 }
 
-impl WeaponSpec {
-    fn parse(value: &Value) -> Option<WeaponSpec> {
+/// The rules of `weapon.json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeaponRules {
+    /// Cumulative iron (and coins) to reach level `index + 1`.
+    pub upgrade_iron: Vec<u64>,
+    pub levels_per_skill_point: u32,
+    /// Star S -> S+1 costs `star_segments * (S + 1)` segments.
+    pub star_segments: u64,
+    pub max_star: u32,
+    pub reset_cost: Item,
+    pub tiers: Vec<Tier>,
+    pub weapons: Vec<u32>,
+}
+
+impl WeaponRules {
+    pub fn parse(file: &Value) -> Option<WeaponRules> {
         let uint = |v: &Value, name: &str| v.get(name).and_then(Value::as_u64);
-        let cost = value.get("level_cost")?;
-        Some(WeaponSpec {
-            id: u32::try_from(uint(value, "id")?).ok()?,
-            max_level: u32::try_from(uint(value, "max_level")?).ok()?,
-            base: uint(cost, "base")?,
-            per_level: uint(cost, "per_level")?,
-            star_up_segments: value
-                .get("star_up_segments")?
+        let u32_of = |v: &Value, name: &str| uint(v, name).and_then(|n| u32::try_from(n).ok());
+        let u32_list = |v: &Value| -> Option<Vec<u32>> {
+            v.as_array()?
+                .iter()
+                .map(|n| n.as_u64().and_then(|n| u32::try_from(n).ok()))
+                .collect()
+        };
+        let tiers = file
+            .get("tiers")?
+            .as_array()?
+            .iter()
+            .map(|t| {
+                Some(Tier {
+                    tier: u32_of(t, "tier")?,
+                    max_level: u32_of(t, "max_level")?,
+                    passive_max_levels: u32_list(t.get("passive_max_levels")?)?,
+                })
+            })
+            .collect::<Option<Vec<Tier>>>()?;
+        let weapons = file
+            .get("weapons")?
+            .as_array()?
+            .iter()
+            .map(|w| u32_of(w, "id"))
+            .collect::<Option<Vec<u32>>>()?;
+        let rules = WeaponRules {
+            upgrade_iron: file
+                .get("upgrade_iron")?
                 .as_array()?
                 .iter()
                 .map(Value::as_u64)
                 .collect::<Option<Vec<u64>>>()?,
-        })
+            levels_per_skill_point: u32_of(file, "levels_per_skill_point")?.max(1),
+            star_segments: uint(file, "star_segments")?,
+            max_star: u32_of(file, "max_star")?,
+            reset_cost: Item::parse(file.get("reset_cost")?.as_str()?).ok()?,
+            tiers,
+            weapons,
+        };
+        // Every weapon's tier exists and its max level is inside the iron table.
+        let sound = rules.weapons.iter().all(|w| {
+            rules.tier(*w).is_some_and(|t| {
+                t.max_level >= 1 && t.max_level as usize <= rules.upgrade_iron.len()
+            })
+        });
+        sound.then_some(rules)
     }
 
-    /// Coins to go from `level` up `delta` levels; `None` when that passes `max_level` (or
-    /// the sum does not fit in a u64, which no player could pay anyway).
-    pub fn level_cost(&self, level: u32, delta: u64) -> Option<u64> {
-        let target = u64::from(level).checked_add(delta)?;
-        if target > u64::from(self.max_level) {
-            return None;
-        }
-        (u64::from(level)..target).try_fold(0u64, |sum, l| {
-            let step = self.per_level.checked_mul(l - 1)?.checked_add(self.base)?;
-            sum.checked_add(step)
-        })
+    /// The tier of weapon `id` (`id / 100`).
+    pub fn tier(&self, id: u32) -> Option<&Tier> {
+        self.tiers.iter().find(|t| t.tier == id / 100)
     }
 
-    /// Segments to go up one star from `star`; `None` at the highest star.
-    pub fn star_cost(&self, star: u32) -> Option<u64> {
-        self.star_up_segments.get(star as usize).copied()
+    pub fn exists(&self, id: u32) -> bool {
+        self.weapons.contains(&id)
+    }
+
+    /// Iron (and coins) from `level` to `level + delta` (both within the table).
+    pub fn level_cost(&self, level: u32, delta: u32) -> u64 {
+        let at = |l: u32| self.upgrade_iron[(l - 1) as usize];
+        at(level + delta).saturating_sub(at(level))
+    }
+
+    /// Skill points gained going from `level` up `delta` levels.
+    pub fn skill_points(&self, level: u32, delta: u32) -> u32 {
+        let per = self.levels_per_skill_point;
+        (level + delta) / per - level / per
+    }
+
+    /// Segments from `star` to `star + 1`.
+    pub fn star_cost(&self, star: u32) -> u64 {
+        self.star_segments.saturating_mul(u64::from(star) + 1)
     }
 }
 
-/// The weapon `id` of `weapon.json`: 80 when it defines none, 99 when its entry is
-/// broken (a config error, logged, not the caller's fault).
-fn spec(ctx: &Context, id: i64) -> Result<WeaponSpec, FnError> {
-    let entry = ctx
-        .config
+fn rules(ctx: &Context) -> Result<WeaponRules, FnError> {
+    ctx.config
         .file("weapon")
-        .and_then(|f| f.get("weapons"))
-        .and_then(Value::as_array)
-        .and_then(|list| {
-            list.iter()
-                .find(|w| w.get("id").and_then(Value::as_i64) == Some(id))
-        })
-        .ok_or_else(|| status(WeaponStatus::UnknownWeapon))?;
-    WeaponSpec::parse(entry)
-        .ok_or_else(|| FnError::Backend(format!("game config weapon.json: weapon {id} is broken")))
+        .and_then(WeaponRules::parse)
+        .ok_or_else(|| FnError::Backend("game config weapon.json is broken".into()))
 }
 
-/// `(level, star)` of the caller's weapon, locked for this transaction; 81 when not owned.
-fn lock_weapon(
-    tx: &mut mysql::Transaction<'_>,
-    world: &str,
-    uid: &str,
-    weapon: u32,
-) -> Result<(u32, u32), FnError> {
-    let row: Option<(u32, u32)> = tx.exec_first(
-        "SELECT level, star FROM weapons WHERE world = ? AND unique_id = ? AND weapon_id = ? \
-         FOR UPDATE",
-        (world, uid, weapon),
+/// The `weapon` argument: a weapon of weapon.json, else `invalid` (the function's 99).
+fn weapon_arg(
+    args: &Args,
+    rules: &WeaponRules,
+    invalid: impl ModuleStatus,
+) -> Result<u32, FnError> {
+    let id = args.int("weapon")?;
+    u32::try_from(id)
+        .ok()
+        .filter(|id| rules.exists(*id))
+        .ok_or_else(|| FnError::from(invalid))
+}
+
+/// Maps the shared "not enough items" of a spend to the function's own status.
+fn short_as(e: FnError, status: impl ModuleStatus) -> FnError {
+    match e {
+        FnError::Module { code, .. } if code == SharedStatus::NotEnoughItems.code() => {
+            FnError::from(status)
+        }
+        other => other,
+    }
+}
+
+/// Locks the caller's player row: every weapon change of one player runs after the other.
+fn lock_player(tx: &mut mysql::Transaction<'_>, world: &str, uid: &str) -> Result<(), FnError> {
+    let found: Option<u8> = tx.exec_first(
+        "SELECT 1 FROM players WHERE world = ? AND unique_id = ? FOR UPDATE",
+        (world, uid),
     )?;
-    row.ok_or_else(|| status(WeaponStatus::NotOwned))
+    found
+        .map(|_| ())
+        .ok_or_else(|| SharedStatus::NoPlayer.into())
+}
+
+/// A weapon as the original's `weapon` row: a locked weapon with segments but no row of
+/// ours is `star 0, level 1, sp 0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct State {
+    row: bool,
+    star: u32,
+    level: u32,
+    sp: u32,
+    seg: u64,
 }
 
 fn quantity(
-    tx: &mut mysql::Transaction<'_>,
+    conn: &mut impl Queryable,
     world: &str,
     uid: &str,
     group: u32,
     id: u32,
 ) -> Result<u64, FnError> {
-    let qty: Option<u64> = tx.exec_first(
+    let qty: Option<u64> = conn.exec_first(
         "SELECT qty FROM items WHERE world = ? AND unique_id = ? AND grp = ? AND item_id = ?",
         (world, uid, group, id),
     )?;
     Ok(qty.unwrap_or(0))
 }
 
-/// `get_all_weapon()`: `weapons`, the caller's weapons here as
-/// `{"weapon","level","star","segments"}` in id order.
+/// The weapon's state, `None` when the caller has neither the weapon nor its segments.
+fn state(
+    tx: &mut mysql::Transaction<'_>,
+    world: &str,
+    uid: &str,
+    wid: u32,
+) -> Result<Option<State>, FnError> {
+    let row: Option<(u32, u32, u32)> = tx.exec_first(
+        "SELECT star, level, skillpoint FROM weapons \
+         WHERE world = ? AND unique_id = ? AND weapon_id = ? FOR UPDATE",
+        (world, uid, wid),
+    )?;
+    let seg = quantity(tx, world, uid, SEGMENT_GROUP, wid)?;
+    Ok(match row {
+        Some((star, level, sp)) => Some(State {
+            row: true,
+            star,
+            level,
+            sp,
+            seg,
+        }),
+        None if seg > 0 => Some(State {
+            row: false,
+            star: 0,
+            level: 1,
+            sp: 0,
+            seg,
+        }),
+        None => None,
+    })
+}
+
+fn iid_value(iid: u32, value: u64) -> Value {
+    json!({"iid": iid, "value": value})
+}
+
+/// `get_all_weapon()`: `weapons`, each `{"wid","star","level","sp","seg","p1".."p4"}`:
+/// every weapon the caller has, and at star 0 every weapon of which it has only segments.
 pub fn get_all_weapon(ctx: &Context, player: &Player, _: &Args) -> Outcome {
+    let (world, uid) = (player.world.as_str(), player.unique_id.as_str());
     let mut conn = ctx.db.conn()?;
-    let rows: Vec<(u32, u32, u32, Option<u64>)> = conn.exec(
-        "SELECT w.weapon_id, w.level, w.star, i.qty FROM weapons w \
+    let rows: Vec<(u32, u32, u32, u32, Option<u64>)> = conn.exec(
+        "SELECT w.weapon_id, w.star, w.level, w.skillpoint, i.qty FROM weapons w \
          LEFT JOIN items i ON i.world = w.world AND i.unique_id = w.unique_id \
            AND i.grp = ? AND i.item_id = w.weapon_id \
-         WHERE w.world = ? AND w.unique_id = ? ORDER BY w.weapon_id",
-        (SEGMENT_GROUP, &player.world, &player.unique_id),
+         WHERE w.world = ? AND w.unique_id = ? \
+         UNION ALL \
+         SELECT i.item_id, 0, 1, 0, i.qty FROM items i \
+         WHERE i.world = ? AND i.unique_id = ? AND i.grp = ? AND i.qty > 0 AND NOT EXISTS \
+           (SELECT 1 FROM weapons w WHERE w.world = i.world AND w.unique_id = i.unique_id \
+              AND w.weapon_id = i.item_id) \
+         ORDER BY 1",
+        (SEGMENT_GROUP, world, uid, world, uid, SEGMENT_GROUP),
+    )?;
+    let passives: Vec<(u32, u32, u32)> = conn.exec(
+        "SELECT weapon_id, pid, level FROM weapon_passives WHERE world = ? AND unique_id = ?",
+        (world, uid),
     )?;
     let weapons: Vec<Value> = rows
         .into_iter()
-        .map(|(weapon, level, star, segments)| {
-            json!({"weapon": weapon, "level": level, "star": star, "segments": segments.unwrap_or(0)})
+        .map(|(wid, star, level, sp, seg)| {
+            let mut w = json!({"wid": wid, "star": star, "level": level, "sp": sp, "seg": seg.unwrap_or(0)});
+            for pid in 1..=4u32 {
+                let lv = passives
+                    .iter()
+                    .find(|(w, p, _)| *w == wid && *p == pid)
+                    .map_or(0, |p| p.2);
+                w[format!("p{pid}")] = lv.into();
+            }
+            w
         })
         .collect();
     ok(data([("weapons", Value::from(weapons))]))
 }
 
-/// `level_up_weapon(weapon, delta)`: raises the weapon `delta` levels for the sum of the
-/// level costs in coins. Answers `weapon`, `level`, `star`, `cost` (coins paid) and
-/// `coins` (left).
+/// `level_up_weapon(weapon, delta = 1)`: up `delta` levels (clamped to the tier's max
+/// level), paying the iron table's difference in iron and the same in coins.
 pub fn level_up_weapon(ctx: &Context, player: &Player, args: &Args) -> Outcome {
-    let weapon_arg = args.int("weapon")?;
-    let delta = args.int("delta")?;
-    let spec = spec(ctx, weapon_arg)?;
-    let delta = u64::try_from(delta)
-        .ok()
-        .filter(|d| *d >= 1)
-        .ok_or_else(|| status(WeaponStatus::InvalidDelta))?;
+    let rules = rules(ctx)?;
+    let wid = weapon_arg(args, &rules, WeaponLevelStatus::InvalidTarget)?;
+    let delta = args.opt_int("delta")?.unwrap_or(1);
+    let max_level = rules.tier(wid).map_or(1, |t| t.max_level);
     let (world, uid) = (player.world.as_str(), player.unique_id.as_str());
-    let (level, star, cost, coins) = transaction(ctx.db, |tx| {
-        let (level, star) = lock_weapon(tx, world, uid, spec.id)?;
-        let cost = spec
-            .level_cost(level, delta)
-            .ok_or_else(|| status(WeaponStatus::MaxLevel))?;
-        let price = Item {
-            group: COIN.0,
-            id: COIN.1,
-            qty: cost,
-        };
-        if cost > 0 {
-            item::spend(tx, world, uid, &[price])?;
+    transaction(ctx.db, |tx| {
+        lock_player(tx, world, uid)?;
+        let s = state(tx, world, uid, wid)?.ok_or(WeaponLevelStatus::InvalidTarget)?;
+        if s.star == 0 {
+            return Err(WeaponLevelStatus::NotUnlocked.into());
         }
-        let new_level = level + delta as u32;
+        if delta <= 0 {
+            return Err(WeaponLevelStatus::InvalidDelta.into());
+        }
+        if s.level >= max_level {
+            return Err(WeaponLevelStatus::MaxLevel.into());
+        }
+        let delta = delta.min(i64::from(max_level - s.level)) as u32;
+        let cost = rules.level_cost(s.level, delta);
+        if cost > 0 {
+            let price = [
+                Item {
+                    group: ITEM_GROUP,
+                    id: COIN,
+                    qty: cost,
+                },
+                Item {
+                    group: ITEM_GROUP,
+                    id: IRON,
+                    qty: cost,
+                },
+            ];
+            item::spend(tx, world, uid, &price)
+                .map_err(|e| short_as(e, WeaponLevelStatus::CannotPay))?;
+        }
+        let gained = rules.skill_points(s.level, delta);
+        let (level, sp) = (s.level + delta, s.sp + gained);
         tx.exec_drop(
-            "UPDATE weapons SET level = ? WHERE world = ? AND unique_id = ? AND weapon_id = ?",
-            (new_level, world, uid, spec.id),
+            "UPDATE weapons SET level = ?, skillpoint = ? \
+             WHERE world = ? AND unique_id = ? AND weapon_id = ?",
+            (level, sp, world, uid, wid),
         )?;
-        let coins = quantity(tx, world, uid, COIN.0, COIN.1)?;
-        Ok((new_level, star, cost, coins))
-    })?;
-    ok(data([
-        ("weapon", Value::from(spec.id)),
-        ("level", Value::from(level)),
-        ("star", Value::from(star)),
-        ("cost", Value::from(cost)),
-        ("coins", Value::from(coins)),
-    ]))
+        let iron = quantity(tx, world, uid, ITEM_GROUP, IRON)?;
+        let coins = quantity(tx, world, uid, ITEM_GROUP, COIN)?;
+        ok(data([
+            (
+                "remaining",
+                json!({
+                    "0": {"wid": wid, "level": level, "sp": sp},
+                    "3": [iid_value(IRON, iron), iid_value(COIN, coins)],
+                }),
+            ),
+            (
+                "reward",
+                json!({
+                    "0": {"wid": wid, "level": delta, "sp": gained},
+                    "3": [iid_value(IRON, cost), iid_value(COIN, cost)],
+                }),
+            ),
+        ]))
+    })
 }
 
-/// `level_up_star_weapon(weapon)`: one star up for `star_up_segments[star]` of the
-/// weapon's segments. Answers `weapon`, `level`, `star`, `cost` (segments paid) and
-/// `segments` (left).
+/// `level_up_star_weapon(weapon)`: one star up for `star_segments * (star + 1)` of the
+/// weapon's segments; star 0 -> 1 unlocks the weapon.
 pub fn level_up_star_weapon(ctx: &Context, player: &Player, args: &Args) -> Outcome {
-    let spec = spec(ctx, args.int("weapon")?)?;
+    let rules = rules(ctx)?;
+    let wid = weapon_arg(args, &rules, WeaponStarStatus::InvalidTarget)?;
     let (world, uid) = (player.world.as_str(), player.unique_id.as_str());
-    let (level, star, cost, segments) = transaction(ctx.db, |tx| {
-        let (level, star) = lock_weapon(tx, world, uid, spec.id)?;
-        let cost = spec
-            .star_cost(star)
-            .ok_or_else(|| status(WeaponStatus::MaxStar))?;
+    transaction(ctx.db, |tx| {
+        lock_player(tx, world, uid)?;
+        let s = state(tx, world, uid, wid)?.ok_or(WeaponStarStatus::InvalidTarget)?;
+        if s.star >= rules.max_star {
+            return Err(WeaponStarStatus::MaxStar.into());
+        }
+        let cost = rules.star_cost(s.star);
+        if cost > s.seg {
+            return Err(WeaponStarStatus::InsufficientSegments.into());
+        }
         if cost > 0 {
-            let price = Item {
+            let price = [Item {
                 group: SEGMENT_GROUP,
-                id: spec.id,
+                id: wid,
                 qty: cost,
-            };
-            item::spend(tx, world, uid, &[price])?;
+            }];
+            item::spend(tx, world, uid, &price)
+                .map_err(|e| short_as(e, WeaponStarStatus::InsufficientSegments))?;
+        }
+        let star = s.star + 1;
+        if s.row {
+            tx.exec_drop(
+                "UPDATE weapons SET star = ? WHERE world = ? AND unique_id = ? AND weapon_id = ?",
+                (star, world, uid, wid),
+            )?;
+        } else {
+            tx.exec_drop(
+                "INSERT INTO weapons (world, unique_id, weapon_id, level, star, skillpoint) \
+                 VALUES (?, ?, ?, 1, ?, 0)",
+                (world, uid, wid, star),
+            )?;
+        }
+        ok(data([
+            (
+                "remaining",
+                json!({"wid": wid, "star": star, "seg": s.seg - cost}),
+            ),
+            ("reward", json!({"wid": wid, "star": 1, "seg": cost})),
+        ]))
+    })
+}
+
+/// `level_up_passive_weapon(weapon, passive)`: passive `passive` one level up for one
+/// skill point.
+pub fn level_up_passive_weapon(ctx: &Context, player: &Player, args: &Args) -> Outcome {
+    let rules = rules(ctx)?;
+    let wid = weapon_arg(args, &rules, WeaponPassiveStatus::PidError)?;
+    let pid = args.int("passive")?;
+    let max_levels = rules
+        .tier(wid)
+        .map(|t| t.passive_max_levels.clone())
+        .unwrap_or_default();
+    let max_level = usize::try_from(pid)
+        .ok()
+        .and_then(|p| p.checked_sub(1))
+        .and_then(|i| max_levels.get(i).copied())
+        .ok_or(WeaponPassiveStatus::PidError)?;
+    let refused = |why: &str| FnError::module(WeaponPassiveStatus::PidError, why.to_string());
+    let (world, uid) = (player.world.as_str(), player.unique_id.as_str());
+    transaction(ctx.db, |tx| {
+        lock_player(tx, world, uid)?;
+        let level: Option<u32> = tx.exec_first(
+            "SELECT level FROM weapon_passives \
+             WHERE world = ? AND unique_id = ? AND weapon_id = ? AND pid = ?",
+            (world, uid, wid, pid),
+        )?;
+        let level = level.unwrap_or(0) + 1;
+        if level > max_level {
+            return Err(refused("max level"));
+        }
+        let sp = state(tx, world, uid, wid)?.map_or(0, |s| s.sp);
+        if sp == 0 {
+            return Err(refused("insufficient materials"));
         }
         tx.exec_drop(
-            "UPDATE weapons SET star = star + 1 \
+            "UPDATE weapons SET skillpoint = skillpoint - 1 \
              WHERE world = ? AND unique_id = ? AND weapon_id = ?",
-            (world, uid, spec.id),
+            (world, uid, wid),
         )?;
-        let segments = quantity(tx, world, uid, SEGMENT_GROUP, spec.id)?;
-        Ok((level, star + 1, cost, segments))
-    })?;
-    ok(data([
-        ("weapon", Value::from(spec.id)),
-        ("level", Value::from(level)),
-        ("star", Value::from(star)),
-        ("cost", Value::from(cost)),
-        ("segments", Value::from(segments)),
-    ]))
+        tx.exec_drop(
+            "INSERT INTO weapon_passives (world, unique_id, weapon_id, pid, level) \
+             VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE level = VALUES(level)",
+            (world, uid, wid, pid, level),
+        )?;
+        ok(data([
+            (
+                "remaining",
+                json!({"wid": wid, "pid": pid, "level": level, "sp": sp - 1}),
+            ),
+            (
+                "reward",
+                json!({"wid": wid, "pid": pid, "level": 1, "sp": 1}),
+            ),
+        ]))
+    })
+}
+
+/// `reset_skill_point_weapon(weapon)`: every passive of the weapon back to 0, their
+/// levels back as skill points, for `reset_cost` (100 diamonds) even when nothing comes
+/// back.
+pub fn reset_skill_point_weapon(ctx: &Context, player: &Player, args: &Args) -> Outcome {
+    let rules = rules(ctx)?;
+    let wid = weapon_arg(args, &rules, WeaponResetStatus::InvalidTarget)?;
+    let cost = rules.reset_cost;
+    let (world, uid) = (player.world.as_str(), player.unique_id.as_str());
+    transaction(ctx.db, |tx| {
+        lock_player(tx, world, uid)?;
+        let s = state(tx, world, uid, wid)?
+            .filter(|s| s.row)
+            .ok_or(WeaponResetStatus::InvalidTarget)?;
+        item::spend(tx, world, uid, &[cost])
+            .map_err(|e| short_as(e, WeaponResetStatus::InsufficientDiamonds))?;
+        let reclaimed: Option<u64> = tx.exec_first(
+            "SELECT CAST(COALESCE(SUM(level), 0) AS UNSIGNED) FROM weapon_passives \
+             WHERE world = ? AND unique_id = ? AND weapon_id = ?",
+            (world, uid, wid),
+        )?;
+        let reclaimed = reclaimed.unwrap_or(0);
+        tx.exec_drop(
+            "UPDATE weapon_passives SET level = 0 WHERE world = ? AND unique_id = ? AND weapon_id = ?",
+            (world, uid, wid),
+        )?;
+        let sp = u64::from(s.sp) + reclaimed;
+        tx.exec_drop(
+            "UPDATE weapons SET skillpoint = ? WHERE world = ? AND unique_id = ? AND weapon_id = ?",
+            (sp, world, uid, wid),
+        )?;
+        let left = quantity(tx, world, uid, cost.group, cost.id)?;
+        ok(data([
+            (
+                "remaining",
+                json!({"0": {"wid": wid, "sp": sp}, "3": iid_value(cost.id, left)}),
+            ),
+            (
+                "reward",
+                json!({"0": {"wid": wid, "sp": reclaimed}, "3": iid_value(cost.id, cost.qty)}),
+            ),
+        ]))
+    })
 }
 
 #[cfg(test)]
@@ -217,53 +485,63 @@ mod tests {
     use super::*;
     use crate::game_config::GameConfig;
 
-    fn sword() -> WeaponSpec {
-        WeaponSpec {
-            id: 1,
-            max_level: 60,
-            base: 100,
-            per_level: 20,
-            star_up_segments: vec![10, 20, 40, 80, 160],
-        }
+    fn shipped() -> WeaponRules {
+        WeaponRules::parse(GameConfig::embedded().file("weapon").unwrap()).unwrap()
     }
 
     #[test]
-    fn level_costs_sum_the_levels_gained() {
-        let s = sword();
-        assert_eq!(s.level_cost(1, 1), Some(100));
-        assert_eq!(s.level_cost(1, 2), Some(100 + 120));
-        assert_eq!(s.level_cost(3, 3), Some(140 + 160 + 180));
-        assert_eq!(s.level_cost(59, 1), Some(100 + 20 * 58));
-        assert_eq!(s.level_cost(60, 1), None, "past max_level");
-        assert_eq!(s.level_cost(1, 60), None);
-        assert_eq!(s.level_cost(1, u64::MAX), None);
-        // 1 -> 60: 59 steps, base 100 each plus 20 * (0 + 1 + ... + 58)
-        assert_eq!(s.level_cost(1, 59), Some(59 * 100 + 20 * (58 * 59 / 2)));
-    }
-
-    #[test]
-    fn star_costs_end_at_the_list_length() {
-        let s = sword();
-        assert_eq!(s.star_cost(0), Some(10));
-        assert_eq!(s.star_cost(4), Some(160));
-        assert_eq!(s.star_cost(5), None);
-    }
-
-    #[test]
-    fn every_shipped_weapon_parses_and_has_segments() {
+    fn the_shipped_rules_are_the_originals() {
+        let r = shipped();
+        assert_eq!(r.upgrade_iron.len(), 120);
+        assert_eq!(&r.upgrade_iron[..6], &[0, 100, 300, 600, 1000, 1500]);
+        assert_eq!(r.upgrade_iron[119], 1_485_800);
+        assert_eq!(r.weapons.len(), 60);
+        assert!(r.exists(101) && r.exists(610) && !r.exists(111) && !r.exists(1));
+        let max = |id| r.tier(id).unwrap().max_level;
+        assert_eq!(
+            [max(101), max(210), max(301), max(401), max(501), max(610)],
+            [60, 60, 80, 100, 120, 120]
+        );
+        assert_eq!(r.tier(101).unwrap().passive_max_levels, [3, 3, 1]);
+        assert_eq!(r.tier(401).unwrap().passive_max_levels, [3, 3, 3, 1]);
+        assert_eq!(r.tier(501).unwrap().passive_max_levels, [3, 3, 3, 3]);
+        assert_eq!(r.reset_cost.to_string(), "3:5:100");
+        assert_eq!(r.max_star, 10);
         let config = GameConfig::embedded();
-        let weapons = config.file("weapon").unwrap()["weapons"]
-            .as_array()
-            .unwrap();
-        assert!(!weapons.is_empty());
-        for w in weapons {
-            let spec = WeaponSpec::parse(w).unwrap_or_else(|| panic!("{w}"));
-            assert!(spec.max_level >= 1);
+        for id in &r.weapons {
             assert!(
-                item::max_of(&config, SEGMENT_GROUP, spec.id).is_some(),
-                "{w}"
+                item::max_of(&config, SEGMENT_GROUP, *id).is_some(),
+                "segments of {id}"
             );
         }
-        assert_eq!(WeaponSpec::parse(&serde_json::json!({"id": 1})), None);
+    }
+
+    #[test]
+    fn costs_follow_the_iron_table_and_points_every_ten_levels() {
+        let r = shipped();
+        assert_eq!(r.level_cost(1, 1), 100);
+        assert_eq!(r.level_cost(1, 5), 1500);
+        assert_eq!(r.level_cost(3, 2), 1000 - 300);
+        assert_eq!(r.level_cost(1, 119), 1_485_800);
+        assert_eq!(r.skill_points(1, 8), 0);
+        assert_eq!(r.skill_points(9, 1), 1);
+        assert_eq!(r.skill_points(1, 79), 8);
+        assert_eq!(r.skill_points(19, 2), 1);
+        let stars: Vec<u64> = (0..10).map(|s| r.star_cost(s)).collect();
+        assert_eq!(stars, [30, 60, 90, 120, 150, 180, 210, 240, 270, 300]);
+        assert_eq!(stars.iter().sum::<u64>(), 1650);
+    }
+
+    #[test]
+    fn broken_rules_are_refused() {
+        let mut file = GameConfig::embedded().file("weapon").unwrap().clone();
+        assert!(WeaponRules::parse(&file).is_some());
+        file["upgrade_iron"] = json!([0, 100]);
+        assert_eq!(
+            WeaponRules::parse(&file),
+            None,
+            "max levels beyond the table"
+        );
+        assert_eq!(WeaponRules::parse(&json!({})), None);
     }
 }

@@ -72,18 +72,23 @@ impl MailStack {
         data["key"].as_str().unwrap().to_string()
     }
 
-    /// How many of item `group:id` the token's player holds.
+    /// How many of item `group:id` the token's player holds: items of group 3 from
+    /// `get_all_resource`, weapon segments (group 0) from `get_all_weapon`.
     fn holding(&self, token: &str, group_and_id: &str) -> u64 {
-        let data = self.ok(token, "get_all_resource", json!({}));
-        data["items"]
+        let (group, id) = group_and_id.split_once(':').unwrap();
+        let id: u64 = id.parse().unwrap();
+        let (function, list, key, value) = match group {
+            "3" => ("get_all_resource", "items", "iid", "value"),
+            "0" => ("get_all_weapon", "weapons", "wid", "seg"),
+            other => panic!("no listing of group {other}"),
+        };
+        let data = self.ok(token, function, json!({}));
+        data[list]
             .as_array()
             .unwrap()
             .iter()
-            .filter_map(|i| {
-                let text = i.as_str().unwrap();
-                let (item, qty) = text.rsplit_once(':').unwrap();
-                (item == group_and_id).then(|| qty.parse::<u64>().unwrap())
-            })
+            .filter(|i| i[key] == id)
+            .map(|i| i[value].as_u64().unwrap())
             .sum()
     }
 
@@ -411,13 +416,13 @@ fn a_gift_is_granted_once() {
     let m = MailStack::start();
     let bob = m.player("dev-bob", "Bob");
     let before = m.holding(&bob, "3:5");
-    let key = m.gift("Bob", json!(["3:5:50", "0:3:7"]));
+    let key = m.gift("Bob", json!(["3:5:50", "0:303:7"]));
     let mail = &m.all_mail(&bob)[0];
     assert_eq!(
         (&mail["type"], &mail["from"], &mail["subj"]),
         (&json!(1), &json!("system"), &json!("礼物 🎁"))
     );
-    assert_eq!(mail["items"], json!("3:5:50,0:3:7"));
+    assert_eq!(mail["items"], json!("3:5:50,0:303:7"));
 
     let accepted = m.ok(&bob, "accept_gifts", json!({"gift":[key],"other":[]}));
     assert_eq!(accepted["error"], json!([]));
@@ -426,11 +431,11 @@ fn a_gift_is_granted_once() {
         accepted["success"],
         json!({ &key: [
             {"gid":3,"id":5,"remaining":before + 50,"reward":50},
-            {"gid":0,"id":3,"remaining":7,"reward":7}
+            {"gid":0,"id":303,"remaining":7,"reward":7}
         ]})
     );
     assert_eq!(m.holding(&bob, "3:5"), before + 50);
-    assert_eq!(m.holding(&bob, "0:3"), 7);
+    assert_eq!(m.holding(&bob, "0:303"), 7);
     assert_eq!(
         m.all_mail(&bob)[0]["read"],
         1,
@@ -538,26 +543,26 @@ fn a_gift_is_granted_once() {
 fn a_gift_whose_grant_fails_can_be_accepted_later() {
     let mut m = MailStack::start();
     let bob = m.player("dev-bob", "Bob");
-    let key = m.gift("Bob", json!(["0:6:4"]));
-    // The game config loses weapon 6's segments: the grant fails, nothing is granted and
+    let key = m.gift("Bob", json!(["0:501:4"]));
+    // The game config loses weapon 501's segments: the grant fails, nothing is granted and
     // the gift stays acceptable.
     let full = m.s.config.clone();
     let mut items = full.file("items").unwrap().clone();
     items["groups"][0]["items"]
         .as_array_mut()
         .unwrap()
-        .retain(|i| i["id"] != 6);
+        .retain(|i| i["id"] != 501);
     m.s.config = full.overlay(&json!({ "items": items })).unwrap();
     let failed = m.ok(&bob, "accept_gifts", json!({"gift":[key]}));
     assert_eq!(reason_of(&failed, &key), 19);
     assert_eq!(failed["error"], json!([key]));
-    assert_eq!(m.holding(&bob, "0:6"), 0);
+    assert_eq!(m.holding(&bob, "0:501"), 0);
     assert_eq!(m.all_mail(&bob)[0]["read"], 0);
 
     m.s.config = full;
     let accepted = m.ok(&bob, "accept_gifts", json!({"gift":[key]}));
     assert_eq!(accepted["success"][&key][0]["remaining"], 4);
-    assert_eq!(m.holding(&bob, "0:6"), 4);
+    assert_eq!(m.holding(&bob, "0:501"), 4);
 }
 
 #[test]

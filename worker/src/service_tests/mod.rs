@@ -4,19 +4,25 @@
 //! - `accounts`: the account functions, takeovers refused, SQL metacharacters;
 //! - `running`: the whole worker between NATS and a gate (a listener playing one, or the
 //!   real gate), restarts, graceful stop, the config service, start failures;
-//! - `social`: friends, with the real mail and auth;
-//! - `family`: families and the chat token, with the real mail, auth and edge.
+//! - `social`: what is left of the social tests (a player acting only as its token says);
+//! - `family`: families and the chat token, with the real mail, auth and edge;
+//! - `friend`, `weapon`, `package`: those modules as the original game's clients call them;
+//! - `contact`: email and phone verification with a real SMTP server and HTTP hook;
+//! - `config_readers`: the config reader functions.
 
 mod accounts;
 mod config_readers;
 mod contact;
 mod family;
+mod friend;
 mod handler;
 mod mail_functions;
+mod package;
 mod players;
 mod running;
 mod social;
 mod through_gate;
+mod weapon;
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};

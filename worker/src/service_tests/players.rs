@@ -91,7 +91,7 @@ fn create_player_grants_the_starting_kit_once() {
         (json!("Alice"), json!(1))
     );
     assert_eq!(items_of(&made), ["3:1:5000", "3:5:100", "3:10:100"]);
-    assert_eq!(made["weapons"], json!([1, 3]));
+    assert_eq!(made["weapons"], json!([301, 302, 303]));
 
     let info = ok_as(&s, &token, "s0", "get_info_player", json!({}));
     assert_eq!(
@@ -101,15 +101,18 @@ fn create_player_grants_the_starting_kit_once() {
             .unwrap()
     );
     let all = ok_as(&s, &token, "s0", "get_all_resource", json!({}));
-    assert_eq!(items_of(&all), ["3:1:5000", "3:5:100", "3:10:100"]);
-    let weapons = ok_as(&s, &token, "s0", "get_all_weapon", json!({}));
     assert_eq!(
-        weapons["weapons"],
-        json!([
-            {"weapon":1,"level":1,"star":0,"segments":0},
-            {"weapon":3,"level":1,"star":0,"segments":0}
-        ])
+        all["items"],
+        json!([{"iid":1,"value":5000},{"iid":5,"value":100},{"iid":10,"value":100}])
     );
+    let weapons = ok_as(&s, &token, "s0", "get_all_weapon", json!({}));
+    let wids: Vec<&Value> = weapons["weapons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| &w["wid"])
+        .collect();
+    assert_eq!(wids, [301, 302, 303]);
 
     // once per (world, account): the second call changes nothing, not even the kit
     let again = call_as(
@@ -192,8 +195,8 @@ fn without_a_player_every_player_function_answers_90() {
         ("change_player_name", json!({"gn":"Zed"})),
         ("get_all_resource", json!({})),
         ("get_all_weapon", json!({})),
-        ("level_up_weapon", json!({"weapon":1,"delta":1})),
-        ("level_up_star_weapon", json!({"weapon":1})),
+        ("level_up_weapon", json!({"weapon":301,"delta":1})),
+        ("level_up_star_weapon", json!({"weapon":301})),
     ] {
         let r = call_as(&s, &token, "s0", function, data);
         assert_eq!(
@@ -507,110 +510,6 @@ fn get_info_player_answers_the_family_name() {
 }
 
 #[test]
-fn weapons_level_up_for_coins_and_star_up_for_segments() {
-    let s = Stack::start();
-    let token = new_player(&s, "dev-1", "s0", "Smith");
-    let up = ok_as(
-        &s,
-        &token,
-        "s0",
-        "level_up_weapon",
-        json!({"weapon":1,"delta":2}),
-    );
-    assert_eq!(
-        up,
-        *json!({"weapon":1,"level":3,"star":0,"cost":220,"coins":4780})
-            .as_object()
-            .unwrap()
-    );
-    for (data, code) in [
-        (json!({"weapon":1,"delta":0}), 84),
-        (json!({"weapon":1,"delta":-3}), 84),
-        (json!({"weapon":99,"delta":1}), 80),
-        (json!({"weapon":2,"delta":1}), 81),
-        (json!({"weapon":1,"delta":58}), 82),
-        (json!({"weapon":1,"delta":i64::MAX}), 82),
-        // level 3 -> 60 costs far more than 4780 coins
-        (json!({"weapon":1,"delta":57}), 18),
-    ] {
-        let r = call_as(&s, &token, "s0", "level_up_weapon", data.clone());
-        assert_eq!(r.status, code, "{data}: {}", r.to_json());
-    }
-    let r = call_as(
-        &s,
-        &token,
-        "s0",
-        "level_up_weapon",
-        json!({"weapon":"one","delta":1}),
-    );
-    assert_eq!(r.status, 13);
-    assert_eq!(qty(&s, "s0", "dev-1", 3, 1), 4780, "refusals spend nothing");
-
-    // stars: segments are items 1:<weapon id>
-    let r = call_as(
-        &s,
-        &token,
-        "s0",
-        "level_up_star_weapon",
-        json!({"weapon":3}),
-    );
-    assert_eq!(
-        (r.status, r.message.as_str()),
-        (18, "not enough of item 0:3 (need 10)")
-    );
-    let admin = admin(&s);
-    ok_as(
-        &s,
-        &admin,
-        "s0",
-        "add_resources",
-        json!({"gn_target":"Smith","items":["0:3:315"]}),
-    );
-    let mut left = 315;
-    for (star, cost) in [10, 20, 40, 80, 160].into_iter().enumerate() {
-        let up = ok_as(
-            &s,
-            &token,
-            "s0",
-            "level_up_star_weapon",
-            json!({"weapon":3}),
-        );
-        left -= cost;
-        assert_eq!(
-            up,
-            *json!({"weapon":3,"level":1,"star":star + 1,"cost":cost,"segments":left})
-                .as_object()
-                .unwrap()
-        );
-    }
-    let r = call_as(
-        &s,
-        &token,
-        "s0",
-        "level_up_star_weapon",
-        json!({"weapon":3}),
-    );
-    assert_eq!(r.status, 83);
-    assert_eq!(qty(&s, "s0", "dev-1", 0, 3), 5);
-    let r = call_as(
-        &s,
-        &token,
-        "s0",
-        "level_up_star_weapon",
-        json!({"weapon":2}),
-    );
-    assert_eq!(r.status, 81);
-    let weapons = ok_as(&s, &token, "s0", "get_all_weapon", json!({}));
-    assert_eq!(
-        weapons["weapons"],
-        json!([
-            {"weapon":1,"level":3,"star":0,"segments":0},
-            {"weapon":3,"level":1,"star":5,"segments":5}
-        ])
-    );
-}
-
-#[test]
 fn add_resources_is_admin_only_and_capped() {
     let s = Stack::start();
     let player = new_player(&s, "dev-1", "s0", "Target");
@@ -631,12 +530,12 @@ fn add_resources_is_admin_only_and_capped() {
         &admin,
         "s0",
         "add_resources",
-        json!({"gn_target":"Target","items":["3:5:1000","0:6:3"]}),
+        json!({"gn_target":"Target","items":["3:5:1000","0:501:3"]}),
     );
     assert_eq!(by_name["unique_id"], "dev-1");
     assert_eq!(
         items_of(&by_name),
-        ["0:6:3", "3:1:5000", "3:5:1100", "3:10:100"]
+        ["0:501:3", "3:1:5000", "3:5:1100", "3:10:100"]
     );
     // capped at items.json's max (energy 999), even for an absurd quantity
     let by_uid = ok_as(
@@ -669,6 +568,10 @@ fn add_resources_is_admin_only_and_capped() {
         (json!({"uid_target":"dev-9","items":["3:1:1"]}), 17),
         (json!({"gn_target":"Target","items":["3:1:0"]}), 19),
         (json!({"gn_target":"Target","items":["3:1:1","0:9:1"]}), 19),
+        (
+            json!({"gn_target":"Target","items":["3:1:1","0:611:1"]}),
+            19,
+        ),
         (json!({"gn_target":"Target","items":["coins"]}), 19),
         (json!({"gn_target":"Target","items":[5]}), 19),
         (json!({"gn_target":"Target","items":"3:1:1"}), 13),
@@ -705,10 +608,6 @@ fn a_player_cannot_act_on_another_players_data() {
             "change_player_name",
             json!({"unique_id":"victim","gn":"Pwned"}),
         ),
-        (
-            "level_up_weapon",
-            json!({"unique_id":"victim","weapon":1,"delta":1}),
-        ),
         ("get_all_resource", json!({"unique_id":"victim"})),
     ] {
         let r = call_as(&s, &mallory, "s0", function, data);
@@ -731,7 +630,7 @@ fn a_player_cannot_act_on_another_players_data() {
     );
     assert_eq!(qty(&s, "s0", "victim", 3, 1), 5000);
     assert_eq!(qty(&s, "s0", "victim", 3, 5), 100);
-    assert_eq!(qty(&s, "s0", "mallory", 3, 1), 4900);
+    assert_eq!(qty(&s, "s0", "mallory", 3, 1), 5000);
     // a session token of another world does not reach this world's player
     let elsewhere = session(&s, "victim", "s1");
     let r = call_as(&s, &elsewhere, "s0", "get_info_player", json!({}));
@@ -791,58 +690,6 @@ fn concurrent_spends_and_grants_never_go_negative_nor_lose_a_grant() {
     assert_eq!(qty(&s, "s0", "rich", 3, 1) as i64, expected);
 }
 
-/// Two workers (two connection pools, two handlers) level the same weapon and receive
-/// admin coin grants at once, through the real handler: every level-up pays exactly its
-/// level's price, none is lost and the coins never go below zero.
-#[test]
-fn two_workers_levelling_one_weapon_pay_exactly_once_per_level() {
-    let s = Stack::start();
-    let token = new_player(&s, "hero", "s0", "Hero");
-    let admin = admin(&s);
-    let second = Services::new(
-        Db::open(&s.db_server.url(), 8).unwrap(),
-        s.services.redis.clone(),
-        Tokens::new(
-            Key::new(SECRET.as_bytes()).unwrap(),
-            s.services.redis.clone(),
-            Duration::from_secs(3600),
-        ),
-        s.services.settings.clone(),
-    );
-    let workers = [&s.services, &second];
-    let levelled = AtomicU64::new(0);
-    std::thread::scope(|scope| {
-        for t in 0..16 {
-            let (services, config, levelled) = (workers[t % 2], &s.config, &levelled);
-            let (token, admin) = (token.clone(), admin.clone());
-            scope.spawn(move || {
-                for _ in 0..12 {
-                    let request = if t % 4 < 2 {
-                        json!({"world":"s0","function":"level_up_weapon","data":{"token":token,"weapon":1,"delta":1}})
-                    } else {
-                        json!({"world":"s0","function":"add_resources","data":{"token":admin,"gn_target":"Hero","items":["3:1:300"]}})
-                    };
-                    let r = handle(services, config, &request.to_string());
-                    match r.status {
-                        0 if t % 4 < 2 => {
-                            levelled.fetch_add(1, Ordering::SeqCst);
-                        }
-                        0 | 82 | 18 => {}
-                        other => panic!("answered {other}: {}", r.to_json()),
-                    }
-                }
-            });
-        }
-    });
-    let levelled = levelled.load(Ordering::SeqCst);
-    let weapons = ok_as(&s, &token, "s0", "get_all_weapon", json!({}));
-    assert_eq!(weapons["weapons"][0]["level"], json!(1 + levelled));
-    // 8 granting threads x 12 grants of 300 coins
-    let paid: u64 = (1..1 + levelled).map(|l| 100 + 20 * (l - 1)).sum();
-    assert_eq!(qty(&s, "s0", "hero", 3, 1), 5000 + 8 * 12 * 300 - paid);
-    assert!(levelled > 0);
-}
-
 /// Grants of an item nobody holds yet, from many threads at once: the first creates the
 /// row, the others add to it; none is lost.
 #[test]
@@ -860,13 +707,13 @@ fn concurrent_first_grants_of_an_item_all_count() {
                         &admin,
                         "s0",
                         "add_resources",
-                        json!({"gn_target":"Collector","items":["0:6:1","0:5:2"]}),
+                        json!({"gn_target":"Collector","items":["0:501:1","0:402:2"]}),
                     );
                     assert_eq!(r.status, 0, "{}", r.to_json());
                 }
             });
         }
     });
-    assert_eq!(qty(&s, "s0", "collector", 0, 6), 160);
-    assert_eq!(qty(&s, "s0", "collector", 0, 5), 320);
+    assert_eq!(qty(&s, "s0", "collector", 0, 501), 160);
+    assert_eq!(qty(&s, "s0", "collector", 0, 402), 320);
 }

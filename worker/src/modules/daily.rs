@@ -1,0 +1,116 @@
+//! The game's day and daily quotas. The original game reset its daily counts at 00:00
+//! Asia/Shanghai; China has no daylight saving time, so the game day is a fixed UTC+8 day.
+//! Quotas are rows of `daily_limits` (world, uid, the original's Limits id), counted per
+//! game day and locked while a function checks and uses one.
+
+use mysql::prelude::Queryable;
+
+use crate::function::FnError;
+
+/// Seconds the game's day is ahead of UTC.
+pub const GAME_DAY_OFFSET: i64 = 8 * 3600;
+
+/// The original's Limits id of friend requests.
+pub const REQUEST_FRIEND: u32 = 6;
+/// The original's Limits id of energy purchases.
+pub const PACKAGE_ENERGY: u32 = 24;
+
+/// The game day (days since 1970-01-01, UTC+8) of unix time `now`.
+pub fn game_day(now: i64) -> i64 {
+    (now + GAME_DAY_OFFSET).div_euclid(86_400)
+}
+
+/// `"YYYY-MM-DD"` of game day `day`.
+pub fn date(day: i64) -> String {
+    let (y, m, d) = shared::log::civil_from_days(day);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// `"YYYY-MM-DD HH:MM:SS"` of unix time `t` on the game's clock (UTC+8).
+pub fn date_time(t: i64) -> String {
+    let local = t + GAME_DAY_OFFSET;
+    let secs = local.rem_euclid(86_400);
+    format!(
+        "{} {:02}:{:02}:{:02}",
+        date(local.div_euclid(86_400)),
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    )
+}
+
+/// Seconds from `now` to the next game midnight (the original's `cd`).
+pub fn seconds_to_next_day(now: i64) -> i64 {
+    (game_day(now) + 1) * 86_400 - GAME_DAY_OFFSET - now
+}
+
+/// Locks the player's row until the transaction ends: the per-player lock taken before
+/// its quota and energy rows (and before its items, where a function changes both), so
+/// the first use of a row that does not exist yet cannot deadlock two calls.
+pub fn lock_player(tx: &mut mysql::Transaction<'_>, world: &str, uid: &str) -> Result<(), FnError> {
+    let found: Option<u8> = tx.exec_first(
+        "SELECT 1 FROM players WHERE world = ? AND unique_id = ? FOR UPDATE",
+        (world, uid),
+    )?;
+    found
+        .map(|_| ())
+        .ok_or_else(|| crate::modules::enums::SharedStatus::NoPlayer.into())
+}
+
+/// How much of quota `lid` the player used today, with its row locked until the
+/// transaction ends (so a check and its [`used`] cannot be split by another call).
+pub fn lock_used(
+    tx: &mut mysql::Transaction<'_>,
+    world: &str,
+    uid: &str,
+    lid: u32,
+    now: i64,
+) -> Result<u32, FnError> {
+    lock_player(tx, world, uid)?;
+    let today = date(game_day(now));
+    tx.exec_drop(
+        "INSERT IGNORE INTO daily_limits (world, unique_id, lid, day, used) VALUES (?, ?, ?, ?, 0)",
+        (world, uid, lid, &today),
+    )?;
+    let row: Option<(String, u32)> = tx.exec_first(
+        "SELECT DATE_FORMAT(day, '%Y-%m-%d'), used FROM daily_limits \
+         WHERE world = ? AND unique_id = ? AND lid = ? FOR UPDATE",
+        (world, uid, lid),
+    )?;
+    Ok(match row {
+        Some((day, used)) if day == today => used,
+        _ => 0,
+    })
+}
+
+/// Records `used` of quota `lid` for today (after [`lock_used`] in the same transaction).
+pub fn set_used(
+    tx: &mut mysql::Transaction<'_>,
+    world: &str,
+    uid: &str,
+    lid: u32,
+    now: i64,
+    used: u32,
+) -> Result<(), FnError> {
+    tx.exec_drop(
+        "UPDATE daily_limits SET day = ?, used = ? WHERE world = ? AND unique_id = ? AND lid = ?",
+        (date(game_day(now)), used, world, uid, lid),
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_game_day_turns_at_midnight_in_shanghai() {
+        // 2024-03-01 15:59:59 UTC is 23:59:59 in Shanghai; a second later the day turns.
+        let t = 1_709_308_799;
+        assert_eq!(date(game_day(t)), "2024-03-01");
+        assert_eq!(date(game_day(t + 1)), "2024-03-02");
+        assert_eq!(date_time(t), "2024-03-01 23:59:59");
+        assert_eq!(seconds_to_next_day(t), 1);
+        assert_eq!(seconds_to_next_day(t + 1), 86_400);
+    }
+}
