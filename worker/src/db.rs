@@ -359,8 +359,8 @@ mod tests {
              ('s1','b',1,6,2)",
         )
         .unwrap();
-        let later: Vec<u32> = MIGRATIONS[3..].iter().map(|m| m.version).collect();
-        assert_eq!(migrate(&db).unwrap(), later);
+        // Up to 4 only: 0007 then gives the segments the original's weapon ids (tested below).
+        assert_eq!(migrate_with(&db, &MIGRATIONS[..4]).unwrap(), [4]);
         let rows: Vec<(String, String, i32, i32, u64)> = conn
             .query("SELECT world, unique_id, grp, item_id, qty FROM items ORDER BY world, grp, item_id")
             .unwrap();
