@@ -216,17 +216,15 @@ pub fn resolve<'v>(v: &'v Value, path: &str) -> Result<Vec<&'v Value>, String> {
         };
         let mut next = Vec::new();
         for value in current {
-            let inner = if name == "*" {
+            // `*` is every value of an object; a name is one field.
+            let inners: Vec<&Value> = if name == "*" {
                 match value.as_object() {
-                    Some(map) => {
-                        next.extend(map.values());
-                        continue;
-                    }
+                    Some(map) => map.values().collect(),
                     None => return Err(format!("`{walked}` is not an object: {value}")),
                 }
             } else {
                 match value.get(name) {
-                    Some(inner) => inner,
+                    Some(inner) => vec![inner],
                     None => {
                         return Err(format!(
                             "`{}` is missing",
@@ -239,19 +237,21 @@ pub fn resolve<'v>(v: &'v Value, path: &str) -> Result<Vec<&'v Value>, String> {
                     }
                 }
             };
-            match each {
-                None => next.push(inner),
-                Some(non_empty) => {
-                    let items = inner.as_array().ok_or_else(|| {
-                        format!("`{walked}{}{name}` is not an array: {inner}", dot(&walked))
-                    })?;
-                    if non_empty && items.is_empty() {
-                        return Err(format!(
-                            "`{walked}{}{name}` is empty (the walk expects entries)",
-                            dot(&walked)
-                        ));
+            for inner in inners {
+                match each {
+                    None => next.push(inner),
+                    Some(non_empty) => {
+                        let items = inner.as_array().ok_or_else(|| {
+                            format!("`{walked}{}{name}` is not an array: {inner}", dot(&walked))
+                        })?;
+                        if non_empty && items.is_empty() {
+                            return Err(format!(
+                                "`{walked}{}{name}` is empty (the walk expects entries)",
+                                dot(&walked)
+                            ));
+                        }
+                        next.extend(items.iter());
                     }
-                    next.extend(items.iter());
                 }
             }
         }
@@ -699,6 +699,9 @@ mod tests {
 
     #[test]
     fn paths_reach_nested_fields_and_each_element() {
+        let keyed = json!({"success": {"k1": [{"gid": 3}], "k2": [{"gid": 0}, {"gid": 1}]}});
+        assert_eq!(resolve(&keyed, "success.*[].gid").unwrap().len(), 3);
+        assert!(resolve(&json!({"success": {"k": 5}}), "success.*[].gid").is_err());
         let data = json!({"a": {"b": 1}, "l": [{"k": "x"}, {"k": "y"}], "e": [], "o": {"1": [2]}});
         assert_eq!(resolve(&data, "a.b").unwrap(), vec![&json!(1)]);
         assert_eq!(resolve(&data, "l[].k").unwrap().len(), 2);

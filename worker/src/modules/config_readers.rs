@@ -7,7 +7,7 @@
 //! are composed: `get_config_player` (`player_experience.json` plus `player.json`'s
 //! energy in the original's units) and `get_config_version` (`version.json`'s `version`).
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use crate::function::{data, ok, Account, Args, Context, FnError, Outcome};
 use crate::game_config::GameConfig;
@@ -41,7 +41,6 @@ const fn reader(function: &'static str, stem: &'static str, shape: Shape) -> Rea
 pub const READERS: &[Reader] = &[
     reader("get_player_config", "player", Shape::Under("player_config")),
     reader("get_config_stage", "stages", Shape::Spread),
-    reader("get_config_weapon", "weapon", Shape::Spread),
     reader("get_config_skill", "skills", Shape::Under("config")),
     reader("get_config_mall", "mall", Shape::Under("mall_config")),
     reader("get_config_role", "roles", Shape::Spread),
@@ -60,7 +59,6 @@ pub const READERS: &[Reader] = &[
     reader("get_config_check_in", "check_in", Shape::Under("config")),
     reader("get_config_vip", "vip_config", Shape::Under("config")),
     reader("get_config_factory", "factory", Shape::Spread),
-    reader("get_config_family", "family", Shape::Under("config")),
     reader("get_config_exchange", "package", Shape::Under("config")),
     reader("get_config_notice", "notice", Shape::Under("config")),
     reader("get_config_science", "sciences", Shape::Under("config")),
@@ -119,6 +117,69 @@ pub fn player_answer(config: &GameConfig) -> Result<Map<String, Value>, FnError>
     ]))
 }
 
+/// `get_config_weapon()`: the original's `standard_costs` (`upgrade_lv` {`max`, `iron`},
+/// `seg`, `reset`), built from our weapon.json so the numbers have one home.
+pub fn weapon_answer(config: &GameConfig) -> Result<Map<String, Value>, FnError> {
+    let weapon = file(config, "weapon")?;
+    let broken = |what: &str| FnError::Backend(format!("weapon.json: {what}"));
+    let max = weapon
+        .get("tiers")
+        .and_then(Value::as_array)
+        .and_then(|tiers| {
+            tiers
+                .iter()
+                .filter_map(|t| t.get("max_level")?.as_u64())
+                .max()
+        })
+        .ok_or_else(|| broken("no tiers[].max_level"))?;
+    let iron = weapon
+        .get("upgrade_iron")
+        .cloned()
+        .ok_or_else(|| broken("no upgrade_iron"))?;
+    let seg = weapon
+        .get("star_segments")
+        .cloned()
+        .ok_or_else(|| broken("no star_segments"))?;
+    let reset = weapon
+        .get("reset_cost")
+        .and_then(Value::as_str)
+        .and_then(|cost| cost.rsplit(':').next()?.parse::<u64>().ok())
+        .ok_or_else(|| broken("no reset_cost item string"))?;
+    let costs = json!({"upgrade_lv": {"max": max, "iron": iron}, "seg": seg, "reset": reset});
+    Ok(data([("standard_costs", costs)]))
+}
+
+/// `get_config_family()`: `config` in the original's family.json layout (`general`,
+/// `store`, `level`), built from our family.json. Our member limit is one number, so
+/// `members` is `{base, max}` equal to it and `inc` 0.
+pub fn family_answer(config: &GameConfig) -> Result<Map<String, Value>, FnError> {
+    let f = file(config, "family")?;
+    let get = |path: &[&str]| {
+        path.iter()
+            .try_fold(f, |v, k| v.get(k))
+            .cloned()
+            .ok_or_else(|| FnError::Backend(format!("family.json has no {}", path.join("."))))
+    };
+    let limit = get(&["member_limit"])?;
+    let general = json!({
+        "player_level": get(&["player_level"])?,
+        "leave_days": get(&["leave_days"])?,
+        "disband_hours": get(&["disband_hours"])?,
+        "rmtimes": get(&["daily", "removals"])?,
+        "ntimes": get(&["daily", "notices"])?,
+        "itimes": get(&["daily", "invites"])?,
+        "jtimes": get(&["daily", "join_requests"])?,
+        "costs": get(&["costs"])?,
+        "rewards": {
+            "family_coin": get(&["check_in", "family_coin"])?,
+            "special": get(&["check_in", "special"])?,
+        },
+        "members": {"base": limit, "max": limit, "inc": 0},
+    });
+    let config = json!({"general": general, "store": get(&["store"])?, "level": get(&["level"])?});
+    Ok(data([("config", config)]))
+}
+
 /// `get_config_version()`: `version`, the game config's version string (`version.json`).
 pub fn version_answer(config: &GameConfig) -> Result<Map<String, Value>, FnError> {
     match file(config, "version")?.get("version") {
@@ -148,7 +209,6 @@ macro_rules! plain_readers {
 plain_readers!(
     get_player_config,
     get_config_stage,
-    get_config_weapon,
     get_config_skill,
     get_config_mall,
     get_config_role,
@@ -159,7 +219,6 @@ plain_readers!(
     get_config_check_in,
     get_config_vip,
     get_config_factory,
-    get_config_family,
     get_config_exchange,
     get_config_notice,
     get_config_science,
@@ -168,6 +227,16 @@ plain_readers!(
 /// `get_config_player()`: see [`player_answer`].
 pub fn get_config_player(ctx: &Context, _: &Account, _: &Args) -> Outcome {
     ok(player_answer(ctx.config)?)
+}
+
+/// `get_config_weapon()`: see [`weapon_answer`].
+pub fn get_config_weapon(ctx: &Context, _: &Account, _: &Args) -> Outcome {
+    ok(weapon_answer(ctx.config)?)
+}
+
+/// `get_config_family()`: see [`family_answer`].
+pub fn get_config_family(ctx: &Context, _: &Account, _: &Args) -> Outcome {
+    ok(family_answer(ctx.config)?)
 }
 
 /// `get_config_version()`: see [`version_answer`].
@@ -193,6 +262,42 @@ mod tests {
                 }
                 Shape::Spread => assert_eq!(&Value::Object(answer), file, "{}", reader.function),
             }
+        }
+    }
+
+    /// The layouts built from our files hold the original's numbers, key for key.
+    #[test]
+    fn weapon_and_family_answer_the_originals_layouts() {
+        let config = GameConfig::embedded();
+        let original = |name: &str| -> Value {
+            let path = format!(
+                "{}/../../shared/reference/original/config/{name}.json",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            match std::fs::read_to_string(&path) {
+                Ok(text) => serde_json::from_str(&text).unwrap(),
+                // The reference copy sits beside the project, not in it.
+                Err(_) => Value::Null,
+            }
+        };
+        let weapon = Value::Object(weapon_answer(&config).unwrap());
+        assert_eq!(weapon["standard_costs"]["seg"], 30);
+        assert_eq!(weapon["standard_costs"]["reset"], 100);
+        assert_eq!(weapon["standard_costs"]["upgrade_lv"]["max"], 120);
+        let family = Value::Object(family_answer(&config).unwrap());
+        assert_eq!(family["config"]["general"]["costs"]["create"], "3:5:2000");
+        assert_eq!(family["config"]["general"]["rmtimes"], 5);
+        let (w, f) = (original("weapon_config"), original("family"));
+        if !w.is_null() {
+            assert_eq!(weapon, w, "weapon_config.json");
+        }
+        if !f.is_null() {
+            let mut ours = family["config"].clone();
+            let mut theirs = f.clone();
+            // Our member limit is fixed; the original's grew with the family level.
+            ours["general"]["members"] = Value::Null;
+            theirs["general"]["members"] = Value::Null;
+            assert_eq!(ours, theirs, "family.json");
         }
     }
 

@@ -83,6 +83,27 @@ pub fn lock_used(
     })
 }
 
+/// How much of quota `lid` the player used today, read without a lock (for answers that
+/// only show it).
+pub fn used(
+    conn: &mut impl Queryable,
+    world: &str,
+    uid: &str,
+    lid: u32,
+    now: i64,
+) -> Result<u32, FnError> {
+    let today = date(game_day(now));
+    let row: Option<(String, u32)> = conn.exec_first(
+        "SELECT DATE_FORMAT(day, '%Y-%m-%d'), used FROM daily_limits \
+         WHERE world = ? AND unique_id = ? AND lid = ?",
+        (world, uid, lid),
+    )?;
+    Ok(match row {
+        Some((day, used)) if day == today => used,
+        _ => 0,
+    })
+}
+
 /// Records `used` of quota `lid` for today (after [`lock_used`] in the same transaction).
 pub fn set_used(
     tx: &mut mysql::Transaction<'_>,

@@ -1,5 +1,5 @@
 //! Energy, as the original's `try_energy`: up to `max_energy`, one point back every
-//! `cooling_minutes` while below it; purchases and potions may take it above the maximum.
+//! `cooling_time` minutes while below it; purchases and potions may take it above the maximum.
 //! Table `energy` (no row: full). Changes lock the player's row, then the energy row, for
 //! their transaction.
 //!
@@ -15,7 +15,7 @@ use crate::modules::daily;
 /// Energy never goes above this, whatever is added (the column is 32-bit).
 const CEILING: u64 = 999_999_999;
 
-/// `package.json`'s `energy`: the original's player.json `energy`.
+/// player.json's `energy` (the original's): `max_energy`, `cooling_time` (minutes a point).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EnergyRules {
     pub max_energy: u64,
@@ -24,11 +24,11 @@ pub struct EnergyRules {
 
 impl EnergyRules {
     pub fn from_config(ctx: &Context) -> EnergyRules {
-        let e = ctx.config.file("package").and_then(|f| f.get("energy"));
+        let e = ctx.config.file("player").and_then(|f| f.get("energy"));
         let field = |name: &str| e.and_then(|e| e.get(name)).and_then(Value::as_u64);
         EnergyRules {
             max_energy: field("max_energy").unwrap_or(120),
-            cooling_secs: field("cooling_minutes").unwrap_or(6).max(1) as i64 * 60,
+            cooling_secs: field("cooling_time").unwrap_or(6).max(1) as i64 * 60,
         }
     }
 }
@@ -82,6 +82,26 @@ impl Energy {
             }),
         }
     }
+}
+
+/// The player's energy now, read without a lock (for answers that only show it).
+pub fn read(
+    conn: &mut impl Queryable,
+    rules: EnergyRules,
+    world: &str,
+    uid: &str,
+    now: i64,
+) -> Result<Energy, FnError> {
+    let row: Option<(u64, Option<i64>)> = conn.exec_first(
+        "SELECT energy, recover_from FROM energy WHERE world = ? AND unique_id = ?",
+        (world, uid),
+    )?;
+    let (energy, recover_from) = row.unwrap_or((rules.max_energy, None));
+    Ok(Energy {
+        energy,
+        recover_from,
+    }
+    .settle(rules, now))
 }
 
 /// The player's energy now, its row locked until the transaction ends.

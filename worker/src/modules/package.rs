@@ -71,16 +71,32 @@ fn text(group: u32, id: u32, qty: u64) -> String {
     format!("{group}:{id}:{qty}")
 }
 
+/// The diamonds of each energy purchase of a game day; its length is the daily limit.
+fn energy_prices(file: &Value) -> Result<Vec<u64>, FnError> {
+    file.get("buy_energy")
+        .and_then(|b| b.get("diamonds"))
+        .and_then(Value::as_array)
+        .and_then(|l| l.iter().map(Value::as_u64).collect())
+        .ok_or_else(|| broken("buy_energy.diamonds"))
+}
+
+/// Energy purchases the player has left today (`get_info_player`'s `bel`).
+pub fn energy_purchases_left(
+    ctx: &Context,
+    conn: &mut impl Queryable,
+    world: &str,
+    uid: &str,
+) -> Result<u64, FnError> {
+    let prices = energy_prices(package(ctx)?)?;
+    let used = daily::used(conn, world, uid, daily::PACKAGE_ENERGY, ctx.now())?;
+    Ok((prices.len() as u64).saturating_sub(u64::from(used)))
+}
+
 /// `buy_energy()`: the day's next energy purchase (package.json `buy_energy`: the Nth of
 /// a game day costs `diamonds[N-1]`, the list's length is the daily limit).
 pub fn buy_energy(ctx: &Context, player: &Player, _: &Args) -> Outcome {
     let file = package(ctx)?;
-    let prices: Vec<u64> = file
-        .get("buy_energy")
-        .and_then(|b| b.get("diamonds"))
-        .and_then(Value::as_array)
-        .and_then(|l| l.iter().map(Value::as_u64).collect())
-        .ok_or_else(|| broken("buy_energy.diamonds"))?;
+    let prices = energy_prices(file)?;
     let amount = number(file, &["buy_energy", "energy"])?;
     let rules = EnergyRules::from_config(ctx);
     let now = ctx.now();

@@ -13,6 +13,7 @@ use crate::modules::enums::{
     ChangeNameStatus, CreatePlayerStatus, PlayerStatus, ProfileStatus, SharedStatus,
 };
 use crate::modules::item::{self, Item};
+use crate::modules::{daily, energy, package};
 
 /// Longest name the `players.gn` column holds; a config asking for more is capped.
 const NAME_COLUMN_CHARS: usize = 20;
@@ -213,9 +214,16 @@ pub fn get_info_player(ctx: &Context, me: &InWorld, _: &Args) -> Outcome {
     )?;
     let (gn, icon, level, intro) = row.ok_or_else(no_player)?;
     let family = family_name(&mut conn, world, uid)?.unwrap_or_default();
+    let now = ctx.now();
+    let rules = energy::EnergyRules::from_config(ctx);
+    let energy = energy::read(&mut conn, rules, world, uid, now)?;
+    let purchases_left = package::energy_purchases_left(ctx, &mut conn, world, uid)?;
     ok(data([
         ("gn", Value::from(gn)),
         ("fn", Value::from(family)),
+        ("energy_info", energy.info(rules, now)),
+        ("bel", Value::from(purchases_left)),
+        ("cd", Value::from(daily::seconds_to_next_day(now))),
         ("exp", Value::from(0)),
         ("unique_id", Value::from(uid)),
         ("icon", Value::from(icon)),

@@ -20,7 +20,12 @@ fn config_readers_answer_any_valid_token() {
         s.call(request)
     };
     let mut functions: Vec<&str> = READERS.iter().map(|r| r.function).collect();
-    functions.extend(["get_config_player", "get_config_version"]);
+    functions.extend([
+        "get_config_player",
+        "get_config_version",
+        "get_config_weapon",
+        "get_config_family",
+    ]);
     assert_eq!(functions.len(), 19);
     for function in &functions {
         let by_account = call(function, Some(&account), None);
