@@ -321,7 +321,13 @@ pub fn send_gift_friend(ctx: &Context, player: &Player, args: &Args) -> Outcome 
     let world = player.world.as_str();
     let today = today(ctx);
     let mut conn = ctx.db.conn()?;
-    let target = uid_by_gn(&mut conn, world, gn_target)?.ok_or(FriendGiftStatus::NotFriends)?;
+    let target = uid_by_gn(&mut conn, world, gn_target)?.ok_or_else(|| {
+        // The original's status for "not a friend", with the real cause in the message.
+        FnError::module(
+            FriendGiftStatus::NotFriends,
+            format!("no player named {gn_target:?} in this world"),
+        )
+    })?;
     // Checked and sent in one statement: of concurrent sends, one changes the row.
     conn.exec_drop(
         "UPDATE friends SET gift_day = ?, isre = 0 \

@@ -135,8 +135,15 @@ fn requests_are_one_sided_until_accepted() {
             "no such person"
         );
     }
-    // hearts need a confirmed friend
-    g.fails(&ann, "send_gift_friend", json!({"gn_target": "Ben"}), 99);
+    // hearts need a confirmed friend; a name nobody has says so
+    assert_eq!(
+        g.fails(&ann, "send_gift_friend", json!({"gn_target": "Ben"}), 99),
+        "not friends"
+    );
+    assert_eq!(
+        g.fails(&ann, "send_gift_friend", json!({"gn_target": "Nobody"}), 99),
+        "no player named \"Nobody\" in this world"
+    );
     g.fails(&ann, "send_gift_all", json!({}), 99);
 
     // Ben accepts: both lists, since today (UTC+8)
@@ -271,7 +278,12 @@ fn hearts_are_sent_daily_and_collected_once_by_their_recipient() {
         g.fails(&ann, "send_gift_friend", json!({"gn_target": "Ben"}), 98),
         "gift cooldown"
     );
-    for not_friend in ["Dot", "Nobody", "Ann", "%"] {
+    for (not_friend, why) in [
+        ("Dot", "not friends"),
+        ("Ann", "not friends"),
+        ("Nobody", "no player named \"Nobody\" in this world"),
+        ("%", "no player named \"%\" in this world"),
+    ] {
         assert_eq!(
             g.fails(
                 &ann,
@@ -279,7 +291,7 @@ fn hearts_are_sent_daily_and_collected_once_by_their_recipient() {
                 json!({"gn_target": not_friend}),
                 99
             ),
-            "not friends"
+            why
         );
     }
     // Ann's row says when she sent; Ben's says a heart waits for him
