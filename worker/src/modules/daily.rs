@@ -44,6 +44,11 @@ pub fn seconds_to_next_day(now: i64) -> i64 {
     (game_day(now) + 1) * 86_400 - GAME_DAY_OFFSET - now
 }
 
+/// The unix time game day `day` ends (the next UTC+8 midnight).
+pub fn day_end(day: i64) -> i64 {
+    (day + 1) * 86_400 - GAME_DAY_OFFSET
+}
+
 /// Locks the player's row until the transaction ends: the per-player lock taken before
 /// its quota and energy rows (and before its items, where a function changes both), so
 /// the first use of a row that does not exist yet cannot deadlock two calls.
@@ -122,6 +127,19 @@ pub fn set_used(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_game_day_turns_at_midnight_utc_plus_8() {
+        use super::*;
+        // 2024-01-01 15:59:59 UTC is 23:59:59 in UTC+8; a second later the day turns
+        let t = 1_704_124_799;
+        assert_eq!(date_time(t), "2024-01-01 23:59:59");
+        assert_eq!(seconds_to_next_day(t), 1);
+        assert_eq!(game_day(t) + 1, game_day(t + 1));
+        assert_eq!(day_end(game_day(t)), t + 1);
+        assert_eq!(seconds_to_next_day(t + 1), 86_400);
+        assert_eq!(date_time(t + 1), "2024-01-02 00:00:00");
+    }
+
     use super::*;
 
     #[test]

@@ -124,6 +124,22 @@ pub fn enum_name(config: &GameConfig, group: u32, id: u32) -> Option<String> {
     Some(name.to_ascii_uppercase())
 }
 
+/// How many of `group:id` the player holds (0 without a row), in the caller's connection
+/// or transaction.
+pub fn quantity(
+    conn: &mut impl Queryable,
+    world: &str,
+    uid: &str,
+    group: u32,
+    id: u32,
+) -> Result<u64, FnError> {
+    let qty: Option<u64> = conn.exec_first(
+        "SELECT qty FROM items WHERE world = ? AND unique_id = ? AND grp = ? AND item_id = ?",
+        (world, uid, group, id),
+    )?;
+    Ok(qty.unwrap_or(0))
+}
+
 /// The items.json entry of `group:id`.
 fn definition(config: &GameConfig, group: u32, id: u32) -> Option<&Value> {
     config

@@ -48,20 +48,6 @@ fn short_as(e: FnError, status: impl ModuleStatus) -> FnError {
     }
 }
 
-fn quantity(
-    conn: &mut impl Queryable,
-    world: &str,
-    uid: &str,
-    group: u32,
-    id: u32,
-) -> Result<u64, FnError> {
-    let qty: Option<u64> = conn.exec_first(
-        "SELECT qty FROM items WHERE world = ? AND unique_id = ? AND grp = ? AND item_id = ?",
-        (world, uid, group, id),
-    )?;
-    Ok(qty.unwrap_or(0))
-}
-
 fn item(group: u32, id: u32, qty: u64) -> Item {
     Item { group, id, qty }
 }
@@ -112,7 +98,7 @@ pub fn buy_energy(ctx: &Context, player: &Player, _: &Args) -> Outcome {
         }
         let energy = energy::add(tx, rules, world, uid, now, amount)?;
         daily::set_used(tx, world, uid, daily::PACKAGE_ENERGY, now, used + 1)?;
-        let diamonds = quantity(tx, world, uid, ITEM_GROUP, DIAMOND)?;
+        let diamonds = item::quantity(tx, world, uid, ITEM_GROUP, DIAMOND)?;
         let mut energy = energy.info(rules, now);
         energy["reward"] = amount.into();
         ok(data([
@@ -150,8 +136,8 @@ pub fn buy_coin(ctx: &Context, player: &Player, args: &Args) -> Outcome {
             uid,
             &[item(ITEM_GROUP, COIN_CARD, qty)],
         )?;
-        let diamonds = quantity(tx, world, uid, ITEM_GROUP, DIAMOND)?;
-        let cards = quantity(tx, world, uid, ITEM_GROUP, COIN_CARD)?;
+        let diamonds = item::quantity(tx, world, uid, ITEM_GROUP, DIAMOND)?;
+        let cards = item::quantity(tx, world, uid, ITEM_GROUP, COIN_CARD)?;
         ok(data([
             (
                 "remain",
@@ -225,8 +211,8 @@ pub fn exchange_card(ctx: &Context, player: &Player, args: &Args) -> Outcome {
                 &[item(ITEM_GROUP, mid, granted)],
             )?;
         }
-        let total = quantity(tx, world, uid, ITEM_GROUP, mid)?;
-        let cards = quantity(tx, world, uid, ITEM_GROUP, cid)?;
+        let total = item::quantity(tx, world, uid, ITEM_GROUP, mid)?;
+        let cards = item::quantity(tx, world, uid, ITEM_GROUP, cid)?;
         ok(data([
             (
                 "remaining",
@@ -363,7 +349,7 @@ pub fn use_item(ctx: &Context, player: &Player, args: &Args) -> Outcome {
         daily::lock_player(tx, world, uid)?;
         item::spend(tx, world, uid, &[item(ITEM_GROUP, iid, n)])
             .map_err(|e| short_as(e, UseItemStatus::NotEnough))?;
-        let left = quantity(tx, world, uid, ITEM_GROUP, iid)?;
+        let left = item::quantity(tx, world, uid, ITEM_GROUP, iid)?;
         let used = text(ITEM_GROUP, iid, left);
         let spent = text(ITEM_GROUP, iid, n);
         let (status, eitem) = match kind {
@@ -402,7 +388,7 @@ pub fn use_item(ctx: &Context, player: &Player, args: &Args) -> Outcome {
         if eitem.qty > 0 {
             item::grant(tx, ctx.config, world, uid, &[eitem])?;
         }
-        let total = quantity(tx, world, uid, eitem.group, eitem.id)?;
+        let total = item::quantity(tx, world, uid, eitem.group, eitem.id)?;
         Ok(Reply::with(
             status,
             data([

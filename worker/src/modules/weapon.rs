@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use crate::function::Context;
 use crate::function::{data, ok, Args, FnError, ModuleStatus, Outcome, Player};
 use crate::modules::common::transaction;
+use crate::modules::daily;
 use crate::modules::enums::{
     SharedStatus, WeaponLevelStatus, WeaponPassiveStatus, WeaponResetStatus, WeaponStarStatus,
 };
@@ -156,17 +157,6 @@ fn short_as(e: FnError, status: impl ModuleStatus) -> FnError {
     }
 }
 
-/// Locks the caller's player row: every weapon change of one player runs after the other.
-fn lock_player(tx: &mut mysql::Transaction<'_>, world: &str, uid: &str) -> Result<(), FnError> {
-    let found: Option<u8> = tx.exec_first(
-        "SELECT 1 FROM players WHERE world = ? AND unique_id = ? FOR UPDATE",
-        (world, uid),
-    )?;
-    found
-        .map(|_| ())
-        .ok_or_else(|| SharedStatus::NoPlayer.into())
-}
-
 /// A weapon as the original's `weapon` row: a locked weapon with segments but no row of
 /// ours is `star 0, level 1, sp 0`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,20 +166,6 @@ struct State {
     level: u32,
     sp: u32,
     seg: u64,
-}
-
-fn quantity(
-    conn: &mut impl Queryable,
-    world: &str,
-    uid: &str,
-    group: u32,
-    id: u32,
-) -> Result<u64, FnError> {
-    let qty: Option<u64> = conn.exec_first(
-        "SELECT qty FROM items WHERE world = ? AND unique_id = ? AND grp = ? AND item_id = ?",
-        (world, uid, group, id),
-    )?;
-    Ok(qty.unwrap_or(0))
 }
 
 /// The weapon's state, `None` when the caller has neither the weapon nor its segments.
@@ -204,7 +180,7 @@ fn state(
          WHERE world = ? AND unique_id = ? AND weapon_id = ? FOR UPDATE",
         (world, uid, wid),
     )?;
-    let seg = quantity(tx, world, uid, SEGMENT_GROUP, wid)?;
+    let seg = item::quantity(tx, world, uid, SEGMENT_GROUP, wid)?;
     Ok(match row {
         Some((star, level, sp)) => Some(State {
             row: true,
@@ -276,7 +252,7 @@ pub fn level_up_weapon(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let max_level = rules.tier(wid).map_or(1, |t| t.max_level);
     let (world, uid) = (player.world.as_str(), player.unique_id.as_str());
     transaction(ctx.db, |tx| {
-        lock_player(tx, world, uid)?;
+        daily::lock_player(tx, world, uid)?;
         let s = state(tx, world, uid, wid)?.ok_or(WeaponLevelStatus::InvalidTarget)?;
         if s.star == 0 {
             return Err(WeaponLevelStatus::NotUnlocked.into());
@@ -312,8 +288,8 @@ pub fn level_up_weapon(ctx: &Context, player: &Player, args: &Args) -> Outcome {
              WHERE world = ? AND unique_id = ? AND weapon_id = ?",
             (level, sp, world, uid, wid),
         )?;
-        let iron = quantity(tx, world, uid, ITEM_GROUP, IRON)?;
-        let coins = quantity(tx, world, uid, ITEM_GROUP, COIN)?;
+        let iron = item::quantity(tx, world, uid, ITEM_GROUP, IRON)?;
+        let coins = item::quantity(tx, world, uid, ITEM_GROUP, COIN)?;
         ok(data([
             (
                 "remaining",
@@ -340,7 +316,7 @@ pub fn level_up_star_weapon(ctx: &Context, player: &Player, args: &Args) -> Outc
     let wid = weapon_arg(args, &rules, WeaponStarStatus::InvalidTarget)?;
     let (world, uid) = (player.world.as_str(), player.unique_id.as_str());
     transaction(ctx.db, |tx| {
-        lock_player(tx, world, uid)?;
+        daily::lock_player(tx, world, uid)?;
         let s = state(tx, world, uid, wid)?.ok_or(WeaponStarStatus::InvalidTarget)?;
         if s.star >= rules.max_star {
             return Err(WeaponStarStatus::MaxStar.into());
@@ -399,7 +375,7 @@ pub fn level_up_passive_weapon(ctx: &Context, player: &Player, args: &Args) -> O
     let refused = |why: &str| FnError::module(WeaponPassiveStatus::PidError, why.to_string());
     let (world, uid) = (player.world.as_str(), player.unique_id.as_str());
     transaction(ctx.db, |tx| {
-        lock_player(tx, world, uid)?;
+        daily::lock_player(tx, world, uid)?;
         let level: Option<u32> = tx.exec_first(
             "SELECT level FROM weapon_passives \
              WHERE world = ? AND unique_id = ? AND weapon_id = ? AND pid = ?",
@@ -445,7 +421,7 @@ pub fn reset_skill_point_weapon(ctx: &Context, player: &Player, args: &Args) -> 
     let cost = rules.reset_cost;
     let (world, uid) = (player.world.as_str(), player.unique_id.as_str());
     transaction(ctx.db, |tx| {
-        lock_player(tx, world, uid)?;
+        daily::lock_player(tx, world, uid)?;
         let s = state(tx, world, uid, wid)?
             .filter(|s| s.row)
             .ok_or(WeaponResetStatus::InvalidTarget)?;
@@ -466,7 +442,7 @@ pub fn reset_skill_point_weapon(ctx: &Context, player: &Player, args: &Args) -> 
             "UPDATE weapons SET skillpoint = ? WHERE world = ? AND unique_id = ? AND weapon_id = ?",
             (sp, world, uid, wid),
         )?;
-        let left = quantity(tx, world, uid, cost.group, cost.id)?;
+        let left = item::quantity(tx, world, uid, cost.group, cost.id)?;
         ok(data([
             (
                 "remaining",

@@ -27,8 +27,6 @@ use crate::notify::{self, Lang, NotifyError};
 pub const CODE_SECS: u64 = 300;
 /// Wrong codes a code survives: the next wrong one after these drops it.
 pub const ATTEMPTS: u32 = 5;
-/// The game's day starts at midnight UTC+8 (the original's Asia/Shanghai).
-const DAY_OFFSET_SECS: i64 = 8 * 3600;
 /// Longest email address the `accounts.email` column holds.
 const EMAIL_MAX_CHARS: usize = 128;
 
@@ -201,7 +199,7 @@ fn send_code(
             CODE_SECS / 60
         ))));
     }
-    let day = (now + DAY_OFFSET_SECS).div_euclid(86_400);
+    let day = crate::modules::daily::game_day(now);
     let counter = format!("verify.{}.sent.{uid}.{day}", kind.name());
     let sent: i64 = ctx.redis.run(|c| {
         redis::pipe()

@@ -26,6 +26,7 @@ use crate::function::{
     data, ok, Args, Context, FnError, InWorld, ModuleStatus, Outcome, Player, Reply,
 };
 use crate::modules::common::{transaction, uid_of_player};
+use crate::modules::daily::{game_day, seconds_to_next_day as secs_to_next_day};
 use crate::modules::enums::{
     AbdicateFamilyStatus, CancelDisbandFamilyStatus, ChangeNameFamilyStatus, CheckInFamilyStatus,
     CreateFamilyStatus, DisbandFamilyStatus, FamilyRole, FamilyStatus, InviteFamilyStatus,
@@ -35,7 +36,7 @@ use crate::modules::enums::{
 };
 use crate::modules::item::{self, Item};
 use crate::modules::mail::{self, MailStatus, RequestKind, RequestMail};
-use rules::{game_day, secs_to_next_day, FamilyRules};
+use rules::FamilyRules;
 use store::Family;
 
 /// The family news keys (`msg` prefixes) of the original.

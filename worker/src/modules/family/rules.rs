@@ -350,33 +350,6 @@ pub fn can_set_role(actor: FamilyRole, target: FamilyRole, new: FamilyRole) -> b
     allowed.contains(&target) && allowed.contains(&new)
 }
 
-/// Seconds the game day (UTC+8, the original's Asia/Shanghai, which has no daylight
-/// saving) is offset from UTC.
-pub const GAME_DAY_OFFSET: i64 = 8 * 3600;
-
-/// The game day number of `now` (days since 1970-01-01 in UTC+8).
-pub fn game_day(now: i64) -> i64 {
-    (now + GAME_DAY_OFFSET).div_euclid(86_400)
-}
-
-/// Seconds from `now` until the next game day starts (the original's `remaining_cd`).
-pub fn secs_to_next_day(now: i64) -> i64 {
-    86_400 - (now + GAME_DAY_OFFSET).rem_euclid(86_400)
-}
-
-/// `now` as the original wrote times: `"YYYY-MM-DD HH:MM:SS"` in UTC+8.
-pub fn game_time(unix: i64) -> String {
-    let local = unix + GAME_DAY_OFFSET;
-    let (y, m, d) = shared::log::civil_from_days(local.div_euclid(86_400));
-    let secs = local.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        secs / 3600,
-        (secs / 60) % 60,
-        secs % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -461,13 +434,6 @@ mod tests {
             lv(15_870),
             json!({"exp": 15870, "level": 11, "need": 0, "reward": 1})
         );
-        // 2024-01-01 15:59:59 UTC is 23:59:59 in UTC+8; a second later the day turns
-        let t = 1_704_124_799;
-        assert_eq!(game_time(t), "2024-01-01 23:59:59");
-        assert_eq!(secs_to_next_day(t), 1);
-        assert_eq!(game_day(t) + 1, game_day(t + 1));
-        assert_eq!(secs_to_next_day(t + 1), 86_400);
-        assert_eq!(game_time(t + 1), "2024-01-02 00:00:00");
     }
 
     #[test]

@@ -7,8 +7,8 @@ use mysql::prelude::Queryable;
 use serde_json::{json, Value};
 
 use crate::function::FnError;
+use crate::modules::daily::date_time as game_time;
 use crate::modules::enums::FamilyRole;
-use crate::modules::family::rules::game_time;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Family {

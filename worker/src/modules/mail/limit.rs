@@ -7,9 +7,7 @@ use shared::redis_conn::RedisPool;
 
 use crate::function::FnError;
 
-const SECS_PER_DAY: i64 = 86_400;
-/// The game's clock is UTC+8.
-pub const GAME_UTC_OFFSET_SECS: i64 = 8 * 3600;
+use crate::modules::daily;
 
 /// The counter of `uid`'s sends in `world` on game day `day` (days since 1970-01-01 in
 /// UTC+8). `:` separates the parts because world names never contain it.
@@ -19,8 +17,8 @@ pub fn counter_key(day: i64, world: &str, uid: &str) -> String {
 
 /// The game day of `now` (Unix seconds) and the Unix time it ends (the next UTC+8 midnight).
 pub fn game_day(now: i64) -> (i64, i64) {
-    let day = (now + GAME_UTC_OFFSET_SECS).div_euclid(SECS_PER_DAY);
-    (day, (day + 1) * SECS_PER_DAY - GAME_UTC_OFFSET_SECS)
+    let day = daily::game_day(now);
+    (day, daily::day_end(day))
 }
 
 /// A send counted against today's limit: `count` is the sends today including this one;
@@ -73,6 +71,7 @@ impl DailySend {
 
 #[cfg(test)]
 mod tests {
+    const SECS_PER_DAY: i64 = 86_400;
     use super::*;
 
     #[test]

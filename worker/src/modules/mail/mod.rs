@@ -40,8 +40,6 @@ const EMPTY_KEY_MESSAGE: &str = "key must not be empty";
 /// Message of status 98 when the mail service refused the mail.
 const NOT_DELIVERED_MESSAGE: &str =
     "the mail could not be delivered: the recipient's mailbox is full";
-/// The game's clock for mail times: UTC+8, as the original's.
-const GAME_UTC_OFFSET_SECS: i64 = limit::GAME_UTC_OFFSET_SECS;
 
 impl MailStatus {
     pub fn error(self) -> FnError {
@@ -218,15 +216,7 @@ pub fn game_time(date: &str) -> Option<String> {
         return None;
     }
     let unix = days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s - zone_secs;
-    let local = unix + GAME_UTC_OFFSET_SECS;
-    let (y, mo, d) = shared::log::civil_from_days(local.div_euclid(86_400));
-    let secs = local.rem_euclid(86_400);
-    Some(format!(
-        "{y:04}-{mo:02}-{d:02} {:02}:{:02}:{:02}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    ))
+    Some(crate::modules::daily::date_time(unix))
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
