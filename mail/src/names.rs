@@ -6,7 +6,8 @@
 use std::fmt;
 
 pub const MAX_NAME_LEN: usize = 64;
-pub const MAX_HOST_LEN: usize = 64;
+pub use shared::mail_key::MAX_HOST_LEN;
+use shared::mail_key::{is_key, is_safe_name};
 
 /// Which field a rejected name came from, for the error message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,18 +44,6 @@ impl std::error::Error for InvalidName {}
 const NAME_RULE: &str = "1-64 characters of A-Z a-z 0-9 _ . -, starting with a letter or digit";
 const KEY_RULE: &str = "expected <secs>.M<micros>P<pid>Q<counter>.<host>";
 
-/// `^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$` without `..`.
-fn is_safe_name(name: &str, max_len: usize) -> bool {
-    let bytes = name.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= max_len
-        && bytes[0].is_ascii_alphanumeric()
-        && bytes
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
-        && !name.contains("..")
-}
-
 pub fn check_world(world: &str) -> Result<&str, InvalidName> {
     check_name(Field::World, world)
 }
@@ -84,29 +73,6 @@ pub fn check_key(key: &str) -> Result<&str, InvalidName> {
             reason: KEY_RULE,
         })
     }
-}
-
-fn is_key(key: &str) -> bool {
-    fn digits(text: &str, max: usize) -> bool {
-        !text.is_empty() && text.len() <= max && text.bytes().all(|b| b.is_ascii_digit())
-    }
-    let Some((secs, rest)) = key.split_once(".M") else {
-        return false;
-    };
-    let Some((micros, rest)) = rest.split_once('P') else {
-        return false;
-    };
-    let Some((pid, rest)) = rest.split_once('Q') else {
-        return false;
-    };
-    let Some((counter, host)) = rest.split_once('.') else {
-        return false;
-    };
-    digits(secs, 20)
-        && digits(micros, 6)
-        && digits(pid, 10)
-        && digits(counter, 20)
-        && is_safe_name(host, MAX_HOST_LEN)
 }
 
 /// A checked (world, uid) pair: the mailbox directory `<root>/<world>/<uid>`.

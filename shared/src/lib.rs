@@ -10,6 +10,7 @@ pub mod gate_client;
 pub mod http;
 pub mod ids;
 pub mod log;
+pub mod mail_key;
 pub mod mail_type;
 pub mod metrics;
 pub mod nats;

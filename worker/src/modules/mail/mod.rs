@@ -106,11 +106,7 @@ fn check_subject_and_body(subj: &str, body: &str, rules: &MailRules) -> Result<(
 /// Whether `key` can be a mail key at all; anything else names no mail, so the mail
 /// service never sees it.
 fn plausible_key(key: &str) -> bool {
-    !key.is_empty()
-        && key.len() <= 128
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    shared::mail_key::is_key(key)
 }
 
 /// `key` as `mark_read_mail` and `delete_mail` take it: an empty key is 99, as the
