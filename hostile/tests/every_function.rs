@@ -2,8 +2,8 @@
 //! game's functions read set to one hostile value at a time: SQL metacharacters, control
 //! and bidi characters, emoji, negative and out-of-range numbers, the wrong JSON types.
 //! Each answer must be a defined status with an object `data` (never -1, never a hang,
-//! never 16: bad input is no backend fault),
-//! and afterwards the system still serves and the player's data is intact.
+//! never 16: bad input is no backend fault), and afterwards the system still serves and
+//! no item of the player went up.
 
 use hostile::{new_player, request, status, RawClient};
 use serde_json::{json, Map, Value};
