@@ -537,13 +537,24 @@ impl Seeds {
         match self.fixed.fetch_add(1, Ordering::Relaxed) {
             0 => {
                 self.fixed.store(0, Ordering::Relaxed);
-                let mut bytes = [0; 8];
-                shared::ids::fill_random(&mut bytes);
-                u64::from_le_bytes(bytes)
+                thread_seed()
             }
             seed => seed,
         }
     }
+}
+
+/// A fresh seed per job without a system call per job: each thread seeds a generator from
+/// the kernel once and draws job seeds from it.
+fn thread_seed() -> u64 {
+    thread_local! {
+        static SOURCE: Rng = {
+            let mut bytes = [0; 8];
+            shared::ids::fill_random(&mut bytes);
+            Rng::new(u64::from_le_bytes(bytes))
+        };
+    }
+    SOURCE.with(Rng::next_u64)
 }
 
 /// A small, fast generator (SplitMix64) for game draws: drops, rewards, shuffles. Not for
