@@ -175,6 +175,353 @@ fn account() {
 }
 
 // ---------------------------------------------------------------------------------------
+// account: email and phone, bound with verification codes
+
+const CONTACT: &[Expect] = &[
+    // The original binds nothing to an account without an account name.
+    row("bind_email: account not bound", "bind_email", &[99], &[]),
+    row("bind_phone: account not bound", "bind_phone", &[99], &[]),
+    row(
+        "unbind_email: account not bound",
+        "unbind_email",
+        &[99],
+        &[],
+    ),
+    row(
+        "unbind_phone: account not bound",
+        "unbind_phone",
+        &[99],
+        &[],
+    ),
+    row("bind_account", "bind_account", &[0], &[("account", Str)]),
+    // A code is sent; `data` is `{}`.
+    row("bind_email", "bind_email", &[0], &[]),
+    row("bind_email: already bound", "bind_email", &[98], &[]),
+    row(
+        "bind_email: used by another account",
+        "bind_email",
+        &[97],
+        &[],
+    ),
+    row("unbind_email", "unbind_email", &[0], &[]),
+    row(
+        "unbind_email: not the bound one",
+        "unbind_email",
+        &[97],
+        &[],
+    ),
+    row("unbind_email: none bound", "unbind_email", &[98], &[]),
+    row(
+        "verify_email_code",
+        "verify_email_code",
+        &[0],
+        &[("email", Str)],
+    ),
+    row(
+        "verify_email_code: wrong code",
+        "verify_email_code",
+        &[99],
+        &[],
+    ),
+    // The original's unbind success is status 1, with the address.
+    row(
+        "verify_email_code: unbind",
+        "verify_email_code",
+        &[1],
+        &[("email", Str)],
+    ),
+    row("bind_phone", "bind_phone", &[0], &[]),
+    row("bind_phone: already bound", "bind_phone", &[98], &[]),
+    row(
+        "bind_phone: used by another account",
+        "bind_phone",
+        &[97],
+        &[],
+    ),
+    row("unbind_phone", "unbind_phone", &[0], &[]),
+    row(
+        "unbind_phone: not the bound one",
+        "unbind_phone",
+        &[97],
+        &[],
+    ),
+    row("unbind_phone: none bound", "unbind_phone", &[98], &[]),
+    row(
+        "verify_phone_code",
+        "verify_phone_code",
+        &[0],
+        &[("phone", Str)],
+    ),
+    row(
+        "verify_phone_code: wrong code",
+        "verify_phone_code",
+        &[99],
+        &[],
+    ),
+    row(
+        "verify_phone_code: unbind",
+        "verify_phone_code",
+        &[1],
+        &[("phone", Str)],
+    ),
+    row(
+        "account_all_info",
+        "account_all_info",
+        &[0],
+        &[("account", Str), ("email", Str), ("phone_number", Str)],
+    ),
+];
+
+/// The only run of exactly `n` digits in `text`, if there is exactly one (the code in a
+/// code mail).
+fn digit_run(text: &str, n: usize) -> Option<String> {
+    let runs: Vec<&str> = text
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|r| r.len() == n)
+        .collect();
+    match runs.as_slice() {
+        [one] => Some(one.to_string()),
+        _ => None,
+    }
+}
+
+/// A code of `n` digits that is not `code`.
+fn wrong_code(code: &str, n: usize) -> String {
+    let zeros = "0".repeat(n);
+    if code == zeros {
+        format!("{}1", "0".repeat(n - 1))
+    } else {
+        zeros
+    }
+}
+
+#[test]
+fn contact() {
+    let _one = one_at_a_time();
+    let smtp = testkit::Smtp::start();
+    let hook = testkit::HttpReceiver::start();
+    let stack = Stack::start_with(|settings| {
+        settings.smtp_addr = smtp.addr();
+        settings.phone_hook_url = format!("{}/sms", hook.url());
+    });
+    let addr = stack.gate_addr();
+    let mut w = Walker::new(addr, "contact", CONTACT);
+
+    // The code in the `n`-th delivered mail (1 = the first), checked to have gone to `to`.
+    let mailed = |w: &mut Walker, n: usize, to: &str| -> Option<String> {
+        let mail = smtp.wait_for(n, compat::ANSWER_WAIT).remove(n - 1);
+        w.expect(
+            mail.header("X-RcptTo") == Some(to),
+            format!("code mail {n} goes to {to}: {:?}", mail.header("X-RcptTo")),
+        );
+        let code = digit_run(&mail.body, 6);
+        w.expect(
+            code.as_ref()
+                .is_some_and(|c| mail.subject.contains(c.as_str())),
+            format!(
+                "code mail {n}: one 6-digit code in the body, the same in the subject: {:?} / {:?}",
+                mail.subject, mail.body
+            ),
+        );
+        code
+    };
+    // The code in the `n`-th hook request (its JSON body), checked to be for `number`.
+    let texted = |w: &mut Walker, n: usize, number: &str| -> Option<String> {
+        let request = hook.wait_for(n, compat::ANSWER_WAIT);
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        w.expect(
+            request.method == "POST" && body["phone_number"] == number,
+            format!("hook request {n} POSTs the code for {number}: {body}"),
+        );
+        let code = body["code"]
+            .as_str()
+            .filter(|c| c.len() == 4 && c.bytes().all(|b| b.is_ascii_digit()))
+            .map(str::to_string);
+        w.need(code, "a 4-digit code in the hook's JSON")
+    };
+
+    let me = new_player(addr, "ct");
+    let token = me.account.as_str();
+    let email = format!("{}@example.com", fresh("ct"));
+    // The module document's example number, written as the original stored it.
+    let phone = "15000000000";
+
+    // Without an account name: 99, as the original's `_account_bound` answered.
+    w.call(
+        "bind_email: account not bound",
+        token,
+        json!({"email": email}),
+    );
+    w.call(
+        "bind_phone: account not bound",
+        token,
+        json!({"phone_number": phone}),
+    );
+    w.call(
+        "unbind_email: account not bound",
+        token,
+        json!({"email": email}),
+    );
+    w.call(
+        "unbind_phone: account not bound",
+        token,
+        json!({"phone_number": phone}),
+    );
+    w.call(
+        "bind_account",
+        token,
+        json!({"account": fresh("ct"), "password": PASSWORD}),
+    );
+    // A second account with an account name, for the addresses someone else has.
+    let other = w.raw("login_unique", "", json!({"unique_id": fresh("ct-dev-")}));
+    let other = take_str(&other, "token");
+    let bound = w.raw(
+        "bind_account",
+        &other,
+        json!({"account": fresh("ct"), "password": PASSWORD}),
+    );
+    w.expect(status(&bound) == 0, format!("setup bind_account: {bound}"));
+
+    // Email: bind with the mailed code.
+    let a = w.call("bind_email", token, json!({"email": email}));
+    w.expect(
+        a["data"] == json!({}),
+        format!("bind_email answers data {{}}: {a}"),
+    );
+    if let Some(code) = mailed(&mut w, 1, &email) {
+        w.call(
+            "verify_email_code: wrong code",
+            token,
+            json!({"code": wrong_code(&code, 6), "status": 0}),
+        );
+        // The wrong guess did not use the code up.
+        let a = w.call(
+            "verify_email_code",
+            token,
+            json!({"code": code, "status": 0}),
+        );
+        w.expect(
+            a["data"]["email"] == email.as_str() && a["message"] == "success, email verified",
+            format!("verify_email_code binds {email}: {a}"),
+        );
+    }
+    let a = w.call("account_all_info", token, json!({}));
+    w.expect(
+        a["data"]["email"] == email.as_str(),
+        format!("account_all_info shows the bound email: {a}"),
+    );
+    w.call(
+        "bind_email: already bound",
+        token,
+        json!({"email": format!("{}@example.com", fresh("ct"))}),
+    );
+    w.call(
+        "bind_email: used by another account",
+        &other,
+        json!({"email": email}),
+    );
+    w.call(
+        "unbind_email: not the bound one",
+        token,
+        json!({"email": format!("{}@example.com", fresh("ct"))}),
+    );
+    // Email: unbind with the mailed code and status 1.
+    w.call("unbind_email", token, json!({"email": email}));
+    if let Some(code) = mailed(&mut w, 2, &email) {
+        let a = w.call(
+            "verify_email_code: unbind",
+            token,
+            json!({"code": code, "status": 1}),
+        );
+        w.expect(
+            a["data"]["email"] == email.as_str()
+                && a["message"] == "unbind success, email verified",
+            format!("verify_email_code status 1 unbinds {email}: {a}"),
+        );
+    }
+    let a = w.call("account_all_info", token, json!({}));
+    w.expect(
+        a["data"]["email"] == "",
+        format!("account_all_info after the unbind: email \"\": {a}"),
+    );
+    w.call("unbind_email: none bound", token, json!({"email": email}));
+
+    // Phone: the same with the code POSTed to the hook.
+    let a = w.call("bind_phone", token, json!({"phone_number": phone}));
+    w.expect(
+        a["data"] == json!({}),
+        format!("bind_phone answers data {{}}: {a}"),
+    );
+    if let Some(code) = texted(&mut w, 1, phone) {
+        w.call(
+            "verify_phone_code: wrong code",
+            token,
+            json!({"code": wrong_code(&code, 4), "status": 0}),
+        );
+        let a = w.call(
+            "verify_phone_code",
+            token,
+            json!({"code": code, "status": 0}),
+        );
+        w.expect(
+            a["data"]["phone"] == phone && a["message"] == "success, phone verified",
+            format!("verify_phone_code binds {phone}: {a}"),
+        );
+    }
+    let a = w.call("account_all_info", token, json!({}));
+    w.expect(
+        a["data"]["phone_number"] == phone,
+        format!("account_all_info shows the bound phone number: {a}"),
+    );
+    w.call(
+        "bind_phone: already bound",
+        token,
+        json!({"phone_number": "13900139000"}),
+    );
+    w.call(
+        "bind_phone: used by another account",
+        &other,
+        json!({"phone_number": phone}),
+    );
+    w.call(
+        "unbind_phone: not the bound one",
+        token,
+        json!({"phone_number": "13900139000"}),
+    );
+    w.call("unbind_phone", token, json!({"phone_number": phone}));
+    if let Some(code) = texted(&mut w, 2, phone) {
+        let a = w.call(
+            "verify_phone_code: unbind",
+            token,
+            json!({"code": code, "status": 1}),
+        );
+        w.expect(
+            a["data"]["phone"] == phone && a["message"] == "unbind success, phone verified",
+            format!("verify_phone_code status 1 unbinds {phone}: {a}"),
+        );
+    }
+    let a = w.call("account_all_info", token, json!({}));
+    w.expect(
+        a["data"]["phone_number"] == "",
+        format!("account_all_info after the unbind: phone_number \"\": {a}"),
+    );
+    w.call(
+        "unbind_phone: none bound",
+        token,
+        json!({"phone_number": phone}),
+    );
+    w.expect(
+        smtp.messages().len() == 2 && hook.requests().len() == 2,
+        format!(
+            "one code per bind and unbind, none for refused requests: {} mails, {} hook requests",
+            smtp.messages().len(),
+            hook.requests().len()
+        ),
+    );
+    w.finish();
+}
+
+// ---------------------------------------------------------------------------------------
 // player (and the chat token)
 
 const PLAYER: &[Expect] = &[
@@ -259,6 +606,28 @@ const PLAYER: &[Expect] = &[
         "get_login_token_chat",
         &[0],
         &[("token", Str)],
+    ),
+    // The original stored any value and answered it; ours refuse bad ones with 99
+    // (docs/compatibility.md, "departs on purpose").
+    row(
+        "player_set_intro",
+        "player_set_intro",
+        &[0],
+        &[("intro", Str)],
+    ),
+    row("player_set_intro: too long", "player_set_intro", &[99], &[]),
+    row(
+        "player_set_intro: control character",
+        "player_set_intro",
+        &[99],
+        &[],
+    ),
+    row("player_set_icon", "player_set_icon", &[0], &[("icon", Any)]),
+    row(
+        "player_set_icon: out of range",
+        "player_set_icon",
+        &[99],
+        &[],
     ),
 ];
 
@@ -379,6 +748,39 @@ fn player() {
     );
 
     w.call("get_login_token_chat", &session, json!({}));
+
+    // The profile: the answers echo the value, get_info_player shows it.
+    let intro = "h\u{e9}llo \u{1f600}\nsecond line";
+    let a = w.call("player_set_intro", &session, json!({"intro": intro}));
+    w.expect(
+        a["data"]["intro"] == intro,
+        format!("player_set_intro echoes the intro: {a}"),
+    );
+    w.call(
+        "player_set_intro: too long",
+        &session,
+        json!({"intro": "x".repeat(129)}),
+    );
+    w.call(
+        "player_set_intro: control character",
+        &session,
+        json!({"intro": "bell\u{7}"}),
+    );
+    let a = w.call("player_set_icon", &session, json!({"icon": 7}));
+    w.expect(
+        a["data"]["icon"] == 7,
+        format!("player_set_icon echoes the icon: {a}"),
+    );
+    w.call(
+        "player_set_icon: out of range",
+        &session,
+        json!({"icon": -1}),
+    );
+    let info = w.raw("get_info_player", &session, json!({}));
+    w.expect(
+        info["data"]["intro"] == intro && info["data"]["icon"] == 7,
+        format!("get_info_player shows the intro and icon set (not the refused ones): {info}"),
+    );
     w.finish();
 }
 

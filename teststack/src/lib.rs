@@ -28,6 +28,12 @@ pub struct Stack {
 
 impl Stack {
     pub fn start() -> Stack {
+        Stack::start_with(|_| {})
+    }
+
+    /// As [`Stack::start`], with `adjust` changing the worker's settings before it starts
+    /// (e.g. `smtp_addr` and `phone_hook_url`, for verification codes).
+    pub fn start_with(adjust: impl FnOnce(&mut worker::Settings)) -> Stack {
         let redis = testkit::Redis::start();
         let nats = testkit::Nats::start();
         let db = testkit::MariaDb::start();
@@ -60,6 +66,7 @@ impl Stack {
         settings.pbkdf2_iterations = 1000;
         settings.mail_url = format!("http://{}", mail.addr());
         settings.auth_url = format!("http://{}", auth.addr());
+        adjust(&mut settings);
         let worker = worker::Worker::start(&settings).expect("start worker");
         let gate = gate::Gate::start(gate::GateOptions::local(&redis.url(), &nats.url()))
             .expect("start gate");
