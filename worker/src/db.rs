@@ -61,6 +61,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "original_friends_package",
         sql: include_str!("../migrations/0008_original_friends_package.sql"),
     },
+    Migration {
+        version: 9,
+        name: "progress",
+        sql: include_str!("../migrations/0009_progress.sql"),
+    },
 ];
 
 const MIGRATION_LOCK: &str = "lukseun.schema_migrations";

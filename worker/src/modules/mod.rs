@@ -14,4 +14,5 @@ pub mod item;
 pub mod mail;
 pub mod package;
 pub mod player;
+pub mod progress;
 pub mod weapon;
