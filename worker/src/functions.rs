@@ -5,6 +5,7 @@ use crate::function::{Function, Run};
 use crate::modules::account;
 use crate::modules::config_readers as cfg;
 use crate::modules::mail;
+use crate::modules::{achievement, check_in, task};
 use crate::modules::{chat, family, friend};
 use crate::modules::{item, package, player, weapon};
 
@@ -128,6 +129,26 @@ pub const FUNCTIONS: &[Function] = &[
     entry(
         "get_login_token_chat",
         Run::Player(chat::get_login_token_chat),
+    ),
+    entry("check_in_sign", Run::Player(check_in::check_in_sign)),
+    entry(
+        "check_in_supplement",
+        Run::Player(check_in::check_in_supplement),
+    ),
+    entry("check_in_all", Run::Player(check_in::check_in_all)),
+    entry("get_all_task", Run::Player(task::get_all_task)),
+    entry("get_task_reward", Run::Player(task::get_task_reward)),
+    entry(
+        "get_all_achievement",
+        Run::Player(achievement::get_all_achievement),
+    ),
+    entry(
+        "activate_achievement",
+        Run::Player(achievement::activate_achievement),
+    ),
+    entry(
+        "get_achievement_reward",
+        Run::Player(achievement::get_achievement_reward),
     ),
     entry("get_player_config", Run::Account(cfg::get_player_config)),
     entry("get_config_player", Run::Account(cfg::get_config_player)),

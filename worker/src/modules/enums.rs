@@ -616,6 +616,57 @@ crate::module_statuses! {
     }
 }
 
+// Check-in, daily tasks and achievements: the original's codes (check_in.py, task.py,
+// achievement.py), per function.
+
+crate::module_statuses! {
+    /// Statuses of `check_in_sign`.
+    pub enum CheckInSignStatus {
+        AlreadySigned = 99 => "You have already signed in today",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `check_in_supplement`.
+    pub enum CheckInSupplementStatus {
+        /// Every day of this month before today is signed.
+        NoDayMissing = 98 => "no day missing",
+        /// Not enough to pay `consume` for every missing day (nothing was paid).
+        MaterialsInsufficient = 97 => "materials insufficient",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `get_task_reward`.
+    pub enum TaskRewardStatus {
+        /// The task is not done today, or its reward was claimed already.
+        NoReward = 99 => "no reward for this task",
+        /// `task_id` is not a task of the original's `Task` ids.
+        BadTaskId = 98 => "task id type error",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `get_achievement_reward`.
+    pub enum AchievementRewardStatus {
+        /// No reward step reached and not claimed (or the achievement has no steps).
+        NoReward = 99 => "no reward for this achievement",
+        /// The player never made progress on it (the original's 98 for no record; also
+        /// its 98 for a config whose `count` and `qty` differ in length).
+        NoRecord = 98 => "no reward for this achievement: no progress recorded",
+        /// `achievement_id` is not an achievement of the original's ids.
+        NoSuchAchievement = 97 => "Aid does not exist",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `activate_achievement`.
+    pub enum ActivateAchievementStatus {
+        /// `aid` is not an achievement the client activates (101, 102).
+        NoSuchAchievement = 97 => "Aid does not exist",
+    }
+}
+
 /// Token claim `role` that admin-only functions require.
 pub const ADMIN_ROLE: &str = "admin";
 
@@ -673,5 +724,10 @@ mod tests {
         distinct(ExchangeCardStatus::ALL);
         distinct(UseItemStatus::ALL);
         distinct(MailStatus::ALL);
+        distinct(CheckInSignStatus::ALL);
+        distinct(CheckInSupplementStatus::ALL);
+        distinct(TaskRewardStatus::ALL);
+        distinct(AchievementRewardStatus::ALL);
+        distinct(ActivateAchievementStatus::ALL);
     }
 }

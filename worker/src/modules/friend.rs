@@ -21,6 +21,7 @@ use crate::modules::enums::{
 };
 use crate::modules::item::{self, Item};
 use crate::modules::mail::{self, RequestKind, RequestMail};
+use crate::modules::progress::{self, Achievement, Task};
 
 /// The rules of `game-config/friend.json`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,6 +210,7 @@ pub fn request_friend(ctx: &Context, player: &Player, args: &Args) -> Outcome {
             _ => FnError::from(FriendRequestStatus::MailError),
         })?;
         daily::set_used(tx, world, me, daily::REQUEST_FRIEND, now, used + 1)?;
+        progress::achieve(tx, world, me, Achievement::FriendRequest, 1)?;
         ok(data([("gn", gn_target.into())]))
     })
 }
@@ -320,28 +322,33 @@ pub fn send_gift_friend(ctx: &Context, player: &Player, args: &Args) -> Outcome 
     let gn_target = args.str("gn_target")?;
     let world = player.world.as_str();
     let today = today(ctx);
-    let mut conn = ctx.db.conn()?;
-    let target = uid_by_gn(&mut conn, world, gn_target)?.ok_or_else(|| {
-        // The original's status for "not a friend", with the real cause in the message.
-        FnError::module(
-            FriendGiftStatus::NotFriends,
-            format!("no player named {gn_target:?} in this world"),
-        )
-    })?;
-    // Checked and sent in one statement: of concurrent sends, one changes the row.
-    conn.exec_drop(
-        "UPDATE friends SET gift_day = ?, isre = 0 \
-         WHERE world = ? AND unique_id = ? AND friend_uid = ? AND since IS NOT NULL \
-           AND (gift_day IS NULL OR gift_day <> ?)",
-        (&today, world, &player.unique_id, &target, &today),
-    )?;
-    if conn.affected_rows() == 0 {
-        return Err(match row(&mut conn, world, &player.unique_id, &target)? {
-            Some(true) => FriendGiftStatus::Cooldown.into(),
-            _ => FriendGiftStatus::NotFriends.into(),
-        });
-    }
-    ok(Map::new())
+    let now = ctx.now();
+    transaction(ctx.db, |tx| {
+        daily::lock_player(tx, world, &player.unique_id)?;
+        let target = uid_by_gn(tx, world, gn_target)?.ok_or_else(|| {
+            // The original's status for "not a friend", with the real cause in the message.
+            FnError::module(
+                FriendGiftStatus::NotFriends,
+                format!("no player named {gn_target:?} in this world"),
+            )
+        })?;
+        // Checked and sent in one statement: of concurrent sends, one changes the row.
+        tx.exec_drop(
+            "UPDATE friends SET gift_day = ?, isre = 0 \
+             WHERE world = ? AND unique_id = ? AND friend_uid = ? AND since IS NOT NULL \
+               AND (gift_day IS NULL OR gift_day <> ?)",
+            (&today, world, &player.unique_id, &target, &today),
+        )?;
+        if tx.affected_rows() == 0 {
+            return Err(match row(tx, world, &player.unique_id, &target)? {
+                Some(true) => FriendGiftStatus::Cooldown.into(),
+                _ => FriendGiftStatus::NotFriends.into(),
+            });
+        }
+        progress::task_done(tx, world, &player.unique_id, Task::SendFriendGift, now)?;
+        progress::achieve(tx, world, &player.unique_id, Achievement::FriendGift, 1)?;
+        ok(Map::new())
+    })
 }
 
 /// `send_gift_all()`: a heart to every confirmed friend not yet sent one today. Answers
@@ -350,7 +357,9 @@ pub fn send_gift_friend(ctx: &Context, player: &Player, args: &Args) -> Outcome 
 pub fn send_gift_all(ctx: &Context, player: &Player, _: &Args) -> Outcome {
     let world = player.world.as_str();
     let today = today(ctx);
+    let now = ctx.now();
     transaction(ctx.db, |tx| {
+        daily::lock_player(tx, world, &player.unique_id)?;
         let rows: Vec<(String, String)> = tx.exec(
             "SELECT f.friend_uid, p.gn FROM friends f \
              JOIN players p ON p.world = f.world AND p.unique_id = f.friend_uid \
@@ -369,6 +378,16 @@ pub fn send_gift_all(ctx: &Context, player: &Player, _: &Args) -> Outcome {
                 (&today, world, &player.unique_id, friend),
             )?;
         }
+        // The original counted each heart: the task once, the achievement per friend.
+        progress::task_done(tx, world, &player.unique_id, Task::SendFriendGift, now)?;
+        let hearts = rows.len() as u64;
+        progress::achieve(
+            tx,
+            world,
+            &player.unique_id,
+            Achievement::FriendGift,
+            hearts,
+        )?;
         let gns: Vec<Value> = rows.into_iter().map(|(_, gn)| gn.into()).collect();
         ok(data([("gns", gns.into())]))
     })

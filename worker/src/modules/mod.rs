@@ -2,7 +2,9 @@
 //! the `enums` the client shares.
 
 pub mod account;
+pub mod achievement;
 pub mod chat;
+pub mod check_in;
 pub mod common;
 pub mod config_readers;
 pub mod daily;
@@ -15,4 +17,5 @@ pub mod mail;
 pub mod package;
 pub mod player;
 pub mod progress;
+pub mod task;
 pub mod weapon;

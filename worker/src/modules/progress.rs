@@ -88,10 +88,12 @@ pub enum Achievement {
     /// "The AI's first awakening": the one the client activates itself
     /// (`activate_achievement`).
     ActAi = 101,
+    /// Clearing without using a skill: the other one the client activates.
+    ActUns = 102,
 }
 
 impl Achievement {
-    pub const ALL: [Achievement; 30] = [
+    pub const ALL: [Achievement; 31] = [
         Achievement::TotalLogin,
         Achievement::KeepingLogin,
         Achievement::LvVip,
@@ -122,7 +124,14 @@ impl Achievement {
         Achievement::FriendGift,
         Achievement::FamilyCheckIn,
         Achievement::ActAi,
+        Achievement::ActUns,
     ];
+
+    /// The achievements the client itself reports (`activate_achievement`): the original's
+    /// ids above 100.
+    pub fn client_activated(self) -> bool {
+        self.id() > 100
+    }
 
     pub fn id(self) -> i64 {
         self as i64
@@ -213,6 +222,11 @@ mod tests {
         }
         assert_eq!(Task::from_id(0), None);
         assert_eq!(Achievement::from_id(30), None);
+        assert_eq!(Achievement::from_id(102), Some(Achievement::ActUns));
+        assert!(
+            Achievement::ActUns.client_activated()
+                && !Achievement::FamilyCheckIn.client_activated()
+        );
     }
 
     #[test]

@@ -36,6 +36,7 @@ use crate::modules::enums::{
 };
 use crate::modules::item::{self, Item};
 use crate::modules::mail::{self, MailStatus, RequestKind, RequestMail};
+use crate::modules::progress::{self, Achievement, Task};
 use rules::FamilyRules;
 use store::Family;
 
@@ -952,6 +953,8 @@ pub fn check_in_family(ctx: &Context, player: &Player, _: &Args) -> Outcome {
         let exp = family.exp.saturating_add(ci.family_exp);
         store::update_family(tx, world, &family.fid, "exp", exp)?;
         item::grant(tx, ctx.config, world, uid, &items)?;
+        progress::task_done(tx, world, uid, Task::FamilyCheckIn, now)?;
+        progress::achieve(tx, world, uid, Achievement::FamilyCheckIn, 1)?;
         let mut remaining = Vec::new();
         for it in &items {
             remaining.push(iid_value(it, store::held(tx, world, uid, it.group, it.id)?));
