@@ -10,11 +10,13 @@
 use mysql::prelude::Queryable;
 use serde_json::{Map, Value};
 
-use crate::function::{data, ok, Args, Context, FnError, ModuleStatus, Outcome, Player};
+use crate::function::{data, Args, Context, FnError, ModuleStatus, Outcome, Player, Reply};
 use crate::game_config::GameConfig;
 use crate::modules::common::transaction;
 use crate::modules::daily::{self, game_day, lock_player};
-use crate::modules::enums::{CheckInSignStatus, CheckInSupplementStatus, SharedStatus};
+use crate::modules::enums::{
+    CheckInAllStatus, CheckInSignStatus, CheckInSupplementStatus, SharedStatus,
+};
 use crate::modules::item::{self, Item};
 use crate::modules::progress::{self, Task};
 
@@ -141,7 +143,7 @@ pub fn check_in_sign(ctx: &Context, player: &Player, _: &Args) -> Outcome {
         let answer = sign(tx, ctx.config, &rules, world, uid, game_day(now), vip)?
             .ok_or(CheckInSignStatus::AlreadySigned)?;
         progress::task_done(tx, world, uid, Task::CheckIn, now)?;
-        ok(answer)
+        Ok(Reply::with(CheckInSignStatus::Signed, answer))
     })
 }
 
@@ -180,8 +182,8 @@ pub fn check_in_supplement(ctx: &Context, player: &Player, _: &Args) -> Outcome 
             })
             .collect::<Result<_, _>>()?;
         item::spend(tx, world, uid, &cost).map_err(|e| match e {
-            FnError::Module { code, message } if code == SharedStatus::NotEnoughItems.code() => {
-                FnError::module(CheckInSupplementStatus::MaterialsInsufficient, message)
+            FnError::Module { code, .. } if code == SharedStatus::NotEnoughItems.code() => {
+                CheckInSupplementStatus::MaterialsInsufficient.into()
             }
             other => other,
         })?;
@@ -193,11 +195,14 @@ pub fn check_in_supplement(ctx: &Context, player: &Player, _: &Args) -> Outcome 
                 supplement.insert(day_key(day), answer.into());
             }
         }
-        ok(data([
-            ("supplement", supplement.into()),
-            ("remain", paid_remain),
-            ("reward", item::to_json(&cost)),
-        ]))
+        Ok(Reply::with(
+            CheckInSupplementStatus::Supplemented,
+            data([
+                ("supplement", supplement.into()),
+                ("remain", paid_remain),
+                ("reward", item::to_json(&cost)),
+            ]),
+        ))
     })
 }
 
@@ -224,11 +229,14 @@ pub fn check_in_all(ctx: &Context, player: &Player, _: &Args) -> Outcome {
             (key, serde_json::json!({"date": date, "reward": reward}))
         })
         .collect();
-    ok(data([
-        ("today", civil(today).2.into()),
-        ("cd", daily::seconds_to_next_day(now).into()),
-        ("history", history.into()),
-    ]))
+    Ok(Reply::with(
+        CheckInAllStatus::All,
+        data([
+            ("today", civil(today).2.into()),
+            ("cd", daily::seconds_to_next_day(now).into()),
+            ("history", history.into()),
+        ]),
+    ))
 }
 
 #[cfg(test)]

@@ -622,6 +622,7 @@ crate::module_statuses! {
 crate::module_statuses! {
     /// Statuses of `check_in_sign`.
     pub enum CheckInSignStatus {
+        Signed = 0 => "Sign-in success",
         AlreadySigned = 99 => "You have already signed in today",
     }
 }
@@ -629,6 +630,7 @@ crate::module_statuses! {
 crate::module_statuses! {
     /// Statuses of `check_in_supplement`.
     pub enum CheckInSupplementStatus {
+        Supplemented = 0 => "Successful signing",
         /// Every day of this month before today is signed.
         NoDayMissing = 98 => "no day missing",
         /// Not enough to pay `consume` for every missing day (nothing was paid).
@@ -637,8 +639,16 @@ crate::module_statuses! {
 }
 
 crate::module_statuses! {
+    /// Statuses of `check_in_all`: its success message only.
+    pub enum CheckInAllStatus {
+        All = 0 => "Successfully obtained all check-in status this month",
+    }
+}
+
+crate::module_statuses! {
     /// Statuses of `get_task_reward`.
     pub enum TaskRewardStatus {
+        Granted = 0 => "get reward success",
         /// The task is not done today, or its reward was claimed already.
         NoReward = 99 => "no reward for this task",
         /// `task_id` is not a task of the original's `Task` ids.
@@ -726,6 +736,7 @@ mod tests {
         distinct(MailStatus::ALL);
         distinct(CheckInSignStatus::ALL);
         distinct(CheckInSupplementStatus::ALL);
+        distinct(CheckInAllStatus::ALL);
         distinct(TaskRewardStatus::ALL);
         distinct(AchievementRewardStatus::ALL);
         distinct(ActivateAchievementStatus::ALL);

@@ -10,7 +10,7 @@
 use mysql::prelude::Queryable;
 use serde_json::{json, Value};
 
-use crate::function::{data, ok, Args, Context, FnError, Outcome, Player};
+use crate::function::{data, ok, Args, Context, FnError, Outcome, Player, Reply};
 use crate::game_config::GameConfig;
 use crate::modules::common::transaction;
 use crate::modules::daily::{self, game_day, lock_player};
@@ -124,10 +124,13 @@ pub fn get_task_reward(ctx: &Context, player: &Player, args: &Args) -> Outcome {
             reward.id.to_string(),
             json!({"value": held, "reward": reward.qty}),
         );
-        ok(data([
-            ("reward", Value::from(vec![Value::Object(entry)])),
-            ("task", tid.into()),
-        ]))
+        Ok(Reply::with(
+            TaskRewardStatus::Granted,
+            data([
+                ("reward", Value::from(vec![Value::Object(entry)])),
+                ("task", tid.into()),
+            ]),
+        ))
     })
 }
 

@@ -8,7 +8,8 @@
 //! - `family`: families and the chat token, with the real mail, auth and edge;
 //! - `friend`, `weapon`, `package`: those modules as the original game's clients call them;
 //! - `contact`: email and phone verification with a real SMTP server and HTTP hook;
-//! - `config_readers`: the config reader functions.
+//! - `config_readers`: the config reader functions;
+//! - `progression`: check-in, daily tasks and achievements, and what counts for them.
 
 mod accounts;
 mod config_readers;
@@ -19,6 +20,7 @@ mod handler;
 mod mail_functions;
 mod package;
 mod players;
+mod progression;
 mod running;
 mod social;
 mod through_gate;
