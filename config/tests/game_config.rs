@@ -249,3 +249,41 @@ fn social_limits_follow_the_contract() {
         assert_eq!(rules["charset"], "alphanumeric_underscore");
     }
 }
+
+/// check_in.json, task.json and achievement.json as the check-in, task and achievement
+/// functions read them: a reward for every `day % 7`, defined items, and achievement steps
+/// that rise with a reward each.
+#[test]
+fn check_in_task_and_achievement_rewards_are_well_formed() {
+    let all = load();
+    let known = item_ids(&all);
+    let check_in = &all["check_in"];
+    for weekday in 0..7 {
+        check_item_string(
+            &check_in["reward"][weekday.to_string()],
+            &known,
+            "check_in.reward",
+        );
+    }
+    for cost in check_in["consume"].as_array().unwrap() {
+        check_item_string(cost, &known, "check_in.consume");
+    }
+    for (name, task) in all["task"].as_object().unwrap() {
+        let id = task["item_id"].as_u64().unwrap();
+        assert!(known.contains(&(3, id)), "task.json {name}: item 3:{id}");
+        assert!(task["quantity"].as_u64().unwrap() > 0, "task.json {name}");
+    }
+    for (aid, steps) in all["achievement"].as_object().unwrap() {
+        let numbers = |k: &str| -> Vec<u64> {
+            steps[k]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n.as_u64().unwrap())
+                .collect()
+        };
+        let (count, qty) = (numbers("count"), numbers("qty"));
+        assert_eq!(count.len(), qty.len(), "achievement {aid}");
+        assert!(count.windows(2).all(|w| w[0] < w[1]), "achievement {aid}");
+    }
+}
