@@ -48,6 +48,9 @@ const FIELDS: &[&str] = &[
     "cid",
     "qty",
     "gns",
+    "task_id",
+    "achievement_id",
+    "aid",
 ];
 
 /// The hostile values, one per round, given to every field at once. Raw JSON text, so
@@ -95,6 +98,15 @@ fn every_function_answers_hostile_arguments_with_a_defined_status() {
         assert_eq!(status(&a), 0, "{a}");
         a["data"].clone()
     };
+    // The day's check-in and the making up of this month's past days grant without any
+    // argument: done once first, so the hostile rounds meet their "already done" answers.
+    for (function, done) in [
+        ("check_in_sign", &[0_i64, 99][..]),
+        ("check_in_supplement", &[0, 97, 98][..]),
+    ] {
+        let a = c.call(&request("s0", function, json!({"token": session})));
+        assert!(done.contains(&status(&a)), "{function}: {a}");
+    }
     let before = holdings(&mut c, &session);
 
     let mut answered = 0;
