@@ -2098,3 +2098,212 @@ fn config_readers() {
     }
     w.finish();
 }
+
+// ---------------------------------------------------------------------------------------
+// check-in, daily tasks, achievements
+
+const PROGRESSION: &[Expect] = &[
+    row(
+        "check_in_all",
+        "check_in_all",
+        &[0],
+        &[("today", Num), ("cd", Num), ("history", Obj)],
+    ),
+    row(
+        "check_in_sign",
+        "check_in_sign",
+        &[0],
+        &[("remain[]", Str), ("reward[]", Str)],
+    ),
+    row("check_in_sign: again", "check_in_sign", &[99], &[]),
+    // On the 1st of a month no earlier day is missing: 98.
+    row(
+        "check_in_supplement",
+        "check_in_supplement",
+        &[0, 98],
+        &[("supplement", Obj), ("remain[]", Str), ("reward[]", Str)],
+    ),
+    row(
+        "check_in_supplement: no day missing",
+        "check_in_supplement",
+        &[98],
+        &[],
+    ),
+    row(
+        "check_in_supplement: no diamonds",
+        "check_in_supplement",
+        &[97, 98],
+        &[],
+    ),
+    row(
+        "get_all_task",
+        "get_all_task",
+        &[0],
+        &[
+            ("tasks[].tid", Num),
+            ("tasks[].task_value", Num),
+            ("tasks[].reward", Num),
+            ("tasks[].timer", Str),
+        ],
+    ),
+    row(
+        "get_task_reward",
+        "get_task_reward",
+        &[0],
+        &[
+            ("reward[].5.value", Num),
+            ("reward[].5.reward", Num),
+            ("task", Num),
+        ],
+    ),
+    row("get_task_reward: claimed", "get_task_reward", &[99], &[]),
+    row(
+        "get_task_reward: no such task",
+        "get_task_reward",
+        &[98],
+        &[],
+    ),
+    row(
+        "get_all_achievement",
+        "get_all_achievement",
+        &[0],
+        &[
+            ("achievements[].aid", Num),
+            ("achievements[].value", Num),
+            ("achievements[].reward", Num),
+        ],
+    ),
+    row("activate_achievement", "activate_achievement", &[0], &[]),
+    row(
+        "activate_achievement: not the client's",
+        "activate_achievement",
+        &[97],
+        &[],
+    ),
+    row(
+        "get_achievement_reward",
+        "get_achievement_reward",
+        &[0],
+        &[("remain[]", Str), ("reward[]", Str), ("achievement", Str)],
+    ),
+    row(
+        "get_achievement_reward: claimed",
+        "get_achievement_reward",
+        &[99],
+        &[],
+    ),
+    row(
+        "get_achievement_reward: no progress",
+        "get_achievement_reward",
+        &[98],
+        &[],
+    ),
+    row(
+        "get_achievement_reward: no such achievement",
+        "get_achievement_reward",
+        &[97],
+        &[],
+    ),
+];
+
+#[test]
+fn progression() {
+    let _one = one_at_a_time();
+    let stack = Stack::start();
+    let addr = stack.gate_addr();
+    let admin = stack.admin_token();
+    let mut w = Walker::new(addr, "progression", PROGRESSION);
+    let p = new_player(addr, "pg");
+
+    // Check-in on the real clock: today, then the month's past days.
+    w.call("check_in_all", &p.session, json!({}));
+    w.call("check_in_sign", &p.session, json!({}));
+    w.call("check_in_sign: again", &p.session, json!({}));
+    let all = w.call("check_in_all", &p.session, json!({}));
+    let today = all["data"]["today"].as_u64().unwrap_or(0);
+    w.expect(
+        all["data"]["history"][format!("{today:02}")]["reward"] == 1,
+        format!("check_in_all lists today as signed: {all}"),
+    );
+    w.setup(grant(addr, &admin, &p.gn, &["3:5:10000"]));
+    let s = w.call("check_in_supplement", &p.session, json!({}));
+    if status(&s) == 0 {
+        let days = s["data"]["supplement"].as_object().map_or(0, |m| m.len());
+        w.expect(
+            days as u64 == today - 1
+                && s["data"]["reward"] == json!([format!("3:5:{}", 80 * days)]),
+            format!("every past day made up for 80 diamonds each: {s}"),
+        );
+    }
+    w.call("check_in_supplement: no day missing", &p.session, json!({}));
+    let mut poor = new_player(addr, "pg");
+    drain_diamonds(addr, &mut poor);
+    w.call("check_in_supplement: no diamonds", &poor.session, json!({}));
+
+    // Daily tasks: the login (get_all_task) and the check-in are done today.
+    let tasks = w.call("get_all_task", &p.session, json!({}));
+    let tids: Vec<u64> = tasks["data"]["tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["tid"].as_u64())
+        .collect();
+    w.expect(
+        tids.contains(&1) && tids.contains(&2),
+        format!("login and check-in tasks done: {tasks}"),
+    );
+    let r = w.call("get_task_reward", &p.session, json!({"task_id": 1}));
+    w.expect(
+        r["data"]["reward"][0]["5"]["reward"] == 30 && r["data"]["task"] == 1,
+        format!("30 diamonds for the login task: {r}"),
+    );
+    w.call(
+        "get_task_reward: claimed",
+        &p.session,
+        json!({"task_id": 1}),
+    );
+    w.call(
+        "get_task_reward: no such task",
+        &p.session,
+        json!({"task_id": 0}),
+    );
+
+    // Achievements: the login counts; the client's own 101.
+    w.call("get_all_achievement", &p.session, json!({}));
+    let r = w.call(
+        "get_achievement_reward",
+        &p.session,
+        json!({"achievement_id": 1}),
+    );
+    w.expect(
+        r["data"]["achievement"] == "1:1:1" && r["data"]["reward"] == json!(["3:5:30"]),
+        format!("the first login step: {r}"),
+    );
+    w.call(
+        "get_achievement_reward: claimed",
+        &p.session,
+        json!({"achievement_id": 1}),
+    );
+    w.call(
+        "get_achievement_reward: no progress",
+        &p.session,
+        json!({"achievement_id": 101}),
+    );
+    w.call("activate_achievement", &p.session, json!({"aid": 101}));
+    w.call(
+        "activate_achievement: not the client's",
+        &p.session,
+        json!({"aid": 1}),
+    );
+    w.call(
+        "get_achievement_reward",
+        &p.session,
+        json!({"achievement_id": 101}),
+    );
+    w.call(
+        "get_achievement_reward: no such achievement",
+        &p.session,
+        json!({"achievement_id": 0}),
+    );
+    w.finish();
+}
