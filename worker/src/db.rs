@@ -66,6 +66,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "progress",
         sql: include_str!("../migrations/0009_progress.sql"),
     },
+    Migration {
+        version: 10,
+        name: "stages",
+        sql: include_str!("../migrations/0010_stages.sql"),
+    },
 ];
 
 const MIGRATION_LOCK: &str = "lukseun.schema_migrations";

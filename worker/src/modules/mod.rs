@@ -15,4 +15,5 @@ pub mod mail;
 pub mod package;
 pub mod player;
 pub mod progress;
+pub mod stage;
 pub mod weapon;
