@@ -51,7 +51,13 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub const ALL: [Mode; 5] = [Mode::General, Mode::Endless, Mode::Boss, Mode::Coin, Mode::Exp];
+    pub const ALL: [Mode; 5] = [
+        Mode::General,
+        Mode::Endless,
+        Mode::Boss,
+        Mode::Coin,
+        Mode::Exp,
+    ];
 
     pub fn sid(self) -> u8 {
         self as u8
@@ -112,9 +118,7 @@ fn broken(why: impl std::fmt::Display) -> FnError {
 }
 
 fn stages_file(config: &GameConfig) -> Result<&Value, FnError> {
-    config
-        .file("stages")
-        .ok_or_else(|| broken("missing"))
+    config.file("stages").ok_or_else(|| broken("missing"))
 }
 
 /// One stage's entry of `stage` (or a sweep's of `mopping-up`).
@@ -276,7 +280,10 @@ fn hang_up_rewards(config: &GameConfig, stage: i64) -> Result<Option<(Vec<Item>,
         let qty: u64 = qty.parse().map_err(|_| broken(text))?;
         items.push(Item { qty, ..item });
     }
-    Ok(Some((items, uint_at(entry, &["rewards", "special", "exp"]))))
+    Ok(Some((
+        items,
+        uint_at(entry, &["rewards", "special", "exp"]),
+    )))
 }
 
 /// `k` rewards drawn uniformly, with replacement, from `rewards` (the original's
@@ -370,7 +377,12 @@ pub fn read_exp(
 ) -> Result<Value, FnError> {
     let table = exp_table(config);
     let (exp, level) = exp_row(conn, world, uid)?;
-    Ok(exp_info(&table, effective_exp(&table, exp, level), level, 0))
+    Ok(exp_info(
+        &table,
+        effective_exp(&table, exp, level),
+        level,
+        0,
+    ))
 }
 
 /// Adds `amount` experience to the player (its row locked by the caller's transaction)
@@ -398,7 +410,12 @@ pub fn add_exp(
 // ------------------------------------------------------------------ progress and tickets
 
 /// The best stage the player cleared in `mode` (the mode's start without a row).
-fn best_stage(conn: &mut impl Queryable, world: &str, uid: &str, mode: Mode) -> Result<i64, FnError> {
+fn best_stage(
+    conn: &mut impl Queryable,
+    world: &str,
+    uid: &str,
+    mode: Mode,
+) -> Result<i64, FnError> {
     let stage: Option<i64> = conn.exec_first(
         "SELECT stage FROM stages WHERE world = ? AND unique_id = ? AND sid = ?",
         (world, uid, mode.sid()),
@@ -686,7 +703,14 @@ fn boss_damage_this_month(
 }
 
 fn ratio(hp: u64, full: u64) -> String {
-    format!("{:.2}", if full == 0 { 0.0 } else { hp as f64 / full as f64 })
+    format!(
+        "{:.2}",
+        if full == 0 {
+            0.0
+        } else {
+            hp as f64 / full as f64
+        }
+    )
 }
 
 /// The player's (best, total) damage to boss `stage`.
@@ -804,7 +828,11 @@ pub fn stage_mopping_up(ctx: &Context, me: &Player, args: &Args) -> Outcome {
             .ok_or_else(|| fail(StageStatus::NoEnergy))?;
         let energy = energy::spend(tx, rules, world, uid, now, cost)?
             .ok_or_else(|| fail(StageStatus::NoEnergy))?;
-        if config.consumes.iter().any(|i| i.qty.checked_mul(count).is_none()) {
+        if config
+            .consumes
+            .iter()
+            .any(|i| i.qty.checked_mul(count).is_none())
+        {
             return Err(fail(StageStatus::NoMaterials));
         }
         spend_materials(tx, world, uid, &times(&config.consumes, count))?;
@@ -1083,9 +1111,41 @@ mod tests {
     }
 
     #[test]
+    fn players_of_version_9_keep_their_data_and_start_every_mode() {
+        use crate::db::{migrate, migrate_with, Db, MIGRATIONS};
+        let server = crate::test_support::start_mariadb();
+        let db = Db::open(&server.url(), 2).unwrap();
+        assert_eq!(migrate_with(&db, &MIGRATIONS[..9]).unwrap().len(), 9);
+        let mut conn = db.conn().unwrap();
+        conn.query_drop(
+            "INSERT INTO players (world, unique_id, gn, level, exp) VALUES ('s0', 'a', 'Ann', 3, 500);
+             INSERT INTO items (world, unique_id, grp, item_id, qty) VALUES ('s0', 'a', 3, 1, 77);
+             INSERT INTO daily_limits (world, unique_id, lid, day, used) VALUES ('s0', 'a', 19, '2024-03-01', 1)",
+        )
+        .unwrap();
+        assert_eq!(migrate(&db).unwrap(), [10]);
+        let config = GameConfig::embedded();
+        // 2024-03-01 12:00 UTC+8: one coin challenge used today
+        let all = infos(&mut conn, &config, "s0", "a", 1_709_265_600).unwrap();
+        assert_eq!(
+            all,
+            json!({"infos": {"0": 1, "1": 1000, "3": 3000, "4": 4000, "5": 4150},
+                   "limits": {"3": {"18": 3}, "4": {"19": 2, "20": 2}, "5": {"21": 3, "22": 2}}})
+        );
+        assert_eq!(
+            read_exp(&mut conn, &config, "s0", "a").unwrap(),
+            json!({"exp": 500, "level": 3, "need": 220, "reward": 0})
+        );
+        assert_eq!(item::quantity(&mut conn, "s0", "a", 3, 1).unwrap(), 77);
+    }
+
+    #[test]
     fn the_embedded_config_has_every_stage_the_functions_read() {
         let config = GameConfig::embedded();
-        assert_eq!(bosses(&config).unwrap(), [(3001, 10_000_000), (3002, 30_000_000)]);
+        assert_eq!(
+            bosses(&config).unwrap(),
+            [(3001, 10_000_000), (3002, 30_000_000)]
+        );
         assert_eq!(damage_cap(&config).unwrap(), 500_000);
         assert_eq!(ticket_rules(&config, Mode::Coin).unwrap(), (3, 2));
         assert_eq!(hang_up_rules(&config).unwrap(), (60, 43_200));

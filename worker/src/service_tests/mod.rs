@@ -6,7 +6,7 @@
 //!   real gate), restarts, graceful stop, the config service, start failures;
 //! - `social`: what is left of the social tests (a player acting only as its token says);
 //! - `family`: families and the chat token, with the real mail, auth and edge;
-//! - `friend`, `weapon`, `package`: those modules as the original game's clients call them;
+//! - `friend`, `weapon`, `package`, `stage`: those modules as the original game's clients call them;
 //! - `contact`: email and phone verification with a real SMTP server and HTTP hook;
 //! - `config_readers`: the config reader functions.
 
@@ -21,6 +21,7 @@ mod package;
 mod players;
 mod running;
 mod social;
+mod stage;
 mod through_gate;
 mod weapon;
 
