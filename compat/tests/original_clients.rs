@@ -557,8 +557,12 @@ const PLAYER: &[Expect] = &[
             ("energy_info.energy", Num),
             ("energy_info.recover_time", Str),
             ("energy_info.cooling_time", Num),
-            // `stages`, `elements` and `elm` come with the stage and element modules
-            // (issue 13); docs/compatibility.md lists them as not walked yet.
+            ("stages.infos", Obj),
+            ("stages.infos.0", Num),
+            ("stages.limits", Obj),
+            ("stages.limits.4.19", Num),
+            // `elements` and `elm` come with the element module (issue 13);
+            // docs/compatibility.md lists them as not walked yet.
             ("exp", Num),
             ("bel", Num),
             ("cd", Num),
@@ -1947,6 +1951,374 @@ fn package() {
             .any(|x| x["iid"] == 7 && x["value"] == 1),
         format!("three scrolls 10 became one scroll 30: {r}"),
     );
+    w.finish();
+}
+
+// ---------------------------------------------------------------------------------------
+// stage
+
+const ENTERED: &[(&str, compat::Ty)] = &[
+    ("remain", Arr),
+    ("reward", Arr),
+    ("addition", Obj),
+    ("energy.cooling", Num),
+    ("energy.remain", Num),
+    ("energy.reward", Num),
+];
+
+const STAGE: &[Expect] = &[
+    row("stage_enter_general", "stage_enter_general", &[0], ENTERED),
+    row(
+        "stage_enter_general: beyond the next",
+        "stage_enter_general",
+        &[91],
+        &[],
+    ),
+    row(
+        "stage_enter_general: no energy",
+        "stage_enter_general",
+        &[97],
+        &[],
+    ),
+    row(
+        "stage_victory_general",
+        "stage_victory_general",
+        &[0],
+        &[
+            ("boss", Obj),
+            ("remain[]", Str),
+            ("reward[]", Str),
+            ("exp_info.exp", Num),
+            ("exp_info.level", Num),
+            ("exp_info.need", Num),
+            ("exp_info.reward", Num),
+            ("max_stage", Num),
+        ],
+    ),
+    row(
+        "stage_victory_general: never entered",
+        "stage_victory_general",
+        &[94],
+        &[],
+    ),
+    row("stage_enter_endless", "stage_enter_endless", &[0], ENTERED),
+    row(
+        "stage_victory_endless",
+        "stage_victory_endless",
+        &[0],
+        &[
+            ("boss", Obj),
+            ("remain[]", Str),
+            ("reward[]", Str),
+            ("exp_info.level", Num),
+            ("max_stage", Num),
+        ],
+    ),
+    row(
+        "stage_enter_boss: level too low",
+        "stage_enter_boss",
+        &[90],
+        &[],
+    ),
+    row(
+        "stage_enter_boss",
+        "stage_enter_boss",
+        &[0],
+        &[
+            ("remain", Arr),
+            ("reward", Arr),
+            ("addition", Obj),
+            ("energy.remain", Num),
+            ("BOSS.limits.18", Num),
+            ("BOSS.cd", Num),
+        ],
+    ),
+    row(
+        "stage_victory_boss: abnormal damage",
+        "stage_victory_boss",
+        &[93],
+        &[],
+    ),
+    row(
+        "stage_victory_boss",
+        "stage_victory_boss",
+        &[0],
+        &[
+            ("boss.record", Num),
+            ("boss.stage", Num),
+            ("boss.bds.hp", Num),
+            ("boss.bds.ratio", Str),
+            ("boss.bds.damage", Num),
+            ("boss.bds.total", Num),
+            ("remain", Arr),
+            ("reward", Arr),
+            ("exp_info.level", Num),
+            ("max_stage", Num),
+        ],
+    ),
+    row(
+        "stage_enter_coin",
+        "stage_enter_coin",
+        &[0],
+        &[
+            ("remain", Arr),
+            ("energy.remain", Num),
+            ("COIN.limits.19", Num),
+            ("COIN.limits.20", Num),
+            ("COIN.cd", Num),
+        ],
+    ),
+    row(
+        "stage_enter_coin: no ticket",
+        "stage_enter_coin",
+        &[92],
+        &[],
+    ),
+    row(
+        "stage_victory_coin",
+        "stage_victory_coin",
+        &[0],
+        &[
+            ("boss", Obj),
+            ("remain[]", Str),
+            ("reward[]", Str),
+            ("exp_info.exp", Num),
+            ("max_stage", Num),
+        ],
+    ),
+    row(
+        "stage_enter_exp",
+        "stage_enter_exp",
+        &[0],
+        &[
+            ("energy.remain", Num),
+            ("EXP.limits.21", Num),
+            ("EXP.limits.22", Num),
+            ("EXP.cd", Num),
+        ],
+    ),
+    row(
+        "stage_victory_exp",
+        "stage_victory_exp",
+        &[0],
+        &[
+            ("boss", Obj),
+            ("remain[]", Str),
+            ("reward[]", Str),
+            ("exp_info.exp", Num),
+            ("max_stage", Num),
+        ],
+    ),
+    row(
+        "stage_refresh_boss",
+        "stage_refresh_boss",
+        &[0],
+        &[
+            ("bds.*.hp", Num),
+            ("bds.*.ratio", Str),
+            ("bds.*.damage", Num),
+            ("bds.*.total", Num),
+            ("limit", Num),
+            ("cd", Num),
+            ("mcd", Num),
+        ],
+    ),
+    row(
+        "stage_all_infos",
+        "stage_all_infos",
+        &[0],
+        &[
+            ("infos.0", Num),
+            ("infos.1", Num),
+            ("infos.3", Num),
+            ("infos.4", Num),
+            ("infos.5", Num),
+            ("limits.3.18", Num),
+            ("limits.4.19", Num),
+            ("limits.4.20", Num),
+            ("limits.5.21", Num),
+            ("limits.5.22", Num),
+        ],
+    ),
+    row(
+        "stage_damage_ranking",
+        "stage_damage_ranking",
+        &[0],
+        &[
+            ("page", Num),
+            ("own_rank.2.damage", Num),
+            ("own_rank.2.rank", Num),
+            ("rank[].NO", Num),
+            ("rank[].name", Str),
+            ("rank[].damage", Num),
+            ("rank[].fid", Str),
+            ("rank[].level", Num),
+        ],
+    ),
+    row(
+        "stage_damage_ranking: page 0",
+        "stage_damage_ranking",
+        &[89],
+        &[],
+    ),
+    row(
+        "stage_damage_ranking: empty page",
+        "stage_damage_ranking",
+        &[88],
+        &[],
+    ),
+    row(
+        "stage_hang_up: endless not cleared",
+        "stage_hang_up",
+        &[87],
+        &[],
+    ),
+    row(
+        "stage_hang_up",
+        "stage_hang_up",
+        &[0],
+        &[
+            ("remain", Arr),
+            ("reward", Arr),
+            ("exp_info.exp", Num),
+            ("exp_info.level", Num),
+        ],
+    ),
+    row("stage_hu_show", "stage_hu_show", &[0], &[("show[]", Str)]),
+    row(
+        "stage_mopping_up",
+        "stage_mopping_up",
+        &[0],
+        &[
+            ("energy.cooling", Num),
+            ("energy.remain", Num),
+            ("energy.reward", Num),
+            ("remain[]", Str),
+            ("reward[]", Str),
+            ("exp_info.exp", Num),
+            ("exp_info.level", Num),
+            ("exp_info.need", Num),
+            ("exp_info.reward", Num),
+        ],
+    ),
+    row("stage_mopping_up: count 0", "stage_mopping_up", &[96], &[]),
+    row(
+        "stage_mopping_up: not cleared",
+        "stage_mopping_up",
+        &[99],
+        &[],
+    ),
+];
+
+#[test]
+fn stage() {
+    let _one = one_at_a_time();
+    let stack = Stack::start();
+    let addr = stack.gate_addr();
+    let mut w = Walker::new(addr, "stage", STAGE);
+    let p = new_player(addr, "st");
+    let s = p.session.as_str();
+
+    // general: stages 1..7 cost no energy; 8 costs 6 and pays 3 items and 120 exp
+    w.call(
+        "stage_enter_general: beyond the next",
+        s,
+        json!({"stage": 3}),
+    );
+    w.call(
+        "stage_victory_general: never entered",
+        s,
+        json!({"stage": 1}),
+    );
+    for stage in 1..8 {
+        w.raw("stage_enter_general", s, json!({"stage": stage}));
+        w.raw("stage_victory_general", s, json!({"stage": stage}));
+    }
+    w.call("stage_enter_general", s, json!({"stage": 8}));
+    let v = w.call("stage_victory_general", s, json!({"stage": 8}));
+    w.expect(
+        v["data"]["max_stage"] == 8 && v["data"]["exp_info"]["reward"] == 120,
+        format!("stage 8: a new best and 120 exp: {v}"),
+    );
+    w.call(
+        "stage_victory_general: never entered",
+        s,
+        json!({"stage": 8}),
+    );
+
+    // endless, and idling from its first clear
+    w.call("stage_hang_up: endless not cleared", s, json!({}));
+    w.call("stage_enter_endless", s, json!({"stage": 1001}));
+    w.call("stage_victory_endless", s, json!({"stage": 1001}));
+    w.call("stage_hang_up", s, json!({}));
+    w.call("stage_hu_show", s, json!({}));
+
+    // the world boss from level 24
+    w.call("stage_enter_boss: level too low", s, json!({"stage": 3001}));
+    raise_level(&stack.db, &p.gn, 24, 33_120);
+    w.call("stage_enter_boss", s, json!({"stage": 3001}));
+    w.call(
+        "stage_victory_boss: abnormal damage",
+        s,
+        json!({"stage": 3001, "damage": 99_999_999}),
+    );
+    let b = w.call(
+        "stage_victory_boss",
+        s,
+        json!({"stage": 3001, "damage": 1000}),
+    );
+    w.expect(
+        b["data"]["boss"]["record"] == 1 && b["data"]["boss"]["bds"]["total"] == 1000,
+        format!("a first boss fight is a record: {b}"),
+    );
+    w.call("stage_refresh_boss", s, json!({}));
+    w.call("stage_damage_ranking", s, json!({"stage": 3001, "page": 1}));
+    w.call(
+        "stage_damage_ranking: page 0",
+        s,
+        json!({"stage": 3001, "page": 0}),
+    );
+    w.call(
+        "stage_damage_ranking: empty page",
+        s,
+        json!({"stage": 3001, "page": 99}),
+    );
+
+    // challenges: three tickets a day
+    w.call("stage_enter_coin", s, json!({"stage": 4001}));
+    w.call("stage_victory_coin", s, json!({"stage": 4001}));
+    w.raw("stage_enter_coin", s, json!({"stage": 4001}));
+    w.raw("stage_enter_coin", s, json!({"stage": 4001}));
+    w.call("stage_enter_coin: no ticket", s, json!({"stage": 4001}));
+    w.call("stage_enter_exp", s, json!({"stage": 4151}));
+    w.call("stage_victory_exp", s, json!({"stage": 4151}));
+    let all = w.call("stage_all_infos", s, json!({}));
+    w.expect(
+        all["data"]["infos"]["0"] == 8 && all["data"]["limits"]["4"]["19"] == 0,
+        format!("stage_all_infos: best general 8, no coin ticket left: {all}"),
+    );
+
+    // sweeps, until the energy is spent
+    w.call(
+        "stage_mopping_up: count 0",
+        s,
+        json!({"stage": 8, "count": 0}),
+    );
+    w.call(
+        "stage_mopping_up: not cleared",
+        s,
+        json!({"stage": 9, "count": 1}),
+    );
+    let m = w.call("stage_mopping_up", s, json!({"stage": 8, "count": 1}));
+    let left = m["data"]["energy"]["remain"].as_u64().unwrap_or(0);
+    if left >= 6 {
+        w.raw(
+            "stage_mopping_up",
+            s,
+            json!({"stage": 8, "count": left / 6}),
+        );
+    }
+    w.call("stage_enter_general: no energy", s, json!({"stage": 8}));
     w.finish();
 }
 

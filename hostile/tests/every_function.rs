@@ -51,6 +51,10 @@ const FIELDS: &[&str] = &[
     "task_id",
     "achievement_id",
     "aid",
+    "stage",
+    "page",
+    "count",
+    "damage",
 ];
 
 /// The hostile values, one per round, given to every field at once. Raw JSON text, so

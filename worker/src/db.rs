@@ -67,6 +67,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0009_progress.sql"),
     },
     Migration {
+        version: 10,
+        name: "stages",
+        sql: include_str!("../migrations/0010_stages.sql"),
+    },
+    Migration {
         version: 13,
         name: "check_in",
         sql: include_str!("../migrations/0013_check_in.sql"),

@@ -7,7 +7,7 @@ use crate::modules::config_readers as cfg;
 use crate::modules::mail;
 use crate::modules::{achievement, check_in, task};
 use crate::modules::{chat, family, friend};
-use crate::modules::{item, package, player, weapon};
+use crate::modules::{item, package, player, stage, weapon};
 
 const fn entry(name: &'static str, run: Run) -> Function {
     Function { name, run }
@@ -64,6 +64,37 @@ pub const FUNCTIONS: &[Function] = &[
     entry("buy_coin", Run::Player(package::buy_coin)),
     entry("exchange_card", Run::Player(package::exchange_card)),
     entry("use_item", Run::Player(package::use_item)),
+    entry(
+        "stage_enter_general",
+        Run::Player(stage::stage_enter_general),
+    ),
+    entry(
+        "stage_victory_general",
+        Run::Player(stage::stage_victory_general),
+    ),
+    entry(
+        "stage_enter_endless",
+        Run::Player(stage::stage_enter_endless),
+    ),
+    entry(
+        "stage_victory_endless",
+        Run::Player(stage::stage_victory_endless),
+    ),
+    entry("stage_enter_boss", Run::Player(stage::stage_enter_boss)),
+    entry("stage_victory_boss", Run::Player(stage::stage_victory_boss)),
+    entry("stage_enter_coin", Run::Player(stage::stage_enter_coin)),
+    entry("stage_victory_coin", Run::Player(stage::stage_victory_coin)),
+    entry("stage_enter_exp", Run::Player(stage::stage_enter_exp)),
+    entry("stage_victory_exp", Run::Player(stage::stage_victory_exp)),
+    entry("stage_refresh_boss", Run::Player(stage::stage_refresh_boss)),
+    entry("stage_all_infos", Run::Player(stage::stage_all_infos)),
+    entry(
+        "stage_damage_ranking",
+        Run::Player(stage::stage_damage_ranking),
+    ),
+    entry("stage_hang_up", Run::Player(stage::stage_hang_up)),
+    entry("stage_hu_show", Run::Player(stage::stage_hu_show)),
+    entry("stage_mopping_up", Run::Player(stage::stage_mopping_up)),
     entry("send_mail", Run::Player(mail::send_mail)),
     entry("get_new_mail", Run::Session(mail::get_new_mail)),
     entry("get_all_mail", Run::Session(mail::get_all_mail)),

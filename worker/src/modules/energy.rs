@@ -156,6 +156,36 @@ pub fn add(
     Ok(after)
 }
 
+/// Takes `amount` from the player's energy in the caller's transaction; `None` (nothing
+/// changed) when it has less. Below the maximum, points come back from where recovery
+/// stood (or from `now` when it was full).
+pub fn spend(
+    tx: &mut mysql::Transaction<'_>,
+    rules: EnergyRules,
+    world: &str,
+    uid: &str,
+    now: i64,
+    amount: u64,
+) -> Result<Option<Energy>, FnError> {
+    let before = lock(tx, rules, world, uid, now)?;
+    let Some(energy) = before.energy.checked_sub(amount) else {
+        return Ok(None);
+    };
+    let after = Energy {
+        energy,
+        recover_from: if energy >= rules.max_energy {
+            None
+        } else {
+            Some(before.recover_from.unwrap_or(now))
+        },
+    };
+    tx.exec_drop(
+        "UPDATE energy SET energy = ?, recover_from = ? WHERE world = ? AND unique_id = ?",
+        (after.energy, after.recover_from, world, uid),
+    )?;
+    Ok(Some(after))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

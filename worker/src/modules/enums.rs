@@ -413,6 +413,34 @@ crate::module_statuses! {
     }
 }
 
+crate::module_statuses! {
+    /// Statuses of the stage functions: the original's stage.py codes, one table for all
+    /// of them (each code means the same in every stage function).
+    pub enum StageStatus {
+        /// `stage_mopping_up` of a stage not cleared yet.
+        NotCleared = 99 => "Do not sweep until you pass this checkpoint",
+        NoConfig = 98 => "There is no configuration information for this stage",
+        NoEnergy = 97 => "energy insufficient",
+        /// `stage_mopping_up`'s `count` below 1.
+        NotPositive = 96 => "Can only be a positive integer",
+        NoMaterials = 95 => "materials insufficient",
+        /// A victory without an open enter of that stage.
+        Mismatch = 94 => "stage mismatch",
+        /// A boss `damage` below 0 or above `constraint.stage.BOSS.damage`.
+        AbnormalDamage = 93 => "abnormal damage",
+        NoTicket = 92 => "no more ticket, try tomorrow",
+        /// A stage outside the mode's range, or beyond the next one to clear.
+        StageError = 91 => "stage error",
+        LevelTooLow = 90 => "level insufficient",
+        PageError = 89 => "Page number error",
+        NoPageData = 88 => "No data for this page",
+        /// `stage_hang_up` before the first endless stage is cleared.
+        EndlessNotCleared = 87 => "You didn't go pass",
+        /// `stage_hang_up`'s first call: idling starts now.
+        NeverHungUp = 86 => "You never hung up before",
+    }
+}
+
 #[cfg(test)]
 mod family_status_tests {
     use super::*;
@@ -740,5 +768,6 @@ mod tests {
         distinct(TaskRewardStatus::ALL);
         distinct(AchievementRewardStatus::ALL);
         distinct(ActivateAchievementStatus::ALL);
+        distinct(StageStatus::ALL);
     }
 }

@@ -17,5 +17,6 @@ pub mod mail;
 pub mod package;
 pub mod player;
 pub mod progress;
+pub mod stage;
 pub mod task;
 pub mod weapon;

@@ -13,7 +13,7 @@ use crate::modules::enums::{
     ChangeNameStatus, CreatePlayerStatus, PlayerStatus, ProfileStatus, SharedStatus,
 };
 use crate::modules::item::{self, Item};
-use crate::modules::{daily, energy, package};
+use crate::modules::{daily, energy, package, stage};
 
 /// Longest name the `players.gn` column holds; a config asking for more is capped.
 const NAME_COLUMN_CHARS: usize = 20;
@@ -202,8 +202,8 @@ fn family_name(
 }
 
 /// `get_info_player()`: the caller's player here: `gn`, `fn` (family name, `""` without
-/// one), `exp`, and ours: `unique_id`, `icon`, `intro`, `level`. `exp` is 0 until player
-/// experience exists (the stage module).
+/// one), `exp` (stage.rs's experience), `energy_info`, `bel`, `cd`, `stages` (as
+/// `stage_all_infos`), and ours: `unique_id`, `icon`, `intro`, `level`.
 pub fn get_info_player(ctx: &Context, me: &InWorld, _: &Args) -> Outcome {
     let world = ctx.world()?;
     let uid = me.uid.as_str();
@@ -218,13 +218,16 @@ pub fn get_info_player(ctx: &Context, me: &InWorld, _: &Args) -> Outcome {
     let rules = energy::EnergyRules::from_config(ctx);
     let energy = energy::read(&mut conn, rules, world, uid, now)?;
     let purchases_left = package::energy_purchases_left(ctx, &mut conn, world, uid)?;
+    let stages = stage::infos(&mut conn, ctx.config, world, uid, now)?;
+    let exp = stage::read_exp(&mut conn, ctx.config, world, uid)?["exp"].clone();
     ok(data([
         ("gn", Value::from(gn)),
         ("fn", Value::from(family)),
         ("energy_info", energy.info(rules, now)),
         ("bel", Value::from(purchases_left)),
         ("cd", Value::from(daily::seconds_to_next_day(now))),
-        ("exp", Value::from(0)),
+        ("stages", stages),
+        ("exp", exp),
         ("unique_id", Value::from(uid)),
         ("icon", Value::from(icon)),
         ("intro", Value::from(intro)),

@@ -6,7 +6,7 @@
 //!   real gate), restarts, graceful stop, the config service, start failures;
 //! - `social`: what is left of the social tests (a player acting only as its token says);
 //! - `family`: families and the chat token, with the real mail, auth and edge;
-//! - `friend`, `weapon`, `package`: those modules as the original game's clients call them;
+//! - `friend`, `weapon`, `package`, `stage`: those modules as the original game's clients call them;
 //! - `contact`: email and phone verification with a real SMTP server and HTTP hook;
 //! - `config_readers`: the config reader functions;
 //! - `progression`: check-in, daily tasks and achievements, and what counts for them.
@@ -23,6 +23,7 @@ mod players;
 mod progression;
 mod running;
 mod social;
+mod stage;
 mod through_gate;
 mod weapon;
 
