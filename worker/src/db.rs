@@ -66,6 +66,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "progress",
         sql: include_str!("../migrations/0009_progress.sql"),
     },
+    Migration {
+        version: 11,
+        name: "roles_skills_armor",
+        sql: include_str!("../migrations/0011_roles_skills_armor.sql"),
+    },
 ];
 
 const MIGRATION_LOCK: &str = "lukseun.schema_migrations";

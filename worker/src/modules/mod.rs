@@ -2,6 +2,7 @@
 //! the `enums` the client shares.
 
 pub mod account;
+pub mod armor;
 pub mod chat;
 pub mod common;
 pub mod config_readers;
@@ -15,4 +16,6 @@ pub mod mail;
 pub mod package;
 pub mod player;
 pub mod progress;
+pub mod role;
+pub mod skill;
 pub mod weapon;
