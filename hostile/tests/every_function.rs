@@ -48,6 +48,13 @@ const FIELDS: &[&str] = &[
     "cid",
     "qty",
     "gns",
+    "rid",
+    "pid",
+    "skill",
+    "item",
+    "aid",
+    "level",
+    "num",
 ];
 
 /// The hostile values, one per round, given to every field at once. Raw JSON text, so
