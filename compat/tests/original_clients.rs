@@ -1879,12 +1879,7 @@ const ROLES: &[Expect] = &[
         "unlock_passive_role",
         "unlock_passive_role",
         &[0],
-        &[
-            ("rid", Num),
-            ("pid", Num),
-            ("remain", Str),
-            ("reward", Str),
-        ],
+        &[("rid", Num), ("pid", Num), ("remain", Str), ("reward", Str)],
     ),
     row(
         "unlock_passive_role: unlocked",
@@ -1922,24 +1917,9 @@ const ROLES: &[Expect] = &[
         &[0],
         &[("skills[].sid", Num), ("skills[].level", Num)],
     ),
-    row(
-        "level_up_skill: not learned",
-        "level_up_skill",
-        &[96],
-        &[],
-    ),
-    row(
-        "level_up_skill: no scrolls",
-        "level_up_skill",
-        &[98],
-        &[],
-    ),
-    row(
-        "level_up_skill: not a scroll",
-        "level_up_skill",
-        &[97],
-        &[],
-    ),
+    row("level_up_skill: not learned", "level_up_skill", &[96], &[]),
+    row("level_up_skill: no scrolls", "level_up_skill", &[98], &[]),
+    row("level_up_skill: not a scroll", "level_up_skill", &[97], &[]),
     row(
         "level_up_skill",
         "level_up_skill",
@@ -1952,12 +1932,7 @@ const ROLES: &[Expect] = &[
         &[1, 0],
         &[("remain[]", Str), ("reward[]", Str)],
     ),
-    row(
-        "level_up_skill: max level",
-        "level_up_skill",
-        &[99],
-        &[],
-    ),
+    row("level_up_skill: max level", "level_up_skill", &[99], &[]),
     row(
         "get_all_armor",
         "get_all_armor",
@@ -1968,12 +1943,7 @@ const ROLES: &[Expect] = &[
             ("armors[].quantity", Num),
         ],
     ),
-    row(
-        "upgrade_armor: too few",
-        "upgrade_armor",
-        &[97],
-        &[],
-    ),
+    row("upgrade_armor: too few", "upgrade_armor", &[97], &[]),
     row("upgrade_armor: no such armor", "upgrade_armor", &[98], &[]),
     row("upgrade_armor: bad level", "upgrade_armor", &[99], &[]),
     row(
@@ -2026,7 +1996,12 @@ fn roles() {
         &p.session,
         json!({"role": rid, "delta": 10}),
     );
-    w.setup(grant(addr, &admin, &p.gn, &["3:9:100000", "3:1:100000", "2:403:5"]));
+    w.setup(grant(
+        addr,
+        &admin,
+        &p.gn,
+        &["3:9:100000", "3:1:100000", "2:403:5"],
+    ));
     w.call(
         "level_up_role: delta 0",
         &p.session,

@@ -234,7 +234,9 @@ fn item_references_and_weapons_agree() {
         if *g == 2 {
             assert!((1..=10).contains(&(id % 100)), "role {id}: index 01..10");
             assert!(
-                roles["upgrade_lv"][(id / 100).to_string()].as_u64().is_some(),
+                roles["upgrade_lv"][(id / 100).to_string()]
+                    .as_u64()
+                    .is_some(),
                 "role {id}: no max level for its tier"
             );
         }

@@ -5,8 +5,8 @@ use crate::function::{Function, Run};
 use crate::modules::account;
 use crate::modules::config_readers as cfg;
 use crate::modules::mail;
-use crate::modules::{chat, family, friend};
 use crate::modules::{armor, role, skill};
+use crate::modules::{chat, family, friend};
 use crate::modules::{item, package, player, weapon};
 
 const fn entry(name: &'static str, run: Run) -> Function {
@@ -63,7 +63,10 @@ pub const FUNCTIONS: &[Function] = &[
     entry("get_all_role", Run::Player(role::get_all_role)),
     entry("level_up_role", Run::Player(role::level_up_role)),
     entry("level_up_star_role", Run::Player(role::level_up_star_role)),
-    entry("unlock_passive_role", Run::Player(role::unlock_passive_role)),
+    entry(
+        "unlock_passive_role",
+        Run::Player(role::unlock_passive_role),
+    ),
     entry("get_all_skill", Run::Player(skill::get_all_skill)),
     entry("level_up_skill", Run::Player(skill::level_up_skill)),
     entry("get_all_armor", Run::Player(armor::get_all_armor)),

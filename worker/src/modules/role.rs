@@ -77,11 +77,7 @@ impl RoleRules {
             passives,
         };
         // Passives are the original's 101..199 (role.py refuses any other hundred).
-        rules
-            .passives
-            .keys()
-            .all(|p| p / 100 == 1)
-            .then_some(rules)
+        rules.passives.keys().all(|p| p / 100 == 1).then_some(rules)
     }
 
     /// The max level of role `rid` (by its tier, `rid / 100`).
@@ -435,7 +431,10 @@ pub fn unlock_passive_role(ctx: &Context, player: &Player, args: &Args) -> Outco
                 "remain",
                 Value::from(format!("{ITEM_GROUP}:{cost_item}:{left}")),
             ),
-            ("reward", Value::from(format!("{ITEM_GROUP}:{cost_item}:{qty}"))),
+            (
+                "reward",
+                Value::from(format!("{ITEM_GROUP}:{cost_item}:{qty}")),
+            ),
         ]))
     })
 }

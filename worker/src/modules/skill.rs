@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 use mysql::prelude::Queryable;
 use serde_json::Value;
 
-use crate::function::{data, ok, Args, Context, FnError, ModuleStatus, Outcome, Player, Reply, Rng};
+use crate::function::{
+    data, ok, Args, Context, FnError, ModuleStatus, Outcome, Player, Reply, Rng,
+};
 use crate::modules::common::transaction;
 use crate::modules::daily;
 use crate::modules::enums::{SharedStatus, SkillLevelStatus};
@@ -167,7 +169,10 @@ mod tests {
     fn the_shipped_chances_are_the_originals() {
         let c = chances(GameConfig::embedded().file("skills").unwrap()).unwrap();
         assert_eq!(c, BTreeMap::from([(6, 0.1), (7, 0.3), (8, 1.0)]));
-        assert_eq!(chances(&serde_json::json!({"common":{"upgrade":{"6":1.5}}})), None);
+        assert_eq!(
+            chances(&serde_json::json!({"common":{"upgrade":{"6":1.5}}})),
+            None
+        );
     }
 
     #[test]

@@ -437,7 +437,11 @@ fn armor_upgrades_follow_the_originals_recipe() {
         json!({"aid":1, "remaining": levels([7, 0, 1]), "reward": levels([-3, -2, 1])})
     );
     // num: two of level 2 from 6 of level 1; a decimal string taken
-    let up = g.ok(&t, "upgrade_armor", json!({"aid":"1","level":"2","num":"2"}));
+    let up = g.ok(
+        &t,
+        "upgrade_armor",
+        json!({"aid":"1","level":"2","num":"2"}),
+    );
     assert_eq!(up["remaining"], levels([1, 2, 1]));
     assert_eq!(up["reward"], levels([-6, 2, 0]));
     assert_eq!(
@@ -470,7 +474,11 @@ fn armor_upgrades_follow_the_originals_recipe() {
     ] {
         g.fails(&t, "upgrade_armor", data, code);
     }
-    assert_eq!(g.armor("hero", 1)[..3], [1, 2, 1], "refusals change nothing");
+    assert_eq!(
+        g.armor("hero", 1)[..3],
+        [1, 2, 1],
+        "refusals change nothing"
+    );
     // armor 2: 3 of level 1 make one of level 2
     let up = g.ok(&t, "upgrade_armor", json!({"aid":2,"level":2}));
     assert_eq!(up["remaining"], levels([0, 1, 0]));
@@ -575,8 +583,16 @@ fn concurrent_role_level_ups_and_star_ups_pay_exactly() {
             });
         }
     });
-    assert_eq!(levels.load(Ordering::SeqCst), 24, "the levels the budget pays");
-    assert_eq!(stars.load(Ordering::SeqCst), 2, "the stars the segments pay");
+    assert_eq!(
+        levels.load(Ordering::SeqCst),
+        24,
+        "the levels the budget pays"
+    );
+    assert_eq!(
+        stars.load(Ordering::SeqCst),
+        2,
+        "the stars the segments pay"
+    );
     let paid = level_cost(1, 24);
     assert_eq!(g.qty("hero", 3, 9), budget - paid);
     assert_eq!(g.qty("hero", 3, 1), budget - paid);
