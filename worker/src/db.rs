@@ -307,8 +307,11 @@ mod tests {
             .map(|m| format!("{:04}_{}.sql", m.version, m.name))
             .collect();
         assert_eq!(files, listed);
-        for (i, m) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(m.version as usize, i + 1, "versions count up from 1");
+        // Versions rise; a branch may hold a number reserved for it before the ones below
+        // it are merged.
+        assert_eq!(MIGRATIONS.first().map(|m| m.version), Some(1));
+        for pair in MIGRATIONS.windows(2) {
+            assert!(pair[0].version < pair[1].version, "versions rise");
         }
     }
 
