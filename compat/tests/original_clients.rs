@@ -1810,6 +1810,359 @@ fn weapon() {
 }
 
 // ---------------------------------------------------------------------------------------
+// roles, skills, armor
+
+/// The role every new player of the original had (402 at star 1).
+const ROLE_ID: i64 = 402;
+
+const ROLES: &[Expect] = &[
+    row(
+        "get_all_role",
+        "get_all_role",
+        &[0],
+        &[
+            ("roles[].rid", Num),
+            ("roles[].star", Num),
+            ("roles[].level", Num),
+            ("roles[].seg", Num),
+            ("roles[].101", Num),
+            ("roles[].110", Num),
+        ],
+    ),
+    row("level_up_role: no materials", "level_up_role", &[97], &[]),
+    row("level_up_role: delta 0", "level_up_role", &[98], &[]),
+    row("level_up_role: no such role", "level_up_role", &[99], &[]),
+    row("level_up_role: locked", "level_up_role", &[96], &[]),
+    row(
+        "level_up_role",
+        "level_up_role",
+        &[0],
+        &[
+            ("remaining.2.rid", Num),
+            ("remaining.2.level", Num),
+            ("remaining.3[].iid", Num),
+            ("remaining.3[].value", Num),
+            ("reward.2.rid", Num),
+            ("reward.2.level", Num),
+            ("reward.3[].iid", Num),
+            ("reward.3[].value", Num),
+        ],
+    ),
+    row(
+        "level_up_star_role: no segments",
+        "level_up_star_role",
+        &[98],
+        &[],
+    ),
+    row(
+        "level_up_star_role: no such role",
+        "level_up_star_role",
+        &[99],
+        &[],
+    ),
+    row(
+        "level_up_star_role",
+        "level_up_star_role",
+        &[0],
+        &[
+            ("remaining.rid", Num),
+            ("remaining.star", Num),
+            ("remaining.seg", Num),
+            ("reward.rid", Num),
+            ("reward.star", Num),
+            ("reward.seg", Num),
+        ],
+    ),
+    row(
+        "unlock_passive_role: level too low",
+        "unlock_passive_role",
+        &[95],
+        &[],
+    ),
+    row(
+        "unlock_passive_role",
+        "unlock_passive_role",
+        &[0],
+        &[("rid", Num), ("pid", Num), ("remain", Str), ("reward", Str)],
+    ),
+    row(
+        "unlock_passive_role: unlocked",
+        "unlock_passive_role",
+        &[94],
+        &[],
+    ),
+    row(
+        "unlock_passive_role: no coins",
+        "unlock_passive_role",
+        &[93],
+        &[],
+    ),
+    row(
+        "unlock_passive_role: no such passive",
+        "unlock_passive_role",
+        &[98],
+        &[],
+    ),
+    row(
+        "unlock_passive_role: no such role",
+        "unlock_passive_role",
+        &[99],
+        &[],
+    ),
+    row(
+        "unlock_passive_role: not held",
+        "unlock_passive_role",
+        &[97],
+        &[],
+    ),
+    row(
+        "get_all_skill",
+        "get_all_skill",
+        &[0],
+        &[("skills[].sid", Num), ("skills[].level", Num)],
+    ),
+    row("level_up_skill: not learned", "level_up_skill", &[96], &[]),
+    row("level_up_skill: no scrolls", "level_up_skill", &[98], &[]),
+    row("level_up_skill: not a scroll", "level_up_skill", &[97], &[]),
+    row(
+        "level_up_skill",
+        "level_up_skill",
+        &[0],
+        &[("remain[]", Str), ("reward[]", Str)],
+    ),
+    row(
+        "level_up_skill: 10 % scroll",
+        "level_up_skill",
+        &[1, 0],
+        &[("remain[]", Str), ("reward[]", Str)],
+    ),
+    row("level_up_skill: max level", "level_up_skill", &[99], &[]),
+    row(
+        "get_all_armor",
+        "get_all_armor",
+        &[0],
+        &[
+            ("armors[].aid", Num),
+            ("armors[].level", Num),
+            ("armors[].quantity", Num),
+        ],
+    ),
+    row("upgrade_armor: too few", "upgrade_armor", &[97], &[]),
+    row("upgrade_armor: no such armor", "upgrade_armor", &[98], &[]),
+    row("upgrade_armor: bad level", "upgrade_armor", &[99], &[]),
+    row(
+        "upgrade_armor",
+        "upgrade_armor",
+        &[0],
+        &[
+            ("aid", Num),
+            ("remaining.1", Num),
+            ("remaining.11", Num),
+            ("reward.1", Num),
+            ("reward.11", Num),
+        ],
+    ),
+];
+
+/// Setup straight in the database: what other modules (summons, stages, the factory) grant
+/// and this walk cannot reach yet. `gn` is a walk's fresh name (letters and digits).
+fn give_in_db(db: &testkit::MariaDb, gn: &str, sql: &str) {
+    let db_name = testkit::MARIADB_DATABASE;
+    let uid = db.sql(&format!(
+        "SELECT unique_id FROM {db_name}.players WHERE gn = '{gn}'"
+    ));
+    let uid = uid.trim();
+    assert!(!uid.is_empty(), "setup: no player {gn}");
+    db.sql(&sql.replace("{db}", db_name).replace("{uid}", uid));
+}
+
+#[test]
+fn roles() {
+    let _one = one_at_a_time();
+    let stack = Stack::start();
+    let addr = stack.gate_addr();
+    let admin = stack.admin_token();
+    let mut w = Walker::new(addr, "roles", ROLES);
+    let p = new_player(addr, "rl");
+    let rid = ROLE_ID;
+
+    let all = w.call("get_all_role", &p.session, json!({}));
+    w.expect(
+        all["data"]["roles"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|x| x["rid"] == rid && x["star"] == 1 && x["101"] == 0),
+        format!("a new player has role {rid} at star 1: {all}"),
+    );
+    w.call(
+        "level_up_role: no materials",
+        &p.session,
+        json!({"role": rid, "delta": 10}),
+    );
+    w.setup(grant(
+        addr,
+        &admin,
+        &p.gn,
+        &["3:9:100000", "3:1:100000", "2:403:5"],
+    ));
+    w.call(
+        "level_up_role: delta 0",
+        &p.session,
+        json!({"role": rid, "delta": 0}),
+    );
+    w.call(
+        "level_up_role: no such role",
+        &p.session,
+        json!({"role": 111}),
+    );
+    w.call("level_up_role: locked", &p.session, json!({"role": 403}));
+    w.call(
+        "unlock_passive_role: level too low",
+        &p.session,
+        json!({"rid": rid, "pid": 101}),
+    );
+    let l = w.call(
+        "level_up_role",
+        &p.session,
+        json!({"role": rid, "delta": 23}),
+    );
+    w.expect(
+        l["data"]["remaining"]["2"]["level"] == 24 && l["data"]["reward"]["2"]["level"] == 23,
+        format!("level_up_role 1→24: {l}"),
+    );
+
+    w.call(
+        "level_up_star_role: no segments",
+        &p.session,
+        json!({"role": rid}),
+    );
+    w.call(
+        "level_up_star_role: no such role",
+        &p.session,
+        json!({"role": 999}),
+    );
+    w.setup(grant(addr, &admin, &p.gn, &[&format!("2:{rid}:50")]));
+    let s = w.call("level_up_star_role", &p.session, json!({"role": rid}));
+    w.expect(
+        s["data"]["remaining"]["star"] == 2 && s["data"]["reward"]["seg"] == 50,
+        format!("level_up_star_role 1→2 costs 50 segments: {s}"),
+    );
+
+    let u = w.call(
+        "unlock_passive_role",
+        &p.session,
+        json!({"rid": rid, "pid": 102}),
+    );
+    w.expect(
+        u["data"]["reward"] == "3:1:10000",
+        format!("passive 102 costs 10000 coins: {u}"),
+    );
+    w.call(
+        "unlock_passive_role: unlocked",
+        &p.session,
+        json!({"rid": rid, "pid": 102}),
+    );
+    w.call(
+        "unlock_passive_role: no such passive",
+        &p.session,
+        json!({"rid": rid, "pid": 201}),
+    );
+    w.call(
+        "unlock_passive_role: no such role",
+        &p.session,
+        json!({"rid": 7, "pid": 101}),
+    );
+    w.call(
+        "unlock_passive_role: not held",
+        &p.session,
+        json!({"rid": 610, "pid": 101}),
+    );
+    // passive 103 needs level 36 and 20000 coins
+    w.call(
+        "level_up_role",
+        &p.session,
+        json!({"role": rid, "delta": 12}),
+    );
+    give_in_db(
+        &stack.db,
+        &p.gn,
+        "UPDATE {db}.items SET qty = 0 WHERE unique_id = '{uid}' AND grp = 3 AND item_id = 1",
+    );
+    w.call(
+        "unlock_passive_role: no coins",
+        &p.session,
+        json!({"rid": rid, "pid": 103}),
+    );
+
+    w.call(
+        "level_up_skill: not learned",
+        &p.session,
+        json!({"skill": 1, "item": 8}),
+    );
+    give_in_db(
+        &stack.db,
+        &p.gn,
+        "INSERT INTO {db}.skills (world, unique_id, skill_id, level) VALUES ('s0', '{uid}', 1, 1), ('s0', '{uid}', 2, 10)",
+    );
+    w.call("get_all_skill", &p.session, json!({}));
+    w.call(
+        "level_up_skill: no scrolls",
+        &p.session,
+        json!({"skill": 1, "item": 8}),
+    );
+    w.call(
+        "level_up_skill: not a scroll",
+        &p.session,
+        json!({"skill": 1, "item": 5}),
+    );
+    w.setup(grant(addr, &admin, &p.gn, &["3:8:1", "3:6:2"]));
+    let k = w.call("level_up_skill", &p.session, json!({"skill": 1, "item": 8}));
+    w.expect(
+        k["data"]["remain"] == json!(["3:8:0", "1:1:2"]),
+        format!("the 100 % scroll levels skill 1 to 2: {k}"),
+    );
+    w.call(
+        "level_up_skill: 10 % scroll",
+        &p.session,
+        json!({"skill": 1, "item": 6}),
+    );
+    w.call(
+        "level_up_skill: max level",
+        &p.session,
+        json!({"skill": 2, "item": 6}),
+    );
+
+    w.call(
+        "upgrade_armor: too few",
+        &p.session,
+        json!({"aid": 1, "level": 2}),
+    );
+    w.call(
+        "upgrade_armor: no such armor",
+        &p.session,
+        json!({"aid": 5, "level": 2}),
+    );
+    w.call(
+        "upgrade_armor: bad level",
+        &p.session,
+        json!({"aid": 1, "level": 1}),
+    );
+    give_in_db(
+        &stack.db,
+        &p.gn,
+        "INSERT INTO {db}.armors (world, unique_id, armor_id, level, qty) VALUES ('s0', '{uid}', 1, 1, 10)",
+    );
+    let a = w.call("upgrade_armor", &p.session, json!({"aid": 1, "level": 2}));
+    w.expect(
+        a["data"]["remaining"]["1"] == 7 && a["data"]["reward"]["2"] == 1,
+        format!("three armors of level 1 make one of level 2: {a}"),
+    );
+    w.call("get_all_armor", &p.session, json!({}));
+    w.finish();
+}
+
+// ---------------------------------------------------------------------------------------
 // package
 
 const PACKAGE: &[Expect] = &[

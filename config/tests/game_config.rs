@@ -220,6 +220,41 @@ fn item_references_and_weapons_agree() {
             "starting weapon {start}"
         );
     }
+
+    // roles of the original: ids <star tier><2-digit index>, their segments in group 2,
+    // a max level for every tier, passives 101..199 costing an item of group 3
+    let roles = &all["roles"]["standard_costs"];
+    for start in player["starting_roles"].as_array().unwrap() {
+        assert!(
+            known.contains(&(2, start.as_u64().unwrap())),
+            "starting role {start} has no segment item"
+        );
+    }
+    for (g, id) in &known {
+        if *g == 2 {
+            assert!((1..=10).contains(&(id % 100)), "role {id}: index 01..10");
+            assert!(
+                roles["upgrade_lv"][(id / 100).to_string()]
+                    .as_u64()
+                    .is_some(),
+                "role {id}: no max level for its tier"
+            );
+        }
+    }
+    let cty = roles["unlock_ps"]["cty"].as_u64().unwrap();
+    assert!(known.contains(&(3, cty)), "unlock_ps.cty 3:{cty}");
+    for (pid, c) in roles["unlock_ps"]["consume"].as_object().unwrap() {
+        if pid != "comment" {
+            assert_eq!(pid.parse::<u64>().unwrap() / 100, 1, "passive {pid}");
+            assert!(c["lv"].as_u64().is_some() && c["qty"].as_u64().is_some());
+        }
+    }
+    // skill scrolls and their chances
+    for (iid, chance) in all["skills"]["common"]["upgrade"].as_object().unwrap() {
+        assert!(known.contains(&(3, iid.parse().unwrap())), "scroll 3:{iid}");
+        let p = chance.as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&p), "scroll {iid}: chance {p}");
+    }
 }
 
 #[test]

@@ -55,6 +55,12 @@ const FIELDS: &[&str] = &[
     "page",
     "count",
     "damage",
+    "rid",
+    "pid",
+    "skill",
+    "item",
+    "level",
+    "num",
 ];
 
 /// The hostile values, one per round, given to every field at once. Raw JSON text, so

@@ -72,6 +72,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0010_stages.sql"),
     },
     Migration {
+        version: 11,
+        name: "roles_skills_armor",
+        sql: include_str!("../migrations/0011_roles_skills_armor.sql"),
+    },
+    Migration {
         version: 13,
         name: "check_in",
         sql: include_str!("../migrations/0013_check_in.sql"),

@@ -6,6 +6,7 @@ use crate::modules::account;
 use crate::modules::config_readers as cfg;
 use crate::modules::mail;
 use crate::modules::{achievement, check_in, task};
+use crate::modules::{armor, role, skill};
 use crate::modules::{chat, family, friend};
 use crate::modules::{item, package, player, stage, weapon};
 
@@ -60,6 +61,17 @@ pub const FUNCTIONS: &[Function] = &[
         "reset_skill_point_weapon",
         Run::Player(weapon::reset_skill_point_weapon),
     ),
+    entry("get_all_role", Run::Player(role::get_all_role)),
+    entry("level_up_role", Run::Player(role::level_up_role)),
+    entry("level_up_star_role", Run::Player(role::level_up_star_role)),
+    entry(
+        "unlock_passive_role",
+        Run::Player(role::unlock_passive_role),
+    ),
+    entry("get_all_skill", Run::Player(skill::get_all_skill)),
+    entry("level_up_skill", Run::Player(skill::level_up_skill)),
+    entry("get_all_armor", Run::Player(armor::get_all_armor)),
+    entry("upgrade_armor", Run::Player(armor::upgrade_armor)),
     entry("buy_energy", Run::Player(package::buy_energy)),
     entry("buy_coin", Run::Player(package::buy_coin)),
     entry("exchange_card", Run::Player(package::exchange_card)),

@@ -209,6 +209,73 @@ crate::module_statuses! {
     }
 }
 
+// Role, skill and armor statuses: the original's role.py, skill.py and armor.py codes, one
+// table per function (the same number means different things in different functions).
+
+crate::module_statuses! {
+    /// Statuses of `level_up_role`.
+    pub enum RoleLevelStatus {
+        /// No such role id, or the caller has neither the role nor its segments.
+        InvalidTarget = 99 => "invalid target",
+        /// `delta` below 1, or the role already at its tier's max level (the original
+        /// clamps `delta` to the max first, so a role at the max answers this).
+        InvalidDelta = 98 => "The delta must be a positive integer",
+        /// Not enough exp points or coins (each level costs the same number of both).
+        CannotPay = 97 => "can not pay for upgrade",
+        /// Star 0: only segments, the role is not unlocked yet.
+        NotUnlocked = 96 => "You don't have the role",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `level_up_star_role`.
+    pub enum RoleStarStatus {
+        InvalidTarget = 99 => "invalid target",
+        InsufficientSegments = 98 => "insufficient segments",
+        MaxStar = 97 => "max star",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `unlock_passive_role`.
+    pub enum RolePassiveStatus {
+        /// `rid` is not a role of the game.
+        RoleIdError = 99 => "Role id error",
+        /// `pid` is not a passive of roles.json (101..110).
+        PassiveIdError = 98 => "Passive skill id error",
+        /// The caller has neither the role nor its segments.
+        InvalidTarget = 97 => "invalid target",
+        NotUnlocked = 96 => "You don't have the role",
+        LevelTooLow = 95 => "Your role level has not reached the unlock level",
+        /// Answered with the caller's unlocked passives, as the original.
+        AlreadyUnlocked = 94 => "This passive is unlocked",
+        InsufficientMaterials = 93 => "insufficient materials",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `level_up_skill`.
+    pub enum SkillLevelStatus {
+        /// The scroll was spent and the roll failed: the skill kept its level.
+        Unlucky = 1 => "unlucky",
+        NotLearned = 96 => "skill not yet unlocked",
+        InvalidScroll = 97 => "invalid scroll id",
+        InsufficientMaterials = 98 => "insufficient materials",
+        MaxLevel = 99 => "already max level",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `upgrade_armor`.
+    pub enum ArmorUpgradeStatus {
+        /// Fewer lower armors than the recipe needs (three of a level make one above).
+        InsufficientArmor = 97 => "Insufficient basic armor",
+        InvalidArmor = 98 => "invalid aid",
+        /// `level` (the level to make) outside 2..11.
+        InvalidLevel = 99 => "invalid level",
+    }
+}
+
 // Family statuses: the original's codes, which differ per function (99 is "not in a
 // family" for most, but "invalid family name" for create_family), so each function has
 // its own table. Success messages are the original's too (0 "created family", ...).
@@ -750,6 +817,11 @@ mod tests {
         distinct(WeaponStarStatus::ALL);
         distinct(WeaponPassiveStatus::ALL);
         distinct(WeaponResetStatus::ALL);
+        distinct(RoleLevelStatus::ALL);
+        distinct(RoleStarStatus::ALL);
+        distinct(RolePassiveStatus::ALL);
+        distinct(SkillLevelStatus::ALL);
+        distinct(ArmorUpgradeStatus::ALL);
         distinct(FamilyStatus::ALL);
         distinct(FriendRequestStatus::ALL);
         distinct(FriendRespondStatus::ALL);

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod achievement;
+pub mod armor;
 pub mod chat;
 pub mod check_in;
 pub mod common;
@@ -17,6 +18,8 @@ pub mod mail;
 pub mod package;
 pub mod player;
 pub mod progress;
+pub mod role;
+pub mod skill;
 pub mod stage;
 pub mod task;
 pub mod weapon;

@@ -99,6 +99,7 @@ impl NameRules {
 struct PlayerConfig {
     starting_resources: Vec<Item>,
     starting_weapons: Vec<u32>,
+    starting_roles: Vec<u32>,
     name_change_cost: Vec<Item>,
     names: NameRules,
 }
@@ -111,15 +112,19 @@ fn player_config(ctx: &Context) -> Result<PlayerConfig, FnError> {
         Some(list) => Item::parse_list(list).map_err(|e| broken(e.to_string()))?,
         None => Vec::new(),
     };
-    let starting_weapons = match field("starting_weapons") {
-        Some(Value::Array(ids)) => ids
-            .iter()
-            .map(|id| id.as_u64().and_then(|n| u32::try_from(n).ok()))
-            .collect::<Option<Vec<u32>>>()
-            .ok_or_else(|| broken("starting_weapons must be weapon ids".into()))?,
-        Some(_) => return Err(broken("starting_weapons must be an array".into())),
-        None => Vec::new(),
+    let ids = |name: &str| -> Result<Vec<u32>, FnError> {
+        match field(name) {
+            Some(Value::Array(ids)) => ids
+                .iter()
+                .map(|id| id.as_u64().and_then(|n| u32::try_from(n).ok()))
+                .collect::<Option<Vec<u32>>>()
+                .ok_or_else(|| broken(format!("{name} must be ids"))),
+            Some(_) => Err(broken(format!("{name} must be an array"))),
+            None => Ok(Vec::new()),
+        }
     };
+    let starting_weapons = ids("starting_weapons")?;
+    let starting_roles = ids("starting_roles")?;
     let name_change_cost = match field("name_change_cost") {
         Some(Value::String(cost)) => vec![Item::parse(cost).map_err(|e| broken(e.to_string()))?],
         Some(_) => return Err(broken("name_change_cost must be an item string".into())),
@@ -128,6 +133,7 @@ fn player_config(ctx: &Context) -> Result<PlayerConfig, FnError> {
     Ok(PlayerConfig {
         starting_resources,
         starting_weapons,
+        starting_roles,
         name_change_cost,
         names: NameRules::from_config(field("name_rules")),
     })
@@ -172,6 +178,13 @@ pub fn create_player(ctx: &Context, me: &InWorld, args: &Args) -> Outcome {
                 "INSERT INTO weapons (world, unique_id, weapon_id) VALUES (?, ?, ?) \
                  ON DUPLICATE KEY UPDATE weapon_id = weapon_id",
                 (world, uid, weapon),
+            )?;
+        }
+        for role in &config.starting_roles {
+            tx.exec_drop(
+                "INSERT INTO roles (world, unique_id, role_id, star, level) VALUES (?, ?, ?, 1, 1) \
+                 ON DUPLICATE KEY UPDATE role_id = role_id",
+                (world, uid, role),
             )?;
         }
         Ok(())

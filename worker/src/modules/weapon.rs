@@ -5,7 +5,9 @@
 //! Numbers come from `weapon.json`.
 //!
 //! Every change runs in one transaction that first locks the caller's player row, so two
-//! calls of one player on weapons run one after the other and pay exactly once.
+//! calls of one player on weapons run one after the other and pay exactly once. A level up
+//! counts the daily task `WeaponLevelUp` and the achievement `LvUpW` in that transaction; a
+//! weapon unlocked (star 0 -> 1) of tier 4, 5 or 6 counts `Get4W`/`Get5W`/`Get6W`.
 
 use mysql::prelude::Queryable;
 use serde_json::{json, Value};
@@ -18,6 +20,7 @@ use crate::modules::enums::{
     SharedStatus, WeaponLevelStatus, WeaponPassiveStatus, WeaponResetStatus, WeaponStarStatus,
 };
 use crate::modules::item::{self, Item};
+use crate::modules::progress::{self, Achievement, Task};
 
 /// Item group of weapon segments (items.json): the original's `Group.WEAPON`.
 pub const SEGMENT_GROUP: u32 = 0;
@@ -251,6 +254,7 @@ pub fn level_up_weapon(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let delta = args.opt_int("delta")?.unwrap_or(1);
     let max_level = rules.tier(wid).map_or(1, |t| t.max_level);
     let (world, uid) = (player.world.as_str(), player.unique_id.as_str());
+    let now = ctx.now();
     transaction(ctx.db, |tx| {
         daily::lock_player(tx, world, uid)?;
         let s = state(tx, world, uid, wid)?.ok_or(WeaponLevelStatus::InvalidTarget)?;
@@ -288,6 +292,8 @@ pub fn level_up_weapon(ctx: &Context, player: &Player, args: &Args) -> Outcome {
              WHERE world = ? AND unique_id = ? AND weapon_id = ?",
             (level, sp, world, uid, wid),
         )?;
+        progress::task_done(tx, world, uid, Task::WeaponLevelUp, now)?;
+        progress::achieve(tx, world, uid, Achievement::LvUpW, 1)?;
         let iron = item::quantity(tx, world, uid, ITEM_GROUP, IRON)?;
         let coins = item::quantity(tx, world, uid, ITEM_GROUP, COIN)?;
         ok(data([
@@ -346,6 +352,18 @@ pub fn level_up_star_weapon(ctx: &Context, player: &Player, args: &Args) -> Outc
                  VALUES (?, ?, ?, 1, ?, 0)",
                 (world, uid, wid, star),
             )?;
+        }
+        if s.star == 0 {
+            // weapon.py counts a tier 4, 5 or 6 weapon unlocked.
+            let got = match wid / 100 {
+                4 => Some(Achievement::Get4W),
+                5 => Some(Achievement::Get5W),
+                6 => Some(Achievement::Get6W),
+                _ => None,
+            };
+            if let Some(a) = got {
+                progress::achieve(tx, world, uid, a, 1)?;
+            }
         }
         ok(data([
             (

@@ -6,7 +6,8 @@
 //!   real gate), restarts, graceful stop, the config service, start failures;
 //! - `social`: what is left of the social tests (a player acting only as its token says);
 //! - `family`: families and the chat token, with the real mail, auth and edge;
-//! - `friend`, `weapon`, `package`, `stage`: those modules as the original game's clients call them;
+//! - `friend`, `weapon`, `package`, `stage`, `roles` (roles, skills, armor): those modules
+//!   as the original game's clients call them;
 //! - `contact`: email and phone verification with a real SMTP server and HTTP hook;
 //! - `config_readers`: the config reader functions;
 //! - `progression`: check-in, daily tasks and achievements, and what counts for them.
@@ -21,6 +22,7 @@ mod mail_functions;
 mod package;
 mod players;
 mod progression;
+mod roles;
 mod running;
 mod social;
 mod stage;
