@@ -13,7 +13,7 @@ use crate::modules::enums::{
     ChangeNameStatus, CreatePlayerStatus, PlayerStatus, ProfileStatus, SharedStatus,
 };
 use crate::modules::item::{self, Item};
-use crate::modules::{daily, energy, package};
+use crate::modules::{daily, elements, energy, package};
 
 /// Longest name the `players.gn` column holds; a config asking for more is capped.
 const NAME_COLUMN_CHARS: usize = 20;
@@ -202,8 +202,9 @@ fn family_name(
 }
 
 /// `get_info_player()`: the caller's player here: `gn`, `fn` (family name, `""` without
-/// one), `exp`, and ours: `unique_id`, `icon`, `intro`, `level`. `exp` is 0 until player
-/// experience exists (the stage module).
+/// one), `exp`, `elements` and `elm` (element levels, resets left), and ours: `unique_id`,
+/// `icon`, `intro`, `level`. `exp` is 0 until player experience exists (the stage
+/// module).
 pub fn get_info_player(ctx: &Context, me: &InWorld, _: &Args) -> Outcome {
     let world = ctx.world()?;
     let uid = me.uid.as_str();
@@ -218,6 +219,7 @@ pub fn get_info_player(ctx: &Context, me: &InWorld, _: &Args) -> Outcome {
     let rules = energy::EnergyRules::from_config(ctx);
     let energy = energy::read(&mut conn, rules, world, uid, now)?;
     let purchases_left = package::energy_purchases_left(ctx, &mut conn, world, uid)?;
+    let (elements, elm) = elements::info(ctx, &mut conn, world, uid)?;
     ok(data([
         ("gn", Value::from(gn)),
         ("fn", Value::from(family)),
@@ -225,6 +227,8 @@ pub fn get_info_player(ctx: &Context, me: &InWorld, _: &Args) -> Outcome {
         ("bel", Value::from(purchases_left)),
         ("cd", Value::from(daily::seconds_to_next_day(now))),
         ("exp", Value::from(0)),
+        ("elements", elements),
+        ("elm", elm),
         ("unique_id", Value::from(uid)),
         ("icon", Value::from(icon)),
         ("intro", Value::from(intro)),
