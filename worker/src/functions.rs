@@ -70,13 +70,19 @@ pub const FUNCTIONS: &[Function] = &[
         "player_element_all",
         Run::Player(elements::player_element_all),
     ),
-    entry("player_element_lv", Run::Player(elements::player_element_lv)),
+    entry(
+        "player_element_lv",
+        Run::Player(elements::player_element_lv),
+    ),
     entry(
         "player_element_reset",
         Run::Player(elements::player_element_reset),
     ),
     entry("get_info_vip", Run::Player(vip::get_info_vip)),
-    entry("get_vip_daily_reward", Run::Player(vip::get_vip_daily_reward)),
+    entry(
+        "get_vip_daily_reward",
+        Run::Player(vip::get_vip_daily_reward),
+    ),
     entry("purchase_vip_gift", Run::Player(vip::purchase_vip_gift)),
     entry("purchase_vip_card", Run::Player(vip::purchase_vip_card)),
     entry("send_mail", Run::Player(mail::send_mail)),

@@ -31,7 +31,11 @@ fn rules(ctx: &Context) -> Result<Rules, FnError> {
         .file("player")
         .and_then(|p| p.get("elements"))
         .ok_or_else(|| broken("(the section)"))?;
-    let number = |key: &str| file.get(key).and_then(Value::as_i64).ok_or_else(|| broken(key));
+    let number = |key: &str| {
+        file.get(key)
+            .and_then(Value::as_i64)
+            .ok_or_else(|| broken(key))
+    };
     let small = |key: &str| number(key).and_then(|n| u32::try_from(n).map_err(|_| broken(key)));
     let ids = file
         .get("ids")
@@ -170,7 +174,10 @@ pub fn player_element_lv(ctx: &Context, player: &Player, args: &Args) -> Outcome
         )?;
         let mut reward = Map::new();
         reward.insert(eid.to_string(), Value::from(1));
-        ok(data([("elements", to_json(&all)), ("reward", Value::Object(reward))]))
+        ok(data([
+            ("elements", to_json(&all)),
+            ("reward", Value::Object(reward)),
+        ]))
     })
 }
 

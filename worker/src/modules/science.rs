@@ -42,7 +42,11 @@ fn decode(ssa: i64) -> Option<(u32, u32, u32)> {
 }
 
 /// Every science level of the player: its rows, and the factory master at 1 without one.
-fn levels(conn: &mut impl Queryable, world: &str, uid: &str) -> Result<BTreeMap<u32, u32>, FnError> {
+fn levels(
+    conn: &mut impl Queryable,
+    world: &str,
+    uid: &str,
+) -> Result<BTreeMap<u32, u32>, FnError> {
     let rows: Vec<(u32, u32)> = conn.exec(
         "SELECT ssa, level FROM sciences WHERE world = ? AND unique_id = ?",
         (world, uid),
@@ -89,9 +93,8 @@ fn rules(ctx: &Context, mode: u32, sub: u32) -> Result<(i64, u32, Option<Vec<Val
             .ok_or_else(|| FnError::Backend(format!("sciences.json: constraint.{key} is broken")))
     };
     let level = number("level")?;
-    let slv = u32::try_from(number("slv")?).map_err(|_| {
-        FnError::Backend("sciences.json: constraint.slv is broken".to_string())
-    })?;
+    let slv = u32::try_from(number("slv")?)
+        .map_err(|_| FnError::Backend("sciences.json: constraint.slv is broken".to_string()))?;
     let costs = config
         .get("costs")
         .and_then(|c| c.get(sub.to_string()))

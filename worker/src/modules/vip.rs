@@ -116,12 +116,14 @@ fn read(conn: &mut impl Queryable, world: &str, uid: &str) -> Result<Vip, FnErro
         "SELECT exp, min_end, max_end, perpetual FROM vip WHERE world = ? AND unique_id = ?",
         (world, uid),
     )?;
-    Ok(row.map_or_else(Vip::default, |(exp, min_end, max_end, perpetual)| Vip {
-        exp,
-        min_end,
-        max_end,
-        perpetual: perpetual != 0,
-    }))
+    Ok(
+        row.map_or_else(Vip::default, |(exp, min_end, max_end, perpetual)| Vip {
+            exp,
+            min_end,
+            max_end,
+            perpetual: perpetual != 0,
+        }),
+    )
 }
 
 fn ensure_row(tx: &mut mysql::Transaction<'_>, world: &str, uid: &str) -> Result<(), FnError> {
@@ -228,7 +230,11 @@ pub fn activate_card(
         .ok()
         .and_then(|d| d.checked_mul(86_400))
         .ok_or_else(|| broken("card_days"))?;
-    let current = if cid == CARD_MIN { vip.min_end } else { vip.max_end };
+    let current = if cid == CARD_MIN {
+        vip.min_end
+    } else {
+        vip.max_end
+    };
     let from = current.filter(|end| *end > now).unwrap_or(now);
     let end = from.checked_add(span).ok_or_else(|| broken("card_days"))?;
     // `column` is one of two fixed names, never input.
@@ -292,8 +298,14 @@ pub fn get_vip_daily_reward(ctx: &Context, player: &Player, _: &Args) -> Outcome
     let now = ctx.now();
     let file = config(ctx.config)?;
     let gains = [
-        ("min_card", number(file, &["card_increase_experience", "min"])?),
-        ("max_card", number(file, &["card_increase_experience", "max"])?),
+        (
+            "min_card",
+            number(file, &["card_increase_experience", "min"])?,
+        ),
+        (
+            "max_card",
+            number(file, &["card_increase_experience", "max"])?,
+        ),
         (
             "perpetual_card",
             number(file, &["card_increase_experience", "permanent"])?,
@@ -325,7 +337,17 @@ pub fn get_vip_daily_reward(ctx: &Context, player: &Player, _: &Args) -> Outcome
                     .parse()
                     .map_err(|_| broken(&format!("vip_daily_reward.{}", info.level)))?;
                 if qty > 0 {
-                    item::grant(tx, ctx.config, world, uid, &[Item { group: ITEM_GROUP, id, qty }])?;
+                    item::grant(
+                        tx,
+                        ctx.config,
+                        world,
+                        uid,
+                        &[Item {
+                            group: ITEM_GROUP,
+                            id,
+                            qty,
+                        }],
+                    )?;
                 }
                 let total = item::quantity(tx, world, uid, ITEM_GROUP, id)?;
                 held.push(json!({"iid": iid, "value": total}));
@@ -378,7 +400,8 @@ pub fn purchase_vip_gift(ctx: &Context, player: &Player, args: &Args) -> Outcome
             };
             item::spend(tx, world, uid, &[paid]).map_err(|e| match e {
                 FnError::Module { code, .. }
-                    if code == crate::function::ModuleStatus::code(SharedStatus::NotEnoughItems) =>
+                    if code
+                        == crate::function::ModuleStatus::code(SharedStatus::NotEnoughItems) =>
                 {
                     VipGiftStatus::Diamonds.into()
                 }

@@ -7,6 +7,7 @@
 //! - `social`: what is left of the social tests (a player acting only as its token says);
 //! - `family`: families and the chat token, with the real mail, auth and edge;
 //! - `friend`, `weapon`, `package`: those modules as the original game's clients call them;
+//! - `science_vip`: science, element skills and VIP, likewise;
 //! - `contact`: email and phone verification with a real SMTP server and HTTP hook;
 //! - `config_readers`: the config reader functions.
 
@@ -20,6 +21,7 @@ mod mail_functions;
 mod package;
 mod players;
 mod running;
+mod science_vip;
 mod social;
 mod through_gate;
 mod weapon;
