@@ -100,7 +100,8 @@ fn create_player_grants_the_starting_kit_once() {
     assert_eq!(
         Value::Object(info),
         json!({"unique_id":"dev-1","gn":"Alice","fn":"","exp":0,"icon":3,"intro":"","level":1,
-               "energy_info":{"energy":120,"recover_time":"","cooling_time":-1},"bel":6})
+               "energy_info":{"energy":120,"recover_time":"","cooling_time":-1},"bel":6,
+               "elements":{"1000":0,"1001":0,"1002":0,"1003":0},"elm":3})
     );
     let all = ok_as(&s, &token, "s0", "get_all_resource", json!({}));
     assert_eq!(
