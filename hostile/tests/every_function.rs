@@ -48,6 +48,10 @@ const FIELDS: &[&str] = &[
     "cid",
     "qty",
     "gns",
+    "ssa",
+    "eid",
+    "tier",
+    "card_id",
 ];
 
 /// The hostile values, one per round, given to every field at once. Raw JSON text, so
