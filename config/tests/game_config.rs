@@ -260,7 +260,11 @@ fn science_element_and_vip_numbers_are_complete() {
     let slv = factory["constraint"]["slv"].as_u64().unwrap() as usize;
     for sub in ["0", "1"] {
         let levels = factory["costs"][sub].as_array().expect("sciences 1.costs");
-        assert_eq!(levels.len(), slv, "a cost for each level of sub-science {sub}");
+        assert_eq!(
+            levels.len(),
+            slv,
+            "a cost for each level of sub-science {sub}"
+        );
         for cost in levels {
             for item in cost.as_array().unwrap() {
                 check_item_string(item, &known, "sciences.costs");
@@ -277,7 +281,10 @@ fn science_element_and_vip_numbers_are_complete() {
             .as_object()
             .unwrap_or_else(|| panic!("vip_daily_reward.{level}"));
         for id in reward.keys() {
-            assert!(known.contains(&(3, id.parse().unwrap())), "vip reward item {id}");
+            assert!(
+                known.contains(&(3, id.parse().unwrap())),
+                "vip reward item {id}"
+            );
         }
         let gift = &vip["vip_special_package"][level.to_string()];
         assert!(gift["cast_diamond"].as_u64().is_some(), "gift {level}");
