@@ -561,9 +561,11 @@ const PLAYER: &[Expect] = &[
             ("stages.infos.0", Num),
             ("stages.limits", Obj),
             ("stages.limits.4.19", Num),
-            // `elements` and `elm` come with the element module (issue 13);
-            // docs/compatibility.md lists them as not walked yet.
             ("exp", Num),
+            ("elements", Obj),
+            ("elements.1000", Num),
+            ("elements.1003", Num),
+            ("elm", Num),
             ("bel", Num),
             ("cd", Num),
         ],
@@ -3029,6 +3031,282 @@ fn progression() {
         "get_achievement_reward: no such achievement",
         &p.session,
         json!({"achievement_id": 0}),
+    );
+    w.finish();
+}
+
+// science, elements (player.py) and VIP
+
+/// The factory master, every player's from the start (science.py's init).
+const SCIENCE_MASTER: i64 = 65_536;
+/// The factory's role science.
+const SCIENCE_ROLE: i64 = 65_792;
+
+const SCIENCE_VIP: &[Expect] = &[
+    row(
+        "science_infos",
+        "science_infos",
+        &[0],
+        &[("science", Obj), ("science.65536", Num)],
+    ),
+    row("science_up: no crystal", "science_up", &[96], &[]),
+    row(
+        "science_up",
+        "science_up",
+        &[0],
+        &[
+            ("science", Obj),
+            ("science.65792", Num),
+            ("rws", Obj),
+            ("rws.65792", Num),
+            ("remain[]", Str),
+            ("reward[]", Str),
+        ],
+    ),
+    row("science_up: master too low", "science_up", &[95], &[]),
+    row("science_up: ssa error", "science_up", &[94], &[]),
+    row(
+        "player_element_all",
+        "player_element_all",
+        &[0],
+        &[
+            ("elements", Obj),
+            ("elements.1000", Num),
+            ("elements.1001", Num),
+            ("elements.1002", Num),
+            ("elements.1003", Num),
+            ("lim", Num),
+        ],
+    ),
+    row(
+        "player_element_lv: no points",
+        "player_element_lv",
+        &[98],
+        &[],
+    ),
+    row(
+        "player_element_lv",
+        "player_element_lv",
+        &[0],
+        &[
+            ("elements", Obj),
+            ("elements.1000", Num),
+            ("reward.1000", Num),
+        ],
+    ),
+    row(
+        "player_element_lv: eid error",
+        "player_element_lv",
+        &[99],
+        &[],
+    ),
+    row(
+        "player_element_reset",
+        "player_element_reset",
+        &[0],
+        &[("elements", Obj), ("elements.1000", Num), ("lim", Num)],
+    ),
+    row(
+        "get_info_vip",
+        "get_info_vip",
+        &[0],
+        &[
+            ("exp_info.exp", Num),
+            ("exp_info.level", Num),
+            ("exp_info.need", Num),
+            ("min_card", Bool),
+            ("max_card", Bool),
+            ("perpetual_card", Bool),
+            ("min_seconds", Num),
+            ("max_seconds", Num),
+            ("cooling_time", Num),
+        ],
+    ),
+    row(
+        "get_vip_daily_reward: not a VIP",
+        "get_vip_daily_reward",
+        &[98],
+        &[],
+    ),
+    row(
+        "purchase_vip_card: card id error",
+        "purchase_vip_card",
+        &[99],
+        &[],
+    ),
+    row(
+        "purchase_vip_card",
+        "purchase_vip_card",
+        &[0],
+        &[("cooling_time", Num), ("card_id", Num)],
+    ),
+    row(
+        "get_vip_daily_reward",
+        "get_vip_daily_reward",
+        &[0],
+        &[
+            ("remaining.min_card.card", Bool),
+            ("remaining.min_card.item[].iid", Str),
+            ("remaining.min_card.item[].value", Num),
+            ("remaining.max_card.card", Bool),
+            ("remaining.perpetual_card.card", Bool),
+            ("remaining.exp_info.exp", Num),
+            ("remaining.exp_info.level", Num),
+            ("remaining.exp_info.need", Num),
+            ("reward.min_card.item[].iid", Str),
+            ("reward.min_card.item[].value", Num),
+            ("reward.max_card", Obj),
+            ("reward.perpetual_card", Obj),
+        ],
+    ),
+    row(
+        "get_vip_daily_reward: claimed today",
+        "get_vip_daily_reward",
+        &[99],
+        &[],
+    ),
+    row(
+        "purchase_vip_gift: VIP level too low",
+        "purchase_vip_gift",
+        &[99],
+        &[],
+    ),
+    row(
+        "purchase_vip_gift",
+        "purchase_vip_gift",
+        &[0],
+        &[
+            ("remaining.diamond", Num),
+            ("remaining.gifts[].gid", Num),
+            ("remaining.gifts[].mid", Num),
+            ("remaining.gifts[].qty", Num),
+            ("reward.diamond", Num),
+            ("reward.gifts[].gid", Num),
+            ("reward.gifts[].mid", Num),
+            ("reward.gifts[].qty", Num),
+            ("exp_info.exp", Num),
+            ("exp_info.level", Num),
+            ("exp_info.need", Num),
+        ],
+    ),
+    row(
+        "purchase_vip_gift: no diamonds",
+        "purchase_vip_gift",
+        &[98],
+        &[],
+    ),
+    row(
+        "exchange_card: VIP exp card",
+        "exchange_card",
+        &[0],
+        &[
+            ("remaining.sql_table", Str),
+            ("remaining.mid", Str),
+            ("remaining.mnum", Num),
+            ("remaining.cid", Num),
+            ("remaining.cnum", Num),
+            ("reward.sql_table", Str),
+            ("reward.mid", Str),
+            ("reward.mnum", Num),
+            ("reward.cid", Num),
+            ("reward.cnum", Num),
+            ("exp_info.exp", Num),
+            ("exp_info.level", Num),
+            ("exp_info.need", Num),
+        ],
+    ),
+];
+
+#[test]
+fn science_elements_vip() {
+    let _one = one_at_a_time();
+    let stack = Stack::start();
+    let addr = stack.gate_addr();
+    let admin = stack.admin_token();
+    let mut w = Walker::new(addr, "science_elements_vip", SCIENCE_VIP);
+    let p = new_player(addr, "sv");
+
+    // science: the role science costs crystal and coins; a sub-science stays at or below
+    // the master
+    w.call("science_infos", &p.session, json!({}));
+    w.call(
+        "science_up: no crystal",
+        &p.session,
+        json!({"ssa": SCIENCE_ROLE}),
+    );
+    w.setup(grant(addr, &admin, &p.gn, &["3:4:100000"]));
+    let up = w.call("science_up", &p.session, json!({"ssa": SCIENCE_ROLE}));
+    w.expect(
+        up["data"]["reward"] == json!(["3:4:100", "3:1:1000"]),
+        format!("science_up: role level 1 costs 100 crystal and 1000 coins: {up}"),
+    );
+    w.call(
+        "science_up: master too low",
+        &p.session,
+        json!({"ssa": SCIENCE_ROLE}),
+    );
+    w.call(
+        "science_up: ssa error",
+        &p.session,
+        json!({"ssa": SCIENCE_MASTER * 2}),
+    );
+
+    // elements: points from player level 15 on
+    w.call("player_element_all", &p.session, json!({}));
+    w.call(
+        "player_element_lv: no points",
+        &p.session,
+        json!({"eid": 1000}),
+    );
+    raise_level(&stack.db, &p.gn, 25, 7200);
+    w.call("player_element_lv", &p.session, json!({"eid": 1000}));
+    w.call(
+        "player_element_lv: eid error",
+        &p.session,
+        json!({"eid": 1004}),
+    );
+    let reset = w.call("player_element_reset", &p.session, json!({}));
+    w.expect(
+        reset["data"]["lim"] == 2 && reset["data"]["elements"]["1000"] == 0,
+        format!("player_element_reset: all back to 0, two resets left: {reset}"),
+    );
+
+    // VIP: a card item used, the daily reward once a day, gifts up to the VIP level
+    let info = w.call("get_info_vip", &p.session, json!({}));
+    w.expect(
+        info["data"]["exp_info"]["level"] == 0 && info["data"]["cooling_time"] == -1,
+        format!("get_info_vip: a new player is VIP 0 and may claim: {info}"),
+    );
+    w.call("get_vip_daily_reward: not a VIP", &p.session, json!({}));
+    w.call(
+        "purchase_vip_card: card id error",
+        &p.session,
+        json!({"card_id": 1}),
+    );
+    w.setup(grant(addr, &admin, &p.gn, &["3:26:1"]));
+    w.call("purchase_vip_card", &p.session, json!({"card_id": 26}));
+    w.call("get_vip_daily_reward", &p.session, json!({}));
+    w.call("get_vip_daily_reward: claimed today", &p.session, json!({}));
+    w.call(
+        "purchase_vip_gift: VIP level too low",
+        &p.session,
+        json!({"tier": 1}),
+    );
+    w.call("purchase_vip_gift", &p.session, json!({"tier": 0}));
+    w.call(
+        "purchase_vip_gift: no diamonds",
+        &p.session,
+        json!({"tier": 0}),
+    );
+    w.setup(grant(addr, &admin, &p.gn, &["3:43:5"]));
+    let card = w.call(
+        "exchange_card: VIP exp card",
+        &p.session,
+        json!({"cid": 43, "qty": 5}),
+    );
+    w.expect(
+        card["data"]["exp_info"]["level"] == 1,
+        format!("exchange_card: 10 + 50 VIP experience make VIP 1: {card}"),
     );
     w.finish();
 }

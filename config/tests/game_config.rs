@@ -322,3 +322,51 @@ fn check_in_task_and_achievement_rewards_are_well_formed() {
         assert!(count.windows(2).all(|w| w[0] < w[1]), "achievement {aid}");
     }
 }
+
+/// What science_up, the element functions and the VIP functions read: every cost, gift
+/// and daily reward names a defined item, each sub-science with costs has one per level.
+#[test]
+fn science_element_and_vip_numbers_are_complete() {
+    let all = load();
+    let known = item_ids(&all);
+    let factory = &all["sciences"]["1"];
+    let slv = factory["constraint"]["slv"].as_u64().unwrap() as usize;
+    for sub in ["0", "1"] {
+        let levels = factory["costs"][sub].as_array().expect("sciences 1.costs");
+        assert_eq!(
+            levels.len(),
+            slv,
+            "a cost for each level of sub-science {sub}"
+        );
+        for cost in levels {
+            for item in cost.as_array().unwrap() {
+                check_item_string(item, &known, "sciences.costs");
+            }
+        }
+    }
+    let elements = &all["player"]["elements"];
+    assert_eq!(elements["ids"], serde_json::json!([1000, 1001, 1002, 1003]));
+    assert!(elements["levels_per_point"].as_u64().unwrap() > 0);
+    let vip = &all["vip_config"];
+    let levels = vip["vip_level"]["experience"].as_array().unwrap().len();
+    for level in 0..=levels {
+        let reward = vip["vip_daily_reward"][level.to_string()]
+            .as_object()
+            .unwrap_or_else(|| panic!("vip_daily_reward.{level}"));
+        for id in reward.keys() {
+            assert!(
+                known.contains(&(3, id.parse().unwrap())),
+                "vip reward item {id}"
+            );
+        }
+        let gift = &vip["vip_special_package"][level.to_string()];
+        assert!(gift["cast_diamond"].as_u64().is_some(), "gift {level}");
+        for item in gift["package"].as_array().unwrap() {
+            check_item_string(item, &known, "vip_special_package");
+        }
+    }
+    assert!(vip["card_days"].as_u64().unwrap() > 0);
+    for card in [26, 27, 28, 43] {
+        assert!(known.contains(&(3, card)), "card item {card}");
+    }
+}

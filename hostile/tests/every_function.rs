@@ -61,6 +61,10 @@ const FIELDS: &[&str] = &[
     "item",
     "level",
     "num",
+    "ssa",
+    "eid",
+    "tier",
+    "card_id",
 ];
 
 /// The hostile values, one per round, given to every field at once. Raw JSON text, so

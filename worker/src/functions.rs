@@ -8,6 +8,7 @@ use crate::modules::mail;
 use crate::modules::{achievement, check_in, task};
 use crate::modules::{armor, role, skill};
 use crate::modules::{chat, family, friend};
+use crate::modules::{elements, science, vip};
 use crate::modules::{item, package, player, stage, weapon};
 
 const fn entry(name: &'static str, run: Run) -> Function {
@@ -107,6 +108,27 @@ pub const FUNCTIONS: &[Function] = &[
     entry("stage_hang_up", Run::Player(stage::stage_hang_up)),
     entry("stage_hu_show", Run::Player(stage::stage_hu_show)),
     entry("stage_mopping_up", Run::Player(stage::stage_mopping_up)),
+    entry("science_infos", Run::Player(science::science_infos)),
+    entry("science_up", Run::Player(science::science_up)),
+    entry(
+        "player_element_all",
+        Run::Player(elements::player_element_all),
+    ),
+    entry(
+        "player_element_lv",
+        Run::Player(elements::player_element_lv),
+    ),
+    entry(
+        "player_element_reset",
+        Run::Player(elements::player_element_reset),
+    ),
+    entry("get_info_vip", Run::Player(vip::get_info_vip)),
+    entry(
+        "get_vip_daily_reward",
+        Run::Player(vip::get_vip_daily_reward),
+    ),
+    entry("purchase_vip_gift", Run::Player(vip::purchase_vip_gift)),
+    entry("purchase_vip_card", Run::Player(vip::purchase_vip_card)),
     entry("send_mail", Run::Player(mail::send_mail)),
     entry("get_new_mail", Run::Session(mail::get_new_mail)),
     entry("get_all_mail", Run::Session(mail::get_all_mail)),

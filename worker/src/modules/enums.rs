@@ -689,6 +689,76 @@ crate::module_statuses! {
 }
 
 crate::module_statuses! {
+    /// Statuses of `science_up` (the original's science.py codes).
+    pub enum ScienceStatus {
+        /// The player's level is below the mode's `constraint.level`.
+        PlayerLevel = 99 => "insufficient level",
+        /// The science is at the mode's `constraint.slv`.
+        MaxLevel = 98 => "max level",
+        /// No sciences.json entry for the mode, or no cost for the sub-science's next level.
+        NoConfig = 97 => "config does not exist",
+        /// Too few of an item the level costs (nothing paid).
+        Materials = 96 => "materials insufficient",
+        /// A sub-science may not go above its mode's master.
+        MasterLevel = 95 => "The level of science master is inadequate",
+        /// `ssa` is no science the game knows.
+        BadSsa = 94 => "ssa error",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `player_element_lv` (the original's player.py codes).
+    pub enum ElementLevelStatus {
+        /// `eid` is not an element (1000-1003).
+        UnknownElement = 99 => "eid error",
+        /// Every point the player's level gives is spent.
+        NoPoints = 98 => "insufficient element skill points",
+        MaxLevel = 97 => "max element skill",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `player_element_reset`.
+    pub enum ElementResetStatus {
+        /// The player's resets (three for a life, never renewed) are used up.
+        NoResets = 99 => "Insufficient resets",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `get_vip_daily_reward` (the original's vip.py code; its document has
+    /// the two swapped).
+    pub enum VipDailyStatus {
+        /// Claimed already this game day (UTC+8).
+        Claimed = 99 => "The cooling time is not over",
+        /// No month card nor perpetual card is active.
+        NotVip = 98 => "You're not a VIP",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `purchase_vip_gift`.
+    pub enum VipGiftStatus {
+        /// `tier` is above the player's VIP level.
+        VipLevel = 99 => "You don't have enough VIP status",
+        /// Fewer diamonds than the gift's `cast_diamond` (nothing paid).
+        Diamonds = 98 => "Diamond insufficient",
+        /// No gift of that tier in vip_config.json (a negative tier).
+        UnknownTier = 97 => "no such gift tier",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `purchase_vip_card` (without a card item to use: the shared 18).
+    pub enum VipCardStatus {
+        /// `card_id` is not a VIP card (26, 27, 28).
+        UnknownCard = 99 => "card id error",
+        /// The perpetual card is already active (another would change nothing).
+        Active = 98 => "VIP card has not expired",
+    }
+}
+
+crate::module_statuses! {
     /// Statuses of the mail functions (`*_mail`, `accept_gifts`) and of accepting any request
     /// mail. The original's codes are 98 and 99; 80 and 82–84 are answered by the request
     /// machinery other modules use (`respond_friend`, `respond_family`, and per key in
@@ -833,6 +903,12 @@ mod tests {
         distinct(BuyCoinStatus::ALL);
         distinct(ExchangeCardStatus::ALL);
         distinct(UseItemStatus::ALL);
+        distinct(ScienceStatus::ALL);
+        distinct(ElementLevelStatus::ALL);
+        distinct(ElementResetStatus::ALL);
+        distinct(VipDailyStatus::ALL);
+        distinct(VipGiftStatus::ALL);
+        distinct(VipCardStatus::ALL);
         distinct(MailStatus::ALL);
         distinct(CheckInSignStatus::ALL);
         distinct(CheckInSupplementStatus::ALL);

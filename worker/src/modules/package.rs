@@ -14,6 +14,7 @@ use crate::modules::enums::{
     BuyCoinStatus, BuyEnergyStatus, ExchangeCardStatus, SharedStatus, UseItemStatus,
 };
 use crate::modules::item::{self, Item};
+use crate::modules::vip;
 
 const ITEM_GROUP: u32 = 3;
 const WEAPON_GROUP: u32 = 0;
@@ -158,7 +159,7 @@ pub fn buy_coin(ctx: &Context, player: &Player, args: &Args) -> Outcome {
 }
 
 /// `exchange_card(cid, qty = 1)`: `qty` cards `cid` for player level × `bnum` × `qty` of
-/// the card's item (package.json `exchange_card`).
+/// the card's item (package.json `exchange_card`); the VIP exp card gives VIP experience.
 pub fn exchange_card(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let cid = args.int("cid")?;
     let qty = args.opt_int("qty")?.unwrap_or(1);
@@ -171,8 +172,13 @@ pub fn exchange_card(ctx: &Context, player: &Player, args: &Args) -> Outcome {
         .get("exchange_card")
         .and_then(|c| c.get(item::enum_name(ctx.config, ITEM_GROUP, cid)?))
         .ok_or(ExchangeCardStatus::NotACard)?;
-    if card.get("sqltable").and_then(Value::as_str) != Some("item") {
-        return Err(ExchangeCardStatus::UnsupportedTarget.into());
+    match (
+        card.get("sqltable").and_then(Value::as_str),
+        card.get("mid").and_then(Value::as_str),
+    ) {
+        (Some("item"), _) => {}
+        (Some("progress"), Some("vipexp")) => return exchange_vip_exp(ctx, player, cid, card, qty),
+        _ => return Err(ExchangeCardStatus::UnsupportedTarget.into()),
     }
     let mid = card
         .get("mid")
@@ -226,6 +232,38 @@ pub fn exchange_card(ctx: &Context, player: &Player, args: &Args) -> Outcome {
                 "exp_info",
                 json!({"exp": exp, "level": level, "need": 0, "reward": 0}),
             ),
+        ]))
+    })
+}
+
+/// `exchange_card` of the VIP exp card: `qty` cards for VIP experience (see
+/// [`vip::exchange_exp_cards`]); `exp_info` is the VIP's.
+fn exchange_vip_exp(ctx: &Context, player: &Player, cid: u32, card: &Value, qty: i64) -> Outcome {
+    let bnum = card
+        .get("bnum")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| broken("exchange_card.bnum"))?;
+    if qty <= 0 {
+        return Err(ExchangeCardStatus::InvalidQuantity.into());
+    }
+    let qty = qty as u64;
+    let (world, uid) = (player.world.as_str(), player.unique_id.as_str());
+    transaction(ctx.db, |tx| {
+        daily::lock_player(tx, world, uid)?;
+        item::spend(tx, world, uid, &[item(ITEM_GROUP, cid, qty)])
+            .map_err(|e| short_as(e, ExchangeCardStatus::InsufficientCards))?;
+        let (info, given) = vip::exchange_exp_cards(tx, ctx.config, world, uid, bnum, qty)?;
+        let cards = item::quantity(tx, world, uid, ITEM_GROUP, cid)?;
+        ok(data([
+            (
+                "remaining",
+                json!({"sql_table": "progress", "mid": "vipexp", "mnum": info.exp, "cid": cid, "cnum": cards}),
+            ),
+            (
+                "reward",
+                json!({"sql_table": "progress", "mid": "vipexp", "mnum": given, "cid": cid, "cnum": -(qty as i64)}),
+            ),
+            ("exp_info", info.to_json(given)),
         ]))
     })
 }

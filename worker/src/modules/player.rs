@@ -13,7 +13,7 @@ use crate::modules::enums::{
     ChangeNameStatus, CreatePlayerStatus, PlayerStatus, ProfileStatus, SharedStatus,
 };
 use crate::modules::item::{self, Item};
-use crate::modules::{daily, energy, package, stage};
+use crate::modules::{daily, elements, energy, package, stage};
 
 /// Longest name the `players.gn` column holds; a config asking for more is capped.
 const NAME_COLUMN_CHARS: usize = 20;
@@ -216,7 +216,8 @@ fn family_name(
 
 /// `get_info_player()`: the caller's player here: `gn`, `fn` (family name, `""` without
 /// one), `exp` (stage.rs's experience), `energy_info`, `bel`, `cd`, `stages` (as
-/// `stage_all_infos`), and ours: `unique_id`, `icon`, `intro`, `level`.
+/// `stage_all_infos`), `elements` and `elm` (element levels, resets left), and ours:
+/// `unique_id`, `icon`, `intro`, `level`.
 pub fn get_info_player(ctx: &Context, me: &InWorld, _: &Args) -> Outcome {
     let world = ctx.world()?;
     let uid = me.uid.as_str();
@@ -233,6 +234,7 @@ pub fn get_info_player(ctx: &Context, me: &InWorld, _: &Args) -> Outcome {
     let purchases_left = package::energy_purchases_left(ctx, &mut conn, world, uid)?;
     let stages = stage::infos(&mut conn, ctx.config, world, uid, now)?;
     let exp = stage::read_exp(&mut conn, ctx.config, world, uid)?["exp"].clone();
+    let (elements, elm) = elements::info(ctx, &mut conn, world, uid)?;
     ok(data([
         ("gn", Value::from(gn)),
         ("fn", Value::from(family)),
@@ -241,6 +243,8 @@ pub fn get_info_player(ctx: &Context, me: &InWorld, _: &Args) -> Outcome {
         ("cd", Value::from(daily::seconds_to_next_day(now))),
         ("stages", stages),
         ("exp", exp),
+        ("elements", elements),
+        ("elm", elm),
         ("unique_id", Value::from(uid)),
         ("icon", Value::from(icon)),
         ("intro", Value::from(intro)),

@@ -8,6 +8,7 @@
 //! - `family`: families and the chat token, with the real mail, auth and edge;
 //! - `friend`, `weapon`, `package`, `stage`, `roles` (roles, skills, armor): those modules
 //!   as the original game's clients call them;
+//! - `science_vip`: science, element skills and VIP, likewise;
 //! - `contact`: email and phone verification with a real SMTP server and HTTP hook;
 //! - `config_readers`: the config reader functions;
 //! - `progression`: check-in, daily tasks and achievements, and what counts for them.
@@ -24,6 +25,7 @@ mod players;
 mod progression;
 mod roles;
 mod running;
+mod science_vip;
 mod social;
 mod stage;
 mod through_gate;

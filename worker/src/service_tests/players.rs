@@ -102,7 +102,8 @@ fn create_player_grants_the_starting_kit_once() {
         json!({"unique_id":"dev-1","gn":"Alice","fn":"","exp":0,"icon":3,"intro":"","level":1,
                "energy_info":{"energy":120,"recover_time":"","cooling_time":-1},"bel":6,
                "stages":{"infos":{"0":1,"1":1000,"3":3000,"4":4000,"5":4150},
-                         "limits":{"3":{"18":3},"4":{"19":3,"20":2},"5":{"21":3,"22":2}}}})
+                         "limits":{"3":{"18":3},"4":{"19":3,"20":2},"5":{"21":3,"22":2}}},
+               "elements":{"1000":0,"1001":0,"1002":0,"1003":0},"elm":3})
     );
     let all = ok_as(&s, &token, "s0", "get_all_resource", json!({}));
     assert_eq!(
