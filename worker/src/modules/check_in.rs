@@ -69,12 +69,6 @@ impl CheckInRules {
     }
 }
 
-/// The player's VIP level, which doubles some days' rewards. VIP is not served yet, so
-/// every player is level 0; the VIP module answers it here when it arrives.
-fn vip_level(_: &mut mysql::Transaction<'_>, _world: &str, _uid: &str) -> Result<u32, FnError> {
-    Ok(0)
-}
-
 /// (year, month, day of month) of game day `day`.
 fn civil(day: i64) -> (i64, u32, u32) {
     shared::log::civil_from_days(day)
@@ -139,7 +133,7 @@ pub fn check_in_sign(ctx: &Context, player: &Player, _: &Args) -> Outcome {
     let now = ctx.now();
     transaction(ctx.db, |tx| {
         lock_player(tx, world, uid)?;
-        let vip = vip_level(tx, world, uid)?;
+        let vip = crate::modules::vip::level(tx, ctx.config, world, uid)?;
         let answer = sign(tx, ctx.config, &rules, world, uid, game_day(now), vip)?
             .ok_or(CheckInSignStatus::AlreadySigned)?;
         progress::task_done(tx, world, uid, Task::CheckIn, now)?;
@@ -188,7 +182,7 @@ pub fn check_in_supplement(ctx: &Context, player: &Player, _: &Args) -> Outcome 
             other => other,
         })?;
         let paid_remain = remain(tx, world, uid, &cost)?;
-        let vip = vip_level(tx, world, uid)?;
+        let vip = crate::modules::vip::level(tx, ctx.config, world, uid)?;
         let mut supplement = Map::new();
         for day in missing {
             if let Some(answer) = sign(tx, ctx.config, &rules, world, uid, day, vip)? {

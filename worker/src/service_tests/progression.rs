@@ -565,3 +565,23 @@ fn check_ins_arrive_and_progress_of_version_9_stays() {
     );
     assert!(twice.is_err(), "a day is signed once");
 }
+
+/// A VIP level above `day % 7` doubles the day's check-in reward (March 2: day 2 needs
+/// VIP 3, 940 experience); below it the reward is single.
+#[test]
+fn vip_doubles_the_check_in_reward_above_the_days_number() {
+    let g = game_at(MARCH_2);
+    let vip = player(&g, "ci_vip", "Vip", 0);
+    let plain = player(&g, "ci_plain", "Plain", 0);
+    for (uid, exp) in [("ci_vip", 940), ("ci_plain", 300)] {
+        crate::modules::common::transaction(&g.s.services.db, |tx| {
+            crate::modules::daily::lock_player(tx, "s0", uid)?;
+            crate::modules::vip::add_exp(tx, &g.s.config, "s0", uid, exp)
+        })
+        .unwrap();
+    }
+    let doubled = expect_status(&g, &vip, "check_in_sign", json!({}), 0);
+    assert_eq!(doubled.data["reward"], json!(["3:5:200"]));
+    let single = expect_status(&g, &plain, "check_in_sign", json!({}), 0);
+    assert_eq!(single.data["reward"], json!(["3:5:100"]));
+}
