@@ -78,6 +78,7 @@ impl Worker {
         let deadline = Instant::now() + settings.startup_wait;
         retry_until(deadline, "MySQL migrations", || db::migrate(&db)).map_err(StartError::Db)?;
 
+        crate::modules::daily::set_offset_hours(settings.game_day_offset_hours);
         let services = Arc::new(Services {
             db,
             redis: redis.clone(),

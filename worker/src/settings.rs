@@ -47,6 +47,11 @@ pub const SPEC: Spec = Spec {
             "PBKDF2 rounds for new password hashes",
         ),
         Opt::value(
+            "game-day-utc-offset-hours",
+            "8",
+            "hours the game day is ahead of UTC: daily resets at its midnight (the original's UTC+8)",
+        ),
+        Opt::value(
             "smtp-addr",
             "",
             "SMTP server host:port for email verification codes; empty = not configured",
@@ -79,6 +84,8 @@ pub struct Settings {
     pub mail_url: String,
     pub auth_url: String,
     pub pbkdf2_iterations: u32,
+    /// Hours the game day is ahead of UTC (-12..=14).
+    pub game_day_offset_hours: i64,
     /// SMTP server (`host:port`) for email codes; empty = not configured.
     pub smtp_addr: String,
     /// `From` of code mails.
@@ -106,6 +113,7 @@ impl Settings {
             mail_url: "http://127.0.0.1:8020".to_string(),
             auth_url: "http://127.0.0.1:8001".to_string(),
             pbkdf2_iterations: DEFAULT_ITERATIONS,
+            game_day_offset_hours: crate::modules::daily::DEFAULT_OFFSET_HOURS,
             smtp_addr: String::new(),
             smtp_from: notify::DEFAULT_FROM.to_string(),
             phone_hook_url: String::new(),
@@ -140,6 +148,14 @@ impl Settings {
         if let Err(e) = shared::smtp::Address::parse(smtp_from) {
             return Err(invalid("smtp-from", smtp_from, &e.to_string()));
         }
+        let offset: i64 = config.parsed("game-day-utc-offset-hours")?;
+        if !(-12..=14).contains(&offset) {
+            return Err(invalid(
+                "game-day-utc-offset-hours",
+                config.get("game-day-utc-offset-hours"),
+                "expected -12 to 14",
+            ));
+        }
         let phone_hook_url = config.get("phone-hook-url");
         if !phone_hook_url.is_empty() && !phone_hook_url.starts_with("http://") {
             return Err(invalid(
@@ -156,6 +172,7 @@ impl Settings {
             mail_url: config.get("mail-url").to_string(),
             auth_url: config.get("auth-url").to_string(),
             pbkdf2_iterations: iterations,
+            game_day_offset_hours: offset,
             smtp_addr: smtp_addr.to_string(),
             smtp_from: smtp_from.to_string(),
             phone_hook_url: phone_hook_url.to_string(),
@@ -222,6 +239,9 @@ mod tests {
         assert_eq!(s.config_url, "");
         assert_eq!(s.jwt_secret, "k".repeat(32));
         assert_eq!(s.notify(), NotifySettings::default());
+        assert_eq!(s.game_day_offset_hours, 8, "the original's Asia/Shanghai");
+        let s = parse(&["--game-day-utc-offset-hours", "-5"]).unwrap();
+        assert_eq!(s.game_day_offset_hours, -5);
     }
 
     #[test]
@@ -250,6 +270,14 @@ mod tests {
             (&["--config-refresh-secs", "0"][..], "--config-refresh-secs"),
             (&["--pbkdf2-iterations", "10"][..], "--pbkdf2-iterations"),
             (&["--admin-port", "70000"][..], "--admin-port"),
+            (
+                &["--game-day-utc-offset-hours", "15"][..],
+                "--game-day-utc-offset-hours",
+            ),
+            (
+                &["--game-day-utc-offset-hours", "8.5"][..],
+                "--game-day-utc-offset-hours",
+            ),
             (&["--smtp-addr", "relay.mail"][..], "--smtp-addr"),
             (&["--smtp-addr", "relay.mail:0"][..], "--smtp-addr"),
             (&["--smtp-from", "a@b\r\nBcc: c@d"][..], "--smtp-from"),

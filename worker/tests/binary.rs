@@ -37,6 +37,7 @@ fn help_lists_every_option() {
         "9105",
         "--mail-url",
         "--auth-url",
+        "--game-day-utc-offset-hours",
         "--smtp-addr",
         "--smtp-from",
         "--phone-hook-url",

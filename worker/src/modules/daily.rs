@@ -1,14 +1,31 @@
 //! The game's day and daily quotas. The original game reset its daily counts at 00:00
-//! Asia/Shanghai; China has no daylight saving time, so the game day is a fixed UTC+8 day.
+//! Asia/Shanghai; China has no daylight saving time, so the game day is a fixed UTC+8 day
+//! by default (`--game-day-utc-offset-hours`, set once at start with [`set_offset_hours`]).
 //! Quotas are rows of `daily_limits` (world, uid, the original's Limits id), counted per
 //! game day and locked while a function checks and uses one.
+
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use mysql::prelude::Queryable;
 
 use crate::function::FnError;
 
+/// The default: the original's Asia/Shanghai, UTC+8.
+pub const DEFAULT_OFFSET_HOURS: i64 = 8;
+
+/// Seconds the game's day is ahead of UTC; one value for the whole process, as every
+/// player of a game shares its days.
+static OFFSET_SECS: AtomicI64 = AtomicI64::new(DEFAULT_OFFSET_HOURS * 3600);
+
+/// Sets the game day's offset from UTC (the worker's option; -12..=14 hours).
+pub fn set_offset_hours(hours: i64) {
+    OFFSET_SECS.store(hours.clamp(-12, 14) * 3600, Ordering::Relaxed);
+}
+
 /// Seconds the game's day is ahead of UTC.
-pub const GAME_DAY_OFFSET: i64 = 8 * 3600;
+pub fn offset_secs() -> i64 {
+    OFFSET_SECS.load(Ordering::Relaxed)
+}
 
 /// The original's Limits id of friend requests.
 pub const REQUEST_FRIEND: u32 = 6;
@@ -17,7 +34,7 @@ pub const PACKAGE_ENERGY: u32 = 24;
 
 /// The game day (days since 1970-01-01, UTC+8) of unix time `now`.
 pub fn game_day(now: i64) -> i64 {
-    (now + GAME_DAY_OFFSET).div_euclid(86_400)
+    (now + offset_secs()).div_euclid(86_400)
 }
 
 /// `"YYYY-MM-DD"` of game day `day`.
@@ -28,7 +45,7 @@ pub fn date(day: i64) -> String {
 
 /// `"YYYY-MM-DD HH:MM:SS"` of unix time `t` on the game's clock (UTC+8).
 pub fn date_time(t: i64) -> String {
-    let local = t + GAME_DAY_OFFSET;
+    let local = t + offset_secs();
     let secs = local.rem_euclid(86_400);
     format!(
         "{} {:02}:{:02}:{:02}",
@@ -41,12 +58,12 @@ pub fn date_time(t: i64) -> String {
 
 /// Seconds from `now` to the next game midnight (the original's `cd`).
 pub fn seconds_to_next_day(now: i64) -> i64 {
-    (game_day(now) + 1) * 86_400 - GAME_DAY_OFFSET - now
+    (game_day(now) + 1) * 86_400 - offset_secs() - now
 }
 
 /// The unix time game day `day` ends (the next UTC+8 midnight).
 pub fn day_end(day: i64) -> i64 {
-    (day + 1) * 86_400 - GAME_DAY_OFFSET
+    (day + 1) * 86_400 - offset_secs()
 }
 
 /// Locks the player's row until the transaction ends: the per-player lock taken before

@@ -682,7 +682,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 fn seconds_to_next_month(now: i64) -> i64 {
     let next = game_month(now) + 1;
     let first = days_from_civil(next.div_euclid(12), next.rem_euclid(12) + 1, 1);
-    first * 86_400 - daily::GAME_DAY_OFFSET - now
+    first * 86_400 - daily::offset_secs() - now
 }
 
 /// Damage dealt to world boss `stage` of `world` this game month.
