@@ -10,9 +10,12 @@ use crate::{workspace_root, SERVICES};
 
 pub const MUSL_TARGET: &str = "x86_64-unknown-linux-musl";
 
+/// Services built with the `release-small` profile (Cargo.toml says why), as the images are.
+pub const SMALL_SERVICES: &[&str] = &["worker"];
+
 #[derive(Debug)]
 pub struct StaticBuild {
-    /// `target/x86_64-unknown-linux-musl/release`
+    /// `target/x86_64-unknown-linux-musl`: `release/` and `release-small/` below it.
     pub dir: PathBuf,
     /// How long `cargo build` took in this process (near zero when nothing changed).
     pub took: Duration,
@@ -20,7 +23,12 @@ pub struct StaticBuild {
 
 impl StaticBuild {
     pub fn binary(&self, service: &str) -> PathBuf {
-        self.dir.join(service)
+        let profile = if SMALL_SERVICES.contains(&service) {
+            "release-small"
+        } else {
+            "release"
+        };
+        self.dir.join(profile).join(service)
     }
 }
 
@@ -46,34 +54,45 @@ fn target_dir() -> PathBuf {
 fn build() -> Result<StaticBuild, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let target_dir = target_dir();
-    let mut command = Command::new(&cargo);
-    command
-        .current_dir(workspace_root())
-        .args(["build", "--release", "--locked", "--target", MUSL_TARGET])
-        .arg("--target-dir")
-        .arg(&target_dir);
-    for service in SERVICES {
-        command.args(["-p", service]);
-    }
     let started = Instant::now();
-    let status = command
-        .status()
-        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
-    let took = started.elapsed();
-    if !status.success() {
-        return Err(format!(
-            "the static build failed ({status}). Is the target installed? \
-             `rustup target add {MUSL_TARGET}` and `apt-get install musl-tools` \
-             (./lukseun test does both)"
-        ));
+    for (profile, small) in [("release", false), ("release-small", true)] {
+        let mut command = Command::new(&cargo);
+        command
+            .current_dir(workspace_root())
+            .args([
+                "build",
+                "--profile",
+                profile,
+                "--locked",
+                "--target",
+                MUSL_TARGET,
+            ])
+            .arg("--target-dir")
+            .arg(&target_dir);
+        for service in SERVICES {
+            if SMALL_SERVICES.contains(&service) == small {
+                command.args(["-p", service]);
+            }
+        }
+        let status = command
+            .status()
+            .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+        if !status.success() {
+            return Err(format!(
+                "the static build failed ({status}). Is the target installed? \
+                 `rustup target add {MUSL_TARGET}` and `apt-get install musl-tools` \
+                 (./lukseun test does both)"
+            ));
+        }
     }
+    let took = started.elapsed();
     crate::announce(&format!(
         "static build of {} took {:.1} s",
         SERVICES.join(", "),
         took.as_secs_f64()
     ));
     Ok(StaticBuild {
-        dir: target_dir.join(MUSL_TARGET).join("release"),
+        dir: target_dir.join(MUSL_TARGET),
         took,
     })
 }
