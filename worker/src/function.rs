@@ -267,7 +267,7 @@ impl<S: ModuleStatus> From<S> for FnError {
 
 /// Declares a module's statuses once: the enum, its codes and messages.
 ///
-/// ```ignore
+/// ```text
 /// module_statuses! {
 ///     /// Statuses of the weapon functions.
 ///     pub enum WeaponStatus {
