@@ -94,15 +94,7 @@ pub fn lock_used(
         "INSERT IGNORE INTO daily_limits (world, unique_id, lid, day, used) VALUES (?, ?, ?, ?, 0)",
         (world, uid, lid, &today),
     )?;
-    let row: Option<(String, u32)> = tx.exec_first(
-        "SELECT DATE_FORMAT(day, '%Y-%m-%d'), used FROM daily_limits \
-         WHERE world = ? AND unique_id = ? AND lid = ? FOR UPDATE",
-        (world, uid, lid),
-    )?;
-    Ok(match row {
-        Some((day, used)) if day == today => used,
-        _ => 0,
-    })
+    today_count(tx, world, uid, lid, &today, " FOR UPDATE")
 }
 
 /// How much of quota `lid` the player used today, read without a lock (for answers that
@@ -114,10 +106,24 @@ pub fn used(
     lid: u32,
     now: i64,
 ) -> Result<u32, FnError> {
-    let today = date(game_day(now));
+    today_count(conn, world, uid, lid, &date(game_day(now)), "")
+}
+
+/// The count of quota `lid` if its row is of `today` (a row of an earlier day counts 0);
+/// `lock` is `""` or `" FOR UPDATE"`.
+fn today_count(
+    conn: &mut impl Queryable,
+    world: &str,
+    uid: &str,
+    lid: u32,
+    today: &str,
+    lock: &str,
+) -> Result<u32, FnError> {
     let row: Option<(String, u32)> = conn.exec_first(
-        "SELECT DATE_FORMAT(day, '%Y-%m-%d'), used FROM daily_limits \
-         WHERE world = ? AND unique_id = ? AND lid = ?",
+        format!(
+            "SELECT DATE_FORMAT(day, '%Y-%m-%d'), used FROM daily_limits \
+             WHERE world = ? AND unique_id = ? AND lid = ?{lock}"
+        ),
         (world, uid, lid),
     )?;
     Ok(match row {

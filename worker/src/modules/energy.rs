@@ -92,16 +92,7 @@ pub fn read(
     uid: &str,
     now: i64,
 ) -> Result<Energy, FnError> {
-    let row: Option<(u64, Option<i64>)> = conn.exec_first(
-        "SELECT energy, recover_from FROM energy WHERE world = ? AND unique_id = ?",
-        (world, uid),
-    )?;
-    let (energy, recover_from) = row.unwrap_or((rules.max_energy, None));
-    Ok(Energy {
-        energy,
-        recover_from,
-    }
-    .settle(rules, now))
+    stored(conn, rules, world, uid, now, "")
 }
 
 /// The player's energy now, its row locked until the transaction ends.
@@ -117,8 +108,20 @@ pub fn lock(
         "INSERT IGNORE INTO energy (world, unique_id, energy, recover_from) VALUES (?, ?, ?, NULL)",
         (world, uid, rules.max_energy),
     )?;
-    let row: Option<(u64, Option<i64>)> = tx.exec_first(
-        "SELECT energy, recover_from FROM energy WHERE world = ? AND unique_id = ? FOR UPDATE",
+    stored(tx, rules, world, uid, now, " FOR UPDATE")
+}
+
+/// The stored energy settled to `now` (no row: full); `lock` is `""` or `" FOR UPDATE"`.
+fn stored(
+    conn: &mut impl Queryable,
+    rules: EnergyRules,
+    world: &str,
+    uid: &str,
+    now: i64,
+    lock: &str,
+) -> Result<Energy, FnError> {
+    let row: Option<(u64, Option<i64>)> = conn.exec_first(
+        format!("SELECT energy, recover_from FROM energy WHERE world = ? AND unique_id = ?{lock}"),
         (world, uid),
     )?;
     let (energy, recover_from) = row.unwrap_or((rules.max_energy, None));
