@@ -100,6 +100,19 @@ impl Stack {
         r.data
     }
 
+    /// `function` in s0 with `data` and the `token` set.
+    fn call_as(&self, token: &str, function: &str, mut data: Value) -> Response {
+        data["token"] = token.into();
+        self.call(json!({"world":"s0","function":function,"data":data}))
+    }
+
+    /// [`Stack::call_as`], asserting status 0; answers its data.
+    fn ok_as(&self, token: &str, function: &str, data: Value) -> serde_json::Map<String, Value> {
+        let r = self.call_as(token, function, data.clone());
+        assert_eq!(r.status, 0, "{function} {data} answered {}", r.to_json());
+        r.data
+    }
+
     /// `request`'s data, asserting its status (e.g. 1 "new account created").
     fn expect(&self, request: Value, status: i32) -> serde_json::Map<String, Value> {
         let r = self.call(request.clone());
