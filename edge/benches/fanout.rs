@@ -92,7 +92,7 @@ fn make_nonces(
                 .checked_div(family_size)
                 .map(|f| format!("f{f}"))
                 .unwrap_or_default();
-            let key = format!("chat.logintokens.{nonce}");
+            let key = shared::contract::chat_login_key(nonce);
             pipe.cmd("HSET")
                 .arg(&key)
                 .arg("world")

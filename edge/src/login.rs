@@ -15,9 +15,7 @@ pub const MAX_TOKEN: usize = 64;
 /// The longest game name relayed in `<gn>:<text>`.
 pub const MAX_GN: usize = 64;
 
-pub fn nonce_key(nonce: &str) -> String {
-    format!("chat.logintokens.{nonce}")
-}
+use shared::contract::chat_login_key;
 
 /// Who a connection speaks as, from a redeemed nonce.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +92,7 @@ impl Identity {
 
 /// Reads and deletes the nonce's hash atomically and checks its fields.
 pub fn redeem(pool: &RedisPool, nonce: &str) -> Result<Identity, LoginError> {
-    let key = nonce_key(nonce);
+    let key = chat_login_key(nonce);
     let (fields, deleted): (HashMap<String, String>, i64) = pool
         .run(|conn| {
             redis::pipe()
@@ -196,7 +194,7 @@ mod tests {
         let pool = RedisPool::new(&server.url(), 2).unwrap();
         pool.run(|c| {
             redis::cmd("HSET")
-                .arg("chat.logintokens.n1")
+                .arg(chat_login_key("n1"))
                 .arg("world")
                 .arg("s0")
                 .arg("gn")

@@ -39,7 +39,7 @@ impl Stack {
     /// A login nonce as the worker writes it; `fid` "" means no family.
     fn nonce(&mut self, world: &str, gn: &str, fid: &str) -> String {
         let nonce = shared::ids::random_hex(16);
-        let key = format!("chat.logintokens.{nonce}");
+        let key = shared::contract::chat_login_key(&nonce);
         redis::cmd("HSET")
             .arg(&key)
             .arg("world")

@@ -1,9 +1,9 @@
 //! The worker's request decoding, up to the point where a game function would run: the NATS
-//! job payload (`worker::job::parse_job`), the request line (`worker::handler::parse_request`),
+//! job payload (`worker::job::Job::parse`), the request line (`worker::handler::parse_request`),
 //! the function table, the world, and the token check (`worker::handler::authorize`) with
 //! `auth::jwt::verify` and a fixed key. The rest of `handle` needs Redis and MySQL.
 //!
-//! Input: a job payload `<jid>~<line>`; when it has no valid job id, the whole input is
+//! Input: a job payload (the contract's job line); when it is not one, the whole input is
 //! taken as the request line.
 #![no_main]
 
@@ -16,7 +16,7 @@ use worker::function::Access;
 use worker::functions;
 use worker::game_config::GameConfig;
 use worker::handler::{authorize, parse_request, WorldRef};
-use worker::job::{parse_job, JID_LEN};
+use worker::job::Job;
 
 /// Seeds carry tokens signed with this key (see docs/fuzzing.md), so the fuzzer starts with
 /// requests that get past the signature check.
@@ -34,10 +34,11 @@ fn key() -> &'static Key {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let line = match parse_job(data) {
+    let line = match Job::parse(data, std::time::Instant::now()) {
         Ok(job) => {
-            assert_eq!(job.jid.len(), JID_LEN);
-            assert_eq!(format!("{}~{}", job.jid, job.line).as_bytes(), data);
+            // The request line is the payload's tail after the header, byte for byte.
+            assert!(data.ends_with(job.line.as_bytes()));
+            assert_eq!(data.get(data.len() - job.line.len() - 1), Some(&b'~'));
             job.line
         }
         Err(_) => match std::str::from_utf8(data) {

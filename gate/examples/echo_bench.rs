@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gate::{Gate, GateOptions};
+use shared::contract;
 use shared::nats::{Client, NatsError, Options};
 use shared::redis_conn::RedisPool;
 
@@ -201,10 +202,12 @@ fn client(
 /// Answers every job with `{"status":0,...,"data":{"n":..}}` by the contract's return path.
 fn echo_worker(nats_url: &str, redis_url: &str, stop: &AtomicBool) {
     let client = Client::connect(nats_url, Options::named("bench-worker")).unwrap();
-    let jobs = client.subscribe("jobs", Some("workers")).unwrap();
+    let jobs = client
+        .subscribe(contract::JOBS_SUBJECT, Some(contract::WORKERS_QUEUE))
+        .unwrap();
     client.flush(Duration::from_secs(5)).unwrap();
     let redis = RedisPool::new(redis_url, 1).unwrap();
-    let mut gate_addrs: HashMap<String, String> = HashMap::new();
+    let mut gate_addrs: HashMap<u32, String> = HashMap::new();
     let mut gates: HashMap<String, TcpStream> = HashMap::new();
     let mut out: HashMap<String, Vec<u8>> = HashMap::new();
     while !stop.load(Ordering::SeqCst) {
@@ -217,33 +220,32 @@ fn echo_worker(nats_url: &str, redis_url: &str, stop: &AtomicBool) {
         while let Ok(Some(m)) = jobs.try_recv() {
             batch.push(m);
         }
-        let texts: Vec<String> = batch
+        let jobs_in: Vec<contract::Job> = batch
             .iter()
-            .map(|m| String::from_utf8(m.payload.clone()).unwrap())
+            .map(|m| contract::parse_job(&m.payload).unwrap())
             .collect();
         let mut pipe = redis::pipe();
-        for t in &texts {
-            pipe.cmd("GET").arg(format!("gate.job.{}", &t[..32]));
+        for job in &jobs_in {
+            pipe.cmd("GET").arg(contract::job_key(job.jid));
         }
-        let gids: Vec<Option<String>> = redis.run(|c| pipe.query(c)).unwrap();
-        for (text, gid) in texts.iter().zip(gids) {
+        let gids: Vec<Option<u32>> = redis.run(|c| pipe.query(c)).unwrap();
+        for (job, gid) in jobs_in.iter().zip(gids) {
             let Some(gid) = gid else { continue };
-            let addr = gate_addrs.entry(gid.clone()).or_insert_with(|| {
+            let addr = gate_addrs.entry(gid).or_insert_with(|| {
                 redis
-                    .run(|c| redis::cmd("GET").arg(format!("gates.id.{gid}")).query(c))
+                    .run(|c| redis::cmd("GET").arg(contract::gate_key(gid)).query(c))
                     .unwrap()
             });
-            let (jid, line) = text.split_once('~').unwrap();
-            let n = line
+            let n = job
+                .line
                 .split("\"n\":")
                 .nth(1)
                 .and_then(|r| r.split(',').next())
                 .unwrap_or("0");
             let buf = out.entry(addr.clone()).or_default();
-            let _ = write!(
-                buf,
-                "{jid}~{{\"status\":0,\"message\":\"success\",\"data\":{{\"n\":{n}}}}}\r\n"
-            );
+            let response =
+                format!("{{\"status\":0,\"message\":\"success\",\"data\":{{\"n\":{n}}}}}");
+            contract::encode_answer(buf, job.jid, &response);
         }
         for (addr, buf) in out.iter_mut() {
             if buf.is_empty() {

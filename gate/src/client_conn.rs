@@ -33,6 +33,8 @@ pub struct ClientConn {
     pub requests_taken: u64,
     /// Reading stopped because of a limit; resume when the limit clears.
     pub paused: bool,
+    /// The client's address, carried in its jobs.
+    pub peer_ip: Option<std::net::IpAddr>,
     /// Queued in the loop's list of connections to flush this iteration.
     pub dirty: bool,
 }
@@ -50,6 +52,7 @@ impl ClientConn {
             peer_closed: false,
             requests_taken: 0,
             paused: false,
+            peer_ip: None,
             dirty: false,
         }
     }

@@ -5,49 +5,43 @@
 //! that cannot be stored or published are reported back so their clients get the -2
 //! answer at once instead of waiting for the job timeout.
 
+use std::net::IpAddr;
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::Instant;
 
+use shared::contract::{encode_job, JobHeader, JOBS_SUBJECT, JOB_ID_LEN, JOB_KEY_TTL_SECS};
 use shared::nats::Client;
 use shared::redis_conn::RedisPool;
 
 use crate::gate_metrics::GateMetrics;
-use crate::job_id::{JobId, JOB_ID_LEN};
+use crate::job_id::JobId;
 use crate::registration::GateIdCell;
-
-/// The NATS subject every job goes to.
-pub const JOBS_SUBJECT: &str = "jobs";
-/// Seconds `gate.job.<jid>` lives (the contract's `EX 10`).
-pub const JOB_KEY_TTL_SECS: u64 = 10;
 /// Jobs stored in one Redis pipeline at most; a backlog goes out in several.
 const MAX_PIPELINE: usize = 4096;
 
-/// A job ready to go: `payload` is the NATS message `<jid>~<request line>`.
+/// A job ready to go. Its NATS payload is written at dispatch, when the gate id and the
+/// time left are known (the contract's job line).
 pub struct NewJob {
     pub jid: JobId,
-    pub payload: Vec<u8>,
+    pub line: String,
+    pub client: Option<IpAddr>,
     /// When the request line was read.
     pub created: Instant,
     pub deadline: Instant,
 }
 
 impl NewJob {
-    pub fn new(jid: JobId, line: &str, created: Instant, deadline: Instant) -> NewJob {
-        use std::io::Write;
-        let mut payload = Vec::with_capacity(JOB_ID_LEN + 1 + line.len());
-        let _ = write!(payload, "{jid}~");
-        payload.extend_from_slice(line.as_bytes());
-        NewJob {
-            jid,
-            payload,
-            created,
-            deadline,
-        }
-    }
-
-    fn jid_text(&self) -> &[u8] {
-        &self.payload[..JOB_ID_LEN]
+    /// The job's NATS payload as published by gate `gid` at `now`.
+    fn payload(&self, out: &mut Vec<u8>, gid: u32, now: Instant) {
+        let left = self.deadline.saturating_duration_since(now);
+        let header = JobHeader {
+            gate: Some(gid),
+            budget_ms: Some(u64::try_from(left.as_millis()).unwrap_or(u64::MAX)),
+            client: self.client,
+        };
+        out.clear();
+        encode_job(out, self.jid, &header, &self.line);
     }
 }
 
@@ -103,11 +97,8 @@ impl Dispatcher {
         };
         let mut pipe = redis::pipe();
         for job in batch {
-            let mut key = Vec::with_capacity(9 + JOB_ID_LEN);
-            key.extend_from_slice(b"gate.job.");
-            key.extend_from_slice(job.jid_text());
             pipe.cmd("SET")
-                .arg(key)
+                .arg(shared::contract::job_key(job.jid))
                 .arg(gid)
                 .arg("EX")
                 .arg(JOB_KEY_TTL_SECS)
@@ -118,8 +109,11 @@ impl Dispatcher {
             return all();
         }
         let mut failed = FailedJobs::new();
+        let now = Instant::now();
+        let mut payload = Vec::with_capacity(JOB_ID_LEN + 64);
         for job in batch {
-            if let Err(e) = self.nats.publish(JOBS_SUBJECT, &job.payload) {
+            job.payload(&mut payload, gid, now);
+            if let Err(e) = self.nats.publish(JOBS_SUBJECT, &payload) {
                 if failed.is_empty() {
                     shared::warn!("job publish failed", error = e);
                 }
@@ -141,16 +135,27 @@ impl Dispatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
-    fn the_payload_is_jid_tilde_line() {
+    fn the_payload_carries_the_gate_the_time_left_and_the_client() {
         let jid = JobId::parse("0123456789abcdef0123456789abcdef").unwrap();
         let now = Instant::now();
-        let job = NewJob::new(jid, "{\"function\":\"x~y\"}", now, now);
+        let job = NewJob {
+            jid,
+            line: "{\"function\":\"x~y\"}".to_string(),
+            client: Some("10.1.2.3".parse().unwrap()),
+            created: now,
+            deadline: now + Duration::from_millis(9_500),
+        };
+        let mut out = b"left over".to_vec();
+        job.payload(&mut out, 4, now);
         assert_eq!(
-            job.payload,
-            b"0123456789abcdef0123456789abcdef~{\"function\":\"x~y\"}"
+            out,
+            b"0123456789abcdef0123456789abcdef g=4 t=9500 c=10.1.2.3~{\"function\":\"x~y\"}"
         );
-        assert_eq!(job.jid_text(), b"0123456789abcdef0123456789abcdef");
+        // Past its deadline the budget is 0, never negative.
+        job.payload(&mut out, 4, now + Duration::from_secs(11));
+        assert!(out.starts_with(b"0123456789abcdef0123456789abcdef g=4 t=0 c=10.1.2.3~"));
     }
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
+use shared::contract::{parse_answer, LineError};
 use shared::framing::{FrameError, LineBuffer};
 
 use crate::answer_queue::Answer;
@@ -22,7 +23,6 @@ use crate::dispatch::{FailedJobs, NewJob};
 use crate::gate_metrics::GateMetrics;
 use crate::job_id::{JobId, JobIdSource};
 use crate::timer_queue::TimerQueue;
-use crate::worker_line::{parse_worker_line, WorkerLineError};
 
 pub const CLIENT_LISTENER: Token = Token(0);
 pub const WORKER_LISTENER: Token = Token(1);
@@ -54,7 +54,7 @@ enum CloseReason {
     /// A request line did not arrive completely within the idle timeout.
     SlowLine,
     Frame(FrameError),
-    WorkerLine(WorkerLineError),
+    WorkerLine(LineError),
     PeerClosed,
     Io(io::Error),
 }
@@ -265,7 +265,7 @@ impl EventLoop {
                 return;
             };
             match listener.accept() {
-                Ok((mut stream, _)) => {
+                Ok((mut stream, peer)) => {
                     if self.clients.len() >= self.limits.max_connections {
                         // Accept and close at once: the client learns now, not after a timeout.
                         self.metrics.connections_refused.inc();
@@ -282,7 +282,9 @@ impl EventLoop {
                         shared::warn!("client registration failed", error = e);
                         continue;
                     }
-                    self.clients.insert(token, ClientConn::new(stream, now));
+                    let mut conn = ClientConn::new(stream, now);
+                    conn.peer_ip = Some(peer.ip());
+                    self.clients.insert(token, conn);
                     self.metrics.connections_accepted.inc();
                     self.metrics.client_connections.add(1);
                 }
@@ -567,7 +569,13 @@ fn take_requests(
         while taking && conn.takes_requests(limits.max_in_flight, limits.one_shot) {
             let deadline = now + limits.job_timeout;
             let job = match conn.lines.next_line() {
-                Ok(Some(line)) => NewJob::new(jobs.ids.next_id(), line, now, deadline),
+                Ok(Some(line)) => NewJob {
+                    jid: jobs.ids.next_id(),
+                    line: line.to_owned(),
+                    client: conn.peer_ip,
+                    created: now,
+                    deadline,
+                },
                 Ok(None) => break,
                 Err(e) => return Err(CloseReason::Frame(e)),
             };
@@ -626,14 +634,14 @@ fn route_worker_lines(
 ) -> Option<CloseReason> {
     loop {
         match lines.next_line() {
-            Ok(Some(line)) => match parse_worker_line(line) {
-                Ok(answer) => route_answer(
+            Ok(Some(line)) => match parse_answer(line) {
+                Ok((jid, response)) => route_answer(
                     clients,
                     jobs,
                     dirty,
                     metrics,
-                    answer.jid,
-                    Answer::Owned(answer.response.to_owned()),
+                    jid,
+                    Answer::Owned(response.to_owned()),
                     now,
                 ),
                 Err(e) => return Some(CloseReason::WorkerLine(e)),

@@ -2,8 +2,8 @@
 //! NATS `jobs`, workers send answers back on port 8201, and each client gets its answers
 //! in request order. See docs/gate.md for operation and docs/PROTOCOL.md for the contract.
 //!
-//! Pure, unit-tested parts: [`answer_queue`], [`timer_queue`], [`worker_line`],
-//! [`job_id`], [`options`]. Network parts: [`event_loop`] (sockets) with
+//! Pure, unit-tested parts: [`answer_queue`], [`timer_queue`], [`job_id`], [`options`]; the
+//! job and answer lines are the contract's ([`shared::contract`]). Network parts: [`event_loop`] (sockets) with
 //! [`client_conn`] (one client's buffers and limits), [`dispatch`] (Redis + NATS),
 //! [`registration`] (`gates.id.<gid>`), and [`gate`] (wiring).
 
@@ -17,7 +17,6 @@ pub mod job_id;
 pub mod options;
 pub mod registration;
 pub mod timer_queue;
-pub mod worker_line;
 
 pub use gate::{Gate, StartError};
 pub use options::{GateOptions, SPEC};

@@ -13,15 +13,10 @@ use std::time::Duration;
 
 use shared::redis_conn::{RedisPool, RedisResult};
 
-/// Seconds a registration lives without refresh (the contract's `EX 10`).
-pub const REGISTRATION_TTL_SECS: u64 = 10;
+pub use shared::contract::{gate_key, GATE_KEY_TTL_SECS as REGISTRATION_TTL_SECS};
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 /// Gids tried before giving up: far more gates than one cluster runs.
 pub const MAX_GATE_IDS: u32 = 4096;
-
-pub fn gate_key(gid: u32) -> String {
-    format!("gates.id.{gid}")
-}
 
 /// The gid this gate holds right now, if any; cheap to read from any thread.
 #[derive(Clone, Debug, Default)]

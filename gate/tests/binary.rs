@@ -120,7 +120,7 @@ fn sigterm_answers_in_flight_requests_deregisters_and_exits_0() {
         let _ = std::io::Read::read_to_string(&mut log, &mut rest);
         rest
     });
-    assert!(servers.redis_get("gates.id.0").is_some());
+    assert!(servers.redis_get(&shared::contract::gate_key(0)).is_some());
 
     let _worker = TestWorker::start(
         &servers.nats.url(),
@@ -151,7 +151,7 @@ fn sigterm_answers_in_flight_requests_deregisters_and_exits_0() {
     assert_eq!(client.read_answer(), None);
     let exit = child.wait().unwrap();
     assert_eq!(exit.code(), Some(0));
-    assert_eq!(servers.redis_get("gates.id.0"), None);
+    assert_eq!(servers.redis_get(&shared::contract::gate_key(0)), None);
     let rest = drain_log.join().unwrap();
     assert!(rest.contains("msg=deregistered"), "{rest}");
 }

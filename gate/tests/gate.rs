@@ -30,6 +30,24 @@ fn a_request_gets_its_answer() {
 }
 
 #[test]
+fn a_job_carries_its_gate_its_time_left_and_the_client_address() {
+    let servers = Servers::start();
+    let mut options = servers.options();
+    options.job_timeout = Duration::from_secs(7);
+    let gate = Gate::start(options).unwrap();
+    let _worker = servers.worker("w1");
+    let mut client = TestClient::connect(gate.client_addr());
+    client.request(1, 1);
+    let answer: serde_json::Value = serde_json::from_str(&client.read_answer().unwrap()).unwrap();
+    let job = &answer["data"]["job"];
+    // The first gate on a fresh Redis holds gid 0.
+    assert_eq!(job["gate"], 0, "{answer}");
+    assert_eq!(job["client_ip"], "127.0.0.1", "{answer}");
+    let budget = job["budget_ms"].as_u64().expect("a budget");
+    assert!(budget > 0 && budget <= 7_000, "{answer}");
+}
+
+#[test]
 fn a_thousand_pipelined_requests_come_back_in_order() {
     let servers = Servers::start();
     let gate = servers.gate();
@@ -198,7 +216,7 @@ fn one_shot_closes_after_the_first_answer() {
 fn registration_survives_a_redis_restart_and_is_removed_on_stop() {
     let mut servers = Servers::start();
     let mut gate = servers.gate();
-    let key = "gates.id.0";
+    let key = &shared::contract::gate_key(0);
     let expected = format!("127.0.0.1:{}", gate.worker_addr().port());
     assert_eq!(servers.redis_get(key), Some(expected.clone()));
 
@@ -266,7 +284,7 @@ fn stop_answers_every_in_flight_request() {
         TcpStream::connect(client_addr).is_err(),
         "no new clients after stop"
     );
-    assert_eq!(servers.redis_get("gates.id.0"), None);
+    assert_eq!(servers.redis_get(&shared::contract::gate_key(0)), None);
 }
 
 #[test]

@@ -181,7 +181,7 @@ fn worlds_and_family_ids_unsafe_as_subjects_are_refused() {
     ];
     for (world, fid) in cases {
         let nonce = shared::ids::random_hex(16);
-        let key = format!("chat.logintokens.{nonce}");
+        let key = shared::contract::chat_login_key(&nonce);
         redis::cmd("HSET")
             .arg(&key)
             .arg("world")

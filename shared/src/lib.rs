@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod contract;
 pub mod envelope;
 pub mod fd_limit;
 pub mod framing;

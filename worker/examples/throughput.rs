@@ -8,10 +8,24 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use shared::contract;
 use shared::redis_conn::RedisPool;
 use worker::{Settings, Worker};
 
 const SECRET: &str = "a throughput signing key, 32 b!!";
+
+/// The job line as a gate with id 0 writes it (the budget is generous: this measures
+/// throughput, not timeouts).
+fn job_line(jid: contract::JobId, request: &Value) -> Vec<u8> {
+    let header = contract::JobHeader {
+        gate: Some(0),
+        budget_ms: Some(60_000),
+        client: None,
+    };
+    let mut payload = Vec::new();
+    contract::encode_job(&mut payload, jid, &header, &request.to_string());
+    payload
+}
 
 struct Gate {
     listener: TcpListener,
@@ -26,11 +40,11 @@ impl Gate {
     fn run(&mut self, requests: &[Value]) -> (f64, Vec<i64>) {
         let start = Instant::now();
         for request in requests {
-            let jid = shared::ids::job_id();
+            let jid = contract::JobId::random();
             self.redis
                 .run(|c| {
                     redis::cmd("SET")
-                        .arg(format!("gate.job.{jid}"))
+                        .arg(contract::job_key(jid))
                         .arg("0")
                         .arg("EX")
                         .arg(60)
@@ -38,7 +52,7 @@ impl Gate {
                 })
                 .unwrap();
             self.nats
-                .publish("jobs", format!("{jid}~{request}").as_bytes())
+                .publish(contract::JOBS_SUBJECT, &job_line(jid, request))
                 .unwrap();
         }
         if self.reader.is_none() {
@@ -80,7 +94,7 @@ fn main() {
     gate_redis
         .run(|c| {
             redis::cmd("SET")
-                .arg("gates.id.0")
+                .arg(contract::gate_key(0))
                 .arg(&addr)
                 .query::<()>(c)
         })

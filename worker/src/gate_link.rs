@@ -14,6 +14,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use shared::contract::{self, JobId};
 use shared::redis_conn::RedisPool;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -26,16 +27,16 @@ pub enum LinkError {
     /// `gate.job.<jid>` is gone: the gate gave up on the job (timed out) or never made it.
     JobExpired,
     /// `gates.id.<gid>` is gone: the gate shut down or lost its registration.
-    GateGone(String),
+    GateGone(u32),
     /// The gate failed moments ago at the address it still has registered.
-    GateDown(String),
+    GateDown(u32),
     BadAddress {
-        gid: String,
+        gid: u32,
         addr: String,
     },
     Redis(String),
     Io {
-        gid: String,
+        gid: u32,
         error: io::Error,
     },
 }
@@ -57,18 +58,10 @@ impl fmt::Display for LinkError {
 
 impl std::error::Error for LinkError {}
 
-/// Where the gate that waits for `jid` left its id.
-pub fn job_key(jid: &str) -> String {
-    format!("gate.job.{jid}")
-}
-
-/// The line a gate expects: `<jid>~<response JSON>\r\n`.
-pub fn answer_line(jid: &str, response_json: &str) -> Vec<u8> {
-    let mut line = Vec::with_capacity(jid.len() + response_json.len() + 3);
-    line.extend_from_slice(jid.as_bytes());
-    line.push(b'~');
-    line.extend_from_slice(response_json.as_bytes());
-    line.extend_from_slice(b"\r\n");
+/// The line a gate expects (the contract's answer line).
+pub fn answer_line(jid: JobId, response_json: &str) -> Vec<u8> {
+    let mut line = Vec::with_capacity(contract::JOB_ID_LEN + response_json.len() + 3);
+    contract::encode_answer(&mut line, jid, response_json);
     line
 }
 
@@ -84,7 +77,7 @@ struct GateSlot {
 
 pub struct GateLink {
     redis: Arc<RedisPool>,
-    gates: Mutex<HashMap<String, Arc<Mutex<GateSlot>>>>,
+    gates: Mutex<HashMap<u32, Arc<Mutex<GateSlot>>>>,
 }
 
 impl GateLink {
@@ -96,16 +89,16 @@ impl GateLink {
     }
 
     /// Sends one response to the gate waiting for `jid`.
-    pub fn send(&self, jid: &str, response_json: &str) -> Result<(), LinkError> {
+    pub fn send(&self, jid: JobId, response_json: &str) -> Result<(), LinkError> {
         self.send_looked_up(jid, None, response_json)
     }
 
-    /// Like [`GateLink::send`]; `looked_up` is what [`job_key`] held when the caller
-    /// already read it (`None`: read it now).
+    /// Like [`GateLink::send`]; `looked_up` is what the job's key
+    /// ([`contract::job_key`]) held when the caller already read it (`None`: read it now).
     pub fn send_looked_up(
         &self,
-        jid: &str,
-        looked_up: Option<Option<String>>,
+        jid: JobId,
+        looked_up: Option<Option<u32>>,
         response_json: &str,
     ) -> Result<(), LinkError> {
         let gid = match looked_up {
@@ -113,23 +106,23 @@ impl GateLink {
             None => self.gate_of_job(jid)?,
         };
         let line = answer_line(jid, response_json);
-        let slot = self.slot(&gid);
+        let slot = self.slot(gid);
         let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((failed, until)) = slot.down {
-            if Instant::now() < until && self.lookup_gate(&gid)? == failed {
+            if Instant::now() < until && self.lookup_gate(gid)? == failed {
                 return Err(LinkError::GateDown(gid));
             }
             slot.down = None;
         }
-        match self.write(&gid, &mut slot, &line) {
+        match self.write(gid, &mut slot, &line) {
             Ok(()) => Ok(()),
             Err(first) => {
                 shared::debug!("gate write failed, retrying", gid = gid, error = first);
                 // The gate may have restarted elsewhere under the same id: look again.
                 *slot = GateSlot::default();
-                let second = self.write(&gid, &mut slot, &line);
+                let second = self.write(gid, &mut slot, &line);
                 if let Err(LinkError::Io { .. }) = &second {
-                    if let Ok(addr) = self.lookup_gate(&gid) {
+                    if let Ok(addr) = self.lookup_gate(gid) {
                         slot.down = Some((addr, Instant::now() + DOWN_BACKOFF));
                     }
                 }
@@ -138,21 +131,21 @@ impl GateLink {
         }
     }
 
-    fn gate_of_job(&self, jid: &str) -> Result<String, LinkError> {
-        let key = job_key(jid);
-        let gid: Option<String> = self
+    fn gate_of_job(&self, jid: JobId) -> Result<u32, LinkError> {
+        let key = contract::job_key(jid);
+        let gid: Option<u32> = self
             .redis
             .run(|c| redis::cmd("GET").arg(&key).query(c))
             .map_err(|e| LinkError::Redis(e.to_string()))?;
         gid.ok_or(LinkError::JobExpired)
     }
 
-    fn slot(&self, gid: &str) -> Arc<Mutex<GateSlot>> {
+    fn slot(&self, gid: u32) -> Arc<Mutex<GateSlot>> {
         let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
-        gates.entry(gid.to_string()).or_default().clone()
+        gates.entry(gid).or_default().clone()
     }
 
-    fn write(&self, gid: &str, slot: &mut GateSlot, line: &[u8]) -> Result<(), LinkError> {
+    fn write(&self, gid: u32, slot: &mut GateSlot, line: &[u8]) -> Result<(), LinkError> {
         if slot.stream.as_ref().is_some_and(|s| !still_open(s)) {
             slot.stream = None;
         }
@@ -164,10 +157,7 @@ impl GateLink {
             slot.addr = Some(addr);
             let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(|error| {
                 slot.addr = None;
-                LinkError::Io {
-                    gid: gid.to_string(),
-                    error,
-                }
+                LinkError::Io { gid, error }
             })?;
             let _ = stream.set_nodelay(true);
             let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
@@ -177,27 +167,21 @@ impl GateLink {
         stream.write_all(line).map_err(|error| {
             slot.stream = None;
             slot.addr = None;
-            LinkError::Io {
-                gid: gid.to_string(),
-                error,
-            }
+            LinkError::Io { gid, error }
         })
     }
 
-    fn lookup_gate(&self, gid: &str) -> Result<SocketAddr, LinkError> {
-        let key = format!("gates.id.{gid}");
+    fn lookup_gate(&self, gid: u32) -> Result<SocketAddr, LinkError> {
+        let key = contract::gate_key(gid);
         let addr: Option<String> = self
             .redis
             .run(|c| redis::cmd("GET").arg(&key).query(c))
             .map_err(|e| LinkError::Redis(e.to_string()))?;
-        let addr = addr.ok_or_else(|| LinkError::GateGone(gid.to_string()))?;
+        let addr = addr.ok_or(LinkError::GateGone(gid))?;
         addr.to_socket_addrs()
             .ok()
             .and_then(|mut addrs| addrs.next())
-            .ok_or(LinkError::BadAddress {
-                gid: gid.to_string(),
-                addr,
-            })
+            .ok_or(LinkError::BadAddress { gid, addr })
     }
 }
 
@@ -284,11 +268,25 @@ mod tests {
         assert!(!still_open(&ours));
     }
 
+    /// A job id whose hex ends in `n`.
+    fn jid(n: u8) -> JobId {
+        JobId::parse(&format!("{n:032x}")).unwrap()
+    }
+
+    fn job_key(n: u8) -> String {
+        contract::job_key(jid(n))
+    }
+
+    /// The answer line for job `n`, as text.
+    fn line_of(n: u8, response: &str) -> String {
+        format!("{}~{response}\r\n", jid(n))
+    }
+
     #[test]
     fn answer_lines_follow_the_contract() {
         assert_eq!(
-            answer_line("ab12", r#"{"status":0}"#),
-            b"ab12~{\"status\":0}\r\n"
+            answer_line(jid(0xab), r#"{"status":0}"#),
+            format!("{}ab~{{\"status\":0}}\r\n", "0".repeat(30)).as_bytes()
         );
     }
 
@@ -301,21 +299,21 @@ mod tests {
         let first = TcpListener::bind("127.0.0.1:0").unwrap();
         set(
             &redis,
-            "gates.id.3",
+            &contract::gate_key(3),
             &first.local_addr().unwrap().to_string(),
         );
-        set(&redis, "gate.job.j1", "3");
-        set(&redis, "gate.job.j2", "3");
-        link.send("j1", "{\"a\":1}").unwrap();
-        link.send("j2", "{\"a\":2}").unwrap();
+        set(&redis, &job_key(1), "3");
+        set(&redis, &job_key(2), "3");
+        link.send(jid(1), "{\"a\":1}").unwrap();
+        link.send(jid(2), "{\"a\":2}").unwrap();
         let (conn, _) = first.accept().unwrap();
         let mut reader = BufReader::new(conn);
         let mut line = String::new();
         reader.read_line(&mut line).unwrap();
-        assert_eq!(line, "j1~{\"a\":1}\r\n");
+        assert_eq!(line, line_of(1, "{\"a\":1}"));
         line.clear();
         reader.read_line(&mut line).unwrap();
-        assert_eq!(line, "j2~{\"a\":2}\r\n", "same connection");
+        assert_eq!(line, line_of(2, "{\"a\":2}"), "same connection");
 
         // The gate restarts on another port under the same id.
         drop(reader);
@@ -323,16 +321,16 @@ mod tests {
         let second = TcpListener::bind("127.0.0.1:0").unwrap();
         set(
             &redis,
-            "gates.id.3",
+            &contract::gate_key(3),
             &second.local_addr().unwrap().to_string(),
         );
-        set(&redis, "gate.job.j3", "3");
+        set(&redis, &job_key(3), "3");
         std::thread::sleep(Duration::from_millis(50));
-        link.send("j3", "{}").unwrap();
+        link.send(jid(3), "{}").unwrap();
         let (conn, _) = second.accept().unwrap();
         let mut line = String::new();
         BufReader::new(conn).read_line(&mut line).unwrap();
-        assert_eq!(line, "j3~{}\r\n");
+        assert_eq!(line, line_of(3, "{}"));
     }
 
     #[test]
@@ -343,21 +341,19 @@ mod tests {
         let gate = TcpListener::bind("127.0.0.1:0").unwrap();
         set(
             &redis,
-            "gates.id.5",
+            &contract::gate_key(5),
             &gate.local_addr().unwrap().to_string(),
         );
-        // No `gate.job.k` in Redis: only the id handed in can lead to the gate.
-        link.send_looked_up("k", Some(Some("5".into())), "{}")
-            .unwrap();
+        // No job key in Redis: only the id handed in can lead to the gate.
+        link.send_looked_up(jid(11), Some(Some(5)), "{}").unwrap();
         let (conn, _) = gate.accept().unwrap();
         let mut line = String::new();
         BufReader::new(conn).read_line(&mut line).unwrap();
-        assert_eq!(line, "k~{}\r\n");
+        assert_eq!(line, line_of(11, "{}"));
         assert!(matches!(
-            link.send_looked_up("k", Some(None), "{}"),
+            link.send_looked_up(jid(11), Some(None), "{}"),
             Err(LinkError::JobExpired)
         ));
-        assert_eq!(job_key("ab"), "gate.job.ab");
     }
 
     #[test]
@@ -366,34 +362,44 @@ mod tests {
         let redis = Arc::new(RedisPool::new(&server.url(), 4).unwrap());
         let link = GateLink::new(redis.clone());
         assert!(matches!(
-            link.send("nope", "{}"),
+            link.send(jid(14), "{}"),
             Err(LinkError::JobExpired)
         ));
-        set(&redis, "gate.job.j", "9");
-        assert!(matches!(link.send("j", "{}"), Err(LinkError::GateGone(_))));
-        set(&redis, "gates.id.9", "not an address");
+        set(&redis, &job_key(10), "9");
         assert!(matches!(
-            link.send("j", "{}"),
+            link.send(jid(10), "{}"),
+            Err(LinkError::GateGone(_))
+        ));
+        set(&redis, &contract::gate_key(9), "not an address");
+        assert!(matches!(
+            link.send(jid(10), "{}"),
             Err(LinkError::BadAddress { .. })
         ));
         let closed = testkit::free_port();
-        set(&redis, "gates.id.9", &format!("127.0.0.1:{closed}"));
-        assert!(matches!(link.send("j", "{}"), Err(LinkError::Io { .. })));
+        set(
+            &redis,
+            &contract::gate_key(9),
+            &format!("127.0.0.1:{closed}"),
+        );
+        assert!(matches!(
+            link.send(jid(10), "{}"),
+            Err(LinkError::Io { .. })
+        ));
         assert!(
-            matches!(link.send("j", "{}"), Err(LinkError::GateDown(_))),
+            matches!(link.send(jid(10), "{}"), Err(LinkError::GateDown(_))),
             "a gate that just failed at the same address is skipped"
         );
         // Registered anew at another address: tried at once.
         let live = TcpListener::bind("127.0.0.1:0").unwrap();
         set(
             &redis,
-            "gates.id.9",
+            &contract::gate_key(9),
             &live.local_addr().unwrap().to_string(),
         );
-        link.send("j", "{\"late\":1}").unwrap();
+        link.send(jid(10), "{\"late\":1}").unwrap();
         let (conn, _) = live.accept().unwrap();
         let mut line = String::new();
         BufReader::new(conn).read_line(&mut line).unwrap();
-        assert_eq!(line, "j~{\"late\":1}\r\n");
+        assert_eq!(line, line_of(10, "{\"late\":1}"));
     }
 }

@@ -154,14 +154,15 @@ pub fn handle(services: &Services, config: &GameConfig, line: &str) -> Response 
 }
 
 /// [`handle`] for a job from a gate: when the request carries a token, its revocation
-/// key and `gate_key` (the job's `gate.job.<jid>`) are read in one `MGET`, which saves a
-/// Redis round trip per job. Also returns what `gate_key` held, if it was read.
+/// key and `job_key` (the contract's key of the job's gate id) are read in one `MGET`,
+/// which saves a Redis round trip per job. Also returns the gate id `job_key` held, if it
+/// was read (a value that is no gate id counts as none).
 pub fn handle_job(
     services: &Services,
     config: &GameConfig,
     line: &str,
-    gate_key: &str,
-) -> (Response, Option<Option<String>>) {
+    job_key: &str,
+) -> (Response, Option<Option<u32>>) {
     let mut gate = None;
     let response = guarded(|| {
         dispatch(services, config, line, &mut |token| {
@@ -169,9 +170,9 @@ pub fn handle_job(
             let revocation = revocation_key(claims.kind, &claims.uid);
             let (current, gid): (Option<String>, Option<String>) = services
                 .redis
-                .run(|c| redis::cmd("MGET").arg(&revocation).arg(gate_key).query(c))
+                .run(|c| redis::cmd("MGET").arg(&revocation).arg(job_key).query(c))
                 .map_err(|e| TokenError::Unavailable(e.to_string()))?;
-            gate = Some(gid);
+            gate = Some(gid.and_then(|g| g.parse().ok()));
             still_current(claims, current.as_deref())
         })
     });
@@ -331,14 +332,14 @@ mod tests {
             .unwrap();
 
         let (r, gate) = handle_job(&services, &config, &line, "gate.job.j1");
-        assert_eq!((r.status, gate), (0, Some(Some("7".to_string()))));
+        assert_eq!((r.status, gate), (0, Some(Some(7))));
         let (r, gate) = handle_job(&services, &config, &line, "gate.job.gone");
         assert_eq!((r.status, gate), (0, Some(None)), "read, and not there");
 
         issue(); // a newer token revokes the one in `line`
         let (r, gate) = handle_job(&services, &config, &line, "gate.job.j1");
         assert_eq!(r.status, Status::InvalidToken.code());
-        assert_eq!(gate, Some(Some("7".to_string())));
+        assert_eq!(gate, Some(Some(7)));
 
         // Without a token nothing is read on the way; the caller looks the gate up.
         let public = json!({"function":"login_unique","data":{}}).to_string();

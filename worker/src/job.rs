@@ -1,48 +1,40 @@
-//! A job as it arrives on NATS: `<jid>~<request line>`.
+//! A job as the worker holds it: the contract's job line ([`shared::contract`]), owned so
+//! the job thread that took it can keep it, with the deadline its time budget gives.
 
-use std::fmt;
+use std::time::{Duration, Instant};
+
+use shared::contract::{self, JobHeader, JobId, LineError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
-    pub jid: String,
+    pub jid: JobId,
+    pub header: JobHeader,
     pub line: String,
+    /// When the gate answers the client -2: arrival plus the job's budget. `None` for a
+    /// job without a budget (a seed-contract gate).
+    pub deadline: Option<Instant>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JobError {
-    NotUtf8,
-    NoSeparator,
-    /// The job id is not the 32 lowercase hex characters a gate makes.
-    BadJid(String),
-}
-
-impl fmt::Display for JobError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JobError::NotUtf8 => write!(f, "payload is not UTF-8"),
-            JobError::NoSeparator => write!(f, "payload has no `~` after the job id"),
-            JobError::BadJid(jid) => write!(f, "job id {jid:?} is not 32 lowercase hex characters"),
-        }
+impl Job {
+    /// Reads a NATS payload that arrived at `received`.
+    pub fn parse(payload: &[u8], received: Instant) -> Result<Job, LineError> {
+        let job = contract::parse_job(payload)?;
+        Ok(Job {
+            jid: job.jid,
+            header: job.header,
+            line: job.line.to_string(),
+            deadline: job
+                .header
+                .budget_ms
+                .map(|ms| received + Duration::from_millis(ms)),
+        })
     }
-}
 
-impl std::error::Error for JobError {}
-
-pub const JID_LEN: usize = 32;
-
-/// Splits a payload on its first `~` into job id and request line.
-pub fn parse_job(payload: &[u8]) -> Result<Job, JobError> {
-    let text = std::str::from_utf8(payload).map_err(|_| JobError::NotUtf8)?;
-    let (jid, line) = text.split_once('~').ok_or(JobError::NoSeparator)?;
-    let valid = jid.len() == JID_LEN && jid.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    if !valid {
-        // Only a prefix: the log line stays short whatever was sent.
-        return Err(JobError::BadJid(jid.chars().take(40).collect()));
+    /// Past its deadline the gate has answered -2: running it would change state behind
+    /// an answer that said it failed.
+    pub fn expired(&self, now: Instant) -> bool {
+        self.deadline.is_some_and(|deadline| now >= deadline)
     }
-    Ok(Job {
-        jid: jid.to_string(),
-        line: line.to_string(),
-    })
 }
 
 #[cfg(test)]
@@ -52,28 +44,36 @@ mod tests {
     const JID: &str = "0123456789abcdef0123456789abcdef";
 
     #[test]
-    fn splits_on_the_first_tilde_only() {
-        let job = parse_job(format!("{JID}~{{\"a\":\"x~y\"}}").as_bytes()).unwrap();
-        assert_eq!(job.jid, JID);
+    fn the_budget_becomes_a_deadline_from_arrival() {
+        let arrived = Instant::now();
+        let payload = format!("{JID} g=2 t=1500 c=10.0.0.1~{{\"a\":\"x~y\"}}");
+        let job = Job::parse(payload.as_bytes(), arrived).unwrap();
+        assert_eq!(job.jid.to_string(), JID);
         assert_eq!(job.line, "{\"a\":\"x~y\"}");
-        assert_eq!(parse_job(format!("{JID}~").as_bytes()).unwrap().line, "");
+        assert_eq!(job.header.gate, Some(2));
+        assert_eq!(job.deadline, Some(arrived + Duration::from_millis(1500)));
+        assert!(!job.expired(arrived + Duration::from_millis(1499)));
+        assert!(job.expired(arrived + Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn a_job_without_a_budget_never_expires_here() {
+        let arrived = Instant::now();
+        let job = Job::parse(format!("{JID}~{{}}").as_bytes(), arrived).unwrap();
+        assert_eq!(job.deadline, None);
+        assert!(!job.expired(arrived + Duration::from_secs(3600)));
     }
 
     #[test]
     fn malformed_payloads_are_refused() {
-        assert_eq!(parse_job(b"no separator"), Err(JobError::NoSeparator));
-        assert_eq!(parse_job(b"\xff\xfe~x"), Err(JobError::NotUtf8));
-        assert_eq!(parse_job(b"~x"), Err(JobError::BadJid(String::new())));
-        assert!(matches!(parse_job(b"abc~x"), Err(JobError::BadJid(_))));
-        let upper = JID.to_uppercase();
+        let now = Instant::now();
+        assert_eq!(
+            Job::parse(b"no separator", now),
+            Err(LineError::NoSeparator)
+        );
         assert!(matches!(
-            parse_job(format!("{upper}~x").as_bytes()),
-            Err(JobError::BadJid(_))
-        ));
-        let long = format!("{JID}0~x");
-        assert!(matches!(
-            parse_job(long.as_bytes()),
-            Err(JobError::BadJid(_))
+            Job::parse(format!("{JID} t=soon~x").as_bytes(), now),
+            Err(LineError::BadField(_))
         ));
     }
 }

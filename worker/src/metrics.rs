@@ -16,6 +16,8 @@ pub struct WorkerMetrics {
     pub panics: Arc<Counter>,
     /// Payloads that were not `<jid>~<line>`.
     pub malformed_jobs: Arc<Counter>,
+    /// Jobs dropped unrun because their deadline had passed (the gate answered -2).
+    pub expired_jobs: Arc<Counter>,
     /// Answers that could not be delivered (job expired, gate gone).
     pub undelivered: Arc<Counter>,
     pub latency: Arc<Histogram>,
@@ -41,7 +43,11 @@ impl WorkerMetrics {
             panics: registry.counter("worker_jobs_panic_total", "jobs answered with status -1"),
             malformed_jobs: registry.counter(
                 "worker_jobs_malformed_total",
-                "NATS payloads dropped because they were not <jid>~<line>",
+                "NATS payloads dropped because they were not a job line",
+            ),
+            expired_jobs: registry.counter(
+                "worker_jobs_expired_total",
+                "jobs dropped unrun because their deadline had passed",
             ),
             undelivered: registry.counter(
                 "worker_answers_undelivered_total",

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use auth::{Key, Tokens};
 use shared::admin::{AdminServer, Check};
+use shared::contract;
 use shared::metrics::Registry;
 use shared::nats::{self, NatsError, Subscription};
 use shared::redis_conn::RedisPool;
@@ -19,15 +20,13 @@ use crate::config_refresh::{start_refresher, LiveConfig};
 use crate::db::{self, Db};
 use crate::function::{Clock, FunctionSettings, Seeds, Services};
 use crate::game_config::GameConfig;
-use crate::gate_link::{job_key, GateLink, LinkError};
+use crate::gate_link::{GateLink, LinkError};
 use crate::handler;
-use crate::job::{parse_job, Job};
+use crate::job::Job;
 use crate::metrics::WorkerMetrics;
 use crate::pool::JobPool;
 use crate::settings::Settings;
 
-pub const JOBS_SUBJECT: &str = "jobs";
-pub const WORKERS_QUEUE: &str = "workers";
 /// How often an idle job thread checks whether the worker is stopping.
 const STOP_POLL: Duration = Duration::from_millis(200);
 /// How long a stopping worker waits for NATS to confirm its unsubscribe (the jobs sent
@@ -128,7 +127,7 @@ impl Worker {
             )
         };
         let subscription = client
-            .subscribe(JOBS_SUBJECT, Some(WORKERS_QUEUE))
+            .subscribe(contract::JOBS_SUBJECT, Some(contract::WORKERS_QUEUE))
             .map_err(|e| stop_on_error(StartError::Nats(e)))?;
         // The SUB has reached the server once this returns, so a job published after
         // `start` cannot miss this worker.
@@ -213,7 +212,7 @@ struct JobIntake {
 }
 
 impl JobIntake {
-    /// The next well-formed job and when it was taken; `None` once the worker stops and
+    /// The next well-formed job still in time, and when it arrived; `None` once the worker stops and
     /// every job NATS already handed over has been taken.
     fn next(&self) -> Option<(Job, Instant)> {
         loop {
@@ -226,8 +225,12 @@ impl JobIntake {
             let received = subscription.recv_timeout(STOP_POLL);
             self.metrics.queue_depth.set(subscription.queued() as i64);
             match received {
-                Ok(msg) => match parse_job(&msg.payload) {
-                    Ok(job) => return Some((job, Instant::now())),
+                Ok(msg) => match Job::parse(&msg.payload, msg.received) {
+                    Ok(job) if job.expired(Instant::now()) => {
+                        self.metrics.expired_jobs.inc();
+                        shared::debug!("dropped a job past its deadline", jid = job.jid);
+                    }
+                    Ok(job) => return Some((job, msg.received)),
                     Err(e) => {
                         self.metrics.malformed_jobs.inc();
                         shared::warn!("dropped malformed job", error = e);
@@ -253,12 +256,13 @@ fn run_job(
     received: Instant,
 ) {
     let config = live.get();
-    let (response, gate) = handler::handle_job(services, &config, &job.line, &job_key(&job.jid));
+    let (response, gate) =
+        handler::handle_job(services, &config, &job.line, &contract::job_key(job.jid));
     metrics.count_status(response.status);
     shared::debug!("job answered", jid = job.jid, status = response.status);
     // A gate id read with the token (even one that expired while the job ran: the gate
     // then drops the answer) saves reading it again.
-    match link.send_looked_up(&job.jid, gate, &response.to_json()) {
+    match link.send_looked_up(job.jid, gate, &response.to_json()) {
         Ok(()) => {}
         Err(LinkError::JobExpired) => {
             metrics.undelivered.inc();

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use gate::{Gate, GateOptions};
 use serde_json::Value;
+use shared::contract;
 use shared::nats::{Client, NatsError, Options};
 use shared::redis_conn::RedisPool;
 
@@ -67,7 +68,9 @@ impl TestWorker {
         delay: Duration,
     ) -> TestWorker {
         let client = Client::connect(nats_url, Options::named(name)).unwrap();
-        let jobs = client.subscribe("jobs", Some("workers")).unwrap();
+        let jobs = client
+            .subscribe(contract::JOBS_SUBJECT, Some(contract::WORKERS_QUEUE))
+            .unwrap();
         client.flush(Duration::from_secs(5)).unwrap();
         let redis = RedisPool::new(redis_url, 1).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
@@ -88,9 +91,9 @@ impl TestWorker {
                 }
                 std::thread::sleep(delay);
                 for msg in batch.iter().rev() {
-                    let text = String::from_utf8(msg.payload.clone()).unwrap();
-                    let (jid, line) = text.split_once('~').unwrap();
-                    if answer(&redis, &mut gates, jid, &respond(line, name)) {
+                    let job = contract::parse_job(&msg.payload).unwrap();
+                    let response = respond(job.line, &job.header, name);
+                    if answer(&redis, &mut gates, job.jid, &response) {
                         answered2.fetch_add(1, Ordering::SeqCst);
                     }
                 }
@@ -113,13 +116,20 @@ impl Drop for TestWorker {
     }
 }
 
-fn respond(line: &str, worker: &str) -> String {
+/// Echoes the request's `n` and `client`, and what the job's header carried.
+fn respond(line: &str, header: &contract::JobHeader, worker: &str) -> String {
     let request: Value = serde_json::from_str(line).unwrap_or(Value::Null);
     let pad = request["answer_pad"].as_u64().unwrap_or(0) as usize;
+    let job = serde_json::json!({
+        "gate": header.gate,
+        "budget_ms": header.budget_ms,
+        "client_ip": header.client.map(|ip| ip.to_string()),
+    });
     serde_json::json!({
         "status": 0,
         "message": "success",
-        "data": {"n": request["n"], "client": request["client"], "worker": worker, "pad": "x".repeat(pad)}
+        "data": {"n": request["n"], "client": request["client"], "worker": worker,
+                 "job": job, "pad": "x".repeat(pad)}
     })
     .to_string()
 }
@@ -128,20 +138,21 @@ fn respond(line: &str, worker: &str) -> String {
 fn answer(
     redis: &RedisPool,
     gates: &mut HashMap<String, TcpStream>,
-    jid: &str,
+    jid: contract::JobId,
     response: &str,
 ) -> bool {
     let lookup = redis.run(|c| {
-        let gid: Option<String> = redis::cmd("GET").arg(format!("gate.job.{jid}")).query(c)?;
+        let gid: Option<u32> = redis::cmd("GET").arg(contract::job_key(jid)).query(c)?;
         let Some(gid) = gid else { return Ok(None) };
         redis::cmd("GET")
-            .arg(format!("gates.id.{gid}"))
+            .arg(contract::gate_key(gid))
             .query::<Option<String>>(c)
     });
     let Ok(Some(addr)) = lookup else {
         return false;
     };
-    let line = format!("{jid}~{response}\r\n");
+    let mut line = Vec::new();
+    contract::encode_answer(&mut line, jid, response);
     for _ in 0..2 {
         let stream = match gates.get_mut(&addr) {
             Some(s) => s,
@@ -150,7 +161,7 @@ fn answer(
                 Err(_) => return false,
             },
         };
-        if stream.write_all(line.as_bytes()).is_ok() {
+        if stream.write_all(&line).is_ok() {
             return true;
         }
         gates.remove(&addr);

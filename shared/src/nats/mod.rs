@@ -79,6 +79,9 @@ pub struct Msg {
     pub payload: Vec<u8>,
     /// The subscription it was delivered to.
     pub sid: u64,
+    /// When the reader took it off the socket: a message may wait in the subscription's
+    /// queue, and time budgets (a job's deadline) count from its arrival.
+    pub received: std::time::Instant,
 }
 
 /// Tuning of a [`Client`]; `Options::default()` suits the services.

@@ -140,6 +140,7 @@ mod tests {
             reply: None,
             payload: vec![n],
             sid: 1,
+            received: std::time::Instant::now(),
         }
     }
 

@@ -232,6 +232,7 @@ fn deliver(inner: &Inner, batch: &mut Vec<MsgFrame>) {
         return;
     }
     let mut wakers: Vec<Arc<mio::Waker>> = Vec::new();
+    let received = std::time::Instant::now();
     {
         let subs = lock(&inner.subs);
         for frame in batch.drain(..) {
@@ -244,6 +245,7 @@ fn deliver(inner: &Inner, batch: &mut Vec<MsgFrame>) {
                 reply: frame.reply,
                 payload: frame.payload,
                 sid: frame.sid,
+                received,
             };
             match entry.sender.try_push(msg) {
                 Ok(()) => {

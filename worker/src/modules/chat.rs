@@ -7,19 +7,14 @@ use crate::function::Context;
 use crate::function::{data, ok, Args, FnError, Outcome, Player};
 use crate::modules::family;
 
-/// Seconds a token stays redeemable (the contract's EX 120).
-pub const TOKEN_TTL_SECS: u64 = 120;
-
-pub fn token_key(nonce: &str) -> String {
-    format!("chat.logintokens.{nonce}")
-}
+use shared::contract::{chat_login_key, CHAT_LOGIN_TTL_SECS};
 
 /// `get_login_token_chat()`: `token`, a fresh nonce for the edge. Family changes take
 /// effect in chat with a new token (a second REGISTER re-binds the connection).
 pub fn get_login_token_chat(ctx: &Context, player: &Player, _: &Args) -> Outcome {
     let fid = family::chat_fid(ctx, &player.world, &player.unique_id)?;
     let nonce = shared::ids::random_hex(16);
-    let key = token_key(&nonce);
+    let key = chat_login_key(&nonce);
     ctx.redis
         .run(|conn| {
             redis::pipe()
@@ -35,7 +30,7 @@ pub fn get_login_token_chat(ctx: &Context, player: &Player, _: &Args) -> Outcome
                 .ignore()
                 .cmd("EXPIRE")
                 .arg(&key)
-                .arg(TOKEN_TTL_SECS)
+                .arg(CHAT_LOGIN_TTL_SECS)
                 .ignore()
                 .query::<()>(conn)
         })

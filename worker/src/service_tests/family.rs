@@ -184,7 +184,7 @@ impl Fam {
             .redis
             .run(|c| {
                 redis::cmd("HGETALL")
-                    .arg(format!("chat.logintokens.{nonce}"))
+                    .arg(shared::contract::chat_login_key(nonce))
                     .query(c)
             })
             .unwrap()
@@ -1183,7 +1183,7 @@ fn chat_token_is_what_the_edge_redeems() {
             .redis
             .run(|c| {
                 redis::cmd("TTL")
-                    .arg(format!("chat.logintokens.{token}"))
+                    .arg(shared::contract::chat_login_key(&token))
                     .query(c)
             })
             .unwrap();

@@ -39,6 +39,7 @@ use std::time::{Duration, Instant};
 use auth::jwt::TokenKind;
 use auth::{Key, Tokens};
 use serde_json::{json, Value};
+use shared::contract;
 use shared::envelope::Response;
 use shared::redis_conn::RedisPool;
 
@@ -143,7 +144,7 @@ fn status(r: &Response) -> i32 {
 /// Plays the gate: a listener registered in Redis as `gates.id.<gid>` that reads the
 /// worker's answer lines.
 struct FakeGate {
-    gid: String,
+    gid: u32,
     listener: TcpListener,
     reader: Option<BufReader<TcpStream>>,
     redis: RedisPool,
@@ -151,14 +152,14 @@ struct FakeGate {
 }
 
 impl FakeGate {
-    fn start(redis_url: &str, nats_url: &str, gid: &str) -> FakeGate {
+    fn start(redis_url: &str, nats_url: &str, gid: u32) -> FakeGate {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let redis = RedisPool::new(redis_url, 2).unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         redis
             .run(|c| {
                 redis::cmd("SET")
-                    .arg(format!("gates.id.{gid}"))
+                    .arg(contract::gate_key(gid))
                     .arg(&addr)
                     .query::<()>(c)
             })
@@ -167,7 +168,7 @@ impl FakeGate {
             shared::nats::Client::connect(nats_url, shared::nats::Options::named("fake-gate"))
                 .unwrap();
         FakeGate {
-            gid: gid.to_string(),
+            gid,
             listener,
             reader: None,
             redis,
@@ -175,23 +176,32 @@ impl FakeGate {
         }
     }
 
-    /// Registers a job and publishes it; returns its jid.
+    /// Registers a job and publishes it as the gate does, with 10 s to run; returns its jid.
     fn publish(&self, line: &str) -> String {
-        let jid = shared::ids::job_id();
+        self.publish_with_budget(line, contract::JOB_KEY_TTL_SECS * 1000)
+    }
+
+    fn publish_with_budget(&self, line: &str, budget_ms: u64) -> String {
+        let jid = contract::JobId::random();
         self.redis
             .run(|c| {
                 redis::cmd("SET")
-                    .arg(format!("gate.job.{jid}"))
-                    .arg(&self.gid)
+                    .arg(contract::job_key(jid))
+                    .arg(self.gid)
                     .arg("EX")
-                    .arg(10)
+                    .arg(contract::JOB_KEY_TTL_SECS)
                     .query::<()>(c)
             })
             .unwrap();
-        self.nats
-            .publish("jobs", format!("{jid}~{line}").as_bytes())
-            .unwrap();
-        jid
+        let header = contract::JobHeader {
+            gate: Some(self.gid),
+            budget_ms: Some(budget_ms),
+            client: Some(std::net::Ipv4Addr::LOCALHOST.into()),
+        };
+        let mut payload = Vec::new();
+        contract::encode_job(&mut payload, jid, &header, line);
+        self.nats.publish(contract::JOBS_SUBJECT, &payload).unwrap();
+        jid.to_string()
     }
 
     /// The next answer line: (jid, response).
@@ -232,7 +242,7 @@ impl FakeGate {
         let body = line
             .strip_suffix("\r\n")
             .unwrap_or_else(|| panic!("no CRLF: {line:?}"));
-        let (jid, json) = body.split_once('~').unwrap();
+        let (jid, json) = contract::parse_answer(body).unwrap();
         Some((jid.to_string(), serde_json::from_str(json).unwrap()))
     }
 

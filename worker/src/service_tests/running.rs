@@ -18,7 +18,7 @@ fn end_to_end_between_nats_and_a_gate() {
     settings.pbkdf2_iterations = 1000;
     settings.startup_wait = Duration::from_secs(10);
     let worker = Worker::start(&settings).unwrap();
-    let mut gate = FakeGate::start(&redis.url(), &nats.url(), "0");
+    let mut gate = FakeGate::start(&redis.url(), &nats.url(), 0);
 
     let r = gate.ask(json!({"world":"s0","function":"register","data":{"unique_id":"e2e","account":"e2e_user","password":"e2e-password"}}));
     assert_eq!(r.status, 1, "{}", r.to_json());
@@ -28,8 +28,12 @@ fn end_to_end_between_nats_and_a_gate() {
     assert_eq!(r.data["world"], "s0");
 
     // A malformed payload is dropped; a panic answers -1 and the next job is served.
-    gate.nats.publish("jobs", b"no job id here").unwrap();
-    gate.nats.publish("jobs", b"NOT-HEX~{}").unwrap();
+    gate.nats
+        .publish(contract::JOBS_SUBJECT, b"no job id here")
+        .unwrap();
+    gate.nats
+        .publish(contract::JOBS_SUBJECT, b"NOT-HEX~{}")
+        .unwrap();
     assert_eq!(
         gate.ask(json!({"function":"debug_panic","data":{}})).status,
         -1
@@ -84,12 +88,12 @@ fn end_to_end_between_nats_and_a_gate() {
         "{metrics}"
     );
 
-    // A job whose gate gave up (no `gate.job.<jid>`) is run, its answer dropped and counted.
-    let orphan = shared::ids::job_id();
+    // A job whose gate gave up (no job key) is run, its answer dropped and counted.
+    let orphan = contract::JobId::random();
     let line = json!({"function":"login_unique","data":{"unique_id":"orphan"}});
-    gate.nats
-        .publish("jobs", format!("{orphan}~{line}").as_bytes())
-        .unwrap();
+    let mut payload = Vec::new();
+    contract::encode_job(&mut payload, orphan, &Default::default(), &line.to_string());
+    gate.nats.publish(contract::JOBS_SUBJECT, &payload).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while !http_get(worker.admin_addr(), "/metrics")
         .1
@@ -101,6 +105,20 @@ fn end_to_end_between_nats_and_a_gate() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+
+    // A job past its deadline (no time left) is dropped unrun: the gate has answered -2,
+    // so creating the account now would act behind a "failed" answer.
+    let late = json!({"function":"login_unique","data":{"unique_id":"too-late"}});
+    gate.publish_with_budget(&late.to_string(), 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !http_get(worker.admin_addr(), "/metrics")
+        .1
+        .contains("worker_jobs_expired_total 1")
+    {
+        assert!(Instant::now() < deadline, "the late job was never dropped");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(gate.ask(late).status, 1, "the account is created only now");
     worker.stop();
 }
 
@@ -114,7 +132,7 @@ fn stop_answers_jobs_in_flight_then_takes_no_more() {
     settings.admin_addr = "127.0.0.1:0".into();
     settings.startup_wait = Duration::from_secs(10);
     let worker = Worker::start(&settings).unwrap();
-    let mut gate = FakeGate::start(&redis.url(), &nats.url(), "5");
+    let mut gate = FakeGate::start(&redis.url(), &nats.url(), 5);
 
     let before = SLEEPS_STARTED.load(Ordering::SeqCst);
     let jid = gate.publish(&json!({"function":"debug_sleep","data":{"ms":500}}).to_string());
@@ -153,7 +171,7 @@ fn the_worker_survives_a_nats_restart() {
     let mut nats = testkit::Nats::start();
     let db = crate::test_support::start_mariadb();
     let worker = Worker::start(&test_settings(&redis, &nats, &db)).unwrap();
-    let mut gate = FakeGate::start(&redis.url(), &nats.url(), "1");
+    let mut gate = FakeGate::start(&redis.url(), &nats.url(), 1);
     let guest = json!({"function":"login_unique","data":{"unique_id":"nats-1"}});
     assert_eq!(gate.ask(guest.clone()).status, 1);
 
@@ -188,7 +206,7 @@ fn worlds_come_from_the_config_service_and_follow_its_changes() {
     settings.config_url = format!("http://{}", service.addr());
     settings.config_refresh = Duration::from_secs(1);
     let worker = Worker::start(&settings).unwrap();
-    let mut gate = FakeGate::start(&redis.url(), &nats.url(), "2");
+    let mut gate = FakeGate::start(&redis.url(), &nats.url(), 2);
 
     let token = gate
         .ask(json!({"function":"login_unique","data":{"unique_id":"cfg"}}))

@@ -1,0 +1,364 @@
+//! The gate–worker contract, spelled once: job ids, NATS subjects, Redis keys and their
+//! lifetimes, and the two lines that cross between gate and worker.
+//!
+//! - Job (gate -> NATS `jobs` -> one worker of queue group `workers`):
+//!   `<jid>[ <key>=<value>]*~<request line>`. The header fields are project additions;
+//!   a header of the job id alone is the seed contract's `<jid>~<line>`.
+//!   - `g=<gid>`: the gate that waits for the answer (decimal).
+//!   - `t=<ms>`: milliseconds left, when the job was published, before the gate answers the
+//!     client -2. A budget, not a wall-clock time, so gate and worker clocks need not agree;
+//!     the worker's deadline is the time it received the job plus the budget.
+//!   - `c=<ip>`: the client's address as the gate saw it (IPv4 or IPv6 text).
+//!
+//!   Keys a reader does not know are skipped, so a gate can carry a new field before
+//!   every worker reads it; a known key with a bad value is an error.
+//! - Answer (worker -> the gate's worker port): `<jid>~<response JSON>\r\n`.
+//!
+//! Both lines split on the first `~`: the request and the response may hold `~`, the
+//! header never does.
+
+use std::fmt;
+use std::net::IpAddr;
+
+/// The NATS subject every job goes to.
+pub const JOBS_SUBJECT: &str = "jobs";
+/// The queue group of the workers: NATS hands each job to one of them.
+pub const WORKERS_QUEUE: &str = "workers";
+/// Seconds `gate.job.<jid>` lives (the seed contract's `EX 10`).
+pub const JOB_KEY_TTL_SECS: u64 = 10;
+/// Seconds `gates.id.<gid>` lives without a refresh (the seed contract's `EX 10`).
+pub const GATE_KEY_TTL_SECS: u64 = 10;
+/// Seconds a chat login nonce stays redeemable (the seed contract's `EX 120`).
+pub const CHAT_LOGIN_TTL_SECS: u64 = 120;
+
+const JOB_KEY_PREFIX: &str = "gate.job.";
+const GATE_KEY_PREFIX: &str = "gates.id.";
+const CHAT_LOGIN_PREFIX: &str = "chat.logintokens.";
+
+/// `gate.job.<jid>`: the id of the gate waiting for the job.
+pub fn job_key(jid: JobId) -> String {
+    format!("{JOB_KEY_PREFIX}{jid}")
+}
+
+/// `gates.id.<gid>`: the `ip:port` where workers answer a gate's jobs.
+pub fn gate_key(gid: u32) -> String {
+    format!("{GATE_KEY_PREFIX}{gid}")
+}
+
+/// `chat.logintokens.<nonce>`: the hash a chat login token names.
+pub fn chat_login_key(nonce: &str) -> String {
+    format!("{CHAT_LOGIN_PREFIX}{nonce}")
+}
+
+/// A job id: 128 random bits, 32 lowercase hex characters on the wire. A number inside,
+/// so tables hash and compare a `u128`, not a string, on every request and answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct JobId(u128);
+
+/// Wire length of a job id.
+pub const JOB_ID_LEN: usize = 32;
+
+impl JobId {
+    pub fn from_bytes(bytes: [u8; 16]) -> JobId {
+        JobId(u128::from_be_bytes(bytes))
+    }
+
+    /// A fresh random id.
+    pub fn random() -> JobId {
+        let mut bytes = [0u8; 16];
+        crate::ids::fill_random(&mut bytes);
+        JobId::from_bytes(bytes)
+    }
+
+    /// Exactly 32 lowercase hex characters; anything else is not a job id.
+    pub fn parse(text: &str) -> Option<JobId> {
+        if text.len() != JOB_ID_LEN {
+            return None;
+        }
+        let mut value: u128 = 0;
+        for b in text.bytes() {
+            let digit = match b {
+                b'0'..=b'9' => b - b'0',
+                b'a'..=b'f' => b - b'a' + 10,
+                _ => return None,
+            };
+            value = (value << 4) | u128::from(digit);
+        }
+        Some(JobId(value))
+    }
+
+    /// The wire form, without allocating.
+    pub fn write_hex(self, out: &mut Vec<u8>) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        for shift in (0..32).rev() {
+            out.push(HEX[((self.0 >> (shift * 4)) & 0xf) as usize]);
+        }
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+/// What a job carries besides its id and request line. Every field is optional on the
+/// wire: a seed-contract gate sends none of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JobHeader {
+    /// The gate waiting for the answer.
+    pub gate: Option<u32>,
+    /// Milliseconds left before that gate answers -2.
+    pub budget_ms: Option<u64>,
+    /// The client's address.
+    pub client: Option<IpAddr>,
+}
+
+/// A job as it arrives: borrowed from the payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Job<'a> {
+    pub jid: JobId,
+    pub header: JobHeader,
+    pub line: &'a str,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LineError {
+    NotUtf8,
+    /// No `~` after the job id (and header).
+    NoSeparator,
+    /// The text before the header or the `~` is not 32 lowercase hex characters; holds at
+    /// most 40 characters of it, so a log line stays short whatever was sent.
+    BadJobId(String),
+    /// A header field the contract knows, with a value it cannot read, or a field that is
+    /// not `key=value`.
+    BadField(String),
+    /// An answer line with nothing after the `~`.
+    EmptyResponse,
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LineError::NotUtf8 => write!(f, "line is not UTF-8"),
+            LineError::NoSeparator => write!(f, "line has no `~` after the job id"),
+            LineError::BadJobId(jid) => {
+                write!(f, "job id {jid:?} is not 32 lowercase hex characters")
+            }
+            LineError::BadField(field) => write!(f, "job header field {field:?} is unreadable"),
+            LineError::EmptyResponse => write!(f, "answer line has an empty response"),
+        }
+    }
+}
+
+impl std::error::Error for LineError {}
+
+fn short(text: &str) -> String {
+    text.chars().take(40).collect()
+}
+
+/// Appends the job's NATS payload to `out`.
+pub fn encode_job(out: &mut Vec<u8>, jid: JobId, header: &JobHeader, line: &str) {
+    use std::io::Write;
+    jid.write_hex(out);
+    if let Some(gid) = header.gate {
+        let _ = write!(out, " g={gid}");
+    }
+    if let Some(ms) = header.budget_ms {
+        let _ = write!(out, " t={ms}");
+    }
+    if let Some(ip) = header.client {
+        let _ = write!(out, " c={ip}");
+    }
+    out.push(b'~');
+    out.extend_from_slice(line.as_bytes());
+}
+
+/// Reads a job payload.
+pub fn parse_job(payload: &[u8]) -> Result<Job<'_>, LineError> {
+    let text = std::str::from_utf8(payload).map_err(|_| LineError::NotUtf8)?;
+    let (head, line) = text.split_once('~').ok_or(LineError::NoSeparator)?;
+    let mut fields = head.split(' ');
+    let jid_text = fields.next().unwrap_or_default();
+    let jid = JobId::parse(jid_text).ok_or_else(|| LineError::BadJobId(short(jid_text)))?;
+    let mut header = JobHeader::default();
+    for field in fields {
+        let bad = || LineError::BadField(short(field));
+        let (key, value) = field.split_once('=').ok_or_else(bad)?;
+        match key {
+            "g" => header.gate = Some(value.parse().map_err(|_| bad())?),
+            "t" => header.budget_ms = Some(value.parse().map_err(|_| bad())?),
+            "c" => header.client = Some(value.parse().map_err(|_| bad())?),
+            _ => {}
+        }
+    }
+    Ok(Job { jid, header, line })
+}
+
+/// Appends the answer line for `jid`, `\r\n` included.
+pub fn encode_answer(out: &mut Vec<u8>, jid: JobId, response: &str) {
+    jid.write_hex(out);
+    out.push(b'~');
+    out.extend_from_slice(response.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// An answer line as the gate reads it (the framing already removed `\r\n`). The response
+/// is forwarded as it is: the gate never parses the JSON.
+pub fn parse_answer(line: &str) -> Result<(JobId, &str), LineError> {
+    let (jid_text, response) = line.split_once('~').ok_or(LineError::NoSeparator)?;
+    let jid = JobId::parse(jid_text).ok_or_else(|| LineError::BadJobId(short(jid_text)))?;
+    if response.is_empty() {
+        return Err(LineError::EmptyResponse);
+    }
+    Ok((jid, response))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JID: &str = "0123456789abcdef0123456789abcdef";
+
+    fn jid() -> JobId {
+        JobId::parse(JID).unwrap()
+    }
+
+    #[test]
+    fn job_ids_are_32_lowercase_hex_both_ways() {
+        let id = JobId::random();
+        let text = id.to_string();
+        assert_eq!(text.len(), JOB_ID_LEN);
+        assert_eq!(JobId::parse(&text), Some(id));
+        let mut hex = Vec::new();
+        id.write_hex(&mut hex);
+        assert_eq!(hex, text.as_bytes());
+        assert_ne!(JobId::random(), id);
+        assert_eq!(JobId(1).to_string(), format!("{}1", "0".repeat(31)));
+        for bad in [
+            "",
+            "0123456789abcdef0123456789abcde",   // 31
+            "0123456789abcdef0123456789abcdef0", // 33
+            "0123456789ABCDEF0123456789abcdef",  // upper case
+            "0123456789abcdef0123456789abcdeg",
+            "0123456789abcdef0123456789abcde ",
+            "+123456789abcdef0123456789abcdef",
+        ] {
+            assert_eq!(JobId::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn keys_are_spelled_as_the_contract_says() {
+        assert_eq!(job_key(jid()), format!("gate.job.{JID}"));
+        assert_eq!(gate_key(7), "gates.id.7");
+        assert_eq!(chat_login_key("n1"), "chat.logintokens.n1");
+    }
+
+    #[test]
+    fn a_job_with_every_field_byte_for_byte() {
+        let header = JobHeader {
+            gate: Some(3),
+            budget_ms: Some(9998),
+            client: Some("203.0.113.9".parse().unwrap()),
+        };
+        let mut out = Vec::new();
+        encode_job(&mut out, jid(), &header, "{\"function\":\"x~y\"}");
+        assert_eq!(
+            out,
+            format!("{JID} g=3 t=9998 c=203.0.113.9~{{\"function\":\"x~y\"}}").as_bytes()
+        );
+        let job = parse_job(&out).unwrap();
+        assert_eq!(job.jid, jid());
+        assert_eq!(job.header, header);
+        assert_eq!(job.line, "{\"function\":\"x~y\"}");
+    }
+
+    #[test]
+    fn a_seed_contract_job_has_an_empty_header() {
+        let mut out = Vec::new();
+        encode_job(&mut out, jid(), &JobHeader::default(), "{}");
+        assert_eq!(out, format!("{JID}~{{}}").as_bytes());
+        let payload = format!("{JID}~");
+        let job = parse_job(payload.as_bytes()).unwrap();
+        assert_eq!(job.header, JobHeader::default());
+        assert_eq!(job.line, "");
+    }
+
+    #[test]
+    fn ipv6_clients_round_trip() {
+        let header = JobHeader {
+            client: Some("2001:db8::1".parse().unwrap()),
+            ..JobHeader::default()
+        };
+        let mut out = Vec::new();
+        encode_job(&mut out, jid(), &header, "l");
+        assert_eq!(out, format!("{JID} c=2001:db8::1~l").as_bytes());
+        assert_eq!(parse_job(&out).unwrap().header, header);
+    }
+
+    #[test]
+    fn unknown_header_keys_are_skipped_known_ones_must_read() {
+        let payload = format!("{JID} z=what g=2~l");
+        let job = parse_job(payload.as_bytes()).unwrap();
+        assert_eq!(job.header.gate, Some(2));
+        for bad in ["g=x", "g=-1", "t=1.5", "c=300.1.1.1", "nokey", "g="] {
+            let payload = format!("{JID} {bad}~l");
+            assert!(
+                matches!(parse_job(payload.as_bytes()), Err(LineError::BadField(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn broken_jobs_are_refused() {
+        assert_eq!(parse_job(b"\xff\xfe~x"), Err(LineError::NotUtf8));
+        assert_eq!(parse_job(JID.as_bytes()), Err(LineError::NoSeparator));
+        assert_eq!(parse_job(b"~x"), Err(LineError::BadJobId(String::new())));
+        assert!(matches!(parse_job(b"abc~x"), Err(LineError::BadJobId(_))));
+        let long = format!("{}~x", "a".repeat(100));
+        match parse_job(long.as_bytes()) {
+            Err(LineError::BadJobId(shown)) => assert_eq!(shown.len(), 40),
+            other => panic!("{other:?}"),
+        }
+        // Two spaces: an empty field is not `key=value`.
+        assert!(matches!(
+            parse_job(format!("{JID}  g=1~l").as_bytes()),
+            Err(LineError::BadField(_))
+        ));
+    }
+
+    #[test]
+    fn answers_byte_for_byte_and_back() {
+        let mut out = Vec::new();
+        encode_answer(&mut out, jid(), "{\"status\":0,\"message\":\"a~b\"}");
+        assert_eq!(
+            out,
+            format!("{JID}~{{\"status\":0,\"message\":\"a~b\"}}\r\n").as_bytes()
+        );
+        let text = std::str::from_utf8(&out).unwrap().trim_end();
+        assert_eq!(
+            parse_answer(text),
+            Ok((jid(), "{\"status\":0,\"message\":\"a~b\"}"))
+        );
+    }
+
+    #[test]
+    fn broken_answers_are_refused() {
+        assert_eq!(parse_answer("no separator"), Err(LineError::NoSeparator));
+        assert_eq!(parse_answer("~{}"), Err(LineError::BadJobId(String::new())));
+        assert!(matches!(
+            parse_answer("00112233445566778899AABBCCDDEEFF~{}"),
+            Err(LineError::BadJobId(_))
+        ));
+        assert!(matches!(
+            parse_answer(&format!("{JID}0~{{}}")),
+            Err(LineError::BadJobId(_))
+        ));
+        assert_eq!(
+            parse_answer(&format!("{JID}~")),
+            Err(LineError::EmptyResponse)
+        );
+    }
+}
