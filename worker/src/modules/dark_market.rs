@@ -662,7 +662,8 @@ mod tests {
 
     #[test]
     fn a_broken_section_is_refused_whole() {
-        let cases: [(&str, fn(&mut Value)); 9] = [
+        type Change = fn(&mut Value);
+        let cases: [(&str, Change); 9] = [
             ("unknown good", |d| d["T1"] = json!(["18", "X1"])),
             ("unpriced item", |d| d["T1"] = json!(["18", "43"])),
             ("empty tier", |d| d["T2"] = json!([])),
