@@ -3310,3 +3310,205 @@ fn science_elements_vip() {
     );
     w.finish();
 }
+
+// ---------------------------------------------------------------------------------------
+// dark market (and the fortune wheel, documented but never registered)
+
+const DARK_MARKET: &[Expect] = &[
+    row("refresh_market: never opened", "refresh_market", &[99], &[]),
+    row(
+        "darkmarket_transaction: never opened",
+        "darkmarket_transaction",
+        &[98],
+        &[],
+    ),
+    row(
+        "get_all_market: first visit",
+        "get_all_market",
+        &[0],
+        &[
+            ("dark_markets[].pid", Num),
+            ("dark_markets[].gid", Num),
+            ("dark_markets[].mid", Num),
+            ("dark_markets[].qty", Num),
+            ("dark_markets[].cid", Num),
+            ("dark_markets[].amt", Num),
+            ("refresh_time", Num),
+            ("refreshable", Num),
+            ("config.refresh_diamond", Num),
+        ],
+    ),
+    row(
+        "get_all_market",
+        "get_all_market",
+        &[1],
+        &[
+            ("dark_markets[].pid", Num),
+            ("dark_markets[].gid", Num),
+            ("dark_markets[].mid", Num),
+            ("dark_markets[].qty", Num),
+            ("dark_markets[].cid", Num),
+            ("dark_markets[].amt", Num),
+            ("refresh_time", Num),
+            ("refreshable", Num),
+            ("config.refresh_diamond", Num),
+        ],
+    ),
+    row(
+        "refresh_market",
+        "refresh_market",
+        &[0],
+        &[
+            ("dark_markets[].pid", Num),
+            ("dark_markets[].gid", Num),
+            ("dark_markets[].mid", Num),
+            ("dark_markets[].qty", Num),
+            ("dark_markets[].cid", Num),
+            ("dark_markets[].amt", Num),
+            ("refresh_time", Num),
+            ("refreshable", Num),
+            ("diamond.remaining", Num),
+            ("diamond.reward", Num),
+            ("refresh_diamond", Num),
+        ],
+    ),
+    row("refresh_market: no diamonds", "refresh_market", &[98], &[]),
+    row(
+        "darkmarket_transaction",
+        "darkmarket_transaction",
+        &[0],
+        &[
+            ("reward.pid", Num),
+            ("reward.gid", Num),
+            ("reward.mid", Num),
+            ("reward.qty", Num),
+            ("reward.cid", Num),
+            ("reward.amt", Num),
+            ("remaining.gid", Num),
+            ("remaining.mid", Num),
+            ("remaining.qty", Num),
+            ("remaining.cid", Num),
+            ("remaining.amt", Num),
+        ],
+    ),
+    row(
+        "darkmarket_transaction: bought",
+        "darkmarket_transaction",
+        &[97],
+        &[],
+    ),
+    row(
+        "darkmarket_transaction: no currency",
+        "darkmarket_transaction",
+        &[96],
+        &[],
+    ),
+    row(
+        "darkmarket_transaction: skill held",
+        "darkmarket_transaction",
+        &[95],
+        &[],
+    ),
+    row(
+        "darkmarket_transaction: bad pid",
+        "darkmarket_transaction",
+        &[99],
+        &[],
+    ),
+    // Documented by the original (document 3) but never registered by its worker:
+    // unknown functions.
+    row("fortune_wheel_basic", "fortune_wheel_basic", &[10], &[]),
+    row("fortune_wheel_pro", "fortune_wheel_pro", &[10], &[]),
+];
+
+#[test]
+fn dark_market() {
+    let _one = one_at_a_time();
+    let stack = Stack::start();
+    let addr = stack.gate_addr();
+    let admin = stack.admin_token();
+    let mut w = Walker::new(addr, "dark_market", DARK_MARKET);
+    let mut p = new_player(addr, "dm");
+
+    w.call("refresh_market: never opened", &p.session, json!({}));
+    w.call(
+        "darkmarket_transaction: never opened",
+        &p.session,
+        json!({"pid": 0}),
+    );
+    let first = w.call("get_all_market: first visit", &p.session, json!({}));
+    w.expect(
+        first["data"]["dark_markets"].as_array().map(Vec::len) == Some(9)
+            && first["data"]["refreshable"] == 3
+            && first["data"]["config"]["refresh_diamond"] == 100,
+        format!(
+            "get_all_market: nine offers, three free refreshes, 100 diamonds a refresh: {first}"
+        ),
+    );
+    let again = w.call("get_all_market", &p.session, json!({}));
+    w.expect(
+        again["data"]["dark_markets"] == first["data"]["dark_markets"],
+        format!("get_all_market: the same offers on a second look: {again}"),
+    );
+    for left in [2, 1, 0] {
+        let r = w.call("refresh_market", &p.session, json!({}));
+        w.expect(
+            r["data"]["refreshable"] == left && r["data"]["diamond"]["reward"] == 0,
+            format!("refresh_market: free, {left} left: {r}"),
+        );
+    }
+    drain_diamonds(addr, &mut p);
+    w.call("refresh_market: no diamonds", &p.session, json!({}));
+    w.call(
+        "darkmarket_transaction: no currency",
+        &p.session,
+        json!({"pid": 0}),
+    );
+    w.setup(grant(addr, &admin, &p.gn, &["3:5:100000"]));
+    let paid = w.call("refresh_market", &p.session, json!({}));
+    w.expect(
+        paid["data"]["diamond"] == json!({"remaining": 99_900, "reward": -100}),
+        format!("refresh_market: 100 diamonds without a free refresh: {paid}"),
+    );
+    let bought = w.call("darkmarket_transaction", &p.session, json!({"pid": 0}));
+    let offer = &paid["data"]["dark_markets"][0];
+    w.expect(
+        bought["data"]["reward"]["amt"].as_i64() == offer["amt"].as_i64().map(|a| -a)
+            && bought["data"]["reward"]["mid"] == offer["mid"],
+        format!("darkmarket_transaction: slot 0 of the refresh for its price: {bought}"),
+    );
+    w.call(
+        "darkmarket_transaction: bought",
+        &p.session,
+        json!({"pid": 0}),
+    );
+    let shown = w.raw("get_all_market", &p.session, json!({}));
+    w.expect(
+        shown["data"]["dark_markets"][0]["amt"].as_i64() == offer["amt"].as_i64().map(|a| -a),
+        format!("get_all_market: a sold offer's amt is negative: {shown}"),
+    );
+    for pid in [json!(-1), json!(9)] {
+        w.call(
+            "darkmarket_transaction: bad pid",
+            &p.session,
+            json!({ "pid": pid }),
+        );
+    }
+    // The configured market sells no skills; a skill offer is put in the database.
+    give_in_db(
+        &stack.db,
+        &p.gn,
+        "UPDATE {db}.dark_market_offers SET gid = 1, mid = 3, qty = 1, cid = 5, amt = 50, \
+         bought = 0 WHERE unique_id = '{uid}' AND pid IN (1, 2)",
+    );
+    w.call("darkmarket_transaction", &p.session, json!({"pid": 1}));
+    w.call(
+        "darkmarket_transaction: skill held",
+        &p.session,
+        json!({"pid": 2}),
+    );
+
+    w.call("fortune_wheel_basic", &p.session, json!({}));
+    w.call("fortune_wheel_pro", &p.session, json!({}));
+    w.finish();
+}

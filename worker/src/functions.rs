@@ -8,8 +8,8 @@ use crate::modules::mail;
 use crate::modules::{achievement, check_in, task};
 use crate::modules::{armor, role, skill};
 use crate::modules::{chat, family, friend};
+use crate::modules::{dark_market, item, package, player, stage, weapon};
 use crate::modules::{elements, science, vip};
-use crate::modules::{item, package, player, stage, weapon};
 
 const fn entry(name: &'static str, run: Run) -> Function {
     Function { name, run }
@@ -129,6 +129,12 @@ pub const FUNCTIONS: &[Function] = &[
     ),
     entry("purchase_vip_gift", Run::Player(vip::purchase_vip_gift)),
     entry("purchase_vip_card", Run::Player(vip::purchase_vip_card)),
+    entry("get_all_market", Run::Player(dark_market::get_all_market)),
+    entry("refresh_market", Run::Player(dark_market::refresh_market)),
+    entry(
+        "darkmarket_transaction",
+        Run::Player(dark_market::darkmarket_transaction),
+    ),
     entry("send_mail", Run::Player(mail::send_mail)),
     entry("get_new_mail", Run::Session(mail::get_new_mail)),
     entry("get_all_mail", Run::Session(mail::get_all_mail)),

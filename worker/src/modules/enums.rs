@@ -842,6 +842,48 @@ crate::module_statuses! {
     }
 }
 
+// Dark market: the original's darkmarket.py codes, per function.
+
+crate::module_statuses! {
+    /// Statuses of `get_all_market`: two successes.
+    pub enum GetMarketStatus {
+        /// New offers were drawn (the first visit, or a refresh period passed).
+        Refreshed = 0 => "Dark market refreshed successfully",
+        /// The offers drawn before, unchanged.
+        Unchanged = 1 => "Get all black market information",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `refresh_market` (a free refresh while any is left, else a paid one).
+    pub enum RefreshMarketStatus {
+        Refreshed = 0 => "Dark market refreshed successfully",
+        /// No free refresh left and too few diamonds for a paid one (nothing paid).
+        Diamonds = 98 => "Insufficient diamond",
+        /// The player never opened the market (`get_all_market` draws its first offers).
+        NotYet = 99 => "You have not yet done an automatic refresh",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `darkmarket_transaction`.
+    pub enum MarketBuyStatus {
+        Bought = 0 => "Purchase success",
+        /// A stored offer of a group the market does not sell (never drawn by ours).
+        BadGroup = 94 => "The server found an abnormal group id",
+        /// A skill offer for a skill the player has learned (nothing paid).
+        HasSkill = 95 => "You already have this skill",
+        /// Too little of the offer's currency (nothing paid).
+        Currency = 96 => "Insufficient currency",
+        /// This offer was bought already (each is sold once until the next refresh).
+        Sold = 97 => "The item has been purchased",
+        /// No offer at `pid` yet: the player never opened the market.
+        NotYet = 98 => "You have not yet done an automatic refresh",
+        /// `pid` is not a slot of the market (0 to `constraint.grid` - 1).
+        BadPid = 99 => "parameter error",
+    }
+}
+
 /// Token claim `role` that admin-only functions require.
 pub const ADMIN_ROLE: &str = "admin";
 
@@ -917,5 +959,8 @@ mod tests {
         distinct(AchievementRewardStatus::ALL);
         distinct(ActivateAchievementStatus::ALL);
         distinct(StageStatus::ALL);
+        distinct(GetMarketStatus::ALL);
+        distinct(RefreshMarketStatus::ALL);
+        distinct(MarketBuyStatus::ALL);
     }
 }

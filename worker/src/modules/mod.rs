@@ -9,6 +9,7 @@ pub mod check_in;
 pub mod common;
 pub mod config_readers;
 pub mod daily;
+pub mod dark_market;
 pub mod elements;
 pub mod energy;
 pub mod enums;

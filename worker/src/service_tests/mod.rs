@@ -9,6 +9,7 @@
 //! - `friend`, `weapon`, `package`, `stage`, `roles` (roles, skills, armor): those modules
 //!   as the original game's clients call them;
 //! - `science_vip`: science, element skills and VIP, likewise;
+//! - `dark_market`: the dark market's offers, refreshes and purchases, likewise;
 //! - `contact`: email and phone verification with a real SMTP server and HTTP hook;
 //! - `config_readers`: the config reader functions;
 //! - `progression`: check-in, daily tasks and achievements, and what counts for them.
@@ -16,6 +17,7 @@
 mod accounts;
 mod config_readers;
 mod contact;
+mod dark_market;
 mod family;
 mod friend;
 mod handler;
