@@ -86,6 +86,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "check_in",
         sql: include_str!("../migrations/0013_check_in.sql"),
     },
+    Migration {
+        version: 14,
+        name: "summon",
+        sql: include_str!("../migrations/0014_summon.sql"),
+    },
 ];
 
 const MIGRATION_LOCK: &str = "lukseun.schema_migrations";
