@@ -682,14 +682,15 @@ fn pay(
 }
 
 /// Pays for one single pull: the diamond store's first pulls of a game day at
-/// `daily_prices` (free, then half), anything else as [`pay`].
+/// `daily_prices` (free, then half), anything else as [`pay`]. Answers what was paid and
+/// whether it was one of the day's cheap pulls.
 fn pay_single(
     tx: &mut mysql::Transaction<'_>,
     store: &Store,
     world: &str,
     uid: &str,
     now: i64,
-) -> Result<Paid, FnError> {
+) -> Result<(Paid, bool), FnError> {
     if store.kind == Kind::Diamond && !store.daily_prices.is_empty() {
         let used = daily::lock_used(tx, world, uid, LIMIT_DIAMOND, now)?;
         if let Some(price) = store.daily_prices.get(used as usize) {
@@ -697,10 +698,10 @@ fn pay_single(
                 return Err(SummonStatus::Materials.into());
             }
             daily::set_used(tx, world, uid, LIMIT_DIAMOND, now, used + 1)?;
-            return Ok((store.kind.currency(), *price));
+            return Ok(((store.kind.currency(), *price), true));
         }
     }
-    pay(tx, store, world, uid, 1, now)
+    Ok((pay(tx, store, world, uid, 1, now)?, false))
 }
 
 /// The task and achievement a pull of `cells` cells counts (the original's: the diamond
@@ -794,7 +795,7 @@ fn single_pump(ctx: &Context, player: &Player, kind: Kind) -> Outcome {
         let cell = pick(&ctx.rng, &shown.cells)
             .map(|i| shown.cells[i].clone())
             .ok_or_else(|| FnError::Backend("a current store has no cell left".into()))?;
-        let paid = pay_single(tx, &store, world, uid, now)?;
+        let (paid, cheap) = pay_single(tx, &store, world, uid, now)?;
         let paid = paid_strings(tx, world, uid, paid)?;
         let mut items = vec![cell.item];
         items.extend_from_slice(&store.reward);
@@ -811,7 +812,7 @@ fn single_pump(ctx: &Context, player: &Player, kind: Kind) -> Outcome {
                 // The diamond store's pulls past the cheap ones count as one more (the
                 // original's `lim + 1`, never stored).
                 let shown_limit = match kind {
-                    Kind::Diamond if used as usize >= store.daily_prices.len() => used + 1,
+                    Kind::Diamond if !cheap => used + 1,
                     _ => limit(&store, used).unwrap_or(0),
                 };
                 json!({"limit": shown_limit, "cooling": daily::seconds_to_next_day(now)})
