@@ -276,7 +276,7 @@ impl Convert {
                 .collect()
         };
         let steps = ids(c.get("steps"))
-            .filter(|s| s.len() >= 1 && s.windows(2).all(|w| w[0] < w[1]) && s[0] > 0)
+            .filter(|s| !s.is_empty() && s.windows(2).all(|w| w[0] < w[1]) && s[0] > 0)
             .ok_or_else(|| broken("convert.steps must ascend from 1 or more"))?;
         let special = c
             .get("special")
@@ -755,7 +755,7 @@ fn buy_refresh(ctx: &Context, player: &Player, kind: Kind) -> Outcome {
     transaction(ctx.db, |tx| {
         daily::lock_player(tx, world, uid)?;
         let cid = kind.currency();
-        let free = store_row(tx, world, uid, cid)?.map_or(true, |(_, f)| f <= now);
+        let free = store_row(tx, world, uid, cid)?.is_none_or(|(_, f)| f <= now);
         let cost = if free { 0 } else { store.refresh_qty };
         let price = Item {
             group: ITEM_GROUP,
