@@ -3512,3 +3512,250 @@ fn dark_market() {
     w.call("fortune_wheel_pro", &p.session, json!({}));
     w.finish();
 }
+
+// summoning (summoning.py)
+
+/// A store's `constraint` as `refresh_*_store`, `buy_refresh_*` and the dozen pumps answer
+/// it (the gift store has no `limit`).
+macro_rules! store_fields {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            ("refresh[]", Obj),
+            ("refresh[].pid", Num),
+            ("refresh[].mid", Str),
+            ("refresh[].wgt", Num),
+            ("refresh[].isb", Num),
+            ("constraint", Obj),
+            ("constraint.cid", Num),
+            ("constraint.cooling_refresh", Num),
+            ("constraint.cooling", Num),
+            ("constraint.qty", Num),
+            ("constraint.refresh", Num),
+            ("constraint.acp", Num),
+            $($extra,)*
+        ]
+    };
+}
+
+const PULL_FIELDS: &[(&str, compat::Ty)] = &[
+    ("remaining[]", Str),
+    ("reward[]", Str),
+    ("pid", Num),
+    ("constraint.limit", Num),
+    ("constraint.cooling", Num),
+];
+
+const DOZEN_FIELDS: &[(&str, compat::Ty)] =
+    store_fields!(("remaining[]", Str), ("reward[]", Str), ("pid[]", Num),);
+
+const SUMMON: &[Expect] = &[
+    row(
+        "refresh_diamond_store",
+        "refresh_diamond_store",
+        &[0],
+        store_fields!(("constraint.limit", Num)),
+    ),
+    row(
+        "refresh_diamond_store: shown",
+        "refresh_diamond_store",
+        &[1],
+        store_fields!(("constraint.limit", Num)),
+    ),
+    row(
+        "refresh_coin_store",
+        "refresh_coin_store",
+        &[0],
+        store_fields!(("constraint.limit", Num)),
+    ),
+    row(
+        "refresh_gift_store",
+        "refresh_gift_store",
+        &[0],
+        store_fields!(),
+    ),
+    row(
+        "buy_refresh_diamond",
+        "buy_refresh_diamond",
+        &[0],
+        store_fields!(
+            ("constraint.limit", Num),
+            ("consume.remain_v", Num),
+            ("consume.value", Num)
+        ),
+    ),
+    row(
+        "buy_refresh_diamond: no diamonds",
+        "buy_refresh_diamond",
+        &[99],
+        &[],
+    ),
+    row(
+        "buy_refresh_coin",
+        "buy_refresh_coin",
+        &[0],
+        store_fields!(("consume.remain_v", Num), ("consume.value", Num)),
+    ),
+    row(
+        "buy_refresh_gift",
+        "buy_refresh_gift",
+        &[0],
+        store_fields!(("consume.remain_v", Num), ("consume.value", Num)),
+    ),
+    row(
+        "single_pump_diamond",
+        "single_pump_diamond",
+        &[0],
+        PULL_FIELDS,
+    ),
+    row(
+        "single_pump_diamond: no diamonds",
+        "single_pump_diamond",
+        &[99],
+        &[],
+    ),
+    row("single_pump_coin", "single_pump_coin", &[0], PULL_FIELDS),
+    row(
+        "single_pump_coin: no pulls left",
+        "single_pump_coin",
+        &[95],
+        &[],
+    ),
+    row(
+        "single_pump_gift",
+        "single_pump_gift",
+        &[0],
+        &[
+            ("remaining[]", Str),
+            ("reward[]", Str),
+            ("pid", Num),
+            ("constraint.cooling", Num),
+        ],
+    ),
+    row("single_pump_gift: no gifts", "single_pump_gift", &[99], &[]),
+    row(
+        "dozen_pump_diamond",
+        "dozen_pump_diamond",
+        &[0],
+        DOZEN_FIELDS,
+    ),
+    row(
+        "dozen_pump_diamond: no diamonds",
+        "dozen_pump_diamond",
+        &[99],
+        &[],
+    ),
+    row("dozen_pump_coin", "dozen_pump_coin", &[0], DOZEN_FIELDS),
+    row("dozen_pump_gift", "dozen_pump_gift", &[0], DOZEN_FIELDS),
+    row(
+        "integral_convert: too little integral",
+        "integral_convert",
+        &[99],
+        &[],
+    ),
+    row(
+        "integral_convert",
+        "integral_convert",
+        &[0, 1],
+        &[
+            ("acp", Num),
+            ("rid", Num),
+            ("star", Num),
+            ("remain_seg", Num),
+            ("reward_seg", Num),
+        ],
+    ),
+    row(
+        "integral_convert: universal segments",
+        "integral_convert",
+        &[2],
+        &[
+            ("acp", Num),
+            ("iid", Num),
+            ("remain_v", Num),
+            ("reward_v", Num),
+            ("integral", Num),
+        ],
+    ),
+];
+
+#[test]
+fn summon() {
+    let _one = one_at_a_time();
+    let stack = Stack::start();
+    let addr = stack.gate_addr();
+    let admin = stack.admin_token();
+    let mut w = Walker::new(addr, "summon", SUMMON);
+    let p = new_player(addr, "su");
+
+    // the stores: made, shown, refreshed (the first refresh free)
+    let made = w.call("refresh_diamond_store", &p.session, json!({}));
+    w.expect(
+        made["data"]["refresh"].as_array().map_or(0, Vec::len) == 12,
+        format!("refresh_diamond_store: twelve cells: {made}"),
+    );
+    w.call("refresh_diamond_store: shown", &p.session, json!({}));
+    w.call("refresh_coin_store", &p.session, json!({}));
+    w.call("refresh_gift_store", &p.session, json!({}));
+    let free = w.call("buy_refresh_diamond", &p.session, json!({}));
+    w.expect(
+        free["data"]["consume"]["value"] == 0,
+        format!("buy_refresh_diamond: the first refresh is free: {free}"),
+    );
+    w.call("buy_refresh_coin", &p.session, json!({}));
+    w.call("buy_refresh_gift", &p.session, json!({}));
+
+    // single pulls: the day's first diamond pull is free
+    let first = w.call("single_pump_diamond", &p.session, json!({}));
+    w.expect(
+        first["data"]["reward"][0] == "3:5:0",
+        format!("single_pump_diamond: the first pull of the day is free: {first}"),
+    );
+    w.setup(grant(addr, &admin, &p.gn, &["3:1:130000", "3:16:130"]));
+    w.call("single_pump_coin", &p.session, json!({}));
+    w.call("single_pump_gift", &p.session, json!({}));
+
+    // dozen pumps of every store
+    w.setup(grant(addr, &admin, &p.gn, &["3:5:2400"]));
+    let dozen = w.call("dozen_pump_diamond", &p.session, json!({}));
+    w.expect(
+        dozen["data"]["refresh"].as_array().map_or(0, Vec::len) == 12,
+        format!("dozen_pump_diamond: the store refilled: {dozen}"),
+    );
+    w.call("dozen_pump_coin", &p.session, json!({}));
+    w.call("dozen_pump_gift", &p.session, json!({}));
+    // the coin pulls of the day are used up (scrolls the store gave pay their own pulls)
+    for _ in 0..60 {
+        if status(&w.raw("single_pump_coin", &p.session, json!({}))) != 0 {
+            break;
+        }
+    }
+    w.call("single_pump_coin: no pulls left", &p.session, json!({}));
+
+    // refusals: a player without diamonds or gifts
+    let mut poor = new_player(addr, "su");
+    drain_diamonds(addr, &mut poor);
+    w.raw("single_pump_diamond", &poor.session, json!({}));
+    w.call("single_pump_diamond: no diamonds", &poor.session, json!({}));
+    w.call("dozen_pump_diamond: no diamonds", &poor.session, json!({}));
+    w.raw("buy_refresh_diamond", &poor.session, json!({}));
+    w.call("buy_refresh_diamond: no diamonds", &poor.session, json!({}));
+    w.call("single_pump_gift: no gifts", &poor.session, json!({}));
+
+    // integral: the steps of 200 to 800 give roles, 1000 universal segments
+    w.call(
+        "integral_convert: too little integral",
+        &poor.session,
+        json!({}),
+    );
+    w.setup(grant(addr, &admin, &poor.gn, &["3:44:1000"]));
+    w.call("integral_convert", &poor.session, json!({}));
+    for _ in 0..3 {
+        w.raw("integral_convert", &poor.session, json!({}));
+    }
+    w.call(
+        "integral_convert: universal segments",
+        &poor.session,
+        json!({}),
+    );
+    w.finish();
+}

@@ -370,3 +370,72 @@ fn science_element_and_vip_numbers_are_complete() {
         assert!(known.contains(&(3, card)), "card item {card}");
     }
 }
+
+/// summon.json as the summoning functions read it: every store's goods name something a
+/// player can get (items.json, or a skill 1-40), weights and quantities above zero, the
+/// `must` goods fit the grid, and the integral steps ascend to items and roles that exist.
+#[test]
+fn summon_stores_and_integral_steps_are_well_formed() {
+    let all = load();
+    let known = item_ids(&all);
+    let summon = &all["summon"];
+    let grid = summon["grid"].as_u64().unwrap();
+    assert!((1..=64).contains(&grid));
+    for key in ["DIAMOND", "COIN", "FRIEND_GIFT"] {
+        let store = &summon["resource"][key];
+        assert!(store["qty"].as_u64().unwrap() > 0, "{key}.qty");
+        for reward in store["reward"].as_array().unwrap() {
+            check_item_string(reward, &known, "summon reward");
+        }
+        if let Some(scroll) = store.get("scroll") {
+            assert!(
+                known.contains(&(3, scroll.as_u64().unwrap())),
+                "{key}.scroll"
+            );
+        }
+        let refresh = &store["constraint"]["refresh"];
+        assert!(refresh["hours"].as_u64().unwrap() > 0 && refresh["qty"].as_u64().is_some());
+        assert!(store["constraint"]["hours"].as_u64().unwrap() > 0, "{key}");
+        let must = store["must"]["goods"].as_array().unwrap();
+        let other = store["other"]["goods"].as_array().unwrap();
+        assert!(must.len() as u64 <= grid && !other.is_empty(), "{key}");
+        for goods in must.iter().chain(other) {
+            let gid = goods["gid"].as_u64().unwrap();
+            assert!(goods["qty"].as_u64().unwrap() > 0, "{key}: {goods}");
+            assert!(goods["weight"].as_u64().unwrap() > 0, "{key}: {goods}");
+            let mids = goods["mid"].as_array().unwrap();
+            assert!(!mids.is_empty(), "{key}: {goods}");
+            for mid in mids {
+                let mid = mid.as_u64().unwrap();
+                let ok = if gid == 1 {
+                    (1..=40).contains(&mid)
+                } else {
+                    known.contains(&(gid, mid))
+                };
+                assert!(ok, "{key}: {gid}:{mid} is nothing a player can get");
+            }
+        }
+    }
+    let convert = &summon["convert"];
+    let steps: Vec<u64> = convert["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_u64().unwrap())
+        .collect();
+    assert!(
+        steps[0] > 0 && steps.windows(2).all(|w| w[0] < w[1]),
+        "{steps:?}"
+    );
+    assert!(steps.contains(&convert["special"]["step"].as_u64().unwrap()));
+    let roles = convert["role"]["mid"].as_array().unwrap();
+    for rid in roles.iter().chain([&convert["special"]["mid"]]) {
+        assert!(
+            known.contains(&(2, rid.as_u64().unwrap())),
+            "convert role {rid}"
+        );
+    }
+    assert!(known.contains(&(3, convert["item"]["mid"].as_u64().unwrap())));
+    assert!(convert["item"]["qty"].as_u64().unwrap() > 0);
+    assert!(convert["duplicate_segments"].as_u64().is_some());
+}

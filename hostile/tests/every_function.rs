@@ -121,6 +121,29 @@ fn every_function_answers_hostile_arguments_with_a_defined_status() {
         let a = c.call(&request("s0", function, json!({"token": session})));
         assert!(done.contains(&status(&a)), "{function}: {a}");
     }
+    // Summoning grants without arguments too (the day's free diamond pull, anything the
+    // player's currency still pays for): pulled until refused, so the rounds meet 95/99.
+    for function in [
+        "single_pump_diamond",
+        "single_pump_coin",
+        "single_pump_gift",
+        "dozen_pump_diamond",
+        "dozen_pump_coin",
+        "dozen_pump_gift",
+        "integral_convert",
+    ] {
+        let mut last = 0;
+        for _ in 0..200 {
+            last = status(&c.call(&request("s0", function, json!({"token": session}))));
+            if last != 0 && last != 1 && last != 2 {
+                break;
+            }
+        }
+        assert!(
+            [95, 99].contains(&last),
+            "{function}: still granting ({last})"
+        );
+    }
     let before = holdings(&mut c, &session);
 
     let mut answered = 0;

@@ -87,6 +87,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0013_check_in.sql"),
     },
     Migration {
+        version: 14,
+        name: "summon",
+        sql: include_str!("../migrations/0014_summon.sql"),
+    },
+    Migration {
         version: 16,
         name: "dark_market",
         sql: include_str!("../migrations/0016_dark_market.sql"),

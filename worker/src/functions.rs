@@ -5,6 +5,7 @@ use crate::function::{Function, Run};
 use crate::modules::account;
 use crate::modules::config_readers as cfg;
 use crate::modules::mail;
+use crate::modules::summon;
 use crate::modules::{achievement, check_in, task};
 use crate::modules::{armor, role, skill};
 use crate::modules::{chat, family, friend};
@@ -108,6 +109,37 @@ pub const FUNCTIONS: &[Function] = &[
     entry("stage_hang_up", Run::Player(stage::stage_hang_up)),
     entry("stage_hu_show", Run::Player(stage::stage_hu_show)),
     entry("stage_mopping_up", Run::Player(stage::stage_mopping_up)),
+    entry(
+        "refresh_diamond_store",
+        Run::Player(summon::refresh_diamond_store),
+    ),
+    entry(
+        "refresh_coin_store",
+        Run::Player(summon::refresh_coin_store),
+    ),
+    entry(
+        "refresh_gift_store",
+        Run::Player(summon::refresh_gift_store),
+    ),
+    entry(
+        "buy_refresh_diamond",
+        Run::Player(summon::buy_refresh_diamond),
+    ),
+    entry("buy_refresh_coin", Run::Player(summon::buy_refresh_coin)),
+    entry("buy_refresh_gift", Run::Player(summon::buy_refresh_gift)),
+    entry(
+        "single_pump_diamond",
+        Run::Player(summon::single_pump_diamond),
+    ),
+    entry("single_pump_coin", Run::Player(summon::single_pump_coin)),
+    entry("single_pump_gift", Run::Player(summon::single_pump_gift)),
+    entry(
+        "dozen_pump_diamond",
+        Run::Player(summon::dozen_pump_diamond),
+    ),
+    entry("dozen_pump_coin", Run::Player(summon::dozen_pump_coin)),
+    entry("dozen_pump_gift", Run::Player(summon::dozen_pump_gift)),
+    entry("integral_convert", Run::Player(summon::integral_convert)),
     entry("science_infos", Run::Player(science::science_infos)),
     entry("science_up", Run::Player(science::science_up)),
     entry(

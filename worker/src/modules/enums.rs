@@ -884,6 +884,37 @@ crate::module_statuses! {
     }
 }
 
+// Summoning: the original's summoning.py codes.
+
+crate::module_statuses! {
+    /// Statuses of the summoning store functions (`refresh_*_store`, `buy_refresh_*`,
+    /// `single_pump_*`, `dozen_pump_*`).
+    pub enum SummonStatus {
+        /// Success of `refresh_*_store` showing the current store (0: a new one was made).
+        Shown = 1 => "get all refresh info",
+        /// summon.json has no entry for this store.
+        NoConfig = 93 => "The configuration file does not exist",
+        /// The coin store's pulls of this game day are used up.
+        NoDraws = 95 => "Insufficient number of lucky draw",
+        /// Too few scrolls and too little of the store's currency (nothing was paid).
+        Materials = 99 => "insufficient materials",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `integral_convert`.
+    pub enum IntegralStatus {
+        /// A step of 200, 400, 600 or 800 unlocked a role.
+        Unlocked = 0 => "You unlocked a role",
+        /// The step's role was unlocked already: its segments instead.
+        Segments = 1 => "You get segments of the role",
+        /// The last step (1000): universal segments; the progress starts over.
+        Universal = 2 => "You get the universal segments",
+        /// The integral has not reached the next step.
+        Materials = 99 => "insufficient materials",
+    }
+}
+
 /// Token claim `role` that admin-only functions require.
 pub const ADMIN_ROLE: &str = "admin";
 
@@ -962,5 +993,7 @@ mod tests {
         distinct(GetMarketStatus::ALL);
         distinct(RefreshMarketStatus::ALL);
         distinct(MarketBuyStatus::ALL);
+        distinct(SummonStatus::ALL);
+        distinct(IntegralStatus::ALL);
     }
 }

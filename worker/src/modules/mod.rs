@@ -24,6 +24,7 @@ pub mod role;
 pub mod science;
 pub mod skill;
 pub mod stage;
+pub mod summon;
 pub mod task;
 pub mod vip;
 pub mod weapon;

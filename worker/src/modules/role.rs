@@ -317,6 +317,42 @@ pub fn level_up_role(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     })
 }
 
+/// Gives the player role `rid` as the original's `lottery.try_unlock_role`, in the caller's
+/// transaction (the player's row locked): a role it does not have unlocked is unlocked at
+/// star 1 (counting `Get4R`/`Get5R`/`Get6R`), else it gets `segments` of the role's
+/// segments. Answers (unlocked, star, segments held after).
+pub(crate) fn unlock_or_segments(
+    tx: &mut mysql::Transaction<'_>,
+    config: &GameConfig,
+    world: &str,
+    uid: &str,
+    rid: u32,
+    segments: u64,
+) -> Result<(bool, u32, u64), FnError> {
+    match state(tx, world, uid, rid)? {
+        Some(s) if s.row => {
+            let gift = Item {
+                group: SEGMENT_GROUP,
+                id: rid,
+                qty: segments,
+            };
+            item::grant(tx, config, world, uid, &[gift])?;
+            let seg = item::quantity(tx, world, uid, SEGMENT_GROUP, rid)?;
+            Ok((false, s.star, seg))
+        }
+        locked => {
+            tx.exec_drop(
+                "INSERT INTO roles (world, unique_id, role_id, star, level) VALUES (?, ?, ?, 1, 1)",
+                (world, uid, rid),
+            )?;
+            if let Some(a) = unlock_achievement(rid) {
+                progress::achieve(tx, world, uid, a, 1)?;
+            }
+            Ok((true, 1, locked.map_or(0, |s| s.seg)))
+        }
+    }
+}
+
 /// `level_up_star_role(role)`: one star up for `seg * (star + 1)` of the role's segments;
 /// star 0 -> 1 unlocks the role.
 pub fn level_up_star_role(ctx: &Context, player: &Player, args: &Args) -> Outcome {

@@ -12,7 +12,8 @@
 //! - `dark_market`: the dark market's offers, refreshes and purchases, likewise;
 //! - `contact`: email and phone verification with a real SMTP server and HTTP hook;
 //! - `config_readers`: the config reader functions;
-//! - `progression`: check-in, daily tasks and achievements, and what counts for them.
+//! - `progression`: check-in, daily tasks and achievements, and what counts for them;
+//! - `summon`: the summoning stores, pulls and integral.
 
 mod accounts;
 mod config_readers;
@@ -30,6 +31,7 @@ mod running;
 mod science_vip;
 mod social;
 mod stage;
+mod summon;
 mod through_gate;
 mod weapon;
 
