@@ -12,6 +12,7 @@ pub mod daily;
 pub mod elements;
 pub mod energy;
 pub mod enums;
+pub mod factory;
 pub mod family;
 pub mod friend;
 pub mod item;
