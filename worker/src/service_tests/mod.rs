@@ -11,11 +11,13 @@
 //! - `science_vip`: science, element skills and VIP, likewise;
 //! - `contact`: email and phone verification with a real SMTP server and HTTP hook;
 //! - `config_readers`: the config reader functions;
-//! - `progression`: check-in, daily tasks and achievements, and what counts for them.
+//! - `progression`: check-in, daily tasks and achievements, and what counts for them;
+//! - `factory`: the factory functions, production on the test clock, the wishing pool.
 
 mod accounts;
 mod config_readers;
 mod contact;
+mod factory;
 mod family;
 mod friend;
 mod handler;
