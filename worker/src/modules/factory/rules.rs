@@ -403,11 +403,25 @@ mod tests {
     }
 
     #[test]
-    fn wishes_draw_the_configs_multipliers() {
+    fn wishes_draw_the_configs_multipliers_by_its_weights() {
         let r = rules();
-        let rng = Rng::new(5);
-        for _ in 0..1000 {
-            assert!([1, 2, 3].contains(&r.roll_segments(&rng)));
+        let rng = Rng::new(2024);
+        let draws = 100_000u64;
+        let mut seen = [0u64; 3];
+        for _ in 0..draws {
+            let seg = r.roll_segments(&rng);
+            let i = r.pool.population.iter().position(|m| *m == seg).unwrap();
+            seen[i] += 1;
+        }
+        eprintln!("wishing pool roll, {draws} draws of Rng seed 2024:");
+        eprintln!("segments  weight  expected  observed  5 sigma");
+        let total: u64 = r.pool.weights.iter().sum();
+        for (i, m) in r.pool.population.iter().enumerate() {
+            let p = r.pool.weights[i] as f64 / total as f64;
+            let expected = draws as f64 * p;
+            let sigma = (expected * (1.0 - p)).sqrt();
+            eprintln!("{m:>8}  {p:>6.3}  {expected:>8.1}  {:>8}  {:>7.1}", seen[i], 5.0 * sigma);
+            assert!((seen[i] as f64 - expected).abs() <= 5.0 * sigma, "{m}: {seen:?}");
         }
     }
 }
