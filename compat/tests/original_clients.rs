@@ -3346,7 +3346,12 @@ macro_rules! refresh_fields {
 }
 
 const FACTORY: &[Expect] = &[
-    row("refresh_factory", "refresh_factory", &[0], refresh_fields!("")),
+    row(
+        "refresh_factory",
+        "refresh_factory",
+        &[0],
+        refresh_fields!(""),
+    ),
     row(
         "buy_worker_factory: no food",
         "buy_worker_factory",
@@ -3392,7 +3397,10 @@ const FACTORY: &[Expect] = &[
         "upgrade_factory: no crystal",
         "upgrade_factory",
         &[98],
-        &[("refresh.resource.remaining.0", Num), ("refresh.resource.reward.0", Num)],
+        &[
+            ("refresh.resource.remaining.0", Num),
+            ("refresh.resource.reward.0", Num),
+        ],
     ),
     row(
         "upgrade_factory",
@@ -3557,7 +3565,11 @@ fn factory() {
         "UPDATE {db}.factories SET crystal_level = 15 WHERE unique_id = '{uid}'",
     );
     w.call("upgrade_factory: max level", &p.session, json!({"fid": 2}));
-    w.call("upgrade_factory: invalid fid", &p.session, json!({"fid": 3}));
+    w.call(
+        "upgrade_factory: invalid fid",
+        &p.session,
+        json!({"fid": 3}),
+    );
 
     let wish = w.call(
         "activate_wishing_pool_factory",

@@ -4,12 +4,12 @@
 use crate::function::{Function, Run};
 use crate::modules::account;
 use crate::modules::config_readers as cfg;
+use crate::modules::factory;
 use crate::modules::mail;
 use crate::modules::{achievement, check_in, task};
 use crate::modules::{armor, role, skill};
 use crate::modules::{chat, family, friend};
 use crate::modules::{elements, science, vip};
-use crate::modules::factory;
 use crate::modules::{item, package, player, stage, weapon};
 
 const fn entry(name: &'static str, run: Run) -> Function {
@@ -218,7 +218,10 @@ pub const FUNCTIONS: &[Function] = &[
     ),
     entry("refresh_factory", Run::Player(factory::refresh_factory)),
     entry("upgrade_factory", Run::Player(factory::upgrade_factory)),
-    entry("buy_worker_factory", Run::Player(factory::buy_worker_factory)),
+    entry(
+        "buy_worker_factory",
+        Run::Player(factory::buy_worker_factory),
+    ),
     entry(
         "update_worker_factory",
         Run::Player(factory::update_worker_factory),

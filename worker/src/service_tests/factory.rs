@@ -183,7 +183,11 @@ fn production_follows_the_clock_to_the_storage_limits() {
     let bought = g.ok(&t, "buy_worker_factory", json!({}));
     assert_eq!(bought["food"], json!({"remaining": 730, "reward": -140}));
     // the keys not given keep their workers
-    let set = g.ok(&t, "update_worker_factory", json!({"worker": {"1": 1, "2": "1"}}));
+    let set = g.ok(
+        &t,
+        "update_worker_factory",
+        json!({"worker": {"1": 1, "2": "1"}}),
+    );
     assert_eq!(
         set["refresh"]["worker"],
         json!({"-1": 0, "total": 5, "0": 3, "1": 1, "2": 1, "3": 0})
@@ -267,7 +271,10 @@ fn acceleration_doubles_production_for_a_day() {
         })
     );
     let r = refresh(&g, &t);
-    assert_eq!((r["accel_time"].clone(), r["next_refresh"].clone()), (json!(86_400), json!(5)));
+    assert_eq!(
+        (r["accel_time"].clone(), r["next_refresh"].clone()),
+        (json!(86_400), json!(5))
+    );
     advance(&g, HOUR);
     let r = refresh(&g, &t);
     assert_eq!(r["steps"], 720);
@@ -277,7 +284,10 @@ fn acceleration_doubles_production_for_a_day() {
     advance(&g, 25 * HOUR);
     let r = refresh(&g, &t);
     assert_eq!(r["steps"], 48 * 360);
-    assert_eq!((r["accel_time"].clone(), r["next_refresh"].clone()), (json!(0), json!(10)));
+    assert_eq!(
+        (r["accel_time"].clone(), r["next_refresh"].clone()),
+        (json!(0), json!(10))
+    );
     // a second purchase while one runs adds a day to it
     g.ok(&t, "buy_acceleration_factory", json!({}));
     let bought = g.ok(&t, "buy_acceleration_factory", json!({}));
@@ -321,18 +331,16 @@ fn upgrades_cost_crystal_and_raise_the_limits() {
     assert!(up["refresh"]["resource"].is_object());
     assert_eq!(achievement(&g, "p", 24), Some(1), "UPGRADE_FOOD");
     // iron at level 1 takes 2 workers, at level 2 four
-    g.fails(
-        &t,
-        "update_worker_factory",
-        json!({"worker": {"1": 3}}),
-        98,
-    );
+    g.fails(&t, "update_worker_factory", json!({"worker": {"1": 3}}), 98);
     g.set_qty("p", 3, CRYSTAL, 500);
     let up = g.ok(&t, "upgrade_factory", json!({"fid": "1"}));
     assert_eq!(up["upgrade"]["level"], 2);
     assert_eq!(achievement(&g, "p", 25), Some(1), "UPGRADE_IRON");
     g.ok(&t, "update_worker_factory", json!({"worker": {"1": 3}}));
-    assert_eq!(refresh(&g, &t)["level"], json!({"3": 1, "0": 2, "1": 2, "2": 1, "-2": 1}));
+    assert_eq!(
+        refresh(&g, &t)["level"],
+        json!({"3": 1, "0": 2, "1": 2, "2": 1, "-2": 1})
+    );
     // the crystal factory's highest level is 15
     set_factory(&g, "p", "crystal_level = 15");
     g.set_qty("p", 3, CRYSTAL, 1_000_000);
@@ -394,7 +402,10 @@ fn workers_cost_the_configs_food_once_each() {
     assert_eq!(count(&answers, 98), 5);
     assert_eq!(g.qty("p", 3, FOOD), 169);
     let r = refresh(&g, &t);
-    assert_eq!((r["worker"]["total"].clone(), r["worker"]["-1"].clone()), (json!(6), json!(6)));
+    assert_eq!(
+        (r["worker"]["total"].clone(), r["worker"]["-1"].clone()),
+        (json!(6), json!(6))
+    );
     // from the 45th on every worker costs 6000
     set_factory(&g, "p", "workers = 100");
     g.set_qty("p", 3, FOOD, 6000);
@@ -407,7 +418,11 @@ fn workers_cost_the_configs_food_once_each() {
 fn worker_allocations_are_checked_whole() {
     let g = start();
     let t = player(&g, "p", "Pat", 0);
-    g.ok(&t, "update_worker_factory", json!({"worker": {"0": 2, "1": 1}}));
+    g.ok(
+        &t,
+        "update_worker_factory",
+        json!({"worker": {"0": 2, "1": 1}}),
+    );
     let unchanged = json!({"-1": 0, "total": 3, "0": 2, "1": 1, "2": 0, "3": 0});
     for (worker, code, message) in [
         // more than the 3 owned: the keys not given count with their workers
@@ -420,18 +435,29 @@ fn worker_allocations_are_checked_whole() {
         (json!({"-1": 1}), 97, "invalid fid supplied"),
         (json!({"-2": 0}), 97, "invalid fid supplied"),
         (json!({"00": 1}), 97, "invalid fid supplied"),
-        (json!({"0; DROP TABLE factories": 1}), 97, "invalid fid supplied"),
+        (
+            json!({"0; DROP TABLE factories": 1}),
+            97,
+            "invalid fid supplied",
+        ),
         (json!({"😀": 1}), 97, "invalid fid supplied"),
     ] {
         let r = g.call(&t, "update_worker_factory", json!({"worker": worker}));
         if code == 0 {
             assert_eq!(r.status, 0, "{worker}: {}", r.to_json());
             // back to the allocation the refusals must keep
-            g.ok(&t, "update_worker_factory", json!({"worker": {"0": 2, "1": 1, "3": 0}}));
+            g.ok(
+                &t,
+                "update_worker_factory",
+                json!({"worker": {"0": 2, "1": 1, "3": 0}}),
+            );
             continue;
         }
         assert_eq!((r.status, r.message.as_str()), (code, message), "{worker}");
-        assert_eq!(r.data["refresh"]["worker"], unchanged, "{worker}: nothing changed");
+        assert_eq!(
+            r.data["refresh"]["worker"], unchanged,
+            "{worker}: nothing changed"
+        );
     }
     for worker in [
         json!({"0": -1}),
@@ -449,7 +475,11 @@ fn worker_allocations_are_checked_whole() {
     ] {
         let r = g.call(&t, "update_worker_factory", json!({"worker": worker}));
         assert_eq!(r.status, 13, "{worker}: {}", r.to_json());
-        assert!(r.data["reason"].as_str().unwrap().contains("worker"), "{}", r.to_json());
+        assert!(
+            r.data["reason"].as_str().unwrap().contains("worker"),
+            "{}",
+            r.to_json()
+        );
     }
     g.fails(&t, "update_worker_factory", json!({}), 13);
     assert_eq!(refresh(&g, &t)["worker"], unchanged);
@@ -509,7 +539,11 @@ fn the_wishing_pool_costs_more_each_wish_until_its_cooldown_ends() {
     advance(&g, 48 * HOUR);
     let r = refresh(&g, &t);
     assert_eq!(
-        (r["pool"].clone(), r["pool_count"].clone(), r["pool_diamond"].clone()),
+        (
+            r["pool"].clone(),
+            r["pool_count"].clone(),
+            r["pool_diamond"].clone()
+        ),
         (json!(0), json!(6), json!(0))
     );
     let wish = g.ok(&t, "activate_wishing_pool_factory", json!({"wid": 301}));
@@ -583,7 +617,10 @@ fn wishes_draw_segments_by_the_configs_weights() {
         for _ in 0..6 {
             let wish = g.ok(&t, "activate_wishing_pool_factory", json!({"wid": 301}));
             let seg = wish["reward"]["seg"].as_u64().unwrap();
-            let i = population.iter().position(|m| *m == seg).expect("a multiplier");
+            let i = population
+                .iter()
+                .position(|m| *m == seg)
+                .expect("a multiplier");
             seen[i] += 1;
             draws += 1;
         }
@@ -672,7 +709,12 @@ fn gathering_takes_only_factories_and_what_the_bag_holds() {
         );
     }
     for resource in [json!([0, 1]), json!("0"), json!(null)] {
-        g.fails(&t, "gather_resource_factory", json!({"resource": resource}), 13);
+        g.fails(
+            &t,
+            "gather_resource_factory",
+            json!({"resource": resource}),
+            13,
+        );
     }
     g.fails(&t, "gather_resource_factory", json!({}), 13);
     assert_eq!(g.qty("p", 3, FOOD), 0, "nothing gathered");

@@ -95,7 +95,8 @@ impl State {
 
     /// Seconds left of the wishing pool's cooldown (0: none running).
     fn pool_secs(&self, now: i64) -> i64 {
-        self.pool_end.map_or(0, |end| end.saturating_sub(now).max(0))
+        self.pool_end
+            .map_or(0, |end| end.saturating_sub(now).max(0))
     }
 
     /// Wishes left: all of them when no cooldown runs.
@@ -201,12 +202,7 @@ fn load(
     })
 }
 
-fn save(
-    tx: &mut mysql::Transaction<'_>,
-    world: &str,
-    uid: &str,
-    s: &State,
-) -> Result<(), FnError> {
+fn save(tx: &mut mysql::Transaction<'_>, world: &str, uid: &str, s: &State) -> Result<(), FnError> {
     let values: Vec<mysql::Value> = vec![
         s.total.into(),
         s.workers[FOOD].into(),
@@ -324,8 +320,14 @@ fn resource(state: &State, produced: &Produced) -> Value {
 /// The whole refresh answer (`refresh_factory`, and `update_worker_factory`'s `refresh`).
 fn refresh_data(rules: &Rules, state: &State, produced: &Produced, now: i64) -> Map<String, Value> {
     let left = state.wishes_left(rules, now);
-    let next = secs_until(now, rules.step - state.carry.min(rules.step - 1), state.accel());
-    let accel_time = state.accel_end.map_or(0, |end| end.saturating_sub(now).max(0));
+    let next = secs_until(
+        now,
+        rules.step - state.carry.min(rules.step - 1),
+        state.accel(),
+    );
+    let accel_time = state
+        .accel_end
+        .map_or(0, |end| end.saturating_sub(now).max(0));
     let mut worker = Map::new();
     worker.insert(UNASSIGNED.to_string(), state.unassigned().into());
     worker.insert("total".into(), state.total.into());
@@ -409,7 +411,10 @@ pub fn upgrade_factory(ctx: &Context, player: &Player, args: &Args) -> Outcome {
         let level = level + 1;
         if index == 3 {
             state.pool_level = level;
-            let left = state.pool_secs(now).saturating_sub(rules.pool.upgrade_secs).max(0);
+            let left = state
+                .pool_secs(now)
+                .saturating_sub(rules.pool.upgrade_secs)
+                .max(0);
             state.pool_end = Some(now.saturating_add(left));
         } else {
             state.levels[index] = level;
@@ -513,7 +518,10 @@ pub fn update_worker_factory(ctx: &Context, player: &Player, args: &Args) -> Out
         save(tx, world, uid, &state)?;
         let refused = |status: UpdateWorkerFactoryStatus, state: &State| -> Outcome {
             let refresh = refresh_data(&rules, state, &produced, now);
-            Ok(Reply::with(status, data([("refresh", Value::Object(refresh))])))
+            Ok(Reply::with(
+                status,
+                data([("refresh", Value::Object(refresh))]),
+            ))
         };
         let mut workers = state.workers;
         for (f, n) in &wanted {
@@ -527,7 +535,10 @@ pub fn update_worker_factory(ctx: &Context, player: &Player, args: &Args) -> Out
             return refused(UpdateWorkerFactoryStatus::InsufficientWorkers, &state);
         }
         for (f, n) in workers.iter().enumerate() {
-            if rules.worker_limit(f, state.level(f)).is_none_or(|limit| *n > limit) {
+            if rules
+                .worker_limit(f, state.level(f))
+                .is_none_or(|limit| *n > limit)
+            {
                 return refused(UpdateWorkerFactoryStatus::OverLimits, &state);
             }
         }
@@ -561,7 +572,10 @@ pub fn buy_acceleration_factory(ctx: &Context, player: &Player, _: &Args) -> Out
             ("refresh", json!({"resource": resource(&state, &produced)})),
             ("time", end.saturating_sub(now).into()),
             ("remaining", json!({"diamond": diamond})),
-            ("reward", json!({"diamond": -signed(rules.acceleration_cost)})),
+            (
+                "reward",
+                json!({"diamond": -signed(rules.acceleration_cost)}),
+            ),
         ]))
     })
 }
@@ -646,7 +660,9 @@ fn gather_armor(
 
 /// An armor id of the original (1-4).
 fn armor_id(aid: i64) -> Option<u32> {
-    u32::try_from(aid).ok().filter(|a| armor::ARMORS.contains(a))
+    u32::try_from(aid)
+        .ok()
+        .filter(|a| armor::ARMORS.contains(a))
 }
 
 /// `set_armor_factory(aid)`: the armor factory makes armor `aid` (1-4) from now on; what it
@@ -662,7 +678,10 @@ pub fn set_armor_factory(ctx: &Context, player: &Player, args: &Args) -> Outcome
         state.armor_id = aid;
         save(tx, world, uid, &state)?;
         ok(data([
-            ("gather", json!({"remaining": [remaining], "reward": [reward]})),
+            (
+                "gather",
+                json!({"remaining": [remaining], "reward": [reward]}),
+            ),
             ("aid", aid.into()),
         ]))
     })
@@ -796,7 +815,11 @@ mod tests {
         let r = rules();
         let mut s = fresh();
         s.workers[FOOD] = 3;
-        assert_eq!(s.advance(&r, 1000).unwrap().steps, 0, "the first count starts the clock");
+        assert_eq!(
+            s.advance(&r, 1000).unwrap().steps,
+            0,
+            "the first count starts the clock"
+        );
         // 25 s: two steps, 5 s carried; 5 s more make the third
         assert_eq!(s.advance(&r, 1025).unwrap().steps, 2);
         assert_eq!((s.carry, s.storage[FOOD]), (5, 6));

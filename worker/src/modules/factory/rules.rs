@@ -66,7 +66,9 @@ fn broken(what: &str) -> FnError {
 }
 
 fn uint(v: &Value, key: &str) -> Result<u64, FnError> {
-    v.get(key).and_then(Value::as_u64).ok_or_else(|| broken(key))
+    v.get(key)
+        .and_then(Value::as_u64)
+        .ok_or_else(|| broken(key))
 }
 
 /// A map `{"<level>": n}` with the levels `first..first + len` and nothing else.
@@ -121,8 +123,12 @@ impl Rules {
     pub fn parse(file: &Value) -> Result<Rules, FnError> {
         let general = file.get("general").ok_or_else(|| broken("general"))?;
         let workers = file.get("workers").ok_or_else(|| broken("workers"))?;
-        let pool = file.get("wishing_pool").ok_or_else(|| broken("wishing_pool"))?;
-        let roll = pool.get("roll").ok_or_else(|| broken("wishing_pool.roll"))?;
+        let pool = file
+            .get("wishing_pool")
+            .ok_or_else(|| broken("wishing_pool"))?;
+        let roll = pool
+            .get("roll")
+            .ok_or_else(|| broken("wishing_pool.roll"))?;
         let population: Vec<u64> = roll
             .get("population")
             .and_then(Value::as_array)
@@ -221,7 +227,13 @@ impl Rules {
 
     /// Runs `steps` steps of production on `storage` with `workers` and the storage
     /// `limits` of the factories' levels.
-    pub fn produce(&self, steps: u64, workers: &[u64; 4], limits: &[u64; 4], storage: &mut [u64; 4]) {
+    pub fn produce(
+        &self,
+        steps: u64,
+        workers: &[u64; 4],
+        limits: &[u64; 4],
+        storage: &mut [u64; 4],
+    ) {
         storage[FOOD] = storage[FOOD].saturating_add(steps.saturating_mul(workers[FOOD]));
         for f in CONSUMERS {
             let mut made = workers[f]
@@ -242,12 +254,18 @@ impl Rules {
     /// A wish's segments: `base_segment` times a multiplier drawn by the config's weights.
     pub fn roll_segments(&self, rng: &Rng) -> u64 {
         let i = rng.weighted(&self.pool.weights).unwrap_or(0);
-        self.pool.base_segment.saturating_mul(self.pool.population[i])
+        self.pool
+            .base_segment
+            .saturating_mul(self.pool.population[i])
     }
 
     /// Seconds one cooldown of the pool lasts at `level` (at least an hour).
     pub fn pool_cooldown(&self, level: u32) -> i64 {
-        let hours = self.pool.base_recover.saturating_sub(u64::from(level)).max(1);
+        let hours = self
+            .pool
+            .base_recover
+            .saturating_sub(u64::from(level))
+            .max(1);
         i64::try_from(hours.saturating_mul(3600)).unwrap_or(i64::MAX)
     }
 }
@@ -291,7 +309,10 @@ mod tests {
     #[test]
     fn the_embedded_config_has_every_number() {
         let r = rules();
-        assert_eq!((r.step, r.acceleration_cost, r.acceleration_secs), (10, 30, 86_400));
+        assert_eq!(
+            (r.step, r.acceleration_cost, r.acceleration_secs),
+            (10, 30, 86_400)
+        );
         assert_eq!(r.costs[FOOD], []);
         assert_eq!(r.costs[IRON], [(FOOD, 3)]);
         assert_eq!(r.costs[CRYSTAL], [(FOOD, 12)]);
@@ -361,7 +382,11 @@ mod tests {
         // storage limits: food is cut last, the others stop at theirs
         let mut s = [0, 2870, 0, 0];
         r.produce(1000, &[3, 2, 0, 0], &limits, &mut s);
-        assert_eq!(s, [2970, 2880, 0, 0], "3000 food, 30 paid for the last 10 iron");
+        assert_eq!(
+            s,
+            [2970, 2880, 0, 0],
+            "3000 food, 30 paid for the last 10 iron"
+        );
         let mut s = [0, 2870, 0, 0];
         r.produce(2000, &[3, 2, 0, 0], &limits, &mut s);
         assert_eq!(s, [4320, 2880, 0, 0], "5970 food cut to the limit");
@@ -376,7 +401,11 @@ mod tests {
         let limits = [u64::MAX; 4];
         let mut s = [u64::MAX - 1, 5, u64::MAX, 0];
         r.produce(u64::MAX, &[u64::MAX; 4], &limits, &mut s);
-        assert_eq!(s[ARMOR], (5 + u64::MAX / 3) / 20, "as much as the iron pays");
+        assert_eq!(
+            s[ARMOR],
+            (5 + u64::MAX / 3) / 20,
+            "as much as the iron pays"
+        );
         assert!(s[IRON] < 20);
         assert_eq!(s[CRYSTAL], u64::MAX, "no room left");
         let year = 365 * 86_400;
@@ -386,7 +415,11 @@ mod tests {
             u64::MAX,
             "saturates"
         );
-        assert_eq!(effective_secs(5, 3, Some((0, 10))), 0, "the clock went back");
+        assert_eq!(
+            effective_secs(5, 3, Some((0, 10))),
+            0,
+            "the clock went back"
+        );
     }
 
     #[test]
@@ -420,8 +453,15 @@ mod tests {
             let p = r.pool.weights[i] as f64 / total as f64;
             let expected = draws as f64 * p;
             let sigma = (expected * (1.0 - p)).sqrt();
-            eprintln!("{m:>8}  {p:>6.3}  {expected:>8.1}  {:>8}  {:>7.1}", seen[i], 5.0 * sigma);
-            assert!((seen[i] as f64 - expected).abs() <= 5.0 * sigma, "{m}: {seen:?}");
+            eprintln!(
+                "{m:>8}  {p:>6.3}  {expected:>8.1}  {:>8}  {:>7.1}",
+                seen[i],
+                5.0 * sigma
+            );
+            assert!(
+                (seen[i] as f64 - expected).abs() <= 5.0 * sigma,
+                "{m}: {seen:?}"
+            );
         }
     }
 }
