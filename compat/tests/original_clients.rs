@@ -3759,3 +3759,324 @@ fn summon() {
     );
     w.finish();
 }
+
+// ---------------------------------------------------------------------------------------
+// factory
+
+/// `refresh_factory`'s fields (also `update_worker_factory`'s `refresh`, under `prefix`).
+macro_rules! refresh_fields {
+    ($prefix:literal) => {
+        &[
+            (concat!($prefix, "steps"), Num),
+            (concat!($prefix, "resource.remaining.0"), Num),
+            (concat!($prefix, "resource.remaining.1"), Num),
+            (concat!($prefix, "resource.remaining.2"), Num),
+            (concat!($prefix, "resource.remaining.3"), Num),
+            (concat!($prefix, "resource.reward.0"), Num),
+            (concat!($prefix, "resource.reward.3"), Num),
+            (concat!($prefix, "pool"), Num),
+            (concat!($prefix, "pool_count"), Num),
+            (concat!($prefix, "pool_diamond"), Num),
+            (concat!($prefix, "next_refresh"), Num),
+            (concat!($prefix, "worker.-1"), Num),
+            (concat!($prefix, "worker.total"), Num),
+            (concat!($prefix, "worker.0"), Num),
+            (concat!($prefix, "worker.1"), Num),
+            (concat!($prefix, "worker.2"), Num),
+            (concat!($prefix, "worker.3"), Num),
+            (concat!($prefix, "level.0"), Num),
+            (concat!($prefix, "level.1"), Num),
+            (concat!($prefix, "level.2"), Num),
+            (concat!($prefix, "level.3"), Num),
+            (concat!($prefix, "level.-2"), Num),
+            (concat!($prefix, "accel_time"), Num),
+        ]
+    };
+}
+
+const FACTORY: &[Expect] = &[
+    row(
+        "refresh_factory",
+        "refresh_factory",
+        &[0],
+        refresh_fields!(""),
+    ),
+    row(
+        "buy_worker_factory: no food",
+        "buy_worker_factory",
+        &[98],
+        &[],
+    ),
+    row(
+        "buy_worker_factory",
+        "buy_worker_factory",
+        &[0],
+        &[
+            ("worker.-1", Num),
+            ("worker.total", Num),
+            ("food.remaining", Num),
+            ("food.reward", Num),
+        ],
+    ),
+    row(
+        "update_worker_factory",
+        "update_worker_factory",
+        &[0],
+        refresh_fields!("refresh."),
+    ),
+    row(
+        "update_worker_factory: insufficient workers",
+        "update_worker_factory",
+        &[99],
+        refresh_fields!("refresh."),
+    ),
+    row(
+        "update_worker_factory: over limits",
+        "update_worker_factory",
+        &[98],
+        refresh_fields!("refresh."),
+    ),
+    row(
+        "update_worker_factory: invalid fid",
+        "update_worker_factory",
+        &[97],
+        refresh_fields!("refresh."),
+    ),
+    row(
+        "upgrade_factory: no crystal",
+        "upgrade_factory",
+        &[98],
+        &[
+            ("refresh.resource.remaining.0", Num),
+            ("refresh.resource.reward.0", Num),
+        ],
+    ),
+    row(
+        "upgrade_factory",
+        "upgrade_factory",
+        &[0],
+        &[
+            ("refresh.resource.remaining.0", Num),
+            ("refresh.resource.reward.0", Num),
+            ("upgrade.cost", Num),
+            ("upgrade.remaining", Num),
+            ("upgrade.fid", Num),
+            ("upgrade.level", Num),
+            ("upgrade.pool", Num),
+        ],
+    ),
+    row(
+        "upgrade_factory: max level",
+        "upgrade_factory",
+        &[97],
+        &[("refresh.resource.remaining.0", Num)],
+    ),
+    row(
+        "upgrade_factory: invalid fid",
+        "upgrade_factory",
+        &[99],
+        &[],
+    ),
+    row(
+        "activate_wishing_pool_factory",
+        "activate_wishing_pool_factory",
+        &[0],
+        &[
+            ("pool", Num),
+            ("count", Num),
+            ("pool_diamond", Num),
+            ("remaining.wid", Num),
+            ("remaining.seg", Num),
+            ("remaining.diamond", Num),
+            ("reward.wid", Num),
+            ("reward.seg", Num),
+            ("reward.diamond", Num),
+        ],
+    ),
+    row(
+        "activate_wishing_pool_factory: no diamonds",
+        "activate_wishing_pool_factory",
+        &[99],
+        &[],
+    ),
+    row(
+        "buy_acceleration_factory: no diamonds",
+        "buy_acceleration_factory",
+        &[99],
+        &[],
+    ),
+    row(
+        "buy_acceleration_factory",
+        "buy_acceleration_factory",
+        &[0],
+        &[
+            ("refresh.resource.remaining.0", Num),
+            ("refresh.resource.reward.0", Num),
+            ("time", Num),
+            ("remaining.diamond", Num),
+            ("reward.diamond", Num),
+        ],
+    ),
+    row(
+        "set_armor_factory",
+        "set_armor_factory",
+        &[0],
+        &[
+            ("gather.remaining[]", Str),
+            ("gather.reward[]", Str),
+            ("aid", Num),
+        ],
+    ),
+    row(
+        "gather_resource_factory",
+        "gather_resource_factory",
+        &[0],
+        &[("remaining[]", Str), ("reward[]", Str)],
+    ),
+    row(
+        "gather_resource_factory: invalid resource",
+        "gather_resource_factory",
+        &[99],
+        &[],
+    ),
+    row(
+        "iron_convert_factory: no iron",
+        "iron_convert_factory",
+        &[98],
+        &[],
+    ),
+    row(
+        "iron_convert_factory",
+        "iron_convert_factory",
+        &[0],
+        &[("remain[]", Str), ("reward[]", Str)],
+    ),
+    row(
+        "iron_convert_factory: qty error",
+        "iron_convert_factory",
+        &[99],
+        &[],
+    ),
+];
+
+#[test]
+fn factory() {
+    let _one = one_at_a_time();
+    let stack = Stack::start();
+    let addr = stack.gate_addr();
+    let admin = stack.admin_token();
+    let mut w = Walker::new(addr, "factory", FACTORY);
+    let mut p = new_player(addr, "fa");
+
+    let r = w.call("refresh_factory", &p.session, json!({}));
+    w.expect(
+        r["data"]["worker"]["total"] == 3 && r["data"]["pool_count"] == 6,
+        format!("refresh_factory: three workers, six wishes: {r}"),
+    );
+    w.call("buy_worker_factory: no food", &p.session, json!({}));
+    w.setup(grant(addr, &admin, &p.gn, &["3:3:1000"]));
+    let b = w.call("buy_worker_factory", &p.session, json!({}));
+    w.expect(
+        b["data"]["food"]["reward"] == -130 && b["data"]["worker"]["total"] == 4,
+        format!("buy_worker_factory: the 4th worker costs 130 food: {b}"),
+    );
+    w.call(
+        "update_worker_factory",
+        &p.session,
+        json!({"worker": {"0": 3, "1": 1}}),
+    );
+    w.call(
+        "update_worker_factory: insufficient workers",
+        &p.session,
+        json!({"worker": {"2": 1}}),
+    );
+    w.call(
+        "update_worker_factory: over limits",
+        &p.session,
+        json!({"worker": {"0": 0, "1": 3}}),
+    );
+    w.call(
+        "update_worker_factory: invalid fid",
+        &p.session,
+        json!({"worker": {"5": 1}}),
+    );
+
+    w.call("upgrade_factory: no crystal", &p.session, json!({"fid": 0}));
+    w.setup(grant(addr, &admin, &p.gn, &["3:4:100000"]));
+    let u = w.call("upgrade_factory", &p.session, json!({"fid": 0}));
+    w.expect(
+        u["data"]["upgrade"]["cost"] == 50 && u["data"]["upgrade"]["level"] == 2,
+        format!("upgrade_factory: food level 2 costs 50 crystal: {u}"),
+    );
+    give_in_db(
+        &stack.db,
+        &p.gn,
+        "UPDATE {db}.factories SET crystal_level = 15 WHERE unique_id = '{uid}'",
+    );
+    w.call("upgrade_factory: max level", &p.session, json!({"fid": 2}));
+    w.call(
+        "upgrade_factory: invalid fid",
+        &p.session,
+        json!({"fid": 3}),
+    );
+
+    let wish = w.call(
+        "activate_wishing_pool_factory",
+        &p.session,
+        json!({"wid": 301}),
+    );
+    w.expect(
+        wish["data"]["reward"]["diamond"] == 0 && wish["data"]["count"] == 5,
+        format!("activate_wishing_pool_factory: the first wish is free: {wish}"),
+    );
+    drain_diamonds(addr, &mut p);
+    w.call(
+        "activate_wishing_pool_factory: no diamonds",
+        &p.session,
+        json!({"wid": 301}),
+    );
+    w.call(
+        "buy_acceleration_factory: no diamonds",
+        &p.session,
+        json!({}),
+    );
+    w.setup(grant(addr, &admin, &p.gn, &["3:5:30"]));
+    let a = w.call("buy_acceleration_factory", &p.session, json!({}));
+    w.expect(
+        a["data"]["time"] == 86_400 && a["data"]["reward"]["diamond"] == -30,
+        format!("buy_acceleration_factory: a day for 30 diamonds: {a}"),
+    );
+
+    w.call("set_armor_factory", &p.session, json!({"aid": 2}));
+    w.call(
+        "gather_resource_factory",
+        &p.session,
+        json!({"resource": {"0": 0, "1": 0, "2": 0, "3": 0}}),
+    );
+    w.call(
+        "gather_resource_factory: invalid resource",
+        &p.session,
+        json!({"resource": {"-1": 0}}),
+    );
+    w.call(
+        "iron_convert_factory: no iron",
+        &p.session,
+        json!({"aid": 1, "qty": 1}),
+    );
+    w.setup(grant(addr, &admin, &p.gn, &["3:2:100"]));
+    let c = w.call(
+        "iron_convert_factory",
+        &p.session,
+        json!({"aid": 1, "qty": 5}),
+    );
+    w.expect(
+        c["data"]["reward"] == json!(["4:1:5", "3:2:100"]),
+        format!("iron_convert_factory: 5 armors for 100 iron: {c}"),
+    );
+    w.call(
+        "iron_convert_factory: qty error",
+        &p.session,
+        json!({"aid": 1, "qty": -1}),
+    );
+    w.finish();
+}

@@ -65,6 +65,10 @@ const FIELDS: &[&str] = &[
     "eid",
     "tier",
     "card_id",
+    "fid",
+    "worker",
+    "wid",
+    "resource",
 ];
 
 /// The hostile values, one per round, given to every field at once. Raw JSON text, so

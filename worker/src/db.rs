@@ -96,6 +96,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "dark_market",
         sql: include_str!("../migrations/0016_dark_market.sql"),
     },
+    Migration {
+        version: 17,
+        name: "factory",
+        sql: include_str!("../migrations/0017_factory.sql"),
+    },
 ];
 
 const MIGRATION_LOCK: &str = "lukseun.schema_migrations";

@@ -4,6 +4,7 @@
 use crate::function::{Function, Run};
 use crate::modules::account;
 use crate::modules::config_readers as cfg;
+use crate::modules::factory;
 use crate::modules::mail;
 use crate::modules::summon;
 use crate::modules::{achievement, check_in, task};
@@ -252,6 +253,33 @@ pub const FUNCTIONS: &[Function] = &[
     entry(
         "get_achievement_reward",
         Run::Player(achievement::get_achievement_reward),
+    ),
+    entry("refresh_factory", Run::Player(factory::refresh_factory)),
+    entry("upgrade_factory", Run::Player(factory::upgrade_factory)),
+    entry(
+        "buy_worker_factory",
+        Run::Player(factory::buy_worker_factory),
+    ),
+    entry(
+        "update_worker_factory",
+        Run::Player(factory::update_worker_factory),
+    ),
+    entry(
+        "activate_wishing_pool_factory",
+        Run::Player(factory::activate_wishing_pool_factory),
+    ),
+    entry(
+        "buy_acceleration_factory",
+        Run::Player(factory::buy_acceleration_factory),
+    ),
+    entry("set_armor_factory", Run::Player(factory::set_armor_factory)),
+    entry(
+        "gather_resource_factory",
+        Run::Player(factory::gather_resource_factory),
+    ),
+    entry(
+        "iron_convert_factory",
+        Run::Player(factory::iron_convert_factory),
     ),
     entry("get_player_config", Run::Account(cfg::get_player_config)),
     entry("get_config_player", Run::Account(cfg::get_config_player)),

@@ -63,6 +63,35 @@ pub fn upgrade(tiers: &mut [u64; LEVELS], target: usize, n: u64) -> bool {
     }
 }
 
+/// Adds `n` armors `aid` of `level` to the player's holdings, in the caller's transaction
+/// (which has locked the player's row); answers how many the player holds now (the count
+/// stops at `u64::MAX`). The other modules' way to grant armor (the factory's).
+pub(crate) fn add(
+    tx: &mut mysql::Transaction<'_>,
+    world: &str,
+    uid: &str,
+    aid: u32,
+    level: u32,
+    n: u64,
+) -> Result<u64, FnError> {
+    let held: Option<u64> = tx.exec_first(
+        "SELECT qty FROM armors WHERE world = ? AND unique_id = ? AND armor_id = ? AND level = ? \
+         FOR UPDATE",
+        (world, uid, aid, level),
+    )?;
+    let held = held.unwrap_or(0);
+    if n == 0 {
+        return Ok(held);
+    }
+    let now = held.saturating_add(n);
+    tx.exec_drop(
+        "INSERT INTO armors (world, unique_id, armor_id, level, qty) VALUES (?, ?, ?, ?, ?) \
+         ON DUPLICATE KEY UPDATE qty = VALUES(qty)",
+        (world, uid, aid, level, now),
+    )?;
+    Ok(now)
+}
+
 /// `get_all_armor()`: `armors`, `[{"aid","level","quantity"}]` for every armor level the
 /// caller holds at least one of, by armor and level.
 pub fn get_all_armor(ctx: &Context, player: &Player, _: &Args) -> Outcome {

@@ -508,6 +508,83 @@ crate::module_statuses! {
     }
 }
 
+// ------------------------------------------------------------------ factory
+// The original's factory.py codes, one table per function as its document lists them.
+
+crate::module_statuses! {
+    /// Statuses of `upgrade_factory`.
+    pub enum UpgradeFactoryStatus {
+        /// `fid` is not an upgradable factory (-2 wishing pool, 0 food, 1 iron, 2 crystal).
+        InvalidFid = 99 => "invalid fid",
+        /// Not enough crystal (nothing paid).
+        InsufficientFunds = 98 => "insufficient funds",
+        /// factory.json lists no cost for the next level.
+        MaxLevel = 97 => "max level",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `buy_worker_factory`.
+    pub enum BuyWorkerFactoryStatus {
+        InsufficientFood = 98 => "insufficient food",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `update_worker_factory`: nothing changes with any of them.
+    pub enum UpdateWorkerFactoryStatus {
+        /// The allocation needs more workers than the player owns.
+        InsufficientWorkers = 99 => "insufficient workers",
+        /// A factory would get more workers than its level allows.
+        OverLimits = 98 => "factory worker over limits",
+        /// A key that is not a factory with workers (0 food, 1 iron, 2 crystal, 3 armor).
+        InvalidFid = 97 => "invalid fid supplied",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `buy_acceleration_factory`.
+    pub enum BuyAccelerationStatus {
+        InsufficientFunds = 99 => "insufficient funds",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `activate_wishing_pool_factory`.
+    pub enum WishingPoolStatus {
+        /// Not enough diamonds for this wish (nothing paid, nothing granted).
+        InsufficientDiamonds = 99 => "insufficient diamonds",
+        /// Every wish of the running cooldown is used.
+        NoWishesLeft = 98 => "The number of draws has reached the limit today",
+        /// `wid` is not a weapon (ours: the original failed).
+        InvalidWid = 97 => "invalid wid",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `set_armor_factory` (ours: the original failed on a bad `aid`).
+    pub enum SetArmorFactoryStatus {
+        InvalidAid = 99 => "invalid aid",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `gather_resource_factory`.
+    pub enum GatherResourceStatus {
+        /// `resource` names no factory, or a key that is not 0-3.
+        InvalidResource = 99 => "invalid resource",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `iron_convert_factory`.
+    pub enum IronConvertStatus {
+        /// `aid` not 1-4 ("aid error") or `qty` below 1 ("qty error").
+        BadArgument = 99 => "aid error",
+        InsufficientIron = 98 => "Insufficient iron",
+    }
+}
+
 #[cfg(test)]
 mod family_status_tests {
     use super::*;
@@ -995,5 +1072,13 @@ mod tests {
         distinct(MarketBuyStatus::ALL);
         distinct(SummonStatus::ALL);
         distinct(IntegralStatus::ALL);
+        distinct(UpgradeFactoryStatus::ALL);
+        distinct(BuyWorkerFactoryStatus::ALL);
+        distinct(UpdateWorkerFactoryStatus::ALL);
+        distinct(BuyAccelerationStatus::ALL);
+        distinct(WishingPoolStatus::ALL);
+        distinct(SetArmorFactoryStatus::ALL);
+        distinct(GatherResourceStatus::ALL);
+        distinct(IronConvertStatus::ALL);
     }
 }

@@ -13,6 +13,7 @@ pub mod dark_market;
 pub mod elements;
 pub mod energy;
 pub mod enums;
+pub mod factory;
 pub mod family;
 pub mod friend;
 pub mod item;

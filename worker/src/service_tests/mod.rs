@@ -13,12 +13,14 @@
 //! - `contact`: email and phone verification with a real SMTP server and HTTP hook;
 //! - `config_readers`: the config reader functions;
 //! - `progression`: check-in, daily tasks and achievements, and what counts for them;
-//! - `summon`: the summoning stores, pulls and integral.
+//! - `summon`: the summoning stores, pulls and integral;
+//! - `factory`: the factory functions, production on the test clock, the wishing pool.
 
 mod accounts;
 mod config_readers;
 mod contact;
 mod dark_market;
+mod factory;
 mod family;
 mod friend;
 mod handler;
