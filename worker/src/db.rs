@@ -86,6 +86,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "check_in",
         sql: include_str!("../migrations/0013_check_in.sql"),
     },
+    Migration {
+        version: 15,
+        name: "mall",
+        sql: include_str!("../migrations/0015_mall.sql"),
+    },
 ];
 
 const MIGRATION_LOCK: &str = "lukseun.schema_migrations";

@@ -9,7 +9,7 @@ use crate::modules::{achievement, check_in, task};
 use crate::modules::{armor, role, skill};
 use crate::modules::{chat, family, friend};
 use crate::modules::{elements, science, vip};
-use crate::modules::{item, package, player, stage, weapon};
+use crate::modules::{item, mall, package, player, stage, weapon};
 
 const fn entry(name: &'static str, run: Run) -> Function {
     Function { name, run }
@@ -129,6 +129,12 @@ pub const FUNCTIONS: &[Function] = &[
     ),
     entry("purchase_vip_gift", Run::Player(vip::purchase_vip_gift)),
     entry("purchase_vip_card", Run::Player(vip::purchase_vip_card)),
+    entry("purchase_success", Run::Account(mall::purchase_success)),
+    entry("exchange_prop", Run::Player(mall::exchange_prop)),
+    entry(
+        "create_exchange_code",
+        Run::Admin(mall::create_exchange_code),
+    ),
     entry("send_mail", Run::Player(mail::send_mail)),
     entry("get_new_mail", Run::Session(mail::get_new_mail)),
     entry("get_all_mail", Run::Session(mail::get_all_mail)),

@@ -10,6 +10,7 @@
 //!   as the original game's clients call them;
 //! - `science_vip`: science, element skills and VIP, likewise;
 //! - `contact`: email and phone verification with a real SMTP server and HTTP hook;
+//! - `mall`: purchases verified by a real HTTP server playing the store, exchange codes;
 //! - `config_readers`: the config reader functions;
 //! - `progression`: check-in, daily tasks and achievements, and what counts for them.
 
@@ -20,6 +21,7 @@ mod family;
 mod friend;
 mod handler;
 mod mail_functions;
+mod mall;
 mod package;
 mod players;
 mod progression;
@@ -75,6 +77,7 @@ impl Stack {
                 mail_url: String::new(),
                 auth_url: String::new(),
                 notify: Default::default(),
+                purchase_verifier: Default::default(),
             },
         );
         Stack {
