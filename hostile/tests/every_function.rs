@@ -65,6 +65,14 @@ const FIELDS: &[&str] = &[
     "eid",
     "tier",
     "card_id",
+    "game_id",
+    "order_id",
+    "channel",
+    "user_name",
+    "currency",
+    "receipt",
+    "receive",
+    "valid_seconds",
 ];
 
 /// The hostile values, one per round, given to every field at once. Raw JSON text, so
