@@ -4080,3 +4080,246 @@ fn factory() {
     );
     w.finish();
 }
+
+// mall (mall.py): exchange codes and purchases, the purchases verified by a real HTTP
+// server playing the store's verifier.
+
+const MALL: &[Expect] = &[
+    row(
+        "create_exchange_code",
+        "create_exchange_code",
+        &[0],
+        &[
+            ("game_id", Str),
+            ("exchange_id", Str),
+            ("pid", Str),
+            ("receive", Num),
+            ("etime", Str),
+        ],
+    ),
+    row(
+        "exchange_prop",
+        "exchange_prop",
+        &[0],
+        &[
+            ("vip_card", Obj),
+            ("item", Obj),
+            ("item.remaining.iid", Num),
+            ("item.remaining.qty", Num),
+            ("item.reward.iid", Num),
+            ("item.reward.qty", Num),
+            ("etime", Str),
+            ("receive", Num),
+        ],
+    ),
+    row(
+        "exchange_prop: vip card",
+        "exchange_prop",
+        &[0],
+        &[
+            ("vip_card", Obj),
+            ("vip_card.cooling_time", Num),
+            ("vip_card.card_id", Num),
+            ("item", Obj),
+            ("etime", Str),
+            ("receive", Num),
+        ],
+    ),
+    row(
+        "exchange_prop: redeemed before",
+        "exchange_prop",
+        &[94],
+        &[],
+    ),
+    row("exchange_prop: used up", "exchange_prop", &[98], &[]),
+    row("exchange_prop: expired", "exchange_prop", &[97], &[]),
+    row("exchange_prop: no such code", "exchange_prop", &[99], &[]),
+    row(
+        "purchase_success",
+        "purchase_success",
+        &[0],
+        &[
+            ("remaining", Obj),
+            ("remaining.iid", Num),
+            ("remaining.qty", Num),
+            ("reward", Obj),
+            ("reward.iid", Num),
+            ("reward.qty", Num),
+        ],
+    ),
+    row(
+        "purchase_success: vip card",
+        "purchase_success",
+        &[1],
+        &[("cooling_time", Num), ("card_id", Num)],
+    ),
+    row("purchase_success: replayed", "purchase_success", &[96], &[]),
+    row(
+        "purchase_success: refused receipt",
+        "purchase_success",
+        &[95],
+        &[],
+    ),
+    row(
+        "purchase_success: pid error",
+        "purchase_success",
+        &[98],
+        &[],
+    ),
+    row(
+        "purchase_success: username error",
+        "purchase_success",
+        &[99],
+        &[],
+    ),
+];
+
+#[test]
+fn mall() {
+    let _one = one_at_a_time();
+    let store = testkit::HttpReceiver::start();
+    let stack = Stack::start_with(|settings| {
+        settings.purchase_verifier_url = format!("{}/verify", store.url());
+    });
+    let addr = stack.gate_addr();
+    let admin = stack.admin_token();
+    let mut w = Walker::new(addr, "mall", MALL);
+    let p = new_player(addr, "ml");
+    let q = new_player(addr, "ml");
+    let code = fresh("C");
+    let code = code.as_str();
+
+    // Codes: an operator makes them; each player redeems one once.
+    let made = w.call(
+        "create_exchange_code",
+        &admin,
+        json!({"game_id": "lukseun", "exchange_id": code, "pid": "DIAMOND_MIN",
+               "receive": 2, "valid_seconds": 3600}),
+    );
+    w.expect(
+        made["data"]["exchange_id"] == code && made["data"]["receive"] == 2,
+        format!("the code as given: {made}"),
+    );
+    let r = w.call(
+        "exchange_prop",
+        &p.session,
+        json!({"game_id": "lukseun", "exchange_id": code}),
+    );
+    w.expect(
+        r["data"]["item"]["reward"] == json!({"iid": 5, "qty": 100})
+            && r["data"]["receive"] == 1
+            && r["data"]["vip_card"] == json!({}),
+        format!("100 diamonds, one use left: {r}"),
+    );
+    w.call(
+        "exchange_prop: redeemed before",
+        &p.session,
+        json!({"game_id": "lukseun", "exchange_id": code}),
+    );
+    w.call(
+        "exchange_prop",
+        &q.session,
+        json!({"game_id": "lukseun", "exchange_id": code}),
+    );
+    let third = new_player(addr, "ml");
+    w.call(
+        "exchange_prop: used up",
+        &third.session,
+        json!({"game_id": "lukseun", "exchange_id": code}),
+    );
+    w.call(
+        "exchange_prop: no such code",
+        &p.session,
+        json!({"game_id": "lukseun", "exchange_id": "IOJwlawOIWBMzjJw"}),
+    );
+    let card_code = format!("{code}_V");
+    w.setup(
+        match status(&w.raw(
+            "create_exchange_code",
+            &admin,
+            json!({"game_id": "lukseun", "exchange_id": card_code, "pid": "VIP_CARD_NORMAL",
+                   "receive": 1, "valid_seconds": 3600}),
+        )) {
+            0 => Ok(()),
+            s => Err(format!(
+                "setup: create_exchange_code of a VIP card answered {s}"
+            )),
+        },
+    );
+    let r = w.call(
+        "exchange_prop: vip card",
+        &p.session,
+        json!({"game_id": "lukseun", "exchange_id": card_code}),
+    );
+    w.expect(
+        r["data"]["vip_card"]["card_id"] == 26,
+        format!("the month card: {r}"),
+    );
+    let short = format!("{code}_S");
+    w.raw(
+        "create_exchange_code",
+        &admin,
+        json!({"game_id": "lukseun", "exchange_id": short, "pid": "DIAMOND_MIN",
+               "receive": 5, "valid_seconds": 1}),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    w.call(
+        "exchange_prop: expired",
+        &p.session,
+        json!({"game_id": "lukseun", "exchange_id": short}),
+    );
+
+    // Purchases, as the store's server-side notice names them (document 20).
+    let order = |order_id: &str, pid: &str, gn: &str| {
+        json!({"pid": pid, "order_id": order_id, "channel": "apple", "user_name": gn,
+               "currency": "RMB"})
+    };
+    let accept = |order_id: &str, pid: &str| {
+        store.set_body(
+            json!({"accepted": true, "order_id": order_id, "pid": pid})
+                .to_string()
+                .as_bytes(),
+        );
+    };
+    let order_id = fresh("92829098");
+    accept(&order_id, "DIAMOND_SMALL");
+    let r = w.call(
+        "purchase_success",
+        &p.session,
+        order(&order_id, "DIAMOND_SMALL", &p.gn),
+    );
+    w.expect(
+        r["data"]["reward"] == json!({"iid": 5, "qty": 300}),
+        format!("300 diamonds: {r}"),
+    );
+    w.call(
+        "purchase_success: replayed",
+        &p.session,
+        order(&order_id, "DIAMOND_SMALL", &p.gn),
+    );
+    let card_order = fresh("92829099");
+    accept(&card_order, "VIP_CARD_ULTIMATE");
+    let r = w.call(
+        "purchase_success: vip card",
+        &p.session,
+        order(&card_order, "VIP_CARD_ULTIMATE", &p.gn),
+    );
+    w.expect(r["data"]["card_id"] == 27, format!("the month card: {r}"));
+    store.set_body(br#"{"accepted": false, "reason": "forged"}"#);
+    w.call(
+        "purchase_success: refused receipt",
+        &p.session,
+        order(&fresh("forged"), "DIAMOND_BAG", &p.gn),
+    );
+    w.call(
+        "purchase_success: pid error",
+        &p.session,
+        order(&fresh("o"), "WEAPON_STAR_1", &p.gn),
+    );
+    w.call(
+        "purchase_success: username error",
+        &p.session,
+        order(&fresh("o"), "DIAMOND_MIN", &q.gn),
+    );
+    w.finish();
+}

@@ -69,6 +69,14 @@ const FIELDS: &[&str] = &[
     "worker",
     "wid",
     "resource",
+    "game_id",
+    "order_id",
+    "channel",
+    "user_name",
+    "currency",
+    "receipt",
+    "receive",
+    "valid_seconds",
 ];
 
 /// The hostile values, one per round, given to every field at once. Raw JSON text, so

@@ -23,6 +23,7 @@ use shared::redis_conn::RedisPool;
 
 use crate::db::{Db, DbError};
 use crate::game_config::GameConfig;
+use crate::modules::mall::verifier::VerifierSettings;
 use crate::notify::NotifySettings;
 
 // ------------------------------------------------------------------ what a function gets
@@ -36,6 +37,8 @@ pub struct FunctionSettings {
     pub auth_url: String,
     /// Where email and phone verification codes go.
     pub notify: NotifySettings,
+    /// Where in-app purchases are verified (`purchase_success`).
+    pub purchase_verifier: VerifierSettings,
 }
 
 /// The long-lived resources of the worker, shared by every job.

@@ -10,7 +10,7 @@ use crate::modules::summon;
 use crate::modules::{achievement, check_in, task};
 use crate::modules::{armor, role, skill};
 use crate::modules::{chat, family, friend};
-use crate::modules::{dark_market, item, package, player, stage, weapon};
+use crate::modules::{dark_market, item, mall, package, player, stage, weapon};
 use crate::modules::{elements, science, vip};
 
 const fn entry(name: &'static str, run: Run) -> Function {
@@ -167,6 +167,12 @@ pub const FUNCTIONS: &[Function] = &[
     entry(
         "darkmarket_transaction",
         Run::Player(dark_market::darkmarket_transaction),
+    ),
+    entry("purchase_success", Run::Account(mall::purchase_success)),
+    entry("exchange_prop", Run::Player(mall::exchange_prop)),
+    entry(
+        "create_exchange_code",
+        Run::Admin(mall::create_exchange_code),
     ),
     entry("send_mail", Run::Player(mail::send_mail)),
     entry("get_new_mail", Run::Session(mail::get_new_mail)),

@@ -316,6 +316,7 @@ mod tests {
                 mail_url: String::new(),
                 auth_url: String::new(),
                 notify: Default::default(),
+                purchase_verifier: Default::default(),
             },
         );
         let config = GameConfig::embedded();

@@ -87,6 +87,7 @@ impl Worker {
                 mail_url: settings.mail_url.clone(),
                 auth_url: settings.auth_url.clone(),
                 notify: settings.notify(),
+                purchase_verifier: settings.purchase_verifier(),
             },
             clock: Arc::new(Clock::system()),
             seeds: Arc::new(Seeds::random()),

@@ -5,6 +5,7 @@ use std::time::Duration;
 use shared::config::{Config, ConfigError, Opt, Spec};
 
 use crate::modules::account::password::DEFAULT_ITERATIONS;
+use crate::modules::mall::verifier::{self, VerifierSettings};
 use crate::notify::{self, NotifySettings};
 
 pub const SPEC: Spec = Spec {
@@ -66,6 +67,11 @@ pub const SPEC: Spec = Spec {
             "",
             "http:// URL phone verification codes are POSTed to; empty = not configured",
         ),
+        Opt::value(
+            "purchase-verifier-url",
+            "",
+            "http:// URL in-app purchase receipts are POSTed to for verification; empty = not configured (purchase_success is then admin-only)",
+        ),
     ],
 };
 
@@ -94,6 +100,10 @@ pub struct Settings {
     pub phone_hook_url: String,
     /// Connect and per-step timeout of code deliveries.
     pub notify_timeout: Duration,
+    /// Where purchase receipts are POSTed; empty = not configured.
+    pub purchase_verifier_url: String,
+    /// Connect timeout of a verification (the whole exchange gets twice that).
+    pub purchase_verifier_timeout: Duration,
     /// How long start waits for MySQL and NATS to come up.
     pub startup_wait: Duration,
 }
@@ -118,6 +128,8 @@ impl Settings {
             smtp_from: notify::DEFAULT_FROM.to_string(),
             phone_hook_url: String::new(),
             notify_timeout: notify::DEFAULT_TIMEOUT,
+            purchase_verifier_url: String::new(),
+            purchase_verifier_timeout: verifier::DEFAULT_TIMEOUT,
             startup_wait: Duration::from_secs(60),
         }
     }
@@ -164,6 +176,14 @@ impl Settings {
                 "expected an http:// URL (plain HTTP inside the cluster)",
             ));
         }
+        let purchase_verifier_url = config.get("purchase-verifier-url");
+        if !purchase_verifier_url.is_empty() && !purchase_verifier_url.starts_with("http://") {
+            return Err(invalid(
+                "purchase-verifier-url",
+                purchase_verifier_url,
+                "expected an http:// URL (plain HTTP inside the cluster)",
+            ));
+        }
         Ok(Settings {
             threads,
             config_url: config.get("config-url").to_string(),
@@ -176,6 +196,7 @@ impl Settings {
             smtp_addr: smtp_addr.to_string(),
             smtp_from: smtp_from.to_string(),
             phone_hook_url: phone_hook_url.to_string(),
+            purchase_verifier_url: purchase_verifier_url.to_string(),
             ..Settings::new(
                 config.get("nats-url"),
                 config.get("redis-url"),
@@ -194,6 +215,14 @@ impl Settings {
             smtp_from: self.smtp_from.clone(),
             phone_hook_url: self.phone_hook_url.clone(),
             timeout: self.notify_timeout,
+        }
+    }
+
+    /// Where purchase receipts are verified (for `purchase_success`).
+    pub fn purchase_verifier(&self) -> VerifierSettings {
+        VerifierSettings {
+            url: self.purchase_verifier_url.clone(),
+            timeout: self.purchase_verifier_timeout,
         }
     }
 }
@@ -263,6 +292,18 @@ mod tests {
     }
 
     #[test]
+    fn the_purchase_verifier_is_off_by_default_and_an_http_url_when_set() {
+        let s = parse(&[]).unwrap();
+        assert_eq!(s.purchase_verifier(), VerifierSettings::default());
+        assert!(!s.purchase_verifier().configured());
+        let s = parse(&["--purchase-verifier-url", "http://store-check:8080/verify"]).unwrap();
+        let v = s.purchase_verifier();
+        assert_eq!(v.url, "http://store-check:8080/verify");
+        assert_eq!(v.timeout, verifier::DEFAULT_TIMEOUT);
+        assert!(v.configured());
+    }
+
+    #[test]
     fn bad_values_name_the_option() {
         for (args, option) in [
             (&["--threads", "0"][..], "--threads"),
@@ -285,6 +326,14 @@ mod tests {
             (
                 &["--phone-hook-url", "https://sms.example/x"][..],
                 "--phone-hook-url",
+            ),
+            (
+                &["--purchase-verifier-url", "https://store.example/verify"][..],
+                "--purchase-verifier-url",
+            ),
+            (
+                &["--purchase-verifier-url", "store-check:8080"][..],
+                "--purchase-verifier-url",
             ),
         ] {
             let e = parse(args).unwrap_err().to_string();

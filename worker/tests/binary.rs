@@ -41,6 +41,7 @@ fn help_lists_every_option() {
         "--smtp-addr",
         "--smtp-from",
         "--phone-hook-url",
+        "--purchase-verifier-url",
     ] {
         assert!(help.contains(option), "--help lacks {option}:\n{help}");
     }

@@ -992,6 +992,61 @@ crate::module_statuses! {
     }
 }
 
+// The mall: the original's mall.py codes, per function, and ours where the original had
+// none (a receipt replayed, refused or not verifiable; a code redeemed twice).
+
+crate::module_statuses! {
+    /// Statuses of `purchase_success` (0: an item credited). Without a purchase verifier
+    /// configured a caller without the admin role gets the framework's 15.
+    pub enum PurchaseStatus {
+        /// Success: a VIP card was activated (`cooling_time`, `card_id`), as the original.
+        Card = 1 => "success",
+        /// `currency` is not one of the product's prices in mall.json.
+        Currency = 93 => "currency error",
+        /// The verifier could not be asked or gave no usable answer: nothing was credited,
+        /// the same order may be sent again.
+        VerifierUnavailable = 94 => "purchase could not be verified now, try again later",
+        /// The verifier refused the receipt: nothing was credited.
+        NotVerified = 95 => "purchase not verified",
+        /// This `order_id` was credited before: nothing was credited now.
+        AlreadyCredited = 96 => "order already credited",
+        /// The product has no usable mall.json entry.
+        ConfigError = 97 => "config error",
+        /// `pid` is not a product the mall sells for money.
+        PidError = 98 => "pid error",
+        /// `user_name` is not the caller's player (or, for an admin, names no player).
+        UserName = 99 => "username error",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `exchange_prop`.
+    pub enum ExchangeStatus {
+        /// This player redeemed this code before.
+        AlreadyRedeemed = 94 => "exchange code already redeemed by you",
+        /// The code's product has no usable mall.json entry.
+        ConfigError = 95 => "config error",
+        /// The code's product is not one the mall sells.
+        PidError = 96 => "pid error",
+        Expired = 97 => "exchange code expired",
+        UsedUp = 98 => "exchange code used up",
+        /// No such code for this `game_id`.
+        NoSuchCode = 99 => "exchange code does not exist",
+    }
+}
+
+crate::module_statuses! {
+    /// Statuses of `create_exchange_code` (an operator's function).
+    pub enum CreateExchangeStatus {
+        /// `game_id` or `exchange_id` breaks the text rules (the message says which).
+        InvalidCode = 97 => "invalid game_id or exchange_id",
+        /// `pid` is not a product the mall sells.
+        PidError = 98 => "pid error",
+        /// A code with this `game_id` and `exchange_id` exists already.
+        Exists = 99 => "exchange code exists",
+    }
+}
+
 /// Token claim `role` that admin-only functions require.
 pub const ADMIN_ROLE: &str = "admin";
 
@@ -1080,5 +1135,8 @@ mod tests {
         distinct(SetArmorFactoryStatus::ALL);
         distinct(GatherResourceStatus::ALL);
         distinct(IronConvertStatus::ALL);
+        distinct(PurchaseStatus::ALL);
+        distinct(ExchangeStatus::ALL);
+        distinct(CreateExchangeStatus::ALL);
     }
 }

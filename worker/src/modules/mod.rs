@@ -18,6 +18,7 @@ pub mod family;
 pub mod friend;
 pub mod item;
 pub mod mail;
+pub mod mall;
 pub mod package;
 pub mod player;
 pub mod progress;

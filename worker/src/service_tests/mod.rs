@@ -11,6 +11,7 @@
 //! - `science_vip`: science, element skills and VIP, likewise;
 //! - `dark_market`: the dark market's offers, refreshes and purchases, likewise;
 //! - `contact`: email and phone verification with a real SMTP server and HTTP hook;
+//! - `mall`: purchases verified by a real HTTP server playing the store, exchange codes;
 //! - `config_readers`: the config reader functions;
 //! - `progression`: check-in, daily tasks and achievements, and what counts for them;
 //! - `summon`: the summoning stores, pulls and integral;
@@ -25,6 +26,7 @@ mod family;
 mod friend;
 mod handler;
 mod mail_functions;
+mod mall;
 mod package;
 mod players;
 mod progression;
@@ -82,6 +84,7 @@ impl Stack {
                 mail_url: String::new(),
                 auth_url: String::new(),
                 notify: Default::default(),
+                purchase_verifier: Default::default(),
             },
         );
         Stack {
