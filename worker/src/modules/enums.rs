@@ -1001,6 +1001,9 @@ crate::module_statuses! {
     pub enum PurchaseStatus {
         /// Success: a VIP card was activated (`cooling_time`, `card_id`), as the original.
         Card = 1 => "success",
+        /// The player holds too much of the item for the whole product (nothing is
+        /// recorded: the same order credits once there is room).
+        NoRoom = 92 => "not enough room for the product: use some of the item, then try again",
         /// `currency` is not one of the product's prices in mall.json.
         Currency = 93 => "currency error",
         /// The verifier could not be asked or gave no usable answer: nothing was credited,
@@ -1010,7 +1013,8 @@ crate::module_statuses! {
         NotVerified = 95 => "purchase not verified",
         /// This `order_id` was credited before: nothing was credited now.
         AlreadyCredited = 96 => "order already credited",
-        /// The product has no usable mall.json entry.
+        /// The product has no usable mall.json entry, or is larger than the item's max
+        /// (it could never be credited whole).
         ConfigError = 97 => "config error",
         /// `pid` is not a product the mall sells for money.
         PidError = 98 => "pid error",
@@ -1022,9 +1026,13 @@ crate::module_statuses! {
 crate::module_statuses! {
     /// Statuses of `exchange_prop`.
     pub enum ExchangeStatus {
+        /// The player holds too much of the item for the whole product (the code's use is
+        /// not taken).
+        NoRoom = 93 => "not enough room for the product: use some of the item, then try again",
         /// This player redeemed this code before.
         AlreadyRedeemed = 94 => "exchange code already redeemed by you",
-        /// The code's product has no usable mall.json entry.
+        /// The code's product has no usable mall.json entry, or is larger than the
+        /// item's max.
         ConfigError = 95 => "config error",
         /// The code's product is not one the mall sells.
         PidError = 96 => "pid error",

@@ -165,6 +165,50 @@ fn an_accepted_purchase_is_credited_once() {
 }
 
 #[test]
+fn a_product_is_given_whole_or_not_at_all() {
+    const POTION: u32 = 10; // energy_potion_s, max 999
+    let receiver = HttpReceiver::start();
+    let g = game(store(&receiver));
+    let t = g.player("full", "Full");
+    // 700 held + 300 bought is over the max of 999: refused, nothing recorded.
+    g.set_qty("full", 3, POTION, 700);
+    accept(&receiver, "GPA.2001", "ENERGY_POTION_SMALL");
+    let order = buy("GPA.2001", "ENERGY_POTION_SMALL", "Full");
+    let r = g.call(&t, "purchase_success", order.clone());
+    assert_eq!(r.status, 92, "{}", r.to_json());
+    assert_eq!(g.qty("full", 3, POTION), 700);
+    assert_eq!(purchases(&g, "GPA.2001"), 0, "the order is not spent");
+    // Once some are used, the same order credits all 300.
+    g.set_qty("full", 3, POTION, 699);
+    let r = g.ok(&t, "purchase_success", order.clone());
+    assert_eq!(r["reward"], json!({"iid": POTION, "qty": 300}));
+    assert_eq!(g.qty("full", 3, POTION), 999);
+    assert_eq!(g.call(&t, "purchase_success", order).status, 96);
+    // A product larger than the max itself can never be given whole: a config error,
+    // nothing recorded.
+    g.set_qty("full", 3, POTION, 0);
+    accept(&receiver, "GPA.2002", "ENERGY_POTION_LARGE");
+    let r = g.call(
+        &t,
+        "purchase_success",
+        buy("GPA.2002", "ENERGY_POTION_LARGE", "Full"),
+    );
+    assert_eq!(r.status, 97, "{}", r.to_json());
+    assert_eq!(g.qty("full", 3, POTION), 0);
+    assert_eq!(purchases(&g, "GPA.2002"), 0);
+
+    // An exchange code: no room keeps the code's use for later.
+    let made = create(&g, "ROOM-1", "ENERGY_POTION_SMALL", 1, 3600);
+    assert_eq!(made["receive"], 1);
+    g.set_qty("full", 3, POTION, 700);
+    assert_eq!(redeem(&g, &t, "ROOM-1").status, 93);
+    assert_eq!(remaining(&g, "ROOM-1"), 1);
+    g.set_qty("full", 3, POTION, 0);
+    assert_eq!(redeem(&g, &t, "ROOM-1").status, 0);
+    assert_eq!(remaining(&g, "ROOM-1"), 0);
+}
+
+#[test]
 fn a_refused_receipt_credits_nothing() {
     let receiver = HttpReceiver::start();
     let g = game(store(&receiver));

@@ -125,8 +125,7 @@ fn product<'c>(
 enum Credit {
     /// A VIP card activated: the seconds it has left (-1 perpetual) and its id.
     Card { cooling_time: i64, card_id: u32 },
-    /// An item added: its id, the holding after and the change (a grant is capped at the
-    /// item's max, so the change may be less than the product's quantity).
+    /// An item added in full: its id, the holding after and the quantity given.
     Item { iid: u32, held: u64, given: u64 },
 }
 
@@ -152,14 +151,25 @@ impl Credit {
     }
 }
 
+/// Why a product was not given: a paid product is given whole or not at all (a grant
+/// capped at the item's max would take money for less than was bought).
+enum NoCredit {
+    /// The player holds too much of the item for the product to fit: once they use some,
+    /// the same order or code credits (nothing of it was recorded).
+    NoRoom,
+    /// The product is larger than the item's max: it can never fit (a config error).
+    NeverFits,
+}
+
 /// Gives `product` to the player in the caller's transaction (which holds the player's
-/// row lock).
+/// row lock), whole; `refuse` turns a product that does not fit into the caller's status.
 fn credit(
     tx: &mut mysql::Transaction<'_>,
     ctx: &Context,
     world: &str,
     uid: &str,
     product: &Product,
+    refuse: impl Fn(NoCredit) -> FnError,
 ) -> Result<Credit, FnError> {
     if product.is_card() {
         let cooling_time = vip::activate_card(tx, ctx.config, world, uid, product.item, ctx.now())?;
@@ -168,18 +178,24 @@ fn credit(
             card_id: product.item,
         });
     }
+    let max = item::max_of(ctx.config, ITEM_GROUP, product.item).unwrap_or(u64::MAX);
+    if product.quantity > max {
+        return Err(refuse(NoCredit::NeverFits));
+    }
     let before = item::quantity(tx, world, uid, ITEM_GROUP, product.item)?;
+    if before.saturating_add(product.quantity) > max {
+        return Err(refuse(NoCredit::NoRoom));
+    }
     let grant = Item {
         group: ITEM_GROUP,
         id: product.item,
         qty: product.quantity,
     };
     item::grant(tx, ctx.config, world, uid, &[grant])?;
-    let held = item::quantity(tx, world, uid, ITEM_GROUP, product.item)?;
     Ok(Credit::Item {
         iid: product.item,
-        held,
-        given: held.saturating_sub(before),
+        held: before + product.quantity,
+        given: product.quantity,
     })
 }
 
@@ -331,7 +347,10 @@ pub fn purchase_success(ctx: &Context, caller: &Account, args: &Args) -> Outcome
             }
             Err(e) => return Err(e.into()),
         }
-        credit(tx, ctx, world, &uid, &product)
+        credit(tx, ctx, world, &uid, &product, |refusal| match refusal {
+            NoCredit::NoRoom => PurchaseStatus::NoRoom.into(),
+            NoCredit::NeverFits => PurchaseStatus::ConfigError.into(),
+        })
     })?;
     shared::info!(
         "purchase credited",
@@ -438,7 +457,10 @@ pub fn exchange_prop(ctx: &Context, player: &Player, args: &Args) -> Outcome {
                 "exchange code changed under its lock".into(),
             ));
         }
-        let credit = credit(tx, ctx, world, uid, &product)?;
+        let credit = credit(tx, ctx, world, uid, &product, |refusal| match refusal {
+            NoCredit::NoRoom => ExchangeStatus::NoRoom.into(),
+            NoCredit::NeverFits => ExchangeStatus::ConfigError.into(),
+        })?;
         ok(data([
             ("vip_card", credit.card_json()),
             ("item", credit.item_json()),
