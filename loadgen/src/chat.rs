@@ -37,6 +37,11 @@ pub fn stamped(start: Instant, now: Instant) -> String {
 pub fn sent_at(start: Instant, line: &str) -> Option<Instant> {
     let payload = line.strip_prefix("0000PUBLIC")?;
     let (_, text) = payload.split_once(':')?;
+    stamp_time(start, text)
+}
+
+/// The instant a [`stamped`] text carries (to the microsecond).
+pub fn stamp_time(start: Instant, text: &str) -> Option<Instant> {
     let micros: u64 = text.strip_prefix("lg ")?.parse().ok()?;
     Some(start + Duration::from_micros(micros))
 }
@@ -123,7 +128,8 @@ impl Chat {
                         if due > now {
                             thread::sleep(due - now);
                         }
-                        let text = stamped(start, Instant::now());
+                        let now = Instant::now();
+                        let text = stamped(start, now);
                         if member
                             .writer
                             .write_all(frame("PUBLIC", &text).as_bytes())
@@ -131,7 +137,10 @@ impl Chat {
                         {
                             return sent;
                         }
-                        if window.measured(due) {
+                        // Counted by the time the text carries, as the listeners count it:
+                        // a sender running late sends a message due before the window
+                        // inside it, and both sides must put it on the same side.
+                        if window.measured(stamp_time(start, &text).unwrap_or(now)) {
                             sent += 1;
                         }
                         k += 1;
