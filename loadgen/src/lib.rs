@@ -1,6 +1,9 @@
-//! The load generator's parts: the call mix, the run loops, chat on edges and the stats.
+//! The load generator's parts: the call mix and its request lines, the run loops, chat on
+//! edges, the stats, and a purchase verifier stand-in for benchmarks.
 
+pub mod calls;
 pub mod chat;
 pub mod mix;
 pub mod run;
 pub mod stats;
+pub mod verifier;

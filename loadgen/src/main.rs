@@ -1,6 +1,7 @@
 //! `loadgen`: virtual players against one or more gates; prints requests/s, errors by status
 //! and latency percentiles. Reads the gate address from `LUKSEUN_GATES`/`LUKSEUN_GATE`
-//! (as in var/cluster.env) unless `--gate` says otherwise.
+//! (as in var/cluster.env) unless `--gate` says otherwise. `--serve-verifier <port>` runs
+//! a purchase verifier stand-in instead (docs/benchmarks.md, "Economy mix").
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -64,11 +65,25 @@ const SPEC: Spec = Spec {
             "messages/s per chat sender (an edge allows 20)",
         ),
         Opt::switch("json", "print one JSON line with the results as well"),
+        Opt::value(
+            "serve-verifier",
+            "",
+            "instead of a run: serve a purchase verifier stand-in that accepts every receipt on this port of 127.0.0.1 (or host:port) until Ctrl-C; benchmarks only",
+        ),
+        Opt::value(
+            "verifier-delay-ms",
+            "0",
+            "with --serve-verifier: wait this long before each answer (a slow store)",
+        ),
     ],
 };
 
 fn main() {
     let cfg = Config::load(&SPEC);
+    if !cfg.get("serve-verifier").is_empty() {
+        serve_verifier(&cfg);
+        return;
+    }
     let mix = Mix::parse(cfg.get("mix")).unwrap_or_else(|e| fail(&e.to_string()));
     let plan = Plan {
         gates: address_list(cfg.get("gate")),
@@ -123,6 +138,34 @@ fn main() {
     if stats.lost > 0 {
         std::process::exit(1);
     }
+}
+
+/// `--serve-verifier`: the stand-in until SIGTERM or Ctrl-C.
+fn serve_verifier(cfg: &Config) {
+    let given = cfg.get("serve-verifier");
+    let bind = if given.contains(':') {
+        given.to_string()
+    } else {
+        format!("127.0.0.1:{given}")
+    };
+    let delay = Duration::from_millis(cfg.require("verifier-delay-ms"));
+    shared::signal::install();
+    let verifier = loadgen::verifier::Verifier::start(&bind, delay)
+        .unwrap_or_else(|e| fail(&format!("serve the verifier on {bind}: {e}")));
+    eprintln!(
+        "loadgen: purchase verifier stand-in on {} accepts EVERY receipt (delay {} ms); \
+         for benchmarks only. Ctrl-C stops it.",
+        verifier.url(),
+        delay.as_millis()
+    );
+    while !shared::signal::shutdown_requested() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!(
+        "loadgen: verifier accepted {} receipts",
+        verifier.accepted()
+    );
+    verifier.shutdown();
 }
 
 /// `host:port,host:port` as a list, blanks dropped.

@@ -2,7 +2,7 @@
 //! come, with a pipeline depth) or open-loop (a fixed rate; latency counts from the moment
 //! a request was due, so a stalled server cannot hide its queueing: no coordinated omission).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
+use crate::calls::{Caller, Lines};
 use crate::chat::{Chat, ChatPlan};
 use crate::mix::{Mix, Rng};
 use crate::stats::Stats;
-use shared::gate_client::{request_line, uses_account_token, Answer, GateClient};
+use shared::gate_client::{request_line, Answer, GateClient};
 
 #[derive(Clone)]
 pub struct Plan {
@@ -52,8 +53,8 @@ pub struct Player {
     client: GateClient,
     world: String,
     session: String,
-    /// The request line per function of the mix, built once.
-    lines: HashMap<String, String>,
+    /// The request lines of the mix's functions.
+    lines: Lines,
 }
 
 impl Player {
@@ -79,11 +80,9 @@ impl Player {
             .map_err(|e| format!("enter_world: {e}"))?;
         // 98 "have not been in this world before": the session comes all the same.
         let session = token_of(&answer, "enter_world", &[0, 98])?;
+        let gn = format!("lg_{}", shared::ids::random_hex(8));
         let mut player = Map::new();
-        player.insert(
-            "gn".into(),
-            Value::from(format!("lg_{}", shared::ids::random_hex(8))),
-        );
+        player.insert("gn".into(), Value::from(gn.as_str()));
         player.insert("icon".into(), Value::from(0));
         let answer = client
             .call(&request_line(
@@ -100,18 +99,11 @@ impl Player {
                 answer.message()
             ));
         }
-        let mut lines = HashMap::new();
-        for name in plan.mix.names() {
-            let token = if uses_account_token(name) {
-                &account
-            } else {
-                &session
-            };
-            lines.insert(
-                name.to_string(),
-                request_line(&plan.world, name, Some(token), &Map::new()),
-            );
-        }
+        let caller = Caller {
+            gn,
+            tag: shared::ids::random_hex(12),
+        };
+        let lines = Lines::new(&plan.mix, &plan.world, &account, &session, caller);
         Ok(Player {
             addr: addr.to_string(),
             client,
@@ -134,10 +126,6 @@ impl Player {
             .call(&line)
             .map_err(|e| format!("get_login_token_chat: {e}"))?;
         token_of(&answer, "get_login_token_chat", &[0])
-    }
-
-    fn line(&self, mix: &Mix, rng: &mut Rng) -> &str {
-        &self.lines[mix.pick(rng.next_u64())]
     }
 }
 
@@ -258,7 +246,7 @@ fn closed_loop(
         // `Some(timed_out)` once the connection is unusable.
         let mut broken = None;
         while in_flight.len() < plan.pipeline && Instant::now() < window.end {
-            let line = player.line(&plan.mix, &mut rng).to_string();
+            let line = player.lines.pick(&plan.mix, rng.next_u64());
             if player.client.send(&line).is_err() {
                 broken = Some(false);
                 break;
@@ -315,9 +303,8 @@ fn open_loop(
     };
     let interval = Duration::from_secs_f64(1.0 / rate.max(1e-6));
     let (due_tx, due_rx) = mpsc::channel::<Instant>();
-    let lines: Vec<String> = (0..64)
-        .map(|_| player.line(&plan.mix, &mut rng).to_string())
-        .collect();
+    let mut lines = player.lines;
+    let mix = plan.mix.clone();
     let writer_failed = Arc::new(AtomicBool::new(false));
     let failed = writer_failed.clone();
     let sender = thread::spawn(move || {
@@ -332,7 +319,7 @@ fn open_loop(
             if due > now {
                 thread::sleep(due - now);
             }
-            let line = &lines[k as usize % lines.len()];
+            let line = lines.pick(&mix, rng.next_u64());
             let mut buf = Vec::with_capacity(line.len() + 2);
             buf.extend_from_slice(line.as_bytes());
             buf.extend_from_slice(b"\r\n");

@@ -68,6 +68,40 @@ fn a_handful_of_players_run_closed_and_open_loop_without_errors() {
 }
 
 #[test]
+fn purchases_with_fresh_orders_are_each_credited_through_the_stand_in() {
+    let verifier =
+        loadgen::verifier::Verifier::start("127.0.0.1:0", std::time::Duration::ZERO).unwrap();
+    let url = verifier.url();
+    let stack = teststack::Stack::start_with(|w| w.purchase_verifier_url = url);
+    let mix = "purchase_success:1,single_pump_diamond:1,get_info_player:1";
+    let closed = run_loadgen(
+        &stack,
+        &["--connections", "3", "--pipeline", "2", "--mix", mix],
+    );
+    let open = run_loadgen(
+        &stack,
+        &[
+            "--connections",
+            "2",
+            "--rate",
+            "100",
+            "--mix",
+            "purchase_success",
+        ],
+    );
+    // Every purchase was verified and credited: no 96 (a replayed order), 94 or 95.
+    assert_clean(&open);
+    for report in [&closed, &open] {
+        let errors = report["errors"].as_object().unwrap();
+        for status in ["94", "95", "96"] {
+            assert!(errors.get(status).is_none(), "{report}");
+        }
+        assert_eq!(report["lost"], 0, "{report}");
+    }
+    assert!(verifier.accepted() >= open["requests"].as_u64().unwrap());
+}
+
+#[test]
 fn an_unknown_function_in_the_mix_shows_as_status_10() {
     let stack = teststack::Stack::start();
     let report = run_loadgen(&stack, &["--connections", "2", "--mix", "no_such_function"]);
