@@ -562,6 +562,41 @@ fn integral_steps_give_roles_then_universal_segments() {
 // ------------------------------------------------------------------------------ concurrency
 
 #[test]
+fn many_players_making_stores_at_once_never_deadlock() {
+    // Players too poor to pull: each refused pull makes the store and rolls it back, so
+    // every call makes a store again. Deleting a store not made yet locked index gaps, and
+    // players making theirs at once deadlocked (16 under load); nothing may answer 16.
+    let g = start();
+    let players: Vec<String> = (0..24)
+        .map(|i| {
+            let uid = format!("poor{i:02}");
+            let t = g.player(&uid, &format!("Poor{i:02}"));
+            g.set_qty(&uid, 3, 1, 0);
+            t
+        })
+        .collect();
+    let g = &g;
+    let statuses: Vec<i32> = std::thread::scope(|scope| {
+        let handles: Vec<_> = players
+            .iter()
+            .map(|t| {
+                scope.spawn(move || {
+                    (0..8)
+                        .map(|_| answer(g, t, "single_pump_coin").0)
+                        .collect::<Vec<i32>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert_eq!(statuses.len(), 24 * 8);
+    assert!(statuses.iter().all(|s| *s == 99), "{statuses:?}");
+}
+
+#[test]
 fn concurrent_single_pulls_pay_and_give_exactly() {
     let g = start();
     let t = g.player("p", "Pat");
