@@ -145,6 +145,7 @@ mod tests {
         let settings = VerifierSettings {
             url: v.url(),
             timeout: Duration::from_secs(5),
+            ..VerifierSettings::default()
         };
         let receipt = Receipt {
             order_id: "lg-abc-7",

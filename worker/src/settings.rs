@@ -5,7 +5,7 @@ use std::time::Duration;
 use shared::config::{Config, ConfigError, Opt, Spec};
 
 use crate::modules::account::password::DEFAULT_ITERATIONS;
-use crate::modules::mall::verifier::{self, VerifierSettings};
+use crate::modules::mall::verifier::{self, InFlight, VerifierSettings};
 use crate::notify::{self, NotifySettings};
 
 pub const SPEC: Spec = Spec {
@@ -72,6 +72,11 @@ pub const SPEC: Spec = Spec {
             "",
             "http:// URL in-app purchase receipts are POSTed to for verification; empty = not configured (purchase_success is then admin-only)",
         ),
+        Opt::value(
+            "purchase-verifications",
+            "8",
+            "verifications waiting on the verifier at once, at most (more answer 94 at once); keep it well below --threads",
+        ),
     ],
 };
 
@@ -104,6 +109,8 @@ pub struct Settings {
     pub purchase_verifier_url: String,
     /// Connect timeout of a verification (the whole exchange gets twice that).
     pub purchase_verifier_timeout: Duration,
+    /// Verifications running at once, at most.
+    pub purchase_verifications: usize,
     /// How long start waits for MySQL and NATS to come up.
     pub startup_wait: Duration,
 }
@@ -130,6 +137,7 @@ impl Settings {
             notify_timeout: notify::DEFAULT_TIMEOUT,
             purchase_verifier_url: String::new(),
             purchase_verifier_timeout: verifier::DEFAULT_TIMEOUT,
+            purchase_verifications: verifier::DEFAULT_IN_FLIGHT,
             startup_wait: Duration::from_secs(60),
         }
     }
@@ -197,6 +205,7 @@ impl Settings {
             smtp_from: smtp_from.to_string(),
             phone_hook_url: phone_hook_url.to_string(),
             purchase_verifier_url: purchase_verifier_url.to_string(),
+            purchase_verifications: config.parsed("purchase-verifications")?,
             ..Settings::new(
                 config.get("nats-url"),
                 config.get("redis-url"),
@@ -223,6 +232,7 @@ impl Settings {
         VerifierSettings {
             url: self.purchase_verifier_url.clone(),
             timeout: self.purchase_verifier_timeout,
+            in_flight: InFlight::new(self.purchase_verifications),
         }
     }
 }

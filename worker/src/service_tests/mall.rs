@@ -14,7 +14,7 @@ use testkit::HttpReceiver;
 use super::weapon::Game;
 use super::*;
 use crate::function::Clock;
-use crate::modules::mall::verifier::VerifierSettings;
+use crate::modules::mall::verifier::{InFlight, VerifierSettings};
 
 type Map = serde_json::Map<String, Value>;
 
@@ -30,6 +30,8 @@ fn game(verifier: Option<String>) -> Game {
     g.s.services.settings.purchase_verifier = VerifierSettings {
         url: verifier.unwrap_or_default(),
         timeout: Duration::from_millis(400),
+        // Room for every racing thread here; the cap has a test of its own.
+        in_flight: InFlight::new(64),
     };
     g
 }
@@ -280,6 +282,64 @@ fn a_verifier_down_or_too_slow_credits_nothing_and_a_retry_works() {
     assert_eq!(g.qty("patient", 3, DIAMOND), before + 100);
     assert_eq!(g.call(&t, "purchase_success", order).status, 96);
     assert_eq!(g.qty("patient", 3, DIAMOND), before + 100);
+}
+
+#[test]
+fn a_slow_verifier_holds_no_more_than_its_places() {
+    let receiver = HttpReceiver::start();
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut g = game(Some(format!(
+        "http://{}/verify",
+        silent.local_addr().unwrap()
+    )));
+    g.s.services.settings.purchase_verifier.timeout = Duration::from_secs(2);
+    g.s.services.settings.purchase_verifier.in_flight = InFlight::new(2);
+    let places = g.s.services.settings.purchase_verifier.in_flight.clone();
+    let t = g.player("queue", "Queue");
+    let before = g.qty("queue", 3, DIAMOND);
+    std::thread::scope(|scope| {
+        // Two purchases wait on a verifier that never answers: both places taken.
+        let waiting: Vec<_> = ["S-1", "S-2"]
+            .into_iter()
+            .map(|order| {
+                let (g, t) = (&g, &t);
+                scope.spawn(move || {
+                    g.call(t, "purchase_success", buy(order, "DIAMOND_MIN", "Queue"))
+                        .status
+                })
+            })
+            .collect();
+        let deadline = Instant::now() + WAIT;
+        while places.running() < 2 {
+            assert!(
+                Instant::now() < deadline,
+                "the two never reached the verifier"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // A third is told to try later at once, while the two still wait: it takes no
+        // job thread for the verifier's time.
+        let r = g.call(&t, "purchase_success", buy("S-3", "DIAMOND_MIN", "Queue"));
+        assert_eq!(r.status, 94, "{}", r.to_json());
+        assert!(
+            waiting.iter().all(|w| !w.is_finished()),
+            "the third was answered before the waiting two"
+        );
+        assert_eq!(places.running(), 2);
+        // Other functions of the player are served meanwhile.
+        assert_eq!(g.call(&t, "get_info_player", json!({})).status, 0);
+        for w in waiting {
+            assert_eq!(w.join().unwrap(), 94, "the verifier never answered");
+        }
+    });
+    assert_eq!(places.running(), 0, "every place given back");
+    assert_eq!(g.qty("queue", 3, DIAMOND), before);
+    // The verifier answers again: the refused order is credited on retry.
+    g.s.services.settings.purchase_verifier.url = store(&receiver).unwrap();
+    accept(&receiver, "S-3", "DIAMOND_MIN");
+    g.ok(&t, "purchase_success", buy("S-3", "DIAMOND_MIN", "Queue"));
+    assert_eq!(g.qty("queue", 3, DIAMOND), before + 100);
+    drop(silent);
 }
 
 #[test]
