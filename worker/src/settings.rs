@@ -72,6 +72,11 @@ pub const SPEC: Spec = Spec {
             "",
             "http:// URL in-app purchase receipts are POSTed to for verification; empty = not configured (purchase_success is then admin-only)",
         ),
+        Opt::value(
+            "chat-tokens-per-minute",
+            "10",
+            "get_login_token_chat calls one player may make per minute (0: unlimited)",
+        ),
     ],
 };
 
@@ -106,6 +111,8 @@ pub struct Settings {
     pub purchase_verifier_timeout: Duration,
     /// How long start waits for MySQL and NATS to come up.
     pub startup_wait: Duration,
+    /// `get_login_token_chat` calls per player and minute; 0: unlimited.
+    pub chat_tokens_per_minute: u32,
 }
 
 impl Settings {
@@ -131,6 +138,7 @@ impl Settings {
             purchase_verifier_url: String::new(),
             purchase_verifier_timeout: verifier::DEFAULT_TIMEOUT,
             startup_wait: Duration::from_secs(60),
+            chat_tokens_per_minute: crate::modules::chat::DEFAULT_TOKENS_PER_MINUTE,
         }
     }
 
@@ -197,6 +205,7 @@ impl Settings {
             smtp_from: smtp_from.to_string(),
             phone_hook_url: phone_hook_url.to_string(),
             purchase_verifier_url: purchase_verifier_url.to_string(),
+            chat_tokens_per_minute: config.parsed("chat-tokens-per-minute")?,
             ..Settings::new(
                 config.get("nats-url"),
                 config.get("redis-url"),
