@@ -381,7 +381,15 @@ mod tests {
         assert_eq!(forbidden, expected);
         assert!(clean_text("grüße\tand 😀, 0000PUBLIC"));
         assert!(clean_text(""));
-        for bad in ["a\rb", "a\nb", "\r\n", "\u{1b}[31m", "\0", "\u{7f}", "\u{85}"] {
+        for bad in [
+            "a\rb",
+            "a\nb",
+            "\r\n",
+            "\u{1b}[31m",
+            "\0",
+            "\u{7f}",
+            "\u{85}",
+        ] {
             assert!(!clean_text(bad), "{bad:?}");
         }
     }

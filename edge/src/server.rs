@@ -20,8 +20,7 @@ use shared::redis_conn::RedisPool;
 
 use crate::channels::{channels_of, family_subject, public_subject, Membership};
 use crate::codec::{
-    chat_line, chat_message, clean_text, relayable, ChatKind, ClientFrame, ServerFrame,
-    MAX_FRAME,
+    chat_line, chat_message, clean_text, relayable, ChatKind, ClientFrame, ServerFrame, MAX_FRAME,
 };
 use crate::conn::{Conn, Held, Phase};
 use crate::keys::player_rate_key;

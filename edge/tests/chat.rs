@@ -474,7 +474,9 @@ fn one_player_shares_one_allowance_across_connections_and_edges() {
     }
     // A bucket that was full at `started` grants at most 20 + 20/s since then.
     let allowance = 20 + (20.0 * (last - started).as_secs_f64()).ceil() as u32;
-    eprintln!("76 frames from 4 connections on 2 edges: {delivered} delivered, allowance {allowance}");
+    eprintln!(
+        "76 frames from 4 connections on 2 edges: {delivered} delivered, allowance {allowance}"
+    );
     assert!(
         delivered <= allowance,
         "{delivered} delivered over the allowance of {allowance}"
@@ -569,7 +571,9 @@ fn relayed_messages_cannot_inject_frames() {
     for payload in controls {
         outsider.publish("chat.s0.public", payload).unwrap();
     }
-    outsider.publish("chat.s0.public", b"Other:fine\twith a tab").unwrap();
+    outsider
+        .publish("chat.s0.public", b"Other:fine\twith a tab")
+        .unwrap();
     outsider.flush(WAIT).unwrap();
     assert_eq!(
         ann.chat(),

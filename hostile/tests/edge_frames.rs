@@ -244,7 +244,10 @@ fn chat_text_with_control_characters_is_refused_and_never_relayed() {
         if line == format!("0000PUBLIC{ann_gn}:col1\tcol2") {
             break;
         }
-        assert!(!line.starts_with("00000ERROR"), "a TAB was refused: {line:?}");
+        assert!(
+            !line.starts_with("00000ERROR"),
+            "a TAB was refused: {line:?}"
+        );
     }
     ann.send("0000PUBLICdone");
     let done = format!("0000PUBLIC{ann_gn}:done");
@@ -319,7 +322,10 @@ fn one_player_with_five_connections_has_one_allowance() {
         "{sent} frames from 5 connections of one player: {delivered} delivered, allowance \
          {allowance}, {over} over it"
     );
-    assert_eq!(over, 0, "{delivered} delivered against an allowance of {allowance}");
+    assert_eq!(
+        over, 0,
+        "{delivered} delivered against an allowance of {allowance}"
+    );
     // Throttled, not cut off: every connection is still open and the player still chats
     // once the allowance is back.
     std::thread::sleep(Duration::from_millis(1100));

@@ -112,7 +112,9 @@ mod tests {
     fn chat_ids_are_opaque_stable_and_apart() {
         let a = chat_pid("s0", "device-1");
         assert_eq!(a.len(), 32);
-        assert!(a.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(a
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         assert_eq!(a, chat_pid("s0", "device-1"));
         assert!(!a.contains("device"));
         assert_ne!(a, chat_pid("s1", "device-1"));

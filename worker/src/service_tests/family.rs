@@ -1286,7 +1286,10 @@ fn chat_tokens_are_limited_per_player_per_minute() {
                     .query(c)
             })
             .unwrap();
-    assert!((1..=60).contains(&ttl), "the count is for one minute: {ttl}");
+    assert!(
+        (1..=60).contains(&ttl),
+        "the count is for one minute: {ttl}"
+    );
     // Another player has its own count.
     t.ok(&b, "get_login_token_chat", json!({}));
     // The window ends with its key: then the player gets tokens again.
