@@ -114,6 +114,7 @@ mod tests {
             world: "s0".into(),
             gn: "Ann".into(),
             fid: Some("f7".into()),
+            pid: None,
         };
         assert_eq!(
             channels_of(&id),

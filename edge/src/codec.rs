@@ -190,12 +190,30 @@ pub fn chat_message(gn: &str, text: &str) -> Vec<u8> {
     out
 }
 
-/// A message from NATS is relayed only if it is UTF-8 `<gn>:<text>` and cannot end the
-/// frame early: another publisher must not be able to inject frames into our clients.
+/// A character chat text may not hold: the C0 controls except TAB, DEL and the C1
+/// controls (`char::is_control` is exactly these plus TAB). A bare `\n` or `\r` ends a line
+/// for readers that split on either (C# and Java `ReadLine`, our own CLI), so a relayed
+/// text holding one could show a forged frame; ESC starts terminal sequences; NUL ends C
+/// strings.
+pub fn forbidden_in_text(c: char) -> bool {
+    c != '\t' && c.is_control()
+}
+
+/// Chat text a client may send and an edge may relay: no [`forbidden_in_text`] character.
+pub fn clean_text(text: &str) -> bool {
+    !text.chars().any(forbidden_in_text)
+}
+
+/// A message from NATS is relayed only if it is UTF-8 `<gn>:<text>` with a valid game name
+/// and clean text, the rule every edge applies to its own clients' frames: another
+/// publisher (or an older edge) must not be able to inject frames into our clients.
 pub fn relayable(message: &[u8]) -> bool {
-    match std::str::from_utf8(message) {
-        Ok(text) => text.contains(':') && !text.contains("\r\n"),
-        Err(_) => false,
+    let Ok(message) = std::str::from_utf8(message) else {
+        return false;
+    };
+    match message.split_once(':') {
+        Some((gn, text)) => crate::login::valid_gn(gn) && clean_text(text),
+        None => false,
     }
 }
 
@@ -333,5 +351,46 @@ mod tests {
         assert!(!relayable(b"no colon"));
         assert!(!relayable(b"ann:x\r\n0000PUBLICforged:y"));
         assert!(!relayable(b"ann:\xff"));
+        assert!(!relayable(b":no name"));
+        assert!(relayable(b"ann:tab\there"));
+        for bad in [
+            &b"ann:hi\n0000PUBLICsystem:x"[..],
+            b"ann:hi\r0000PUBLICsystem:x",
+            b"ann:\x1b[2Jcleared",
+            b"ann:nul\x00",
+            b"ann:del\x7f",
+            "ann:nel\u{85}".as_bytes(),
+            "ann:csi\u{9b}".as_bytes(),
+        ] {
+            assert!(!relayable(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn control_characters_except_tab_are_forbidden_in_text() {
+        let forbidden: Vec<u32> = (0..=0x10FFFFu32)
+            .filter_map(char::from_u32)
+            .filter(|&c| forbidden_in_text(c))
+            .map(u32::from)
+            .collect();
+        let expected: Vec<u32> = (0x00..=0x08)
+            .chain(0x0A..=0x1F)
+            .chain([0x7F])
+            .chain(0x80..=0x9F)
+            .collect();
+        assert_eq!(forbidden, expected);
+        assert!(clean_text("grüße\tand 😀, 0000PUBLIC"));
+        assert!(clean_text(""));
+        for bad in [
+            "a\rb",
+            "a\nb",
+            "\r\n",
+            "\u{1b}[31m",
+            "\0",
+            "\u{7f}",
+            "\u{85}",
+        ] {
+            assert!(!clean_text(bad), "{bad:?}");
+        }
     }
 }

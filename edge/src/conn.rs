@@ -7,7 +7,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 use shared::framing::LineBuffer;
 
-use crate::codec::MAX_FRAME;
+use crate::codec::{ChatKind, MAX_FRAME};
 use crate::login::Identity;
 use crate::outbuf::OutBuf;
 use crate::rate::TokenBucket;
@@ -16,13 +16,22 @@ use crate::rate::TokenBucket;
 pub enum Phase {
     /// Connected; reading frames (the first must be REGISTER).
     Open,
-    /// A nonce is being redeemed: frames stay unread until the answer, so nothing the
-    /// client sent after REGISTER runs under the wrong identity.
-    Redeeming,
+    /// A Redis answer is awaited: a nonce being redeemed, or the player's chat allowance
+    /// for the frame in [`Conn::held`]. Frames stay unread until the answer, so nothing the
+    /// client sent after REGISTER runs under the wrong identity and frames keep their order.
+    Waiting,
     /// Being closed: the last frames are flushed, then the write side is shut and input is
     /// discarded until the peer closes or `until`, so the client reads our last words
     /// instead of a reset.
     Closing { until: Instant },
+}
+
+/// A chat frame waiting for the player's allowance, ready to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub kind: ChatKind,
+    pub subject: String,
+    pub payload: Vec<u8>,
 }
 
 pub struct Conn {
@@ -34,6 +43,8 @@ pub struct Conn {
     pub input: LineBuffer,
     pub output: OutBuf,
     pub bucket: TokenBucket,
+    /// The frame whose allowance is being asked for (phase `Waiting`).
+    pub held: Option<Held>,
     pub opened: Instant,
     /// The last frame in either direction, for the idle timeout.
     pub last_activity: Instant,
@@ -55,6 +66,7 @@ impl Conn {
             input: LineBuffer::new(MAX_FRAME),
             output: OutBuf::new(),
             bucket: TokenBucket::new(rate, now),
+            held: None,
             opened: now,
             last_activity: now,
             dirty: false,

@@ -4,9 +4,11 @@
 //! [`Edge::start`] runs the whole service (client port, loop thread, login helpers, admin
 //! port) and returns a handle; the binary only wires configuration and signals to it.
 
+pub mod allowance;
 pub mod channels;
 pub mod codec;
 pub mod conn;
+pub mod keys;
 pub mod login;
 pub mod metrics;
 pub mod options;

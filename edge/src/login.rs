@@ -1,4 +1,4 @@
-//! Login: a nonce is the Redis hash `chat.logintokens.<nonce>` = {world, gn, fid}, written by
+//! Login: a nonce is the Redis hash `chat.logintokens.<nonce>` = {world, gn, fid, pid}, written by
 //! the worker with EX 120 and redeemed here exactly once.
 //!
 //! The hash is read and deleted in one MULTI/EXEC transaction, so of two connections that
@@ -24,6 +24,20 @@ pub struct Identity {
     pub gn: String,
     /// `None`: the player has no family.
     pub fid: Option<String>,
+    /// The player's opaque chat id (stable across renames); `None` from a nonce written
+    /// by a worker that predates it.
+    pub pid: Option<String>,
+}
+
+impl Identity {
+    /// Whom the per-player chat allowance counts: the chat id, else the game name (unique
+    /// in its world, `:` cannot occur in it, so the two never collide).
+    pub fn player(&self) -> String {
+        match &self.pid {
+            Some(pid) => pid.clone(),
+            None => format!("gn:{}", self.gn),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,10 +96,16 @@ impl Identity {
             fid if subject_safe(fid) => Some(fid.to_string()),
             fid => return Err(LoginError::BadIdentity(format!("fid {fid:?}"))),
         };
+        let pid = match field("pid") {
+            "" => None,
+            pid if subject_safe(pid) => Some(pid.to_string()),
+            pid => return Err(LoginError::BadIdentity(format!("pid {pid:?}"))),
+        };
         Ok(Identity {
             world: world.to_string(),
             gn: gn.to_string(),
             fid,
+            pid,
         })
     }
 }
@@ -144,15 +164,25 @@ mod tests {
 
     #[test]
     fn a_complete_hash_is_an_identity() {
-        let id = Identity::from_fields(&fields(&[("world", "s0"), ("gn", "Ann"), ("fid", "f7")]));
+        let id = Identity::from_fields(&fields(&[
+            ("world", "s0"),
+            ("gn", "Ann"),
+            ("fid", "f7"),
+            ("pid", "0a1b"),
+        ]));
         assert_eq!(
             id,
             Ok(Identity {
                 world: "s0".into(),
                 gn: "Ann".into(),
-                fid: Some("f7".into())
+                fid: Some("f7".into()),
+                pid: Some("0a1b".into()),
             })
         );
+        assert_eq!(id.unwrap().player(), "0a1b");
+        let old = Identity::from_fields(&fields(&[("world", "s0"), ("gn", "Ann")])).unwrap();
+        assert_eq!(old.pid, None);
+        assert_eq!(old.player(), "gn:Ann");
     }
 
     #[test]
@@ -179,6 +209,8 @@ mod tests {
             fields(&[("world", "s0"), ("gn", "")]),
             fields(&[("world", "s0"), ("gn", "a:b")]),
             fields(&[("world", "s0"), ("gn", "a\r\nb")]),
+            fields(&[("world", "s0"), ("gn", "Ann"), ("pid", "a.b")]),
+            fields(&[("world", "s0"), ("gn", "Ann"), ("pid", "*")]),
         ];
         for f in cases {
             assert!(

@@ -14,6 +14,9 @@ pub struct EdgeMetrics {
     pub logins: Arc<Counter>,
     pub login_failures: Arc<Counter>,
     pub rate_limited: Arc<Counter>,
+    pub player_limited: Arc<Counter>,
+    pub allowance_failures: Arc<Counter>,
+    pub control_refused: Arc<Counter>,
     pub slow_dropped: Arc<Counter>,
     pub timeouts: Arc<Counter>,
     pub published: Arc<Counter>,
@@ -50,6 +53,18 @@ impl EdgeMetrics {
                 "edge_rate_limited_frames_total",
                 "frames dropped by the per-connection rate limit",
             ),
+            player_limited: r.counter(
+                "edge_player_rate_limited_frames_total",
+                "frames dropped by the per-player rate limit (all connections and edges)",
+            ),
+            allowance_failures: r.counter(
+                "edge_allowance_failures_total",
+                "per-player allowance checks Redis did not answer (the frame passed on the per-connection limit)",
+            ),
+            control_refused: r.counter(
+                "edge_control_characters_refused_total",
+                "chat frames refused for a control character in their text",
+            ),
             slow_dropped: r.counter(
                 "edge_slow_clients_dropped_total",
                 "clients dropped because their output exceeded --max-output-bytes",
@@ -69,7 +84,7 @@ impl EdgeMetrics {
             ),
             nats_rejected: r.counter(
                 "edge_nats_messages_rejected_total",
-                "messages from NATS not relayed (not UTF-8 <gn>:<text>)",
+                "messages from NATS not relayed (not UTF-8 <gn>:<text>, or a control character in the text)",
             ),
             channels: r.gauge(
                 "edge_channels_subscribed",

@@ -30,6 +30,11 @@ pub const SPEC: Spec = Spec {
             "frames per second one connection may send (0: unlimited)",
         ),
         Opt::value(
+            "player-rate-limit",
+            "20",
+            "frames per second one player may send over all its connections and edges, shared in Redis (0: off)",
+        ),
+        Opt::value(
             "max-connections",
             "20000",
             "client connections held at most",
@@ -66,6 +71,8 @@ pub struct EdgeConfig {
     pub redis_url: String,
     pub nats_url: String,
     pub rate_limit: u32,
+    /// Frames per second per player across connections and edges; 0: off.
+    pub player_rate_limit: u32,
     pub max_connections: usize,
     pub max_output_bytes: usize,
     pub login_timeout: Duration,
@@ -84,6 +91,7 @@ impl EdgeConfig {
             redis_url: redis_url.into(),
             nats_url: nats_url.into(),
             rate_limit: 20,
+            player_rate_limit: 20,
             max_connections: 20_000,
             max_output_bytes: 256 * 1024,
             login_timeout: Duration::from_secs(10),
@@ -112,6 +120,7 @@ impl EdgeConfig {
             redis_url: cfg.get("redis-url").to_string(),
             nats_url: cfg.get("nats-url").to_string(),
             rate_limit: cfg.parsed("rate-limit")?,
+            player_rate_limit: cfg.parsed("player-rate-limit")?,
             max_connections: positive("max-connections", cfg.parsed("max-connections")?)?,
             max_output_bytes: positive("max-output-bytes", cfg.parsed("max-output-bytes")?)?,
             login_timeout: Duration::from_secs(positive(
@@ -139,6 +148,7 @@ mod tests {
         assert_eq!(c.port, 9000);
         assert_eq!(c.admin_port, 9106);
         assert_eq!(c.rate_limit, 20);
+        assert_eq!(c.player_rate_limit, 20);
         assert_eq!(c.max_connections, 20_000);
         assert_eq!(c.max_output_bytes, 256 * 1024);
         assert_eq!(c.login_timeout, Duration::from_secs(10));

@@ -49,6 +49,12 @@ impl TokenBucket {
             self.tokens -= 1.0;
             return Verdict::Allowed;
         }
+        self.dropped(now)
+    }
+
+    /// The verdict for a frame dropped at `now` (by this bucket or by the player's shared
+    /// allowance): with a notice unless one went out less than [`NOTICE_INTERVAL`] ago.
+    pub fn dropped(&mut self, now: Instant) -> Verdict {
         let notice_due = self
             .last_notice
             .is_none_or(|at| now.saturating_duration_since(at) >= NOTICE_INTERVAL);

@@ -1,8 +1,10 @@
-//! Nonce redemption off the event loop.
+//! Redis work off the event loop: nonce redemption and the players' chat allowances.
 //!
 //! A Redis round trip is short, but a slow or restarting Redis would stall every chat
-//! connection if the loop waited for it. So the loop hands nonces to a few helper threads
-//! and carries on; each answer comes back through a channel and wakes the loop.
+//! connection if the loop waited for it. So the loop hands the work to a few helper
+//! threads (`--login-threads`) and carries on; each answer comes back through a channel
+//! and wakes the loop. The threads end when the `Redeemer` is dropped (the job channel
+//! closes), after their current job.
 
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
@@ -11,6 +13,7 @@ use std::thread::JoinHandle;
 use mio::Waker;
 use shared::redis_conn::RedisPool;
 
+use crate::allowance;
 use crate::login::{self, Identity, LoginError};
 
 /// Names the connection a lookup is for. The slot may be reused by a new connection while
@@ -21,14 +24,38 @@ pub struct Ticket {
     pub serial: u64,
 }
 
+/// What a helper asks Redis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Work {
+    /// Redeem a login nonce.
+    Redeem { nonce: String },
+    /// Take one frame from the player's allowance at `key`.
+    Spend { key: String, rate: u32 },
+}
+
+/// What Redis answered, by the kind of work.
+#[derive(Debug)]
+pub enum Outcome {
+    Login(Result<Identity, LoginError>),
+    /// `Ok(false)`: over the player's allowance; `Err`: Redis could not be asked.
+    Allowance(Result<bool, String>),
+}
+
 struct Job {
     ticket: Ticket,
-    nonce: String,
+    work: Work,
 }
 
 pub struct Answer {
     pub ticket: Ticket,
-    pub result: Result<Identity, LoginError>,
+    pub outcome: Outcome,
+}
+
+fn perform(pool: &RedisPool, work: &Work) -> Outcome {
+    match work {
+        Work::Redeem { nonce } => Outcome::Login(login::redeem(pool, nonce)),
+        Work::Spend { key, rate } => Outcome::Allowance(allowance::take(pool, key, *rate)),
+    }
 }
 
 pub struct Redeemer {
@@ -60,11 +87,11 @@ impl Redeemer {
                         Ok(job) => job,
                         Err(_) => return, // the loop is gone
                     };
-                    let result = login::redeem(&pool, &job.nonce);
+                    let outcome = perform(&pool, &job.work);
                     if answer_tx
                         .send(Answer {
                             ticket: job.ticket,
-                            result,
+                            outcome,
                         })
                         .is_err()
                     {
@@ -81,11 +108,11 @@ impl Redeemer {
         })
     }
 
-    pub fn submit(&self, ticket: Ticket, nonce: String) {
+    pub fn submit(&self, ticket: Ticket, work: Work) {
         if let Some(jobs) = &self.jobs {
             // Sending fails only when every helper died, which the answers would never
-            // show; the login timeout then closes the connection.
-            let _ = jobs.send(Job { ticket, nonce });
+            // show; the login (or idle) timeout then closes the connection.
+            let _ = jobs.send(Job { ticket, work });
         }
     }
 

@@ -20,14 +20,15 @@ use shared::redis_conn::RedisPool;
 
 use crate::channels::{channels_of, family_subject, public_subject, Membership};
 use crate::codec::{
-    chat_line, chat_message, relayable, ChatKind, ClientFrame, ServerFrame, MAX_FRAME,
+    chat_line, chat_message, clean_text, relayable, ChatKind, ClientFrame, ServerFrame, MAX_FRAME,
 };
-use crate::conn::{Conn, Phase};
+use crate::conn::{Conn, Held, Phase};
+use crate::keys::player_rate_key;
 use crate::login::{Identity, LoginError};
 use crate::metrics::EdgeMetrics;
 use crate::options::EdgeConfig;
 use crate::rate::Verdict;
-use crate::redeemer::{Redeemer, Ticket};
+use crate::redeemer::{Outcome, Redeemer, Ticket, Work};
 use crate::NatsLinks;
 
 pub const LISTENER: Token = Token(usize::MAX - 1);
@@ -45,6 +46,11 @@ const LINGER: Duration = Duration::from_secs(2);
 const SWEEP_INTERVAL: Duration = Duration::from_millis(250);
 /// How long shutdown waits for the farewell frames to be written.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// After Redis failed to answer an allowance, frames pass on the per-connection limit
+/// alone this long, so a Redis outage costs chat one failed round trip, not one per frame.
+const ALLOWANCE_BACKOFF: Duration = Duration::from_secs(1);
+/// The answer to a chat frame whose text holds a control character (the connection stays).
+pub const CONTROL_REASON: &str = "control character in text";
 
 pub struct Server {
     poll: Poll,
@@ -71,6 +77,8 @@ pub struct Server {
     /// Accepting failed (out of file descriptors): try again at the next sweep.
     accept_retry: bool,
     last_sweep: Instant,
+    /// Until then the per-player allowance is not asked (Redis failed just before).
+    allowance_off_until: Option<Instant>,
 }
 
 fn conn_mut(conns: &mut [Option<Conn>], slot: usize) -> Option<&mut Conn> {
@@ -144,6 +152,7 @@ impl Server {
             nats_backlog: false,
             accept_retry: false,
             last_sweep: Instant::now(),
+            allowance_off_until: None,
         })
     }
 
@@ -255,7 +264,7 @@ impl Server {
             let Some(conn) = conn_mut(&mut self.conns, slot) else {
                 return;
             };
-            if conn.phase == Phase::Redeeming {
+            if conn.phase == Phase::Waiting {
                 // Resumed when the answer comes.
                 conn.unread = true;
                 return;
@@ -296,7 +305,7 @@ impl Server {
     fn read_unread(&mut self, now: Instant) {
         for slot in std::mem::take(&mut self.unread) {
             let pending = conn_mut(&mut self.conns, slot)
-                .is_some_and(|c| c.unread && c.phase != Phase::Redeeming);
+                .is_some_and(|c| c.unread && c.phase != Phase::Waiting);
             if pending {
                 self.read(slot, now);
             }
@@ -361,33 +370,58 @@ impl Server {
         match frame {
             ClientFrame::Exit => self.begin_close(slot, now),
             ClientFrame::Register { nonce } => {
-                conn.phase = Phase::Redeeming;
+                conn.phase = Phase::Waiting;
                 let ticket = Ticket {
                     slot,
                     serial: conn.serial,
                 };
-                self.redeemer.submit(ticket, nonce);
+                self.redeemer.submit(ticket, Work::Redeem { nonce });
             }
-            ClientFrame::Public { text } => {
-                let Some(id) = &conn.identity else {
-                    return self.refuse(slot, "register first", now);
-                };
-                let subject = public_subject(&id.world);
-                let payload = chat_message(&id.gn, &text);
-                self.publish(slot, ChatKind::Public, &subject, &payload);
-            }
-            ClientFrame::Family { text } => {
-                let Some(id) = &conn.identity else {
-                    return self.refuse(slot, "register first", now);
-                };
-                let Some(fid) = &id.fid else {
-                    return self.send(slot, &ServerFrame::error("no family").encode());
-                };
-                let subject = family_subject(&id.world, fid);
-                let payload = chat_message(&id.gn, &text);
-                self.publish(slot, ChatKind::Family, &subject, &payload);
-            }
+            ClientFrame::Public { text } => self.chat(slot, ChatKind::Public, &text, now),
+            ClientFrame::Family { text } => self.chat(slot, ChatKind::Family, &text, now),
         }
+    }
+
+    /// A chat frame that passed the connection's bucket: checked, then published at once
+    /// or held while the player's shared allowance is asked.
+    fn chat(&mut self, slot: usize, kind: ChatKind, text: &str, now: Instant) {
+        let Some(conn) = conn_mut(&mut self.conns, slot) else {
+            return;
+        };
+        let Some(id) = &conn.identity else {
+            return self.refuse(slot, "register first", now);
+        };
+        let subject = match (kind, &id.fid) {
+            (ChatKind::Public, _) => public_subject(&id.world),
+            (ChatKind::Family, Some(fid)) => family_subject(&id.world, fid),
+            (ChatKind::Family, None) => {
+                return self.send(slot, &ServerFrame::error("no family").encode());
+            }
+        };
+        if !clean_text(text) {
+            // Refused whole rather than cleaned: the sender learns why, nobody reads an
+            // altered text, and the connection stays.
+            self.metrics.control_refused.inc();
+            return self.send(slot, &ServerFrame::error(CONTROL_REASON).encode());
+        }
+        let payload = chat_message(&id.gn, text);
+        let rate = self.cfg.player_rate_limit;
+        let allowance_off = self.allowance_off_until.is_some_and(|until| now < until);
+        if rate == 0 || allowance_off {
+            return self.publish(slot, kind, &subject, &payload);
+        }
+        let key = player_rate_key(&id.world, &id.player());
+        conn.phase = Phase::Waiting;
+        conn.held = Some(Held {
+            kind,
+            subject,
+            payload,
+        });
+        let ticket = Ticket {
+            slot,
+            serial: conn.serial,
+        };
+        self.redeemer.submit(ticket, Work::Spend { key, rate });
     }
 
     fn publish(&mut self, slot: usize, kind: ChatKind, subject: &str, payload: &[u8]) {
@@ -504,10 +538,20 @@ impl Server {
             let Some(conn) = conn_mut(&mut self.conns, slot) else {
                 continue;
             };
-            if conn.serial != serial || conn.phase != Phase::Redeeming {
+            if conn.serial != serial || conn.phase != Phase::Waiting {
                 continue; // the connection it was for is gone
             }
-            match answer.result {
+            let result = match answer.outcome {
+                Outcome::Login(result) => result,
+                Outcome::Allowance(allowed) => {
+                    conn.phase = Phase::Open;
+                    let held = conn.held.take();
+                    self.settle_held(slot, held, allowed, now);
+                    self.resume(slot, now);
+                    continue;
+                }
+            };
+            match result {
                 Ok(identity) => {
                     conn.phase = Phase::Open;
                     let old = conn.identity.take();
@@ -526,10 +570,7 @@ impl Server {
                     conn.identity = Some(identity);
                     self.send(slot, &ServerFrame::Registered.encode());
                     // Frames sent right behind REGISTER now run as the new identity.
-                    self.process_input(slot, now);
-                    if conn_mut(&mut self.conns, slot).is_some_and(|c| c.unread) {
-                        self.unread.push(slot);
-                    }
+                    self.resume(slot, now);
                 }
                 Err(e) => {
                     self.metrics.login_failures.inc();
@@ -541,6 +582,43 @@ impl Server {
                     self.begin_close(slot, now);
                 }
             }
+        }
+    }
+
+    /// Publishes or drops a frame held for the player's allowance. Redis failing is not the
+    /// client's fault: the frame passes (it already passed the connection's bucket) and
+    /// the allowance is not asked for [`ALLOWANCE_BACKOFF`].
+    fn settle_held(
+        &mut self,
+        slot: usize,
+        held: Option<Held>,
+        allowed: Result<bool, String>,
+        now: Instant,
+    ) {
+        let Some(held) = held else { return };
+        let allowed = allowed.unwrap_or_else(|e| {
+            self.metrics.allowance_failures.inc();
+            shared::warn!("player allowance unavailable", error = e);
+            self.allowance_off_until = Some(now + ALLOWANCE_BACKOFF);
+            true
+        });
+        if allowed {
+            return self.publish(slot, held.kind, &held.subject, &held.payload);
+        }
+        self.metrics.player_limited.inc();
+        let Some(conn) = conn_mut(&mut self.conns, slot) else {
+            return;
+        };
+        if conn.bucket.dropped(now) == Verdict::DroppedWithNotice {
+            self.send(slot, &ServerFrame::error("rate limit").encode());
+        }
+    }
+
+    /// Goes on with the frames a connection sent while it waited for Redis.
+    fn resume(&mut self, slot: usize, now: Instant) {
+        self.process_input(slot, now);
+        if conn_mut(&mut self.conns, slot).is_some_and(|c| c.unread) {
+            self.unread.push(slot);
         }
     }
 

@@ -38,6 +38,11 @@ impl Stack {
 
     /// A login nonce as the worker writes it; `fid` "" means no family.
     fn nonce(&mut self, world: &str, gn: &str, fid: &str) -> String {
+        self.nonce_of(world, gn, fid, "")
+    }
+
+    /// A login nonce with the player's chat id `pid` ("": none, as older workers wrote).
+    fn nonce_of(&mut self, world: &str, gn: &str, fid: &str, pid: &str) -> String {
         let nonce = shared::ids::random_hex(16);
         let key = shared::contract::chat_login_key(&nonce);
         redis::cmd("HSET")
@@ -48,6 +53,8 @@ impl Stack {
             .arg(gn)
             .arg("fid")
             .arg(fid)
+            .arg("pid")
+            .arg(pid)
             .query::<()>(&mut self.conn)
             .unwrap();
         redis::cmd("EXPIRE")
@@ -102,6 +109,24 @@ impl Client {
                 Ok(n) => self.lines.extend(&buf[..n]),
                 Err(e) if e.kind() == ErrorKind::ConnectionReset => return None,
                 Err(e) => panic!("no frame within {WAIT:?}: {e}"),
+            }
+        }
+    }
+
+    /// The next frame, or `None` when none came within the read timeout.
+    fn try_frame(&mut self) -> Option<ServerFrame> {
+        let mut buf = [0u8; 8192];
+        loop {
+            if let Some(line) = self.lines.next_line().unwrap() {
+                return Some(ServerFrame::parse(line).unwrap());
+            }
+            match self.stream.read(&mut buf) {
+                Ok(0) => panic!("closed"),
+                Ok(n) => self.lines.extend(&buf[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return None
+                }
+                Err(e) => panic!("read failed: {e}"),
             }
         }
     }
@@ -394,10 +419,80 @@ fn over_the_rate_limit_frames_drop_with_one_notice() {
 }
 
 #[test]
+fn one_player_shares_one_allowance_across_connections_and_edges() {
+    let mut stack = Stack::start();
+    let a = stack.edge();
+    let b = stack.edge();
+    let mut listener = stack.login(&a, "s0", "Lis", "");
+    let mut conns: Vec<Client> = (0..4)
+        .map(|i| {
+            let edge = if i % 2 == 0 { &a } else { &b };
+            let nonce = stack.nonce_of("s0", "Ann", "", "00aa11bb");
+            let mut c = Client::connect(edge.addr());
+            c.send(&format!("00REGISTER{nonce}"));
+            assert_eq!(c.frame(), Some(ServerFrame::Registered));
+            c
+        })
+        .collect();
+    let (first, rest) = conns.split_at_mut(1);
+    let mut receivers: Vec<&mut Client> = rest.iter_mut().collect();
+    receivers.push(&mut listener);
+    warm_up(&mut first[0], "0000PUBLIC", &mut receivers);
+    // Let the warm-up's tokens come back (a full bucket holds one second's worth).
+    std::thread::sleep(Duration::from_millis(1100));
+
+    // 19 frames on each connection: each is within its own bucket (20/s, REGISTER took
+    // one), together 76 against the player's 20/s.
+    let started = Instant::now();
+    for c in conns.iter_mut() {
+        let burst: String = (0..19).map(|i| format!("0000PUBLICm{i}\r\n")).collect();
+        c.send_raw(burst.as_bytes());
+    }
+    // The listener's own message after a pause marks the end of Ann's.
+    let mut delivered = 0u32;
+    let mut marked = false;
+    listener
+        .stream
+        .set_read_timeout(Some(Duration::from_millis(1500)))
+        .unwrap();
+    let mut last = started;
+    loop {
+        match listener.try_frame() {
+            Some(ServerFrame::Chat { message, .. }) if message == "Lis:marker" => break,
+            Some(ServerFrame::Chat { message, .. }) => {
+                assert!(message.starts_with("Ann:m"), "{message}");
+                delivered += 1;
+                last = Instant::now();
+            }
+            Some(other) => panic!("unexpected {other:?}"),
+            None if !marked => {
+                marked = true;
+                listener.send("0000PUBLICmarker");
+            }
+            None => panic!("the marker never came"),
+        }
+    }
+    // A bucket that was full at `started` grants at most 20 + 20/s since then.
+    let allowance = 20 + (20.0 * (last - started).as_secs_f64()).ceil() as u32;
+    eprintln!(
+        "76 frames from 4 connections on 2 edges: {delivered} delivered, allowance {allowance}"
+    );
+    assert!(
+        delivered <= allowance,
+        "{delivered} delivered over the allowance of {allowance}"
+    );
+    assert!(delivered >= 19, "the allowance is used ({delivered})");
+    let limited = metric(&a, "edge_player_rate_limited_frames_total")
+        + metric(&b, "edge_player_rate_limited_frames_total");
+    assert_eq!(limited, 76 - delivered as i64);
+}
+
+#[test]
 fn a_client_that_never_reads_is_dropped_and_others_keep_receiving() {
     let mut stack = Stack::start();
     let mut cfg = stack.config();
     cfg.rate_limit = 0;
+    cfg.player_rate_limit = 0;
     let a = Edge::start(cfg).unwrap();
     let mut sleeper = stack.login(&a, "s0", "Zed", "");
     let mut ann = stack.login(&a, "s0", "Ann", "");
@@ -463,10 +558,28 @@ fn relayed_messages_cannot_inject_frames() {
         .unwrap();
     outsider.publish("chat.s0.public", b"no colon").unwrap();
     outsider.publish("chat.s0.public", b"Mal:\xff").unwrap();
-    outsider.publish("chat.s0.public", b"Other:fine").unwrap();
+    // What the edge refuses from its own clients it does not relay from another edge
+    // (or an older one) either: bare LF, bare CR, ESC, NUL, DEL, C1.
+    let controls: [&[u8]; 6] = [
+        b"Mal:hi\n0000PUBLICsystem: re-enter your password",
+        b"Mal:hi\r0000PUBLICsystem: re-enter your password",
+        b"Mal:\x1b[2Jcleared",
+        b"Mal:nul\x00",
+        b"Mal:del\x7f",
+        "Mal:nel\u{85}".as_bytes(),
+    ];
+    for payload in controls {
+        outsider.publish("chat.s0.public", payload).unwrap();
+    }
+    outsider
+        .publish("chat.s0.public", b"Other:fine\twith a tab")
+        .unwrap();
     outsider.flush(WAIT).unwrap();
-    assert_eq!(ann.chat(), (ChatKind::Public, "Other:fine".into()));
-    assert_eq!(metric(&a, "edge_nats_messages_rejected_total"), 3);
+    assert_eq!(
+        ann.chat(),
+        (ChatKind::Public, "Other:fine\twith a tab".into())
+    );
+    assert_eq!(metric(&a, "edge_nats_messages_rejected_total"), 9);
 }
 
 #[test]

@@ -207,3 +207,166 @@ fn worlds_and_family_ids_unsafe_as_subjects_are_refused() {
         );
     }
 }
+
+/// Issue 15, finding 3: a bare LF or CR in chat text made a reader that splits on either
+/// (our CLI, C# and Java `ReadLine`) show a forged frame from "system"; ESC and NUL passed
+/// too. Such text is refused with an error frame, the sender stays connected, and no
+/// listener ever reads it.
+#[test]
+fn chat_text_with_control_characters_is_refused_and_never_relayed() {
+    let stack = Stack::start();
+    let (mut ann, ann_gn) = chat_member(&stack, "ctl");
+    let (mut bob, _) = chat_member(&stack, "lis");
+    let forged = "0000PUBLICsystem: server restart, re-enter your password at evil.example";
+    let cases = [
+        ("CR alone", "\r"),
+        ("LF alone", "\n"),
+        ("ESC", "\u{1b}[2J"),
+        ("NUL", "\u{0}"),
+        ("DEL", "\u{7f}"),
+        ("C1 NEL", "\u{85}"),
+    ];
+    let mut relayed = 0;
+    for (name, control) in cases {
+        ann.send(&format!("0000PUBLIChi{control}{forged}"));
+        let answer = ann.line();
+        if answer != "00000ERRORcontrol character in text" {
+            eprintln!("{name}: answered {answer:?}");
+            relayed += 1;
+        }
+        // The refused frame does not come back later either.
+        still_chatting(&mut ann, &ann_gn, &format!("after {name}"));
+    }
+    // A TAB is text.
+    ann.send("0000PUBLICcol1\tcol2");
+    loop {
+        let line = ann.line();
+        if line == format!("0000PUBLIC{ann_gn}:col1\tcol2") {
+            break;
+        }
+        assert!(
+            !line.starts_with("00000ERROR"),
+            "a TAB was refused: {line:?}"
+        );
+    }
+    ann.send("0000PUBLICdone");
+    let done = format!("0000PUBLIC{ann_gn}:done");
+    let mut bob_saw = Vec::new();
+    loop {
+        let line = bob.line();
+        if line == done {
+            break;
+        }
+        bob_saw.push(line);
+    }
+    let dirty: Vec<&String> = bob_saw
+        .iter()
+        .filter(|l| l.chars().any(|c| c != '\t' && c.is_control()) || l.contains("system:"))
+        .collect();
+    eprintln!(
+        "control-character frames relayed: {relayed} of {} (the listener read {} of them)",
+        cases.len(),
+        dirty.len()
+    );
+    assert_eq!(relayed, 0, "every control character is refused");
+    assert!(dirty.is_empty(), "the listener read {dirty:?}");
+}
+
+/// Issue 15, finding 8: the chat rate limit was per connection, so one player with five
+/// connections had five allowances. Now every connection of a player (on every edge)
+/// draws on one allowance (20 frames a second, a burst of 20).
+#[test]
+fn one_player_with_five_connections_has_one_allowance() {
+    let stack = Stack::start();
+    let mut g = RawClient::connect(stack.gate_addr());
+    let p = new_player(&mut g, "five");
+    let mut conns: Vec<RawClient> = (0..5)
+        .map(|_| {
+            let nonce = chat_nonce(&stack, &p.session);
+            let mut c = RawClient::connect(stack.edge_addr());
+            c.send(&format!("00REGISTER{nonce}"));
+            assert_eq!(c.line(), "00000000OK");
+            c
+        })
+        .collect();
+    let (mut listener, _) = chat_member(&stack, "ear");
+
+    // Each connection sends 10 frames a second for two seconds: within its own bucket,
+    // 50 a second together.
+    let started = std::time::Instant::now();
+    for round in 0..20 {
+        for (i, c) in conns.iter_mut().enumerate() {
+            c.send(&format!("0000PUBLICc{i}r{round}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let sent = 100;
+    let mine = format!("0000PUBLIC{}:", p.gn);
+    let mut delivered = 0u32;
+    let mut last = started;
+    loop {
+        match listener.read_line_within(Duration::from_secs(2)) {
+            Read1::Line(l) if l.starts_with(&mine) => {
+                delivered += 1;
+                last = std::time::Instant::now();
+            }
+            Read1::Line(l) => panic!("unexpected {l:?}"),
+            Read1::Silent => break,
+            Read1::Closed => panic!("the listener was closed"),
+        }
+    }
+    // A bucket full at `started` grants at most the burst plus the rate since then.
+    let allowance = 20 + (20.0 * (last - started).as_secs_f64()).ceil() as u32;
+    let over = delivered.saturating_sub(allowance);
+    eprintln!(
+        "{sent} frames from 5 connections of one player: {delivered} delivered, allowance \
+         {allowance}, {over} over it"
+    );
+    assert_eq!(
+        over, 0,
+        "{delivered} delivered against an allowance of {allowance}"
+    );
+    // Throttled, not cut off: every connection is still open and the player still chats
+    // once the allowance is back.
+    std::thread::sleep(Duration::from_millis(1100));
+    for (i, c) in conns.iter_mut().enumerate() {
+        let text = format!("conn {i} after the flood");
+        c.send(&format!("0000PUBLIC{text}"));
+        let mine = format!("0000PUBLIC{}:{text}", p.gn);
+        loop {
+            let line = c.line();
+            if line == mine {
+                break;
+            }
+            // The flood's echoes and its rate-limit notices come first.
+            assert!(
+                line.starts_with("0000PUBLIC") || line == "00000ERRORrate limit",
+                "unexpected {line:?}"
+            );
+        }
+    }
+}
+
+/// Issue 15, finding 8: chat tokens were unlimited, and each is one more chat connection.
+#[test]
+fn chat_tokens_are_limited_per_player() {
+    let stack = Stack::start();
+    let mut g = RawClient::connect(stack.gate_addr());
+    let p = new_player(&mut g, "tok");
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        let a = g.call(&request(
+            "s0",
+            "get_login_token_chat",
+            json!({"token": p.session}),
+        ));
+        statuses.push(status(&a));
+    }
+    let issued = statuses.iter().filter(|&&s| s == 0).count();
+    eprintln!("12 chat token requests in a row: {issued} issued, statuses {statuses:?}");
+    assert_eq!(&statuses[..10], &[0; 10]);
+    assert_eq!(&statuses[10..], &[95, 95], "over 10 a minute: 95");
+    // Another player is not affected.
+    let q = new_player(&mut g, "tok2");
+    chat_nonce(&stack, &q.session);
+}

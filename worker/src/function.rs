@@ -39,6 +39,8 @@ pub struct FunctionSettings {
     pub notify: NotifySettings,
     /// Where in-app purchases are verified (`purchase_success`).
     pub purchase_verifier: VerifierSettings,
+    /// `get_login_token_chat` calls per player and minute; 0: unlimited.
+    pub chat_tokens_per_minute: u32,
 }
 
 /// The long-lived resources of the worker, shared by every job.

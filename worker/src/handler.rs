@@ -317,6 +317,7 @@ mod tests {
                 auth_url: String::new(),
                 notify: Default::default(),
                 purchase_verifier: Default::default(),
+                chat_tokens_per_minute: crate::modules::chat::DEFAULT_TOKENS_PER_MINUTE,
             },
         );
         let config = GameConfig::embedded();

@@ -88,6 +88,7 @@ impl Worker {
                 auth_url: settings.auth_url.clone(),
                 notify: settings.notify(),
                 purchase_verifier: settings.purchase_verifier(),
+                chat_tokens_per_minute: settings.chat_tokens_per_minute,
             },
             clock: Arc::new(Clock::system()),
             seeds: Arc::new(Seeds::random()),

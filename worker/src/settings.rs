@@ -77,6 +77,11 @@ pub const SPEC: Spec = Spec {
             "8",
             "verifications waiting on the verifier at once, at most (more answer 94 at once); keep it well below --threads",
         ),
+        Opt::value(
+            "chat-tokens-per-minute",
+            "10",
+            "get_login_token_chat calls one player may make per minute (0: unlimited)",
+        ),
     ],
 };
 
@@ -113,6 +118,8 @@ pub struct Settings {
     pub purchase_verifications: usize,
     /// How long start waits for MySQL and NATS to come up.
     pub startup_wait: Duration,
+    /// `get_login_token_chat` calls per player and minute; 0: unlimited.
+    pub chat_tokens_per_minute: u32,
 }
 
 impl Settings {
@@ -139,6 +146,7 @@ impl Settings {
             purchase_verifier_timeout: verifier::DEFAULT_TIMEOUT,
             purchase_verifications: verifier::DEFAULT_IN_FLIGHT,
             startup_wait: Duration::from_secs(60),
+            chat_tokens_per_minute: crate::modules::chat::DEFAULT_TOKENS_PER_MINUTE,
         }
     }
 
@@ -206,6 +214,7 @@ impl Settings {
             phone_hook_url: phone_hook_url.to_string(),
             purchase_verifier_url: purchase_verifier_url.to_string(),
             purchase_verifications: config.parsed("purchase-verifications")?,
+            chat_tokens_per_minute: config.parsed("chat-tokens-per-minute")?,
             ..Settings::new(
                 config.get("nats-url"),
                 config.get("redis-url"),

@@ -1,17 +1,81 @@
 //! The chat login token: a nonce the client presents to the edge (`00REGISTER<nonce>`).
-//! The edge redeems the Redis hash `chat.logintokens.<nonce>` = {world, gn, fid} once
+//! The edge redeems the Redis hash `chat.logintokens.<nonce>` = {world, gn, fid, pid} once
 //! (edge/src/login.rs); `fid` is the family's generated hex id, `""` without a family, so
-//! no player-chosen text becomes a NATS subject token.
+//! no player-chosen text becomes a NATS subject token; `pid` is the player's opaque chat
+//! id, which the edges' per-player chat allowance counts.
+//!
+//! Tokens are rate-limited per player (`--chat-tokens-per-minute`): each token lets a
+//! client open one more chat connection, so unlimited tokens would be unlimited
+//! connections for one player.
+
+use sha2::{Digest, Sha256};
 
 use crate::function::Context;
 use crate::function::{data, ok, Args, FnError, Outcome, Player};
+use crate::modules::enums::ChatStatus;
 use crate::modules::family;
 
 use shared::contract::{chat_login_key, CHAT_LOGIN_TTL_SECS};
 
+/// Tokens one player may fetch per minute by default.
+pub const DEFAULT_TOKENS_PER_MINUTE: u32 = 10;
+/// The window of the token count.
+const TOKEN_WINDOW_SECS: u64 = 60;
+
+/// `chat.tokens:<world>:<uid>`: the player's tokens in the current window (the worker's
+/// only chat key besides the nonce). `:` separates because world ids never contain it.
+pub fn token_count_key(world: &str, uid: &str) -> String {
+    format!("chat.tokens:{world}:{uid}")
+}
+
+/// The player's chat id: 32 hex digits of SHA-256 over the world and the unique_id. Stable
+/// across renames and family changes; opaque, because a guest's unique_id is its login
+/// and must not travel to the edges (or into NATS).
+pub fn chat_pid(world: &str, unique_id: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"lukseun chat pid\0")
+        .chain_update(world.as_bytes())
+        .chain_update(b"\0")
+        .chain_update(unique_id.as_bytes())
+        .finalize();
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Counts one token for `uid` in a fixed one-minute window that starts with its first
+/// token; `false` when that makes more than `limit` (0: unlimited).
+fn count_token(ctx: &Context, world: &str, uid: &str, limit: u32) -> Result<bool, FnError> {
+    if limit == 0 {
+        return Ok(true);
+    }
+    let key = token_count_key(world, uid);
+    let (count,): (u64,) = ctx
+        .redis
+        .run(|conn| {
+            redis::pipe()
+                .atomic()
+                .cmd("SET")
+                .arg(&key)
+                .arg(0)
+                .arg("EX")
+                .arg(TOKEN_WINDOW_SECS)
+                .arg("NX")
+                .ignore()
+                .cmd("INCR")
+                .arg(&key)
+                .query(conn)
+        })
+        .map_err(|e| FnError::Backend(format!("redis: {e}")))?;
+    Ok(count <= u64::from(limit))
+}
+
 /// `get_login_token_chat()`: `token`, a fresh nonce for the edge. Family changes take
-/// effect in chat with a new token (a second REGISTER re-binds the connection).
+/// effect in chat with a new token (a second REGISTER re-binds the connection). Over the
+/// per-minute limit: 95, nothing issued.
 pub fn get_login_token_chat(ctx: &Context, player: &Player, _: &Args) -> Outcome {
+    let limit = ctx.settings.chat_tokens_per_minute;
+    if !count_token(ctx, &player.world, &player.unique_id, limit)? {
+        return Err(ChatStatus::TooManyTokens.into());
+    }
     let fid = family::chat_fid(ctx, &player.world, &player.unique_id)?;
     let nonce = shared::ids::random_hex(16);
     let key = chat_login_key(&nonce);
@@ -27,6 +91,8 @@ pub fn get_login_token_chat(ctx: &Context, player: &Player, _: &Args) -> Outcome
                 .arg(&player.gn)
                 .arg("fid")
                 .arg(&fid)
+                .arg("pid")
+                .arg(chat_pid(&player.world, &player.unique_id))
                 .ignore()
                 .cmd("EXPIRE")
                 .arg(&key)
@@ -36,4 +102,29 @@ pub fn get_login_token_chat(ctx: &Context, player: &Player, _: &Args) -> Outcome
         })
         .map_err(|e| FnError::Backend(e.to_string()))?;
     ok(data([("token", nonce.into())]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_ids_are_opaque_stable_and_apart() {
+        let a = chat_pid("s0", "device-1");
+        assert_eq!(a.len(), 32);
+        assert!(a
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert_eq!(a, chat_pid("s0", "device-1"));
+        assert!(!a.contains("device"));
+        assert_ne!(a, chat_pid("s1", "device-1"));
+        assert_ne!(a, chat_pid("s0", "device-2"));
+        // The separator keeps ("s0", "1x") and ("s01", "x") apart.
+        assert_ne!(chat_pid("s0", "1x"), chat_pid("s01", "x"));
+    }
+
+    #[test]
+    fn token_counts_are_per_world_and_player() {
+        assert_eq!(token_count_key("s0", "u1"), "chat.tokens:s0:u1");
+    }
 }

@@ -585,6 +585,14 @@ crate::module_statuses! {
     }
 }
 
+crate::module_statuses! {
+    /// Statuses of `get_login_token_chat`.
+    pub enum ChatStatus {
+        /// More than `--chat-tokens-per-minute` tokens within a minute; nothing issued.
+        TooManyTokens = 95 => "too many chat tokens: try again in a minute",
+    }
+}
+
 #[cfg(test)]
 mod family_status_tests {
     use super::*;

@@ -1175,9 +1175,10 @@ fn chat_token_is_what_the_edge_redeems() {
         .unwrap()
         .to_string();
     let hash = t.chat_hash(&token);
-    assert_eq!(hash.len(), 3);
+    assert_eq!(hash.len(), 4);
     assert_eq!((&hash["world"][..], &hash["gn"][..]), ("s0", "Ana"));
     assert_eq!(hash["fid"], fid);
+    assert_eq!(hash["pid"], crate::modules::chat::chat_pid("s0", "ca"));
     let ttl: i64 =
         t.s.services
             .redis
@@ -1190,6 +1191,7 @@ fn chat_token_is_what_the_edge_redeems() {
     assert!((1..=120).contains(&ttl), "{ttl}");
     let identity = edge::login::redeem(&t.s.services.redis, &token).unwrap();
     assert_eq!(identity.fid.as_deref(), Some(fid.as_str()));
+    assert_eq!(identity.pid, Some(hash["pid"].clone()));
     assert!(
         edge::login::redeem(&t.s.services.redis, &token).is_err(),
         "once only"
@@ -1249,6 +1251,57 @@ fn chat_token_is_what_the_edge_redeems() {
     let mut line = String::new();
     cy_in.read_line(&mut line).unwrap();
     assert_eq!(line, "0000PUBLICAna:to all\r\n");
+}
+
+#[test]
+fn chat_tokens_are_limited_per_player_per_minute() {
+    let t = Fam::start(json!({}));
+    let a = t.player("ta", "Tia");
+    let b = t.player("tb", "Tob");
+    let nonces = || -> usize {
+        t.s.services
+            .redis
+            .run(|c| {
+                redis::cmd("KEYS")
+                    .arg(shared::contract::chat_login_key("*"))
+                    .query::<Vec<String>>(c)
+            })
+            .unwrap()
+            .len()
+    };
+    let limit = crate::modules::chat::DEFAULT_TOKENS_PER_MINUTE as usize;
+    for _ in 0..limit {
+        t.ok(&a, "get_login_token_chat", json!({}));
+    }
+    assert_eq!(nonces(), limit);
+    let r = t.fails(&a, "get_login_token_chat", json!({}), 95);
+    assert_eq!(r.message, "too many chat tokens: try again in a minute");
+    assert_eq!(nonces(), limit, "a refused call issues nothing");
+    let ttl: i64 =
+        t.s.services
+            .redis
+            .run(|c| {
+                redis::cmd("TTL")
+                    .arg(crate::modules::chat::token_count_key("s0", "ta"))
+                    .query(c)
+            })
+            .unwrap();
+    assert!(
+        (1..=60).contains(&ttl),
+        "the count is for one minute: {ttl}"
+    );
+    // Another player has its own count.
+    t.ok(&b, "get_login_token_chat", json!({}));
+    // The window ends with its key: then the player gets tokens again.
+    t.s.services
+        .redis
+        .run(|c| {
+            redis::cmd("DEL")
+                .arg(crate::modules::chat::token_count_key("s0", "ta"))
+                .query::<()>(c)
+        })
+        .unwrap();
+    t.ok(&a, "get_login_token_chat", json!({}));
 }
 
 #[test]

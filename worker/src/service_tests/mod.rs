@@ -85,6 +85,7 @@ impl Stack {
                 auth_url: String::new(),
                 notify: Default::default(),
                 purchase_verifier: Default::default(),
+                chat_tokens_per_minute: crate::modules::chat::DEFAULT_TOKENS_PER_MINUTE,
             },
         );
         Stack {
