@@ -1,0 +1,82 @@
+//! Issue 15, findings 5-7, as a hostile client does them through the gate: filling
+//! another player's mailbox so admin mail bounces, re-sending requests and leaving their
+//! nonces behind, re-friending to send the daily heart again, and reserved names spelled
+//! with look-alike letters.
+
+use hostile::{new_player, request, status, Player, RawClient};
+use serde_json::{json, Value};
+use teststack::Stack;
+
+fn call(c: &mut RawClient, p: &Player, function: &str, mut data: Value) -> Value {
+    data["token"] = json!(p.session);
+    c.call(&request("s0", function, data))
+}
+
+fn admin_call(c: &mut RawClient, stack: &Stack, function: &str, mut data: Value) -> Value {
+    data["token"] = json!(stack.admin_token());
+    c.call(&request("s0", function, data))
+}
+
+/// Finding 7: `Αdmin` (Greek Alpha), `ѕystem` (Cyrillic dze), `ＧＭ` (full width) and
+/// `Lukѕeun` were accepted as player names; now refused (98 creating, 97 renaming), while
+/// ordinary Chinese, Latin and digit names still pass.
+#[test]
+fn reserved_names_spelled_with_look_alike_letters_are_refused() {
+    let stack = Stack::start();
+    let mut c = RawClient::connect(stack.gate_addr());
+    let p = new_player(&mut c, "nm");
+    let spoofs = [
+        "\u{391}dmin",
+        "\u{455}ystem",
+        "\u{FF27}\u{FF2D}",
+        "Luk\u{455}eun",
+    ];
+    for spoof in spoofs {
+        let a = call(&mut c, &p, "change_player_name", json!({"gn": spoof}));
+        assert_eq!(status(&a), 97, "renaming to {spoof:?}: {a}");
+    }
+    // A fresh account creating its player with each spoof.
+    let login = c.call(&request(
+        "s0",
+        "login_unique",
+        json!({"unique_id": "nm-fresh-1"}),
+    ));
+    let account = login["data"]["token"].as_str().expect("token").to_string();
+    let enter = c.call(&request("s0", "enter_world", json!({"token": account})));
+    let session = enter["data"]["session"]
+        .as_str()
+        .expect("session")
+        .to_string();
+    for spoof in spoofs {
+        let a = c.call(&request(
+            "s0",
+            "create_player",
+            json!({"token": session, "gn": spoof, "icon": 1}),
+        ));
+        assert_eq!(status(&a), 98, "creating {spoof:?}: {a}");
+    }
+    for (i, gn) in [
+        "\u{5C0F}\u{660E}abc",
+        "Player_7",
+        "20241",
+        "\u{674E}\u{96F7}",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let login = c.call(&request(
+            "s0",
+            "login_unique",
+            json!({"unique_id": format!("nm-ok-{i}")}),
+        ));
+        let account = login["data"]["token"].as_str().expect("token").to_string();
+        let enter = c.call(&request("s0", "enter_world", json!({"token": account})));
+        let session = enter["data"]["session"].as_str().expect("session");
+        let a = c.call(&request(
+            "s0",
+            "create_player",
+            json!({"token": session, "gn": gn, "icon": 1}),
+        ));
+        assert_eq!(status(&a), 0, "an ordinary name {gn:?}: {a}");
+    }
+}
