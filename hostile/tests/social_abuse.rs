@@ -80,3 +80,56 @@ fn reserved_names_spelled_with_look_alike_letters_are_refused() {
         assert_eq!(status(&a), 0, "an ordinary name {gn:?}: {a}");
     }
 }
+
+/// The key of the newest mail of `kind` (2 friend request, 3 family) from `from`.
+fn mail_from(c: &mut RawClient, p: &Player, kind: i64, from: &str) -> Option<String> {
+    let all = call(c, p, "get_all_mail", json!({}));
+    assert_eq!(status(&all), 0, "get_all_mail: {all}");
+    all["data"]["mail"]
+        .as_array()
+        .expect("mail")
+        .iter()
+        .find(|m| m["type"] == kind && m["from"] == from)
+        .map(|m| m["key"].as_str().expect("key").to_string())
+}
+
+fn befriend(c: &mut RawClient, a: &Player, b: &Player) {
+    let r = call(c, a, "request_friend", json!({"gn_target": b.gn}));
+    assert_eq!(status(&r), 0, "request_friend: {r}");
+    let key = mail_from(c, b, 2, &a.gn).expect("the request mail");
+    let r = call(c, b, "respond_friend", json!({"key": key}));
+    assert_eq!(status(&r), 0, "respond_friend: {r}");
+}
+
+/// Finding 6: unfriend and re-friend reset the daily heart, so two colluding players could
+/// send and collect hearts without limit. Now the second heart the same day is refused.
+#[test]
+fn refriending_does_not_reset_the_daily_heart() {
+    let stack = Stack::start();
+    let mut c = RawClient::connect(stack.gate_addr());
+    let (a, b) = (new_player(&mut c, "ha"), new_player(&mut c, "hb"));
+    let mut hearts = 0;
+    for round in 0..3 {
+        if round > 0 {
+            let r = call(&mut c, &a, "remove_friend", json!({"gn_target": b.gn}));
+            assert_eq!(status(&r), 0, "remove_friend: {r}");
+        }
+        befriend(&mut c, &a, &b);
+        let sent = call(&mut c, &a, "send_gift_friend", json!({"gn_target": b.gn}));
+        let got = call(&mut c, &b, "get_gifts_friend", json!({"gns": [a.gn]}));
+        hearts = got["data"]["remain"]
+            .as_str()
+            .and_then(|r| r.rsplit(':').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .expect("remain");
+        if round > 0 {
+            assert_eq!(
+                status(&sent),
+                98,
+                "round {round}: a second heart today: {sent}"
+            );
+        }
+    }
+    eprintln!("hearts collected after 3 unfriend/re-friend rounds in one day: {hearts}");
+    assert_eq!(hearts, 1, "one heart a day, however often they re-friend");
+}
