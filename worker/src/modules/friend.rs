@@ -164,8 +164,9 @@ pub fn get_all_friend(ctx: &Context, player: &Player, _: &Args) -> Outcome {
 }
 
 /// `request_friend(gn_target)`: puts the target on the caller's list (one-sided) and mails
-/// them a friend request; `daily_request_limit` a game day. A mail that cannot be sent
-/// keeps nothing (no row, no count).
+/// them a friend request; `daily_request_limit` a game day, and one pending request per
+/// target (95 while an earlier one waits in their mailbox, even after `remove_friend`). A
+/// mail that cannot be sent keeps nothing (no row, no count).
 pub fn request_friend(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let gn_target = args.str("gn_target")?;
     let rules = friend_rules(ctx);
@@ -197,6 +198,7 @@ pub fn request_friend(ctx: &Context, player: &Player, args: &Args) -> Outcome {
                 target_uid: &target,
                 kind: RequestKind::FriendRequest,
                 from: &player.gn,
+                sender: Some(me),
                 subj: "friend request",
                 body: &body,
                 items: &[],
@@ -206,6 +208,12 @@ pub fn request_friend(ctx: &Context, player: &Player, args: &Args) -> Outcome {
         .map_err(|e| match e {
             FnError::Module { code, .. } if code == MailStatus::MailboxFull.code() => {
                 FriendRequestStatus::MailboxFull.into()
+            }
+            FnError::Module { code, .. } if code == MailStatus::RequestPending.code() => {
+                FnError::module(
+                    FriendRequestStatus::AlreadyFriends,
+                    "your friend request to this player is still pending",
+                )
             }
             _ => FnError::from(FriendRequestStatus::MailError),
         })?;

@@ -165,6 +165,11 @@ fn requests_are_one_sided_until_accepted() {
         Value::from(g.ok(&ann, "remove_friend", json!({"gn_target": "Cid"}))),
         json!({"gn":"Cid"})
     );
+    // Cid still holds the first request: no second one until he declines (deletes) it
+    let r = g.fails(&ann, "request_friend", json!({"gn_target": "Cid"}), 95);
+    assert_eq!(r, "your friend request to this player is still pending");
+    let key = f.request_from(&cid, "Ann");
+    g.ok(&cid, "delete_mail", json!({"key": key}));
     g.ok(&ann, "request_friend", json!({"gn_target": "Cid"}));
     g.ok(&ben, "remove_friend", json!({"gn_target": "Ann"}));
     assert_eq!(f.friends(&ben), Vec::<Value>::new());
