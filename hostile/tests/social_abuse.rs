@@ -133,3 +133,116 @@ fn refriending_does_not_reset_the_daily_heart() {
     eprintln!("hearts collected after 3 unfriend/re-friend rounds in one day: {hearts}");
     assert_eq!(hearts, 1, "one heart a day, however often they re-friend");
 }
+
+/// Request nonces auth holds (`auth.nonces.mail:<key>`), i.e. Redis keys request mails
+/// leave behind.
+fn request_nonces(stack: &Stack) -> usize {
+    let client = redis::Client::open(stack.redis.url()).unwrap();
+    let mut conn = client.get_connection().unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("auth.nonces.mail:*")
+        .query(&mut conn)
+        .unwrap();
+    keys.len()
+}
+
+/// Finding 5: players filled a mailbox (here 5 players x 10 mails, the daily send limit,
+/// against the mailbox limit of 50) and then the admin's `send_gift_mail` bounced (98).
+/// Now admin and system mail is counted apart from player mail and arrives; players
+/// still cannot add more.
+#[test]
+fn players_filling_a_mailbox_do_not_bounce_admin_mail() {
+    let stack = Stack::start();
+    let mut c = RawClient::connect(stack.gate_addr());
+    let target = new_player(&mut c, "full");
+    let mut sent = 0;
+    for n in 0..5 {
+        let sender = new_player(&mut c, &format!("fill{n}"));
+        for _ in 0..10 {
+            let a = call(
+                &mut c,
+                &sender,
+                "send_mail",
+                json!({"gn_target": target.gn, "subj": "spam", "body": "x"}),
+            );
+            assert_eq!(status(&a), 0, "send_mail: {a}");
+            sent += 1;
+        }
+    }
+    let extra = new_player(&mut c, "fillx");
+    let a = call(
+        &mut c,
+        &extra,
+        "request_friend",
+        json!({"gn_target": target.gn}),
+    );
+    assert_eq!(status(&a), 94, "the mailbox is full for players: {a}");
+    let gift = admin_call(
+        &mut c,
+        &stack,
+        "send_gift_mail",
+        json!({"gn_target": target.gn, "items": ["3:1:7"]}),
+    );
+    eprintln!("admin gift into a mailbox {sent} player mails filled: {gift}");
+    assert_eq!(status(&gift), 0, "admin gift mail: {gift}");
+    let text = admin_call(
+        &mut c,
+        &stack,
+        "send_text_mail",
+        json!({"gn_target": target.gn, "msg": "maintenance at noon"}),
+    );
+    assert_eq!(status(&text), 0, "admin text mail: {text}");
+    let key = gift["data"]["key"].as_str().expect("key");
+    let accepted = call(&mut c, &target, "accept_gifts", json!({"gift": [key]}));
+    assert_eq!(status(&accepted), 0, "{accepted}");
+    assert!(accepted["data"]["success"][key].is_array(), "{accepted}");
+}
+
+/// Finding 5: a player re-sent friend requests (request, unfriend, request again) to pile
+/// them up in one mailbox, and each left a 7-day nonce in Redis that deleting the mail did
+/// not remove. Now one request per (sender, target) is pending at a time, and the nonce
+/// goes with the mail.
+#[test]
+fn requests_cannot_pile_up_and_leave_no_nonce_behind() {
+    let stack = Stack::start();
+    let mut c = RawClient::connect(stack.gate_addr());
+    let (a, u) = (new_player(&mut c, "pa"), new_player(&mut c, "pu"));
+    let r = call(&mut c, &a, "request_friend", json!({"gn_target": u.gn}));
+    assert_eq!(status(&r), 0, "{r}");
+    let r = call(&mut c, &a, "remove_friend", json!({"gn_target": u.gn}));
+    assert_eq!(status(&r), 0, "{r}");
+    let again = call(&mut c, &a, "request_friend", json!({"gn_target": u.gn}));
+    let all = call(&mut c, &u, "get_all_mail", json!({}));
+    let requests = all["data"]["mail"]
+        .as_array()
+        .expect("mail")
+        .iter()
+        .filter(|m| m["type"] == 2)
+        .count();
+    eprintln!("friend requests from one sender in one mailbox: {requests}");
+    assert_eq!(
+        status(&again),
+        95,
+        "a second request while one is pending: {again}"
+    );
+    assert_eq!(requests, 1);
+
+    // Declining (deleting) and asking again, as a pair of accounts would to grow Redis.
+    for round in 0..3 {
+        let key = mail_from(&mut c, &u, 2, &a.gn).expect("the request mail");
+        let d = call(&mut c, &u, "delete_mail", json!({"key": key}));
+        assert_eq!(status(&d), 0, "{d}");
+        let left = request_nonces(&stack);
+        eprintln!("round {round}: request nonces left after deleting the mail: {left}");
+        assert_eq!(left, 0, "the nonce goes with the mail");
+        let r = call(&mut c, &a, "remove_friend", json!({"gn_target": u.gn}));
+        assert_eq!(status(&r), 0, "{r}");
+        let r = call(&mut c, &a, "request_friend", json!({"gn_target": u.gn}));
+        assert_eq!(
+            status(&r),
+            0,
+            "after a decline the sender may ask again: {r}"
+        );
+    }
+    assert_eq!(request_nonces(&stack), 1, "only the one pending request's");
+}
