@@ -8,7 +8,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::message::{Mail, MailType};
+use crate::message::{Mail, MailClass, MailType};
 use crate::names::{InvalidName, MailKey, MailboxId};
 use crate::store::{Listing, Maildir, StoreError, StoredMail};
 
@@ -121,6 +121,10 @@ struct SendRequest {
     world: String,
     uid: String,
     mail: MailFields,
+    /// System (admin or game) mail: counted apart from player mail against the limit
+    /// ([`crate::store::Maildir::deliver_as`]). Absent is player mail.
+    #[serde(default)]
+    system: bool,
 }
 
 #[derive(Deserialize)]
@@ -185,7 +189,12 @@ fn dispatch(store: &Maildir, endpoint: Endpoint, body: &[u8]) -> Result<Reply, R
             let request: SendRequest = decode(body)?;
             let mailbox = MailboxId::new(&request.world, &request.uid)?;
             let mail = check_mail(request.mail)?;
-            let key = store.deliver(&mailbox, &mail)?;
+            let class = if request.system {
+                MailClass::System
+            } else {
+                MailClass::Player
+            };
+            let key = store.deliver_as(&mailbox, &mail, class)?;
             Ok(Reply::ok(json!({"status": 0, "key": key.as_str()})))
         }
         Endpoint::New | Endpoint::All => {
@@ -389,6 +398,11 @@ mod tests {
         let full = call(&store, Endpoint::Send, send_body("b"));
         assert_eq!(full.http, 200);
         assert_eq!(full.body, json!({"status": 1, "message": "mailbox full"}));
+        // System mail has its own room.
+        let mut system = send_body("c");
+        system["system"] = json!(true);
+        assert_eq!(call(&store, Endpoint::Send, system.clone()).status(), 0);
+        assert_eq!(call(&store, Endpoint::Send, system).status(), 1);
     }
 
     #[test]

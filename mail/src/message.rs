@@ -103,8 +103,39 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
+/// Who sent a mail, for the mailbox limit: player mail and system mail (admin and game)
+/// each fill a mailbox up to the limit on their own, so players cannot crowd out the
+/// system's mail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MailClass {
+    Player,
+    /// Written as the header [`SYSTEM_CLASS_HEADER`]; a file without it is player mail.
+    System,
+}
+
+/// The header line that marks system mail.
+pub const SYSTEM_CLASS_HEADER: &str = "X-Lukseun-Class: system";
+
+/// Whether the stored file `raw` is system mail: its header section holds
+/// [`SYSTEM_CLASS_HEADER`] (LF or CRLF line ends).
+pub fn is_system(raw: &[u8]) -> bool {
+    let end = raw
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .or_else(|| raw.windows(4).position(|w| w == b"\r\n\r\n"))
+        .unwrap_or(raw.len());
+    raw[..end]
+        .split(|&b| b == b'\n')
+        .any(|line| line.strip_suffix(b"\r").unwrap_or(line) == SYSTEM_CLASS_HEADER.as_bytes())
+}
+
 /// Renders the complete message file for `mail` stored under `key` at `unix_secs`.
 pub fn render(key: &str, unix_secs: u64, mail: &Mail) -> String {
+    render_as(key, unix_secs, mail, MailClass::Player)
+}
+
+/// [`render`] for a mail of `class`.
+pub fn render_as(key: &str, unix_secs: u64, mail: &Mail, class: MailClass) -> String {
     let mut out = String::with_capacity(512 + mail.body.len() * 4 / 3);
     out.push_str("Date: ");
     out.push_str(&rfc5322_date(unix_secs));
@@ -118,6 +149,10 @@ pub fn render(key: &str, unix_secs: u64, mail: &Mail) -> String {
     out.push_str(&format!("X-Lukseun-Type: {}\n", mail.kind.code()));
     if !mail.items.is_empty() {
         push_list(&mut out, "X-Lukseun-Items", &mail.items);
+    }
+    if class == MailClass::System {
+        out.push_str(SYSTEM_CLASS_HEADER);
+        out.push('\n');
     }
     out.push('\n');
     push_base64_lines(&mut out, mail.body.as_bytes());
@@ -517,6 +552,30 @@ fn key_of_message_id(value: &str) -> Result<String, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn system_mail_carries_its_class_header_and_player_mail_none() {
+        let mail = Mail {
+            kind: MailType::Gift,
+            from: "system".into(),
+            subject: "s".into(),
+            body: "X-Lukseun-Class: system".into(),
+            items: vec![],
+        };
+        let system = render_as("1.M2P3Q4.h", 0, &mail, MailClass::System);
+        assert!(system.contains("\nX-Lukseun-Class: system\n\n"), "{system}");
+        assert!(is_system(system.as_bytes()));
+        assert!(is_system(system.replace('\n', "\r\n").as_bytes()));
+        assert_eq!(
+            parse(system.as_bytes()).unwrap().mail,
+            mail,
+            "parses as before"
+        );
+        // The body never counts, even when it spells the header (it is base64 anyway).
+        let player = render("1.M2P3Q4.h", 0, &mail);
+        assert!(!is_system(player.as_bytes()));
+        assert!(!is_system(b"Subject: a\n\nX-Lukseun-Class: system\n"));
+    }
 
     const KEY: &str = "1795866545.M123456P42Q7.host";
 

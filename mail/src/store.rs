@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::message::{self, Mail, Message};
+use crate::message::{self, Mail, MailClass, Message};
 use crate::names::{check_key, key_order, sanitise_host, MailKey, MailboxId};
 
 /// Lock stripes: enough that unrelated mailboxes rarely wait for each other.
@@ -112,16 +112,38 @@ impl Maildir {
         self.root.join(mailbox.world()).join(mailbox.uid())
     }
 
-    /// Stores `mail` durably and returns its key, or [`StoreError::Full`].
+    /// Stores player `mail` durably and returns its key, or [`StoreError::Full`].
     pub fn deliver(&self, mailbox: &MailboxId, mail: &Mail) -> Result<MailKey, StoreError> {
+        self.deliver_as(mailbox, mail, MailClass::Player)
+    }
+
+    /// Stores `mail` of `class` durably and returns its key, or [`StoreError::Full`] when
+    /// the mailbox holds `limit` mails of that class: player mail never takes the room of
+    /// system mail, nor the reverse, so a mailbox holds at most twice the limit.
+    pub fn deliver_as(
+        &self,
+        mailbox: &MailboxId,
+        mail: &Mail,
+        class: MailClass,
+    ) -> Result<MailKey, StoreError> {
         let _guard = self.lock(mailbox);
         let dir = self.mailbox_dir(mailbox);
         self.ensure_mailbox(mailbox, &dir)?;
-        if count_files(&dir)? >= self.limit {
-            return Err(StoreError::Full);
+        // Below the limit in all there is room in either class; only a fuller mailbox
+        // has its files read to count the class.
+        let total = count_files(&dir)?;
+        if total >= self.limit {
+            let system = count_system(&dir)?;
+            let same_class = match class {
+                MailClass::System => system,
+                MailClass::Player => total - system,
+            };
+            if same_class >= self.limit {
+                return Err(StoreError::Full);
+            }
         }
         let (key, secs) = self.unique_key();
-        let text = message::render(key.as_str(), secs, mail);
+        let text = message::render_as(key.as_str(), secs, mail, class);
         let tmp_path = dir.join("tmp").join(key.as_str());
         let new_path = dir.join("new").join(key.as_str());
         let written = write_synced(&tmp_path, text.as_bytes())
@@ -363,6 +385,20 @@ fn count_files(mailbox_dir: &Path) -> io::Result<usize> {
     Ok(file_names(&mailbox_dir.join("new"))?.len() + file_names(&mailbox_dir.join("cur"))?.len())
 }
 
+/// System mails in `new/` and `cur/` (files that cannot be read count as player mail).
+fn count_system(mailbox_dir: &Path) -> io::Result<usize> {
+    let mut system = 0;
+    for sub in ["new", "cur"] {
+        let dir = mailbox_dir.join(sub);
+        for name in file_names(&dir)? {
+            if fs::read(dir.join(name)).is_ok_and(|raw| message::is_system(&raw)) {
+                system += 1;
+            }
+        }
+    }
+    Ok(system)
+}
+
 /// The `cur/` entries whose key has our shape; anything else is left alone.
 fn cur_entries(cur: &Path) -> io::Result<Vec<CurEntry>> {
     Ok(file_names(cur)?
@@ -575,6 +611,51 @@ mod tests {
         assert_eq!(with_flag("RF", 'S'), "FRS");
         assert_eq!(with_flag("FT", 'S'), "FST");
         assert_eq!(with_flag("S", 'S'), "S");
+    }
+
+    #[test]
+    fn player_and_system_mail_each_have_the_limit() {
+        let (_dir, store) = temp_store(2);
+        let mb = MailboxId::new("s0", "u1").unwrap();
+        store.deliver(&mb, &mail("p1")).unwrap();
+        store.deliver(&mb, &mail("p2")).unwrap();
+        let full = store.deliver(&mb, &mail("p3"));
+        assert!(matches!(full, Err(StoreError::Full)));
+        // Players filled it: system mail still arrives, up to its own limit, read or not.
+        let s1 = store
+            .deliver_as(&mb, &mail("s1"), MailClass::System)
+            .unwrap();
+        store.list_all(&mb).unwrap();
+        store
+            .deliver_as(&mb, &mail("s2"), MailClass::System)
+            .unwrap();
+        let full = store.deliver_as(&mb, &mail("s3"), MailClass::System);
+        assert!(matches!(full, Err(StoreError::Full)));
+        assert!(matches!(
+            store.deliver(&mb, &mail("p3")),
+            Err(StoreError::Full)
+        ));
+        assert_eq!(store.count(&mb).unwrap(), 4);
+        // Room made in one class is that class's.
+        store.delete(&mb, &s1).unwrap();
+        assert!(matches!(
+            store.deliver(&mb, &mail("p3")),
+            Err(StoreError::Full)
+        ));
+        store
+            .deliver_as(&mb, &mail("s3"), MailClass::System)
+            .unwrap();
+        // System mail below the limit in all leaves the players their whole limit.
+        let other = MailboxId::new("s0", "u2").unwrap();
+        store
+            .deliver_as(&other, &mail("s"), MailClass::System)
+            .unwrap();
+        store.deliver(&other, &mail("p1")).unwrap();
+        store.deliver(&other, &mail("p2")).unwrap();
+        assert!(matches!(
+            store.deliver(&other, &mail("p3")),
+            Err(StoreError::Full)
+        ));
     }
 
     #[test]

@@ -106,6 +106,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "factory",
         sql: include_str!("../migrations/0017_factory.sql"),
     },
+    Migration {
+        version: 18,
+        name: "friend_gift_days",
+        sql: include_str!("../migrations/0018_friend_gift_days.sql"),
+    },
 ];
 
 const MIGRATION_LOCK: &str = "lukseun.schema_migrations";

@@ -17,6 +17,7 @@ pub mod game_config;
 pub mod gate_link;
 pub mod handler;
 pub mod job;
+pub mod keys;
 pub mod metrics;
 pub mod modules;
 pub mod notify;

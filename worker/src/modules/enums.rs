@@ -338,6 +338,8 @@ crate::module_statuses! {
         NoSuchTarget = 93 => "the invited user does not exist",
         TargetMailboxFull = 92 => "target mailbox full",
         DailyLimit = 91 => "we've run out of invitations today",
+        /// An invitation of this family waits in the player's mailbox already.
+        AlreadyInvited = 90 => "an invitation from this family is already pending",
     }
 }
 
@@ -857,6 +859,9 @@ crate::module_statuses! {
         WrongKind = 84 => "this mail is not of that kind",
         /// Admin mail text over mail.json's bounds, an empty `items` list, too many keys.
         InvalidArgument = 85 => "invalid argument",
+        /// A request from this sender to this recipient waits there already (one pending
+        /// request per sender and recipient; issue 15).
+        RequestPending = 86 => "a request of yours is already pending in that mailbox",
         /// The mail was not delivered (the mailbox is full, or `send_mail`'s subj/body
         /// break the bounds: the message says which).
         NotSent = 98 => "the mail could not be delivered",

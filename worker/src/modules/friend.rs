@@ -164,8 +164,9 @@ pub fn get_all_friend(ctx: &Context, player: &Player, _: &Args) -> Outcome {
 }
 
 /// `request_friend(gn_target)`: puts the target on the caller's list (one-sided) and mails
-/// them a friend request; `daily_request_limit` a game day. A mail that cannot be sent
-/// keeps nothing (no row, no count).
+/// them a friend request; `daily_request_limit` a game day, and one pending request per
+/// target (95 while an earlier one waits in their mailbox, even after `remove_friend`). A
+/// mail that cannot be sent keeps nothing (no row, no count).
 pub fn request_friend(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let gn_target = args.str("gn_target")?;
     let rules = friend_rules(ctx);
@@ -197,6 +198,7 @@ pub fn request_friend(ctx: &Context, player: &Player, args: &Args) -> Outcome {
                 target_uid: &target,
                 kind: RequestKind::FriendRequest,
                 from: &player.gn,
+                sender: Some(me),
                 subj: "friend request",
                 body: &body,
                 items: &[],
@@ -206,6 +208,12 @@ pub fn request_friend(ctx: &Context, player: &Player, args: &Args) -> Outcome {
         .map_err(|e| match e {
             FnError::Module { code, .. } if code == MailStatus::MailboxFull.code() => {
                 FriendRequestStatus::MailboxFull.into()
+            }
+            FnError::Module { code, .. } if code == MailStatus::RequestPending.code() => {
+                FnError::module(
+                    FriendRequestStatus::AlreadyFriends,
+                    "your friend request to this player is still pending",
+                )
             }
             _ => FnError::from(FriendRequestStatus::MailError),
         })?;
@@ -316,8 +324,31 @@ fn today(ctx: &Context) -> String {
     daily::date(daily::game_day(ctx.now()))
 }
 
+/// Records that `sender` sent each of `friends` a heart on game day `today`, in
+/// `friend_gift_days`, which unfriending leaves alone: re-friending the same day does not
+/// allow a second heart. The sender's rows of earlier days go (they mean nothing).
+fn record_gift_days(
+    tx: &mut mysql::Transaction<'_>,
+    world: &str,
+    sender: &str,
+    friends: &[&str],
+    today: &str,
+) -> Result<(), FnError> {
+    tx.exec_drop(
+        "DELETE FROM friend_gift_days WHERE world = ? AND unique_id = ? AND gift_day < ?",
+        (world, sender, today),
+    )?;
+    tx.exec_batch(
+        "INSERT INTO friend_gift_days (world, unique_id, friend_uid, gift_day) \
+         VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE gift_day = VALUES(gift_day)",
+        friends.iter().map(|friend| (world, sender, *friend, today)),
+    )?;
+    Ok(())
+}
+
 /// `send_gift_friend(gn_target)`: a heart to a confirmed friend, once a game day per
-/// friend; the friend collects it with `get_gifts_friend`. Answers `{}`.
+/// friend, even across unfriending and re-friending; the friend collects it with
+/// `get_gifts_friend`. Answers `{}`.
 pub fn send_gift_friend(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let gn_target = args.str("gn_target")?;
     let world = player.world.as_str();
@@ -334,10 +365,12 @@ pub fn send_gift_friend(ctx: &Context, player: &Player, args: &Args) -> Outcome 
         })?;
         // Checked and sent in one statement: of concurrent sends, one changes the row.
         tx.exec_drop(
-            "UPDATE friends SET gift_day = ?, isre = 0 \
+            "UPDATE friends f SET gift_day = ?, isre = 0 \
              WHERE world = ? AND unique_id = ? AND friend_uid = ? AND since IS NOT NULL \
-               AND (gift_day IS NULL OR gift_day <> ?)",
-            (&today, world, &player.unique_id, &target, &today),
+               AND (gift_day IS NULL OR gift_day <> ?) AND NOT EXISTS (SELECT 1 \
+                 FROM friend_gift_days g WHERE g.world = f.world AND g.unique_id = f.unique_id \
+                   AND g.friend_uid = f.friend_uid AND g.gift_day = ?)",
+            (&today, world, &player.unique_id, &target, &today, &today),
         )?;
         if tx.affected_rows() == 0 {
             return Err(match row(tx, world, &player.unique_id, &target)? {
@@ -345,6 +378,7 @@ pub fn send_gift_friend(ctx: &Context, player: &Player, args: &Args) -> Outcome 
                 _ => FriendGiftStatus::NotFriends.into(),
             });
         }
+        record_gift_days(tx, world, &player.unique_id, &[target.as_str()], &today)?;
         progress::task_done(tx, world, &player.unique_id, Task::SendFriendGift, now)?;
         progress::achieve(tx, world, &player.unique_id, Achievement::FriendGift, 1)?;
         ok(Map::new())
@@ -364,9 +398,11 @@ pub fn send_gift_all(ctx: &Context, player: &Player, _: &Args) -> Outcome {
             "SELECT f.friend_uid, p.gn FROM friends f \
              JOIN players p ON p.world = f.world AND p.unique_id = f.friend_uid \
              WHERE f.world = ? AND f.unique_id = ? AND f.since IS NOT NULL \
-               AND (f.gift_day IS NULL OR f.gift_day <> ?) \
+               AND (f.gift_day IS NULL OR f.gift_day <> ?) AND NOT EXISTS (SELECT 1 \
+                 FROM friend_gift_days g WHERE g.world = f.world AND g.unique_id = f.unique_id \
+                   AND g.friend_uid = f.friend_uid AND g.gift_day = ?) \
              ORDER BY f.friend_uid FOR UPDATE",
-            (world, &player.unique_id, &today),
+            (world, &player.unique_id, &today, &today),
         )?;
         if rows.is_empty() {
             return Err(FriendGiftAllStatus::NoFriendToGift.into());
@@ -378,6 +414,8 @@ pub fn send_gift_all(ctx: &Context, player: &Player, _: &Args) -> Outcome {
                 (&today, world, &player.unique_id, friend),
             )?;
         }
+        let friends: Vec<&str> = rows.iter().map(|(uid, _)| uid.as_str()).collect();
+        record_gift_days(tx, world, &player.unique_id, &friends, &today)?;
         // The original counted each heart: the task once, the achievement per friend.
         progress::task_done(tx, world, &player.unique_id, Task::SendFriendGift, now)?;
         let hearts = rows.len() as u64;

@@ -19,6 +19,7 @@ pub mod friend;
 pub mod item;
 pub mod mail;
 pub mod mall;
+pub mod names;
 pub mod package;
 pub mod player;
 pub mod progress;

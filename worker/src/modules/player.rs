@@ -13,7 +13,7 @@ use crate::modules::enums::{
     ChangeNameStatus, CreatePlayerStatus, PlayerStatus, ProfileStatus, SharedStatus,
 };
 use crate::modules::item::{self, Item};
-use crate::modules::{daily, elements, energy, package, stage};
+use crate::modules::{daily, elements, energy, names, package, stage};
 
 /// Longest name the `players.gn` column holds; a config asking for more is capped.
 const NAME_COLUMN_CHARS: usize = 20;
@@ -28,13 +28,17 @@ pub const INTRO_MAX_CHARS: usize = 128;
 pub const ICON_MAX: i64 = i32::MAX as i64;
 
 /// The rules of `player.json`'s `name_rules`: length in characters, letters of any script
-/// (`char::is_alphanumeric`: letters and digits), `_`, and no reserved word inside.
+/// (`char::is_alphanumeric`: letters and digits), `_`, no reserved word inside, not even
+/// spelled with look-alike letters ([`names::fold`]), and each word (between `_`) in one
+/// script unless `allow_mixed_scripts` ([`names::mixed_script_word`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameRules {
     pub min_chars: usize,
     pub max_chars: usize,
-    /// Lowercase; refused when contained in the lowercased name.
+    /// Folded ([`names::fold`]); refused when contained in the folded name.
     pub reserved_words: Vec<String>,
+    /// `Αdmin` (Greek Alpha + Latin) is refused unless this is set (default false).
+    pub allow_mixed_scripts: bool,
 }
 
 impl Default for NameRules {
@@ -45,6 +49,7 @@ impl Default for NameRules {
             reserved_words: ["admin", "gm", "system", "lukseun"]
                 .map(String::from)
                 .to_vec(),
+            allow_mixed_scripts: false,
         }
     }
 }
@@ -66,8 +71,11 @@ impl NameRules {
             out.reserved_words = words
                 .iter()
                 .filter_map(Value::as_str)
-                .map(str::to_lowercase)
+                .map(names::fold)
                 .collect();
+        }
+        if let Some(allow) = rules.get("allow_mixed_scripts").and_then(Value::as_bool) {
+            out.allow_mixed_scripts = allow;
         }
         out
     }
@@ -86,8 +94,19 @@ impl NameRules {
                 "gn may contain only letters, digits and _, not {c:?}"
             ));
         }
-        let lower = name.to_lowercase();
-        if let Some(word) = self.reserved_words.iter().find(|w| lower.contains(*w)) {
+        if !self.allow_mixed_scripts {
+            if let Some(word) = names::mixed_script_word(name) {
+                return Err(format!(
+                    "gn may not mix letters of two scripts in one word: {word:?}"
+                ));
+            }
+        }
+        let folded = names::fold(name);
+        if let Some(word) = self
+            .reserved_words
+            .iter()
+            .find(|w| !w.is_empty() && folded.contains(w.as_str()))
+        {
             return Err(format!("gn may not contain the reserved word {word:?}"));
         }
         Ok(())
@@ -507,6 +526,53 @@ mod tests {
             Err("gn may not contain the reserved word \"admin\"".into())
         );
         assert!(rules.check("GM_1").is_err());
+    }
+
+    #[test]
+    fn reserved_words_spelled_with_look_alikes_are_refused() {
+        let rules = NameRules::default();
+        for (spoof, word) in [
+            ("\u{391}dmin", "admin"),     // Greek capital Alpha
+            ("\u{455}ystem", "system"),   // Cyrillic dze
+            ("\u{FF27}\u{FF2D}", "gm"),   // full-width GM
+            ("Luk\u{455}eun", "lukseun"), // Cyrillic dze inside
+            ("\u{405}\u{423}\u{405}\u{422}\u{415}\u{41C}", "system"), // all Cyrillic
+        ] {
+            let e = rules.check(spoof).unwrap_err();
+            assert!(
+                e == format!("gn may not contain the reserved word {word:?}")
+                    || e.starts_with("gn may not mix letters of two scripts"),
+                "{spoof:?}: {e}"
+            );
+            // Even where mixing is allowed, the reserved word is found.
+            let lenient = NameRules {
+                allow_mixed_scripts: true,
+                ..NameRules::default()
+            };
+            assert_eq!(
+                lenient.check(spoof),
+                Err(format!("gn may not contain the reserved word {word:?}")),
+                "{spoof:?}"
+            );
+        }
+        assert_eq!(
+            rules.check("Pl\u{430}yer"), // Cyrillic a in a Latin word, no reserved word
+            Err("gn may not mix letters of two scripts in one word: \"Pl\u{430}yer\"".into())
+        );
+        for fine in [
+            "\u{5C0F}\u{660E}abc",
+            "\u{5C0F}\u{660E}_2024",
+            "Player_42",
+            "12345",
+            "\u{438}\u{433}\u{440}\u{43E}\u{43A}_\u{418}\u{432}\u{430}\u{43D}",
+        ] {
+            assert_eq!(rules.check(fine), Ok(()), "{fine:?}");
+        }
+        let config = json!({"allow_mixed_scripts": true});
+        assert!(NameRules::from_config(Some(&config)).allow_mixed_scripts);
+        assert!(NameRules::from_config(Some(&config))
+            .check("Pl\u{430}yer")
+            .is_ok());
     }
 
     #[test]

@@ -165,6 +165,11 @@ fn requests_are_one_sided_until_accepted() {
         Value::from(g.ok(&ann, "remove_friend", json!({"gn_target": "Cid"}))),
         json!({"gn":"Cid"})
     );
+    // Cid still holds the first request: no second one until he declines (deletes) it
+    let r = g.fails(&ann, "request_friend", json!({"gn_target": "Cid"}), 95);
+    assert_eq!(r, "your friend request to this player is still pending");
+    let key = f.request_from(&cid, "Ann");
+    g.ok(&cid, "delete_mail", json!({"key": key}));
     g.ok(&ann, "request_friend", json!({"gn_target": "Cid"}));
     g.ok(&ben, "remove_friend", json!({"gn_target": "Ann"}));
     assert_eq!(f.friends(&ben), Vec::<Value>::new());
@@ -352,6 +357,60 @@ fn hearts_are_sent_daily_and_collected_once_by_their_recipient() {
     assert_eq!(got["reward"], "3:16:1", "one heart waiting, not two");
     g.ok(&ben, "get_gifts_friend", json!({"gns": ["Ann"]}));
     assert_eq!(g.qty("fb", 3, 16), 2);
+}
+
+/// Issue 15 finding 6: unfriending and re-friending the same game day does not give a
+/// second heart, whichever function sent the first; the next day hearts flow again.
+#[test]
+fn the_daily_heart_survives_unfriending_and_refriending() {
+    let f = Friends::start(json!({}), 50);
+    let g = &f.g;
+    let ann = g.player("ra", "Ann");
+    let ben = g.player("rb", "Ben");
+    let cid = g.player("rc", "Cid");
+    f.befriend(&ann, "Ann", &ben, "Ben");
+    f.befriend(&ann, "Ann", &cid, "Cid");
+    g.ok(&ann, "send_gift_friend", json!({"gn_target": "Ben"}));
+    g.ok(&ann, "send_gift_all", json!({}));
+    g.ok(&ben, "get_gifts_friend", json!({"gns": ["Ann"]}));
+    g.ok(&cid, "get_gifts_friend", json!({"gns": ["Ann"]}));
+    for (token, gn) in [(&ben, "Ben"), (&cid, "Cid")] {
+        g.ok(&ann, "remove_friend", json!({"gn_target": gn}));
+        assert!(f.friend(&ann, gn).is_null());
+        f.befriend(&ann, "Ann", token, gn);
+    }
+    assert_eq!(
+        g.fails(&ann, "send_gift_friend", json!({"gn_target": "Ben"}), 98),
+        "gift cooldown"
+    );
+    assert_eq!(
+        g.fails(&ann, "send_gift_all", json!({}), 99),
+        "no friend to send gift"
+    );
+    assert_eq!(g.qty("rb", 3, 16), 1, "one heart today, not two");
+    assert_eq!(g.qty("rc", 3, 16), 1);
+    let rows: u64 =
+        g.s.services
+            .db
+            .conn()
+            .unwrap()
+            .query_first("SELECT COUNT(*) FROM friend_gift_days WHERE unique_id = 'ra'")
+            .unwrap()
+            .unwrap();
+    assert_eq!(rows, 2);
+    f.next_day();
+    g.ok(&ann, "send_gift_friend", json!({"gn_target": "Ben"}));
+    g.ok(&ben, "get_gifts_friend", json!({"gns": ["Ann"]}));
+    assert_eq!(g.qty("rb", 3, 16), 2);
+    let rows: u64 =
+        g.s.services
+            .db
+            .conn()
+            .unwrap()
+            .query_first("SELECT COUNT(*) FROM friend_gift_days WHERE unique_id = 'ra'")
+            .unwrap()
+            .unwrap();
+    assert_eq!(rows, 1, "yesterday's rows went with today's send");
 }
 
 #[test]

@@ -323,17 +323,93 @@ fn daily_limit_follows_the_game_day_and_full_mailboxes_answer_98() {
     assert!(r.message.contains("mailbox is full"), "{}", r.message);
     assert_eq!(m.all_mail(&bob).len(), MAILBOX_LIMIT);
     assert_eq!(send(&carol, "Alice").data["sent"], 2);
-    // Admin mail has no daily limit, but the mailbox limit holds: 98.
-    for (function, data) in [
-        (
-            "send_gift_mail",
-            json!({"gn_target":"Bob","items":["3:1:1"]}),
-        ),
-        ("send_text_mail", json!({"gn_target":"Bob","msg":"hello"})),
-    ] {
+    // Admin mail has no daily limit and players cannot crowd it out: it has a mailbox
+    // limit of its own (issue 15), and only when that is used up is it 98.
+    let gift = json!({"gn_target":"Bob","items":["3:1:1"]});
+    let text = json!({"gn_target":"Bob","msg":"hello"});
+    for n in 0..MAILBOX_LIMIT {
+        let (function, data) = if n % 2 == 0 {
+            ("send_gift_mail", &gift)
+        } else {
+            ("send_text_mail", &text)
+        };
+        let r = m.call(&m.admin(), function, data.clone());
+        assert_eq!(
+            r.status,
+            0,
+            "{function} into a mailbox players filled: {}",
+            r.to_json()
+        );
+    }
+    for (function, data) in [("send_gift_mail", gift), ("send_text_mail", text)] {
         let r = m.call(&m.admin(), function, data);
         assert_eq!(r.status, 98, "{function}: {}", r.to_json());
     }
+    assert_eq!(m.all_mail(&bob).len(), 2 * MAILBOX_LIMIT);
+    // Player mail is still refused.
+    assert_eq!(send(&carol, "Bob").status, 98);
+}
+
+/// Issue 15 finding 5: one pending request per (sender, recipient), even after the
+/// sender unfriends; the request's nonce and the sender's pending marker go with the mail
+/// (declining = deleting), and an accept frees the sender to ask again.
+#[test]
+fn one_pending_request_per_sender_and_its_nonce_goes_with_the_mail() {
+    let m = MailStack::start();
+    let alice = m.player("dev-alice", "Alice");
+    let bob = m.player("dev-bob", "Bob");
+    let request = || m.call(&alice, "request_friend", json!({"gn_target":"Bob"}));
+    let unfriend = || m.ok(&alice, "remove_friend", json!({"gn_target":"Bob"}));
+    let requests_to_bob = || {
+        m.all_mail(&bob)
+            .into_iter()
+            .filter(|mail| mail["type"] == 2)
+            .map(|mail| mail["key"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let marker = crate::keys::pending_request("s0", "friend_request", "dev-alice", "dev-bob");
+    let exists = |key: &str| -> bool {
+        m.s.services
+            .redis
+            .run(|c| redis::cmd("EXISTS").arg(key).query::<i64>(c))
+            .unwrap()
+            == 1
+    };
+    let nonces = || -> Vec<String> {
+        m.s.services
+            .redis
+            .run(|c| redis::cmd("KEYS").arg("auth.nonces.mail:*").query(c))
+            .unwrap()
+    };
+    assert_eq!(request().status, 0);
+    assert!(exists(&marker));
+    unfriend();
+    let again = request();
+    assert_eq!(again.status, 95, "{}", again.to_json());
+    assert!(again.message.contains("pending"), "{}", again.message);
+    let keys = requests_to_bob();
+    assert_eq!(keys.len(), 1, "one pending request in Bob's mailbox");
+    assert_eq!(nonces().len(), 1, "{:?}", nonces());
+    // Bob declines by deleting: nonce and marker go, and Alice may ask again.
+    m.ok(&bob, "delete_mail", json!({"key": keys[0]}));
+    assert!(nonces().is_empty(), "{:?}", nonces());
+    assert!(!exists(&marker));
+    unfriend();
+    assert_eq!(request().status, 0);
+    // Accepting frees the marker too.
+    let key = requests_to_bob().pop().unwrap();
+    m.ok(&bob, "respond_friend", json!({"key": key}));
+    assert!(!exists(&marker));
+    assert!(nonces().is_empty());
+    // delete_read_mail takes the nonces of the read requests it deletes.
+    unfriend();
+    assert_eq!(request().status, 0);
+    let key = requests_to_bob().into_iter().find(|k| *k != key).unwrap();
+    m.ok(&bob, "mark_read_mail", json!({"key": key}));
+    assert_eq!(nonces().len(), 1);
+    m.ok(&bob, "delete_read_mail", json!({}));
+    assert!(nonces().is_empty(), "{:?}", nonces());
+    assert!(!exists(&marker));
 }
 
 #[test]
@@ -752,6 +828,7 @@ fn request_mails_carry_their_payload_to_the_one_accept() {
                     target_uid: "dev-bob",
                     kind: RequestKind::FriendRequest,
                     from: "Alice",
+                    sender: Some("dev-alice"),
                     subj: "friend?",
                     body: "",
                     items: &[],
@@ -776,7 +853,8 @@ fn request_mails_carry_their_payload_to_the_one_accept() {
         .unwrap();
     assert_eq!(
         Value::from(redeemed),
-        json!({"from_uid":"dev-alice","kind":"friend_request","target":"dev-bob","world":"s0"})
+        json!({"from_uid":"dev-alice","kind":"friend_request","target":"dev-bob","world":"s0",
+            "sender":"dev-alice"})
     );
     assert_eq!(m.all_mail(&bob)[0]["read"], 1);
     let twice =

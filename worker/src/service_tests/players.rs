@@ -272,6 +272,65 @@ fn names_of_any_script_round_trip_and_rule_breakers_are_refused() {
     assert_eq!(uid_of_player(&s.services.db, "s1", "Παύλος").unwrap(), None);
 }
 
+/// Issue 15 finding 7: reserved words spelled with look-alike letters (Greek, Cyrillic,
+/// full width) are refused at creation and at renaming, and ordinary names still pass.
+#[test]
+fn look_alike_reserved_names_are_refused_and_ordinary_names_pass() {
+    let s = Stack::start();
+    let token = session(&s, "dev-spoof", "s0");
+    let spoofs = [
+        "\u{391}dmin",
+        "\u{455}ystem",
+        "\u{FF27}\u{FF2D}",
+        "Luk\u{455}eun",
+    ];
+    for spoof in spoofs {
+        let r = call_as(
+            &s,
+            &token,
+            "s0",
+            "create_player",
+            json!({"gn": spoof, "icon": 0}),
+        );
+        assert_eq!(r.status, 98, "{spoof:?}: {}", r.to_json());
+        assert!(
+            r.message.starts_with("gn may not"),
+            "{spoof:?}: {}",
+            r.message
+        );
+    }
+    assert_eq!(
+        player_name(&s.services.db, "s0", "dev-spoof").unwrap(),
+        None
+    );
+    let ordinary = [
+        "\u{5C0F}\u{660E}abc",
+        "Player_42",
+        "2024",
+        "\u{674E}\u{96F7}",
+    ];
+    for (i, gn) in ordinary.iter().enumerate() {
+        new_player(&s, &format!("dev-ok-{i}"), "s0", gn);
+    }
+    let renamer = session(&s, "dev-ok-1", "s0");
+    for spoof in spoofs {
+        let r = call_as(
+            &s,
+            &renamer,
+            "s0",
+            "change_player_name",
+            json!({"gn": spoof}),
+        );
+        assert_eq!(r.status, 97, "{spoof:?}: {}", r.to_json());
+    }
+    assert_eq!(
+        player_name(&s.services.db, "s0", "dev-ok-1")
+            .unwrap()
+            .as_deref(),
+        Some("Player_42")
+    );
+}
+
 #[test]
 fn change_player_name_costs_diamonds_and_refuses_cleanly() {
     let s = Stack::start();

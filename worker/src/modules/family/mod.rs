@@ -332,7 +332,8 @@ fn cooldown(ctx: &Context, world: &str, uid: &str) -> Result<Option<i64>, FnErro
 
 /// `request_join_family(name)`: asks to join; a request mail (type 3, subject
 /// `FAMILY_REQUEST`) goes to every admin and the owner, any of whom accepts it with
-/// `respond_family(key)`. Answers `name`, `lim` (requests left today) and `cooling`
+/// `respond_family(key)`; not again to one holding an earlier request of the caller's
+/// still (97 when every one does). Answers `name`, `lim` (requests left today) and `cooling`
 /// (seconds until the next game day).
 pub fn request_join_family(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     use RequestJoinFamilyStatus as S;
@@ -374,25 +375,34 @@ pub fn request_join_family(ctx: &Context, player: &Player, args: &Args) -> Outco
         store::take_daily(tx, world, uid, daily::JOIN, day, rules.daily.join_requests)
     })?
     .ok_or(S::DailyLimit)?;
-    let mut sent = 0;
+    let (mut sent, mut pending) = (0, 0);
     for official in &officials {
         let mail = RequestMail {
             world,
             target_uid: official,
             kind: RequestKind::FamilyRequest,
             from: &player.gn,
+            sender: Some(uid),
             subj: "FAMILY_REQUEST",
             body: "",
             items: &[],
             payload: payload([("fid", &family.fid), ("applicant", uid)]),
         };
-        if mail::send_request(ctx, &mail).is_ok() {
-            sent += 1;
+        match mail::send_request(ctx, &mail) {
+            Ok(_) => sent += 1,
+            Err(e) if e == MailStatus::RequestPending.error() => pending += 1,
+            Err(_) => {}
         }
     }
     if sent == 0 {
         let mut conn = ctx.db.conn()?;
         store::give_back_daily(&mut conn, world, uid, daily::JOIN, day)?;
+        if pending == officials.len() {
+            return Err(FnError::module(
+                S::NotSent,
+                "your join request is still pending with every admin of this family",
+            ));
+        }
         return Err(S::NotSent.into());
     }
     Ok(Reply::with(
@@ -407,8 +417,8 @@ pub fn request_join_family(ctx: &Context, player: &Player, args: &Args) -> Outco
 
 /// `invite_user_family(gn_target)`: an admin or the owner invites a player; an invitation
 /// mail (type 3, from the family's name, subject `FAMILY_INVITATION`) goes to them, who
-/// accepts it with `respond_family(key)`. Answers `gn` and `times` (invitations the family
-/// has left today).
+/// accepts it with `respond_family(key)`; one pending invitation per family and player (90
+/// while one waits). Answers `gn` and `times` (invitations the family has left today).
 pub fn invite_user_family(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     use InviteFamilyStatus as S;
     let gn_target = args.str("gn_target")?;
@@ -453,6 +463,7 @@ pub fn invite_user_family(ctx: &Context, player: &Player, args: &Args) -> Outcom
         target_uid: &target,
         kind: RequestKind::FamilyInvite,
         from: &family.name,
+        sender: Some(&family.fid),
         subj: "FAMILY_INVITATION",
         body: "",
         items: &[],
@@ -464,6 +475,9 @@ pub fn invite_user_family(ctx: &Context, player: &Player, args: &Args) -> Outcom
         return Err(match e {
             FnError::Module { code, .. } if code == MailStatus::MailboxFull.code() => {
                 S::TargetMailboxFull.into()
+            }
+            FnError::Module { code, .. } if code == MailStatus::RequestPending.code() => {
+                S::AlreadyInvited.into()
             }
             _ => S::MailError.into(),
         });

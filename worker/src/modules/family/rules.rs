@@ -25,7 +25,8 @@ pub struct NameRules {
     pub min_chars: usize,
     pub max_chars: usize,
     pub charset: Charset,
-    /// Lowercase; refused when contained in a name, case-insensitively.
+    /// Folded ([`crate::modules::names::fold`]); refused when contained in the folded
+    /// name, so look-alike letters do not spell them past the check.
     pub reserved_words: Vec<String>,
 }
 
@@ -234,7 +235,7 @@ impl FamilyRules {
                 rules.name.reserved_words = words
                     .iter()
                     .filter_map(Value::as_str)
-                    .map(str::to_lowercase)
+                    .map(crate::modules::names::fold)
                     .collect();
             }
         }
@@ -301,7 +302,7 @@ impl FamilyRules {
                 }
             }
         }
-        let lower = name.to_lowercase();
+        let lower = crate::modules::names::fold(name);
         if let Some(word) = rules
             .reserved_words
             .iter()

@@ -182,13 +182,36 @@ impl<'a> MailClient<'a> {
         MailClient { base }
     }
 
-    /// Delivers `mail` to the mailbox of `uid` in `world`; answers the new mail's key.
+    /// Delivers player `mail` to the mailbox of `uid` in `world`; answers the new mail's
+    /// key.
     pub fn send(&self, world: &str, uid: &str, mail: &OutgoingMail) -> Result<String, MailError> {
+        self.send_as(world, uid, mail, false)
+    }
+
+    /// [`MailClient::send`] for admin and system mail, which the mail service counts apart
+    /// from player mail: a mailbox players filled still takes it (docs/mail.md).
+    pub fn send_system(
+        &self,
+        world: &str,
+        uid: &str,
+        mail: &OutgoingMail,
+    ) -> Result<String, MailError> {
+        self.send_as(world, uid, mail, true)
+    }
+
+    fn send_as(
+        &self,
+        world: &str,
+        uid: &str,
+        mail: &OutgoingMail,
+        system: bool,
+    ) -> Result<String, MailError> {
         let mail = serde_json::to_value(mail).map_err(|e| MailError::Refused(e.to_string()))?;
-        let answer = self.call(
-            "/send",
-            json!({"world": world, "uid": mailbox_name(uid), "mail": mail}),
-        )?;
+        let mut body = json!({"world": world, "uid": mailbox_name(uid), "mail": mail});
+        if system {
+            body["system"] = json!(true);
+        }
+        let answer = self.call("/send", body)?;
         match answer.get("key").and_then(Value::as_str) {
             Some(key) => Ok(key.to_string()),
             None => Err(MailError::Unavailable(format!(

@@ -10,9 +10,9 @@ use crate::function::FnError;
 use crate::modules::daily;
 
 /// The counter of `uid`'s sends in `world` on game day `day` (days since 1970-01-01 in
-/// UTC+8). `:` separates the parts because world names never contain it.
+/// UTC+8): [`crate::keys::mail_daily`].
 pub fn counter_key(day: i64, world: &str, uid: &str) -> String {
-    format!("mail.daily:{day}:{world}:{uid}")
+    crate::keys::mail_daily(day, world, uid)
 }
 
 /// The game day of `now` (Unix seconds) and the Unix time it ends (the next UTC+8 midnight).

@@ -297,26 +297,28 @@ pub fn mark_read_mail(ctx: &Context, me: &InWorld, args: &Args) -> Outcome {
 }
 
 /// `delete_mail(key)`: `keys`, the deleted key or `[]` when the caller's mailbox has no
-/// such mail; 99 for an empty key. Deleting a request mail that was never accepted leaves
-/// its nonce to expire unused.
+/// such mail; 99 for an empty key. Deleting a request mail declines it: its nonce goes
+/// with it, and its sender may ask again.
 pub fn delete_mail(ctx: &Context, me: &InWorld, args: &Args) -> Outcome {
     let key = key_arg(args)?;
     let client = MailClient::new(&ctx.settings.mail_url);
     let deleted = on_own_mail(key, |key| client.delete(&me.world, &me.uid, key))?;
-    let keys: Vec<Value> = key
+    let keys: Vec<String> = key
         .filter(|_| deleted)
-        .map(Value::from)
+        .map(str::to_string)
         .into_iter()
         .collect();
+    request::forget_requests(ctx, &keys);
     ok(data([("keys", keys.into())]))
 }
 
 /// `delete_read_mail()`: deletes every read mail; answers `keys` (theirs) and `deleted`
-/// (how many).
+/// (how many). Request mails among them go with their nonces, as with `delete_mail`.
 pub fn delete_read_mail(ctx: &Context, me: &InWorld, _: &Args) -> Outcome {
     let keys = MailClient::new(&ctx.settings.mail_url)
         .delete_read(&me.world, &me.uid)
         .map_err(mail_error)?;
+    request::forget_requests(ctx, &keys);
     ok(data([
         ("deleted", keys.len().into()),
         ("keys", keys.into()),
@@ -519,7 +521,7 @@ fn admin_send_error(e: FnError) -> FnError {
 /// `send_gift_mail(gn_target, items | group_id+item_id+quantity, subj?, body?)`, admin
 /// only: a gift mail (type 1) from "system", accepted with `accept_gifts`. Answers `key`.
 /// 19 for an undefined item or a quantity outside 1..=max, 99 for an unknown `gn_target`,
-/// 98 when the mailbox is full.
+/// 98 when the mailbox holds its limit of system mail (player mail never crowds it out).
 pub fn send_gift_mail(ctx: &Context, _: &Account, args: &Args) -> Outcome {
     let world = ctx.world()?;
     let gn_target = args.str("gn_target")?;
@@ -536,6 +538,7 @@ pub fn send_gift_mail(ctx: &Context, _: &Account, args: &Args) -> Outcome {
             target_uid: &target,
             kind: RequestKind::Gift,
             from: SYSTEM_SENDER,
+            sender: None,
             subj,
             body,
             items: &items,
@@ -548,8 +551,8 @@ pub fn send_gift_mail(ctx: &Context, _: &Account, args: &Args) -> Outcome {
 
 /// `send_text_mail(gn_target, msg, subj?)`, admin only: a simple mail (type 0) from
 /// "system" with `msg` as its body; no daily limit. Answers `key`. 99 for an unknown
-/// `gn_target`, 85 when `msg` or `subj` break mail.json's bounds, 98 when the mailbox is
-/// full.
+/// `gn_target`, 85 when `msg` or `subj` break mail.json's bounds, 98 when the mailbox
+/// holds its limit of system mail (player mail never crowds it out).
 pub fn send_text_mail(ctx: &Context, _: &Account, args: &Args) -> Outcome {
     let world = ctx.world()?;
     let (gn_target, msg) = (args.str("gn_target")?, args.str("msg")?);
@@ -565,7 +568,7 @@ pub fn send_text_mail(ctx: &Context, _: &Account, args: &Args) -> Outcome {
         items: Vec::new(),
     };
     let key = MailClient::new(&ctx.settings.mail_url)
-        .send(world, &target, &mail)
+        .send_system(world, &target, &mail)
         .map_err(|e| admin_send_error(mail_error(e)))?;
     ok(data([("key", key.into())]))
 }

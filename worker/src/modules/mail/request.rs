@@ -3,6 +3,14 @@
 //! payload says what accepting means. Accepting redeems the nonce, so a mail is accepted at
 //! most once even when two accepts race (auth redeems with GETDEL).
 //!
+//! A request a player sends (`sender` set) is player mail and one at a time per (sender,
+//! recipient): a Redis marker ([`crate::keys::pending_request`]) is taken before the mail
+//! goes and given back when the mail is accepted or deleted, or the send fails. A request
+//! without a sender (an admin gift) is system mail, which a mailbox full of player mail
+//! still takes. The nonce lives no longer than its mail: [`forget_requests`] deletes it
+//! with the mail (and the marker with it); its TTL, the marker's too, is the acceptance
+//! window.
+//!
 //! The mail's type is a number ([`MailType`]); a family invitation and a join request are
 //! both type 3, as in the original game. What tells them apart is the payload's `kind`
 //! (`family_invite` or `family_request`, [`RequestKind::name`]).
@@ -14,6 +22,7 @@ use super::{mail_error, MailStatus};
 use crate::function::Context;
 use crate::function::FnError;
 use crate::modules::item::Item;
+use auth::nonces::MAX_REDEEM_KEYS;
 
 /// How long an unaccepted request stays acceptable (auth's default, said explicitly).
 const NONCE_TTL_SECS: u64 = 7 * 24 * 3600;
@@ -22,7 +31,7 @@ const NONCE_TTL_SECS: u64 = 7 * 24 * 3600;
 const MAX_NONCE_LEN: usize = 128;
 
 /// Payload fields this module writes; a caller's payload may not use them.
-const RESERVED_FIELDS: [&str; 5] = ["kind", "target", "world", "items", "status"];
+const RESERVED_FIELDS: [&str; 6] = ["kind", "target", "world", "items", "status", "sender"];
 
 /// What a request mail asks the recipient to accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +84,10 @@ pub struct RequestMail<'a> {
     pub kind: RequestKind,
     /// The sender's game name, or "system".
     pub from: &'a str,
+    /// Who the one-pending-request rule counts this against: the requesting player's
+    /// uid, or the family's fid for an invitation. `None` for admin and system mail,
+    /// which is sent as system mail and has no such rule.
+    pub sender: Option<&'a str>,
     pub subj: &'a str,
     pub body: &'a str,
     /// Shown in the mail and stored in the payload as `items` (strings).
@@ -105,9 +118,25 @@ pub fn nonce_for(key: &str) -> String {
 
 /// Sends the mail, then registers its nonce. If the nonce cannot be stored the mail is
 /// deleted again, so no mail exists that cannot be accepted. Answers the mail key.
-/// Errors: mailbox full (mail status 81), anything unreachable 99.
+/// Errors: a request from this sender already pending there (mail status 86), mailbox
+/// full (80), anything unreachable 16. A failed send keeps nothing.
 pub fn send_request(ctx: &Context, request: &RequestMail) -> Result<String, FnError> {
     let payload = full_payload(request)?;
+    if request.sender.is_some() && !take_pending(ctx, &payload)? {
+        return Err(MailStatus::RequestPending.error());
+    }
+    let sent = deliver_request(ctx, request, &payload);
+    if sent.is_err() {
+        release_pending(ctx, &payload);
+    }
+    sent
+}
+
+fn deliver_request(
+    ctx: &Context,
+    request: &RequestMail,
+    payload: &Map<String, Value>,
+) -> Result<String, FnError> {
     let client = MailClient::new(&ctx.settings.mail_url);
     let mail = OutgoingMail {
         // The client sends the number: family_invite is 3 like family_request.
@@ -117,11 +146,14 @@ pub fn send_request(ctx: &Context, request: &RequestMail) -> Result<String, FnEr
         body: request.body,
         items: request.items.iter().map(Item::to_string).collect(),
     };
-    let key = client
-        .send(request.world, request.target_uid, &mail)
-        .map_err(mail_error)?;
-    if let Err(why) = register_nonce(&ctx.settings.auth_url, &nonce_for(&key), &payload) {
-        if let Err(e) = client.delete(request.world, request.target_uid, &key) {
+    let (world, target) = (request.world, request.target_uid);
+    let key = match request.sender {
+        Some(_) => client.send(world, target, &mail),
+        None => client.send_system(world, target, &mail),
+    }
+    .map_err(mail_error)?;
+    if let Err(why) = register_nonce(&ctx.settings.auth_url, &nonce_for(&key), payload) {
+        if let Err(e) = client.delete(world, target, &key) {
             shared::error!(
                 "request mail without nonce could not be deleted",
                 key = key,
@@ -131,6 +163,97 @@ pub fn send_request(ctx: &Context, request: &RequestMail) -> Result<String, FnEr
         return Err(FnError::Backend(format!("registering the nonce: {why}")));
     }
     Ok(key)
+}
+
+/// The pending marker of a request's payload: `None` for a request without a sender.
+fn pending_key(payload: &Map<String, Value>) -> Option<String> {
+    let field = |name: &str| payload.get(name).and_then(Value::as_str);
+    Some(crate::keys::pending_request(
+        field("world")?,
+        field("kind")?,
+        field("sender")?,
+        field("target")?,
+    ))
+}
+
+/// Takes the marker: `false` when a request of this sender waits there already.
+fn take_pending(ctx: &Context, payload: &Map<String, Value>) -> Result<bool, FnError> {
+    let Some(key) = pending_key(payload) else {
+        return Ok(true);
+    };
+    let set: Option<String> = ctx
+        .redis
+        .run(|conn| {
+            redis::cmd("SET")
+                .arg(&key)
+                .arg(1)
+                .arg("NX")
+                .arg("EX")
+                .arg(NONCE_TTL_SECS)
+                .query(conn)
+        })
+        .map_err(|e| FnError::Backend(format!("redis: {e}")))?;
+    Ok(set.is_some())
+}
+
+/// Sets the marker again (an accept whose work failed made the request acceptable again).
+fn retake_pending(ctx: &Context, payload: &Map<String, Value>) {
+    let Some(key) = pending_key(payload) else {
+        return;
+    };
+    let set = ctx.redis.run(|conn| {
+        redis::cmd("SET")
+            .arg(&key)
+            .arg(1)
+            .arg("EX")
+            .arg(NONCE_TTL_SECS)
+            .query::<()>(conn)
+    });
+    if let Err(e) = set {
+        shared::warn!("pending request marker not restored", key = key, error = e);
+    }
+}
+
+/// Gives the marker back: the request is answered, deleted, or was never sent.
+fn release_pending(ctx: &Context, payload: &Map<String, Value>) {
+    let Some(key) = pending_key(payload) else {
+        return;
+    };
+    if let Err(e) = ctx
+        .redis
+        .run(|conn| redis::cmd("DEL").arg(&key).query::<i64>(conn))
+    {
+        // It expires with the nonce's TTL; until then the sender cannot ask again.
+        shared::warn!("pending request marker not deleted", key = key, error = e);
+    }
+}
+
+/// The mails `keys` were deleted from their mailbox: their request nonces go too (a key
+/// that was no request has none), and with them the senders' pending markers. Best
+/// effort: a nonce left behind expires with its TTL.
+pub fn forget_requests(ctx: &Context, keys: &[String]) {
+    for chunk in keys.chunks(MAX_REDEEM_KEYS) {
+        let nonces: Vec<String> = chunk.iter().map(|k| nonce_for(k)).collect();
+        let body = json!({ "keys": nonces });
+        match super::client::post_json(&ctx.settings.auth_url, "/redeem_nonce", &body) {
+            Ok((200, answer)) => {
+                for nonce in &nonces {
+                    let redeemed = answer.get(nonce).and_then(Value::as_object);
+                    if let Some(payload) = redeemed.filter(|r| r.get("status") == Some(&json!(0))) {
+                        release_pending(ctx, payload);
+                    }
+                }
+            }
+            Ok((code, answer)) => {
+                shared::warn!(
+                    "nonces of deleted mail not deleted",
+                    code = code,
+                    answer = answer
+                );
+            }
+            Err(e) => shared::warn!("nonces of deleted mail not deleted", error = e),
+        }
+    }
 }
 
 /// Accepts the request mail `key` from the caller's own mailbox: checks it is there and of
@@ -160,7 +283,9 @@ pub fn restore_request(ctx: &Context, key: &str, payload: &Map<String, Value>) {
             key = key,
             error = why
         );
+        return;
     }
+    retake_pending(ctx, payload);
 }
 
 /// [`redeem_request`] against a listing already fetched (several keys, one listing),
@@ -189,21 +314,32 @@ pub(super) fn redeem_listed(
         .and_then(Value::as_str)
         .and_then(RequestKind::from_name);
     match kind {
-        Some(kind) if ours && kind == expected => Ok(payload),
+        Some(kind) if ours && kind == expected => {
+            // Answered: the sender may ask again (restore_request takes it back).
+            release_pending(ctx, &payload);
+            Ok(payload)
+        }
         Some(kind) if ours && kind.mail_type() == mail.kind => {
             // The other request of the same mail type (a family invitation read as a join
             // request or the reverse, both type 3): only the payload tells them apart, so
             // the nonce had to be redeemed to see it. Not this accept's: put it back.
-            restore_request(ctx, key, &payload);
+            put_back(ctx, key, &payload);
             Err(MailStatus::WrongKind.error())
         }
         _ => {
             // Only a nonce this module registered for this mailbox can get here; anything
             // else is a bug or tampering: put it back and refuse.
             shared::error!("request nonce payload does not match its mail", key = key);
-            restore_request(ctx, key, &payload);
+            put_back(ctx, key, &payload);
             Err(MailStatus::NoSuchMail.error())
         }
+    }
+}
+
+/// Registers a redeemed nonce again, the pending marker untouched (still held).
+fn put_back(ctx: &Context, key: &str, payload: &Map<String, Value>) {
+    if let Err(why) = register_nonce(&ctx.settings.auth_url, &nonce_for(key), payload) {
+        shared::error!("a request could not be put back", key = key, error = why);
     }
 }
 
@@ -236,6 +372,9 @@ fn full_payload(request: &RequestMail) -> Result<Map<String, Value>, FnError> {
     payload.insert("kind".into(), request.kind.name().into());
     payload.insert("target".into(), request.target_uid.into());
     payload.insert("world".into(), request.world.into());
+    if let Some(sender) = request.sender {
+        payload.insert("sender".into(), sender.into());
+    }
     if !request.items.is_empty() {
         let items: Vec<Value> = request
             .items
@@ -310,6 +449,7 @@ mod tests {
             target_uid: "u-2",
             kind: RequestKind::Gift,
             from: "system",
+            sender: None,
             subj: "",
             body: "",
             items: &items,

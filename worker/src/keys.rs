@@ -1,0 +1,35 @@
+//! The Redis keys the worker itself writes, spelled in this one place. (Keys shared with
+//! the gate or the edge live in `shared::contract`; auth's nonce keys are auth's.)
+//! `:` separates the parts: world names, uids, fids and request kinds never contain it.
+
+/// The daily send counter of player mail: `uid`'s sends in `world` on game day `day`
+/// (days since 1970-01-01 in UTC+8).
+pub fn mail_daily(day: i64, world: &str, uid: &str) -> String {
+    format!("mail.daily:{day}:{world}:{uid}")
+}
+
+/// Marks a request mail of `kind` (`friend_request`, `family_invite`, `family_request`)
+/// from `sender` (a uid, or a family's fid for an invitation) to `target` (a uid) as
+/// pending: one at a time per (sender, target). Deleted when the mail is accepted or
+/// deleted; expires with the request's nonce.
+pub fn pending_request(world: &str, kind: &str, sender: &str, target: &str) -> String {
+    format!("mail.pending:{world}:{kind}:{sender}:{target}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_spelled_byte_for_byte() {
+        assert_eq!(mail_daily(20419, "s0", "u.1"), "mail.daily:20419:s0:u.1");
+        assert_eq!(
+            pending_request("s0", "friend_request", "u-1", "u-2"),
+            "mail.pending:s0:friend_request:u-1:u-2"
+        );
+        assert_ne!(
+            pending_request("s0", "family_invite", "f1", "u"),
+            pending_request("s0", "family_request", "f1", "u")
+        );
+    }
+}
