@@ -16,6 +16,12 @@ pub fn pending_request(world: &str, kind: &str, sender: &str, target: &str) -> S
     format!("mail.pending:{world}:{kind}:{sender}:{target}")
 }
 
+/// `uid`'s chat login tokens fetched in `world` in the current window (60 s from the
+/// first).
+pub fn chat_tokens(world: &str, uid: &str) -> String {
+    format!("chat.tokens:{world}:{uid}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -27,6 +33,7 @@ mod tests {
             pending_request("s0", "friend_request", "u-1", "u-2"),
             "mail.pending:s0:friend_request:u-1:u-2"
         );
+        assert_eq!(chat_tokens("s0", "u1"), "chat.tokens:s0:u1");
         assert_ne!(
             pending_request("s0", "family_invite", "f1", "u"),
             pending_request("s0", "family_request", "f1", "u")

@@ -22,12 +22,6 @@ pub const DEFAULT_TOKENS_PER_MINUTE: u32 = 10;
 /// The window of the token count.
 const TOKEN_WINDOW_SECS: u64 = 60;
 
-/// `chat.tokens:<world>:<uid>`: the player's tokens in the current window (the worker's
-/// only chat key besides the nonce). `:` separates because world ids never contain it.
-pub fn token_count_key(world: &str, uid: &str) -> String {
-    format!("chat.tokens:{world}:{uid}")
-}
-
 /// The player's chat id: 32 hex digits of SHA-256 over the world and the unique_id. Stable
 /// across renames and family changes; opaque, because a guest's unique_id is its login
 /// and must not travel to the edges (or into NATS).
@@ -47,7 +41,7 @@ fn count_token(ctx: &Context, world: &str, uid: &str, limit: u32) -> Result<bool
     if limit == 0 {
         return Ok(true);
     }
-    let key = token_count_key(world, uid);
+    let key = crate::keys::chat_tokens(world, uid);
     let (count,): (u64,) = ctx
         .redis
         .run(|conn| {
@@ -121,10 +115,5 @@ mod tests {
         assert_ne!(a, chat_pid("s0", "device-2"));
         // The separator keeps ("s0", "1x") and ("s01", "x") apart.
         assert_ne!(chat_pid("s0", "1x"), chat_pid("s01", "x"));
-    }
-
-    #[test]
-    fn token_counts_are_per_world_and_player() {
-        assert_eq!(token_count_key("s0", "u1"), "chat.tokens:s0:u1");
     }
 }

@@ -1296,7 +1296,7 @@ fn chat_tokens_are_limited_per_player_per_minute() {
             .redis
             .run(|c| {
                 redis::cmd("TTL")
-                    .arg(crate::modules::chat::token_count_key("s0", "ta"))
+                    .arg(crate::keys::chat_tokens("s0", "ta"))
                     .query(c)
             })
             .unwrap();
@@ -1311,7 +1311,7 @@ fn chat_tokens_are_limited_per_player_per_minute() {
         .redis
         .run(|c| {
             redis::cmd("DEL")
-                .arg(crate::modules::chat::token_count_key("s0", "ta"))
+                .arg(crate::keys::chat_tokens("s0", "ta"))
                 .query::<()>(c)
         })
         .unwrap();
