@@ -23,6 +23,7 @@ use shared::redis_conn::RedisPool;
 
 use crate::db::{Db, DbError};
 use crate::game_config::GameConfig;
+use crate::modules::account::limits::AccountLimits;
 use crate::modules::mall::verifier::VerifierSettings;
 use crate::notify::NotifySettings;
 
@@ -39,6 +40,8 @@ pub struct FunctionSettings {
     pub notify: NotifySettings,
     /// Where in-app purchases are verified (`purchase_success`).
     pub purchase_verifier: VerifierSettings,
+    /// Failed-login and new-guest budgets (`login`, `login_unique`).
+    pub account_limits: AccountLimits,
 }
 
 /// The long-lived resources of the worker, shared by every job.
@@ -77,6 +80,9 @@ pub struct Context<'a> {
     pub clock: &'a Clock,
     /// This job's random source (seeded per job; see [`Seeds`]).
     pub rng: Rng,
+    /// The client's address as its gate saw it (the job header's `c=`); `None` for a
+    /// request that did not come through a gate (tests, tools).
+    pub client: Option<std::net::IpAddr>,
 }
 
 impl<'a> Context<'a> {
@@ -91,6 +97,7 @@ impl<'a> Context<'a> {
             world,
             clock: &services.clock,
             rng: Rng::new(services.seeds.next()),
+            client: None,
         }
     }
 

@@ -85,6 +85,7 @@ impl Stack {
                 auth_url: String::new(),
                 notify: Default::default(),
                 purchase_verifier: Default::default(),
+                account_limits: Default::default(),
             },
         );
         Stack {
@@ -97,6 +98,16 @@ impl Stack {
 
     fn call(&self, request: Value) -> Response {
         handle(&self.services, &self.config, &request.to_string())
+    }
+
+    /// As a job from client address `ip` (the gate's `c=`).
+    fn call_from(&self, ip: &str, request: Value) -> Response {
+        crate::handler::handle_from(
+            &self.services,
+            &self.config,
+            &request.to_string(),
+            Some(ip.parse().unwrap()),
+        )
     }
 
     fn call_line(&self, line: &str) -> Response {
