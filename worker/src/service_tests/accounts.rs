@@ -499,3 +499,38 @@ fn new_guests_are_budgeted_per_client_address() {
     assert_eq!(s.call_from("198.51.100.2", guest("g-over")).status, 1);
     assert_eq!(s.call_from("198.51.100.1", guest("g-over")).status, 0);
 }
+
+#[test]
+fn purge_removes_only_old_guests_that_never_played() {
+    let s = Stack::start();
+    s.guest("old-idle");
+    s.guest("old-player");
+    s.guest("new-idle");
+    s.expect(json!({"function":"register","data":{"unique_id":"old-bound","account":"bound","password":"a password"}}), 1);
+    let session = s.token("old-player", TokenKind::Session, Some("s0"), None);
+    s.ok_as(&session, "create_player", json!({"gn":"Purger","icon":1}));
+    let mut conn = s.services.db.conn().unwrap();
+    conn.query_drop(
+        "UPDATE accounts SET created_at = NOW() - INTERVAL 40 DAY WHERE unique_id LIKE 'old-%'",
+    )
+    .unwrap();
+
+    let player = s.token("old-player", TokenKind::Account, None, None);
+    let refused = s.call_as(&player, "purge_guest_accounts", json!({}));
+    assert_eq!(refused.status, 15, "admin only");
+    let admin = s.token("admin", TokenKind::Account, None, Some("admin"));
+    let bad = s.call_as(&admin, "purge_guest_accounts", json!({"older_than_days": 0}));
+    assert_eq!(bad.status, 13, "{}", bad.to_json());
+    let done = s.ok_as(&admin, "purge_guest_accounts", json!({}));
+    assert_eq!((done["purged"].clone(), done["more"].clone()), (json!(1), json!(0)));
+    let left: Vec<String> = conn
+        .query("SELECT unique_id FROM accounts ORDER BY unique_id")
+        .unwrap();
+    assert_eq!(left, ["new-idle", "old-bound", "old-player"]);
+    // The purged guest's device simply gets a new guest account.
+    assert_eq!(
+        s.call(json!({"function":"login_unique","data":{"unique_id":"old-idle"}}))
+            .status,
+        1
+    );
+}

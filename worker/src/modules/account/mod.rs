@@ -293,6 +293,41 @@ pub fn login(ctx: &Context, args: &Args) -> Outcome {
     }
 }
 
+/// Guest accounts `purge_guest_accounts` deletes in one call at most.
+const PURGE_BATCH_MAX: i64 = 10_000;
+
+/// `purge_guest_accounts(older_than_days?, limit?)` (admin): deletes guest accounts made
+/// more than `older_than_days` (default 30, the account token's lifetime) ago that never
+/// got credentials, an email, a phone number or a player in any world: what anonymous
+/// `login_unique` calls leave behind. At most `limit` (default and maximum 10000) rows per
+/// call; answers `purged`, and `more` (1 when the batch was full: call again). Such a
+/// guest that comes back is simply created anew by `login_unique`.
+pub fn purge_guest_accounts(ctx: &Context, _caller: &Account, args: &Args) -> Outcome {
+    let days = match args.opt_int("older_than_days")? {
+        Some(_) => args.int_in("older_than_days", 1, 3650)?,
+        None => 30,
+    };
+    let limit = match args.opt_int("limit")? {
+        Some(_) => args.int_in("limit", 1, PURGE_BATCH_MAX)?,
+        None => PURGE_BATCH_MAX,
+    };
+    let cutoff = ctx.now() - days * 24 * 3600;
+    let mut conn = ctx.db.conn()?;
+    conn.exec_drop(
+        "DELETE FROM accounts
+         WHERE account IS NULL AND password IS NULL AND email IS NULL AND phone_number IS NULL
+           AND created_at < FROM_UNIXTIME(?)
+           AND NOT EXISTS (SELECT 1 FROM players p WHERE p.unique_id = accounts.unique_id)
+         LIMIT ?",
+        (cutoff, limit),
+    )?;
+    let purged = conn.affected_rows();
+    ok(data([
+        ("purged", Value::from(purged)),
+        ("more", Value::from(i64::from(purged == limit as u64))),
+    ]))
+}
+
 /// `bind_account(account, password)`: gives the token's guest account credentials, once.
 pub fn bind_account(ctx: &Context, caller: &Account, args: &Args) -> Outcome {
     let account = account_name(args.str("account")?);
