@@ -673,7 +673,11 @@ fn take_requests(
         // Stopped by the address's allowance or the memory budget rather than by the
         // connection's own limits.
         let mut held_back = false;
-        while taking {
+        // Budget first, then the connection's own limits, so the metric names the budget.
+        loop {
+            if !taking {
+                break;
+            }
             if fairness.over_budget(conn, metrics) {
                 held_back = true;
                 break;

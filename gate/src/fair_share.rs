@@ -208,14 +208,24 @@ mod tests {
         assert!((0..5).all(|_| table.take_request(A, t0)));
         assert!(!table.take_request(A, t0), "A's second is spent");
         table.refund(A);
-        assert!(table.take_request(A, t0), "a refunded token can be taken again");
+        assert!(
+            table.take_request(A, t0),
+            "a refunded token can be taken again"
+        );
         assert!(!table.take_request(A, t0));
         assert!(table.take_request(B, t0), "B is not charged for A");
         table.close(A);
         table.sweep(t0);
-        assert_eq!(table.addresses(), 2, "A is kept while its bucket is not full");
+        assert_eq!(
+            table.addresses(),
+            2,
+            "A is kept while its bucket is not full"
+        );
         table.open(A, t0);
-        assert!(!table.take_request(A, t0), "a new connection has no new burst");
+        assert!(
+            !table.take_request(A, t0),
+            "a new connection has no new burst"
+        );
         table.close(A);
         table.close(B);
         table.sweep(t0 + Duration::from_secs(2));
@@ -231,7 +241,10 @@ mod tests {
         assert!(budget.is_heavy(900, 1200, 4));
         assert!(budget.is_heavy(300, 1200, 4));
         assert!(!budget.is_heavy(299, 1200, 4));
-        assert!(!budget.is_heavy(0, 1200, 4), "holding nothing, always served");
+        assert!(
+            !budget.is_heavy(0, 1200, 4),
+            "holding nothing, always served"
+        );
         assert!(budget.is_heavy(1200, 1200, 1));
     }
 

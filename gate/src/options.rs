@@ -209,17 +209,25 @@ mod tests {
         assert_eq!(o.job_timeout, Duration::from_secs(10));
         assert_eq!(o.idle_timeout, Duration::from_secs(60));
         assert_eq!((o.max_connections, o.max_in_flight), (20_000, 32));
-        assert_eq!((o.max_connections_per_ip, o.ip_requests_per_sec), (256, 500));
+        assert_eq!(
+            (o.max_connections_per_ip, o.ip_requests_per_sec),
+            (256, 500)
+        );
         assert_eq!(o.write_stall, Duration::from_secs(20));
         assert_eq!(o.answer_budget_bytes, 256 << 20);
         assert!(!o.one_shot);
         let config = Config::parse(&SPEC, &[], |_| None).unwrap();
-        assert_eq!(GateOptions::from_config(&config).unwrap(), {
-            let mut local = GateOptions::local("redis://127.0.0.1:6379/", "nats://127.0.0.1:4222");
-            (local.bind, local.port, local.worker_port, local.admin_port) =
-                (o.bind, 8880, 8201, 9104);
-            local
-        }, "local() has the flag defaults");
+        assert_eq!(
+            GateOptions::from_config(&config).unwrap(),
+            {
+                let mut local =
+                    GateOptions::local("redis://127.0.0.1:6379/", "nats://127.0.0.1:4222");
+                (local.bind, local.port, local.worker_port, local.admin_port) =
+                    (o.bind, 8880, 8201, 9104);
+                local
+            },
+            "local() has the flag defaults"
+        );
     }
 
     #[test]
@@ -275,8 +283,14 @@ mod tests {
             (&["--redis-url="][..], "--redis-url"),
             (&["--write-stall-secs=0"][..], "--write-stall-secs"),
             (&["--answer-budget-mb=0"][..], "--answer-budget-mb"),
-            (&["--ip-requests-per-sec=5000000000"][..], "--ip-requests-per-sec"),
-            (&["--max-connections-per-ip=0"][..], "--max-connections-per-ip"),
+            (
+                &["--ip-requests-per-sec=5000000000"][..],
+                "--ip-requests-per-sec",
+            ),
+            (
+                &["--max-connections-per-ip=0"][..],
+                "--max-connections-per-ip",
+            ),
         ] {
             let e = parse(args, &[]).unwrap_err().to_string();
             assert!(e.contains(name), "{args:?}: {e}");

@@ -534,17 +534,24 @@ fn a_client_that_never_reads_is_closed_after_the_write_stall_while_others_are_se
     let line = |n: u64| format!("{{\"client\":9,\"n\":{n},\"answer_pad\":100000}}\r\n");
     let first: String = (0..100).map(line).collect();
     slow.send(first.as_bytes());
-    wait_for("answers piling up at the gate", Duration::from_secs(15), || {
-        gate.metrics().answer_buffer_bytes.get() > 1024 * 1024
-    });
+    wait_for(
+        "answers piling up at the gate",
+        Duration::from_secs(15),
+        || gate.metrics().answer_buffer_bytes.get() > 1024 * 1024,
+    );
     let more: String = (100..200).map(line).collect();
     slow.send(more.as_bytes());
-    wait_for("the budget holding the slow reader back", Duration::from_secs(5), || {
-        gate.metrics().budget_paused.get() > 0
-    });
+    wait_for(
+        "the budget holding the slow reader back",
+        Duration::from_secs(5),
+        || gate.metrics().budget_paused.get() > 0,
+    );
     let held = gate.metrics().answer_buffer_bytes.get();
     let rss_held = rss_kib();
-    assert!(gate.metrics().requests.get() < 200, "the slow reader is held back");
+    assert!(
+        gate.metrics().requests.get() < 200,
+        "the slow reader is held back"
+    );
 
     // Meanwhile a normal client, from another address, is served.
     let mut normal = TestClient::connect_from(SECOND_ADDRESS, gate.client_addr());
@@ -608,9 +615,11 @@ fn connections_are_limited_per_client_address() {
     assert_eq!(data_of(&other.read_answer().unwrap()), (3, 1));
     // A closed connection frees its place.
     drop(first);
-    wait_for("the closed connection counted", Duration::from_secs(5), || {
-        gate.metrics().client_connections.get() == 2
-    });
+    wait_for(
+        "the closed connection counted",
+        Duration::from_secs(5),
+        || gate.metrics().client_connections.get() == 2,
+    );
     let mut again = TestClient::connect(gate.client_addr());
     again.request(4, 1);
     assert_eq!(data_of(&again.read_answer().unwrap()), (4, 1));
@@ -638,7 +647,10 @@ fn one_address_is_held_to_its_request_rate_and_another_is_not_charged() {
     let taken = gate.metrics().requests.get() - 1;
     // The burst (5) plus what the rate refilled since the start, at most.
     let allowed = 5 + (start.elapsed().as_secs_f64() * 5.0).ceil() as u64;
-    assert!(taken <= allowed, "took {taken} of the flood, allowed {allowed}");
+    assert!(
+        taken <= allowed,
+        "took {taken} of the flood, allowed {allowed}"
+    );
     assert!(taken < 40);
     assert!(gate.metrics().ip_rate_paused.get() > 0);
     // Held back, not lost: the rest come in order.

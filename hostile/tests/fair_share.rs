@@ -139,5 +139,8 @@ fn one_address_gets_a_budget_of_new_guests_others_are_not_charged() {
     // An existing guest still logs in from there; another address still creates.
     assert_eq!(status(&c.call(&guest(&format!("gb-{tag}-0")))), 0);
     let mut elsewhere = RawClient::connect_from(BYSTANDER, stack.gate_addr());
-    assert_eq!(status(&elsewhere.call(&guest(&format!("gb-{tag}-over")))), 1);
+    assert_eq!(
+        status(&elsewhere.call(&guest(&format!("gb-{tag}-over")))),
+        1
+    );
 }

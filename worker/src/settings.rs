@@ -388,7 +388,10 @@ mod tests {
             (&["--threads", "many"][..], "--threads"),
             (&["--login-window-secs", "0"][..], "--login-window-secs"),
             (&["--job-queue-mb", "0"][..], "--job-queue-mb"),
-            (&["--login-failures-per-account", "-1"][..], "--login-failures-per-account"),
+            (
+                &["--login-failures-per-account", "-1"][..],
+                "--login-failures-per-account",
+            ),
             (&["--config-refresh-secs", "0"][..], "--config-refresh-secs"),
             (&["--pbkdf2-iterations", "10"][..], "--pbkdf2-iterations"),
             (&["--admin-port", "70000"][..], "--admin-port"),

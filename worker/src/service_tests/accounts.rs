@@ -431,7 +431,11 @@ fn login_as(account: &str, password: &str) -> Value {
 #[test]
 fn failed_logins_are_budgeted_per_account_known_or_not() {
     let s = Stack::start();
-    let per_account = s.services.settings.account_limits.login_failures_per_account;
+    let per_account = s
+        .services
+        .settings
+        .account_limits
+        .login_failures_per_account;
     s.expect(json!({"function":"register","data":{"unique_id":"bud-1","account":"budget","password":"right password"}}), 1);
     // Successes spend nothing.
     for _ in 0..per_account + 5 {
@@ -464,7 +468,11 @@ fn failed_logins_are_budgeted_per_account_known_or_not() {
 #[test]
 fn failed_logins_are_budgeted_per_client_address() {
     let s = Stack::start();
-    let per_address = s.services.settings.account_limits.login_failures_per_address;
+    let per_address = s
+        .services
+        .settings
+        .account_limits
+        .login_failures_per_address;
     s.expect(json!({"function":"register","data":{"unique_id":"adr-1","account":"victim","password":"right password"}}), 1);
     // A different account name each time: the per-account budget never applies.
     for n in 0..per_address {
@@ -480,7 +488,11 @@ fn failed_logins_are_budgeted_per_client_address() {
 #[test]
 fn new_guests_are_budgeted_per_client_address() {
     let s = Stack::start();
-    let budget = s.services.settings.account_limits.guests_per_address_per_day;
+    let budget = s
+        .services
+        .settings
+        .account_limits
+        .guests_per_address_per_day;
     let guest = |id: &str| json!({"function":"login_unique","data":{"unique_id":id}});
     for n in 0..budget {
         let r = s.call_from("198.51.100.1", guest(&format!("g-{n}")));
@@ -491,7 +503,10 @@ fn new_guests_are_budgeted_per_client_address() {
     assert!(r.data.get("token").is_none(), "no token when refused");
     let mut conn = s.services.db.conn().unwrap();
     let row: Option<String> = conn
-        .exec_first("SELECT unique_id FROM accounts WHERE unique_id = 'g-over'", ())
+        .exec_first(
+            "SELECT unique_id FROM accounts WHERE unique_id = 'g-over'",
+            (),
+        )
         .unwrap();
     assert_eq!(row, None, "no account row for a refused guest");
     // Existing guests still log in from that address; other addresses still create.
@@ -519,10 +534,17 @@ fn purge_removes_only_old_guests_that_never_played() {
     let refused = s.call_as(&player, "purge_guest_accounts", json!({}));
     assert_eq!(refused.status, 15, "admin only");
     let admin = s.token("admin", TokenKind::Account, None, Some("admin"));
-    let bad = s.call_as(&admin, "purge_guest_accounts", json!({"older_than_days": 0}));
+    let bad = s.call_as(
+        &admin,
+        "purge_guest_accounts",
+        json!({"older_than_days": 0}),
+    );
     assert_eq!(bad.status, 13, "{}", bad.to_json());
     let done = s.ok_as(&admin, "purge_guest_accounts", json!({}));
-    assert_eq!((done["purged"].clone(), done["more"].clone()), (json!(1), json!(0)));
+    assert_eq!(
+        (done["purged"].clone(), done["more"].clone()),
+        (json!(1), json!(0))
+    );
     let left: Vec<String> = conn
         .query("SELECT unique_id FROM accounts ORDER BY unique_id")
         .unwrap();
