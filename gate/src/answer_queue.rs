@@ -22,6 +22,8 @@ pub struct AnswerQueue<K> {
     /// Sequence number of the front slot; slot `i` has `front_seq + i`.
     front_seq: u64,
     slots: VecDeque<Slot<K>>,
+    /// Bytes of the answers held (filled, not yet popped): part of the gate's memory budget.
+    filled_bytes: usize,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -48,6 +50,7 @@ impl<K> Default for AnswerQueue<K> {
         AnswerQueue {
             front_seq: 0,
             slots: VecDeque::new(),
+            filled_bytes: 0,
         }
     }
 }
@@ -74,6 +77,7 @@ impl<K> AnswerQueue<K> {
         if slot.answer.is_some() {
             return Err(FillError::AlreadyAnswered);
         }
+        self.filled_bytes += answer.len();
         slot.answer = Some(answer);
         Ok(())
     }
@@ -83,7 +87,14 @@ impl<K> AnswerQueue<K> {
         self.slots.front()?.answer.as_ref()?;
         let slot = self.slots.pop_front()?;
         self.front_seq += 1;
-        Some((slot.key, slot.answer?))
+        let answer = slot.answer?;
+        self.filled_bytes -= answer.len();
+        Some((slot.key, answer))
+    }
+
+    /// Bytes of the answers that arrived and wait to be written.
+    pub fn filled_bytes(&self) -> usize {
+        self.filled_bytes
     }
 
     /// Slots handed out and not yet written (answered or not).
@@ -160,5 +171,20 @@ mod tests {
         let keys: Vec<_> = q.unanswered_keys().copied().collect();
         assert_eq!(keys, ["a", "c"]);
         assert_eq!(q.len(), 3);
+    }
+
+    #[test]
+    fn filled_bytes_count_answers_held() {
+        let mut q = AnswerQueue::new();
+        let a = q.push("a");
+        let b = q.push("b");
+        assert_eq!(q.filled_bytes(), 0);
+        q.fill(b, "BBB".into()).unwrap();
+        assert_eq!(q.fill(b, "again".into()), Err(FillError::AlreadyAnswered));
+        assert_eq!(q.filled_bytes(), 3);
+        q.fill(a, "A".into()).unwrap();
+        assert_eq!(q.filled_bytes(), 4);
+        assert_eq!(drain(&mut q), ["A", "BBB"]);
+        assert_eq!(q.filled_bytes(), 0);
     }
 }

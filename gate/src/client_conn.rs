@@ -37,6 +37,12 @@ pub struct ClientConn {
     pub peer_ip: Option<std::net::IpAddr>,
     /// Queued in the loop's list of connections to flush this iteration.
     pub dirty: bool,
+    /// Since when unwritten output has been waiting without the buffer once emptying;
+    /// `None` while everything staged is written. A client that does not drain its
+    /// backlog within the write-stall limit is closed.
+    pub backlog_since: Option<Instant>,
+    /// Bytes this connection counts in the gate's answer budget (see [`ClientConn::buffered`]).
+    pub accounted: usize,
 }
 
 impl ClientConn {
@@ -54,11 +60,27 @@ impl ClientConn {
             paused: false,
             peer_ip: None,
             dirty: false,
+            backlog_since: None,
+            accounted: 0,
         }
     }
 
     pub fn unwritten(&self) -> usize {
         self.out.len() - self.written
+    }
+
+    /// Answer bytes this connection holds: arrived and waiting for their turn, or staged
+    /// and not yet taken by the socket.
+    pub fn buffered(&self) -> usize {
+        self.answers.filled_bytes() + self.unwritten()
+    }
+
+    /// Brings `total` (the gate's sum of [`ClientConn::buffered`]) up to date with this
+    /// connection after its buffers changed.
+    pub fn settle(&mut self, total: &mut usize) {
+        let now = self.buffered();
+        *total = *total - self.accounted + now;
+        self.accounted = now;
     }
 
     /// Whether another request line may become a job now.
@@ -91,9 +113,15 @@ impl ClientConn {
         }
         if self.written == self.out.len() {
             self.out.clear();
+            // A burst of big answers must not keep its peak allocation for the connection's life.
+            if self.out.capacity() > 1024 * 1024 {
+                self.out.shrink_to(64 * 1024);
+            }
             self.written = 0;
+            self.backlog_since = None;
             return Ok(true);
         }
+        self.backlog_since.get_or_insert(now);
         if self.written > 64 * 1024 && self.written * 2 > self.out.len() {
             self.out.drain(..self.written);
             self.written = 0;

@@ -20,6 +20,7 @@ use shared::framing::{FrameError, LineBuffer};
 use crate::answer_queue::Answer;
 use crate::client_conn::ClientConn;
 use crate::dispatch::{FailedJobs, NewJob};
+use crate::fair_share::{write_stalled, AnswerBudget, IpLimits, IpTable};
 use crate::gate_metrics::GateMetrics;
 use crate::job_id::{JobId, JobIdSource};
 use crate::timer_queue::TimerQueue;
@@ -43,6 +44,10 @@ pub struct Limits {
     pub idle_timeout: Duration,
     pub max_connections: usize,
     pub max_in_flight: usize,
+    pub max_connections_per_ip: usize,
+    pub ip_requests_per_sec: u32,
+    pub write_stall: Duration,
+    pub answer_budget_bytes: usize,
     pub one_shot: bool,
 }
 
@@ -51,6 +56,8 @@ pub struct Limits {
 enum CloseReason {
     Finished,
     Idle,
+    /// Answers were left unwritten longer than the write-stall limit.
+    WriteStall,
     /// A request line did not arrive completely within the idle timeout.
     SlowLine,
     Frame(FrameError),
@@ -64,6 +71,7 @@ impl std::fmt::Display for CloseReason {
         match self {
             CloseReason::Finished => write!(f, "finished"),
             CloseReason::Idle => write!(f, "idle timeout"),
+            CloseReason::WriteStall => write!(f, "answers not read within the write-stall limit"),
             CloseReason::SlowLine => write!(f, "request line not finished within the idle timeout"),
             CloseReason::Frame(e) => write!(f, "{e}"),
             CloseReason::WorkerLine(e) => write!(f, "{e}"),
@@ -113,6 +121,48 @@ struct Jobs {
     ids: JobIdSource,
 }
 
+/// What the clients share: each address's allowance and the answer memory budget.
+struct Fairness {
+    ips: IpTable,
+    budget: AnswerBudget,
+    /// Sum of every client connection's [`ClientConn::buffered`] bytes.
+    buffered: usize,
+    /// Client connections open, for the average share.
+    connections: usize,
+}
+
+impl Fairness {
+    /// Whether `conn` holds most of the answer bytes while the gate is over its budget;
+    /// checked before the connection's own limits, so the metric names the budget.
+    fn over_budget(&self, conn: &ClientConn, metrics: &GateMetrics) -> bool {
+        let heavy = self
+            .budget
+            .is_heavy(conn.buffered(), self.buffered, self.connections);
+        if heavy {
+            metrics.budget_paused.inc();
+        }
+        heavy
+    }
+
+    /// Takes one request from `conn`'s address's allowance; give it back with
+    /// [`Fairness::refund`] if no line came.
+    fn take(&mut self, conn: &ClientConn, metrics: &GateMetrics, now: Instant) -> bool {
+        match conn.peer_ip {
+            Some(ip) if !self.ips.take_request(ip, now) => {
+                metrics.ip_rate_paused.inc();
+                false
+            }
+            _ => true,
+        }
+    }
+
+    fn refund(&mut self, conn: &ClientConn) {
+        if let Some(ip) = conn.peer_ip {
+            self.ips.refund(ip);
+        }
+    }
+}
+
 struct WorkerConn {
     stream: TcpStream,
     lines: LineBuffer,
@@ -138,6 +188,7 @@ pub struct EventLoop {
     workers: HashMap<usize, WorkerConn>,
     next_token: usize,
     jobs: Jobs,
+    fairness: Fairness,
     dirty: Vec<usize>,
     scratch: Vec<u8>,
     limits: Limits,
@@ -177,6 +228,17 @@ impl EventLoop {
                 timers: TimerQueue::new(),
                 new: Vec::new(),
                 ids: JobIdSource::new(),
+            },
+            fairness: Fairness {
+                ips: IpTable::new(IpLimits {
+                    max_connections: limits.max_connections_per_ip,
+                    requests_per_sec: limits.ip_requests_per_sec,
+                }),
+                budget: AnswerBudget {
+                    limit_bytes: limits.answer_budget_bytes,
+                },
+                buffered: 0,
+                connections: 0,
             },
             dirty: Vec::new(),
             scratch: vec![0; READ_CHUNK],
@@ -233,6 +295,9 @@ impl EventLoop {
                 self.next_sweep = now + SWEEP_INTERVAL;
             }
             self.metrics.in_flight.set(self.jobs.pending.len() as i64);
+            self.metrics
+                .answer_buffer_bytes
+                .set(i64::try_from(self.fairness.buffered).unwrap_or(i64::MAX));
             if let Some(deadline) = self.drain_deadline {
                 if self.clients.is_empty() || now >= deadline {
                     shared::info!("drained", unfinished_connections = self.clients.len());
@@ -272,6 +337,12 @@ impl EventLoop {
                         drop(stream);
                         continue;
                     }
+                    if !self.fairness.ips.open(peer.ip(), now) {
+                        // Same as the global limit: closed at once, so the client learns now.
+                        self.metrics.ip_connections_refused.inc();
+                        drop(stream);
+                        continue;
+                    }
                     let _ = stream.set_nodelay(true);
                     let token = self.take_token();
                     if let Err(e) = self.poll.registry().register(
@@ -280,11 +351,13 @@ impl EventLoop {
                         Interest::READABLE | Interest::WRITABLE,
                     ) {
                         shared::warn!("client registration failed", error = e);
+                        self.fairness.ips.close(peer.ip());
                         continue;
                     }
                     let mut conn = ClientConn::new(stream, now);
                     conn.peer_ip = Some(peer.ip());
                     self.clients.insert(token, conn);
+                    self.fairness.connections = self.clients.len();
                     self.metrics.connections_accepted.inc();
                     self.metrics.client_connections.add(1);
                 }
@@ -341,6 +414,7 @@ impl EventLoop {
             conn,
             token,
             &mut self.jobs,
+            &mut self.fairness,
             &mut self.scratch,
             &self.limits,
             &self.metrics,
@@ -375,6 +449,7 @@ impl EventLoop {
                 &mut worker.lines,
                 &mut self.clients,
                 &mut self.jobs,
+                &mut self.fairness.buffered,
                 &mut self.dirty,
                 &self.metrics,
                 now,
@@ -408,6 +483,11 @@ impl EventLoop {
         for jid in conn.answers.unanswered_keys() {
             self.jobs.pending.remove(jid);
         }
+        self.fairness.buffered -= conn.accounted;
+        if let Some(ip) = conn.peer_ip {
+            self.fairness.ips.close(ip);
+        }
+        self.fairness.connections = self.clients.len();
         let _ = self.poll.registry().deregister(&mut conn.stream);
         self.metrics.client_connections.add(-1);
         shared::debug!("client connection closed", reason = reason);
@@ -434,6 +514,7 @@ impl EventLoop {
         if let Some(conn) = self.clients.get_mut(&job.client) {
             let timeout = Answer::Borrowed(shared::envelope::timeout_json());
             if conn.answers.fill(job.seq, timeout).is_ok() {
+                conn.settle(&mut self.fairness.buffered);
                 self.metrics.timeouts.inc();
                 mark_dirty(&mut self.clients, &mut self.dirty, job.client);
             }
@@ -466,7 +547,9 @@ impl EventLoop {
             };
             conn.dirty = false;
             conn.stage_ready_answers();
-            if let Err(e) = conn.write_out(now) {
+            let written = conn.write_out(now);
+            conn.settle(&mut self.fairness.buffered);
+            if let Err(e) = written {
                 self.close_client(token, CloseReason::Io(e));
                 continue;
             }
@@ -479,6 +562,7 @@ impl EventLoop {
                     conn,
                     token,
                     &mut self.jobs,
+                    &mut self.fairness,
                     &mut self.scratch,
                     &self.limits,
                     &self.metrics,
@@ -515,10 +599,14 @@ impl EventLoop {
         }
     }
 
-    /// Closes clients idle past the idle timeout, and clients whose unfinished request line
-    /// has taken longer than that to arrive (a slowloris trickling bytes is never idle).
+    /// Closes clients idle past the idle timeout, clients whose unfinished request line
+    /// has taken longer than that to arrive (a slowloris trickling bytes is never idle),
+    /// and clients that left answers unread past the write-stall limit (a client that never
+    /// reads is never idle either, and pins memory). Paused connections are looked at
+    /// again: an address's allowance refills and the budget frees with time, not events.
     fn close_idle(&mut self, now: Instant) {
         let limit = self.limits.idle_timeout;
+        let stall = self.limits.write_stall;
         let idle: Vec<(usize, CloseReason)> = self
             .clients
             .iter()
@@ -527,15 +615,30 @@ impl EventLoop {
                     Some((*t, CloseReason::Idle))
                 } else if c.line_too_slow(limit, now) {
                     Some((*t, CloseReason::SlowLine))
+                } else if write_stalled(c.backlog_since, stall, now) {
+                    Some((*t, CloseReason::WriteStall))
                 } else {
                     None
                 }
             })
             .collect();
         for (token, reason) in idle {
-            self.metrics.idle_closed.inc();
+            match reason {
+                CloseReason::WriteStall => self.metrics.write_stall_closed.inc(),
+                _ => self.metrics.idle_closed.inc(),
+            }
             self.close_client(token, reason);
         }
+        let paused: Vec<usize> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.paused)
+            .map(|(t, _)| *t)
+            .collect();
+        for token in paused {
+            mark_dirty(&mut self.clients, &mut self.dirty, token);
+        }
+        self.fairness.ips.sweep(now);
     }
 }
 
@@ -556,6 +659,7 @@ fn take_requests(
     conn: &mut ClientConn,
     token: usize,
     jobs: &mut Jobs,
+    fairness: &mut Fairness,
     scratch: &mut [u8],
     limits: &Limits,
     metrics: &GateMetrics,
@@ -566,7 +670,25 @@ fn take_requests(
     let mut read_done = false;
     loop {
         let mut line_taken = false;
-        while taking && conn.takes_requests(limits.max_in_flight, limits.one_shot) {
+        // Stopped by the address's allowance or the memory budget rather than by the
+        // connection's own limits.
+        let mut held_back = false;
+        // Budget first, then the connection's own limits, so the metric names the budget.
+        loop {
+            if !taking {
+                break;
+            }
+            if fairness.over_budget(conn, metrics) {
+                held_back = true;
+                break;
+            }
+            if !conn.takes_requests(limits.max_in_flight, limits.one_shot) {
+                break;
+            }
+            if !fairness.take(conn, metrics, now) {
+                held_back = true;
+                break;
+            }
             let deadline = now + limits.job_timeout;
             let job = match conn.lines.next_line() {
                 Ok(Some(line)) => NewJob {
@@ -576,7 +698,10 @@ fn take_requests(
                     created: now,
                     deadline,
                 },
-                Ok(None) => break,
+                Ok(None) => {
+                    fairness.refund(conn);
+                    break;
+                }
                 Err(e) => return Err(CloseReason::Frame(e)),
             };
             let jid = job.jid;
@@ -599,7 +724,7 @@ fn take_requests(
         if !taking || conn.peer_closed {
             return Ok(());
         }
-        if !conn.takes_requests(limits.max_in_flight, limits.one_shot) {
+        if held_back || !conn.takes_requests(limits.max_in_flight, limits.one_shot) {
             conn.paused = true;
             return Ok(());
         }
@@ -628,6 +753,7 @@ fn route_worker_lines(
     lines: &mut LineBuffer,
     clients: &mut HashMap<usize, ClientConn>,
     jobs: &mut Jobs,
+    buffered: &mut usize,
     dirty: &mut Vec<usize>,
     metrics: &GateMetrics,
     now: Instant,
@@ -638,6 +764,7 @@ fn route_worker_lines(
                 Ok((jid, response)) => route_answer(
                     clients,
                     jobs,
+                    buffered,
                     dirty,
                     metrics,
                     jid,
@@ -652,9 +779,11 @@ fn route_worker_lines(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn route_answer(
     clients: &mut HashMap<usize, ClientConn>,
     jobs: &mut Jobs,
+    buffered: &mut usize,
     dirty: &mut Vec<usize>,
     metrics: &GateMetrics,
     jid: JobId,
@@ -673,6 +802,7 @@ fn route_answer(
         metrics.worker_lines_dropped.inc();
         return;
     }
+    conn.settle(buffered);
     metrics.answers.inc();
     metrics
         .round_trip

@@ -10,6 +10,11 @@ pub struct GateMetrics {
     pub connections_accepted: Arc<Counter>,
     pub connections_refused: Arc<Counter>,
     pub idle_closed: Arc<Counter>,
+    pub write_stall_closed: Arc<Counter>,
+    pub ip_connections_refused: Arc<Counter>,
+    pub ip_rate_paused: Arc<Counter>,
+    pub budget_paused: Arc<Counter>,
+    pub answer_buffer_bytes: Arc<Gauge>,
     pub client_protocol_errors: Arc<Counter>,
     pub worker_connections: Arc<Gauge>,
     pub requests: Arc<Counter>,
@@ -39,6 +44,26 @@ impl GateMetrics {
             idle_closed: registry.counter(
                 "gate_client_idle_closed_total",
                 "client connections closed after --idle-timeout-secs without traffic, or with a request line unfinished for that long",
+            ),
+            write_stall_closed: registry.counter(
+                "gate_client_write_stall_closed_total",
+                "client connections closed because their answers stayed unread past --write-stall-secs",
+            ),
+            ip_connections_refused: registry.counter(
+                "gate_client_ip_connections_refused_total",
+                "client connections closed at once because their address reached --max-connections-per-ip",
+            ),
+            ip_rate_paused: registry.counter(
+                "gate_client_ip_rate_paused_total",
+                "times a connection stopped being read because its address used up --ip-requests-per-sec",
+            ),
+            budget_paused: registry.counter(
+                "gate_client_budget_paused_total",
+                "times a connection stopped being read because buffered answers exceed --answer-budget-mb and it holds at least the average share",
+            ),
+            answer_buffer_bytes: registry.gauge(
+                "gate_answer_buffer_bytes",
+                "answer bytes held for clients (arrived and waiting for their turn, or not yet taken by the socket)",
             ),
             client_protocol_errors: registry.counter(
                 "gate_client_protocol_errors_total",

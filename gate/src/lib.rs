@@ -4,13 +4,15 @@
 //!
 //! Pure, unit-tested parts: [`answer_queue`], [`timer_queue`], [`job_id`], [`options`]; the
 //! job and answer lines are the contract's ([`shared::contract`]). Network parts: [`event_loop`] (sockets) with
-//! [`client_conn`] (one client's buffers and limits), [`dispatch`] (Redis + NATS),
+//! [`client_conn`] (one client's buffers and limits), [`fair_share`] (per-address limits, the
+//! answer memory budget), [`dispatch`] (Redis + NATS),
 //! [`registration`] (`gates.id.<gid>`), and [`gate`] (wiring).
 
 pub mod answer_queue;
 pub mod client_conn;
 pub mod dispatch;
 pub mod event_loop;
+pub mod fair_share;
 pub mod gate;
 pub mod gate_metrics;
 pub mod job_id;

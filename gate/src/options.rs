@@ -54,8 +54,28 @@ pub const SPEC: Spec = Spec {
         ),
         Opt::value(
             "max-in-flight",
-            "1024",
+            "32",
             "unanswered requests per connection before the gate stops reading from it",
+        ),
+        Opt::value(
+            "max-connections-per-ip",
+            "256",
+            "client connections from one address beyond this are accepted and closed at once",
+        ),
+        Opt::value(
+            "ip-requests-per-sec",
+            "500",
+            "request lines taken per second from one client address (also its burst); beyond it the gate stops reading that address's connections",
+        ),
+        Opt::value(
+            "write-stall-secs",
+            "20",
+            "close a client connection whose unwritten answers have not drained for this long",
+        ),
+        Opt::value(
+            "answer-budget-mb",
+            "256",
+            "answer bytes the gate buffers for all clients; beyond it the connections holding most stop being read",
         ),
         Opt::switch(
             "one-shot",
@@ -81,6 +101,10 @@ pub struct GateOptions {
     pub idle_timeout: Duration,
     pub max_connections: usize,
     pub max_in_flight: usize,
+    pub max_connections_per_ip: usize,
+    pub ip_requests_per_sec: u32,
+    pub write_stall: Duration,
+    pub answer_budget_bytes: usize,
     pub one_shot: bool,
     pub admin_port: u16,
 }
@@ -98,6 +122,14 @@ impl GateOptions {
             idle_timeout: Duration::from_secs(positive(config, "idle-timeout-secs")?),
             max_connections: positive(config, "max-connections")? as usize,
             max_in_flight: positive(config, "max-in-flight")? as usize,
+            max_connections_per_ip: positive(config, "max-connections-per-ip")? as usize,
+            ip_requests_per_sec: u32::try_from(positive(config, "ip-requests-per-sec")?)
+                .map_err(|_| invalid(config, "ip-requests-per-sec", "too large"))?,
+            write_stall: Duration::from_secs(positive(config, "write-stall-secs")?),
+            answer_budget_bytes: usize::try_from(positive(config, "answer-budget-mb")?)
+                .ok()
+                .and_then(|mb| mb.checked_mul(1024 * 1024))
+                .ok_or_else(|| invalid(config, "answer-budget-mb", "too large"))?,
             one_shot: config.switch("one-shot"),
             admin_port: config.parsed("admin-port")?,
         })
@@ -115,7 +147,11 @@ impl GateOptions {
             job_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_connections: 20_000,
-            max_in_flight: 1024,
+            max_in_flight: 32,
+            max_connections_per_ip: 256,
+            ip_requests_per_sec: 500,
+            write_stall: Duration::from_secs(20),
+            answer_budget_bytes: 256 * 1024 * 1024,
             one_shot: false,
             admin_port: 0,
         }
@@ -172,8 +208,26 @@ mod tests {
         assert_eq!(o.nats_url, "nats://127.0.0.1:4222");
         assert_eq!(o.job_timeout, Duration::from_secs(10));
         assert_eq!(o.idle_timeout, Duration::from_secs(60));
-        assert_eq!((o.max_connections, o.max_in_flight), (20_000, 1024));
+        assert_eq!((o.max_connections, o.max_in_flight), (20_000, 32));
+        assert_eq!(
+            (o.max_connections_per_ip, o.ip_requests_per_sec),
+            (256, 500)
+        );
+        assert_eq!(o.write_stall, Duration::from_secs(20));
+        assert_eq!(o.answer_budget_bytes, 256 << 20);
         assert!(!o.one_shot);
+        let config = Config::parse(&SPEC, &[], |_| None).unwrap();
+        assert_eq!(
+            GateOptions::from_config(&config).unwrap(),
+            {
+                let mut local =
+                    GateOptions::local("redis://127.0.0.1:6379/", "nats://127.0.0.1:4222");
+                (local.bind, local.port, local.worker_port, local.admin_port) =
+                    (o.bind, 8880, 8201, 9104);
+                local
+            },
+            "local() has the flag defaults"
+        );
     }
 
     #[test]
@@ -199,6 +253,10 @@ mod tests {
                 "--idle-timeout-secs=5",
                 "--max-connections=7",
                 "--max-in-flight=8",
+                "--max-connections-per-ip=9",
+                "--ip-requests-per-sec=10",
+                "--write-stall-secs=11",
+                "--answer-budget-mb=12",
                 "--one-shot",
                 "--bind=127.0.0.1",
             ],
@@ -209,6 +267,9 @@ mod tests {
         assert_eq!(o.job_timeout, Duration::from_millis(300));
         assert_eq!(o.idle_timeout, Duration::from_secs(5));
         assert_eq!((o.max_connections, o.max_in_flight), (7, 8));
+        assert_eq!((o.max_connections_per_ip, o.ip_requests_per_sec), (9, 10));
+        assert_eq!(o.write_stall, Duration::from_secs(11));
+        assert_eq!(o.answer_budget_bytes, 12 << 20);
         assert!(o.one_shot);
     }
 
@@ -220,6 +281,16 @@ mod tests {
             (&["--advertise-ip=gate.local"][..], "--advertise-ip"),
             (&["--max-connections=-1"][..], "--max-connections"),
             (&["--redis-url="][..], "--redis-url"),
+            (&["--write-stall-secs=0"][..], "--write-stall-secs"),
+            (&["--answer-budget-mb=0"][..], "--answer-budget-mb"),
+            (
+                &["--ip-requests-per-sec=5000000000"][..],
+                "--ip-requests-per-sec",
+            ),
+            (
+                &["--max-connections-per-ip=0"][..],
+                "--max-connections-per-ip",
+            ),
         ] {
             let e = parse(args, &[]).unwrap_err().to_string();
             assert!(e.contains(name), "{args:?}: {e}");

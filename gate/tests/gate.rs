@@ -448,7 +448,10 @@ fn a_client_that_half_closes_still_gets_its_answers() {
 #[test]
 fn a_client_that_does_not_read_is_not_read_either() {
     let servers = Servers::start();
-    let gate = servers.gate();
+    let mut options = servers.options();
+    // Output backpressure, not the in-flight limit, is what this is about.
+    options.max_in_flight = 1024;
+    let gate = Gate::start(options).unwrap();
     let _worker = servers.worker("w1");
     let mut client = TestClient::connect(gate.client_addr());
     let line = |n: u64| format!("{{\"client\":5,\"n\":{n},\"answer_pad\":100000}}\r\n");
@@ -511,4 +514,147 @@ fn jobs_flow_again_after_a_nats_restart() {
             answer != timeout_json() && data_of(&answer) == (1, n - 1)
         },
     );
+}
+
+const SECOND_ADDRESS: std::net::Ipv4Addr = std::net::Ipv4Addr::new(127, 0, 0, 2);
+
+#[test]
+fn a_client_that_never_reads_is_closed_after_the_write_stall_while_others_are_served() {
+    let servers = Servers::start();
+    let mut options = servers.options();
+    options.write_stall = Duration::from_secs(2);
+    options.max_in_flight = 1024;
+    // Below what the slow reader's answers take: the budget has to act too.
+    options.answer_budget_bytes = 1024 * 1024;
+    let gate = Gate::start(options).unwrap();
+    let _worker = servers.worker("w1");
+    let rss_before = rss_kib();
+    // 200 answers of 100 kB, never read: the issue's slow reader.
+    let mut slow = TestClient::connect(gate.client_addr());
+    let line = |n: u64| format!("{{\"client\":9,\"n\":{n},\"answer_pad\":100000}}\r\n");
+    let first: String = (0..100).map(line).collect();
+    slow.send(first.as_bytes());
+    wait_for(
+        "answers piling up at the gate",
+        Duration::from_secs(15),
+        || gate.metrics().answer_buffer_bytes.get() > 1024 * 1024,
+    );
+    let more: String = (100..200).map(line).collect();
+    slow.send(more.as_bytes());
+    wait_for(
+        "the budget holding the slow reader back",
+        Duration::from_secs(5),
+        || gate.metrics().budget_paused.get() > 0,
+    );
+    let held = gate.metrics().answer_buffer_bytes.get();
+    let rss_held = rss_kib();
+    assert!(
+        gate.metrics().requests.get() < 200,
+        "the slow reader is held back"
+    );
+
+    // Meanwhile a normal client, from another address, is served.
+    let mut normal = TestClient::connect_from(SECOND_ADDRESS, gate.client_addr());
+    normal.request(2, 1);
+    assert_eq!(data_of(&normal.read_answer().unwrap()), (2, 1));
+
+    wait_for("the slow reader closed", Duration::from_secs(10), || {
+        gate.metrics().write_stall_closed.get() == 1
+    });
+    assert!(slow.closed_by_gate(), "the gate closed the slow reader");
+    assert_eq!(gate.metrics().answer_buffer_bytes.get(), 0);
+    normal.request(2, 2);
+    assert_eq!(data_of(&normal.read_answer().unwrap()), (2, 2));
+    eprintln!(
+        "slow reader: gate buffered {held} answer bytes (budget 1 MiB), process RSS {rss_before} KiB \
+         before, {rss_held} KiB while held, {} KiB after the close; buffered after: {}",
+        rss_kib(),
+        gate.metrics().answer_buffer_bytes.get()
+    );
+}
+
+#[test]
+fn a_reading_client_with_a_big_backlog_is_not_closed() {
+    let servers = Servers::start();
+    let mut options = servers.options();
+    options.write_stall = Duration::from_secs(1);
+    let gate = Gate::start(options).unwrap();
+    let _worker = servers.worker("w1");
+    let mut client = TestClient::connect(gate.client_addr());
+    let line = |n: u64| format!("{{\"client\":3,\"n\":{n},\"answer_pad\":100000}}\r\n");
+    let all: String = (0..100).map(line).collect();
+    client.send(all.as_bytes());
+    // Read slowly but steadily: the backlog drains between bursts.
+    for n in 0..100 {
+        assert_eq!(data_of(&client.read_answer().unwrap()), (3, n));
+        if n % 20 == 0 {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+    assert_eq!(gate.metrics().write_stall_closed.get(), 0);
+}
+
+#[test]
+fn connections_are_limited_per_client_address() {
+    let servers = Servers::start();
+    let mut options = servers.options();
+    options.max_connections_per_ip = 2;
+    let gate = Gate::start(options).unwrap();
+    let _worker = servers.worker("w1");
+    let mut first = TestClient::connect(gate.client_addr());
+    let mut second = TestClient::connect(gate.client_addr());
+    first.request(1, 1);
+    second.request(2, 1);
+    assert_eq!(data_of(&first.read_answer().unwrap()), (1, 1));
+    assert_eq!(data_of(&second.read_answer().unwrap()), (2, 1));
+    let mut third = TestClient::connect(gate.client_addr());
+    assert!(third.closed_by_gate(), "a third from 127.0.0.1 is refused");
+    assert_eq!(gate.metrics().ip_connections_refused.get(), 1);
+    let mut other = TestClient::connect_from(SECOND_ADDRESS, gate.client_addr());
+    other.request(3, 1);
+    assert_eq!(data_of(&other.read_answer().unwrap()), (3, 1));
+    // A closed connection frees its place.
+    drop(first);
+    wait_for(
+        "the closed connection counted",
+        Duration::from_secs(5),
+        || gate.metrics().client_connections.get() == 2,
+    );
+    let mut again = TestClient::connect(gate.client_addr());
+    again.request(4, 1);
+    assert_eq!(data_of(&again.read_answer().unwrap()), (4, 1));
+}
+
+#[test]
+fn one_address_is_held_to_its_request_rate_and_another_is_not_charged() {
+    let servers = Servers::start();
+    let mut options = servers.options();
+    options.ip_requests_per_sec = 5;
+    options.max_in_flight = 1024;
+    let gate = Gate::start(options).unwrap();
+    let _worker = servers.worker("w1");
+    let start = std::time::Instant::now();
+    let mut flood = TestClient::connect(gate.client_addr());
+    let all: String = (0..40).map(|n| request_line(1, n)).collect();
+    flood.send(all.as_bytes());
+    for n in 0..5 {
+        assert_eq!(data_of(&flood.read_answer().unwrap()), (1, n));
+    }
+    // Another address has its own allowance: answered while the flood waits.
+    let mut other = TestClient::connect_from(SECOND_ADDRESS, gate.client_addr());
+    other.request(2, 1);
+    assert_eq!(data_of(&other.read_answer().unwrap()), (2, 1));
+    let taken = gate.metrics().requests.get() - 1;
+    // The burst (5) plus what the rate refilled since the start, at most.
+    let allowed = 5 + (start.elapsed().as_secs_f64() * 5.0).ceil() as u64;
+    assert!(
+        taken <= allowed,
+        "took {taken} of the flood, allowed {allowed}"
+    );
+    assert!(taken < 40);
+    assert!(gate.metrics().ip_rate_paused.get() > 0);
+    // Held back, not lost: the rest come in order.
+    for n in 5..12 {
+        assert_eq!(data_of(&flood.read_answer().unwrap()), (1, n));
+    }
 }

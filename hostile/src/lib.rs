@@ -39,6 +39,17 @@ impl RawClient {
         }
     }
 
+    /// As [`RawClient::connect`], from the loopback address `from` (any of 127.0.0.0/8):
+    /// one test can be several client addresses.
+    pub fn connect_from(from: std::net::Ipv4Addr, addr: SocketAddr) -> RawClient {
+        let stream = connect_from(from, addr);
+        stream.set_nodelay(true).expect("nodelay");
+        RawClient {
+            stream,
+            pending: Vec::new(),
+        }
+    }
+
     /// Sends bytes as they are; a peer that already closed is not an error here (the
     /// following read reports it).
     pub fn send_raw(&mut self, bytes: &[u8]) {
@@ -121,6 +132,36 @@ impl RawClient {
                 Read1::Silent => panic!("connection still open after {wait:?}; read {lines:?}"),
             }
         }
+    }
+}
+
+/// A TCP connection to `addr` bound to the local address `from` first.
+pub fn connect_from(from: std::net::Ipv4Addr, addr: SocketAddr) -> TcpStream {
+    use std::os::fd::FromRawFd;
+    let SocketAddr::V4(to) = addr else {
+        panic!("IPv4 only")
+    };
+    let sockaddr = |ip: std::net::Ipv4Addr, port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(ip).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: a fresh socket owned by the returned stream; the addresses outlive the calls.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let stream = TcpStream::from_raw_fd(fd);
+        let local = sockaddr(from, 0);
+        let r = libc::bind(fd, &local as *const _ as *const libc::sockaddr, len);
+        assert_eq!(r, 0, "bind {from}: {}", std::io::Error::last_os_error());
+        let remote = sockaddr(*to.ip(), to.port());
+        let r = libc::connect(fd, &remote as *const _ as *const libc::sockaddr, len);
+        assert_eq!(r, 0, "connect {addr}: {}", std::io::Error::last_os_error());
+        stream
     }
 }
 

@@ -565,3 +565,27 @@ fn drain_delivers_everything_sent_before_it_then_closes() {
         Err(NatsError::Closed)
     ));
 }
+
+#[test]
+fn a_subscription_queue_is_bounded_in_bytes_as_well() {
+    let nats = Nats::start();
+    let options = Options {
+        subscription_capacity_bytes: 1000,
+        ..Options::named("bytes")
+    };
+    let client = Client::connect(&nats.url(), options).unwrap();
+    let sub = client.subscribe("big", None).unwrap();
+    for _ in 0..10 {
+        client.publish("big", &[b'x'; 300]).unwrap();
+    }
+    client.flush(WAIT).unwrap();
+    // 300 + 300 + 300 fit in 1000 bytes; the rest is dropped and counted.
+    assert_eq!(sub.queued(), 3);
+    assert_eq!(sub.dropped(), 7);
+    for _ in 0..3 {
+        assert_eq!(sub.try_recv().unwrap().unwrap().payload.len(), 300);
+    }
+    client.publish("big", &[b'y'; 300]).unwrap();
+    client.flush(WAIT).unwrap();
+    assert_eq!(recv(&sub).payload, [b'y'; 300]);
+}

@@ -23,6 +23,7 @@ use shared::redis_conn::RedisPool;
 
 use crate::db::{Db, DbError};
 use crate::game_config::GameConfig;
+use crate::modules::account::limits::AccountLimits;
 use crate::modules::mall::verifier::VerifierSettings;
 use crate::notify::NotifySettings;
 
@@ -41,6 +42,8 @@ pub struct FunctionSettings {
     pub purchase_verifier: VerifierSettings,
     /// `get_login_token_chat` calls per player and minute; 0: unlimited.
     pub chat_tokens_per_minute: u32,
+    /// Failed-login and new-guest budgets (`login`, `login_unique`).
+    pub account_limits: AccountLimits,
 }
 
 /// The long-lived resources of the worker, shared by every job.
@@ -79,6 +82,9 @@ pub struct Context<'a> {
     pub clock: &'a Clock,
     /// This job's random source (seeded per job; see [`Seeds`]).
     pub rng: Rng,
+    /// The client's address as its gate saw it (the job header's `c=`); `None` for a
+    /// request that did not come through a gate (tests, tools).
+    pub client: Option<std::net::IpAddr>,
 }
 
 impl<'a> Context<'a> {
@@ -93,6 +99,7 @@ impl<'a> Context<'a> {
             world,
             clock: &services.clock,
             rng: Rng::new(services.seeds.next()),
+            client: None,
         }
     }
 

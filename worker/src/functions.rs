@@ -24,6 +24,10 @@ pub const FUNCTIONS: &[Function] = &[
     entry("bind_account", Run::Account(account::bind_account)),
     entry("account_all_info", Run::Account(account::account_all_info)),
     entry("enter_world", Run::Account(account::enter_world)),
+    entry(
+        "purge_guest_accounts",
+        Run::Admin(account::purge_guest_accounts),
+    ),
     entry("bind_email", Run::Account(account::contact::bind_email)),
     entry("unbind_email", Run::Account(account::contact::unbind_email)),
     entry(

@@ -4,6 +4,7 @@
 //! Order of checks (first failure answers): 13 malformed, 10 unknown function,
 //! 14 unknown world, 12 token not present, 11 invalid token, 15 permission denied.
 
+use std::net::IpAddr;
 use std::panic::{self, AssertUnwindSafe};
 
 use auth::jwt::{Claims, TokenError, TokenKind};
@@ -146,8 +147,19 @@ pub fn authorize(
 
 /// Answers one request line. Never panics: a panic inside answers -1.
 pub fn handle(services: &Services, config: &GameConfig, line: &str) -> Response {
+    handle_from(services, config, line, None)
+}
+
+/// [`handle`] for a request from the client address `client` (what a gate puts in the job
+/// header), which functions that meter per address read as `ctx.client`.
+pub fn handle_from(
+    services: &Services,
+    config: &GameConfig,
+    line: &str,
+    client: Option<IpAddr>,
+) -> Response {
     guarded(|| {
-        dispatch(services, config, line, &mut |token| {
+        dispatch(services, config, line, client, &mut |token| {
             services.tokens.validate(token)
         })
     })
@@ -162,10 +174,11 @@ pub fn handle_job(
     config: &GameConfig,
     line: &str,
     job_key: &str,
+    client: Option<IpAddr>,
 ) -> (Response, Option<Option<u32>>) {
     let mut gate = None;
     let response = guarded(|| {
-        dispatch(services, config, line, &mut |token| {
+        dispatch(services, config, line, client, &mut |token| {
             let claims = services.tokens.verify(token)?;
             let revocation = revocation_key(claims.kind, &claims.uid);
             let (current, gid): (Option<String>, Option<String>) = services
@@ -199,6 +212,7 @@ fn dispatch(
     services: &Services,
     config: &GameConfig,
     line: &str,
+    client: Option<IpAddr>,
     validate: &mut dyn FnMut(&str) -> Result<Claims, TokenError>,
 ) -> Response {
     let request = match parse_request(line) {
@@ -236,7 +250,8 @@ fn dispatch(
         // The token says who the caller is; what the client sent does not count.
         data.insert("unique_id".into(), Value::from(claims.uid.clone()));
     }
-    let ctx = Context::new(services, config, world);
+    let mut ctx = Context::new(services, config, world);
+    ctx.client = client;
     let args = Args(&data);
     let outcome = match (function.run, claims) {
         (Run::Public(run), _) => run(&ctx, &args),
@@ -318,6 +333,7 @@ mod tests {
                 notify: Default::default(),
                 purchase_verifier: Default::default(),
                 chat_tokens_per_minute: crate::modules::chat::DEFAULT_TOKENS_PER_MINUTE,
+                account_limits: Default::default(),
             },
         );
         let config = GameConfig::embedded();
@@ -333,19 +349,19 @@ mod tests {
             .run(|c| redis::cmd("SET").arg("gate.job.j1").arg("7").query::<()>(c))
             .unwrap();
 
-        let (r, gate) = handle_job(&services, &config, &line, "gate.job.j1");
+        let (r, gate) = handle_job(&services, &config, &line, "gate.job.j1", None);
         assert_eq!((r.status, gate), (0, Some(Some(7))));
-        let (r, gate) = handle_job(&services, &config, &line, "gate.job.gone");
+        let (r, gate) = handle_job(&services, &config, &line, "gate.job.gone", None);
         assert_eq!((r.status, gate), (0, Some(None)), "read, and not there");
 
         issue(); // a newer token revokes the one in `line`
-        let (r, gate) = handle_job(&services, &config, &line, "gate.job.j1");
+        let (r, gate) = handle_job(&services, &config, &line, "gate.job.j1", None);
         assert_eq!(r.status, Status::InvalidToken.code());
         assert_eq!(gate, Some(Some(7)));
 
         // Without a token nothing is read on the way; the caller looks the gate up.
         let public = json!({"function":"login_unique","data":{}}).to_string();
-        let (_, gate) = handle_job(&services, &config, &public, "gate.job.j1");
+        let (_, gate) = handle_job(&services, &config, &public, "gate.job.j1", None);
         assert_eq!(gate, None);
     }
 

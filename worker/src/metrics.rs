@@ -22,6 +22,10 @@ pub struct WorkerMetrics {
     pub undelivered: Arc<Counter>,
     pub latency: Arc<Histogram>,
     pub queue_depth: Arc<Gauge>,
+    /// Payload bytes of the jobs waiting.
+    pub queue_bytes: Arc<Gauge>,
+    /// Jobs dropped on arrival because the queue was full (count or bytes).
+    pub queue_full: Arc<Gauge>,
 }
 
 impl WorkerMetrics {
@@ -59,6 +63,14 @@ impl WorkerMetrics {
                 LATENCY_BUCKETS,
             ),
             queue_depth: registry.gauge("worker_queue_depth", "jobs waiting for a worker thread"),
+            queue_bytes: registry.gauge(
+                "worker_queue_bytes",
+                "payload bytes of the jobs waiting for a worker thread (bounded by --job-queue-mb)",
+            ),
+            queue_full: registry.gauge(
+                "worker_jobs_queue_full_dropped",
+                "jobs dropped on arrival since start because the queue held 65536 jobs or --job-queue-mb bytes (the gate answers them -2)",
+            ),
         }
     }
 

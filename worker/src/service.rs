@@ -89,12 +89,18 @@ impl Worker {
                 notify: settings.notify(),
                 purchase_verifier: settings.purchase_verifier(),
                 chat_tokens_per_minute: settings.chat_tokens_per_minute,
+                account_limits: settings.account_limits,
             },
             clock: Arc::new(Clock::system()),
             seeds: Arc::new(Seeds::random()),
         });
         let client = retry_until(deadline, "NATS connect", || {
-            nats::Client::connect(&settings.nats_url, nats::Options::named("worker"))
+            // The job backlog is bounded in bytes too: 65,536 lines of 64 KiB would be 4 GiB.
+            let options = nats::Options {
+                subscription_capacity_bytes: settings.job_queue_bytes,
+                ..nats::Options::named("worker")
+            };
+            nats::Client::connect(&settings.nats_url, options)
         })
         .map_err(StartError::Nats)?;
         let registry = Registry::new();
@@ -226,6 +232,14 @@ impl JobIntake {
             }
             let received = subscription.recv_timeout(STOP_POLL);
             self.metrics.queue_depth.set(subscription.queued() as i64);
+            let bytes = subscription.queued_bytes();
+            self.metrics
+                .queue_bytes
+                .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+            let dropped = subscription.dropped();
+            self.metrics
+                .queue_full
+                .set(i64::try_from(dropped).unwrap_or(i64::MAX));
             match received {
                 Ok(msg) => match Job::parse(&msg.payload, msg.received) {
                     Ok(job) if job.expired(Instant::now()) => {
@@ -258,8 +272,13 @@ fn run_job(
     received: Instant,
 ) {
     let config = live.get();
-    let (response, gate) =
-        handler::handle_job(services, &config, &job.line, &contract::job_key(job.jid));
+    let (response, gate) = handler::handle_job(
+        services,
+        &config,
+        &job.line,
+        &contract::job_key(job.jid),
+        job.header.client,
+    );
     metrics.count_status(response.status);
     shared::debug!("job answered", jid = job.jid, status = response.status);
     // A gate id read with the token (even one that expired while the job ran: the gate

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use shared::config::{Config, ConfigError, Opt, Spec};
 
+use crate::modules::account::limits::AccountLimits;
 use crate::modules::account::password::DEFAULT_ITERATIONS;
 use crate::modules::mall::verifier::{self, InFlight, VerifierSettings};
 use crate::notify::{self, NotifySettings};
@@ -68,6 +69,31 @@ pub const SPEC: Spec = Spec {
             "http:// URL phone verification codes are POSTed to; empty = not configured",
         ),
         Opt::value(
+            "login-failures-per-account",
+            "10",
+            "failed login attempts for one account name, email or phone within the login window; beyond it login answers 2 without checking",
+        ),
+        Opt::value(
+            "login-failures-per-address",
+            "100",
+            "failed login attempts from one client address within the login window",
+        ),
+        Opt::value(
+            "login-window-secs",
+            "900",
+            "window of the failed-login budgets, from the first failure",
+        ),
+        Opt::value(
+            "guests-per-address-per-day",
+            "50",
+            "guest accounts login_unique creates for one client address per day; beyond it 3",
+        ),
+        Opt::value(
+            "job-queue-mb",
+            "64",
+            "bytes of jobs received and not yet started; beyond it (or 65536 jobs) new jobs are dropped and time out at the gate",
+        ),
+        Opt::value(
             "purchase-verifier-url",
             "",
             "http:// URL in-app purchase receipts are POSTed to for verification; empty = not configured (purchase_success is then admin-only)",
@@ -120,6 +146,10 @@ pub struct Settings {
     pub startup_wait: Duration,
     /// `get_login_token_chat` calls per player and minute; 0: unlimited.
     pub chat_tokens_per_minute: u32,
+    /// Failed-login and new-guest budgets.
+    pub account_limits: AccountLimits,
+    /// Bytes of job payloads the NATS subscription queues before it drops new ones.
+    pub job_queue_bytes: usize,
 }
 
 impl Settings {
@@ -147,6 +177,8 @@ impl Settings {
             purchase_verifications: verifier::DEFAULT_IN_FLIGHT,
             startup_wait: Duration::from_secs(60),
             chat_tokens_per_minute: crate::modules::chat::DEFAULT_TOKENS_PER_MINUTE,
+            account_limits: AccountLimits::default(),
+            job_queue_bytes: 64 * 1024 * 1024,
         }
     }
 
@@ -200,7 +232,29 @@ impl Settings {
                 "expected an http:// URL (plain HTTP inside the cluster)",
             ));
         }
+        let window: u64 = config.parsed("login-window-secs")?;
+        if window == 0 {
+            return Err(invalid("login-window-secs", "0", "must be at least 1"));
+        }
+        let job_queue_mb: usize = config.parsed("job-queue-mb")?;
+        let job_queue_bytes = job_queue_mb
+            .checked_mul(1024 * 1024)
+            .filter(|b| *b > 0)
+            .ok_or_else(|| {
+                invalid(
+                    "job-queue-mb",
+                    config.get("job-queue-mb"),
+                    "expected 1 or more (MiB)",
+                )
+            })?;
         Ok(Settings {
+            account_limits: AccountLimits {
+                login_failures_per_account: config.parsed("login-failures-per-account")?,
+                login_failures_per_address: config.parsed("login-failures-per-address")?,
+                login_window_secs: window,
+                guests_per_address_per_day: config.parsed("guests-per-address-per-day")?,
+            },
+            job_queue_bytes,
             threads,
             config_url: config.get("config-url").to_string(),
             config_refresh: Duration::from_secs(refresh),
@@ -290,6 +344,30 @@ mod tests {
         assert_eq!(s.game_day_offset_hours, 8, "the original's Asia/Shanghai");
         let s = parse(&["--game-day-utc-offset-hours", "-5"]).unwrap();
         assert_eq!(s.game_day_offset_hours, -5);
+        assert_eq!(s.account_limits, AccountLimits::default());
+        assert_eq!(s.job_queue_bytes, 64 << 20);
+    }
+
+    #[test]
+    fn abuse_budgets_are_options() {
+        let s = parse(&[
+            "--login-failures-per-account=3",
+            "--login-failures-per-address=4",
+            "--login-window-secs=5",
+            "--guests-per-address-per-day=6",
+            "--job-queue-mb=7",
+        ])
+        .unwrap();
+        assert_eq!(
+            s.account_limits,
+            AccountLimits {
+                login_failures_per_account: 3,
+                login_failures_per_address: 4,
+                login_window_secs: 5,
+                guests_per_address_per_day: 6,
+            }
+        );
+        assert_eq!(s.job_queue_bytes, 7 << 20);
     }
 
     #[test]
@@ -327,6 +405,12 @@ mod tests {
         for (args, option) in [
             (&["--threads", "0"][..], "--threads"),
             (&["--threads", "many"][..], "--threads"),
+            (&["--login-window-secs", "0"][..], "--login-window-secs"),
+            (&["--job-queue-mb", "0"][..], "--job-queue-mb"),
+            (
+                &["--login-failures-per-account", "-1"][..],
+                "--login-failures-per-account",
+            ),
             (&["--config-refresh-secs", "0"][..], "--config-refresh-secs"),
             (&["--pbkdf2-iterations", "10"][..], "--pbkdf2-iterations"),
             (&["--admin-port", "70000"][..], "--admin-port"),

@@ -290,7 +290,10 @@ impl Client {
         }
         let inner = self.inner();
         let sid = inner.next_sid.fetch_add(1, Ordering::Relaxed);
-        let (sender, messages) = Queue::new(inner.options.subscription_capacity);
+        let (sender, messages) = Queue::new(
+            inner.options.subscription_capacity,
+            inner.options.subscription_capacity_bytes,
+        );
         let dropped = Arc::new(AtomicU64::new(0));
         let mut out = lock(&inner.out);
         if out.closed {

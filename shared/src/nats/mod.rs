@@ -51,7 +51,8 @@
 //!
 //! # Delivery
 //! At most once, as NATS core is: messages in flight when a connection breaks are lost.
-//! Each subscription has a bounded queue ([`Options::subscription_capacity`]); when its
+//! Each subscription has a bounded queue ([`Options::subscription_capacity`] messages and
+//! [`Options::subscription_capacity_bytes`] payload bytes); when its
 //! owner does not keep up, new messages are dropped and counted
 //! ([`Subscription::dropped`], [`Client::dropped_messages`]) instead of stalling the
 //! reader and thereby every other subscription.
@@ -100,6 +101,9 @@ pub struct Options {
     pub max_pending_bytes: usize,
     /// Messages a subscription queues before it drops new ones.
     pub subscription_capacity: usize,
+    /// Payload bytes a subscription queues before it drops new ones (a worker's job
+    /// backlog is bounded in memory, not only in count).
+    pub subscription_capacity_bytes: usize,
     /// Limit for the TCP connect and for the server's answers during the handshake.
     pub connect_timeout: Duration,
     /// First delay between reconnect attempts; it doubles per failure up to the maximum.
@@ -116,6 +120,7 @@ impl Default for Options {
             reconnect_buffer_bytes: 8 * 1024 * 1024,
             max_pending_bytes: 64 * 1024 * 1024,
             subscription_capacity: 65_536,
+            subscription_capacity_bytes: 256 * 1024 * 1024,
             connect_timeout: Duration::from_secs(2),
             reconnect_delay_min: Duration::from_millis(50),
             reconnect_delay_max: Duration::from_secs(1),

@@ -13,10 +13,15 @@ pub(super) struct Queue {
     state: Mutex<State>,
     arrived: Condvar,
     capacity: usize,
+    /// Payload bytes queued at most; a message that does not fit is refused, unless the
+    /// queue is empty (so one message larger than the bound still gets through).
+    capacity_bytes: usize,
 }
 
 struct State {
     items: VecDeque<Msg>,
+    /// Sum of the queued payloads' lengths.
+    bytes: usize,
     /// The reader will push no more (unsubscribed or client closed).
     ended: bool,
     /// The subscription is gone; pushing is pointless.
@@ -43,16 +48,18 @@ pub(super) enum PopError {
 pub(super) struct QueueSender(Arc<Queue>);
 
 impl Queue {
-    pub fn new(capacity: usize) -> (QueueSender, Arc<Queue>) {
+    pub fn new(capacity: usize, capacity_bytes: usize) -> (QueueSender, Arc<Queue>) {
         let queue = Arc::new(Queue {
             state: Mutex::new(State {
                 items: VecDeque::new(),
+                bytes: 0,
                 ended: false,
                 abandoned: false,
                 waiting: 0,
             }),
             arrived: Condvar::new(),
             capacity: capacity.max(1),
+            capacity_bytes,
         });
         (QueueSender(queue.clone()), queue)
     }
@@ -67,6 +74,7 @@ impl Queue {
         let mut state = self.lock();
         loop {
             if let Some(msg) = state.items.pop_front() {
+                state.bytes -= msg.payload.len();
                 return Ok(msg);
             }
             if state.ended {
@@ -95,11 +103,17 @@ impl Queue {
         self.lock().items.len()
     }
 
+    /// Payload bytes queued.
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
+    }
+
     /// The subscription is dropped: later pushes fail instead of piling up.
     pub fn abandon(&self) {
         let mut state = self.lock();
         state.abandoned = true;
         state.items.clear();
+        state.bytes = 0;
     }
 }
 
@@ -110,9 +124,12 @@ impl QueueSender {
         if state.abandoned {
             return Err(PushError::Abandoned);
         }
-        if state.items.len() >= queue.capacity {
+        let len = msg.payload.len();
+        let over_bytes = !state.items.is_empty() && state.bytes + len > queue.capacity_bytes;
+        if state.items.len() >= queue.capacity || over_bytes {
             return Err(PushError::Full);
         }
+        state.bytes += len;
         state.items.push_back(msg);
         let wake = state.waiting > 0;
         drop(state);
@@ -148,7 +165,7 @@ mod tests {
 
     #[test]
     fn keeps_order_bounds_and_drains_before_ending() {
-        let (sender, queue) = Queue::new(2);
+        let (sender, queue) = Queue::new(2, usize::MAX);
         assert_eq!(queue.pop(NOW), Err(PopError::Empty));
         sender.try_push(msg(1)).unwrap();
         sender.try_push(msg(2)).unwrap();
@@ -160,9 +177,37 @@ mod tests {
         assert_eq!(queue.pop(None), Err(PopError::Ended));
     }
 
+    fn sized(len: usize) -> Msg {
+        Msg {
+            payload: vec![7; len],
+            ..msg(0)
+        }
+    }
+
+    #[test]
+    fn payload_bytes_are_bounded_too() {
+        let (sender, queue) = Queue::new(100, 10);
+        sender.try_push(sized(6)).unwrap();
+        sender.try_push(sized(4)).unwrap();
+        assert_eq!(queue.bytes(), 10);
+        assert_eq!(sender.try_push(sized(1)), Err(PushError::Full));
+        assert_eq!(queue.len(), 2, "the refused message is not queued");
+        assert_eq!(queue.pop(NOW).unwrap().payload.len(), 6);
+        assert_eq!(queue.bytes(), 4);
+        sender.try_push(sized(6)).unwrap();
+        assert_eq!(sender.try_push(sized(1)), Err(PushError::Full));
+        queue.pop(NOW).unwrap();
+        queue.pop(NOW).unwrap();
+        // One message over the bound alone still passes: nothing else would ever carry it.
+        sender.try_push(sized(50)).unwrap();
+        assert_eq!(sender.try_push(sized(1)), Err(PushError::Full));
+        assert_eq!(queue.pop(NOW).unwrap().payload.len(), 50);
+        assert_eq!(queue.bytes(), 0);
+    }
+
     #[test]
     fn an_abandoned_queue_refuses_pushes() {
-        let (sender, queue) = Queue::new(4);
+        let (sender, queue) = Queue::new(4, usize::MAX);
         sender.try_push(msg(1)).unwrap();
         queue.abandon();
         assert_eq!(sender.try_push(msg(2)), Err(PushError::Abandoned));
@@ -171,7 +216,7 @@ mod tests {
 
     #[test]
     fn each_message_reaches_one_of_several_waiting_threads() {
-        let (sender, queue) = Queue::new(1000);
+        let (sender, queue) = Queue::new(1000, usize::MAX);
         let takers: Vec<_> = (0..4)
             .map(|_| {
                 let queue = queue.clone();
@@ -195,7 +240,7 @@ mod tests {
 
     #[test]
     fn a_timed_pop_gives_up_and_a_blocked_one_sees_the_end() {
-        let (sender, queue) = Queue::new(1);
+        let (sender, queue) = Queue::new(1, usize::MAX);
         let started = Instant::now();
         assert_eq!(
             queue.pop(Some(Duration::from_millis(30))),

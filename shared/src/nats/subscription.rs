@@ -62,6 +62,11 @@ impl Subscription {
         self.queue.len()
     }
 
+    /// Payload bytes queued for this subscription and not yet received.
+    pub fn queued_bytes(&self) -> usize {
+        self.queue.bytes()
+    }
+
     pub fn sid(&self) -> u64 {
         self.sid
     }
@@ -122,8 +127,10 @@ mod tests {
         sub.recv().unwrap();
         sub.recv_timeout(Duration::from_secs(1)).unwrap();
         assert_eq!(sub.queued(), 1);
+        assert_eq!(sub.queued_bytes(), 1);
         sub.try_recv().unwrap().unwrap();
         assert_eq!(sub.queued(), 0);
+        assert_eq!(sub.queued_bytes(), 0);
         assert_eq!(sub.try_recv().unwrap(), None);
         assert_eq!(sub.queued(), 0);
     }

@@ -28,6 +28,9 @@ crate::module_statuses! {
         Created = 1 => "new account created",
         /// The unique_id has an account name and password: use `login`. No token.
         AccountBound = 2 => "account already bound",
+        /// The client address used up its budget of new guest accounts for the day
+        /// (`--guests-per-address-per-day`); existing guests still log in. No token.
+        TooManyGuests = 3 => "too many new accounts from this address today",
         InvalidUniqueId = 96 => "unique_id contains spaces",
         EmptyUniqueId = 99 => "unique id is empty",
     }
@@ -38,6 +41,9 @@ crate::module_statuses! {
     /// account from a wrong password.
     pub enum LoginStatus {
         InvalidCredentials = 1 => "invalid credentials",
+        /// The failed-login budget of the account named, or of the client address, is used
+        /// up for the window; no password is checked. Known and unknown accounts alike.
+        TooManyFailures = 2 => "too many failed logins, try again later",
     }
 }
 

@@ -423,3 +423,136 @@ fn sql_metacharacters_and_emoji_round_trip_verbatim() {
     let count = s.db_server.sql("SELECT COUNT(*) FROM lukseun.accounts");
     assert_eq!(count.trim(), (nasty.len() * 2).to_string());
 }
+
+fn login_as(account: &str, password: &str) -> Value {
+    json!({"function":"login","data":{"identifier":"account","value":account,"password":password}})
+}
+
+#[test]
+fn failed_logins_are_budgeted_per_account_known_or_not() {
+    let s = Stack::start();
+    let per_account = s
+        .services
+        .settings
+        .account_limits
+        .login_failures_per_account;
+    s.expect(json!({"function":"register","data":{"unique_id":"bud-1","account":"budget","password":"right password"}}), 1);
+    // Successes spend nothing.
+    for _ in 0..per_account + 5 {
+        assert_eq!(s.call(login_as("budget", "right password")).status, 0);
+    }
+    for _ in 0..per_account {
+        assert_eq!(s.call(login_as("BUDGET", "wrong password")).status, 1);
+    }
+    // Used up: even the right password is not checked, and says so.
+    let r = s.call(login_as("budget", "right password"));
+    assert_eq!(r.status, 2, "{}", r.to_json());
+    assert!(r.to_json().contains("too many failed logins"));
+    // An unknown account is refused the same way after as many failures.
+    for _ in 0..per_account {
+        assert_eq!(s.call(login_as("nobody-here", "guess")).status, 1);
+    }
+    assert_eq!(s.call(login_as("nobody-here", "guess")).status, 2);
+    // Other accounts are not affected.
+    s.expect(json!({"function":"register","data":{"unique_id":"bud-2","account":"other","password":"other password"}}), 1);
+    assert_eq!(s.call(login_as("other", "other password")).status, 0);
+    // The window ends: the account logs in again.
+    let key = crate::modules::account::limits::login_account_key("account", "budget");
+    s.services
+        .redis
+        .run(|c| redis::cmd("DEL").arg(&key).query::<()>(c))
+        .unwrap();
+    assert_eq!(s.call(login_as("budget", "right password")).status, 0);
+}
+
+#[test]
+fn failed_logins_are_budgeted_per_client_address() {
+    let s = Stack::start();
+    let per_address = s
+        .services
+        .settings
+        .account_limits
+        .login_failures_per_address;
+    s.expect(json!({"function":"register","data":{"unique_id":"adr-1","account":"victim","password":"right password"}}), 1);
+    // A different account name each time: the per-account budget never applies.
+    for n in 0..per_address {
+        let r = s.call_from("203.0.113.7", login_as(&format!("spray{n}"), "guess"));
+        assert_eq!(r.status, 1, "attempt {n}");
+    }
+    let r = s.call_from("203.0.113.7", login_as("victim", "right password"));
+    assert_eq!(r.status, 2, "the address's budget is used up");
+    let r = s.call_from("203.0.113.8", login_as("victim", "right password"));
+    assert_eq!(r.status, 0, "another address is not charged");
+}
+
+#[test]
+fn new_guests_are_budgeted_per_client_address() {
+    let s = Stack::start();
+    let budget = s
+        .services
+        .settings
+        .account_limits
+        .guests_per_address_per_day;
+    let guest = |id: &str| json!({"function":"login_unique","data":{"unique_id":id}});
+    for n in 0..budget {
+        let r = s.call_from("198.51.100.1", guest(&format!("g-{n}")));
+        assert_eq!(r.status, 1, "guest {n}: {}", r.to_json());
+    }
+    let r = s.call_from("198.51.100.1", guest("g-over"));
+    assert_eq!(r.status, 3, "{}", r.to_json());
+    assert!(r.data.get("token").is_none(), "no token when refused");
+    let mut conn = s.services.db.conn().unwrap();
+    let row: Option<String> = conn
+        .exec_first(
+            "SELECT unique_id FROM accounts WHERE unique_id = 'g-over'",
+            (),
+        )
+        .unwrap();
+    assert_eq!(row, None, "no account row for a refused guest");
+    // Existing guests still log in from that address; other addresses still create.
+    assert_eq!(s.call_from("198.51.100.1", guest("g-0")).status, 0);
+    assert_eq!(s.call_from("198.51.100.2", guest("g-over")).status, 1);
+    assert_eq!(s.call_from("198.51.100.1", guest("g-over")).status, 0);
+}
+
+#[test]
+fn purge_removes_only_old_guests_that_never_played() {
+    let s = Stack::start();
+    s.guest("old-idle");
+    s.guest("old-player");
+    s.guest("new-idle");
+    s.expect(json!({"function":"register","data":{"unique_id":"old-bound","account":"bound","password":"a password"}}), 1);
+    let session = s.token("old-player", TokenKind::Session, Some("s0"), None);
+    s.ok_as(&session, "create_player", json!({"gn":"Purger","icon":1}));
+    let mut conn = s.services.db.conn().unwrap();
+    conn.query_drop(
+        "UPDATE accounts SET created_at = NOW() - INTERVAL 40 DAY WHERE unique_id LIKE 'old-%'",
+    )
+    .unwrap();
+
+    let player = s.token("old-player", TokenKind::Account, None, None);
+    let refused = s.call_as(&player, "purge_guest_accounts", json!({}));
+    assert_eq!(refused.status, 15, "admin only");
+    let admin = s.token("admin", TokenKind::Account, None, Some("admin"));
+    let bad = s.call_as(
+        &admin,
+        "purge_guest_accounts",
+        json!({"older_than_days": 0}),
+    );
+    assert_eq!(bad.status, 13, "{}", bad.to_json());
+    let done = s.ok_as(&admin, "purge_guest_accounts", json!({}));
+    assert_eq!(
+        (done["purged"].clone(), done["more"].clone()),
+        (json!(1), json!(0))
+    );
+    let left: Vec<String> = conn
+        .query("SELECT unique_id FROM accounts ORDER BY unique_id")
+        .unwrap();
+    assert_eq!(left, ["new-idle", "old-bound", "old-player"]);
+    // The purged guest's device simply gets a new guest account.
+    assert_eq!(
+        s.call(json!({"function":"login_unique","data":{"unique_id":"old-idle"}}))
+            .status,
+        1
+    );
+}

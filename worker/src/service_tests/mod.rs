@@ -86,6 +86,7 @@ impl Stack {
                 notify: Default::default(),
                 purchase_verifier: Default::default(),
                 chat_tokens_per_minute: crate::modules::chat::DEFAULT_TOKENS_PER_MINUTE,
+                account_limits: Default::default(),
             },
         );
         Stack {
@@ -98,6 +99,16 @@ impl Stack {
 
     fn call(&self, request: Value) -> Response {
         handle(&self.services, &self.config, &request.to_string())
+    }
+
+    /// As a job from client address `ip` (the gate's `c=`).
+    fn call_from(&self, ip: &str, request: Value) -> Response {
+        crate::handler::handle_from(
+            &self.services,
+            &self.config,
+            &request.to_string(),
+            Some(ip.parse().unwrap()),
+        )
     }
 
     fn call_line(&self, line: &str) -> Response {
@@ -319,6 +330,9 @@ fn test_settings(redis: &testkit::Redis, nats: &testkit::Nats, db: &testkit::Mar
     settings.admin_addr = "127.0.0.1:0".into();
     settings.pbkdf2_iterations = 1000;
     settings.startup_wait = Duration::from_secs(10);
+    // Every test client is 127.0.0.1: these tests are about routing, not the budgets
+    // (which accounts.rs tests).
+    settings.account_limits.guests_per_address_per_day = 1_000_000;
     settings
 }
 

@@ -322,3 +322,48 @@ fn start_fails_with_a_clear_error_instead_of_hanging() {
     let e = Worker::start(&settings).err().expect("short key");
     assert!(e.to_string().contains("at least 32"), "{e}");
 }
+
+#[test]
+fn the_job_queue_is_bounded_in_bytes() {
+    let redis = testkit::Redis::start();
+    let nats = testkit::Nats::start();
+    let db = crate::test_support::start_mariadb();
+    let mut settings = Settings::new(&nats.url(), &redis.url(), &db.url(), SECRET);
+    settings.threads = 1;
+    settings.admin_addr = "127.0.0.1:0".into();
+    settings.startup_wait = Duration::from_secs(10);
+    settings.job_queue_bytes = 64 * 1024;
+    let worker = Worker::start(&settings).unwrap();
+    let mut gate = FakeGate::start(&redis.url(), &nats.url(), 6);
+
+    // The only job thread sleeps; everything else waits in the queue.
+    let before = SLEEPS_STARTED.load(Ordering::SeqCst);
+    gate.publish(&json!({"function":"debug_sleep","data":{"ms":1500}}).to_string());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while SLEEPS_STARTED.load(Ordering::SeqCst) == before {
+        assert!(Instant::now() < deadline, "the job never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // 20 jobs of 16 KiB: about four fit in 64 KiB.
+    let pad = "p".repeat(16 * 1024);
+    for _ in 0..20 {
+        gate.publish(&json!({"function":"no_such_function","data":{"pad":pad}}).to_string());
+    }
+    let mut answers = 0;
+    while gate.answer_within(Duration::from_secs(4)).is_some() {
+        answers += 1;
+    }
+    let (_, metrics) = http_get(worker.admin_addr(), "/metrics");
+    eprintln!("answered {answers} of 1 + 20 jobs");
+    assert!(
+        (2..=6).contains(&answers),
+        "the sleeper and the few jobs that fit: {answers}"
+    );
+    assert!(
+        !metrics.contains("worker_jobs_queue_full_dropped 0"),
+        "{metrics}"
+    );
+    // Room again once the queue drained.
+    assert_eq!(gate.ask(json!({"function":"nope","data":{}})).status, 10);
+    worker.stop();
+}

@@ -8,6 +8,7 @@
 //! it answers 2, like `login_unique`.
 
 pub mod contact;
+pub mod limits;
 pub mod password;
 
 use std::sync::OnceLock;
@@ -168,12 +169,22 @@ pub fn login_unique(ctx: &Context, args: &Args) -> Outcome {
     }
     check_unique_id(unique_id, LoginUniqueStatus::InvalidUniqueId)?;
     let mut conn = ctx.db.conn()?;
-    let created = match conn.exec_drop("INSERT INTO accounts (unique_id) VALUES (?)", (unique_id,))
-    {
-        Ok(()) => true,
-        Err(e) if duplicate_key(&e) == Some("PRIMARY") => false,
-        Err(e) => return Err(e.into()),
-    };
+    // An address out of new guests may still log in the guests it has: no INSERT then.
+    let may_create = limits::guests_left(ctx)?;
+    let created = may_create
+        && match conn.exec_drop("INSERT INTO accounts (unique_id) VALUES (?)", (unique_id,)) {
+            Ok(()) => true,
+            Err(e) if duplicate_key(&e) == Some("PRIMARY") => false,
+            Err(e) => return Err(e.into()),
+        };
+    if created && !limits::take_guest(ctx)? {
+        // Concurrent creations from the address went past the budget: this one is undone.
+        conn.exec_drop(
+            "DELETE FROM accounts WHERE unique_id = ? AND account IS NULL AND password IS NULL",
+            (unique_id,),
+        )?;
+        return Err(LoginUniqueStatus::TooManyGuests.into());
+    }
     if !created {
         let row: Option<(Option<String>, Option<String>)> = conn.exec_first(
             "SELECT account, password FROM accounts WHERE unique_id = ?",
@@ -182,6 +193,7 @@ pub fn login_unique(ctx: &Context, args: &Args) -> Outcome {
         match row {
             Some((None, None)) => {}
             Some(_) => return Err(LoginUniqueStatus::AccountBound.into()),
+            None if !may_create => return Err(LoginUniqueStatus::TooManyGuests.into()),
             None => return Err(FnError::Backend("guest row vanished".into())),
         }
     }
@@ -248,11 +260,16 @@ fn find_login(
 
 /// `login(identifier, value, password)` with identifier account | email | phone_number.
 /// Answers `token`, `account`, `email`, `phone_number` (`""` when unset) and `unique_id`;
-/// every failure is 1, after the same password work as a success.
+/// every failure is 1, after the same password work as a success. Over the failed-login
+/// budget of the account named or of the client address: 2, with no password work at all.
 pub fn login(ctx: &Context, args: &Args) -> Outcome {
     let identifier = args.str("identifier")?;
     let value = args.str("value")?;
     let password = args.str("password")?;
+    let attempt = limits::LoginAttempt::begin(ctx, identifier, value)?;
+    if !attempt.allowed {
+        return Err(LoginStatus::TooManyFailures.into());
+    }
     let row = match identifier_column(identifier) {
         Some(column) => find_login(&mut ctx.db.conn()?, column, value)?,
         None => None,
@@ -269,10 +286,46 @@ pub fn login(ctx: &Context, args: &Args) -> Outcome {
             ("email", text(email)),
             ("phone_number", text(phone_number)),
             ("unique_id", Value::from(unique_id)),
-        ])),
+        ]))
+        .inspect(|_| attempt.succeeded(ctx)),
         Ok(false) => Err(refused()),
         Err(e) => Err(FnError::Backend(format!("account {unique_id}: {e}"))),
     }
+}
+
+/// Guest accounts `purge_guest_accounts` deletes in one call at most.
+const PURGE_BATCH_MAX: i64 = 10_000;
+
+/// `purge_guest_accounts(older_than_days?, limit?)` (admin): deletes guest accounts made
+/// more than `older_than_days` (default 30, the account token's lifetime) ago that never
+/// got credentials, an email, a phone number or a player in any world: what anonymous
+/// `login_unique` calls leave behind. At most `limit` (default and maximum 10000) rows per
+/// call; answers `purged`, and `more` (1 when the batch was full: call again). Such a
+/// guest that comes back is simply created anew by `login_unique`.
+pub fn purge_guest_accounts(ctx: &Context, _caller: &Account, args: &Args) -> Outcome {
+    let days = match args.opt_int("older_than_days")? {
+        Some(_) => args.int_in("older_than_days", 1, 3650)?,
+        None => 30,
+    };
+    let limit = match args.opt_int("limit")? {
+        Some(_) => args.int_in("limit", 1, PURGE_BATCH_MAX)?,
+        None => PURGE_BATCH_MAX,
+    };
+    let cutoff = ctx.now() - days * 24 * 3600;
+    let mut conn = ctx.db.conn()?;
+    conn.exec_drop(
+        "DELETE FROM accounts
+         WHERE account IS NULL AND password IS NULL AND email IS NULL AND phone_number IS NULL
+           AND created_at < FROM_UNIXTIME(?)
+           AND NOT EXISTS (SELECT 1 FROM players p WHERE p.unique_id = accounts.unique_id)
+         LIMIT ?",
+        (cutoff, limit),
+    )?;
+    let purged = conn.affected_rows();
+    ok(data([
+        ("purged", Value::from(purged)),
+        ("more", Value::from(i64::from(purged == limit as u64))),
+    ]))
 }
 
 /// `bind_account(account, password)`: gives the token's guest account credentials, once.
