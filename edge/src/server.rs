@@ -781,7 +781,7 @@ impl Server {
                 continue;
             };
             let Some(id) = &conn.identity else { continue };
-            let named = pid.map_or(true, |pid| id.pid.as_ref() == Some(pid));
+            let named = pid.is_none_or(|pid| id.pid.as_ref() == Some(pid));
             if &id.world != world || !named {
                 continue;
             }
