@@ -9,13 +9,10 @@ use std::collections::{HashMap, HashSet};
 use crate::codec::ChatKind;
 use crate::login::Identity;
 
-pub fn public_subject(world: &str) -> String {
-    format!("chat.{world}.public")
-}
-
-pub fn family_subject(world: &str, fid: &str) -> String {
-    format!("chat.{world}.family.{fid}")
-}
+// Spelled in the contract, with the worker's chat events.
+pub use shared::contract::{
+    chat_family_subject as family_subject, chat_public_subject as public_subject,
+};
 
 /// The channels an identity belongs to: its world's public chat and, if it has one, its
 /// family's.

@@ -26,12 +26,13 @@ pub enum Phase {
     Closing { until: Instant },
 }
 
-/// A chat frame waiting for the player's allowance, ready to publish.
+/// A chat frame waiting for the player's allowance (text already checked). Its channel and
+/// name are taken when it is published, so a chat event that arrived meanwhile (removed
+/// from the family, renamed) applies to it too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Held {
     pub kind: ChatKind,
-    pub subject: String,
-    pub payload: Vec<u8>,
+    pub text: String,
 }
 
 pub struct Conn {

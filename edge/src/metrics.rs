@@ -24,6 +24,8 @@ pub struct EdgeMetrics {
     pub nats_received: Arc<Counter>,
     pub nats_rejected: Arc<Counter>,
     pub channels: Arc<Gauge>,
+    pub chat_events: Arc<Counter>,
+    pub chat_events_rejected: Arc<Counter>,
 }
 
 impl EdgeMetrics {
@@ -89,6 +91,14 @@ impl EdgeMetrics {
             channels: r.gauge(
                 "edge_channels_subscribed",
                 "chat channels (NATS subjects) with local members",
+            ),
+            chat_events: r.counter(
+                "edge_chat_events_total",
+                "identity events from the worker applied (left, disbanded, renamed)",
+            ),
+            chat_events_rejected: r.counter(
+                "edge_chat_events_rejected_total",
+                "identity events not applied (unreadable, unknown kind, unsafe field)",
             ),
         }
     }

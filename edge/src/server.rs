@@ -24,12 +24,13 @@ use crate::codec::{
 };
 use crate::conn::{Conn, Held, Phase};
 use crate::keys::player_rate_key;
-use crate::login::{Identity, LoginError};
+use crate::login::{valid_gn, Identity, LoginError};
 use crate::metrics::EdgeMetrics;
 use crate::options::EdgeConfig;
 use crate::rate::Verdict;
 use crate::redeemer::{Outcome, Redeemer, Ticket, Work};
 use crate::NatsLinks;
+use shared::contract::{ChatEvent, CHAT_EVENTS_SUBJECT};
 
 pub const LISTENER: Token = Token(usize::MAX - 1);
 pub const WAKER: Token = Token(usize::MAX - 2);
@@ -51,6 +52,19 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 const ALLOWANCE_BACKOFF: Duration = Duration::from_secs(1);
 /// The answer to a chat frame whose text holds a control character (the connection stays).
 pub const CONTROL_REASON: &str = "control character in text";
+/// The answer to a family frame from a player without a family (the connection stays).
+pub const NO_FAMILY: &str = "no family";
+/// Chat events taken per turn, so a flood of them cannot starve the clients.
+const EVENTS_BUDGET: usize = 1024;
+
+/// The channel a chat frame of `kind` goes to; `None`: a family frame without a family.
+fn chat_subject(id: &Identity, kind: ChatKind) -> Option<String> {
+    match (kind, &id.fid) {
+        (ChatKind::Public, _) => Some(public_subject(&id.world)),
+        (ChatKind::Family, Some(fid)) => Some(family_subject(&id.world, fid)),
+        (ChatKind::Family, None) => None,
+    }
+}
 
 pub struct Server {
     poll: Poll,
@@ -67,6 +81,9 @@ pub struct Server {
     next_serial: u64,
     membership: Membership,
     subscriptions: HashMap<String, Subscription>,
+    /// The worker's chat events ([`CHAT_EVENTS_SUBJECT`]); `None` until subscribing
+    /// succeeded (the sweep retries).
+    events: Option<Subscription>,
     read_buf: Vec<u8>,
     /// Connections with output queued this turn.
     dirty: Vec<usize>,
@@ -79,6 +96,21 @@ pub struct Server {
     last_sweep: Instant,
     /// Until then the per-player allowance is not asked (Redis failed just before).
     allowance_off_until: Option<Instant>,
+}
+
+/// Subscribes to the worker's chat events on the public link (long queue); `None` (logged)
+/// when NATS refused, retried by the sweep.
+fn subscribe_events(nats: &NatsLinks, waker: &Arc<Waker>) -> Option<Subscription> {
+    match nats
+        .public
+        .subscribe_with_waker(CHAT_EVENTS_SUBJECT, None, waker.clone())
+    {
+        Ok(sub) => Some(sub),
+        Err(e) => {
+            shared::warn!("subscribe failed", subject = CHAT_EVENTS_SUBJECT, error = e);
+            None
+        }
+    }
 }
 
 fn conn_mut(conns: &mut [Option<Conn>], slot: usize) -> Option<&mut Conn> {
@@ -131,6 +163,10 @@ impl Server {
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let redeemer = Redeemer::start(redis, cfg.login_threads, waker.clone())?;
+        let events = subscribe_events(&nats, &waker);
+        // The SUB has reached NATS once this returns, so an event published after the edge
+        // started is not missed.
+        let _ = nats.public.flush(Duration::from_secs(2));
         Ok(Server {
             poll,
             listener: Some(listener),
@@ -146,6 +182,7 @@ impl Server {
             next_serial: 0,
             membership: Membership::new(),
             subscriptions: HashMap::new(),
+            events,
             read_buf: vec![0; READ_CHUNK],
             dirty: Vec::new(),
             unread: Vec::new(),
@@ -391,12 +428,8 @@ impl Server {
         let Some(id) = &conn.identity else {
             return self.refuse(slot, "register first", now);
         };
-        let subject = match (kind, &id.fid) {
-            (ChatKind::Public, _) => public_subject(&id.world),
-            (ChatKind::Family, Some(fid)) => family_subject(&id.world, fid),
-            (ChatKind::Family, None) => {
-                return self.send(slot, &ServerFrame::error("no family").encode());
-            }
+        let Some(subject) = chat_subject(id, kind) else {
+            return self.send(slot, &ServerFrame::error(NO_FAMILY).encode());
         };
         if !clean_text(text) {
             // Refused whole rather than cleaned: the sender learns why, nobody reads an
@@ -404,18 +437,17 @@ impl Server {
             self.metrics.control_refused.inc();
             return self.send(slot, &ServerFrame::error(CONTROL_REASON).encode());
         }
-        let payload = chat_message(&id.gn, text);
         let rate = self.cfg.player_rate_limit;
         let allowance_off = self.allowance_off_until.is_some_and(|until| now < until);
         if rate == 0 || allowance_off {
+            let payload = chat_message(&id.gn, text);
             return self.publish(slot, kind, &subject, &payload);
         }
         let key = player_rate_key(&id.world, &id.player());
         conn.phase = Phase::Waiting;
         conn.held = Some(Held {
             kind,
-            subject,
-            payload,
+            text: text.to_string(),
         });
         let ticket = Ticket {
             slot,
@@ -602,13 +634,19 @@ impl Server {
             self.allowance_off_until = Some(now + ALLOWANCE_BACKOFF);
             true
         });
-        if allowed {
-            return self.publish(slot, held.kind, &held.subject, &held.payload);
-        }
-        self.metrics.player_limited.inc();
         let Some(conn) = conn_mut(&mut self.conns, slot) else {
             return;
         };
+        if allowed {
+            // Channel and name as they are now: an event may have changed them meanwhile.
+            let Some(id) = &conn.identity else { return };
+            let Some(subject) = chat_subject(id, held.kind) else {
+                return self.send(slot, &ServerFrame::error(NO_FAMILY).encode());
+            };
+            let payload = chat_message(&id.gn, &held.text);
+            return self.publish(slot, held.kind, &subject, &payload);
+        }
+        self.metrics.player_limited.inc();
         if conn.bucket.dropped(now) == Verdict::DroppedWithNotice {
             self.send(slot, &ServerFrame::error("rate limit").encode());
         }
@@ -624,6 +662,22 @@ impl Server {
 
     fn relay_from_nats(&mut self, now: Instant) {
         self.nats_backlog = false;
+        // Events first: a member removed in this turn hears none of the frames behind it.
+        let mut events = Vec::new();
+        if let Some(sub) = &self.events {
+            while events.len() < EVENTS_BUDGET {
+                match sub.try_recv() {
+                    Ok(Some(msg)) => events.push(msg),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            if events.len() == EVENTS_BUDGET {
+                self.nats_backlog = true;
+            }
+        }
+        for msg in events {
+            self.apply_event(&msg.payload);
+        }
         let mut batch: Vec<Msg> = Vec::new();
         for sub in self.subscriptions.values() {
             let mut taken = 0;
@@ -683,6 +737,75 @@ impl Server {
         }
         for slot in broken {
             self.remove(slot);
+        }
+    }
+
+    /// Applies one chat event from the worker to the local connections it names: a player
+    /// out of a family (left, removed, family gone) leaves that family's channel and gets
+    /// `no family` for family frames from then on; a renamed player speaks under the new
+    /// name from the next frame. The connection stays open and is not told (the protocol
+    /// has no frame for it). Events are rare (a player's own action), so a scan of the
+    /// connections is cheap enough; a disband uses the channel's member list.
+    fn apply_event(&mut self, payload: &[u8]) {
+        let event = match ChatEvent::parse(payload) {
+            Ok(event) => event,
+            Err(e) => {
+                self.metrics.chat_events_rejected.inc();
+                shared::warn!("chat event skipped", error = e);
+                return;
+            }
+        };
+        let (world, fid, pid) = match &event {
+            ChatEvent::Left { world, pid, fid } => (world, Some(fid), Some(pid)),
+            ChatEvent::Disbanded { world, fid } => (world, Some(fid), None),
+            ChatEvent::Renamed { world, pid, gn } => {
+                if !valid_gn(gn) {
+                    self.metrics.chat_events_rejected.inc();
+                    shared::warn!("chat event skipped", error = "unsafe name");
+                    return;
+                }
+                (world, None, Some(pid))
+            }
+        };
+        self.metrics.chat_events.inc();
+        let slots: Vec<usize> = match (&event, fid) {
+            (ChatEvent::Disbanded { .. }, Some(fid)) => self
+                .membership
+                .members(&family_subject(world, fid))
+                .map(|(_, members)| members.collect())
+                .unwrap_or_default(),
+            _ => (0..self.conns.len()).collect(),
+        };
+        for slot in slots {
+            let Some(conn) = conn_mut(&mut self.conns, slot) else {
+                continue;
+            };
+            let Some(id) = &conn.identity else { continue };
+            let named = pid.is_none_or(|pid| id.pid.as_ref() == Some(pid));
+            if &id.world != world || !named {
+                continue;
+            }
+            match &event {
+                ChatEvent::Renamed { gn, .. } => {
+                    if let Some(id) = conn.identity.as_mut() {
+                        id.gn = gn.clone();
+                    }
+                }
+                ChatEvent::Left { .. } | ChatEvent::Disbanded { .. } => {
+                    if id.fid.as_ref() != fid {
+                        continue; // already in another family (or none): nothing to leave
+                    }
+                    let old = id.clone();
+                    let new = Identity {
+                        fid: None,
+                        ..old.clone()
+                    };
+                    self.switch_channels(slot, Some(&old), Some(&new));
+                    if let Some(conn) = conn_mut(&mut self.conns, slot) {
+                        conn.identity = Some(new);
+                    }
+                }
+            }
         }
     }
 
@@ -746,6 +869,9 @@ impl Server {
         for (subject, kind) in missing {
             self.subscribe(&subject, kind);
         }
+        if self.events.is_none() {
+            self.events = subscribe_events(&self.nats, &self.waker);
+        }
         if self.accept_retry {
             self.accept_retry = false;
             self.accept(now);
@@ -801,6 +927,9 @@ impl Server {
             self.remove(slot);
         }
         for (_, sub) in self.subscriptions.drain() {
+            sub.unsubscribe();
+        }
+        if let Some(sub) = self.events.take() {
             sub.unsubscribe();
         }
         self.metrics.channels.set(0);

@@ -719,3 +719,144 @@ fn chat_resumes_after_a_nats_restart() {
     ann.send("0000FAMILYback too");
     assert_eq!(ann.chat(), (ChatKind::Family, "Ann:back too".into()));
 }
+
+/// The next family chat message (public ones are skipped).
+fn family_chat(c: &mut Client) -> String {
+    loop {
+        if let (ChatKind::Family, message) = c.chat() {
+            return message;
+        }
+    }
+}
+
+/// Sends a family frame every 200 ms until the edge answers `no family` (an event from the
+/// worker reaches the edge asynchronously); chat frames meanwhile are skipped.
+fn until_no_family(c: &mut Client) {
+    let deadline = Instant::now() + WAIT;
+    c.stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut seen = Vec::new();
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "family frames never refused: {seen:?}"
+        );
+        c.send("0000FAMILYstill in?");
+        while let Some(frame) = c.try_frame() {
+            if frame == ServerFrame::error("no family") {
+                c.stream.set_read_timeout(Some(WAIT)).unwrap();
+                return;
+            }
+            seen.push(frame);
+        }
+    }
+}
+
+/// Issue 15, finding 4: the worker's chat events (`chat.events`) change the channels and
+/// the name of every open connection of the player they name, on every edge; an event
+/// for another family, another world or with an unsafe field changes nothing.
+#[test]
+fn chat_events_follow_the_player_on_every_connection_and_edge() {
+    let mut stack = Stack::start();
+    let (a, b) = (stack.edge(), stack.edge());
+    let mut login = |edge: &EdgeHandle, world: &str, gn: &str, fid: &str, pid: &str| {
+        let nonce = stack.nonce_of(world, gn, fid, pid);
+        let mut c = Client::connect(edge.addr());
+        c.send(&format!("00REGISTER{nonce}"));
+        assert_eq!(c.frame(), Some(ServerFrame::Registered), "{gn} registers");
+        c
+    };
+    let mut ann_a = login(&a, "s0", "Ann", "f1", "pa");
+    let mut ann_a2 = login(&a, "s0", "Ann", "f1", "pa");
+    let mut ann_b = login(&b, "s0", "Ann", "f1", "pa");
+    let mut bob = login(&a, "s0", "Bob", "f1", "pb");
+    let mut dee = login(&b, "s0", "Dee", "f1", "pd");
+    let mut cy = login(&b, "s0", "Cy", "f2", "pc");
+    let mut max = login(&b, "s1", "Max", "f1", "pa");
+    warm_up(
+        &mut bob,
+        "0000FAMILY",
+        &mut [&mut ann_a, &mut ann_a2, &mut ann_b, &mut dee],
+    );
+    let worker = shared::nats::Client::connect(&stack.nats.url(), Default::default()).unwrap();
+    let subject = shared::contract::CHAT_EVENTS_SUBJECT;
+    // Changes nothing: unreadable, unknown, an unsafe name, another family, another world.
+    for payload in [
+        &b"\xff"[..],
+        b"joined s0 pa f9",
+        b"left s0 pa",
+        b"renamed s0 pb Bad:name",
+        b"left s0 pa f2",
+    ] {
+        worker.publish(subject, payload).unwrap();
+    }
+    let left = shared::contract::ChatEvent::Left {
+        world: "s0".into(),
+        pid: "pa".into(),
+        fid: "f1".into(),
+    };
+    worker.publish(subject, &left.encode()).unwrap();
+    worker.flush(WAIT).unwrap();
+    // Ann is out of f1 on all three connections, on both edges ...
+    for ann in [&mut ann_a, &mut ann_a2, &mut ann_b] {
+        until_no_family(ann);
+    }
+    // ... hears f1 no more (her next frame is her own), while Bob and Dee still talk.
+    bob.send("0000FAMILYwithout ann");
+    assert_eq!(bob.chat(), (ChatKind::Family, "Bob:without ann".into()));
+    assert_eq!(dee.chat(), (ChatKind::Family, "Bob:without ann".into()));
+    for ann in [&mut ann_a, &mut ann_a2, &mut ann_b] {
+        ann.send("0000PUBLICme");
+        loop {
+            match ann.frame() {
+                Some(ServerFrame::Chat { message, .. })
+                    if message.ends_with(":warmup") || message.ends_with(":still in?") => {}
+                other => {
+                    assert_eq!(
+                        other,
+                        Some(ServerFrame::Chat {
+                            kind: ChatKind::Public,
+                            message: "Ann:me".into()
+                        })
+                    );
+                    break;
+                }
+            }
+        }
+    }
+    // The same pid in another world keeps its family.
+    max.send("0000FAMILYs1 still");
+    assert_eq!(max.chat(), (ChatKind::Family, "Max:s1 still".into()));
+
+    // A rename: the next frame carries the new name; the unsafe one above did nothing.
+    let renamed = shared::contract::ChatEvent::Renamed {
+        world: "s0".into(),
+        pid: "pb".into(),
+        gn: "Robert".into(),
+    };
+    worker.publish(subject, &renamed.encode()).unwrap();
+    worker.flush(WAIT).unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        assert!(Instant::now() < deadline, "the rename never applied");
+        bob.send("0000FAMILYwho am I");
+        let message = family_chat(&mut bob);
+        assert_eq!(family_chat(&mut dee), message);
+        if message == "Robert:who am I" {
+            break;
+        }
+        assert_eq!(message, "Bob:who am I");
+    }
+
+    // A disband ends f1 for every member on every edge; f2 goes on.
+    worker.publish(subject, b"disbanded s0 f1").unwrap();
+    worker.flush(WAIT).unwrap();
+    until_no_family(&mut bob);
+    until_no_family(&mut dee);
+    cy.send("0000FAMILYf2 goes on");
+    assert_eq!(family_chat(&mut cy), "Cy:f2 goes on");
+    assert_eq!(metric(&a, "edge_chat_events_rejected_total"), 4);
+    assert_eq!(metric(&b, "edge_chat_events_rejected_total"), 4);
+    assert_eq!(metric(&a, "edge_chat_events_total"), 4);
+}

@@ -16,6 +16,15 @@
 //!
 //! Both lines split on the first `~`: the request and the response may hold `~`, the
 //! header never does.
+//!
+//! The chat side, shared by worker and edge:
+//! - Chat channels: `chat.<world>.public` and `chat.<world>.family.<fid>` (edge to edge).
+//! - Chat events (worker -> every edge): subject `chat.events`, one [`ChatEvent`] line per
+//!   message, published after the game function's transaction committed:
+//!   `left <world> <pid> <fid>` (the player left or was removed from family `fid`),
+//!   `disbanded <world> <fid>` (the family is gone), `renamed <world> <pid> <gn>` (the
+//!   player's name is now `gn`, the rest of the line). `pid` is the chat id of the login
+//!   nonce. Single spaces separate the fields; a reader skips kinds it does not know.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -34,6 +43,119 @@ pub const CHAT_LOGIN_TTL_SECS: u64 = 120;
 const JOB_KEY_PREFIX: &str = "gate.job.";
 const GATE_KEY_PREFIX: &str = "gates.id.";
 const CHAT_LOGIN_PREFIX: &str = "chat.logintokens.";
+
+/// The NATS subject of [`ChatEvent`]s: the worker publishes, every edge subscribes.
+pub const CHAT_EVENTS_SUBJECT: &str = "chat.events";
+
+/// `chat.<world>.public`: a world's public chat channel.
+pub fn chat_public_subject(world: &str) -> String {
+    format!("chat.{world}.public")
+}
+
+/// `chat.<world>.family.<fid>`: a family's chat channel.
+pub fn chat_family_subject(world: &str, fid: &str) -> String {
+    format!("chat.{world}.family.{fid}")
+}
+
+/// A change of a player's chat identity, from the worker to every edge, which applies it
+/// to the player's open chat connections (see the module header for the line).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChatEvent {
+    /// Player `pid` is no longer in family `fid` (left, or removed). Naming the family
+    /// keeps the event harmless if it arrives after the player joined another one.
+    Left {
+        world: String,
+        pid: String,
+        fid: String,
+    },
+    /// Family `fid` is gone: its channel ends for every member.
+    Disbanded { world: String, fid: String },
+    /// Player `pid` is now called `gn`.
+    Renamed {
+        world: String,
+        pid: String,
+        gn: String,
+    },
+}
+
+/// Why a chat event line was not read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChatEventError {
+    NotUtf8,
+    /// A kind this reader does not know (a newer worker): skipped, not an attack.
+    UnknownKind(String),
+    /// A known kind with missing, empty or extra fields; holds at most 40 characters.
+    Malformed(String),
+}
+
+impl fmt::Display for ChatEventError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChatEventError::NotUtf8 => write!(f, "chat event is not UTF-8"),
+            ChatEventError::UnknownKind(kind) => write!(f, "unknown chat event {kind:?}"),
+            ChatEventError::Malformed(line) => write!(f, "malformed chat event {line:?}"),
+        }
+    }
+}
+
+impl std::error::Error for ChatEventError {}
+
+impl ChatEvent {
+    /// The NATS payload.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            ChatEvent::Left { world, pid, fid } => format!("left {world} {pid} {fid}"),
+            ChatEvent::Disbanded { world, fid } => format!("disbanded {world} {fid}"),
+            ChatEvent::Renamed { world, pid, gn } => format!("renamed {world} {pid} {gn}"),
+        }
+        .into_bytes()
+    }
+
+    /// Reads a payload. World, pid and fid are single non-empty tokens without spaces;
+    /// the name of `renamed` is everything after its third space and must not be empty.
+    pub fn parse(payload: &[u8]) -> Result<ChatEvent, ChatEventError> {
+        let text = std::str::from_utf8(payload).map_err(|_| ChatEventError::NotUtf8)?;
+        let bad = || ChatEventError::Malformed(short(text));
+        let (kind, rest) = text.split_once(' ').unwrap_or((text, ""));
+        let tokens = |n: usize| -> Result<Vec<String>, ChatEventError> {
+            let parts: Vec<&str> = rest.split(' ').collect();
+            if parts.len() != n || parts.iter().any(|p| p.is_empty()) {
+                return Err(bad());
+            }
+            Ok(parts.into_iter().map(str::to_string).collect())
+        };
+        match kind {
+            "left" => {
+                let mut t = tokens(3)?.into_iter();
+                let (world, pid, fid) = (t.next(), t.next(), t.next());
+                Ok(ChatEvent::Left {
+                    world: world.ok_or_else(bad)?,
+                    pid: pid.ok_or_else(bad)?,
+                    fid: fid.ok_or_else(bad)?,
+                })
+            }
+            "disbanded" => {
+                let mut t = tokens(2)?.into_iter();
+                let (world, fid) = (t.next(), t.next());
+                Ok(ChatEvent::Disbanded {
+                    world: world.ok_or_else(bad)?,
+                    fid: fid.ok_or_else(bad)?,
+                })
+            }
+            "renamed" => {
+                let mut parts = rest.splitn(3, ' ');
+                let mut next = || parts.next().filter(|p| !p.is_empty()).map(str::to_string);
+                let (world, pid, gn) = (next(), next(), next());
+                Ok(ChatEvent::Renamed {
+                    world: world.ok_or_else(bad)?,
+                    pid: pid.ok_or_else(bad)?,
+                    gn: gn.ok_or_else(bad)?,
+                })
+            }
+            other => Err(ChatEventError::UnknownKind(short(other))),
+        }
+    }
+}
 
 /// `gate.job.<jid>`: the id of the gate waiting for the job.
 pub fn job_key(jid: JobId) -> String {
@@ -253,6 +375,76 @@ mod tests {
         assert_eq!(job_key(jid()), format!("gate.job.{JID}"));
         assert_eq!(gate_key(7), "gates.id.7");
         assert_eq!(chat_login_key("n1"), "chat.logintokens.n1");
+        assert_eq!(chat_public_subject("s0"), "chat.s0.public");
+        assert_eq!(chat_family_subject("s0", "f7"), "chat.s0.family.f7");
+        assert_eq!(CHAT_EVENTS_SUBJECT, "chat.events");
+    }
+
+    #[test]
+    fn chat_events_byte_for_byte_and_back() {
+        let cases = [
+            (
+                ChatEvent::Left {
+                    world: "s0".into(),
+                    pid: "ab12".into(),
+                    fid: "f00d".into(),
+                },
+                "left s0 ab12 f00d",
+            ),
+            (
+                ChatEvent::Disbanded {
+                    world: "s1".into(),
+                    fid: "f00d".into(),
+                },
+                "disbanded s1 f00d",
+            ),
+            (
+                ChatEvent::Renamed {
+                    world: "s0".into(),
+                    pid: "ab12".into(),
+                    gn: "Ann Lee 😀".into(),
+                },
+                "renamed s0 ab12 Ann Lee 😀",
+            ),
+        ];
+        for (event, line) in cases {
+            assert_eq!(event.encode(), line.as_bytes());
+            assert_eq!(ChatEvent::parse(line.as_bytes()), Ok(event));
+        }
+    }
+
+    #[test]
+    fn broken_chat_events_are_refused() {
+        assert_eq!(ChatEvent::parse(b"\xffleft"), Err(ChatEventError::NotUtf8));
+        assert_eq!(
+            ChatEvent::parse(b"joined s0 p f"),
+            Err(ChatEventError::UnknownKind("joined".into()))
+        );
+        assert_eq!(
+            ChatEvent::parse(b""),
+            Err(ChatEventError::UnknownKind(String::new()))
+        );
+        for bad in [
+            "left s0 p",
+            "left s0 p f extra",
+            "left s0  f",
+            "left s0 p f ",
+            "left",
+            "disbanded s0",
+            "disbanded s0 f x",
+            "disbanded  f",
+            "renamed s0 p",
+            "renamed s0 p ",
+            "renamed  p gn",
+        ] {
+            assert!(
+                matches!(
+                    ChatEvent::parse(bad.as_bytes()),
+                    Err(ChatEventError::Malformed(_))
+                ),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

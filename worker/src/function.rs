@@ -24,6 +24,7 @@ use shared::redis_conn::RedisPool;
 use crate::db::{Db, DbError};
 use crate::game_config::GameConfig;
 use crate::modules::account::limits::AccountLimits;
+use crate::modules::chat::ChatEvents;
 use crate::modules::mall::verifier::VerifierSettings;
 use crate::notify::NotifySettings;
 
@@ -54,6 +55,8 @@ pub struct Services {
     pub settings: FunctionSettings,
     pub clock: Arc<Clock>,
     pub seeds: Arc<Seeds>,
+    /// Where chat identity changes go (the edges); off in [`Services::new`].
+    pub chat_events: ChatEvents,
 }
 
 impl Services {
@@ -66,6 +69,7 @@ impl Services {
             settings,
             clock: Arc::new(Clock::system()),
             seeds: Arc::new(Seeds::random()),
+            chat_events: ChatEvents::off(),
         }
     }
 }
@@ -85,6 +89,8 @@ pub struct Context<'a> {
     /// The client's address as its gate saw it (the job header's `c=`); `None` for a
     /// request that did not come through a gate (tests, tools).
     pub client: Option<std::net::IpAddr>,
+    /// Chat identity changes, published after the function's transaction committed.
+    pub chat_events: &'a ChatEvents,
 }
 
 impl<'a> Context<'a> {
@@ -100,6 +106,7 @@ impl<'a> Context<'a> {
             clock: &services.clock,
             rng: Rng::new(services.seeds.next()),
             client: None,
+            chat_events: &services.chat_events,
         }
     }
 

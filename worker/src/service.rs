@@ -24,6 +24,7 @@ use crate::gate_link::{GateLink, LinkError};
 use crate::handler;
 use crate::job::Job;
 use crate::metrics::WorkerMetrics;
+use crate::modules::chat::ChatEvents;
 use crate::pool::JobPool;
 use crate::settings::Settings;
 
@@ -77,6 +78,15 @@ impl Worker {
         let deadline = Instant::now() + settings.startup_wait;
         retry_until(deadline, "MySQL migrations", || db::migrate(&db)).map_err(StartError::Db)?;
 
+        let client = retry_until(deadline, "NATS connect", || {
+            // The job backlog is bounded in bytes too: 65,536 lines of 64 KiB would be 4 GiB.
+            let options = nats::Options {
+                subscription_capacity_bytes: settings.job_queue_bytes,
+                ..nats::Options::named("worker")
+            };
+            nats::Client::connect(&settings.nats_url, options)
+        })
+        .map_err(StartError::Nats)?;
         crate::modules::daily::set_offset_hours(settings.game_day_offset_hours);
         let services = Arc::new(Services {
             db,
@@ -93,16 +103,9 @@ impl Worker {
             },
             clock: Arc::new(Clock::system()),
             seeds: Arc::new(Seeds::random()),
+            // The job connection publishes the events too: they are few.
+            chat_events: ChatEvents::on(client.clone()),
         });
-        let client = retry_until(deadline, "NATS connect", || {
-            // The job backlog is bounded in bytes too: 65,536 lines of 64 KiB would be 4 GiB.
-            let options = nats::Options {
-                subscription_capacity_bytes: settings.job_queue_bytes,
-                ..nats::Options::named("worker")
-            };
-            nats::Client::connect(&settings.nats_url, options)
-        })
-        .map_err(StartError::Nats)?;
         let registry = Registry::new();
         let metrics = Arc::new(WorkerMetrics::register(&registry));
         let admin = AdminServer::start(

@@ -4,6 +4,10 @@
 //! no player-chosen text becomes a NATS subject token; `pid` is the player's opaque chat
 //! id, which the edges' per-player chat allowance counts.
 //!
+//! A change of the player's chat identity (out of a family, family gone, renamed) goes to
+//! every edge as a [`ChatEvent`] on NATS ([`ChatEvents`]), after the change committed; the
+//! edges apply it to the player's open connections.
+//!
 //! Tokens are rate-limited per player (`--chat-tokens-per-minute`): each token lets a
 //! client open one more chat connection, so unlimited tokens would be unlimited
 //! connections for one player.
@@ -15,7 +19,62 @@ use crate::function::{data, ok, Args, FnError, Outcome, Player};
 use crate::modules::enums::ChatStatus;
 use crate::modules::family;
 
-use shared::contract::{chat_login_key, CHAT_LOGIN_TTL_SECS};
+use shared::contract::{chat_login_key, ChatEvent, CHAT_EVENTS_SUBJECT, CHAT_LOGIN_TTL_SECS};
+use shared::nats;
+
+/// Publishes chat events to the edges. Publishing never waits for the network (the NATS
+/// client queues, also while reconnecting); an event NATS does not take is logged and
+/// lost, never an error of the game function, whose change has committed already.
+#[derive(Clone, Default)]
+pub struct ChatEvents {
+    nats: Option<nats::Client>,
+}
+
+impl ChatEvents {
+    /// Publishes nothing (tests, tools).
+    pub fn off() -> ChatEvents {
+        ChatEvents { nats: None }
+    }
+
+    pub fn on(client: nats::Client) -> ChatEvents {
+        ChatEvents { nats: Some(client) }
+    }
+
+    /// Call only after the change committed: an event for a rolled-back change would take
+    /// a player out of a family it is still in.
+    pub fn publish(&self, event: &ChatEvent) {
+        let Some(client) = &self.nats else { return };
+        if let Err(e) = client.publish(CHAT_EVENTS_SUBJECT, &event.encode()) {
+            shared::warn!("chat event lost", event = format!("{event:?}"), error = e);
+        }
+    }
+
+    /// `uid` left (or was removed from) family `fid` in `world`.
+    pub fn left(&self, world: &str, uid: &str, fid: &str) {
+        self.publish(&ChatEvent::Left {
+            world: world.to_string(),
+            pid: chat_pid(world, uid),
+            fid: fid.to_string(),
+        });
+    }
+
+    /// Family `fid` of `world` is gone.
+    pub fn disbanded(&self, world: &str, fid: &str) {
+        self.publish(&ChatEvent::Disbanded {
+            world: world.to_string(),
+            fid: fid.to_string(),
+        });
+    }
+
+    /// `uid` of `world` is now called `gn`.
+    pub fn renamed(&self, world: &str, uid: &str, gn: &str) {
+        self.publish(&ChatEvent::Renamed {
+            world: world.to_string(),
+            pid: chat_pid(world, uid),
+            gn: gn.to_string(),
+        });
+    }
+}
 
 /// Tokens one player may fetch per minute by default.
 pub const DEFAULT_TOKENS_PER_MINUTE: u32 = 10;

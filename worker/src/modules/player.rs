@@ -386,6 +386,8 @@ pub fn change_player_name(ctx: &Context, me: &InWorld, args: &Args) -> Outcome {
             })
             .collect::<Vec<String>>())
     })?;
+    // Committed: the player's chat connections speak under the new name.
+    ctx.chat_events.renamed(world, uid, gn);
     let mut conn = ctx.db.conn()?;
     let items = item::holdings(&mut conn, world, uid)?;
     ok(data([

@@ -95,16 +95,22 @@ fn parse_items(text: &str) -> Result<Vec<Item>, FnError> {
 }
 
 /// Deletes family `fid` if its disband deadline has passed (checked again under the lock).
+/// The edges hear of it once the deletion committed: the family's chat channel ends.
 fn expire(ctx: &Context, world: &str, fid: &str) -> Result<(), FnError> {
     let now = ctx.now();
-    transaction(ctx.db, |tx| {
+    let deleted = transaction(ctx.db, |tx| {
         if let Some(family) = store::lock_family(tx, world, fid)? {
             if family.is_due(now) {
                 store::delete_family(tx, world, fid)?;
+                return Ok(true);
             }
         }
-        Ok(())
-    })
+        Ok(false)
+    })?;
+    if deleted {
+        ctx.chat_events.disbanded(world, fid);
+    }
+    Ok(())
 }
 
 /// `family` unless its deadline has passed, in which case it is deleted now.
@@ -608,7 +614,7 @@ pub fn leave_family(ctx: &Context, player: &Player, _: &Args) -> Outcome {
     let uid = player.unique_id.as_str();
     let rules = family_rules(ctx);
     let now = ctx.now();
-    in_my_family(ctx, player, S::NotInFamily, |tx, family, role| {
+    let fid = in_my_family(ctx, player, S::NotInFamily, |tx, family, role| {
         if role == FamilyRole::Owner {
             return Err(S::OwnerCannotLeave.into());
         }
@@ -617,8 +623,11 @@ pub fn leave_family(ctx: &Context, player: &Player, _: &Args) -> Outcome {
         store::zero_item(tx, world, uid, grp, id)?;
         store::set_join_after(tx, world, uid, now + rules.leave_secs)?;
         let msg = format!("{}:{}", news::LEAVE, player.gn);
-        store::record(tx, world, &family.fid, now, &msg)
+        store::record(tx, world, &family.fid, now, &msg)?;
+        Ok(family.fid.clone())
     })?;
+    // Committed: the player's chat connections leave the family channel.
+    ctx.chat_events.left(world, uid, &fid);
     Ok(Reply::with(
         S::Left,
         data([("cd_time", rules.leave_secs.into())]),
@@ -666,17 +675,21 @@ pub fn remove_user_family(ctx: &Context, player: &Player, args: &Args) -> Outcom
         .unwrap_or(0);
         let msg = format!("{}:{},{gn_target}", news::REMOVE, player.gn);
         store::record(tx, world, &family.fid, now, &msg)?;
-        Ok(Ok(left))
+        Ok(Ok((left, target.to_string(), family.fid.clone())))
     })?;
     match left {
-        Ok(left) => Ok(Reply::with(
-            S::Removed,
-            data([
-                ("gn", gn_target.into()),
-                ("rmtimes", left.into()),
-                ("cd_time", cd_time.into()),
-            ]),
-        )),
+        Ok((left, target, fid)) => {
+            // Committed: the removed member's chat connections leave the family channel.
+            ctx.chat_events.left(world, &target, &fid);
+            Ok(Reply::with(
+                S::Removed,
+                data([
+                    ("gn", gn_target.into()),
+                    ("rmtimes", left.into()),
+                    ("cd_time", cd_time.into()),
+                ]),
+            ))
+        }
         Err(cd_time) => Ok(Reply::with(
             S::DailyLimit,
             data([("cd_time", cd_time.into())]),
