@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# CPU time and voluntary context switches per request, per process, on the request path
+# (gate, worker, nats-server, redis-server, mariadbd, and the load generator itself), for
+# a fixed-rate load against a running `./lukseun up` (reads var/cluster.env). CPU per
+# request barely moves with the machine's other load, so this is the figure to compare
+# A/B (docs/perf.md).
+#
+#   scripts/bench-cpu.sh [mix] [rate] [seconds] [connections]
+#   scripts/bench-cpu.sh no_such_function 4000 8 64     # the bare path: unknown function
+#
+# Prints one line per process: CPU µs / request and voluntary context switches / request,
+# then the sum, then loadgen's own summary (requests/s, p50, p99, statuses).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -f var/cluster.env ] || { echo "start the system first: ./lukseun up" >&2; exit 2; }
+MIX=${1:-no_such_function}
+RATE=${2:-2000}
+SECS=${3:-8}
+CONNS=${4:-64}
+cargo build --release --locked -q -p loadgen
+exec python3 - "$MIX" "$RATE" "$SECS" "$CONNS" <<'PY'
+import json, os, subprocess, sys
+
+mix, rate, secs, conns = sys.argv[1:5]
+env = dict(os.environ)
+for line in open("var/cluster.env"):
+    key, _, value = line.strip().partition("=")
+    if key:
+        env[key] = value
+root = os.getcwd()
+nats_port = env["LUKSEUN_NATS_URL"].rsplit(":", 1)[1]
+tick = os.sysconf("SC_CLK_TCK")
+
+
+def processes():
+    """The stack's processes by name: this checkout's binaries and its servers."""
+    found = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        name = os.path.basename(exe).replace(" (deleted)", "")
+        ours = (
+            (name in ("gate", "worker") and exe.startswith(root))
+            or (name == "nats-server" and f"-p {nats_port}" in cmd)
+            or (name in ("redis-server", "mariadbd") and f"{root}/var" in cmd)
+        )
+        if ours:
+            found.setdefault(name, []).append(pid)
+    return found
+
+
+def sample(pid):
+    """(CPU seconds, voluntary context switches over all threads)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / tick
+    switches = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        for line in open(f"/proc/{pid}/task/{task}/status"):
+            if line.startswith("voluntary_ctxt_switches"):
+                switches += int(line.split()[1])
+    return cpu, switches
+
+
+procs = processes()
+missing = [n for n in ("gate", "worker", "nats-server", "redis-server", "mariadbd") if n not in procs]
+if missing:
+    sys.exit(f"not running (or not this checkout's): {', '.join(missing)}")
+before = {n: [sample(p) for p in pids] for n, pids in procs.items()}
+cmd = ["target/release/loadgen", "--gate", env["LUKSEUN_GATES"], "--mix", mix,
+       "--duration-secs", secs, "--connections", conns, "--json", "--label", "cpu"]
+if rate != "0":
+    cmd += ["--rate", rate]
+child = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE)
+out = child.stdout.read()
+_, status, usage = os.wait4(child.pid, 0)
+after = {n: [sample(p) for p in pids] for n, pids in procs.items()}
+report = json.loads(out.decode().strip().splitlines()[-1])
+# CPU counts loadgen's logins and warm-up too, requests only its measured window: the
+# absolute figures are a little high (docs/perf.md); A/B comparisons are unaffected.
+requests = max(1, report["requests"])
+print(f"mix {mix}, {conns} connections, rate {rate}/s, {secs} s: {requests} requests answered "
+      f"in the window, {report['rps']:.0f}/s, p50 {report['latency_ms']['p50']} ms, "
+      f"p99 {report['latency_ms']['p99']} ms, errors {report['errors']}, lost {report['lost']}")
+total = 0.0
+print(f"{'process':<14}{'CPU µs/req':>12}{'vol cs/req':>12}")
+for name in sorted(procs):
+    cpu = sum(a[0] - b[0] for a, b in zip(after[name], before[name]))
+    cs = sum(a[1] - b[1] for a, b in zip(after[name], before[name]))
+    total += cpu
+    print(f"{name:<14}{cpu / requests * 1e6:>12.1f}{cs / requests:>12.2f}")
+load_cpu = usage.ru_utime + usage.ru_stime
+total += load_cpu
+print(f"{'loadgen':<14}{load_cpu / requests * 1e6:>12.1f}{usage.ru_nvcsw / requests:>12.2f}")
+print(f"{'sum':<14}{total / requests * 1e6:>12.1f}")
+print(f"load average {os.getloadavg()[0]:.1f}")
+PY
