@@ -6,8 +6,11 @@
 //! ```sh
 //! set -a; . var/cluster.env; set +a
 //! cargo run -p hostile --example two_hostile_clients -- --gate-pid <pid> [--quiet-secs 10]
-//!     [--attack-secs 23] [--pace-ms 20]
+//!     [--attack-secs 23] [--pace-ms 20] [--flood-from 127.0.0.5]
 //! ```
+//!
+//! The worker's failed-login budget per address lasts 15 minutes: a second run within them
+//! from the same `--flood-from` gets no password work at all (every login answers 2).
 //!
 //! Reads LUKSEUN_GATE and LUKSEUN_ADMIN_TOKEN from the environment (var/cluster.env).
 
@@ -48,6 +51,12 @@ fn main() {
             "--quiet-secs" => scenario.quiet = Duration::from_secs(value()),
             "--attack-secs" => scenario.attack = Duration::from_secs(value()),
             "--pace-ms" => scenario.pace = Duration::from_millis(value()),
+            "--flood-from" => {
+                scenario.flood_from = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| usage("--flood-from needs a 127.x.y.z address"))
+            }
             other => usage(&format!("unknown argument {other}")),
         }
     }
@@ -57,7 +66,7 @@ fn main() {
 fn usage(problem: &str) -> ! {
     eprintln!(
         "{problem}\nusage: two_hostile_clients [--gate-pid N] [--quiet-secs N] \
-         [--attack-secs N] [--pace-ms N]"
+         [--attack-secs N] [--pace-ms N] [--flood-from 127.x.y.z]"
     );
     std::process::exit(2)
 }

@@ -105,6 +105,8 @@ pub struct Report {
     /// Statuses of the flood's answers; lines it sent.
     pub flood_statuses: BTreeMap<i64, usize>,
     pub flood_sent: usize,
+    /// How long the flood ran.
+    pub flood_secs: f64,
     /// Whether the gate closed the flood's connection.
     pub flood_closed: bool,
     /// RSS of `rss_pid` in KiB: before the attack, the highest sample during it, after.
@@ -122,8 +124,8 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "login flood: {} lines sent, statuses {:?}, closed {}",
-            self.flood_sent, self.flood_statuses, self.flood_closed
+            "login flood: {} lines sent in {:.1} s, statuses {:?}, closed {}",
+            self.flood_sent, self.flood_secs, self.flood_statuses, self.flood_closed
         )?;
         match self.rss_kib {
             Some((before, peak, after)) => write!(
@@ -157,6 +159,7 @@ pub fn run(s: &Scenario) -> Report {
     slow.send_raw(pipelined.as_bytes());
 
     let stop = Arc::new(AtomicBool::new(false));
+    let flood_started = Instant::now();
     let flood = {
         let (stop, gate, from) = (stop.clone(), s.gate, s.flood_from);
         std::thread::spawn(move || login_flood(gate, from, &stop))
@@ -167,6 +170,7 @@ pub fn run(s: &Scenario) -> Report {
     });
     stop.store(true, Ordering::Relaxed);
     let (flood_statuses, flood_sent, flood_closed) = flood.join().expect("the flood thread");
+    let flood_secs = flood_started.elapsed().as_secs_f64();
 
     let (slow_closed, slow_answers) = drain(&mut slow);
     Report {
@@ -176,6 +180,7 @@ pub fn run(s: &Scenario) -> Report {
         slow_answers,
         flood_statuses,
         flood_sent,
+        flood_secs,
         flood_closed,
         rss_kib: rss_before.map(|b| (b, rss_peak.unwrap_or(b), rss().unwrap_or(0))),
     }
