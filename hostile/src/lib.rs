@@ -2,6 +2,8 @@
 //! would, and small readers of the answers. The cases themselves live in `tests/`; the
 //! table of every case is docs/hostile-input.md.
 
+pub mod attack;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};

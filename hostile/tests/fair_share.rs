@@ -144,3 +144,59 @@ fn one_address_gets_a_budget_of_new_guests_others_are_not_charged() {
         1
     );
 }
+
+/// Both hostile clients at once, each from its own address, while a normal player from a
+/// third plays at a steady pace: the normal player never gets -2 (nor anything but 0), the
+/// slow reader is closed, the flood is answered 2 past its budget. The figures (quiet and
+/// under attack) are printed for the note; their release-build run is in docs/benchmarks.md.
+#[test]
+fn two_hostile_clients_at_once_leave_a_normal_player_served() {
+    let stack = Stack::start_with(|s| s.pbkdf2_iterations = 20_000);
+    let report = hostile::attack::run(&hostile::attack::Scenario {
+        gate: stack.gate_addr(),
+        admin_token: stack.admin_token(),
+        normal_from: BYSTANDER,
+        slow_from: Ipv4Addr::new(127, 0, 0, 4),
+        flood_from: Ipv4Addr::new(127, 0, 0, 5),
+        pace: Duration::from_millis(20),
+        quiet: Duration::from_secs(3),
+        // Past the gate's default write stall (20 s).
+        attack: Duration::from_secs(23),
+        rss_pid: Some(std::process::id()),
+    });
+    eprintln!("two hostile clients at once (debug build, whole stack in one process):\n{report}");
+
+    for phase in [&report.quiet, &report.attack] {
+        assert_eq!(
+            phase.statuses.get(&-2),
+            None,
+            "the normal player got -2: {phase}"
+        );
+        assert_eq!(
+            phase.statuses.keys().collect::<Vec<_>>(),
+            [&0],
+            "the normal player is served: {phase}"
+        );
+    }
+    assert!(
+        report.slow_closed,
+        "the slow reader was left open: {report}"
+    );
+    assert!(
+        report.slow_answers < hostile::attack::SLOW_REQUESTS,
+        "the slow reader was closed with answers unsent: {report}"
+    );
+    // The flood: at most the account's budget (10) gets password work (1, or -2 when a
+    // debug build on a busy machine is slower than the job timeout); every other line is
+    // refused with 2 without it.
+    let answered: usize = report.flood_statuses.values().sum();
+    let worked =
+        report.flood_statuses.get(&1).unwrap_or(&0) + report.flood_statuses.get(&-2).unwrap_or(&0);
+    assert!(worked <= 10, "{report}");
+    assert!(answered > 10, "the flood was answered: {report}");
+    assert_eq!(
+        report.flood_statuses.get(&2).copied().unwrap_or(0),
+        answered - worked,
+        "{report}"
+    );
+}
