@@ -29,6 +29,7 @@ for line in open("var/cluster.env"):
         env[key] = value
 root = os.getcwd()
 nats_port = env["LUKSEUN_NATS_URL"].rsplit(":", 1)[1]
+redis_port = env["LUKSEUN_REDIS_URL"].rstrip("/").rsplit(":", 1)[1]
 tick = os.sysconf("SC_CLK_TCK")
 
 
@@ -38,14 +39,16 @@ def processes():
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             exe = os.readlink(f"/proc/{pid}/exe")
+            name = open(f"/proc/{pid}/comm").read().strip()
             cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        name = os.path.basename(exe).replace(" (deleted)", "")
+        # redis-server rewrites its command line to `<ip>:<port>`.
         ours = (
             (name in ("gate", "worker") and exe.startswith(root))
             or (name == "nats-server" and f"-p {nats_port}" in cmd)
-            or (name in ("redis-server", "mariadbd") and f"{root}/var" in cmd)
+            or (name == "redis-server" and cmd.strip().endswith(f":{redis_port}"))
+            or (name == "mariadbd" and f"{root}/var" in cmd)
         )
         if ours:
             found.setdefault(name, []).append(pid)

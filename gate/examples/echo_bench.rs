@@ -1,6 +1,6 @@
 //! Gate throughput and round trip on this machine, without the game worker: real Redis
 //! and NATS (testkit), the gate in-process, a minimal echo worker that follows the return
-//! path of the contract (GET gate.job.<jid> per job, gates.id.<gid> cached), and N client
+//! path of the contract (the gate id in the job, gates.id.<gid> cached), and N client
 //! threads sending one request at a time.
 //!
 //! `cargo run --release -p gate --example echo_bench -- [connections] [seconds] [rate]`
@@ -224,13 +224,8 @@ fn echo_worker(nats_url: &str, redis_url: &str, stop: &AtomicBool) {
             .iter()
             .map(|m| contract::parse_job(&m.payload).unwrap())
             .collect();
-        let mut pipe = redis::pipe();
         for job in &jobs_in {
-            pipe.cmd("GET").arg(contract::job_key(job.jid));
-        }
-        let gids: Vec<Option<u32>> = redis.run(|c| pipe.query(c)).unwrap();
-        for (job, gid) in jobs_in.iter().zip(gids) {
-            let Some(gid) = gid else { continue };
+            let Some(gid) = job.header.gate else { continue };
             let addr = gate_addrs.entry(gid).or_insert_with(|| {
                 redis
                     .run(|c| redis::cmd("GET").arg(contract::gate_key(gid)).query(c))

@@ -1,18 +1,20 @@
-//! The job dispatcher thread: stores `gate.job.<jid>` for a whole batch of jobs in one
-//! Redis pipeline, then publishes them on NATS `jobs`.
+//! The job dispatcher thread: publishes the jobs of each batch on NATS `jobs`, each
+//! carrying this gate's id, its time left and the client's address (the contract's job
+//! line). The seed contract also stored `gate.job.<jid>` in Redis for every job so that
+//! workers could find the gate; the gate id in the job makes that record, and the Redis
+//! round trip per batch, unnecessary (docs/PROTOCOL.md, "Project additions").
 //!
 //! The event loop hands over the jobs of each iteration and keeps serving sockets; jobs
-//! that cannot be stored or published are reported back so their clients get the -2
-//! answer at once instead of waiting for the job timeout.
+//! that cannot be published are reported back so their clients get the -2 answer at once
+//! instead of waiting for the job timeout.
 
 use std::net::IpAddr;
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::Instant;
 
-use shared::contract::{encode_job, JobHeader, JOBS_SUBJECT, JOB_ID_LEN, JOB_KEY_TTL_SECS};
+use shared::contract::{encode_job, JobHeader, JOBS_SUBJECT, JOB_ID_LEN};
 use shared::nats::Client;
-use shared::redis_conn::RedisPool;
 
 use crate::gate_metrics::GateMetrics;
 use crate::job_id::JobId;
@@ -52,7 +54,6 @@ pub struct Dispatcher {
     pub jobs: Receiver<Vec<NewJob>>,
     pub failed: Sender<FailedJobs>,
     pub wake_loop: Arc<mio::Waker>,
-    pub redis: Arc<RedisPool>,
     pub nats: Client,
     pub gid: GateIdCell,
     pub metrics: GateMetrics,
@@ -88,26 +89,13 @@ impl Dispatcher {
         }
     }
 
-    /// Stores and publishes `batch`; returns the jobs that did not go out.
+    /// Publishes `batch`; returns the jobs that did not go out.
     fn dispatch(&self, batch: &[NewJob]) -> FailedJobs {
         let all = || batch.iter().map(|j| j.jid).collect::<FailedJobs>();
         let Some(gid) = self.gid.get() else {
             shared::warn!("jobs failed: gate not registered", jobs = batch.len());
             return all();
         };
-        let mut pipe = redis::pipe();
-        for job in batch {
-            pipe.cmd("SET")
-                .arg(shared::contract::job_key(job.jid))
-                .arg(gid)
-                .arg("EX")
-                .arg(JOB_KEY_TTL_SECS)
-                .ignore();
-        }
-        if let Err(e) = self.redis.run(|c| pipe.query::<()>(c)) {
-            shared::warn!("jobs failed: redis", jobs = batch.len(), error = e);
-            return all();
-        }
         let mut failed = FailedJobs::new();
         let now = Instant::now();
         let mut payload = Vec::with_capacity(JOB_ID_LEN + 64);

@@ -136,7 +136,6 @@ impl Gate {
             jobs: dispatch_rx,
             failed: failed_tx,
             wake_loop: waker.clone(),
-            redis,
             nats: nats.clone(),
             gid: gid.clone(),
             metrics: metrics.clone(),

@@ -410,12 +410,29 @@ fn admin_reports_readiness_and_metrics() {
 }
 
 #[test]
-fn a_redis_outage_answers_at_once_instead_of_hanging() {
+fn a_redis_outage_does_not_stop_jobs_to_a_gate_workers_know() {
+    // Jobs carry their gate's id, so dispatching needs no Redis; a worker that has the
+    // gate's address cached answers while Redis is down.
     let mut servers = Servers::start();
     let gate = servers.gate();
+    let _worker = servers.worker("w1");
+    let mut client = TestClient::connect(gate.client_addr());
+    client.request(1, 1);
+    assert_eq!(data_of(&client.read_answer().unwrap()), (1, 1));
     servers.redis.kill();
     let (code, body) = testkit::http_get(gate.admin_addr(), "/readyz").unwrap();
     assert_eq!(code, 503, "{body}");
+    client.request(1, 2);
+    assert_eq!(data_of(&client.read_answer().unwrap()), (1, 2));
+    assert_eq!(gate.metrics().dispatch_failures.get(), 0);
+}
+
+#[test]
+fn a_gate_that_never_registered_answers_at_once_instead_of_hanging() {
+    // Without Redis at start the gate has no id: nobody could answer its jobs.
+    let mut servers = Servers::start();
+    servers.redis.kill();
+    let gate = servers.gate();
     let mut client = TestClient::connect(gate.client_addr());
     client.request(1, 1);
     assert_eq!(client.read_answer().unwrap(), timeout_json());

@@ -30,7 +30,6 @@ fn job_line(jid: contract::JobId, request: &Value) -> Vec<u8> {
 struct Gate {
     listener: TcpListener,
     reader: Option<BufReader<std::net::TcpStream>>,
-    redis: RedisPool,
     nats: shared::nats::Client,
 }
 
@@ -41,16 +40,6 @@ impl Gate {
         let start = Instant::now();
         for request in requests {
             let jid = contract::JobId::random();
-            self.redis
-                .run(|c| {
-                    redis::cmd("SET")
-                        .arg(contract::job_key(jid))
-                        .arg("0")
-                        .arg("EX")
-                        .arg(60)
-                        .query::<()>(c)
-                })
-                .unwrap();
             self.nats
                 .publish(contract::JOBS_SUBJECT, &job_line(jid, request))
                 .unwrap();
@@ -102,7 +91,6 @@ fn main() {
     let mut gate = Gate {
         listener,
         reader: None,
-        redis: gate_redis,
         nats: shared::nats::Client::connect(&nats.url(), shared::nats::Options::default()).unwrap(),
     };
 

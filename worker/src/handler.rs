@@ -165,17 +165,21 @@ pub fn handle_from(
     })
 }
 
-/// [`handle`] for a job from a gate: when the request carries a token, its revocation
-/// key and `job_key` (the contract's key of the job's gate id) are read in one `MGET`,
-/// which saves a Redis round trip per job. Also returns the gate id `job_key` held, if it
-/// was read (a value that is no gate id counts as none).
+/// [`handle`] for a job from a gate. A job that names its gate needs no lookup: pass
+/// `job_key` `None`. For a job that does not (a seed-contract gate), when the request
+/// carries a token, its revocation key and `job_key` (the contract's key of the job's gate
+/// id) are read in one `MGET`, which saves a Redis round trip. Also returns the gate id
+/// `job_key` held, if it was read (a value that is no gate id counts as none).
 pub fn handle_job(
     services: &Services,
     config: &GameConfig,
     line: &str,
-    job_key: &str,
+    job_key: Option<&str>,
     client: Option<IpAddr>,
 ) -> (Response, Option<Option<u32>>) {
+    let Some(job_key) = job_key else {
+        return (handle_from(services, config, line, client), None);
+    };
     let mut gate = None;
     let response = guarded(|| {
         dispatch(services, config, line, client, &mut |token| {
@@ -349,19 +353,23 @@ mod tests {
             .run(|c| redis::cmd("SET").arg("gate.job.j1").arg("7").query::<()>(c))
             .unwrap();
 
-        let (r, gate) = handle_job(&services, &config, &line, "gate.job.j1", None);
+        let (r, gate) = handle_job(&services, &config, &line, Some("gate.job.j1"), None);
         assert_eq!((r.status, gate), (0, Some(Some(7))));
-        let (r, gate) = handle_job(&services, &config, &line, "gate.job.gone", None);
+        let (r, gate) = handle_job(&services, &config, &line, Some("gate.job.gone"), None);
         assert_eq!((r.status, gate), (0, Some(None)), "read, and not there");
 
         issue(); // a newer token revokes the one in `line`
-        let (r, gate) = handle_job(&services, &config, &line, "gate.job.j1", None);
+        let (r, gate) = handle_job(&services, &config, &line, Some("gate.job.j1"), None);
         assert_eq!(r.status, Status::InvalidToken.code());
         assert_eq!(gate, Some(Some(7)));
 
         // Without a token nothing is read on the way; the caller looks the gate up.
         let public = json!({"function":"login_unique","data":{}}).to_string();
-        let (_, gate) = handle_job(&services, &config, &public, "gate.job.j1", None);
+        let (_, gate) = handle_job(&services, &config, &public, Some("gate.job.j1"), None);
+        assert_eq!(gate, None);
+        // A job that names its gate: nothing is looked up, the token still checked.
+        let (r, gate) = handle_job(&services, &config, &line, None, None);
+        assert_eq!(r.status, Status::InvalidToken.code());
         assert_eq!(gate, None);
     }
 

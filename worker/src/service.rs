@@ -275,17 +275,25 @@ fn run_job(
     received: Instant,
 ) {
     let config = live.get();
-    let (response, gate) = handler::handle_job(
-        services,
-        &config,
-        &job.line,
-        &contract::job_key(job.jid),
-        job.header.client,
-    );
+    // A job that names its gate is answered there; one that does not (a seed-contract
+    // gate) has its gate read from `gate.job.<jid>`, with the token's check when it has one.
+    let job_key = contract::job_key(job.jid);
+    let lookup = job.header.gate.is_none().then_some(job_key.as_str());
+    let (response, looked_up) =
+        handler::handle_job(services, &config, &job.line, lookup, job.header.client);
     metrics.count_status(response.status);
     shared::debug!("job answered", jid = job.jid, status = response.status);
-    // A gate id read with the token (even one that expired while the job ran: the gate
-    // then drops the answer) saves reading it again.
+    if job.expired(Instant::now()) {
+        // The gate answered -2 already and would drop this answer.
+        metrics.undelivered.inc();
+        shared::warn!("job expired before its answer", jid = job.jid);
+        metrics.latency.observe_since(received);
+        return;
+    }
+    let gate = match job.header.gate {
+        Some(gid) => Some(Some(gid)),
+        None => looked_up,
+    };
     match link.send_looked_up(job.jid, gate, &response.to_json()) {
         Ok(()) => {}
         Err(LinkError::JobExpired) => {

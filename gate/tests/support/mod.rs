@@ -79,6 +79,7 @@ impl TestWorker {
         let thread = std::thread::spawn(move || {
             let _client = client;
             let mut gates: HashMap<String, TcpStream> = HashMap::new();
+            let mut addrs: HashMap<u32, String> = HashMap::new();
             while !stop2.load(Ordering::SeqCst) {
                 let first = match jobs.recv_timeout(Duration::from_millis(20)) {
                     Ok(m) => m,
@@ -93,7 +94,7 @@ impl TestWorker {
                 for msg in batch.iter().rev() {
                     let job = contract::parse_job(&msg.payload).unwrap();
                     let response = respond(job.line, &job.header, name);
-                    if answer(&redis, &mut gates, job.jid, &response) {
+                    if answer(&redis, &mut addrs, &mut gates, &job, &response) {
                         answered2.fetch_add(1, Ordering::SeqCst);
                     }
                 }
@@ -134,23 +135,32 @@ fn respond(line: &str, header: &contract::JobHeader, worker: &str) -> String {
     .to_string()
 }
 
-/// The contract's return path: gate.job.<jid> -> gid, gates.id.<gid> -> ip:port.
+/// The contract's return path: the job's gate id (`g=`) -> `gates.id.<gid>` -> ip:port,
+/// the address cached per gid as the real worker does (and looked up again when a write
+/// fails).
 fn answer(
     redis: &RedisPool,
+    addrs: &mut HashMap<u32, String>,
     gates: &mut HashMap<String, TcpStream>,
-    jid: contract::JobId,
+    job: &contract::Job,
     response: &str,
 ) -> bool {
-    let lookup = redis.run(|c| {
-        let gid: Option<u32> = redis::cmd("GET").arg(contract::job_key(jid)).query(c)?;
-        let Some(gid) = gid else { return Ok(None) };
-        redis::cmd("GET")
-            .arg(contract::gate_key(gid))
-            .query::<Option<String>>(c)
-    });
-    let Ok(Some(addr)) = lookup else {
+    let jid = job.jid;
+    let Some(gid) = job.header.gate else {
         return false;
     };
+    if !addrs.contains_key(&gid) {
+        let lookup = redis.run(|c| {
+            redis::cmd("GET")
+                .arg(contract::gate_key(gid))
+                .query::<Option<String>>(c)
+        });
+        let Ok(Some(addr)) = lookup else {
+            return false;
+        };
+        addrs.insert(gid, addr);
+    }
+    let addr = addrs[&gid].clone();
     let mut line = Vec::new();
     contract::encode_answer(&mut line, jid, response);
     for _ in 0..2 {
@@ -165,6 +175,7 @@ fn answer(
             return true;
         }
         gates.remove(&addr);
+        addrs.remove(&gid);
     }
     false
 }

@@ -204,6 +204,21 @@ impl FakeGate {
 
     fn publish_with_budget(&self, line: &str, budget_ms: u64) -> String {
         let jid = contract::JobId::random();
+        let header = contract::JobHeader {
+            gate: Some(self.gid),
+            budget_ms: Some(budget_ms),
+            client: Some(std::net::Ipv4Addr::LOCALHOST.into()),
+        };
+        let mut payload = Vec::new();
+        contract::encode_job(&mut payload, jid, &header, line);
+        self.nats.publish(contract::JOBS_SUBJECT, &payload).unwrap();
+        jid.to_string()
+    }
+
+    /// Publishes a job as a seed-contract gate does: no header, the gate's id stored under
+    /// `gate.job.<jid>` instead.
+    fn publish_seed(&self, line: &str) -> String {
+        let jid = contract::JobId::random();
         self.redis
             .run(|c| {
                 redis::cmd("SET")
@@ -214,13 +229,8 @@ impl FakeGate {
                     .query::<()>(c)
             })
             .unwrap();
-        let header = contract::JobHeader {
-            gate: Some(self.gid),
-            budget_ms: Some(budget_ms),
-            client: Some(std::net::Ipv4Addr::LOCALHOST.into()),
-        };
         let mut payload = Vec::new();
-        contract::encode_job(&mut payload, jid, &header, line);
+        contract::encode_job(&mut payload, jid, &contract::JobHeader::default(), line);
         self.nats.publish(contract::JOBS_SUBJECT, &payload).unwrap();
         jid.to_string()
     }

@@ -119,6 +119,17 @@ fn end_to_end_between_nats_and_a_gate() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(gate.ask(late).status, 1, "the account is created only now");
+
+    // A seed-contract gate's job (no header; its gate under `gate.job.<jid>`) is answered
+    // there too, with and without a token.
+    let jid = gate.publish_seed(&json!({"function":"nope","data":{}}).to_string());
+    let (answered, r) = gate.answer();
+    assert_eq!((answered, r.status), (jid, 10));
+    let line = json!({"world":"s0","function":"enter_world","data":{"token":token}});
+    let jid = gate.publish_seed(&line.to_string());
+    let (answered, r) = gate.answer();
+    assert_eq!(answered, jid);
+    assert_eq!(r.status, 98, "{}", r.to_json());
     worker.stop();
 }
 
