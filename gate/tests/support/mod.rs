@@ -149,7 +149,7 @@ fn answer(
     let Some(gid) = job.header.gate else {
         return false;
     };
-    if !addrs.contains_key(&gid) {
+    if let std::collections::hash_map::Entry::Vacant(slot) = addrs.entry(gid) {
         let lookup = redis.run(|c| {
             redis::cmd("GET")
                 .arg(contract::gate_key(gid))
@@ -158,7 +158,7 @@ fn answer(
         let Ok(Some(addr)) = lookup else {
             return false;
         };
-        addrs.insert(gid, addr);
+        slot.insert(addr);
     }
     let addr = addrs[&gid].clone();
     let mut line = Vec::new();
