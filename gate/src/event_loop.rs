@@ -285,7 +285,7 @@ impl EventLoop {
                 self.begin_drain(now);
             }
             // Jobs go out before the answers are written: those writes take a while, and
-            // the dispatcher's Redis round trip can run meanwhile.
+            // the dispatcher's publishing can run meanwhile.
             self.send_new_jobs();
             self.flush_dirty(now);
             // Connections that resumed reading while flushing may have made new jobs.
