@@ -164,15 +164,21 @@ impl Drop for Process {
     }
 }
 
-fn wait_until(what: &str, log: &Path, process: &mut Process, mut ready: impl FnMut() -> bool) {
+/// Waits until `ready`; `Err(log)` when the process exited during start. Panics when it
+/// is not ready within the start timeout.
+fn wait_until(
+    what: &str,
+    log: &Path,
+    process: &mut Process,
+    mut ready: impl FnMut() -> bool,
+) -> Result<(), String> {
     let deadline = Instant::now() + START_TIMEOUT;
     while Instant::now() < deadline {
         if ready() {
-            return;
+            return Ok(());
         }
         if process.exited() {
-            let text = std::fs::read_to_string(log).unwrap_or_default();
-            panic!("{what} exited during start; its log:\n{text}");
+            return Err(std::fs::read_to_string(log).unwrap_or_default());
         }
         sleep(Duration::from_millis(20));
     }
@@ -223,18 +229,41 @@ impl Server {
         command: fn(&Path, u16) -> Command,
         ready: fn(u16) -> bool,
     ) -> Server {
-        let port = free_port();
-        let process = Self::spawn(name, &dir, port, command);
-        let mut server = Server {
-            name,
-            port,
-            dir,
-            process,
-            command,
-            ready,
-        };
-        server.wait_ready();
-        server
+        Self::start_on(name, dir, command, ready, free_port)
+    }
+
+    /// As [`Server::start`], taking its ports from `ports`.
+    fn start_on(
+        name: &'static str,
+        mut dir: TempDir,
+        command: fn(&Path, u16) -> Command,
+        ready: fn(u16) -> bool,
+        mut ports: impl FnMut() -> u16,
+    ) -> Server {
+        // A port free a moment ago may be taken by a parallel test before the server binds
+        // it: then the server exits saying so, and is started again on another port.
+        for attempt in 1.. {
+            let port = ports();
+            let process = Self::spawn(name, &dir, port, command);
+            let mut server = Server {
+                name,
+                port,
+                dir,
+                process,
+                command,
+                ready,
+            };
+            match server.try_wait_ready() {
+                Ok(()) => return server,
+                Err(log) if attempt < 4 && log.to_lowercase().contains("already in use") => {
+                    eprintln!("testkit: {name} lost port {port} to another process; again");
+                    let Server { dir: kept, .. } = server;
+                    dir = kept;
+                }
+                Err(log) => panic!("{name} exited during start; its log:\n{log}"),
+            }
+        }
+        unreachable!("the loop returns or panics")
     }
 
     fn spawn(
@@ -247,10 +276,16 @@ impl Server {
         Process::spawn(name, command(dir.path(), port), &log)
     }
 
-    fn wait_ready(&mut self) {
+    fn try_wait_ready(&mut self) -> Result<(), String> {
         let (port, ready) = (self.port, self.ready);
         let log = self.dir.path().join(format!("{}.log", self.name));
-        wait_until(self.name, &log, &mut self.process, || ready(port));
+        wait_until(self.name, &log, &mut self.process, || ready(port))
+    }
+
+    fn wait_ready(&mut self) {
+        if let Err(log) = self.try_wait_ready() {
+            panic!("{} exited during start; its log:\n{log}", self.name);
+        }
     }
 
     fn restart(&mut self) {
@@ -586,6 +621,29 @@ pub fn http_get(addr: std::net::SocketAddr, path: &str) -> std::io::Result<(u16,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_whose_port_was_taken_starts_on_another() {
+        let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+        let taken_port = taken.local_addr().unwrap().port();
+        let mut first = true;
+        let server = Server::start_on(
+            "redis-server",
+            TempDir::new("redis-taken"),
+            Redis::command,
+            |port| probe(port, b"PING\r\n", b"+PONG"),
+            || {
+                if std::mem::take(&mut first) {
+                    taken_port
+                } else {
+                    free_port()
+                }
+            },
+        );
+        assert!(!first, "the taken port was tried first");
+        assert_ne!(server.port, taken_port);
+        assert!(probe(server.port, b"PING\r\n", b"+PONG"));
+    }
 
     #[test]
     fn redis_answers_ping_and_stops_with_its_handle() {
