@@ -84,22 +84,10 @@ fn at_once(
     n: usize,
     call: impl Fn(usize) -> (&'static str, Value) + Sync,
 ) -> Vec<i32> {
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..n)
-            .map(|i| {
-                let call = &call;
-                scope.spawn(move || {
-                    let (function, data) = call(i);
-                    g.call(token, function, data).status
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    super::at_once(n, |i| {
+        let (function, data) = call(i);
+        g.call(token, function, data).status
     })
-}
-
-fn count(statuses: &[i32], status: i32) -> usize {
-    statuses.iter().filter(|s| **s == status).count()
 }
 
 #[test]

@@ -66,22 +66,6 @@ impl Friends {
     }
 }
 
-fn statuses_of(calls: usize, call: impl Fn(usize) -> i32 + Sync) -> Vec<i32> {
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..calls)
-            .map(|i| {
-                let call = &call;
-                scope.spawn(move || call(i))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    })
-}
-
-fn count(statuses: &[i32], status: i32) -> usize {
-    statuses.iter().filter(|s| **s == status).count()
-}
-
 #[test]
 fn requests_are_one_sided_until_accepted() {
     let f = Friends::start(json!({}), 50);
@@ -426,7 +410,7 @@ fn the_friend_limit_holds_under_concurrent_accepts() {
             f.request_from(&ann, &gn)
         })
         .collect();
-    let statuses = statuses_of(6, |i| {
+    let statuses = at_once(6, |i| {
         g.call(&ann, "respond_friend", json!({"key": keys[i]}))
             .status
     });
@@ -459,7 +443,7 @@ fn requests_hearts_and_collections_happen_once_under_concurrency() {
         f.befriend(token, &format!("F{i}"), &ann, "Ann");
     }
     // send_gift_all at once (and single gifts with it): one heart per friend
-    let statuses = statuses_of(6, |i| {
+    let statuses = at_once(6, |i| {
         if i < 4 {
             g.call(&ann, "send_gift_all", json!({})).status
         } else {
@@ -481,7 +465,7 @@ fn requests_hearts_and_collections_happen_once_under_concurrency() {
     }
     let names = json!({"gns": ["F0", "F1", "F2", "F3"]});
     let rewards = std::sync::Mutex::new(Vec::new());
-    let statuses = statuses_of(6, |_| {
+    let statuses = at_once(6, |_| {
         let r = g.call(&ann, "get_gifts_friend", names.clone());
         rewards.lock().unwrap().push(r.data["reward"].clone());
         r.status
@@ -509,7 +493,7 @@ fn requests_hearts_and_collections_happen_once_under_concurrency() {
     for (i, gn) in targets.iter().enumerate() {
         g.player(&format!("t{i}"), gn);
     }
-    let statuses = statuses_of(10, |i| {
+    let statuses = at_once(10, |i| {
         g.call(
             &friends[0],
             "request_friend",

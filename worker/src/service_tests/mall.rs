@@ -69,22 +69,6 @@ fn purchases(g: &Game, order_id: &str) -> u64 {
         .unwrap()
 }
 
-fn at_once(n: usize, call: impl Fn(usize) -> i32 + Sync) -> Vec<i32> {
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..n)
-            .map(|i| {
-                let call = &call;
-                scope.spawn(move || call(i))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    })
-}
-
-fn count(statuses: &[i32], status: i32) -> usize {
-    statuses.iter().filter(|s| **s == status).count()
-}
-
 // ------------------------------------------------------------------------------ purchases
 
 #[test]

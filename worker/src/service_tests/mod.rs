@@ -285,6 +285,25 @@ impl FakeGate {
     }
 }
 
+/// Runs `call(i)` for every `i` in `0..n`, each on its own thread, all at once (the
+/// concurrency tests' race); the results in the order of `i`.
+fn at_once<T: Send>(n: usize, call: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let call = &call;
+                scope.spawn(move || call(i))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// How many of `statuses` are `status`.
+fn count(statuses: &[i32], status: i32) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
+
 fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut conn = TcpStream::connect(addr).unwrap();

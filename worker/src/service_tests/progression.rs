@@ -33,22 +33,6 @@ fn player(g: &Game, uid: &str, gn: &str, diamonds: u64) -> String {
     token
 }
 
-fn statuses_of(calls: usize, call: impl Fn(usize) -> i32 + Sync) -> Vec<i32> {
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..calls)
-            .map(|i| {
-                let call = &call;
-                scope.spawn(move || call(i))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    })
-}
-
-fn count(statuses: &[i32], status: i32) -> usize {
-    statuses.iter().filter(|s| **s == status).count()
-}
-
 /// The ids of today's tasks `get_all_task` lists.
 fn task_ids(g: &Game, token: &str) -> Vec<u64> {
     g.ok(token, "get_all_task", json!({}))["tasks"]
@@ -108,7 +92,7 @@ fn check_in_signs_once_a_day_with_the_days_reward() {
     // The next game day starts at 00:00 UTC+8; its reward is "3" (100 exp points), and
     // of eight racing calls one signs.
     g.s.services.clock.advance(12 * 3600);
-    let statuses = statuses_of(8, |_| g.call(&ann, "check_in_sign", json!({})).status);
+    let statuses = at_once(8, |_| g.call(&ann, "check_in_sign", json!({})).status);
     assert_eq!(
         (count(&statuses, 0), count(&statuses, 99)),
         (1, 7),
@@ -195,7 +179,7 @@ fn supplement_makes_up_the_past_days_of_this_month_for_its_price() {
     // Six racing calls: one pays for days 1 to 4 (320 diamonds) and gets day 2's 100.
     g.s.services.clock.set(MARCH_2 + 3 * DAY);
     let ben = player(&g, "su_b", "Ben", 1000);
-    let statuses = statuses_of(6, |_| g.call(&ben, "check_in_supplement", json!({})).status);
+    let statuses = at_once(6, |_| g.call(&ben, "check_in_supplement", json!({})).status);
     assert_eq!(
         (count(&statuses, 0), count(&statuses, 98)),
         (1, 5),
@@ -257,7 +241,7 @@ fn a_done_task_is_claimed_once_on_its_day() {
 
     // Eight racing claims: one grant.
     let before = g.qty("tk_a", 3, 5);
-    let statuses = statuses_of(8, |_| {
+    let statuses = at_once(8, |_| {
         g.call(&ann, "get_task_reward", json!({"task_id": 1}))
             .status
     });
@@ -402,7 +386,7 @@ fn achievements_count_logins_and_each_step_is_claimed_once() {
     // Eight racing claims of one step: one grant.
     g.ok(&ann, "activate_achievement", json!({"aid": 102}));
     let diamonds = g.qty("ac_a", 3, 5);
-    let statuses = statuses_of(8, |_| {
+    let statuses = at_once(8, |_| {
         g.call(
             &ann,
             "get_achievement_reward",
@@ -511,7 +495,7 @@ fn doing_the_counted_things_makes_tasks_done_and_claimable_once() {
     assert!(!task_ids(&g, &ann).contains(&12));
     g.ok(&ann, "check_in_family", json!({}));
     assert!(task_ids(&g, &ann).contains(&12));
-    let statuses = statuses_of(6, |_| claim_task(&ann, 12));
+    let statuses = at_once(6, |_| claim_task(&ann, 12));
     assert_eq!(
         (count(&statuses, 0), count(&statuses, 99)),
         (1, 5),

@@ -112,12 +112,7 @@ fn answer(g: &Game, token: &str, function: &str) -> (i32, Value) {
 }
 
 fn at_once(g: &Game, token: &str, n: usize, function: &str) -> Vec<(i32, Value)> {
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..n)
-            .map(|_| scope.spawn(|| answer(g, token, function)))
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    })
+    super::at_once(n, |_| answer(g, token, function))
 }
 
 fn count(answers: &[(i32, Value)], status: i32) -> usize {
@@ -575,23 +570,14 @@ fn many_players_making_stores_at_once_never_deadlock() {
             t
         })
         .collect();
-    let g = &g;
-    let statuses: Vec<i32> = std::thread::scope(|scope| {
-        let handles: Vec<_> = players
-            .iter()
-            .map(|t| {
-                scope.spawn(move || {
-                    (0..8)
-                        .map(|_| answer(g, t, "single_pump_coin").0)
-                        .collect::<Vec<i32>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
-    });
+    let statuses: Vec<i32> = super::at_once(players.len(), |i| {
+        (0..8)
+            .map(|_| answer(&g, &players[i], "single_pump_coin").0)
+            .collect::<Vec<i32>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect();
     assert_eq!(statuses.len(), 24 * 8);
     assert!(statuses.iter().all(|s| *s == 99), "{statuses:?}");
 }
