@@ -14,6 +14,18 @@ use std::time::Duration;
 use serde_json::json;
 use shared::smtp::{self, Address, Message};
 
+/// An HTTP client for one call to a hook the operator configured (the phone hook, the
+/// purchase verifier): `timeout` to connect, twice that for the whole exchange, and a
+/// non-2xx answer handed back as an answer, not an error, so the caller can judge it.
+pub(crate) fn hook_agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_connect(Some(timeout))
+        .timeout_global(Some(timeout * 2))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
 /// The sender address when `--smtp-from` is not given.
 pub const DEFAULT_FROM: &str = "noreply@lukseun.invalid";
 /// The time each network step may take when `Settings` does not say otherwise.
@@ -172,12 +184,7 @@ pub fn send_phone_code(
         return Err(NotifyError::NotConfigured);
     }
     check_phone(phone)?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_connect(Some(settings.timeout))
-        .timeout_global(Some(settings.timeout * 2))
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = hook_agent(settings.timeout);
     let url = &settings.phone_hook_url;
     let mut response = agent
         .post(url)

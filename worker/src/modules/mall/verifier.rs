@@ -216,12 +216,7 @@ pub fn verify(settings: &VerifierSettings, receipt: &Receipt) -> Verdict {
             settings.in_flight.max
         ));
     };
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_connect(Some(settings.timeout))
-        .timeout_global(Some(settings.timeout * 2))
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = crate::notify::hook_agent(settings.timeout);
     let url = &settings.url;
     let mut response = match agent.post(url).send_json(receipt.to_json()) {
         Ok(response) => response,
