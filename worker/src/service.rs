@@ -277,10 +277,18 @@ fn run_job(
     let config = live.get();
     // A job that names its gate is answered there; one that does not (a seed-contract
     // gate) has its gate read from `gate.job.<jid>`, with the token's check when it has one.
-    let job_key = contract::job_key(job.jid);
-    let lookup = job.header.gate.is_none().then_some(job_key.as_str());
-    let (response, looked_up) =
-        handler::handle_job(services, &config, &job.line, lookup, job.header.client);
+    let job_key = job
+        .header
+        .gate
+        .is_none()
+        .then(|| contract::job_key(job.jid));
+    let (response, looked_up) = handler::handle_job(
+        services,
+        &config,
+        &job.line,
+        job_key.as_deref(),
+        job.header.client,
+    );
     metrics.count_status(response.status);
     shared::debug!("job answered", jid = job.jid, status = response.status);
     if job.expired(Instant::now()) {
