@@ -39,6 +39,15 @@ const SPEC: Spec = Spec {
             "1",
             "requests in flight per player in closed loop",
         ),
+        Opt::switch(
+            "one-request-per-connection",
+            "each request on a new connection: connect, send, read the answer, close (closed loop: --pipeline such connections per player at a time)",
+        ),
+        Opt::value(
+            "loop-threads",
+            "1",
+            "event loop threads the players are spread over",
+        ),
         Opt::value("world", "s0", "world the players enter"),
         Opt::value(
             "mix",
@@ -92,6 +101,8 @@ fn main() {
         warmup: Duration::from_secs_f64(cfg.require("warmup-secs")),
         rate: cfg.require("rate"),
         pipeline: cfg.require::<usize>("pipeline").max(1),
+        one_per_connection: cfg.switch("one-request-per-connection"),
+        loop_threads: cfg.require::<usize>("loop-threads").max(1),
         world: cfg.get("world").to_string(),
         mix,
         timeout: Duration::from_secs_f64(cfg.require("timeout-secs")),
@@ -100,11 +111,16 @@ fn main() {
     if plan.gates.is_empty() {
         fail("no gate address");
     }
-    let mode = if plan.rate > 0.0 {
+    let mut mode = if plan.rate > 0.0 {
         format!("open loop at {} req/s", plan.rate)
     } else {
         format!("closed loop, pipeline {}", plan.pipeline)
     };
+    if plan.one_per_connection {
+        mode.push_str(", one request per connection");
+        // Every request in flight is a descriptor.
+        let _ = shared::fd_limit::raise_to_hard_limit();
+    }
     eprintln!(
         "loadgen: {} players on {}, {mode}, mix {}, {:.0} s + {:.0} s warm-up",
         plan.connections,

@@ -1,10 +1,13 @@
-//! Virtual players: log in, enter a world, then call the mix closed-loop (as fast as answers
+//! Virtual players: log in (one blocking client each, one after the other), enter a world,
+//! then call the mix on the event loops (`event_loop.rs`) closed-loop (as fast as answers
 //! come, with a pipeline depth) or open-loop (a fixed rate; latency counts from the moment
-//! a request was due, so a stalled server cannot hide its queueing: no coordinated omission).
+//! a request was due, so a stalled server cannot hide its queueing: no coordinated
+//! omission), keep-alive or with one request per connection.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::collections::HashMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -12,7 +15,8 @@ use serde_json::{Map, Value};
 
 use crate::calls::{Caller, Lines};
 use crate::chat::{Chat, ChatPlan};
-use crate::mix::{Mix, Rng};
+use crate::event_loop::{self, LoopPlayer, Settings, Shard};
+use crate::mix::Mix;
 use crate::stats::Stats;
 use shared::gate_client::{request_line, Answer, GateClient};
 
@@ -25,6 +29,10 @@ pub struct Plan {
     /// Requests per second over all connections; 0 runs closed-loop.
     pub rate: f64,
     pub pipeline: usize,
+    /// Connect, send one request, read its answer and close, instead of keep-alive.
+    pub one_per_connection: bool,
+    /// Event loop threads the players are spread over.
+    pub loop_threads: usize,
     pub world: String,
     pub mix: Mix,
     /// Longest wait for one answer before it counts as lost.
@@ -113,6 +121,43 @@ impl Player {
         })
     }
 
+    /// The player as an event loop takes it over: the gate's address resolved (once per
+    /// address), and the login connection unless every request gets its own.
+    fn into_loop_player(
+        self,
+        plan: &Plan,
+        addresses: &mut HashMap<String, SocketAddr>,
+    ) -> Result<LoopPlayer, String> {
+        let addr = match addresses.get(&self.addr) {
+            Some(a) => *a,
+            None => {
+                let a = self
+                    .addr
+                    .to_socket_addrs()
+                    .ok()
+                    .and_then(|mut a| a.next())
+                    .ok_or_else(|| format!("{}: no address", self.addr))?;
+                addresses.insert(self.addr.clone(), a);
+                a
+            }
+        };
+        let stream = if plan.one_per_connection {
+            None
+        } else {
+            // A second descriptor of the socket; dropping the client closes the first.
+            Some(
+                self.client
+                    .try_clone_writer()
+                    .map_err(|e| format!("{}: {e}", self.addr))?,
+            )
+        };
+        Ok(LoopPlayer {
+            addr,
+            stream,
+            lines: self.lines,
+        })
+    }
+
     /// A chat login nonce for an edge (`get_login_token_chat`).
     pub fn chat_nonce(&mut self) -> Result<String, String> {
         let line = request_line(
@@ -141,7 +186,8 @@ fn token_of(answer: &Answer, function: &str, ok: &[i64]) -> Result<String, Strin
     }
 }
 
-/// Logs every player in, then runs the plan; returns the merged stats of the measured window.
+/// Logs every player in, then runs the plan on the event loops; returns the merged stats
+/// of the measured window.
 pub fn run(plan: &Plan, progress: Arc<Progress>) -> Result<Report, String> {
     let mut players = Vec::with_capacity(plan.connections);
     for i in 0..plan.connections {
@@ -157,6 +203,12 @@ pub fn run(plan: &Plan, progress: Arc<Progress>) -> Result<Report, String> {
         }
         None => None,
     };
+    let threads = plan.loop_threads.clamp(1, players.len().max(1));
+    let mut groups: Vec<Vec<LoopPlayer>> = (0..threads).map(|_| Vec::new()).collect();
+    let mut addresses = HashMap::new();
+    for (i, player) in players.into_iter().enumerate() {
+        groups[i % threads].push(player.into_loop_player(plan, &mut addresses)?);
+    }
     let start = Instant::now();
     let window = Window {
         start,
@@ -164,34 +216,47 @@ pub fn run(plan: &Plan, progress: Arc<Progress>) -> Result<Report, String> {
         end: start + plan.warmup + plan.duration,
     };
     let chat = chat.map(|c| thread::spawn(move || c.run(window)));
-    let per_connection_rate = plan.rate / plan.connections as f64;
-    let handles: Vec<_> = players
-        .into_iter()
-        .enumerate()
-        .map(|(i, player)| {
-            let plan = plan.clone();
-            let progress = progress.clone();
-            thread::spawn(move || {
-                let rng = Rng::new(0x9e37_79b9_7f4a_7c15 ^ ((i as u64 + 1) * 0x1000_0001));
-                if plan.rate > 0.0 {
-                    // Spread the players' schedules over one interval: all starting at the
-                    // same instant would send every request in bursts of `connections`.
-                    let phase = i as f64 / plan.connections as f64 / per_connection_rate;
-                    let window = Window {
-                        start: window.start + Duration::from_secs_f64(phase),
-                        ..window
-                    };
-                    open_loop(player, &plan, per_connection_rate, window, rng, &progress)
-                } else {
-                    closed_loop(player, &plan, window, rng, &progress)
-                }
+    let settings = Settings {
+        window,
+        pipeline: plan.pipeline,
+        one_per_connection: plan.one_per_connection,
+        timeout: plan.timeout,
+        mix: plan.mix.clone(),
+    };
+    let shards = groups.into_iter().enumerate().map(|(t, players)| {
+        // Open loop: each loop's share of the rate, in proportion to its players, and
+        // loop t's schedule starting t/rate in, so the loops' requests interleave.
+        let share = players.len() as f64 / plan.connections as f64;
+        Shard {
+            rate: (plan.rate > 0.0).then(|| plan.rate * share),
+            first_due: start + Duration::from_secs_f64(t as f64 / plan.rate.max(1e-9)),
+            seed: 0x9e37_79b9_7f4a_7c15 ^ ((t as u64 + 1) * 0x1000_0001),
+            players,
+        }
+    });
+    let results: Vec<_> = thread::scope(|s| {
+        let handles: Vec<_> = shards
+            .map(|shard| {
+                let (settings, progress) = (&settings, &*progress);
+                thread::Builder::new()
+                    .name("loadgen-loop".into())
+                    .spawn_scoped(s, move || event_loop::run(shard, settings, progress))
             })
-        })
-        .collect();
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h {
+                Ok(h) => h
+                    .join()
+                    .map_err(|_| "a load thread panicked".to_string())?
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(format!("start a load thread: {e}")),
+            })
+            .collect()
+    });
     let mut total = Stats::default();
-    for h in handles {
-        let stats = h.join().map_err(|_| "a load thread panicked".to_string())?;
-        total.merge(&stats);
+    for stats in results {
+        total.merge(&stats?);
     }
     let chat = match chat {
         Some(h) => Some(h.join().map_err(|_| "a chat thread panicked".to_string())?),
@@ -214,7 +279,7 @@ impl Window {
     }
 }
 
-fn record(stats: &mut Stats, progress: &Progress, status: i64, latency: Duration) {
+pub(crate) fn record(stats: &mut Stats, progress: &Progress, status: i64, latency: Duration) {
     stats.record(status, latency);
     progress.answered.fetch_add(1, Ordering::Relaxed);
     if status != 0 {
@@ -224,133 +289,11 @@ fn record(stats: &mut Stats, progress: &Progress, status: i64, latency: Duration
 
 /// Requests that got no answer: lost when the client waited in vain, cut when the
 /// connection broke under them. The progress line counts both as unanswered.
-fn count_unanswered(stats: &mut Stats, progress: &Progress, n: u64, timed_out: bool) {
+pub(crate) fn count_unanswered(stats: &mut Stats, progress: &Progress, n: u64, timed_out: bool) {
     if timed_out {
         stats.lost += n;
     } else {
         stats.cut += n;
     }
     progress.lost.fetch_add(n, Ordering::Relaxed);
-}
-
-fn closed_loop(
-    mut player: Player,
-    plan: &Plan,
-    window: Window,
-    mut rng: Rng,
-    progress: &Progress,
-) -> Stats {
-    let mut stats = Stats::default();
-    let mut in_flight: VecDeque<Instant> = VecDeque::with_capacity(plan.pipeline);
-    loop {
-        // `Some(timed_out)` once the connection is unusable.
-        let mut broken = None;
-        while in_flight.len() < plan.pipeline && Instant::now() < window.end {
-            let line = player.lines.pick(&plan.mix, rng.next_u64());
-            if player.client.send(&line).is_err() {
-                broken = Some(false);
-                break;
-            }
-            in_flight.push_back(Instant::now());
-        }
-        if broken.is_none() {
-            let Some(&sent) = in_flight.front() else {
-                return stats;
-            };
-            match player.client.receive() {
-                Ok(answer) => {
-                    in_flight.pop_front();
-                    if window.measured(sent) {
-                        record(&mut stats, progress, answer.status, sent.elapsed());
-                    }
-                    continue;
-                }
-                Err(e) => broken = Some(e.is_timeout()),
-            }
-        }
-        if let Some(timed_out) = broken {
-            // What was in flight is lost (no answer in time) or cut (the connection broke);
-            // carry on with a new connection.
-            let unanswered = in_flight.drain(..).filter(|s| window.measured(*s)).count() as u64;
-            count_unanswered(&mut stats, progress, unanswered, timed_out);
-            loop {
-                if Instant::now() >= window.end {
-                    return stats;
-                }
-                match GateClient::connect(&player.addr, plan.timeout) {
-                    Ok(c) => {
-                        player.client = c;
-                        break;
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(100)),
-                }
-            }
-        }
-    }
-}
-
-fn open_loop(
-    mut player: Player,
-    plan: &Plan,
-    rate: f64,
-    window: Window,
-    mut rng: Rng,
-    progress: &Progress,
-) -> Stats {
-    let mut stats = Stats::default();
-    let Ok(mut writer) = player.client.try_clone_writer() else {
-        return stats;
-    };
-    let interval = Duration::from_secs_f64(1.0 / rate.max(1e-6));
-    let (due_tx, due_rx) = mpsc::channel::<Instant>();
-    let mut lines = player.lines;
-    let mix = plan.mix.clone();
-    let writer_failed = Arc::new(AtomicBool::new(false));
-    let failed = writer_failed.clone();
-    let sender = thread::spawn(move || {
-        use std::io::Write;
-        let mut k: u32 = 0;
-        loop {
-            let due = window.start + interval * k;
-            if due >= window.end {
-                return;
-            }
-            let now = Instant::now();
-            if due > now {
-                thread::sleep(due - now);
-            }
-            let line = lines.pick(&mix, rng.next_u64());
-            let mut buf = Vec::with_capacity(line.len() + 2);
-            buf.extend_from_slice(line.as_bytes());
-            buf.extend_from_slice(b"\r\n");
-            if writer.write_all(&buf).is_err() {
-                failed.store(true, Ordering::SeqCst);
-                return;
-            }
-            if due_tx.send(due).is_err() {
-                return;
-            }
-            k += 1;
-        }
-    });
-    for due in due_rx.iter() {
-        match player.client.receive() {
-            Ok(answer) => {
-                if window.measured(due) {
-                    record(&mut stats, progress, answer.status, due.elapsed());
-                }
-            }
-            Err(e) => {
-                let unanswered = u64::from(window.measured(due))
-                    + due_rx.try_iter().filter(|d| window.measured(*d)).count() as u64;
-                count_unanswered(&mut stats, progress, unanswered, e.is_timeout());
-                break;
-            }
-        }
-    }
-    let _ = sender.join();
-    if writer_failed.load(Ordering::SeqCst) {
-        shared::warn!("connection broke while sending", gate = player.addr);
-    }
-    stats
 }
