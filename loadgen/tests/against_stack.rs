@@ -1,5 +1,6 @@
-//! The load generator against the whole system (teststack): a short run of a handful of
-//! players, closed and open loop, with zero errors and only expected statuses.
+//! The load generator against the whole system (teststack): short runs of a handful of
+//! players, closed and open loop, keep-alive and one request per connection, on one or two
+//! event loops, with zero errors and only expected statuses.
 
 use std::process::Command;
 
@@ -63,8 +64,96 @@ fn a_handful_of_players_run_closed_and_open_loop_without_errors() {
     );
     assert_clean(&open);
     // 200/s for 2 s: the schedule, not the server, sets the count.
-    let sent = open["requests"].as_u64().unwrap();
-    assert!((380..=420).contains(&sent), "open loop sent {sent}: {open}");
+    assert_eq!(open["requests"], 400, "{open}");
+}
+
+fn accepted(stack: &teststack::Stack) -> u64 {
+    let gate = stack.gate.as_ref().expect("gate running");
+    gate.metrics().connections_accepted.get()
+}
+
+#[test]
+fn one_request_per_connection_opens_a_connection_per_request_and_counts_each_status() {
+    let stack = teststack::Stack::start();
+    let mix = "get_info_player:1,no_such_function:1";
+    let before = accepted(&stack);
+    let closed = run_loadgen(
+        &stack,
+        &[
+            "--connections",
+            "3",
+            "--pipeline",
+            "2",
+            "--mix",
+            mix,
+            "--one-request-per-connection",
+        ],
+    );
+    let after_closed = accepted(&stack);
+    let open = run_loadgen(
+        &stack,
+        &[
+            "--connections",
+            "2",
+            "--rate",
+            "100",
+            "--mix",
+            mix,
+            "--one-request-per-connection",
+        ],
+    );
+    let after_open = accepted(&stack);
+    for report in [&closed, &open] {
+        assert_eq!(
+            (&report["lost"], &report["cut"]),
+            (&0.into(), &0.into()),
+            "{report}"
+        );
+        assert_eq!(report["timed_out"], 0, "{report}");
+        // Both functions were called and each status counted under its own code.
+        let ok = report["ok"].as_u64().unwrap();
+        let unknown = report["errors"]["10"].as_u64().unwrap_or(0);
+        assert!(ok > 0 && unknown > 0, "{report}");
+        assert_eq!(
+            ok + unknown,
+            report["requests"].as_u64().unwrap(),
+            "{report}"
+        );
+    }
+    assert_eq!(open["requests"], 200, "{open}");
+    // A connection per login and one per request (the warm-up's too, hence at least).
+    let per_request = |delta: u64, report: &serde_json::Value, logins: u64| {
+        assert!(
+            delta >= logins + report["requests"].as_u64().unwrap(),
+            "{delta} connections for {report}"
+        );
+    };
+    per_request(after_closed - before, &closed, 3);
+    per_request(after_open - after_closed, &open, 2);
+    // Keep-alive, for contrast: the login connections carry every request.
+    let keep = run_loadgen(&stack, &["--connections", "3", "--mix", mix]);
+    assert_eq!(accepted(&stack) - after_open, 3, "{keep}");
+}
+
+#[test]
+fn two_loop_threads_share_the_players_and_the_rate() {
+    let stack = teststack::Stack::start();
+    let threads = ["--loop-threads", "2", "--connections", "5"];
+    let open = run_loadgen(
+        &stack,
+        &[&threads[..], &["--rate", "150", "--mix", "get_info_player"]].concat(),
+    );
+    assert_clean(&open);
+    assert_eq!(open["requests"], 300, "{open}");
+    let closed = run_loadgen(
+        &stack,
+        &[
+            &threads[..],
+            &["--pipeline", "3", "--mix", "account_all_info"],
+        ]
+        .concat(),
+    );
+    assert_clean(&closed);
 }
 
 #[test]
