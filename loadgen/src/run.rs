@@ -227,9 +227,14 @@ pub fn run(plan: &Plan, progress: Arc<Progress>) -> Result<Report, String> {
         // Open loop: each loop's share of the rate, in proportion to its players, and
         // loop t's schedule starting t/rate in, so the loops' requests interleave.
         let share = players.len() as f64 / plan.connections as f64;
+        let open = plan.rate > 0.0;
         Shard {
-            rate: (plan.rate > 0.0).then(|| plan.rate * share),
-            first_due: start + Duration::from_secs_f64(t as f64 / plan.rate.max(1e-9)),
+            rate: open.then_some(plan.rate * share),
+            first_due: if open {
+                start + Duration::from_secs_f64(t as f64 / plan.rate)
+            } else {
+                start
+            },
             seed: 0x9e37_79b9_7f4a_7c15 ^ ((t as u64 + 1) * 0x1000_0001),
             players,
         }
