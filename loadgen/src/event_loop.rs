@@ -42,6 +42,11 @@ const RETRY: Duration = Duration::from_millis(100);
 const SWEEP: Duration = Duration::from_millis(100);
 /// One read's buffer, shared by all connections of a loop.
 const READ_CHUNK: usize = 64 * 1024;
+/// Output a connection may hold ahead of its socket before further requests wait as a
+/// count (open loop against a gate that stopped reading: memory stays bounded).
+const OUT_CAP: usize = 1 << 20;
+/// Held-back requests written per round once the socket takes more.
+const OUT_BATCH: usize = 1024;
 /// An unfinished answer line longer than this breaks its connection (a gate never sends one).
 const MAX_ANSWER: usize = 16 << 20;
 
@@ -164,6 +169,9 @@ struct Conn {
     /// Requests queued and not yet taken by the socket: `out[written..]`.
     out: Vec<u8>,
     written: usize,
+    /// Requests in flight whose lines are not in `out` yet (it was full): written later,
+    /// in order, so answers still match the oldest request.
+    unwritten: usize,
     /// The unfinished answer line, when a read ended inside one.
     input: Vec<u8>,
     flight: InFlight,
@@ -432,30 +440,40 @@ impl Loop<'_> {
 
     /// Writes what the connection has queued, as far as the socket takes it.
     fn flush(&mut self, c: usize) {
-        let Some(conn) = self.conns.get_mut(c).and_then(Option::as_mut) else {
+        let Some(mut conn) = self.conns.get_mut(c).and_then(Option::as_mut) else {
             return;
         };
         conn.dirty = false;
         if !conn.connected {
             return;
         }
-        while conn.written < conn.out.len() {
-            match conn.stream.write(&conn.out[conn.written..]) {
-                Ok(0) => return self.broken(c, false),
-                Ok(n) => {
-                    conn.written += n;
-                    if conn.written < conn.out.len() {
-                        // The socket is full; its writable edge brings us back.
-                        return;
+        loop {
+            while conn.written < conn.out.len() {
+                match conn.stream.write(&conn.out[conn.written..]) {
+                    Ok(0) => return self.broken(c, false),
+                    Ok(n) => {
+                        conn.written += n;
+                        if conn.written < conn.out.len() {
+                            // The socket is full; its writable edge brings us back.
+                            return;
+                        }
                     }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => return self.broken(c, false),
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return self.broken(c, false),
             }
+            conn.out.clear();
+            conn.written = 0;
+            // Lines held back while the output was full (see `queue`), a capful at a time.
+            if conn.unwritten == 0 {
+                return;
+            }
+            let batch = conn.unwritten.min(OUT_BATCH);
+            conn.unwritten -= batch;
+            self.serialize(c, batch);
+            conn = self.conns[c].as_mut().expect("a live connection");
         }
-        conn.out.clear();
-        conn.written = 0;
     }
 
     fn mark_dirty(&mut self, c: usize) {
@@ -474,8 +492,26 @@ impl Loop<'_> {
         }
     }
 
-    /// Queues a request on connection `c`.
+    /// Queues a request on connection `c`: its line goes into the output unless that is
+    /// already [`OUT_CAP`] ahead of the socket (a gate that stopped reading); then only
+    /// the count grows, and [`Loop::flush`] writes the line once the socket takes more.
+    /// The due time goes in flight either way: latency and the timeout count from it.
     fn queue(&mut self, c: usize, due: Instant) {
+        let conn = self.conns[c].as_mut().expect("a live connection");
+        conn.flight.push(due);
+        self.in_flight += 1;
+        if conn.out.len() - conn.written >= OUT_CAP {
+            conn.unwritten += 1;
+            return;
+        }
+        self.serialize(c, 1);
+        if self.conn(c).connected {
+            self.mark_dirty(c);
+        }
+    }
+
+    /// Appends `n` request lines of the connection's player to its output.
+    fn serialize(&mut self, c: usize, n: usize) {
         let Loop {
             conns,
             players,
@@ -484,15 +520,12 @@ impl Loop<'_> {
             ..
         } = self;
         let conn = conns[c].as_mut().expect("a live connection");
-        let line = players[conn.player]
-            .lines
-            .pick(&settings.mix, rng.next_u64());
-        conn.out.extend_from_slice(line.as_bytes());
-        conn.out.extend_from_slice(b"\r\n");
-        conn.flight.push(due);
-        self.in_flight += 1;
-        if self.conns[c].as_ref().is_some_and(|c| c.connected) {
-            self.mark_dirty(c);
+        for _ in 0..n {
+            let line = players[conn.player]
+                .lines
+                .pick(&settings.mix, rng.next_u64());
+            conn.out.extend_from_slice(line.as_bytes());
+            conn.out.extend_from_slice(b"\r\n");
         }
     }
 
@@ -580,6 +613,7 @@ impl Loop<'_> {
             one_shot,
             out: Vec::new(),
             written: 0,
+            unwritten: 0,
             input: Vec::new(),
             flight: InFlight::default(),
             dirty: false,
@@ -889,6 +923,48 @@ mod tests {
             let connections = if one { 200 } else { 3 };
             assert_eq!(accepted.load(Ordering::SeqCst), connections, "one {one}");
         }
+    }
+
+    #[test]
+    fn requests_held_back_while_the_gate_does_not_read_go_out_later_in_full() {
+        // The server reads nothing for 1.5 s; by then the open loop has queued ~8 MB of
+        // requests, far past what the sockets and OUT_CAP hold, the rest as a count.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            std::thread::sleep(Duration::from_millis(1500));
+            let mut writer = stream.try_clone().unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut line = Vec::new();
+            let mut out = Vec::new();
+            while reader.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+                line.clear();
+                out.extend_from_slice(b"{\"status\":0}\r\n");
+                if reader.buffer().is_empty() {
+                    if writer.write_all(&out).is_err() {
+                        return;
+                    }
+                    out.clear();
+                }
+            }
+        });
+        let s = settings(
+            Duration::from_millis(500),
+            Duration::from_secs(20),
+            1,
+            false,
+        );
+        let shard = Shard {
+            players: vec![player(addr, true)],
+            rate: Some(200_000.0),
+            first_due: s.window.start,
+            seed: 1,
+        };
+        let stats = run(shard, &s, &Progress::default()).unwrap();
+        assert_eq!((stats.ok(), stats.lost, stats.cut), (100_000, 0, 0));
+        // Latency counts from the due time: nothing was answered before the server read.
+        assert!(stats.latency.min() >= 900_000, "{}", stats.latency.min());
     }
 
     #[test]
