@@ -18,8 +18,21 @@ cd "$(dirname "$0")/.."
 SECS=${1:-8}
 cargo build --release --locked -q -p loadgen
 rows=$(mktemp)
-trap 'rm -f "$rows"' EXIT
-row() { BENCH_CPU_JSON=1 scripts/bench-cpu.sh "$@" 2>/dev/null | tail -1 >>"$rows"; }
+log=$(mktemp)
+trap 'rm -f "$rows" "$log"' EXIT
+row() {
+  if ! BENCH_CPU_JSON=1 scripts/bench-cpu.sh "$@" >"$log.out" 2>"$log"; then
+    echo "failed: scripts/bench-cpu.sh $*" >&2
+    tail -5 "$log" >&2
+    rm -f "$log.out"
+    exit 1
+  fi
+  tail -1 "$log.out" >>"$rows"
+  rm -f "$log.out"
+  # A closed connection's port stays in TIME_WAIT; Linux reuses it for a new connection
+  # to loopback only after a second, so give the next row's logins free ports.
+  sleep 2
+}
 for mix in no_such_function account_all_info; do
   for conns in 1 64; do
     echo "== $mix, $conns connection(s), keep-alive" >&2
