@@ -6,8 +6,9 @@
 //! read are matched to the oldest requests in flight: the gate answers a connection in
 //! order), queues the requests that are due (open loop: the [`Schedule`]; closed loop:
 //! whatever tops each connection's pipeline up again), and then writes each connection's
-//! queued requests in one `write`. Latency counts from the due time (open loop) or from
-//! the pass that queued the request (closed loop); a request not answered within the
+//! queued requests in one `write`. Latency counts from the due time (open loop), from the
+//! start of the write that sent the request (closed loop, keep-alive), or from the start
+//! of its connect (one request per connection, closed loop); a request not answered within the
 //! timeout counts lost and its connection is replaced, as a broken one is (its requests
 //! count cut). With one request per connection each request gets a fresh non-blocking
 //! connect: connect, send, read the answer, close.
@@ -172,6 +173,9 @@ struct Conn {
     /// Requests in flight whose lines are not in `out` yet (it was full): written later,
     /// in order, so answers still match the oldest request.
     unwritten: usize,
+    /// Closed loop, keep-alive: requests queued since the last write, whose latency
+    /// counts from when that write starts.
+    unstamped: usize,
     /// The unfinished answer line, when a read ended inside one.
     input: Vec<u8>,
     flight: InFlight,
@@ -447,6 +451,10 @@ impl Loop<'_> {
         if !conn.connected {
             return;
         }
+        if conn.unstamped > 0 {
+            conn.flight.restamp_newest(conn.unstamped, Instant::now());
+            conn.unstamped = 0;
+        }
         loop {
             while conn.written < conn.out.len() {
                 match conn.stream.write(&conn.out[conn.written..]) {
@@ -553,9 +561,11 @@ impl Loop<'_> {
             return;
         }
         if let Some(c) = self.players[p].conn {
-            for _ in 0..self.conn(c).flight.room(depth) {
+            let room = self.conn(c).flight.room(depth);
+            for _ in 0..room {
                 self.queue(c, now);
             }
+            self.conn(c).unstamped += room;
         }
     }
 
@@ -614,6 +624,7 @@ impl Loop<'_> {
             out: Vec::new(),
             written: 0,
             unwritten: 0,
+            unstamped: 0,
             input: Vec::new(),
             flight: InFlight::default(),
             dirty: false,

@@ -18,6 +18,15 @@ impl InFlight {
         self.due.push_back(due);
     }
 
+    /// The newest `n` requests were sent at `at` (closed loop: stamped when their write
+    /// starts, not when they were queued, so the client's own pass is not counted).
+    pub fn restamp_newest(&mut self, n: usize, at: Instant) {
+        let len = self.due.len();
+        for due in self.due.range_mut(len.saturating_sub(n)..) {
+            *due = at;
+        }
+    }
+
     /// An answer came: the due time of the request it answers, `None` if none was waiting.
     pub fn answer(&mut self) -> Option<Instant> {
         self.due.pop_front()
@@ -74,6 +83,26 @@ mod tests {
         // An answer nobody waits for is visible as such.
         assert_eq!(f.answer(), None);
         assert!(f.is_empty());
+    }
+
+    #[test]
+    fn restamping_touches_only_the_newest_requests() {
+        let t = Instant::now();
+        let later = t + Duration::from_millis(5);
+        let mut f = InFlight::default();
+        for _ in 0..3 {
+            f.push(t);
+        }
+        f.restamp_newest(2, later);
+        assert_eq!(
+            [f.answer(), f.answer(), f.answer()],
+            [Some(t), Some(later), Some(later)]
+        );
+        // More than there are, and none at all, are harmless.
+        f.push(t);
+        f.restamp_newest(5, later);
+        f.restamp_newest(0, t);
+        assert_eq!(f.answer(), Some(later));
     }
 
     #[test]
