@@ -1,4 +1,5 @@
-//! `shared::contract`: the job line and the answer line fed arbitrary bytes.
+//! `shared::contract`: the job line and the worker's lines (answers and taken notices) fed
+//! arbitrary bytes.
 //!
 //! Whatever arrives, parsing never panics, and a line that parses is written back
 //! unchanged up to what the contract normalises (unknown header keys dropped, numbers and
@@ -7,7 +8,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shared::contract::{encode_answer, encode_job, parse_answer, parse_job};
+use shared::contract::{
+    encode_answer, encode_job, encode_taken, parse_job, parse_worker_line, WorkerLine,
+};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(job) = parse_job(data) {
@@ -19,12 +22,15 @@ fuzz_target!(|data: &[u8]| {
         assert!(data.ends_with(job.line.as_bytes()));
     }
     if let Ok(text) = std::str::from_utf8(data) {
-        if let Ok((jid, response)) = parse_answer(text) {
+        if let Ok(parsed) = parse_worker_line(text) {
             let mut line = Vec::new();
-            encode_answer(&mut line, jid, response);
+            match parsed {
+                WorkerLine::Answer(jid, response) => encode_answer(&mut line, jid, response),
+                WorkerLine::Taken(jid) => encode_taken(&mut line, jid),
+            }
             let line = std::str::from_utf8(&line).unwrap();
-            let body = line.strip_suffix("\r\n").expect("an answer ends in CRLF");
-            assert_eq!(parse_answer(body), Ok((jid, response)));
+            let body = line.strip_suffix("\r\n").expect("a worker line ends in CRLF");
+            assert_eq!(parse_worker_line(body), Ok(parsed));
         }
     }
 });

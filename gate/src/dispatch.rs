@@ -1,28 +1,26 @@
-//! The job dispatcher thread: publishes the jobs of each batch on NATS `jobs`, each
-//! carrying this gate's id, its time left and the client's address (the contract's job
-//! line). The seed contract also stored `gate.job.<jid>` in Redis for every job so that
-//! workers could find the gate; the gate id in the job makes that record, and the Redis
-//! round trip per batch, unnecessary (docs/PROTOCOL.md, "Project additions").
+//! Publishing jobs: the event loop hands each iteration's new jobs to [`Publisher`], which
+//! queues them on NATS `jobs` in one batch (one lock of the client's buffer and, when its
+//! writer is idle, one `send` from the loop's own thread: no hand-off to another thread per
+//! batch). Each job carries this gate's id, its time left and the client's address (the
+//! contract's job line). The seed contract also stored `gate.job.<jid>` in Redis for every
+//! job so that workers could find the gate; the gate id in the job makes that record, and
+//! the Redis round trip per batch, unnecessary (docs/PROTOCOL.md, "Project additions").
 //!
-//! The event loop hands over the jobs of each iteration and keeps serving sockets; jobs
-//! that cannot be published are reported back so their clients get the -2 answer at once
-//! instead of waiting for the job timeout.
+//! Nothing here waits for the network: a job that cannot be queued (gate not registered,
+//! NATS buffer full or closed) is returned at once, and its client gets -2 without waiting
+//! for the job timeout.
 
 use std::net::IpAddr;
-use std::sync::mpsc::{Receiver, Sender};
-use std::sync::Arc;
 use std::time::Instant;
 
-use shared::contract::{encode_job, JobHeader, JOBS_SUBJECT, JOB_ID_LEN};
+use shared::contract::{encode_job, JobHeader, JOBS_SUBJECT};
 use shared::nats::Client;
 
 use crate::gate_metrics::GateMetrics;
 use crate::job_id::JobId;
 use crate::registration::GateIdCell;
-/// Jobs stored in one Redis pipeline at most; a backlog goes out in several.
-const MAX_PIPELINE: usize = 4096;
 
-/// A job ready to go. Its NATS payload is written at dispatch, when the gate id and the
+/// A job ready to go. Its NATS payload is written at publishing, when the gate id and the
 /// time left are known (the contract's job line).
 pub struct NewJob {
     pub jid: JobId,
@@ -47,67 +45,38 @@ impl NewJob {
     }
 }
 
-/// What the dispatcher tells the event loop.
-pub type FailedJobs = Vec<JobId>;
-
-pub struct Dispatcher {
-    pub jobs: Receiver<Vec<NewJob>>,
-    pub failed: Sender<FailedJobs>,
-    pub wake_loop: Arc<mio::Waker>,
+pub struct Publisher {
     pub nats: Client,
     pub gid: GateIdCell,
     pub metrics: GateMetrics,
 }
 
-impl Dispatcher {
-    /// Runs until the event loop drops its sender.
-    pub fn run(self) {
-        let mut batch: Vec<NewJob> = Vec::new();
-        while let Ok(first) = self.jobs.recv() {
-            batch.extend(first);
-            // Whatever piled up while the last batch was out goes in this one.
-            while batch.len() < MAX_PIPELINE {
-                match self.jobs.try_recv() {
-                    Ok(more) => batch.extend(more),
-                    Err(_) => break,
-                }
-            }
-            let now = Instant::now();
-            // The loop already answered these with -2; sending them would only load workers.
-            batch.retain(|job| job.deadline > now);
-            if batch.is_empty() {
-                continue;
-            }
-            let failed = self.dispatch(&batch);
-            if !failed.is_empty() {
-                self.metrics.dispatch_failures.add(failed.len() as u64);
-                if self.failed.send(failed).is_ok() {
-                    let _ = self.wake_loop.wake();
-                }
-            }
-            batch.clear();
-        }
-    }
-
-    /// Publishes `batch`; returns the jobs that did not go out.
-    fn dispatch(&self, batch: &[NewJob]) -> FailedJobs {
-        let all = || batch.iter().map(|j| j.jid).collect::<FailedJobs>();
+impl Publisher {
+    /// Queues `batch` on NATS; returns the ids of the jobs that did not go out (the tail of
+    /// the batch from the first that failed).
+    pub fn publish(&self, batch: &[NewJob]) -> Vec<JobId> {
+        let from = |i: usize| batch[i..].iter().map(|j| j.jid).collect::<Vec<JobId>>();
         let Some(gid) = self.gid.get() else {
             shared::warn!("jobs failed: gate not registered", jobs = batch.len());
-            return all();
+            self.metrics.dispatch_failures.add(batch.len() as u64);
+            return from(0);
         };
-        let mut failed = FailedJobs::new();
         let now = Instant::now();
-        let mut payload = Vec::with_capacity(JOB_ID_LEN + 64);
-        for job in batch {
-            job.payload(&mut payload, gid, now);
-            if let Err(e) = self.nats.publish(JOBS_SUBJECT, &payload) {
-                if failed.is_empty() {
-                    shared::warn!("job publish failed", error = e);
-                }
-                failed.push(job.jid);
+        let published = self
+            .nats
+            .publish_batch(JOBS_SUBJECT, batch.len(), |i, payload| {
+                batch[i].payload(payload, gid, now)
+            });
+        let failed = match published {
+            Ok(()) => Vec::new(),
+            Err(e) => {
+                shared::warn!("job publish failed", error = e);
+                self.metrics
+                    .dispatch_failures
+                    .add((batch.len() - e.published) as u64);
+                from(e.published)
             }
-        }
+        };
         let published = Instant::now();
         for job in batch {
             self.metrics.dispatch_delay.observe(

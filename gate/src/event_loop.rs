@@ -8,18 +8,17 @@
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
-use shared::contract::{parse_answer, LineError};
+use shared::contract::{parse_worker_line, LineError, WorkerLine};
 use shared::framing::{FrameError, LineBuffer};
 
 use crate::answer_queue::Answer;
 use crate::client_conn::ClientConn;
-use crate::dispatch::{FailedJobs, NewJob};
+use crate::dispatch::{NewJob, Publisher};
 use crate::fair_share::{write_stalled, AnswerBudget, IpLimits, IpTable};
 use crate::gate_metrics::GateMetrics;
 use crate::job_id::{JobId, JobIdSource};
@@ -111,14 +110,40 @@ struct PendingJob {
     client: usize,
     seq: u64,
     started: Instant,
+    /// The worker link whose worker took the job (its taken notice), if one did.
+    holder: Option<usize>,
 }
 
 /// Jobs waiting for answers, their deadlines, and the ones to dispatch this iteration.
 struct Jobs {
     pending: HashMap<JobId, PendingJob>,
+    /// How many of `pending` a worker link holds (took, by its notice).
+    held: usize,
     timers: TimerQueue<JobId>,
     new: Vec<NewJob>,
     ids: JobIdSource,
+}
+
+impl Jobs {
+    /// Takes `jid` out of the pending jobs (answered, timed out, or its client gone).
+    fn remove(&mut self, jid: &JobId) -> Option<PendingJob> {
+        let job = self.pending.remove(jid)?;
+        if job.holder.is_some() {
+            self.held -= 1;
+        }
+        Some(job)
+    }
+
+    /// A worker link took `jid`. A job the gate no longer waits for (answered or timed
+    /// out already) has nothing to hold; a job taken again (NATS redelivered it to another
+    /// worker) is held by the latest link.
+    fn hold(&mut self, jid: JobId, link: usize) {
+        if let Some(job) = self.pending.get_mut(&jid) {
+            if job.holder.replace(link).is_none() {
+                self.held += 1;
+            }
+        }
+    }
 }
 
 /// What the clients share: each address's allowance and the answer memory budget.
@@ -176,8 +201,7 @@ pub struct LoopParts {
     pub limits: Limits,
     pub metrics: GateMetrics,
     pub stop: Arc<AtomicBool>,
-    pub failed: Receiver<FailedJobs>,
-    pub dispatch: Sender<Vec<NewJob>>,
+    pub publisher: Publisher,
 }
 
 pub struct EventLoop {
@@ -194,8 +218,7 @@ pub struct EventLoop {
     limits: Limits,
     metrics: GateMetrics,
     stop: Arc<AtomicBool>,
-    failed: Receiver<FailedJobs>,
-    dispatch: Sender<Vec<NewJob>>,
+    publisher: Publisher,
     drain_deadline: Option<Instant>,
     next_sweep: Instant,
 }
@@ -209,8 +232,7 @@ impl EventLoop {
             limits,
             metrics,
             stop,
-            failed,
-            dispatch,
+            publisher,
         } = parts;
         poll.registry()
             .register(&mut client_listener, CLIENT_LISTENER, Interest::READABLE)?;
@@ -225,6 +247,7 @@ impl EventLoop {
             next_token: FIRST_CONNECTION,
             jobs: Jobs {
                 pending: HashMap::new(),
+                held: 0,
                 timers: TimerQueue::new(),
                 new: Vec::new(),
                 ids: JobIdSource::new(),
@@ -245,8 +268,7 @@ impl EventLoop {
             limits,
             metrics,
             stop,
-            failed,
-            dispatch,
+            publisher,
             drain_deadline: None,
             next_sweep: Instant::now() + SWEEP_INTERVAL,
         })
@@ -279,7 +301,6 @@ impl EventLoop {
                     Token(t) => self.read_worker(t, ReadUntil::from_event(event), now),
                 }
             }
-            self.answer_failed_jobs();
             self.expire_jobs(now);
             if self.drain_deadline.is_none() && self.stop.load(Ordering::Acquire) {
                 self.begin_drain(now);
@@ -295,6 +316,7 @@ impl EventLoop {
                 self.next_sweep = now + SWEEP_INTERVAL;
             }
             self.metrics.in_flight.set(self.jobs.pending.len() as i64);
+            self.metrics.jobs_held.set(self.jobs.held as i64);
             self.metrics
                 .answer_buffer_bytes
                 .set(i64::try_from(self.fairness.buffered).unwrap_or(i64::MAX));
@@ -446,6 +468,7 @@ impl EventLoop {
             };
             // Route every complete line, even from a connection about to close.
             if let Some(reason) = route_worker_lines(
+                token,
                 &mut worker.lines,
                 &mut self.clients,
                 &mut self.jobs,
@@ -471,7 +494,28 @@ impl EventLoop {
                     CloseReason::PeerClosed => shared::debug!("worker disconnected"),
                     reason => shared::warn!("worker connection closed", reason = reason),
                 }
+                self.answer_held_jobs(token);
             }
+        }
+    }
+
+    /// A worker link closed: the jobs its worker took can no longer be answered on it (a
+    /// killed worker), so their clients get -2 now instead of at the job timeout. A worker
+    /// that stops gracefully answers everything before it closes, leaving none held.
+    fn answer_held_jobs(&mut self, link: usize) {
+        let held: Vec<JobId> = self
+            .jobs
+            .pending
+            .iter()
+            .filter(|(_, job)| job.holder == Some(link))
+            .map(|(jid, _)| *jid)
+            .collect();
+        if !held.is_empty() {
+            shared::warn!("worker link lost with jobs in hand", jobs = held.len());
+            self.metrics.held_jobs_lost.add(held.len() as u64);
+        }
+        for jid in held {
+            self.answer_timeout(jid);
         }
     }
 
@@ -481,7 +525,7 @@ impl EventLoop {
         };
         // Answers that come later for this connection have nowhere to go.
         for jid in conn.answers.unanswered_keys() {
-            self.jobs.pending.remove(jid);
+            self.jobs.remove(jid);
         }
         self.fairness.buffered -= conn.accounted;
         if let Some(ip) = conn.peer_ip {
@@ -493,14 +537,6 @@ impl EventLoop {
         shared::debug!("client connection closed", reason = reason);
     }
 
-    fn answer_failed_jobs(&mut self) {
-        while let Ok(failed) = self.failed.try_recv() {
-            for jid in failed {
-                self.answer_timeout(jid);
-            }
-        }
-    }
-
     fn expire_jobs(&mut self, now: Instant) {
         while let Some(jid) = self.jobs.timers.pop_expired(now) {
             self.answer_timeout(jid);
@@ -508,7 +544,7 @@ impl EventLoop {
     }
 
     fn answer_timeout(&mut self, jid: JobId) {
-        let Some(job) = self.jobs.pending.remove(&jid) else {
+        let Some(job) = self.jobs.remove(&jid) else {
             return; // answered already
         };
         if let Some(conn) = self.clients.get_mut(&job.client) {
@@ -590,12 +626,10 @@ impl EventLoop {
         if self.jobs.new.is_empty() {
             return;
         }
-        let batch = std::mem::take(&mut self.jobs.new);
-        if let Err(lost) = self.dispatch.send(batch) {
-            // The dispatcher is gone (only while shutting down): answer -2 now.
-            for job in lost.0 {
-                self.answer_timeout(job.jid);
-            }
+        let failed = self.publisher.publish(&self.jobs.new);
+        self.jobs.new.clear();
+        for jid in failed {
+            self.answer_timeout(jid);
         }
     }
 
@@ -713,6 +747,7 @@ fn take_requests(
                     client: token,
                     seq,
                     started: now,
+                    holder: None,
                 },
             );
             jobs.timers.push(deadline, jid);
@@ -749,7 +784,9 @@ fn take_requests(
 }
 
 /// Routes the complete lines in a worker's buffer; the reason to close it if one is broken.
+#[allow(clippy::too_many_arguments)]
 fn route_worker_lines(
+    link: usize,
     lines: &mut LineBuffer,
     clients: &mut HashMap<usize, ClientConn>,
     jobs: &mut Jobs,
@@ -760,8 +797,12 @@ fn route_worker_lines(
 ) -> Option<CloseReason> {
     loop {
         match lines.next_line() {
-            Ok(Some(line)) => match parse_answer(line) {
-                Ok((jid, response)) => route_answer(
+            Ok(Some(line)) => match parse_worker_line(line) {
+                Ok(WorkerLine::Taken(jid)) => {
+                    // Unknown (answered or timed out already): nothing to hold.
+                    jobs.hold(jid, link);
+                }
+                Ok(WorkerLine::Answer(jid, response)) => route_answer(
                     clients,
                     jobs,
                     buffered,
@@ -790,7 +831,7 @@ fn route_answer(
     answer: Answer,
     now: Instant,
 ) {
-    let Some(job) = jobs.pending.remove(&jid) else {
+    let Some(job) = jobs.remove(&jid) else {
         metrics.worker_lines_dropped.inc();
         return;
     };

@@ -1,15 +1,15 @@
 //! [`Gate`]: starts the gate's threads and stops them in order.
 //!
-//! Threads: the socket loop, the job dispatcher, the registrar and the admin HTTP server.
-//! Stop order: the loop drains (answers or times out every in-flight request), then the
-//! dispatcher ends, then the registration is deleted, so workers can reach the gate as
-//! long as a client waits for an answer.
+//! Threads: the socket loop (which also queues the jobs on NATS), the NATS client's reader
+//! and writer, the registrar and the admin HTTP server. Stop order: the loop drains
+//! (answers or times out every in-flight request), then the registration is deleted, so
+//! workers can reach the gate as long as a client waits for an answer, then NATS closes.
 
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use mio::net::TcpListener;
@@ -19,7 +19,7 @@ use shared::metrics::Registry;
 use shared::nats::{Client, NatsError, Options as NatsOptions};
 use shared::redis_conn::{RedisError, RedisPool};
 
-use crate::dispatch::Dispatcher;
+use crate::dispatch::Publisher;
 use crate::event_loop::{EventLoop, Limits, LoopParts, WAKER};
 use crate::gate_metrics::GateMetrics;
 use crate::options::GateOptions;
@@ -68,7 +68,6 @@ pub struct Gate {
     stop: Arc<AtomicBool>,
     waker: Arc<Waker>,
     event_loop: Option<JoinHandle<io::Result<()>>>,
-    dispatcher: Option<JoinHandle<()>>,
     registrar: Option<Registrar>,
     admin: Option<AdminServer>,
     nats: Client,
@@ -105,8 +104,6 @@ impl Gate {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let stop = Arc::new(AtomicBool::new(false));
-        let (dispatch_tx, dispatch_rx) = mpsc::channel();
-        let (failed_tx, failed_rx) = mpsc::channel();
         let event_loop = EventLoop::new(LoopParts {
             poll,
             client_listener,
@@ -124,26 +121,17 @@ impl Gate {
             },
             metrics: metrics.clone(),
             stop: stop.clone(),
-            failed: failed_rx,
-            dispatch: dispatch_tx,
+            publisher: Publisher {
+                nats: nats.clone(),
+                gid: gid.clone(),
+                metrics: metrics.clone(),
+            },
         })?;
 
         // Registered before the first job can be dispatched (when Redis is up).
         let advertised = SocketAddr::new(options.advertise_ip, worker_addr.port()).to_string();
         let registrar = Registrar::start(redis.clone(), advertised.clone(), gid.clone())?;
 
-        let dispatcher = Dispatcher {
-            jobs: dispatch_rx,
-            failed: failed_tx,
-            wake_loop: waker.clone(),
-            nats: nats.clone(),
-            gid: gid.clone(),
-            metrics: metrics.clone(),
-        };
-        let dispatcher = std::thread::Builder::new()
-            .name("gate-dispatch".into())
-            .spawn(move || dispatcher.run())?;
-        // If this spawn fails, the loop (with its sender) is dropped and the dispatcher ends.
         let event_loop = std::thread::Builder::new()
             .name("gate-loop".into())
             .spawn(move || event_loop.run())?;
@@ -169,7 +157,6 @@ impl Gate {
             stop,
             waker,
             event_loop: Some(event_loop),
-            dispatcher: Some(dispatcher),
             registrar: Some(registrar),
             admin: Some(admin),
             nats,
@@ -208,10 +195,6 @@ impl Gate {
                 Ok(Err(e)) => shared::error!("event loop failed", error = e),
                 Err(_) => shared::error!("event loop panicked"),
             }
-        }
-        // The loop dropped its sender: the dispatcher finishes its batch and ends.
-        if let Some(t) = self.dispatcher.take() {
-            let _ = t.join();
         }
         if let Some(mut r) = self.registrar.take() {
             r.stop();

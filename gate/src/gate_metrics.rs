@@ -21,9 +21,11 @@ pub struct GateMetrics {
     pub answers: Arc<Counter>,
     pub timeouts: Arc<Counter>,
     pub dispatch_failures: Arc<Counter>,
+    pub held_jobs_lost: Arc<Counter>,
     pub worker_lines_dropped: Arc<Counter>,
     pub worker_protocol_errors: Arc<Counter>,
     pub in_flight: Arc<Gauge>,
+    pub jobs_held: Arc<Gauge>,
     pub round_trip: Arc<Histogram>,
     pub dispatch_delay: Arc<Histogram>,
 }
@@ -82,7 +84,11 @@ impl GateMetrics {
             ),
             dispatch_failures: registry.counter(
                 "gate_dispatch_failures_total",
-                "jobs that could not be stored in Redis or published on NATS",
+                "jobs that could not be queued on NATS (answered -2 at once)",
+            ),
+            held_jobs_lost: registry.counter(
+                "gate_held_jobs_lost_total",
+                "jobs answered -2 at once because the worker link that took them closed",
             ),
             worker_lines_dropped: registry.counter(
                 "gate_worker_lines_dropped_total",
@@ -93,6 +99,10 @@ impl GateMetrics {
                 "worker connections closed for a malformed line",
             ),
             in_flight: registry.gauge("gate_in_flight", "requests waiting for their answer"),
+            jobs_held: registry.gauge(
+                "gate_jobs_held",
+                "requests a worker said it took (taken notice) and has not answered yet",
+            ),
             round_trip: registry.histogram(
                 "gate_round_trip_seconds",
                 "time from a request line to its worker answer",

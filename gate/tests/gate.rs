@@ -680,3 +680,69 @@ fn one_address_is_held_to_its_request_rate_and_another_is_not_charged() {
         assert_eq!(data_of(&flood.read_answer().unwrap()), (1, n));
     }
 }
+
+/// A worker that takes jobs off NATS by hand: each job's taken notice goes out on a link of
+/// its own choosing, and the test decides what happens next.
+fn take_job(jobs: &shared::nats::Subscription) -> shared::contract::JobId {
+    let msg = jobs.recv_timeout(READ_LIMIT).expect("a job");
+    shared::contract::parse_job(&msg.payload).unwrap().jid
+}
+
+#[test]
+fn jobs_held_by_a_worker_link_that_closes_are_answered_at_once() {
+    use shared::contract;
+    let servers = Servers::start();
+    let mut options = servers.options();
+    // Far past the client's read limit: an answer that comes at all came from the link
+    // closing, not from the job timeout.
+    options.job_timeout = Duration::from_secs(120);
+    let gate = Gate::start(options).unwrap();
+    let nats = shared::nats::Client::connect(
+        &servers.nats.url(),
+        shared::nats::Options::named("hand-worker"),
+    )
+    .unwrap();
+    let jobs = nats
+        .subscribe(contract::JOBS_SUBJECT, Some(contract::WORKERS_QUEUE))
+        .unwrap();
+    nats.flush(READ_LIMIT).unwrap();
+    let mut doomed = TcpStream::connect(gate.worker_addr()).unwrap();
+    let mut healthy = TcpStream::connect(gate.worker_addr()).unwrap();
+
+    let mut first = TestClient::connect(gate.client_addr());
+    let mut second = TestClient::connect(gate.client_addr());
+    first.request(1, 1);
+    let held_by_doomed = take_job(&jobs);
+    second.request(2, 1);
+    let held_by_healthy = take_job(&jobs);
+    let mut line = Vec::new();
+    contract::encode_taken(&mut line, held_by_doomed);
+    doomed.write_all(&line).unwrap();
+    line.clear();
+    contract::encode_taken(&mut line, held_by_healthy);
+    // A notice for a job the gate does not know is ignored.
+    contract::encode_taken(&mut line, contract::JobId::random());
+    healthy.write_all(&line).unwrap();
+    wait_for("both jobs held", Duration::from_secs(5), || {
+        gate.metrics().jobs_held.get() == 2
+    });
+
+    // The doomed worker dies (its socket closes with the job in hand).
+    drop(doomed);
+    assert_eq!(first.read_answer().unwrap(), timeout_json());
+    assert_eq!(gate.metrics().held_jobs_lost.get(), 1);
+    // The other link's job is not touched and is answered normally.
+    line.clear();
+    contract::encode_answer(
+        &mut line,
+        held_by_healthy,
+        r#"{"status":0,"message":"success","data":{"client":2,"n":1}}"#,
+    );
+    healthy.write_all(&line).unwrap();
+    assert_eq!(data_of(&second.read_answer().unwrap()), (2, 1));
+    assert_eq!(gate.metrics().timeouts.get(), 1);
+    assert_eq!(gate.metrics().worker_protocol_errors.get(), 0);
+    wait_for("nothing held", Duration::from_secs(5), || {
+        gate.metrics().jobs_held.get() == 0
+    });
+}

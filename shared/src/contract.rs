@@ -13,6 +13,12 @@
 //!   Keys a reader does not know are skipped, so a gate can carry a new field before
 //!   every worker reads it; a known key with a bad value is an error.
 //! - Answer (worker -> the gate's worker port): `<jid>~<response JSON>\r\n`.
+//! - Taken notice (worker -> the gate's worker port, project addition): `+<jid>\r\n`,
+//!   sent when a job thread takes a job whose header names its gate (`g=`), before it
+//!   runs. The gate then knows which link holds the job, and answers -2 for every job a
+//!   link holds as soon as that link closes (a killed worker) instead of at the job
+//!   timeout. Only gates that name themselves in the job get notices, so a seed-contract
+//!   gate never reads one.
 //!
 //! Both lines split on the first `~`: the request and the response may hold `~`, the
 //! header never does.
@@ -325,6 +331,35 @@ pub fn encode_answer(out: &mut Vec<u8>, jid: JobId, response: &str) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// First byte of a taken notice; an answer line starts with a hex digit.
+const TAKEN_MARK: u8 = b'+';
+
+/// Appends the taken notice for `jid`, `\r\n` included.
+pub fn encode_taken(out: &mut Vec<u8>, jid: JobId) {
+    out.push(TAKEN_MARK);
+    jid.write_hex(out);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// A line from a worker, as the gate reads it (without `\r\n`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerLine<'a> {
+    /// The job's answer, forwarded as it is.
+    Answer(JobId, &'a str),
+    /// The worker took the job and is running it.
+    Taken(JobId),
+}
+
+/// Reads a line from a worker: an answer or a taken notice.
+pub fn parse_worker_line(line: &str) -> Result<WorkerLine<'_>, LineError> {
+    match line.strip_prefix(TAKEN_MARK as char) {
+        Some(jid_text) => JobId::parse(jid_text)
+            .map(WorkerLine::Taken)
+            .ok_or_else(|| LineError::BadJobId(short(jid_text))),
+        None => parse_answer(line).map(|(jid, response)| WorkerLine::Answer(jid, response)),
+    }
+}
+
 /// An answer line as the gate reads it (the framing already removed `\r\n`). The response
 /// is forwarded as it is: the gate never parses the JSON.
 pub fn parse_answer(line: &str) -> Result<(JobId, &str), LineError> {
@@ -551,6 +586,33 @@ mod tests {
         assert_eq!(
             parse_answer(&format!("{JID}~")),
             Err(LineError::EmptyResponse)
+        );
+    }
+
+    #[test]
+    fn taken_notices_round_trip_beside_answers() {
+        let mut out = Vec::new();
+        encode_taken(&mut out, jid());
+        assert_eq!(out, format!("+{JID}\r\n").as_bytes());
+        let line = std::str::from_utf8(&out).unwrap().trim_end();
+        assert_eq!(parse_worker_line(line), Ok(WorkerLine::Taken(jid())));
+        let answer = format!("{JID}~{{\"status\":0}}");
+        assert_eq!(
+            parse_worker_line(&answer),
+            Ok(WorkerLine::Answer(jid(), "{\"status\":0}"))
+        );
+        assert_eq!(
+            parse_worker_line("+0123"),
+            Err(LineError::BadJobId("0123".into()))
+        );
+        assert_eq!(
+            parse_worker_line(&format!("+{JID}~{{}}")),
+            Err(LineError::BadJobId(short(&format!("{JID}~{{}}")))),
+            "a notice carries nothing after the id"
+        );
+        assert_eq!(
+            parse_worker_line("+"),
+            Err(LineError::BadJobId(String::new()))
         );
     }
 }

@@ -589,3 +589,49 @@ fn a_subscription_queue_is_bounded_in_bytes_as_well() {
     client.flush(WAIT).unwrap();
     assert_eq!(recv(&sub).payload, [b'y'; 300]);
 }
+
+#[test]
+fn a_batch_goes_out_in_order_and_stops_where_the_buffer_is_full() {
+    let mut nats = Nats::start();
+    let options = Options {
+        reconnect_buffer_bytes: 1_000,
+        ..Options::named("batch")
+    };
+    let client = Client::connect(&nats.url(), options).unwrap();
+    let sub = client.subscribe("jobs.b", None).unwrap();
+    client.flush(WAIT).unwrap();
+
+    client
+        .publish_batch("jobs.b", 3, |i, payload| {
+            assert!(payload.is_empty(), "each payload starts empty");
+            payload.extend_from_slice(format!("job {i}").as_bytes());
+        })
+        .unwrap();
+    for i in 0..3 {
+        assert_eq!(recv(&sub).payload, format!("job {i}").as_bytes());
+    }
+    let err = client
+        .publish_batch("no spaces allowed", 1, |_, p| p.push(b'x'))
+        .unwrap_err();
+    assert!(matches!(err.error, NatsError::InvalidSubject(_)), "{err}");
+
+    nats.kill();
+    assert!(wait_until(WAIT, || !client.is_connected()));
+    // "PUB jobs.b 100\r\n" + 100 + "\r\n" = 118 bytes: 8 fit in 1,000.
+    let err = client
+        .publish_batch("jobs.b", 20, |_, p| p.extend_from_slice(&[b'p'; 100]))
+        .unwrap_err();
+    assert!(matches!(err.error, NatsError::BufferFull), "{err}");
+    assert_eq!(err.published, 1_000 / 118);
+    nats.restart();
+    assert!(wait_until(WAIT, || client.is_connected()));
+    client.flush(WAIT).unwrap();
+    for _ in 0..err.published {
+        assert_eq!(recv(&sub).payload, [b'p'; 100]);
+    }
+    assert_eq!(
+        sub.try_recv().unwrap(),
+        None,
+        "nothing past the full buffer"
+    );
+}

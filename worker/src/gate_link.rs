@@ -1,26 +1,38 @@
-//! The return path: finds the gate that owns a job and writes `<jid>~<response>\r\n` to it.
+//! The return path: finds the gate that owns a job and writes `<jid>~<response>\r\n` to it,
+//! and the taken notice `+<jid>\r\n` when a job thread starts a job that names its gate.
 //!
-//! `GET gate.job.<jid>` gives the gate id, `GET gates.id.<gid>` its `ip:port` (cached per
-//! gid). Each gate gets one persistent TCP connection shared by every worker thread; a
-//! failed write drops the connection and the cached address, looks the gate up again and
+//! A job names its gate (`g=`); a seed-contract job's gate is read from `gate.job.<jid>`.
+//! `GET gates.id.<gid>` gives the gate's `ip:port` (cached per gid). Each gate gets one
+//! persistent TCP connection shared by every job thread, written by one thread at a time:
+//! a thread appends its line to the gate's outbox and, if nobody is writing, becomes the
+//! writer and writes everything the outbox holds until it is empty (lines that arrive
+//! meanwhile go out in the same or the next write). Under load many answers share a
+//! `write`; alone, a thread writes its own line at once, with no hand-off.
+//!
+//! A failed write drops the connection and the cached address, looks the gate up again and
 //! retries once. A gate that still fails is skipped for a moment (answers fail fast) unless
-//! it registers a new address: otherwise every thread would wait out connect timeouts on a
-//! dead gate's lock while jobs for live gates queue behind them.
+//! it registers a new address: otherwise every answer would wait out connect timeouts on a
+//! dead gate while jobs for live gates queue behind them. Every answer that does not reach
+//! its gate is counted in `undelivered`.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use shared::contract::{self, JobId};
+use shared::metrics::Counter;
 use shared::redis_conn::RedisPool;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a gate that failed twice in a row is skipped at the same address.
 const DOWN_BACKOFF: Duration = Duration::from_secs(1);
+/// Most bytes waiting for one gate; past it answers are refused (a gate that stopped
+/// reading must not make the worker hold every answer in memory).
+const MAX_OUTBOX_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Debug)]
 pub enum LinkError {
@@ -30,6 +42,8 @@ pub enum LinkError {
     GateGone(u32),
     /// The gate failed moments ago at the address it still has registered.
     GateDown(u32),
+    /// More than [`MAX_OUTBOX_BYTES`] wait for the gate already.
+    Backlog(u32),
     BadAddress {
         gid: u32,
         addr: String,
@@ -47,6 +61,7 @@ impl fmt::Display for LinkError {
             LinkError::JobExpired => write!(f, "job key expired: no gate waits for it"),
             LinkError::GateGone(gid) => write!(f, "gate {gid} is not registered"),
             LinkError::GateDown(gid) => write!(f, "gate {gid} failed moments ago, skipped"),
+            LinkError::Backlog(gid) => write!(f, "gate {gid} has too many answers waiting"),
             LinkError::BadAddress { gid, addr } => {
                 write!(f, "gate {gid} registered an unusable address {addr:?}")
             }
@@ -56,7 +71,14 @@ impl fmt::Display for LinkError {
     }
 }
 
-impl std::error::Error for LinkError {}
+impl std::error::Error for LinkError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LinkError::Io { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
 
 /// The line a gate expects (the contract's answer line).
 pub fn answer_line(jid: JobId, response_json: &str) -> Vec<u8> {
@@ -65,8 +87,7 @@ pub fn answer_line(jid: JobId, response_json: &str) -> Vec<u8> {
     line
 }
 
-/// One gate: its address and the connection to it, behind one lock so a line is written
-/// whole before the next thread writes.
+/// The connection to one gate and its address; locked only by the thread writing.
 #[derive(Default)]
 struct GateSlot {
     addr: Option<SocketAddr>,
@@ -75,26 +96,50 @@ struct GateSlot {
     down: Option<(SocketAddr, Instant)>,
 }
 
+/// Lines waiting for one gate.
+#[derive(Default)]
+struct Outbox {
+    bytes: Vec<u8>,
+    /// How many of the lines in `bytes` are answers (the rest are notices).
+    answers: u64,
+    /// A thread is writing: the others only append.
+    writing: bool,
+}
+
+#[derive(Default)]
+struct Gate {
+    outbox: Mutex<Outbox>,
+    slot: Mutex<GateSlot>,
+}
+
 pub struct GateLink {
     redis: Arc<RedisPool>,
-    gates: Mutex<HashMap<u32, Arc<Mutex<GateSlot>>>>,
+    gates: Mutex<HashMap<u32, Arc<Gate>>>,
+    undelivered: Arc<Counter>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl GateLink {
-    pub fn new(redis: Arc<RedisPool>) -> GateLink {
+    /// `undelivered` counts every answer that did not reach its gate.
+    pub fn new(redis: Arc<RedisPool>, undelivered: Arc<Counter>) -> GateLink {
         GateLink {
             redis,
             gates: Mutex::new(HashMap::new()),
+            undelivered,
         }
     }
 
-    /// Sends one response to the gate waiting for `jid`.
+    /// Sends one response to the gate waiting for `jid` (read from `gate.job.<jid>`).
     pub fn send(&self, jid: JobId, response_json: &str) -> Result<(), LinkError> {
         self.send_looked_up(jid, None, response_json)
     }
 
-    /// Like [`GateLink::send`]; `looked_up` is what the job's key
-    /// ([`contract::job_key`]) held when the caller already read it (`None`: read it now).
+    /// Like [`GateLink::send`]; `looked_up` is the job's gate when the caller knows it
+    /// (`Some(None)`: its key was read and is gone; `None`: read it now). An error is what
+    /// this call saw; an answer written by another thread and lost is only counted.
     pub fn send_looked_up(
         &self,
         jid: JobId,
@@ -102,25 +147,82 @@ impl GateLink {
         response_json: &str,
     ) -> Result<(), LinkError> {
         let gid = match looked_up {
-            Some(gid) => gid.ok_or(LinkError::JobExpired)?,
-            None => self.gate_of_job(jid)?,
+            Some(gid) => gid.ok_or(LinkError::JobExpired),
+            None => self.gate_of_job(jid),
         };
-        let line = answer_line(jid, response_json);
-        let slot = self.slot(gid);
-        let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+        let gid = gid.inspect_err(|_| self.undelivered.inc())?;
+        self.post(gid, true, |out| {
+            contract::encode_answer(out, jid, response_json)
+        })
+    }
+
+    /// Tells gate `gid` that this worker took `jid` (the contract's taken notice), so the
+    /// gate answers -2 at once if this worker's link closes before the answer.
+    pub fn taken(&self, gid: u32, jid: JobId) {
+        if let Err(e) = self.post(gid, false, |out| contract::encode_taken(out, jid)) {
+            shared::debug!("taken notice not sent", gid = gid, error = e);
+        }
+    }
+
+    /// Appends a line to the gate's outbox and writes the outbox unless another thread is
+    /// writing it already.
+    fn post(
+        &self,
+        gid: u32,
+        answer: bool,
+        encode: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<(), LinkError> {
+        let gate = self.gate(gid);
+        {
+            let mut outbox = lock(&gate.outbox);
+            if outbox.bytes.len() >= MAX_OUTBOX_BYTES {
+                if answer {
+                    self.undelivered.inc();
+                }
+                return Err(LinkError::Backlog(gid));
+            }
+            encode(&mut outbox.bytes);
+            outbox.answers += u64::from(answer);
+            if outbox.writing {
+                return Ok(());
+            }
+            outbox.writing = true;
+        }
+        let mut result = Ok(());
+        let mut batch = Vec::new();
+        loop {
+            let answers = {
+                let mut outbox = lock(&gate.outbox);
+                if outbox.bytes.is_empty() {
+                    outbox.writing = false;
+                    break;
+                }
+                std::mem::swap(&mut outbox.bytes, &mut batch);
+                std::mem::take(&mut outbox.answers)
+            };
+            if let Err(e) = self.write_batch(gid, &mut lock(&gate.slot), &batch) {
+                self.undelivered.add(answers);
+                result = Err(e);
+            }
+            batch.clear();
+        }
+        result
+    }
+
+    fn write_batch(&self, gid: u32, slot: &mut GateSlot, batch: &[u8]) -> Result<(), LinkError> {
         if let Some((failed, until)) = slot.down {
             if Instant::now() < until && self.lookup_gate(gid)? == failed {
                 return Err(LinkError::GateDown(gid));
             }
             slot.down = None;
         }
-        match self.write(gid, &mut slot, &line) {
+        match self.write(gid, slot, batch) {
             Ok(()) => Ok(()),
             Err(first) => {
                 shared::debug!("gate write failed, retrying", gid = gid, error = first);
                 // The gate may have restarted elsewhere under the same id: look again.
                 *slot = GateSlot::default();
-                let second = self.write(gid, &mut slot, &line);
+                let second = self.write(gid, slot, batch);
                 if let Err(LinkError::Io { .. }) = &second {
                     if let Ok(addr) = self.lookup_gate(gid) {
                         slot.down = Some((addr, Instant::now() + DOWN_BACKOFF));
@@ -140,12 +242,12 @@ impl GateLink {
         gid.ok_or(LinkError::JobExpired)
     }
 
-    fn slot(&self, gid: u32) -> Arc<Mutex<GateSlot>> {
-        let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+    fn gate(&self, gid: u32) -> Arc<Gate> {
+        let mut gates = lock(&self.gates);
         gates.entry(gid).or_default().clone()
     }
 
-    fn write(&self, gid: u32, slot: &mut GateSlot, line: &[u8]) -> Result<(), LinkError> {
+    fn write(&self, gid: u32, slot: &mut GateSlot, bytes: &[u8]) -> Result<(), LinkError> {
         if slot.stream.as_ref().is_some_and(|s| !still_open(s)) {
             slot.stream = None;
         }
@@ -164,7 +266,7 @@ impl GateLink {
             slot.stream = Some(stream);
         }
         let stream = slot.stream.as_mut().expect("connected above");
-        stream.write_all(line).map_err(|error| {
+        stream.write_all(bytes).map_err(|error| {
             slot.stream = None;
             slot.addr = None;
             LinkError::Io { gid, error }
@@ -294,7 +396,7 @@ mod tests {
     fn sends_over_one_connection_and_follows_a_moved_gate() {
         let server = testkit::Redis::start();
         let redis = Arc::new(RedisPool::new(&server.url(), 4).unwrap());
-        let link = GateLink::new(redis.clone());
+        let link = GateLink::new(redis.clone(), Arc::new(Counter::default()));
 
         let first = TcpListener::bind("127.0.0.1:0").unwrap();
         set(
@@ -337,7 +439,7 @@ mod tests {
     fn a_gate_id_read_earlier_is_used_without_asking_again() {
         let server = testkit::Redis::start();
         let redis = Arc::new(RedisPool::new(&server.url(), 4).unwrap());
-        let link = GateLink::new(redis.clone());
+        let link = GateLink::new(redis.clone(), Arc::new(Counter::default()));
         let gate = TcpListener::bind("127.0.0.1:0").unwrap();
         set(
             &redis,
@@ -360,7 +462,7 @@ mod tests {
     fn expired_jobs_and_gone_gates_are_errors() {
         let server = testkit::Redis::start();
         let redis = Arc::new(RedisPool::new(&server.url(), 4).unwrap());
-        let link = GateLink::new(redis.clone());
+        let link = GateLink::new(redis.clone(), Arc::new(Counter::default()));
         assert!(matches!(
             link.send(jid(14), "{}"),
             Err(LinkError::JobExpired)
@@ -401,5 +503,75 @@ mod tests {
         let mut line = String::new();
         BufReader::new(conn).read_line(&mut line).unwrap();
         assert_eq!(line, line_of(10, "{\"late\":1}"));
+    }
+
+    #[test]
+    fn lines_from_many_threads_arrive_whole_and_once_over_one_connection() {
+        let server = testkit::Redis::start();
+        let redis = Arc::new(RedisPool::new(&server.url(), 4).unwrap());
+        let undelivered = Arc::new(Counter::default());
+        let link = GateLink::new(redis.clone(), undelivered.clone());
+        let gate = TcpListener::bind("127.0.0.1:0").unwrap();
+        set(
+            &redis,
+            &contract::gate_key(7),
+            &gate.local_addr().unwrap().to_string(),
+        );
+        const THREADS: u32 = 16;
+        const EACH: u32 = 200;
+        let reader = std::thread::spawn(move || {
+            let (conn, _) = gate.accept().unwrap();
+            let mut lines = Vec::new();
+            for line in BufReader::new(conn).lines() {
+                let line = line.unwrap();
+                lines.push(line);
+                if lines.len() == (THREADS * EACH * 2) as usize {
+                    break;
+                }
+            }
+            lines
+        });
+        std::thread::scope(|scope| {
+            for t in 0..THREADS {
+                let link = &link;
+                scope.spawn(move || {
+                    for i in 0..EACH {
+                        let jid = JobId::parse(&format!("{:016x}{:016x}", t, i)).unwrap();
+                        link.taken(7, jid);
+                        link.send_looked_up(
+                            jid,
+                            Some(Some(7)),
+                            &format!("{{\"t\":{t},\"i\":{i}}}"),
+                        )
+                        .unwrap();
+                    }
+                });
+            }
+        });
+        let lines = reader.join().unwrap();
+        let mut answers = std::collections::HashSet::new();
+        let mut taken = std::collections::HashSet::new();
+        for line in &lines {
+            match contract::parse_worker_line(line).unwrap() {
+                contract::WorkerLine::Taken(jid) => {
+                    assert!(!answers.contains(&jid), "a notice after its answer");
+                    assert!(taken.insert(jid), "a notice twice");
+                }
+                contract::WorkerLine::Answer(jid, json) => {
+                    assert!(taken.contains(&jid), "an answer before its notice");
+                    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+                    let expected = JobId::parse(&format!(
+                        "{:016x}{:016x}",
+                        v["t"].as_u64().unwrap(),
+                        v["i"].as_u64().unwrap()
+                    ))
+                    .unwrap();
+                    assert_eq!(jid, expected, "the answer belongs to its job");
+                    assert!(answers.insert(jid), "an answer twice");
+                }
+            }
+        }
+        assert_eq!(answers.len(), (THREADS * EACH) as usize);
+        assert_eq!(undelivered.get(), 0);
     }
 }

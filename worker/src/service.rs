@@ -145,7 +145,7 @@ impl Worker {
         client
             .flush(Duration::from_secs(5))
             .map_err(|e| stop_on_error(StartError::Nats(e)))?;
-        let link = Arc::new(GateLink::new(redis.clone()));
+        let link = Arc::new(GateLink::new(redis.clone(), metrics.undelivered.clone()));
         let intake = JobIntake {
             subscription,
             stop: stop.clone(),
@@ -275,6 +275,9 @@ fn run_job(
     received: Instant,
 ) {
     let config = live.get();
+    if let Some(gid) = job.header.gate {
+        link.taken(gid, job.jid);
+    }
     // A job that names its gate is answered there; one that does not (a seed-contract
     // gate) has its gate read from `gate.job.<jid>`, with the token's check when it has one.
     let job_key = job
@@ -302,16 +305,13 @@ fn run_job(
         Some(gid) => Some(Some(gid)),
         None => looked_up,
     };
+    // The link counts what it could not deliver.
     match link.send_looked_up(job.jid, gate, &response.to_json()) {
         Ok(()) => {}
         Err(LinkError::JobExpired) => {
-            metrics.undelivered.inc();
             shared::warn!("job expired before its answer", jid = job.jid);
         }
-        Err(e) => {
-            metrics.undelivered.inc();
-            shared::warn!("answer not delivered", jid = job.jid, error = e);
-        }
+        Err(e) => shared::warn!("answer not delivered", jid = job.jid, error = e),
     }
     metrics.latency.observe_since(received);
 }

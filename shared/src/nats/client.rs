@@ -12,7 +12,7 @@ use super::proto::{self, valid_publish_subject, valid_queue_group, valid_subject
 use super::queue::{Queue, QueueSender};
 use super::servers::{parse_servers, ServerAddr};
 use super::subscription::Subscription;
-use super::{threads, NatsError, Options};
+use super::{threads, BatchError, NatsError, Options};
 
 // Services hand clients to worker threads and share subscriptions between threads.
 const _: () = {
@@ -213,6 +213,57 @@ impl Client {
         payload: &[u8],
     ) -> Result<(), NatsError> {
         self.publish_frame(subject, Some(reply), payload)
+    }
+
+    /// Queues `count` messages for `subject` under one lock and one wake-up of the writer
+    /// (or one send from this thread): `fill(i, payload)` writes the `i`-th payload into
+    /// the emptied buffer it is handed. Stops at the first message that cannot be queued;
+    /// the error says how many went before it.
+    pub fn publish_batch(
+        &self,
+        subject: &str,
+        count: usize,
+        mut fill: impl FnMut(usize, &mut Vec<u8>),
+    ) -> Result<(), BatchError> {
+        let fail = |published: usize, error: NatsError| BatchError { published, error };
+        if !valid_publish_subject(subject) {
+            return Err(fail(0, NatsError::InvalidSubject(subject.to_string())));
+        }
+        let inner = self.inner();
+        let max = inner.max_payload.load(Ordering::Relaxed);
+        let mut payload = Vec::new();
+        let mut out = lock(&inner.out);
+        let was_empty = out.buf.is_empty();
+        let mut result = Ok(());
+        for i in 0..count {
+            payload.clear();
+            fill(i, &mut payload);
+            if out.closed {
+                result = Err(fail(i, NatsError::Closed));
+                break;
+            }
+            if payload.len() > max {
+                let size = payload.len();
+                result = Err(fail(i, NatsError::PayloadTooLarge { size, max }));
+                break;
+            }
+            let limit = if out.stream.is_some() {
+                inner.options.max_pending_bytes
+            } else {
+                inner.options.reconnect_buffer_bytes
+            };
+            if out.buf.len() + proto::pub_frame_len(subject, None, payload.len()) > limit {
+                result = Err(fail(i, NatsError::BufferFull));
+                break;
+            }
+            proto::push_pub(&mut out.buf, subject, None, &payload);
+        }
+        let queued = !out.buf.is_empty();
+        if was_empty && queued && !out.send_without_writer() {
+            drop(out);
+            inner.writer_wake.notify_one();
+        }
+        result
     }
 
     fn publish_frame(

@@ -138,6 +138,26 @@ impl Options {
     }
 }
 
+/// A [`Client::publish_batch`] that stopped early: the first `published` messages are
+/// queued, the rest are not.
+#[derive(Debug)]
+pub struct BatchError {
+    pub published: usize,
+    pub error: NatsError,
+}
+
+impl fmt::Display for BatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (after {} messages)", self.error, self.published)
+    }
+}
+
+impl std::error::Error for BatchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
 #[derive(Debug)]
 pub enum NatsError {
     Io(std::io::Error),

@@ -170,6 +170,8 @@ struct FakeGate {
     reader: Option<BufReader<TcpStream>>,
     redis: RedisPool,
     nats: shared::nats::Client,
+    /// The jobs the worker said it took (its taken notices), in order.
+    taken: Vec<String>,
 }
 
 impl FakeGate {
@@ -194,6 +196,7 @@ impl FakeGate {
             reader: None,
             redis,
             nats,
+            taken: Vec::new(),
         }
     }
 
@@ -260,21 +263,27 @@ impl FakeGate {
         }
         let reader = self.reader.as_mut().unwrap();
         reader.get_ref().set_read_timeout(Some(wait)).unwrap();
-        let mut line = String::new();
-        match reader.read_line(&mut line) {
-            Ok(n) if n > 0 => {}
-            Ok(_) => {
-                // The worker closed this connection; its next answer comes on a new one.
-                self.reader = None;
-                return None;
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(n) if n > 0 => {}
+                Ok(_) => {
+                    // The worker closed this connection; its next answer comes on a new one.
+                    self.reader = None;
+                    return None;
+                }
+                Err(_) => return None,
             }
-            Err(_) => return None,
+            let body = line
+                .strip_suffix("\r\n")
+                .unwrap_or_else(|| panic!("no CRLF: {line:?}"));
+            match contract::parse_worker_line(body).unwrap() {
+                contract::WorkerLine::Taken(jid) => self.taken.push(jid.to_string()),
+                contract::WorkerLine::Answer(jid, json) => {
+                    return Some((jid.to_string(), serde_json::from_str(json).unwrap()))
+                }
+            }
         }
-        let body = line
-            .strip_suffix("\r\n")
-            .unwrap_or_else(|| panic!("no CRLF: {line:?}"));
-        let (jid, json) = contract::parse_answer(body).unwrap();
-        Some((jid.to_string(), serde_json::from_str(json).unwrap()))
     }
 
     fn ask(&mut self, request: Value) -> Response {

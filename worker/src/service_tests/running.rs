@@ -70,6 +70,10 @@ fn end_to_end_between_nats_and_a_gate() {
     sent.sort();
     answered.sort();
     assert_eq!(sent, answered);
+    // Each job that names its gate was announced there before its answer came.
+    for jid in &sent {
+        assert!(gate.taken.contains(jid), "no taken notice for {jid}");
+    }
 
     let (code, body) = http_get(worker.admin_addr(), "/readyz");
     assert_eq!(code, 200, "{body}");
@@ -121,7 +125,9 @@ fn end_to_end_between_nats_and_a_gate() {
     assert_eq!(gate.ask(late).status, 1, "the account is created only now");
 
     // A seed-contract gate's job (no header; its gate under `gate.job.<jid>`) is answered
-    // there too, with and without a token.
+    // there too, with and without a token, and gets no taken notice (a seed gate would not
+    // read one).
+    let notices = gate.taken.len();
     let jid = gate.publish_seed(&json!({"function":"nope","data":{}}).to_string());
     let (answered, r) = gate.answer();
     assert_eq!((answered, r.status), (jid, 10));
@@ -130,6 +136,11 @@ fn end_to_end_between_nats_and_a_gate() {
     let (answered, r) = gate.answer();
     assert_eq!(answered, jid);
     assert_eq!(r.status, 98, "{}", r.to_json());
+    assert_eq!(
+        gate.taken.len(),
+        notices,
+        "no notices for seed-contract jobs"
+    );
     worker.stop();
 }
 
