@@ -5,7 +5,9 @@
 pub mod dockerfile;
 pub mod elf;
 pub mod help;
+pub mod client;
 pub mod manifest;
+pub mod promql;
 pub mod static_build;
 
 use std::io::Write;
