@@ -7,6 +7,7 @@ pub mod elf;
 pub mod help;
 pub mod client;
 pub mod manifest;
+pub mod podman;
 pub mod promql;
 pub mod static_build;
 
