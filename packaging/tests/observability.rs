@@ -218,6 +218,9 @@ fn dashboard_and_rules_read_only_series_the_services_expose() {
     for (service, admin) in &running.admin {
         let (code, text) = testkit::http_get(*admin, "/metrics").unwrap();
         assert_eq!(code, 200, "{service}");
+        // Every service reports its readiness and start time (the admin server adds them).
+        assert!(text.contains("\nlukseun_ready 1\n"), "{service}: {text}");
+        assert!(text.contains("\nlukseun_start_time_seconds "), "{service}: {text}");
         for name in sample_names(&text) {
             exposed.entry(name).or_insert(service);
         }
