@@ -145,7 +145,12 @@ fn new_player(
 }
 
 impl Player {
-    fn call(&mut self, function: &str, mut data: Value, t: &mut Vec<String>) -> Result<Value, String> {
+    fn call(
+        &mut self,
+        function: &str,
+        mut data: Value,
+        t: &mut Vec<String>,
+    ) -> Result<Value, String> {
         data["token"] = Value::from(self.session.clone());
         let answer = self.gate.call(function, data)?;
         t.push(format!("{}: {function} -> {}", self.gn, status(&answer)));

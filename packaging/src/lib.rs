@@ -2,10 +2,10 @@
 //! binaries, `Dockerfile.multi` and `manifests/`, all held against what the code really does.
 //! The parsing here is pure and unit-tested; the tests in `tests/` run the real binaries.
 
+pub mod client;
 pub mod dockerfile;
 pub mod elf;
 pub mod help;
-pub mod client;
 pub mod manifest;
 pub mod podman;
 pub mod promql;

@@ -187,7 +187,9 @@ pub fn single_machine(docs: &[Yaml], host: &Host) -> Result<String, OverlayError
                 if SERVICES.contains(&service) {
                     if let Some(Yaml::Hash(data)) = field(&mut doc, &["data"]) {
                         for (k, v) in data.iter_mut() {
-                            if let Some(value) = k.as_str().and_then(|k| env_value(host, service, k)) {
+                            if let Some(value) =
+                                k.as_str().and_then(|k| env_value(host, service, k))
+                            {
                                 *v = text(value);
                             }
                         }
@@ -214,7 +216,8 @@ pub fn single_machine(docs: &[Yaml], host: &Host) -> Result<String, OverlayError
     for service in SERVICES {
         let prefixed = format!("{}-{service}", host.prefix);
         let found = out.iter().any(|d| {
-            d["kind"].as_str() == Some("Deployment") && d["metadata"]["name"].as_str() == Some(&prefixed)
+            d["kind"].as_str() == Some("Deployment")
+                && d["metadata"]["name"].as_str() == Some(&prefixed)
         });
         if !found {
             return Err(OverlayError::MissingDeployment(service.to_string()));
@@ -254,8 +257,18 @@ fn deployment(
     }
     for container in array_mut(pod, &["containers"]) {
         let image = container["image"].as_str().unwrap_or("").to_string();
-        set(container, "image", text(format!("localhost/{image}:{}", host.tag)));
-        for k in ["livenessProbe", "readinessProbe", "startupProbe", "lifecycle", "ports"] {
+        set(
+            container,
+            "image",
+            text(format!("localhost/{image}:{}", host.tag)),
+        );
+        for k in [
+            "livenessProbe",
+            "readinessProbe",
+            "startupProbe",
+            "lifecycle",
+            "ports",
+        ] {
             remove(container, k);
         }
         let mut env: Vec<Yaml> = Vec::new();
@@ -329,7 +342,9 @@ mod tests {
 
     fn find<'a>(docs: &'a [Yaml], kind: &str, name: &str) -> &'a Yaml {
         docs.iter()
-            .find(|d| d["kind"].as_str() == Some(kind) && d["metadata"]["name"].as_str() == Some(name))
+            .find(|d| {
+                d["kind"].as_str() == Some(kind) && d["metadata"]["name"].as_str() == Some(name)
+            })
             .unwrap_or_else(|| panic!("no {kind} {name}"))
     }
 
@@ -352,9 +367,15 @@ mod tests {
                 Some(format!("localhost/lukseun/{service}:t1").as_str())
             );
             assert!(c["livenessProbe"].is_badvalue() && c["readinessProbe"].is_badvalue());
-            assert_eq!(c["securityContext"]["readOnlyRootFilesystem"].as_bool(), Some(true));
+            assert_eq!(
+                c["securityContext"]["readOnlyRootFilesystem"].as_bool(),
+                Some(true)
+            );
             let text = format!("{:?}", c["env"]);
-            assert!(!text.contains("secretKeyRef") && !text.contains("fieldRef"), "{text}");
+            assert!(
+                !text.contains("secretKeyRef") && !text.contains("fieldRef"),
+                "{text}"
+            );
         }
     }
 
@@ -365,9 +386,15 @@ mod tests {
         assert_eq!(gate_env["LUKSEUN_PORT"].as_str(), Some("1004"));
         assert_eq!(gate_env["LUKSEUN_WORKER_PORT"].as_str(), Some("1005"));
         assert_eq!(gate_env["LUKSEUN_ADMIN_PORT"].as_str(), Some("2001"));
-        assert_eq!(gate_env["LUKSEUN_REDIS_URL"].as_str(), Some("redis://127.0.0.1:7000/"));
+        assert_eq!(
+            gate_env["LUKSEUN_REDIS_URL"].as_str(),
+            Some("redis://127.0.0.1:7000/")
+        );
         let worker_env = &find(&docs, "ConfigMap", "worker-env")["data"];
-        assert_eq!(worker_env["LUKSEUN_AUTH_URL"].as_str(), Some("http://127.0.0.1:1001"));
+        assert_eq!(
+            worker_env["LUKSEUN_AUTH_URL"].as_str(),
+            Some("http://127.0.0.1:1001")
+        );
         assert_eq!(worker_env["LUKSEUN_ADMIN_PORT"].as_str(), Some("2002"));
         assert_eq!(worker_env["LUKSEUN_THREADS"].as_str(), Some("4"));
         let worker = &find(&docs, "Deployment", "lk1-worker")["spec"]["template"]["spec"];
@@ -377,12 +404,17 @@ mod tests {
                 .find(|v| v["name"].as_str() == Some(n))
                 .and_then(|v| v["value"].as_str())
         };
-        assert_eq!(value("LUKSEUN_MYSQL_URL"), Some("mysql://root@127.0.0.1:7002/lukseun"));
+        assert_eq!(
+            value("LUKSEUN_MYSQL_URL"),
+            Some("mysql://root@127.0.0.1:7002/lukseun")
+        );
         assert_eq!(value("LUKSEUN_JWT_SECRET"), Some("k".repeat(32).as_str()));
         let gate = &find(&docs, "Deployment", "lk1-gate")["spec"]["template"]["spec"];
         let env = gate["containers"][0]["env"].as_vec().unwrap();
-        assert!(env.iter().any(|v| v["name"].as_str() == Some("LUKSEUN_ADVERTISE_IP")
-            && v["value"].as_str() == Some("127.0.0.1")));
+        assert!(env
+            .iter()
+            .any(|v| v["name"].as_str() == Some("LUKSEUN_ADVERTISE_IP")
+                && v["value"].as_str() == Some("127.0.0.1")));
         // mail's claim and the volume that names it both carry the prefix.
         let claim = docs
             .iter()
@@ -407,7 +439,9 @@ mod tests {
     fn an_unknown_secret_key_is_an_error() {
         let mut docs = base();
         for doc in docs.iter_mut() {
-            if doc["metadata"]["name"].as_str() == Some("auth") && doc["kind"].as_str() == Some("Deployment") {
+            if doc["metadata"]["name"].as_str() == Some("auth")
+                && doc["kind"].as_str() == Some("Deployment")
+            {
                 let env = field(doc, &["spec", "template", "spec", "containers"]).unwrap();
                 let mut emitted = String::new();
                 YamlEmitter::new(&mut emitted).dump(env).unwrap();

@@ -7,9 +7,29 @@ use std::collections::BTreeSet;
 /// Words that are never metric names: operators, modifiers, and the aggregations, which
 /// may be followed by `by (..)` instead of `(` (any other name followed by `(` is a call).
 const KEYWORDS: &[&str] = &[
-    "and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right",
-    "bool", "offset", "sum", "min", "max", "avg", "count", "stddev", "stdvar", "topk",
-    "bottomk", "quantile", "count_values", "group",
+    "and",
+    "or",
+    "unless",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "offset",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "count",
+    "stddev",
+    "stdvar",
+    "topk",
+    "bottomk",
+    "quantile",
+    "count_values",
+    "group",
 ];
 
 /// Aggregation modifiers and vector matchers: the parenthesised list after them holds
@@ -82,7 +102,9 @@ pub fn metric_names(expr: &str) -> BTreeSet<String> {
                     i += 1;
                 }
             }
-            c if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) => {
+            c if c.is_ascii_digit()
+                || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) =>
+            {
                 // A number, or a duration such as 5m.
                 while i < chars.len() && (is_name_char(chars[i]) || chars[i] == '.') {
                     i += 1;
@@ -149,7 +171,9 @@ mod tests {
     #[test]
     fn finds_the_metrics_and_nothing_else() {
         assert_eq!(
-            names(r#"histogram_quantile(0.99, sum by (le, function) (rate(worker_function_seconds_bucket{function!="unknown"}[5m])))"#),
+            names(
+                r#"histogram_quantile(0.99, sum by (le, function) (rate(worker_function_seconds_bucket{function!="unknown"}[5m])))"#
+            ),
             ["worker_function_seconds_bucket"]
         );
         assert_eq!(
@@ -165,7 +189,9 @@ mod tests {
             ["lukseun_ready", "lukseun_start_time_seconds"]
         );
         assert_eq!(
-            names(r#"sum without (status) (rate(x_total{a="b}{",c=~"[x]"}[$__rate_interval] offset 1h))"#),
+            names(
+                r#"sum without (status) (rate(x_total{a="b}{",c=~"[x]"}[$__rate_interval] offset 1h))"#
+            ),
             ["x_total"]
         );
         assert_eq!(names("1e3 * 2.5 + 0x1f"), Vec::<String>::new());

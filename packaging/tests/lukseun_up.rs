@@ -86,7 +86,10 @@ fn up_removes_the_cluster_env_when_it_starts_and_when_it_stops() {
                 );
                 return;
             }
-            panic!("lukseun up exited ({status}) before building:\n{}", stderr());
+            panic!(
+                "lukseun up exited ({status}) before building:\n{}",
+                stderr()
+            );
         }
         assert!(Instant::now() < deadline, "no build step:\n{}", stderr());
         std::thread::sleep(Duration::from_millis(50));

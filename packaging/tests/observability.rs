@@ -94,7 +94,8 @@ fn rules_and_scrape_config_pass_promtool() {
 
     // The check can fail: a broken expression is refused.
     let broken = dir.path().join("broken.yaml");
-    let text = yaml_text(&rules_file()).replace("gate_timeouts_total[5m]", "gate_timeouts_total[5m");
+    let text =
+        yaml_text(&rules_file()).replace("gate_timeouts_total[5m]", "gate_timeouts_total[5m");
     std::fs::write(&broken, text).unwrap();
     assert!(!run_promtool(&["check", "rules"], &broken).0);
 
@@ -110,7 +111,9 @@ fn rules_and_scrape_config_pass_promtool() {
         // Debian builds Prometheus without Kubernetes service discovery: check everything
         // else (the relabelling above all) with the discovery swapped for a static target.
         announce("this promtool has no kubernetes_sd_configs (Debian's build); checking the scrape config with a static target in its place");
-        let mut doc = yaml_rust2::YamlLoader::load_from_str(text).unwrap().remove(0);
+        let mut doc = yaml_rust2::YamlLoader::load_from_str(text)
+            .unwrap()
+            .remove(0);
         let Yaml::Hash(top) = &mut doc else {
             panic!("prometheus.yml is not a mapping")
         };
@@ -158,7 +161,10 @@ fn every_admin_port_is_scraped() {
                     .iter()
                     .any(|p| p["name"].as_str() == Some("admin"))
         });
-        assert!(scraped, "the ServiceMonitor reaches no admin port of {service}");
+        assert!(
+            scraped,
+            "the ServiceMonitor reaches no admin port of {service}"
+        );
 
         // The pod annotation names the container's admin port.
         let deployment = base.find("Deployment", service).expect(service);
@@ -186,7 +192,10 @@ fn dashboard_and_rules_read_only_series_the_services_expose() {
     let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (alert, expr) in rule_exprs() {
         for name in metric_names(&expr) {
-            wanted.entry(name).or_default().insert(format!("alert {alert}"));
+            wanted
+                .entry(name)
+                .or_default()
+                .insert(format!("alert {alert}"));
         }
     }
     let dashboard = dashboard_exprs();
@@ -220,7 +229,10 @@ fn dashboard_and_rules_read_only_series_the_services_expose() {
         assert_eq!(code, 200, "{service}");
         // Every service reports its readiness and start time (the admin server adds them).
         assert!(text.contains("\nlukseun_ready 1\n"), "{service}: {text}");
-        assert!(text.contains("\nlukseun_start_time_seconds "), "{service}: {text}");
+        assert!(
+            text.contains("\nlukseun_start_time_seconds "),
+            "{service}: {text}"
+        );
         for name in sample_names(&text) {
             exposed.entry(name).or_insert(service);
         }

@@ -78,7 +78,9 @@ impl Drop for Cleanup {
                 .output();
         }
         for volume in &self.volumes {
-            let _ = Command::new("podman").args(["volume", "rm", "-f", volume]).output();
+            let _ = Command::new("podman")
+                .args(["volume", "rm", "-f", volume])
+                .output();
         }
         for image in &self.images {
             let _ = Command::new("podman").args(["rmi", "-f", image]).output();
@@ -127,7 +129,11 @@ fn images_build_and_the_manifests_run_on_podman() {
         .args(["lukseun", &tag])
         .output()
         .expect("run scripts/podman-images.sh");
-    assert!(out.status.success(), "podman-images.sh failed:\n{}", text(&out));
+    assert!(
+        out.status.success(),
+        "podman-images.sh failed:\n{}",
+        text(&out)
+    );
 
     // Can this machine run a container at all? (cgroups, runtime, ulimits)
     let image = |s: &str| format!("localhost/lukseun/{s}:{tag}");
@@ -135,13 +141,17 @@ fn images_build_and_the_manifests_run_on_podman() {
     if !probe.status.success() {
         return skip_or_fail(
             CHECK,
-            &format!("podman built the images but cannot run a container here: {}", text(&probe)),
+            &format!(
+                "podman built the images but cannot run a container here: {}",
+                text(&probe)
+            ),
         );
     }
 
-    let stages =
-        dockerfile::parse(&std::fs::read_to_string(workspace_root().join("Dockerfile.multi")).unwrap())
-            .unwrap();
+    let stages = dockerfile::parse(
+        &std::fs::read_to_string(workspace_root().join("Dockerfile.multi")).unwrap(),
+    )
+    .unwrap();
     let mut sizes = String::from("images (podman image inspect):\n");
     for service in SERVICES {
         let out = podman(&["image", "inspect", &image(service)]);
@@ -223,16 +233,30 @@ fn images_build_and_the_manifests_run_on_podman() {
     assert!(out.status.success(), "podman kube play:\n{}", text(&out));
     // podman names a Deployment's pod and container after it; found, not guessed.
     let pods = lines(&podman(&[
-        "pod", "ps", "--filter", &format!("name=^{prefix}-"), "--format", "{{.Name}}",
+        "pod",
+        "ps",
+        "--filter",
+        &format!("name=^{prefix}-"),
+        "--format",
+        "{{.Name}}",
     ]));
     assert_eq!(pods.len(), SERVICES.len(), "pods: {pods:?}");
     let containers = lines(&podman(&[
-        "ps", "-a", "--filter", &format!("name=^{prefix}-"), "--format", "{{.Names}} {{.IsInfra}}",
+        "ps",
+        "-a",
+        "--filter",
+        &format!("name=^{prefix}-"),
+        "--format",
+        "{{.Names}} {{.IsInfra}}",
     ]))
     .into_iter()
     .filter_map(|l| l.strip_suffix(" false").map(str::to_string))
     .collect::<Vec<_>>();
-    assert_eq!(containers.len(), SERVICES.len(), "containers: {containers:?}");
+    assert_eq!(
+        containers.len(),
+        SERVICES.len(),
+        "containers: {containers:?}"
+    );
     let logs = || {
         let mut all = String::new();
         for container in &containers {

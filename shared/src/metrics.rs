@@ -276,7 +276,10 @@ fn render_histogram(out: &mut String, name: &str, labels: &str, h: &Histogram) {
     let mut cumulative = 0;
     for (i, bound) in h.bounds.iter().enumerate() {
         cumulative += h.counts[i].load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{{before_le}le=\"{bound}\"}} {cumulative}");
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{before_le}le=\"{bound}\"}} {cumulative}"
+        );
     }
     cumulative += h.counts[h.bounds.len()].load(Ordering::Relaxed);
     let _ = writeln!(out, "{name}_bucket{{{before_le}le=\"+Inf\"}} {cumulative}");
@@ -332,7 +335,10 @@ gate_rtt_seconds_count 3\n";
         let seconds = r.histogram_family(
             "call_seconds",
             "time",
-            vec![labels(&[("function", "login")]), labels(&[("function", "never")])],
+            vec![
+                labels(&[("function", "login")]),
+                labels(&[("function", "never")]),
+            ],
             &[0.001],
         );
         calls.child(0).add(2);

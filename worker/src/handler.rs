@@ -191,9 +191,14 @@ pub fn handle_job(
     let mut function = None;
     let Some(job_key) = job_key else {
         let response = guarded(|| {
-            dispatch(services, config, line, client, &mut function, &mut |token| {
-                services.tokens.validate(token)
-            })
+            dispatch(
+                services,
+                config,
+                line,
+                client,
+                &mut function,
+                &mut |token| services.tokens.validate(token),
+            )
         });
         return Handled {
             response,
@@ -203,16 +208,23 @@ pub fn handle_job(
     };
     let mut gate = None;
     let response = guarded(|| {
-        dispatch(services, config, line, client, &mut function, &mut |token| {
-            let claims = services.tokens.verify(token)?;
-            let revocation = revocation_key(claims.kind, &claims.uid);
-            let (current, gid): (Option<String>, Option<String>) = services
-                .redis
-                .run(|c| redis::cmd("MGET").arg(&revocation).arg(job_key).query(c))
-                .map_err(|e| TokenError::Unavailable(e.to_string()))?;
-            gate = Some(gid.and_then(|g| g.parse().ok()));
-            still_current(claims, current.as_deref())
-        })
+        dispatch(
+            services,
+            config,
+            line,
+            client,
+            &mut function,
+            &mut |token| {
+                let claims = services.tokens.verify(token)?;
+                let revocation = revocation_key(claims.kind, &claims.uid);
+                let (current, gid): (Option<String>, Option<String>) = services
+                    .redis
+                    .run(|c| redis::cmd("MGET").arg(&revocation).arg(job_key).query(c))
+                    .map_err(|e| TokenError::Unavailable(e.to_string()))?;
+                gate = Some(gid.and_then(|g| g.parse().ok()));
+                still_current(claims, current.as_deref())
+            },
+        )
     });
     Handled {
         response,
@@ -387,7 +399,10 @@ mod tests {
         };
         let (r, gate, function) = job(&line, Some("gate.job.j1"));
         assert_eq!((r.status, gate), (0, Some(Some(7))));
-        assert_eq!(function, None, "a test-only function has no place in the table");
+        assert_eq!(
+            function, None,
+            "a test-only function has no place in the table"
+        );
         let (r, gate, _) = job(&line, Some("gate.job.gone"));
         assert_eq!((r.status, gate), (0, Some(None)), "read, and not there");
 

@@ -110,7 +110,8 @@ impl Running {
         for (service, mut flags) in args {
             let admin = local(port());
             flags.push(format!("--admin-port={}", admin.port()));
-            let log = File::create(dir.join(format!("{service}.log"))).map_err(|e| e.to_string())?;
+            let log =
+                File::create(dir.join(format!("{service}.log"))).map_err(|e| e.to_string())?;
             let child = Command::new(static_binaries().binary(service))
                 .args(&flags)
                 .env_clear()
@@ -135,10 +136,16 @@ impl Running {
             }
             let (_, child) = self.children.last_mut().expect("just started");
             if let Ok(Some(status)) = child.try_wait() {
-                return Err(format!("{service} exited ({status}):\n{}", self.log(service)));
+                return Err(format!(
+                    "{service} exited ({status}):\n{}",
+                    self.log(service)
+                ));
             }
             if Instant::now() > deadline {
-                return Err(format!("{service} not ready in 60 s:\n{}", self.log(service)));
+                return Err(format!(
+                    "{service} not ready in 60 s:\n{}",
+                    self.log(service)
+                ));
             }
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -99,7 +99,10 @@ fn end_to_end_between_nats_and_a_gate() {
         r#"worker_function_seconds_count{function="login_unique"} 42"#,
         r#"worker_function_seconds_bucket{function="register",le="+Inf"} 1"#,
     ] {
-        assert!(metrics.lines().any(|l| l == series), "{series} in {metrics}");
+        assert!(
+            metrics.lines().any(|l| l == series),
+            "{series} in {metrics}"
+        );
     }
     assert!(!metrics.contains("function=\"nope\""), "{metrics}");
     assert!(
