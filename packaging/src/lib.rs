@@ -2,10 +2,13 @@
 //! binaries, `Dockerfile.multi` and `manifests/`, all held against what the code really does.
 //! The parsing here is pure and unit-tested; the tests in `tests/` run the real binaries.
 
+pub mod client;
 pub mod dockerfile;
 pub mod elf;
 pub mod help;
 pub mod manifest;
+pub mod podman;
+pub mod promql;
 pub mod static_build;
 
 use std::io::Write;

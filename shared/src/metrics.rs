@@ -2,6 +2,12 @@
 //!
 //! Services create their metrics once at start (`registry.counter(..)`), keep the `Arc`s
 //! on their hot paths, and the admin server renders the registry on `/metrics`.
+//!
+//! Labelled metrics come as families whose label values are all fixed at registration
+//! (a bounded set, such as the worker's function table): the caller picks a child by its
+//! position, so the hot path is an atomic add with no map and no lock. A child is rendered
+//! once it has counted something, as client libraries create a child on first use, so a
+//! scrape does not list every never-called function.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -81,10 +87,62 @@ impl Histogram {
     }
 }
 
+/// Renders label pairs as they go inside `{..}`: `function="login",status="ok"`, values
+/// escaped as the text format asks (backslash, double quote, newline).
+pub fn labels(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(name);
+        out.push_str("=\"");
+        for c in value.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    out
+}
+
+/// Counters of one name, one per label set fixed at registration.
+#[derive(Debug)]
+pub struct CounterFamily {
+    /// Rendered labels (see [`labels`]) and the counter, in registration order.
+    children: Vec<(String, Counter)>,
+}
+
+impl CounterFamily {
+    /// The counter of the `i`th label set. Panics when `i` is out of range.
+    pub fn child(&self, i: usize) -> &Counter {
+        &self.children[i].1
+    }
+}
+
+/// Histograms of one name, one per label set fixed at registration.
+#[derive(Debug)]
+pub struct HistogramFamily {
+    children: Vec<(String, Histogram)>,
+}
+
+impl HistogramFamily {
+    /// The histogram of the `i`th label set. Panics when `i` is out of range.
+    pub fn child(&self, i: usize) -> &Histogram {
+        &self.children[i].1
+    }
+}
+
 enum Metric {
     Counter(Arc<Counter>),
     Gauge(Arc<Gauge>),
     Histogram(Arc<Histogram>),
+    CounterFamily(Arc<CounterFamily>),
+    HistogramFamily(Arc<HistogramFamily>),
 }
 
 struct Entry {
@@ -135,6 +193,42 @@ impl Registry {
         h
     }
 
+    /// Counters `name{<label set>}`, one per entry of `label_sets` (each made by
+    /// [`labels`]); [`CounterFamily::child`] takes the entry's position.
+    pub fn counter_family(
+        &self,
+        name: &str,
+        help: &str,
+        label_sets: Vec<String>,
+    ) -> Arc<CounterFamily> {
+        let f = Arc::new(CounterFamily {
+            children: label_sets
+                .into_iter()
+                .map(|l| (l, Counter::default()))
+                .collect(),
+        });
+        self.add(name, help, Metric::CounterFamily(f.clone()));
+        f
+    }
+
+    /// Histograms `name{<label set>}` with the same `bounds`, one per entry of `label_sets`.
+    pub fn histogram_family(
+        &self,
+        name: &str,
+        help: &str,
+        label_sets: Vec<String>,
+        bounds: &'static [f64],
+    ) -> Arc<HistogramFamily> {
+        let f = Arc::new(HistogramFamily {
+            children: label_sets
+                .into_iter()
+                .map(|l| (l, Histogram::new(bounds)))
+                .collect(),
+        });
+        self.add(name, help, Metric::HistogramFamily(f.clone()));
+        f
+    }
+
     /// The Prometheus text exposition format, version 0.0.4.
     pub fn render(&self) -> String {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
@@ -143,7 +237,8 @@ impl Registry {
             let kind = match e.metric {
                 Metric::Counter(_) => "counter",
                 Metric::Gauge(_) => "gauge",
-                Metric::Histogram(_) => "histogram",
+                Metric::Histogram(_) | Metric::HistogramFamily(_) => "histogram",
+                Metric::CounterFamily(_) => "counter",
             };
             let _ = writeln!(out, "# HELP {} {}", e.name, e.help.replace('\n', " "));
             let _ = writeln!(out, "# TYPE {} {kind}", e.name);
@@ -154,22 +249,43 @@ impl Registry {
                 Metric::Gauge(g) => {
                     let _ = writeln!(out, "{} {}", e.name, g.get());
                 }
-                Metric::Histogram(h) => {
-                    let mut cumulative = 0;
-                    for (i, bound) in h.bounds.iter().enumerate() {
-                        cumulative += h.counts[i].load(Ordering::Relaxed);
-                        let _ = writeln!(out, "{}_bucket{{le=\"{bound}\"}} {cumulative}", e.name);
+                Metric::Histogram(h) => render_histogram(&mut out, &e.name, "", h),
+                Metric::CounterFamily(f) => {
+                    for (labels, c) in f.children.iter().filter(|(_, c)| c.get() > 0) {
+                        let _ = writeln!(out, "{}{{{labels}}} {}", e.name, c.get());
                     }
-                    cumulative += h.counts[h.bounds.len()].load(Ordering::Relaxed);
-                    let _ = writeln!(out, "{}_bucket{{le=\"+Inf\"}} {cumulative}", e.name);
-                    let sum = h.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-                    let _ = writeln!(out, "{}_sum {sum}", e.name);
-                    let _ = writeln!(out, "{}_count {cumulative}", e.name);
+                }
+                Metric::HistogramFamily(f) => {
+                    for (labels, h) in f.children.iter().filter(|(_, h)| h.count() > 0) {
+                        render_histogram(&mut out, &e.name, labels, h);
+                    }
                 }
             }
         }
         out
     }
+}
+
+/// One histogram's `_bucket`, `_sum` and `_count` lines; `labels` (maybe empty) go before `le`.
+fn render_histogram(out: &mut String, name: &str, labels: &str, h: &Histogram) {
+    let (before_le, braced) = if labels.is_empty() {
+        (String::new(), String::new())
+    } else {
+        (format!("{labels},"), format!("{{{labels}}}"))
+    };
+    let mut cumulative = 0;
+    for (i, bound) in h.bounds.iter().enumerate() {
+        cumulative += h.counts[i].load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{before_le}le=\"{bound}\"}} {cumulative}"
+        );
+    }
+    cumulative += h.counts[h.bounds.len()].load(Ordering::Relaxed);
+    let _ = writeln!(out, "{name}_bucket{{{before_le}le=\"+Inf\"}} {cumulative}");
+    let sum = h.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+    let _ = writeln!(out, "{name}_sum{braced} {sum}");
+    let _ = writeln!(out, "{name}_count{braced} {cumulative}");
 }
 
 #[cfg(test)]
@@ -202,6 +318,44 @@ gate_rtt_seconds_bucket{le=\"+Inf\"} 3\n\
 gate_rtt_seconds_sum 1.0055\n\
 gate_rtt_seconds_count 3\n";
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn families_render_the_children_that_counted() {
+        let r = Registry::new();
+        let calls = r.counter_family(
+            "calls_total",
+            "calls",
+            vec![
+                labels(&[("function", "login"), ("status", "ok")]),
+                labels(&[("function", "a\"b\\c\nd"), ("status", "ok")]),
+                labels(&[("function", "never"), ("status", "ok")]),
+            ],
+        );
+        let seconds = r.histogram_family(
+            "call_seconds",
+            "time",
+            vec![
+                labels(&[("function", "login")]),
+                labels(&[("function", "never")]),
+            ],
+            &[0.001],
+        );
+        calls.child(0).add(2);
+        calls.child(1).inc();
+        seconds.child(0).observe(0.0005);
+        seconds.child(0).observe(2.0);
+        let expected = "# HELP calls_total calls\n\
+# TYPE calls_total counter\n\
+calls_total{function=\"login\",status=\"ok\"} 2\n\
+calls_total{function=\"a\\\"b\\\\c\\nd\",status=\"ok\"} 1\n\
+# HELP call_seconds time\n\
+# TYPE call_seconds histogram\n\
+call_seconds_bucket{function=\"login\",le=\"0.001\"} 1\n\
+call_seconds_bucket{function=\"login\",le=\"+Inf\"} 2\n\
+call_seconds_sum{function=\"login\"} 2.0005\n\
+call_seconds_count{function=\"login\"} 2\n";
+        assert_eq!(r.render(), expected);
     }
 
     #[test]

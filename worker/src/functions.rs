@@ -369,10 +369,20 @@ pub mod test_only {
 }
 
 pub fn lookup(name: &str) -> Option<&'static Function> {
-    let found = FUNCTIONS.iter().find(|f| f.name == name);
+    find(name).map(|(_, f)| f)
+}
+
+/// The function called `name` and its position in [`FUNCTIONS`] (`None` for a test-only
+/// function), which indexes the per-function metrics.
+pub fn find(name: &str) -> Option<(Option<usize>, &'static Function)> {
+    if let Some(i) = FUNCTIONS.iter().position(|f| f.name == name) {
+        return Some((Some(i), &FUNCTIONS[i]));
+    }
     #[cfg(test)]
-    let found = found.or_else(|| TEST_FUNCTIONS.iter().find(|f| f.name == name));
-    found
+    if let Some(f) = TEST_FUNCTIONS.iter().find(|f| f.name == name) {
+        return Some((None, f));
+    }
+    None
 }
 
 #[cfg(test)]

@@ -159,41 +159,78 @@ pub fn handle_from(
     client: Option<IpAddr>,
 ) -> Response {
     guarded(|| {
-        dispatch(services, config, line, client, &mut |token| {
+        dispatch(services, config, line, client, &mut None, &mut |token| {
             services.tokens.validate(token)
         })
     })
 }
 
+/// What [`handle_job`] answered and learned on the way.
+#[derive(Debug)]
+pub struct Handled {
+    pub response: Response,
+    /// The gate id the job key held, if it was read (a value that is no gate id counts
+    /// as none).
+    pub gate: Option<Option<u32>>,
+    /// The called function's position in the function table (`None`: no such function,
+    /// or the request was malformed), for the per-function metrics.
+    pub function: Option<usize>,
+}
+
 /// [`handle`] for a job from a gate. A job that names its gate needs no lookup: pass
 /// `job_key` `None`. For a job that does not (a seed-contract gate), when the request
 /// carries a token, its revocation key and `job_key` (the contract's key of the job's gate
-/// id) are read in one `MGET`, which saves a Redis round trip. Also returns the gate id
-/// `job_key` held, if it was read (a value that is no gate id counts as none).
+/// id) are read in one `MGET`, which saves a Redis round trip.
 pub fn handle_job(
     services: &Services,
     config: &GameConfig,
     line: &str,
     job_key: Option<&str>,
     client: Option<IpAddr>,
-) -> (Response, Option<Option<u32>>) {
+) -> Handled {
+    let mut function = None;
     let Some(job_key) = job_key else {
-        return (handle_from(services, config, line, client), None);
+        let response = guarded(|| {
+            dispatch(
+                services,
+                config,
+                line,
+                client,
+                &mut function,
+                &mut |token| services.tokens.validate(token),
+            )
+        });
+        return Handled {
+            response,
+            gate: None,
+            function,
+        };
     };
     let mut gate = None;
     let response = guarded(|| {
-        dispatch(services, config, line, client, &mut |token| {
-            let claims = services.tokens.verify(token)?;
-            let revocation = revocation_key(claims.kind, &claims.uid);
-            let (current, gid): (Option<String>, Option<String>) = services
-                .redis
-                .run(|c| redis::cmd("MGET").arg(&revocation).arg(job_key).query(c))
-                .map_err(|e| TokenError::Unavailable(e.to_string()))?;
-            gate = Some(gid.and_then(|g| g.parse().ok()));
-            still_current(claims, current.as_deref())
-        })
+        dispatch(
+            services,
+            config,
+            line,
+            client,
+            &mut function,
+            &mut |token| {
+                let claims = services.tokens.verify(token)?;
+                let revocation = revocation_key(claims.kind, &claims.uid);
+                let (current, gid): (Option<String>, Option<String>) = services
+                    .redis
+                    .run(|c| redis::cmd("MGET").arg(&revocation).arg(job_key).query(c))
+                    .map_err(|e| TokenError::Unavailable(e.to_string()))?;
+                gate = Some(gid.and_then(|g| g.parse().ok()));
+                still_current(claims, current.as_deref())
+            },
+        )
     });
-    (response, gate)
+    Handled {
+        response,
+        gate,
+        function,
+    }
 }
 
 /// Runs `answer`, turning a panic into -1.
@@ -217,15 +254,18 @@ fn dispatch(
     config: &GameConfig,
     line: &str,
     client: Option<IpAddr>,
+    called: &mut Option<usize>,
     validate: &mut dyn FnMut(&str) -> Result<Claims, TokenError>,
 ) -> Response {
     let request = match parse_request(line) {
         Ok(r) => r,
         Err(why) => return malformed(&why),
     };
-    let Some(function) = functions::lookup(&request.function) else {
+    let Some((position, function)) = functions::find(&request.function) else {
         return Response::of(Status::UnknownFunction);
     };
+    // Set before the checks below: a refused call counts under the function it named.
+    *called = position;
     let access = function.access();
     let world = match &request.world {
         Some(named) => match named.resolve(config.worlds()) {
@@ -353,24 +393,36 @@ mod tests {
             .run(|c| redis::cmd("SET").arg("gate.job.j1").arg("7").query::<()>(c))
             .unwrap();
 
-        let (r, gate) = handle_job(&services, &config, &line, Some("gate.job.j1"), None);
+        let job = |line: &str, key| {
+            let h = handle_job(&services, &config, line, key, None);
+            (h.response, h.gate, h.function)
+        };
+        let (r, gate, function) = job(&line, Some("gate.job.j1"));
         assert_eq!((r.status, gate), (0, Some(Some(7))));
-        let (r, gate) = handle_job(&services, &config, &line, Some("gate.job.gone"), None);
+        assert_eq!(
+            function, None,
+            "a test-only function has no place in the table"
+        );
+        let (r, gate, _) = job(&line, Some("gate.job.gone"));
         assert_eq!((r.status, gate), (0, Some(None)), "read, and not there");
 
         issue(); // a newer token revokes the one in `line`
-        let (r, gate) = handle_job(&services, &config, &line, Some("gate.job.j1"), None);
+        let (r, gate, _) = job(&line, Some("gate.job.j1"));
         assert_eq!(r.status, Status::InvalidToken.code());
         assert_eq!(gate, Some(Some(7)));
 
         // Without a token nothing is read on the way; the caller looks the gate up.
         let public = json!({"function":"login_unique","data":{}}).to_string();
-        let (_, gate) = handle_job(&services, &config, &public, Some("gate.job.j1"), None);
+        let (_, gate, function) = job(&public, Some("gate.job.j1"));
         assert_eq!(gate, None);
+        let position = function.expect("login_unique is in the table");
+        assert_eq!(crate::functions::FUNCTIONS[position].name, "login_unique");
         // A job that names its gate: nothing is looked up, the token still checked.
-        let (r, gate) = handle_job(&services, &config, &line, None, None);
+        let (r, gate, _) = job(&line, None);
         assert_eq!(r.status, Status::InvalidToken.code());
         assert_eq!(gate, None);
+        let unknown = json!({"function":"no_such_fn","data":{}}).to_string();
+        assert_eq!(job(&unknown, None).2, None);
     }
 
     fn claims(kind: TokenKind, world: Option<&str>, role: Option<&str>) -> Claims {

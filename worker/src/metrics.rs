@@ -1,8 +1,111 @@
-//! The worker's metrics: jobs by outcome, latency, queue depth.
+//! The worker's metrics: jobs by outcome, latency, queue depth, and calls and time per
+//! game function and status class.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use shared::metrics::{Counter, Gauge, Histogram, Registry, LATENCY_BUCKETS};
+use shared::metrics::{
+    labels, Counter, CounterFamily, Gauge, Histogram, HistogramFamily, Registry, LATENCY_BUCKETS,
+};
+
+use crate::functions::FUNCTIONS;
+
+/// The label of a request naming no function of the table (status 10, or 13 before the
+/// function was read): the client chooses that name, so it never becomes a label.
+pub const UNKNOWN_FUNCTION: &str = "unknown";
+
+/// A status's class, the `status` label of the per-function metrics (the same classes as
+/// the `worker_jobs_*_total` counters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusClass {
+    Ok,
+    Refused,
+    ModuleError,
+    BackendError,
+    Panic,
+}
+
+impl StatusClass {
+    pub const ALL: [StatusClass; 5] = [
+        StatusClass::Ok,
+        StatusClass::Refused,
+        StatusClass::ModuleError,
+        StatusClass::BackendError,
+        StatusClass::Panic,
+    ];
+
+    pub fn of(status: i32) -> StatusClass {
+        match status {
+            0 => StatusClass::Ok,
+            -1 => StatusClass::Panic,
+            16 => StatusClass::BackendError,
+            -2 | 10..=15 => StatusClass::Refused,
+            _ => StatusClass::ModuleError,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            StatusClass::Ok => "ok",
+            StatusClass::Refused => "refused",
+            StatusClass::ModuleError => "module_error",
+            StatusClass::BackendError => "backend_error",
+            StatusClass::Panic => "panic",
+        }
+    }
+}
+
+/// Calls and handling time per game function: one pre-made child per function of the
+/// table (and one for [`UNKNOWN_FUNCTION`]), picked by the function's table position.
+pub struct FunctionMetrics {
+    /// `FUNCTIONS.len() + 1` functions × the status classes, function-major.
+    calls: Arc<CounterFamily>,
+    /// One per function, `FUNCTIONS.len() + 1`.
+    seconds: Arc<HistogramFamily>,
+}
+
+impl FunctionMetrics {
+    fn register(registry: &Registry) -> FunctionMetrics {
+        let names = || {
+            FUNCTIONS
+                .iter()
+                .map(|f| f.name)
+                .chain(std::iter::once(UNKNOWN_FUNCTION))
+        };
+        let call_labels = names()
+            .flat_map(|name| {
+                StatusClass::ALL
+                    .iter()
+                    .map(move |class| labels(&[("function", name), ("status", class.label())]))
+            })
+            .collect();
+        let time_labels = names().map(|name| labels(&[("function", name)])).collect();
+        FunctionMetrics {
+            calls: registry.counter_family(
+                "worker_function_calls_total",
+                "jobs answered, by game function (`unknown`: a name not in the function table) and status class (ok, refused, module_error, backend_error, panic)",
+                call_labels,
+            ),
+            seconds: registry.histogram_family(
+                "worker_function_seconds",
+                "time to answer a job by game function: parsing, token check and the function, not the wait in the queue",
+                time_labels,
+                LATENCY_BUCKETS,
+            ),
+        }
+    }
+
+    /// Counts one answered job. `function`: its position in [`FUNCTIONS`]; `None` (or a
+    /// position past the table, which no caller makes) counts as [`UNKNOWN_FUNCTION`].
+    pub fn record(&self, function: Option<usize>, status: i32, took: Duration) {
+        let f = function
+            .filter(|&i| i < FUNCTIONS.len())
+            .unwrap_or(FUNCTIONS.len());
+        let class = StatusClass::of(status) as usize;
+        self.calls.child(f * StatusClass::ALL.len() + class).inc();
+        self.seconds.child(f).observe(took.as_secs_f64());
+    }
+}
 
 pub struct WorkerMetrics {
     pub ok: Arc<Counter>,
@@ -26,6 +129,7 @@ pub struct WorkerMetrics {
     pub queue_bytes: Arc<Gauge>,
     /// Jobs dropped on arrival because the queue was full (count or bytes).
     pub queue_full: Arc<Gauge>,
+    pub functions: FunctionMetrics,
 }
 
 impl WorkerMetrics {
@@ -71,16 +175,17 @@ impl WorkerMetrics {
                 "worker_jobs_queue_full_dropped",
                 "jobs dropped on arrival since start because the queue held 65536 jobs or --job-queue-mb bytes (the gate answers them -2)",
             ),
+            functions: FunctionMetrics::register(registry),
         }
     }
 
     pub fn count_status(&self, status: i32) {
-        match status {
-            0 => self.ok.inc(),
-            -1 => self.panics.inc(),
-            16 => self.backend_errors.inc(),
-            -2 | 10..=15 => self.refused.inc(),
-            _ => self.module_errors.inc(),
+        match StatusClass::of(status) {
+            StatusClass::Ok => self.ok.inc(),
+            StatusClass::Panic => self.panics.inc(),
+            StatusClass::BackendError => self.backend_errors.inc(),
+            StatusClass::Refused => self.refused.inc(),
+            StatusClass::ModuleError => self.module_errors.inc(),
         }
     }
 }

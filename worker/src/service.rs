@@ -285,14 +285,19 @@ fn run_job(
         .gate
         .is_none()
         .then(|| contract::job_key(job.jid));
-    let (response, looked_up) = handler::handle_job(
+    let started = Instant::now();
+    let handled = handler::handle_job(
         services,
         &config,
         &job.line,
         job_key.as_deref(),
         job.header.client,
     );
+    let (response, looked_up) = (handled.response, handled.gate);
     metrics.count_status(response.status);
+    metrics
+        .functions
+        .record(handled.function, response.status, started.elapsed());
     shared::debug!("job answered", jid = job.jid, status = response.status);
     if job.expired(Instant::now()) {
         // The gate answered -2 already and would drop this answer.

@@ -91,6 +91,28 @@ fn end_to_end_between_nats_and_a_gate() {
         metrics.contains("worker_jobs_module_error_total 43"),
         "{metrics}"
     );
+    // The same jobs by function and status class; the panicking and the unknown function
+    // are not in the table, so count as `unknown` (a client-chosen name is no label).
+    for series in [
+        r#"worker_function_calls_total{function="register",status="module_error"} 1"#,
+        r#"worker_function_calls_total{function="enter_world",status="module_error"} 1"#,
+        r#"worker_function_calls_total{function="login_unique",status="module_error"} 41"#,
+        r#"worker_function_calls_total{function="login_unique",status="ok"} 1"#,
+        r#"worker_function_calls_total{function="unknown",status="panic"} 1"#,
+        r#"worker_function_calls_total{function="unknown",status="refused"} 1"#,
+        r#"worker_function_seconds_count{function="login_unique"} 42"#,
+        r#"worker_function_seconds_bucket{function="register",le="+Inf"} 1"#,
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == series),
+            "{series} in {metrics}"
+        );
+    }
+    assert!(!metrics.contains("function=\"nope\""), "{metrics}");
+    assert!(
+        !metrics.contains("function=\"login\""),
+        "a function never called has no series: {metrics}"
+    );
 
     // A job whose gate gave up (no job key) is run, its answer dropped and counted.
     let orphan = contract::JobId::random();
