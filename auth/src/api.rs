@@ -73,6 +73,13 @@ pub struct IssueRequest {
     pub role: Option<String>,
 }
 
+impl IssueRequest {
+    /// An admin token, or any token with a role: only for holders of the issuer key.
+    pub fn is_privileged(&self) -> bool {
+        self.kind == TokenKind::Admin || self.role.is_some()
+    }
+}
+
 #[derive(Debug, Deserialize, PartialEq)]
 pub struct ValidateRequest {
     pub token: String,
@@ -151,6 +158,11 @@ impl Reply {
 
     pub fn bad_request(e: &BadRequest) -> Reply {
         Reply::failure(400, &e.0)
+    }
+
+    /// A privileged `/issue_token` without the operators' credential.
+    pub fn forbidden(why: &str) -> Reply {
+        Reply::failure(403, why)
     }
 
     pub fn not_found() -> Reply {
@@ -256,6 +268,12 @@ mod tests {
         assert_eq!(r.role, None);
         let r: IssueRequest = parse(br#"{"uid":"u1","kind":"account","world":null}"#).unwrap();
         assert_eq!(r.world, None);
+        assert!(!r.is_privileged());
+        let r: IssueRequest = parse(br#"{"uid":"admin:o","kind":"admin"}"#).unwrap();
+        assert_eq!(r.kind, TokenKind::Admin);
+        assert!(r.is_privileged());
+        let r: IssueRequest = parse(br#"{"uid":"u","kind":"account","role":"x"}"#).unwrap();
+        assert!(r.is_privileged());
     }
 
     #[test]

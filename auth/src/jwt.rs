@@ -78,12 +78,16 @@ impl fmt::Debug for Key {
     }
 }
 
-/// What a token is for: an account login, or a session inside one world.
+/// What a token is for: an account login, a session inside one world, or an operator.
+/// Admin tokens are their own kind (issue 16): their revocation key
+/// (`auth.tokens.admin.<uid>`) is apart from every player's, and their uid is in the
+/// reserved namespace of [`crate::tokens::is_admin_uid`], which no player id can take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenKind {
     Account,
     Session,
+    Admin,
 }
 
 impl TokenKind {
@@ -91,6 +95,7 @@ impl TokenKind {
         match self {
             TokenKind::Account => "account",
             TokenKind::Session => "session",
+            TokenKind::Admin => "admin",
         }
     }
 
@@ -98,6 +103,7 @@ impl TokenKind {
         match text {
             "account" => Some(TokenKind::Account),
             "session" => Some(TokenKind::Session),
+            "admin" => Some(TokenKind::Admin),
             _ => None,
         }
     }
@@ -117,7 +123,8 @@ pub struct Claims {
     pub kind: TokenKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub world: Option<String>,
-    /// Only `"admin"` has a meaning (admin-only functions); anything else is a player.
+    /// Free text for the operators' tools; it grants nothing (admin power is the kind
+    /// [`TokenKind::Admin`], since issue 16). Issuing one needs the issuer key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
     pub iat: u64,
@@ -126,8 +133,9 @@ pub struct Claims {
 }
 
 impl Claims {
+    /// An operator's token: its kind, never its `role` claim, says so.
     pub fn is_admin(&self) -> bool {
-        self.role.as_deref() == Some("admin")
+        self.kind == TokenKind::Admin
     }
 }
 
@@ -297,7 +305,13 @@ mod tests {
             r#"{"uid":"player-7","kind":"session","iat":1799999990,"exp":1800000100,"jti":"00ff"}"#
         );
         c.role = Some("admin".into());
+        assert!(!c.is_admin(), "a role claim grants nothing");
+        c.kind = TokenKind::Admin;
         assert!(c.is_admin());
+        assert!(serde_json::to_string(&c)
+            .unwrap()
+            .contains(r#""kind":"admin""#));
+        assert_eq!(TokenKind::parse("admin"), Some(TokenKind::Admin));
     }
 
     #[test]

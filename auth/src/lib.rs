@@ -5,12 +5,14 @@
 //! `GET`), so validating a request costs no HTTP hop.
 
 pub mod api;
+pub mod issuer;
 pub mod jwt;
 pub mod nonces;
 pub mod server;
 pub mod service;
 pub mod tokens;
 
+pub use issuer::{IssuerKey, IssuerKeyError, ISSUER_KEY_HEADER};
 pub use jwt::{Claims, Key, KeyError, TokenError, TokenKind};
 pub use nonces::{NonceError, Nonces};
 pub use server::{Metrics, ServerHandle};

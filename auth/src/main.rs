@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth::{Key, Metrics, Nonces, Service, Tokens};
+use auth::{IssuerKey, Key, Metrics, Nonces, Service, Tokens};
 use shared::admin::{always_ok, AdminServer, Check};
 use shared::config::{Config, Opt, Spec};
 use shared::metrics::Registry;
@@ -34,6 +34,11 @@ const SPEC: Spec = Spec {
             "HS256 signing key, at least 32 bytes (a Kubernetes Secret)",
         ),
         Opt::value(
+            "issuer-key",
+            "",
+            "operators' key (a Kubernetes Secret, at least 32 bytes): /issue_token mints admin tokens and roles only for requests whose X-Issuer-Key header holds it; empty = never",
+        ),
+        Opt::value(
             "token-lifetime-secs",
             "2592000",
             "lifetime of issued tokens",
@@ -50,6 +55,14 @@ fn main() {
         eprintln!("auth: {e}");
         std::process::exit(2);
     });
+    let issuer_key = match cfg.get("issuer-key") {
+        "" => None,
+        key => Some(IssuerKey::new(key.as_bytes()).unwrap_or_else(|e| {
+            shared::error!("refusing to start", error = e);
+            eprintln!("auth: {e}");
+            std::process::exit(2);
+        })),
+    };
     let lifetime: u64 = cfg.require("token-lifetime-secs");
     let threads: usize = cfg.require("threads");
     if lifetime == 0 || threads == 0 {
@@ -65,10 +78,16 @@ fn main() {
         std::process::exit(2);
     });
     let redis = Arc::new(redis);
-    let service = Arc::new(Service::new(
+    let mut service = Service::new(
         Tokens::new(key, redis.clone(), Duration::from_secs(lifetime)),
         Nonces::new(redis.clone()),
-    ));
+    );
+    if let Some(issuer_key) = issuer_key {
+        service = service.with_issuer_key(issuer_key);
+    } else {
+        shared::info!("no --issuer-key: admin tokens are not issued");
+    }
+    let service = Arc::new(service);
 
     let registry = Registry::new();
     let metrics = Arc::new(Metrics::new(&registry));

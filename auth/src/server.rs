@@ -13,6 +13,7 @@ use shared::http::{Handler, HttpServer, Options, Request, Response};
 use shared::metrics::{Counter, Registry};
 
 use crate::api::{self, Endpoint, Reply, RouteError, MAX_BODY_BYTES};
+use crate::issuer::ISSUER_KEY_HEADER;
 use crate::service::Service;
 
 /// Per-endpoint request counters. The server adds `auth_requests_total`,
@@ -92,7 +93,8 @@ pub fn handler(service: Arc<Service>, metrics: Arc<Metrics>) -> Handler {
         let reply = match api::route(&request.method, &request.path) {
             Ok(endpoint) => {
                 metrics.count(endpoint);
-                service.handle(endpoint, &request.body)
+                let issuer_key = request.header(ISSUER_KEY_HEADER);
+                service.handle_with(endpoint, &request.body, issuer_key)
             }
             Err(RouteError::NotFound) => Reply::not_found(),
             Err(RouteError::MethodNotAllowed) => Reply::method_not_allowed(),

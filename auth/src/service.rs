@@ -1,6 +1,7 @@
 //! What each endpoint does: parse the body, call tokens or nonces, shape the reply.
 
 use crate::api::{self, Endpoint, Reply};
+use crate::issuer::{self, IssuerKey};
 use crate::jwt::TokenError;
 use crate::nonces::{NonceError, Nonces, DEFAULT_TTL_SECS};
 use crate::tokens::{IssueError, Tokens};
@@ -8,17 +9,35 @@ use crate::tokens::{IssueError, Tokens};
 pub struct Service {
     pub tokens: Tokens,
     pub nonces: Nonces,
+    /// `None`: no admin token or role is issued at all.
+    issuer_key: Option<IssuerKey>,
 }
 
 impl Service {
+    /// A service that issues no admin token (see [`Service::with_issuer_key`]).
     pub fn new(tokens: Tokens, nonces: Nonces) -> Service {
-        Service { tokens, nonces }
+        Service {
+            tokens,
+            nonces,
+            issuer_key: None,
+        }
     }
 
-    /// Answers one request body; never panics on caller input.
+    /// Issues admin tokens (and tokens with a role) to requests that present `key`.
+    pub fn with_issuer_key(mut self, key: IssuerKey) -> Service {
+        self.issuer_key = Some(key);
+        self
+    }
+
+    /// Answers one request body with no issuer key presented; never panics on caller input.
     pub fn handle(&self, endpoint: Endpoint, body: &[u8]) -> Reply {
+        self.handle_with(endpoint, body, None)
+    }
+
+    /// Answers one request body; `issuer_key` is the request's [`issuer::ISSUER_KEY_HEADER`].
+    pub fn handle_with(&self, endpoint: Endpoint, body: &[u8], issuer_key: Option<&str>) -> Reply {
         let result = match endpoint {
-            Endpoint::IssueToken => self.issue_token(body),
+            Endpoint::IssueToken => self.issue_token(body, issuer_key),
             Endpoint::ValidateToken => self.validate_token(body),
             Endpoint::RegisterNonce => self.register_nonce(body),
             Endpoint::RedeemNonce => self.redeem_nonce(body),
@@ -26,8 +45,14 @@ impl Service {
         result.unwrap_or_else(|e| Reply::bad_request(&e))
     }
 
-    fn issue_token(&self, body: &[u8]) -> Result<Reply, api::BadRequest> {
+    fn issue_token(&self, body: &[u8], issuer_key: Option<&str>) -> Result<Reply, api::BadRequest> {
         let rq: api::IssueRequest = api::parse(body)?;
+        if rq.is_privileged() {
+            if let Err(refused) = issuer::check(self.issuer_key.as_ref(), issuer_key) {
+                shared::warn!("privileged issue refused", uid = rq.uid, why = refused);
+                return Ok(Reply::forbidden(&refused.to_string()));
+            }
+        }
         let issued = self
             .tokens
             .issue(&rq.uid, rq.kind, rq.world.as_deref(), rq.role.as_deref());

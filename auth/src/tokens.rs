@@ -20,6 +20,18 @@ pub const MAX_UID_BYTES: usize = 256;
 pub const MAX_WORLD_BYTES: usize = 64;
 pub const MAX_ROLE_BYTES: usize = 32;
 
+/// Operators' uids begin with this (ASCII case ignored). Admin tokens are issued only for
+/// such uids, and player tokens never: the worker refuses the prefix as a `unique_id` at
+/// `register` and `login_unique`, so no player id can equal an admin id.
+pub const ADMIN_UID_PREFIX: &str = "admin:";
+
+/// Whether `uid` is in the operators' namespace ([`ADMIN_UID_PREFIX`]).
+pub fn is_admin_uid(uid: &str) -> bool {
+    uid.as_bytes()
+        .get(..ADMIN_UID_PREFIX.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(ADMIN_UID_PREFIX.as_bytes()))
+}
+
 /// The Redis key holding the current `jti` of (uid, kind).
 pub fn revocation_key(kind: TokenKind, uid: &str) -> String {
     format!("auth.tokens.{}.{uid}", kind.as_str())
@@ -75,6 +87,7 @@ impl Tokens {
         role: Option<&str>,
     ) -> Result<(String, Claims), IssueError> {
         check_field("uid", uid, MAX_UID_BYTES)?;
+        check_namespace(uid, kind)?;
         if let Some(w) = world {
             check_field("world", w, MAX_WORLD_BYTES)?;
         }
@@ -141,6 +154,23 @@ pub fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+/// Admin tokens only for the operators' namespace, player tokens never for it.
+fn check_namespace(uid: &str, kind: TokenKind) -> Result<(), IssueError> {
+    let reason = match (kind == TokenKind::Admin, is_admin_uid(uid)) {
+        (true, false) => {
+            format!("admin tokens are issued only for uids beginning with {ADMIN_UID_PREFIX:?}")
+        }
+        (false, true) => {
+            format!("uids beginning with {ADMIN_UID_PREFIX:?} are operators': only kind \"admin\"")
+        }
+        _ => return Ok(()),
+    };
+    Err(IssueError::InvalidField {
+        field: "uid",
+        reason,
+    })
+}
+
 fn check_field(field: &'static str, value: &str, max: usize) -> Result<(), IssueError> {
     let reason = if value.is_empty() {
         "must not be empty".to_string()
@@ -168,6 +198,40 @@ mod tests {
             revocation_key(TokenKind::Session, "u-1"),
             "auth.tokens.session.u-1"
         );
+        assert_eq!(
+            revocation_key(TokenKind::Admin, "admin:ops"),
+            "auth.tokens.admin.admin:ops"
+        );
+    }
+
+    #[test]
+    fn the_admin_namespace_is_the_prefix_in_any_ascii_case() {
+        for uid in ["admin:", "admin:ops", "ADMIN:x", "Admin:dev"] {
+            assert!(is_admin_uid(uid), "{uid}");
+        }
+        for uid in [
+            "admin",
+            "admin-1",
+            "xadmin:1",
+            "",
+            "adm",
+            "admin;x",
+            "ａdmin:x",
+        ] {
+            assert!(!is_admin_uid(uid), "{uid}");
+        }
+        // A multi-byte character across the prefix's end is no panic.
+        assert!(!is_admin_uid("admiñ:"));
+        assert!(check_namespace("admin:ops", TokenKind::Admin).is_ok());
+        assert!(check_namespace("u-1", TokenKind::Account).is_ok());
+        for (uid, kind) in [
+            ("admin", TokenKind::Admin),
+            ("admin:ops", TokenKind::Account),
+            ("ADMIN:ops", TokenKind::Session),
+        ] {
+            let e = check_namespace(uid, kind).unwrap_err().to_string();
+            assert!(e.starts_with("invalid uid: "), "{e}");
+        }
     }
 
     #[test]

@@ -67,6 +67,22 @@ fn short_key_refuses_to_start() {
 }
 
 #[test]
+fn short_issuer_key_refuses_to_start() {
+    let child = auth_command()
+        .env("LUKSEUN_JWT_SECRET", "a-signing-key-of-at-least-32-bytes!!")
+        .env("LUKSEUN_ISSUER_KEY", "issuer-of-20-bytes!!")
+        .args(["--port", "0", "--admin-port", "0"])
+        .spawn()
+        .unwrap();
+    let (status, text) = output_of(child);
+    assert_eq!(status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("issuer key has 20 bytes") && text.contains("at least 32"),
+        "{text}"
+    );
+}
+
+#[test]
 fn missing_key_refuses_to_start() {
     let child = auth_command()
         .args(["--port", "0", "--admin-port", "0"])

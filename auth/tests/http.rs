@@ -8,7 +8,7 @@ use auth::jwt::{self, Claims, TokenKind};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value};
-use support::{Client, Harness};
+use support::{Client, Harness, ISSUER_KEY};
 
 fn issue(client: &mut Client, body: Value) -> String {
     let (code, answer) = client.post_json("/issue_token", &body);
@@ -66,15 +66,110 @@ fn issue_then_validate() {
 fn session_token_carries_world_and_role() {
     let h = Harness::start();
     let mut c = h.client();
-    let token = issue(
-        &mut c,
-        json!({"uid": "u-2", "kind": "session", "world": "s0", "role": "admin"}),
+    let (code, answer) = c.issue_as(
+        Some(ISSUER_KEY),
+        &json!({"uid": "u-2", "kind": "session", "world": "s0", "role": "admin"}),
     );
-    let answer = validate(&mut c, &token);
+    assert_eq!((code, &answer["status"]), (200, &json!(0)), "{answer}");
+    let token = answer["token"].as_str().unwrap();
+    let answer = validate(&mut c, token);
     assert_eq!(
         answer["data"],
         json!({"uid": "u-2", "kind": "session", "world": "s0", "role": "admin"})
     );
+}
+
+/// Issue 16: network reach to auth no longer mints admin tokens; the issuer key does.
+#[test]
+fn admin_tokens_and_roles_need_the_issuer_key() {
+    let h = Harness::start();
+    let mut c = h.client();
+    let admin = json!({"uid": "admin:ops", "kind": "admin"});
+    let role = json!({"uid": "u-3", "kind": "account", "role": "admin"});
+    let near_miss = format!("{}x", &ISSUER_KEY[..ISSUER_KEY.len() - 1]);
+    for body in [&admin, &role] {
+        for key in [None, Some("guess"), Some(near_miss.as_str()), Some("")] {
+            let (code, answer) = c.issue_as(key, body);
+            assert_eq!(code, 403, "{body} with {key:?}: {answer}");
+            assert_eq!(answer["status"], -1, "{answer}");
+        }
+    }
+    assert_eq!(h.redis_get("auth.tokens.admin.admin:ops"), None);
+    assert_eq!(h.redis_get("auth.tokens.account.u-3"), None);
+    let (_, answer) = c.issue_as(None, &admin);
+    assert!(
+        answer["message"].as_str().unwrap().contains("X-Issuer-Key"),
+        "{answer}"
+    );
+
+    let (code, answer) = c.issue_as(Some(ISSUER_KEY), &admin);
+    assert_eq!((code, &answer["status"]), (200, &json!(0)), "{answer}");
+    let token = answer["token"].as_str().unwrap();
+    assert_eq!(
+        validate(&mut c, token),
+        json!({"status": 0, "data": {"uid": "admin:ops", "kind": "admin"}})
+    );
+    let jti = h.tokens().validate(token).unwrap().jti;
+    assert_eq!(h.redis_get("auth.tokens.admin.admin:ops"), Some(jti));
+    // A player token needs no key, as before.
+    issue(&mut c, json!({"uid": "u-4", "kind": "account"}));
+}
+
+#[test]
+fn without_an_issuer_key_no_admin_token_is_issued() {
+    let h = Harness::without_issuer_key();
+    let mut c = h.client();
+    let (code, answer) = c.issue_as(
+        Some(ISSUER_KEY),
+        &json!({"uid": "admin:ops", "kind": "admin"}),
+    );
+    assert_eq!(code, 403, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("no --issuer-key"),
+        "{answer}"
+    );
+    issue(&mut c, json!({"uid": "u-1", "kind": "account"}));
+}
+
+/// Admin ids and player ids never meet: an admin token only for `admin:…`, a player token
+/// never for it; and a player token of any uid leaves the admin token valid.
+#[test]
+fn admin_and_player_ids_live_apart() {
+    let h = Harness::start();
+    let mut c = h.client();
+    for (uid, kind) in [
+        ("admin", "admin"),
+        ("ops", "admin"),
+        ("admin:ops", "account"),
+        ("ADMIN:ops", "session"),
+    ] {
+        let (code, answer) = c.issue_as(
+            Some(ISSUER_KEY),
+            &json!({"uid": uid, "kind": kind, "world": "s0"}),
+        );
+        assert_eq!(code, 400, "{uid} {kind}: {answer}");
+        assert!(
+            answer["message"].as_str().unwrap().contains("admin:"),
+            "{answer}"
+        );
+    }
+    let (_, answer) = c.issue_as(
+        Some(ISSUER_KEY),
+        &json!({"uid": "admin:dev", "kind": "admin"}),
+    );
+    let admin = answer["token"].as_str().unwrap().to_string();
+    for uid in ["admin", "admin:dev", "dev"] {
+        for kind in ["account", "session"] {
+            let _ = c.post_json(
+                "/issue_token",
+                &json!({"uid": uid, "kind": kind, "world": "s0"}),
+            );
+        }
+    }
+    assert_eq!(validate(&mut c, &admin)["status"], 0);
 }
 
 #[test]

@@ -118,7 +118,7 @@ impl Edge {
 
         let registry = Registry::new();
         let metrics = metrics::EdgeMetrics::register(&registry);
-        let admin_addr = format!("{}:{}", cfg.bind, cfg.admin_port);
+        let admin_addr = format!("{}:{}", cfg.admin_bind, cfg.admin_port);
         let ready: Check = {
             let nats = nats.clone();
             Arc::new(move || {

@@ -9,10 +9,11 @@ pub const SPEC: Spec = Spec {
     about: "Lukseun chat edge: client chat connections relayed over NATS",
     options: &[
         Opt::value("port", "9000", "client chat port (0 picks a free one)"),
+        Opt::value("bind", "0.0.0.0", "address the client port listens on"),
         Opt::value(
-            "bind",
-            "0.0.0.0",
-            "address the client and admin ports listen on",
+            "admin-bind",
+            "",
+            "address the admin port listens on; empty = as --bind",
         ),
         Opt::value(
             "redis-url",
@@ -65,7 +66,10 @@ pub const SPEC: Spec = Spec {
 
 #[derive(Debug, Clone)]
 pub struct EdgeConfig {
+    /// The client port's address.
     pub bind: String,
+    /// The admin port's (`./lukseun up`: 127.0.0.1).
+    pub admin_bind: String,
     pub port: u16,
     pub admin_port: u16,
     pub redis_url: String,
@@ -86,6 +90,7 @@ impl EdgeConfig {
     pub fn local(redis_url: &str, nats_url: &str) -> EdgeConfig {
         EdgeConfig {
             bind: "127.0.0.1".into(),
+            admin_bind: "127.0.0.1".into(),
             port: 0,
             admin_port: 0,
             redis_url: redis_url.into(),
@@ -113,8 +118,14 @@ impl EdgeConfig {
             }
         };
         let idle: u64 = cfg.parsed("idle-timeout")?;
+        let bind = cfg.get("bind").to_string();
+        let admin_bind = match cfg.get("admin-bind").trim() {
+            "" => bind.clone(),
+            other => other.to_string(),
+        };
         Ok(EdgeConfig {
-            bind: cfg.get("bind").to_string(),
+            bind,
+            admin_bind,
             port: cfg.parsed("port")?,
             admin_port: cfg.parsed("admin-port")?,
             redis_url: cfg.get("redis-url").to_string(),
@@ -153,6 +164,20 @@ mod tests {
         assert_eq!(c.max_output_bytes, 256 * 1024);
         assert_eq!(c.login_timeout, Duration::from_secs(10));
         assert_eq!(c.idle_timeout, Some(Duration::from_secs(600)));
+    }
+
+    #[test]
+    fn the_admin_port_binds_as_the_client_port_unless_told() {
+        let c = parse(&["--bind", "10.0.0.5"]).unwrap();
+        assert_eq!(
+            (c.bind.as_str(), c.admin_bind.as_str()),
+            ("10.0.0.5", "10.0.0.5")
+        );
+        let c = parse(&["--admin-bind", "127.0.0.1"]).unwrap();
+        assert_eq!(
+            (c.bind.as_str(), c.admin_bind.as_str()),
+            ("0.0.0.0", "127.0.0.1")
+        );
     }
 
     #[test]

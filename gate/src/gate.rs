@@ -85,7 +85,10 @@ impl Gate {
             .map_err(StartError::Nats)?;
 
         let client_listener = bind("client", SocketAddr::new(options.bind, options.port))?;
-        let worker_listener = bind("worker", SocketAddr::new(options.bind, options.worker_port))?;
+        let worker_listener = bind(
+            "worker",
+            SocketAddr::new(options.worker_bind, options.worker_port),
+        )?;
         let client_addr = client_listener.local_addr()?;
         let worker_addr = worker_listener.local_addr()?;
 
@@ -93,7 +96,7 @@ impl Gate {
         let metrics = GateMetrics::new(&registry);
         let gid = GateIdCell::new();
         let ready = readiness(gid.clone(), redis.clone(), nats.clone());
-        let admin_addr = SocketAddr::new(options.bind, options.admin_port);
+        let admin_addr = SocketAddr::new(options.admin_bind, options.admin_port);
         let admin = AdminServer::start(&admin_addr.to_string(), registry, always_ok(), ready)
             .map_err(|error| StartError::Bind {
                 what: "admin",

@@ -10,10 +10,16 @@ pub const SPEC: Spec = Spec {
     service: "gate",
     about: "client front door: forwards request lines to workers over NATS, answers in order",
     options: &[
+        Opt::value("bind", "0.0.0.0", "address the client port listens on"),
         Opt::value(
-            "bind",
-            "0.0.0.0",
-            "address the client and worker ports listen on",
+            "worker-bind",
+            "",
+            "address the worker port listens on; empty = as --bind",
+        ),
+        Opt::value(
+            "admin-bind",
+            "",
+            "address the admin port listens on; empty = as --bind",
         ),
         Opt::value("port", "8880", "client port (0 picks a free one)"),
         Opt::value(
@@ -91,7 +97,11 @@ pub const SPEC: Spec = Spec {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct GateOptions {
+    /// The client port's address.
     pub bind: IpAddr,
+    /// The worker port's and the admin port's: `./lukseun up` keeps them on 127.0.0.1.
+    pub worker_bind: IpAddr,
+    pub admin_bind: IpAddr,
     pub port: u16,
     pub worker_port: u16,
     pub advertise_ip: IpAddr,
@@ -111,8 +121,17 @@ pub struct GateOptions {
 
 impl GateOptions {
     pub fn from_config(config: &Config) -> Result<GateOptions, ConfigError> {
+        let bind: IpAddr = config.parsed("bind")?;
+        let or_bind = |name: &str| -> Result<IpAddr, ConfigError> {
+            match config.get(name).trim() {
+                "" => Ok(bind),
+                _ => config.parsed(name),
+            }
+        };
         Ok(GateOptions {
-            bind: config.parsed("bind")?,
+            bind,
+            worker_bind: or_bind("worker-bind")?,
+            admin_bind: or_bind("admin-bind")?,
             port: config.parsed("port")?,
             worker_port: config.parsed("worker-port")?,
             advertise_ip: config.parsed("advertise-ip")?,
@@ -139,6 +158,8 @@ impl GateOptions {
     pub fn local(redis_url: &str, nats_url: &str) -> GateOptions {
         GateOptions {
             bind: IpAddr::from([127, 0, 0, 1]),
+            worker_bind: IpAddr::from([127, 0, 0, 1]),
+            admin_bind: IpAddr::from([127, 0, 0, 1]),
             port: 0,
             worker_port: 0,
             advertise_ip: IpAddr::from([127, 0, 0, 1]),
@@ -224,10 +245,28 @@ mod tests {
                     GateOptions::local("redis://127.0.0.1:6379/", "nats://127.0.0.1:4222");
                 (local.bind, local.port, local.worker_port, local.admin_port) =
                     (o.bind, 8880, 8201, 9104);
+                (local.worker_bind, local.admin_bind) = (o.bind, o.bind);
                 local
             },
             "local() has the flag defaults"
         );
+    }
+
+    #[test]
+    fn worker_and_admin_ports_bind_as_the_client_port_unless_told() {
+        let any = IpAddr::from([0, 0, 0, 0]);
+        let lo = IpAddr::from([127, 0, 0, 1]);
+        let o = parse(&["--bind", "10.0.0.5"], &[]).unwrap();
+        let ten = IpAddr::from([10, 0, 0, 5]);
+        assert_eq!((o.bind, o.worker_bind, o.admin_bind), (ten, ten, ten));
+        let o = parse(
+            &["--worker-bind", "127.0.0.1"],
+            &[("LUKSEUN_ADMIN_BIND", "127.0.0.1")],
+        )
+        .unwrap();
+        assert_eq!((o.bind, o.worker_bind, o.admin_bind), (any, lo, lo));
+        let e = parse(&["--admin-bind", "localhost"], &[]).unwrap_err();
+        assert!(e.to_string().contains("admin-bind"), "{e}");
     }
 
     #[test]

@@ -30,7 +30,7 @@ const MAILS: usize = 50;
 /// Who attacks from where, and for how long.
 pub struct Scenario {
     pub gate: SocketAddr,
-    /// A token with `role: "admin"`: it fills the slow reader's mailbox.
+    /// An admin token (kind `admin`): it fills the slow reader's mailbox.
     pub admin_token: String,
     pub normal_from: Ipv4Addr,
     pub slow_from: Ipv4Addr,

@@ -9,6 +9,7 @@ pub mod help;
 pub mod manifest;
 pub mod podman;
 pub mod promql;
+pub mod network_policy;
 pub mod static_build;
 
 use std::io::Write;

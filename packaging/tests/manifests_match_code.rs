@@ -227,10 +227,16 @@ fn every_lukseun_variable_is_an_option_of_its_binary() {
 }
 
 #[test]
-fn the_jwt_key_and_database_url_come_from_the_secret() {
+fn the_jwt_key_issuer_key_and_database_url_come_from_the_secret() {
     for service in SERVICES {
         for var in env_of(service) {
-            if var.name == "LUKSEUN_JWT_SECRET" || var.name == "LUKSEUN_MYSQL_URL" {
+            if [
+                "LUKSEUN_JWT_SECRET",
+                "LUKSEUN_MYSQL_URL",
+                "LUKSEUN_ISSUER_KEY",
+            ]
+            .contains(&var.name.as_str())
+            {
                 assert!(
                     matches!(&var.source, EnvSource::Secret { secret, .. } if secret == SECRET),
                     "{service}: {} must come from the Secret {SECRET}, not {:?}",
@@ -245,6 +251,12 @@ fn the_jwt_key_and_database_url_come_from_the_secret() {
         .filter(|s| env_of(s).iter().any(|v| v.name == "LUKSEUN_JWT_SECRET"))
         .collect();
     assert_eq!(users, vec!["worker", "auth"]);
+    // The operators' key (issue 16): auth alone holds it; without it no admin token is minted.
+    let holders: Vec<&str> = SERVICES
+        .into_iter()
+        .filter(|s| env_of(s).iter().any(|v| v.name == "LUKSEUN_ISSUER_KEY"))
+        .collect();
+    assert_eq!(holders, vec!["auth"]);
     let script = std::fs::read_to_string(workspace_root().join("scripts/create-secrets.sh"))
         .expect("scripts/create-secrets.sh");
     for service in SERVICES {

@@ -12,6 +12,13 @@ use shared::redis_conn::RedisPool;
 /// The dev signing key of every stack.
 pub const JWT_SECRET: &str = "teststack signing key, 32 bytes+";
 
+/// The operators' key of every stack's auth (`--issuer-key`): `/issue_token` mints admin
+/// tokens only for requests presenting it (header `X-Issuer-Key`).
+pub const ISSUER_KEY: &str = "teststack issuer key, 32 bytes or more";
+
+/// The uid of [`Stack::admin_token`], in the operators' namespace (`admin:`).
+pub const ADMIN_UID: &str = "admin:dev";
+
 pub struct Stack {
     // Services first: they stop before the servers they use.
     pub gate: Option<gate::Gate>,
@@ -41,10 +48,14 @@ impl Stack {
         let pool = Arc::new(RedisPool::new(&redis.url(), 8).expect("redis url"));
         let key = || auth::Key::new(JWT_SECRET.as_bytes()).expect("a long enough key");
         let lifetime = Duration::from_secs(3600);
-        let service = Arc::new(auth::Service::new(
-            auth::Tokens::new(key(), pool.clone(), lifetime),
-            auth::Nonces::new(pool.clone()),
-        ));
+        let issuer_key = auth::IssuerKey::new(ISSUER_KEY.as_bytes()).expect("a long enough key");
+        let service = Arc::new(
+            auth::Service::new(
+                auth::Tokens::new(key(), pool.clone(), lifetime),
+                auth::Nonces::new(pool.clone()),
+            )
+            .with_issuer_key(issuer_key),
+        );
         let metrics = Arc::new(auth::Metrics::new(&Registry::new()));
         let auth = auth::server::start("127.0.0.1:0", 4, service, metrics).expect("start auth");
 
@@ -94,10 +105,11 @@ impl Stack {
         self.edge.as_ref().expect("edge running").addr()
     }
 
-    /// A token with `role: "admin"`, as `./lukseun up` writes to LUKSEUN_ADMIN_TOKEN.
+    /// An admin token (kind `admin`, uid [`ADMIN_UID`]), as `./lukseun up` writes to
+    /// LUKSEUN_ADMIN_TOKEN; each call revokes the one before.
     pub fn admin_token(&self) -> String {
         self.tokens
-            .issue("admin", auth::TokenKind::Account, None, Some("admin"))
+            .issue(ADMIN_UID, auth::TokenKind::Admin, None, None)
             .expect("issue an admin token")
             .0
     }
@@ -113,6 +125,7 @@ impl Stack {
             ("LUKSEUN_NATS_URL".into(), self.nats.url()),
             ("LUKSEUN_MYSQL_URL".into(), self.db.url()),
             ("LUKSEUN_JWT_SECRET".into(), JWT_SECRET.into()),
+            ("LUKSEUN_ISSUER_KEY".into(), ISSUER_KEY.into()),
             ("LUKSEUN_ADMIN_TOKEN".into(), self.admin_token()),
         ]
     }

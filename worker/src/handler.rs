@@ -133,13 +133,16 @@ pub fn authorize(
     };
     let in_scope = match (claims.kind, access) {
         (TokenKind::Session, _) => same_world,
-        (TokenKind::Account, Access::Session) => false,
+        (TokenKind::Account | TokenKind::Admin, Access::Session) => false,
         (TokenKind::Account, _) => true,
+        // An operator's token may be held to one world; without one it serves every world.
+        (TokenKind::Admin, _) => claims.world.is_none() || same_world,
     };
     if !in_scope {
         return Err(Refusal::WrongScope);
     }
-    if access == Access::Admin && claims.role.as_deref() != Some(ADMIN_ROLE) {
+    // The kind, never the `role` claim: admin power is an admin token (issue 16).
+    if access == Access::Admin && !claims.is_admin() {
         return Err(Refusal::NotAdmin);
     }
     Ok(claims)
@@ -323,10 +326,11 @@ fn dispatch(
     }
 }
 
+/// `role` is `admin` for an admin token only: a player token's role claim grants nothing.
 fn account(claims: Claims) -> Account {
     Account {
+        role: claims.is_admin().then(|| ADMIN_ROLE.to_string()),
         uid: claims.uid,
-        role: claims.role,
     }
 }
 
@@ -537,16 +541,53 @@ mod tests {
     }
 
     #[test]
-    fn admin_functions_need_the_admin_role() {
+    fn admin_functions_need_an_admin_token() {
         let w = worlds();
         let t = Some(json!("t"));
         let player = |_: &str| Ok(claims(TokenKind::Account, None, Some("player")));
-        let admin = |_: &str| Ok(claims(TokenKind::Account, None, Some("admin")));
+        // Before issue 16 the role claim made an admin; now only the kind does.
+        let role_only = |_: &str| Ok(claims(TokenKind::Account, None, Some("admin")));
+        let session_role = |_: &str| Ok(claims(TokenKind::Session, Some("s0"), Some("admin")));
+        let admin = |_: &str| Ok(claims(TokenKind::Admin, None, None));
         assert_eq!(
             authorize(Access::Admin, t.as_ref(), None, &w, player),
             Err(Refusal::NotAdmin)
         );
+        assert_eq!(
+            authorize(Access::Admin, t.as_ref(), None, &w, role_only),
+            Err(Refusal::NotAdmin)
+        );
+        assert_eq!(
+            authorize(Access::Admin, t.as_ref(), Some("s0"), &w, session_role),
+            Err(Refusal::NotAdmin)
+        );
         assert_eq!(Refusal::NotAdmin.to_response().status, 15);
         assert!(authorize(Access::Admin, t.as_ref(), None, &w, admin).is_ok());
+        assert!(authorize(Access::Admin, t.as_ref(), Some("s1"), &w, admin).is_ok());
+        assert!(authorize(Access::Account, t.as_ref(), Some("s1"), &w, admin).is_ok());
+        // An operator has no player: no session functions.
+        assert_eq!(
+            authorize(Access::Session, t.as_ref(), Some("s0"), &w, admin),
+            Err(Refusal::WrongScope)
+        );
+        // An admin token held to a world serves that world (and its merged ones) only.
+        let held = |_: &str| Ok(claims(TokenKind::Admin, Some("old"), None));
+        assert!(authorize(Access::Admin, t.as_ref(), Some("s0"), &w, held).is_ok());
+        assert_eq!(
+            authorize(Access::Admin, t.as_ref(), Some("s1"), &w, held),
+            Err(Refusal::WrongScope)
+        );
+        assert_eq!(
+            authorize(Access::Admin, t.as_ref(), None, &w, held),
+            Err(Refusal::WrongScope)
+        );
+    }
+
+    #[test]
+    fn only_an_admin_token_makes_an_admin_caller() {
+        let caller = account(claims(TokenKind::Account, None, Some("admin")));
+        assert_eq!(caller.role, None);
+        let caller = account(claims(TokenKind::Admin, None, None));
+        assert_eq!(caller.role.as_deref(), Some(ADMIN_ROLE));
     }
 }

@@ -41,6 +41,11 @@ pub const SPEC: Spec = Spec {
             "9105",
             "port of /healthz, /readyz and /metrics",
         ),
+        Opt::value(
+            "admin-bind",
+            "0.0.0.0",
+            "address the admin port listens on",
+        ),
         Opt::value("mail-url", "http://127.0.0.1:8020", "mail service base URL"),
         Opt::value("auth-url", "http://127.0.0.1:8001", "auth service base URL"),
         Opt::value(
@@ -200,6 +205,7 @@ impl Settings {
             ));
         }
         let admin_port: u16 = config.parsed("admin-port")?;
+        let admin_bind: std::net::IpAddr = config.parsed("admin-bind")?;
         let smtp_addr = config.get("smtp-addr");
         if !smtp_addr.is_empty() && !is_host_port(smtp_addr) {
             return Err(invalid("smtp-addr", smtp_addr, "expected host:port"));
@@ -258,7 +264,7 @@ impl Settings {
             threads,
             config_url: config.get("config-url").to_string(),
             config_refresh: Duration::from_secs(refresh),
-            admin_addr: format!("0.0.0.0:{admin_port}"),
+            admin_addr: std::net::SocketAddr::new(admin_bind, admin_port).to_string(),
             mail_url: config.get("mail-url").to_string(),
             auth_url: config.get("auth-url").to_string(),
             pbkdf2_iterations: iterations,
@@ -337,6 +343,8 @@ mod tests {
         assert_eq!(s.mysql_url, "mysql://root@127.0.0.1:3306/lukseun");
         assert_eq!(s.threads, 32);
         assert_eq!(s.admin_addr, "0.0.0.0:9105");
+        let local = parse(&["--admin-bind", "127.0.0.1", "--admin-port", "9120"]).unwrap();
+        assert_eq!(local.admin_addr, "127.0.0.1:9120");
         assert_eq!(s.config_refresh, Duration::from_secs(30));
         assert_eq!(s.config_url, "");
         assert_eq!(s.jwt_secret, "k".repeat(32));
@@ -414,6 +422,7 @@ mod tests {
             (&["--config-refresh-secs", "0"][..], "--config-refresh-secs"),
             (&["--pbkdf2-iterations", "10"][..], "--pbkdf2-iterations"),
             (&["--admin-port", "70000"][..], "--admin-port"),
+            (&["--admin-bind", "localhost"][..], "--admin-bind"),
             (
                 &["--game-day-utc-offset-hours", "15"][..],
                 "--game-day-utc-offset-hours",

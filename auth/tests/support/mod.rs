@@ -7,12 +7,15 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth::{Key, Metrics, Nonces, ServerHandle, Service, Tokens};
+use auth::{IssuerKey, Key, Metrics, Nonces, ServerHandle, Service, Tokens, ISSUER_KEY_HEADER};
 use serde_json::Value;
 use shared::metrics::Registry;
 use shared::redis_conn::RedisPool;
 
 pub const SECRET: &[u8] = b"test-secret-of-at-least-32-bytes!!";
+
+/// The operators' key of every harness but [`Harness::without_issuer_key`].
+pub const ISSUER_KEY: &str = "issuer-key-of-the-tests-32-bytes-or-more";
 
 pub fn key() -> Key {
     Key::new(SECRET).unwrap()
@@ -33,12 +36,26 @@ impl Harness {
     }
 
     pub fn start_with(threads: usize, lifetime: Duration) -> Harness {
+        let issuer_key = IssuerKey::new(ISSUER_KEY.as_bytes()).unwrap();
+        Harness::start_full(threads, lifetime, Some(issuer_key))
+    }
+
+    /// An auth started without `--issuer-key`.
+    pub fn without_issuer_key() -> Harness {
+        Harness::start_full(4, Duration::from_secs(3600), None)
+    }
+
+    fn start_full(threads: usize, lifetime: Duration, issuer_key: Option<IssuerKey>) -> Harness {
         let redis = testkit::Redis::start();
         let pool = Arc::new(RedisPool::new(&redis.url(), threads * 2).unwrap());
-        let service = Arc::new(Service::new(
+        let mut service = Service::new(
             Tokens::new(key(), pool.clone(), lifetime),
             Nonces::new(pool.clone()),
-        ));
+        );
+        if let Some(issuer_key) = issuer_key {
+            service = service.with_issuer_key(issuer_key);
+        }
+        let service = Arc::new(service);
         let registry = Registry::new();
         let metrics = Arc::new(Metrics::new(&registry));
         let server = auth::server::start("127.0.0.1:0", threads, service.clone(), metrics).unwrap();
@@ -99,8 +116,23 @@ impl Client {
 
     /// Sends one request; returns the status code and the body.
     pub fn request(&mut self, method: &str, path: &str, body: &[u8]) -> io::Result<(u16, String)> {
+        self.request_with(method, path, &[], body)
+    }
+
+    /// [`Client::request`] with extra header lines (`name`, `value`).
+    pub fn request_with(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<(u16, String)> {
+        let extra: String = headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\r\n"))
+            .collect();
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n",
             self.addr,
             body.len()
         );
@@ -136,6 +168,25 @@ impl Client {
 
     pub fn post_json(&mut self, path: &str, body: &Value) -> (u16, Value) {
         self.post(path, &body.to_string())
+    }
+
+    /// `/issue_token` presenting `issuer_key` (None: no header).
+    pub fn issue_as(&mut self, issuer_key: Option<&str>, body: &Value) -> (u16, Value) {
+        let headers: Vec<(&str, &str)> = issuer_key
+            .map(|k| (ISSUER_KEY_HEADER, k))
+            .into_iter()
+            .collect();
+        let (code, text) = self
+            .request_with(
+                "POST",
+                "/issue_token",
+                &headers,
+                body.to_string().as_bytes(),
+            )
+            .unwrap();
+        let value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("answer is not JSON ({e}): {text:?}"));
+        (code, value)
     }
 
     fn read_line(&mut self) -> io::Result<String> {

@@ -533,7 +533,7 @@ fn purge_removes_only_old_guests_that_never_played() {
     let player = s.token("old-player", TokenKind::Account, None, None);
     let refused = s.call_as(&player, "purge_guest_accounts", json!({}));
     assert_eq!(refused.status, 15, "admin only");
-    let admin = s.token("admin", TokenKind::Account, None, Some("admin"));
+    let admin = s.token("admin:ops", TokenKind::Admin, None, None);
     let bad = s.call_as(
         &admin,
         "purge_guest_accounts",
@@ -555,4 +555,42 @@ fn purge_removes_only_old_guests_that_never_played() {
             .status,
         1
     );
+}
+
+/// Issue 16: the operators' namespace (`admin:`) is no player id. A row made there before
+/// it was reserved logs in to no token (85), and an admin token has no account to bind.
+#[test]
+fn the_operators_namespace_is_no_player_id() {
+    let s = Stack::start();
+    for uid in ["admin:x", "ADMIN:x", "admin:"] {
+        let r = s.call(json!({"function":"login_unique","data":{"unique_id":uid}}));
+        assert_eq!(r.status, 96, "{}", r.to_json());
+        assert!(r.message.contains("reserved"), "{}", r.to_json());
+        let r = s.call(json!({"function":"register","data":{"unique_id":uid,"account":"someone","password":"a password"}}));
+        assert_eq!(r.status, 96, "{}", r.to_json());
+    }
+    // "admin" itself is an ordinary device id.
+    assert_eq!(
+        s.call(json!({"function":"login_unique","data":{"unique_id":"admin"}}))
+            .status,
+        1
+    );
+
+    let legacy = s.expect(json!({"function":"register","data":{"unique_id":"pre16","account":"legacy","password":"a password"}}), 1);
+    assert_eq!(legacy["unique_id"], "pre16");
+    let mut conn = s.services.db.conn().unwrap();
+    conn.query_drop("UPDATE accounts SET unique_id = 'admin:pre16' WHERE unique_id = 'pre16'")
+        .unwrap();
+    let r = s.call(login_as("legacy", "a password"));
+    assert_eq!(r.status, 85, "{}", r.to_json());
+    assert!(r.data.get("token").is_none(), "{}", r.to_json());
+    assert_eq!(s.call(login_as("legacy", "wrong password")).status, 1);
+
+    let admin = s.token("admin:ops", TokenKind::Admin, None, None);
+    let r = s.call_as(
+        &admin,
+        "bind_account",
+        json!({"account":"opsname","password":"a password"}),
+    );
+    assert_eq!(r.status, 85, "{}", r.to_json());
 }

@@ -99,11 +99,14 @@ fn handler_answers_the_contract_statuses() {
     let r = s.call(json!({"world":"s0","function":"debug_session","data":{"token":account}}));
     assert_eq!(status(&r), 11, "an account token where a session is needed");
 
-    // 15: admin functions need role admin, in any valid token.
+    // 15: admin functions need an admin token; a player token's role claim is no admin.
     let player = s.token("p1", TokenKind::Account, None, Some("player"));
     let r = s.call(json!({"function":"debug_admin","data":{"token":player}}));
     assert_eq!((r.status, r.message.as_str()), (15, "permission denied"));
-    let admin = s.token("boss", TokenKind::Account, None, Some("admin"));
+    let role_only = s.token("p2", TokenKind::Account, None, Some("admin"));
+    let r = s.call(json!({"function":"debug_admin","data":{"token":role_only}}));
+    assert_eq!(r.status, 15, "{}", r.to_json());
+    let admin = s.token("admin:boss", TokenKind::Admin, None, None);
     assert_eq!(
         status(&s.call(json!({"function":"debug_admin","data":{"token":admin}}))),
         0

@@ -43,7 +43,7 @@ impl MailStack {
 
     fn admin(&self) -> String {
         self.s
-            .token("gm-1", TokenKind::Session, Some("s0"), Some("admin"))
+            .token("admin:gm-1", TokenKind::Admin, Some("s0"), None)
     }
 
     fn call(&self, token: &str, function: &str, data: Value) -> Response {

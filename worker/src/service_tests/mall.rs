@@ -56,7 +56,7 @@ fn buy(order_id: &str, pid: &str, gn: &str) -> Value {
 }
 
 fn admin(g: &Game) -> String {
-    g.s.token("gm-1", TokenKind::Account, None, Some("admin"))
+    g.s.token("admin:gm-1", TokenKind::Admin, None, None)
 }
 
 fn purchases(g: &Game, order_id: &str) -> u64 {
@@ -504,7 +504,7 @@ fn without_a_verifier_only_an_admin_credits_and_names_the_player() {
             (),
         )
         .unwrap();
-    assert_eq!(row, Some((0, Some("gm-1".into()))));
+    assert_eq!(row, Some((0, Some("admin:gm-1".into()))));
     // The same order again, or for someone else: 96; an unknown name: 99.
     assert_eq!(g.call(&gm, "purchase_success", order).status, 96);
     g.player("fan2", "Fan2");

@@ -16,7 +16,7 @@ fn session(s: &Stack, uid: &str, world: &str) -> String {
 }
 
 fn admin(s: &Stack) -> String {
-    s.token("admin-1", TokenKind::Session, Some("s0"), Some("admin"))
+    s.token("admin:1", TokenKind::Admin, Some("s0"), None)
 }
 
 fn call_as(s: &Stack, token: &str, world: &str, function: &str, data: Value) -> Response {
@@ -611,7 +611,7 @@ fn add_resources_is_admin_only_and_capped() {
     );
     assert_eq!(items_of(&by_uid)[3], "3:10:999");
     // an admin account token, naming the world in the request, works too
-    let account_admin = s.token("admin-2", TokenKind::Account, None, Some("admin"));
+    let account_admin = s.token("admin:2", TokenKind::Admin, None, None);
     ok_as(
         &s,
         &account_admin,
@@ -650,7 +650,7 @@ fn add_resources_is_admin_only_and_capped() {
         "refused grants change nothing"
     );
     // in another world the target does not exist
-    let s1_admin = s.token("admin-1", TokenKind::Session, Some("s1"), Some("admin"));
+    let s1_admin = s.token("admin:1", TokenKind::Admin, Some("s1"), None);
     let r = call_as(
         &s,
         &s1_admin,

@@ -431,8 +431,7 @@ fn concurrent_level_ups_pay_exactly_once_per_level() {
 fn two_workers_levelling_one_weapon_lose_no_grant() {
     let g = Game::start();
     let token = g.player("hero", "Hero");
-    let admin =
-        g.s.token("admin-1", TokenKind::Session, Some("s0"), Some("admin"));
+    let admin = g.s.token("admin:1", TokenKind::Admin, Some("s0"), None);
     let second = Services::new(
         Db::open(&g.s.db_server.url(), 8).unwrap(),
         g.s.services.redis.clone(),
