@@ -6,7 +6,7 @@
 //! one batch. Nothing in here waits for Redis or NATS.
 
 use std::collections::HashMap;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
-use shared::contract::{parse_answer, LineError};
+use shared::contract::{parse_answer, LineError, LinkSecret};
 use shared::framing::{FrameError, LineBuffer};
 
 use crate::answer_queue::Answer;
@@ -24,6 +24,7 @@ use crate::fair_share::{write_stalled, AnswerBudget, IpLimits, IpTable};
 use crate::gate_metrics::GateMetrics;
 use crate::job_id::{JobId, JobIdSource};
 use crate::timer_queue::TimerQueue;
+use crate::worker_link::{Opening, OpeningError};
 
 pub const CLIENT_LISTENER: Token = Token(0);
 pub const WORKER_LISTENER: Token = Token(1);
@@ -62,6 +63,7 @@ enum CloseReason {
     SlowLine,
     Frame(FrameError),
     WorkerLine(LineError),
+    WorkerLink(OpeningError),
     PeerClosed,
     Io(io::Error),
 }
@@ -75,6 +77,7 @@ impl std::fmt::Display for CloseReason {
             CloseReason::SlowLine => write!(f, "request line not finished within the idle timeout"),
             CloseReason::Frame(e) => write!(f, "{e}"),
             CloseReason::WorkerLine(e) => write!(f, "{e}"),
+            CloseReason::WorkerLink(e) => write!(f, "{e}"),
             CloseReason::PeerClosed => write!(f, "closed by peer"),
             CloseReason::Io(e) => write!(f, "i/o error: {e}"),
         }
@@ -166,6 +169,7 @@ impl Fairness {
 struct WorkerConn {
     stream: TcpStream,
     lines: LineBuffer,
+    opening: Opening,
 }
 
 /// What the gate's handle gives the loop.
@@ -178,6 +182,8 @@ pub struct LoopParts {
     pub stop: Arc<AtomicBool>,
     pub failed: Receiver<FailedJobs>,
     pub dispatch: Sender<Vec<NewJob>>,
+    /// Workers prove it before their answers are read (`None`: anyone's lines are).
+    pub link_secret: Option<LinkSecret>,
 }
 
 pub struct EventLoop {
@@ -198,6 +204,7 @@ pub struct EventLoop {
     dispatch: Sender<Vec<NewJob>>,
     drain_deadline: Option<Instant>,
     next_sweep: Instant,
+    link_secret: Option<LinkSecret>,
 }
 
 impl EventLoop {
@@ -211,6 +218,7 @@ impl EventLoop {
             stop,
             failed,
             dispatch,
+            link_secret,
         } = parts;
         poll.registry()
             .register(&mut client_listener, CLIENT_LISTENER, Interest::READABLE)?;
@@ -249,6 +257,7 @@ impl EventLoop {
             dispatch,
             drain_deadline: None,
             next_sweep: Instant::now() + SWEEP_INTERVAL,
+            link_secret,
         })
     }
 
@@ -268,7 +277,7 @@ impl EventLoop {
             for event in events.iter() {
                 match event.token() {
                     CLIENT_LISTENER => self.accept_clients(now),
-                    WORKER_LISTENER => self.accept_workers(),
+                    WORKER_LISTENER => self.accept_workers(now),
                     WAKER => {}
                     Token(t) if self.clients.contains_key(&t) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
@@ -372,10 +381,19 @@ impl EventLoop {
         }
     }
 
-    fn accept_workers(&mut self) {
+    fn accept_workers(&mut self, now: Instant) {
         loop {
             match self.worker_listener.accept() {
                 Ok((mut stream, peer)) => {
+                    let (opening, challenge) = Opening::start(self.link_secret.as_ref(), now);
+                    // A fresh socket's send buffer takes the whole short line at once;
+                    // a peer for which it does not is not worth waiting for.
+                    if !challenge.is_empty()
+                        && !matches!(stream.write(&challenge), Ok(n) if n == challenge.len())
+                    {
+                        self.metrics.worker_links_refused.inc();
+                        continue;
+                    }
                     let token = self.take_token();
                     if let Err(e) =
                         self.poll
@@ -391,6 +409,7 @@ impl EventLoop {
                         WorkerConn {
                             stream,
                             lines: LineBuffer::new(WORKER_MAX_LINE),
+                            opening,
                         },
                     );
                     self.metrics.worker_connections.add(1);
@@ -444,6 +463,22 @@ impl EventLoop {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => Err(CloseReason::Io(e)),
             };
+            // Nothing but the proof is read until the link is open.
+            match worker
+                .opening
+                .advance(self.link_secret.as_ref(), &mut worker.lines)
+            {
+                Ok(true) => {}
+                Ok(false) => match read {
+                    Ok(true) => break Ok(()),
+                    Ok(false) => continue,
+                    Err(reason) => break Err(reason),
+                },
+                Err(e) => {
+                    self.metrics.worker_links_refused.inc();
+                    break Err(CloseReason::WorkerLink(e));
+                }
+            }
             // Route every complete line, even from a connection about to close.
             if let Some(reason) = route_worker_lines(
                 &mut worker.lines,
@@ -464,13 +499,17 @@ impl EventLoop {
             }
         };
         if let Err(reason) = result {
-            if let Some(mut worker) = self.workers.remove(&token) {
-                let _ = self.poll.registry().deregister(&mut worker.stream);
-                self.metrics.worker_connections.add(-1);
-                match reason {
-                    CloseReason::PeerClosed => shared::debug!("worker disconnected"),
-                    reason => shared::warn!("worker connection closed", reason = reason),
-                }
+            self.close_worker(token, reason);
+        }
+    }
+
+    fn close_worker(&mut self, token: usize, reason: CloseReason) {
+        if let Some(mut worker) = self.workers.remove(&token) {
+            let _ = self.poll.registry().deregister(&mut worker.stream);
+            self.metrics.worker_connections.add(-1);
+            match reason {
+                CloseReason::PeerClosed => shared::debug!("worker disconnected"),
+                reason => shared::warn!("worker connection closed", reason = reason),
             }
         }
     }
@@ -639,6 +678,16 @@ impl EventLoop {
             mark_dirty(&mut self.clients, &mut self.dirty, token);
         }
         self.fairness.ips.sweep(now);
+        let late: Vec<usize> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.opening.expired(now))
+            .map(|(t, _)| *t)
+            .collect();
+        for token in late {
+            self.metrics.worker_links_refused.inc();
+            self.close_worker(token, CloseReason::WorkerLink(OpeningError::Late));
+        }
     }
 }
 

@@ -126,6 +126,7 @@ impl Gate {
             stop: stop.clone(),
             failed: failed_rx,
             dispatch: dispatch_tx,
+            link_secret: options.link_secret.clone(),
         })?;
 
         // Registered before the first job can be dispatched (when Redis is up).
@@ -158,8 +159,14 @@ impl Gate {
                 .get()
                 .map(|g| g.to_string())
                 .unwrap_or_else(|| "none".into()),
-            one_shot = options.one_shot
+            one_shot = options.one_shot,
+            worker_link_proof = options.link_secret.is_some()
         );
+        if options.link_secret.is_none() {
+            shared::warn!(
+                "worker port unauthenticated: anyone who reaches it can answer jobs (set --link-secret)"
+            );
+        }
         Ok(Gate {
             client_addr,
             worker_addr,

@@ -23,6 +23,7 @@ pub struct GateMetrics {
     pub dispatch_failures: Arc<Counter>,
     pub worker_lines_dropped: Arc<Counter>,
     pub worker_protocol_errors: Arc<Counter>,
+    pub worker_links_refused: Arc<Counter>,
     pub in_flight: Arc<Gauge>,
     pub round_trip: Arc<Histogram>,
     pub dispatch_delay: Arc<Histogram>,
@@ -91,6 +92,10 @@ impl GateMetrics {
             worker_protocol_errors: registry.counter(
                 "gate_worker_protocol_errors_total",
                 "worker connections closed for a malformed line",
+            ),
+            worker_links_refused: registry.counter(
+                "gate_worker_links_refused_total",
+                "worker connections closed for a missing, malformed, wrong or late link proof",
             ),
             in_flight: registry.gauge("gate_in_flight", "requests waiting for their answer"),
             round_trip: registry.histogram(
