@@ -6,15 +6,18 @@
 //! retries once. A gate that still fails is skipped for a moment (answers fail fast) unless
 //! it registers a new address: otherwise every thread would wait out connect timeouts on a
 //! dead gate's lock while jobs for live gates queue behind them.
+//!
+//! With a link secret, a new connection first answers the gate's challenge with its proof
+//! (shared::contract); the answer lines follow on the same connection.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use shared::contract::{self, JobId};
+use shared::contract::{self, JobId, LinkSecret};
 use shared::redis_conn::RedisPool;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -39,6 +42,12 @@ pub enum LinkError {
         gid: u32,
         error: io::Error,
     },
+    /// The gate's challenge was missing or unreadable (a gate without a secret, or a
+    /// listener that is not a gate).
+    Challenge {
+        gid: u32,
+        reason: String,
+    },
 }
 
 impl fmt::Display for LinkError {
@@ -52,6 +61,9 @@ impl fmt::Display for LinkError {
             }
             LinkError::Redis(e) => write!(f, "redis: {e}"),
             LinkError::Io { gid, error } => write!(f, "writing to gate {gid}: {error}"),
+            LinkError::Challenge { gid, reason } => {
+                write!(f, "gate {gid} link challenge: {reason}")
+            }
         }
     }
 }
@@ -78,6 +90,7 @@ struct GateSlot {
 pub struct GateLink {
     redis: Arc<RedisPool>,
     gates: Mutex<HashMap<u32, Arc<Mutex<GateSlot>>>>,
+    secret: Option<LinkSecret>,
 }
 
 impl GateLink {
@@ -85,7 +98,14 @@ impl GateLink {
         GateLink {
             redis,
             gates: Mutex::new(HashMap::new()),
+            secret: None,
         }
+    }
+
+    /// Proves `secret` to every gate at connect (`None`: no proof).
+    pub fn with_secret(mut self, secret: Option<LinkSecret>) -> GateLink {
+        self.secret = secret;
+        self
     }
 
     /// Sends one response to the gate waiting for `jid`.
@@ -161,6 +181,12 @@ impl GateLink {
             })?;
             let _ = stream.set_nodelay(true);
             let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+            if let Some(secret) = &self.secret {
+                prove(&stream, secret).map_err(|reason| {
+                    slot.addr = None;
+                    LinkError::Challenge { gid, reason }
+                })?;
+            }
             slot.stream = Some(stream);
         }
         let stream = slot.stream.as_mut().expect("connected above");
@@ -183,6 +209,39 @@ impl GateLink {
             .and_then(|mut addrs| addrs.next())
             .ok_or(LinkError::BadAddress { gid, addr })
     }
+}
+
+/// Reads the gate's challenge line and sends the proof. The gate sends nothing else, so
+/// reading in chunks takes nothing that belongs to later.
+fn prove(mut stream: &TcpStream, secret: &LinkSecret) -> Result<(), String> {
+    stream
+        .set_read_timeout(Some(CONNECT_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    let mut line = Vec::with_capacity(contract::LINK_LINE_MAX);
+    let mut chunk = [0u8; contract::LINK_LINE_MAX];
+    while !line.ends_with(b"\n") {
+        if line.len() > contract::LINK_LINE_MAX {
+            return Err("challenge line too long".into());
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => return Err("closed before a challenge".into()),
+            Ok(n) => line.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                return Err(format!(
+                    "no challenge within {CONNECT_TIMEOUT:?} (does the gate have --link-secret?)"
+                ))
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let text = std::str::from_utf8(&line).map_err(|_| "challenge is not UTF-8".to_string())?;
+    let nonce = contract::parse_link_challenge(text.trim_end_matches(['\r', '\n']))
+        .map_err(|e| e.to_string())?;
+    let mut proof = Vec::with_capacity(contract::LINK_LINE_MAX);
+    contract::encode_link_proof(&mut proof, secret, &nonce);
+    stream.write_all(&proof).map_err(|e| e.to_string())?;
+    stream.set_read_timeout(None).map_err(|e| e.to_string())
 }
 
 /// Gates never send on this connection, so a readable end-of-stream means the gate closed
