@@ -53,9 +53,12 @@ pub const WORKER: Grants = Grants {
     redis_commands: &[
         "get", "mget", "set", "getdel", "del", "incr", "decr", "expire", "expireat", "hset",
     ],
-    // worker/src/keys.rs, modules/account/{limits,contact}.rs, and the chat login key of
-    // shared::contract the worker writes for the edge.
+    // worker/src/keys.rs, modules/account/{limits,contact}.rs, the chat login key of
+    // shared::contract the worker writes for the edge, and the players' token ids (the
+    // worker issues account and session tokens with auth's library).
     redis_keys: &[
+        "auth.tokens.account.*",
+        "auth.tokens.session.*",
         "mail.daily:*",
         "mail.pending:*",
         "chat.tokens:*",
@@ -64,9 +67,8 @@ pub const WORKER: Grants = Grants {
         "login.fail.*",
         "guest.new.*",
     ],
-    // The job's gate, the gate's address (gate_link.rs) and the token revocation key
-    // (handler.rs, written by auth).
-    redis_read_keys: &["gate.job.*", "gates.id.*", "auth.tokens.*"],
+    // The job's gate and the gate's address (gate_link.rs).
+    redis_read_keys: &["gate.job.*", "gates.id.*"],
 };
 
 pub const EDGE: Grants = Grants {
@@ -292,7 +294,7 @@ mod tests {
         let config = redis_config(|s| format!("{s}-pw"), None);
         assert!(config.contains("\nuser default off\n"));
         assert!(config.contains("\nuser auth reset on >auth-pw ~auth.* resetchannels -@all "));
-        assert!(config.contains(" %R~auth.tokens.* "), "{config}");
+        assert!(config.contains(" %R~gates.id.* "), "{config}");
         assert!(redis_config(|_| String::new(), Some("ops")).contains("user default on >ops ~* &* +@all\n"));
     }
 
