@@ -95,6 +95,20 @@ pub const AUTH: Grants = Grants {
 /// Every service with a NATS or Redis user.
 pub const ALL: [&Grants; 4] = [&GATE, &WORKER, &EDGE, &AUTH];
 
+/// The environment variable holding `service`'s password on `server` (`nats` or
+/// `redis`): `NATS_PASSWORD_GATE`. The deps overlay's servers and `lukseun-server-config`
+/// read these; the services get whole URLs.
+pub fn password_env(server: &str, service: &str) -> String {
+    format!(
+        "{}_PASSWORD_{}",
+        server.to_ascii_uppercase(),
+        service.to_ascii_uppercase()
+    )
+}
+
+/// The operators' `default` Redis user's password variable.
+pub const REDIS_DEFAULT_PASSWORD_ENV: &str = "REDIS_PASSWORD_DEFAULT";
+
 /// The grants of `service`, if it has any.
 pub fn of(service: &str) -> Option<&'static Grants> {
     ALL.into_iter().find(|g| g.service == service)
