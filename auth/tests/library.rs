@@ -24,8 +24,12 @@ fn tokens_and_nonces_work_under_the_auth_acl_user() {
     let redis = testkit::Redis::start_secured();
     let pool = Arc::new(RedisPool::new(&redis.url_as("auth"), 4).unwrap());
     let tokens = Tokens::new(support::key(), pool.clone(), Duration::from_secs(60));
-    let (first, _) = tokens.issue("acl-1", TokenKind::Account, None, None).unwrap();
-    let (second, _) = tokens.issue("acl-1", TokenKind::Account, None, None).unwrap();
+    let (first, _) = tokens
+        .issue("acl-1", TokenKind::Account, None, None)
+        .unwrap();
+    let (second, _) = tokens
+        .issue("acl-1", TokenKind::Account, None, None)
+        .unwrap();
     assert_eq!(tokens.validate(&first), Err(TokenError::Revoked));
     assert!(tokens.validate(&second).is_ok());
     let nonces = Nonces::new(pool.clone());

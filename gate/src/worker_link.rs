@@ -7,8 +7,8 @@ use std::fmt;
 use std::time::Instant;
 
 use shared::contract::{
-    encode_link_challenge, verify_link_proof, LinkNonce, LinkProofError, LinkSecret,
-    LINK_LINE_MAX, LINK_PROOF_TIMEOUT,
+    encode_link_challenge, verify_link_proof, LinkNonce, LinkProofError, LinkSecret, LINK_LINE_MAX,
+    LINK_PROOF_TIMEOUT,
 };
 use shared::framing::{FrameError, LineBuffer};
 
@@ -37,7 +37,10 @@ impl fmt::Display for OpeningError {
         match self {
             OpeningError::Proof(e) => write!(f, "worker link refused: {e}"),
             OpeningError::TooLong => {
-                write!(f, "worker link refused: over {LINK_LINE_MAX} bytes before a proof")
+                write!(
+                    f,
+                    "worker link refused: over {LINK_LINE_MAX} bytes before a proof"
+                )
             }
             OpeningError::Frame(e) => write!(f, "worker link refused: {e}"),
             OpeningError::Late => write!(

@@ -36,9 +36,7 @@ fn start(link_secret: Option<LinkSecret>) -> Setup {
     };
     let gate = Gate::start(options).unwrap();
     let nats = Client::connect(&servers.nats.url(), Options::named("spy")).unwrap();
-    let jobs = nats
-        .subscribe(JOBS_SUBJECT, Some(WORKERS_QUEUE))
-        .unwrap();
+    let jobs = nats.subscribe(JOBS_SUBJECT, Some(WORKERS_QUEUE)).unwrap();
     nats.flush(Duration::from_secs(5)).unwrap();
     Setup {
         servers,

@@ -28,10 +28,12 @@ fn env(k: &Kustomization, deployment: &str) -> Vec<EnvVar> {
 }
 
 fn secret_key(vars: &[EnvVar], name: &str) -> Option<String> {
-    vars.iter().find(|v| v.name == name).map(|v| match &v.source {
-        EnvSource::Secret { secret, key } if secret == SECRET => key.clone(),
-        other => panic!("{name} must come from the Secret {SECRET}, not {other:?}"),
-    })
+    vars.iter()
+        .find(|v| v.name == name)
+        .map(|v| match &v.source {
+            EnvSource::Secret { secret, key } if secret == SECRET => key.clone(),
+            other => panic!("{name} must come from the Secret {SECRET}, not {other:?}"),
+        })
 }
 
 fn script() -> String {
@@ -47,17 +49,11 @@ fn each_service_uses_its_own_users_and_the_link_secret_from_the_secret() {
         let vars = env(&base, g.service);
         let redis = format!("redis-url-{}", g.service);
         assert_eq!(secret_key(&vars, "LUKSEUN_REDIS_URL"), Some(redis.clone()));
-        assert!(script.contains(&format!(
-            "--from-literal={redis}=\"redis://{}:",
-            g.service
-        )));
+        assert!(script.contains(&format!("--from-literal={redis}=\"redis://{}:", g.service)));
         let nats = g.uses_nats().then(|| format!("nats-url-{}", g.service));
         assert_eq!(secret_key(&vars, "LUKSEUN_NATS_URL"), nats);
         if let Some(nats) = nats {
-            assert!(script.contains(&format!(
-                "--from-literal={nats}=\"nats://{}:",
-                g.service
-            )));
+            assert!(script.contains(&format!("--from-literal={nats}=\"nats://{}:", g.service)));
         }
     }
     for service in ["gate", "worker"] {
@@ -72,7 +68,10 @@ fn each_service_uses_its_own_users_and_the_link_secret_from_the_secret() {
     // mail and config have no user, and nothing else gets the link secret.
     for service in ["mail", "config", "edge", "auth"] {
         let vars = env(&base, service);
-        assert!(!vars.iter().any(|v| v.name == "LUKSEUN_LINK_SECRET"), "{service}");
+        assert!(
+            !vars.iter().any(|v| v.name == "LUKSEUN_LINK_SECRET"),
+            "{service}"
+        );
     }
 }
 
@@ -88,7 +87,10 @@ fn assert_password_from_secret(vars: &[EnvVar], server: &str, service: &str) {
         secret_key(vars, &password_var(server, service)),
         Some(key.clone())
     );
-    assert!(script().contains(&format!("--from-literal={key}=")), "{key}");
+    assert!(
+        script().contains(&format!("--from-literal={key}=")),
+        "{key}"
+    );
 }
 
 #[test]
@@ -137,11 +139,13 @@ fn the_deps_redis_has_exactly_the_grants_users() {
         "default on >$({}) ~* &* +@all",
         grants::REDIS_DEFAULT_PASSWORD_ENV
     )];
-    expected.extend(
-        grants::ALL
-            .iter()
-            .map(|g| format!("{} {}", g.service, g.redis_acl_words(&reference(g)).join(" "))),
-    );
+    expected.extend(grants::ALL.iter().map(|g| {
+        format!(
+            "{} {}",
+            g.service,
+            g.redis_acl_words(&reference(g)).join(" ")
+        )
+    }));
     assert_eq!(user_lines, expected);
     let vars = env(&deps, "redis");
     for g in grants::ALL {

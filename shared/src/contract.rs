@@ -521,7 +521,10 @@ mod tests {
         let nonce = LinkNonce::from_bytes([0xab; 32]);
         let mut challenge = Vec::new();
         encode_link_challenge(&mut challenge, &nonce);
-        assert_eq!(challenge, format!("challenge {}\r\n", "ab".repeat(32)).as_bytes());
+        assert_eq!(
+            challenge,
+            format!("challenge {}\r\n", "ab".repeat(32)).as_bytes()
+        );
         let text = std::str::from_utf8(&challenge).unwrap().trim_end();
         assert_eq!(parse_link_challenge(text), Ok(nonce));
 

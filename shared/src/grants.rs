@@ -131,7 +131,11 @@ impl Grants {
     /// The ACL rule words after the user name, password included: `reset on >pw
     /// ~pattern... %R~pattern... resetchannels -@all +cmd...`.
     pub fn redis_acl_words(&self, password: &str) -> Vec<String> {
-        let mut words = vec!["reset".to_string(), "on".to_string(), format!(">{password}")];
+        let mut words = vec![
+            "reset".to_string(),
+            "on".to_string(),
+            format!(">{password}"),
+        ];
         words.extend(self.redis_keys.iter().map(|p| format!("~{p}")));
         words.extend(self.redis_read_keys.iter().map(|p| format!("%R~{p}")));
         words.push("resetchannels".into());
@@ -194,7 +198,10 @@ pub fn nats_quoted(text: &str) -> String {
 
 /// Redis `user` directives for a redis.conf: `default` off (or with `default_password`,
 /// all rights, for operators), then one user per service.
-pub fn redis_config(password_of: impl Fn(&str) -> String, default_password: Option<&str>) -> String {
+pub fn redis_config(
+    password_of: impl Fn(&str) -> String,
+    default_password: Option<&str>,
+) -> String {
     let mut out = String::from("# Written from shared/src/grants.rs: one ACL user per service.\n");
     match default_password {
         Some(pw) => {
@@ -207,7 +214,9 @@ pub fn redis_config(password_of: impl Fn(&str) -> String, default_password: Opti
             out,
             "user {} {}",
             grants.service,
-            grants.redis_acl_words(&password_of(grants.service)).join(" ")
+            grants
+                .redis_acl_words(&password_of(grants.service))
+                .join(" ")
         );
     }
     out
@@ -277,7 +286,8 @@ mod tests {
     }
 
     fn nats_wildcard_match(pattern: &str, subject: &str) -> bool {
-        let (p, s): (Vec<&str>, Vec<&str>) = (pattern.split('.').collect(), subject.split('.').collect());
+        let (p, s): (Vec<&str>, Vec<&str>) =
+            (pattern.split('.').collect(), subject.split('.').collect());
         p.len() == s.len() && p.iter().zip(&s).all(|(p, s)| *p == "*" || p == s)
     }
 
@@ -295,7 +305,10 @@ mod tests {
         );
         let config = nats_server_config(|s| format!("${}", s.to_uppercase()));
         assert!(config.contains("password: $EDGE"));
-        assert!(!config.contains("\"auth\""), "auth speaks no NATS:\n{config}");
+        assert!(
+            !config.contains("\"auth\""),
+            "auth speaks no NATS:\n{config}"
+        );
     }
 
     #[test]
@@ -309,7 +322,8 @@ mod tests {
         assert!(config.contains("\nuser default off\n"));
         assert!(config.contains("\nuser auth reset on >auth-pw ~auth.* resetchannels -@all "));
         assert!(config.contains(" %R~gates.id.* "), "{config}");
-        assert!(redis_config(|_| String::new(), Some("ops")).contains("user default on >ops ~* &* +@all\n"));
+        assert!(redis_config(|_| String::new(), Some("ops"))
+            .contains("user default on >ops ~* &* +@all\n"));
     }
 
     #[test]

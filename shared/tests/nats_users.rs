@@ -69,11 +69,12 @@ fn only_the_worker_reads_jobs_and_only_in_its_queue_group() {
     }
     // The refused SUBs did not break the connections: the worker's own subscription gets
     // the gate's job, and an edge wildcard on everything is refused too.
-    let jobs = worker
-        .subscribe(JOBS_SUBJECT, Some(WORKERS_QUEUE))
-        .unwrap();
+    let jobs = worker.subscribe(JOBS_SUBJECT, Some(WORKERS_QUEUE)).unwrap();
     worker.flush(WAIT).unwrap();
-    assert!(matches!(refused(&edge, ">", None), NatsError::PermissionDenied(_)));
+    assert!(matches!(
+        refused(&edge, ">", None),
+        NatsError::PermissionDenied(_)
+    ));
     gate.publish(JOBS_SUBJECT, b"job-1").unwrap();
     gate.flush(WAIT).unwrap();
     assert_eq!(jobs.recv_timeout(WAIT).unwrap().payload, b"job-1");
@@ -88,22 +89,28 @@ fn publishing_outside_the_grants_is_refused_and_counted() {
     let (edge_a, edge_b) = (connect_as(&nats, "edge"), connect_as(&nats, "edge"));
     let events = edge_b.subscribe(CHAT_EVENTS_SUBJECT, None).unwrap();
     let public = edge_b.subscribe("chat.s0.public", None).unwrap();
-    let jobs = worker
-        .subscribe(JOBS_SUBJECT, Some(WORKERS_QUEUE))
-        .unwrap();
+    let jobs = worker.subscribe(JOBS_SUBJECT, Some(WORKERS_QUEUE)).unwrap();
     edge_b.flush(WAIT).unwrap();
     worker.flush(WAIT).unwrap();
 
     // Forged chat events and jobs from an edge, chat from the gate: none arrives.
-    edge_a.publish(CHAT_EVENTS_SUBJECT, b"renamed s0 p forged").unwrap();
+    edge_a
+        .publish(CHAT_EVENTS_SUBJECT, b"renamed s0 p forged")
+        .unwrap();
     edge_a.publish(JOBS_SUBJECT, b"forged job").unwrap();
     gate.publish("chat.s0.public", b"gate chat").unwrap();
     worker.publish(JOBS_SUBJECT, b"worker job").unwrap();
     for c in [&edge_a, &gate, &worker] {
         c.flush(WAIT).unwrap();
     }
-    assert!(matches!(events.recv_timeout(QUIET), Err(NatsError::Timeout)));
-    assert!(matches!(public.recv_timeout(QUIET), Err(NatsError::Timeout)));
+    assert!(matches!(
+        events.recv_timeout(QUIET),
+        Err(NatsError::Timeout)
+    ));
+    assert!(matches!(
+        public.recv_timeout(QUIET),
+        Err(NatsError::Timeout)
+    ));
     assert!(matches!(jobs.recv_timeout(QUIET), Err(NatsError::Timeout)));
     assert_eq!(edge_a.permission_violations(), 2);
     assert_eq!(gate.permission_violations(), 1);
@@ -112,7 +119,9 @@ fn publishing_outside_the_grants_is_refused_and_counted() {
     // What each may do still works: edge to edge chat, the worker's chat events.
     edge_a.publish("chat.s0.public", b"hello").unwrap();
     edge_a.publish("chat.s0.family.f1", b"family").unwrap();
-    worker.publish(CHAT_EVENTS_SUBJECT, b"left s0 p f1").unwrap();
+    worker
+        .publish(CHAT_EVENTS_SUBJECT, b"left s0 p f1")
+        .unwrap();
     assert_eq!(public.recv_timeout(WAIT).unwrap().payload, b"hello");
     assert_eq!(events.recv_timeout(WAIT).unwrap().payload, b"left s0 p f1");
     edge_a.flush(WAIT).unwrap();

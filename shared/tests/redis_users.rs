@@ -35,7 +35,10 @@ fn without_a_password_nothing_is_allowed() {
     let redis = Redis::start_secured();
     let anonymous = pool(&format!("redis://127.0.0.1:{}/", redis.port));
     let err = run(&anonymous, &["GET", "auth.tokens.account.u1"]).unwrap_err();
-    assert!(err.contains("NOAUTH") || err.contains("uthentication"), "{err}");
+    assert!(
+        err.contains("NOAUTH") || err.contains("uthentication"),
+        "{err}"
+    );
     let wrong = pool(&format!("redis://edge:wrong@127.0.0.1:{}/", redis.port));
     assert!(run(&wrong, &["PING"]).is_err());
 }
@@ -80,7 +83,11 @@ fn each_service_reaches_only_its_keys() {
     let gate = pool(&redis.url_as("gate"));
     refused(&gate, &["GET", "auth.tokens.account.u1"]);
     refused(&gate, &["SET", "gate.job.x", "1"]);
-    assert!(run(&gate, &["SET", "gates.id.1", "10.0.0.1:8201", "NX", "EX", "10"]).is_ok());
+    assert!(run(
+        &gate,
+        &["SET", "gates.id.1", "10.0.0.1:8201", "NX", "EX", "10"]
+    )
+    .is_ok());
 
     // The worker reads where gates are but may not redirect their answers.
     let worker = pool(&redis.url_as("worker"));

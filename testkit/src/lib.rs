@@ -362,7 +362,10 @@ impl Redis {
     /// `redis://127.0.0.1:<port>/`, with the `default` user's password when secured.
     pub fn url(&self) -> String {
         if self.secured {
-            format!("redis://default:{REDIS_DEFAULT_PASSWORD}@127.0.0.1:{}/", self.port)
+            format!(
+                "redis://default:{REDIS_DEFAULT_PASSWORD}@127.0.0.1:{}/",
+                self.port
+            )
         } else {
             format!("redis://127.0.0.1:{}/", self.port)
         }

@@ -227,7 +227,12 @@ fn prove(mut stream: &TcpStream, secret: &LinkSecret) -> Result<(), String> {
             Ok(0) => return Err("closed before a challenge".into()),
             Ok(n) => line.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 return Err(format!(
                     "no challenge within {CONNECT_TIMEOUT:?} (does the gate have --link-secret?)"
                 ))

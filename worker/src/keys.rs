@@ -63,7 +63,10 @@ mod tests {
             assert!(shared::grants::WORKER.allows_key(key, true), "{key}");
         }
         let jid = shared::contract::JobId::random();
-        for key in [shared::contract::job_key(jid), shared::contract::gate_key(3)] {
+        for key in [
+            shared::contract::job_key(jid),
+            shared::contract::gate_key(3),
+        ] {
             assert!(shared::grants::WORKER.allows_key(&key, false), "{key}");
             assert!(!shared::grants::WORKER.allows_key(&key, true), "{key}");
         }

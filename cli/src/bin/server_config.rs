@@ -9,7 +9,9 @@ fn password(server: &str, service: &str) -> String {
     let name = grants::password_env(server, service);
     match std::env::var(&name) {
         Ok(value) if !value.is_empty() && !value.contains(['"', '\\', ' ', '\n']) => value,
-        _ => fail(&format!("{name} is not set (or holds quotes, spaces or backslashes)")),
+        _ => fail(&format!(
+            "{name} is not set (or holds quotes, spaces or backslashes)"
+        )),
     }
 }
 

@@ -69,8 +69,8 @@ use std::fmt;
 use std::time::Duration;
 
 pub use client::Client;
-pub use servers::Credentials;
 pub use proto::{valid_publish_subject, valid_queue_group, valid_subject};
+pub use servers::Credentials;
 pub use subscription::Subscription;
 
 /// A message received on a subscription.

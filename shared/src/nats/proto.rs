@@ -302,8 +302,13 @@ impl<'a> Connect<'a> {
 /// open after these: only the one SUB or PUB was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Violation {
-    Publish { subject: String },
-    Subscribe { subject: String, queue: Option<String> },
+    Publish {
+        subject: String,
+    },
+    Subscribe {
+        subject: String,
+        queue: Option<String>,
+    },
 }
 
 /// Reads the server's permission errors (nats-server 2.x wording); `None` for any other
@@ -325,7 +330,11 @@ pub fn parse_permission_violation(text: &str) -> Option<Violation> {
     let (subject, tail) = quoted(rest.strip_prefix("Subscription to ")?)?;
     let queue = match tail.as_str() {
         "" => None,
-        t => Some(quoted(t.strip_prefix(" using queue ")?).filter(|(_, r)| r.is_empty())?.0),
+        t => Some(
+            quoted(t.strip_prefix(" using queue ")?)
+                .filter(|(_, r)| r.is_empty())?
+                .0,
+        ),
     };
     Some(Violation::Subscribe { subject, queue })
 }

@@ -81,7 +81,9 @@ fn parse_server(url: &str) -> Result<ServerAddr, NatsError> {
                 .split_once(':')
                 .ok_or_else(|| invalid("credentials need user:password"))?;
             if user.is_empty() || pass.is_empty() || pass.contains(['@', ':']) {
-                return Err(invalid("credentials need a user and a password without @ or :"));
+                return Err(invalid(
+                    "credentials need a user and a password without @ or :",
+                ));
             }
             let credentials = Credentials {
                 user: user.to_string(),
