@@ -249,12 +249,23 @@ fn prove(mut stream: &TcpStream, secret: &LinkSecret) -> Result<(), String> {
     stream.set_read_timeout(None).map_err(|e| e.to_string())
 }
 
-/// Gates never send on this connection, so a readable end-of-stream means the gate closed
-/// it. Checking first avoids writing an answer into a socket the peer already closed,
-/// where the first write would "succeed" and the answer vanish.
+/// Gates never send on this connection after its opening, so a readable end-of-stream
+/// means the gate closed it. Checking first avoids writing an answer into a socket the
+/// peer already closed, where the first write would "succeed" and the answer vanish.
+/// Unexpected bytes are a challenge this worker did not answer (it has no link secret):
+/// the gate closes such a link, so it is dropped here too, and said why.
 fn still_open(stream: &TcpStream) -> bool {
     use std::os::fd::AsRawFd;
-    peek_idle(stream.as_raw_fd()) != Peek::Closed
+    match peek_idle(stream.as_raw_fd()) {
+        Peek::Nothing => true,
+        Peek::Closed => false,
+        Peek::Unexpected => {
+            shared::warn!(
+                "gate sent bytes on the answer link: a challenge? (set --link-secret as on the gates)"
+            );
+            false
+        }
+    }
 }
 
 /// What an idle connection holds, seen without reading it.

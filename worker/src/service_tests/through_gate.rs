@@ -164,14 +164,21 @@ fn a_cluster_with_per_service_users_and_a_proved_worker_link_serves_players() {
 }
 
 #[test]
-fn a_worker_with_another_link_secret_is_refused_and_its_clients_time_out() {
-    let cluster = Cluster::start_secured("not-the-gates-link-secret", Duration::from_millis(1500));
-    let mut client = cluster.client(0);
-    let answer = client.ask(login_unique("device-secured-2"));
-    assert_eq!(answer.status, -2, "{}", answer.to_json());
-    assert!(cluster.gates[0].metrics().worker_links_refused.get() >= 1);
-    assert_eq!(cluster.gates[0].metrics().answers.get(), 0);
-    cluster.stop();
+fn a_worker_with_another_link_secret_or_none_is_refused_and_its_clients_time_out() {
+    for (worker_secret, device) in [
+        ("not-the-gates-link-secret", "device-secured-2"),
+        ("", "device-secured-3"),
+    ] {
+        let cluster = Cluster::start_secured(worker_secret, Duration::from_millis(1500));
+        let mut client = cluster.client(0);
+        for _ in 0..2 {
+            let answer = client.ask(login_unique(device));
+            assert_eq!(answer.status, -2, "{worker_secret:?}: {}", answer.to_json());
+        }
+        assert!(cluster.gates[0].metrics().worker_links_refused.get() >= 1);
+        assert_eq!(cluster.gates[0].metrics().answers.get(), 0);
+        cluster.stop();
+    }
 }
 
 fn login_unique(device: &str) -> Value {
