@@ -29,7 +29,7 @@ rm -f "$LUKSEUN_SESSION"
 # name -> pgrep -f pattern of the process to kill (the first match)
 declare -A PATTERNS=(
   [redis]="redis-server 127.0.0.1:16379"
-  [nats]="nats-server -a 127.0.0.1 -p 14222"
+  [nats]="nats-server .*-a 127.0.0.1 -p 14222"
   [mariadb]="mariadbd --no-defaults.*--port=13306"
   [worker]="target/release/worker"
   [gate]="target/release/gate"

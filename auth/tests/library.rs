@@ -20,6 +20,31 @@ fn payload(v: Value) -> Map<String, Value> {
 }
 
 #[test]
+fn tokens_and_nonces_work_under_the_auth_acl_user() {
+    let redis = testkit::Redis::start_secured();
+    let pool = Arc::new(RedisPool::new(&redis.url_as("auth"), 4).unwrap());
+    let tokens = Tokens::new(support::key(), pool.clone(), Duration::from_secs(60));
+    let (first, _) = tokens
+        .issue("acl-1", TokenKind::Account, None, None)
+        .unwrap();
+    let (second, _) = tokens
+        .issue("acl-1", TokenKind::Account, None, None)
+        .unwrap();
+    assert_eq!(tokens.validate(&first), Err(TokenError::Revoked));
+    assert!(tokens.validate(&second).is_ok());
+    let nonces = Nonces::new(pool.clone());
+    nonces
+        .register("acl-nonce", &payload(json!({"k": 1})), 60)
+        .unwrap();
+    let taken = nonces.redeem(&["acl-nonce".to_string()]).unwrap();
+    assert_eq!(taken["acl-nonce"], Some(payload(json!({"k": 1}))));
+    // Nothing outside auth.*: not the gates' addresses.
+    let other: Result<Option<String>, _> =
+        pool.run(|c| redis::cmd("GET").arg("gates.id.0").query(c));
+    assert!(other.is_err());
+}
+
+#[test]
 fn short_key_is_refused_with_a_clear_error() {
     let e = Key::new(b"too short").unwrap_err();
     assert_eq!(e, KeyError::TooShort { len: 9 });

@@ -243,6 +243,35 @@ mod tests {
     }
 
     #[test]
+    fn under_the_edge_acl_user_logins_and_allowances_work_and_nothing_else() {
+        let server = testkit::Redis::start_secured();
+        // The worker's user writes the login hash, as get_login_token_chat does.
+        let worker = RedisPool::new(&server.url_as("worker"), 1).unwrap();
+        worker
+            .run(|c| {
+                redis::cmd("HSET")
+                    .arg(chat_login_key("n1"))
+                    .arg("world")
+                    .arg("s0")
+                    .arg("gn")
+                    .arg("Ann")
+                    .query::<()>(c)
+            })
+            .unwrap();
+        let edge = RedisPool::new(&server.url_as("edge"), 2).unwrap();
+        assert_eq!(redeem(&edge, "n1").unwrap().gn, "Ann");
+        assert_eq!(redeem(&edge, "n1"), Err(LoginError::UnknownNonce));
+        let rate_key = crate::keys::player_rate_key("s0", "ab12");
+        assert!(shared::grants::EDGE.allows_key(&rate_key, true));
+        assert!(crate::allowance::take(&edge, &rate_key, 5).unwrap());
+        // The bucket script may not touch keys outside the edge's patterns either.
+        assert!(crate::allowance::take(&edge, "auth.tokens.account.u1", 5).is_err());
+        let stolen: Result<Option<String>, _> =
+            edge.run(|c| redis::cmd("GET").arg("auth.tokens.account.u1").query(c));
+        assert!(stolen.is_err());
+    }
+
+    #[test]
     fn redis_down_is_unavailable_not_unknown() {
         let mut server = testkit::Redis::start();
         let pool = RedisPool::new(&server.url(), 2).unwrap();

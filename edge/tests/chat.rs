@@ -15,6 +15,7 @@ struct Stack {
     redis: testkit::Redis,
     nats: testkit::Nats,
     conn: redis::Connection,
+    secured: bool,
 }
 
 impl Stack {
@@ -25,10 +26,35 @@ impl Stack {
             .unwrap()
             .get_connection()
             .unwrap();
-        Stack { redis, nats, conn }
+        Stack {
+            redis,
+            nats,
+            conn,
+            secured: false,
+        }
+    }
+
+    /// Redis and NATS with the services' users: the edge speaks as `edge`, the nonces and
+    /// chat events come from the `worker` user, as in a cluster.
+    fn start_secured() -> Stack {
+        let redis = testkit::Redis::start_secured();
+        let nats = testkit::Nats::start_secured();
+        let conn = redis::Client::open(redis.url_as("worker"))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        Stack {
+            redis,
+            nats,
+            conn,
+            secured: true,
+        }
     }
 
     fn config(&self) -> EdgeConfig {
+        if self.secured {
+            return EdgeConfig::local(&self.redis.url_as("edge"), &self.nats.url_as("edge"));
+        }
         EdgeConfig::local(&self.redis.url(), &self.nats.url())
     }
 
@@ -235,6 +261,47 @@ fn public_message_reaches_both_edges_sender_included() {
     assert_eq!(metric(&a, "edge_connections"), 1);
     assert_eq!(metric(&b, "edge_connections"), 3);
     assert_eq!(metric(&b, "edge_channels_subscribed"), 3);
+}
+
+#[test]
+fn under_the_edge_and_worker_users_chat_crosses_edges_and_events_apply() {
+    let mut stack = Stack::start_secured();
+    let (a, b) = (stack.edge(), stack.edge());
+    let mut ann = stack.login(&a, "s0", "Ann", "f1");
+    let nonce = stack.nonce_of("s0", "Bob", "f1", "pb");
+    let mut bob = Client::connect(b.addr());
+    bob.send(&format!("00REGISTER{nonce}"));
+    assert_eq!(bob.frame(), Some(ServerFrame::Registered));
+    warm_up(&mut ann, "0000PUBLIC", &mut [&mut bob]);
+    warm_up(&mut ann, "0000FAMILY", &mut [&mut bob]);
+    ann.send("0000FAMILYacross edges");
+    assert_eq!(
+        bob.chat_past(":warmup"),
+        (ChatKind::Family, "Ann:across edges".into())
+    );
+    // The worker's user publishes chat events; the edges' subscription to them was allowed.
+    let worker =
+        shared::nats::Client::connect(&stack.nats.url_as("worker"), Default::default()).unwrap();
+    let renamed = shared::contract::ChatEvent::Renamed {
+        world: "s0".into(),
+        pid: "pb".into(),
+        gn: "Robert".into(),
+    };
+    worker
+        .publish(shared::contract::CHAT_EVENTS_SUBJECT, &renamed.encode())
+        .unwrap();
+    worker.flush(WAIT).unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        assert!(Instant::now() < deadline, "the rename never applied");
+        bob.send("0000PUBLICname?");
+        let (_, message) = bob.chat_past(":warmup");
+        if message == "Robert:name?" {
+            break;
+        }
+        assert_eq!(message, "Bob:name?");
+    }
+    assert_eq!(worker.permission_violations(), 0);
 }
 
 #[test]

@@ -6,14 +6,14 @@
 //! one batch. Nothing in here waits for Redis or NATS.
 
 use std::collections::HashMap;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
-use shared::contract::{parse_worker_line, LineError, WorkerLine};
+use shared::contract::{parse_worker_line, LineError, LinkSecret, WorkerLine};
 use shared::framing::{FrameError, LineBuffer};
 
 use crate::answer_queue::Answer;
@@ -23,6 +23,7 @@ use crate::fair_share::{write_stalled, AnswerBudget, IpLimits, IpTable};
 use crate::gate_metrics::GateMetrics;
 use crate::job_id::{JobId, JobIdSource};
 use crate::timer_queue::TimerQueue;
+use crate::worker_link::{Opening, OpeningError};
 
 pub const CLIENT_LISTENER: Token = Token(0);
 pub const WORKER_LISTENER: Token = Token(1);
@@ -61,6 +62,7 @@ enum CloseReason {
     SlowLine,
     Frame(FrameError),
     WorkerLine(LineError),
+    WorkerLink(OpeningError),
     PeerClosed,
     Io(io::Error),
 }
@@ -74,6 +76,7 @@ impl std::fmt::Display for CloseReason {
             CloseReason::SlowLine => write!(f, "request line not finished within the idle timeout"),
             CloseReason::Frame(e) => write!(f, "{e}"),
             CloseReason::WorkerLine(e) => write!(f, "{e}"),
+            CloseReason::WorkerLink(e) => write!(f, "{e}"),
             CloseReason::PeerClosed => write!(f, "closed by peer"),
             CloseReason::Io(e) => write!(f, "i/o error: {e}"),
         }
@@ -191,6 +194,7 @@ impl Fairness {
 struct WorkerConn {
     stream: TcpStream,
     lines: LineBuffer,
+    opening: Opening,
 }
 
 /// What the gate's handle gives the loop.
@@ -202,6 +206,8 @@ pub struct LoopParts {
     pub metrics: GateMetrics,
     pub stop: Arc<AtomicBool>,
     pub publisher: Publisher,
+    /// Workers prove it before their answers are read (`None`: anyone's lines are).
+    pub link_secret: Option<LinkSecret>,
 }
 
 pub struct EventLoop {
@@ -221,6 +227,7 @@ pub struct EventLoop {
     publisher: Publisher,
     drain_deadline: Option<Instant>,
     next_sweep: Instant,
+    link_secret: Option<LinkSecret>,
 }
 
 impl EventLoop {
@@ -233,6 +240,7 @@ impl EventLoop {
             metrics,
             stop,
             publisher,
+            link_secret,
         } = parts;
         poll.registry()
             .register(&mut client_listener, CLIENT_LISTENER, Interest::READABLE)?;
@@ -271,6 +279,7 @@ impl EventLoop {
             publisher,
             drain_deadline: None,
             next_sweep: Instant::now() + SWEEP_INTERVAL,
+            link_secret,
         })
     }
 
@@ -290,7 +299,7 @@ impl EventLoop {
             for event in events.iter() {
                 match event.token() {
                     CLIENT_LISTENER => self.accept_clients(now),
-                    WORKER_LISTENER => self.accept_workers(),
+                    WORKER_LISTENER => self.accept_workers(now),
                     WAKER => {}
                     Token(t) if self.clients.contains_key(&t) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
@@ -394,10 +403,19 @@ impl EventLoop {
         }
     }
 
-    fn accept_workers(&mut self) {
+    fn accept_workers(&mut self, now: Instant) {
         loop {
             match self.worker_listener.accept() {
                 Ok((mut stream, peer)) => {
+                    let (opening, challenge) = Opening::start(self.link_secret.as_ref(), now);
+                    // A fresh socket's send buffer takes the whole short line at once;
+                    // a peer for which it does not is not worth waiting for.
+                    if !challenge.is_empty()
+                        && !matches!(stream.write(&challenge), Ok(n) if n == challenge.len())
+                    {
+                        self.metrics.worker_links_refused.inc();
+                        continue;
+                    }
                     let token = self.take_token();
                     if let Err(e) =
                         self.poll
@@ -413,6 +431,7 @@ impl EventLoop {
                         WorkerConn {
                             stream,
                             lines: LineBuffer::new(WORKER_MAX_LINE),
+                            opening,
                         },
                     );
                     self.metrics.worker_connections.add(1);
@@ -466,6 +485,22 @@ impl EventLoop {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => Err(CloseReason::Io(e)),
             };
+            // Nothing but the proof is read until the link is open.
+            match worker
+                .opening
+                .advance(self.link_secret.as_ref(), &mut worker.lines)
+            {
+                Ok(true) => {}
+                Ok(false) => match read {
+                    Ok(true) => break Ok(()),
+                    Ok(false) => continue,
+                    Err(reason) => break Err(reason),
+                },
+                Err(e) => {
+                    self.metrics.worker_links_refused.inc();
+                    break Err(CloseReason::WorkerLink(e));
+                }
+            }
             // Route every complete line, even from a connection about to close.
             if let Some(reason) = route_worker_lines(
                 token,
@@ -487,15 +522,19 @@ impl EventLoop {
             }
         };
         if let Err(reason) = result {
-            if let Some(mut worker) = self.workers.remove(&token) {
-                let _ = self.poll.registry().deregister(&mut worker.stream);
-                self.metrics.worker_connections.add(-1);
-                match reason {
-                    CloseReason::PeerClosed => shared::debug!("worker disconnected"),
-                    reason => shared::warn!("worker connection closed", reason = reason),
-                }
-                self.answer_held_jobs(token);
+            self.close_worker(token, reason);
+        }
+    }
+
+    fn close_worker(&mut self, token: usize, reason: CloseReason) {
+        if let Some(mut worker) = self.workers.remove(&token) {
+            let _ = self.poll.registry().deregister(&mut worker.stream);
+            self.metrics.worker_connections.add(-1);
+            match reason {
+                CloseReason::PeerClosed => shared::debug!("worker disconnected"),
+                reason => shared::warn!("worker connection closed", reason = reason),
             }
+            self.answer_held_jobs(token);
         }
     }
 
@@ -673,6 +712,16 @@ impl EventLoop {
             mark_dirty(&mut self.clients, &mut self.dirty, token);
         }
         self.fairness.ips.sweep(now);
+        let late: Vec<usize> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.opening.expired(now))
+            .map(|(t, _)| *t)
+            .collect();
+        for token in late {
+            self.metrics.worker_links_refused.inc();
+            self.close_worker(token, CloseReason::WorkerLink(OpeningError::Late));
+        }
     }
 }
 

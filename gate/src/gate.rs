@@ -129,6 +129,7 @@ impl Gate {
                 gid: gid.clone(),
                 metrics: metrics.clone(),
             },
+            link_secret: options.link_secret.clone(),
         })?;
 
         // Registered before the first job can be dispatched (when Redis is up).
@@ -149,8 +150,14 @@ impl Gate {
                 .get()
                 .map(|g| g.to_string())
                 .unwrap_or_else(|| "none".into()),
-            one_shot = options.one_shot
+            one_shot = options.one_shot,
+            worker_link_proof = options.link_secret.is_some()
         );
+        if options.link_secret.is_none() {
+            shared::warn!(
+                "worker port unauthenticated: anyone who reaches it can answer jobs (set --link-secret)"
+            );
+        }
         Ok(Gate {
             client_addr,
             worker_addr,

@@ -24,6 +24,7 @@ pub struct GateMetrics {
     pub held_jobs_lost: Arc<Counter>,
     pub worker_lines_dropped: Arc<Counter>,
     pub worker_protocol_errors: Arc<Counter>,
+    pub worker_links_refused: Arc<Counter>,
     pub in_flight: Arc<Gauge>,
     pub jobs_held: Arc<Gauge>,
     pub round_trip: Arc<Histogram>,
@@ -97,6 +98,10 @@ impl GateMetrics {
             worker_protocol_errors: registry.counter(
                 "gate_worker_protocol_errors_total",
                 "worker connections closed for a malformed line",
+            ),
+            worker_links_refused: registry.counter(
+                "gate_worker_links_refused_total",
+                "worker connections closed for a missing, malformed, wrong or late link proof",
             ),
             in_flight: registry.gauge("gate_in_flight", "requests waiting for their answer"),
             jobs_held: registry.gauge(

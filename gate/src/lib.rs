@@ -19,6 +19,7 @@ pub mod job_id;
 pub mod options;
 pub mod registration;
 pub mod timer_queue;
+pub mod worker_link;
 
 pub use gate::{Gate, StartError};
 pub use options::{GateOptions, SPEC};

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use shared::config::{Config, ConfigError, Opt, Spec};
+use shared::contract::LinkSecret;
 
 pub const SPEC: Spec = Spec {
     service: "gate",
@@ -42,6 +43,11 @@ pub const SPEC: Spec = Spec {
             "nats-url",
             "nats://127.0.0.1:4222",
             "NATS the jobs are published on",
+        ),
+        Opt::value(
+            "link-secret",
+            "",
+            "shared secret workers prove (HMAC challenge) before the worker port takes their answers; at least 16 bytes, from the Secret; empty: no challenge",
         ),
         Opt::value(
             "job-timeout-ms",
@@ -107,6 +113,8 @@ pub struct GateOptions {
     pub advertise_ip: IpAddr,
     pub redis_url: String,
     pub nats_url: String,
+    /// Workers must prove it at connect; `None`: the worker port takes anyone's lines.
+    pub link_secret: Option<LinkSecret>,
     pub job_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_connections: usize,
@@ -137,6 +145,14 @@ impl GateOptions {
             advertise_ip: config.parsed("advertise-ip")?,
             redis_url: non_empty(config, "redis-url")?,
             nats_url: non_empty(config, "nats-url")?,
+            // The value never goes into the error: it is a secret.
+            link_secret: LinkSecret::from_config(config.get("link-secret")).map_err(|e| {
+                ConfigError::Invalid {
+                    name: "link-secret".into(),
+                    value: "<hidden>".into(),
+                    reason: e.to_string(),
+                }
+            })?,
             job_timeout: Duration::from_millis(positive(config, "job-timeout-ms")?),
             idle_timeout: Duration::from_secs(positive(config, "idle-timeout-secs")?),
             max_connections: positive(config, "max-connections")? as usize,
@@ -165,6 +181,7 @@ impl GateOptions {
             advertise_ip: IpAddr::from([127, 0, 0, 1]),
             redis_url: redis_url.to_string(),
             nats_url: nats_url.to_string(),
+            link_secret: None,
             job_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_connections: 20_000,
@@ -267,6 +284,18 @@ mod tests {
         assert_eq!((o.bind, o.worker_bind, o.admin_bind), (any, lo, lo));
         let e = parse(&["--admin-bind", "localhost"], &[]).unwrap_err();
         assert!(e.to_string().contains("admin-bind"), "{e}");
+    }
+
+    #[test]
+    fn the_link_secret_comes_from_the_environment_and_is_never_shown() {
+        assert_eq!(parse(&[], &[]).unwrap().link_secret, None);
+        let o = parse(&[], &[("LUKSEUN_LINK_SECRET", "0123456789abcdef")]).unwrap();
+        assert_eq!(
+            o.link_secret,
+            LinkSecret::from_config("0123456789abcdef").unwrap()
+        );
+        let err = parse(&["--link-secret=tooshortpw"], &[]).unwrap_err();
+        assert!(!err.to_string().contains("tooshortpw"), "{err}");
     }
 
     #[test]

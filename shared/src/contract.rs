@@ -23,6 +23,13 @@
 //! Both lines split on the first `~`: the request and the response may hold `~`, the
 //! header never does.
 //!
+//! The worker link's opening (project addition), when the gate holds a link secret: at
+//! accept the gate sends `challenge <nonce>\r\n` (32 random bytes, 64 lowercase hex);
+//! the worker's first line is `proof <mac>\r\n`, `mac` = lowercase hex of
+//! HMAC-SHA256(secret, [`LINK_PROOF_LABEL`] || nonce as sent). Only then does the gate
+//! read answer lines; a wrong, malformed or late proof closes the link. The nonce is
+//! fresh per connection, so a proof seen on the wire opens no other link.
+//!
 //! The chat side, shared by worker and edge:
 //! - Chat channels: `chat.<world>.public` and `chat.<world>.family.<fid>` (edge to edge).
 //! - Chat events (worker -> every edge): subject `chat.events`, one [`ChatEvent`] line per
@@ -34,6 +41,10 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 /// The NATS subject every job goes to.
 pub const JOBS_SUBJECT: &str = "jobs";
@@ -371,11 +382,250 @@ pub fn parse_answer(line: &str) -> Result<(JobId, &str), LineError> {
     Ok((jid, response))
 }
 
+/// What the worker's MAC covers before the nonce: a proof for this link means nothing
+/// to any other HMAC user of the same secret.
+pub const LINK_PROOF_LABEL: &[u8] = b"lukseun worker link v1\n";
+/// How long the gate waits for a connecting worker's proof before closing the link.
+pub const LINK_PROOF_TIMEOUT: Duration = Duration::from_secs(2);
+/// Bytes of a challenge nonce.
+pub const LINK_NONCE_LEN: usize = 32;
+/// Longest opening line either side accepts (`challenge ` or `proof ` + 64 hex + CRLF,
+/// with room): a peer that sends more without a line end is not a worker.
+pub const LINK_LINE_MAX: usize = 128;
+/// Shortest link secret a service accepts: shorter ones are guessable.
+pub const LINK_SECRET_MIN_LEN: usize = 16;
+
+const CHALLENGE_WORD: &str = "challenge ";
+const PROOF_WORD: &str = "proof ";
+
+/// The shared secret of gates and workers (never printed).
+#[derive(Clone, PartialEq, Eq)]
+pub struct LinkSecret(Vec<u8>);
+
+impl LinkSecret {
+    /// `None` for an empty text (no secret: the link is not challenged); an error for a
+    /// secret shorter than [`LINK_SECRET_MIN_LEN`] bytes.
+    pub fn from_config(text: &str) -> Result<Option<LinkSecret>, LinkProofError> {
+        match text.len() {
+            0 => Ok(None),
+            n if n < LINK_SECRET_MIN_LEN => Err(LinkProofError::SecretTooShort(n)),
+            _ => Ok(Some(LinkSecret(text.as_bytes().to_vec()))),
+        }
+    }
+
+    fn mac(&self, nonce: &LinkNonce) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(LINK_PROOF_LABEL);
+        mac.update(nonce.hex().as_bytes());
+        mac
+    }
+}
+
+impl fmt::Debug for LinkSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LinkSecret(<{} bytes>)", self.0.len())
+    }
+}
+
+/// A challenge nonce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkNonce([u8; LINK_NONCE_LEN]);
+
+impl LinkNonce {
+    pub fn random() -> LinkNonce {
+        let mut bytes = [0u8; LINK_NONCE_LEN];
+        crate::ids::fill_random(&mut bytes);
+        LinkNonce(bytes)
+    }
+
+    pub fn from_bytes(bytes: [u8; LINK_NONCE_LEN]) -> LinkNonce {
+        LinkNonce(bytes)
+    }
+
+    fn hex(&self) -> String {
+        hex_lower(&self.0)
+    }
+}
+
+/// Why a link's opening failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkProofError {
+    /// The configured secret is shorter than [`LINK_SECRET_MIN_LEN`] bytes.
+    SecretTooShort(usize),
+    /// Not `challenge <64 hex>` / `proof <64 hex>`; holds at most 40 characters of it.
+    Malformed(String),
+    /// A well-formed proof made with another secret (or for another nonce).
+    WrongProof,
+}
+
+impl fmt::Display for LinkProofError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinkProofError::SecretTooShort(n) => write!(
+                f,
+                "link secret has {n} bytes, fewer than {LINK_SECRET_MIN_LEN}"
+            ),
+            LinkProofError::Malformed(line) => write!(f, "malformed link opening {line:?}"),
+            LinkProofError::WrongProof => write!(f, "link proof does not match the secret"),
+        }
+    }
+}
+
+impl std::error::Error for LinkProofError {}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0xf)] as char);
+    }
+    out
+}
+
+/// Exactly 64 lowercase hex characters into 32 bytes.
+fn parse_hex32(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 {
+        return None;
+    }
+    let digit = |b: u8| match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; 32];
+    for (i, pair) in text.as_bytes().chunks(2).enumerate() {
+        out[i] = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(out)
+}
+
+/// Appends the gate's challenge line, `\r\n` included.
+pub fn encode_link_challenge(out: &mut Vec<u8>, nonce: &LinkNonce) {
+    out.extend_from_slice(CHALLENGE_WORD.as_bytes());
+    out.extend_from_slice(nonce.hex().as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Reads the gate's challenge line (without its line end).
+pub fn parse_link_challenge(line: &str) -> Result<LinkNonce, LinkProofError> {
+    line.strip_prefix(CHALLENGE_WORD)
+        .and_then(parse_hex32)
+        .map(LinkNonce)
+        .ok_or_else(|| LinkProofError::Malformed(short(line)))
+}
+
+/// Appends the worker's proof line for `nonce`, `\r\n` included.
+pub fn encode_link_proof(out: &mut Vec<u8>, secret: &LinkSecret, nonce: &LinkNonce) {
+    let mac = secret.mac(nonce).finalize().into_bytes();
+    out.extend_from_slice(PROOF_WORD.as_bytes());
+    out.extend_from_slice(hex_lower(&mac).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Checks a worker's proof line (without its line end) against the nonce sent; the
+/// comparison takes the same time wherever the MACs differ.
+pub fn verify_link_proof(
+    secret: &LinkSecret,
+    nonce: &LinkNonce,
+    line: &str,
+) -> Result<(), LinkProofError> {
+    let mac = line
+        .strip_prefix(PROOF_WORD)
+        .and_then(parse_hex32)
+        .ok_or_else(|| LinkProofError::Malformed(short(line)))?;
+    secret
+        .mac(nonce)
+        .verify_slice(&mac)
+        .map_err(|_| LinkProofError::WrongProof)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const JID: &str = "0123456789abcdef0123456789abcdef";
+    const PROOF_VECTOR: &str = "a444a111c7547e716cd0cb9a58360223ef080d55b3fd708129015f63413a08f0";
+
+    fn secret(text: &str) -> LinkSecret {
+        LinkSecret::from_config(text).unwrap().unwrap()
+    }
+
+    #[test]
+    fn link_opening_byte_for_byte() {
+        let nonce = LinkNonce::from_bytes([0xab; 32]);
+        let mut challenge = Vec::new();
+        encode_link_challenge(&mut challenge, &nonce);
+        assert_eq!(
+            challenge,
+            format!("challenge {}\r\n", "ab".repeat(32)).as_bytes()
+        );
+        let text = std::str::from_utf8(&challenge).unwrap().trim_end();
+        assert_eq!(parse_link_challenge(text), Ok(nonce));
+
+        // HMAC-SHA256("0123456789abcdef", "lukseun worker link v1\n" + "ab"*32), computed
+        // independently: python3 -c 'import hmac,hashlib; print(hmac.new(b"0123456789abcdef",
+        // b"lukseun worker link v1\n"+b"ab"*32, hashlib.sha256).hexdigest())'
+        let key = secret("0123456789abcdef");
+        let mut proof = Vec::new();
+        encode_link_proof(&mut proof, &key, &nonce);
+        assert_eq!(proof, format!("proof {PROOF_VECTOR}\r\n").as_bytes());
+        let text = std::str::from_utf8(&proof).unwrap().trim_end();
+        assert_eq!(verify_link_proof(&key, &nonce, text), Ok(()));
+    }
+
+    #[test]
+    fn link_proofs_fail_for_another_secret_nonce_or_shape() {
+        let key = secret("0123456789abcdef");
+        let nonce = LinkNonce::random();
+        assert_ne!(nonce, LinkNonce::random());
+        let mut proof = Vec::new();
+        encode_link_proof(&mut proof, &key, &nonce);
+        let good = std::str::from_utf8(&proof).unwrap().trim_end().to_string();
+        assert_eq!(
+            verify_link_proof(&secret("0123456789abcdeF"), &nonce, &good),
+            Err(LinkProofError::WrongProof)
+        );
+        assert_eq!(
+            verify_link_proof(&key, &LinkNonce::random(), &good),
+            Err(LinkProofError::WrongProof)
+        );
+        let upper = format!("proof {}", good["proof ".len()..].to_uppercase());
+        let one_short = &good[..good.len() - 1];
+        let answer_line = format!("{JID}~{{\"status\":0}}");
+        for bad in [
+            "",
+            "proof",
+            "proof ",
+            upper.as_str(),
+            one_short,
+            &format!("{good}0"),
+            &format!(" {good}"),
+            answer_line.as_str(),
+        ] {
+            assert!(
+                matches!(
+                    verify_link_proof(&key, &nonce, bad),
+                    Err(LinkProofError::Malformed(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        for bad in ["challenge ", "challenge 00", "CHALLENGE 00", "proof 00"] {
+            assert!(parse_link_challenge(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn link_secrets_are_empty_or_long_enough_and_never_printed() {
+        assert_eq!(LinkSecret::from_config(""), Ok(None));
+        assert_eq!(
+            LinkSecret::from_config("short"),
+            Err(LinkProofError::SecretTooShort(5))
+        );
+        let key = secret("0123456789abcdef-and-more");
+        assert!(!format!("{key:?}").contains("0123"));
+    }
 
     fn jid() -> JobId {
         JobId::parse(JID).unwrap()

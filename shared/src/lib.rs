@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod fd_limit;
 pub mod framing;
 pub mod gate_client;
+pub mod grants;
 pub mod http;
 pub mod ids;
 pub mod log;

@@ -295,10 +295,22 @@ impl Server {
     }
 }
 
-/// A real `redis-server` with persistence off.
+/// The password testkit gives `service`'s NATS and Redis users on secured servers.
+pub fn test_password(service: &str) -> String {
+    format!("{service}-testkit-password")
+}
+
+/// The operators' password of a secured Redis's `default` user (all rights).
+pub const REDIS_DEFAULT_PASSWORD: &str = "default-testkit-password";
+const REDIS_CONF: &str = "redis.conf";
+const NATS_CONF: &str = "nats.conf";
+
+/// A real `redis-server` with persistence off. [`Redis::start_secured`] adds one ACL user
+/// per service (shared::grants) and protects `default` with a password.
 pub struct Redis {
     pub port: u16,
     server: Server,
+    secured: bool,
 }
 
 impl Redis {
@@ -312,11 +324,34 @@ impl Redis {
         Redis {
             port: server.port,
             server,
+            secured: false,
+        }
+    }
+
+    /// A server with the services' ACL users ([`Redis::url_as`]); [`Redis::url`] is the
+    /// `default` user with its password, for test code that reads any key.
+    pub fn start_secured() -> Redis {
+        let dir = TempDir::new("redis");
+        let config = shared::grants::redis_config(test_password, Some(REDIS_DEFAULT_PASSWORD));
+        std::fs::write(dir.path().join(REDIS_CONF), config).expect("write redis.conf");
+        let server = Server::start("redis-server", dir, Self::command, |port| {
+            let auth = format!("AUTH default {REDIS_DEFAULT_PASSWORD}\r\nPING\r\n");
+            probe(port, auth.as_bytes(), b"+PONG")
+        });
+        Redis {
+            port: server.port,
+            server,
+            secured: true,
         }
     }
 
     fn command(dir: &Path, port: u16) -> Command {
         let mut cmd = Command::new(find_binary("redis-server"));
+        // The config file must come first; the flags after it override it.
+        let conf = dir.join(REDIS_CONF);
+        if conf.exists() {
+            cmd.arg(conf);
+        }
         cmd.args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             .arg("--dir")
@@ -324,9 +359,25 @@ impl Redis {
         cmd
     }
 
-    /// `redis://127.0.0.1:<port>/`
+    /// `redis://127.0.0.1:<port>/`, with the `default` user's password when secured.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        if self.secured {
+            format!(
+                "redis://default:{REDIS_DEFAULT_PASSWORD}@127.0.0.1:{}/",
+                self.port
+            )
+        } else {
+            format!("redis://127.0.0.1:{}/", self.port)
+        }
+    }
+
+    /// `redis://<service>:<password>@127.0.0.1:<port>/`: that service's ACL user.
+    pub fn url_as(&self, service: &str) -> String {
+        format!(
+            "redis://{service}:{}@127.0.0.1:{}/",
+            test_password(service),
+            self.port
+        )
     }
 
     pub fn pid(&self) -> u32 {
@@ -344,7 +395,8 @@ impl Redis {
     }
 }
 
-/// A real `nats-server`.
+/// A real `nats-server`. [`Nats::start_secured`] adds one user per service with the
+/// permissions of shared::grants.
 pub struct Nats {
     pub port: u16,
     server: Server,
@@ -352,7 +404,22 @@ pub struct Nats {
 
 impl Nats {
     pub fn start() -> Nats {
-        let server = Server::start("nats-server", TempDir::new("nats"), Self::command, |port| {
+        Self::start_in(TempDir::new("nats"))
+    }
+
+    /// A server that takes only the services' users ([`Nats::url_as`]); [`Nats::url`]
+    /// then carries no credentials and is refused.
+    pub fn start_secured() -> Nats {
+        let dir = TempDir::new("nats");
+        let config = shared::grants::nats_server_config(|service| {
+            shared::grants::nats_quoted(&test_password(service))
+        });
+        std::fs::write(dir.path().join(NATS_CONF), config).expect("write nats.conf");
+        Self::start_in(dir)
+    }
+
+    fn start_in(dir: TempDir) -> Nats {
+        let server = Server::start("nats-server", dir, Self::command, |port| {
             probe(port, b"", b"INFO ")
         });
         Nats {
@@ -361,10 +428,23 @@ impl Nats {
         }
     }
 
-    fn command(_dir: &Path, port: u16) -> Command {
+    fn command(dir: &Path, port: u16) -> Command {
         let mut cmd = Command::new(find_binary("nats-server"));
+        let conf = dir.join(NATS_CONF);
+        if conf.exists() {
+            cmd.arg("-c").arg(conf);
+        }
         cmd.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
         cmd
+    }
+
+    /// `nats://<service>:<password>@127.0.0.1:<port>`: that service's user.
+    pub fn url_as(&self, service: &str) -> String {
+        format!(
+            "nats://{service}:{}@127.0.0.1:{}",
+            test_password(service),
+            self.port
+        )
     }
 
     /// `nats://127.0.0.1:<port>`

@@ -14,15 +14,18 @@
 //! it registers a new address: otherwise every answer would wait out connect timeouts on a
 //! dead gate while jobs for live gates queue behind them. Every answer that does not reach
 //! its gate is counted in `undelivered`.
+//!
+//! With a link secret, a new connection first answers the gate's challenge with its proof
+//! (shared::contract); the answer lines follow on the same connection.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use shared::contract::{self, JobId};
+use shared::contract::{self, JobId, LinkSecret};
 use shared::metrics::Counter;
 use shared::redis_conn::RedisPool;
 
@@ -53,6 +56,12 @@ pub enum LinkError {
         gid: u32,
         error: io::Error,
     },
+    /// The gate's challenge was missing or unreadable (a gate without a secret, or a
+    /// listener that is not a gate).
+    Challenge {
+        gid: u32,
+        reason: String,
+    },
 }
 
 impl fmt::Display for LinkError {
@@ -67,6 +76,9 @@ impl fmt::Display for LinkError {
             }
             LinkError::Redis(e) => write!(f, "redis: {e}"),
             LinkError::Io { gid, error } => write!(f, "writing to gate {gid}: {error}"),
+            LinkError::Challenge { gid, reason } => {
+                write!(f, "gate {gid} link challenge: {reason}")
+            }
         }
     }
 }
@@ -116,6 +128,7 @@ pub struct GateLink {
     redis: Arc<RedisPool>,
     gates: Mutex<HashMap<u32, Arc<Gate>>>,
     undelivered: Arc<Counter>,
+    secret: Option<LinkSecret>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -129,7 +142,14 @@ impl GateLink {
             redis,
             gates: Mutex::new(HashMap::new()),
             undelivered,
+            secret: None,
         }
+    }
+
+    /// Proves `secret` to every gate at connect (`None`: no proof).
+    pub fn with_secret(mut self, secret: Option<LinkSecret>) -> GateLink {
+        self.secret = secret;
+        self
     }
 
     /// Sends one response to the gate waiting for `jid` (read from `gate.job.<jid>`).
@@ -263,6 +283,12 @@ impl GateLink {
             })?;
             let _ = stream.set_nodelay(true);
             let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+            if let Some(secret) = &self.secret {
+                prove(&stream, secret).map_err(|reason| {
+                    slot.addr = None;
+                    LinkError::Challenge { gid, reason }
+                })?;
+            }
             slot.stream = Some(stream);
         }
         let stream = slot.stream.as_mut().expect("connected above");
@@ -287,12 +313,61 @@ impl GateLink {
     }
 }
 
-/// Gates never send on this connection, so a readable end-of-stream means the gate closed
-/// it. Checking first avoids writing an answer into a socket the peer already closed,
-/// where the first write would "succeed" and the answer vanish.
+/// Reads the gate's challenge line and sends the proof. The gate sends nothing else, so
+/// reading in chunks takes nothing that belongs to later.
+fn prove(mut stream: &TcpStream, secret: &LinkSecret) -> Result<(), String> {
+    stream
+        .set_read_timeout(Some(CONNECT_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    let mut line = Vec::with_capacity(contract::LINK_LINE_MAX);
+    let mut chunk = [0u8; contract::LINK_LINE_MAX];
+    while !line.ends_with(b"\n") {
+        if line.len() > contract::LINK_LINE_MAX {
+            return Err("challenge line too long".into());
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => return Err("closed before a challenge".into()),
+            Ok(n) => line.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(format!(
+                    "no challenge within {CONNECT_TIMEOUT:?} (does the gate have --link-secret?)"
+                ))
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let text = std::str::from_utf8(&line).map_err(|_| "challenge is not UTF-8".to_string())?;
+    let nonce = contract::parse_link_challenge(text.trim_end_matches(['\r', '\n']))
+        .map_err(|e| e.to_string())?;
+    let mut proof = Vec::with_capacity(contract::LINK_LINE_MAX);
+    contract::encode_link_proof(&mut proof, secret, &nonce);
+    stream.write_all(&proof).map_err(|e| e.to_string())?;
+    stream.set_read_timeout(None).map_err(|e| e.to_string())
+}
+
+/// Gates never send on this connection after its opening, so a readable end-of-stream
+/// means the gate closed it. Checking first avoids writing an answer into a socket the
+/// peer already closed, where the first write would "succeed" and the answer vanish.
+/// Unexpected bytes are a challenge this worker did not answer (it has no link secret):
+/// the gate closes such a link, so it is dropped here too, and said why.
 fn still_open(stream: &TcpStream) -> bool {
     use std::os::fd::AsRawFd;
-    peek_idle(stream.as_raw_fd()) != Peek::Closed
+    match peek_idle(stream.as_raw_fd()) {
+        Peek::Nothing => true,
+        Peek::Closed => false,
+        Peek::Unexpected => {
+            shared::warn!(
+                "gate sent bytes on the answer link: a challenge? (set --link-secret as on the gates)"
+            );
+            false
+        }
+    }
 }
 
 /// What an idle connection holds, seen without reading it.

@@ -39,4 +39,37 @@ mod tests {
             pending_request("s0", "family_request", "f1", "u")
         );
     }
+
+    #[test]
+    fn every_key_the_worker_writes_is_in_its_redis_acl() {
+        use crate::modules::account::limits;
+        use auth::jwt::TokenKind;
+        let ip = "10.1.2.3".parse().unwrap();
+        let written = [
+            mail_daily(20419, "s0", "u1"),
+            pending_request("s0", "friend_request", "u1", "u2"),
+            chat_tokens("s0", "u1"),
+            shared::contract::chat_login_key("n1"),
+            limits::login_account_key("account", "Bob"),
+            limits::login_address_key(ip),
+            limits::guest_address_key(ip),
+            // modules/account/contact.rs spells these two inside its Kind.
+            "verify.email.code.u1".to_string(),
+            "verify.phone.sent.u1.20419".to_string(),
+            auth::tokens::revocation_key(TokenKind::Account, "u1"),
+            auth::tokens::revocation_key(TokenKind::Session, "u1"),
+        ];
+        for key in &written {
+            assert!(shared::grants::WORKER.allows_key(key, true), "{key}");
+        }
+        let jid = shared::contract::JobId::random();
+        for key in [
+            shared::contract::job_key(jid),
+            shared::contract::gate_key(3),
+        ] {
+            assert!(shared::grants::WORKER.allows_key(&key, false), "{key}");
+            assert!(!shared::grants::WORKER.allows_key(&key, true), "{key}");
+        }
+        assert!(!shared::grants::WORKER.allows_key("auth.nonces.n1", false));
+    }
 }

@@ -145,7 +145,15 @@ impl Worker {
         client
             .flush(Duration::from_secs(5))
             .map_err(|e| stop_on_error(StartError::Nats(e)))?;
-        let link = Arc::new(GateLink::new(redis.clone(), metrics.undelivered.clone()));
+        // A NATS user without the right to read `jobs` has had its SUB refused by now.
+        if let Some(refusal) = subscription.refused() {
+            let e = shared::nats::NatsError::PermissionDenied(refusal.to_string());
+            return Err(stop_on_error(StartError::Nats(e)));
+        }
+        let link = Arc::new(
+            GateLink::new(redis.clone(), metrics.undelivered.clone())
+                .with_secret(settings.link_secret.clone()),
+        );
         let intake = JobIntake {
             subscription,
             stop: stop.clone(),

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use shared::config::{Config, ConfigError, Opt, Spec};
+use shared::contract::LinkSecret;
 
 use crate::modules::account::limits::AccountLimits;
 use crate::modules::account::password::DEFAULT_ITERATIONS;
@@ -25,6 +26,11 @@ pub const SPEC: Spec = Spec {
             "MySQL / MariaDB database",
         ),
         Opt::required("jwt-secret", "token signing key, at least 32 bytes"),
+        Opt::value(
+            "link-secret",
+            "",
+            "shared secret proved to the gates' worker port (HMAC challenge), the gates' --link-secret; at least 16 bytes; empty: gates must not challenge",
+        ),
         Opt::value("threads", "32", "worker threads (jobs run concurrently)"),
         Opt::value(
             "config-url",
@@ -155,6 +161,8 @@ pub struct Settings {
     pub account_limits: AccountLimits,
     /// Bytes of job payloads the NATS subscription queues before it drops new ones.
     pub job_queue_bytes: usize,
+    /// Proved to each gate at connect; `None`: answers are sent without a proof.
+    pub link_secret: Option<LinkSecret>,
 }
 
 impl Settings {
@@ -184,6 +192,7 @@ impl Settings {
             chat_tokens_per_minute: crate::modules::chat::DEFAULT_TOKENS_PER_MINUTE,
             account_limits: AccountLimits::default(),
             job_queue_bytes: 64 * 1024 * 1024,
+            link_secret: None,
         }
     }
 
@@ -261,6 +270,9 @@ impl Settings {
                 guests_per_address_per_day: config.parsed("guests-per-address-per-day")?,
             },
             job_queue_bytes,
+            // The value never goes into the error: it is a secret.
+            link_secret: LinkSecret::from_config(config.get("link-secret"))
+                .map_err(|e| invalid("link-secret", "<hidden>", &e.to_string()))?,
             threads,
             config_url: config.get("config-url").to_string(),
             config_refresh: Duration::from_secs(refresh),

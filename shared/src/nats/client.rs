@@ -3,7 +3,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -53,6 +53,8 @@ pub(super) struct Inner {
     pub max_payload: AtomicUsize,
     pub reconnects: AtomicU64,
     pub dropped: AtomicU64,
+    /// SUBs and PUBs the server refused under this user's permissions.
+    pub violations: AtomicU64,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -124,6 +126,8 @@ pub(super) struct SubEntry {
     pub sender: QueueSender,
     pub waker: Option<Arc<mio::Waker>>,
     pub dropped: Arc<AtomicU64>,
+    /// Set (before the entry goes) when the server refused this SUB.
+    pub refused: Arc<OnceLock<String>>,
 }
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -173,6 +177,7 @@ impl Client {
             max_payload: AtomicUsize::new(conn.max_payload()),
             reconnects: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            violations: AtomicU64::new(0),
             threads: Mutex::new(Vec::new()),
         });
         inner.install(&conn);
@@ -346,6 +351,7 @@ impl Client {
             inner.options.subscription_capacity_bytes,
         );
         let dropped = Arc::new(AtomicU64::new(0));
+        let refused = Arc::new(OnceLock::new());
         let mut out = lock(&inner.out);
         if out.closed {
             return Err(NatsError::Closed);
@@ -356,6 +362,7 @@ impl Client {
             sender,
             waker,
             dropped: dropped.clone(),
+            refused: refused.clone(),
         };
         lock(&inner.subs).insert(sid, entry);
         // While disconnected the reconnect sends every live SUB; sending it here as well
@@ -368,7 +375,13 @@ impl Client {
                 inner.writer_wake.notify_one();
             }
         }
-        Ok(Subscription::new(self.clone(), sid, messages, dropped))
+        Ok(Subscription::new(
+            self.clone(),
+            sid,
+            messages,
+            dropped,
+            refused,
+        ))
     }
 
     /// Ends subscription `sid`: no more deliveries, and its queue sees `Closed` once drained.
@@ -460,6 +473,12 @@ impl Client {
     /// Messages dropped because a subscription's queue was full (all subscriptions).
     pub fn dropped_messages(&self) -> u64 {
         self.inner().dropped.load(Ordering::Relaxed)
+    }
+
+    /// SUBs and PUBs the server refused under this connection's permissions. A refused
+    /// publish is otherwise silent (publishing never waits for the server).
+    pub fn permission_violations(&self) -> u64 {
+        self.inner().violations.load(Ordering::Relaxed)
     }
 
     /// Sends what is buffered (best effort), closes the socket and ends the I/O threads.

@@ -62,7 +62,12 @@ pub fn establish(server: &ServerAddr, options: &Options) -> Result<Established, 
     reader.parser.set_max_payload(effective_max_payload(&info));
 
     let mut hello = Vec::with_capacity(256);
-    proto::push_connect(&mut hello, &Connect::new(&options.name));
+    let mut connect = Connect::new(&options.name);
+    if let Some(credentials) = &server.credentials {
+        connect.user = Some(&credentials.user);
+        connect.pass = Some(&credentials.pass);
+    }
+    proto::push_connect(&mut hello, &connect);
     hello.extend_from_slice(proto::PING);
     (&stream).write_all(&hello)?;
 
@@ -74,6 +79,10 @@ pub fn establish(server: &ServerAddr, options: &Options) -> Result<Established, 
             ServerOp::Info(newer) => {
                 reader.parser.set_max_payload(effective_max_payload(&newer));
                 info = newer;
+            }
+            // Wrong, missing or unknown credentials; the server closes the connection.
+            ServerOp::Err(text) if text.starts_with("Authorization Violation") => {
+                return Err(NatsError::NotAuthorized(text))
             }
             ServerOp::Err(text) => return Err(NatsError::ServerError(text)),
             ServerOp::Msg(m) => {

@@ -70,6 +70,7 @@ use std::time::Duration;
 
 pub use client::Client;
 pub use proto::{valid_publish_subject, valid_queue_group, valid_subject};
+pub use servers::Credentials;
 pub use subscription::Subscription;
 
 /// A message received on a subscription.
@@ -168,6 +169,11 @@ pub enum NatsError {
     Protocol(String),
     /// `-ERR` from the server during the handshake.
     ServerError(String),
+    /// The server refused our credentials (or their absence): `-ERR 'Authorization
+    /// Violation'` during the handshake.
+    NotAuthorized(String),
+    /// The server refused a SUB under this user's permissions; the subscription ended.
+    PermissionDenied(String),
     /// The output buffer is over its limit (see [`Options::reconnect_buffer_bytes`]).
     BufferFull,
     PayloadTooLarge {
@@ -188,6 +194,11 @@ impl fmt::Display for NatsError {
             NatsError::InvalidUrl(url) => write!(f, "invalid nats url: {url}"),
             NatsError::Protocol(e) => write!(f, "nats protocol error: {e}"),
             NatsError::ServerError(e) => write!(f, "nats server error: {e}"),
+            NatsError::NotAuthorized(e) => write!(
+                f,
+                "nats server refused the credentials ({e}): check the user and password in the url"
+            ),
+            NatsError::PermissionDenied(e) => write!(f, "nats permission denied: {e}"),
             NatsError::BufferFull => write!(f, "nats output buffer full"),
             NatsError::PayloadTooLarge { size, max } => {
                 write!(f, "nats payload of {size} bytes exceeds max_payload {max}")

@@ -275,6 +275,11 @@ pub struct Connect<'a> {
     pub version: &'a str,
     pub protocol: u8,
     pub headers: bool,
+    /// The server's user and password (from the URL); left out when there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pass: Option<&'a str>,
 }
 
 impl<'a> Connect<'a> {
@@ -287,8 +292,51 @@ impl<'a> Connect<'a> {
             version: env!("CARGO_PKG_VERSION"),
             protocol: 1,
             headers: false,
+            user: None,
+            pass: None,
         }
     }
+}
+
+/// What a `-ERR 'Permissions Violation ...'` refused. The server keeps the connection
+/// open after these: only the one SUB or PUB was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Violation {
+    Publish {
+        subject: String,
+    },
+    Subscribe {
+        subject: String,
+        queue: Option<String>,
+    },
+}
+
+/// Reads the server's permission errors (nats-server 2.x wording); `None` for any other
+/// error text. The reply-subject variant counts as a publish refusal.
+pub fn parse_permission_violation(text: &str) -> Option<Violation> {
+    let quoted = |t: &str| -> Option<(String, String)> {
+        let t = t.strip_prefix('"')?;
+        let (value, rest) = t.split_once('"')?;
+        Some((value.to_string(), rest.to_string()))
+    };
+    let rest = text.strip_prefix("Permissions Violation for ")?;
+    if let Some(rest) = rest
+        .strip_prefix("Publish to ")
+        .or_else(|| rest.strip_prefix("Publish with Reply of "))
+    {
+        let (subject, tail) = quoted(rest)?;
+        return tail.is_empty().then_some(Violation::Publish { subject });
+    }
+    let (subject, tail) = quoted(rest.strip_prefix("Subscription to ")?)?;
+    let queue = match tail.as_str() {
+        "" => None,
+        t => Some(
+            quoted(t.strip_prefix(" using queue ")?)
+                .filter(|(_, r)| r.is_empty())?
+                .0,
+        ),
+    };
+    Some(Violation::Subscribe { subject, queue })
 }
 
 pub fn push_connect(out: &mut Vec<u8>, connect: &Connect<'_>) {
@@ -665,6 +713,68 @@ mod tests {
         assert_eq!(value["version"], env!("CARGO_PKG_VERSION"));
         assert_eq!(value["protocol"], 1);
         assert_eq!(value["headers"], false);
+    }
+
+    #[test]
+    fn connect_carries_user_and_pass_only_when_given() {
+        let mut out = Vec::new();
+        let mut connect = Connect::new("gate");
+        connect.user = Some("gate");
+        connect.pass = Some("s3cret");
+        push_connect(&mut out, &connect);
+        let expected = format!(
+            "CONNECT {{\"verbose\":false,\"pedantic\":false,\"name\":\"gate\",\"lang\":\"rust-lukseun\",\
+             \"version\":\"{}\",\"protocol\":1,\"headers\":false,\"user\":\"gate\",\"pass\":\"s3cret\"}}\r\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+        let mut out = Vec::new();
+        push_connect(&mut out, &Connect::new("gate"));
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("user") && !text.contains("pass"), "{text}");
+    }
+
+    #[test]
+    fn permission_violations_are_read_from_the_server_wording() {
+        assert_eq!(
+            parse_permission_violation("Permissions Violation for Subscription to \"jobs\""),
+            Some(Violation::Subscribe {
+                subject: "jobs".into(),
+                queue: None
+            })
+        );
+        assert_eq!(
+            parse_permission_violation(
+                "Permissions Violation for Subscription to \"jobs\" using queue \"workers\""
+            ),
+            Some(Violation::Subscribe {
+                subject: "jobs".into(),
+                queue: Some("workers".into())
+            })
+        );
+        assert_eq!(
+            parse_permission_violation("Permissions Violation for Publish to \"chat.events\""),
+            Some(Violation::Publish {
+                subject: "chat.events".into()
+            })
+        );
+        assert_eq!(
+            parse_permission_violation("Permissions Violation for Publish with Reply of \"_R.x\""),
+            Some(Violation::Publish {
+                subject: "_R.x".into()
+            })
+        );
+        for other in [
+            "Authorization Violation",
+            "Unknown Protocol Operation",
+            "Permissions Violation for Subscription to jobs",
+            "Permissions Violation for Subscription to \"jobs\" using queue workers",
+            "Permissions Violation for Publish to \"a\" and more",
+            "Permissions Violation for Sleeping",
+            "",
+        ] {
+            assert_eq!(parse_permission_violation(other), None, "{other:?}");
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The receiving end of one SUB.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use super::queue::{PopError, Queue};
@@ -17,6 +17,8 @@ pub struct Subscription {
     queue: Arc<Queue>,
     dropped: Arc<AtomicU64>,
     unsubscribed: AtomicBool,
+    /// The server's refusal, when it refused the SUB.
+    refused: Arc<OnceLock<String>>,
 }
 
 impl Subscription {
@@ -25,6 +27,7 @@ impl Subscription {
         sid: u64,
         queue: Arc<Queue>,
         dropped: Arc<AtomicU64>,
+        refused: Arc<OnceLock<String>>,
     ) -> Subscription {
         Subscription {
             client,
@@ -32,19 +35,28 @@ impl Subscription {
             queue,
             dropped,
             unsubscribed: AtomicBool::new(false),
+            refused,
+        }
+    }
+
+    /// What an ended queue means: the server refused the SUB, or it was closed.
+    fn ended(&self) -> NatsError {
+        match self.refused.get() {
+            Some(text) => NatsError::PermissionDenied(text.clone()),
+            None => NatsError::Closed,
         }
     }
 
     /// Waits for the next message; `Closed` once unsubscribed (after what was queued) or
-    /// when the client closed.
+    /// when the client closed; `PermissionDenied` when the server refused the SUB.
     pub fn recv(&self) -> Result<Msg, NatsError> {
-        self.queue.pop(None).map_err(|_| NatsError::Closed)
+        self.queue.pop(None).map_err(|_| self.ended())
     }
 
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Msg, NatsError> {
         self.queue.pop(Some(timeout)).map_err(|e| match e {
             PopError::Empty => NatsError::Timeout,
-            PopError::Ended => NatsError::Closed,
+            PopError::Ended => self.ended(),
         })
     }
 
@@ -53,8 +65,14 @@ impl Subscription {
         match self.queue.pop(Some(Duration::ZERO)) {
             Ok(msg) => Ok(Some(msg)),
             Err(PopError::Empty) => Ok(None),
-            Err(PopError::Ended) => Err(NatsError::Closed),
+            Err(PopError::Ended) => Err(self.ended()),
         }
+    }
+
+    /// The server's refusal of this SUB, if it refused it (see
+    /// [`NatsError::PermissionDenied`]).
+    pub fn refused(&self) -> Option<&str> {
+        self.refused.get().map(String::as_str)
     }
 
     /// Messages queued for this subscription and not yet received.

@@ -199,7 +199,34 @@ fn handle_op(inner: &Inner, conn: &mut Established, op: ServerOp, batch: &mut Ve
         }
         // Fatal errors are followed by the server closing the connection; the others
         // (a permissions violation, say) leave it usable.
-        ServerOp::Err(text) => crate::warn!("nats server error", error = text),
+        ServerOp::Err(text) => match proto::parse_permission_violation(&text) {
+            Some(violation) => refuse(inner, violation, text),
+            None => crate::warn!("nats server error", error = text),
+        },
+    }
+}
+
+/// The server refused a SUB or PUB under this user's permissions. A refused SUB ends
+/// its subscriptions (their receivers see `PermissionDenied` instead of waiting forever)
+/// and is not sent again on reconnect; a refused PUB can only be counted and logged.
+fn refuse(inner: &Inner, violation: proto::Violation, text: String) {
+    inner.violations.fetch_add(1, Ordering::Relaxed);
+    crate::warn!("nats permission denied", error = text);
+    let proto::Violation::Subscribe { subject, queue } = violation else {
+        return;
+    };
+    let mut wakers: Vec<Arc<mio::Waker>> = Vec::new();
+    lock(&inner.subs).retain(|_, entry| {
+        if entry.subject != subject || entry.queue != queue {
+            return true;
+        }
+        let _ = entry.refused.set(text.clone());
+        wakers.extend(entry.waker.clone());
+        // Dropping the entry drops its sender: the queue ends.
+        false
+    });
+    for waker in wakers {
+        let _ = waker.wake();
     }
 }
 

@@ -411,3 +411,39 @@ fn the_job_queue_is_bounded_in_bytes() {
     assert_eq!(gate.ask(json!({"function":"nope","data":{}})).status, 10);
     worker.stop();
 }
+
+#[test]
+fn a_worker_whose_nats_user_may_not_read_jobs_does_not_start() {
+    let redis = testkit::Redis::start_secured();
+    let nats = testkit::Nats::start_secured();
+    let db = crate::test_support::start_mariadb();
+    let mut settings = test_settings(&redis, &nats, &db);
+    settings.redis_url = redis.url_as("worker");
+    settings.startup_wait = Duration::from_secs(1);
+
+    settings.nats_url = nats.url_as("edge");
+    let e = Worker::start(&settings)
+        .err()
+        .expect("the edge's user reads no jobs");
+    assert!(
+        matches!(
+            e,
+            crate::StartError::Nats(shared::nats::NatsError::PermissionDenied(_))
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("\"jobs\""), "{e}");
+
+    settings.nats_url = nats.url();
+    let e = Worker::start(&settings).err().expect("no user, no worker");
+    assert!(
+        matches!(
+            e,
+            crate::StartError::Nats(shared::nats::NatsError::NotAuthorized(_))
+        ),
+        "{e}"
+    );
+
+    settings.nats_url = nats.url_as("worker");
+    Worker::start(&settings).expect("its own user").stop();
+}

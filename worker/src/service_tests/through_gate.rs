@@ -94,6 +94,33 @@ impl Cluster {
         }
     }
 
+    /// Redis and NATS with one user per service (shared::grants), a worker-link secret
+    /// on the gates and `worker_secret` on the workers.
+    fn start_secured(worker_secret: &str, job_timeout: Duration) -> Cluster {
+        let redis = testkit::Redis::start_secured();
+        let nats = testkit::Nats::start_secured();
+        let db = crate::test_support::start_mariadb();
+        let link_secret = |text: &str| shared::contract::LinkSecret::from_config(text).unwrap();
+        let mut settings = test_settings(&redis, &nats, &db);
+        settings.redis_url = redis.url_as("worker");
+        settings.nats_url = nats.url_as("worker");
+        settings.link_secret = link_secret(worker_secret);
+        let workers = vec![Worker::start(&settings).unwrap()];
+        let options = gate::GateOptions {
+            link_secret: link_secret(LINK_SECRET),
+            job_timeout,
+            ..gate::GateOptions::local(&redis.url_as("gate"), &nats.url_as("gate"))
+        };
+        let gates = vec![gate::Gate::start(options).unwrap()];
+        Cluster {
+            _redis: redis,
+            _nats: nats,
+            _db: db,
+            workers,
+            gates,
+        }
+    }
+
     fn client(&self, gate: usize) -> Client {
         Client::connect(self.gates[gate].client_addr())
     }
@@ -105,6 +132,52 @@ impl Cluster {
         for w in self.workers.drain(..) {
             w.stop();
         }
+    }
+}
+
+const LINK_SECRET: &str = "through-gate-link-secret";
+
+#[test]
+fn a_cluster_with_per_service_users_and_a_proved_worker_link_serves_players() {
+    let cluster = Cluster::start_secured(LINK_SECRET, Duration::from_secs(10));
+    let mut client = cluster.client(0);
+    let login = client.ask(login_unique("device-secured-1"));
+    assert_eq!(login.status, 1, "a new guest: {}", login.to_json());
+    let token = login.data["token"].as_str().unwrap().to_string();
+    // The revocation key (auth.tokens.*, read only) and the job's gate (gates.id.*).
+    let info =
+        client.ask(json!({"world":"s0","function":"account_all_info","data":{"token":token}}));
+    assert_eq!(info.status, 0, "{}", info.to_json());
+    assert_eq!(info.data["unique_id"], "device-secured-1");
+    let entered = client.ask(json!({"world":"s0","function":"enter_world","data":{"token":token}}));
+    assert_eq!(entered.status, 98, "{}", entered.to_json());
+    let session = entered.data["session"].as_str().unwrap().to_string();
+    let player = client.ask(json!({"world":"s0","function":"create_player",
+        "data":{"token":session,"gn":"Secured","icon":3}}));
+    assert_eq!(player.status, 0, "{}", player.to_json());
+    // chat.tokens:* and chat.logintokens.* (HSET, EXPIRE, INCR under the worker's user).
+    let chat = client.ask(json!({"world":"s0","function":"get_login_token_chat",
+        "data":{"token":session}}));
+    assert_eq!(chat.status, 0, "{}", chat.to_json());
+    assert_eq!(cluster.gates[0].metrics().worker_links_refused.get(), 0);
+    cluster.stop();
+}
+
+#[test]
+fn a_worker_with_another_link_secret_or_none_is_refused_and_its_clients_time_out() {
+    for (worker_secret, device) in [
+        ("not-the-gates-link-secret", "device-secured-2"),
+        ("", "device-secured-3"),
+    ] {
+        let cluster = Cluster::start_secured(worker_secret, Duration::from_millis(1500));
+        let mut client = cluster.client(0);
+        for _ in 0..2 {
+            let answer = client.ask(login_unique(device));
+            assert_eq!(answer.status, -2, "{worker_secret:?}: {}", answer.to_json());
+        }
+        assert!(cluster.gates[0].metrics().worker_links_refused.get() >= 1);
+        assert_eq!(cluster.gates[0].metrics().answers.get(), 0);
+        cluster.stop();
     }
 }
 
