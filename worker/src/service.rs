@@ -105,6 +105,7 @@ impl Worker {
             seeds: Arc::new(Seeds::random()),
             // The job connection publishes the events too: they are few.
             chat_events: ChatEvents::on(client.clone()),
+            request_ids: settings.request_ids,
         });
         let registry = Registry::new();
         let metrics = Arc::new(WorkerMetrics::register(&registry));
@@ -288,6 +289,7 @@ fn run_job(
         &job.line,
         job_key.as_deref(),
         job.header.client,
+        job.deadline,
     );
     metrics.count_status(response.status);
     shared::debug!("job answered", jid = job.jid, status = response.status);
