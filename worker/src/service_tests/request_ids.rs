@@ -152,6 +152,10 @@ fn another_caller_with_the_same_rid_is_unaffected() {
         (json!("bob"), json!(1))
     );
     assert_eq!((ticks("alice"), ticks("bob")), (1, 1));
+    // Each one's retry is its own first answer: the records are apart, not absent.
+    assert_eq!(call_rid(&s, &alice, "shared", "debug_tick", json!({})), a);
+    assert_eq!(call_rid(&s, &bob, "shared", "debug_tick", json!({})), b);
+    assert_eq!((ticks("alice"), ticks("bob")), (1, 1));
     // Nothing in the request picks whose record is read: a `unique_id` is overwritten.
     let forged = call_rid(
         &s,

@@ -1,0 +1,230 @@
+//! Issue 16's retry: a client told -2 while its job still ran (the worker process frozen
+//! with SIGSTOP inside the function, past the gate's timeout, then SIGCONT) retries with
+//! the same request id and the function ran once. Through the real gate, NATS, Redis and
+//! MariaDB, with the worker binary as its own process.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mysql::prelude::Queryable;
+use serde_json::{json, Value};
+
+const SECRET: &str = "a test signing key of 32 bytes!!";
+const JOB_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// The worker process; killed if the test fails first, so no process outlives the test.
+struct WorkerProcess(Child);
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            signal(&self.0, libc::SIGKILL);
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn spawn_worker(
+    redis: &testkit::Redis,
+    nats: &testkit::Nats,
+    db: &testkit::MariaDb,
+) -> WorkerProcess {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_worker"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("LUKSEUN_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("LUKSEUN_JWT_SECRET", SECRET)
+        .args(["--nats-url", &nats.url(), "--redis-url", &redis.url()])
+        .args(["--mysql-url", &db.url(), "--admin-port", "0"])
+        .args(["--threads", "2", "--pbkdf2-iterations", "1000"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .map(WorkerProcess)
+        .expect("start the worker binary")
+}
+
+fn signal(child: &Child, sig: libc::c_int) {
+    // SAFETY: a plain kill(2) on our own child's PID.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, sig);
+    }
+}
+
+struct Client {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Client {
+    fn connect(addr: std::net::SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        Client {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+        }
+    }
+
+    fn send(&mut self, request: &Value) {
+        self.writer
+            .write_all(format!("{request}\r\n").as_bytes())
+            .unwrap();
+    }
+
+    fn receive(&mut self) -> Value {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).unwrap();
+        serde_json::from_str(line.trim_end()).unwrap()
+    }
+
+    fn ask(&mut self, request: Value) -> Value {
+        self.send(&request);
+        self.receive()
+    }
+}
+
+/// Coins (group 3, item 1) of `uid` in s0.
+fn coins(db: &mut mysql::Conn, uid: &str) -> u64 {
+    db.exec_first(
+        "SELECT qty FROM items WHERE world = 's0' AND unique_id = ? AND grp = 3 AND item_id = 1",
+        (uid,),
+    )
+    .unwrap()
+    .unwrap()
+}
+
+#[test]
+fn a_client_answered_minus_2_retries_with_its_rid_and_the_function_ran_once() {
+    let redis = testkit::Redis::start();
+    let nats = testkit::Nats::start();
+    let db = testkit::MariaDb::start();
+    let mut options = gate::GateOptions::local(&redis.url(), &nats.url());
+    options.job_timeout = JOB_TIMEOUT;
+    let mut front = gate::Gate::start(options).unwrap();
+    let mut client = Client::connect(front.client_addr());
+    let mut worker = spawn_worker(&redis, &nats, &db);
+
+    // A player with plenty of iron and coins, made through the gate once the worker
+    // answers (timeouts while it starts are expected).
+    let device = "frozen-smith";
+    let login = json!({"world":"s0","function":"login_unique","data":{"unique_id":device}});
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let account = loop {
+        let answer = client.ask(login.clone());
+        if matches!(answer["status"].as_i64(), Some(0 | 1)) {
+            break answer["data"]["token"].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "the worker never became ready");
+    };
+    let entered =
+        client.ask(json!({"world":"s0","function":"enter_world","data":{"token":account}}));
+    let session = entered["data"]["session"].as_str().unwrap().to_string();
+    let created = client.ask(json!({"world":"s0","function":"create_player",
+        "data":{"token":session,"gn":"Frozen","icon":1}}));
+    assert_eq!(created["status"], 0, "{created}");
+    let mut sql = mysql::Conn::new(db.url().as_str()).unwrap();
+    sql.exec_drop(
+        "INSERT INTO items (world, unique_id, grp, item_id, qty) VALUES ('s0', ?, 3, 1, 1000000), \
+         ('s0', ?, 3, 2, 1000000) ON DUPLICATE KEY UPDATE qty = VALUES(qty)",
+        (device, device),
+    )
+    .unwrap();
+    let before = coins(&mut sql, device);
+
+    // The test holds the player's item rows, so the worker's level-up transaction waits
+    // for them: then it is surely inside the function when it is frozen.
+    let mut holder = mysql::Conn::new(db.url().as_str()).unwrap();
+    holder.query_drop("BEGIN").unwrap();
+    holder
+        .exec_drop(
+            "SELECT qty FROM items WHERE world = 's0' AND unique_id = ? FOR UPDATE",
+            (device,),
+        )
+        .unwrap();
+    let level_up = json!({"world":"s0","function":"level_up_weapon","rid":"lvl-after-timeout",
+        "data":{"token":session,"weapon":301}});
+    let asked = Instant::now();
+    client.send(&level_up);
+    let waiting = Instant::now();
+    loop {
+        // The worker's payment, blocked on the rows the test holds.
+        let waits: u64 = sql
+            .query_first(
+                "SELECT COUNT(*) FROM information_schema.processlist \
+                 WHERE info LIKE 'UPDATE items SET qty = qty - %'",
+            )
+            .unwrap()
+            .unwrap();
+        if waits == 1 {
+            break;
+        }
+        assert!(
+            waiting.elapsed() < Duration::from_secs(10),
+            "the worker never waited for the rows"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let frozen_after = asked.elapsed();
+    signal(&worker.0, libc::SIGSTOP);
+    // Its statement gets the rows while it is frozen; it goes on when resumed.
+    holder.query_drop("COMMIT").unwrap();
+
+    let timed_out = client.receive();
+    assert_eq!(timed_out["status"], -2, "{timed_out}");
+    let told = asked.elapsed();
+    assert_eq!(coins(&mut sql, device), before, "frozen before its commit");
+    signal(&worker.0, libc::SIGCONT);
+
+    // The client retries with the same rid: the first run's answer, and one payment.
+    let retried = Instant::now();
+    let retry = client.ask(level_up.clone());
+    let retry_took = retried.elapsed();
+    assert_eq!(retry["status"], 0, "{retry}");
+    let paid = before - coins(&mut sql, device);
+    let level = retry["data"]["remaining"]["0"]["level"].as_u64().unwrap();
+    let again = client.ask(level_up.clone());
+    assert_eq!(again, retry, "every retry gets the same answer");
+    assert_eq!(
+        before - coins(&mut sql, device),
+        paid,
+        "the function ran once"
+    );
+    assert_eq!(
+        retry["data"]["remaining"]["3"][1]["value"].as_u64(),
+        Some(before - paid),
+        "the answer is the run that paid"
+    );
+
+    // A new rid is a new request: it levels up again and pays again.
+    let next = client.ask(
+        json!({"world":"s0","function":"level_up_weapon","rid":"lvl-next",
+        "data":{"token":session,"weapon":301}}),
+    );
+    assert_eq!(
+        next["data"]["remaining"]["0"]["level"].as_u64(),
+        Some(level + 1)
+    );
+    assert!(coins(&mut sql, device) < before - paid);
+    // And a bad rid is refused through the gate, naming the field.
+    let bad = client.ask(
+        json!({"world":"s0","function":"level_up_weapon","rid":"no spaces",
+        "data":{"token":session,"weapon":301}}),
+    );
+    assert_eq!(bad["status"], 13, "{bad}");
+    assert!(bad["data"]["reason"].as_str().unwrap().contains("`rid`"));
+    eprintln!(
+        "rid retry: frozen inside the function {frozen_after:?} after the request, -2 read \
+         after {told:?} (gate timeout {JOB_TIMEOUT:?}); the retry's answer after {retry_took:?}"
+    );
+
+    signal(&worker.0, libc::SIGTERM);
+    worker.0.wait().unwrap();
+    front.stop();
+}
