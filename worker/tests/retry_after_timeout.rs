@@ -202,6 +202,37 @@ fn a_client_answered_minus_2_retries_with_its_rid_and_the_function_ran_once() {
         "the answer is the run that paid"
     );
 
+    // Another player sending the same rid string gets its own run and its own answer;
+    // the first player's record and coins are untouched.
+    let other = client.ask(json!({"world":"s0","function":"login_unique",
+        "data":{"unique_id":"copycat"}}));
+    let other = other["data"]["token"].as_str().unwrap().to_string();
+    let entered = client.ask(json!({"world":"s0","function":"enter_world","data":{"token":other}}));
+    let other = entered["data"]["session"].as_str().unwrap().to_string();
+    let created = client.ask(json!({"world":"s0","function":"create_player",
+        "data":{"token":other,"gn":"Copycat","icon":1}}));
+    assert_eq!(created["status"], 0, "{created}");
+    sql.exec_drop(
+        "INSERT INTO items (world, unique_id, grp, item_id, qty) VALUES ('s0', 'copycat', 3, 1, 5000), \
+         ('s0', 'copycat', 3, 2, 5000) ON DUPLICATE KEY UPDATE qty = VALUES(qty)",
+        (),
+    )
+    .unwrap();
+    let copycat = client.ask(json!({"world":"s0","function":"level_up_weapon",
+        "rid":"lvl-after-timeout","data":{"token":other,"weapon":301}}));
+    assert_eq!(copycat["status"], 0, "{copycat}");
+    assert_ne!(copycat, retry);
+    assert!(
+        coins(&mut sql, "copycat") < 5000,
+        "its own run, its own coins"
+    );
+    assert_eq!(
+        before - coins(&mut sql, device),
+        paid,
+        "not the first player's coins"
+    );
+    assert_eq!(client.ask(level_up.clone()), retry, "nor its record");
+
     // A new rid is a new request: it levels up again and pays again.
     let next = client.ask(
         json!({"world":"s0","function":"level_up_weapon","rid":"lvl-next",
