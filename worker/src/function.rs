@@ -27,7 +27,7 @@ use crate::modules::account::limits::AccountLimits;
 use crate::modules::chat::ChatEvents;
 use crate::modules::mall::verifier::VerifierSettings;
 use crate::notify::NotifySettings;
-use crate::request_id::RidSettings;
+use crate::request_id::{RidCounters, RidSettings};
 
 // ------------------------------------------------------------------ what a function gets
 
@@ -60,6 +60,8 @@ pub struct Services {
     pub chat_events: ChatEvents,
     /// How request ids are recorded (the defaults in [`Services::new`]).
     pub request_ids: RidSettings,
+    /// What request ids did (unregistered in [`Services::new`]).
+    pub rid_counters: RidCounters,
 }
 
 impl Services {
@@ -74,6 +76,7 @@ impl Services {
             seeds: Arc::new(Seeds::random()),
             chat_events: ChatEvents::off(),
             request_ids: RidSettings::default(),
+            rid_counters: RidCounters::default(),
         }
     }
 }

@@ -261,7 +261,7 @@ fn check_token(
         }),
         Err(e) => {
             if claimed == Claimed::Owned {
-                claim.release(&services.redis);
+                claim.release(&services.redis, &services.rid_counters);
             }
             Err(e)
         }
@@ -327,7 +327,7 @@ fn dispatch(
             Ok(claims) => Some(claims),
             Err(refusal) => {
                 if let Some((claim, Claimed::Owned)) = &claimed {
-                    claim.release(&services.redis);
+                    claim.release(&services.redis, &services.rid_counters);
                 }
                 if let Refusal::Invalid(TokenError::Unavailable(why)) = &refusal {
                     shared::warn!("token check failed", error = why);
@@ -341,10 +341,17 @@ fn dispatch(
         Some((claim, Claimed::Owned)) => Some(claim),
         Some((claim, Claimed::Taken(record))) => {
             let until = request_id::wait_until(job.deadline, Instant::now());
+            let counters = &services.rid_counters;
             match claim.wait(&services.redis, record, until, services.request_ids.ttl) {
                 Ok(Waited::Owned) => Some(claim),
-                Ok(Waited::Answer(response)) => return response,
-                Ok(Waited::StillRunning) => return Response::of(Status::StillRunning),
+                Ok(Waited::Answer(response)) => {
+                    counters.replayed.inc();
+                    return response;
+                }
+                Ok(Waited::StillRunning) => {
+                    counters.still_running.inc();
+                    return Response::of(Status::StillRunning);
+                }
                 Err(e) => {
                     shared::warn!("request id wait failed", error = e);
                     return Response::of(Status::Unavailable);
@@ -359,7 +366,7 @@ fn dispatch(
             .deadline
             .is_some_and(|deadline| Instant::now() >= deadline)
         {
-            claim.release(&services.redis);
+            claim.release(&services.redis, &services.rid_counters);
             return Response::of(Status::TimedOut);
         }
     }
@@ -378,7 +385,7 @@ fn dispatch(
     match panic::catch_unwind(AssertUnwindSafe(run)) {
         // 16: a backend failed and nothing was kept, so a retry must run.
         Ok(response) if response.status == Status::Unavailable.code() => {
-            claim.release(&services.redis);
+            claim.release(&services.redis, &services.rid_counters);
             response
         }
         Ok(response) => {
@@ -387,7 +394,7 @@ fn dispatch(
         }
         Err(panicked) => {
             // The function's transaction rolled back as it unwound: nothing was kept.
-            claim.release(&services.redis);
+            claim.release(&services.redis, &services.rid_counters);
             panic::resume_unwind(panicked)
         }
     }

@@ -24,10 +24,12 @@
 //! Runs on the job thread that handles the request; no threads of its own.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use shared::envelope::{Response, Status};
+use shared::metrics::{Counter, Registry};
 use shared::redis_conn::RedisPool;
 
 use crate::keys;
@@ -147,19 +149,56 @@ pub enum Waited {
     StillRunning,
 }
 
-/// A Redis failure while waiting: the caller answers 16.
+/// Why a duplicate stopped waiting without an answer: the caller answers 16.
 #[derive(Debug)]
-pub struct RidError(pub redis::RedisError);
+pub enum RidError {
+    /// Redis failed while the duplicate read the record.
+    Redis(redis::RedisError),
+}
 
 impl fmt::Display for RidError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "request id record: {}", self.0)
+        match self {
+            RidError::Redis(e) => write!(f, "request id record: {e}"),
+        }
     }
 }
 
 impl std::error::Error for RidError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
+        match self {
+            RidError::Redis(e) => Some(e),
+        }
+    }
+}
+
+/// What request ids did, for `/metrics` (unregistered counters in tests).
+#[derive(Debug, Default, Clone)]
+pub struct RidCounters {
+    /// Retries answered from a record (the first answer, or 21).
+    pub replayed: Arc<Counter>,
+    /// Duplicates answered 20: the first attempt still ran at their deadline.
+    pub still_running: Arc<Counter>,
+    /// Markers let go after a failure without effect, so a retry runs.
+    pub released: Arc<Counter>,
+}
+
+impl RidCounters {
+    pub fn register(registry: &Registry) -> RidCounters {
+        RidCounters {
+            replayed: registry.counter(
+                "worker_rid_replayed_total",
+                "retries with a request id answered from the first attempt's record (21 included), without running",
+            ),
+            still_running: registry.counter(
+                "worker_rid_still_running_total",
+                "retries with a request id answered 20: the first attempt still ran at their deadline",
+            ),
+            released: registry.counter(
+                "worker_rid_released_total",
+                "request id markers let go after a failure without effect (16, -1, refused token, past the deadline)",
+            ),
+        }
     }
 }
 
@@ -232,7 +271,7 @@ impl Claim {
             pause = (pause * 2).min(POLL_MAX);
             // The claim again: it reads the key and, if the first job let go, takes it.
             let cmd = self.command(ttl);
-            let old: Option<String> = redis.run(|c| cmd.query(c)).map_err(RidError)?;
+            let old: Option<String> = redis.run(|c| cmd.query(c)).map_err(RidError::Redis)?;
             match self.outcome(old) {
                 Claimed::Owned => return Ok(Waited::Owned),
                 Claimed::Taken(record) => seen = record,
@@ -262,7 +301,8 @@ impl Claim {
     }
 
     /// Lets go of the rid after a failure without effect, so a retry runs.
-    pub fn release(&self, redis: &RedisPool) {
+    pub fn release(&self, redis: &RedisPool, counters: &RidCounters) {
+        counters.released.inc();
         let deleted = redis.run(|c| redis::cmd("DEL").arg(&self.key).query::<()>(c));
         if let Err(e) = deleted {
             shared::warn!("request id marker not released", key = self.key, error = e);

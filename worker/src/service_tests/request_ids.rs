@@ -79,6 +79,7 @@ fn a_retry_with_the_same_rid_gets_the_first_answer_and_the_function_ran_once() {
         assert_eq!(retry, first, "a retry gets the first answer, word for word");
     }
     assert_eq!(coins(&s, "smith"), before - paid, "paid once");
+    assert_eq!(s.services.rid_counters.replayed.get(), 3);
 
     // The record lives for the configured time (longer than the job timeout), no more.
     let ttl: i64 = s
@@ -258,6 +259,8 @@ fn a_failure_without_effect_frees_the_rid_for_the_retry() {
     assert_eq!(redis_get(&s, &record_key("revoked", "t")), None);
     let r = call_rid(&s, &new, "t", "debug_tick", json!({}));
     assert_eq!((r.status, r.data["tick"].clone()), (0, json!(1)));
+    // 16, -1, the account token where a session was needed, revoked, not an admin.
+    assert_eq!(s.services.rid_counters.released.get(), 5);
 }
 
 #[test]
@@ -284,6 +287,7 @@ fn a_duplicate_still_running_at_its_deadline_answers_20_and_runs_nothing() {
             "request still running: retry with the same rid"
         );
         assert_eq!(ticks("sloth"), 0, "the duplicate ran nothing");
+        assert_eq!(s.services.rid_counters.still_running.get(), 1);
         let first = first.join().unwrap();
         assert_eq!((first.status, first.data["tick"].clone()), (0, json!(1)));
         // Retried once the first is done: its answer.
