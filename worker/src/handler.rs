@@ -551,7 +551,13 @@ mod tests {
         let r = parse_request(r#"{"world":-3,"function":"login"}"#).unwrap();
         assert_eq!(r.world, Some(WorldRef::Negative));
         let r = parse_request(r#"{"function":"login"}"#).unwrap();
-        assert_eq!((r.world, r.data.len()), (None, 0));
+        assert_eq!((r.world, r.data.len(), r.rid), (None, 0, None));
+        let r = parse_request(r#"{"function":"f","rid":"a-1_B","data":{"rid":"x y"}}"#).unwrap();
+        assert_eq!(
+            r.rid.as_deref(),
+            Some("a-1_B"),
+            "the top-level rid, not data's"
+        );
         for (line, why) in [
             ("not json", "not JSON"),
             ("[1,2]", "must be a JSON object"),
@@ -567,6 +573,8 @@ mod tests {
             ),
             (r#"{"function":"f","data":[1]}"#, "`data` must be an object"),
             (r#"{"function":"f","data":"x"}"#, "`data` must be an object"),
+            (r#"{"function":"f","rid":""}"#, "`rid` must be 1 to 64"),
+            (r#"{"function":"f","rid":12}"#, "`rid` must be 1 to 64"),
         ] {
             let e = parse_request(line).unwrap_err();
             assert!(e.contains(why), "{line}: {e}");
