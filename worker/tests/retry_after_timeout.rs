@@ -1,7 +1,8 @@
 //! Issue 16's retry: a client told -2 while its job still ran (the worker process frozen
 //! with SIGSTOP inside the function, past the gate's timeout, then SIGCONT) retries with
-//! the same request id and the function ran once. Through the real gate, NATS, Redis and
-//! MariaDB, with the worker binary as its own process.
+//! the same request id and the function ran once; while the first attempt is frozen, a
+//! second worker answers the retries 20 without running them. Through the real gate, NATS,
+//! Redis and MariaDB, with the worker binaries as their own processes.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -26,10 +27,13 @@ impl Drop for WorkerProcess {
     }
 }
 
+/// A worker with its admin server on `admin_port` (0: any). Its records live 120 s, well
+/// past how long this test keeps the first attempt frozen.
 fn spawn_worker(
     redis: &testkit::Redis,
     nats: &testkit::Nats,
     db: &testkit::MariaDb,
+    admin_port: u16,
 ) -> WorkerProcess {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_worker"));
     for (key, _) in std::env::vars() {
@@ -39,7 +43,13 @@ fn spawn_worker(
     }
     cmd.env("LUKSEUN_JWT_SECRET", SECRET)
         .args(["--nats-url", &nats.url(), "--redis-url", &redis.url()])
-        .args(["--mysql-url", &db.url(), "--admin-port", "0"])
+        .args(["--mysql-url", &db.url()])
+        .args([
+            "--admin-port",
+            &admin_port.to_string(),
+            "--rid-ttl-secs",
+            "120",
+        ])
         .args(["--threads", "2", "--pbkdf2-iterations", "1000"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -90,6 +100,16 @@ impl Client {
     }
 }
 
+/// `worker_rid_still_running_total` of the worker with this admin address; 0 until it is up.
+fn still_running(admin: std::net::SocketAddr) -> u64 {
+    let Ok((200, body)) = testkit::http_get(admin, "/metrics") else {
+        return 0;
+    };
+    body.lines()
+        .find_map(|l| l.strip_prefix("worker_rid_still_running_total "))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
 /// Coins (group 3, item 1) of `uid` in s0.
 fn coins(db: &mut mysql::Conn, uid: &str) -> u64 {
     db.exec_first(
@@ -109,7 +129,7 @@ fn a_client_answered_minus_2_retries_with_its_rid_and_the_function_ran_once() {
     options.job_timeout = JOB_TIMEOUT;
     let mut front = gate::Gate::start(options).unwrap();
     let mut client = Client::connect(front.client_addr());
-    let mut worker = spawn_worker(&redis, &nats, &db);
+    let worker = spawn_worker(&redis, &nats, &db, 0);
 
     // A player with plenty of iron and coins, made through the gate once the worker
     // answers (timeouts while it starts are expected).
@@ -180,6 +200,25 @@ fn a_client_answered_minus_2_retries_with_its_rid_and_the_function_ran_once() {
     assert_eq!(timed_out["status"], -2, "{timed_out}");
     let told = asked.elapsed();
     assert_eq!(coins(&mut sql, device), before, "frozen before its commit");
+
+    // While the first attempt is frozen, a second worker takes retries: it finds the rid
+    // running and answers 20 without running it (a retry NATS hands to the frozen worker
+    // gets -2 from the gate instead). Nothing is paid either way.
+    let admin_port = testkit::free_port();
+    let _second = spawn_worker(&redis, &nats, &db, admin_port);
+    let metrics = std::net::SocketAddr::from(([127, 0, 0, 1], admin_port));
+    let waiting = Instant::now();
+    let mut statuses = Vec::new();
+    while still_running(metrics) == 0 {
+        let answer = client.ask(level_up.clone());
+        statuses.push(answer["status"].as_i64().unwrap());
+        assert!(matches!(statuses.last(), Some(20 | -2)), "{answer}");
+        assert_eq!(coins(&mut sql, device), before, "nothing ran: {statuses:?}");
+        assert!(
+            waiting.elapsed() < Duration::from_secs(60),
+            "the second worker never took a retry: {statuses:?}"
+        );
+    }
     signal(&worker.0, libc::SIGCONT);
 
     // The client retries with the same rid: the first run's answer, and one payment.
@@ -255,7 +294,7 @@ fn a_client_answered_minus_2_retries_with_its_rid_and_the_function_ran_once() {
          after {told:?} (gate timeout {JOB_TIMEOUT:?}); the retry's answer after {retry_took:?}"
     );
 
-    signal(&worker.0, libc::SIGTERM);
-    worker.0.wait().unwrap();
+    eprintln!("rid retries while the first attempt was frozen: {statuses:?}");
+    drop(worker);
     front.stop();
 }
