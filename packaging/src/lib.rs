@@ -7,9 +7,9 @@ pub mod dockerfile;
 pub mod elf;
 pub mod help;
 pub mod manifest;
+pub mod network_policy;
 pub mod podman;
 pub mod promql;
-pub mod network_policy;
 pub mod static_build;
 
 use std::io::Write;

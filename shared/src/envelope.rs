@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// The statuses the contract fixes (and 16, a project addition); modules add their own.
+/// The statuses the contract fixes (and 16, 20, 21, project additions); modules add their own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     Ok,
@@ -22,6 +22,12 @@ pub enum Status {
     /// A backend (MySQL, Redis, another service) failed mid-request; nothing half-done was
     /// kept, so the request may be retried. A project addition (docs/PROTOCOL.md).
     Unavailable,
+    /// A retry (same request id, `rid`) of a request that is still running on another
+    /// worker thread: nothing ran for this one; retry later with the same `rid`.
+    StillRunning,
+    /// A retry of a request that already ran, whose answer was too large to keep: it is
+    /// not run again; read the state. Both are project additions (docs/PROTOCOL.md).
+    AnswerNotKept,
 }
 
 impl Status {
@@ -37,6 +43,8 @@ impl Status {
             Status::UnknownWorld => 14,
             Status::PermissionDenied => 15,
             Status::Unavailable => 16,
+            Status::StillRunning => 20,
+            Status::AnswerNotKept => 21,
         }
     }
 
@@ -53,6 +61,8 @@ impl Status {
             Status::UnknownWorld => "world does not exist",
             Status::PermissionDenied => "permission denied",
             Status::Unavailable => "service temporarily unavailable, try again",
+            Status::StillRunning => "request still running: retry with the same rid",
+            Status::AnswerNotKept => "request already done: its answer was too large to keep",
         }
     }
 }
@@ -125,6 +135,16 @@ mod tests {
             (Status::Malformed, 13, "malformed request"),
             (Status::UnknownWorld, 14, "world does not exist"),
             (Status::PermissionDenied, 15, "permission denied"),
+            (
+                Status::StillRunning,
+                20,
+                "request still running: retry with the same rid",
+            ),
+            (
+                Status::AnswerNotKept,
+                21,
+                "request already done: its answer was too large to keep",
+            ),
         ];
         for (s, code, msg) in all {
             assert_eq!((s.code(), s.message()), (code, msg));

@@ -66,6 +66,7 @@ pub const WORKER: Grants = Grants {
         "verify.*",
         "login.fail.*",
         "guest.new.*",
+        "rid.*",
     ],
     // The job's gate and the gate's address (gate_link.rs); the operators' token ids,
     // which only auth issues (the worker checks admin tokens against them).

@@ -27,6 +27,7 @@ use crate::modules::account::limits::AccountLimits;
 use crate::modules::chat::ChatEvents;
 use crate::modules::mall::verifier::VerifierSettings;
 use crate::notify::NotifySettings;
+use crate::request_id::{RidCounters, RidSettings};
 
 // ------------------------------------------------------------------ what a function gets
 
@@ -57,6 +58,10 @@ pub struct Services {
     pub seeds: Arc<Seeds>,
     /// Where chat identity changes go (the edges); off in [`Services::new`].
     pub chat_events: ChatEvents,
+    /// How request ids are recorded (the defaults in [`Services::new`]).
+    pub request_ids: RidSettings,
+    /// What request ids did (unregistered in [`Services::new`]).
+    pub rid_counters: RidCounters,
 }
 
 impl Services {
@@ -70,6 +75,8 @@ impl Services {
             clock: Arc::new(Clock::system()),
             seeds: Arc::new(Seeds::random()),
             chat_events: ChatEvents::off(),
+            request_ids: RidSettings::default(),
+            rid_counters: RidCounters::default(),
         }
     }
 }

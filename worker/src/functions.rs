@@ -331,6 +331,7 @@ pub const TEST_FUNCTIONS: &[Function] = &[
     entry("debug_session", Run::Session(test_only::echo_in_world)),
     entry("debug_admin", Run::Admin(test_only::echo_account)),
     entry("debug_sleep", Run::Public(test_only::sleep)),
+    entry("debug_tick", Run::Account(test_only::tick)),
 ];
 
 #[cfg(test)]
@@ -358,6 +359,50 @@ pub mod test_only {
     pub fn echo_in_world(ctx: &Context, _: &InWorld, args: &Args) -> Outcome {
         let mut data = args.0.clone();
         data.insert("served_world".into(), ctx.world.into());
+        Ok(data.into())
+    }
+
+    /// Runs of `debug_tick` per caller uid.
+    static TICKS: std::sync::Mutex<Vec<(String, u64)>> = std::sync::Mutex::new(Vec::new());
+
+    /// How many times `debug_tick` ran to the end for `uid`.
+    pub fn ticks(uid: &str) -> u64 {
+        let ticks = TICKS.lock().unwrap_or_else(|p| p.into_inner());
+        ticks.iter().find(|(u, _)| u == uid).map_or(0, |(_, n)| *n)
+    }
+
+    /// A function with an effect that can be counted: sleeps `ms`, then answers 16 when
+    /// `fail`, panics when `panic`, else counts one run for the caller and answers the
+    /// count (and `pad` bytes of padding, for large answers).
+    pub fn tick(_: &Context, caller: &Account, args: &Args) -> Outcome {
+        let ms = args.0.get("ms").and_then(|v| v.as_u64()).unwrap_or(0);
+        std::thread::sleep(std::time::Duration::from_millis(ms.min(5000)));
+        if args.0.get("fail") == Some(&true.into()) {
+            return Err(crate::function::FnError::Backend(
+                "debug_tick told to fail".into(),
+            ));
+        }
+        if args.0.get("panic") == Some(&true.into()) {
+            panic!("debug_tick told to panic");
+        }
+        let count = {
+            let mut ticks = TICKS.lock().unwrap_or_else(|p| p.into_inner());
+            match ticks.iter_mut().find(|(u, _)| *u == caller.uid) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    ticks.push((caller.uid.clone(), 1));
+                    1
+                }
+            }
+        };
+        let pad = args.0.get("pad").and_then(|v| v.as_u64()).unwrap_or(0);
+        let mut data = serde_json::Map::new();
+        data.insert("tick".into(), count.into());
+        data.insert("uid".into(), caller.uid.clone().into());
+        data.insert("pad".into(), "x".repeat(pad.min(1 << 20) as usize).into());
         Ok(data.into())
     }
 

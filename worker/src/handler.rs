@@ -3,9 +3,11 @@
 //!
 //! Order of checks (first failure answers): 13 malformed, 10 unknown function,
 //! 14 unknown world, 12 token not present, 11 invalid token, 15 permission denied.
+//! Then a request id (`rid`) is claimed, or its recorded answer given (crate::request_id).
 
 use std::net::IpAddr;
 use std::panic::{self, AssertUnwindSafe};
+use std::time::Instant;
 
 use auth::jwt::{Claims, TokenError, TokenKind};
 use auth::tokens::{revocation_key, still_current};
@@ -19,6 +21,7 @@ use crate::function::{
 use crate::functions;
 use crate::game_config::{GameConfig, Worlds};
 use crate::modules::enums::{SharedStatus, ADMIN_ROLE};
+use crate::request_id::{self, Claim, Claimed, Waited};
 
 /// The `world` of a request: a world id, or (as the original's clients send it) an index
 /// into the worlds file's list.
@@ -50,11 +53,13 @@ impl WorldRef {
     }
 }
 
-/// A parsed request: `{"world":"s0"|0,"function":"<name>","data":{...}}`.
+/// A parsed request: `{"world":"s0"|0,"function":"<name>","rid":"<id>","data":{...}}`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     pub world: Option<WorldRef>,
     pub function: String,
+    /// The request id: a retry with the same one gets the first answer.
+    pub rid: Option<String>,
     pub data: Map<String, Value>,
 }
 
@@ -81,9 +86,11 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
         None | Some(Value::Null) => Map::new(),
         Some(_) => return Err("`data` must be an object".into()),
     };
+    let rid = request_id::parse(object.remove("rid"))?;
     Ok(Request {
         world,
         function,
+        rid,
         data,
     })
 }
@@ -161,11 +168,7 @@ pub fn handle_from(
     line: &str,
     client: Option<IpAddr>,
 ) -> Response {
-    guarded(|| {
-        dispatch(services, config, line, client, &mut None, &mut |token| {
-            services.tokens.validate(token)
-        })
-    })
+    handle_job(services, config, line, None, client, None).response
 }
 
 /// What [`handle_job`] answered and learned on the way.
@@ -180,52 +183,31 @@ pub struct Handled {
     pub function: Option<usize>,
 }
 
-/// [`handle`] for a job from a gate. A job that names its gate needs no lookup: pass
-/// `job_key` `None`. For a job that does not (a seed-contract gate), when the request
-/// carries a token, its revocation key and `job_key` (the contract's key of the job's gate
-/// id) are read in one `MGET`, which saves a Redis round trip.
+/// [`handle`] for a job from a gate, due at `deadline` (when its gate answers -2). A job
+/// that names its gate needs no lookup: pass `job_key` `None`. For a job that does not (a
+/// seed-contract gate), when the request carries a token, its revocation key and `job_key`
+/// (the contract's key of the job's gate id) are read in one round trip.
 pub fn handle_job(
     services: &Services,
     config: &GameConfig,
     line: &str,
     job_key: Option<&str>,
     client: Option<IpAddr>,
+    deadline: Option<Instant>,
 ) -> Handled {
     let mut function = None;
-    let Some(job_key) = job_key else {
-        let response = guarded(|| {
-            dispatch(
-                services,
-                config,
-                line,
-                client,
-                &mut function,
-                &mut |token| services.tokens.validate(token),
-            )
-        });
-        return Handled {
-            response,
-            gate: None,
-            function,
-        };
-    };
     let mut gate = None;
+    let job = JobInfo { client, deadline };
     let response = guarded(|| {
         dispatch(
             services,
             config,
             line,
-            client,
+            job,
             &mut function,
-            &mut |token| {
-                let claims = services.tokens.verify(token)?;
-                let revocation = revocation_key(claims.kind, &claims.uid);
-                let (current, gid): (Option<String>, Option<String>) = services
-                    .redis
-                    .run(|c| redis::cmd("MGET").arg(&revocation).arg(job_key).query(c))
-                    .map_err(|e| TokenError::Unavailable(e.to_string()))?;
-                gate = Some(gid.and_then(|g| g.parse().ok()));
-                still_current(claims, current.as_deref())
+            &mut |token, rid| {
+                let checked = check_token(services, token, job_key, rid, &mut gate)?;
+                Ok((checked.claims, checked.claim))
             },
         )
     });
@@ -233,6 +215,82 @@ pub fn handle_job(
         response,
         gate,
         function,
+    }
+}
+
+/// What the job header says besides the request.
+#[derive(Clone, Copy)]
+struct JobInfo {
+    client: Option<IpAddr>,
+    deadline: Option<Instant>,
+}
+
+/// A valid token's claims, with the request id's claim and what it found, when the
+/// request has one.
+struct Checked {
+    claims: Claims,
+    claim: Option<(Claim, Claimed)>,
+}
+
+/// Checks `token` (signature, expiry, revocation) in one Redis round trip that also reads
+/// `job_key` (into `gate`, even when the token fails) and claims `rid` for the token's
+/// caller when given. Without them it is the token check alone (one `GET`), as most
+/// requests need.
+fn check_token(
+    services: &Services,
+    token: &str,
+    job_key: Option<&str>,
+    rid: Option<&str>,
+    gate: &mut Option<Option<u32>>,
+) -> Result<Checked, TokenError> {
+    let unavailable = |e: redis::RedisError| TokenError::Unavailable(e.to_string());
+    if job_key.is_none() && rid.is_none() {
+        return services.tokens.validate(token).map(|claims| Checked {
+            claims,
+            claim: None,
+        });
+    }
+    let claims = services.tokens.verify(token)?;
+    let revocation = revocation_key(claims.kind, &claims.uid);
+    let Some(rid) = rid else {
+        let (current, gid): (Option<String>, Option<String>) = services
+            .redis
+            .run(|c| redis::cmd("MGET").arg(&revocation).arg(job_key).query(c))
+            .map_err(unavailable)?;
+        *gate = Some(gid.and_then(|g| g.parse().ok()));
+        return still_current(claims, current.as_deref()).map(|claims| Checked {
+            claims,
+            claim: None,
+        });
+    };
+    // The signature already proved who the caller is; the claim rides along with the
+    // revocation read and is let go below if the token turns out revoked.
+    let claim = Claim::new(claims.is_admin(), rid, &claims.uid);
+    let mut pipe = redis::pipe();
+    pipe.cmd("GET").arg(&revocation);
+    if let Some(job_key) = job_key {
+        pipe.cmd("GET").arg(job_key);
+    }
+    claim.add_to(&mut pipe, services.request_ids.ttl);
+    let mut replies: Vec<Option<String>> =
+        services.redis.run(|c| pipe.query(c)).map_err(unavailable)?;
+    let old = replies.pop().flatten();
+    if job_key.is_some() {
+        *gate = Some(replies.pop().flatten().and_then(|g| g.parse().ok()));
+    }
+    let current = replies.pop().flatten();
+    let claimed = claim.outcome(old);
+    match still_current(claims, current.as_deref()) {
+        Ok(claims) => Ok(Checked {
+            claims,
+            claim: Some((claim, claimed)),
+        }),
+        Err(e) => {
+            if claimed == Claimed::Owned {
+                claim.release(&services.redis, &services.rid_counters);
+            }
+            Err(e)
+        }
     }
 }
 
@@ -252,13 +310,17 @@ fn guarded(answer: impl FnOnce() -> Response) -> Response {
     }
 }
 
+/// Checks a token, claiming the request id (the second argument) when there is one.
+type TokenCheck<'a> =
+    dyn FnMut(&str, Option<&str>) -> Result<(Claims, Option<(Claim, Claimed)>), TokenError> + 'a;
+
 fn dispatch(
     services: &Services,
     config: &GameConfig,
     line: &str,
-    client: Option<IpAddr>,
+    job: JobInfo,
     called: &mut Option<usize>,
-    validate: &mut dyn FnMut(&str) -> Result<Claims, TokenError>,
+    check: &mut TokenCheck,
 ) -> Response {
     let request = match parse_request(line) {
         Ok(r) => r,
@@ -279,13 +341,23 @@ fn dispatch(
         None => None,
     };
     let mut data = request.data;
+    // A public function has no caller to key a request id by: its rid is not used.
+    let mut claimed = None;
     let claims = if access == Access::Public {
         None
     } else {
         let token = data.remove("token");
+        let validate = |token: &str| {
+            let (claims, claim) = check(token, request.rid.as_deref())?;
+            claimed = claim;
+            Ok(claims)
+        };
         match authorize(access, token.as_ref(), world, config.worlds(), validate) {
             Ok(claims) => Some(claims),
             Err(refusal) => {
+                if let Some((claim, Claimed::Owned)) = &claimed {
+                    claim.release(&services.redis, &services.rid_counters);
+                }
                 if let Refusal::Invalid(TokenError::Unavailable(why)) = &refusal {
                     shared::warn!("token check failed", error = why);
                 }
@@ -293,23 +365,88 @@ fn dispatch(
             }
         }
     };
+    let owned = match claimed {
+        None => None,
+        Some((claim, Claimed::Owned)) => Some(claim),
+        Some((claim, Claimed::Taken(record))) => {
+            let until = request_id::wait_until(job.deadline, Instant::now());
+            let counters = &services.rid_counters;
+            match claim.wait(&services.redis, record, until, services.request_ids.ttl) {
+                Ok(Waited::Owned) => Some(claim),
+                Ok(Waited::Answer(response)) => {
+                    counters.replayed.inc();
+                    return response;
+                }
+                Ok(Waited::StillRunning) => {
+                    counters.still_running.inc();
+                    return Response::of(Status::StillRunning);
+                }
+                Err(e) => {
+                    shared::warn!("request id wait failed", error = e);
+                    return Response::of(Status::Unavailable);
+                }
+            }
+        }
+    };
+    if let Some(claim) = &owned {
+        // Claiming (or waiting) may have taken the job past its deadline: its client has
+        // -2 already, and the retry it makes must find the rid free.
+        if job
+            .deadline
+            .is_some_and(|deadline| Instant::now() >= deadline)
+        {
+            claim.release(&services.redis, &services.rid_counters);
+            return Response::of(Status::TimedOut);
+        }
+    }
     if let Some(claims) = &claims {
         // The token says who the caller is; what the client sent does not count.
         data.insert("unique_id".into(), Value::from(claims.uid.clone()));
     }
-    let mut ctx = Context::new(services, config, world);
-    ctx.client = client;
-    let args = Args(&data);
+    let run = move || {
+        let mut ctx = Context::new(services, config, world);
+        ctx.client = job.client;
+        run_function(function, &ctx, world, claims, &Args(&data))
+    };
+    let Some(claim) = owned else {
+        return run();
+    };
+    match panic::catch_unwind(AssertUnwindSafe(run)) {
+        // 16: a backend failed and nothing was kept, so a retry must run.
+        Ok(response) if response.status == Status::Unavailable.code() => {
+            claim.release(&services.redis, &services.rid_counters);
+            response
+        }
+        Ok(response) => {
+            claim.record(&services.redis, &response.to_json(), &services.request_ids);
+            response
+        }
+        Err(panicked) => {
+            // The function's transaction rolled back as it unwound: nothing was kept.
+            claim.release(&services.redis, &services.rid_counters);
+            panic::resume_unwind(panicked)
+        }
+    }
+}
+
+/// Runs an authorized function and turns its outcome into the answer.
+fn run_function(
+    function: &crate::function::Function,
+    ctx: &Context,
+    world: Option<&str>,
+    claims: Option<Claims>,
+    args: &Args,
+) -> Response {
     let outcome = match (function.run, claims) {
-        (Run::Public(run), _) => run(&ctx, &args),
-        (Run::Account(run) | Run::Admin(run), Some(claims)) => run(&ctx, &account(claims), &args),
+        (Run::Public(run), _) => run(ctx, args),
+        (Run::Account(run) | Run::Admin(run), Some(claims)) => run(ctx, &account(claims), args),
         (Run::Session(run), Some(claims)) => match world {
-            Some(world) => run(&ctx, &in_world(claims, world), &args),
+            Some(world) => run(ctx, &in_world(claims, world), args),
             None => Err(FnError::NoWorld),
         },
         (Run::Player(run), Some(claims)) => match world {
             Some(world) => {
-                load_player(&ctx, &in_world(claims, world)).and_then(|p| run(&ctx, &p, &args))
+                load_player(ctx, &in_world(claims, world)).and_then(|p| run(ctx, &p, args))
             }
             None => Err(FnError::NoWorld),
         },
@@ -398,7 +535,7 @@ mod tests {
             .unwrap();
 
         let job = |line: &str, key| {
-            let h = handle_job(&services, &config, line, key, None);
+            let h = handle_job(&services, &config, line, key, None, None);
             (h.response, h.gate, h.function)
         };
         let (r, gate, function) = job(&line, Some("gate.job.j1"));
@@ -456,7 +593,13 @@ mod tests {
         let r = parse_request(r#"{"world":-3,"function":"login"}"#).unwrap();
         assert_eq!(r.world, Some(WorldRef::Negative));
         let r = parse_request(r#"{"function":"login"}"#).unwrap();
-        assert_eq!((r.world, r.data.len()), (None, 0));
+        assert_eq!((r.world, r.data.len(), r.rid), (None, 0, None));
+        let r = parse_request(r#"{"function":"f","rid":"a-1_B","data":{"rid":"x y"}}"#).unwrap();
+        assert_eq!(
+            r.rid.as_deref(),
+            Some("a-1_B"),
+            "the top-level rid, not data's"
+        );
         for (line, why) in [
             ("not json", "not JSON"),
             ("[1,2]", "must be a JSON object"),
@@ -472,6 +615,8 @@ mod tests {
             ),
             (r#"{"function":"f","data":[1]}"#, "`data` must be an object"),
             (r#"{"function":"f","data":"x"}"#, "`data` must be an object"),
+            (r#"{"function":"f","rid":""}"#, "`rid` must be 1 to 64"),
+            (r#"{"function":"f","rid":12}"#, "`rid` must be 1 to 64"),
         ] {
             let e = parse_request(line).unwrap_err();
             assert!(e.contains(why), "{line}: {e}");

@@ -22,6 +22,15 @@ pub fn chat_tokens(world: &str, uid: &str) -> String {
     format!("chat.tokens:{world}:{uid}")
 }
 
+/// The record of request id `rid` of caller `uid` (crate::request_id): a running marker,
+/// then the answer. Admins and players have their own families, so a player whose uid
+/// equals an admin's cannot read or block the admin's answers. `rid` comes before `uid`:
+/// it never holds `:` (checked at parse), so the key reads back one way whatever the uid.
+pub fn request_record(admin: bool, rid: &str, uid: &str) -> String {
+    let family = if admin { "admin" } else { "player" };
+    format!("rid.{family}:{rid}:{uid}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -34,6 +43,8 @@ mod tests {
             "mail.pending:s0:friend_request:u-1:u-2"
         );
         assert_eq!(chat_tokens("s0", "u1"), "chat.tokens:s0:u1");
+        assert_eq!(request_record(false, "r-1", "u:1"), "rid.player:r-1:u:1");
+        assert_eq!(request_record(true, "r-1", "u:1"), "rid.admin:r-1:u:1");
         assert_ne!(
             pending_request("s0", "family_invite", "f1", "u"),
             pending_request("s0", "family_request", "f1", "u")
@@ -58,6 +69,8 @@ mod tests {
             "verify.phone.sent.u1.20419".to_string(),
             auth::tokens::revocation_key(TokenKind::Account, "u1"),
             auth::tokens::revocation_key(TokenKind::Session, "u1"),
+            request_record(false, "r-1", "u1"),
+            request_record(true, "r-1", "admin:dev"),
         ];
         for key in &written {
             assert!(shared::grants::WORKER.allows_key(key, true), "{key}");
@@ -66,6 +79,7 @@ mod tests {
         for key in [
             shared::contract::job_key(jid),
             shared::contract::gate_key(3),
+            auth::tokens::revocation_key(TokenKind::Admin, "admin:dev"),
         ] {
             assert!(shared::grants::WORKER.allows_key(&key, false), "{key}");
             assert!(!shared::grants::WORKER.allows_key(&key, true), "{key}");

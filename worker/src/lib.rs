@@ -8,6 +8,7 @@
 //! - [`functions`]: the function table; [`modules`]: the game functions.
 //! - [`db`]: MySQL pool and migrations; [`gate_link`]: the return path to the gates.
 //! - [`notify`]: verification codes by email (SMTP) and to a phone hook (HTTP).
+//! - [`request_id`]: a retried request with a request id runs once.
 
 pub mod config_refresh;
 pub mod db;
@@ -22,6 +23,7 @@ pub mod metrics;
 pub mod modules;
 pub mod notify;
 pub mod pool;
+pub mod request_id;
 pub mod service;
 pub mod settings;
 

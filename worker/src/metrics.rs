@@ -39,7 +39,7 @@ impl StatusClass {
             0 => StatusClass::Ok,
             -1 => StatusClass::Panic,
             16 => StatusClass::BackendError,
-            -2 | 10..=15 => StatusClass::Refused,
+            -2 | 10..=15 | 20 | 21 => StatusClass::Refused,
             _ => StatusClass::ModuleError,
         }
     }
@@ -109,7 +109,8 @@ impl FunctionMetrics {
 
 pub struct WorkerMetrics {
     pub ok: Arc<Counter>,
-    /// Statuses 10–15: the request was wrong (token, world, function, shape).
+    /// Statuses -2, 10–15: the request was wrong (token, world, function, shape); 20, 21:
+    /// a request id's retry that did not run.
     pub refused: Arc<Counter>,
     /// Module statuses 80–98.
     pub module_errors: Arc<Counter>,
@@ -138,11 +139,11 @@ impl WorkerMetrics {
             ok: registry.counter("worker_jobs_ok_total", "jobs answered with status 0"),
             refused: registry.counter(
                 "worker_jobs_refused_total",
-                "jobs answered with status -2 or 10-15 (malformed, unknown function or world, token, permission)",
+                "jobs answered with status -2, 10-15, 20 or 21 (malformed, unknown function or world, token, permission, a request id's retry that did not run)",
             ),
             module_errors: registry.counter(
                 "worker_jobs_module_error_total",
-                "jobs answered with a module status: any other than 0, -1, -2, 10-16 (the original game's non-zero successes, such as 1 new account created, included)",
+                "jobs answered with a module status: any other than 0, -1, -2, 10-16, 20, 21 (the original game's non-zero successes, such as 1 new account created, included)",
             ),
             backend_errors: registry.counter(
                 "worker_jobs_backend_error_total",

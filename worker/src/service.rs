@@ -26,6 +26,7 @@ use crate::job::Job;
 use crate::metrics::WorkerMetrics;
 use crate::modules::chat::ChatEvents;
 use crate::pool::JobPool;
+use crate::request_id::RidCounters;
 use crate::settings::Settings;
 
 /// How often an idle job thread checks whether the worker is stopping.
@@ -88,6 +89,7 @@ impl Worker {
         })
         .map_err(StartError::Nats)?;
         crate::modules::daily::set_offset_hours(settings.game_day_offset_hours);
+        let registry = Registry::new();
         let services = Arc::new(Services {
             db,
             redis: redis.clone(),
@@ -105,8 +107,9 @@ impl Worker {
             seeds: Arc::new(Seeds::random()),
             // The job connection publishes the events too: they are few.
             chat_events: ChatEvents::on(client.clone()),
+            request_ids: settings.request_ids,
+            rid_counters: RidCounters::register(&registry),
         });
-        let registry = Registry::new();
         let metrics = Arc::new(WorkerMetrics::register(&registry));
         let admin = AdminServer::start(
             &settings.admin_addr,
@@ -300,6 +303,7 @@ fn run_job(
         &job.line,
         job_key.as_deref(),
         job.header.client,
+        job.deadline,
     );
     let (response, looked_up) = (handled.response, handled.gate);
     metrics.count_status(response.status);

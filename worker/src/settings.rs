@@ -9,6 +9,7 @@ use crate::modules::account::limits::AccountLimits;
 use crate::modules::account::password::DEFAULT_ITERATIONS;
 use crate::modules::mall::verifier::{self, InFlight, VerifierSettings};
 use crate::notify::{self, NotifySettings};
+use crate::request_id::RidSettings;
 
 pub const SPEC: Spec = Spec {
     service: "worker",
@@ -115,6 +116,16 @@ pub const SPEC: Spec = Spec {
             "verifications waiting on the verifier at once, at most (more answer 94 at once); keep it well below --threads",
         ),
         Opt::value(
+            "rid-ttl-secs",
+            "30",
+            "seconds a request id's record lives (its running marker, then its answer); keep it above twice the gate's job timeout",
+        ),
+        Opt::value(
+            "rid-answer-max-bytes",
+            "16384",
+            "largest answer recorded for a request id; a retry of a larger one answers 21 and does not run again",
+        ),
+        Opt::value(
             "chat-tokens-per-minute",
             "10",
             "get_login_token_chat calls one player may make per minute (0: unlimited)",
@@ -163,6 +174,8 @@ pub struct Settings {
     pub job_queue_bytes: usize,
     /// Proved to each gate at connect; `None`: answers are sent without a proof.
     pub link_secret: Option<LinkSecret>,
+    /// How request ids are recorded.
+    pub request_ids: RidSettings,
 }
 
 impl Settings {
@@ -193,6 +206,7 @@ impl Settings {
             account_limits: AccountLimits::default(),
             job_queue_bytes: 64 * 1024 * 1024,
             link_secret: None,
+            request_ids: RidSettings::default(),
         }
     }
 
@@ -262,7 +276,19 @@ impl Settings {
                     "expected 1 or more (MiB)",
                 )
             })?;
+        let rid_ttl: u64 = config.parsed("rid-ttl-secs")?;
+        if rid_ttl <= shared::contract::JOB_KEY_TTL_SECS {
+            return Err(invalid(
+                "rid-ttl-secs",
+                config.get("rid-ttl-secs"),
+                "must be longer than the gate's 10 s job timeout: a retry after -2 must find the record",
+            ));
+        }
         Ok(Settings {
+            request_ids: RidSettings {
+                ttl: Duration::from_secs(rid_ttl),
+                max_answer_bytes: config.parsed("rid-answer-max-bytes")?,
+            },
             account_limits: AccountLimits {
                 login_failures_per_account: config.parsed("login-failures-per-account")?,
                 login_failures_per_address: config.parsed("login-failures-per-address")?,
@@ -388,6 +414,23 @@ mod tests {
             }
         );
         assert_eq!(s.job_queue_bytes, 7 << 20);
+    }
+
+    #[test]
+    fn request_id_records_are_options_and_outlive_the_job_timeout() {
+        assert_eq!(parse(&[]).unwrap().request_ids, RidSettings::default());
+        let s = parse(&["--rid-ttl-secs=45", "--rid-answer-max-bytes=100"]).unwrap();
+        assert_eq!(
+            s.request_ids,
+            RidSettings {
+                ttl: Duration::from_secs(45),
+                max_answer_bytes: 100,
+            }
+        );
+        for short in ["0", "10"] {
+            let e = parse(&["--rid-ttl-secs", short]).unwrap_err();
+            assert!(e.to_string().contains("rid-ttl-secs"), "{e}");
+        }
     }
 
     #[test]

@@ -42,6 +42,8 @@ fn help_lists_every_option() {
         "--smtp-from",
         "--phone-hook-url",
         "--purchase-verifier-url",
+        "--rid-ttl-secs",
+        "--rid-answer-max-bytes",
     ] {
         assert!(help.contains(option), "--help lacks {option}:\n{help}");
     }

@@ -16,6 +16,8 @@
 //! - `progression`: check-in, daily tasks and achievements, and what counts for them;
 //! - `summon`: the summoning stores, pulls and integral;
 //! - `factory`: the factory functions, production on the test clock, the wishing pool.
+//! - `request_ids`: a retry with the same request id (`rid`) gets the first answer and
+//!   the function runs once.
 
 mod accounts;
 mod config_readers;
@@ -30,6 +32,7 @@ mod mall;
 mod package;
 mod players;
 mod progression;
+mod request_ids;
 mod roles;
 mod running;
 mod science_vip;

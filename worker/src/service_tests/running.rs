@@ -113,6 +113,13 @@ fn end_to_end_between_nats_and_a_gate() {
         !metrics.contains("function=\"login\""),
         "a function never called has no series: {metrics}"
     );
+    for rid_metric in [
+        "worker_rid_replayed_total 0",
+        "worker_rid_still_running_total 0",
+        "worker_rid_released_total 0",
+    ] {
+        assert!(metrics.contains(rid_metric), "{metrics}");
+    }
 
     // A job whose gate gave up (no job key) is run, its answer dropped and counted.
     let orphan = contract::JobId::random();
