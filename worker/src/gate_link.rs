@@ -220,7 +220,11 @@ impl GateLink {
                 std::mem::swap(&mut outbox.bytes, &mut batch);
                 std::mem::take(&mut outbox.answers)
             };
-            if let Err(e) = self.write_batch(gid, &mut lock(&gate.slot), &batch) {
+            // Notices alone are held by the kernel until the next answer's write (one
+            // segment, one wake-up of the gate) or the socket's close: a killed worker's
+            // notices still reach the gate, with its end of stream right after them.
+            let send = if answers == 0 { Send::Hold } else { Send::Push };
+            if let Err(e) = self.write_batch(gid, &mut lock(&gate.slot), &batch, send) {
                 self.undelivered.add(answers);
                 result = Err(e);
             }
@@ -229,20 +233,26 @@ impl GateLink {
         result
     }
 
-    fn write_batch(&self, gid: u32, slot: &mut GateSlot, batch: &[u8]) -> Result<(), LinkError> {
+    fn write_batch(
+        &self,
+        gid: u32,
+        slot: &mut GateSlot,
+        batch: &[u8],
+        send: Send,
+    ) -> Result<(), LinkError> {
         if let Some((failed, until)) = slot.down {
             if Instant::now() < until && self.lookup_gate(gid)? == failed {
                 return Err(LinkError::GateDown(gid));
             }
             slot.down = None;
         }
-        match self.write(gid, slot, batch) {
+        match self.write(gid, slot, batch, send) {
             Ok(()) => Ok(()),
             Err(first) => {
                 shared::debug!("gate write failed, retrying", gid = gid, error = first);
                 // The gate may have restarted elsewhere under the same id: look again.
                 *slot = GateSlot::default();
-                let second = self.write(gid, slot, batch);
+                let second = self.write(gid, slot, batch, send);
                 if let Err(LinkError::Io { .. }) = &second {
                     if let Ok(addr) = self.lookup_gate(gid) {
                         slot.down = Some((addr, Instant::now() + DOWN_BACKOFF));
@@ -267,7 +277,13 @@ impl GateLink {
         gates.entry(gid).or_default().clone()
     }
 
-    fn write(&self, gid: u32, slot: &mut GateSlot, bytes: &[u8]) -> Result<(), LinkError> {
+    fn write(
+        &self,
+        gid: u32,
+        slot: &mut GateSlot,
+        bytes: &[u8],
+        send: Send,
+    ) -> Result<(), LinkError> {
         if slot.stream.as_ref().is_some_and(|s| !still_open(s)) {
             slot.stream = None;
         }
@@ -292,7 +308,11 @@ impl GateLink {
             slot.stream = Some(stream);
         }
         let stream = slot.stream.as_mut().expect("connected above");
-        stream.write_all(bytes).map_err(|error| {
+        let written = match send {
+            Send::Push => stream.write_all(bytes),
+            Send::Hold => send_all_more(stream, bytes),
+        };
+        written.map_err(|error| {
             slot.stream = None;
             slot.addr = None;
             LinkError::Io { gid, error }
@@ -311,6 +331,41 @@ impl GateLink {
             .and_then(|mut addrs| addrs.next())
             .ok_or(LinkError::BadAddress { gid, addr })
     }
+}
+
+/// How a batch leaves: pushed to the gate now, or held by the kernel for the next push.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Send {
+    Push,
+    Hold,
+}
+
+/// Writes all of `bytes` with `MSG_MORE`: the kernel queues them without sending a
+/// partial segment (despite `TCP_NODELAY`) until a write without it, or the close of the
+/// socket, sends everything queued.
+fn send_all_more(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    while !bytes.is_empty() {
+        // SAFETY: the pointer and length come from a live slice; the fd is open while
+        // `stream` is borrowed.
+        let sent = unsafe {
+            libc::send(
+                stream.as_raw_fd(),
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                libc::MSG_MORE | libc::MSG_NOSIGNAL,
+            )
+        };
+        if sent < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(error);
+        }
+        bytes = &bytes[sent as usize..];
+    }
+    Ok(())
 }
 
 /// Reads the gate's challenge line and sends the proof. The gate sends nothing else, so
@@ -648,5 +703,28 @@ mod tests {
         }
         assert_eq!(answers.len(), (THREADS * EACH) as usize);
         assert_eq!(undelivered.get(), 0);
+    }
+
+    #[test]
+    fn a_notice_held_by_the_kernel_reaches_the_gate_when_the_link_closes() {
+        let server = testkit::Redis::start();
+        let redis = Arc::new(RedisPool::new(&server.url(), 4).unwrap());
+        let link = GateLink::new(redis.clone(), Arc::new(Counter::default()));
+        let gate = TcpListener::bind("127.0.0.1:0").unwrap();
+        set(
+            &redis,
+            &contract::gate_key(8),
+            &gate.local_addr().unwrap().to_string(),
+        );
+        link.taken(8, jid(21));
+        let (conn, _) = gate.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        // The worker dies with the notice only in its socket's queue: closing the socket
+        // (as the kernel does for a killed process) sends it, then the end of stream.
+        drop(link);
+        let mut all = String::new();
+        BufReader::new(conn).read_to_string(&mut all).unwrap();
+        assert_eq!(all, format!("+{}\r\n", jid(21)));
     }
 }
