@@ -61,6 +61,10 @@ pub struct Host {
     pub nats_url: String,
     pub mysql_url: String,
     pub jwt_secret: String,
+    /// auth's issuer key (operators mint admin tokens with it).
+    pub issuer_key: String,
+    /// The gate's and worker's link secret (the worker port's proof).
+    pub link_secret: String,
     /// The images' tag.
     pub tag: String,
     /// Prefix of pod and volume names.
@@ -140,6 +144,12 @@ fn secret_value(host: &Host, secret_key: &str) -> Option<String> {
     match secret_key {
         "jwt-secret" => Some(host.jwt_secret.clone()),
         "mysql-url" => Some(host.mysql_url.clone()),
+        "issuer-key" => Some(host.issuer_key.clone()),
+        "link-secret" => Some(host.link_secret.clone()),
+        // The host's servers of the run take anyone: every service gets their plain URL
+        // in place of its own user's (users are tested apart, shared/tests/*_users.rs).
+        k if k.starts_with("redis-url-") => Some(host.redis_url.clone()),
+        k if k.starts_with("nats-url-") => Some(host.nats_url.clone()),
         _ => None,
     }
 }
@@ -321,6 +331,8 @@ mod tests {
             nats_url: "nats://127.0.0.1:7001".into(),
             mysql_url: "mysql://root@127.0.0.1:7002/lukseun".into(),
             jwt_secret: "k".repeat(32),
+            issuer_key: "i".repeat(32),
+            link_secret: "l".repeat(32),
             tag: "t1".into(),
             prefix: "lk1".into(),
         }
@@ -386,10 +398,6 @@ mod tests {
         assert_eq!(gate_env["LUKSEUN_PORT"].as_str(), Some("1004"));
         assert_eq!(gate_env["LUKSEUN_WORKER_PORT"].as_str(), Some("1005"));
         assert_eq!(gate_env["LUKSEUN_ADMIN_PORT"].as_str(), Some("2001"));
-        assert_eq!(
-            gate_env["LUKSEUN_REDIS_URL"].as_str(),
-            Some("redis://127.0.0.1:7000/")
-        );
         let worker_env = &find(&docs, "ConfigMap", "worker-env")["data"];
         assert_eq!(
             worker_env["LUKSEUN_AUTH_URL"].as_str(),
@@ -409,6 +417,10 @@ mod tests {
             Some("mysql://root@127.0.0.1:7002/lukseun")
         );
         assert_eq!(value("LUKSEUN_JWT_SECRET"), Some("k".repeat(32).as_str()));
+        assert_eq!(value("LUKSEUN_LINK_SECRET"), Some("l".repeat(32).as_str()));
+        // Each service's own Redis and NATS URLs come from the Secret: here the host's.
+        assert_eq!(value("LUKSEUN_REDIS_URL"), Some("redis://127.0.0.1:7000/"));
+        assert_eq!(value("LUKSEUN_NATS_URL"), Some("nats://127.0.0.1:7001"));
         let gate = &find(&docs, "Deployment", "lk1-gate")["spec"]["template"]["spec"];
         let env = gate["containers"][0]["env"].as_vec().unwrap();
         assert!(env

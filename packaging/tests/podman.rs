@@ -212,6 +212,8 @@ fn images_build_and_the_manifests_run_on_podman() {
         nats_url: nats.url(),
         mysql_url: mariadb.url(),
         jwt_secret: JWT_SECRET.into(),
+        issuer_key: "an issuer key of 32 bytes or more!".into(),
+        link_secret: "a link secret of 32 bytes or more".into(),
         tag: tag.clone(),
         prefix: prefix.clone(),
     };
