@@ -280,17 +280,33 @@ pub fn login(ctx: &Context, args: &Args) -> Outcome {
         return Err(refused());
     };
     match password::verify_password(password, &stored) {
-        Ok(true) => ok(data([
+        Ok(true) => {
+            if password::needs_rehash(&stored) {
+                rehash(ctx, &unique_id, &stored, password)?;
+            }
+            ok(data([
             ("token", Value::from(issue_account_token(ctx, &unique_id)?)),
             ("account", text(account)),
             ("email", text(email)),
             ("phone_number", text(phone_number)),
             ("unique_id", Value::from(unique_id)),
-        ]))
-        .inspect(|_| attempt.succeeded(ctx)),
+            ]))
+            .inspect(|_| attempt.succeeded(ctx))
+        }
         Ok(false) => Err(refused()),
         Err(e) => Err(FnError::Backend(format!("account {unique_id}: {e}"))),
     }
+}
+
+/// Replaces an imported original hash that `password` just matched with ours. Only if the
+/// row still holds that hash: a password changed meanwhile is not overwritten.
+fn rehash(ctx: &Context, unique_id: &str, stored: &str, password: &str) -> Result<(), FnError> {
+    let hash = password::hash_password(password, ctx.settings.pbkdf2_iterations);
+    ctx.db.conn()?.exec_drop(
+        "UPDATE accounts SET password = ? WHERE unique_id = ? AND password = ?",
+        (&hash, unique_id, stored),
+    )?;
+    Ok(())
 }
 
 /// Guest accounts `purge_guest_accounts` deletes in one call at most.
