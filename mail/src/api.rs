@@ -233,6 +233,25 @@ fn decode<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, RequestError> {
     serde_json::from_slice(body).map_err(|e| RequestError::Json(e.to_string()))
 }
 
+/// The rules `/send` applies, for a mail that arrives by another way (lukseun-migrate's
+/// import of the original game's mail): the mail as it would be stored, or why not.
+pub fn checked_mail(
+    kind: i64,
+    from: String,
+    subj: String,
+    body: String,
+    items: Vec<String>,
+) -> Result<Mail, String> {
+    check_mail(MailFields {
+        kind: Value::from(kind),
+        from,
+        subj,
+        body,
+        items,
+    })
+    .map_err(|e| e.to_string())
+}
+
 /// Length and character rules for the mail's fields.
 fn check_mail(fields: MailFields) -> Result<Mail, RequestError> {
     let bad = |text: String| Err(RequestError::Mail(text));

@@ -1,0 +1,1295 @@
+//! lukseun-migrate: imports the original game's databases (the account database `user`,
+//! one database per world) and its Maildir store into our schema and mail store.
+//!
+//! - [`map`]: pure value rules (passwords, names, dates, merged uids);
+//!   [`original_mail`]: the original's mail files; [`report`]: counts and problems.
+//! - [`run`]: the migration. Read-only on the source (one read-only transaction with a
+//!   consistent snapshot, plain SELECTs); on the target one transaction per account, per
+//!   family and per player, each writing its ledger row (`migrate_done`) in the same
+//!   transaction, so a second run skips what is done and an interrupted run resumes.
+//!   Mails are written under their original key, so a mail already there is skipped.
+//! - [`generator`]: the test source (the original's tables and a filled store).
+//!
+//! One thread; nothing runs in the background.
+
+pub mod generator;
+pub mod map;
+pub mod original_mail;
+pub mod report;
+pub mod settings;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use mysql::prelude::{FromRow, Queryable};
+use mysql::{Conn, Opts, Params, TxOpts, Value as SqlValue};
+use serde_json::Value;
+
+use mail::message::{MailClass, MailType};
+use worker::game_config::GameConfig;
+
+pub use report::{Action, Counts, Problem, Report, Tally};
+
+/// Our ledger: one row per account (`world` ''), family and player written, in the same
+/// transaction as its rows. The migration's own table; the game never reads it.
+pub const LEDGER_DDL: &str = "CREATE TABLE IF NOT EXISTS migrate_done (
+    world VARCHAR(32)  NOT NULL,
+    what  VARCHAR(8)   NOT NULL,
+    id    VARCHAR(191) NOT NULL,
+    at    TIMESTAMP    NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    PRIMARY KEY (world, what, id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
+
+const LEDGER_ACCOUNT: &str = "account";
+const LEDGER_FAMILY: &str = "family";
+const LEDGER_PLAYER: &str = "player";
+
+/// The original's account database.
+pub const DEFAULT_ACCOUNT_DB: &str = "user";
+
+/// What to migrate, from where to where.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// MySQL URL of the original's server (any database; names are qualified).
+    pub source_url: String,
+    /// MySQL URL of our database.
+    pub target_url: String,
+    /// The original's Maildir root (`<root>/.<world>/.<uid>/`), if mail is to be moved.
+    pub source_maildir: Option<PathBuf>,
+    /// Our mail service's store (`<root>/<world>/<uid>/`).
+    pub target_maildir: Option<PathBuf>,
+    /// Map, check and report everything; write nothing (transactions are rolled back).
+    pub dry_run: bool,
+    /// The original's world ids (database names) to import.
+    pub worlds: Vec<String>,
+    /// World id -> the world (database) it was merged into, from the original's world
+    /// config (`merge`); a world not named is its own.
+    pub merges: BTreeMap<String, String>,
+    pub account_db: String,
+    /// Progress lines on stderr.
+    pub progress: bool,
+}
+
+impl Options {
+    pub fn new(source_url: &str, target_url: &str, worlds: &[&str]) -> Options {
+        Options {
+            source_url: source_url.into(),
+            target_url: target_url.into(),
+            source_maildir: None,
+            target_maildir: None,
+            dry_run: false,
+            worlds: worlds.iter().map(|w| w.to_string()).collect(),
+            merges: BTreeMap::new(),
+            account_db: DEFAULT_ACCOUNT_DB.into(),
+            progress: false,
+        }
+    }
+}
+
+/// The `merge` of each world in the original's world config (`{"worlds":[{"id","merge"}]}`).
+pub fn merges_from_world_config(config: &Value) -> BTreeMap<String, String> {
+    config
+        .get("worlds")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|w| {
+            let id = w.get("id")?.as_str()?;
+            let merge = w.get("merge").and_then(Value::as_str).unwrap_or(id);
+            Some((id.to_string(), merge.to_string()))
+        })
+        .collect()
+}
+
+#[derive(Debug)]
+pub enum MigrateError {
+    Source(mysql::Error),
+    Target(mysql::Error),
+    TargetSchema(String),
+    /// A database or world name that is not `A-Z a-z 0-9 _` (it goes into SQL as a name).
+    BadName(String),
+    Maildir(PathBuf, io::Error),
+}
+
+impl fmt::Display for MigrateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MigrateError::Source(e) => write!(f, "source database: {e}"),
+            MigrateError::Target(e) => write!(f, "target database: {e}"),
+            MigrateError::TargetSchema(e) => write!(f, "target schema: {e}"),
+            MigrateError::BadName(n) => {
+                write!(f, "database name {n:?} is not A-Z a-z 0-9 _ (1-64)")
+            }
+            MigrateError::Maildir(p, e) => write!(f, "maildir {}: {e}", p.display()),
+        }
+    }
+}
+
+impl std::error::Error for MigrateError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            MigrateError::Source(e) | MigrateError::Target(e) => Some(e),
+            MigrateError::Maildir(_, e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+fn source_err(e: mysql::Error) -> MigrateError {
+    MigrateError::Source(e)
+}
+
+fn target_err(e: mysql::Error) -> MigrateError {
+    MigrateError::Target(e)
+}
+
+/// A name that may stand in SQL between backticks.
+pub fn check_db_name(name: &str) -> Result<&str, MigrateError> {
+    let ok = (1..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if ok {
+        Ok(name)
+    } else {
+        Err(MigrateError::BadName(name.to_string()))
+    }
+}
+
+// ------------------------------------------------------------------------ source rows
+
+type InfoRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+type PlayerRow = (String, String, Option<String>, Option<String>, Option<String>);
+type FamilyRow = (String, Option<i64>, Option<i64>, Option<String>, Option<String>);
+
+/// One player's rows of every per-player table, as read.
+#[derive(Default)]
+struct Holdings {
+    progress: Option<(Option<i64>, Option<i64>, Option<i64>)>,
+    items: Vec<(i64, i64)>,
+    weapons: Vec<(i64, i64, i64, i64, i64)>,
+    weapon_passives: Vec<(i64, i64, i64)>,
+    roles: Vec<(i64, i64, i64, i64)>,
+    role_passives: Vec<(i64, i64, i64)>,
+    skills: Vec<(i64, i64)>,
+    armors: Vec<(i64, i64, Option<i64>)>,
+    sciences: Vec<(i64, i64)>,
+    elements: Vec<(i64, i64)>,
+    stages: Vec<(i64, i64)>,
+    check_ins: Vec<(Option<String>, Option<i64>)>,
+    achievements: Vec<(i64, Option<i64>, Option<i64>)>,
+    family_roles: Vec<(String, i64)>,
+    friends: Vec<(String, String, String, i64)>,
+}
+
+/// Reads `sql`'s rows as `R`; a row that does not convert is reported and left out.
+fn rows<R: FromRow>(
+    conn: &mut Conn,
+    sql: &str,
+    table: &'static str,
+    tally: &mut Tally,
+) -> Result<Vec<R>, MigrateError> {
+    let mut out = Vec::new();
+    let result = conn.query_iter(sql).map_err(source_err)?;
+    for row in result {
+        let row = row.map_err(source_err)?;
+        tally.read(table, 1);
+        match mysql::from_row_opt::<R>(row) {
+            Ok(r) => out.push(r),
+            Err(e) => tally.skip(table, sql.to_string(), format!("unreadable row: {e}")),
+        }
+    }
+    Ok(out)
+}
+
+/// Reads a per-player table (uid first) and files each row under its player.
+fn per_player<R: FromRow>(
+    conn: &mut Conn,
+    sql: &str,
+    table: &'static str,
+    tally: &mut Tally,
+    holdings: &mut HashMap<String, Holdings>,
+    uid: impl Fn(&R) -> &str,
+    file: impl Fn(&mut Holdings, R),
+) -> Result<(), MigrateError> {
+    for row in rows::<R>(conn, sql, table, tally)? {
+        match holdings.get_mut(uid(&row)) {
+            Some(h) => file(h, row),
+            // A row of a uid with no player: the source's foreign keys forbid it, but a
+            // dump restored without them may hold it.
+            None => {
+                let who = uid(&row).to_string();
+                tally.skip(table, who, "row of no player")
+            }
+        }
+    }
+    Ok(())
+}
+
+// ----------------------------------------------------------------------- game config
+
+/// What the mapping needs from our game config.
+struct Rules {
+    /// (group, id) -> most a player may hold.
+    items: HashMap<(i64, i64), i64>,
+    exp_table: Vec<u64>,
+    max_energy: i64,
+}
+
+impl Rules {
+    fn from(config: &GameConfig) -> Rules {
+        let mut items = HashMap::new();
+        for group in config
+            .file("items")
+            .and_then(|f| f.get("groups"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(gid) = group.get("id").and_then(Value::as_i64) else {
+                continue;
+            };
+            for item in group
+                .get("items")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(id) = item.get("id").and_then(Value::as_i64) {
+                    let max = item.get("max").and_then(Value::as_i64).unwrap_or(i64::MAX);
+                    items.insert((gid, id), max);
+                }
+            }
+        }
+        let exp_table = config
+            .file("player_experience")
+            .and_then(|f| f.pointer("/player_level/experience"))
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_u64).collect())
+            .unwrap_or_default();
+        let max_energy = config
+            .file("player")
+            .and_then(|f| f.pointer("/energy/max_energy"))
+            .and_then(Value::as_i64)
+            .unwrap_or(120);
+        Rules {
+            items,
+            exp_table,
+            max_energy,
+        }
+    }
+}
+
+// Our item groups (game-config/items.json): weapon segments 0, role segments 2, items 3.
+const GROUP_WEAPON_SEGMENT: i64 = 0;
+const GROUP_ROLE_SEGMENT: i64 = 2;
+const GROUP_ITEM: i64 = 3;
+
+// ------------------------------------------------------------------------------ run
+
+/// Statements of one transaction, grouped by table for the counts.
+struct Batch {
+    statements: Vec<(&'static str, &'static str, Vec<Params>)>,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        Batch {
+            statements: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, table: &'static str, sql: &'static str, params: Params) {
+        match self.statements.iter_mut().find(|(_, s, _)| *s == sql) {
+            Some((_, _, list)) => list.push(params),
+            None => self.statements.push((table, sql, vec![params])),
+        }
+    }
+
+    /// Runs every statement in one transaction with the ledger row; commits unless
+    /// `dry_run`. Counts go to `tally` only when it commits (or would, in a dry run).
+    fn commit(
+        self,
+        conn: &mut mysql::PooledConn,
+        ledger: (&str, &str, &str),
+        dry_run: bool,
+        mut tally: Tally,
+        into: &mut Tally,
+    ) -> Result<(), String> {
+        let outcome = (|| -> Result<(), mysql::Error> {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            for (table, sql, params) in &self.statements {
+                tx.exec_batch(*sql, params.iter().cloned())?;
+                tally.written(table, params.len() as u64);
+            }
+            tx.exec_drop(
+                "INSERT INTO migrate_done (world, what, id) VALUES (?, ?, ?)",
+                ledger,
+            )?;
+            if dry_run {
+                tx.rollback()
+            } else {
+                tx.commit()
+            }
+        })();
+        match outcome {
+            Ok(()) => {
+                into.merge(tally);
+                Ok(())
+            }
+            Err(e) => {
+                // Rolled back when `tx` dropped: nothing of it stays.
+                into.merge(tally.unwritten());
+                Err(e.to_string())
+            }
+        }
+    }
+}
+
+fn done_before(
+    conn: &mut mysql::PooledConn,
+    world: &str,
+    what: &str,
+    id: &str,
+) -> Result<bool, MigrateError> {
+    let found: Option<i64> = conn
+        .exec_first(
+            "SELECT 1 FROM migrate_done WHERE world = ? AND what = ? AND id = ?",
+            (world, what, id),
+        )
+        .map_err(target_err)?;
+    Ok(found.is_some())
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Runs the migration and answers its report.
+pub fn run(options: &Options) -> Result<Report, MigrateError> {
+    let started = Instant::now();
+    let account_db = check_db_name(&options.account_db)?.to_string();
+    for world in &options.worlds {
+        check_db_name(world)?;
+    }
+    // Our schema first: the worker's migrations (what it runs at start), then the ledger.
+    let db = worker::db::Db::open(&options.target_url, 2)
+        .map_err(|e| MigrateError::TargetSchema(e.to_string()))?;
+    worker::db::migrate(&db).map_err(|e| MigrateError::TargetSchema(e.to_string()))?;
+    let mut target = db.conn().map_err(|e| MigrateError::TargetSchema(e.to_string()))?;
+    target.query_drop(LEDGER_DDL).map_err(target_err)?;
+
+    let opts = Opts::from_url(&options.source_url)
+        .map_err(|e| source_err(mysql::Error::UrlError(e)))?;
+    let mut source = Conn::new(opts).map_err(source_err)?;
+    // Read-only and one snapshot for the whole run: every table as of one moment.
+    source
+        .query_drop("SET SESSION TRANSACTION READ ONLY")
+        .map_err(source_err)?;
+    source
+        .query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+        .map_err(source_err)?;
+
+    let rules = Rules::from(&GameConfig::embedded());
+    let mut report = Report {
+        dry_run: options.dry_run,
+        ..Report::default()
+    };
+    let progress = |line: String| {
+        if options.progress {
+            eprintln!("{line}");
+        }
+    };
+
+    // Accounts.
+    let infos: Vec<InfoRow> = rows(
+        &mut source,
+        &format!(
+            "SELECT unique_id, cuid, password, salt, account, email, phone_number \
+             FROM `{account_db}`.`info` ORDER BY unique_id"
+        ),
+        "info",
+        &mut report.tally,
+    )?;
+    let mut accounts: HashSet<String> = HashSet::new();
+    let total = infos.len();
+    for (n, info) in infos.into_iter().enumerate() {
+        let uid = info.0.clone();
+        if migrate_account(&mut target, info, options.dry_run, &mut report)? {
+            accounts.insert(uid);
+        }
+        if (n + 1) % 1000 == 0 || n + 1 == total {
+            progress(format!("accounts: {}/{total}", n + 1));
+        }
+    }
+
+    // Worlds, grouped by the database that holds them after merges.
+    let mut databases: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for world in &options.worlds {
+        let db = options.merges.get(world).cloned().unwrap_or_else(|| world.clone());
+        check_db_name(&db)?;
+        let merged = databases.entry(db.clone()).or_default();
+        if *world != db {
+            merged.push(world.clone());
+        }
+    }
+    for (db, merged_from) in &databases {
+        let players = migrate_world(
+            &mut source,
+            &mut target,
+            db,
+            merged_from,
+            &accounts,
+            &rules,
+            options,
+            &mut report,
+            &progress,
+        )?;
+        if let (Some(from), Some(to)) = (&options.source_maildir, &options.target_maildir) {
+            let mut worlds = vec![db.clone()];
+            worlds.extend(merged_from.iter().cloned());
+            for world in &worlds {
+                migrate_mail(
+                    &from.join(format!(".{world}")),
+                    to,
+                    db,
+                    merged_from,
+                    &players,
+                    options.dry_run,
+                    &mut report,
+                )?;
+            }
+            progress(format!(
+                "world {db}: mail converted {}",
+                report.mails_converted
+            ));
+        }
+    }
+    source.query_drop("ROLLBACK").map_err(source_err)?;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// One account in one transaction; `Ok(true)` when it is (or was already) with us.
+fn migrate_account(
+    target: &mut mysql::PooledConn,
+    info: InfoRow,
+    dry_run: bool,
+    report: &mut Report,
+) -> Result<bool, MigrateError> {
+    let (uid, cuid, password, salt, account, email, phone) = info;
+    let table = "info";
+    let mut tally = Tally::default();
+    if uid.is_empty() || uid.chars().count() > map::MAX_UID_CHARS {
+        report
+            .tally
+            .skip(table, uid, "unique_id empty or over 64 characters");
+        return Ok(false);
+    }
+    if done_before(target, "", LEDGER_ACCOUNT, &uid)? {
+        report.done_before += 1;
+        return Ok(true);
+    }
+    let password = match map::original_password(
+        password.as_deref().unwrap_or(""),
+        salt.as_deref().unwrap_or(""),
+    ) {
+        Ok(p) => p,
+        Err(why) => {
+            // Without a usable hash the account is a guest: its device id still logs in.
+            tally.repair(table, uid.clone(), format!("{why}: password dropped"));
+            None
+        }
+    };
+    let mut account = map::blank_to_none(account).map(|a| a.to_lowercase());
+    if account
+        .as_ref()
+        .is_some_and(|a| a.chars().count() > map::MAX_ACCOUNT_CHARS)
+    {
+        tally.repair(table, uid.clone(), "account name over 32 characters: dropped");
+        account = None;
+    }
+    use worker::modules::account::contact::Kind;
+    let email = map::blank_to_none(email)
+        .map(|e| Kind::Email.stored_form(&e).unwrap_or(e));
+    let phone = map::blank_to_none(phone)
+        .map(|p| Kind::Phone.stored_form(&p).unwrap_or(p));
+    let cid = map::blank_to_none(cuid).filter(|c| c.chars().count() <= map::MAX_CID_CHARS);
+    // Our names, emails and phone numbers are unique; the original's were not (by key).
+    let mut unique = |column: &'static str, value: Option<String>| -> Result<Option<String>, MigrateError> {
+        let Some(v) = value else { return Ok(None) };
+        let sql = format!("SELECT unique_id FROM accounts WHERE {column} = ? AND unique_id <> ?");
+        let other: Option<String> = target.exec_first(sql, (&v, &uid)).map_err(target_err)?;
+        if let Some(other) = other {
+            tally.repair(
+                table,
+                uid.clone(),
+                format!("{column} {v:?} is also account {other:?}'s: dropped"),
+            );
+            return Ok(None);
+        }
+        Ok(Some(v))
+    };
+    let account = unique("account", account)?;
+    let email = unique("email", email)?;
+    let phone = unique("phone_number", phone)?;
+    let cid = unique("cid", cid)?;
+    let mut batch = Batch::new();
+    batch.add(
+        "accounts",
+        "INSERT INTO accounts (unique_id, account, email, phone_number, password, cid) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+        Params::from((uid.clone(), account, email, phone, password, cid)),
+    );
+    match batch.commit(target, ("", LEDGER_ACCOUNT, &uid), dry_run, tally, &mut report.tally) {
+        Ok(()) => {
+            report.accounts_migrated += 1;
+            Ok(true)
+        }
+        Err(why) => {
+            report.tally.skip(table, uid, format!("not written: {why}"));
+            Ok(false)
+        }
+    }
+}
+
+/// Everything one world database holds, as read.
+struct WorldSource {
+    players: Vec<PlayerRow>,
+    holdings: HashMap<String, Holdings>,
+    families: Vec<FamilyRow>,
+    history: HashMap<String, Vec<(String, String)>>,
+}
+
+fn read_world(conn: &mut Conn, db: &str, tally: &mut Tally) -> Result<WorldSource, MigrateError> {
+    let q = |table: &str, columns: &str| format!("SELECT {columns} FROM `{db}`.`{table}`");
+    let players: Vec<PlayerRow> = rows(
+        conn,
+        &(q("player", "uid, gn, fid, icon, intro") + " ORDER BY uid"),
+        "player",
+        tally,
+    )?;
+    let mut h: HashMap<String, Holdings> = players
+        .iter()
+        .map(|p| (p.0.clone(), Holdings::default()))
+        .collect();
+    per_player(conn, &q("progress", "uid, energy, exp, vipexp"), "progress", tally, &mut h,
+        |r: &(String, Option<i64>, Option<i64>, Option<i64>)| &r.0,
+        |h, (_, a, b, c)| h.progress = Some((a, b, c)))?;
+    per_player(conn, &q("item", "uid, iid, value"), "item", tally, &mut h,
+        |r: &(String, i64, i64)| &r.0, |h, (_, a, b)| h.items.push((a, b)))?;
+    per_player(conn, &q("weapon", "uid, wid, star, level, skillpoint, segment"), "weapon", tally, &mut h,
+        |r: &(String, i64, i64, i64, i64, i64)| &r.0,
+        |h, (_, a, b, c, d, e)| h.weapons.push((a, b, c, d, e)))?;
+    per_player(conn, &q("weaponpassive", "uid, wid, pid, level"), "weaponpassive", tally, &mut h,
+        |r: &(String, i64, i64, i64)| &r.0, |h, (_, a, b, c)| h.weapon_passives.push((a, b, c)))?;
+    per_player(conn, &q("role", "uid, rid, star, level, segment"), "role", tally, &mut h,
+        |r: &(String, i64, i64, i64, i64)| &r.0, |h, (_, a, b, c, d)| h.roles.push((a, b, c, d)))?;
+    per_player(conn, &q("rolepassive", "uid, rid, pid, level"), "rolepassive", tally, &mut h,
+        |r: &(String, i64, i64, i64)| &r.0, |h, (_, a, b, c)| h.role_passives.push((a, b, c)))?;
+    per_player(conn, &q("skill", "uid, sid, level"), "skill", tally, &mut h,
+        |r: &(String, i64, i64)| &r.0, |h, (_, a, b)| h.skills.push((a, b)))?;
+    per_player(conn, &q("armor", "uid, aid, level, quantity"), "armor", tally, &mut h,
+        |r: &(String, i64, i64, Option<i64>)| &r.0, |h, (_, a, b, c)| h.armors.push((a, b, c)))?;
+    per_player(conn, &q("sciences", "uid, ssa, level"), "sciences", tally, &mut h,
+        |r: &(String, i64, i64)| &r.0, |h, (_, a, b)| h.sciences.push((a, b)))?;
+    per_player(conn, &q("elements", "uid, eid, val"), "elements", tally, &mut h,
+        |r: &(String, i64, i64)| &r.0, |h, (_, a, b)| h.elements.push((a, b)))?;
+    per_player(conn, &q("stages", "uid, sid, stage"), "stages", tally, &mut h,
+        |r: &(String, i64, i64)| &r.0, |h, (_, a, b)| h.stages.push((a, b)))?;
+    per_player(conn, &q("check_in", "uid, date, reward"), "check_in", tally, &mut h,
+        |r: &(String, Option<String>, Option<i64>)| &r.0, |h, (_, a, b)| h.check_ins.push((a, b)))?;
+    per_player(conn, &q("achievement", "uid, aid, value, reward"), "achievement", tally, &mut h,
+        |r: &(String, i64, Option<i64>, Option<i64>)| &r.0,
+        |h, (_, a, b, c)| h.achievements.push((a, b, c)))?;
+    per_player(conn, &q("familyrole", "uid, name, role"), "familyrole", tally, &mut h,
+        |r: &(String, String, i64)| &r.0, |h, (_, a, b)| h.family_roles.push((a, b)))?;
+    per_player(conn, &q("friend", "uid, fid, since, recover, isre"), "friend", tally, &mut h,
+        |r: &(String, String, String, String, i64)| &r.0,
+        |h, (_, a, b, c, d)| h.friends.push((a, b, c, d)))?;
+    let families: Vec<FamilyRow> = rows(
+        conn,
+        &q("family", "name, icon, exp, notice, board"),
+        "family",
+        tally,
+    )?;
+    let mut history: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for (name, date, msg) in rows::<(String, String, String)>(
+        conn,
+        &(q("familyhistory", "name, date, msg") + " ORDER BY hid"),
+        "familyhistory",
+        tally,
+    )? {
+        history.entry(name).or_default().push((date, msg));
+    }
+    Ok(WorldSource {
+        players,
+        holdings: h,
+        families,
+        history,
+    })
+}
+
+/// Migrates one world database; answers the uids of its players that are with us.
+#[allow(clippy::too_many_arguments)]
+fn migrate_world(
+    source: &mut Conn,
+    target: &mut mysql::PooledConn,
+    db: &str,
+    merged_from: &[String],
+    accounts: &HashSet<String>,
+    rules: &Rules,
+    options: &Options,
+    report: &mut Report,
+    progress: &dyn Fn(String),
+) -> Result<HashSet<String>, MigrateError> {
+    let world = db;
+    let mut src = read_world(source, db, &mut report.tally)?;
+    progress(format!(
+        "world {world}: read {} players, {} families",
+        src.players.len(),
+        src.families.len()
+    ));
+    let ours = |uid: &str| map::unmerged_uid(uid, merged_from, |u| accounts.contains(u));
+
+    // Families, each in its own transaction.
+    let family_names: HashSet<String> = src.families.iter().map(|f| f.0.clone()).collect();
+    for (name, icon, exp, notice, board) in std::mem::take(&mut src.families) {
+        if done_before(target, world, LEDGER_FAMILY, &name)? {
+            report.done_before += 1;
+            continue;
+        }
+        let fid = map::family_id(world, &name);
+        let mut tally = Tally::default();
+        let mut batch = Batch::new();
+        batch.add(
+            "families",
+            "INSERT INTO families (world, fid, name, icon, exp, notice, board) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            Params::from((
+                world,
+                &fid,
+                &name,
+                icon.unwrap_or(0),
+                exp.unwrap_or(0).max(0),
+                notice.unwrap_or_default(),
+                board.unwrap_or_default(),
+            )),
+        );
+        for (date, msg) in src.history.remove(&name).unwrap_or_default() {
+            match map::original_time(&date) {
+                Some(at) => batch.add(
+                    "family_history",
+                    "INSERT INTO family_history (world, fid, at, msg) VALUES (?, ?, ?, ?)",
+                    Params::from((world, &fid, at, msg)),
+                ),
+                None => tally.skip(
+                    "familyhistory",
+                    format!("{world}/{name}"),
+                    format!("unreadable date {date:?}"),
+                ),
+            }
+        }
+        match batch.commit(target, (world, LEDGER_FAMILY, &name), options.dry_run, tally, &mut report.tally) {
+            Ok(()) => report.families_migrated += 1,
+            Err(why) => report
+                .tally
+                .skip("family", format!("{world}/{name}"), format!("not written: {why}")),
+        }
+    }
+    for (name, entries) in &src.history {
+        for _ in entries {
+            report
+                .tally
+                .skip("familyhistory", format!("{world}/{name}"), "history of no family");
+        }
+    }
+
+    // Names already used in the target world (a resumed run, players made with us).
+    let mut taken: HashSet<String> = target
+        .exec::<String, _, _>("SELECT gn FROM players WHERE world = ?", (world,))
+        .map_err(target_err)?
+        .into_iter()
+        .collect();
+    let source_uids: HashSet<String> = src.players.iter().map(|p| p.0.clone()).collect();
+    let mut migrated: HashSet<String> = HashSet::new();
+    let total = src.players.len();
+    let now = now_secs();
+    for (n, (src_uid, gn, fid, icon, intro)) in std::mem::take(&mut src.players).into_iter().enumerate() {
+        let holdings = src.holdings.remove(&src_uid).unwrap_or_default();
+        let uid = ours(&src_uid);
+        let row = format!("{world}/{src_uid}");
+        if n > 0 && n % 1000 == 0 {
+            progress(format!("world {world}: players {n}/{total}"));
+        }
+        if !accounts.contains(&uid) {
+            report.tally.skip("player", row, "no account with this unique_id");
+            continue;
+        }
+        if migrated.contains(&uid) {
+            report.tally.skip(
+                "player",
+                row,
+                "the account has a player in this world already (merged worlds)",
+            );
+            continue;
+        }
+        if done_before(target, world, LEDGER_PLAYER, &uid)? {
+            report.done_before += 1;
+            migrated.insert(uid);
+            continue;
+        }
+        let mut tally = Tally::default();
+        let mut batch = Batch::new();
+        let (gn, repaired) = map::repaired_gn(&gn, &uid, |g| taken.contains(g));
+        if repaired {
+            tally.repair("player", row.clone(), format!("game name taken or unfit: now {gn:?}"));
+        }
+        let (_, exp, vipexp) = holdings.progress.unwrap_or((None, None, None));
+        let exp = exp.unwrap_or(0).max(0);
+        let (level, _) = worker::modules::stage::level_of(&rules.exp_table, exp as u64);
+        let icon = icon.and_then(|i| i.trim().parse::<i32>().ok()).unwrap_or(0);
+        batch.add(
+            "players",
+            "INSERT INTO players (world, unique_id, gn, icon, level, exp, intro) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            Params::from((world, &uid, &gn, icon, level, exp, intro.unwrap_or_default())),
+        );
+        player_rows(&mut batch, &mut tally, world, &uid, &row, holdings, fid, &family_names,
+            &source_uids, &ours, rules, vipexp, now);
+        match batch.commit(target, (world, LEDGER_PLAYER, &uid), options.dry_run, tally, &mut report.tally) {
+            Ok(()) => {
+                report.players_migrated += 1;
+                taken.insert(gn);
+                migrated.insert(uid);
+            }
+            Err(why) => report.tally.skip("player", row, format!("not written: {why}")),
+        }
+    }
+    progress(format!("world {world}: players {total}/{total}"));
+    // Rows of uids without a player were reported by `per_player`.
+    Ok(migrated)
+}
+
+/// The rows of one player's holdings and progress, checked against our rules.
+#[allow(clippy::too_many_arguments)]
+fn player_rows(
+    batch: &mut Batch,
+    tally: &mut Tally,
+    world: &str,
+    uid: &str,
+    row: &str,
+    h: Holdings,
+    fid: Option<String>,
+    family_names: &HashSet<String>,
+    source_uids: &HashSet<String>,
+    ours: &dyn Fn(&str) -> String,
+    rules: &Rules,
+    vipexp: Option<i64>,
+    now: i64,
+) {
+    // Energy: no row is full energy; below the maximum it recovers from now on.
+    if let Some((Some(energy), _, _)) = h.progress {
+        if (0..rules.max_energy).contains(&energy) {
+            batch.add(
+                "energy",
+                "INSERT INTO energy (world, unique_id, energy, recover_from) VALUES (?, ?, ?, ?)",
+                Params::from((world, uid, energy, now)),
+            );
+        }
+    }
+    if let Some(vip) = vipexp.filter(|v| *v > 0) {
+        batch.add(
+            "vip",
+            "INSERT INTO vip (world, unique_id, exp) VALUES (?, ?, ?)",
+            Params::from((world, uid, vip)),
+        );
+    }
+    // Items of our three groups: a known id, a quantity >= 0, at most the item's max.
+    let item = |batch: &mut Batch, tally: &mut Tally, table: &'static str, grp: i64, id: i64, qty: i64| {
+        let Some(&max) = rules.items.get(&(grp, id)) else {
+            tally.skip(table, row.to_string(), format!("unknown item {grp}:{id}"));
+            return;
+        };
+        if qty < 0 {
+            tally.skip(table, row.to_string(), format!("negative quantity {qty} of {grp}:{id}"));
+            return;
+        }
+        let qty = if qty > max {
+            tally.repair(table, row.to_string(), format!("{grp}:{id} quantity {qty} over its max: {max}"));
+            max
+        } else {
+            qty
+        };
+        if qty > 0 {
+            batch.add(
+                "items",
+                "INSERT INTO items (world, unique_id, grp, item_id, qty) VALUES (?, ?, ?, ?, ?) \
+                 ON DUPLICATE KEY UPDATE qty = LEAST(qty + VALUES(qty), ?)",
+                Params::from((world, uid, grp, id, qty, max)),
+            );
+        }
+    };
+    for (iid, value) in h.items {
+        item(batch, tally, "item", GROUP_ITEM, iid, value);
+    }
+    let mut weapons = HashSet::new();
+    for (wid, star, level, skillpoint, segment) in h.weapons {
+        if !rules.items.contains_key(&(GROUP_WEAPON_SEGMENT, wid)) {
+            tally.skip("weapon", row.to_string(), format!("unknown weapon {wid}"));
+            continue;
+        }
+        if segment != 0 {
+            item(batch, tally, "weapon", GROUP_WEAPON_SEGMENT, wid, segment);
+        }
+        // Star 0: segments only, no weapon yet (ours as the original's).
+        if star > 0 {
+            weapons.insert(wid);
+            batch.add(
+                "weapons",
+                "INSERT INTO weapons (world, unique_id, weapon_id, level, star, skillpoint) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+                Params::from((world, uid, wid, level.max(1), star, skillpoint.max(0))),
+            );
+        }
+    }
+    for (wid, pid, level) in h.weapon_passives {
+        if weapons.contains(&wid) {
+            batch.add(
+                "weapon_passives",
+                "INSERT INTO weapon_passives (world, unique_id, weapon_id, pid, level) \
+                 VALUES (?, ?, ?, ?, ?)",
+                Params::from((world, uid, wid, pid, level.max(0))),
+            );
+        } else {
+            tally.skip("weaponpassive", row.to_string(), format!("passive of weapon {wid}, not owned"));
+        }
+    }
+    let mut roles = HashSet::new();
+    for (rid, star, level, segment) in h.roles {
+        if !rules.items.contains_key(&(GROUP_ROLE_SEGMENT, rid)) {
+            tally.skip("role", row.to_string(), format!("unknown role {rid}"));
+            continue;
+        }
+        if segment != 0 {
+            item(batch, tally, "role", GROUP_ROLE_SEGMENT, rid, segment);
+        }
+        if star > 0 {
+            roles.insert(rid);
+            batch.add(
+                "roles",
+                "INSERT INTO roles (world, unique_id, role_id, star, level) VALUES (?, ?, ?, ?, ?)",
+                Params::from((world, uid, rid, star, level.max(1))),
+            );
+        }
+    }
+    for (rid, pid, level) in h.role_passives {
+        if roles.contains(&rid) {
+            batch.add(
+                "role_passives",
+                "INSERT INTO role_passives (world, unique_id, role_id, pid, level) \
+                 VALUES (?, ?, ?, ?, ?)",
+                Params::from((world, uid, rid, pid, level.max(0))),
+            );
+        } else {
+            tally.skip("rolepassive", row.to_string(), format!("passive of role {rid}, not owned"));
+        }
+    }
+    for (sid, level) in h.skills {
+        batch.add(
+            "skills",
+            "INSERT INTO skills (world, unique_id, skill_id, level) VALUES (?, ?, ?, ?)",
+            Params::from((world, uid, sid, level)),
+        );
+    }
+    for (aid, level, qty) in h.armors {
+        match qty {
+            Some(q) if q < 0 => tally.skip("armor", row.to_string(), format!("negative quantity {q}")),
+            _ => batch.add(
+                "armors",
+                "INSERT INTO armors (world, unique_id, armor_id, level, qty) VALUES (?, ?, ?, ?, ?)",
+                Params::from((world, uid, aid, level, qty.unwrap_or(0))),
+            ),
+        }
+    }
+    for (ssa, level) in h.sciences {
+        batch.add(
+            "sciences",
+            "INSERT INTO sciences (world, unique_id, ssa, level) VALUES (?, ?, ?, ?)",
+            Params::from((world, uid, ssa, level)),
+        );
+    }
+    for (eid, level) in h.elements {
+        batch.add(
+            "elements",
+            "INSERT INTO elements (world, unique_id, eid, level) VALUES (?, ?, ?, ?)",
+            Params::from((world, uid, eid, level)),
+        );
+    }
+    for (sid, stage) in h.stages {
+        if (0..=255).contains(&sid) {
+            batch.add(
+                "stages",
+                "INSERT INTO stages (world, unique_id, sid, stage) VALUES (?, ?, ?, ?)",
+                Params::from((world, uid, sid, stage)),
+            );
+        } else {
+            tally.skip("stages", row.to_string(), format!("stage kind {sid} out of range"));
+        }
+    }
+    for (date, reward) in h.check_ins {
+        match date.as_deref().and_then(map::sql_date) {
+            Some(day) => batch.add(
+                "check_ins",
+                "INSERT INTO check_ins (world, unique_id, day, reward) VALUES (?, ?, ?, ?)",
+                Params::from((world, uid, day, reward.unwrap_or(1).clamp(0, 1))),
+            ),
+            None => tally.skip("check_in", row.to_string(), format!("unreadable date {date:?}")),
+        }
+    }
+    for (aid, value, reward) in h.achievements {
+        batch.add(
+            "achievements",
+            "INSERT INTO achievements (world, unique_id, aid, value, rewarded) VALUES (?, ?, ?, ?, ?)",
+            Params::from((world, uid, aid, value.unwrap_or(0).max(0), reward.unwrap_or(0).max(0))),
+        );
+    }
+    // Family: the role row of the family `player.fid` names, else the first of a family
+    // that exists; a `fid` without a role row joins as a basic member (the original's
+    // trigger made that row whenever fid was set).
+    let mut memberships: Vec<(String, i64)> = h
+        .family_roles
+        .into_iter()
+        .filter(|(name, _)| {
+            let known = family_names.contains(name);
+            if !known {
+                tally.skip("familyrole", row.to_string(), format!("member of no family {name:?}"));
+            }
+            known
+        })
+        .collect();
+    if let Some(fid) = fid.filter(|f| family_names.contains(f)) {
+        if let Some(i) = memberships.iter().position(|(n, _)| *n == fid) {
+            memberships.swap(0, i);
+        } else {
+            tally.repair("familyrole", row.to_string(), format!("fid {fid:?} without a role row: basic member"));
+            memberships.insert(0, (fid, 0));
+        }
+    }
+    for (extra, _) in memberships.iter().skip(1) {
+        tally.skip("familyrole", row.to_string(), format!("second family {extra:?}: one family per player"));
+    }
+    if let Some((name, role)) = memberships.into_iter().next() {
+        batch.add(
+            "family_members",
+            "INSERT INTO family_members (world, unique_id, fid, role) VALUES (?, ?, ?, ?)",
+            Params::from((world, uid, map::family_id(world, &name), role)),
+        );
+    }
+    // Friends: one row per direction, as ours; `since` '' is a request not yet accepted.
+    for (friend, since, recover, isre) in h.friends {
+        if !source_uids.contains(&friend) {
+            tally.skip("friend", row.to_string(), format!("friend {friend:?} is no player"));
+            continue;
+        }
+        let since = if since.is_empty() {
+            SqlValue::NULL
+        } else {
+            match map::sql_date(&since) {
+                Some(day) => SqlValue::from(format!("{day} 00:00:00")),
+                None => {
+                    tally.repair("friend", row.to_string(), format!("unreadable since {since:?}: today"));
+                    SqlValue::from(format!("{} 00:00:00", today()))
+                }
+            }
+        };
+        batch.add(
+            "friends",
+            "INSERT INTO friends (world, unique_id, friend_uid, since, gift_day, isre) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+            Params::from((world, uid, ours(&friend), since, map::sql_date(&recover), isre.clamp(0, 1))),
+        );
+    }
+}
+
+/// Today (UTC) as `YYYY-MM-DD`.
+fn today() -> String {
+    let days = now_secs().div_euclid(86_400);
+    // civil_from_days (H. Hinnant)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+// ------------------------------------------------------------------------------ mail
+
+/// Converts the mailboxes under `world_dir` (`<source>/.<world>`) of migrated players
+/// into `<target>/<db>/<uid>/`, keeping each mail's key and read state.
+fn migrate_mail(
+    world_dir: &Path,
+    target_root: &Path,
+    db: &str,
+    merged_from: &[String],
+    players: &HashSet<String>,
+    dry_run: bool,
+    report: &mut Report,
+) -> Result<(), MigrateError> {
+    let table = "mail";
+    let io_err = |p: &Path| {
+        let p = p.to_path_buf();
+        move |e| MigrateError::Maildir(p, e)
+    };
+    let entries = match fs::read_dir(world_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(MigrateError::Maildir(world_dir.to_path_buf(), e)),
+    };
+    let mut boxes: Vec<(String, PathBuf)> = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io_err(world_dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(uid) = name.strip_prefix('.') {
+            if entry.path().is_dir() {
+                boxes.push((uid.to_string(), entry.path()));
+            }
+        }
+    }
+    boxes.sort();
+    for (folder_uid, dir) in boxes {
+        let uid = map::unmerged_uid(&folder_uid, merged_from, |u| players.contains(u));
+        let files = mail_files(&dir).map_err(io_err(&dir))?;
+        let mailbox = if players.contains(&uid) {
+            mail::names::MailboxId::new(db, &uid).ok()
+        } else {
+            None
+        };
+        let Some(mailbox) = mailbox else {
+            for (path, _) in files {
+                report.tally.read(table, 1);
+                report.tally.skip(
+                    table,
+                    path.display().to_string(),
+                    "mailbox of no migrated player (or a uid our store cannot name)",
+                );
+            }
+            continue;
+        };
+        let out_dir = target_root.join(mailbox.world()).join(mailbox.uid());
+        let mut wrote = false;
+        for (path, in_cur) in files {
+            report.tally.read(table, 1);
+            let file_name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let (key, flags) = original_mail::split_file_name(&file_name);
+            let key = if mail::names::check_key(key).is_ok() {
+                key.to_string()
+            } else {
+                derived_key(&file_name)
+            };
+            if !dry_run && already_there(&out_dir, &key).map_err(io_err(&out_dir))? {
+                report.mails_done_before += 1;
+                continue;
+            }
+            let shown = path.display().to_string();
+            let raw = fs::read(&path).map_err(io_err(&path))?;
+            let original = match original_mail::parse(&raw) {
+                Ok(m) => m,
+                Err(e) => {
+                    report.tally.skip(table, shown, e.to_string());
+                    continue;
+                }
+            };
+            let secs = original
+                .time
+                .as_deref()
+                .and_then(map::original_time)
+                .or_else(|| key.split('.').next().and_then(|s| s.parse().ok()))
+                .unwrap_or_else(now_secs)
+                .max(0) as u64;
+            let mut from = original.from.clone();
+            if from.trim().is_empty() {
+                from = "system".into();
+                report.tally.repair(table, shown.clone(), "empty sender: \"system\"");
+            }
+            let checked = mail::api::checked_mail(
+                original.kind,
+                from,
+                original.subj,
+                original.body,
+                original.items,
+            );
+            let mail = match checked {
+                Ok(m) => m,
+                Err(why) => {
+                    report.tally.skip(table, shown, why);
+                    continue;
+                }
+            };
+            let class = if mail.kind == MailType::Gift {
+                MailClass::System
+            } else {
+                MailClass::Player
+            };
+            let text = mail::message::render_as(&key, secs, &mail, class);
+            if !dry_run {
+                write_mail(&out_dir, &key, in_cur, flags, text.as_bytes()).map_err(io_err(&out_dir))?;
+                wrote = true;
+            }
+            report.tally.written(table, 1);
+            report.mails_converted += 1;
+        }
+        if wrote {
+            for sub in ["new", "cur"] {
+                sync_dir(&out_dir.join(sub)).map_err(io_err(&out_dir))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The mail files of one original mailbox: (path, whether in `cur/`), sorted.
+fn mail_files(dir: &Path) -> io::Result<Vec<(PathBuf, bool)>> {
+    let mut out = Vec::new();
+    for (sub, in_cur) in [("new", false), ("cur", true)] {
+        let entries = match fs::read_dir(dir.join(sub)) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            if !name.to_string_lossy().starts_with('.') && entry.path().is_file() {
+                out.push((entry.path(), in_cur));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A key of our form for a file whose name is not one: from the name's hash, so a
+/// second run finds it again.
+fn derived_key(file_name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(file_name.as_bytes());
+    let n = |i: usize| u32::from_be_bytes([d[i], d[i + 1], d[i + 2], d[i + 3]]);
+    format!("{}.M{}P0Q{}.migrated", n(0) % 2_000_000_000, n(4) % 1_000_000, n(8))
+}
+
+fn already_there(out_dir: &Path, key: &str) -> io::Result<bool> {
+    if out_dir.join("new").join(key).exists() {
+        return Ok(true);
+    }
+    match fs::read_dir(out_dir.join("cur")) {
+        Ok(entries) => {
+            for entry in entries {
+                let name = entry?.file_name();
+                if original_mail::split_file_name(&name.to_string_lossy()).0 == key {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes `tmp/<key>`, fsyncs it and renames it into `new/<key>` or `cur/<key>:2,<flags>`
+/// (the mail service's layout, docs/mail.md).
+fn write_mail(out_dir: &Path, key: &str, in_cur: bool, flags: &str, text: &[u8]) -> io::Result<()> {
+    for sub in ["tmp", "new", "cur"] {
+        fs::create_dir_all(out_dir.join(sub))?;
+    }
+    let tmp = out_dir.join("tmp").join(key);
+    {
+        let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        f.write_all(text)?;
+        f.sync_all()?;
+    }
+    let dest = if in_cur {
+        let mut flags: Vec<char> = flags.chars().filter(char::is_ascii_alphabetic).collect();
+        flags.sort_unstable();
+        flags.dedup();
+        let flags: String = flags.into_iter().collect();
+        out_dir.join("cur").join(format!("{key}:2,{flags}"))
+    } else {
+        out_dir.join("new").join(key)
+    };
+    fs::rename(&tmp, dest)
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    match fs::File::open(dir) {
+        Ok(f) => f.sync_all(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_names_are_checked_before_they_reach_sql() {
+        assert!(check_db_name("s0").is_ok());
+        assert!(check_db_name("user").is_ok());
+        for bad in ["", "s0`; DROP", "a.b", "a-b", &"x".repeat(65)] {
+            assert!(check_db_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn merges_come_from_the_originals_world_config() {
+        let config = serde_json::json!({"worlds": [
+            {"id": "s0", "merge": "s0"}, {"id": "s1", "merge": "s0"}, {"id": "s2"}
+        ]});
+        let m = merges_from_world_config(&config);
+        assert_eq!(m["s1"], "s0");
+        assert_eq!(m["s2"], "s2");
+    }
+
+    #[test]
+    fn derived_keys_are_keys_and_stable() {
+        let k = derived_key("weird name:2,S");
+        assert!(mail::names::check_key(&k).is_ok(), "{k}");
+        assert_eq!(k, derived_key("weird name:2,S"));
+        assert_ne!(k, derived_key("other"));
+    }
+
+    #[test]
+    fn today_is_a_date() {
+        assert!(map::sql_date(&today()).is_some());
+    }
+
+    #[test]
+    fn our_item_rules_come_from_the_game_config() {
+        let rules = Rules::from(&GameConfig::embedded());
+        assert!(rules.items.contains_key(&(GROUP_ITEM, 1)));
+        assert!(rules.items.contains_key(&(GROUP_WEAPON_SEGMENT, 301)));
+        assert!(!rules.items.contains_key(&(GROUP_ITEM, 99_999)));
+        assert!(rules.exp_table.len() > 10);
+        assert!(rules.max_energy > 0);
+    }
+}
