@@ -425,10 +425,11 @@ pub fn run(options: &Options) -> Result<Report, MigrateError> {
         &mut report.tally,
     )?;
     let mut accounts: HashSet<String> = HashSet::new();
+    let mut claimed = Claimed::default();
     let total = infos.len();
     for (n, info) in infos.into_iter().enumerate() {
         let uid = info.0.clone();
-        if migrate_account(&mut target, info, options.dry_run, &mut report)? {
+        if migrate_account(&mut target, info, &mut claimed, options.dry_run, &mut report)? {
             accounts.insert(uid);
         }
         if (n + 1) % 1000 == 0 || n + 1 == total {
@@ -483,10 +484,16 @@ pub fn run(options: &Options) -> Result<Report, MigrateError> {
     Ok(report)
 }
 
+/// Account names, emails, phone numbers and cids this run gave out (column, value) -> uid,
+/// so a dry run, whose rows are rolled back, finds the same duplicates as a run.
+#[derive(Default)]
+struct Claimed(HashMap<(&'static str, String), String>);
+
 /// One account in one transaction; `Ok(true)` when it is (or was already) with us.
 fn migrate_account(
     target: &mut mysql::PooledConn,
     info: InfoRow,
+    claimed: &mut Claimed,
     dry_run: bool,
     report: &mut Report,
 ) -> Result<bool, MigrateError> {
@@ -532,7 +539,11 @@ fn migrate_account(
     let mut unique = |column: &'static str, value: Option<String>| -> Result<Option<String>, MigrateError> {
         let Some(v) = value else { return Ok(None) };
         let sql = format!("SELECT unique_id FROM accounts WHERE {column} = ? AND unique_id <> ?");
-        let other: Option<String> = target.exec_first(sql, (&v, &uid)).map_err(target_err)?;
+        let mut other: Option<String> = target.exec_first(sql, (&v, &uid)).map_err(target_err)?;
+        if other.is_none() {
+            let holder = claimed.0.entry((column, v.clone())).or_insert_with(|| uid.clone());
+            other = Some(holder.clone()).filter(|h| *h != uid);
+        }
         if let Some(other) = other {
             tally.repair(
                 table,
@@ -957,7 +968,11 @@ fn player_rows(
                 "INSERT INTO check_ins (world, unique_id, day, reward) VALUES (?, ?, ?, ?)",
                 Params::from((world, uid, day, reward.unwrap_or(1).clamp(0, 1))),
             ),
-            None => tally.skip("check_in", row.to_string(), format!("unreadable date {date:?}")),
+            None => tally.skip(
+                "check_in",
+                row.to_string(),
+                format!("unreadable date {:?}", date.unwrap_or_default()),
+            ),
         }
     }
     for (aid, value, reward) in h.achievements {

@@ -1,0 +1,379 @@
+//! lukseun-migrate against a real MariaDB: the generated source (the original's tables in
+//! databases `user` and `s0`, s1 merged into s0) and our schema on one server, the
+//! original's Maildir and ours in temp directories; then, end to end, the migrated players
+//! through the gate of a whole running system.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use compat::{call_once, encode_request, status, World};
+use migrate::generator::{self, known};
+use migrate::{run, Action, Options, Report};
+use serde_json::{json, Value};
+
+/// Regular players of s0 in the generated source (a quarter as many come from s1).
+const PER_WORLD: usize = 200;
+
+/// A reader that may only SELECT: a migration that wrote to the source would fail.
+fn source_url(db: &testkit::MariaDb) -> String {
+    db.sql(
+        "CREATE USER IF NOT EXISTS 'reader'@'127.0.0.1' IDENTIFIED BY 'ro';
+         GRANT SELECT ON `user`.* TO 'reader'@'127.0.0.1';
+         GRANT SELECT ON `s0`.* TO 'reader'@'127.0.0.1';",
+    );
+    format!("mysql://reader:ro@127.0.0.1:{}/", db.port)
+}
+
+fn generate(db: &testkit::MariaDb, maildir: &Path) -> generator::Generated {
+    let mut conn = mysql::Conn::new(
+        mysql::Opts::from_url(&format!("mysql://root@127.0.0.1:{}/", db.port)).unwrap(),
+    )
+    .unwrap();
+    generator::create_schema(&mut conn).expect("source schema");
+    let started = Instant::now();
+    let generated = generator::fill(&mut conn, PER_WORLD, maildir).expect("fill the source");
+    eprintln!(
+        "generator: {} accounts, {} players, {} rows in {} tables, {} mail files ({:.1} s)",
+        generated.accounts,
+        generated.players,
+        generated.total_rows(),
+        generated.rows.len(),
+        generated.mails,
+        started.elapsed().as_secs_f64()
+    );
+    for (table, n) in &generated.rows {
+        eprintln!("  {table:<14} {n:>6}");
+    }
+    generated
+}
+
+fn options(db: &testkit::MariaDb, target_url: &str, from: &Path, to: &Path) -> Options {
+    let mut o = Options::new(&source_url(db), target_url, &["s0", "s1"]);
+    o.merges = [("s0", "s0"), ("s1", "s0")]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .into();
+    o.source_maildir = Some(from.to_path_buf());
+    o.target_maildir = Some(to.to_path_buf());
+    o
+}
+
+fn count(db: &testkit::MariaDb, sql: &str) -> i64 {
+    db.sql(sql).trim().parse().unwrap_or_else(|_| panic!("{sql}"))
+}
+
+fn mail_files(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn has_problem(report: &Report, table: &str, action: Action, why: &str) -> bool {
+    report
+        .tally
+        .problems
+        .iter()
+        .any(|p| p.table == table && p.action == action && p.why.contains(why))
+}
+
+fn written(report: &Report) -> BTreeMap<&'static str, u64> {
+    report
+        .tally
+        .tables
+        .iter()
+        .map(|(t, c)| (*t, c.written))
+        .collect()
+}
+
+#[test]
+fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
+    let db = testkit::MariaDb::start();
+    let from = testkit::TempDir::new("orig-mail");
+    let to = testkit::TempDir::new("our-mail");
+    let generated = generate(&db, from.path());
+    let target = db.url();
+
+    // Our target before the switch: a player already holds a name a source player has,
+    // and a weapon row that collides with one of player1's (its transaction must fail).
+    let ours = worker::db::Db::open(&target, 1).unwrap();
+    worker::db::migrate(&ours).unwrap();
+    db.sql(&format!(
+        "INSERT INTO lukseun.accounts (unique_id) VALUES ('ours-1');
+         INSERT INTO lukseun.players (world, unique_id, gn) VALUES ('s0', 'ours-1', '{}');",
+        known::TAKEN_GN
+    ));
+    let player1: String = db
+        .sql("SELECT uid FROM s0.player WHERE gn = 'player1'")
+        .trim()
+        .to_string();
+    let wid = db.sql(&format!(
+        "SELECT wid FROM s0.weapon WHERE uid = '{player1}' AND star > 0"
+    ));
+    db.sql(&format!(
+        "INSERT INTO lukseun.weapons (world, unique_id, weapon_id) VALUES ('s0', '{player1}', {})",
+        wid.trim()
+    ));
+
+    // Dry run: everything reported, nothing written.
+    let mut dry = options(&db, &target, from.path(), to.path());
+    dry.dry_run = true;
+    let dry_report = run(&dry).expect("dry run");
+    eprintln!("{dry_report}");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM lukseun.players"), 1);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM lukseun.migrate_done"), 0);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM lukseun.accounts"), 1);
+    assert!(mail_files(to.path()).is_empty(), "a dry run writes no mail");
+
+    // The run.
+    let report = run(&options(&db, &target, from.path(), to.path())).expect("run");
+    eprintln!("{report}");
+    eprintln!(
+        "migration: {} source rows in {:.2} s, {:.0} rows/s; {} players, {} mails",
+        report.tally.tables.values().map(|c| c.read).sum::<u64>(),
+        report.elapsed.as_secs_f64(),
+        report.rows_per_second(),
+        report.players_migrated,
+        report.mails_converted
+    );
+    assert_eq!(
+        written(&dry_report),
+        written(&report),
+        "the dry run reports what the run writes"
+    );
+    assert_eq!(report.counts("info").read, generated.accounts);
+    assert_eq!(report.counts("player").read, generated.players);
+    // Accounts: all but the one whose uid is too long.
+    assert_eq!(report.accounts_migrated, generated.accounts - 1);
+    // Players: all but the long uid, the one without account, the second player of an
+    // account in the merged world, and player1 (its weapon collided).
+    assert_eq!(report.players_migrated, generated.players - 4);
+    assert_eq!(report.families_migrated, 4);
+
+    // Every bad row is reported with its rule.
+    for (table, action, why) in [
+        ("info", Action::Skipped, "over 64 characters"),
+        ("info", Action::Repaired, "password hash or salt missing"),
+        ("info", Action::Repaired, "email \"old@example.com\" is also account"),
+        ("player", Action::Skipped, "no account"),
+        ("player", Action::Skipped, "has a player in this world already"),
+        ("player", Action::Skipped, "not written: "),
+        ("player", Action::Repaired, "game name taken or unfit"),
+        ("item", Action::Skipped, "unknown item 3:99999"),
+        ("item", Action::Repaired, "3:10 quantity 5000 over its max: 999"),
+        ("item", Action::Skipped, "row of no player"),
+        ("weapon", Action::Skipped, "unknown weapon 999"),
+        ("weaponpassive", Action::Skipped, "weapon 310, not owned"),
+        ("check_in", Action::Skipped, "unreadable date \"yesterday\""),
+        ("familyrole", Action::Skipped, "member of no family"),
+        ("familyrole", Action::Skipped, "row of no player"),
+        ("familyrole", Action::Skipped, "second family"),
+        ("friend", Action::Skipped, "is no player"),
+        ("familyhistory", Action::Skipped, "unreadable date"),
+        ("mail", Action::Skipped, "subj has broken percent-encoding"),
+        ("mail", Action::Skipped, "no type header"),
+        ("mail", Action::Skipped, "type must be an integer"),
+        ("mail", Action::Skipped, "mailbox of no migrated player"),
+        ("mail", Action::Repaired, "empty sender"),
+    ] {
+        assert!(
+            has_problem(&report, table, action, why),
+            "{table} {action:?} {why:?} not in\n{report}"
+        );
+    }
+
+    // player1 is not half there: none of its rows but the colliding one we made.
+    for table in ["players", "items", "roles", "family_members", "friends", "skills"] {
+        assert_eq!(
+            count(&db, &format!("SELECT COUNT(*) FROM lukseun.{table} WHERE unique_id = '{player1}'")),
+            0,
+            "{table} of the failed player"
+        );
+    }
+
+    // What the known players hold.
+    let row = |sql: &str| db.sql(sql).trim().to_string();
+    assert_eq!(
+        row(&format!(
+            "SELECT CONCAT(grp, ':', item_id, ':', qty) FROM lukseun.items \
+             WHERE unique_id = '{}' AND grp = 3 AND item_id = 1",
+            known::GUEST_UID
+        )),
+        format!("3:1:{}", known::GUEST_COINS)
+    );
+    assert_eq!(
+        row(&format!("SELECT password FROM lukseun.accounts WHERE unique_id = '{}'", known::ACCOUNT_UID)),
+        format!("orig-scrypt${}${}", known::SALT, known::HASH)
+    );
+    assert_eq!(
+        row(&format!("SELECT email FROM lukseun.accounts WHERE unique_id = '{}'", known::ACCOUNT_UID)),
+        "old@example.com"
+    );
+    assert_eq!(
+        row(&format!(
+            "SELECT CONCAT(f.name, '/', m.role) FROM lukseun.family_members m JOIN lukseun.families f \
+             USING (world, fid) WHERE m.unique_id = '{}'",
+            known::GUEST_UID
+        )),
+        format!("{}/10", known::FAMILY)
+    );
+    // Merged players carry their account's uid; the renamed name stays.
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM lukseun.players WHERE gn LIKE '%\\_s1' AND unique_id NOT LIKE '%\\_s1'"),
+        (PER_WORLD / 4) as i64
+    );
+    assert_eq!(
+        count(&db, &format!("SELECT COUNT(*) FROM lukseun.players WHERE gn = '{}'", known::MERGED_GN)),
+        0
+    );
+    let mails = mail_files(to.path());
+    assert_eq!(mails.len() as u64, report.mails_converted);
+    let guest_mail: Vec<&String> = mails
+        .iter()
+        .filter(|m| m.starts_with(&format!("s0/{}/", known::GUEST_UID)))
+        .collect();
+    assert_eq!(guest_mail.len(), 2, "{guest_mail:?}");
+    assert!(guest_mail.iter().any(|m| m.contains("/cur/") && m.ends_with(":2,S")));
+    assert!(guest_mail.iter().any(|m| m.contains("/new/")));
+
+    // Again: nothing changes.
+    let before = db.sql("CHECKSUM TABLE lukseun.players, lukseun.items, lukseun.accounts, lukseun.friends");
+    let again = run(&options(&db, &target, from.path(), to.path())).expect("second run");
+    assert!(written(&again).values().all(|&n| n == 0), "{again}");
+    assert_eq!(
+        again.done_before,
+        report.accounts_migrated + report.families_migrated + report.players_migrated
+    );
+    assert_eq!(again.mails_done_before, report.mails_converted);
+    assert_eq!(db.sql("CHECKSUM TABLE lukseun.players, lukseun.items, lukseun.accounts, lukseun.friends"), before);
+    assert_eq!(mail_files(to.path()), mails);
+
+    // Resume: the collision gone, and one player and one mail as if the run had stopped
+    // before them, a third run writes exactly those.
+    db.sql(&format!("DELETE FROM lukseun.weapons WHERE unique_id = '{player1}'"));
+    let guest = known::GUEST_UID;
+    db.sql(&format!(
+        "DELETE FROM lukseun.migrate_done WHERE id = '{guest}' AND what = 'player';
+         DELETE FROM lukseun.players WHERE unique_id = '{guest}';
+         DELETE FROM lukseun.items WHERE unique_id = '{guest}';
+         DELETE FROM lukseun.family_members WHERE unique_id = '{guest}';
+         DELETE FROM lukseun.friends WHERE unique_id = '{guest}';"
+    ));
+    for table in ["weapons", "weapon_passives", "roles", "role_passives", "skills", "armors",
+        "sciences", "elements", "stages", "check_ins", "achievements", "energy", "vip"] {
+        db.sql(&format!("DELETE FROM lukseun.{table} WHERE unique_id = '{guest}'"));
+    }
+    std::fs::remove_file(to.path().join(guest_mail[0])).unwrap();
+    let resumed = run(&options(&db, &target, from.path(), to.path())).expect("resumed run");
+    assert_eq!(resumed.players_migrated, 2, "{resumed}");
+    assert_eq!(resumed.mails_converted, 1);
+    assert_eq!(mail_files(to.path()), mails);
+    assert_eq!(
+        count(&db, &format!("SELECT COUNT(*) FROM lukseun.players WHERE unique_id IN ('{guest}', '{player1}')")),
+        2
+    );
+}
+
+fn call(gate: std::net::SocketAddr, function: &str, data: Value, transcript: &mut Vec<String>) -> Value {
+    let line = encode_request(World::Id("s0"), function, &data);
+    let answer = call_once(gate, &line);
+    transcript.push(format!("> {line}\n< {answer}"));
+    answer
+}
+
+#[test]
+fn migrated_players_log_in_and_answer_as_before_through_the_gate() {
+    let stack = teststack::Stack::start();
+    let from = testkit::TempDir::new("orig-mail");
+    generate(&stack.db, from.path());
+    let report = run(&options(
+        &stack.db,
+        &stack.db.url(),
+        from.path(),
+        stack.mail_dir.path(),
+    ))
+    .expect("migrate into the running system");
+    assert!(report.players_migrated > PER_WORLD as u64);
+    let gate = stack.gate_addr();
+    let mut t = Vec::new();
+
+    // The guest: its device id logs in to its account (0: known, not new).
+    let login = call(gate, "login_unique", json!({"unique_id": known::GUEST_UID}), &mut t);
+    assert_eq!(status(&login), 0, "{login}");
+    let token = login["data"]["token"].as_str().unwrap().to_string();
+    let enter = call(gate, "enter_world", json!({"token": token}), &mut t);
+    let session = enter["data"]["session"].as_str().unwrap_or_else(|| panic!("{enter}")).to_string();
+    let info = call(gate, "get_info_player", json!({"token": session}), &mut t);
+    assert_eq!(status(&info), 0, "{info}");
+    assert_eq!(info["data"]["gn"], known::GUEST_GN);
+    assert_eq!(info["data"]["fn"], known::FAMILY);
+    let items = call(gate, "get_all_resource", json!({"token": session}), &mut t);
+    let held: Vec<(i64, i64)> = items["data"]["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{items}"))
+        .iter()
+        .map(|i| (i["iid"].as_i64().unwrap(), i["value"].as_i64().unwrap()))
+        .collect();
+    assert!(held.contains(&(1, known::GUEST_COINS)), "{items}");
+    assert!(held.contains(&(5, known::GUEST_DIAMONDS)), "{items}");
+    let weapons = call(gate, "get_all_weapon", json!({"token": session}), &mut t);
+    assert_eq!(status(&weapons), 0, "{weapons}");
+    let family = call(gate, "get_all_family", json!({"token": session}), &mut t);
+    assert_eq!(family["data"]["name"], known::FAMILY, "{family}");
+    let members = family["data"]["members"].as_array().unwrap_or_else(|| panic!("{family}"));
+    assert!(members.iter().any(|m| m["gn"] == known::ACCOUNT_GN), "{family}");
+    let friends = call(gate, "get_all_friend", json!({"token": session}), &mut t);
+    assert!(
+        friends["data"]["friends"].as_array().unwrap().iter().any(|f| f["gn"] == known::ACCOUNT_GN),
+        "{friends}"
+    );
+    let mail = call(gate, "get_all_mail", json!({"token": session}), &mut t);
+    let list = mail["data"]["mail"].as_array().unwrap_or_else(|| panic!("{mail}"));
+    let simple = list.iter().find(|m| m["subj"] == known::MAIL_SUBJECT).unwrap_or_else(|| panic!("{mail}"));
+    assert_eq!(simple["body"], known::MAIL_BODY);
+    assert_eq!(simple["from"], known::ACCOUNT_GN);
+    let gift = list.iter().find(|m| m["subj"] == known::GIFT_SUBJECT).unwrap_or_else(|| panic!("{mail}"));
+    assert_eq!(gift["read"], json!(1), "{gift}");
+
+    // The account: its old password, then again (now against our hash).
+    for _ in 0..2 {
+        let login = call(
+            gate,
+            "login",
+            json!({"identifier": "account", "value": known::ACCOUNT, "password": known::PASSWORD}),
+            &mut t,
+        );
+        assert_eq!(status(&login), 0, "{login}");
+        assert_eq!(login["data"]["unique_id"], known::ACCOUNT_UID);
+    }
+    let stored = stack.db.sql(&format!(
+        "SELECT password FROM lukseun.accounts WHERE unique_id = '{}'",
+        known::ACCOUNT_UID
+    ));
+    assert!(stored.starts_with("pbkdf2-sha256$"), "re-hashed: {stored}");
+    let wrong = call(
+        gate,
+        "login",
+        json!({"identifier": "email", "value": known::EMAIL, "password": "secret124"}),
+        &mut t,
+    );
+    assert_eq!(status(&wrong), 1, "{wrong}");
+    let by_email = call(
+        gate,
+        "login",
+        json!({"identifier": "email", "value": known::EMAIL, "password": known::PASSWORD}),
+        &mut t,
+    );
+    assert_eq!(status(&by_email), 0, "{by_email}");
+    eprintln!("transcript of migrated players:\n{}", t.join("\n"));
+}
