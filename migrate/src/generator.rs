@@ -46,6 +46,9 @@ pub mod known {
     pub const MAIL_SUBJECT: &str = "你好 'friend' \"100%\" \\o/ 🎁";
     pub const MAIL_BODY: &str = "line one\nline two: ½ € 😀";
     pub const GIFT_SUBJECT: &str = "SYSTEM_REWARD";
+    /// An unread gift (not accepted in the original) of 100 coins.
+    pub const UNREAD_GIFT_SUBJECT: &str = "未领取的礼物";
+    pub const UNREAD_GIFT_COINS: i64 = 100;
     /// A player of the merged world whose account also has a player in s0.
     pub const MERGED_GN: &str = "merged_s1";
     /// A player already in our target before the migration holds this name; the source
@@ -232,7 +235,13 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
         body: known::MAIL_BODY.into(),
         items: vec![],
     };
+    let unread_gift = OriginalMail {
+        subj: known::UNREAD_GIFT_SUBJECT.into(),
+        items: vec![format!("3:1:{}", known::UNREAD_GIFT_COINS)],
+        ..gift.clone()
+    };
     mails.push((WORLD_DB.into(), known::GUEST_UID.into(), gift, true, "S"));
+    mails.push((WORLD_DB.into(), known::GUEST_UID.into(), unread_gift, true, ""));
     mails.push((WORLD_DB.into(), known::GUEST_UID.into(), simple, false, ""));
 
     // Regular players of s0 and of the merged s1.

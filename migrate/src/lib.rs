@@ -62,6 +62,9 @@ pub struct Options {
     pub source_maildir: Option<PathBuf>,
     /// Our mail service's store (`<root>/<world>/<uid>/`).
     pub target_maildir: Option<PathBuf>,
+    /// Our auth service: an unread gift mail gets its acceptance nonce there (the
+    /// original's nonces are not carried over). `None`: gifts come over as mail only.
+    pub auth_url: Option<String>,
     /// Map, check and report everything; write nothing (transactions are rolled back).
     pub dry_run: bool,
     /// The original's world ids (database names) to import.
@@ -81,6 +84,7 @@ impl Options {
             target_url: target_url.into(),
             source_maildir: None,
             target_maildir: None,
+            auth_url: None,
             dry_run: false,
             worlds: worlds.iter().map(|w| w.to_string()).collect(),
             merges: BTreeMap::new(),
@@ -469,7 +473,7 @@ pub fn run(options: &Options) -> Result<Report, MigrateError> {
                     db,
                     merged_from,
                     &players,
-                    options.dry_run,
+                    options,
                     &mut report,
                 )?;
             }
@@ -1066,10 +1070,11 @@ fn migrate_mail(
     db: &str,
     merged_from: &[String],
     players: &HashSet<String>,
-    dry_run: bool,
+    options: &Options,
     report: &mut Report,
 ) -> Result<(), MigrateError> {
     let table = "mail";
+    let dry_run = options.dry_run;
     let io_err = |p: &Path| {
         let p = p.to_path_buf();
         move |e| MigrateError::Maildir(p, e)
@@ -1164,6 +1169,16 @@ fn migrate_mail(
             } else {
                 MailClass::Player
             };
+            // An unread gift was not accepted in the original (accepting marks it read):
+            // it gets its acceptance with us before the mail is written, so a crash in
+            // between leaves a nonce that the next run finds registered.
+            let unread = !(in_cur && flags.contains('S'));
+            if mail.kind == MailType::Gift && unread {
+                match gift_acceptance(options, db, &uid, &key, &mail.items) {
+                    Ok(()) => report.tally.written("gift_nonce", 1),
+                    Err(why) => report.tally.repair(table, shown.clone(), why),
+                }
+            }
             let text = mail::message::render_as(&key, secs, &mail, class);
             if !dry_run {
                 write_mail(&out_dir, &key, in_cur, flags, text.as_bytes()).map_err(io_err(&out_dir))?;
@@ -1179,6 +1194,31 @@ fn migrate_mail(
         }
     }
     Ok(())
+}
+
+/// Registers the acceptance of an unread gift (not in a dry run); why not, if it cannot.
+fn gift_acceptance(
+    options: &Options,
+    world: &str,
+    uid: &str,
+    key: &str,
+    items: &[String],
+) -> Result<(), String> {
+    use worker::modules::item::Item;
+    let items: Vec<Item> = items
+        .iter()
+        .map(|i| Item::parse(i))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("unread gift carried as mail only: {e}"))?;
+    let Some(auth) = &options.auth_url else {
+        return Err("unread gift carried as mail only: no --auth-url".into());
+    };
+    if options.dry_run {
+        return Ok(());
+    }
+    worker::modules::mail::request::register_imported_gift(auth, key, world, uid, &items)
+        .map(|_| ())
+        .map_err(|e| format!("unread gift carried as mail only: {e}"))
 }
 
 /// The mail files of one original mailbox: (path, whether in `cur/`), sorted.

@@ -35,6 +35,11 @@ pub const SPEC: Spec = Spec {
             "",
             "our mail service's store (its --root); required with --source-maildir",
         ),
+        Opt::value(
+            "auth-url",
+            "",
+            "our auth service (http://host:port): unread gift mails get their acceptance there (empty: carried as mail only)",
+        ),
         Opt::switch(
             "dry-run",
             "map, check and report everything, write nothing (our schema is created if missing)",
@@ -75,6 +80,7 @@ pub fn options(config: &Config) -> Result<Options, String> {
         target_url: config.get("target-url").to_string(),
         source_maildir,
         target_maildir,
+        auth_url: Some(config.get("auth-url")).filter(|u| !u.is_empty()).map(str::to_string),
         dry_run: config.switch("dry-run"),
         worlds,
         merges,

@@ -185,6 +185,7 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
         ("mail", Action::Skipped, "type must be an integer"),
         ("mail", Action::Skipped, "mailbox of no migrated player"),
         ("mail", Action::Repaired, "empty sender"),
+        ("mail", Action::Repaired, "unread gift carried as mail only: no --auth-url"),
     ] {
         assert!(
             has_problem(&report, table, action, why),
@@ -242,7 +243,7 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
         .iter()
         .filter(|m| m.starts_with(&format!("s0/{}/", known::GUEST_UID)))
         .collect();
-    assert_eq!(guest_mail.len(), 2, "{guest_mail:?}");
+    assert_eq!(guest_mail.len(), 3, "{guest_mail:?}");
     assert!(guest_mail.iter().any(|m| m.contains("/cur/") && m.ends_with(":2,S")));
     assert!(guest_mail.iter().any(|m| m.contains("/new/")));
 
@@ -287,8 +288,25 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
 fn call(gate: std::net::SocketAddr, function: &str, data: Value, transcript: &mut Vec<String>) -> Value {
     let line = encode_request(World::Id("s0"), function, &data);
     let answer = call_once(gate, &line);
-    transcript.push(format!("> {line}\n< {answer}"));
+    transcript.push(format!("> {}\n< {}", short_tokens(&line), short_tokens(&answer.to_string())));
     answer
+}
+
+/// The transcript with each JWT cut to its first 10 characters.
+fn short_tokens(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("eyJ") {
+        out.push_str(&rest[..at]);
+        let token_len = rest[at..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+            .unwrap_or(rest.len() - at);
+        out.push_str(&rest[at..at + token_len.min(10)]);
+        out.push('…');
+        rest = &rest[at + token_len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[test]
@@ -296,13 +314,11 @@ fn migrated_players_log_in_and_answer_as_before_through_the_gate() {
     let stack = teststack::Stack::start();
     let from = testkit::TempDir::new("orig-mail");
     generate(&stack.db, from.path());
-    let report = run(&options(
-        &stack.db,
-        &stack.db.url(),
-        from.path(),
-        stack.mail_dir.path(),
-    ))
-    .expect("migrate into the running system");
+    let mut o = options(&stack.db, &stack.db.url(), from.path(), stack.mail_dir.path());
+    o.auth_url = Some(format!("http://{}", stack.auth.as_ref().unwrap().addr()));
+    let report = run(&o).expect("migrate into the running system");
+    eprintln!("{report}");
+    assert!(report.counts("gift_nonce").written > 0, "{report}");
     assert!(report.players_migrated > PER_WORLD as u64);
     let gate = stack.gate_addr();
     let mut t = Vec::new();
@@ -344,6 +360,22 @@ fn migrated_players_log_in_and_answer_as_before_through_the_gate() {
     assert_eq!(simple["from"], known::ACCOUNT_GN);
     let gift = list.iter().find(|m| m["subj"] == known::GIFT_SUBJECT).unwrap_or_else(|| panic!("{mail}"));
     assert_eq!(gift["read"], json!(1), "{gift}");
+    // The unread gift is accepted once; the read one was accepted in the original.
+    let unread = list
+        .iter()
+        .find(|m| m["subj"] == known::UNREAD_GIFT_SUBJECT)
+        .unwrap_or_else(|| panic!("{mail}"));
+    assert_eq!(unread["read"], json!(0), "{unread}");
+    let (unread_key, read_key) = (unread["key"].clone(), gift["key"].clone());
+    let accepted = call(gate, "accept_gifts", json!({"token": session, "gift": [unread_key]}), &mut t);
+    assert_eq!(status(&accepted), 0, "{accepted}");
+    let items = call(gate, "get_all_resource", json!({"token": session}), &mut t);
+    let coins = items["data"]["items"].as_array().unwrap().iter().find(|i| i["iid"] == 1).unwrap()["value"].clone();
+    assert_eq!(coins, json!(known::GUEST_COINS + known::UNREAD_GIFT_COINS), "{items}");
+    let again = call(gate, "accept_gifts", json!({"token": session, "gift": [unread_key, read_key]}), &mut t);
+    let items = call(gate, "get_all_resource", json!({"token": session}), &mut t);
+    let coins_after = items["data"]["items"].as_array().unwrap().iter().find(|i| i["iid"] == 1).unwrap()["value"].clone();
+    assert_eq!(coins_after, coins, "nothing accepted twice: {again}");
 
     // The account: its old password, then again (now against our hash).
     for _ in 0..2 {
