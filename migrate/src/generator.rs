@@ -337,6 +337,7 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
     w.row("weapon", "uid, wid, star, level, skillpoint, segment", vec![v(odd), v(999), v(1), v(1), v(0), v(0)]);
     w.row("weaponpassive", "uid, wid, pid, level", vec![v(odd), v(310), v(1), v(2)]);
     w.row("check_in", "uid, date, reward", vec![v(odd), v("yesterday"), v(1)]);
+    w.row("factory", "uid, fid, level, workers, storage", vec![v(odd), v(2), v(1), v(9), v(0)]);
     let two = "lukseunTWOFAM";
     account(&mut w, two, "", "", "", "", "");
     player(&mut w, &mut rng, two, "two families", Some(families[1]), None);
@@ -415,6 +416,17 @@ fn player(w: &mut Writer, rng: &mut Rng, uid: &str, gn: &str, family: Option<&st
     w.row("elements", "uid, eid, val", vec![v(uid), v(1 + rng.below(6)), v(rng.below(10))]);
     w.row("stages", "uid, sid, stage", vec![v(uid), v(0), v(1 + rng.below(200))]);
     w.row("check_in", "uid, date, reward", vec![v(uid), v(format!("2020-11-{:02}", 1 + rng.below(28))), v(1)]);
+    // Factory: -1 holds the unassigned workers and the total, -2 the wishing pool.
+    let food_workers = rng.below(3);
+    for (fid, level, workers, storage) in [
+        (-1, 1, 1, 1 + food_workers + 1),
+        (-2, 1 + rng.below(3), 0, 0),
+        (0, 1 + rng.below(3), food_workers, rng.below(500)),
+        (1, 1, 0, rng.below(500)),
+        (3, 1, 0, rng.below(5)),
+    ] {
+        w.row("factory", "uid, fid, level, workers, storage", vec![v(uid), v(fid), v(level), v(workers), v(storage)]);
+    }
     w.row("achievement", "uid, aid, value, reward", vec![v(uid), v(1 + rng.below(20)), v(rng.below(50)), SqlValue::NULL]);
 }
 

@@ -192,6 +192,9 @@ struct Holdings {
     stages: Vec<(i64, i64)>,
     check_ins: Vec<(Option<String>, Option<i64>)>,
     achievements: Vec<(i64, Option<i64>, Option<i64>)>,
+    /// (fid, level, workers, storage); fid -1 holds (unassigned, total) in
+    /// (workers, storage), -2 is the wishing pool.
+    factory: Vec<(i64, i64, i64, i64)>,
     family_roles: Vec<(String, i64)>,
     friends: Vec<(String, String, String, i64)>,
 }
@@ -630,6 +633,8 @@ fn read_world(conn: &mut Conn, db: &str, tally: &mut Tally) -> Result<WorldSourc
     per_player(conn, &q("achievement", "uid, aid, value, reward"), "achievement", tally, &mut h,
         |r: &(String, i64, Option<i64>, Option<i64>)| &r.0,
         |h, (_, a, b, c)| h.achievements.push((a, b, c)))?;
+    per_player(conn, &q("factory", "uid, fid, level, workers, storage"), "factory", tally, &mut h,
+        |r: &(String, i64, i64, i64, i64)| &r.0, |h, (_, a, b, c, d)| h.factory.push((a, b, c, d)))?;
     per_player(conn, &q("familyrole", "uid, name, role"), "familyrole", tally, &mut h,
         |r: &(String, String, i64)| &r.0, |h, (_, a, b)| h.family_roles.push((a, b)))?;
     per_player(conn, &q("friend", "uid, fid, since, recover, isre"), "friend", tally, &mut h,
@@ -986,6 +991,7 @@ fn player_rows(
             Params::from((world, uid, aid, value.unwrap_or(0).max(0), reward.unwrap_or(0).max(0))),
         );
     }
+    factory_row(batch, tally, world, uid, row, &h.factory, now);
     // Family: the role row of the family `player.fid` names, else the first of a family
     // that exists; a `fid` without a role row joins as a basic member (the original's
     // trigger made that row whenever fid was set).
@@ -1042,6 +1048,79 @@ fn player_rows(
             Params::from((world, uid, ours(&friend), since, map::sql_date(&recover), isre.clamp(0, 1))),
         );
     }
+}
+
+/// The original's factory rows (one per factory, -1 the workers, -2 the wishing pool) as
+/// our one row. Production is counted from now: what was made since the original's last
+/// refresh is not (its timers are not carried over).
+fn factory_row(
+    batch: &mut Batch,
+    tally: &mut Tally,
+    world: &str,
+    uid: &str,
+    row: &str,
+    factory: &[(i64, i64, i64, i64)],
+    now: i64,
+) {
+    if factory.is_empty() {
+        return;
+    }
+    let of = |fid: i64| factory.iter().find(|f| f.0 == fid).copied();
+    let (mut workers, mut levels, mut storage) = ([0i64; 4], [1i64; 3], [0i64; 4]);
+    for (fid, level, w, store) in factory {
+        match *fid {
+            f @ 0..=3 => {
+                let f = f as usize;
+                workers[f] = (*w).max(0);
+                storage[f] = (*store).max(0);
+                if f < 3 {
+                    levels[f] = (*level).max(1);
+                }
+            }
+            -1 | -2 => {}
+            other => tally.skip("factory", row.to_string(), format!("unknown factory {other}")),
+        }
+    }
+    let assigned: i64 = workers.iter().sum();
+    let (unassigned, total) = of(-1).map_or((0, 0), |(_, _, w, s)| (w.max(0), s.max(0)));
+    // The original kept the total beside the unassigned count; a total below what is
+    // counted would leave negative free workers with us.
+    let total = if total < assigned + unassigned {
+        tally.repair(
+            "factory",
+            row.to_string(),
+            format!("total workers {total} below {assigned} assigned + {unassigned} free: raised"),
+        );
+        assigned + unassigned
+    } else {
+        total
+    };
+    let pool_level = of(-2).map_or(1, |(_, level, _, _)| level.max(1));
+    batch.add(
+        "factories",
+        "INSERT INTO factories (world, unique_id, workers, food_workers, iron_workers, \
+         crystal_workers, armor_workers, food_level, iron_level, crystal_level, pool_level, \
+         food, iron, crystal, armor, refreshed_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        Params::Positional(vec![
+            world.into(),
+            uid.into(),
+            total.into(),
+            workers[0].into(),
+            workers[1].into(),
+            workers[2].into(),
+            workers[3].into(),
+            levels[0].into(),
+            levels[1].into(),
+            levels[2].into(),
+            pool_level.into(),
+            storage[0].into(),
+            storage[1].into(),
+            storage[2].into(),
+            storage[3].into(),
+            now.into(),
+        ]),
+    );
 }
 
 /// Today (UTC) as `YYYY-MM-DD`.

@@ -175,6 +175,7 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
         ("weapon", Action::Skipped, "unknown weapon 999"),
         ("weaponpassive", Action::Skipped, "weapon 310, not owned"),
         ("check_in", Action::Skipped, "unreadable date \"yesterday\""),
+        ("factory", Action::Repaired, "total workers"),
         ("familyrole", Action::Skipped, "member of no family"),
         ("familyrole", Action::Skipped, "row of no player"),
         ("familyrole", Action::Skipped, "second family"),
@@ -271,7 +272,7 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
          DELETE FROM lukseun.friends WHERE unique_id = '{guest}';"
     ));
     for table in ["weapons", "weapon_passives", "roles", "role_passives", "skills", "armors",
-        "sciences", "elements", "stages", "check_ins", "achievements", "energy", "vip"] {
+        "sciences", "elements", "stages", "check_ins", "achievements", "energy", "vip", "factories"] {
         db.sql(&format!("DELETE FROM lukseun.{table} WHERE unique_id = '{guest}'"));
     }
     std::fs::remove_file(to.path().join(guest_mail[0])).unwrap();
@@ -344,6 +345,27 @@ fn migrated_players_log_in_and_answer_as_before_through_the_gate() {
     assert!(held.contains(&(5, known::GUEST_DIAMONDS)), "{items}");
     let weapons = call(gate, "get_all_weapon", json!({"token": session}), &mut t);
     assert_eq!(status(&weapons), 0, "{weapons}");
+    let source_weapon = stack.db.sql(&format!(
+        "SELECT CONCAT(wid, ':', star, ':', level) FROM s0.weapon WHERE uid = '{}' AND star > 0",
+        known::GUEST_UID
+    ));
+    let shown: Vec<String> = weapons["data"]["weapons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| format!("{}:{}:{}", w["wid"], w["star"], w["level"]))
+        .collect();
+    assert!(shown.contains(&source_weapon.trim().to_string()), "{source_weapon} in {weapons}");
+    let factory = call(gate, "refresh_factory", json!({"token": session}), &mut t);
+    let total = stack.db.sql(&format!(
+        "SELECT storage FROM s0.factory WHERE uid = '{}' AND fid = -1",
+        known::GUEST_UID
+    ));
+    assert_eq!(
+        factory["data"]["worker"]["total"].to_string(),
+        total.trim(),
+        "{factory}"
+    );
     let family = call(gate, "get_all_family", json!({"token": session}), &mut t);
     assert_eq!(family["data"]["name"], known::FAMILY, "{family}");
     let members = family["data"]["members"].as_array().unwrap_or_else(|| panic!("{family}"));
