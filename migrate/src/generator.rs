@@ -169,7 +169,12 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
     let mut mails: Vec<(String, String, OriginalMail, bool, &str)> = Vec::new();
 
     // Families.
-    let families = [known::FAMILY, "Ｆａｍｉｌｙ２", "back\\slash \"fam\"", "solo"];
+    let families = [
+        known::FAMILY,
+        "Ｆａｍｉｌｙ２",
+        "back\\slash \"fam\"",
+        "solo",
+    ];
     for (i, name) in families.iter().enumerate() {
         w.row(
             "family",
@@ -196,10 +201,25 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
 
     // The known players.
     account(&mut w, known::GUEST_UID, "", "", "", "", "");
-    player(&mut w, &mut rng, known::GUEST_UID, known::GUEST_GN, Some(known::FAMILY), Some("3"));
-    w.row("familyrole", "uid, name, role", vec![v(known::GUEST_UID), v(known::FAMILY), v(10)]);
+    player(
+        &mut w,
+        &mut rng,
+        known::GUEST_UID,
+        known::GUEST_GN,
+        Some(known::FAMILY),
+        Some("3"),
+    );
+    w.row(
+        "familyrole",
+        "uid, name, role",
+        vec![v(known::GUEST_UID), v(known::FAMILY), v(10)],
+    );
     for (iid, value) in [(1, known::GUEST_COINS), (5, known::GUEST_DIAMONDS)] {
-        w.row("item", "uid, iid, value", vec![v(known::GUEST_UID), v(iid), v(value)]);
+        w.row(
+            "item",
+            "uid, iid, value",
+            vec![v(known::GUEST_UID), v(iid), v(value)],
+        );
     }
     account(
         &mut w,
@@ -210,9 +230,23 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
         known::EMAIL,
         "13800000000",
     );
-    player(&mut w, &mut rng, known::ACCOUNT_UID, known::ACCOUNT_GN, Some(known::FAMILY), None);
-    w.row("familyrole", "uid, name, role", vec![v(known::ACCOUNT_UID), v(known::FAMILY), v(0)]);
-    for (a, b) in [(known::GUEST_UID, known::ACCOUNT_UID), (known::ACCOUNT_UID, known::GUEST_UID)] {
+    player(
+        &mut w,
+        &mut rng,
+        known::ACCOUNT_UID,
+        known::ACCOUNT_GN,
+        Some(known::FAMILY),
+        None,
+    );
+    w.row(
+        "familyrole",
+        "uid, name, role",
+        vec![v(known::ACCOUNT_UID), v(known::FAMILY), v(0)],
+    );
+    for (a, b) in [
+        (known::GUEST_UID, known::ACCOUNT_UID),
+        (known::ACCOUNT_UID, known::GUEST_UID),
+    ] {
         w.row(
             "friend",
             "uid, fid, since, recover, isre",
@@ -241,20 +275,34 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
         ..gift.clone()
     };
     mails.push((WORLD_DB.into(), known::GUEST_UID.into(), gift, true, "S"));
-    mails.push((WORLD_DB.into(), known::GUEST_UID.into(), unread_gift, true, ""));
+    mails.push((
+        WORLD_DB.into(),
+        known::GUEST_UID.into(),
+        unread_gift,
+        true,
+        "",
+    ));
     mails.push((WORLD_DB.into(), known::GUEST_UID.into(), simple, false, ""));
 
     // Regular players of s0 and of the merged s1.
     let merged = per_world / 4;
     for n in 0..per_world + merged {
         let in_s1 = n >= per_world;
-        let base = format!("lukseun{}M{}P{}", 1_600_000_000 + n, n * 7 % 1_000_000, 100 + n % 50);
+        let base = format!(
+            "lukseun{}M{}P{}",
+            1_600_000_000 + n,
+            n * 7 % 1_000_000,
+            100 + n % 50
+        );
         let name = match n % 10 {
             0 => format!("{}{n}", ODD_NAMES[(n / 10) % ODD_NAMES.len()]),
             _ => format!("player{n}"),
         };
         let (uid, gn) = if in_s1 {
-            (format!("{base}_{MERGED_WORLD}"), format!("{name}_{MERGED_WORLD}"))
+            (
+                format!("{base}_{MERGED_WORLD}"),
+                format!("{name}_{MERGED_WORLD}"),
+            )
         } else {
             (base.clone(), name)
         };
@@ -264,7 +312,11 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
             (String::new(), String::new())
         };
         // Passwords of regular accounts: the known hash, so any may log in.
-        let (hash, salt) = if acct.is_empty() { ("", "") } else { (known::HASH, known::SALT) };
+        let (hash, salt) = if acct.is_empty() {
+            ("", "")
+        } else {
+            (known::HASH, known::SALT)
+        };
         account(&mut w, &base, &acct, hash, salt, &email, "");
         let family = match n % 5 {
             0 => Some(families[1]),
@@ -278,11 +330,24 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
         };
         player(&mut w, &mut rng, &uid, &gn, family, icon);
         if let Some(f) = family {
-            w.row("familyrole", "uid, name, role", vec![v(uid.as_str()), v(f), v(rng.below(3) * 4)]);
+            w.row(
+                "familyrole",
+                "uid, name, role",
+                vec![v(uid.as_str()), v(f), v(rng.below(3) * 4)],
+            );
         }
         if n > 0 && n % 2 == 0 {
-            let friend = format!("lukseun{}M{}P{}", 1_600_000_000 + n - 1, (n - 1) * 7 % 1_000_000, 100 + (n - 1) % 50);
-            let friend = if n - 1 >= per_world { format!("{friend}_{MERGED_WORLD}") } else { friend };
+            let friend = format!(
+                "lukseun{}M{}P{}",
+                1_600_000_000 + n - 1,
+                (n - 1) * 7 % 1_000_000,
+                100 + (n - 1) % 50
+            );
+            let friend = if n > per_world {
+                format!("{friend}_{MERGED_WORLD}")
+            } else {
+                friend
+            };
             let since = if n % 4 == 0 { "" } else { "2020-10-10" };
             w.row(
                 "friend",
@@ -297,10 +362,20 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
                 from: format!("sender {n} 🐉"),
                 subj: format!("subject {n} '\"\\%"),
                 body: format!("body {n}\n你好"),
-                items: if n % 2 == 1 { vec![format!("3:1:{}", n + 1)] } else { vec![] },
+                items: if n % 2 == 1 {
+                    vec![format!("3:1:{}", n + 1)]
+                } else {
+                    vec![]
+                },
             };
             let world = if in_s1 { MERGED_WORLD } else { WORLD_DB };
-            mails.push((world.into(), uid.clone(), mail, n % 6 == 0, if n % 6 == 0 { "S" } else { "" }));
+            mails.push((
+                world.into(),
+                uid.clone(),
+                mail,
+                n % 6 == 0,
+                if n % 6 == 0 { "S" } else { "" },
+            ));
         }
     }
 
@@ -309,7 +384,14 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
     let both = "lukseunBOTH1";
     account(&mut w, both, "", "", "", "", "");
     player(&mut w, &mut rng, both, "both_native", None, None);
-    player(&mut w, &mut rng, &format!("{both}_{MERGED_WORLD}"), known::MERGED_GN, None, None);
+    player(
+        &mut w,
+        &mut rng,
+        &format!("{both}_{MERGED_WORLD}"),
+        known::MERGED_GN,
+        None,
+        None,
+    );
     // Empty and over-long game names; a name taken in our target already.
     for (uid, gn) in [
         ("lukseunEMPTYGN", ""),
@@ -323,10 +405,25 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
     let long_uid = format!("lukseun{}", "L".repeat(70));
     account(&mut w, &long_uid, "", "", "", "", "");
     player(&mut w, &mut rng, &long_uid, "longuid", None, None);
-    player(&mut w, &mut rng, "lukseunNOACCOUNT", "noaccount", None, None);
+    player(
+        &mut w,
+        &mut rng,
+        "lukseunNOACCOUNT",
+        "noaccount",
+        None,
+        None,
+    );
     // A password without salt; an email another account has (case differs).
     account(&mut w, "lukseunNOSALT", "nosalt", known::HASH, "", "", "");
-    account(&mut w, "lukseunDUPMAIL", "dupmail", "", "", "old@example.com", "");
+    account(
+        &mut w,
+        "lukseunDUPMAIL",
+        "dupmail",
+        "",
+        "",
+        "old@example.com",
+        "",
+    );
     // Player odd rows: unknown item, a quantity over the max, unknown weapon, a passive of
     // a weapon not owned, a bad check-in date, a fid without role row, two families.
     let odd = "lukseunODD";
@@ -334,45 +431,125 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
     player(&mut w, &mut rng, odd, "odd 'one'", Some(families[3]), None);
     w.row("item", "uid, iid, value", vec![v(odd), v(99_999), v(5)]);
     w.row("item", "uid, iid, value", vec![v(odd), v(10), v(5_000)]);
-    w.row("weapon", "uid, wid, star, level, skillpoint, segment", vec![v(odd), v(999), v(1), v(1), v(0), v(0)]);
-    w.row("weaponpassive", "uid, wid, pid, level", vec![v(odd), v(310), v(1), v(2)]);
-    w.row("check_in", "uid, date, reward", vec![v(odd), v("yesterday"), v(1)]);
-    w.row("factory", "uid, fid, level, workers, storage", vec![v(odd), v(2), v(1), v(9), v(0)]);
+    w.row(
+        "weapon",
+        "uid, wid, star, level, skillpoint, segment",
+        vec![v(odd), v(999), v(1), v(1), v(0), v(0)],
+    );
+    w.row(
+        "weaponpassive",
+        "uid, wid, pid, level",
+        vec![v(odd), v(310), v(1), v(2)],
+    );
+    w.row(
+        "check_in",
+        "uid, date, reward",
+        vec![v(odd), v("yesterday"), v(1)],
+    );
+    w.row(
+        "factory",
+        "uid, fid, level, workers, storage",
+        vec![v(odd), v(2), v(1), v(9), v(0)],
+    );
     let two = "lukseunTWOFAM";
     account(&mut w, two, "", "", "", "", "");
-    player(&mut w, &mut rng, two, "two families", Some(families[1]), None);
-    w.row("familyrole", "uid, name, role", vec![v(two), v(families[1]), v(0)]);
-    w.row("familyrole", "uid, name, role", vec![v(two), v(families[2]), v(4)]);
+    player(
+        &mut w,
+        &mut rng,
+        two,
+        "two families",
+        Some(families[1]),
+        None,
+    );
+    w.row(
+        "familyrole",
+        "uid, name, role",
+        vec![v(two), v(families[1]), v(0)],
+    );
+    w.row(
+        "familyrole",
+        "uid, name, role",
+        vec![v(two), v(families[2]), v(4)],
+    );
     w.flush().map_err(sql)?;
 
     // Rows a restored dump may hold although the original's foreign keys forbid them.
-    w.conn.query_drop("SET SESSION foreign_key_checks = 0").map_err(sql)?;
-    w.row("familyrole", "uid, name, role", vec![v(odd), v("no such family"), v(0)]);
-    w.row("familyrole", "uid, name, role", vec![v("lukseunGHOST"), v(families[0]), v(0)]);
-    w.row("friend", "uid, fid, since, recover, isre", vec![v(odd), v("lukseunGHOST"), v("2020-01-01"), v(""), v(0)]);
-    w.row("item", "uid, iid, value", vec![v("lukseunGHOST"), v(1), v(1)]);
+    w.conn
+        .query_drop("SET SESSION foreign_key_checks = 0")
+        .map_err(sql)?;
+    w.row(
+        "familyrole",
+        "uid, name, role",
+        vec![v(odd), v("no such family"), v(0)],
+    );
+    w.row(
+        "familyrole",
+        "uid, name, role",
+        vec![v("lukseunGHOST"), v(families[0]), v(0)],
+    );
+    w.row(
+        "friend",
+        "uid, fid, since, recover, isre",
+        vec![v(odd), v("lukseunGHOST"), v("2020-01-01"), v(""), v(0)],
+    );
+    w.row(
+        "item",
+        "uid, iid, value",
+        vec![v("lukseunGHOST"), v(1), v(1)],
+    );
     w.flush().map_err(sql)?;
-    w.conn.query_drop("SET SESSION foreign_key_checks = 1").map_err(sql)?;
+    w.conn
+        .query_drop("SET SESSION foreign_key_checks = 1")
+        .map_err(sql)?;
 
     // Mail: the players' and the odd files.
     let mut count = 0u64;
     for (world, uid, mail, in_cur, flags) in &mails {
         count += 1;
-        let key = format!("{}.M{}P4242Q{count}.orighost", 1_606_700_000 + count, count * 13 % 1_000_000);
-        write_original_mail(maildir, world, uid, &key, *in_cur, flags, original_mail::render(mail, &key).as_bytes())?;
+        let key = format!(
+            "{}.M{}P4242Q{count}.orighost",
+            1_606_700_000 + count,
+            count * 13 % 1_000_000
+        );
+        write_original_mail(
+            maildir,
+            world,
+            uid,
+            &key,
+            *in_cur,
+            flags,
+            original_mail::render(mail, &key).as_bytes(),
+        )?;
     }
     let broken: [(&str, &[u8]); 4] = [
-        ("1606799001.M1P1Q1.orighost", b"type: 0\nfrom: a\nsubj: %E4%BD\n\nbody"),
+        (
+            "1606799001.M1P1Q1.orighost",
+            b"type: 0\nfrom: a\nsubj: %E4%BD\n\nbody",
+        ),
         ("1606799002.M1P1Q2.orighost", b"from: a\nsubj: b\n\nno type"),
-        ("1606799003.M1P1Q3.orighost", b"type: 7\nfrom: a\nsubj: b\n\nunknown type"),
-        ("not a key", b"type: 0\nfrom: \nsubj: odd%20name\n\nempty sender"),
+        (
+            "1606799003.M1P1Q3.orighost",
+            b"type: 7\nfrom: a\nsubj: b\n\nunknown type",
+        ),
+        (
+            "not a key",
+            b"type: 0\nfrom: \nsubj: odd%20name\n\nempty sender",
+        ),
     ];
     for (key, raw) in broken {
         count += 1;
         write_original_mail(maildir, WORLD_DB, odd, key, false, "", raw)?;
     }
     count += 1;
-    write_original_mail(maildir, WORLD_DB, "lukseunNOBODY", "1606799009.M1P1Q9.orighost", false, "", b"type: 0\nfrom: a\nsubj: b\n\nto nobody")?;
+    write_original_mail(
+        maildir,
+        WORLD_DB,
+        "lukseunNOBODY",
+        "1606799009.M1P1Q9.orighost",
+        false,
+        "",
+        b"type: 0\nfrom: a\nsubj: b\n\nto nobody",
+    )?;
 
     let mut out = std::mem::take(&mut w.out);
     out.accounts = out.rows.get("info").copied().unwrap_or(0);
@@ -381,41 +558,149 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
     Ok(out)
 }
 
-fn account(w: &mut Writer, uid: &str, acct: &str, hash: &str, salt: &str, email: &str, phone: &str) {
+fn account(
+    w: &mut Writer,
+    uid: &str,
+    acct: &str,
+    hash: &str,
+    salt: &str,
+    email: &str,
+    phone: &str,
+) {
     w.row(
         "info",
         "unique_id, cuid, password, account, email, phone_number, salt",
-        vec![v(uid), v(format!("{uid}#c")), v(hash), v(acct), v(email), v(phone), v(salt)],
+        vec![
+            v(uid),
+            v(format!("{uid}#c")),
+            v(hash),
+            v(acct),
+            v(email),
+            v(phone),
+            v(salt),
+        ],
     );
 }
 
 /// A player with a row in most per-player tables, values drawn from `rng`.
-fn player(w: &mut Writer, rng: &mut Rng, uid: &str, gn: &str, family: Option<&str>, icon: Option<&str>) {
+fn player(
+    w: &mut Writer,
+    rng: &mut Rng,
+    uid: &str,
+    gn: &str,
+    family: Option<&str>,
+    icon: Option<&str>,
+) {
     w.row(
         "player",
         "uid, gn, fid, icon, intro",
-        vec![v(uid), v(gn), family.map_or(SqlValue::NULL, v), icon.map_or(SqlValue::NULL, v), v("自我介绍 'hi' \\ 🙂")],
+        vec![
+            v(uid),
+            v(gn),
+            family.map_or(SqlValue::NULL, v),
+            icon.map_or(SqlValue::NULL, v),
+            v("自我介绍 'hi' \\ 🙂"),
+        ],
     );
     let exp = rng.below(50_000);
-    let energy = if rng.below(3) == 0 { SqlValue::NULL } else { v(rng.below(130)) };
-    w.row("progress", "uid, energy, exp, vipexp, rid, wid", vec![v(uid), energy, v(exp), v(rng.below(500)), v(402), v(301)]);
+    let energy = if rng.below(3) == 0 {
+        SqlValue::NULL
+    } else {
+        v(rng.below(130))
+    };
+    w.row(
+        "progress",
+        "uid, energy, exp, vipexp, rid, wid",
+        vec![v(uid), energy, v(exp), v(rng.below(500)), v(402), v(301)],
+    );
     // The known guest's coins and diamonds are set by the caller.
-    let drawn: &[i64] = if uid == known::GUEST_UID { &[9] } else { &[1, 5, 9] };
+    let drawn: &[i64] = if uid == known::GUEST_UID {
+        &[9]
+    } else {
+        &[1, 5, 9]
+    };
     for &iid in drawn {
-        w.row("item", "uid, iid, value", vec![v(uid), v(iid), v(rng.below(100_000))]);
+        w.row(
+            "item",
+            "uid, iid, value",
+            vec![v(uid), v(iid), v(rng.below(100_000))],
+        );
     }
     let wid = [301, 302, 303, 401][rng.below(4) as usize];
-    w.row("weapon", "uid, wid, star, level, skillpoint, segment", vec![v(uid), v(wid), v(1 + rng.below(3)), v(1 + rng.below(50)), v(rng.below(5)), v(rng.below(30))]);
-    w.row("weapon", "uid, wid, star, level, skillpoint, segment", vec![v(uid), v(310), v(0), v(1), v(0), v(rng.below(9))]);
-    w.row("weaponpassive", "uid, wid, pid, level", vec![v(uid), v(wid), v(1 + rng.below(4)), v(rng.below(5))]);
-    w.row("role", "uid, rid, star, level, skillpoint, segment", vec![v(uid), v(402), v(1), v(1 + rng.below(40)), v(0), v(rng.below(20))]);
-    w.row("rolepassive", "uid, rid, pid, level", vec![v(uid), v(402), v(101 + rng.below(10)), v(1)]);
-    w.row("skill", "uid, sid, level", vec![v(uid), v(1 + rng.below(30)), v(1 + rng.below(10))]);
-    w.row("armor", "uid, aid, level, quantity", vec![v(uid), v(1 + rng.below(4)), v(1 + rng.below(11)), v(rng.below(9))]);
-    w.row("sciences", "uid, ssa, level", vec![v(uid), v(65_536), v(1 + rng.below(5))]);
-    w.row("elements", "uid, eid, val", vec![v(uid), v(1 + rng.below(6)), v(rng.below(10))]);
-    w.row("stages", "uid, sid, stage", vec![v(uid), v(0), v(1 + rng.below(200))]);
-    w.row("check_in", "uid, date, reward", vec![v(uid), v(format!("2020-11-{:02}", 1 + rng.below(28))), v(1)]);
+    w.row(
+        "weapon",
+        "uid, wid, star, level, skillpoint, segment",
+        vec![
+            v(uid),
+            v(wid),
+            v(1 + rng.below(3)),
+            v(1 + rng.below(50)),
+            v(rng.below(5)),
+            v(rng.below(30)),
+        ],
+    );
+    w.row(
+        "weapon",
+        "uid, wid, star, level, skillpoint, segment",
+        vec![v(uid), v(310), v(0), v(1), v(0), v(rng.below(9))],
+    );
+    w.row(
+        "weaponpassive",
+        "uid, wid, pid, level",
+        vec![v(uid), v(wid), v(1 + rng.below(4)), v(rng.below(5))],
+    );
+    w.row(
+        "role",
+        "uid, rid, star, level, skillpoint, segment",
+        vec![
+            v(uid),
+            v(402),
+            v(1),
+            v(1 + rng.below(40)),
+            v(0),
+            v(rng.below(20)),
+        ],
+    );
+    w.row(
+        "rolepassive",
+        "uid, rid, pid, level",
+        vec![v(uid), v(402), v(101 + rng.below(10)), v(1)],
+    );
+    w.row(
+        "skill",
+        "uid, sid, level",
+        vec![v(uid), v(1 + rng.below(30)), v(1 + rng.below(10))],
+    );
+    w.row(
+        "armor",
+        "uid, aid, level, quantity",
+        vec![
+            v(uid),
+            v(1 + rng.below(4)),
+            v(1 + rng.below(11)),
+            v(rng.below(9)),
+        ],
+    );
+    w.row(
+        "sciences",
+        "uid, ssa, level",
+        vec![v(uid), v(65_536), v(1 + rng.below(5))],
+    );
+    w.row(
+        "elements",
+        "uid, eid, val",
+        vec![v(uid), v(1 + rng.below(6)), v(rng.below(10))],
+    );
+    w.row(
+        "stages",
+        "uid, sid, stage",
+        vec![v(uid), v(0), v(1 + rng.below(200))],
+    );
+    w.row(
+        "check_in",
+        "uid, date, reward",
+        vec![v(uid), v(format!("2020-11-{:02}", 1 + rng.below(28))), v(1)],
+    );
     // Factory: -1 holds the unassigned workers and the total, -2 the wishing pool.
     let food_workers = rng.below(3);
     for (fid, level, workers, storage) in [
@@ -425,9 +710,22 @@ fn player(w: &mut Writer, rng: &mut Rng, uid: &str, gn: &str, family: Option<&st
         (1, 1, 0, rng.below(500)),
         (3, 1, 0, rng.below(5)),
     ] {
-        w.row("factory", "uid, fid, level, workers, storage", vec![v(uid), v(fid), v(level), v(workers), v(storage)]);
+        w.row(
+            "factory",
+            "uid, fid, level, workers, storage",
+            vec![v(uid), v(fid), v(level), v(workers), v(storage)],
+        );
     }
-    w.row("achievement", "uid, aid, value, reward", vec![v(uid), v(1 + rng.below(20)), v(rng.below(50)), SqlValue::NULL]);
+    w.row(
+        "achievement",
+        "uid, aid, value, reward",
+        vec![
+            v(uid),
+            v(1 + rng.below(20)),
+            v(rng.below(50)),
+            SqlValue::NULL,
+        ],
+    );
 }
 
 /// One file of the original's store: `<root>/.<world>/.<uid>/{new,cur}/<key>[:2,<flags>]`.

@@ -173,8 +173,20 @@ type InfoRow = (
     Option<String>,
     Option<String>,
 );
-type PlayerRow = (String, String, Option<String>, Option<String>, Option<String>);
-type FamilyRow = (String, Option<i64>, Option<i64>, Option<String>, Option<String>);
+type PlayerRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+type FamilyRow = (
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
 
 /// One player's rows of every per-player table, as read.
 #[derive(Default)]
@@ -396,11 +408,13 @@ pub fn run(options: &Options) -> Result<Report, MigrateError> {
     let db = worker::db::Db::open(&options.target_url, 2)
         .map_err(|e| MigrateError::TargetSchema(e.to_string()))?;
     worker::db::migrate(&db).map_err(|e| MigrateError::TargetSchema(e.to_string()))?;
-    let mut target = db.conn().map_err(|e| MigrateError::TargetSchema(e.to_string()))?;
+    let mut target = db
+        .conn()
+        .map_err(|e| MigrateError::TargetSchema(e.to_string()))?;
     target.query_drop(LEDGER_DDL).map_err(target_err)?;
 
-    let opts = Opts::from_url(&options.source_url)
-        .map_err(|e| source_err(mysql::Error::UrlError(e)))?;
+    let opts =
+        Opts::from_url(&options.source_url).map_err(|e| source_err(mysql::Error::UrlError(e)))?;
     let mut source = Conn::new(opts).map_err(source_err)?;
     // Read-only and one snapshot for the whole run: every table as of one moment.
     source
@@ -436,7 +450,13 @@ pub fn run(options: &Options) -> Result<Report, MigrateError> {
     let total = infos.len();
     for (n, info) in infos.into_iter().enumerate() {
         let uid = info.0.clone();
-        if migrate_account(&mut target, info, &mut claimed, options.dry_run, &mut report)? {
+        if migrate_account(
+            &mut target,
+            info,
+            &mut claimed,
+            options.dry_run,
+            &mut report,
+        )? {
             accounts.insert(uid);
         }
         if (n + 1) % 1000 == 0 || n + 1 == total {
@@ -447,7 +467,11 @@ pub fn run(options: &Options) -> Result<Report, MigrateError> {
     // Worlds, grouped by the database that holds them after merges.
     let mut databases: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for world in &options.worlds {
-        let db = options.merges.get(world).cloned().unwrap_or_else(|| world.clone());
+        let db = options
+            .merges
+            .get(world)
+            .cloned()
+            .unwrap_or_else(|| world.clone());
         check_db_name(&db)?;
         let merged = databases.entry(db.clone()).or_default();
         if *world != db {
@@ -517,6 +541,32 @@ fn migrate_account(
         report.done_before += 1;
         return Ok(true);
     }
+    // The device logged in to us before the switch (a guest account made by
+    // `login_unique`): ours is kept, the player and its holdings still come.
+    let ours: Option<i64> = target
+        .exec_first("SELECT 1 FROM accounts WHERE unique_id = ?", (&uid,))
+        .map_err(target_err)?;
+    if ours.is_some() {
+        report.tally.repair(
+            table,
+            uid.clone(),
+            "account already with us: ours kept, its credentials not imported",
+        );
+        let batch = Batch::new();
+        return match batch.commit(
+            target,
+            ("", LEDGER_ACCOUNT, &uid),
+            dry_run,
+            Tally::default(),
+            &mut report.tally,
+        ) {
+            Ok(()) => Ok(true),
+            Err(why) => {
+                report.tally.skip(table, uid, format!("not written: {why}"));
+                Ok(false)
+            }
+        };
+    }
     let password = match map::original_password(
         password.as_deref().unwrap_or(""),
         salt.as_deref().unwrap_or(""),
@@ -533,22 +583,29 @@ fn migrate_account(
         .as_ref()
         .is_some_and(|a| a.chars().count() > map::MAX_ACCOUNT_CHARS)
     {
-        tally.repair(table, uid.clone(), "account name over 32 characters: dropped");
+        tally.repair(
+            table,
+            uid.clone(),
+            "account name over 32 characters: dropped",
+        );
         account = None;
     }
     use worker::modules::account::contact::Kind;
-    let email = map::blank_to_none(email)
-        .map(|e| Kind::Email.stored_form(&e).unwrap_or(e));
-    let phone = map::blank_to_none(phone)
-        .map(|p| Kind::Phone.stored_form(&p).unwrap_or(p));
+    let email = map::blank_to_none(email).map(|e| Kind::Email.stored_form(&e).unwrap_or(e));
+    let phone = map::blank_to_none(phone).map(|p| Kind::Phone.stored_form(&p).unwrap_or(p));
     let cid = map::blank_to_none(cuid).filter(|c| c.chars().count() <= map::MAX_CID_CHARS);
     // Our names, emails and phone numbers are unique; the original's were not (by key).
-    let mut unique = |column: &'static str, value: Option<String>| -> Result<Option<String>, MigrateError> {
+    let mut unique = |column: &'static str,
+                      value: Option<String>|
+     -> Result<Option<String>, MigrateError> {
         let Some(v) = value else { return Ok(None) };
         let sql = format!("SELECT unique_id FROM accounts WHERE {column} = ? AND unique_id <> ?");
         let mut other: Option<String> = target.exec_first(sql, (&v, &uid)).map_err(target_err)?;
         if other.is_none() {
-            let holder = claimed.0.entry((column, v.clone())).or_insert_with(|| uid.clone());
+            let holder = claimed
+                .0
+                .entry((column, v.clone()))
+                .or_insert_with(|| uid.clone());
             other = Some(holder.clone()).filter(|h| *h != uid);
         }
         if let Some(other) = other {
@@ -572,7 +629,13 @@ fn migrate_account(
          VALUES (?, ?, ?, ?, ?, ?)",
         Params::from((uid.clone(), account, email, phone, password, cid)),
     );
-    match batch.commit(target, ("", LEDGER_ACCOUNT, &uid), dry_run, tally, &mut report.tally) {
+    match batch.commit(
+        target,
+        ("", LEDGER_ACCOUNT, &uid),
+        dry_run,
+        tally,
+        &mut report.tally,
+    ) {
         Ok(()) => {
             report.accounts_migrated += 1;
             Ok(true)
@@ -604,42 +667,150 @@ fn read_world(conn: &mut Conn, db: &str, tally: &mut Tally) -> Result<WorldSourc
         .iter()
         .map(|p| (p.0.clone(), Holdings::default()))
         .collect();
-    per_player(conn, &q("progress", "uid, energy, exp, vipexp"), "progress", tally, &mut h,
+    per_player(
+        conn,
+        &q("progress", "uid, energy, exp, vipexp"),
+        "progress",
+        tally,
+        &mut h,
         |r: &(String, Option<i64>, Option<i64>, Option<i64>)| &r.0,
-        |h, (_, a, b, c)| h.progress = Some((a, b, c)))?;
-    per_player(conn, &q("item", "uid, iid, value"), "item", tally, &mut h,
-        |r: &(String, i64, i64)| &r.0, |h, (_, a, b)| h.items.push((a, b)))?;
-    per_player(conn, &q("weapon", "uid, wid, star, level, skillpoint, segment"), "weapon", tally, &mut h,
+        |h, (_, a, b, c)| h.progress = Some((a, b, c)),
+    )?;
+    per_player(
+        conn,
+        &q("item", "uid, iid, value"),
+        "item",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64)| &r.0,
+        |h, (_, a, b)| h.items.push((a, b)),
+    )?;
+    per_player(
+        conn,
+        &q("weapon", "uid, wid, star, level, skillpoint, segment"),
+        "weapon",
+        tally,
+        &mut h,
         |r: &(String, i64, i64, i64, i64, i64)| &r.0,
-        |h, (_, a, b, c, d, e)| h.weapons.push((a, b, c, d, e)))?;
-    per_player(conn, &q("weaponpassive", "uid, wid, pid, level"), "weaponpassive", tally, &mut h,
-        |r: &(String, i64, i64, i64)| &r.0, |h, (_, a, b, c)| h.weapon_passives.push((a, b, c)))?;
-    per_player(conn, &q("role", "uid, rid, star, level, segment"), "role", tally, &mut h,
-        |r: &(String, i64, i64, i64, i64)| &r.0, |h, (_, a, b, c, d)| h.roles.push((a, b, c, d)))?;
-    per_player(conn, &q("rolepassive", "uid, rid, pid, level"), "rolepassive", tally, &mut h,
-        |r: &(String, i64, i64, i64)| &r.0, |h, (_, a, b, c)| h.role_passives.push((a, b, c)))?;
-    per_player(conn, &q("skill", "uid, sid, level"), "skill", tally, &mut h,
-        |r: &(String, i64, i64)| &r.0, |h, (_, a, b)| h.skills.push((a, b)))?;
-    per_player(conn, &q("armor", "uid, aid, level, quantity"), "armor", tally, &mut h,
-        |r: &(String, i64, i64, Option<i64>)| &r.0, |h, (_, a, b, c)| h.armors.push((a, b, c)))?;
-    per_player(conn, &q("sciences", "uid, ssa, level"), "sciences", tally, &mut h,
-        |r: &(String, i64, i64)| &r.0, |h, (_, a, b)| h.sciences.push((a, b)))?;
-    per_player(conn, &q("elements", "uid, eid, val"), "elements", tally, &mut h,
-        |r: &(String, i64, i64)| &r.0, |h, (_, a, b)| h.elements.push((a, b)))?;
-    per_player(conn, &q("stages", "uid, sid, stage"), "stages", tally, &mut h,
-        |r: &(String, i64, i64)| &r.0, |h, (_, a, b)| h.stages.push((a, b)))?;
-    per_player(conn, &q("check_in", "uid, date, reward"), "check_in", tally, &mut h,
-        |r: &(String, Option<String>, Option<i64>)| &r.0, |h, (_, a, b)| h.check_ins.push((a, b)))?;
-    per_player(conn, &q("achievement", "uid, aid, value, reward"), "achievement", tally, &mut h,
+        |h, (_, a, b, c, d, e)| h.weapons.push((a, b, c, d, e)),
+    )?;
+    per_player(
+        conn,
+        &q("weaponpassive", "uid, wid, pid, level"),
+        "weaponpassive",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64, i64)| &r.0,
+        |h, (_, a, b, c)| h.weapon_passives.push((a, b, c)),
+    )?;
+    per_player(
+        conn,
+        &q("role", "uid, rid, star, level, segment"),
+        "role",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64, i64, i64)| &r.0,
+        |h, (_, a, b, c, d)| h.roles.push((a, b, c, d)),
+    )?;
+    per_player(
+        conn,
+        &q("rolepassive", "uid, rid, pid, level"),
+        "rolepassive",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64, i64)| &r.0,
+        |h, (_, a, b, c)| h.role_passives.push((a, b, c)),
+    )?;
+    per_player(
+        conn,
+        &q("skill", "uid, sid, level"),
+        "skill",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64)| &r.0,
+        |h, (_, a, b)| h.skills.push((a, b)),
+    )?;
+    per_player(
+        conn,
+        &q("armor", "uid, aid, level, quantity"),
+        "armor",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64, Option<i64>)| &r.0,
+        |h, (_, a, b, c)| h.armors.push((a, b, c)),
+    )?;
+    per_player(
+        conn,
+        &q("sciences", "uid, ssa, level"),
+        "sciences",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64)| &r.0,
+        |h, (_, a, b)| h.sciences.push((a, b)),
+    )?;
+    per_player(
+        conn,
+        &q("elements", "uid, eid, val"),
+        "elements",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64)| &r.0,
+        |h, (_, a, b)| h.elements.push((a, b)),
+    )?;
+    per_player(
+        conn,
+        &q("stages", "uid, sid, stage"),
+        "stages",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64)| &r.0,
+        |h, (_, a, b)| h.stages.push((a, b)),
+    )?;
+    per_player(
+        conn,
+        &q("check_in", "uid, date, reward"),
+        "check_in",
+        tally,
+        &mut h,
+        |r: &(String, Option<String>, Option<i64>)| &r.0,
+        |h, (_, a, b)| h.check_ins.push((a, b)),
+    )?;
+    per_player(
+        conn,
+        &q("achievement", "uid, aid, value, reward"),
+        "achievement",
+        tally,
+        &mut h,
         |r: &(String, i64, Option<i64>, Option<i64>)| &r.0,
-        |h, (_, a, b, c)| h.achievements.push((a, b, c)))?;
-    per_player(conn, &q("factory", "uid, fid, level, workers, storage"), "factory", tally, &mut h,
-        |r: &(String, i64, i64, i64, i64)| &r.0, |h, (_, a, b, c, d)| h.factory.push((a, b, c, d)))?;
-    per_player(conn, &q("familyrole", "uid, name, role"), "familyrole", tally, &mut h,
-        |r: &(String, String, i64)| &r.0, |h, (_, a, b)| h.family_roles.push((a, b)))?;
-    per_player(conn, &q("friend", "uid, fid, since, recover, isre"), "friend", tally, &mut h,
+        |h, (_, a, b, c)| h.achievements.push((a, b, c)),
+    )?;
+    per_player(
+        conn,
+        &q("factory", "uid, fid, level, workers, storage"),
+        "factory",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64, i64, i64)| &r.0,
+        |h, (_, a, b, c, d)| h.factory.push((a, b, c, d)),
+    )?;
+    per_player(
+        conn,
+        &q("familyrole", "uid, name, role"),
+        "familyrole",
+        tally,
+        &mut h,
+        |r: &(String, String, i64)| &r.0,
+        |h, (_, a, b)| h.family_roles.push((a, b)),
+    )?;
+    per_player(
+        conn,
+        &q("friend", "uid, fid, since, recover, isre"),
+        "friend",
+        tally,
+        &mut h,
         |r: &(String, String, String, String, i64)| &r.0,
-        |h, (_, a, b, c, d)| h.friends.push((a, b, c, d)))?;
+        |h, (_, a, b, c, d)| h.friends.push((a, b, c, d)),
+    )?;
     let families: Vec<FamilyRow> = rows(
         conn,
         &q("family", "name, icon, exp, notice, board"),
@@ -723,18 +894,28 @@ fn migrate_world(
                 ),
             }
         }
-        match batch.commit(target, (world, LEDGER_FAMILY, &name), options.dry_run, tally, &mut report.tally) {
+        match batch.commit(
+            target,
+            (world, LEDGER_FAMILY, &name),
+            options.dry_run,
+            tally,
+            &mut report.tally,
+        ) {
             Ok(()) => report.families_migrated += 1,
-            Err(why) => report
-                .tally
-                .skip("family", format!("{world}/{name}"), format!("not written: {why}")),
+            Err(why) => report.tally.skip(
+                "family",
+                format!("{world}/{name}"),
+                format!("not written: {why}"),
+            ),
         }
     }
     for (name, entries) in &src.history {
         for _ in entries {
-            report
-                .tally
-                .skip("familyhistory", format!("{world}/{name}"), "history of no family");
+            report.tally.skip(
+                "familyhistory",
+                format!("{world}/{name}"),
+                "history of no family",
+            );
         }
     }
 
@@ -748,7 +929,9 @@ fn migrate_world(
     let mut migrated: HashSet<String> = HashSet::new();
     let total = src.players.len();
     let now = now_secs();
-    for (n, (src_uid, gn, fid, icon, intro)) in std::mem::take(&mut src.players).into_iter().enumerate() {
+    for (n, (src_uid, gn, fid, icon, intro)) in
+        std::mem::take(&mut src.players).into_iter().enumerate()
+    {
         let holdings = src.holdings.remove(&src_uid).unwrap_or_default();
         let uid = ours(&src_uid);
         let row = format!("{world}/{src_uid}");
@@ -756,7 +939,9 @@ fn migrate_world(
             progress(format!("world {world}: players {n}/{total}"));
         }
         if !accounts.contains(&uid) {
-            report.tally.skip("player", row, "no account with this unique_id");
+            report
+                .tally
+                .skip("player", row, "no account with this unique_id");
             continue;
         }
         if migrated.contains(&uid) {
@@ -776,7 +961,11 @@ fn migrate_world(
         let mut batch = Batch::new();
         let (gn, repaired) = map::repaired_gn(&gn, &uid, |g| taken.contains(g));
         if repaired {
-            tally.repair("player", row.clone(), format!("game name taken or unfit: now {gn:?}"));
+            tally.repair(
+                "player",
+                row.clone(),
+                format!("game name taken or unfit: now {gn:?}"),
+            );
         }
         let (_, exp, vipexp) = holdings.progress.unwrap_or((None, None, None));
         let exp = exp.unwrap_or(0).max(0);
@@ -786,17 +975,46 @@ fn migrate_world(
             "players",
             "INSERT INTO players (world, unique_id, gn, icon, level, exp, intro) \
              VALUES (?, ?, ?, ?, ?, ?, ?)",
-            Params::from((world, &uid, &gn, icon, level, exp, intro.unwrap_or_default())),
+            Params::from((
+                world,
+                &uid,
+                &gn,
+                icon,
+                level,
+                exp,
+                intro.unwrap_or_default(),
+            )),
         );
-        player_rows(&mut batch, &mut tally, world, &uid, &row, holdings, fid, &family_names,
-            &source_uids, &ours, rules, vipexp, now);
-        match batch.commit(target, (world, LEDGER_PLAYER, &uid), options.dry_run, tally, &mut report.tally) {
+        player_rows(
+            &mut batch,
+            &mut tally,
+            world,
+            &uid,
+            &row,
+            holdings,
+            fid,
+            &family_names,
+            &source_uids,
+            &ours,
+            rules,
+            vipexp,
+            now,
+        );
+        match batch.commit(
+            target,
+            (world, LEDGER_PLAYER, &uid),
+            options.dry_run,
+            tally,
+            &mut report.tally,
+        ) {
             Ok(()) => {
                 report.players_migrated += 1;
                 taken.insert(gn);
                 migrated.insert(uid);
             }
-            Err(why) => report.tally.skip("player", row, format!("not written: {why}")),
+            Err(why) => report
+                .tally
+                .skip("player", row, format!("not written: {why}")),
         }
     }
     progress(format!("world {world}: players {total}/{total}"));
@@ -839,30 +1057,39 @@ fn player_rows(
         );
     }
     // Items of our three groups: a known id, a quantity >= 0, at most the item's max.
-    let item = |batch: &mut Batch, tally: &mut Tally, table: &'static str, grp: i64, id: i64, qty: i64| {
-        let Some(&max) = rules.items.get(&(grp, id)) else {
-            tally.skip(table, row.to_string(), format!("unknown item {grp}:{id}"));
-            return;
-        };
-        if qty < 0 {
-            tally.skip(table, row.to_string(), format!("negative quantity {qty} of {grp}:{id}"));
-            return;
-        }
-        let qty = if qty > max {
-            tally.repair(table, row.to_string(), format!("{grp}:{id} quantity {qty} over its max: {max}"));
-            max
-        } else {
-            qty
-        };
-        if qty > 0 {
-            batch.add(
+    let item =
+        |batch: &mut Batch, tally: &mut Tally, table: &'static str, grp: i64, id: i64, qty: i64| {
+            let Some(&max) = rules.items.get(&(grp, id)) else {
+                tally.skip(table, row.to_string(), format!("unknown item {grp}:{id}"));
+                return;
+            };
+            if qty < 0 {
+                tally.skip(
+                    table,
+                    row.to_string(),
+                    format!("negative quantity {qty} of {grp}:{id}"),
+                );
+                return;
+            }
+            let qty = if qty > max {
+                tally.repair(
+                    table,
+                    row.to_string(),
+                    format!("{grp}:{id} quantity {qty} over its max: {max}"),
+                );
+                max
+            } else {
+                qty
+            };
+            if qty > 0 {
+                batch.add(
                 "items",
                 "INSERT INTO items (world, unique_id, grp, item_id, qty) VALUES (?, ?, ?, ?, ?) \
                  ON DUPLICATE KEY UPDATE qty = LEAST(qty + VALUES(qty), ?)",
                 Params::from((world, uid, grp, id, qty, max)),
             );
-        }
-    };
+            }
+        };
     for (iid, value) in h.items {
         item(batch, tally, "item", GROUP_ITEM, iid, value);
     }
@@ -895,7 +1122,11 @@ fn player_rows(
                 Params::from((world, uid, wid, pid, level.max(0))),
             );
         } else {
-            tally.skip("weaponpassive", row.to_string(), format!("passive of weapon {wid}, not owned"));
+            tally.skip(
+                "weaponpassive",
+                row.to_string(),
+                format!("passive of weapon {wid}, not owned"),
+            );
         }
     }
     let mut roles = HashSet::new();
@@ -925,7 +1156,11 @@ fn player_rows(
                 Params::from((world, uid, rid, pid, level.max(0))),
             );
         } else {
-            tally.skip("rolepassive", row.to_string(), format!("passive of role {rid}, not owned"));
+            tally.skip(
+                "rolepassive",
+                row.to_string(),
+                format!("passive of role {rid}, not owned"),
+            );
         }
     }
     for (sid, level) in h.skills {
@@ -967,7 +1202,11 @@ fn player_rows(
                 Params::from((world, uid, sid, stage)),
             );
         } else {
-            tally.skip("stages", row.to_string(), format!("stage kind {sid} out of range"));
+            tally.skip(
+                "stages",
+                row.to_string(),
+                format!("stage kind {sid} out of range"),
+            );
         }
     }
     for (date, reward) in h.check_ins {
@@ -1001,7 +1240,11 @@ fn player_rows(
         .filter(|(name, _)| {
             let known = family_names.contains(name);
             if !known {
-                tally.skip("familyrole", row.to_string(), format!("member of no family {name:?}"));
+                tally.skip(
+                    "familyrole",
+                    row.to_string(),
+                    format!("member of no family {name:?}"),
+                );
             }
             known
         })
@@ -1010,12 +1253,20 @@ fn player_rows(
         if let Some(i) = memberships.iter().position(|(n, _)| *n == fid) {
             memberships.swap(0, i);
         } else {
-            tally.repair("familyrole", row.to_string(), format!("fid {fid:?} without a role row: basic member"));
+            tally.repair(
+                "familyrole",
+                row.to_string(),
+                format!("fid {fid:?} without a role row: basic member"),
+            );
             memberships.insert(0, (fid, 0));
         }
     }
     for (extra, _) in memberships.iter().skip(1) {
-        tally.skip("familyrole", row.to_string(), format!("second family {extra:?}: one family per player"));
+        tally.skip(
+            "familyrole",
+            row.to_string(),
+            format!("second family {extra:?}: one family per player"),
+        );
     }
     if let Some((name, role)) = memberships.into_iter().next() {
         batch.add(
@@ -1027,7 +1278,11 @@ fn player_rows(
     // Friends: one row per direction, as ours; `since` '' is a request not yet accepted.
     for (friend, since, recover, isre) in h.friends {
         if !source_uids.contains(&friend) {
-            tally.skip("friend", row.to_string(), format!("friend {friend:?} is no player"));
+            tally.skip(
+                "friend",
+                row.to_string(),
+                format!("friend {friend:?} is no player"),
+            );
             continue;
         }
         let since = if since.is_empty() {
@@ -1036,7 +1291,11 @@ fn player_rows(
             match map::sql_date(&since) {
                 Some(day) => SqlValue::from(format!("{day} 00:00:00")),
                 None => {
-                    tally.repair("friend", row.to_string(), format!("unreadable since {since:?}: today"));
+                    tally.repair(
+                        "friend",
+                        row.to_string(),
+                        format!("unreadable since {since:?}: today"),
+                    );
                     SqlValue::from(format!("{} 00:00:00", today()))
                 }
             }
@@ -1045,7 +1304,14 @@ fn player_rows(
             "friends",
             "INSERT INTO friends (world, unique_id, friend_uid, since, gift_day, isre) \
              VALUES (?, ?, ?, ?, ?, ?)",
-            Params::from((world, uid, ours(&friend), since, map::sql_date(&recover), isre.clamp(0, 1))),
+            Params::from((
+                world,
+                uid,
+                ours(&friend),
+                since,
+                map::sql_date(&recover),
+                isre.clamp(0, 1),
+            )),
         );
     }
 }
@@ -1078,7 +1344,11 @@ fn factory_row(
                 }
             }
             -1 | -2 => {}
-            other => tally.skip("factory", row.to_string(), format!("unknown factory {other}")),
+            other => tally.skip(
+                "factory",
+                row.to_string(),
+                format!("unknown factory {other}"),
+            ),
         }
     }
     let assigned: i64 = workers.iter().sum();
@@ -1197,7 +1467,11 @@ fn migrate_mail(
         let mut wrote = false;
         for (path, in_cur) in files {
             report.tally.read(table, 1);
-            let file_name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let file_name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
             let (key, flags) = original_mail::split_file_name(&file_name);
             let key = if mail::names::check_key(key).is_ok() {
                 key.to_string()
@@ -1227,7 +1501,9 @@ fn migrate_mail(
             let mut from = original.from.clone();
             if from.trim().is_empty() {
                 from = "system".into();
-                report.tally.repair(table, shown.clone(), "empty sender: \"system\"");
+                report
+                    .tally
+                    .repair(table, shown.clone(), "empty sender: \"system\"");
             }
             let checked = mail::api::checked_mail(
                 original.kind,
@@ -1260,7 +1536,8 @@ fn migrate_mail(
             }
             let text = mail::message::render_as(&key, secs, &mail, class);
             if !dry_run {
-                write_mail(&out_dir, &key, in_cur, flags, text.as_bytes()).map_err(io_err(&out_dir))?;
+                write_mail(&out_dir, &key, in_cur, flags, text.as_bytes())
+                    .map_err(io_err(&out_dir))?;
                 wrote = true;
             }
             report.tally.written(table, 1);
@@ -1327,7 +1604,12 @@ fn derived_key(file_name: &str) -> String {
     use sha2::{Digest, Sha256};
     let d = Sha256::digest(file_name.as_bytes());
     let n = |i: usize| u32::from_be_bytes([d[i], d[i + 1], d[i + 2], d[i + 3]]);
-    format!("{}.M{}P0Q{}.migrated", n(0) % 2_000_000_000, n(4) % 1_000_000, n(8))
+    format!(
+        "{}.M{}P0Q{}.migrated",
+        n(0) % 2_000_000_000,
+        n(4) % 1_000_000,
+        n(8)
+    )
 }
 
 fn already_there(out_dir: &Path, key: &str) -> io::Result<bool> {
@@ -1357,7 +1639,11 @@ fn write_mail(out_dir: &Path, key: &str, in_cur: bool, flags: &str, text: &[u8])
     }
     let tmp = out_dir.join("tmp").join(key);
     {
-        let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
         f.write_all(text)?;
         f.sync_all()?;
     }

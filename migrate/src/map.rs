@@ -53,9 +53,8 @@ pub fn family_id(world: &str, name: &str) -> String {
 /// uid's hash>` (20 characters at most, unique per uid).
 pub fn repaired_gn(gn: &str, uid: &str, taken: impl Fn(&str) -> bool) -> (String, bool) {
     let chars = gn.chars().count();
-    let fits = (1..=MAX_GN_CHARS).contains(&chars)
-        && !gn.chars().any(char::is_control)
-        && gn.trim() == gn;
+    let fits =
+        (1..=MAX_GN_CHARS).contains(&chars) && !gn.chars().any(char::is_control) && gn.trim() == gn;
     if fits && !taken(gn) {
         return (gn.to_string(), false);
     }
@@ -71,7 +70,11 @@ pub fn repaired_gn(gn: &str, uid: &str, taken: impl Fn(&str) -> bool) -> (String
 /// The uid a merged world's player has with us. The original's merge renamed players of
 /// world `from` to `<uid>_<from>` in the target world's database; the account's uid is
 /// the part before the suffix, when that is an account.
-pub fn unmerged_uid(uid: &str, merged_from: &[String], is_account: impl Fn(&str) -> bool) -> String {
+pub fn unmerged_uid(
+    uid: &str,
+    merged_from: &[String],
+    is_account: impl Fn(&str) -> bool,
+) -> String {
     if is_account(uid) {
         return uid.to_string();
     }
@@ -244,9 +247,21 @@ mod tests {
         let merged = vec!["s1".to_string()];
         assert_eq!(unmerged_uid("abc_s1", &merged, is), "abc");
         assert_eq!(unmerged_uid("abc", &merged, is), "abc");
-        assert_eq!(unmerged_uid("x_y", &merged, is), "x_y", "an account as it is");
-        assert_eq!(unmerged_uid("zzz_s1", &merged, is), "zzz_s1", "no such account");
-        assert_eq!(unmerged_uid("abc_s2", &merged, is), "abc_s2", "s2 not merged");
+        assert_eq!(
+            unmerged_uid("x_y", &merged, is),
+            "x_y",
+            "an account as it is"
+        );
+        assert_eq!(
+            unmerged_uid("zzz_s1", &merged, is),
+            "zzz_s1",
+            "no such account"
+        );
+        assert_eq!(
+            unmerged_uid("abc_s2", &merged, is),
+            "abc_s2",
+            "s2 not merged"
+        );
     }
 
     #[test]
@@ -256,11 +271,17 @@ mod tests {
         assert_eq!(sql_date("2019-02-29"), None);
         assert_eq!(sql_date("2020-13-01"), None);
         assert_eq!(sql_date(""), None);
-        assert_eq!(sql_date("2020-01-01 10:00:00").as_deref(), Some("2020-01-01"));
+        assert_eq!(
+            sql_date("2020-01-01 10:00:00").as_deref(),
+            Some("2020-01-01")
+        );
         assert_eq!(sql_date("2020-01-01x"), None);
         assert_eq!(original_time("1970-01-01 08:00:00"), Some(0));
         assert_eq!(original_time("2020-12-01 08:00:00"), Some(1_606_780_800));
-        assert_eq!(original_time("2020-12-01 08:00:00.123456"), Some(1_606_780_800));
+        assert_eq!(
+            original_time("2020-12-01 08:00:00.123456"),
+            Some(1_606_780_800)
+        );
         assert_eq!(original_time("2020-12-01"), Some(1_606_780_800 - 8 * 3600));
         assert_eq!(original_time("2020-12-01 24:00:00"), None);
         assert_eq!(original_time("yesterday"), None);

@@ -154,7 +154,10 @@ mod tests {
              line%20one%0Aline%20two%3A%20%E4%BD%A0%E5%A5%BD"
         );
         assert_eq!(parse(file.as_bytes()).unwrap(), sample());
-        assert_eq!(parse(file.replace('\n', "\r\n").as_bytes()).unwrap(), sample());
+        assert_eq!(
+            parse(file.replace('\n', "\r\n").as_bytes()).unwrap(),
+            sample()
+        );
     }
 
     #[test]

@@ -129,7 +129,11 @@ impl Report {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mode = if self.dry_run { " (dry run: nothing written)" } else { "" };
+        let mode = if self.dry_run {
+            " (dry run: nothing written)"
+        } else {
+            ""
+        };
         writeln!(f, "lukseun-migrate report{mode}")?;
         writeln!(
             f,
@@ -157,7 +161,11 @@ impl fmt::Display for Report {
             self.rows_per_second()
         )?;
         if !self.tally.problems.is_empty() {
-            writeln!(f, "rows not taken as they were ({}):", self.tally.problems.len())?;
+            writeln!(
+                f,
+                "rows not taken as they were ({}):",
+                self.tally.problems.len()
+            )?;
             for p in &self.tally.problems {
                 let action = match p.action {
                     Action::Skipped => "skipped",

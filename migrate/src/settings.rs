@@ -60,17 +60,21 @@ pub fn options(config: &Config) -> Result<Options, String> {
     if worlds.is_empty() {
         return Err("--worlds names no world".into());
     }
-    let path = |name: &str| Some(config.get(name)).filter(|p| !p.is_empty()).map(PathBuf::from);
+    let path = |name: &str| {
+        Some(config.get(name))
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+    };
     let (source_maildir, target_maildir) = (path("source-maildir"), path("target-maildir"));
     if source_maildir.is_some() != target_maildir.is_some() {
         return Err("--source-maildir and --target-maildir go together".into());
     }
     let merges = match path("source-world-config") {
         Some(file) => {
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| format!("{}: {e}", file.display()))?;
-            let value = serde_json::from_str(&text)
-                .map_err(|e| format!("{}: {e}", file.display()))?;
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let value =
+                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
             merges_from_world_config(&value)
         }
         None => Default::default(),
@@ -80,7 +84,9 @@ pub fn options(config: &Config) -> Result<Options, String> {
         target_url: config.get("target-url").to_string(),
         source_maildir,
         target_maildir,
-        auth_url: Some(config.get("auth-url")).filter(|u| !u.is_empty()).map(str::to_string),
+        auth_url: Some(config.get("auth-url"))
+            .filter(|u| !u.is_empty())
+            .map(str::to_string),
         dry_run: config.switch("dry-run"),
         worlds,
         merges,
@@ -102,8 +108,13 @@ mod tests {
     #[test]
     fn flags_make_options() {
         let o = parse(&[
-            "--source-url", "mysql://ro@old/", "--target-url", "mysql://root@new/lukseun",
-            "--worlds", "s0, s1", "--dry-run",
+            "--source-url",
+            "mysql://ro@old/",
+            "--target-url",
+            "mysql://root@new/lukseun",
+            "--worlds",
+            "s0, s1",
+            "--dry-run",
         ])
         .unwrap();
         assert_eq!(o.worlds, ["s0", "s1"]);
@@ -112,7 +123,14 @@ mod tests {
         assert!(o.source_maildir.is_none() && o.merges.is_empty());
         assert!(parse(&["--source-url", "a", "--target-url", "b", "--worlds", ","]).is_err());
         assert!(parse(&[
-            "--source-url", "a", "--target-url", "b", "--worlds", "s0", "--source-maildir", "/x"
+            "--source-url",
+            "a",
+            "--target-url",
+            "b",
+            "--worlds",
+            "s0",
+            "--source-maildir",
+            "/x"
         ])
         .is_err());
         assert!(parse(&["--target-url", "b", "--worlds", "s0"]).is_err());

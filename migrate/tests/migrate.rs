@@ -65,7 +65,10 @@ fn options(db: &testkit::MariaDb, target_url: &str, from: &Path, to: &Path) -> O
 }
 
 fn count(db: &testkit::MariaDb, sql: &str) -> i64 {
-    db.sql(sql).trim().parse().unwrap_or_else(|_| panic!("{sql}"))
+    db.sql(sql)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{sql}"))
 }
 
 fn mail_files(root: &Path) -> Vec<String> {
@@ -115,7 +118,7 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
     let ours = worker::db::Db::open(&target, 1).unwrap();
     worker::db::migrate(&ours).unwrap();
     db.sql(&format!(
-        "INSERT INTO lukseun.accounts (unique_id) VALUES ('ours-1');
+        "INSERT INTO lukseun.accounts (unique_id) VALUES ('ours-1'), ('lukseunTAKEN');
          INSERT INTO lukseun.players (world, unique_id, gn) VALUES ('s0', 'ours-1', '{}');",
         known::TAKEN_GN
     ));
@@ -138,7 +141,7 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
     eprintln!("{dry_report}");
     assert_eq!(count(&db, "SELECT COUNT(*) FROM lukseun.players"), 1);
     assert_eq!(count(&db, "SELECT COUNT(*) FROM lukseun.migrate_done"), 0);
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM lukseun.accounts"), 1);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM lukseun.accounts"), 2);
     assert!(mail_files(to.path()).is_empty(), "a dry run writes no mail");
 
     // The run.
@@ -159,8 +162,9 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
     );
     assert_eq!(report.counts("info").read, generated.accounts);
     assert_eq!(report.counts("player").read, generated.players);
-    // Accounts: all but the one whose uid is too long.
-    assert_eq!(report.accounts_migrated, generated.accounts - 1);
+    // Accounts: all but the one whose uid is too long and the one we had already (its
+    // player still comes).
+    assert_eq!(report.accounts_migrated, generated.accounts - 2);
     // Players: all but the long uid, the one without account, the second player of an
     // account in the merged world, and player1 (its weapon collided).
     assert_eq!(report.players_migrated, generated.players - 4);
@@ -170,13 +174,26 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
     for (table, action, why) in [
         ("info", Action::Skipped, "over 64 characters"),
         ("info", Action::Repaired, "password hash or salt missing"),
-        ("info", Action::Repaired, "email \"old@example.com\" is also account"),
+        ("info", Action::Repaired, "account already with us"),
+        (
+            "info",
+            Action::Repaired,
+            "email \"old@example.com\" is also account",
+        ),
         ("player", Action::Skipped, "no account"),
-        ("player", Action::Skipped, "has a player in this world already"),
+        (
+            "player",
+            Action::Skipped,
+            "has a player in this world already",
+        ),
         ("player", Action::Skipped, "not written: "),
         ("player", Action::Repaired, "game name taken or unfit"),
         ("item", Action::Skipped, "unknown item 3:99999"),
-        ("item", Action::Repaired, "3:10 quantity 5000 over its max: 999"),
+        (
+            "item",
+            Action::Repaired,
+            "3:10 quantity 5000 over its max: 999",
+        ),
         ("item", Action::Skipped, "row of no player"),
         ("weapon", Action::Skipped, "unknown weapon 999"),
         ("weaponpassive", Action::Skipped, "weapon 310, not owned"),
@@ -192,7 +209,11 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
         ("mail", Action::Skipped, "type must be an integer"),
         ("mail", Action::Skipped, "mailbox of no migrated player"),
         ("mail", Action::Repaired, "empty sender"),
-        ("mail", Action::Repaired, "unread gift carried as mail only: no --auth-url"),
+        (
+            "mail",
+            Action::Repaired,
+            "unread gift carried as mail only: no --auth-url",
+        ),
     ] {
         assert!(
             has_problem(&report, table, action, why),
@@ -201,9 +222,19 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
     }
 
     // player1 is not half there: none of its rows but the colliding one we made.
-    for table in ["players", "items", "roles", "family_members", "friends", "skills"] {
+    for table in [
+        "players",
+        "items",
+        "roles",
+        "family_members",
+        "friends",
+        "skills",
+    ] {
         assert_eq!(
-            count(&db, &format!("SELECT COUNT(*) FROM lukseun.{table} WHERE unique_id = '{player1}'")),
+            count(
+                &db,
+                &format!("SELECT COUNT(*) FROM lukseun.{table} WHERE unique_id = '{player1}'")
+            ),
             0,
             "{table} of the failed player"
         );
@@ -220,11 +251,17 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
         format!("3:1:{}", known::GUEST_COINS)
     );
     assert_eq!(
-        row(&format!("SELECT password FROM lukseun.accounts WHERE unique_id = '{}'", known::ACCOUNT_UID)),
+        row(&format!(
+            "SELECT password FROM lukseun.accounts WHERE unique_id = '{}'",
+            known::ACCOUNT_UID
+        )),
         format!("orig-scrypt${}${}", known::SALT, known::HASH)
     );
     assert_eq!(
-        row(&format!("SELECT email FROM lukseun.accounts WHERE unique_id = '{}'", known::ACCOUNT_UID)),
+        row(&format!(
+            "SELECT email FROM lukseun.accounts WHERE unique_id = '{}'",
+            known::ACCOUNT_UID
+        )),
         "old@example.com"
     );
     assert_eq!(
@@ -241,7 +278,13 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
         (per_world() / 4) as i64
     );
     assert_eq!(
-        count(&db, &format!("SELECT COUNT(*) FROM lukseun.players WHERE gn = '{}'", known::MERGED_GN)),
+        count(
+            &db,
+            &format!(
+                "SELECT COUNT(*) FROM lukseun.players WHERE gn = '{}'",
+                known::MERGED_GN
+            )
+        ),
         0
     );
     let mails = mail_files(to.path());
@@ -251,24 +294,32 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
         .filter(|m| m.starts_with(&format!("s0/{}/", known::GUEST_UID)))
         .collect();
     assert_eq!(guest_mail.len(), 3, "{guest_mail:?}");
-    assert!(guest_mail.iter().any(|m| m.contains("/cur/") && m.ends_with(":2,S")));
+    assert!(guest_mail
+        .iter()
+        .any(|m| m.contains("/cur/") && m.ends_with(":2,S")));
     assert!(guest_mail.iter().any(|m| m.contains("/new/")));
 
     // Again: nothing changes.
-    let before = db.sql("CHECKSUM TABLE lukseun.players, lukseun.items, lukseun.accounts, lukseun.friends");
+    let before =
+        db.sql("CHECKSUM TABLE lukseun.players, lukseun.items, lukseun.accounts, lukseun.friends");
     let again = run(&options(&db, &target, from.path(), to.path())).expect("second run");
     assert!(written(&again).values().all(|&n| n == 0), "{again}");
     assert_eq!(
         again.done_before,
-        report.accounts_migrated + report.families_migrated + report.players_migrated
+        report.accounts_migrated + 1 + report.families_migrated + report.players_migrated
     );
     assert_eq!(again.mails_done_before, report.mails_converted);
-    assert_eq!(db.sql("CHECKSUM TABLE lukseun.players, lukseun.items, lukseun.accounts, lukseun.friends"), before);
+    assert_eq!(
+        db.sql("CHECKSUM TABLE lukseun.players, lukseun.items, lukseun.accounts, lukseun.friends"),
+        before
+    );
     assert_eq!(mail_files(to.path()), mails);
 
     // Resume: the collision gone, and one player and one mail as if the run had stopped
     // before them, a third run writes exactly those.
-    db.sql(&format!("DELETE FROM lukseun.weapons WHERE unique_id = '{player1}'"));
+    db.sql(&format!(
+        "DELETE FROM lukseun.weapons WHERE unique_id = '{player1}'"
+    ));
     let guest = known::GUEST_UID;
     db.sql(&format!(
         "DELETE FROM lukseun.migrate_done WHERE id = '{guest}' AND what = 'player';
@@ -277,9 +328,25 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
          DELETE FROM lukseun.family_members WHERE unique_id = '{guest}';
          DELETE FROM lukseun.friends WHERE unique_id = '{guest}';"
     ));
-    for table in ["weapons", "weapon_passives", "roles", "role_passives", "skills", "armors",
-        "sciences", "elements", "stages", "check_ins", "achievements", "energy", "vip", "factories"] {
-        db.sql(&format!("DELETE FROM lukseun.{table} WHERE unique_id = '{guest}'"));
+    for table in [
+        "weapons",
+        "weapon_passives",
+        "roles",
+        "role_passives",
+        "skills",
+        "armors",
+        "sciences",
+        "elements",
+        "stages",
+        "check_ins",
+        "achievements",
+        "energy",
+        "vip",
+        "factories",
+    ] {
+        db.sql(&format!(
+            "DELETE FROM lukseun.{table} WHERE unique_id = '{guest}'"
+        ));
     }
     std::fs::remove_file(to.path().join(guest_mail[0])).unwrap();
     let resumed = run(&options(&db, &target, from.path(), to.path())).expect("resumed run");
@@ -287,15 +354,29 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
     assert_eq!(resumed.mails_converted, 1);
     assert_eq!(mail_files(to.path()), mails);
     assert_eq!(
-        count(&db, &format!("SELECT COUNT(*) FROM lukseun.players WHERE unique_id IN ('{guest}', '{player1}')")),
+        count(
+            &db,
+            &format!(
+                "SELECT COUNT(*) FROM lukseun.players WHERE unique_id IN ('{guest}', '{player1}')"
+            )
+        ),
         2
     );
 }
 
-fn call(gate: std::net::SocketAddr, function: &str, data: Value, transcript: &mut Vec<String>) -> Value {
+fn call(
+    gate: std::net::SocketAddr,
+    function: &str,
+    data: Value,
+    transcript: &mut Vec<String>,
+) -> Value {
     let line = encode_request(World::Id("s0"), function, &data);
     let answer = call_once(gate, &line);
-    transcript.push(format!("> {}\n< {}", short_tokens(&line), short_tokens(&answer.to_string())));
+    transcript.push(format!(
+        "> {}\n< {}",
+        short_tokens(&line),
+        short_tokens(&answer.to_string())
+    ));
     answer
 }
 
@@ -321,7 +402,12 @@ fn migrated_players_log_in_and_answer_as_before_through_the_gate() {
     let stack = teststack::Stack::start();
     let from = testkit::TempDir::new("orig-mail");
     generate(&stack.db, from.path());
-    let mut o = options(&stack.db, &stack.db.url(), from.path(), stack.mail_dir.path());
+    let mut o = options(
+        &stack.db,
+        &stack.db.url(),
+        from.path(),
+        stack.mail_dir.path(),
+    );
     o.auth_url = Some(format!("http://{}", stack.auth.as_ref().unwrap().addr()));
     let report = run(&o).expect("migrate into the running system");
     eprintln!("{report}");
@@ -331,11 +417,19 @@ fn migrated_players_log_in_and_answer_as_before_through_the_gate() {
     let mut t = Vec::new();
 
     // The guest: its device id logs in to its account (0: known, not new).
-    let login = call(gate, "login_unique", json!({"unique_id": known::GUEST_UID}), &mut t);
+    let login = call(
+        gate,
+        "login_unique",
+        json!({"unique_id": known::GUEST_UID}),
+        &mut t,
+    );
     assert_eq!(status(&login), 0, "{login}");
     let token = login["data"]["token"].as_str().unwrap().to_string();
     let enter = call(gate, "enter_world", json!({"token": token}), &mut t);
-    let session = enter["data"]["session"].as_str().unwrap_or_else(|| panic!("{enter}")).to_string();
+    let session = enter["data"]["session"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{enter}"))
+        .to_string();
     let info = call(gate, "get_info_player", json!({"token": session}), &mut t);
     assert_eq!(status(&info), 0, "{info}");
     assert_eq!(info["data"]["gn"], known::GUEST_GN);
@@ -361,7 +455,10 @@ fn migrated_players_log_in_and_answer_as_before_through_the_gate() {
         .iter()
         .map(|w| format!("{}:{}:{}", w["wid"], w["star"], w["level"]))
         .collect();
-    assert!(shown.contains(&source_weapon.trim().to_string()), "{source_weapon} in {weapons}");
+    assert!(
+        shown.contains(&source_weapon.trim().to_string()),
+        "{source_weapon} in {weapons}"
+    );
     let factory = call(gate, "refresh_factory", json!({"token": session}), &mut t);
     let total = stack.db.sql(&format!(
         "SELECT storage FROM s0.factory WHERE uid = '{}' AND fid = -1",
@@ -374,19 +471,36 @@ fn migrated_players_log_in_and_answer_as_before_through_the_gate() {
     );
     let family = call(gate, "get_all_family", json!({"token": session}), &mut t);
     assert_eq!(family["data"]["name"], known::FAMILY, "{family}");
-    let members = family["data"]["members"].as_array().unwrap_or_else(|| panic!("{family}"));
-    assert!(members.iter().any(|m| m["gn"] == known::ACCOUNT_GN), "{family}");
+    let members = family["data"]["members"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{family}"));
+    assert!(
+        members.iter().any(|m| m["gn"] == known::ACCOUNT_GN),
+        "{family}"
+    );
     let friends = call(gate, "get_all_friend", json!({"token": session}), &mut t);
     assert!(
-        friends["data"]["friends"].as_array().unwrap().iter().any(|f| f["gn"] == known::ACCOUNT_GN),
+        friends["data"]["friends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["gn"] == known::ACCOUNT_GN),
         "{friends}"
     );
     let mail = call(gate, "get_all_mail", json!({"token": session}), &mut t);
-    let list = mail["data"]["mail"].as_array().unwrap_or_else(|| panic!("{mail}"));
-    let simple = list.iter().find(|m| m["subj"] == known::MAIL_SUBJECT).unwrap_or_else(|| panic!("{mail}"));
+    let list = mail["data"]["mail"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{mail}"));
+    let simple = list
+        .iter()
+        .find(|m| m["subj"] == known::MAIL_SUBJECT)
+        .unwrap_or_else(|| panic!("{mail}"));
     assert_eq!(simple["body"], known::MAIL_BODY);
     assert_eq!(simple["from"], known::ACCOUNT_GN);
-    let gift = list.iter().find(|m| m["subj"] == known::GIFT_SUBJECT).unwrap_or_else(|| panic!("{mail}"));
+    let gift = list
+        .iter()
+        .find(|m| m["subj"] == known::GIFT_SUBJECT)
+        .unwrap_or_else(|| panic!("{mail}"));
     assert_eq!(gift["read"], json!(1), "{gift}");
     // The unread gift is accepted once; the read one was accepted in the original.
     let unread = list
@@ -395,14 +509,40 @@ fn migrated_players_log_in_and_answer_as_before_through_the_gate() {
         .unwrap_or_else(|| panic!("{mail}"));
     assert_eq!(unread["read"], json!(0), "{unread}");
     let (unread_key, read_key) = (unread["key"].clone(), gift["key"].clone());
-    let accepted = call(gate, "accept_gifts", json!({"token": session, "gift": [unread_key]}), &mut t);
+    let accepted = call(
+        gate,
+        "accept_gifts",
+        json!({"token": session, "gift": [unread_key]}),
+        &mut t,
+    );
     assert_eq!(status(&accepted), 0, "{accepted}");
     let items = call(gate, "get_all_resource", json!({"token": session}), &mut t);
-    let coins = items["data"]["items"].as_array().unwrap().iter().find(|i| i["iid"] == 1).unwrap()["value"].clone();
-    assert_eq!(coins, json!(known::GUEST_COINS + known::UNREAD_GIFT_COINS), "{items}");
-    let again = call(gate, "accept_gifts", json!({"token": session, "gift": [unread_key, read_key]}), &mut t);
+    let coins = items["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["iid"] == 1)
+        .unwrap()["value"]
+        .clone();
+    assert_eq!(
+        coins,
+        json!(known::GUEST_COINS + known::UNREAD_GIFT_COINS),
+        "{items}"
+    );
+    let again = call(
+        gate,
+        "accept_gifts",
+        json!({"token": session, "gift": [unread_key, read_key]}),
+        &mut t,
+    );
     let items = call(gate, "get_all_resource", json!({"token": session}), &mut t);
-    let coins_after = items["data"]["items"].as_array().unwrap().iter().find(|i| i["iid"] == 1).unwrap()["value"].clone();
+    let coins_after = items["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["iid"] == 1)
+        .unwrap()["value"]
+        .clone();
     assert_eq!(coins_after, coins, "nothing accepted twice: {again}");
 
     // The account: its old password, then again (now against our hash).

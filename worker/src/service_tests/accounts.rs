@@ -580,7 +580,11 @@ fn an_imported_original_hash_logs_in_once_and_is_rehashed() {
         .unwrap()
     };
     assert_eq!(s.call(login_as("oldtimer", "secret124")).status, 1);
-    assert_eq!(stored(&mut conn), original, "a failed login rewrites nothing");
+    assert_eq!(
+        stored(&mut conn),
+        original,
+        "a failed login rewrites nothing"
+    );
     let login = s.ok(login_as("oldtimer", "secret123"));
     assert_eq!(login["unique_id"], "lukseun1606800000M1P7");
     let now = stored(&mut conn);

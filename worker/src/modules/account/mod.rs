@@ -285,11 +285,11 @@ pub fn login(ctx: &Context, args: &Args) -> Outcome {
                 rehash(ctx, &unique_id, &stored, password)?;
             }
             ok(data([
-            ("token", Value::from(issue_account_token(ctx, &unique_id)?)),
-            ("account", text(account)),
-            ("email", text(email)),
-            ("phone_number", text(phone_number)),
-            ("unique_id", Value::from(unique_id)),
+                ("token", Value::from(issue_account_token(ctx, &unique_id)?)),
+                ("account", text(account)),
+                ("email", text(email)),
+                ("phone_number", text(phone_number)),
+                ("unique_id", Value::from(unique_id)),
             ]))
             .inspect(|_| attempt.succeeded(ctx))
         }
