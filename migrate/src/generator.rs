@@ -451,6 +451,11 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
         "uid, fid, level, workers, storage",
         vec![v(odd), v(2), v(1), v(9), v(0)],
     );
+    w.row(
+        "leaderboard",
+        "uid, lid, stage, value",
+        vec![v(odd), v(7), v(3000), v(1)],
+    );
     let two = "lukseunTWOFAM";
     account(&mut w, two, "", "", "", "", "");
     player(
@@ -715,6 +720,16 @@ fn player(
             "uid, fid, level, workers, storage",
             vec![v(uid), v(fid), v(level), v(workers), v(storage)],
         );
+    }
+    if rng.below(5) == 0 {
+        let best = 1 + rng.below(10_000);
+        for (lid, value) in [(1, best), (2, best * (1 + rng.below(4)))] {
+            w.row(
+                "leaderboard",
+                "uid, lid, stage, value",
+                vec![v(uid), v(lid), v(3000), v(value)],
+            );
+        }
     }
     w.row(
         "achievement",

@@ -207,6 +207,8 @@ struct Holdings {
     /// (fid, level, workers, storage); fid -1 holds (unassigned, total) in
     /// (workers, storage), -2 is the wishing pool.
     factory: Vec<(i64, i64, i64, i64)>,
+    /// (lid, stage, value): lid 1 the best single fight on a world boss, 2 the total.
+    leaderboard: Vec<(i64, i64, i64)>,
     family_roles: Vec<(String, i64)>,
     friends: Vec<(String, String, String, i64)>,
 }
@@ -313,6 +315,9 @@ impl Rules {
 const GROUP_WEAPON_SEGMENT: i64 = 0;
 const GROUP_ROLE_SEGMENT: i64 = 2;
 const GROUP_ITEM: i64 = 3;
+/// The original's `LeaderBoard` ids: a player's best world boss fight and its total.
+const LEADERBOARD_BEST: i64 = 1;
+const LEADERBOARD_TOTAL: i64 = 2;
 
 // ------------------------------------------------------------------------------ run
 
@@ -795,6 +800,15 @@ fn read_world(conn: &mut Conn, db: &str, tally: &mut Tally) -> Result<WorldSourc
     )?;
     per_player(
         conn,
+        &q("leaderboard", "uid, lid, stage, value"),
+        "leaderboard",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64, i64)| &r.0,
+        |h, (_, a, b, c)| h.leaderboard.push((a, b, c)),
+    )?;
+    per_player(
+        conn,
         &q("familyrole", "uid, name, role"),
         "familyrole",
         tally,
@@ -1231,6 +1245,27 @@ fn player_rows(
         );
     }
     factory_row(batch, tally, world, uid, row, &h.factory, now);
+    // World boss damage: the original's leaderboard ids 1 (best fight) and 2 (total).
+    let mut boss: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+    for (lid, stage, value) in h.leaderboard {
+        match lid {
+            LEADERBOARD_BEST => boss.entry(stage).or_default().0 = value.max(0),
+            LEADERBOARD_TOTAL => boss.entry(stage).or_default().1 = value.max(0),
+            other => tally.skip(
+                "leaderboard",
+                row.to_string(),
+                format!("unknown leaderboard {other}"),
+            ),
+        }
+    }
+    for (stage, (best, total)) in boss {
+        batch.add(
+            "stage_boss_damage",
+            "INSERT INTO stage_boss_damage (world, stage, unique_id, best, total) VALUES (?, ?, ?, ?, ?)",
+            // The total holds every fight, the best one too.
+            Params::from((world, stage, uid, best, total.max(best))),
+        );
+    }
     // Family: the role row of the family `player.fid` names, else the first of a family
     // that exists; a `fid` without a role row joins as a basic member (the original's
     // trigger made that row whenever fid was set).

@@ -199,6 +199,7 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
         ("weaponpassive", Action::Skipped, "weapon 310, not owned"),
         ("check_in", Action::Skipped, "unreadable date \"yesterday\""),
         ("factory", Action::Repaired, "total workers"),
+        ("leaderboard", Action::Skipped, "unknown leaderboard 7"),
         ("familyrole", Action::Skipped, "member of no family"),
         ("familyrole", Action::Skipped, "row of no player"),
         ("familyrole", Action::Skipped, "second family"),
@@ -272,6 +273,17 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
         )),
         format!("{}/10", known::FAMILY)
     );
+    // World boss damage: best and total per player as the source's leaderboard had them.
+    assert_eq!(
+        row("SELECT COUNT(*), SUM(best), SUM(total) FROM lukseun.stage_boss_damage"),
+        row(
+            "SELECT COUNT(DISTINCT l.uid), SUM(IF(l.lid = 1, l.value, 0)), \
+             SUM(IF(l.lid = 2, l.value, 0)) FROM s0.leaderboard l JOIN lukseun.players p \
+             ON p.world = 's0' AND (l.uid COLLATE utf8mb4_bin = p.unique_id \
+             OR l.uid COLLATE utf8mb4_bin = CONCAT(p.unique_id, '_s1')) \
+             WHERE l.lid IN (1, 2) AND l.uid <> 'lukseunBOTH1_s1'"
+        )
+    );
     // Merged players carry their account's uid; the renamed name stays.
     assert_eq!(
         count(&db, "SELECT COUNT(*) FROM lukseun.players WHERE gn LIKE '%\\_s1' AND unique_id NOT LIKE '%\\_s1'"),
@@ -343,6 +355,7 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
         "energy",
         "vip",
         "factories",
+        "stage_boss_damage",
     ] {
         db.sql(&format!(
             "DELETE FROM lukseun.{table} WHERE unique_id = '{guest}'"
