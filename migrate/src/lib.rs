@@ -342,6 +342,8 @@ impl Batch {
 
     /// Runs every statement in one transaction with the ledger row; commits unless
     /// `dry_run`. Counts go to `tally` only when it commits (or would, in a dry run).
+    /// `Ok(Err(why))`: the server refused a row, the transaction is rolled back and the
+    /// run goes on. `Err`: the connection failed; the run stops (a new run resumes).
     fn commit(
         self,
         conn: &mut mysql::PooledConn,
@@ -349,7 +351,7 @@ impl Batch {
         dry_run: bool,
         mut tally: Tally,
         into: &mut Tally,
-    ) -> Result<(), String> {
+    ) -> Result<Result<(), String>, MigrateError> {
         let outcome = (|| -> Result<(), mysql::Error> {
             let mut tx = conn.start_transaction(TxOpts::default())?;
             for (table, sql, params) in &self.statements {
@@ -369,13 +371,14 @@ impl Batch {
         match outcome {
             Ok(()) => {
                 into.merge(tally);
-                Ok(())
+                Ok(Ok(()))
             }
-            Err(e) => {
-                // Rolled back when `tx` dropped: nothing of it stays.
+            // Rolled back when `tx` dropped: nothing of it stays.
+            Err(e @ mysql::Error::MySqlError(_)) => {
                 into.merge(tally.unwritten());
-                Err(e.to_string())
+                Ok(Err(e.to_string()))
             }
+            Err(e) => Err(target_err(e)),
         }
     }
 }
@@ -564,7 +567,7 @@ fn migrate_account(
             dry_run,
             Tally::default(),
             &mut report.tally,
-        ) {
+        )? {
             Ok(()) => Ok(true),
             Err(why) => {
                 report.tally.skip(table, uid, format!("not written: {why}"));
@@ -640,7 +643,7 @@ fn migrate_account(
         dry_run,
         tally,
         &mut report.tally,
-    ) {
+    )? {
         Ok(()) => {
             report.accounts_migrated += 1;
             Ok(true)
@@ -914,7 +917,7 @@ fn migrate_world(
             options.dry_run,
             tally,
             &mut report.tally,
-        ) {
+        )? {
             Ok(()) => report.families_migrated += 1,
             Err(why) => report.tally.skip(
                 "family",
@@ -1020,7 +1023,7 @@ fn migrate_world(
             options.dry_run,
             tally,
             &mut report.tally,
-        ) {
+        )? {
             Ok(()) => {
                 report.players_migrated += 1;
                 taken.insert(gn);

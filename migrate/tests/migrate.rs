@@ -590,3 +590,81 @@ fn migrated_players_log_in_and_answer_as_before_through_the_gate() {
     assert_eq!(status(&by_email), 0, "{by_email}");
     eprintln!("transcript of migrated players:\n{}", t.join("\n"));
 }
+
+/// The target server dies in the middle of a run: the run stops with an error (it does
+/// not go on reporting every later player as skipped), and the same command run again
+/// finishes the job with exactly the rows of an uninterrupted run.
+#[test]
+fn a_run_whose_target_dies_stops_and_the_next_run_finishes_it() {
+    let source = testkit::MariaDb::start();
+    let mut target = testkit::MariaDb::start();
+    let from = testkit::TempDir::new("orig-mail");
+    let to = testkit::TempDir::new("our-mail");
+    let generated = generate(&source, from.path());
+    let url = target.url();
+    let opts = options(&source, &url, from.path(), to.path());
+
+    let runner = {
+        let opts = opts.clone();
+        std::thread::spawn(move || run(&opts))
+    };
+    // Once some players are in, freeze the server (the run waits on it), then kill it.
+    let ledger = mysql::Opts::from_url(&url).unwrap();
+    let mut watch = loop {
+        if let Ok(c) = mysql::Conn::new(ledger.clone()) {
+            break c;
+        }
+    };
+    loop {
+        let done: Option<i64> = mysql::prelude::Queryable::query_first(
+            &mut watch,
+            "SELECT COUNT(*) FROM migrate_done WHERE what = 'player'",
+        )
+        .unwrap_or(None);
+        if done.unwrap_or(0) >= 20 {
+            break;
+        }
+        assert!(
+            !runner.is_finished(),
+            "the run ended before it could be interrupted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let stopped = std::process::Command::new("kill")
+        .args(["-STOP", &target.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    target.kill();
+    drop(watch);
+    let interrupted = runner.join().unwrap();
+    let error = interrupted.expect_err("the run stops when its target dies");
+    eprintln!("interrupted run: {error}");
+
+    target.restart();
+    let done_before = count(
+        &target,
+        "SELECT COUNT(*) FROM lukseun.migrate_done WHERE what = 'player'",
+    );
+    assert!(done_before >= 20, "{done_before}");
+    let resumed = run(&opts).expect("the resumed run");
+    assert_eq!(
+        resumed.players_migrated as i64 + done_before,
+        (generated.players - 3) as i64,
+        "{resumed}"
+    );
+    assert_eq!(
+        count(&target, "SELECT COUNT(*) FROM lukseun.players"),
+        (generated.players - 3) as i64
+    );
+    // Every player is whole: one players row, and its roles and factory with it.
+    for table in ["roles", "factories", "skills"] {
+        assert_eq!(
+            count(&target, &format!("SELECT COUNT(*) FROM lukseun.{table}")),
+            (generated.players - 3) as i64,
+            "{table}"
+        );
+    }
+    let again = run(&opts).expect("a third run");
+    assert!(written(&again).values().all(|&n| n == 0), "{again}");
+}
