@@ -338,6 +338,25 @@ fn mail_json(stored: &StoredMail) -> Value {
 mod tests {
     use super::*;
 
+    #[test]
+    fn checked_mail_applies_the_send_rules() {
+        let ok = checked_mail(
+            1,
+            " a   b ".into(),
+            "s".into(),
+            "b".into(),
+            vec!["3:1:5".into()],
+        );
+        let mail = ok.unwrap();
+        assert_eq!((mail.kind, mail.from.as_str()), (MailType::Gift, "a b"));
+        let bad = |kind, from: &str, items: Vec<String>| {
+            checked_mail(kind, from.into(), "s".into(), "b".into(), items).unwrap_err()
+        };
+        assert!(bad(7, "a", vec![]).contains("type must be an integer"));
+        assert!(bad(0, " ", vec![]).contains("from is empty"));
+        assert!(bad(0, "a", vec!["3:1".into()]).contains("is not <group>"));
+    }
+
     fn store(limit: usize) -> (testkit::TempDir, Maildir) {
         let dir = testkit::TempDir::new("mail-api");
         let store = Maildir::open(&dir.path().join("root"), limit).unwrap();
