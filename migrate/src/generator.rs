@@ -42,6 +42,8 @@ pub mod known {
     /// The guest's coins (item 3:1) and diamonds (3:5).
     pub const GUEST_COINS: i64 = 12_345;
     pub const GUEST_DIAMONDS: i64 = 678;
+    /// The end of the guest's small VIP month card (UTC+8).
+    pub const VIP_MIN_END: &str = "2099-06-01 12:00:00";
     /// The guest's mail: a simple one (unread) and a read gift.
     pub const MAIL_SUBJECT: &str = "你好 'friend' \"100%\" \\o/ 🎁";
     pub const MAIL_BODY: &str = "line one\nline two: ½ € 😀";
@@ -214,6 +216,38 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
         "uid, name, role",
         vec![v(known::GUEST_UID), v(known::FAMILY), v(10)],
     );
+    // Timers and limits that outlive a day (times are UTC+8), a running diamond store.
+    for (tid, time) in [
+        (17, known::VIP_MIN_END),
+        (23, "2099-01-01 00:00:00"),
+        (41, "2020-11-30 10:00:00"),
+        (27, "2099-01-01 00:00:00"),
+        (12, "2020-11-30 09:00:00"),
+    ] {
+        w.row(
+            "timer",
+            "uid, tid, time",
+            vec![v(known::GUEST_UID), v(tid), v(time)],
+        );
+    }
+    for (lid, value) in [(13, 400), (23, 2), (9, 3)] {
+        w.row(
+            "limits",
+            "uid, lid, value",
+            vec![v(known::GUEST_UID), v(lid), v(value)],
+        );
+    }
+    for (pid, mid, wgt, isb) in [
+        (0, "3:1:100", 10, 0),
+        (1, "0:301:1", 5, 1),
+        (2, "3:5:20", 3, 0),
+    ] {
+        w.row(
+            "summon",
+            "uid, cid, pid, mid, wgt, isb",
+            vec![v(known::GUEST_UID), v(5), v(pid), v(mid), v(wgt), v(isb)],
+        );
+    }
     for (iid, value) in [(1, known::GUEST_COINS), (5, known::GUEST_DIAMONDS)] {
         w.row(
             "item",
@@ -455,6 +489,18 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
         "leaderboard",
         "uid, lid, stage, value",
         vec![v(odd), v(7), v(3000), v(1)],
+    );
+    w.row("timer", "uid, tid, time", vec![v(odd), v(18), v("someday")]);
+    w.row(
+        "timer",
+        "uid, tid, time",
+        vec![v(odd), v(28), v("2020-01-01 00:00:00")],
+    );
+    w.row("limits", "uid, lid, value", vec![v(odd), v(13), v(123)]);
+    w.row(
+        "summon",
+        "uid, cid, pid, mid, wgt, isb",
+        vec![v(odd), v(1), v(0), v("3:1:5"), v(1), v(0)],
     );
     let two = "lukseunTWOFAM";
     account(&mut w, two, "", "", "", "", "");

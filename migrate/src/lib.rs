@@ -207,6 +207,11 @@ struct Holdings {
     /// (fid, level, workers, storage); fid -1 holds (unassigned, total) in
     /// (workers, storage), -2 is the wishing pool.
     factory: Vec<(i64, i64, i64, i64)>,
+    /// The original's timers (tid, time) and limits (lid, value) that are not daily.
+    timers: Vec<(i64, String)>,
+    limits: Vec<(i64, Option<i64>)>,
+    /// Summoning cells (cid, pid, mid, wgt, isb).
+    summon: Vec<(i64, i64, String, i64, i64)>,
     /// (lid, stage, value): lid 1 the best single fight on a world boss, 2 the total.
     leaderboard: Vec<(i64, i64, i64)>,
     family_roles: Vec<(String, i64)>,
@@ -265,6 +270,8 @@ struct Rules {
     items: HashMap<(i64, i64), i64>,
     exp_table: Vec<u64>,
     max_energy: i64,
+    /// Element resets a player has for its whole life (player.json `elements.resets`).
+    element_resets: i64,
 }
 
 impl Rules {
@@ -303,10 +310,16 @@ impl Rules {
             .and_then(|f| f.pointer("/energy/max_energy"))
             .and_then(Value::as_i64)
             .unwrap_or(120);
+        let element_resets = config
+            .file("player")
+            .and_then(|f| f.pointer("/elements/resets"))
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
         Rules {
             items,
             exp_table,
             max_energy,
+            element_resets,
         }
     }
 }
@@ -315,6 +328,19 @@ impl Rules {
 const GROUP_WEAPON_SEGMENT: i64 = 0;
 const GROUP_ROLE_SEGMENT: i64 = 2;
 const GROUP_ITEM: i64 = 3;
+/// The original's `Timer` ids carried over (the daily ones start fresh).
+const TIMER_VIP_MIN_END: i64 = 17;
+const TIMER_VIP_MAX_END: i64 = 18;
+const TIMER_FAMILY_JOIN_END: i64 = 23;
+const TIMER_STAGE_HANG_UP: i64 = 41;
+/// The end of each summoning store: (timer id, our store's currency item `cid`).
+const SUMMON_STORE_ENDS: [(i64, i64); 3] = [(27, 5), (28, 1), (29, 16)];
+/// The original's `Limits` ids carried over: the summoning integral step and the element
+/// resets left (for life).
+const LIMIT_INTEGRAL: i64 = 13;
+const LIMIT_PLAYER_ELEMENT: i64 = 23;
+/// The integral steps our summon module knows.
+const INTEGRAL_STEPS: [i64; 5] = [0, 200, 400, 600, 800];
 /// The original's `LeaderBoard` ids: a player's best world boss fight and its total.
 const LEADERBOARD_BEST: i64 = 1;
 const LEADERBOARD_TOTAL: i64 = 2;
@@ -803,6 +829,33 @@ fn read_world(conn: &mut Conn, db: &str, tally: &mut Tally) -> Result<WorldSourc
     )?;
     per_player(
         conn,
+        &q("timer", "uid, tid, time"),
+        "timer",
+        tally,
+        &mut h,
+        |r: &(String, i64, String)| &r.0,
+        |h, (_, a, b)| h.timers.push((a, b)),
+    )?;
+    per_player(
+        conn,
+        &q("limits", "uid, lid, value"),
+        "limits",
+        tally,
+        &mut h,
+        |r: &(String, i64, Option<i64>)| &r.0,
+        |h, (_, a, b)| h.limits.push((a, b)),
+    )?;
+    per_player(
+        conn,
+        &q("summon", "uid, cid, pid, mid, wgt, isb"),
+        "summon",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64, String, i64, i64)| &r.0,
+        |h, (_, a, b, c, d, e)| h.summon.push((a, b, c, d, e)),
+    )?;
+    per_player(
+        conn,
         &q("leaderboard", "uid, lid, stage, value"),
         "leaderboard",
         tally,
@@ -1066,13 +1119,17 @@ fn player_rows(
             );
         }
     }
-    if let Some(vip) = vipexp.filter(|v| *v > 0) {
-        batch.add(
-            "vip",
-            "INSERT INTO vip (world, unique_id, exp) VALUES (?, ?, ?)",
-            Params::from((world, uid, vip)),
-        );
-    }
+    timers_and_limits(
+        batch,
+        tally,
+        world,
+        uid,
+        row,
+        &h,
+        vipexp.unwrap_or(0).max(0),
+        rules,
+        now,
+    );
     // Items of our three groups: a known id, a quantity >= 0, at most the item's max.
     let item =
         |batch: &mut Batch, tally: &mut Tally, table: &'static str, grp: i64, id: i64, qty: i64| {
@@ -1351,6 +1408,141 @@ fn player_rows(
                 isre.clamp(0, 1),
             )),
         );
+    }
+}
+
+/// The timers and limits that outlive a day: VIP month cards, the family join cooldown,
+/// idle rewards' start, summoning stores, the integral step, element resets left.
+#[allow(clippy::too_many_arguments)]
+fn timers_and_limits(
+    batch: &mut Batch,
+    tally: &mut Tally,
+    world: &str,
+    uid: &str,
+    row: &str,
+    h: &Holdings,
+    vipexp: i64,
+    rules: &Rules,
+    now: i64,
+) {
+    let timer = |tid: i64, tally: &mut Tally| -> Option<i64> {
+        let (_, text) = h.timers.iter().find(|(t, _)| *t == tid)?;
+        let at = map::original_time(text);
+        if at.is_none() {
+            tally.skip(
+                "timer",
+                row.to_string(),
+                format!("timer {tid}: unreadable time {text:?}"),
+            );
+        }
+        at
+    };
+    let limit = |lid: i64| {
+        h.limits
+            .iter()
+            .find(|(l, _)| *l == lid)
+            .map(|(_, v)| v.unwrap_or(0))
+    };
+    let (min_end, max_end) = (
+        timer(TIMER_VIP_MIN_END, tally),
+        timer(TIMER_VIP_MAX_END, tally),
+    );
+    if vipexp > 0 || min_end.is_some() || max_end.is_some() {
+        batch.add(
+            "vip",
+            "INSERT INTO vip (world, unique_id, exp, min_end, max_end) VALUES (?, ?, ?, ?, ?)",
+            Params::from((world, uid, vipexp, min_end, max_end)),
+        );
+    }
+    if let Some(after) = timer(TIMER_FAMILY_JOIN_END, tally).filter(|t| *t > now) {
+        batch.add(
+            "family_cooldowns",
+            "INSERT INTO family_cooldowns (world, unique_id, join_after) VALUES (?, ?, ?)",
+            Params::from((world, uid, after)),
+        );
+    }
+    if let Some(since) = timer(TIMER_STAGE_HANG_UP, tally) {
+        batch.add(
+            "stage_hang_up",
+            "INSERT INTO stage_hang_up (world, unique_id, since) VALUES (?, ?, ?)",
+            Params::from((world, uid, since.min(now))),
+        );
+    }
+    if let Some(acp) = limit(LIMIT_INTEGRAL) {
+        if INTEGRAL_STEPS.contains(&acp) {
+            batch.add(
+                "summon_integral",
+                "INSERT INTO summon_integral (world, unique_id, acp) VALUES (?, ?, ?)",
+                Params::from((world, uid, acp)),
+            );
+        } else {
+            tally.skip(
+                "limits",
+                row.to_string(),
+                format!("integral step {acp} is none of ours"),
+            );
+        }
+    }
+    if let Some(left) = limit(LIMIT_PLAYER_ELEMENT) {
+        let used = (rules.element_resets - left).max(0);
+        if used > 0 {
+            batch.add(
+                "element_resets",
+                "INSERT INTO element_resets (world, unique_id, used) VALUES (?, ?, ?)",
+                Params::from((world, uid, used)),
+            );
+        }
+    }
+    // A summoning store comes over while it runs: its end (timer) and every cell of it.
+    // A store whose time is over, or with a cell we cannot read, is made anew at its
+    // first use, as for a new player.
+    for (tid, cid) in SUMMON_STORE_ENDS {
+        let cells: Vec<&(i64, i64, String, i64, i64)> =
+            h.summon.iter().filter(|c| c.0 == cid).collect();
+        if cells.is_empty() {
+            continue;
+        }
+        let Some(ends) = timer(tid, tally).filter(|e| *e > now) else {
+            for _ in &cells {
+                tally.skip(
+                    "summon",
+                    row.to_string(),
+                    format!("store {cid} over or without an end: made anew"),
+                );
+            }
+            continue;
+        };
+        let unreadable = cells.iter().find(|(_, _, mid, wgt, _)| {
+            let known = worker::modules::item::Item::parse(mid).is_ok_and(|i| {
+                rules
+                    .items
+                    .contains_key(&(i64::from(i.group), i64::from(i.id)))
+            });
+            !known || *wgt <= 0
+        });
+        if let Some((_, pid, mid, wgt, _)) = unreadable {
+            for _ in &cells {
+                tally.skip(
+                    "summon",
+                    row.to_string(),
+                    format!("store {cid}: cell {pid} {mid:?} weight {wgt} unreadable: made anew"),
+                );
+            }
+            continue;
+        }
+        batch.add(
+            "summon_stores",
+            "INSERT INTO summon_stores (world, unique_id, cid, ends, free_refresh) VALUES (?, ?, ?, ?, 0)",
+            Params::from((world, uid, cid, ends)),
+        );
+        for (cid, pid, mid, wgt, isb) in cells {
+            batch.add(
+                "summon_cells",
+                "INSERT INTO summon_cells (world, unique_id, cid, pid, mid, wgt, isb) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                Params::from((world, uid, cid, pid, mid, wgt, (*isb != 0) as i64)),
+            );
+        }
     }
 }
 

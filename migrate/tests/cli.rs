@@ -72,7 +72,7 @@ fn the_binary_runs_from_flags_and_reports() {
 }
 
 #[test]
-fn bad_flags_and_an_unreachable_source_fail_with_a_message() {
+fn bad_flags_and_names_fail_with_a_message_and_a_status() {
     let help = migrate().arg("--help").output().unwrap();
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout) + String::from_utf8_lossy(&help.stderr);

@@ -200,6 +200,21 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
         ("check_in", Action::Skipped, "unreadable date \"yesterday\""),
         ("factory", Action::Repaired, "total workers"),
         ("leaderboard", Action::Skipped, "unknown leaderboard 7"),
+        (
+            "timer",
+            Action::Skipped,
+            "timer 18: unreadable time \"someday\"",
+        ),
+        (
+            "summon",
+            Action::Skipped,
+            "store 1 over or without an end: made anew",
+        ),
+        (
+            "limits",
+            Action::Skipped,
+            "integral step 123 is none of ours",
+        ),
         ("familyrole", Action::Skipped, "member of no family"),
         ("familyrole", Action::Skipped, "row of no player"),
         ("familyrole", Action::Skipped, "second family"),
@@ -272,6 +287,37 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
             known::GUEST_UID
         )),
         format!("{}/10", known::FAMILY)
+    );
+    // Timers and limits that outlive a day, and the running summoning store.
+    let guest = known::GUEST_UID;
+    assert_eq!(
+        row(&format!("SELECT CONCAT(exp, '/', min_end, '/', IFNULL(max_end, '-')) FROM lukseun.vip WHERE unique_id = '{guest}'")),
+        format!(
+            "{}/{}/-",
+            row(&format!("SELECT vipexp FROM s0.progress WHERE uid = '{guest}'")),
+            migrate::map::original_time(known::VIP_MIN_END).unwrap()
+        )
+    );
+    assert_eq!(
+        row(&format!(
+            "SELECT CONCAT(h.since, '/', f.join_after, '/', i.acp, '/', e.used) FROM lukseun.stage_hang_up h \
+             JOIN lukseun.family_cooldowns f USING (world, unique_id) \
+             JOIN lukseun.summon_integral i USING (world, unique_id) \
+             JOIN lukseun.element_resets e USING (world, unique_id) WHERE h.unique_id = '{guest}'"
+        )),
+        format!(
+            "{}/{}/400/1",
+            migrate::map::original_time("2020-11-30 10:00:00").unwrap(),
+            migrate::map::original_time("2099-01-01 00:00:00").unwrap()
+        ),
+        "hang-up since, join cooldown, integral step, element resets used (3 for life, 2 left)"
+    );
+    assert_eq!(
+        row(&format!(
+            "SELECT GROUP_CONCAT(CONCAT(pid, '=', mid, '/', wgt, '/', isb) ORDER BY pid) \
+             FROM lukseun.summon_cells WHERE unique_id = '{guest}' AND cid = 5"
+        )),
+        "0=3:1:100/10/0,1=0:301:1/5/1,2=3:5:20/3/0"
     );
     // World boss damage: best and total per player as the source's leaderboard had them.
     assert_eq!(
@@ -356,6 +402,12 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
         "vip",
         "factories",
         "stage_boss_damage",
+        "stage_hang_up",
+        "family_cooldowns",
+        "summon_integral",
+        "element_resets",
+        "summon_stores",
+        "summon_cells",
     ] {
         db.sql(&format!(
             "DELETE FROM lukseun.{table} WHERE unique_id = '{guest}'"
@@ -472,6 +524,30 @@ fn migrated_players_log_in_and_answer_as_before_through_the_gate() {
         shown.contains(&source_weapon.trim().to_string()),
         "{source_weapon} in {weapons}"
     );
+    let vip = call(gate, "get_info_vip", json!({"token": session}), &mut t);
+    assert_eq!(
+        vip["data"]["min_card"],
+        json!(true),
+        "the month card runs on: {vip}"
+    );
+    assert_eq!(vip["data"]["max_card"], json!(false), "{vip}");
+    let store = call(
+        gate,
+        "refresh_diamond_store",
+        json!({"token": session}),
+        &mut t,
+    );
+    // 1: the running store is shown (0 would be a new one), with its cells and the
+    // integral step as the original had them.
+    assert_eq!(status(&store), 1, "{store}");
+    let cells: Vec<String> = store["data"]["refresh"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| format!("{}/{}", c["mid"].as_str().unwrap(), c["isb"]))
+        .collect();
+    assert_eq!(cells, ["3:1:100/0", "0:301:1/1", "3:5:20/0"], "{store}");
+    assert_eq!(store["data"]["constraint"]["acp"], json!(400), "{store}");
     let factory = call(gate, "refresh_factory", json!({"token": session}), &mut t);
     let total = stack.db.sql(&format!(
         "SELECT storage FROM s0.factory WHERE uid = '{}' AND fid = -1",
