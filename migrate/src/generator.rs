@@ -79,6 +79,8 @@ impl Generated {
 pub fn create_schema(conn: &mut Conn) -> mysql::Result<()> {
     conn.query_drop("CREATE DATABASE IF NOT EXISTS `user`")?;
     conn.query_drop(format!("CREATE DATABASE IF NOT EXISTS `{WORLD_DB}`"))?;
+    conn.query_drop("CREATE DATABASE IF NOT EXISTS `mall`")?;
+    conn.query_drop("CREATE DATABASE IF NOT EXISTS `exchange`")?;
     for statement in SOURCE_SCHEMA.split(";\n") {
         let sql: String = statement
             .lines()
@@ -119,7 +121,12 @@ impl Writer<'_> {
     fn row(&mut self, table: &'static str, columns: &str, values: Vec<SqlValue>) {
         let entry = self.pending.entry(table).or_insert_with(|| {
             let marks = vec!["?"; columns.split(',').count()].join(", ");
-            let db = if table == "info" { "user" } else { WORLD_DB };
+            let db = match table {
+                "info" => "user",
+                "mall" => "mall",
+                "exchange" => "exchange",
+                _ => WORLD_DB,
+            };
             (
                 format!("INSERT INTO `{db}`.`{table}` ({columns}) VALUES ({marks})"),
                 Vec::new(),
@@ -411,6 +418,45 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
                 if n % 6 == 0 { "S" } else { "" },
             ));
         }
+    }
+
+    // Purchases (every seventh player bought diamonds) and exchange codes.
+    for n in (0..per_world).step_by(7) {
+        let uid = format!(
+            "lukseun{}M{}P{}",
+            1_600_000_000 + n,
+            n * 7 % 1_000_000,
+            100 + n % 50
+        );
+        w.row(
+            "mall",
+            "oid, world, uid, username, currency, cqty, mid, mqty, channel, time, repeatable, receive",
+            vec![
+                v(format!("GPA.{n:04}-order")),
+                v(WORLD_DB),
+                v(uid),
+                v(format!("player{n}")),
+                v("RMB"),
+                v(7),
+                v("5"),
+                v(100),
+                v("google"),
+                v("2020-11-20 10:00:00"),
+                v("y"),
+                v(1),
+            ],
+        );
+    }
+    for (eid, pid, etime, receive) in [
+        ("WELCOME2021", "DIAMOND_MIN", "2099-01-01 00:00:00", 100),
+        ("USEDUP", "DIAMOND_MIN", "2099-01-01 00:00:00", 0),
+        ("BADTIME", "DIAMOND_MIN", "soon", 5),
+    ] {
+        w.row(
+            "exchange",
+            "gid, eid, pid, etime, receive",
+            vec![v("lukseun"), v(eid), v(pid), v(etime), v(receive)],
+        );
     }
 
     // The odd ones.

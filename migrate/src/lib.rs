@@ -48,8 +48,15 @@ const LEDGER_ACCOUNT: &str = "account";
 const LEDGER_FAMILY: &str = "family";
 const LEDGER_PLAYER: &str = "player";
 
-/// The original's account database.
+/// The original's account, purchase and exchange code databases.
 pub const DEFAULT_ACCOUNT_DB: &str = "user";
+pub const DEFAULT_MALL_DB: &str = "mall";
+pub const DEFAULT_EXCHANGE_DB: &str = "exchange";
+/// Orders and codes are written this many to a transaction (they are independent rows,
+/// kept once by their primary keys).
+const GLOBAL_ROWS_PER_TRANSACTION: usize = 500;
+/// `created_by` of the exchange codes carried over.
+const IMPORTED_BY: &str = "lukseun-migrate";
 
 /// What to migrate, from where to where.
 #[derive(Clone, Debug)]
@@ -73,6 +80,10 @@ pub struct Options {
     /// config (`merge`); a world not named is its own.
     pub merges: BTreeMap<String, String>,
     pub account_db: String,
+    /// The original's purchase (`mall`) and exchange code (`exchange`) databases; `None`
+    /// leaves them out.
+    pub mall_db: Option<String>,
+    pub exchange_db: Option<String>,
     /// Progress lines on stderr.
     pub progress: bool,
 }
@@ -89,6 +100,8 @@ impl Options {
             worlds: worlds.iter().map(|w| w.to_string()).collect(),
             merges: BTreeMap::new(),
             account_db: DEFAULT_ACCOUNT_DB.into(),
+            mall_db: Some(DEFAULT_MALL_DB.into()),
+            exchange_db: Some(DEFAULT_EXCHANGE_DB.into()),
             progress: false,
         }
     }
@@ -544,6 +557,26 @@ pub fn run(options: &Options) -> Result<Report, MigrateError> {
             ));
         }
     }
+    if let Some(mall_db) = &options.mall_db {
+        migrate_orders(
+            &mut source,
+            &mut target,
+            check_db_name(mall_db)?,
+            &options.merges,
+            &accounts,
+            options.dry_run,
+            &mut report,
+        )?;
+    }
+    if let Some(exchange_db) = &options.exchange_db {
+        migrate_codes(
+            &mut source,
+            &mut target,
+            check_db_name(exchange_db)?,
+            options.dry_run,
+            &mut report,
+        )?;
+    }
     source.query_drop("ROLLBACK").map_err(source_err)?;
     report.elapsed = started.elapsed();
     Ok(report)
@@ -553,6 +586,189 @@ pub fn run(options: &Options) -> Result<Report, MigrateError> {
 /// so a dry run, whose rows are rolled back, finds the same duplicates as a run.
 #[derive(Default)]
 struct Claimed(HashMap<(&'static str, String), String>);
+
+/// Rows of a table of a database that may not exist (an original without purchases):
+/// `None`, reported, when the server says there is no such database or table.
+fn optional_rows<R: FromRow>(
+    conn: &mut Conn,
+    sql: &str,
+    table: &'static str,
+    tally: &mut Tally,
+) -> Result<Option<Vec<R>>, MigrateError> {
+    // ER_BAD_DB_ERROR, ER_NO_SUCH_TABLE
+    const MISSING: [u16; 2] = [1049, 1146];
+    match rows(conn, sql, table, tally) {
+        Ok(r) => Ok(Some(r)),
+        Err(MigrateError::Source(mysql::Error::MySqlError(e))) if MISSING.contains(&e.code) => {
+            tally.skip(table, "(table)", format!("not read: {}", e.message));
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes `rows` (statement, params) in transactions of [`GLOBAL_ROWS_PER_TRANSACTION`],
+/// each row `INSERT IGNORE` so a second run keeps what is there; counts what was new.
+fn write_global(
+    target: &mut mysql::PooledConn,
+    table: &'static str,
+    sql: &'static str,
+    params: Vec<Params>,
+    dry_run: bool,
+    tally: &mut Tally,
+) -> Result<u64, MigrateError> {
+    let mut new = 0;
+    for chunk in params.chunks(GLOBAL_ROWS_PER_TRANSACTION) {
+        let mut tx = target
+            .start_transaction(TxOpts::default())
+            .map_err(target_err)?;
+        for p in chunk {
+            tx.exec_drop(sql, p.clone()).map_err(target_err)?;
+            new += tx.affected_rows();
+        }
+        if dry_run { tx.rollback() } else { tx.commit() }.map_err(target_err)?;
+    }
+    tally.written(table, new);
+    Ok(new)
+}
+
+/// The original's credited purchases: our `purchases`, so an order it credited is never
+/// credited again (a replayed receipt answers "already credited").
+fn migrate_orders(
+    source: &mut Conn,
+    target: &mut mysql::PooledConn,
+    mall_db: &str,
+    merges: &BTreeMap<String, String>,
+    accounts: &HashSet<String>,
+    dry_run: bool,
+    report: &mut Report,
+) -> Result<(), MigrateError> {
+    type Order = (
+        String,
+        String,
+        String,
+        String,
+        i64,
+        String,
+        i64,
+        String,
+        String,
+    );
+    let Some(orders) = optional_rows::<Order>(
+        source,
+        &format!(
+            "SELECT oid, world, uid, currency, cqty, mid, mqty, channel, time \
+             FROM `{mall_db}`.`mall` ORDER BY oid"
+        ),
+        "mall",
+        &mut report.tally,
+    )?
+    else {
+        return Ok(());
+    };
+    let mut params = Vec::new();
+    for (oid, world, uid, currency, price, mid, qty, channel, time) in orders {
+        let world = merges.get(&world).cloned().unwrap_or(world);
+        let merged: Vec<String> = merges.keys().filter(|w| **w != world).cloned().collect();
+        let uid = map::unmerged_uid(&uid, &merged, |u| accounts.contains(u));
+        let fits = oid.chars().count() <= 128
+            && uid.chars().count() <= map::MAX_UID_CHARS
+            && mid.chars().count() <= 64
+            && channel.chars().count() <= 32
+            && currency.chars().count() <= 16;
+        if !fits {
+            report
+                .tally
+                .skip("mall", oid, "a value longer than our column");
+            continue;
+        }
+        let at = map::original_time(&time).unwrap_or_else(now_secs);
+        // The original kept the item it credited (`mid`), not the product id.
+        let item_id = mid.trim().parse::<i64>().unwrap_or(0).max(0);
+        params.push(Params::Positional(vec![
+            oid.into(),
+            world.into(),
+            uid.into(),
+            mid.into(),
+            channel.into(),
+            currency.into(),
+            price.max(0).into(),
+            item_id.into(),
+            qty.max(0).into(),
+            at.into(),
+        ]));
+    }
+    let read = params.len() as u64;
+    let new = write_global(
+        target,
+        "purchases",
+        "INSERT IGNORE INTO purchases (order_id, world, unique_id, pid, channel, currency, \
+         price, item_id, qty, verified, credited_by, credited_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, NULL, ?)",
+        params,
+        dry_run,
+        &mut report.tally,
+    )?;
+    report.done_before += read - new;
+    Ok(())
+}
+
+/// The original's exchange codes, with the uses they have left.
+fn migrate_codes(
+    source: &mut Conn,
+    target: &mut mysql::PooledConn,
+    exchange_db: &str,
+    dry_run: bool,
+    report: &mut Report,
+) -> Result<(), MigrateError> {
+    let Some(codes) = optional_rows::<(String, String, String, String, i64)>(
+        source,
+        &format!("SELECT gid, eid, pid, etime, receive FROM `{exchange_db}`.`exchange` ORDER BY gid, eid"),
+        "exchange",
+        &mut report.tally,
+    )?
+    else {
+        return Ok(());
+    };
+    let now = now_secs();
+    let mut params = Vec::new();
+    for (gid, eid, pid, etime, receive) in codes {
+        let row = format!("{gid}/{eid}");
+        if [&gid, &eid, &pid].iter().any(|v| v.chars().count() > 64) {
+            report
+                .tally
+                .skip("exchange", row, "a value longer than our column");
+            continue;
+        }
+        let Some(expires) = map::original_time(&etime) else {
+            report
+                .tally
+                .skip("exchange", row, format!("unreadable end {etime:?}"));
+            continue;
+        };
+        params.push(Params::from((
+            gid,
+            eid,
+            pid,
+            receive.max(0),
+            expires,
+            IMPORTED_BY,
+            now,
+        )));
+    }
+    let read = params.len() as u64;
+    let new = write_global(
+        target,
+        "exchange_codes",
+        "INSERT IGNORE INTO exchange_codes (game_id, code, pid, remaining, expires_at, \
+         created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        params,
+        dry_run,
+        &mut report.tally,
+    )?;
+    report.done_before += read - new;
+    Ok(())
+}
 
 /// One account in one transaction; `Ok(true)` when it is (or was already) with us.
 fn migrate_account(

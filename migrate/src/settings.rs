@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use shared::config::{Config, Opt, Spec};
 
-use crate::{merges_from_world_config, Options, DEFAULT_ACCOUNT_DB};
+use crate::{
+    merges_from_world_config, Options, DEFAULT_ACCOUNT_DB, DEFAULT_EXCHANGE_DB, DEFAULT_MALL_DB,
+};
 
 pub const SPEC: Spec = Spec {
     service: "lukseun-migrate",
@@ -25,6 +27,16 @@ pub const SPEC: Spec = Spec {
             "the original's world.json: worlds merged into another (`merge`) are read from that one's database",
         ),
         Opt::value("account-db", DEFAULT_ACCOUNT_DB, "the original's account database"),
+        Opt::value(
+            "mall-db",
+            DEFAULT_MALL_DB,
+            "the original's purchase database (empty: leave purchases out)",
+        ),
+        Opt::value(
+            "exchange-db",
+            DEFAULT_EXCHANGE_DB,
+            "the original's exchange code database (empty: leave codes out)",
+        ),
         Opt::value(
             "source-maildir",
             "",
@@ -91,6 +103,12 @@ pub fn options(config: &Config) -> Result<Options, String> {
         worlds,
         merges,
         account_db: config.get("account-db").to_string(),
+        mall_db: Some(config.get("mall-db"))
+            .filter(|d| !d.is_empty())
+            .map(str::to_string),
+        exchange_db: Some(config.get("exchange-db"))
+            .filter(|d| !d.is_empty())
+            .map(str::to_string),
         progress: !config.switch("quiet"),
     })
 }

@@ -256,3 +256,29 @@ CREATE TABLE `{db}`.`friend` (
   FOREIGN KEY (`uid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE,
   FOREIGN KEY (`fid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- The original's purchases and exchange codes live in databases of their own.
+CREATE TABLE IF NOT EXISTS `mall`.`mall` (
+  `oid` VARCHAR(128) NOT NULL,
+  `world` VARCHAR(32) NOT NULL,
+  `uid` VARCHAR(128) NOT NULL,
+  `username` VARCHAR(64) NOT NULL,
+  `currency` VARCHAR(32) NOT NULL,
+  `cqty` SMALLINT UNSIGNED NOT NULL,
+  `mid` VARCHAR(128) NOT NULL,
+  `mqty` INT UNSIGNED NOT NULL,
+  `channel` VARCHAR(128) NOT NULL,
+  `time` VARCHAR(64) NOT NULL,
+  `repeatable` VARCHAR(32) NOT NULL,
+  `receive` SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+  PRIMARY KEY (`oid`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS `exchange`.`exchange` (
+  `gid` VARCHAR(128) NOT NULL,
+  `eid` VARCHAR(128) NOT NULL,
+  `pid` VARCHAR(128) NOT NULL,
+  `etime` VARCHAR(64) NOT NULL,
+  `receive` SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+  PRIMARY KEY (`gid`, `eid`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

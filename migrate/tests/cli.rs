@@ -39,7 +39,8 @@ fn the_binary_runs_from_flags_and_reports() {
         .arg("--target-maildir")
         .arg(to.path());
         if dry {
-            c.arg("--dry-run");
+            // A source without a purchase database: reported, not an error.
+            c.args(["--dry-run", "--mall-db", "nosuch"]);
         }
         c.output().expect("run lukseun-migrate")
     };
@@ -48,6 +49,10 @@ fn the_binary_runs_from_flags_and_reports() {
     let stderr = String::from_utf8_lossy(&dry.stderr);
     assert!(dry.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("(dry run: nothing written)"), "{stdout}");
+    assert!(
+        stdout.contains("(table): not read: Table 'nosuch.mall'"),
+        "{stdout}"
+    );
     assert!(
         stderr.contains("world s0: players"),
         "progress on stderr: {stderr}"
