@@ -223,12 +223,18 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
         "uid, name, role",
         vec![v(known::GUEST_UID), v(known::FAMILY), v(10)],
     );
-    // Timers and limits that outlive a day (times are UTC+8), a running diamond store.
+    // Timers and limits that outlive a day (times are UTC+8), a running diamond store, a
+    // dark market refreshed a minute ago (so its offers still stand when the test looks).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let market_refreshed = crate::map::original_time_text(now - 60);
     for (tid, time) in [
         (17, known::VIP_MIN_END),
         (23, "2099-01-01 00:00:00"),
         (41, "2020-11-30 10:00:00"),
         (27, "2099-01-01 00:00:00"),
+        (5, market_refreshed.as_str()),
         (12, "2020-11-30 09:00:00"),
     ] {
         w.row(
@@ -237,7 +243,7 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
             vec![v(known::GUEST_UID), v(tid), v(time)],
         );
     }
-    for (lid, value) in [(13, 400), (23, 2), (9, 3)] {
+    for (lid, value) in [(13, 400), (23, 2), (9, 3), (1, 2)] {
         w.row(
             "limits",
             "uid, lid, value",
@@ -253,6 +259,22 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
             "summon",
             "uid, cid, pid, mid, wgt, isb",
             vec![v(known::GUEST_UID), v(5), v(pid), v(mid), v(wgt), v(isb)],
+        );
+    }
+    // Dark market: a skill for coins, weapon segments for diamonds (sold: amt < 0).
+    for (pid, gid, mid, qty, cid, amt) in [(0, 1, 5, 1, 1, 2000), (1, 0, 302, 10, 5, -30)] {
+        w.row(
+            "darkmarket",
+            "uid, pid, gid, mid, qty, cid, amt",
+            vec![
+                v(known::GUEST_UID),
+                v(pid),
+                v(gid),
+                v(mid),
+                v(qty),
+                v(cid),
+                v(amt),
+            ],
         );
     }
     for (iid, value) in [(1, known::GUEST_COINS), (5, known::GUEST_DIAMONDS)] {
@@ -543,6 +565,11 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
         vec![v(odd), v(28), v("2020-01-01 00:00:00")],
     );
     w.row("limits", "uid, lid, value", vec![v(odd), v(13), v(123)]);
+    w.row(
+        "darkmarket",
+        "uid, pid, gid, mid, qty, cid, amt",
+        vec![v(odd), v(0), v(3), v(1), v(1), v(5), v(10)],
+    );
     w.row(
         "summon",
         "uid, cid, pid, mid, wgt, isb",

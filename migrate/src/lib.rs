@@ -223,6 +223,8 @@ struct Holdings {
     /// The original's timers (tid, time) and limits (lid, value) that are not daily.
     timers: Vec<(i64, String)>,
     limits: Vec<(i64, Option<i64>)>,
+    /// Dark market offers (pid, gid, mid, qty, cid, amt); a negative `amt` was sold.
+    dark_market: Vec<(i64, i64, i64, i64, i64, i64)>,
     /// Summoning cells (cid, pid, mid, wgt, isb).
     summon: Vec<(i64, i64, String, i64, i64)>,
     /// (lid, stage, value): lid 1 the best single fight on a world boss, 2 the total.
@@ -346,6 +348,11 @@ const TIMER_VIP_MIN_END: i64 = 17;
 const TIMER_VIP_MAX_END: i64 = 18;
 const TIMER_FAMILY_JOIN_END: i64 = 23;
 const TIMER_STAGE_HANG_UP: i64 = 41;
+const TIMER_DARK_MARKET: i64 = 5;
+/// Free dark market refreshes left (the original's `Limits` 1).
+const LIMIT_DARK_MARKET: i64 = 1;
+/// The original's skills group: a dark market offer may sell a skill.
+const GROUP_SKILL: i64 = 1;
 /// The end of each summoning store: (timer id, our store's currency item `cid`).
 const SUMMON_STORE_ENDS: [(i64, i64); 3] = [(27, 5), (28, 1), (29, 16)];
 /// The original's `Limits` ids carried over: the summoning integral step and the element
@@ -1063,6 +1070,15 @@ fn read_world(conn: &mut Conn, db: &str, tally: &mut Tally) -> Result<WorldSourc
     )?;
     per_player(
         conn,
+        &q("darkmarket", "uid, pid, gid, mid, qty, cid, amt"),
+        "darkmarket",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64, i64, i64, i64, i64)| &r.0,
+        |h, (_, a, b, c, d, e, f)| h.dark_market.push((a, b, c, d, e, f)),
+    )?;
+    per_player(
+        conn,
         &q("summon", "uid, cid, pid, mid, wgt, isb"),
         "summon",
         tally,
@@ -1709,6 +1725,57 @@ fn timers_and_limits(
             );
         }
     }
+    // The dark market: its offers with the refresh clock they belong to (timer 5 starts
+    // the period, limit 1 counts the free refreshes left).
+    if !h.dark_market.is_empty() {
+        let refreshed = timer(TIMER_DARK_MARKET, tally);
+        let known =
+            |gid: i64, mid: i64| gid == GROUP_SKILL || rules.items.contains_key(&(gid, mid));
+        let bad = h.dark_market.iter().find(|(_, gid, mid, qty, cid, amt)| {
+            !known(*gid, *mid)
+                || !rules.items.contains_key(&(GROUP_ITEM, *cid))
+                || *qty <= 0
+                || *amt == 0
+        });
+        match (refreshed, bad) {
+            (Some(at), None) => {
+                batch.add(
+                    "dark_market",
+                    "INSERT INTO dark_market (world, unique_id, refreshed_at, refreshable) VALUES (?, ?, ?, ?)",
+                    Params::from((world, uid, at.min(now), limit(LIMIT_DARK_MARKET).unwrap_or(0).max(0))),
+                );
+                for (pid, gid, mid, qty, cid, amt) in &h.dark_market {
+                    batch.add(
+                        "dark_market_offers",
+                        "INSERT INTO dark_market_offers (world, unique_id, pid, gid, mid, qty, cid, amt, bought) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        Params::Positional(vec![
+                            world.into(), uid.into(), (*pid).into(), (*gid).into(), (*mid).into(),
+                            (*qty).into(), (*cid).into(), amt.abs().into(), i64::from(*amt < 0).into(),
+                        ]),
+                    );
+                }
+            }
+            (None, _) => {
+                for _ in &h.dark_market {
+                    tally.skip(
+                        "darkmarket",
+                        row.to_string(),
+                        "offers without a refresh time: made anew",
+                    );
+                }
+            }
+            (_, Some((pid, gid, mid, ..))) => {
+                for _ in &h.dark_market {
+                    tally.skip(
+                        "darkmarket",
+                        row.to_string(),
+                        format!("offer {pid} ({gid}:{mid}) unreadable: made anew"),
+                    );
+                }
+            }
+        }
+    }
     // A summoning store comes over while it runs: its end (timer) and every cell of it.
     // A store whose time is over, or with a cell we cannot read, is made anew at its
     // first use, as for a new player.
@@ -1841,17 +1908,7 @@ fn factory_row(
 
 /// Today (UTC) as `YYYY-MM-DD`.
 fn today() -> String {
-    let days = now_secs().div_euclid(86_400);
-    // civil_from_days (H. Hinnant)
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    let (y, m, d) = map::civil_from_days(now_secs().div_euclid(86_400));
     format!("{y:04}-{m:02}-{d:02}")
 }
 

@@ -218,6 +218,11 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
             "integral step 123 is none of ours",
         ),
         ("exchange", Action::Skipped, "unreadable end \"soon\""),
+        (
+            "darkmarket",
+            Action::Skipped,
+            "offers without a refresh time: made anew",
+        ),
         ("familyrole", Action::Skipped, "member of no family"),
         ("familyrole", Action::Skipped, "row of no player"),
         ("familyrole", Action::Skipped, "second family"),
@@ -332,6 +337,14 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
         )),
         "0=3:1:100/10/0,1=0:301:1/5/1,2=3:5:20/3/0"
     );
+    assert_eq!(
+        row(&format!(
+            "SELECT CONCAT(d.refreshable, ':', GROUP_CONCAT(CONCAT(o.gid, '/', o.mid, '/', o.amt, '/', o.bought) ORDER BY o.pid)) \
+             FROM lukseun.dark_market d JOIN lukseun.dark_market_offers o USING (world, unique_id) \
+             WHERE d.unique_id = '{guest}' GROUP BY d.refreshable"
+        )),
+        "2:1/5/2000/0,0/302/30/1"
+    );
     // World boss damage: best and total per player as the source's leaderboard had them.
     assert_eq!(
         row("SELECT COUNT(*), SUM(best), SUM(total) FROM lukseun.stage_boss_damage"),
@@ -426,6 +439,8 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
         "element_resets",
         "summon_stores",
         "summon_cells",
+        "dark_market",
+        "dark_market_offers",
     ] {
         db.sql(&format!(
             "DELETE FROM lukseun.{table} WHERE unique_id = '{guest}'"
@@ -566,6 +581,17 @@ fn migrated_players_log_in_and_answer_as_before_through_the_gate() {
         .collect();
     assert_eq!(cells, ["3:1:100/0", "0:301:1/1", "3:5:20/0"], "{store}");
     assert_eq!(store["data"]["constraint"]["acp"], json!(400), "{store}");
+    let market = call(gate, "get_all_market", json!({"token": session}), &mut t);
+    // 1: the standing market (0 would be a new one); a sold offer shows a negative amt.
+    assert_eq!(status(&market), 1, "{market}");
+    let offers: Vec<String> = market["data"]["dark_markets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| format!("{}:{}:{}/{}", o["gid"], o["mid"], o["qty"], o["amt"]))
+        .collect();
+    assert_eq!(offers, ["1:5:1/2000", "0:302:10/-30"], "{market}");
+    assert_eq!(market["data"]["refreshable"], json!(2), "{market}");
     let factory = call(gate, "refresh_factory", json!({"token": session}), &mut t);
     let total = stack.db.sql(&format!(
         "SELECT storage FROM s0.factory WHERE uid = '{}' AND fid = -1",
