@@ -137,13 +137,13 @@ impl fmt::Display for Report {
         writeln!(f, "lukseun-migrate report{mode}")?;
         writeln!(
             f,
-            "{:<16} {:>9} {:>9} {:>9} {:>9}",
+            "{:<20} {:>9} {:>9} {:>9} {:>9}",
             "table", "read", "written", "skipped", "repaired"
         )?;
         for (table, c) in &self.tally.tables {
             writeln!(
                 f,
-                "{table:<16} {:>9} {:>9} {:>9} {:>9}",
+                "{table:<20} {:>9} {:>9} {:>9} {:>9}",
                 c.read, c.written, c.skipped, c.repaired
             )?;
         }
@@ -207,7 +207,7 @@ mod tests {
             ..Report::default()
         };
         let text = report.to_string();
-        assert!(text.contains("item                     3         0         3         0"));
+        assert!(text.contains("item                         3         0         3         0"));
         assert!(text.contains("skipped  item           s0/u: unknown item 999"));
     }
 }
