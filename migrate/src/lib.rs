@@ -55,6 +55,8 @@ pub const DEFAULT_EXCHANGE_DB: &str = "exchange";
 /// Orders and codes are written this many to a transaction (they are independent rows,
 /// kept once by their primary keys).
 const GLOBAL_ROWS_PER_TRANSACTION: usize = 500;
+/// Players whose holdings one read takes: memory stays bounded whatever the world's size.
+pub const DEFAULT_PLAYERS_PER_READ: usize = 1000;
 /// `created_by` of the exchange codes carried over.
 const IMPORTED_BY: &str = "lukseun-migrate";
 
@@ -84,6 +86,8 @@ pub struct Options {
     /// leaves them out.
     pub mall_db: Option<String>,
     pub exchange_db: Option<String>,
+    /// Players whose holdings are read (and held in memory) at a time.
+    pub players_per_read: usize,
     /// Progress lines on stderr.
     pub progress: bool,
 }
@@ -102,6 +106,7 @@ impl Options {
             account_db: DEFAULT_ACCOUNT_DB.into(),
             mall_db: Some(DEFAULT_MALL_DB.into()),
             exchange_db: Some(DEFAULT_EXCHANGE_DB.into()),
+            players_per_read: DEFAULT_PLAYERS_PER_READ,
             progress: false,
         }
     }
@@ -240,8 +245,19 @@ fn rows<R: FromRow>(
     table: &'static str,
     tally: &mut Tally,
 ) -> Result<Vec<R>, MigrateError> {
+    rows_with(conn, sql, Params::Empty, table, tally)
+}
+
+/// [`rows`] of a statement with parameters.
+fn rows_with<R: FromRow>(
+    conn: &mut Conn,
+    sql: &str,
+    params: Params,
+    table: &'static str,
+    tally: &mut Tally,
+) -> Result<Vec<R>, MigrateError> {
     let mut out = Vec::new();
-    let result = conn.query_iter(sql).map_err(source_err)?;
+    let result = conn.exec_iter(sql, params).map_err(source_err)?;
     for row in result {
         let row = row.map_err(source_err)?;
         tally.read(table, 1);
@@ -254,16 +270,17 @@ fn rows<R: FromRow>(
 }
 
 /// Reads a per-player table (uid first) and files each row under its player.
+#[allow(clippy::too_many_arguments)]
 fn per_player<R: FromRow>(
     conn: &mut Conn,
-    sql: &str,
+    (sql, params): (String, Params),
     table: &'static str,
     tally: &mut Tally,
     holdings: &mut HashMap<String, Holdings>,
     uid: impl Fn(&R) -> &str,
     file: impl Fn(&mut Holdings, R),
 ) -> Result<(), MigrateError> {
-    for row in rows::<R>(conn, sql, table, tally)? {
+    for row in rows_with::<R>(conn, &sql, params, table, tally)? {
         match holdings.get_mut(uid(&row)) {
             Some(h) => file(h, row),
             // A row of a uid with no player: the source's foreign keys forbid it, but a
@@ -904,14 +921,15 @@ fn migrate_account(
     }
 }
 
-/// Everything one world database holds, as read.
+/// A world database's players and families, as read; holdings are read a range of
+/// players at a time ([`read_holdings`]).
 struct WorldSource {
     players: Vec<PlayerRow>,
-    holdings: HashMap<String, Holdings>,
     families: Vec<FamilyRow>,
     history: HashMap<String, Vec<(String, String)>>,
 }
 
+/// Players in uid order, families and their history.
 fn read_world(conn: &mut Conn, db: &str, tally: &mut Tally) -> Result<WorldSource, MigrateError> {
     let q = |table: &str, columns: &str| format!("SELECT {columns} FROM `{db}`.`{table}`");
     let players: Vec<PlayerRow> = rows(
@@ -919,199 +937,6 @@ fn read_world(conn: &mut Conn, db: &str, tally: &mut Tally) -> Result<WorldSourc
         &(q("player", "uid, gn, fid, icon, intro") + " ORDER BY uid"),
         "player",
         tally,
-    )?;
-    let mut h: HashMap<String, Holdings> = players
-        .iter()
-        .map(|p| (p.0.clone(), Holdings::default()))
-        .collect();
-    per_player(
-        conn,
-        &q("progress", "uid, energy, exp, vipexp"),
-        "progress",
-        tally,
-        &mut h,
-        |r: &(String, Option<i64>, Option<i64>, Option<i64>)| &r.0,
-        |h, (_, a, b, c)| h.progress = Some((a, b, c)),
-    )?;
-    per_player(
-        conn,
-        &q("item", "uid, iid, value"),
-        "item",
-        tally,
-        &mut h,
-        |r: &(String, i64, i64)| &r.0,
-        |h, (_, a, b)| h.items.push((a, b)),
-    )?;
-    per_player(
-        conn,
-        &q("weapon", "uid, wid, star, level, skillpoint, segment"),
-        "weapon",
-        tally,
-        &mut h,
-        |r: &(String, i64, i64, i64, i64, i64)| &r.0,
-        |h, (_, a, b, c, d, e)| h.weapons.push((a, b, c, d, e)),
-    )?;
-    per_player(
-        conn,
-        &q("weaponpassive", "uid, wid, pid, level"),
-        "weaponpassive",
-        tally,
-        &mut h,
-        |r: &(String, i64, i64, i64)| &r.0,
-        |h, (_, a, b, c)| h.weapon_passives.push((a, b, c)),
-    )?;
-    per_player(
-        conn,
-        &q("role", "uid, rid, star, level, segment"),
-        "role",
-        tally,
-        &mut h,
-        |r: &(String, i64, i64, i64, i64)| &r.0,
-        |h, (_, a, b, c, d)| h.roles.push((a, b, c, d)),
-    )?;
-    per_player(
-        conn,
-        &q("rolepassive", "uid, rid, pid, level"),
-        "rolepassive",
-        tally,
-        &mut h,
-        |r: &(String, i64, i64, i64)| &r.0,
-        |h, (_, a, b, c)| h.role_passives.push((a, b, c)),
-    )?;
-    per_player(
-        conn,
-        &q("skill", "uid, sid, level"),
-        "skill",
-        tally,
-        &mut h,
-        |r: &(String, i64, i64)| &r.0,
-        |h, (_, a, b)| h.skills.push((a, b)),
-    )?;
-    per_player(
-        conn,
-        &q("armor", "uid, aid, level, quantity"),
-        "armor",
-        tally,
-        &mut h,
-        |r: &(String, i64, i64, Option<i64>)| &r.0,
-        |h, (_, a, b, c)| h.armors.push((a, b, c)),
-    )?;
-    per_player(
-        conn,
-        &q("sciences", "uid, ssa, level"),
-        "sciences",
-        tally,
-        &mut h,
-        |r: &(String, i64, i64)| &r.0,
-        |h, (_, a, b)| h.sciences.push((a, b)),
-    )?;
-    per_player(
-        conn,
-        &q("elements", "uid, eid, val"),
-        "elements",
-        tally,
-        &mut h,
-        |r: &(String, i64, i64)| &r.0,
-        |h, (_, a, b)| h.elements.push((a, b)),
-    )?;
-    per_player(
-        conn,
-        &q("stages", "uid, sid, stage"),
-        "stages",
-        tally,
-        &mut h,
-        |r: &(String, i64, i64)| &r.0,
-        |h, (_, a, b)| h.stages.push((a, b)),
-    )?;
-    per_player(
-        conn,
-        &q("check_in", "uid, date, reward"),
-        "check_in",
-        tally,
-        &mut h,
-        |r: &(String, Option<String>, Option<i64>)| &r.0,
-        |h, (_, a, b)| h.check_ins.push((a, b)),
-    )?;
-    per_player(
-        conn,
-        &q("achievement", "uid, aid, value, reward"),
-        "achievement",
-        tally,
-        &mut h,
-        |r: &(String, i64, Option<i64>, Option<i64>)| &r.0,
-        |h, (_, a, b, c)| h.achievements.push((a, b, c)),
-    )?;
-    per_player(
-        conn,
-        &q("factory", "uid, fid, level, workers, storage"),
-        "factory",
-        tally,
-        &mut h,
-        |r: &(String, i64, i64, i64, i64)| &r.0,
-        |h, (_, a, b, c, d)| h.factory.push((a, b, c, d)),
-    )?;
-    per_player(
-        conn,
-        &q("timer", "uid, tid, time"),
-        "timer",
-        tally,
-        &mut h,
-        |r: &(String, i64, String)| &r.0,
-        |h, (_, a, b)| h.timers.push((a, b)),
-    )?;
-    per_player(
-        conn,
-        &q("limits", "uid, lid, value"),
-        "limits",
-        tally,
-        &mut h,
-        |r: &(String, i64, Option<i64>)| &r.0,
-        |h, (_, a, b)| h.limits.push((a, b)),
-    )?;
-    per_player(
-        conn,
-        &q("darkmarket", "uid, pid, gid, mid, qty, cid, amt"),
-        "darkmarket",
-        tally,
-        &mut h,
-        |r: &(String, i64, i64, i64, i64, i64, i64)| &r.0,
-        |h, (_, a, b, c, d, e, f)| h.dark_market.push((a, b, c, d, e, f)),
-    )?;
-    per_player(
-        conn,
-        &q("summon", "uid, cid, pid, mid, wgt, isb"),
-        "summon",
-        tally,
-        &mut h,
-        |r: &(String, i64, i64, String, i64, i64)| &r.0,
-        |h, (_, a, b, c, d, e)| h.summon.push((a, b, c, d, e)),
-    )?;
-    per_player(
-        conn,
-        &q("leaderboard", "uid, lid, stage, value"),
-        "leaderboard",
-        tally,
-        &mut h,
-        |r: &(String, i64, i64, i64)| &r.0,
-        |h, (_, a, b, c)| h.leaderboard.push((a, b, c)),
-    )?;
-    per_player(
-        conn,
-        &q("familyrole", "uid, name, role"),
-        "familyrole",
-        tally,
-        &mut h,
-        |r: &(String, String, i64)| &r.0,
-        |h, (_, a, b)| h.family_roles.push((a, b)),
-    )?;
-    per_player(
-        conn,
-        &q("friend", "uid, fid, since, recover, isre"),
-        "friend",
-        tally,
-        &mut h,
-        |r: &(String, String, String, String, i64)| &r.0,
-        |h, (_, a, b, c, d)| h.friends.push((a, b, c, d)),
     )?;
     let families: Vec<FamilyRow> = rows(
         conn,
@@ -1130,10 +955,240 @@ fn read_world(conn: &mut Conn, db: &str, tally: &mut Tally) -> Result<WorldSourc
     }
     Ok(WorldSource {
         players,
-        holdings: h,
         families,
         history,
     })
+}
+
+/// Every per-player table's rows with `from <= uid < to` (an open end: `None`), filed
+/// under `players`, the players of that range. Ranges that follow each other read every
+/// row once, a row of no player too (it is reported).
+fn read_holdings(
+    conn: &mut Conn,
+    db: &str,
+    (from, to): (Option<&str>, Option<&str>),
+    players: &[PlayerRow],
+    tally: &mut Tally,
+) -> Result<HashMap<String, Holdings>, MigrateError> {
+    let mut range = Vec::new();
+    let mut params: Vec<SqlValue> = Vec::new();
+    if let Some(from) = from {
+        range.push("uid >= ?");
+        params.push(from.into());
+    }
+    if let Some(to) = to {
+        range.push("uid < ?");
+        params.push(to.into());
+    }
+    let filter = if range.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", range.join(" AND "))
+    };
+    let q = |table: &str, columns: &str| {
+        (
+            format!("SELECT {columns} FROM `{db}`.`{table}`{filter}"),
+            if params.is_empty() {
+                Params::Empty
+            } else {
+                Params::Positional(params.clone())
+            },
+        )
+    };
+    let mut h: HashMap<String, Holdings> = players
+        .iter()
+        .map(|p| (p.0.clone(), Holdings::default()))
+        .collect();
+    per_player(
+        conn,
+        q("progress", "uid, energy, exp, vipexp"),
+        "progress",
+        tally,
+        &mut h,
+        |r: &(String, Option<i64>, Option<i64>, Option<i64>)| &r.0,
+        |h, (_, a, b, c)| h.progress = Some((a, b, c)),
+    )?;
+    per_player(
+        conn,
+        q("item", "uid, iid, value"),
+        "item",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64)| &r.0,
+        |h, (_, a, b)| h.items.push((a, b)),
+    )?;
+    per_player(
+        conn,
+        q("weapon", "uid, wid, star, level, skillpoint, segment"),
+        "weapon",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64, i64, i64, i64)| &r.0,
+        |h, (_, a, b, c, d, e)| h.weapons.push((a, b, c, d, e)),
+    )?;
+    per_player(
+        conn,
+        q("weaponpassive", "uid, wid, pid, level"),
+        "weaponpassive",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64, i64)| &r.0,
+        |h, (_, a, b, c)| h.weapon_passives.push((a, b, c)),
+    )?;
+    per_player(
+        conn,
+        q("role", "uid, rid, star, level, segment"),
+        "role",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64, i64, i64)| &r.0,
+        |h, (_, a, b, c, d)| h.roles.push((a, b, c, d)),
+    )?;
+    per_player(
+        conn,
+        q("rolepassive", "uid, rid, pid, level"),
+        "rolepassive",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64, i64)| &r.0,
+        |h, (_, a, b, c)| h.role_passives.push((a, b, c)),
+    )?;
+    per_player(
+        conn,
+        q("skill", "uid, sid, level"),
+        "skill",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64)| &r.0,
+        |h, (_, a, b)| h.skills.push((a, b)),
+    )?;
+    per_player(
+        conn,
+        q("armor", "uid, aid, level, quantity"),
+        "armor",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64, Option<i64>)| &r.0,
+        |h, (_, a, b, c)| h.armors.push((a, b, c)),
+    )?;
+    per_player(
+        conn,
+        q("sciences", "uid, ssa, level"),
+        "sciences",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64)| &r.0,
+        |h, (_, a, b)| h.sciences.push((a, b)),
+    )?;
+    per_player(
+        conn,
+        q("elements", "uid, eid, val"),
+        "elements",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64)| &r.0,
+        |h, (_, a, b)| h.elements.push((a, b)),
+    )?;
+    per_player(
+        conn,
+        q("stages", "uid, sid, stage"),
+        "stages",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64)| &r.0,
+        |h, (_, a, b)| h.stages.push((a, b)),
+    )?;
+    per_player(
+        conn,
+        q("check_in", "uid, date, reward"),
+        "check_in",
+        tally,
+        &mut h,
+        |r: &(String, Option<String>, Option<i64>)| &r.0,
+        |h, (_, a, b)| h.check_ins.push((a, b)),
+    )?;
+    per_player(
+        conn,
+        q("achievement", "uid, aid, value, reward"),
+        "achievement",
+        tally,
+        &mut h,
+        |r: &(String, i64, Option<i64>, Option<i64>)| &r.0,
+        |h, (_, a, b, c)| h.achievements.push((a, b, c)),
+    )?;
+    per_player(
+        conn,
+        q("factory", "uid, fid, level, workers, storage"),
+        "factory",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64, i64, i64)| &r.0,
+        |h, (_, a, b, c, d)| h.factory.push((a, b, c, d)),
+    )?;
+    per_player(
+        conn,
+        q("timer", "uid, tid, time"),
+        "timer",
+        tally,
+        &mut h,
+        |r: &(String, i64, String)| &r.0,
+        |h, (_, a, b)| h.timers.push((a, b)),
+    )?;
+    per_player(
+        conn,
+        q("limits", "uid, lid, value"),
+        "limits",
+        tally,
+        &mut h,
+        |r: &(String, i64, Option<i64>)| &r.0,
+        |h, (_, a, b)| h.limits.push((a, b)),
+    )?;
+    per_player(
+        conn,
+        q("darkmarket", "uid, pid, gid, mid, qty, cid, amt"),
+        "darkmarket",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64, i64, i64, i64, i64)| &r.0,
+        |h, (_, a, b, c, d, e, f)| h.dark_market.push((a, b, c, d, e, f)),
+    )?;
+    per_player(
+        conn,
+        q("summon", "uid, cid, pid, mid, wgt, isb"),
+        "summon",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64, String, i64, i64)| &r.0,
+        |h, (_, a, b, c, d, e)| h.summon.push((a, b, c, d, e)),
+    )?;
+    per_player(
+        conn,
+        q("leaderboard", "uid, lid, stage, value"),
+        "leaderboard",
+        tally,
+        &mut h,
+        |r: &(String, i64, i64, i64)| &r.0,
+        |h, (_, a, b, c)| h.leaderboard.push((a, b, c)),
+    )?;
+    per_player(
+        conn,
+        q("familyrole", "uid, name, role"),
+        "familyrole",
+        tally,
+        &mut h,
+        |r: &(String, String, i64)| &r.0,
+        |h, (_, a, b)| h.family_roles.push((a, b)),
+    )?;
+    per_player(
+        conn,
+        q("friend", "uid, fid, since, recover, isre"),
+        "friend",
+        tally,
+        &mut h,
+        |r: &(String, String, String, String, i64)| &r.0,
+        |h, (_, a, b, c, d)| h.friends.push((a, b, c, d)),
+    )?;
+    Ok(h)
 }
 
 /// Migrates one world database; answers the uids of its players that are with us.
@@ -1231,10 +1286,20 @@ fn migrate_world(
     let mut migrated: HashSet<String> = HashSet::new();
     let total = src.players.len();
     let now = now_secs();
-    for (n, (src_uid, gn, fid, icon, intro)) in
-        std::mem::take(&mut src.players).into_iter().enumerate()
-    {
-        let holdings = src.holdings.remove(&src_uid).unwrap_or_default();
+    let players = std::mem::take(&mut src.players);
+    let per_read = options.players_per_read.max(1);
+    let mut holdings_of: HashMap<String, Holdings> = HashMap::new();
+    for (n, (src_uid, gn, fid, icon, intro)) in players.iter().cloned().enumerate() {
+        if n % per_read == 0 {
+            // The next range: from this player (open for the first) to the first player
+            // of the range after it (open for the last).
+            let from = (n > 0).then_some(src_uid.as_str());
+            let to = players.get(n + per_read).map(|p| p.0.as_str());
+            let end = (n + per_read).min(total);
+            holdings_of =
+                read_holdings(source, db, (from, to), &players[n..end], &mut report.tally)?;
+        }
+        let holdings = holdings_of.remove(&src_uid).unwrap_or_default();
         let uid = ours(&src_uid);
         let row = format!("{world}/{src_uid}");
         if n > 0 && n % 1000 == 0 {

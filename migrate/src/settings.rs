@@ -6,6 +6,7 @@ use shared::config::{Config, Opt, Spec};
 
 use crate::{
     merges_from_world_config, Options, DEFAULT_ACCOUNT_DB, DEFAULT_EXCHANGE_DB, DEFAULT_MALL_DB,
+    DEFAULT_PLAYERS_PER_READ,
 };
 
 pub const SPEC: Spec = Spec {
@@ -109,6 +110,7 @@ pub fn options(config: &Config) -> Result<Options, String> {
         exchange_db: Some(config.get("exchange-db"))
             .filter(|d| !d.is_empty())
             .map(str::to_string),
+        players_per_read: DEFAULT_PLAYERS_PER_READ,
         progress: !config.switch("quiet"),
     })
 }
