@@ -51,6 +51,9 @@ pub mod known {
     /// An unread gift (not accepted in the original) of 100 coins.
     pub const UNREAD_GIFT_SUBJECT: &str = "未领取的礼物";
     pub const UNREAD_GIFT_COINS: i64 = 100;
+    /// A friend request to the guest, still pending (its mail unread), and its sender.
+    pub const REQUEST_SUBJECT: &str = "friend request";
+    pub const REQUESTER_GN: &str = "two families";
     /// A player of the merged world whose account also has a player in s0.
     pub const MERGED_GN: &str = "merged_s1";
     /// A player already in our target before the migration holds this name; the source
@@ -576,6 +579,34 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
         vec![v(odd), v(1), v(0), v("3:1:5"), v(1), v(0)],
     );
     let two = "lukseunTWOFAM";
+    w.row(
+        "friend",
+        "uid, fid, since, recover, isre",
+        vec![v(two), v(known::GUEST_UID), v(""), v(""), v(0)],
+    );
+    let request = |from: &str| OriginalMail {
+        time: Some("2020-11-30 20:00:00".into()),
+        kind: 2,
+        from: from.into(),
+        subj: known::REQUEST_SUBJECT.into(),
+        body: format!("{from} would like to be your friend"),
+        items: vec![],
+    };
+    mails.push((
+        WORLD_DB.into(),
+        known::GUEST_UID.into(),
+        request(known::REQUESTER_GN),
+        false,
+        "",
+    ));
+    // A request mail whose sender asked for nothing (no pending row): mail only.
+    mails.push((
+        WORLD_DB.into(),
+        known::GUEST_UID.into(),
+        request("stranger"),
+        false,
+        "",
+    ));
     account(&mut w, two, "", "", "", "", "");
     player(
         &mut w,

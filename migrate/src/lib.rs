@@ -550,7 +550,7 @@ pub fn run(options: &Options) -> Result<Report, MigrateError> {
         }
     }
     for (db, merged_from) in &databases {
-        let players = migrate_world(
+        let done = migrate_world(
             &mut source,
             &mut target,
             db,
@@ -570,7 +570,7 @@ pub fn run(options: &Options) -> Result<Report, MigrateError> {
                     to,
                     db,
                     merged_from,
-                    &players,
+                    &done,
                     options,
                     &mut report,
                 )?;
@@ -1203,8 +1203,9 @@ fn migrate_world(
     options: &Options,
     report: &mut Report,
     progress: &dyn Fn(String),
-) -> Result<HashSet<String>, MigrateError> {
+) -> Result<WorldDone, MigrateError> {
     let world = db;
+    let mut pending: Pending = HashMap::new();
     let mut src = read_world(source, db, &mut report.tally)?;
     progress(format!(
         "world {world}: read {} players, {} families",
@@ -1301,6 +1302,23 @@ fn migrate_world(
         }
         let holdings = holdings_of.remove(&src_uid).unwrap_or_default();
         let uid = ours(&src_uid);
+        // Friend requests this player sent that are still pending: their mails get an
+        // acceptance once the player is with us (the mail names it by this game name).
+        let requested: Vec<String> = holdings
+            .friends
+            .iter()
+            .filter(|(_, since, _, _)| since.is_empty())
+            .map(|(friend, ..)| ours(friend))
+            .collect();
+        let sent_as = gn.split_whitespace().collect::<Vec<_>>().join(" ");
+        let note_requests = |pending: &mut Pending, uid: &str| {
+            for recipient in &requested {
+                pending
+                    .entry(recipient.clone())
+                    .or_default()
+                    .insert(sent_as.clone(), uid.to_string());
+            }
+        };
         let row = format!("{world}/{src_uid}");
         if n > 0 && n % 1000 == 0 {
             progress(format!("world {world}: players {n}/{total}"));
@@ -1321,6 +1339,7 @@ fn migrate_world(
         }
         if done_before(target, world, LEDGER_PLAYER, &uid)? {
             report.done_before += 1;
+            note_requests(&mut pending, &uid);
             migrated.insert(uid);
             continue;
         }
@@ -1377,6 +1396,7 @@ fn migrate_world(
             Ok(()) => {
                 report.players_migrated += 1;
                 taken.insert(gn);
+                note_requests(&mut pending, &uid);
                 migrated.insert(uid);
             }
             Err(why) => report
@@ -1386,7 +1406,21 @@ fn migrate_world(
     }
     progress(format!("world {world}: players {total}/{total}"));
     // Rows of uids without a player were reported by `per_player`.
-    Ok(migrated)
+    Ok(WorldDone {
+        players: migrated,
+        pending,
+    })
+}
+
+/// Pending friend requests: recipient uid -> (the sender's game name as its mail shows
+/// it -> the sender's uid).
+type Pending = HashMap<String, HashMap<String, String>>;
+
+/// What a world's migration leaves for its mail.
+struct WorldDone {
+    /// Players that are with us.
+    players: HashSet<String>,
+    pending: Pending,
 }
 
 /// The rows of one player's holdings and progress, checked against our rules.
@@ -1986,10 +2020,11 @@ fn migrate_mail(
     target_root: &Path,
     db: &str,
     merged_from: &[String],
-    players: &HashSet<String>,
+    done: &WorldDone,
     options: &Options,
     report: &mut Report,
 ) -> Result<(), MigrateError> {
+    let (players, pending) = (&done.players, &done.pending);
     let table = "mail";
     let dry_run = options.dry_run;
     let io_err = |p: &Path| {
@@ -2092,13 +2127,16 @@ fn migrate_mail(
             } else {
                 MailClass::Player
             };
-            // An unread gift was not accepted in the original (accepting marks it read):
-            // it gets its acceptance with us before the mail is written, so a crash in
-            // between leaves a nonce that the next run finds registered.
+            // An unread gift or friend request was not accepted in the original (accepting
+            // marks a gift read; a friend request stays pending in `friend`): it gets its
+            // acceptance with us before the mail is written, so a crash in between leaves
+            // a nonce that the next run finds registered.
             let unread = !(in_cur && flags.contains('S'));
-            if mail.kind == MailType::Gift && unread {
-                match gift_acceptance(options, db, &uid, &key, &mail.items) {
-                    Ok(()) => report.tally.written("gift_nonce", 1),
+            let request = matches!(mail.kind, MailType::Gift | MailType::FriendRequest);
+            if request && unread {
+                let requesters = pending.get(&uid).cloned().unwrap_or_default();
+                match acceptance(options, db, &uid, &key, &mail, &requesters) {
+                    Ok(()) => report.tally.written("request_nonce", 1),
                     Err(why) => report.tally.repair(table, shown.clone(), why),
                 }
             }
@@ -2120,29 +2158,61 @@ fn migrate_mail(
     Ok(())
 }
 
-/// Registers the acceptance of an unread gift (not in a dry run); why not, if it cannot.
-fn gift_acceptance(
+/// Registers the acceptance of an unread gift or friend request (not in a dry run); why
+/// not, if it cannot. A friend request names its sender by game name (`from`): the
+/// player of that name in the source world, who must have asked (a pending `friend` row).
+fn acceptance(
     options: &Options,
     world: &str,
     uid: &str,
     key: &str,
-    items: &[String],
+    mail: &mail::message::Mail,
+    requesters: &HashMap<String, String>,
 ) -> Result<(), String> {
     use worker::modules::item::Item;
-    let items: Vec<Item> = items
+    use worker::modules::mail::request::{register_imported, RequestKind, RequestMail};
+    let what = if mail.kind == MailType::Gift {
+        "gift"
+    } else {
+        "friend request"
+    };
+    let fail = |why: String| format!("unread {what} carried as mail only: {why}");
+    let items: Vec<Item> = mail
+        .items
         .iter()
         .map(|i| Item::parse(i))
         .collect::<Result<_, _>>()
-        .map_err(|e| format!("unread gift carried as mail only: {e}"))?;
+        .map_err(|e| fail(e.to_string()))?;
+    let mut payload = serde_json::Map::new();
+    let (kind, sender) = if mail.kind == MailType::Gift {
+        (RequestKind::Gift, None)
+    } else {
+        let sender = requesters
+            .get(&mail.from)
+            .ok_or_else(|| fail(format!("no pending request from {:?}", mail.from)))?;
+        payload.insert("requester".into(), sender.clone().into());
+        (RequestKind::FriendRequest, Some(sender.as_str()))
+    };
     let Some(auth) = &options.auth_url else {
-        return Err("unread gift carried as mail only: no --auth-url".into());
+        return Err(fail("no --auth-url".into()));
     };
     if options.dry_run {
         return Ok(());
     }
-    worker::modules::mail::request::register_imported_gift(auth, key, world, uid, &items)
+    let request = RequestMail {
+        world,
+        target_uid: uid,
+        kind,
+        from: &mail.from,
+        sender,
+        subj: &mail.subject,
+        body: &mail.body,
+        items: &items,
+        payload,
+    };
+    register_imported(auth, key, &request)
         .map(|_| ())
-        .map_err(|e| format!("unread gift carried as mail only: {e}"))
+        .map_err(fail)
 }
 
 /// The mail files of one original mailbox: (path, whether in `cur/`), sorted.

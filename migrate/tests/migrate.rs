@@ -223,6 +223,16 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
             Action::Skipped,
             "integral step 123 is none of ours",
         ),
+        (
+            "mail",
+            Action::Repaired,
+            "unread friend request carried as mail only: no --auth-url",
+        ),
+        (
+            "mail",
+            Action::Repaired,
+            "unread friend request carried as mail only: no pending request from \"stranger\"",
+        ),
         ("exchange", Action::Skipped, "unreadable end \"soon\""),
         (
             "darkmarket",
@@ -383,7 +393,7 @@ fn the_generated_source_migrates_once_resumes_and_never_half_a_player() {
         .iter()
         .filter(|m| m.starts_with(&format!("s0/{}/", known::GUEST_UID)))
         .collect();
-    assert_eq!(guest_mail.len(), 3, "{guest_mail:?}");
+    assert_eq!(guest_mail.len(), 5, "{guest_mail:?}");
     assert!(guest_mail
         .iter()
         .any(|m| m.contains("/cur/") && m.ends_with(":2,S")));
@@ -515,7 +525,7 @@ fn migrated_players_log_in_and_answer_as_before_through_the_gate() {
     o.auth_url = Some(format!("http://{}", stack.auth.as_ref().unwrap().addr()));
     let report = run(&o).expect("migrate into the running system");
     eprintln!("{report}");
-    assert!(report.counts("gift_nonce").written > 0, "{report}");
+    assert!(report.counts("request_nonce").written > 0, "{report}");
     assert!(report.players_migrated > per_world() as u64);
     let gate = stack.gate_addr();
     let mut t = Vec::new();
@@ -698,6 +708,35 @@ fn migrated_players_log_in_and_answer_as_before_through_the_gate() {
         &mut t,
     );
     assert_eq!(status(&replay), 96, "{replay}");
+    // The pending friend request is accepted through its imported mail; a request mail
+    // whose sender had asked for nothing is only mail.
+    let requests: Vec<&Value> = list
+        .iter()
+        .filter(|m| m["subj"] == known::REQUEST_SUBJECT)
+        .collect();
+    assert_eq!(requests.len(), 2, "{mail}");
+    for request in requests {
+        let answer = call(
+            gate,
+            "respond_friend",
+            json!({"token": session, "key": request["key"]}),
+            &mut t,
+        );
+        if request["from"] == known::REQUESTER_GN {
+            assert_eq!(status(&answer), 0, "{answer}");
+            assert_eq!(answer["data"]["gn"], known::REQUESTER_GN, "{answer}");
+        } else {
+            assert_ne!(status(&answer), 0, "{answer}");
+        }
+    }
+    let friends = call(gate, "get_all_friend", json!({"token": session}), &mut t);
+    let requester = friends["data"]["friends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["gn"] == known::REQUESTER_GN)
+        .unwrap_or_else(|| panic!("{friends}"));
+    assert_ne!(requester["since"], "", "now a confirmed friend: {friends}");
     // The account: its old password, then again (now against our hash).
     for _ in 0..2 {
         let login = call(

@@ -386,29 +386,13 @@ fn full_payload(request: &RequestMail) -> Result<Map<String, Value>, FnError> {
     Ok(payload)
 }
 
-/// Makes the gift mail `key`, which reached `target_uid`'s mailbox in `world` another way
-/// (lukseun-migrate's import of the original game's unaccepted gifts), acceptable with
-/// `accept_gifts`: registers its nonce with the payload [`send_request`] gives a gift.
-/// `Ok(false)` when the nonce is registered already (a resumed import).
-pub fn register_imported_gift(
-    auth_url: &str,
-    key: &str,
-    world: &str,
-    target_uid: &str,
-    items: &[Item],
-) -> Result<bool, String> {
-    let request = RequestMail {
-        kind: RequestKind::Gift,
-        world,
-        target_uid,
-        sender: None,
-        from: "",
-        subj: "",
-        body: "",
-        items,
-        payload: Map::new(),
-    };
-    let payload = full_payload(&request).map_err(|e| e.to_string())?;
+/// Makes the request mail `key`, which reached `request.target_uid`'s mailbox another way
+/// (lukseun-migrate's import of the original game's unaccepted gifts and friend
+/// requests), acceptable: registers its nonce with the payload [`send_request`] gives such
+/// a request (no pending marker is taken). `Ok(false)` when the nonce is registered
+/// already (a resumed import).
+pub fn register_imported(auth_url: &str, key: &str, request: &RequestMail) -> Result<bool, String> {
+    let payload = full_payload(request).map_err(|e| e.to_string())?;
     let body = json!({"nonce": nonce_for(key), "payload": payload, "ttl": NONCE_TTL_SECS});
     let (code, answer) = super::client::post_json(auth_url, "/register_nonce", &body)?;
     match (code, answer.get("status").and_then(Value::as_i64)) {
