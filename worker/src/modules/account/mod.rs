@@ -293,7 +293,15 @@ pub fn login(ctx: &Context, args: &Args) -> Outcome {
             ]))
             .inspect(|_| attempt.succeeded(ctx))
         }
-        Ok(false) => Err(refused()),
+        Ok(false) => {
+            // An imported original hash is quick to check; the decoy makes a refusal cost
+            // what it costs for every other account, so timing tells no imported account.
+            if password::needs_rehash(&stored) {
+                let _ =
+                    password::verify_password(password, decoy_hash(ctx.settings.pbkdf2_iterations));
+            }
+            Err(refused())
+        }
         Err(e) => Err(FnError::Backend(format!("account {unique_id}: {e}"))),
     }
 }
