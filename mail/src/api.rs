@@ -233,6 +233,25 @@ fn decode<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, RequestError> {
     serde_json::from_slice(body).map_err(|e| RequestError::Json(e.to_string()))
 }
 
+/// The rules `/send` applies, for a mail that arrives by another way (lukseun-migrate's
+/// import of the original game's mail): the mail as it would be stored, or why not.
+pub fn checked_mail(
+    kind: i64,
+    from: String,
+    subj: String,
+    body: String,
+    items: Vec<String>,
+) -> Result<Mail, String> {
+    check_mail(MailFields {
+        kind: Value::from(kind),
+        from,
+        subj,
+        body,
+        items,
+    })
+    .map_err(|e| e.to_string())
+}
+
 /// Length and character rules for the mail's fields.
 fn check_mail(fields: MailFields) -> Result<Mail, RequestError> {
     let bad = |text: String| Err(RequestError::Mail(text));
@@ -318,6 +337,25 @@ fn mail_json(stored: &StoredMail) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checked_mail_applies_the_send_rules() {
+        let ok = checked_mail(
+            1,
+            " a   b ".into(),
+            "s".into(),
+            "b".into(),
+            vec!["3:1:5".into()],
+        );
+        let mail = ok.unwrap();
+        assert_eq!((mail.kind, mail.from.as_str()), (MailType::Gift, "a b"));
+        let bad = |kind, from: &str, items: Vec<String>| {
+            checked_mail(kind, from.into(), "s".into(), "b".into(), items).unwrap_err()
+        };
+        assert!(bad(7, "a", vec![]).contains("type must be an integer"));
+        assert!(bad(0, " ", vec![]).contains("from is empty"));
+        assert!(bad(0, "a", vec!["3:1".into()]).contains("is not <group>"));
+    }
 
     fn store(limit: usize) -> (testkit::TempDir, Maildir) {
         let dir = testkit::TempDir::new("mail-api");

@@ -594,3 +594,42 @@ fn the_operators_namespace_is_no_player_id() {
     );
     assert_eq!(r.status, 85, "{}", r.to_json());
 }
+
+/// An account imported from the original game (lukseun-migrate) keeps its scrypt hash
+/// behind a marker: the first good login verifies it and stores ours in its place; a wrong
+/// password changes nothing.
+#[test]
+fn an_imported_original_hash_logs_in_once_and_is_rehashed() {
+    let s = Stack::start();
+    // Python: hashlib.scrypt(b"secret123", salt=b"0815...4756", n=1024, r=8, p=1).hex()
+    let original = "orig-scrypt$0815493816012838011904372185412773929036493816527103845938163047502910384756$5e08ba89050b3d246bbd07232709c046efccce253c74ce51aa6b13b88ae2bcde3f7200f81764c9ad7caf47371ffee545f1ad7fc2d30e504af749bbeba35b279c";
+    let mut conn = s.services.db.conn().unwrap();
+    conn.exec_drop(
+        "INSERT INTO accounts (unique_id, account, password) VALUES (?, ?, ?)",
+        ("lukseun1606800000M1P7", "oldtimer", original),
+    )
+    .unwrap();
+    let stored = |conn: &mut mysql::PooledConn| -> String {
+        conn.exec_first(
+            "SELECT password FROM accounts WHERE unique_id = ?",
+            ("lukseun1606800000M1P7",),
+        )
+        .unwrap()
+        .unwrap()
+    };
+    assert_eq!(s.call(login_as("oldtimer", "secret124")).status, 1);
+    assert_eq!(
+        stored(&mut conn),
+        original,
+        "a failed login rewrites nothing"
+    );
+    let login = s.ok(login_as("oldtimer", "secret123"));
+    assert_eq!(login["unique_id"], "lukseun1606800000M1P7");
+    let now = stored(&mut conn);
+    assert!(now.starts_with("pbkdf2-sha256$"), "re-hashed: {now}");
+    // Again, now against our hash; the old password still works, a wrong one does not.
+    let again = s.ok(login_as("oldtimer", "secret123"));
+    assert_eq!(again["unique_id"], "lukseun1606800000M1P7");
+    assert_eq!(stored(&mut conn), now, "re-hashed once only");
+    assert_eq!(s.call(login_as("oldtimer", "secret124")).status, 1);
+}

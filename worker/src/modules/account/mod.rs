@@ -296,17 +296,41 @@ pub fn login(ctx: &Context, args: &Args) -> Outcome {
             AccountStatus::NoSuchAccount,
             reserved_for_operators(),
         )),
-        Ok(true) => ok(data([
-            ("token", Value::from(issue_account_token(ctx, &unique_id)?)),
-            ("account", text(account)),
-            ("email", text(email)),
-            ("phone_number", text(phone_number)),
-            ("unique_id", Value::from(unique_id)),
-        ]))
-        .inspect(|_| attempt.succeeded(ctx)),
-        Ok(false) => Err(refused()),
+        Ok(true) => {
+            if password::needs_rehash(&stored) {
+                rehash(ctx, &unique_id, &stored, password)?;
+            }
+            ok(data([
+                ("token", Value::from(issue_account_token(ctx, &unique_id)?)),
+                ("account", text(account)),
+                ("email", text(email)),
+                ("phone_number", text(phone_number)),
+                ("unique_id", Value::from(unique_id)),
+            ]))
+            .inspect(|_| attempt.succeeded(ctx))
+        }
+        Ok(false) => {
+            // An imported original hash is quick to check; the decoy makes a refusal cost
+            // what it costs for every other account, so timing tells no imported account.
+            if password::needs_rehash(&stored) {
+                let _ =
+                    password::verify_password(password, decoy_hash(ctx.settings.pbkdf2_iterations));
+            }
+            Err(refused())
+        }
         Err(e) => Err(FnError::Backend(format!("account {unique_id}: {e}"))),
     }
+}
+
+/// Replaces an imported original hash that `password` just matched with ours. Only if the
+/// row still holds that hash: a password changed meanwhile is not overwritten.
+fn rehash(ctx: &Context, unique_id: &str, stored: &str, password: &str) -> Result<(), FnError> {
+    let hash = password::hash_password(password, ctx.settings.pbkdf2_iterations);
+    ctx.db.conn()?.exec_drop(
+        "UPDATE accounts SET password = ? WHERE unique_id = ? AND password = ?",
+        (&hash, unique_id, stored),
+    )?;
+    Ok(())
 }
 
 /// Guest accounts `purge_guest_accounts` deletes in one call at most.

@@ -386,6 +386,22 @@ fn full_payload(request: &RequestMail) -> Result<Map<String, Value>, FnError> {
     Ok(payload)
 }
 
+/// Makes the request mail `key`, which reached `request.target_uid`'s mailbox another way
+/// (lukseun-migrate's import of the original game's unaccepted gifts and friend
+/// requests), acceptable: registers its nonce with the payload [`send_request`] gives such
+/// a request (no pending marker is taken). `Ok(false)` when the nonce is registered
+/// already (a resumed import).
+pub fn register_imported(auth_url: &str, key: &str, request: &RequestMail) -> Result<bool, String> {
+    let payload = full_payload(request).map_err(|e| e.to_string())?;
+    let body = json!({"nonce": nonce_for(key), "payload": payload, "ttl": NONCE_TTL_SECS});
+    let (code, answer) = super::client::post_json(auth_url, "/register_nonce", &body)?;
+    match (code, answer.get("status").and_then(Value::as_i64)) {
+        (200, Some(0)) => Ok(true),
+        (200, Some(1)) => Ok(false),
+        _ => Err(format!("/register_nonce answered HTTP {code}: {answer}")),
+    }
+}
+
 fn register_nonce(auth_url: &str, nonce: &str, payload: &Map<String, Value>) -> Result<(), String> {
     let body = json!({"nonce": nonce, "payload": payload, "ttl": NONCE_TTL_SECS});
     let (code, answer) = super::client::post_json(auth_url, "/register_nonce", &body)?;

@@ -1,0 +1,19 @@
+//! lukseun-migrate: options, then `migrate::run`; the report on stdout.
+
+fn main() {
+    let config = shared::config::Config::load(&migrate::settings::SPEC);
+    let options = match migrate::settings::options(&config) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("lukseun-migrate: {e}");
+            std::process::exit(2);
+        }
+    };
+    match migrate::run(&options) {
+        Ok(report) => print!("{report}"),
+        Err(e) => {
+            eprintln!("lukseun-migrate: {e}");
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,284 @@
+-- The original game's tables, as a test source for lukseun-migrate. Written for this
+-- project from the facts of the original's schema (table and column names, types, keys,
+-- foreign keys): its account database `user` (table `info`) and one database per world.
+-- `{db}` stands for the world database's name; statements are separated by `;` lines.
+-- Nothing here is read by the migration itself: it reads the source over SQL.
+
+CREATE TABLE IF NOT EXISTS `user`.`info` (
+  `unique_id` VARCHAR(128) NOT NULL,
+  `cuid` VARCHAR(128) NOT NULL DEFAULT '',
+  `token` VARCHAR(255) NOT NULL DEFAULT '',
+  `password` VARCHAR(256) NOT NULL DEFAULT '',
+  `account` VARCHAR(24) NOT NULL DEFAULT '',
+  `email` VARCHAR(50) NOT NULL DEFAULT '',
+  `phone_number` VARCHAR(20) NOT NULL DEFAULT '',
+  `salt` VARCHAR(256) NOT NULL DEFAULT '',
+  `birth` VARCHAR(8) NOT NULL DEFAULT '',
+  `sex` VARCHAR(8) NOT NULL DEFAULT '',
+  PRIMARY KEY (`unique_id`),
+  UNIQUE KEY `c_uid` (`cuid`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`family` (
+  `name` VARCHAR(32) NOT NULL,
+  `icon` SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+  `exp` INT UNSIGNED NOT NULL DEFAULT 0,
+  `notice` VARCHAR(128) NOT NULL DEFAULT '',
+  `board` VARCHAR(128) NOT NULL DEFAULT '',
+  `rmtimes` SMALLINT UNSIGNED NOT NULL DEFAULT 5,
+  `rmtimer` VARCHAR(64) NOT NULL DEFAULT '',
+  PRIMARY KEY (`name`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`player` (
+  `uid` VARCHAR(128) NOT NULL,
+  `gn` VARCHAR(32) NOT NULL,
+  `fid` VARCHAR(32) NULL,
+  `icon` VARCHAR(16) NULL,
+  `intro` VARCHAR(128) NOT NULL DEFAULT '',
+  PRIMARY KEY (`uid`),
+  UNIQUE KEY `u_gn` (`gn`),
+  CONSTRAINT `player_family_1` FOREIGN KEY (`fid`) REFERENCES `family` (`name`)
+    ON DELETE SET NULL ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`progress` (
+  `uid` VARCHAR(128) NOT NULL,
+  `energy` INT UNSIGNED DEFAULT 120,
+  `exp` INT UNSIGNED DEFAULT 0,
+  `vipexp` INT UNSIGNED DEFAULT 0,
+  `rid` SMALLINT UNSIGNED DEFAULT 0,
+  `wid` SMALLINT UNSIGNED DEFAULT 0,
+  PRIMARY KEY (`uid`),
+  FOREIGN KEY (`uid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`item` (
+  `uid` VARCHAR(128) NOT NULL,
+  `iid` INT UNSIGNED NOT NULL,
+  `value` INT UNSIGNED NOT NULL DEFAULT 0,
+  PRIMARY KEY (`uid`, `iid`),
+  FOREIGN KEY (`uid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`weapon` (
+  `uid` VARCHAR(128) NOT NULL,
+  `wid` SMALLINT UNSIGNED NOT NULL,
+  `star` SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+  `level` SMALLINT UNSIGNED NOT NULL DEFAULT 1,
+  `skillpoint` SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+  `segment` INT UNSIGNED NOT NULL DEFAULT 0,
+  PRIMARY KEY (`uid`, `wid`),
+  FOREIGN KEY (`uid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`weaponpassive` (
+  `uid` VARCHAR(128) NOT NULL,
+  `wid` SMALLINT UNSIGNED NOT NULL,
+  `pid` SMALLINT UNSIGNED NOT NULL,
+  `level` SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+  PRIMARY KEY (`uid`, `wid`, `pid`),
+  FOREIGN KEY (`uid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`role` (
+  `uid` VARCHAR(128) NOT NULL,
+  `rid` SMALLINT UNSIGNED NOT NULL,
+  `star` SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+  `level` SMALLINT UNSIGNED NOT NULL DEFAULT 1,
+  `skillpoint` SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+  `segment` INT UNSIGNED NOT NULL DEFAULT 0,
+  PRIMARY KEY (`uid`, `rid`),
+  FOREIGN KEY (`uid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`rolepassive` (
+  `uid` VARCHAR(128) NOT NULL,
+  `rid` SMALLINT UNSIGNED NOT NULL,
+  `pid` SMALLINT UNSIGNED NOT NULL,
+  `level` SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+  PRIMARY KEY (`uid`, `rid`, `pid`),
+  FOREIGN KEY (`uid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`skill` (
+  `uid` VARCHAR(128) NOT NULL,
+  `sid` SMALLINT UNSIGNED NOT NULL,
+  `level` SMALLINT UNSIGNED NOT NULL DEFAULT 1,
+  PRIMARY KEY (`uid`, `sid`),
+  FOREIGN KEY (`uid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`armor` (
+  `uid` VARCHAR(128) NOT NULL,
+  `aid` SMALLINT UNSIGNED NOT NULL,
+  `level` SMALLINT UNSIGNED NOT NULL,
+  `quantity` INT UNSIGNED DEFAULT 0,
+  PRIMARY KEY (`uid`, `aid`, `level`),
+  FOREIGN KEY (`uid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`sciences` (
+  `uid` VARCHAR(128) NOT NULL,
+  `ssa` INT UNSIGNED NOT NULL,
+  `level` INT UNSIGNED NOT NULL,
+  PRIMARY KEY (`uid`, `ssa`),
+  FOREIGN KEY (`uid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`elements` (
+  `uid` VARCHAR(128) NOT NULL,
+  `eid` SMALLINT UNSIGNED NOT NULL,
+  `val` INT UNSIGNED NOT NULL,
+  PRIMARY KEY (`uid`, `eid`),
+  FOREIGN KEY (`uid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`stages` (
+  `uid` VARCHAR(128) NOT NULL,
+  `sid` SMALLINT UNSIGNED NOT NULL,
+  `stage` INT UNSIGNED NOT NULL,
+  `btm` VARCHAR(64) DEFAULT '',
+  PRIMARY KEY (`uid`, `sid`),
+  FOREIGN KEY (`uid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`check_in` (
+  `uid` VARCHAR(128) NOT NULL,
+  `date` VARCHAR(64) DEFAULT '',
+  `reward` SMALLINT UNSIGNED DEFAULT 1,
+  PRIMARY KEY (`uid`, `date`),
+  FOREIGN KEY (`uid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`achievement` (
+  `uid` VARCHAR(128) NOT NULL,
+  `aid` SMALLINT UNSIGNED NOT NULL,
+  `value` SMALLINT UNSIGNED DEFAULT 0,
+  `reward` SMALLINT UNSIGNED DEFAULT 0,
+  PRIMARY KEY (`uid`, `aid`),
+  FOREIGN KEY (`uid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`task` (
+  `uid` VARCHAR(128) NOT NULL,
+  `tid` SMALLINT UNSIGNED NOT NULL,
+  `value` SMALLINT UNSIGNED DEFAULT 0,
+  `reward` SMALLINT UNSIGNED DEFAULT 0,
+  `timer` VARCHAR(64) DEFAULT '',
+  PRIMARY KEY (`uid`, `tid`),
+  FOREIGN KEY (`uid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`limits` (
+  `uid` VARCHAR(128) NOT NULL,
+  `lid` SMALLINT UNSIGNED NOT NULL,
+  `value` INT UNSIGNED DEFAULT 0,
+  PRIMARY KEY (`uid`, `lid`),
+  FOREIGN KEY (`uid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`timer` (
+  `uid` VARCHAR(128) NOT NULL,
+  `tid` SMALLINT UNSIGNED NOT NULL,
+  `time` VARCHAR(64) NOT NULL DEFAULT '',
+  PRIMARY KEY (`uid`, `tid`),
+  FOREIGN KEY (`uid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`factory` (
+  `uid` VARCHAR(128) NOT NULL,
+  `fid` SMALLINT NOT NULL,
+  `level` SMALLINT UNSIGNED NOT NULL DEFAULT 1,
+  `workers` SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+  `storage` INT UNSIGNED NOT NULL DEFAULT 0,
+  PRIMARY KEY (`uid`, `fid`),
+  FOREIGN KEY (`uid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`summon` (
+  `uid` VARCHAR(128) NOT NULL,
+  `cid` SMALLINT UNSIGNED NOT NULL,
+  `pid` SMALLINT UNSIGNED NOT NULL,
+  `mid` VARCHAR(16) NOT NULL,
+  `wgt` SMALLINT UNSIGNED NOT NULL DEFAULT 1,
+  `isb` SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+  PRIMARY KEY (`uid`, `cid`, `pid`),
+  FOREIGN KEY (`uid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`darkmarket` (
+  `uid` VARCHAR(128) NOT NULL,
+  `pid` SMALLINT UNSIGNED NOT NULL,
+  `gid` SMALLINT UNSIGNED NOT NULL,
+  `mid` SMALLINT UNSIGNED NOT NULL,
+  `qty` SMALLINT UNSIGNED NOT NULL,
+  `cid` SMALLINT UNSIGNED NOT NULL,
+  `amt` SMALLINT NOT NULL,
+  PRIMARY KEY (`uid`, `pid`),
+  FOREIGN KEY (`uid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`leaderboard` (
+  `uid` VARCHAR(128) NOT NULL,
+  `lid` INT UNSIGNED NOT NULL,
+  `stage` INT UNSIGNED NOT NULL,
+  `value` INT UNSIGNED NOT NULL DEFAULT 0,
+  PRIMARY KEY (`uid`, `lid`, `stage`),
+  FOREIGN KEY (`uid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`familyhistory` (
+  `hid` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  `name` VARCHAR(32) NOT NULL,
+  `date` VARCHAR(64) NOT NULL,
+  `msg` VARCHAR(256) NOT NULL,
+  PRIMARY KEY (`hid`, `name`),
+  FOREIGN KEY (`name`) REFERENCES `family` (`name`) ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`familyrole` (
+  `uid` VARCHAR(128) NOT NULL,
+  `name` VARCHAR(32) NOT NULL,
+  `role` SMALLINT UNSIGNED NOT NULL,
+  PRIMARY KEY (`uid`, `name`),
+  FOREIGN KEY (`uid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE,
+  FOREIGN KEY (`name`) REFERENCES `family` (`name`) ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE `{db}`.`friend` (
+  `uid` VARCHAR(128) NOT NULL,
+  `fid` VARCHAR(128) NOT NULL,
+  `since` VARCHAR(64) NOT NULL DEFAULT '',
+  `recover` VARCHAR(64) NOT NULL DEFAULT '',
+  `isre` SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+  PRIMARY KEY (`uid`, `fid`),
+  FOREIGN KEY (`uid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE,
+  FOREIGN KEY (`fid`) REFERENCES `player` (`uid`) ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- The original's purchases and exchange codes live in databases of their own.
+CREATE TABLE IF NOT EXISTS `mall`.`mall` (
+  `oid` VARCHAR(128) NOT NULL,
+  `world` VARCHAR(32) NOT NULL,
+  `uid` VARCHAR(128) NOT NULL,
+  `username` VARCHAR(64) NOT NULL,
+  `currency` VARCHAR(32) NOT NULL,
+  `cqty` SMALLINT UNSIGNED NOT NULL,
+  `mid` VARCHAR(128) NOT NULL,
+  `mqty` INT UNSIGNED NOT NULL,
+  `channel` VARCHAR(128) NOT NULL,
+  `time` VARCHAR(64) NOT NULL,
+  `repeatable` VARCHAR(32) NOT NULL,
+  `receive` SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+  PRIMARY KEY (`oid`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS `exchange`.`exchange` (
+  `gid` VARCHAR(128) NOT NULL,
+  `eid` VARCHAR(128) NOT NULL,
+  `pid` VARCHAR(128) NOT NULL,
+  `etime` VARCHAR(64) NOT NULL,
+  `receive` SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+  PRIMARY KEY (`gid`, `eid`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
