@@ -128,6 +128,22 @@ struct Jobs {
 }
 
 impl Jobs {
+    /// Files a new job of client `client` (its answer's place `seq`): waiting for its
+    /// answer until its deadline, and dispatched at the end of this iteration.
+    fn add(&mut self, client: usize, seq: u64, job: NewJob) {
+        self.pending.insert(
+            job.jid,
+            PendingJob {
+                client,
+                seq,
+                started: job.created,
+                holder: None,
+            },
+        );
+        self.timers.push(job.deadline, job.jid);
+        self.new.push(job);
+    }
+
     /// Takes `jid` out of the pending jobs (answered, timed out, or its client gone).
     fn remove(&mut self, jid: &JobId) -> Option<PendingJob> {
         let job = self.pending.remove(jid)?;
@@ -144,6 +160,33 @@ impl Jobs {
         if let Some(job) = self.pending.get_mut(&jid) {
             if job.holder.replace(link).is_none() {
                 self.held += 1;
+            }
+        }
+    }
+
+    /// The jobs worker link `link` took and has not answered.
+    fn held_by(&self, link: usize) -> Vec<JobId> {
+        self.pending
+            .iter()
+            .filter(|(_, job)| job.holder == Some(link))
+            .map(|(jid, _)| *jid)
+            .collect()
+    }
+}
+
+/// The client connections, and the ones to write at the end of this iteration.
+struct Clients {
+    map: HashMap<usize, ClientConn>,
+    /// Each connection to flush once: a token is in here while its `dirty` flag is set.
+    dirty: Vec<usize>,
+}
+
+impl Clients {
+    fn mark_dirty(&mut self, token: usize) {
+        if let Some(conn) = self.map.get_mut(&token) {
+            if !conn.dirty {
+                conn.dirty = true;
+                self.dirty.push(token);
             }
         }
     }
@@ -210,19 +253,25 @@ pub struct LoopParts {
     pub link_secret: Option<LinkSecret>,
 }
 
+/// What taking a request and routing an answer touch besides the connections: the job
+/// table, what the clients share, the read buffer and the loop's settings. Kept apart from
+/// the connection maps so a step can hold one connection and this at once.
+struct Core {
+    jobs: Jobs,
+    fairness: Fairness,
+    scratch: Vec<u8>,
+    limits: Limits,
+    metrics: GateMetrics,
+}
+
 pub struct EventLoop {
     poll: Poll,
     client_listener: Option<TcpListener>,
     worker_listener: TcpListener,
-    clients: HashMap<usize, ClientConn>,
+    clients: Clients,
     workers: HashMap<usize, WorkerConn>,
     next_token: usize,
-    jobs: Jobs,
-    fairness: Fairness,
-    dirty: Vec<usize>,
-    scratch: Vec<u8>,
-    limits: Limits,
-    metrics: GateMetrics,
+    core: Core,
     stop: Arc<AtomicBool>,
     publisher: Publisher,
     drain_deadline: Option<Instant>,
@@ -250,31 +299,35 @@ impl EventLoop {
             poll,
             client_listener: Some(client_listener),
             worker_listener,
-            clients: HashMap::new(),
+            clients: Clients {
+                map: HashMap::new(),
+                dirty: Vec::new(),
+            },
             workers: HashMap::new(),
             next_token: FIRST_CONNECTION,
-            jobs: Jobs {
-                pending: HashMap::new(),
-                held: 0,
-                timers: TimerQueue::new(),
-                new: Vec::new(),
-                ids: JobIdSource::new(),
-            },
-            fairness: Fairness {
-                ips: IpTable::new(IpLimits {
-                    max_connections: limits.max_connections_per_ip,
-                    requests_per_sec: limits.ip_requests_per_sec,
-                }),
-                budget: AnswerBudget {
-                    limit_bytes: limits.answer_budget_bytes,
+            core: Core {
+                jobs: Jobs {
+                    pending: HashMap::new(),
+                    held: 0,
+                    timers: TimerQueue::new(),
+                    new: Vec::new(),
+                    ids: JobIdSource::new(),
                 },
-                buffered: 0,
-                connections: 0,
+                fairness: Fairness {
+                    ips: IpTable::new(IpLimits {
+                        max_connections: limits.max_connections_per_ip,
+                        requests_per_sec: limits.ip_requests_per_sec,
+                    }),
+                    budget: AnswerBudget {
+                        limit_bytes: limits.answer_budget_bytes,
+                    },
+                    buffered: 0,
+                    connections: 0,
+                },
+                scratch: vec![0; READ_CHUNK],
+                limits,
+                metrics,
             },
-            dirty: Vec::new(),
-            scratch: vec![0; READ_CHUNK],
-            limits,
-            metrics,
             stop,
             publisher,
             drain_deadline: None,
@@ -301,11 +354,11 @@ impl EventLoop {
                     CLIENT_LISTENER => self.accept_clients(now),
                     WORKER_LISTENER => self.accept_workers(now),
                     WAKER => {}
-                    Token(t) if self.clients.contains_key(&t) => {
+                    Token(t) if self.clients.map.contains_key(&t) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
                             self.read_client(t, ReadUntil::from_event(event), now);
                         }
-                        mark_dirty(&mut self.clients, &mut self.dirty, t);
+                        self.clients.mark_dirty(t);
                     }
                     Token(t) => self.read_worker(t, ReadUntil::from_event(event), now),
                 }
@@ -324,14 +377,18 @@ impl EventLoop {
                 self.close_idle(now);
                 self.next_sweep = now + SWEEP_INTERVAL;
             }
-            self.metrics.in_flight.set(self.jobs.pending.len() as i64);
-            self.metrics.jobs_held.set(self.jobs.held as i64);
-            self.metrics
+            self.core
+                .metrics
+                .in_flight
+                .set(self.core.jobs.pending.len() as i64);
+            self.core.metrics.jobs_held.set(self.core.jobs.held as i64);
+            self.core
+                .metrics
                 .answer_buffer_bytes
-                .set(i64::try_from(self.fairness.buffered).unwrap_or(i64::MAX));
+                .set(i64::try_from(self.core.fairness.buffered).unwrap_or(i64::MAX));
             if let Some(deadline) = self.drain_deadline {
-                if self.clients.is_empty() || now >= deadline {
-                    shared::info!("drained", unfinished_connections = self.clients.len());
+                if self.clients.map.is_empty() || now >= deadline {
+                    shared::info!("drained", unfinished_connections = self.clients.map.len());
                     return Ok(());
                 }
             }
@@ -340,7 +397,7 @@ impl EventLoop {
 
     fn poll_timeout(&self, now: Instant) -> Duration {
         let mut wake = self.next_sweep;
-        if let Some(deadline) = self.jobs.timers.next_deadline() {
+        if let Some(deadline) = self.core.jobs.timers.next_deadline() {
             wake = wake.min(deadline);
         }
         if let Some(deadline) = self.drain_deadline {
@@ -362,15 +419,15 @@ impl EventLoop {
             };
             match listener.accept() {
                 Ok((mut stream, peer)) => {
-                    if self.clients.len() >= self.limits.max_connections {
+                    if self.clients.map.len() >= self.core.limits.max_connections {
                         // Accept and close at once: the client learns now, not after a timeout.
-                        self.metrics.connections_refused.inc();
+                        self.core.metrics.connections_refused.inc();
                         drop(stream);
                         continue;
                     }
-                    if !self.fairness.ips.open(peer.ip(), now) {
+                    if !self.core.fairness.ips.open(peer.ip(), now) {
                         // Same as the global limit: closed at once, so the client learns now.
-                        self.metrics.ip_connections_refused.inc();
+                        self.core.metrics.ip_connections_refused.inc();
                         drop(stream);
                         continue;
                     }
@@ -382,15 +439,15 @@ impl EventLoop {
                         Interest::READABLE | Interest::WRITABLE,
                     ) {
                         shared::warn!("client registration failed", error = e);
-                        self.fairness.ips.close(peer.ip());
+                        self.core.fairness.ips.close(peer.ip());
                         continue;
                     }
                     let mut conn = ClientConn::new(stream, now);
                     conn.peer_ip = Some(peer.ip());
-                    self.clients.insert(token, conn);
-                    self.fairness.connections = self.clients.len();
-                    self.metrics.connections_accepted.inc();
-                    self.metrics.client_connections.add(1);
+                    self.clients.map.insert(token, conn);
+                    self.core.fairness.connections = self.clients.map.len();
+                    self.core.metrics.connections_accepted.inc();
+                    self.core.metrics.client_connections.add(1);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -413,7 +470,7 @@ impl EventLoop {
                     if !challenge.is_empty()
                         && !matches!(stream.write(&challenge), Ok(n) if n == challenge.len())
                     {
-                        self.metrics.worker_links_refused.inc();
+                        self.core.metrics.worker_links_refused.inc();
                         continue;
                     }
                     let token = self.take_token();
@@ -434,7 +491,7 @@ impl EventLoop {
                             opening,
                         },
                     );
-                    self.metrics.worker_connections.add(1);
+                    self.core.metrics.worker_connections.add(1);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -447,24 +504,17 @@ impl EventLoop {
     }
 
     fn read_client(&mut self, token: usize, until: ReadUntil, now: Instant) {
-        let Some(conn) = self.clients.get_mut(&token) else {
+        let Some(conn) = self.clients.map.get_mut(&token) else {
             return;
         };
-        let taking = self.drain_deadline.is_none();
-        if let Err(reason) = take_requests(
-            conn,
-            token,
-            &mut self.jobs,
-            &mut self.fairness,
-            &mut self.scratch,
-            &self.limits,
-            &self.metrics,
-            taking,
-            until,
-            now,
-        ) {
+        if self.drain_deadline.is_some() {
+            // Stopping: no new requests; what arrives stays unread until the close.
+            conn.note_partial_line(false, now);
+            return;
+        }
+        if let Err(reason) = self.core.take_requests(conn, token, until, now) {
             if let CloseReason::Frame(_) = reason {
-                self.metrics.client_protocol_errors.inc();
+                self.core.metrics.client_protocol_errors.inc();
             }
             self.close_client(token, reason);
         }
@@ -475,11 +525,11 @@ impl EventLoop {
             return;
         };
         let result = loop {
-            let read = match worker.stream.read(&mut self.scratch) {
+            let read = match worker.stream.read(&mut self.core.scratch) {
                 Ok(0) => Err(CloseReason::PeerClosed),
                 Ok(n) => {
-                    worker.lines.extend(&self.scratch[..n]);
-                    Ok(until.done_after(n, self.scratch.len()))
+                    worker.lines.extend(&self.core.scratch[..n]);
+                    Ok(until.done_after(n, self.core.scratch.len()))
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(true),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -497,22 +547,16 @@ impl EventLoop {
                     Err(reason) => break Err(reason),
                 },
                 Err(e) => {
-                    self.metrics.worker_links_refused.inc();
+                    self.core.metrics.worker_links_refused.inc();
                     break Err(CloseReason::WorkerLink(e));
                 }
             }
             // Route every complete line, even from a connection about to close.
-            if let Some(reason) = route_worker_lines(
-                token,
-                &mut worker.lines,
-                &mut self.clients,
-                &mut self.jobs,
-                &mut self.fairness.buffered,
-                &mut self.dirty,
-                &self.metrics,
-                now,
-            ) {
-                self.metrics.worker_protocol_errors.inc();
+            if let Some(reason) =
+                self.core
+                    .route_worker_lines(token, &mut worker.lines, &mut self.clients, now)
+            {
+                self.core.metrics.worker_protocol_errors.inc();
                 break Err(reason);
             }
             match read {
@@ -529,7 +573,7 @@ impl EventLoop {
     fn close_worker(&mut self, token: usize, reason: CloseReason) {
         if let Some(mut worker) = self.workers.remove(&token) {
             let _ = self.poll.registry().deregister(&mut worker.stream);
-            self.metrics.worker_connections.add(-1);
+            self.core.metrics.worker_connections.add(-1);
             match reason {
                 CloseReason::PeerClosed => shared::debug!("worker disconnected"),
                 reason => shared::warn!("worker connection closed", reason = reason),
@@ -542,16 +586,10 @@ impl EventLoop {
     /// killed worker), so their clients get -2 now instead of at the job timeout. A worker
     /// that stops gracefully answers everything before it closes, leaving none held.
     fn answer_held_jobs(&mut self, link: usize) {
-        let held: Vec<JobId> = self
-            .jobs
-            .pending
-            .iter()
-            .filter(|(_, job)| job.holder == Some(link))
-            .map(|(jid, _)| *jid)
-            .collect();
+        let held = self.core.jobs.held_by(link);
         if !held.is_empty() {
             shared::warn!("worker link lost with jobs in hand", jobs = held.len());
-            self.metrics.held_jobs_lost.add(held.len() as u64);
+            self.core.metrics.held_jobs_lost.add(held.len() as u64);
         }
         for jid in held {
             self.answer_timeout(jid);
@@ -559,39 +597,39 @@ impl EventLoop {
     }
 
     fn close_client(&mut self, token: usize, reason: CloseReason) {
-        let Some(mut conn) = self.clients.remove(&token) else {
+        let Some(mut conn) = self.clients.map.remove(&token) else {
             return;
         };
         // Answers that come later for this connection have nowhere to go.
         for jid in conn.answers.unanswered_keys() {
-            self.jobs.remove(jid);
+            self.core.jobs.remove(jid);
         }
-        self.fairness.buffered -= conn.accounted;
+        self.core.fairness.buffered -= conn.accounted;
         if let Some(ip) = conn.peer_ip {
-            self.fairness.ips.close(ip);
+            self.core.fairness.ips.close(ip);
         }
-        self.fairness.connections = self.clients.len();
+        self.core.fairness.connections = self.clients.map.len();
         let _ = self.poll.registry().deregister(&mut conn.stream);
-        self.metrics.client_connections.add(-1);
+        self.core.metrics.client_connections.add(-1);
         shared::debug!("client connection closed", reason = reason);
     }
 
     fn expire_jobs(&mut self, now: Instant) {
-        while let Some(jid) = self.jobs.timers.pop_expired(now) {
+        while let Some(jid) = self.core.jobs.timers.pop_expired(now) {
             self.answer_timeout(jid);
         }
     }
 
     fn answer_timeout(&mut self, jid: JobId) {
-        let Some(job) = self.jobs.remove(&jid) else {
+        let Some(job) = self.core.jobs.remove(&jid) else {
             return; // answered already
         };
-        if let Some(conn) = self.clients.get_mut(&job.client) {
+        if let Some(conn) = self.clients.map.get_mut(&job.client) {
             let timeout = Answer::Borrowed(shared::envelope::timeout_json());
             if conn.answers.fill(job.seq, timeout).is_ok() {
-                conn.settle(&mut self.fairness.buffered);
-                self.metrics.timeouts.inc();
-                mark_dirty(&mut self.clients, &mut self.dirty, job.client);
+                conn.settle(&mut self.core.fairness.buffered);
+                self.core.metrics.timeouts.inc();
+                self.clients.mark_dirty(job.client);
             }
         }
     }
@@ -600,73 +638,65 @@ impl EventLoop {
     fn begin_drain(&mut self, now: Instant) {
         shared::info!(
             "stopping: answering in-flight requests",
-            in_flight = self.jobs.pending.len(),
-            connections = self.clients.len()
+            in_flight = self.core.jobs.pending.len(),
+            connections = self.clients.map.len()
         );
-        self.drain_deadline = Some(now + self.limits.job_timeout + DRAIN_GRACE);
+        self.drain_deadline = Some(now + self.core.limits.job_timeout + DRAIN_GRACE);
         if let Some(mut listener) = self.client_listener.take() {
             let _ = self.poll.registry().deregister(&mut listener);
         }
-        let tokens: Vec<usize> = self.clients.keys().copied().collect();
+        let tokens: Vec<usize> = self.clients.map.keys().copied().collect();
         for t in tokens {
-            mark_dirty(&mut self.clients, &mut self.dirty, t);
+            self.clients.mark_dirty(t);
         }
     }
 
     fn flush_dirty(&mut self, now: Instant) {
         let stopping = self.drain_deadline.is_some();
-        let mut dirty = std::mem::take(&mut self.dirty);
+        let mut dirty = std::mem::take(&mut self.clients.dirty);
         for token in dirty.drain(..) {
-            let Some(conn) = self.clients.get_mut(&token) else {
+            let Some(conn) = self.clients.map.get_mut(&token) else {
                 continue;
             };
             conn.dirty = false;
             conn.stage_ready_answers();
             let written = conn.write_out(now);
-            conn.settle(&mut self.fairness.buffered);
+            conn.settle(&mut self.core.fairness.buffered);
             if let Err(e) = written {
                 self.close_client(token, CloseReason::Io(e));
                 continue;
             }
             let resume = !stopping
                 && conn.paused
-                && conn.takes_requests(self.limits.max_in_flight, self.limits.one_shot);
+                && conn.takes_requests(self.core.limits.max_in_flight, self.core.limits.one_shot);
             if resume {
                 conn.paused = false;
-                if let Err(reason) = take_requests(
-                    conn,
-                    token,
-                    &mut self.jobs,
-                    &mut self.fairness,
-                    &mut self.scratch,
-                    &self.limits,
-                    &self.metrics,
-                    true,
-                    ReadUntil::WouldBlock,
-                    now,
-                ) {
+                if let Err(reason) =
+                    self.core
+                        .take_requests(conn, token, ReadUntil::WouldBlock, now)
+                {
                     self.close_client(token, reason);
                     continue;
                 }
             }
-            let Some(conn) = self.clients.get(&token) else {
+            let Some(conn) = self.clients.map.get(&token) else {
                 continue;
             };
-            if conn.is_finished(self.limits.one_shot, stopping) {
+            if conn.is_finished(self.core.limits.one_shot, stopping) {
                 self.close_client(token, CloseReason::Finished);
             }
         }
         // Keep the allocation; entries marked while flushing wait for the next iteration.
-        dirty.append(&mut self.dirty);
-        self.dirty = dirty;
+        dirty.append(&mut self.clients.dirty);
+        self.clients.dirty = dirty;
     }
 
     fn send_new_jobs(&mut self) {
-        if self.jobs.new.is_empty() {
+        if self.core.jobs.new.is_empty() {
             return;
         }
-        let failed = self.publisher.publish(&self.jobs.new);
-        self.jobs.new.clear();
+        let failed = self.publisher.publish(&self.core.jobs.new);
+        self.core.jobs.new.clear();
         for jid in failed {
             self.answer_timeout(jid);
         }
@@ -678,10 +708,11 @@ impl EventLoop {
     /// reads is never idle either, and pins memory). Paused connections are looked at
     /// again: an address's allowance refills and the budget frees with time, not events.
     fn close_idle(&mut self, now: Instant) {
-        let limit = self.limits.idle_timeout;
-        let stall = self.limits.write_stall;
+        let limit = self.core.limits.idle_timeout;
+        let stall = self.core.limits.write_stall;
         let idle: Vec<(usize, CloseReason)> = self
             .clients
+            .map
             .iter()
             .filter_map(|(t, c)| {
                 if c.is_drained() && now.duration_since(c.last_active) >= limit {
@@ -697,21 +728,22 @@ impl EventLoop {
             .collect();
         for (token, reason) in idle {
             match reason {
-                CloseReason::WriteStall => self.metrics.write_stall_closed.inc(),
-                _ => self.metrics.idle_closed.inc(),
+                CloseReason::WriteStall => self.core.metrics.write_stall_closed.inc(),
+                _ => self.core.metrics.idle_closed.inc(),
             }
             self.close_client(token, reason);
         }
         let paused: Vec<usize> = self
             .clients
+            .map
             .iter()
             .filter(|(_, c)| c.paused)
             .map(|(t, _)| *t)
             .collect();
         for token in paused {
-            mark_dirty(&mut self.clients, &mut self.dirty, token);
+            self.clients.mark_dirty(token);
         }
-        self.fairness.ips.sweep(now);
+        self.core.fairness.ips.sweep(now);
         let late: Vec<usize> = self
             .workers
             .iter()
@@ -719,183 +751,143 @@ impl EventLoop {
             .map(|(t, _)| *t)
             .collect();
         for token in late {
-            self.metrics.worker_links_refused.inc();
+            self.core.metrics.worker_links_refused.inc();
             self.close_worker(token, CloseReason::WorkerLink(OpeningError::Late));
         }
     }
 }
 
-fn mark_dirty(clients: &mut HashMap<usize, ClientConn>, dirty: &mut Vec<usize>, token: usize) {
-    if let Some(conn) = clients.get_mut(&token) {
-        if !conn.dirty {
-            conn.dirty = true;
-            dirty.push(token);
-        }
-    }
-}
-
-/// Turns buffered request lines into jobs and reads more, until the socket has nothing
-/// more, a limit stops it (backpressure: the connection is marked paused) or the client
-/// broke the protocol.
-#[allow(clippy::too_many_arguments)]
-fn take_requests(
-    conn: &mut ClientConn,
-    token: usize,
-    jobs: &mut Jobs,
-    fairness: &mut Fairness,
-    scratch: &mut [u8],
-    limits: &Limits,
-    metrics: &GateMetrics,
-    taking: bool,
-    until: ReadUntil,
-    now: Instant,
-) -> Result<(), CloseReason> {
-    let mut read_done = false;
-    loop {
-        let mut line_taken = false;
-        // Stopped by the address's allowance or the memory budget rather than by the
-        // connection's own limits.
-        let mut held_back = false;
-        // Budget first, then the connection's own limits, so the metric names the budget.
+impl Core {
+    /// Turns buffered request lines into jobs and reads more, until the socket has nothing
+    /// more, a limit stops it (backpressure: the connection is marked paused) or the client
+    /// broke the protocol.
+    fn take_requests(
+        &mut self,
+        conn: &mut ClientConn,
+        token: usize,
+        until: ReadUntil,
+        now: Instant,
+    ) -> Result<(), CloseReason> {
+        let Core {
+            jobs,
+            fairness,
+            scratch,
+            limits,
+            metrics,
+        } = self;
+        let mut read_done = false;
         loop {
-            if !taking {
-                break;
-            }
-            if fairness.over_budget(conn, metrics) {
-                held_back = true;
-                break;
-            }
-            if !conn.takes_requests(limits.max_in_flight, limits.one_shot) {
-                break;
-            }
-            if !fairness.take(conn, metrics, now) {
-                held_back = true;
-                break;
-            }
-            let deadline = now + limits.job_timeout;
-            let job = match conn.lines.next_line() {
-                Ok(Some(line)) => NewJob {
-                    jid: jobs.ids.next_id(),
-                    line: line.to_owned(),
-                    client: conn.peer_ip,
-                    created: now,
-                    deadline,
-                },
-                Ok(None) => {
-                    fairness.refund(conn);
+            let mut line_taken = false;
+            // Stopped by the address's allowance or the memory budget rather than by the
+            // connection's own limits.
+            let mut held_back = false;
+            // Budget first, then the connection's own limits, so the metric names the budget.
+            loop {
+                if fairness.over_budget(conn, metrics) {
+                    held_back = true;
                     break;
                 }
-                Err(e) => return Err(CloseReason::Frame(e)),
-            };
-            let jid = job.jid;
-            let seq = conn.answers.push(jid);
-            conn.requests_taken += 1;
-            jobs.pending.insert(
-                jid,
-                PendingJob {
-                    client: token,
-                    seq,
-                    started: now,
-                    holder: None,
-                },
-            );
-            jobs.timers.push(deadline, jid);
-            jobs.new.push(job);
-            metrics.requests.inc();
-            line_taken = true;
-        }
-        conn.note_partial_line(line_taken, now);
-        if !taking || conn.peer_closed {
-            return Ok(());
-        }
-        if held_back || !conn.takes_requests(limits.max_in_flight, limits.one_shot) {
-            conn.paused = true;
-            return Ok(());
-        }
-        if read_done {
-            return Ok(());
-        }
-        match conn.stream.read(scratch) {
-            Ok(0) => {
-                conn.peer_closed = true;
+                if !conn.takes_requests(limits.max_in_flight, limits.one_shot) {
+                    break;
+                }
+                if !fairness.take(conn, metrics, now) {
+                    held_back = true;
+                    break;
+                }
+                let deadline = now + limits.job_timeout;
+                let job = match conn.lines.next_line() {
+                    Ok(Some(line)) => NewJob {
+                        jid: jobs.ids.next_id(),
+                        line: line.to_owned(),
+                        client: conn.peer_ip,
+                        created: now,
+                        deadline,
+                    },
+                    Ok(None) => {
+                        fairness.refund(conn);
+                        break;
+                    }
+                    Err(e) => return Err(CloseReason::Frame(e)),
+                };
+                let seq = conn.answers.push(job.jid);
+                conn.requests_taken += 1;
+                jobs.add(token, seq, job);
+                metrics.requests.inc();
+                line_taken = true;
+            }
+            conn.note_partial_line(line_taken, now);
+            if conn.peer_closed {
                 return Ok(());
             }
-            Ok(n) => {
-                conn.lines.extend(&scratch[..n]);
-                conn.last_active = now;
-                read_done = until.done_after(n, scratch.len());
+            if held_back || !conn.takes_requests(limits.max_in_flight, limits.one_shot) {
+                conn.paused = true;
+                return Ok(());
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(CloseReason::Io(e)),
-        }
-    }
-}
-
-/// Routes the complete lines in a worker's buffer; the reason to close it if one is broken.
-#[allow(clippy::too_many_arguments)]
-fn route_worker_lines(
-    link: usize,
-    lines: &mut LineBuffer,
-    clients: &mut HashMap<usize, ClientConn>,
-    jobs: &mut Jobs,
-    buffered: &mut usize,
-    dirty: &mut Vec<usize>,
-    metrics: &GateMetrics,
-    now: Instant,
-) -> Option<CloseReason> {
-    loop {
-        match lines.next_line() {
-            Ok(Some(line)) => match parse_worker_line(line) {
-                Ok(WorkerLine::Taken(jid)) => {
-                    // Unknown (answered or timed out already): nothing to hold.
-                    jobs.hold(jid, link);
+            if read_done {
+                return Ok(());
+            }
+            match conn.stream.read(scratch) {
+                Ok(0) => {
+                    conn.peer_closed = true;
+                    return Ok(());
                 }
-                Ok(WorkerLine::Answer(jid, response)) => route_answer(
-                    clients,
-                    jobs,
-                    buffered,
-                    dirty,
-                    metrics,
-                    jid,
-                    Answer::Owned(response.to_owned()),
-                    now,
-                ),
-                Err(e) => return Some(CloseReason::WorkerLine(e)),
-            },
-            Ok(None) => return None,
-            Err(e) => return Some(CloseReason::Frame(e)),
+                Ok(n) => {
+                    conn.lines.extend(&scratch[..n]);
+                    conn.last_active = now;
+                    read_done = until.done_after(n, scratch.len());
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(CloseReason::Io(e)),
+            }
         }
     }
-}
 
-#[allow(clippy::too_many_arguments)]
-fn route_answer(
-    clients: &mut HashMap<usize, ClientConn>,
-    jobs: &mut Jobs,
-    buffered: &mut usize,
-    dirty: &mut Vec<usize>,
-    metrics: &GateMetrics,
-    jid: JobId,
-    answer: Answer,
-    now: Instant,
-) {
-    let Some(job) = jobs.remove(&jid) else {
-        metrics.worker_lines_dropped.inc();
-        return;
-    };
-    let Some(conn) = clients.get_mut(&job.client) else {
-        metrics.worker_lines_dropped.inc();
-        return;
-    };
-    if conn.answers.fill(job.seq, answer).is_err() {
-        metrics.worker_lines_dropped.inc();
-        return;
+    /// Routes the complete lines in a worker's buffer; the reason to close it if one is broken.
+    fn route_worker_lines(
+        &mut self,
+        link: usize,
+        lines: &mut LineBuffer,
+        clients: &mut Clients,
+        now: Instant,
+    ) -> Option<CloseReason> {
+        loop {
+            match lines.next_line() {
+                Ok(Some(line)) => match parse_worker_line(line) {
+                    Ok(WorkerLine::Taken(jid)) => {
+                        // Unknown (answered or timed out already): nothing to hold.
+                        self.jobs.hold(jid, link);
+                    }
+                    Ok(WorkerLine::Answer(jid, response)) => {
+                        self.route_answer(clients, jid, Answer::Owned(response.to_owned()), now)
+                    }
+                    Err(e) => return Some(CloseReason::WorkerLine(e)),
+                },
+                Ok(None) => return None,
+                Err(e) => return Some(CloseReason::Frame(e)),
+            }
+        }
     }
-    conn.settle(buffered);
-    metrics.answers.inc();
-    metrics
-        .round_trip
-        .observe(now.saturating_duration_since(job.started).as_secs_f64());
-    mark_dirty(clients, dirty, job.client);
+
+    fn route_answer(&mut self, clients: &mut Clients, jid: JobId, answer: Answer, now: Instant) {
+        let metrics = &self.metrics;
+        let Some(job) = self.jobs.remove(&jid) else {
+            metrics.worker_lines_dropped.inc();
+            return;
+        };
+        let Some(conn) = clients.map.get_mut(&job.client) else {
+            metrics.worker_lines_dropped.inc();
+            return;
+        };
+        if conn.answers.fill(job.seq, answer).is_err() {
+            metrics.worker_lines_dropped.inc();
+            return;
+        }
+        conn.settle(&mut self.fairness.buffered);
+        metrics.answers.inc();
+        metrics
+            .round_trip
+            .observe(now.saturating_duration_since(job.started).as_secs_f64());
+        clients.mark_dirty(job.client);
+    }
 }
