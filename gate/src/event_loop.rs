@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -413,93 +414,73 @@ impl EventLoop {
     }
 
     fn accept_clients(&mut self, now: Instant) {
-        loop {
-            let Some(listener) = self.client_listener.as_ref() else {
-                return;
-            };
-            match listener.accept() {
-                Ok((mut stream, peer)) => {
-                    if self.clients.map.len() >= self.core.limits.max_connections {
-                        // Accept and close at once: the client learns now, not after a timeout.
-                        self.core.metrics.connections_refused.inc();
-                        drop(stream);
-                        continue;
-                    }
-                    if !self.core.fairness.ips.open(peer.ip(), now) {
-                        // Same as the global limit: closed at once, so the client learns now.
-                        self.core.metrics.ip_connections_refused.inc();
-                        drop(stream);
-                        continue;
-                    }
-                    let _ = stream.set_nodelay(true);
-                    let token = self.take_token();
-                    if let Err(e) = self.poll.registry().register(
-                        &mut stream,
-                        Token(token),
-                        Interest::READABLE | Interest::WRITABLE,
-                    ) {
-                        shared::warn!("client registration failed", error = e);
-                        self.core.fairness.ips.close(peer.ip());
-                        continue;
-                    }
-                    let mut conn = ClientConn::new(stream, now);
-                    conn.peer_ip = Some(peer.ip());
-                    self.clients.map.insert(token, conn);
-                    self.core.fairness.connections = self.clients.map.len();
-                    self.core.metrics.connections_accepted.inc();
-                    self.core.metrics.client_connections.add(1);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    // Out of file descriptors and the like: try again on the next event.
-                    shared::warn!("accept failed", listener = "client", error = e);
-                    return;
-                }
+        while let Some((mut stream, peer)) = self
+            .client_listener
+            .as_ref()
+            .and_then(|listener| accept_next(listener, "client"))
+        {
+            if self.clients.map.len() >= self.core.limits.max_connections {
+                // Accept and close at once: the client learns now, not after a timeout.
+                self.core.metrics.connections_refused.inc();
+                drop(stream);
+                continue;
             }
+            if !self.core.fairness.ips.open(peer.ip(), now) {
+                // Same as the global limit: closed at once, so the client learns now.
+                self.core.metrics.ip_connections_refused.inc();
+                drop(stream);
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let token = self.take_token();
+            if let Err(e) = self.poll.registry().register(
+                &mut stream,
+                Token(token),
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                shared::warn!("client registration failed", error = e);
+                self.core.fairness.ips.close(peer.ip());
+                continue;
+            }
+            let mut conn = ClientConn::new(stream, now);
+            conn.peer_ip = Some(peer.ip());
+            self.clients.map.insert(token, conn);
+            self.core.fairness.connections = self.clients.map.len();
+            self.core.metrics.connections_accepted.inc();
+            self.core.metrics.client_connections.add(1);
         }
     }
 
     fn accept_workers(&mut self, now: Instant) {
-        loop {
-            match self.worker_listener.accept() {
-                Ok((mut stream, peer)) => {
-                    let (opening, challenge) = Opening::start(self.link_secret.as_ref(), now);
-                    // A fresh socket's send buffer takes the whole short line at once;
-                    // a peer for which it does not is not worth waiting for.
-                    if !challenge.is_empty()
-                        && !matches!(stream.write(&challenge), Ok(n) if n == challenge.len())
-                    {
-                        self.core.metrics.worker_links_refused.inc();
-                        continue;
-                    }
-                    let token = self.take_token();
-                    if let Err(e) =
-                        self.poll
-                            .registry()
-                            .register(&mut stream, Token(token), Interest::READABLE)
-                    {
-                        shared::warn!("worker registration failed", error = e);
-                        continue;
-                    }
-                    shared::debug!("worker connected", peer = peer);
-                    self.workers.insert(
-                        token,
-                        WorkerConn {
-                            stream,
-                            lines: LineBuffer::new(WORKER_MAX_LINE),
-                            opening,
-                        },
-                    );
-                    self.core.metrics.worker_connections.add(1);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    shared::warn!("accept failed", listener = "worker", error = e);
-                    return;
-                }
+        while let Some((mut stream, peer)) = accept_next(&self.worker_listener, "worker") {
+            let (opening, challenge) = Opening::start(self.link_secret.as_ref(), now);
+            // A fresh socket's send buffer takes the whole short line at once;
+            // a peer for which it does not is not worth waiting for.
+            if !challenge.is_empty()
+                && !matches!(stream.write(&challenge), Ok(n) if n == challenge.len())
+            {
+                self.core.metrics.worker_links_refused.inc();
+                continue;
             }
+            let token = self.take_token();
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .register(&mut stream, Token(token), Interest::READABLE)
+            {
+                shared::warn!("worker registration failed", error = e);
+                continue;
+            }
+            shared::debug!("worker connected", peer = peer);
+            self.workers.insert(
+                token,
+                WorkerConn {
+                    stream,
+                    lines: LineBuffer::new(WORKER_MAX_LINE),
+                    opening,
+                },
+            );
+            self.core.metrics.worker_connections.add(1);
         }
     }
 
@@ -753,6 +734,23 @@ impl EventLoop {
         for token in late {
             self.core.metrics.worker_links_refused.inc();
             self.close_worker(token, CloseReason::WorkerLink(OpeningError::Late));
+        }
+    }
+}
+
+/// The next connection waiting on `listener` (`name` says which in the log); `None` once
+/// it would block, or after an error (out of file descriptors and the like): the next
+/// event tries again.
+fn accept_next(listener: &TcpListener, name: &str) -> Option<(TcpStream, SocketAddr)> {
+    loop {
+        match listener.accept() {
+            Ok(accepted) => return Some(accepted),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                shared::warn!("accept failed", listener = name, error = e);
+                return None;
+            }
         }
     }
 }
