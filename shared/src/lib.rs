@@ -19,3 +19,4 @@ pub mod nats;
 pub mod redis_conn;
 pub mod signal;
 pub mod smtp;
+pub mod sock;

@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{Shutdown, TcpStream};
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
@@ -89,7 +90,8 @@ impl Output {
         let Some(stream) = &self.stream else {
             return false;
         };
-        match send_nonblocking(stream, &self.buf) {
+        // The socket itself stays blocking for the writer.
+        match crate::sock::send_nonblocking(stream.as_fd(), &self.buf) {
             Ok(sent) => {
                 self.buf.drain(..sent);
                 self.buf.is_empty()
@@ -97,26 +99,6 @@ impl Output {
             // The writer tries again and deals with a broken connection.
             Err(_) => false,
         }
-    }
-}
-
-/// One `send` that never waits (the socket itself stays blocking for the writer).
-fn send_nonblocking(stream: &TcpStream, bytes: &[u8]) -> std::io::Result<usize> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: the pointer and length come from a live slice; the fd is open while
-    // `stream` is borrowed.
-    let sent = unsafe {
-        libc::send(
-            stream.as_raw_fd(),
-            bytes.as_ptr().cast(),
-            bytes.len(),
-            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-        )
-    };
-    if sent < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(sent as usize)
     }
 }
 

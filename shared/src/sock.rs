@@ -1,0 +1,152 @@
+//! Socket calls std does not offer: sends with flags and a peek that never waits. Each takes
+//! the socket as a [`BorrowedFd`], so it is open for the whole call; the one `send` and the
+//! one `recv` of the crate's services live here.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+/// What an idle connection holds, seen without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peek {
+    /// Nothing to read: the usual state of a healthy idle connection.
+    Nothing,
+    /// Bytes wait that nobody asked for.
+    Unexpected,
+    /// The peer closed or reset the connection.
+    Closed,
+}
+
+/// One non-blocking `recv(MSG_PEEK)`: no bytes are consumed and the socket's blocking mode
+/// is left alone (toggling it costs two more syscalls per call).
+pub fn peek_idle(fd: BorrowedFd<'_>) -> Peek {
+    let mut probe = [0u8; 1];
+    // SAFETY: the buffer is a live local of the given length; `fd` is borrowed open.
+    let got = unsafe {
+        libc::recv(
+            fd.as_raw_fd(),
+            probe.as_mut_ptr().cast(),
+            probe.len(),
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    match got {
+        0 => Peek::Closed,
+        n if n > 0 => Peek::Unexpected,
+        _ => match io::Error::last_os_error().kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Peek::Nothing,
+            _ => Peek::Closed,
+        },
+    }
+}
+
+/// One `send` that never waits, even on a blocking socket (whose mode stays as it is for
+/// the thread that does wait on it). How many bytes the socket took.
+pub fn send_nonblocking(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<usize> {
+    send(fd, bytes, libc::MSG_DONTWAIT)
+}
+
+/// Writes all of `bytes` with `MSG_MORE`: the kernel queues them without sending a
+/// partial segment (despite `TCP_NODELAY`) until a write without it, or the close of the
+/// socket, sends everything queued.
+pub fn send_all_more(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match send(fd, bytes, libc::MSG_MORE) {
+            Ok(sent) => bytes = &bytes[sent..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// One `send` with `flags`; never raises SIGPIPE (a closed peer is an error instead).
+fn send(fd: BorrowedFd<'_>, bytes: &[u8], flags: libc::c_int) -> io::Result<usize> {
+    // SAFETY: the pointer and length come from a live slice; `fd` is borrowed open.
+    let sent = unsafe {
+        libc::send(
+            fd.as_raw_fd(),
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            flags | libc::MSG_NOSIGNAL,
+        )
+    };
+    if sent < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(sent as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::os::fd::AsFd;
+    use std::time::{Duration, Instant};
+
+    fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let ours = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (theirs, _) = listener.accept().unwrap();
+        (ours, theirs)
+    }
+
+    #[test]
+    fn peeking_tells_idle_unexpected_and_closed_connections_apart() {
+        let (ours, mut theirs) = pair();
+        assert_eq!(peek_idle(ours.as_fd()), Peek::Nothing);
+        theirs.write_all(b"x").unwrap();
+        let wait_for = |want: Peek| {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while peek_idle(ours.as_fd()) != want && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            peek_idle(ours.as_fd())
+        };
+        assert_eq!(wait_for(Peek::Unexpected), Peek::Unexpected);
+        assert_eq!(
+            peek_idle(ours.as_fd()),
+            Peek::Unexpected,
+            "peeking consumes nothing"
+        );
+        let mut byte = [0u8; 1];
+        (&ours).read_exact(&mut byte).unwrap();
+        assert_eq!(peek_idle(ours.as_fd()), Peek::Nothing);
+        drop(theirs);
+        assert_eq!(wait_for(Peek::Closed), Peek::Closed);
+    }
+
+    #[test]
+    fn a_nonblocking_send_on_a_blocking_socket_stops_when_the_socket_is_full() {
+        let (ours, mut theirs) = pair();
+        let chunk = vec![7u8; 64 * 1024];
+        let mut sent = 0;
+        // The peer reads nothing: a send that waited would hang here.
+        let error = loop {
+            match send_nonblocking(ours.as_fd(), &chunk) {
+                Ok(n) => sent += n,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
+        assert!(sent > 0);
+        // The socket itself still blocks, and what was taken arrives whole.
+        drop(ours);
+        let mut got = Vec::new();
+        theirs.read_to_end(&mut got).unwrap();
+        assert_eq!(got.len(), sent);
+        assert!(got.iter().all(|&b| b == 7));
+    }
+
+    #[test]
+    fn bytes_sent_with_more_arrive_once_the_socket_closes() {
+        let (ours, mut theirs) = pair();
+        send_all_more(ours.as_fd(), b"held ").unwrap();
+        send_all_more(ours.as_fd(), b"back").unwrap();
+        drop(ours);
+        let mut got = String::new();
+        theirs.read_to_string(&mut got).unwrap();
+        assert_eq!(got, "held back");
+    }
+}
