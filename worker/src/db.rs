@@ -5,13 +5,12 @@
 //! once apply each migration exactly once.
 
 use std::fmt;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::Duration;
 
 use mysql::prelude::Queryable;
 use mysql::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, PooledConn};
-
-use crate::gate_link::{peek_idle, Peek};
+use shared::sock::{self, Peek};
 
 pub struct Migration {
     pub version: u32,
@@ -209,7 +208,10 @@ impl Db {
                 .pool
                 .try_get_conn(self.wait)
                 .map_err(|e| DbError::Unavailable(e.to_string()))?;
-            match peek_idle(conn.as_raw_fd()) {
+            // SAFETY: `conn` owns the fd and is held across the call. (The mysql crate's
+            // connections offer only `AsRawFd`.)
+            let fd = unsafe { BorrowedFd::borrow_raw(conn.as_raw_fd()) };
+            match sock::peek_idle(fd) {
                 Peek::Nothing => return Ok(conn),
                 // Closed by the server, or holding bytes nobody asked for: either way not
                 // usable. The reset on return fails on it, which makes the pool forget it

@@ -22,12 +22,14 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use shared::contract::{self, JobId, LinkSecret};
 use shared::metrics::Counter;
 use shared::redis_conn::RedisPool;
+use shared::sock::{self, Peek};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -310,7 +312,7 @@ impl GateLink {
         let stream = slot.stream.as_mut().expect("connected above");
         let written = match send {
             Send::Push => stream.write_all(bytes),
-            Send::Hold => send_all_more(stream, bytes),
+            Send::Hold => sock::send_all_more(stream.as_fd(), bytes),
         };
         written.map_err(|error| {
             slot.stream = None;
@@ -338,34 +340,6 @@ impl GateLink {
 enum Send {
     Push,
     Hold,
-}
-
-/// Writes all of `bytes` with `MSG_MORE`: the kernel queues them without sending a
-/// partial segment (despite `TCP_NODELAY`) until a write without it, or the close of the
-/// socket, sends everything queued.
-fn send_all_more(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    while !bytes.is_empty() {
-        // SAFETY: the pointer and length come from a live slice; the fd is open while
-        // `stream` is borrowed.
-        let sent = unsafe {
-            libc::send(
-                stream.as_raw_fd(),
-                bytes.as_ptr().cast(),
-                bytes.len(),
-                libc::MSG_MORE | libc::MSG_NOSIGNAL,
-            )
-        };
-        if sent < 0 {
-            let error = io::Error::last_os_error();
-            if error.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(error);
-        }
-        bytes = &bytes[sent as usize..];
-    }
-    Ok(())
 }
 
 /// Reads the gate's challenge line and sends the proof. The gate sends nothing else, so
@@ -412,8 +386,7 @@ fn prove(mut stream: &TcpStream, secret: &LinkSecret) -> Result<(), String> {
 /// Unexpected bytes are a challenge this worker did not answer (it has no link secret):
 /// the gate closes such a link, so it is dropped here too, and said why.
 fn still_open(stream: &TcpStream) -> bool {
-    use std::os::fd::AsRawFd;
-    match peek_idle(stream.as_raw_fd()) {
+    match sock::peek_idle(stream.as_fd()) {
         Peek::Nothing => true,
         Peek::Closed => false,
         Peek::Unexpected => {
@@ -422,40 +395,6 @@ fn still_open(stream: &TcpStream) -> bool {
             );
             false
         }
-    }
-}
-
-/// What an idle connection holds, seen without reading it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Peek {
-    /// Nothing to read: the usual state of a healthy idle connection.
-    Nothing,
-    /// Bytes wait that nobody asked for.
-    Unexpected,
-    /// The peer closed or reset the connection.
-    Closed,
-}
-
-/// One non-blocking `recv(MSG_PEEK)`: no bytes are consumed and the socket's blocking mode
-/// is left alone (toggling it costs two more syscalls per answer).
-pub(crate) fn peek_idle(fd: std::os::fd::RawFd) -> Peek {
-    let mut probe = [0u8; 1];
-    // SAFETY: the buffer is a live local of the given length; `fd` is borrowed open.
-    let got = unsafe {
-        libc::recv(
-            fd,
-            probe.as_mut_ptr().cast(),
-            probe.len(),
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    match got {
-        0 => Peek::Closed,
-        n if n > 0 => Peek::Unexpected,
-        _ => match io::Error::last_os_error().kind() {
-            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Peek::Nothing,
-            _ => Peek::Closed,
-        },
     }
 }
 
@@ -472,32 +411,25 @@ mod tests {
     }
 
     #[test]
-    fn peeking_tells_idle_unexpected_and_closed_connections_apart() {
-        use std::os::fd::AsRawFd;
+    fn a_link_is_open_until_the_gate_closes_it_or_sends_bytes() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let ours = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (mut theirs, _) = listener.accept().unwrap();
-        assert_eq!(peek_idle(ours.as_raw_fd()), Peek::Nothing);
-        theirs.write_all(b"x").unwrap();
-        let wait_for = |want: Peek| {
+        assert!(still_open(&ours));
+        let wait_closed = || {
             let deadline = Instant::now() + Duration::from_secs(5);
-            while peek_idle(ours.as_raw_fd()) != want && Instant::now() < deadline {
+            while still_open(&ours) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(5));
             }
-            peek_idle(ours.as_raw_fd())
+            still_open(&ours)
         };
-        assert_eq!(wait_for(Peek::Unexpected), Peek::Unexpected);
-        assert_eq!(
-            peek_idle(ours.as_raw_fd()),
-            Peek::Unexpected,
-            "peeking consumes nothing"
-        );
+        theirs.write_all(b"x").unwrap();
+        assert!(!wait_closed(), "bytes from the gate");
         let mut byte = [0u8; 1];
         (&ours).read_exact(&mut byte).unwrap();
-        assert_eq!(peek_idle(ours.as_raw_fd()), Peek::Nothing);
+        assert!(still_open(&ours));
         drop(theirs);
-        assert_eq!(wait_for(Peek::Closed), Peek::Closed);
-        assert!(!still_open(&ours));
+        assert!(!wait_closed(), "closed by the gate");
     }
 
     /// A job id whose hex ends in `n`.
