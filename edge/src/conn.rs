@@ -6,11 +6,18 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 use shared::framing::LineBuffer;
+use shared::outbuf::{OutBuf, Retention};
 
 use crate::codec::{ChatKind, MAX_FRAME};
 use crate::login::Identity;
-use crate::outbuf::OutBuf;
 use crate::rate::TokenBucket;
+
+/// A drained output buffer keeps a small allocation and frees a burst's, so idle
+/// connections own (almost) no output memory.
+const OUTPUT_RETENTION: Retention = Retention {
+    max_kept: 512,
+    shrink_to: 0,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -65,7 +72,7 @@ impl Conn {
             phase: Phase::Open,
             identity: None,
             input: LineBuffer::new(MAX_FRAME),
-            output: OutBuf::new(),
+            output: OutBuf::new(OUTPUT_RETENTION),
             bucket: TokenBucket::new(rate, now),
             held: None,
             opened: now,

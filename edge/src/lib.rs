@@ -12,7 +12,6 @@ pub mod keys;
 pub mod login;
 pub mod metrics;
 pub mod options;
-pub mod outbuf;
 pub mod rate;
 pub mod redeemer;
 pub mod server;

@@ -16,6 +16,7 @@ pub mod mail_key;
 pub mod mail_type;
 pub mod metrics;
 pub mod nats;
+pub mod outbuf;
 pub mod redis_conn;
 pub mod signal;
 pub mod smtp;

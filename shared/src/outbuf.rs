@@ -1,25 +1,36 @@
-//! A connection's queued output: bytes waiting for the socket to take them.
+//! A connection's queued output for a non-blocking socket: bytes waiting for the socket to
+//! take them. The gate's client connections and the edge's connections use it; how much
+//! may be queued is each caller's rule (see [`OutBuf::pending`]).
 //!
-//! Most of the time a connection has nothing queued, and then it owns no heap memory: the
-//! buffer is allocated when the first frame is queued and given back (or kept small) when
-//! the socket has taken everything, so 10k idle connections cost almost nothing.
+//! A buffer owns no heap memory until the first bytes are queued, and gives back a burst's
+//! allocation once the socket has taken everything (see [`Retention`]).
 
 use std::io::{self, Write};
 
-/// A buffer up to this capacity is kept after it drained; a bigger one (after a burst) is
-/// freed.
-const KEEP_CAPACITY: usize = 512;
+/// What a drained buffer keeps of its allocation.
+#[derive(Clone, Copy, Debug)]
+pub struct Retention {
+    /// A capacity up to this is kept as it is, for the next bytes.
+    pub max_kept: usize,
+    /// A bigger one (after a burst) shrinks to this; 0 frees it.
+    pub shrink_to: usize,
+}
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct OutBuf {
     buf: Vec<u8>,
     /// Bytes before `sent` are already written.
     sent: usize,
+    retention: Retention,
 }
 
 impl OutBuf {
-    pub fn new() -> OutBuf {
-        OutBuf::default()
+    pub const fn new(retention: Retention) -> OutBuf {
+        OutBuf {
+            buf: Vec::new(),
+            sent: 0,
+            retention,
+        }
     }
 
     /// Bytes queued and not yet written.
@@ -54,10 +65,9 @@ impl OutBuf {
             }
         }
         self.sent = 0;
-        if self.buf.capacity() > KEEP_CAPACITY {
-            self.buf = Vec::new();
-        } else {
-            self.buf.clear();
+        self.buf.clear();
+        if self.buf.capacity() > self.retention.max_kept {
+            self.buf.shrink_to(self.retention.shrink_to);
         }
         Ok(true)
     }
@@ -66,6 +76,12 @@ impl OutBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The edge's retention: small buffers kept, bursts freed.
+    const SMALL: Retention = Retention {
+        max_kept: 512,
+        shrink_to: 0,
+    };
 
     /// A socket that takes at most `room` bytes, then says WouldBlock.
     struct Socket {
@@ -90,14 +106,14 @@ mod tests {
 
     #[test]
     fn empty_buffers_own_no_memory() {
-        let b = OutBuf::new();
+        let b = OutBuf::new(SMALL);
         assert_eq!(b.capacity(), 0);
         assert_eq!(b.pending(), 0);
     }
 
     #[test]
     fn partial_writes_keep_the_rest_in_order() {
-        let mut b = OutBuf::new();
+        let mut b = OutBuf::new(SMALL);
         let mut s = Socket {
             taken: Vec::new(),
             room: 4,
@@ -115,7 +131,7 @@ mod tests {
 
     #[test]
     fn a_burst_is_freed_after_it_drained() {
-        let mut b = OutBuf::new();
+        let mut b = OutBuf::new(SMALL);
         for _ in 0..1000 {
             b.push(&[b'x'; 100]);
         }
@@ -130,8 +146,27 @@ mod tests {
     }
 
     #[test]
+    fn a_burst_shrinks_to_what_the_retention_keeps() {
+        let mut b = OutBuf::new(Retention {
+            max_kept: 64 * 1024,
+            shrink_to: 4096,
+        });
+        let mut s = Socket {
+            taken: Vec::new(),
+            room: usize::MAX,
+        };
+        b.push(&[b'x'; 10_000]);
+        assert!(b.write_to(&mut s).unwrap());
+        assert!(b.capacity() >= 10_000, "kept: under max_kept");
+        b.push(&[b'x'; 100_000]);
+        assert!(b.write_to(&mut s).unwrap());
+        assert!((4096..10_000).contains(&b.capacity()), "{}", b.capacity());
+        assert_eq!(s.taken.len(), 110_000);
+    }
+
+    #[test]
     fn a_slow_steady_reader_does_not_grow_the_buffer() {
-        let mut b = OutBuf::new();
+        let mut b = OutBuf::new(SMALL);
         let mut s = Socket {
             taken: Vec::new(),
             room: 0,
@@ -160,7 +195,7 @@ mod tests {
                 Ok(())
             }
         }
-        let mut b = OutBuf::new();
+        let mut b = OutBuf::new(SMALL);
         b.push(b"x");
         assert!(b.write_to(&mut Closed).is_err());
     }
