@@ -3,11 +3,12 @@
 //! The event loop decides what a line becomes; this type keeps the per-connection rules:
 //! when to stop reading (backpressure), what to write, and when the connection is done.
 
-use std::io::{self, Write};
+use std::io;
 use std::time::Instant;
 
 use mio::net::TcpStream;
 use shared::framing::{LineBuffer, GATE_MAX_LINE};
+use shared::outbuf::{OutBuf, Retention};
 
 use crate::answer_queue::{Answer, AnswerQueue};
 use crate::job_id::JobId;
@@ -16,13 +17,17 @@ use crate::job_id::JobId;
 pub const OUT_SOFT_LIMIT: usize = 256 * 1024;
 /// Unwritten answer bytes above which a client counts as not reading and is closed.
 pub const OUT_HARD_LIMIT: usize = 32 * 1024 * 1024;
+/// A burst of big answers must not keep its peak allocation for the connection's life.
+const OUT_RETENTION: Retention = Retention {
+    max_kept: 1024 * 1024,
+    shrink_to: 64 * 1024,
+};
 
 pub struct ClientConn {
     pub stream: TcpStream,
     pub lines: LineBuffer,
     pub answers: AnswerQueue<JobId>,
-    out: Vec<u8>,
-    written: usize,
+    out: OutBuf,
     pub last_active: Instant,
     /// Since when an unfinished request line has been waiting for its end; `None` when the
     /// buffer holds no partial line. Bytes trickling in keep a connection active, so the
@@ -51,8 +56,7 @@ impl ClientConn {
             stream,
             lines: LineBuffer::new(GATE_MAX_LINE),
             answers: AnswerQueue::new(),
-            out: Vec::new(),
-            written: 0,
+            out: OutBuf::new(OUT_RETENTION),
             last_active: now,
             line_started: None,
             peer_closed: false,
@@ -66,7 +70,7 @@ impl ClientConn {
     }
 
     pub fn unwritten(&self) -> usize {
-        self.out.len() - self.written
+        self.out.pending()
     }
 
     /// Answer bytes this connection holds: arrived and waiting for their turn, or staged
@@ -99,33 +103,16 @@ impl ClientConn {
 
     /// Writes as much output as the socket takes. `Ok(true)` when nothing is left.
     pub fn write_out(&mut self, now: Instant) -> io::Result<bool> {
-        while self.written < self.out.len() {
-            match self.stream.write(&self.out[self.written..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.written += n;
-                    self.last_active = now;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        let before = self.out.pending();
+        let all_written = self.out.write_to(&mut self.stream);
+        if self.out.pending() < before {
+            self.last_active = now;
         }
-        if self.written == self.out.len() {
-            self.out.clear();
-            // A burst of big answers must not keep its peak allocation for the connection's life.
-            if self.out.capacity() > 1024 * 1024 {
-                self.out.shrink_to(64 * 1024);
-            }
-            self.written = 0;
+        if all_written? {
             self.backlog_since = None;
             return Ok(true);
         }
         self.backlog_since.get_or_insert(now);
-        if self.written > 64 * 1024 && self.written * 2 > self.out.len() {
-            self.out.drain(..self.written);
-            self.written = 0;
-        }
         if self.unwritten() > OUT_HARD_LIMIT {
             return Err(io::Error::other("client does not read its answers"));
         }
@@ -162,9 +149,9 @@ impl ClientConn {
     }
 }
 
-fn push_answer(out: &mut Vec<u8>, answer: &Answer) {
-    out.extend_from_slice(answer.as_bytes());
-    out.extend_from_slice(b"\r\n");
+fn push_answer(out: &mut OutBuf, answer: &Answer) {
+    out.push(answer.as_bytes());
+    out.push(b"\r\n");
 }
 
 #[cfg(test)]
