@@ -245,11 +245,7 @@ impl Client {
             }
             proto::push_pub(&mut out.buf, subject, None, &payload);
         }
-        let queued = !out.buf.is_empty();
-        if was_empty && queued && !out.send_without_writer() {
-            drop(out);
-            inner.writer_wake.notify_one();
-        }
+        inner.frames_queued(out, was_empty, true);
         result
     }
 
@@ -288,13 +284,7 @@ impl Client {
         }
         let was_empty = out.buf.is_empty();
         proto::push_pub(&mut out.buf, subject, reply, payload);
-        if was_empty && out.send_without_writer() {
-            return Ok(());
-        }
-        drop(out);
-        if was_empty {
-            inner.writer_wake.notify_one();
-        }
+        inner.frames_queued(out, was_empty, true);
         Ok(())
     }
 
@@ -352,10 +342,7 @@ impl Client {
         if out.stream.is_some() {
             let was_empty = out.buf.is_empty();
             proto::push_sub(&mut out.buf, subject, queue, sid);
-            drop(out);
-            if was_empty {
-                inner.writer_wake.notify_one();
-            }
+            inner.frames_queued(out, was_empty, false);
         }
         Ok(Subscription::new(
             self.clone(),
@@ -375,10 +362,7 @@ impl Client {
             // Sent even while disconnected: a SUB for this sid may still be in the buffer.
             let was_empty = out.buf.is_empty();
             proto::push_unsub(&mut out.buf, sid, None);
-            drop(out);
-            if was_empty {
-                inner.writer_wake.notify_one();
-            }
+            inner.frames_queued(out, was_empty, false);
         }
     }
 
@@ -392,10 +376,7 @@ impl Client {
         if !out.closed && lock(&inner.subs).contains_key(&sid) {
             let was_empty = out.buf.is_empty();
             proto::push_unsub(&mut out.buf, sid, None);
-            drop(out);
-            if was_empty {
-                inner.writer_wake.notify_one();
-            }
+            inner.frames_queued(out, was_empty, false);
             // The reader queues messages in the order they arrive, so after the PONG
             // nothing sent before the UNSUB is still on its way.
             let _ = self.flush(timeout);
@@ -471,6 +452,20 @@ impl Client {
 }
 
 impl Inner {
+    /// After frames were queued into `out` (empty before them: `was_empty`), wakes the
+    /// writer, unless it was woken already (bytes were waiting) or, with `send_now`, this
+    /// thread sent everything itself. The lock is released before the wake-up.
+    fn frames_queued(&self, mut out: MutexGuard<'_, Output>, was_empty: bool, send_now: bool) {
+        if !was_empty || out.buf.is_empty() {
+            return;
+        }
+        if send_now && out.send_without_writer() {
+            return;
+        }
+        drop(out);
+        self.writer_wake.notify_one();
+    }
+
     /// Makes `conn` the live connection: every live SUB goes out first, then what was
     /// buffered while disconnected. False if the client was closed meanwhile.
     pub fn install(&self, conn: &Established) -> bool {
