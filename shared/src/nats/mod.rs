@@ -62,6 +62,7 @@ mod handshake;
 pub mod proto;
 mod queue;
 mod servers;
+mod state;
 mod subscription;
 mod threads;
 

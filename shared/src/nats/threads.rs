@@ -7,10 +7,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::client::{lock, Inner};
 use super::handshake::{effective_max_payload, establish, Established};
 use super::proto::{self, MsgFrame, ServerOp};
 use super::queue::PushError;
+use super::state::{lock, Inner};
 use super::Msg;
 
 /// Above this the writer's spare buffer is shrunk again after a burst.
