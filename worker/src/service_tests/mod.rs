@@ -126,14 +126,30 @@ impl Stack {
     }
 
     /// `function` in s0 with `data` and the `token` set.
-    fn call_as(&self, token: &str, function: &str, mut data: Value) -> Response {
-        data["token"] = token.into();
-        self.call(json!({"world":"s0","function":function,"data":data}))
+    fn call_as(&self, token: &str, function: &str, data: Value) -> Response {
+        self.call_in(token, "s0", function, data)
     }
 
     /// [`Stack::call_as`], asserting status 0; answers its data.
     fn ok_as(&self, token: &str, function: &str, data: Value) -> serde_json::Map<String, Value> {
-        let r = self.call_as(token, function, data.clone());
+        self.ok_in(token, "s0", function, data)
+    }
+
+    /// [`Stack::call_as`] in `world`.
+    fn call_in(&self, token: &str, world: &str, function: &str, mut data: Value) -> Response {
+        data["token"] = token.into();
+        self.call(json!({"world":world,"function":function,"data":data}))
+    }
+
+    /// [`Stack::ok_as`] in `world`.
+    fn ok_in(
+        &self,
+        token: &str,
+        world: &str,
+        function: &str,
+        data: Value,
+    ) -> serde_json::Map<String, Value> {
+        let r = self.call_in(token, world, function, data.clone());
         assert_eq!(r.status, 0, "{function} {data} answered {}", r.to_json());
         r.data
     }

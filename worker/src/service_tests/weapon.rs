@@ -31,16 +31,12 @@ impl Game {
         token
     }
 
-    pub fn call(&self, token: &str, function: &str, mut data: Value) -> Response {
-        data["token"] = token.into();
-        self.s
-            .call(json!({"world":"s0","function":function,"data":data}))
+    pub fn call(&self, token: &str, function: &str, data: Value) -> Response {
+        self.s.call_as(token, function, data)
     }
 
     pub fn ok(&self, token: &str, function: &str, data: Value) -> Map {
-        let r = self.call(token, function, data.clone());
-        assert_eq!(r.status, 0, "{function} {data} answered {}", r.to_json());
-        r.data
+        self.s.ok_as(token, function, data)
     }
 
     /// Asserts `function` answers `code`; answers the message.
