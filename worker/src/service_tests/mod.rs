@@ -120,7 +120,7 @@ impl Stack {
 
     fn ok(&self, request: Value) -> serde_json::Map<String, Value> {
         let r = self.call(request.clone());
-        assert_eq!(r.status, 0, "{request} answered {}", r.to_json());
+        assert_status(&r, 0, &request);
         assert_eq!(r.message, "success");
         r.data
     }
@@ -150,14 +150,14 @@ impl Stack {
         data: Value,
     ) -> serde_json::Map<String, Value> {
         let r = self.call_in(token, world, function, data.clone());
-        assert_eq!(r.status, 0, "{function} {data} answered {}", r.to_json());
+        assert_status(&r, 0, format_args!("{function} {data}"));
         r.data
     }
 
     /// `request`'s data, asserting its status (e.g. 1 "new account created").
     fn expect(&self, request: Value, status: i32) -> serde_json::Map<String, Value> {
         let r = self.call(request.clone());
-        assert_eq!(r.status, status, "{request} answered {}", r.to_json());
+        assert_status(&r, status, &request);
         r.data
     }
 
@@ -179,6 +179,15 @@ impl Stack {
 
 fn status(r: &Response) -> i32 {
     r.status
+}
+
+/// Asserts `r` has `status`; on failure shows `call` (what was asked, may be empty) and the
+/// whole answer.
+#[track_caller]
+fn assert_status(r: &Response, status: i32, call: impl std::fmt::Display) {
+    let call = call.to_string();
+    let sep = if call.is_empty() { "" } else { " " };
+    assert_eq!(r.status, status, "{call}{sep}answered {}", r.to_json());
 }
 
 /// Plays the gate: a listener registered in Redis as `gates.id.<gid>` that reads the

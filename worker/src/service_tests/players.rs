@@ -129,7 +129,7 @@ fn create_player_grants_the_starting_kit_once() {
     // the account token lists every world, with the player where there is one
     let account = s.token("dev-1", TokenKind::Account, None, None);
     let r = s.call(json!({"function":"get_account_world_info","data":{"token":account}}));
-    assert_eq!(r.status, 0, "{}", r.to_json());
+    assert_status(&r, 0, "");
     assert_eq!(
         r.data["worlds"],
         json!([
@@ -215,7 +215,7 @@ fn names_of_any_script_round_trip_and_rule_breakers_are_refused() {
         "ADMIN",
     ] {
         let r = s.call_in(&token, "s0", "create_player", json!({"gn":bad,"icon":0}));
-        assert_eq!(r.status, 98, "{bad:?}: {}", r.to_json());
+        assert_status(&r, 98, format_args!("{bad:?}"));
         assert!(
             r.message.starts_with("gn "),
             "the message says the rule: {}",
@@ -253,7 +253,7 @@ fn look_alike_reserved_names_are_refused_and_ordinary_names_pass() {
             "create_player",
             json!({"gn": spoof, "icon": 0}),
         );
-        assert_eq!(r.status, 98, "{spoof:?}: {}", r.to_json());
+        assert_status(&r, 98, format_args!("{spoof:?}"));
         assert!(
             r.message.starts_with("gn may not"),
             "{spoof:?}: {}",
@@ -276,7 +276,7 @@ fn look_alike_reserved_names_are_refused_and_ordinary_names_pass() {
     let renamer = session(&s, "dev-ok-1", "s0");
     for spoof in spoofs {
         let r = s.call_in(&renamer, "s0", "change_player_name", json!({"gn": spoof}));
-        assert_eq!(r.status, 97, "{spoof:?}: {}", r.to_json());
+        assert_status(&r, 97, format_args!("{spoof:?}"));
     }
     assert_eq!(
         player_name(&s.services.db, "s0", "dev-ok-1")
@@ -314,7 +314,7 @@ fn change_player_name_costs_diamonds_and_refuses_cleanly() {
         ("😀", 97),
     ] {
         let r = s.call_in(&token, "s0", "change_player_name", json!({"gn":gn}));
-        assert_eq!(r.status, code, "{gn}: {}", r.to_json());
+        assert_status(&r, code, format_args!("{gn}"));
         assert_eq!(qty(&s, "s0", "dev-1", 3, 5), 250, "{gn}: nothing spent");
     }
     let r = s.call_in(&token, "s0", "change_player_name", json!({"gn":5}));
@@ -464,7 +464,7 @@ fn intro_and_icon_are_the_players_own_and_checked() {
         json!(i64::MIN),
     ] {
         let r = s.call_in(&token, "s0", "player_set_icon", json!({"icon":icon}));
-        assert_eq!(r.status, 99, "{icon}: {}", r.to_json());
+        assert_status(&r, 99, format_args!("{icon}"));
         assert!(
             r.message.starts_with("icon must be from 0 to"),
             "{}",
@@ -580,7 +580,7 @@ fn add_resources_is_admin_only_and_capped() {
         (json!({"gn_target":"Target"}), 13),
     ] {
         let r = s.call_in(&admin, "s0", "add_resources", data.clone());
-        assert_eq!(r.status, code, "{data}: {}", r.to_json());
+        assert_status(&r, code, format_args!("{data}"));
     }
     assert_eq!(
         qty(&s, "s0", "dev-1", 3, 1),
@@ -612,7 +612,7 @@ fn a_player_cannot_act_on_another_players_data() {
         ("get_all_resource", json!({"unique_id":"victim"})),
     ] {
         let r = s.call_in(&mallory, "s0", function, data);
-        assert_eq!(r.status, 0, "{function}: {}", r.to_json());
+        assert_status(&r, 0, format_args!("{function}"));
         if let Some(gn) = r.data.get("gn") {
             assert_ne!(gn, "Victim", "{function} answered the victim's data");
         }
@@ -709,7 +709,7 @@ fn concurrent_first_grants_of_an_item_all_count() {
                         "add_resources",
                         json!({"gn_target":"Collector","items":["0:501:1","0:402:2"]}),
                     );
-                    assert_eq!(r.status, 0, "{}", r.to_json());
+                    assert_status(&r, 0, "");
                 }
             });
         }

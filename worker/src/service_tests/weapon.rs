@@ -42,7 +42,7 @@ impl Game {
     /// Asserts `function` answers `code`; answers the message.
     pub fn fails(&self, token: &str, function: &str, data: Value, code: i32) -> String {
         let r = self.call(token, function, data.clone());
-        assert_eq!(r.status, code, "{function} {data} answered {}", r.to_json());
+        assert_status(&r, code, format_args!("{function} {data}"));
         r.message
     }
 
