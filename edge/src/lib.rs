@@ -4,6 +4,8 @@
 //! [`Edge::start`] runs the whole service (client port, loop thread, login helpers, admin
 //! port) and returns a handle; the binary only wires configuration and signals to it.
 
+#![forbid(unsafe_code)]
+
 pub mod allowance;
 pub mod channels;
 pub mod codec;
