@@ -45,7 +45,7 @@ pub enum LinkError {
     GateGone(u32),
     /// The gate failed moments ago at the address it still has registered.
     GateDown(u32),
-    /// More than [`MAX_OUTBOX_BYTES`] wait for the gate already.
+    /// More than `MAX_OUTBOX_BYTES` wait for the gate already.
     Backlog(u32),
     BadAddress {
         gid: u32,
