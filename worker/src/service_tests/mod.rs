@@ -2,6 +2,9 @@
 //! test-only functions of `functions::TEST_FUNCTIONS` exist:
 //! - `handler`: the contract's statuses, token scope, merged worlds, backend outages;
 //! - `accounts`: the account functions, takeovers refused, SQL metacharacters;
+//! - `players`: players, items, weapons and `add_resources`;
+//! - `mail_functions`: the mail functions and request mails, with the real mail and auth;
+//! - `through_gate`: the request path end to end, raw TCP clients through the real gate;
 //! - `running`: the whole worker between NATS and a gate (a listener playing one, or the
 //!   real gate), restarts, graceful stop, the config service, start failures;
 //! - `social`: what is left of the social tests (a player acting only as its token says);
@@ -15,7 +18,7 @@
 //! - `config_readers`: the config reader functions;
 //! - `progression`: check-in, daily tasks and achievements, and what counts for them;
 //! - `summon`: the summoning stores, pulls and integral;
-//! - `factory`: the factory functions, production on the test clock, the wishing pool.
+//! - `factory`: the factory functions, production on the test clock, the wishing pool;
 //! - `request_ids`: a retry with the same request id (`rid`) gets the first answer and
 //!   the function runs once.
 
