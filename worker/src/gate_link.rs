@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use shared::contract::{self, JobId, LinkSecret};
 use shared::metrics::Counter;
-use shared::redis_conn::RedisPool;
+use shared::redis_conn::{RedisError, RedisPool};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -45,13 +45,13 @@ pub enum LinkError {
     GateGone(u32),
     /// The gate failed moments ago at the address it still has registered.
     GateDown(u32),
-    /// More than [`MAX_OUTBOX_BYTES`] wait for the gate already.
+    /// More than `MAX_OUTBOX_BYTES` wait for the gate already.
     Backlog(u32),
     BadAddress {
         gid: u32,
         addr: String,
     },
-    Redis(String),
+    Redis(RedisError),
     Io {
         gid: u32,
         error: io::Error,
@@ -86,6 +86,7 @@ impl fmt::Display for LinkError {
 impl std::error::Error for LinkError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
+            LinkError::Redis(e) => Some(e),
             LinkError::Io { error, .. } => Some(error),
             _ => None,
         }
@@ -268,7 +269,7 @@ impl GateLink {
         let gid: Option<u32> = self
             .redis
             .run(|c| redis::cmd("GET").arg(&key).query(c))
-            .map_err(|e| LinkError::Redis(e.to_string()))?;
+            .map_err(LinkError::Redis)?;
         gid.ok_or(LinkError::JobExpired)
     }
 
@@ -324,7 +325,7 @@ impl GateLink {
         let addr: Option<String> = self
             .redis
             .run(|c| redis::cmd("GET").arg(&key).query(c))
-            .map_err(|e| LinkError::Redis(e.to_string()))?;
+            .map_err(LinkError::Redis)?;
         let addr = addr.ok_or(LinkError::GateGone(gid))?;
         addr.to_socket_addrs()
             .ok()
