@@ -4,6 +4,8 @@
 //! The worker uses [`tokens::Tokens::validate`] directly (signature check plus one Redis
 //! `GET`), so validating a request costs no HTTP hop.
 
+#![forbid(unsafe_code)]
+
 pub mod api;
 pub mod issuer;
 pub mod jwt;

@@ -1,5 +1,7 @@
 //! `auth`: wires configuration, Redis, the admin server and the HTTP server together.
 
+#![forbid(unsafe_code)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -3,6 +3,8 @@
 //! was wrong) and exits 1. With `--raw` every answer line is printed exactly as the gate
 //! sent it, and the exit status is 1 when an answer's status is not a success ([`succeeded`]).
 
+#![forbid(unsafe_code)]
+
 mod args;
 mod chat;
 mod session;

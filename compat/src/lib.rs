@@ -9,6 +9,8 @@
 //! sends it the same way. The tables live in `tests/`, one per module
 //! (docs/compatibility.md).
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeSet;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};

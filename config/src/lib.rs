@@ -5,6 +5,8 @@
 //! one object (`{"<file stem>": <content>, ...}`), both with a strong `ETag` and
 //! `If-None-Match` support. See docs/config.md for operation.
 
+#![forbid(unsafe_code)]
+
 pub mod etag;
 pub mod loader;
 pub mod name;

@@ -2,7 +2,7 @@
 //!
 //! A scan re-reads a file when its modification time, size or inode changed. Because
 //! file-system timestamps are coarse, a file written twice within one tick can keep
-//! its stamp; so a file modified in the last [`RACY_WINDOW`] is also re-read and
+//! its stamp; so a file modified in the last `RACY_WINDOW` is also re-read and
 //! compared by content (the trick git uses for "racily clean" files).
 
 use std::collections::{BTreeMap, BTreeSet};

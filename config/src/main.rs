@@ -1,5 +1,7 @@
 //! The config service binary: reads its options, starts the service, waits for SIGTERM.
 
+#![forbid(unsafe_code)]
+
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;

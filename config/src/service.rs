@@ -60,7 +60,14 @@ impl fmt::Display for StartError {
     }
 }
 
-impl std::error::Error for StartError {}
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Thread(e) => Some(e),
+            StartError::Directory { .. } | StartError::Bind { .. } => None,
+        }
+    }
+}
 
 /// The snapshot every request reads; replaced whole by the reloader.
 #[derive(Clone)]

@@ -4,6 +4,8 @@
 //! [`Edge::start`] runs the whole service (client port, loop thread, login helpers, admin
 //! port) and returns a handle; the binary only wires configuration and signals to it.
 
+#![forbid(unsafe_code)]
+
 pub mod allowance;
 pub mod channels;
 pub mod codec;
@@ -26,7 +28,7 @@ use mio::Waker;
 use shared::admin::{always_ok, AdminServer, Check};
 use shared::metrics::Registry;
 use shared::nats::{self, Client, NatsError};
-use shared::redis_conn::RedisPool;
+use shared::redis_conn::{RedisError, RedisPool};
 
 pub use options::{EdgeConfig, SPEC};
 
@@ -40,7 +42,7 @@ pub const PUBLIC_QUEUE: usize = 16_384;
 #[derive(Debug)]
 pub enum StartError {
     Bind(String, std::io::Error),
-    Redis(String),
+    Redis(RedisError),
     Nats(NatsError),
     Io(std::io::Error),
 }
@@ -56,7 +58,15 @@ impl fmt::Display for StartError {
     }
 }
 
-impl std::error::Error for StartError {}
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Bind(_, e) | StartError::Io(e) => Some(e),
+            StartError::Redis(e) => Some(e),
+            StartError::Nats(e) => Some(e),
+        }
+    }
+}
 
 impl From<std::io::Error> for StartError {
     fn from(e: std::io::Error) -> StartError {
@@ -109,8 +119,7 @@ impl Edge {
         let addr = std_listener.local_addr()?;
         let listener = mio::net::TcpListener::from_std(std_listener);
 
-        let pool = RedisPool::new(&cfg.redis_url, cfg.login_threads)
-            .map_err(|e| StartError::Redis(e.to_string()))?;
+        let pool = RedisPool::new(&cfg.redis_url, cfg.login_threads).map_err(StartError::Redis)?;
         let pool = Arc::new(pool);
         let redis = pool.clone();
         let nats = NatsLinks::connect(&cfg.nats_url).map_err(StartError::Nats)?;

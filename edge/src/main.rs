@@ -1,5 +1,7 @@
 //! The edge binary: configuration, signals, and the service from the library.
 
+#![forbid(unsafe_code)]
+
 use std::time::Duration;
 
 use edge::{Edge, EdgeConfig, SPEC};

@@ -50,7 +50,16 @@ impl fmt::Display for StartError {
     }
 }
 
-impl std::error::Error for StartError {}
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Redis(e) => Some(e),
+            StartError::Nats(e) => Some(e),
+            StartError::Bind { error, .. } => Some(error),
+            StartError::Io(e) => Some(e),
+        }
+    }
+}
 
 impl From<io::Error> for StartError {
     fn from(e: io::Error) -> Self {

@@ -8,6 +8,8 @@
 //! answer memory budget), [`dispatch`] (Redis + NATS),
 //! [`registration`] (`gates.id.<gid>`), and [`gate`] (wiring).
 
+#![forbid(unsafe_code)]
+
 pub mod answer_queue;
 pub mod client_conn;
 pub mod dispatch;

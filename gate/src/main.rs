@@ -1,5 +1,7 @@
 //! The gate binary: configuration, start, wait for SIGTERM/SIGINT, graceful stop.
 
+#![forbid(unsafe_code)]
+
 use std::time::Duration;
 
 use gate::{Gate, GateOptions, SPEC};

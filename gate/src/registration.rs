@@ -53,7 +53,14 @@ impl std::fmt::Display for RegisterError {
     }
 }
 
-impl std::error::Error for RegisterError {}
+impl std::error::Error for RegisterError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RegisterError::Redis(e) => Some(e),
+            RegisterError::NoFreeId => None,
+        }
+    }
+}
 
 impl From<shared::redis_conn::RedisError> for RegisterError {
     fn from(e: shared::redis_conn::RedisError) -> Self {

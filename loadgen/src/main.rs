@@ -3,6 +3,8 @@
 //! (as in var/cluster.env) unless `--gate` says otherwise. `--serve-verifier <port>` runs
 //! a purchase verifier stand-in instead (docs/benchmarks.md, "Economy mix").
 
+#![forbid(unsafe_code)]
+
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,5 +1,7 @@
 //! mail: wires configuration, the admin server and signals to [`mail::MailService`].
 
+#![forbid(unsafe_code)]
+
 use std::time::Duration;
 
 use shared::admin::{always_ok, AdminServer};

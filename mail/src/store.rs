@@ -47,7 +47,14 @@ impl fmt::Display for StoreError {
     }
 }
 
-impl std::error::Error for StoreError {}
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Io(e) => Some(e),
+            StoreError::Full | StoreError::NoSuchMail => None,
+        }
+    }
+}
 
 impl From<io::Error> for StoreError {
     fn from(e: io::Error) -> StoreError {

@@ -17,6 +17,8 @@
 //!
 //! One thread; nothing runs in the background.
 
+#![forbid(unsafe_code)]
+
 pub mod generator;
 pub mod map;
 pub mod original_mail;

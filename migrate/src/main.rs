@@ -1,5 +1,7 @@
 //! lukseun-migrate: options, then `migrate::run`; the report on stdout.
 
+#![forbid(unsafe_code)]
+
 fn main() {
     let config = shared::config::Config::load(&migrate::settings::SPEC);
     let options = match migrate::settings::options(&config) {

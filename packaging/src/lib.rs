@@ -2,6 +2,8 @@
 //! binaries, `Dockerfile.multi` and `manifests/`, all held against what the code really does.
 //! The parsing here is pure and unit-tested; the tests in `tests/` run the real binaries.
 
+#![forbid(unsafe_code)]
+
 pub mod client;
 pub mod dockerfile;
 pub mod elf;

@@ -135,6 +135,14 @@ fn needed() -> BTreeSet<(String, String, u16)> {
             let value = match &var.source {
                 EnvSource::Literal(v) => Some(v.clone()),
                 EnvSource::ConfigMap { value, .. } => value.clone(),
+                // Each service's own Redis and NATS URL, as scripts/create-secrets.sh writes
+                // them for the deps overlay's servers (redis:6379, nats:4222).
+                EnvSource::Secret { key, .. } if key.starts_with("redis-url-") => {
+                    Some("redis://user:pw@redis:6379/".to_string())
+                }
+                EnvSource::Secret { key, .. } if key.starts_with("nats-url-") => {
+                    Some("nats://user:pw@nats:4222".to_string())
+                }
                 _ => None,
             };
             let Some((host, port)) = value.as_deref().and_then(host_port) else {

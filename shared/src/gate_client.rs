@@ -26,7 +26,14 @@ impl fmt::Display for ClientError {
     }
 }
 
-impl std::error::Error for ClientError {}
+impl std::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ClientError::Io(e) => Some(e),
+            ClientError::Closed | ClientError::BadAnswer(_) => None,
+        }
+    }
+}
 
 impl ClientError {
     /// No answer came within the read timeout while the connection stayed open: the

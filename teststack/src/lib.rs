@@ -2,6 +2,8 @@
 //! NATS and MariaDB from `testkit`, and auth, mail, worker, gate and edge in-process on
 //! free ports. Dropping the [`Stack`] stops everything.
 
+#![forbid(unsafe_code)]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

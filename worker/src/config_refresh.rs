@@ -55,7 +55,14 @@ impl fmt::Display for FetchError {
     }
 }
 
-impl std::error::Error for FetchError {}
+impl std::error::Error for FetchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            FetchError::Invalid(e) => Some(e),
+            FetchError::Http(_) | FetchError::Status(_) | FetchError::NotJson(_) => None,
+        }
+    }
+}
 
 /// Fetches the game config from a config service.
 pub struct ConfigFetcher {

@@ -142,7 +142,14 @@ impl fmt::Display for DbError {
     }
 }
 
-impl std::error::Error for DbError {}
+impl std::error::Error for DbError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DbError::Query(e) | DbError::Migration { error: e, .. } => Some(e),
+            DbError::BadUrl(_) | DbError::Unavailable(_) | DbError::LockTimeout => None,
+        }
+    }
+}
 
 impl From<mysql::Error> for DbError {
     fn from(e: mysql::Error) -> DbError {

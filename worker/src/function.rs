@@ -1,6 +1,6 @@
 //! The game function API, in one place: what a function is given (the [`Context`], the
 //! checked caller, the [`Args`]), what it answers ([`Reply`] or [`FnError`]), how a module
-//! declares its statuses ([`module_statuses!`]), and the clock and random source that tests
+//! declares its statuses ([`module_statuses!`](crate::module_statuses)), and the clock and random source that tests
 //! fix. The handler is the only caller; modules only implement.
 //!
 //! The caller arrives as an argument whose type says what was checked before the call: a
@@ -274,7 +274,7 @@ pub fn data<const N: usize>(fields: [(&str, Value); N]) -> Map<String, Value> {
         .collect()
 }
 
-/// A module's status table. Declare one with [`module_statuses!`]; a value converts into
+/// A module's status table. Declare one with [`module_statuses!`](crate::module_statuses); a value converts into
 /// [`FnError`] (so `Err(Status::X)?` works) or, for a non-zero success, into a [`Reply`]
 /// with [`Reply::with`].
 pub trait ModuleStatus: Copy {

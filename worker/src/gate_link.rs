@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use shared::contract::{self, JobId, LinkSecret};
 use shared::metrics::Counter;
-use shared::redis_conn::RedisPool;
+use shared::redis_conn::{RedisError, RedisPool};
 use shared::sock::{self, Peek};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -47,13 +47,13 @@ pub enum LinkError {
     GateGone(u32),
     /// The gate failed moments ago at the address it still has registered.
     GateDown(u32),
-    /// More than [`MAX_OUTBOX_BYTES`] wait for the gate already.
+    /// More than `MAX_OUTBOX_BYTES` wait for the gate already.
     Backlog(u32),
     BadAddress {
         gid: u32,
         addr: String,
     },
-    Redis(String),
+    Redis(RedisError),
     Io {
         gid: u32,
         error: io::Error,
@@ -88,6 +88,7 @@ impl fmt::Display for LinkError {
 impl std::error::Error for LinkError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
+            LinkError::Redis(e) => Some(e),
             LinkError::Io { error, .. } => Some(error),
             _ => None,
         }
@@ -270,7 +271,7 @@ impl GateLink {
         let gid: Option<u32> = self
             .redis
             .run(|c| redis::cmd("GET").arg(&key).query(c))
-            .map_err(|e| LinkError::Redis(e.to_string()))?;
+            .map_err(LinkError::Redis)?;
         gid.ok_or(LinkError::JobExpired)
     }
 
@@ -326,7 +327,7 @@ impl GateLink {
         let addr: Option<String> = self
             .redis
             .run(|c| redis::cmd("GET").arg(&key).query(c))
-            .map_err(|e| LinkError::Redis(e.to_string()))?;
+            .map_err(LinkError::Redis)?;
         let addr = addr.ok_or(LinkError::GateGone(gid))?;
         addr.to_socket_addrs()
             .ok()
@@ -432,6 +433,14 @@ mod tests {
         assert!(!wait_closed(), "closed by the gate");
     }
 
+    /// A listener registered as gate `gid`'s worker port.
+    fn registered_gate(redis: &RedisPool, gid: u32) -> TcpListener {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        set(redis, &contract::gate_key(gid), &addr);
+        listener
+    }
+
     /// A job id whose hex ends in `n`.
     fn jid(n: u8) -> JobId {
         JobId::parse(&format!("{n:032x}")).unwrap()
@@ -460,12 +469,7 @@ mod tests {
         let redis = Arc::new(RedisPool::new(&server.url(), 4).unwrap());
         let link = GateLink::new(redis.clone(), Arc::new(Counter::default()));
 
-        let first = TcpListener::bind("127.0.0.1:0").unwrap();
-        set(
-            &redis,
-            &contract::gate_key(3),
-            &first.local_addr().unwrap().to_string(),
-        );
+        let first = registered_gate(&redis, 3);
         set(&redis, &job_key(1), "3");
         set(&redis, &job_key(2), "3");
         link.send(jid(1), "{\"a\":1}").unwrap();
@@ -482,12 +486,7 @@ mod tests {
         // The gate restarts on another port under the same id.
         drop(reader);
         drop(first);
-        let second = TcpListener::bind("127.0.0.1:0").unwrap();
-        set(
-            &redis,
-            &contract::gate_key(3),
-            &second.local_addr().unwrap().to_string(),
-        );
+        let second = registered_gate(&redis, 3);
         set(&redis, &job_key(3), "3");
         std::thread::sleep(Duration::from_millis(50));
         link.send(jid(3), "{}").unwrap();
@@ -502,12 +501,7 @@ mod tests {
         let server = testkit::Redis::start();
         let redis = Arc::new(RedisPool::new(&server.url(), 4).unwrap());
         let link = GateLink::new(redis.clone(), Arc::new(Counter::default()));
-        let gate = TcpListener::bind("127.0.0.1:0").unwrap();
-        set(
-            &redis,
-            &contract::gate_key(5),
-            &gate.local_addr().unwrap().to_string(),
-        );
+        let gate = registered_gate(&redis, 5);
         // No job key in Redis: only the id handed in can lead to the gate.
         link.send_looked_up(jid(11), Some(Some(5)), "{}").unwrap();
         let (conn, _) = gate.accept().unwrap();
@@ -554,12 +548,7 @@ mod tests {
             "a gate that just failed at the same address is skipped"
         );
         // Registered anew at another address: tried at once.
-        let live = TcpListener::bind("127.0.0.1:0").unwrap();
-        set(
-            &redis,
-            &contract::gate_key(9),
-            &live.local_addr().unwrap().to_string(),
-        );
+        let live = registered_gate(&redis, 9);
         link.send(jid(10), "{\"late\":1}").unwrap();
         let (conn, _) = live.accept().unwrap();
         let mut line = String::new();
@@ -573,12 +562,7 @@ mod tests {
         let redis = Arc::new(RedisPool::new(&server.url(), 4).unwrap());
         let undelivered = Arc::new(Counter::default());
         let link = GateLink::new(redis.clone(), undelivered.clone());
-        let gate = TcpListener::bind("127.0.0.1:0").unwrap();
-        set(
-            &redis,
-            &contract::gate_key(7),
-            &gate.local_addr().unwrap().to_string(),
-        );
+        let gate = registered_gate(&redis, 7);
         const THREADS: u32 = 16;
         const EACH: u32 = 200;
         let reader = std::thread::spawn(move || {
@@ -642,12 +626,7 @@ mod tests {
         let server = testkit::Redis::start();
         let redis = Arc::new(RedisPool::new(&server.url(), 4).unwrap());
         let link = GateLink::new(redis.clone(), Arc::new(Counter::default()));
-        let gate = TcpListener::bind("127.0.0.1:0").unwrap();
-        set(
-            &redis,
-            &contract::gate_key(8),
-            &gate.local_addr().unwrap().to_string(),
-        );
+        let gate = registered_gate(&redis, 8);
         link.taken(8, jid(21));
         let (conn, _) = gate.accept().unwrap();
         conn.set_read_timeout(Some(Duration::from_secs(30)))

@@ -7,9 +7,11 @@
 //! - [`function`]: the game function API (context, caller, arguments, replies, statuses).
 //! - [`functions`]: the function table; [`modules`]: the game functions.
 //! - [`db`]: MySQL pool and migrations; [`gate_link`]: the return path to the gates.
+//! - [`auth_client`]: the auth service's nonce endpoints (request mails).
 //! - [`notify`]: verification codes by email (SMTP) and to a phone hook (HTTP).
 //! - [`request_id`]: a retried request with a request id runs once.
 
+pub mod auth_client;
 pub mod config_refresh;
 pub mod db;
 pub mod function;

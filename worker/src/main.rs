@@ -1,5 +1,7 @@
 //! The worker binary: options, then `worker::run`.
 
+#![forbid(unsafe_code)]
+
 fn main() {
     let config = shared::config::Config::load(&worker::SPEC);
     if let Err(e) = worker::run(&config) {

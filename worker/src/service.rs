@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use auth::{Key, Tokens};
+use auth::{Key, KeyError, Tokens};
 use shared::admin::{AdminServer, Check};
 use shared::contract;
 use shared::metrics::Registry;
 use shared::nats::{self, NatsError, Subscription};
-use shared::redis_conn::RedisPool;
+use shared::redis_conn::{RedisError, RedisPool};
 
 use crate::config_refresh::{start_refresher, LiveConfig};
 use crate::db::{self, Db};
@@ -37,8 +37,8 @@ const DRAIN_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 pub enum StartError {
-    BadKey(String),
-    Redis(String),
+    BadKey(KeyError),
+    Redis(RedisError),
     Db(db::DbError),
     Nats(NatsError),
     Io(std::io::Error),
@@ -56,7 +56,17 @@ impl fmt::Display for StartError {
     }
 }
 
-impl std::error::Error for StartError {}
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::BadKey(e) => Some(e),
+            StartError::Redis(e) => Some(e),
+            StartError::Db(e) => Some(e),
+            StartError::Nats(e) => Some(e),
+            StartError::Io(e) => Some(e),
+        }
+    }
+}
 
 pub struct Worker {
     stop: Arc<AtomicBool>,
@@ -69,11 +79,9 @@ pub struct Worker {
 
 impl Worker {
     pub fn start(settings: &Settings) -> Result<Worker, StartError> {
-        let key = Key::new(settings.jwt_secret.as_bytes())
-            .map_err(|e| StartError::BadKey(e.to_string()))?;
+        let key = Key::new(settings.jwt_secret.as_bytes()).map_err(StartError::BadKey)?;
         let redis = Arc::new(
-            RedisPool::new(&settings.redis_url, settings.threads)
-                .map_err(|e| StartError::Redis(e.to_string()))?,
+            RedisPool::new(&settings.redis_url, settings.threads).map_err(StartError::Redis)?,
         );
         let db = Db::open(&settings.mysql_url, settings.threads + 2).map_err(StartError::Db)?;
         let deadline = Instant::now() + settings.startup_wait;

@@ -4,28 +4,15 @@
 //! second worker answers the retries 20 without running them. Through the real gate, NATS,
 //! Redis and MariaDB, with the worker binaries as their own processes.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
-use serde_json::{json, Value};
+use serde_json::json;
+use support::{signal, Client, WorkerProcess};
 
-const SECRET: &str = "a test signing key of 32 bytes!!";
 const JOB_TIMEOUT: Duration = Duration::from_millis(1500);
-
-/// The worker process; killed if the test fails first, so no process outlives the test.
-struct WorkerProcess(Child);
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            signal(&self.0, libc::SIGKILL);
-            let _ = self.0.wait();
-        }
-    }
-}
 
 /// A worker with its admin server on `admin_port` (0: any). Its records live 120 s, well
 /// past how long this test keeps the first attempt frozen.
@@ -35,69 +22,22 @@ fn spawn_worker(
     db: &testkit::MariaDb,
     admin_port: u16,
 ) -> WorkerProcess {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_worker"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("LUKSEUN_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("LUKSEUN_JWT_SECRET", SECRET)
-        .args(["--nats-url", &nats.url(), "--redis-url", &redis.url()])
-        .args(["--mysql-url", &db.url()])
-        .args([
+    let admin_port = admin_port.to_string();
+    support::spawn_worker(
+        redis,
+        nats,
+        db,
+        &[
             "--admin-port",
-            &admin_port.to_string(),
+            &admin_port,
             "--rid-ttl-secs",
             "120",
-        ])
-        .args(["--threads", "2", "--pbkdf2-iterations", "1000"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .map(WorkerProcess)
-        .expect("start the worker binary")
-}
-
-fn signal(child: &Child, sig: libc::c_int) {
-    // SAFETY: a plain kill(2) on our own child's PID.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, sig);
-    }
-}
-
-struct Client {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl Client {
-    fn connect(addr: std::net::SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        Client {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            writer: stream,
-        }
-    }
-
-    fn send(&mut self, request: &Value) {
-        self.writer
-            .write_all(format!("{request}\r\n").as_bytes())
-            .unwrap();
-    }
-
-    fn receive(&mut self) -> Value {
-        let mut line = String::new();
-        self.reader.read_line(&mut line).unwrap();
-        serde_json::from_str(line.trim_end()).unwrap()
-    }
-
-    fn ask(&mut self, request: Value) -> Value {
-        self.send(&request);
-        self.receive()
-    }
+            "--threads",
+            "2",
+            "--pbkdf2-iterations",
+            "1000",
+        ],
+    )
 }
 
 /// `worker_rid_still_running_total` of the worker with this admin address; 0 until it is up.
@@ -128,7 +68,7 @@ fn a_client_answered_minus_2_retries_with_its_rid_and_the_function_ran_once() {
     let mut options = gate::GateOptions::local(&redis.url(), &nats.url());
     options.job_timeout = JOB_TIMEOUT;
     let mut front = gate::Gate::start(options).unwrap();
-    let mut client = Client::connect(front.client_addr());
+    let mut client = Client::connect(front.client_addr(), Duration::from_secs(30));
     let worker = spawn_worker(&redis, &nats, &db, 0);
 
     // A player with plenty of iron and coins, made through the gate once the worker

@@ -3,6 +3,8 @@
 //! (`NATS_PASSWORD_<SERVICE>`, `REDIS_PASSWORD_<SERVICE>`, `REDIS_PASSWORD_DEFAULT`).
 //! `./lukseun up` writes its servers' configuration with it.
 
+#![forbid(unsafe_code)]
+
 use shared::grants;
 
 fn password(server: &str, service: &str) -> String {

@@ -433,7 +433,7 @@ pub fn send_gift_all(ctx: &Context, player: &Player, _: &Args) -> Outcome {
 
 /// `get_gifts_friend(gns)`: collects the hearts the named friends sent the caller and the
 /// caller has not collected yet, each once. Answers `gns` (whose hearts were collected),
-/// `reward` and `remain` ("3:16:<n>" strings). Names without a heart are skipped.
+/// `reward` and `remain` (`"3:16:<n>"` strings). Names without a heart are skipped.
 pub fn get_gifts_friend(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let names: Vec<&str> = match args.0.get("gns") {
         Some(Value::Array(list)) if list.len() <= MAX_GNS => list

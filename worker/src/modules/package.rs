@@ -340,8 +340,8 @@ fn kind_of(file: &Value, key: &str) -> Result<Option<Use>, FnError> {
 
 /// `use_item(item_id, exchange_id = "")`: uses `n` of item `3:<i>` (`item_id` "3:i:n", n
 /// from 1 to `max_use_qty`). Status by what it became: 0 energy, 1 weapon segments, 2 role
-/// segments, 3 segments of the weapon or role named by `exchange_id` ("0:<wid>:0" or
-/// "2:<rid>:0"), 4 skill scrolls.
+/// segments, 3 segments of the weapon or role named by `exchange_id` (`"0:<wid>:0"` or
+/// `"2:<rid>:0"`), 4 skill scrolls.
 pub fn use_item(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let (g, i, n) = triple(args, "item_id")?;
     let file = package(ctx)?;

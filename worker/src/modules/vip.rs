@@ -145,7 +145,7 @@ pub fn level(
     Ok(exp_info(config, read(conn, world, uid)?.exp)?.level)
 }
 
-/// Adds `n` VIP experience (capped at [`MAX_EXP`]) inside the caller's transaction, which
+/// Adds `n` VIP experience (capped at `MAX_EXP`) inside the caller's transaction, which
 /// must hold the player's row lock ([`daily::lock_player`]); records
 /// [`Achievement::LvVip`] once per level gained, so its count is the VIP level. Answers
 /// the new state.

@@ -104,7 +104,7 @@ fn account_happy_paths() {
         ("ALICE", "bobs-password", 97),
     ] {
         let r = s.call(json!({"function":"bind_account","data":{"token":again,"account":account,"password":password}}));
-        assert_eq!(r.status, status, "{account} {password}: {}", r.to_json());
+        assert_status(&r, status, format_args!("{account} {password}"));
     }
     let bound = s.ok(json!({"function":"bind_account","data":{"token":again,"account":"Bob","password":"bobs-password"}}));
     assert_eq!(bound["account"], "bob");
@@ -446,7 +446,7 @@ fn failed_logins_are_budgeted_per_account_known_or_not() {
     }
     // Used up: even the right password is not checked, and says so.
     let r = s.call(login_as("budget", "right password"));
-    assert_eq!(r.status, 2, "{}", r.to_json());
+    assert_status(&r, 2, "");
     assert!(r.to_json().contains("too many failed logins"));
     // An unknown account is refused the same way after as many failures.
     for _ in 0..per_account {
@@ -496,10 +496,10 @@ fn new_guests_are_budgeted_per_client_address() {
     let guest = |id: &str| json!({"function":"login_unique","data":{"unique_id":id}});
     for n in 0..budget {
         let r = s.call_from("198.51.100.1", guest(&format!("g-{n}")));
-        assert_eq!(r.status, 1, "guest {n}: {}", r.to_json());
+        assert_status(&r, 1, format_args!("guest {n}"));
     }
     let r = s.call_from("198.51.100.1", guest("g-over"));
-    assert_eq!(r.status, 3, "{}", r.to_json());
+    assert_status(&r, 3, "");
     assert!(r.data.get("token").is_none(), "no token when refused");
     let mut conn = s.services.db.conn().unwrap();
     let row: Option<String> = conn
@@ -539,7 +539,7 @@ fn purge_removes_only_old_guests_that_never_played() {
         "purge_guest_accounts",
         json!({"older_than_days": 0}),
     );
-    assert_eq!(bad.status, 13, "{}", bad.to_json());
+    assert_status(&bad, 13, "");
     let done = s.ok_as(&admin, "purge_guest_accounts", json!({}));
     assert_eq!(
         (done["purged"].clone(), done["more"].clone()),
@@ -564,10 +564,10 @@ fn the_operators_namespace_is_no_player_id() {
     let s = Stack::start();
     for uid in ["admin:x", "ADMIN:x", "admin:"] {
         let r = s.call(json!({"function":"login_unique","data":{"unique_id":uid}}));
-        assert_eq!(r.status, 96, "{}", r.to_json());
+        assert_status(&r, 96, "");
         assert!(r.message.contains("reserved"), "{}", r.to_json());
         let r = s.call(json!({"function":"register","data":{"unique_id":uid,"account":"someone","password":"a password"}}));
-        assert_eq!(r.status, 96, "{}", r.to_json());
+        assert_status(&r, 96, "");
     }
     // "admin" itself is an ordinary device id.
     assert_eq!(
@@ -582,7 +582,7 @@ fn the_operators_namespace_is_no_player_id() {
     conn.query_drop("UPDATE accounts SET unique_id = 'admin:pre16' WHERE unique_id = 'pre16'")
         .unwrap();
     let r = s.call(login_as("legacy", "a password"));
-    assert_eq!(r.status, 85, "{}", r.to_json());
+    assert_status(&r, 85, "");
     assert!(r.data.get("token").is_none(), "{}", r.to_json());
     assert_eq!(s.call(login_as("legacy", "wrong password")).status, 1);
 
@@ -592,7 +592,7 @@ fn the_operators_namespace_is_no_player_id() {
         "bind_account",
         json!({"account":"opsname","password":"a password"}),
     );
-    assert_eq!(r.status, 85, "{}", r.to_json());
+    assert_status(&r, 85, "");
 }
 
 /// An account imported from the original game (lukseun-migrate) keeps its scrypt hash

@@ -29,7 +29,7 @@ fn config_readers_answer_any_valid_token() {
     assert_eq!(functions.len(), 19);
     for function in &functions {
         let by_account = call(function, Some(&account), None);
-        assert_eq!(by_account.status, 0, "{function}: {}", by_account.to_json());
+        assert_status(&by_account, 0, format_args!("{function}"));
         let by_session = call(function, Some(&session), Some("s0"));
         assert_eq!(by_session.data, by_account.data, "{function}");
         assert_eq!(call(function, None, None).status, 12, "{function}");

@@ -129,7 +129,7 @@ fn an_email_is_bound_and_unbound_with_mailed_codes() {
         (json!({"code": [code]}), 13),
     ] {
         let r = call(&s, &alice, "verify_email_code", data.clone());
-        assert_eq!(r.status, status, "{data}: {}", r.to_json());
+        assert_status(&r, status, format_args!("{data}"));
     }
     let r = call(&s, &alice, "verify_email_code", json!({"code": wrong}));
     assert_eq!((r.status, r.message.as_str()), (99, "invalid code"));
@@ -186,7 +186,7 @@ fn an_email_is_bound_and_unbound_with_mailed_codes() {
         "'; DROP TABLE accounts; --",
     ] {
         let r = call(&s, &bob, "bind_email", json!({"email": bad}));
-        assert_eq!(r.status, 93, "{bad:?}: {}", r.to_json());
+        assert_status(&r, 93, format_args!("{bad:?}"));
         assert!(!r.message.contains(['\r', '\n']), "{}", r.message);
     }
     let r = call(&s, &bob, "bind_email", json!({"email": 5}));
@@ -222,7 +222,7 @@ fn an_email_is_bound_and_unbound_with_mailed_codes() {
         "unbind_email",
         json!({"email":"Alice@example.com"}),
     );
-    assert_eq!(r.status, 0, "{}", r.to_json());
+    assert_status(&r, 0, "");
     let (code, to) = mailed_code(&smtp, 2);
     assert_eq!(to, "alice@example.com");
     let r = call(&s, &alice, "verify_email_code", json!({"code": code}));
@@ -269,7 +269,7 @@ fn a_phone_is_bound_with_the_code_posted_to_the_hook() {
         "bind_phone",
         json!({"phone_number":"+86 138-0013-8000"}),
     );
-    assert_eq!(r.status, 0, "{}", r.to_json());
+    assert_status(&r, 0, "");
     let (code, number) = texted_code(&hook, 1);
     assert_eq!(number, "+8613800138000");
     assert_eq!(code.len(), 4, "{code}");
@@ -304,7 +304,7 @@ fn a_phone_is_bound_with_the_code_posted_to_the_hook() {
     if code.starts_with('0') {
         assert_eq!(r.status, 99, "leading zeros are lost in an integer");
     } else {
-        assert_eq!(r.status, 0, "{}", r.to_json());
+        assert_status(&r, 0, "");
     }
 
     let r = call(
@@ -454,7 +454,7 @@ fn undelivered_or_unconfigured_codes_are_not_success() {
     drop(smtp);
     let gina = account(&s, "gina");
     let r = call(&s, &gina, "bind_email", json!({"email":"gina@example.com"}));
-    assert_eq!(r.status, 96, "{}", r.to_json());
+    assert_status(&r, 96, "");
 }
 
 /// Two verifies of one code at once, many rounds: exactly one binds. Then two accounts
@@ -499,7 +499,7 @@ fn concurrent_verifies_have_one_winner() {
         let mut codes = Vec::new();
         for token in &tokens {
             let r = call(&s, token, "bind_email", json!({"email": shared_address}));
-            assert_eq!(r.status, 0, "{}", r.to_json());
+            assert_status(&r, 0, "");
             mails += 1;
             codes.push(mailed_code(&smtp, mails).0);
         }

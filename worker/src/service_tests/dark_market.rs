@@ -26,12 +26,7 @@ fn start() -> Game {
 /// Asserts `function` answers `status`; answers its data.
 fn answers(g: &Game, token: &str, function: &str, data: Value, status: i32) -> Value {
     let r = g.call(token, function, data.clone());
-    assert_eq!(
-        r.status,
-        status,
-        "{function} {data} answered {}",
-        r.to_json()
-    );
+    assert_status(&r, status, format_args!("{function} {data}"));
     Value::Object(r.data)
 }
 

@@ -436,7 +436,7 @@ fn worker_allocations_are_checked_whole() {
     ] {
         let r = g.call(&t, "update_worker_factory", json!({"worker": worker}));
         if code == 0 {
-            assert_eq!(r.status, 0, "{worker}: {}", r.to_json());
+            assert_status(&r, 0, format_args!("{worker}"));
             // back to the allocation the refusals must keep
             g.ok(
                 &t,
@@ -466,7 +466,7 @@ fn worker_allocations_are_checked_whole() {
         json!(null),
     ] {
         let r = g.call(&t, "update_worker_factory", json!({"worker": worker}));
-        assert_eq!(r.status, 13, "{worker}: {}", r.to_json());
+        assert_status(&r, 13, format_args!("{worker}"));
         assert!(
             r.data["reason"].as_str().unwrap().contains("worker"),
             "{}",

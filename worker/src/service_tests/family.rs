@@ -77,7 +77,7 @@ impl Fam {
     /// Asserts `function` answers `code`; returns the whole answer.
     fn fails(&self, token: &str, function: &str, data: Value, code: i32) -> Response {
         let r = self.call(token, function, data.clone());
-        assert_eq!(r.status, code, "{function} {data} answered {}", r.to_json());
+        assert_status(&r, code, format_args!("{function} {data}"));
         r
     }
 

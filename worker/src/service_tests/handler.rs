@@ -105,7 +105,7 @@ fn handler_answers_the_contract_statuses() {
     assert_eq!((r.status, r.message.as_str()), (15, "permission denied"));
     let role_only = s.token("p2", TokenKind::Account, None, Some("admin"));
     let r = s.call(json!({"function":"debug_admin","data":{"token":role_only}}));
-    assert_eq!(r.status, 15, "{}", r.to_json());
+    assert_status(&r, 15, "");
     let admin = s.token("admin:boss", TokenKind::Admin, None, None);
     assert_eq!(
         status(&s.call(json!({"function":"debug_admin","data":{"token":admin}}))),

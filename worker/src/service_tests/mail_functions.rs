@@ -223,7 +223,7 @@ fn player_mail_round_trip_with_any_unicode() {
             "send_mail",
             json!({"gn_target":nobody,"subj":"","body":""}),
         );
-        assert_eq!(r.status, 17, "{nobody:?}: {}", r.to_json());
+        assert_status(&r, 17, format_args!("{nobody:?}"));
     }
     for (subj, body, why) in [
         (
@@ -318,7 +318,7 @@ fn daily_limit_follows_the_game_day_and_full_mailboxes_answer_98() {
     // not counted against her day.
     assert_eq!(send(&carol, "Bob").data["sent"], 1);
     let r = send(&carol, "Bob");
-    assert_eq!(r.status, 98, "{}", r.to_json());
+    assert_status(&r, 98, "");
     assert_eq!(r.data["sent"], 1);
     assert!(r.message.contains("mailbox is full"), "{}", r.message);
     assert_eq!(m.all_mail(&bob).len(), MAILBOX_LIMIT);
@@ -334,16 +334,15 @@ fn daily_limit_follows_the_game_day_and_full_mailboxes_answer_98() {
             ("send_text_mail", &text)
         };
         let r = m.call(&m.admin(), function, data.clone());
-        assert_eq!(
-            r.status,
+        assert_status(
+            &r,
             0,
-            "{function} into a mailbox players filled: {}",
-            r.to_json()
+            format_args!("{function} into a mailbox players filled"),
         );
     }
     for (function, data) in [("send_gift_mail", gift), ("send_text_mail", text)] {
         let r = m.call(&m.admin(), function, data);
-        assert_eq!(r.status, 98, "{function}: {}", r.to_json());
+        assert_status(&r, 98, format_args!("{function}"));
     }
     assert_eq!(m.all_mail(&bob).len(), 2 * MAILBOX_LIMIT);
     // Player mail is still refused.
@@ -385,7 +384,7 @@ fn one_pending_request_per_sender_and_its_nonce_goes_with_the_mail() {
     assert!(exists(&marker));
     unfriend();
     let again = request();
-    assert_eq!(again.status, 95, "{}", again.to_json());
+    assert_status(&again, 95, "");
     assert!(again.message.contains("pending"), "{}", again.message);
     let keys = requests_to_bob();
     assert_eq!(keys.len(), 1, "one pending request in Bob's mailbox");
@@ -648,7 +647,7 @@ fn no_mail_is_left_behind_when_auth_is_down() {
         "send_gift_mail",
         json!({"gn_target":"Bob","items":["3:5:5"]}),
     );
-    assert_eq!(r.status, 16, "{}", r.to_json());
+    assert_status(&r, 16, "");
     assert!(m.all_mail(&bob).is_empty(), "the mail was removed again");
     // Mail without a nonce does not need auth.
     let alice = m.player("dev-alice", "Alice");
@@ -726,7 +725,7 @@ fn gift_mail_is_for_admins_only_and_checks_its_items() {
         let mut data = fields.clone();
         data["gn_target"] = "Bob".into();
         let r = m.call(&admin, "send_gift_mail", data);
-        assert_eq!(r.status, status, "{fields}: {}", r.to_json());
+        assert_status(&r, status, format_args!("{fields}"));
     }
     assert!(m.all_mail(&bob).is_empty());
     for gn in ["Nobody", "' OR '1'='1", "%", "Bob "] {
@@ -735,7 +734,7 @@ fn gift_mail_is_for_admins_only_and_checks_its_items() {
             "send_gift_mail",
             json!({"gn_target":gn,"items":["3:5:5"]}),
         );
-        assert_eq!(r.status, 99, "{gn:?}: {}", r.to_json());
+        assert_status(&r, 99, format_args!("{gn:?}"));
     }
     assert!(m.all_mail(&bob).is_empty());
 
@@ -810,7 +809,7 @@ fn text_mail_is_for_admins_only() {
         (json!({"gn_target":"Bob","msg":"x","subj":"a\nb"}), 85),
     ] {
         let r = m.call(&admin, "send_text_mail", data.clone());
-        assert_eq!(r.status, status, "{data}: {}", r.to_json());
+        assert_status(&r, status, format_args!("{data}"));
     }
 }
 

@@ -107,7 +107,7 @@ fn an_accepted_purchase_is_credited_once() {
 
     // The replay: 96, nothing credited, the store not asked again.
     let r = g.call(&t, "purchase_success", order);
-    assert_eq!(r.status, 96, "{}", r.to_json());
+    assert_status(&r, 96, "");
     assert_eq!(g.qty("buyer", 3, DIAMOND), before + 300);
     assert_eq!(receiver.requests().len(), 1);
     assert_eq!(purchases(&g, "GPA.1001"), 1);
@@ -132,7 +132,7 @@ fn an_accepted_purchase_is_credited_once() {
         "purchase_success",
         buy("GPA.1002", "VIP_CARD_NORMAL", "Buyer"),
     );
-    assert_eq!(r.status, 1, "{}", r.to_json());
+    assert_status(&r, 1, "");
     assert_eq!(r.message, "success");
     assert_eq!(r.data["card_id"], 26);
     assert_eq!(r.data["cooling_time"], 31 * 86_400);
@@ -161,7 +161,7 @@ fn a_product_is_given_whole_or_not_at_all() {
     accept(&receiver, "GPA.2001", "ENERGY_POTION_SMALL");
     let order = buy("GPA.2001", "ENERGY_POTION_SMALL", "Full");
     let r = g.call(&t, "purchase_success", order.clone());
-    assert_eq!(r.status, 92, "{}", r.to_json());
+    assert_status(&r, 92, "");
     assert_eq!(g.qty("full", 3, POTION), 700);
     assert_eq!(purchases(&g, "GPA.2001"), 0, "the order is not spent");
     // Once some are used, the same order credits all 300.
@@ -179,7 +179,7 @@ fn a_product_is_given_whole_or_not_at_all() {
         "purchase_success",
         buy("GPA.2002", "ENERGY_POTION_LARGE", "Full"),
     );
-    assert_eq!(r.status, 97, "{}", r.to_json());
+    assert_status(&r, 97, "");
     assert_eq!(g.qty("full", 3, POTION), 0);
     assert_eq!(purchases(&g, "GPA.2002"), 0);
 
@@ -209,7 +209,7 @@ fn a_refused_receipt_credits_nothing() {
     ] {
         receiver.set_body(answer.to_string().as_bytes());
         let r = g.call(&t, "purchase_success", order.clone());
-        assert_eq!(r.status, 95, "{answer}: {}", r.to_json());
+        assert_status(&r, 95, format_args!("{answer}"));
     }
     assert_eq!(receiver.requests().len(), 3);
     assert_eq!(g.qty("forger", 3, DIAMOND), before);
@@ -225,7 +225,7 @@ fn a_verifier_down_or_too_slow_credits_nothing_and_a_retry_works() {
     let order = buy("R-42", "DIAMOND_MIN", "Patient");
     let unavailable = |g: &Game| {
         let r = g.call(&t, "purchase_success", order.clone());
-        assert_eq!(r.status, 94, "{}", r.to_json());
+        assert_status(&r, 94, "");
         assert_eq!(g.qty("patient", 3, DIAMOND), before);
         assert_eq!(purchases(g, "R-42"), 0);
     };
@@ -304,7 +304,7 @@ fn a_slow_verifier_holds_no_more_than_its_places() {
         // A third is told to try later at once, while the two still wait: it takes no
         // job thread for the verifier's time.
         let r = g.call(&t, "purchase_success", buy("S-3", "DIAMOND_MIN", "Queue"));
-        assert_eq!(r.status, 94, "{}", r.to_json());
+        assert_status(&r, 94, "");
         assert!(
             waiting.iter().all(|w| !w.is_finished()),
             "the third was answered before the waiting two"
@@ -418,7 +418,7 @@ fn bad_purchases_are_refused_before_the_verifier_is_asked() {
         ),
     ] {
         let r = g.call(&t, "purchase_success", order.clone());
-        assert_eq!(r.status, status, "{order}: {}", r.to_json());
+        assert_status(&r, status, format_args!("{order}"));
     }
     let full = buy("X-1", "DIAMOND_MIN", "Bad");
     for field in ["pid", "order_id", "channel", "user_name", "currency"] {
@@ -452,7 +452,7 @@ fn bad_purchases_are_refused_before_the_verifier_is_asked() {
         let mut order = full.clone();
         order[field] = value;
         let r = g.call(&t, "purchase_success", order);
-        assert_eq!(r.status, 13, "{field}: {}", r.to_json());
+        assert_status(&r, 13, format_args!("{field}"));
     }
     // No player in this world: the shared 17.
     let stranger = g.s.token("stranger", TokenKind::Session, Some("s0"), None);
@@ -465,7 +465,7 @@ fn bad_purchases_are_refused_before_the_verifier_is_asked() {
         "data": {"token": g.s.token("bad", TokenKind::Account, None, None),
                  "pid": "DIAMOND_MIN", "order_id": "X-1", "channel": "apple",
                  "user_name": "Bad", "currency": "RMB"}}));
-    assert_eq!(r.status, 14, "{}", r.to_json());
+    assert_status(&r, 14, "");
 
     std::thread::sleep(Duration::from_millis(100));
     assert!(receiver.requests().is_empty(), "the store was never asked");
@@ -486,7 +486,7 @@ fn without_a_verifier_only_an_admin_credits_and_names_the_player() {
     let account = g.s.token("fan", TokenKind::Account, None, None);
     for token in [&t, &account] {
         let r = g.call(token, "purchase_success", order.clone());
-        assert_eq!(r.status, 15, "{}", r.to_json());
+        assert_status(&r, 15, "");
         assert_eq!(r.message, "permission denied");
     }
     // Refused before anything is read: even a malformed request is 15.
@@ -533,7 +533,7 @@ fn without_a_verifier_only_an_admin_credits_and_names_the_player() {
         "purchase_success",
         buy("SUPPORT-3", "VIP_CARD_PERMANENT", "Fan"),
     );
-    assert_eq!(r.status, 1, "{}", r.to_json());
+    assert_status(&r, 1, "");
     assert_eq!(r.data["cooling_time"], -1);
     assert_eq!(g.ok(&t, "get_info_vip", json!({}))["perpetual_card"], true);
 }
@@ -579,7 +579,7 @@ fn a_code_is_redeemed_once_per_player_until_used_up_or_expired() {
     let (a, b, c) = (g.player("a", "A"), g.player("b", "B"), g.player("c", "C"));
     let before = g.qty("a", 3, DIAMOND);
     let r = redeem(&g, &a, "SPRING2024");
-    assert_eq!(r.status, 0, "{}", r.to_json());
+    assert_status(&r, 0, "");
     assert_eq!(
         Value::Object(r.data),
         json!({"vip_card": {},
@@ -606,7 +606,7 @@ fn a_code_is_redeemed_once_per_player_until_used_up_or_expired() {
             "exchange_prop",
             json!({"game_id": game_id, "exchange_id": code}),
         );
-        assert_eq!(r.status, 99, "{game_id}/{code}: {}", r.to_json());
+        assert_status(&r, 99, format_args!("{game_id}/{code}"));
     }
     for data in [
         json!({"game_id": "lukseun"}),
@@ -627,7 +627,7 @@ fn a_code_is_redeemed_once_per_player_until_used_up_or_expired() {
     // A VIP card code activates the card.
     create(&g, "VIPDAY", "VIP_CARD_ULTIMATE", 5, 600);
     let r = redeem(&g, &c, "VIPDAY");
-    assert_eq!(r.status, 0, "{}", r.to_json());
+    assert_status(&r, 0, "");
     assert_eq!(
         r.data["vip_card"],
         json!({"cooling_time": 31 * 86_400, "card_id": 27})
@@ -700,7 +700,7 @@ fn only_operators_create_codes_and_their_arguments_are_checked() {
         bad["exchange_id"] = json!("OTHER");
         bad[field] = value.clone();
         let r = g.call(&gm, "create_exchange_code", bad);
-        assert_eq!(r.status, status, "{field} = {value}: {}", r.to_json());
+        assert_status(&r, status, format_args!("{field} = {value}"));
     }
     // Without `exchange_id` (or with ""), the server makes one, and it works.
     let mut made = Vec::new();

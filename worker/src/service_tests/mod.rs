@@ -2,6 +2,9 @@
 //! test-only functions of `functions::TEST_FUNCTIONS` exist:
 //! - `handler`: the contract's statuses, token scope, merged worlds, backend outages;
 //! - `accounts`: the account functions, takeovers refused, SQL metacharacters;
+//! - `players`: players, items, weapons and `add_resources`;
+//! - `mail_functions`: the mail functions and request mails, with the real mail and auth;
+//! - `through_gate`: the request path end to end, raw TCP clients through the real gate;
 //! - `running`: the whole worker between NATS and a gate (a listener playing one, or the
 //!   real gate), restarts, graceful stop, the config service, start failures;
 //! - `social`: what is left of the social tests (a player acting only as its token says);
@@ -15,7 +18,7 @@
 //! - `config_readers`: the config reader functions;
 //! - `progression`: check-in, daily tasks and achievements, and what counts for them;
 //! - `summon`: the summoning stores, pulls and integral;
-//! - `factory`: the factory functions, production on the test clock, the wishing pool.
+//! - `factory`: the factory functions, production on the test clock, the wishing pool;
 //! - `request_ids`: a retry with the same request id (`rid`) gets the first answer and
 //!   the function runs once.
 
@@ -120,28 +123,44 @@ impl Stack {
 
     fn ok(&self, request: Value) -> serde_json::Map<String, Value> {
         let r = self.call(request.clone());
-        assert_eq!(r.status, 0, "{request} answered {}", r.to_json());
+        assert_status(&r, 0, &request);
         assert_eq!(r.message, "success");
         r.data
     }
 
     /// `function` in s0 with `data` and the `token` set.
-    fn call_as(&self, token: &str, function: &str, mut data: Value) -> Response {
-        data["token"] = token.into();
-        self.call(json!({"world":"s0","function":function,"data":data}))
+    fn call_as(&self, token: &str, function: &str, data: Value) -> Response {
+        self.call_in(token, "s0", function, data)
     }
 
     /// [`Stack::call_as`], asserting status 0; answers its data.
     fn ok_as(&self, token: &str, function: &str, data: Value) -> serde_json::Map<String, Value> {
-        let r = self.call_as(token, function, data.clone());
-        assert_eq!(r.status, 0, "{function} {data} answered {}", r.to_json());
+        self.ok_in(token, "s0", function, data)
+    }
+
+    /// [`Stack::call_as`] in `world`.
+    fn call_in(&self, token: &str, world: &str, function: &str, mut data: Value) -> Response {
+        data["token"] = token.into();
+        self.call(json!({"world":world,"function":function,"data":data}))
+    }
+
+    /// [`Stack::ok_as`] in `world`.
+    fn ok_in(
+        &self,
+        token: &str,
+        world: &str,
+        function: &str,
+        data: Value,
+    ) -> serde_json::Map<String, Value> {
+        let r = self.call_in(token, world, function, data.clone());
+        assert_status(&r, 0, format_args!("{function} {data}"));
         r.data
     }
 
     /// `request`'s data, asserting its status (e.g. 1 "new account created").
     fn expect(&self, request: Value, status: i32) -> serde_json::Map<String, Value> {
         let r = self.call(request.clone());
-        assert_eq!(r.status, status, "{request} answered {}", r.to_json());
+        assert_status(&r, status, &request);
         r.data
     }
 
@@ -163,6 +182,15 @@ impl Stack {
 
 fn status(r: &Response) -> i32 {
     r.status
+}
+
+/// Asserts `r` has `status`; on failure shows `call` (what was asked, may be empty) and the
+/// whole answer.
+#[track_caller]
+fn assert_status(r: &Response, status: i32, call: impl std::fmt::Display) {
+    let call = call.to_string();
+    let sep = if call.is_empty() { "" } else { " " };
+    assert_eq!(r.status, status, "{call}{sep}answered {}", r.to_json());
 }
 
 /// Plays the gate: a listener registered in Redis as `gates.id.<gid>` that reads the

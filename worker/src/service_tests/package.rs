@@ -200,7 +200,7 @@ fn items_are_used_with_the_originals_statuses() {
     );
     g.set_qty("p", 3, 38, 3);
     let r = g.call(&t, "use_item", json!({"item_id": "3:38:3"}));
-    assert_eq!(r.status, 1, "{}", r.to_json());
+    assert_status(&r, 1, "");
     let eitem = r.data["reward"]["eitem"].as_str().unwrap().to_string();
     assert!(
         ["0:401:3", "0:402:3", "0:405:3"].contains(&eitem.as_str()),
@@ -212,7 +212,7 @@ fn items_are_used_with_the_originals_statuses() {
     );
     g.set_qty("p", 3, 39, 1);
     let r = g.call(&t, "use_item", json!({"item_id": "3:39:1"}));
-    assert_eq!(r.status, 2, "{}", r.to_json());
+    assert_status(&r, 2, "");
     let rid: u32 = r.data["reward"]["eitem"].as_str().unwrap()[2..5]
         .parse()
         .unwrap();
@@ -224,7 +224,7 @@ fn items_are_used_with_the_originals_statuses() {
         "use_item",
         json!({"item_id": "3:40:2", "exchange_id": "0:403:0"}),
     );
-    assert_eq!(r.status, 3, "{}", r.to_json());
+    assert_status(&r, 3, "");
     assert_eq!(
         Value::from(r.data),
         json!({"remaining": {"item": "3:40:8", "eitem": "0:403:2"}, "reward": {"item": "3:40:2", "eitem": "0:403:2"}})
@@ -240,7 +240,7 @@ fn items_are_used_with_the_originals_statuses() {
     );
     g.set_qty("p", 3, 6, 7);
     let r = g.call(&t, "use_item", json!({"item_id": "3:6:6"}));
-    assert_eq!(r.status, 4, "{}", r.to_json());
+    assert_status(&r, 4, "");
     assert_eq!(
         Value::from(r.data),
         json!({"remaining": {"item": "3:6:1", "eitem": "3:7:2"}, "reward": {"item": "3:6:6", "eitem": "3:7:2"}})

@@ -19,30 +19,12 @@ fn admin(s: &Stack) -> String {
     s.token("admin:1", TokenKind::Admin, Some("s0"), None)
 }
 
-fn call_as(s: &Stack, token: &str, world: &str, function: &str, data: Value) -> Response {
-    let mut data = data;
-    data["token"] = json!(token);
-    s.call(json!({"world": world, "function": function, "data": data}))
-}
-
-fn ok_as(s: &Stack, token: &str, world: &str, function: &str, data: Value) -> Map {
-    let r = call_as(s, token, world, function, data.clone());
-    assert_eq!(r.status, 0, "{function} {data} answered {}", r.to_json());
-    r.data
-}
-
 type Map = serde_json::Map<String, Value>;
 
 /// Creates `uid`'s player named `gn` in `world`; returns a session token for it.
 fn new_player(s: &Stack, uid: &str, world: &str, gn: &str) -> String {
     let token = session(s, uid, world);
-    ok_as(
-        s,
-        &token,
-        world,
-        "create_player",
-        json!({"gn": gn, "icon": 3}),
-    );
+    s.ok_in(&token, world, "create_player", json!({"gn": gn, "icon": 3}));
     token
 }
 
@@ -78,8 +60,7 @@ fn set_qty(s: &Stack, world: &str, uid: &str, group: u32, id: u32, qty: u64) {
 fn create_player_grants_the_starting_kit_once() {
     let s = Stack::start();
     let token = session(&s, "dev-1", "s0");
-    let made = ok_as(
-        &s,
+    let made = s.ok_in(
         &token,
         "s0",
         "create_player",
@@ -93,7 +74,7 @@ fn create_player_grants_the_starting_kit_once() {
     assert_eq!(items_of(&made), ["3:1:5000", "3:5:100", "3:10:100"]);
     assert_eq!(made["weapons"], json!([301, 302, 303]));
 
-    let mut info = ok_as(&s, &token, "s0", "get_info_player", json!({}));
+    let mut info = s.ok_in(&token, "s0", "get_info_player", json!({}));
     // Seconds to the game day's end: depends on the clock, checked for range only.
     let cd = info.remove("cd").and_then(|v| v.as_i64()).unwrap();
     assert!((1..=86_400).contains(&cd), "{cd}");
@@ -105,12 +86,12 @@ fn create_player_grants_the_starting_kit_once() {
                          "limits":{"3":{"18":3},"4":{"19":3,"20":2},"5":{"21":3,"22":2}}},
                "elements":{"1000":0,"1001":0,"1002":0,"1003":0},"elm":3})
     );
-    let all = ok_as(&s, &token, "s0", "get_all_resource", json!({}));
+    let all = s.ok_in(&token, "s0", "get_all_resource", json!({}));
     assert_eq!(
         all["items"],
         json!([{"iid":1,"value":5000},{"iid":5,"value":100},{"iid":10,"value":100}])
     );
-    let weapons = ok_as(&s, &token, "s0", "get_all_weapon", json!({}));
+    let weapons = s.ok_in(&token, "s0", "get_all_weapon", json!({}));
     let wids: Vec<&Value> = weapons["weapons"]
         .as_array()
         .unwrap()
@@ -120,8 +101,7 @@ fn create_player_grants_the_starting_kit_once() {
     assert_eq!(wids, [301, 302, 303]);
 
     // once per (world, account): the second call changes nothing, not even the kit
-    let again = call_as(
-        &s,
+    let again = s.call_in(
         &token,
         "s0",
         "create_player",
@@ -134,13 +114,7 @@ fn create_player_grants_the_starting_kit_once() {
     assert_eq!(qty(&s, "s0", "dev-1", 3, 1), 5000);
     // names are unique per world, not across worlds
     let bob = session(&s, "dev-2", "s0");
-    let taken = call_as(
-        &s,
-        &bob,
-        "s0",
-        "create_player",
-        json!({"gn":"Alice","icon":1}),
-    );
+    let taken = s.call_in(&bob, "s0", "create_player", json!({"gn":"Alice","icon":1}));
     assert_eq!(
         (taken.status, taken.message.as_str()),
         (99, "player name is already taken in this world")
@@ -155,7 +129,7 @@ fn create_player_grants_the_starting_kit_once() {
     // the account token lists every world, with the player where there is one
     let account = s.token("dev-1", TokenKind::Account, None, None);
     let r = s.call(json!({"function":"get_account_world_info","data":{"token":account}}));
-    assert_eq!(r.status, 0, "{}", r.to_json());
+    assert_status(&r, 0, "");
     assert_eq!(
         r.data["worlds"],
         json!([
@@ -163,7 +137,7 @@ fn create_player_grants_the_starting_kit_once() {
             {"server_status":0,"world":"s1","world_name":"world s1","gn":"Alice","exp":0,"level":1}
         ])
     );
-    let r = call_as(&s, &bob, "s0", "get_account_world_info", json!({}));
+    let r = s.call_in(&bob, "s0", "get_account_world_info", json!({}));
     assert_eq!(
         r.data["worlds"],
         json!([
@@ -174,20 +148,14 @@ fn create_player_grants_the_starting_kit_once() {
     );
 
     // argument errors
-    let r = call_as(&s, &bob, "s0", "create_player", json!({"gn":"Bob"}));
+    let r = s.call_in(&bob, "s0", "create_player", json!({"gn":"Bob"}));
     assert_eq!(
         (r.status, r.data["reason"].clone()),
         (13, json!("`icon` is missing"))
     );
-    let r = call_as(
-        &s,
-        &bob,
-        "s0",
-        "create_player",
-        json!({"gn":"Bob","icon":-1}),
-    );
+    let r = s.call_in(&bob, "s0", "create_player", json!({"gn":"Bob","icon":-1}));
     assert_eq!(r.status, 13);
-    let r = call_as(&s, &bob, "s0", "create_player", json!({"gn":7,"icon":1}));
+    let r = s.call_in(&bob, "s0", "create_player", json!({"gn":7,"icon":1}));
     assert_eq!(r.status, 13);
 }
 
@@ -203,7 +171,7 @@ fn without_a_player_every_player_function_answers_90() {
         ("level_up_weapon", json!({"weapon":301,"delta":1})),
         ("level_up_star_weapon", json!({"weapon":301})),
     ] {
-        let r = call_as(&s, &token, "s0", function, data);
+        let r = s.call_in(&token, "s0", function, data);
         assert_eq!(
             (r.status, r.message.as_str()),
             (17, "no player in this world: create one first"),
@@ -219,7 +187,7 @@ fn names_of_any_script_round_trip_and_rule_breakers_are_refused() {
     for (i, gn) in names.iter().enumerate() {
         let uid = format!("dev-{i}");
         let token = new_player(&s, &uid, "s0", gn);
-        let info = ok_as(&s, &token, "s0", "get_info_player", json!({}));
+        let info = s.ok_in(&token, "s0", "get_info_player", json!({}));
         assert_eq!(info["gn"], *gn);
         assert_eq!(
             uid_of_player(&s.services.db, "s0", gn).unwrap(),
@@ -246,14 +214,8 @@ fn names_of_any_script_round_trip_and_rule_breakers_are_refused() {
         "the_gm",
         "ADMIN",
     ] {
-        let r = call_as(
-            &s,
-            &token,
-            "s0",
-            "create_player",
-            json!({"gn":bad,"icon":0}),
-        );
-        assert_eq!(r.status, 98, "{bad:?}: {}", r.to_json());
+        let r = s.call_in(&token, "s0", "create_player", json!({"gn":bad,"icon":0}));
+        assert_status(&r, 98, format_args!("{bad:?}"));
         assert!(
             r.message.starts_with("gn "),
             "the message says the rule: {}",
@@ -285,14 +247,13 @@ fn look_alike_reserved_names_are_refused_and_ordinary_names_pass() {
         "Luk\u{455}eun",
     ];
     for spoof in spoofs {
-        let r = call_as(
-            &s,
+        let r = s.call_in(
             &token,
             "s0",
             "create_player",
             json!({"gn": spoof, "icon": 0}),
         );
-        assert_eq!(r.status, 98, "{spoof:?}: {}", r.to_json());
+        assert_status(&r, 98, format_args!("{spoof:?}"));
         assert!(
             r.message.starts_with("gn may not"),
             "{spoof:?}: {}",
@@ -314,14 +275,8 @@ fn look_alike_reserved_names_are_refused_and_ordinary_names_pass() {
     }
     let renamer = session(&s, "dev-ok-1", "s0");
     for spoof in spoofs {
-        let r = call_as(
-            &s,
-            &renamer,
-            "s0",
-            "change_player_name",
-            json!({"gn": spoof}),
-        );
-        assert_eq!(r.status, 97, "{spoof:?}: {}", r.to_json());
+        let r = s.call_in(&renamer, "s0", "change_player_name", json!({"gn": spoof}));
+        assert_status(&r, 97, format_args!("{spoof:?}"));
     }
     assert_eq!(
         player_name(&s.services.db, "s0", "dev-ok-1")
@@ -337,13 +292,7 @@ fn change_player_name_costs_diamonds_and_refuses_cleanly() {
     let token = new_player(&s, "dev-1", "s0", "Alice");
     new_player(&s, "dev-2", "s0", "Bob");
 
-    let changed = ok_as(
-        &s,
-        &token,
-        "s0",
-        "change_player_name",
-        json!({"gn":"Alicia"}),
-    );
+    let changed = s.ok_in(&token, "s0", "change_player_name", json!({"gn":"Alicia"}));
     assert_eq!(changed["gn"], "Alicia");
     assert_eq!(changed["remaining"], json!(["3:5:0"]));
     assert_eq!(changed["reward"], json!(["3:5:100"]), "the cost, positive");
@@ -364,37 +313,31 @@ fn change_player_name_costs_diamonds_and_refuses_cleanly() {
         ("o'brien\"; --", 97),
         ("😀", 97),
     ] {
-        let r = call_as(&s, &token, "s0", "change_player_name", json!({"gn":gn}));
-        assert_eq!(r.status, code, "{gn}: {}", r.to_json());
+        let r = s.call_in(&token, "s0", "change_player_name", json!({"gn":gn}));
+        assert_status(&r, code, format_args!("{gn}"));
         assert_eq!(qty(&s, "s0", "dev-1", 3, 5), 250, "{gn}: nothing spent");
     }
-    let r = call_as(&s, &token, "s0", "change_player_name", json!({"gn":5}));
+    let r = s.call_in(&token, "s0", "change_player_name", json!({"gn":5}));
     assert_eq!(r.status, 13);
-    let r = call_as(&s, &token, "s0", "change_player_name", json!({}));
+    let r = s.call_in(&token, "s0", "change_player_name", json!({}));
     assert_eq!(
         (r.status, &r.data["reason"]),
         (13, &json!("`gn` is missing"))
     );
     set_qty(&s, "s0", "dev-1", 3, 5, 99);
-    let r = call_as(
-        &s,
-        &token,
-        "s0",
-        "change_player_name",
-        json!({"gn":"Alina"}),
-    );
+    let r = s.call_in(&token, "s0", "change_player_name", json!({"gn":"Alina"}));
     assert_eq!(
         (r.status, r.message.as_str()),
         (98, "materials insufficient")
     );
-    let info = ok_as(&s, &token, "s0", "get_info_player", json!({}));
+    let info = s.ok_in(&token, "s0", "get_info_player", json!({}));
     assert_eq!(
         info["gn"], "Alicia",
         "the name stays when the payment fails"
     );
     assert_eq!(qty(&s, "s0", "dev-1", 3, 5), 99);
     set_qty(&s, "s0", "dev-1", 3, 5, 1234);
-    let changed = ok_as(&s, &token, "s0", "change_player_name", json!({"gn":"李雷"}));
+    let changed = s.ok_in(&token, "s0", "change_player_name", json!({"gn":"李雷"}));
     assert_eq!(changed["remaining"], json!(["3:5:1134"]));
 }
 
@@ -411,8 +354,7 @@ fn concurrent_renames_pay_once_per_rename() {
             .map(|i| {
                 let (s, token) = (&s, token.clone());
                 scope.spawn(move || {
-                    call_as(
-                        s,
+                    s.call_in(
                         &token,
                         "s0",
                         "change_player_name",
@@ -446,7 +388,8 @@ fn concurrent_renames_pay_once_per_rename() {
                 .map(|token| {
                     let (s, wanted) = (&s, wanted.clone());
                     scope.spawn(move || {
-                        call_as(s, token, "s0", "change_player_name", json!({"gn":wanted})).status
+                        s.call_in(token, "s0", "change_player_name", json!({"gn":wanted}))
+                            .status
                     })
                 })
                 .collect();
@@ -476,9 +419,9 @@ fn intro_and_icon_are_the_players_own_and_checked() {
         "%_*\\",
         &"é".repeat(128),
     ] {
-        let r = ok_as(&s, &token, "s0", "player_set_intro", json!({"intro":intro}));
+        let r = s.ok_in(&token, "s0", "player_set_intro", json!({"intro":intro}));
         assert_eq!(r["intro"], intro);
-        let info = ok_as(&s, &token, "s0", "get_info_player", json!({}));
+        let info = s.ok_in(&token, "s0", "get_info_player", json!({}));
         assert_eq!(info["intro"], intro, "round trip");
     }
     for (intro, message) in [
@@ -492,12 +435,12 @@ fn intro_and_icon_are_the_players_own_and_checked() {
             "intro must not contain control characters other than line breaks",
         ),
     ] {
-        let r = call_as(&s, &token, "s0", "player_set_intro", json!({"intro":intro}));
+        let r = s.call_in(&token, "s0", "player_set_intro", json!({"intro":intro}));
         assert_eq!((r.status, r.message.as_str()), (99, message));
     }
-    let r = call_as(&s, &token, "s0", "player_set_intro", json!({"intro":7}));
+    let r = s.call_in(&token, "s0", "player_set_intro", json!({"intro":7}));
     assert_eq!(r.status, 13);
-    let r = call_as(&s, &token, "s0", "player_set_intro", json!({}));
+    let r = s.call_in(&token, "s0", "player_set_intro", json!({}));
     assert_eq!(
         (r.status, &r.data["reason"]),
         (13, &json!("`intro` is missing"))
@@ -509,9 +452,9 @@ fn intro_and_icon_are_the_players_own_and_checked() {
         (json!("7"), 7),
         (json!(2147483647i64), 2147483647i64),
     ] {
-        let r = ok_as(&s, &token, "s0", "player_set_icon", json!({"icon":icon}));
+        let r = s.ok_in(&token, "s0", "player_set_icon", json!({"icon":icon}));
         assert_eq!(r["icon"], answered);
-        let info = ok_as(&s, &token, "s0", "get_info_player", json!({}));
+        let info = s.ok_in(&token, "s0", "get_info_player", json!({}));
         assert_eq!(info["icon"], answered);
     }
     for icon in [
@@ -520,8 +463,8 @@ fn intro_and_icon_are_the_players_own_and_checked() {
         json!(i64::MAX),
         json!(i64::MIN),
     ] {
-        let r = call_as(&s, &token, "s0", "player_set_icon", json!({"icon":icon}));
-        assert_eq!(r.status, 99, "{icon}: {}", r.to_json());
+        let r = s.call_in(&token, "s0", "player_set_icon", json!({"icon":icon}));
+        assert_status(&r, 99, format_args!("{icon}"));
         assert!(
             r.message.starts_with("icon must be from 0 to"),
             "{}",
@@ -529,23 +472,22 @@ fn intro_and_icon_are_the_players_own_and_checked() {
         );
     }
     for icon in [json!("x"), json!(1.5), json!(null), json!([1])] {
-        let r = call_as(&s, &token, "s0", "player_set_icon", json!({"icon":icon}));
+        let r = s.call_in(&token, "s0", "player_set_icon", json!({"icon":icon}));
         assert_eq!(r.status, 13, "{icon}");
     }
     // only one's own: unique_id in data is the caller's, whatever the client sends
-    ok_as(
-        &s,
+    s.ok_in(
         &token,
         "s0",
         "player_set_intro",
         json!({"intro":"mine","unique_id":"dev-2"}),
     );
-    let info = ok_as(&s, &other, "s0", "get_info_player", json!({}));
+    let info = s.ok_in(&other, "s0", "get_info_player", json!({}));
     assert_eq!((&info["intro"], &info["icon"]), (&json!(""), &json!(3)));
     // without a player: the shared 17
     let nobody = session(&s, "nobody", "s0");
     for function in ["player_set_intro", "player_set_icon"] {
-        let r = call_as(&s, &nobody, "s0", function, json!({"intro":"x","icon":1}));
+        let r = s.call_in(&nobody, "s0", function, json!({"intro":"x","icon":1}));
         assert_eq!(r.status, 17, "{function}");
     }
 }
@@ -565,11 +507,11 @@ fn get_info_player_answers_the_family_name() {
         (),
     )
     .unwrap();
-    let info = ok_as(&s, &token, "s0", "get_info_player", json!({}));
+    let info = s.ok_in(&token, "s0", "get_info_player", json!({}));
     assert_eq!(info["fn"], "Clan 李");
     // in another world the same account has no family
     let elsewhere = new_player(&s, "member", "s1", "Member");
-    let info = ok_as(&s, &elsewhere, "s1", "get_info_player", json!({}));
+    let info = s.ok_in(&elsewhere, "s1", "get_info_player", json!({}));
     assert_eq!(info["fn"], "");
 }
 
@@ -579,8 +521,7 @@ fn add_resources_is_admin_only_and_capped() {
     let player = new_player(&s, "dev-1", "s0", "Target");
     let admin = admin(&s);
 
-    let r = call_as(
-        &s,
+    let r = s.call_in(
         &player,
         "s0",
         "add_resources",
@@ -589,8 +530,7 @@ fn add_resources_is_admin_only_and_capped() {
     assert_eq!(r.status, 15, "a player's token may not grant");
     assert_eq!(qty(&s, "s0", "dev-1", 3, 5), 100);
 
-    let by_name = ok_as(
-        &s,
+    let by_name = s.ok_in(
         &admin,
         "s0",
         "add_resources",
@@ -602,8 +542,7 @@ fn add_resources_is_admin_only_and_capped() {
         ["0:501:3", "3:1:5000", "3:5:1100", "3:10:100"]
     );
     // capped at items.json's max (energy 999), even for an absurd quantity
-    let by_uid = ok_as(
-        &s,
+    let by_uid = s.ok_in(
         &admin,
         "s0",
         "add_resources",
@@ -612,8 +551,7 @@ fn add_resources_is_admin_only_and_capped() {
     assert_eq!(items_of(&by_uid)[3], "3:10:999");
     // an admin account token, naming the world in the request, works too
     let account_admin = s.token("admin:2", TokenKind::Admin, None, None);
-    ok_as(
-        &s,
+    s.ok_in(
         &account_admin,
         "s0",
         "add_resources",
@@ -641,8 +579,8 @@ fn add_resources_is_admin_only_and_capped() {
         (json!({"gn_target":"Target","items":"3:1:1"}), 13),
         (json!({"gn_target":"Target"}), 13),
     ] {
-        let r = call_as(&s, &admin, "s0", "add_resources", data.clone());
-        assert_eq!(r.status, code, "{data}: {}", r.to_json());
+        let r = s.call_in(&admin, "s0", "add_resources", data.clone());
+        assert_status(&r, code, format_args!("{data}"));
     }
     assert_eq!(
         qty(&s, "s0", "dev-1", 3, 1),
@@ -651,8 +589,7 @@ fn add_resources_is_admin_only_and_capped() {
     );
     // in another world the target does not exist
     let s1_admin = s.token("admin:1", TokenKind::Admin, Some("s1"), None);
-    let r = call_as(
-        &s,
+    let r = s.call_in(
         &s1_admin,
         "s1",
         "add_resources",
@@ -674,8 +611,8 @@ fn a_player_cannot_act_on_another_players_data() {
         ),
         ("get_all_resource", json!({"unique_id":"victim"})),
     ] {
-        let r = call_as(&s, &mallory, "s0", function, data);
-        assert_eq!(r.status, 0, "{function}: {}", r.to_json());
+        let r = s.call_in(&mallory, "s0", function, data);
+        assert_status(&r, 0, format_args!("{function}"));
         if let Some(gn) = r.data.get("gn") {
             assert_ne!(gn, "Victim", "{function} answered the victim's data");
         }
@@ -697,7 +634,7 @@ fn a_player_cannot_act_on_another_players_data() {
     assert_eq!(qty(&s, "s0", "mallory", 3, 1), 5000);
     // a session token of another world does not reach this world's player
     let elsewhere = session(&s, "victim", "s1");
-    let r = call_as(&s, &elsewhere, "s0", "get_info_player", json!({}));
+    let r = s.call_in(&elsewhere, "s0", "get_info_player", json!({}));
     assert_eq!(r.status, 11);
 }
 
@@ -766,14 +703,13 @@ fn concurrent_first_grants_of_an_item_all_count() {
             let (s, admin) = (&s, admin.clone());
             scope.spawn(move || {
                 for _ in 0..10 {
-                    let r = call_as(
-                        s,
+                    let r = s.call_in(
                         &admin,
                         "s0",
                         "add_resources",
                         json!({"gn_target":"Collector","items":["0:501:1","0:402:2"]}),
                     );
-                    assert_eq!(r.status, 0, "{}", r.to_json());
+                    assert_status(&r, 0, "");
                 }
             });
         }

@@ -58,7 +58,7 @@ fn achievements(g: &Game, token: &str) -> std::collections::BTreeMap<u64, (u64, 
 
 fn expect_status(g: &Game, token: &str, function: &str, data: Value, code: i32) -> Response {
     let r = g.call(token, function, data.clone());
-    assert_eq!(r.status, code, "{function} {data} answered {}", r.to_json());
+    assert_status(&r, code, format_args!("{function} {data}"));
     r
 }
 

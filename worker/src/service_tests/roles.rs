@@ -276,7 +276,7 @@ fn passives_unlock_by_role_level_for_coins_once() {
     );
     // again: 94 with the caller's passives, as the original
     let again = g.call(&t, "unlock_passive_role", json!({"rid":402,"pid":101}));
-    assert_eq!(again.status, 94, "{}", again.to_json());
+    assert_status(&again, 94, "");
     assert_eq!(Value::from(again.data), json!({"402": {"101": 1}}));
     // passive 102: level 24, 10000 coins
     assert_eq!(

@@ -21,7 +21,7 @@ fn end_to_end_between_nats_and_a_gate() {
     let mut gate = FakeGate::start(&redis.url(), &nats.url(), 0);
 
     let r = gate.ask(json!({"world":"s0","function":"register","data":{"unique_id":"e2e","account":"e2e_user","password":"e2e-password"}}));
-    assert_eq!(r.status, 1, "{}", r.to_json());
+    assert_status(&r, 1, "");
     let token = r.data["token"].as_str().unwrap().to_string();
     let r = gate.ask(json!({"world":"s0","function":"enter_world","data":{"token":token}}));
     assert_eq!(r.status, 98, "no player yet");
@@ -164,7 +164,7 @@ fn end_to_end_between_nats_and_a_gate() {
     let jid = gate.publish_seed(&line.to_string());
     let (answered, r) = gate.answer();
     assert_eq!(answered, jid);
-    assert_eq!(r.status, 98, "{}", r.to_json());
+    assert_status(&r, 98, "");
     assert_eq!(
         gate.taken.len(),
         notices,

@@ -46,7 +46,7 @@ impl Social {
     /// Asserts `function` answers `code`; returns the message.
     fn fails(&self, token: &str, function: &str, data: Value, code: i32) -> String {
         let r = self.call(token, function, data.clone());
-        assert_eq!(r.status, code, "{function} {data} answered {}", r.to_json());
+        assert_status(&r, code, format_args!("{function} {data}"));
         r.message
     }
 
@@ -91,7 +91,7 @@ fn a_player_acts_only_as_the_token_says() {
     // Mallory names Victim's unique_id: the handler overwrites it with the token's uid.
     for function in ["disband_family", "leave_family", "get_all_family"] {
         let r = t.call(&b, function, json!({"unique_id": "victim"}));
-        assert_eq!(r.status, 99, "{function}: {}", r.to_json());
+        assert_status(&r, 99, format_args!("{function}"));
     }
     let r = t.call(
         &b,

@@ -511,7 +511,7 @@ fn integral_steps_give_roles_then_universal_segments() {
     // 600 is role 403: locked with segments, unlocked now (GET_4R), segments kept
     g.set_qty("p", 2, 403, 7);
     let r = g.call(&t, "integral_convert", json!({}));
-    assert_eq!(r.status, 0, "{}", r.to_json());
+    assert_status(&r, 0, "");
     assert_eq!(
         Value::from(r.data),
         json!({"acp": 600, "rid": 403, "star": 1, "remain_seg": 7, "reward_seg": 0})
@@ -541,7 +541,7 @@ fn integral_steps_give_roles_then_universal_segments() {
         g.call(&t, "integral_convert", json!({}));
     }
     let r = g.call(&t, "integral_convert", json!({}));
-    assert_eq!(r.status, 1, "{}", r.to_json());
+    assert_status(&r, 1, "");
     assert_eq!(r.message, "You get segments of the role");
     assert_eq!(
         Value::from(r.data),

@@ -142,23 +142,23 @@ fn a_cluster_with_per_service_users_and_a_proved_worker_link_serves_players() {
     let cluster = Cluster::start_secured(LINK_SECRET, Duration::from_secs(10));
     let mut client = cluster.client(0);
     let login = client.ask(login_unique("device-secured-1"));
-    assert_eq!(login.status, 1, "a new guest: {}", login.to_json());
+    assert_status(&login, 1, format_args!("a new guest"));
     let token = login.data["token"].as_str().unwrap().to_string();
     // The revocation key (auth.tokens.*, read only) and the job's gate (gates.id.*).
     let info =
         client.ask(json!({"world":"s0","function":"account_all_info","data":{"token":token}}));
-    assert_eq!(info.status, 0, "{}", info.to_json());
+    assert_status(&info, 0, "");
     assert_eq!(info.data["unique_id"], "device-secured-1");
     let entered = client.ask(json!({"world":"s0","function":"enter_world","data":{"token":token}}));
-    assert_eq!(entered.status, 98, "{}", entered.to_json());
+    assert_status(&entered, 98, "");
     let session = entered.data["session"].as_str().unwrap().to_string();
     let player = client.ask(json!({"world":"s0","function":"create_player",
         "data":{"token":session,"gn":"Secured","icon":3}}));
-    assert_eq!(player.status, 0, "{}", player.to_json());
+    assert_status(&player, 0, "");
     // chat.tokens:* and chat.logintokens.* (HSET, EXPIRE, INCR under the worker's user).
     let chat = client.ask(json!({"world":"s0","function":"get_login_token_chat",
         "data":{"token":session}}));
-    assert_eq!(chat.status, 0, "{}", chat.to_json());
+    assert_status(&chat, 0, "");
     assert_eq!(cluster.gates[0].metrics().worker_links_refused.get(), 0);
     cluster.stop();
 }
@@ -173,7 +173,7 @@ fn a_worker_with_another_link_secret_or_none_is_refused_and_its_clients_time_out
         let mut client = cluster.client(0);
         for _ in 0..2 {
             let answer = client.ask(login_unique(device));
-            assert_eq!(answer.status, -2, "{worker_secret:?}: {}", answer.to_json());
+            assert_status(&answer, -2, format_args!("{worker_secret:?}"));
         }
         assert!(cluster.gates[0].metrics().worker_links_refused.get() >= 1);
         assert_eq!(cluster.gates[0].metrics().answers.get(), 0);
@@ -190,11 +190,11 @@ fn a_guest_logs_in_and_makes_authenticated_calls() {
     let cluster = Cluster::start(1, 1);
     let mut client = cluster.client(0);
     let login = client.ask(login_unique("device-e2e-1"));
-    assert_eq!(login.status, 1, "a new guest: {}", login.to_json());
+    assert_status(&login, 1, format_args!("a new guest"));
     let token = login.data["token"].as_str().unwrap().to_string();
     let info =
         client.ask(json!({"world":"s0","function":"account_all_info","data":{"token":token}}));
-    assert_eq!(info.status, 0, "{}", info.to_json());
+    assert_status(&info, 0, "");
     assert_eq!(info.data["unique_id"], "device-e2e-1");
     let entered = client.ask(json!({"world":"s0","function":"enter_world","data":{"token":token}}));
     assert_eq!(entered.status, 98, "no player there yet");
@@ -213,7 +213,7 @@ fn with_two_gates_and_two_workers_every_answer_reaches_the_client_that_asked() {
                 for i in 0..25 {
                     let device = format!("dev-{c}-{i}");
                     let answer = client.ask(login_unique(&device));
-                    assert_eq!(answer.status, 1, "{}", answer.to_json());
+                    assert_status(&answer, 1, "");
                     assert_eq!(answer.data["unique_id"], device.as_str());
                 }
             })
@@ -239,7 +239,7 @@ fn a_thousand_pipelined_requests_come_back_in_order() {
     client.send_raw(batch.as_bytes());
     for i in 0..1000 {
         let answer = client.receive();
-        assert_eq!(answer.status, 0, "{}", answer.to_json());
+        assert_status(&answer, 0, "");
         assert_eq!(answer.data["n"], i, "answer {i} out of order");
     }
     cluster.stop();
@@ -325,7 +325,7 @@ fn sql_metacharacters_travel_through_the_gate_verbatim() {
     // (no spaces: a unique_id with one answers 96, the original's rule)
     for device in ["';DROP_TABLE_accounts;--", "\"OR\"1\"=\"1", "100%*>_\\🙂"] {
         let answer = client.ask(login_unique(device));
-        assert_eq!(answer.status, 1, "{device:?}: {}", answer.to_json());
+        assert_status(&answer, 1, format_args!("{device:?}"));
         assert_eq!(answer.data["unique_id"], device);
         let token = answer.data["token"].as_str().unwrap();
         let info =

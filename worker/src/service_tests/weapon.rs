@@ -31,22 +31,18 @@ impl Game {
         token
     }
 
-    pub fn call(&self, token: &str, function: &str, mut data: Value) -> Response {
-        data["token"] = token.into();
-        self.s
-            .call(json!({"world":"s0","function":function,"data":data}))
+    pub fn call(&self, token: &str, function: &str, data: Value) -> Response {
+        self.s.call_as(token, function, data)
     }
 
     pub fn ok(&self, token: &str, function: &str, data: Value) -> Map {
-        let r = self.call(token, function, data.clone());
-        assert_eq!(r.status, 0, "{function} {data} answered {}", r.to_json());
-        r.data
+        self.s.ok_as(token, function, data)
     }
 
     /// Asserts `function` answers `code`; answers the message.
     pub fn fails(&self, token: &str, function: &str, data: Value, code: i32) -> String {
         let r = self.call(token, function, data.clone());
-        assert_eq!(r.status, code, "{function} {data} answered {}", r.to_json());
+        assert_status(&r, code, format_args!("{function} {data}"));
         r.message
     }
 

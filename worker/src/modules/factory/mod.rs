@@ -2,7 +2,7 @@
 //! time into the factories' storage, which the player gathers into the bag; crystal from
 //! the bag levels the factories and the wishing pool up; food buys workers; diamonds buy
 //! an acceleration (a day of double speed) and the paid wishes of the wishing pool, whose
-//! wishes give weapon segments. Numbers: factory.json (see [`rules`]).
+//! wishes give weapon segments. Numbers: factory.json (see `rules`).
 //!
 //! A player's factory is one row of `factories`, made on its first factory call. Every
 //! function runs in one transaction that locks the player's row, then the factory row,

@@ -152,7 +152,7 @@ fn agent() -> &'static ureq::Agent {
 }
 
 /// POSTs `body` as JSON to `<base><path>` and returns the HTTP status and the JSON answer.
-/// Shared with the auth client: both services speak JSON over POST.
+/// Shared with [`crate::auth_client`]: both services speak JSON over POST.
 pub(crate) fn post_json(base: &str, path: &str, body: &Value) -> Result<(u16, Value), String> {
     if base.is_empty() {
         return Err("no service URL configured".into());

@@ -19,6 +19,7 @@ use serde_json::{json, Map, Value};
 
 use super::client::{Listing, MailClient, MailEntry, MailType, OutgoingMail, Which};
 use super::{mail_error, MailStatus};
+use crate::auth_client::{AuthClient, Redeemed, Registered};
 use crate::function::Context;
 use crate::function::FnError;
 use crate::modules::item::Item;
@@ -232,24 +233,17 @@ fn release_pending(ctx: &Context, payload: &Map<String, Value>) {
 /// that was no request has none), and with them the senders' pending markers. Best
 /// effort: a nonce left behind expires with its TTL.
 pub fn forget_requests(ctx: &Context, keys: &[String]) {
+    let auth = AuthClient::new(&ctx.settings.auth_url);
     for chunk in keys.chunks(MAX_REDEEM_KEYS) {
         let nonces: Vec<String> = chunk.iter().map(|k| nonce_for(k)).collect();
-        let body = json!({ "keys": nonces });
-        match super::client::post_json(&ctx.settings.auth_url, "/redeem_nonce", &body) {
-            Ok((200, answer)) => {
-                for nonce in &nonces {
-                    let redeemed = answer.get(nonce).and_then(Value::as_object);
-                    if let Some(payload) = redeemed.filter(|r| r.get("status") == Some(&json!(0))) {
-                        release_pending(ctx, payload);
-                    }
+        match auth.redeem_nonces(&nonces) {
+            Ok(redeemed) => {
+                for payload in redeemed.iter().filter_map(|r| match r {
+                    Redeemed::Won(payload) => Some(payload),
+                    Redeemed::Gone => None,
+                }) {
+                    release_pending(ctx, payload);
                 }
-            }
-            Ok((code, answer)) => {
-                shared::warn!(
-                    "nonces of deleted mail not deleted",
-                    code = code,
-                    answer = answer
-                );
             }
             Err(e) => shared::warn!("nonces of deleted mail not deleted", error = e),
         }
@@ -302,11 +296,8 @@ pub(super) fn redeem_listed(
     if mail.kind != expected.mail_type() {
         return Err(MailStatus::WrongKind.error());
     }
-    let mut payload = redeem_nonce(&ctx.settings.auth_url, &nonce_for(key))?
+    let payload = redeem_nonce(&ctx.settings.auth_url, &nonce_for(key))?
         .ok_or_else(|| MailStatus::AlreadyAccepted.error())?;
-    // auth merges `status` into the answer; it is no part of the payload (and auth refuses
-    // a payload holding one, so it must go before a restore).
-    payload.remove("status");
     let ours =
         payload.get("target") == Some(&json!(uid)) && payload.get("world") == Some(&json!(world));
     let kind = payload
@@ -393,36 +384,27 @@ fn full_payload(request: &RequestMail) -> Result<Map<String, Value>, FnError> {
 /// already (a resumed import).
 pub fn register_imported(auth_url: &str, key: &str, request: &RequestMail) -> Result<bool, String> {
     let payload = full_payload(request).map_err(|e| e.to_string())?;
-    let body = json!({"nonce": nonce_for(key), "payload": payload, "ttl": NONCE_TTL_SECS});
-    let (code, answer) = super::client::post_json(auth_url, "/register_nonce", &body)?;
-    match (code, answer.get("status").and_then(Value::as_i64)) {
-        (200, Some(0)) => Ok(true),
-        (200, Some(1)) => Ok(false),
-        _ => Err(format!("/register_nonce answered HTTP {code}: {answer}")),
-    }
+    let registered =
+        AuthClient::new(auth_url).register_nonce(&nonce_for(key), &payload, NONCE_TTL_SECS)?;
+    Ok(registered == Registered::New)
 }
 
+/// Registers a nonce that must not exist yet (its mail is new, or its redeem just took it).
 fn register_nonce(auth_url: &str, nonce: &str, payload: &Map<String, Value>) -> Result<(), String> {
-    let body = json!({"nonce": nonce, "payload": payload, "ttl": NONCE_TTL_SECS});
-    let (code, answer) = super::client::post_json(auth_url, "/register_nonce", &body)?;
-    match (code, answer.get("status").and_then(Value::as_i64)) {
-        (200, Some(0)) => Ok(()),
-        _ => Err(format!("/register_nonce answered HTTP {code}: {answer}")),
+    match AuthClient::new(auth_url).register_nonce(nonce, payload, NONCE_TTL_SECS)? {
+        Registered::New => Ok(()),
+        Registered::Exists => Err(format!("/register_nonce: {nonce} is registered already")),
     }
 }
 
 /// `Some(payload)` for the one redeem that wins, `None` when the nonce is gone.
 fn redeem_nonce(auth_url: &str, nonce: &str) -> Result<Option<Map<String, Value>>, FnError> {
-    let body = json!({ "keys": [nonce] });
-    let (code, answer) =
-        super::client::post_json(auth_url, "/redeem_nonce", &body).map_err(FnError::Backend)?;
-    let result = answer.get(nonce).and_then(Value::as_object);
-    match (code, result) {
-        (200, Some(result)) if result.get("status") == Some(&json!(0)) => Ok(Some(result.clone())),
-        (200, Some(result)) if result.get("status") == Some(&json!(1)) => Ok(None),
-        _ => Err(FnError::Backend(format!(
-            "/redeem_nonce answered HTTP {code}: {answer}"
-        ))),
+    let mut redeemed = AuthClient::new(auth_url)
+        .redeem_nonces(&[nonce.to_string()])
+        .map_err(FnError::Backend)?;
+    match redeemed.pop() {
+        Some(Redeemed::Won(payload)) => Ok(Some(payload)),
+        Some(Redeemed::Gone) | None => Ok(None),
     }
 }
 

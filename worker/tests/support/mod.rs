@@ -1,0 +1,99 @@
+//! What the worker's process tests share: the worker binary as a child process that dies
+//! with the test, signals to it, and a line client of the gate.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub const SECRET: &str = "a test signing key of 32 bytes!!";
+
+/// The worker process; killed when the test ends however it ends (a failed assertion must
+/// not leave a worker running, hashing passwords or holding a port).
+pub struct WorkerProcess(pub Child);
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            signal(&self.0, libc::SIGKILL);
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// The worker binary on these servers, with `args` after the connection flags; nothing of
+/// the caller's `LUKSEUN_*` environment leaks in.
+pub fn spawn_worker(
+    redis: &testkit::Redis,
+    nats: &testkit::Nats,
+    db: &testkit::MariaDb,
+    args: &[&str],
+) -> WorkerProcess {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_worker"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("LUKSEUN_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("LUKSEUN_JWT_SECRET", SECRET)
+        .args(["--nats-url", &nats.url(), "--redis-url", &redis.url()])
+        .args(["--mysql-url", &db.url()])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .map(WorkerProcess)
+        .expect("start the worker binary")
+}
+
+pub fn signal(child: &Child, sig: libc::c_int) {
+    // SAFETY: a plain kill(2) on our own child's PID.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, sig);
+    }
+}
+
+/// One client connection to a gate, a JSON request per line.
+pub struct Client {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Client {
+    /// Reads wait at most `read_limit` (an answer that does not come fails the test).
+    pub fn connect(addr: SocketAddr, read_limit: Duration) -> Client {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(read_limit)).unwrap();
+        Client {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+        }
+    }
+
+    pub fn send(&mut self, request: &Value) {
+        self.writer
+            .write_all(format!("{request}\r\n").as_bytes())
+            .unwrap();
+    }
+
+    pub fn receive(&mut self) -> Value {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).unwrap();
+        serde_json::from_str(line.trim_end())
+            .unwrap_or_else(|e| panic!("no answer within the read limit ({e}): {line:?}"))
+    }
+
+    pub fn ask(&mut self, request: Value) -> Value {
+        self.send(&request);
+        self.receive()
+    }
+}
+
+/// A guest login (`login_unique`) request for `device`.
+pub fn guest_login(device: &str) -> Value {
+    serde_json::json!({"world":"s0","function":"login_unique","data":{"unique_id":device}})
+}
