@@ -39,6 +39,13 @@ pub fn peek_idle(fd: BorrowedFd<'_>) -> Peek {
     }
 }
 
+/// [`peek_idle`] for a socket type that offers only `AsRawFd` (the mysql crate's
+/// connections): `socket` is borrowed across the call, so its fd stays open.
+pub fn peek_idle_raw(socket: &impl AsRawFd) -> Peek {
+    // SAFETY: a socket owns its fd while it lives, and `socket` is borrowed for the call.
+    peek_idle(unsafe { BorrowedFd::borrow_raw(socket.as_raw_fd()) })
+}
+
 /// One `send` that never waits, even on a blocking socket (whose mode stays as it is for
 /// the thread that does wait on it). How many bytes the socket took.
 pub fn send_nonblocking(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<usize> {
@@ -115,6 +122,7 @@ mod tests {
         assert_eq!(peek_idle(ours.as_fd()), Peek::Nothing);
         drop(theirs);
         assert_eq!(wait_for(Peek::Closed), Peek::Closed);
+        assert_eq!(peek_idle_raw(&ours), Peek::Closed);
     }
 
     #[test]

@@ -5,7 +5,6 @@
 //! once apply each migration exactly once.
 
 use std::fmt;
-use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::Duration;
 
 use mysql::prelude::Queryable;
@@ -215,10 +214,7 @@ impl Db {
                 .pool
                 .try_get_conn(self.wait)
                 .map_err(|e| DbError::Unavailable(e.to_string()))?;
-            // SAFETY: `conn` owns the fd and is held across the call. (The mysql crate's
-            // connections offer only `AsRawFd`.)
-            let fd = unsafe { BorrowedFd::borrow_raw(conn.as_raw_fd()) };
-            match sock::peek_idle(fd) {
+            match sock::peek_idle_raw(&*conn) {
                 Peek::Nothing => return Ok(conn),
                 // Closed by the server, or holding bytes nobody asked for: either way not
                 // usable. The reset on return fails on it, which makes the pool forget it

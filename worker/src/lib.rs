@@ -11,6 +11,8 @@
 //! - [`notify`]: verification codes by email (SMTP) and to a phone hook (HTTP).
 //! - [`request_id`]: a retried request with a request id runs once.
 
+#![forbid(unsafe_code)]
+
 pub mod auth_client;
 pub mod config_refresh;
 pub mod db;
