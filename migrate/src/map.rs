@@ -138,14 +138,14 @@ pub fn original_time(text: &str) -> Option<i64> {
         }
         secs = h * 3600 + mi * 60 + s;
     }
-    Some(days_from_civil(y, m, d) * 86_400 + secs - ORIGINAL_UTC_OFFSET_SECS)
+    Some(shared::civil::days_from_civil(y, m, d) * 86_400 + secs - ORIGINAL_UTC_OFFSET_SECS)
 }
 
 /// The original's text of unix time `secs` (`YYYY-MM-DD HH:MM:SS`, UTC+8): what
 /// [`original_time`] reads.
 pub fn original_time_text(secs: i64) -> String {
     let local = secs + ORIGINAL_UTC_OFFSET_SECS;
-    let (y, m, d) = civil_from_days(local.div_euclid(86_400));
+    let (y, m, d) = shared::civil::civil_from_days(local.div_euclid(86_400));
     let s = local.rem_euclid(86_400);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
@@ -153,30 +153,6 @@ pub fn original_time_text(secs: i64) -> String {
         s / 60 % 60,
         s % 60
     )
-}
-
-/// The date of a day count since 1970-01-01 (H. Hinnant's algorithm).
-pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// Percent-decoding of the original's mail fields (Python's `quote(.., safe='')`): the

@@ -588,6 +588,6 @@ pub(crate) fn factory_row(
 
 /// Today (UTC) as `YYYY-MM-DD`.
 pub(crate) fn today() -> String {
-    let (y, m, d) = map::civil_from_days(now_secs().div_euclid(86_400));
+    let (y, m, d) = shared::civil::civil_from_days(now_secs().div_euclid(86_400));
     format!("{y:04}-{m:02}-{d:02}")
 }

@@ -2,6 +2,7 @@
 //! unit-tested, the parts that touch the network are thin.
 
 pub mod admin;
+pub mod civil;
 pub mod config;
 pub mod contract;
 pub mod envelope;

@@ -491,7 +491,7 @@ pub fn rfc5322_date(unix_secs: u64) -> String {
     ];
     let days = unix_secs / 86_400;
     let secs = unix_secs % 86_400;
-    let (year, month, day) = crate::log::civil_from_days(days as i64);
+    let (year, month, day) = crate::civil::civil_from_days(days as i64);
     format!(
         "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} +0000",
         WEEKDAYS[(days % 7) as usize],

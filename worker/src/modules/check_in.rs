@@ -71,7 +71,7 @@ impl CheckInRules {
 
 /// (year, month, day of month) of game day `day`.
 fn civil(day: i64) -> (i64, u32, u32) {
-    shared::log::civil_from_days(day)
+    shared::civil::civil_from_days(day)
 }
 
 /// The first game day of the month of game day `day`.

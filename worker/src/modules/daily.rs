@@ -39,7 +39,7 @@ pub fn game_day(now: i64) -> i64 {
 
 /// `"YYYY-MM-DD"` of game day `day`.
 pub fn date(day: i64) -> String {
-    let (y, m, d) = shared::log::civil_from_days(day);
+    let (y, m, d) = shared::civil::civil_from_days(day);
     format!("{y:04}-{m:02}-{d:02}")
 }
 

@@ -663,25 +663,14 @@ fn victory(ctx: &Context, me: &Player, args: &Args, mode: Mode) -> Outcome {
 
 /// The game month of `now` (UTC+8): year * 12 + month - 1.
 fn game_month(now: i64) -> i64 {
-    let (y, m, _) = shared::log::civil_from_days(daily::game_day(now));
+    let (y, m, _) = shared::civil::civil_from_days(daily::game_day(now));
     y * 12 + i64::from(m) - 1
-}
-
-/// Days since 1970-01-01 of a civil date (the inverse of `civil_from_days`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// Seconds from `now` to the next game month (the world bosses' HP comes back then).
 fn seconds_to_next_month(now: i64) -> i64 {
     let next = game_month(now) + 1;
-    let first = days_from_civil(next.div_euclid(12), next.rem_euclid(12) + 1, 1);
+    let first = shared::civil::days_from_civil(next.div_euclid(12), next.rem_euclid(12) + 1, 1);
     first * 86_400 - daily::offset_secs() - now
 }
 
@@ -1085,9 +1074,9 @@ mod tests {
         assert_eq!(seconds_to_next_month(t), 1);
         assert_eq!(game_month(t) + 1, game_month(t + 1));
         assert_eq!(seconds_to_next_month(t + 1), 31 * 86_400);
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(shared::civil::days_from_civil(1970, 1, 1), 0);
         assert_eq!(
-            shared::log::civil_from_days(days_from_civil(2024, 12, 31)),
+            shared::civil::civil_from_days(shared::civil::days_from_civil(2024, 12, 31)),
             (2024, 12, 31)
         );
     }

@@ -211,19 +211,9 @@ pub fn game_time(date: &str) -> Option<String> {
     if !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
         return None;
     }
-    let unix = days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s - zone_secs;
+    let unix = shared::civil::days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s
+        - zone_secs;
     Some(crate::modules::daily::date_time(unix))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// One mail as the listings answer it (the original's fields): `key`, `type` (0-3),
@@ -687,11 +677,14 @@ mod tests {
         ] {
             assert_eq!(time(bad), None, "{bad:?}");
         }
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(shared::civil::days_from_civil(1970, 1, 1), 0);
+        assert_eq!(shared::civil::days_from_civil(2000, 3, 1), 11_017);
         for days in [-1000, 0, 59, 10_957, 20_000, 100_000] {
-            let (y, m, d) = shared::log::civil_from_days(days);
-            assert_eq!(days_from_civil(y, i64::from(m), i64::from(d)), days);
+            let (y, m, d) = shared::civil::civil_from_days(days);
+            assert_eq!(
+                shared::civil::days_from_civil(y, i64::from(m), i64::from(d)),
+                days
+            );
         }
     }
 
