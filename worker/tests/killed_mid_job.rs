@@ -7,7 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{guest_login, signal, spawn_worker, Client};
+use support::{guest_login, signal, Client, Servers};
 
 const JOB_TIMEOUT: Duration = Duration::from_millis(1500);
 const QUICK: &[&str] = &[
@@ -33,15 +33,11 @@ fn wait_served(client: &mut Client, device: &str) {
 
 #[test]
 fn a_worker_killed_mid_job_answers_minus_2_within_the_job_timeout() {
-    let redis = testkit::Redis::start();
-    let nats = testkit::Nats::start();
-    let db = testkit::MariaDb::start();
-    let mut options = gate::GateOptions::local(&redis.url(), &nats.url());
-    options.job_timeout = JOB_TIMEOUT;
-    let mut front = gate::Gate::start(options).unwrap();
+    let servers = Servers::start();
+    let mut front = servers.gate(JOB_TIMEOUT);
     let mut client = Client::connect(front.client_addr(), Duration::from_secs(30));
 
-    let mut doomed = spawn_worker(&redis, &nats, &db, QUICK);
+    let mut doomed = servers.worker(QUICK);
     wait_served(&mut client, "warm-up");
 
     // Frozen, it still holds its NATS subscription: the next job is delivered to it and
@@ -67,7 +63,7 @@ fn a_worker_killed_mid_job_answers_minus_2_within_the_job_timeout() {
     );
 
     // A new worker takes over; the same connection keeps working.
-    let mut successor = spawn_worker(&redis, &nats, &db, QUICK);
+    let mut successor = servers.worker(QUICK);
     wait_served(&mut client, "after");
     signal(&successor.0, libc::SIGTERM);
     successor.0.wait().unwrap();
@@ -77,33 +73,22 @@ fn a_worker_killed_mid_job_answers_minus_2_within_the_job_timeout() {
 #[test]
 fn clients_of_a_killed_worker_are_answered_when_its_link_closes() {
     const PLAYERS: usize = 16;
-    let redis = testkit::Redis::start();
-    let nats = testkit::Nats::start();
-    let db = testkit::MariaDb::start();
-    let mut options = gate::GateOptions::local(&redis.url(), &nats.url());
+    let servers = Servers::start();
     // Far beyond the clients' read limit: a -2 they get comes from the link closing.
-    options.job_timeout = Duration::from_secs(300);
-    let mut front = gate::Gate::start(options).unwrap();
+    let mut front = servers.gate(Duration::from_secs(300));
     // A second gate with a short timeout tells when the worker serves (a job sent before
     // its subscription would wait out the long timeout at the first gate).
-    let mut probe_options = gate::GateOptions::local(&redis.url(), &nats.url());
-    probe_options.job_timeout = JOB_TIMEOUT;
-    let mut probe = gate::Gate::start(probe_options).unwrap();
+    let mut probe = servers.gate(JOB_TIMEOUT);
     // Each registration hashes its password for seconds: the jobs are in hand when the
     // worker dies.
-    let mut doomed = spawn_worker(
-        &redis,
-        &nats,
-        &db,
-        &[
-            "--admin-port",
-            "0",
-            "--threads",
-            "32",
-            "--pbkdf2-iterations",
-            "20000000",
-        ],
-    );
+    let mut doomed = servers.worker(&[
+        "--admin-port",
+        "0",
+        "--threads",
+        "32",
+        "--pbkdf2-iterations",
+        "20000000",
+    ]);
     let mut warm = Client::connect(probe.client_addr(), Duration::from_secs(30));
     wait_served(&mut warm, "warm-up");
     let mut players: Vec<Client> = (0..PLAYERS)

@@ -10,34 +10,24 @@ use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
 use serde_json::json;
-use support::{signal, Client, WorkerProcess};
+use support::{signal, Client, Servers, WorkerProcess};
 
 const JOB_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// A worker with its admin server on `admin_port` (0: any). Its records live 120 s, well
 /// past how long this test keeps the first attempt frozen.
-fn spawn_worker(
-    redis: &testkit::Redis,
-    nats: &testkit::Nats,
-    db: &testkit::MariaDb,
-    admin_port: u16,
-) -> WorkerProcess {
+fn spawn_worker(servers: &Servers, admin_port: u16) -> WorkerProcess {
     let admin_port = admin_port.to_string();
-    support::spawn_worker(
-        redis,
-        nats,
-        db,
-        &[
-            "--admin-port",
-            &admin_port,
-            "--rid-ttl-secs",
-            "120",
-            "--threads",
-            "2",
-            "--pbkdf2-iterations",
-            "1000",
-        ],
-    )
+    servers.worker(&[
+        "--admin-port",
+        &admin_port,
+        "--rid-ttl-secs",
+        "120",
+        "--threads",
+        "2",
+        "--pbkdf2-iterations",
+        "1000",
+    ])
 }
 
 /// `worker_rid_still_running_total` of the worker with this admin address; 0 until it is up.
@@ -62,14 +52,10 @@ fn coins(db: &mut mysql::Conn, uid: &str) -> u64 {
 
 #[test]
 fn a_client_answered_minus_2_retries_with_its_rid_and_the_function_ran_once() {
-    let redis = testkit::Redis::start();
-    let nats = testkit::Nats::start();
-    let db = testkit::MariaDb::start();
-    let mut options = gate::GateOptions::local(&redis.url(), &nats.url());
-    options.job_timeout = JOB_TIMEOUT;
-    let mut front = gate::Gate::start(options).unwrap();
+    let servers = Servers::start();
+    let mut front = servers.gate(JOB_TIMEOUT);
     let mut client = Client::connect(front.client_addr(), Duration::from_secs(30));
-    let worker = spawn_worker(&redis, &nats, &db, 0);
+    let worker = spawn_worker(&servers, 0);
 
     // A player with plenty of iron and coins, made through the gate once the worker
     // answers (timeouts while it starts are expected).
@@ -89,7 +75,7 @@ fn a_client_answered_minus_2_retries_with_its_rid_and_the_function_ran_once() {
     let created = client.ask(json!({"world":"s0","function":"create_player",
         "data":{"token":session,"gn":"Frozen","icon":1}}));
     assert_eq!(created["status"], 0, "{created}");
-    let mut sql = mysql::Conn::new(db.url().as_str()).unwrap();
+    let mut sql = mysql::Conn::new(servers.db.url().as_str()).unwrap();
     sql.exec_drop(
         "INSERT INTO items (world, unique_id, grp, item_id, qty) VALUES ('s0', ?, 3, 1, 1000000), \
          ('s0', ?, 3, 2, 1000000) ON DUPLICATE KEY UPDATE qty = VALUES(qty)",
@@ -100,7 +86,7 @@ fn a_client_answered_minus_2_retries_with_its_rid_and_the_function_ran_once() {
 
     // The test holds the player's item rows, so the worker's level-up transaction waits
     // for them: then it is surely inside the function when it is frozen.
-    let mut holder = mysql::Conn::new(db.url().as_str()).unwrap();
+    let mut holder = mysql::Conn::new(servers.db.url().as_str()).unwrap();
     holder.query_drop("BEGIN").unwrap();
     holder
         .exec_drop(
@@ -145,7 +131,7 @@ fn a_client_answered_minus_2_retries_with_its_rid_and_the_function_ran_once() {
     // running and answers 20 without running it (a retry NATS hands to the frozen worker
     // gets -2 from the gate instead). Nothing is paid either way.
     let admin_port = testkit::free_port();
-    let _second = spawn_worker(&redis, &nats, &db, admin_port);
+    let _second = spawn_worker(&servers, admin_port);
     let metrics = std::net::SocketAddr::from(([127, 0, 0, 1], admin_port));
     let waiting = Instant::now();
     let mut statuses = Vec::new();

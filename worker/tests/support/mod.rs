@@ -12,6 +12,35 @@ use serde_json::Value;
 
 pub const SECRET: &str = "a test signing key of 32 bytes!!";
 
+/// Redis, NATS and MariaDB of one test, and gates on them.
+pub struct Servers {
+    pub redis: testkit::Redis,
+    pub nats: testkit::Nats,
+    pub db: testkit::MariaDb,
+}
+
+impl Servers {
+    pub fn start() -> Servers {
+        Servers {
+            redis: testkit::Redis::start(),
+            nats: testkit::Nats::start(),
+            db: testkit::MariaDb::start(),
+        }
+    }
+
+    /// A gate on these servers answering -2 after `job_timeout`.
+    pub fn gate(&self, job_timeout: Duration) -> gate::Gate {
+        let mut options = gate::GateOptions::local(&self.redis.url(), &self.nats.url());
+        options.job_timeout = job_timeout;
+        gate::Gate::start(options).unwrap()
+    }
+
+    /// The worker binary on these servers (see [`spawn_worker`]).
+    pub fn worker(&self, args: &[&str]) -> WorkerProcess {
+        spawn_worker(&self.redis, &self.nats, &self.db, args)
+    }
+}
+
 /// The worker process; killed when the test ends however it ends (a failed assertion must
 /// not leave a worker running, hashing passwords or holding a port).
 pub struct WorkerProcess(pub Child);
