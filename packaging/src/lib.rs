@@ -28,6 +28,15 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// What a finished command printed, stdout then stderr: the text a failed check shows.
+pub fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 /// True on CI, where a missing tool must fail a check instead of skipping it.
 pub fn on_ci() -> bool {
     matches!(

@@ -65,12 +65,7 @@ fn run_promtool(args: &[&str], file: &Path) -> (bool, String) {
         .arg(file)
         .output()
         .expect("run promtool");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    (out.status.success(), packaging::output_text(&out))
 }
 
 #[test]

@@ -32,19 +32,11 @@ fn podman(args: &[&str]) -> Output {
 }
 
 fn lines(out: &Output) -> Vec<String> {
-    assert!(out.status.success(), "{}", text(out));
+    assert!(out.status.success(), "{}", packaging::output_text(out));
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(str::to_string)
         .collect()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Why podman cannot run containers here, if it cannot.
@@ -55,7 +47,10 @@ fn podman_unusable() -> Option<String> {
     }
     match Command::new("podman").arg("info").output() {
         Err(e) => Some(format!("podman is not installed ({e})")),
-        Ok(out) if !out.status.success() => Some(format!("podman info failed: {}", text(&out))),
+        Ok(out) if !out.status.success() => Some(format!(
+            "podman info failed: {}",
+            packaging::output_text(&out)
+        )),
         Ok(_) => None,
     }
 }
@@ -132,7 +127,7 @@ fn images_build_and_the_manifests_run_on_podman() {
     assert!(
         out.status.success(),
         "podman-images.sh failed:\n{}",
-        text(&out)
+        packaging::output_text(&out)
     );
 
     // Can this machine run a container at all? (cgroups, runtime, ulimits)
@@ -143,7 +138,7 @@ fn images_build_and_the_manifests_run_on_podman() {
             CHECK,
             &format!(
                 "podman built the images but cannot run a container here: {}",
-                text(&probe)
+                packaging::output_text(&probe)
             ),
         );
     }
@@ -155,7 +150,7 @@ fn images_build_and_the_manifests_run_on_podman() {
     let mut sizes = String::from("images (podman image inspect):\n");
     for service in SERVICES {
         let out = podman(&["image", "inspect", &image(service)]);
-        assert!(out.status.success(), "{}", text(&out));
+        assert!(out.status.success(), "{}", packaging::output_text(&out));
         let inspected: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let config = &inspected[0]["Config"];
         let stage = stages
@@ -232,7 +227,11 @@ fn images_build_and_the_manifests_run_on_podman() {
         .arg(&play_file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "podman kube play:\n{}", text(&out));
+    assert!(
+        out.status.success(),
+        "podman kube play:\n{}",
+        packaging::output_text(&out)
+    );
     // podman names a Deployment's pod and container after it; found, not guessed.
     let pods = lines(&podman(&[
         "pod",
@@ -263,7 +262,10 @@ fn images_build_and_the_manifests_run_on_podman() {
         let mut all = String::new();
         for container in &containers {
             let out = podman(&["logs", "--tail", "30", container]);
-            all.push_str(&format!("--- {container} ---\n{}\n", text(&out)));
+            all.push_str(&format!(
+                "--- {container} ---\n{}\n",
+                packaging::output_text(&out)
+            ));
         }
         all
     };
@@ -288,14 +290,18 @@ fn images_build_and_the_manifests_run_on_podman() {
     let mut stop = vec!["pod", "stop", "--time", "30"];
     stop.extend(pods.iter().map(String::as_str));
     let out = podman(&stop);
-    assert!(out.status.success(), "podman pod stop:\n{}", text(&out));
+    assert!(
+        out.status.success(),
+        "podman pod stop:\n{}",
+        packaging::output_text(&out)
+    );
     for container in &containers {
         let out = podman(&["inspect", "--format", "{{.State.ExitCode}}", container]);
         assert_eq!(
             String::from_utf8_lossy(&out.stdout).trim(),
             "0",
             "{container} after SIGTERM: {}\n{}",
-            text(&out),
+            packaging::output_text(&out),
             logs()
         );
     }
@@ -304,7 +310,11 @@ fn images_build_and_the_manifests_run_on_podman() {
         .arg(&play_file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "podman kube down:\n{}", text(&out));
+    assert!(
+        out.status.success(),
+        "podman kube down:\n{}",
+        packaging::output_text(&out)
+    );
     cleanup.play_file = None;
     announce(&format!(
         "podman: images, kube play, client round, stop and kube down in {:.0} s",

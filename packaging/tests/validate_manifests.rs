@@ -64,12 +64,7 @@ fn validate(validator: &Path, version: &str, files: &[PathBuf]) -> (bool, String
         .args(files)
         .output()
         .expect("run kubernetes-validate");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    (out.status.success(), packaging::output_text(&out))
 }
 
 #[test]
