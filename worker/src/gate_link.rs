@@ -95,13 +95,6 @@ impl std::error::Error for LinkError {
     }
 }
 
-/// The line a gate expects (the contract's answer line).
-pub fn answer_line(jid: JobId, response_json: &str) -> Vec<u8> {
-    let mut line = Vec::with_capacity(contract::JOB_ID_LEN + response_json.len() + 3);
-    contract::encode_answer(&mut line, jid, response_json);
-    line
-}
-
 /// The connection to one gate and its address; locked only by the thread writing.
 #[derive(Default)]
 struct GateSlot {
@@ -453,14 +446,6 @@ mod tests {
     /// The answer line for job `n`, as text.
     fn line_of(n: u8, response: &str) -> String {
         format!("{}~{response}\r\n", jid(n))
-    }
-
-    #[test]
-    fn answer_lines_follow_the_contract() {
-        assert_eq!(
-            answer_line(jid(0xab), r#"{"status":0}"#),
-            format!("{}ab~{{\"status\":0}}\r\n", "0".repeat(30)).as_bytes()
-        );
     }
 
     #[test]
