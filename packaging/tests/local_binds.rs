@@ -98,7 +98,14 @@ fn remap(plan: &mut [Planned]) -> BTreeMap<u16, u16> {
         for pair in p.args.windows(2) {
             if pair[0].ends_with("-port") || pair[0] == "--port" {
                 let port: u16 = pair[1].parse().expect("a port number");
-                ports.entry(port).or_insert_with(testkit::free_port);
+                if !ports.contains_key(&port) {
+                    // Distinct ports: two services handed one port would fail to start.
+                    let taken: BTreeSet<u16> = ports.values().copied().collect();
+                    let fresh = std::iter::repeat_with(testkit::free_port)
+                        .find(|p| !taken.contains(p))
+                        .expect("a free port");
+                    ports.insert(port, fresh);
+                }
             }
         }
     }
@@ -220,11 +227,12 @@ fn lukseun_up_listens_on_every_address_only_for_clients() {
         BTreeSet::from(SERVICES),
         "the plan starts each service"
     );
-    let ports = remap(&mut plan);
     let bin = debug_binaries();
+    // The servers hold their ports before the plan's are picked, so none is picked twice.
     let redis = testkit::Redis::start();
     let nats = testkit::Nats::start();
     let db = testkit::MariaDb::start();
+    let ports = remap(&mut plan);
     let mail_root = testkit::TempDir::new("binds-mail");
 
     let mut running = Running(Vec::new());
