@@ -54,7 +54,7 @@ const SPEC: Spec = Spec {
         Opt::value(
             "mix",
             "account_all_info",
-            "weighted calls, e.g. get_all_resource:3,get_info_player:1",
+            "weighted calls, e.g. get_all_resource:3,get_info_player:1; `play` = the original simulator's 62 functions",
         ),
         Opt::value(
             "timeout-secs",
