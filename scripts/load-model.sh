@@ -9,6 +9,7 @@
 #   - Redis INFO commandstats (calls per command), MariaDB SHOW GLOBAL STATUS (statements,
 #     rows, commits, log fsyncs), nats-server /varz (messages and bytes in and out),
 #   - the mail store's files, and CPU time per process from /proc.
+# CPU is net of the stack's idle CPU (measured first, LOAD_MODEL_IDLE_SECS, default 10).
 # It prints per request, per player-minute and per log-in, and (LOAD_MODEL_JSON=1) one JSON
 # line with all of it.
 #
@@ -100,9 +101,9 @@ def mariadb_stats():
     text = subprocess.run(["mariadb", "--no-defaults", "-uroot", f"--socket={root}/var/mysql/mysqld.sock",
                            "-N", "-e", "SHOW GLOBAL STATUS"], capture_output=True, text=True, check=True).stdout
     keep = ("Questions", "Com_select", "Com_insert", "Com_update", "Com_delete", "Com_replace",
-            "Com_commit", "Com_begin", "Innodb_os_log_fsyncs", "Innodb_rows_read",
+            "Com_commit", "Com_begin", "Innodb_data_fsyncs", "Innodb_log_writes", "Innodb_rows_read",
             "Innodb_rows_inserted", "Innodb_rows_updated", "Innodb_rows_deleted",
-            "Innodb_data_written", "Bytes_received", "Bytes_sent")
+            "Bytes_received", "Bytes_sent")
     out = {}
     for line in text.splitlines():
         k, _, v = line.partition("\t")
@@ -128,7 +129,7 @@ def mail_files():
 
 def admin_ports():
     ports = {"auth": [9101], "config": [9102], "mail": [9103], "gate": [], "worker": [], "edge": []}
-    for i in range(16):
+    for i in range(10):
         for name, base in (("gate", 9110), ("worker", 9120), ("edge", 9130)):
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{base + i}/healthz", timeout=1)
@@ -146,10 +147,13 @@ def snapshot():
     snap = {"cpu": {name: cpu(pids) for name, pids in procs.items()}, "redis": redis_stats(),
             "mariadb": mariadb_stats(), "nats": nats_stats(), "mail_files": mail_files(),
             "metrics": {}, "t": time.time()}
+    snap["replicas"] = {}
     for service, ports in PORTS.items():
         total = {}
         for p in ports:
-            for k, v in metrics(p).items():
+            m = metrics(p)
+            snap["replicas"][f"{service}@{p}"] = m.get("gate_requests_total", m.get("worker_function_calls_total", 0.0))
+            for k, v in m.items():
                 total[k] = total.get(k, 0.0) + v
         snap["metrics"][service] = total
     return snap, procs
@@ -164,6 +168,13 @@ def diff(a, b):
 cmd = [f"{root}/target/release/loadgen", "--gate", env["LUKSEUN_GATES"], "--connections", str(players),
        "--rate", str(players * pace), "--duration-secs", str(secs), "--warmup-secs", "0",
        "--mix", "play", "--json", "--timeout-secs", "15", *extra]
+# The stack's own background CPU (timers, probes, refreshes) over IDLE s with no load,
+# subtracted from the play's CPU so the per-request figures are the requests' own.
+IDLE = float(os.environ.get("LOAD_MODEL_IDLE_SECS", "10"))
+idle_a, _ = snapshot()
+time.sleep(IDLE)
+idle_b, _ = snapshot()
+idle_rate = {k: v / (idle_b["t"] - idle_a["t"]) for k, v in diff(idle_a["cpu"], idle_b["cpu"]).items()}
 before, _ = snapshot()
 lg = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 err = bytearray()
@@ -202,7 +213,9 @@ def row(what, value):
 
 for name, v in sorted(play["cpu"].items()):
     if name != "loadgen":
-        row(f"cpu_us.{name}", v * 1e6)
+        row(f"cpu_us.{name}", max(0.0, v - idle_rate.get(name, 0.0) * play["t"]) * 1e6)
+row("cpu_us.all", sum(max(0.0, v - idle_rate.get(k, 0.0) * play["t"]) for k, v in play["cpu"].items()
+                      if k != "loadgen") * 1e6)
 for k, v in sorted(play["redis"].items()):
     if v:
         row(f"redis.{k}", v)
@@ -221,11 +234,11 @@ for svc, keys in (("gate", ["gate_requests_total", "gate_timeouts_total"]),
 logins = {k: v / players for k, v in (("cpu_us_total", sum(login["cpu"].values()) * 1e6),
                                        ("redis_calls", sum(login["redis"].values())),
                                        ("mariadb_questions", login["mariadb"].get("Questions", 0)),
-                                       ("mariadb_fsyncs", login["mariadb"].get("Innodb_os_log_fsyncs", 0)),
+                                       ("mariadb_fsyncs", login["mariadb"].get("Innodb_data_fsyncs", 0)),
                                        ("nats_in_msgs", login["nats"].get("in_msgs", 0)))}
 if os.environ.get("LOAD_MODEL_JSON") == "1":
     print(json.dumps({"players": players, "seconds": play["t"], "requests": requests, "loadgen": report,
-                      "rows": [{"what": w, "total": t, "per_request": r, "per_player_minute": m}
+                      "replicas": play["replicas"], "rows": [{"what": w, "total": t, "per_request": r, "per_player_minute": m}
                                for w, t, r, m in rows], "per_login": logins}))
 else:
     print(f"{players} players, {play['t']:.1f} s of play, {requests:.0f} requests "
@@ -235,6 +248,8 @@ else:
     print(f"{'counter':44} {'total':>12} {'per request':>12} {'per player-min':>15}")
     for w, t, r, m in rows:
         print(f"{w:44} {t:12.0f} {r:12.3f} {m:15.3f}")
+    spread = {k: v for k, v in play["replicas"].items() if k.startswith(("gate@", "worker@"))}
+    print("requests per gate and calls per worker replica: " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(spread.items())))
     print("per log-in (login_unique of a new guest, enter_world, create_player): " +
           ", ".join(f"{k} {v:.1f}" for k, v in logins.items()))
 PY
