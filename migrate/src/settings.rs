@@ -51,7 +51,12 @@ pub const SPEC: Spec = Spec {
         Opt::value(
             "auth-url",
             "",
-            "our auth service (http://host:port): unread gift mails get their acceptance there (empty: carried as mail only)",
+            "our auth service (http://host:port): pending gifts, friend and family requests get their acceptance there (empty: carried as mail only)",
+        ),
+        Opt::value(
+            "redis-url",
+            "",
+            "our Redis, as the worker's user: pending friend and family requests take their sender's pending marker there (empty: the sender may ask again)",
         ),
         Opt::switch(
             "dry-run",
@@ -98,6 +103,9 @@ pub fn options(config: &Config) -> Result<Options, String> {
         source_maildir,
         target_maildir,
         auth_url: Some(config.get("auth-url"))
+            .filter(|u| !u.is_empty())
+            .map(str::to_string),
+        redis_url: Some(config.get("redis-url"))
             .filter(|u| !u.is_empty())
             .map(str::to_string),
         dry_run: config.switch("dry-run"),
