@@ -693,6 +693,23 @@ fn call(
     answer
 }
 
+/// A guest's session in s0: `login_unique` with its device id, then `enter_world`.
+fn session_of(gate: std::net::SocketAddr, uid: &str, transcript: &mut Vec<String>) -> String {
+    let login = call(
+        gate,
+        "login_unique",
+        json!({ "unique_id": uid }),
+        transcript,
+    );
+    assert_eq!(status(&login), 0, "{login}");
+    let token = login["data"]["token"].as_str().unwrap().to_string();
+    let enter = call(gate, "enter_world", json!({ "token": token }), transcript);
+    enter["data"]["session"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{enter}"))
+        .to_string()
+}
+
 /// The transcript with each JWT cut to its first 10 characters.
 fn short_tokens(text: &str) -> String {
     let mut out = String::new();
@@ -722,6 +739,7 @@ fn migrated_players_log_in_and_answer_as_before_through_the_gate() {
         stack.mail_dir.path(),
     );
     o.auth_url = Some(format!("http://{}", stack.auth.as_ref().unwrap().addr()));
+    o.redis_url = Some(stack.redis.url());
     let report = run(&o).expect("migrate into the running system");
     eprintln!("{report}");
     assert!(report.counts("request_nonce").written > 0, "{report}");
@@ -907,6 +925,27 @@ fn migrated_players_log_in_and_answer_as_before_through_the_gate() {
         &mut t,
     );
     assert_eq!(status(&replay), 96, "{replay}");
+    // The friend request's sender sees it pending: asking again after taking it back
+    // answers 95, "still pending" (ours keeps one pending request per sender).
+    let requester = session_of(gate, known::REQUESTER_UID, &mut t);
+    let removed = call(
+        gate,
+        "remove_friend",
+        json!({"token": requester, "gn_target": known::GUEST_GN}),
+        &mut t,
+    );
+    assert_eq!(status(&removed), 0, "{removed}");
+    let again = call(
+        gate,
+        "request_friend",
+        json!({"token": requester, "gn_target": known::GUEST_GN}),
+        &mut t,
+    );
+    assert_eq!(status(&again), 95, "{again}");
+    assert!(
+        again["message"].as_str().unwrap().contains("still pending"),
+        "{again}"
+    );
     // The pending friend request is accepted through its imported mail; a request mail
     // whose sender had asked for nothing is only mail.
     let requests: Vec<&Value> = list
@@ -936,6 +975,92 @@ fn migrated_players_log_in_and_answer_as_before_through_the_gate() {
         .find(|f| f["gn"] == known::REQUESTER_GN)
         .unwrap_or_else(|| panic!("{friends}"));
     assert_ne!(requester["since"], "", "now a confirmed friend: {friends}");
+
+    // The join request in the guest's mailbox (the guest owns the family): its applicant
+    // sees it pending, the guest lets the applicant in, once.
+    let applicant = session_of(gate, known::APPLICANT_UID, &mut t);
+    let asked = call(
+        gate,
+        "request_join_family",
+        json!({"token": applicant, "name": known::FAMILY}),
+        &mut t,
+    );
+    assert_eq!(status(&asked), 97, "{asked}");
+    assert!(
+        asked["message"].as_str().unwrap().contains("still pending"),
+        "{asked}"
+    );
+    let shown_as = known::APPLICANT_GN
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let join = list
+        .iter()
+        .find(|m| m["subj"] == known::JOIN_REQUEST_SUBJECT && m["from"] == shown_as.as_str())
+        .unwrap_or_else(|| panic!("{mail}"));
+    for expected in [0, 99] {
+        let answer = call(
+            gate,
+            "respond_family",
+            json!({"token": session, "key": join["key"]}),
+            &mut t,
+        );
+        assert_eq!(status(&answer), expected, "{answer}");
+    }
+    let theirs = call(gate, "get_all_family", json!({"token": applicant}), &mut t);
+    assert_eq!(theirs["data"]["name"], known::FAMILY, "{theirs}");
+    // A join request of nobody is only mail.
+    let nobody = list
+        .iter()
+        .find(|m| m["subj"] == known::JOIN_REQUEST_SUBJECT && m["from"] == "nobody at all")
+        .unwrap_or_else(|| panic!("{mail}"));
+    let refused = call(
+        gate,
+        "respond_family",
+        json!({"token": session, "key": nobody["key"]}),
+        &mut t,
+    );
+    assert_eq!(status(&refused), 99, "{refused}");
+
+    // The invitation (read in the original, still pending): the family sees it pending
+    // (90), the invitee accepts it, once.
+    let invited = call(
+        gate,
+        "invite_user_family",
+        json!({"token": session, "gn_target": known::INVITEE_GN}),
+        &mut t,
+    );
+    assert_eq!(status(&invited), 90, "{invited}");
+    let invitee = session_of(gate, known::INVITEE_UID, &mut t);
+    let their_mail = call(gate, "get_all_mail", json!({"token": invitee}), &mut t);
+    let invitations: Vec<&Value> = their_mail["data"]["mail"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{their_mail}"))
+        .iter()
+        .filter(|m| m["subj"] == known::INVITATION_SUBJECT)
+        .collect();
+    assert_eq!(invitations.len(), 2, "{their_mail}");
+    for invitation in invitations {
+        let answer = call(
+            gate,
+            "respond_family",
+            json!({"token": invitee, "key": invitation["key"]}),
+            &mut t,
+        );
+        if invitation["from"] == known::FAMILY {
+            assert_eq!(status(&answer), 0, "{answer}");
+            assert_eq!(answer["data"]["name"], known::FAMILY, "{answer}");
+        } else {
+            // The family without an owner: only mail.
+            assert_eq!(status(&answer), 99, "{answer}");
+        }
+    }
+    let joined = call(gate, "get_all_family", json!({"token": invitee}), &mut t);
+    assert_eq!(joined["data"]["name"], known::FAMILY, "{joined}");
+    let members = joined["data"]["members"].as_array().unwrap();
+    for gn in [known::APPLICANT_GN, known::INVITEE_GN] {
+        assert!(members.iter().any(|m| m["gn"] == gn), "{gn}: {joined}");
+    }
     // The account: its old password, then again (now against our hash).
     for _ in 0..2 {
         let login = call(
@@ -966,6 +1091,46 @@ fn migrated_players_log_in_and_answer_as_before_through_the_gate() {
         &mut t,
     );
     assert_eq!(status(&by_email), 0, "{by_email}");
+    // An account whose name another account had keeps its password and logs in by email.
+    let dup = call(
+        gate,
+        "login",
+        json!({"identifier": "email", "value": known::DUPNAME_EMAIL, "password": known::PASSWORD}),
+        &mut t,
+    );
+    assert_eq!(status(&dup), 0, "{dup}");
+    assert_eq!(dup["data"]["unique_id"], known::DUPNAME_UID, "{dup}");
+    // An account whose password came without salt is a guest again: its device id logs
+    // in, binds a name and password anew, and those log in.
+    let guest_again = call(
+        gate,
+        "login_unique",
+        json!({"unique_id": known::NOSALT_UID}),
+        &mut t,
+    );
+    assert_eq!(status(&guest_again), 0, "{guest_again}");
+    let token = guest_again["data"]["token"].as_str().unwrap().to_string();
+    let bound = call(
+        gate,
+        "bind_account",
+        json!({"token": token, "account": "nosalt", "password": "a new secret"}),
+        &mut t,
+    );
+    assert_eq!(status(&bound), 0, "{bound}");
+    let rebound = call(
+        gate,
+        "bind_account",
+        json!({"token": token, "account": "nosalt2", "password": "another"}),
+        &mut t,
+    );
+    assert_eq!(status(&rebound), 96, "bound once: {rebound}");
+    let relogin = call(
+        gate,
+        "login",
+        json!({"identifier": "account", "value": "nosalt", "password": "a new secret"}),
+        &mut t,
+    );
+    assert_eq!(relogin["data"]["unique_id"], known::NOSALT_UID, "{relogin}");
     eprintln!("transcript of migrated players:\n{}", t.join("\n"));
 }
 
