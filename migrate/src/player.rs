@@ -594,3 +594,36 @@ pub(crate) fn today() -> String {
     let (y, m, d) = shared::civil::civil_from_days(now_secs().div_euclid(86_400));
     format!("{y:04}-{m:02}-{d:02}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> HashSet<String> {
+        list.iter().map(|n| n.to_string()).collect()
+    }
+
+    fn roles(list: &[(&str, i64)]) -> Vec<(String, i64)> {
+        list.iter().map(|(n, r)| (n.to_string(), *r)).collect()
+    }
+
+    #[test]
+    fn the_family_player_fid_names_wins_and_the_rest_is_reported() {
+        let families = names(&["a", "b"]);
+        // fid names the second role row: that one, the other reported.
+        let (chosen, notes) = membership(&roles(&[("a", 4), ("b", 8)]), Some("b"), &families);
+        assert_eq!(chosen, Some(("b".to_string(), 8)));
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].0 == Action::Skipped && notes[0].1.contains("second family \"a\""));
+        // No fid: the first role row of a family that exists.
+        let (chosen, notes) = membership(&roles(&[("gone", 10), ("a", 4)]), None, &families);
+        assert_eq!(chosen, Some(("a".to_string(), 4)));
+        assert!(notes[0].0 == Action::Skipped && notes[0].1.contains("no family \"gone\""));
+        // A fid without a role row: a basic member (repaired).
+        let (chosen, notes) = membership(&[], Some("a"), &families);
+        assert_eq!(chosen, Some(("a".to_string(), 0)));
+        assert_eq!(notes[0].0, Action::Repaired);
+        // A fid of a family that does not exist, no role rows: no family, nothing to say.
+        assert_eq!(membership(&[], Some("gone"), &families), (None, vec![]));
+    }
+}
