@@ -765,37 +765,42 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
     // unknown factory, a stage kind out of range, a friend `since` that is no date, a
     // running gift store with a cell we do not know; an unread gift whose items do not
     // parse; a mail over our subject limit and one that is not UTF-8 (below).
-    w.row(
-        "role",
-        "uid, rid, star, level, skillpoint, segment",
-        vec![v(odd), v(999), v(1), v(1), v(0), v(0)],
-    );
-    w.row(
-        "rolepassive",
-        "uid, rid, pid, level",
-        vec![v(odd), v(401), v(101), v(1)],
-    );
-    w.row(
-        "factory",
-        "uid, fid, level, workers, storage",
-        vec![v(odd), v(9), v(1), v(0), v(0)],
-    );
-    w.row("stages", "uid, sid, stage", vec![v(odd), v(300), v(1)]);
-    w.row(
-        "friend",
-        "uid, fid, since, recover, isre",
-        vec![v(odd), v(known::ACCOUNT_UID), v("sometime"), v(""), v(1)],
-    );
-    w.row(
-        "timer",
-        "uid, tid, time",
-        vec![v(odd), v(29), v("2099-01-01 00:00:00")],
-    );
-    w.row(
-        "summon",
-        "uid, cid, pid, mid, wgt, isb",
-        vec![v(odd), v(16), v(0), v("3:99999:1"), v(1), v(0)],
-    );
+    let odd_rows: [(&str, &str, Vec<SqlValue>); 7] = [
+        (
+            "role",
+            "uid, rid, star, level, skillpoint, segment",
+            vec![v(odd), v(999), v(1), v(1), v(0), v(0)],
+        ),
+        (
+            "rolepassive",
+            "uid, rid, pid, level",
+            vec![v(odd), v(401), v(101), v(1)],
+        ),
+        (
+            "factory",
+            "uid, fid, level, workers, storage",
+            vec![v(odd), v(9), v(1), v(0), v(0)],
+        ),
+        ("stages", "uid, sid, stage", vec![v(odd), v(300), v(1)]),
+        (
+            "friend",
+            "uid, fid, since, recover, isre",
+            vec![v(odd), v(known::ACCOUNT_UID), v("sometime"), v(""), v(1)],
+        ),
+        (
+            "timer",
+            "uid, tid, time",
+            vec![v(odd), v(29), v("2099-01-01 00:00:00")],
+        ),
+        (
+            "summon",
+            "uid, cid, pid, mid, wgt, isb",
+            vec![v(odd), v(16), v(0), v("3:99999:1"), v(1), v(0)],
+        ),
+    ];
+    for (table, columns, values) in odd_rows {
+        w.row(table, columns, values);
+    }
     mails.push((
         WORLD_DB.into(),
         odd.into(),

@@ -710,6 +710,41 @@ fn session_of(gate: std::net::SocketAddr, uid: &str, transcript: &mut Vec<String
         .to_string()
 }
 
+/// Answers each request mail with `function`: the one from `accepted.0` is accepted (0,
+/// the answer's `accepted.1` is `accepted.2`); every other one, carried as mail only, is
+/// refused (99, invalid nonce).
+fn respond_each(
+    gate: std::net::SocketAddr,
+    function: &str,
+    token: &str,
+    mails: &[&Value],
+    accepted: (&str, &str, &str),
+    transcript: &mut Vec<String>,
+) {
+    for mail in mails {
+        let key = &mail["key"];
+        let answer = call(
+            gate,
+            function,
+            json!({"token": token, "key": key}),
+            transcript,
+        );
+        if mail["from"] == accepted.0 {
+            assert_eq!(status(&answer), 0, "{answer}");
+            assert_eq!(answer["data"][accepted.1], accepted.2, "{answer}");
+        } else {
+            assert_eq!(status(&answer), 99, "{answer}");
+        }
+    }
+}
+
+/// A request refused with `code` because an earlier one of the sender's is still pending.
+fn assert_still_pending(answer: &Value, code: i64) {
+    assert_eq!(status(answer), code, "{answer}");
+    let message = answer["message"].as_str().unwrap_or_default();
+    assert!(message.contains("still pending"), "{answer}");
+}
+
 /// The transcript with each JWT cut to its first 10 characters.
 fn short_tokens(text: &str) -> String {
     let mut out = String::new();
@@ -941,11 +976,7 @@ fn migrated_players_log_in_and_answer_as_before_through_the_gate() {
         json!({"token": requester, "gn_target": known::GUEST_GN}),
         &mut t,
     );
-    assert_eq!(status(&again), 95, "{again}");
-    assert!(
-        again["message"].as_str().unwrap().contains("still pending"),
-        "{again}"
-    );
+    assert_still_pending(&again, 95);
     // The pending friend request is accepted through its imported mail; a request mail
     // whose sender had asked for nothing is only mail.
     let requests: Vec<&Value> = list
@@ -953,20 +984,15 @@ fn migrated_players_log_in_and_answer_as_before_through_the_gate() {
         .filter(|m| m["subj"] == known::REQUEST_SUBJECT)
         .collect();
     assert_eq!(requests.len(), 2, "{mail}");
-    for request in requests {
-        let answer = call(
-            gate,
-            "respond_friend",
-            json!({"token": session, "key": request["key"]}),
-            &mut t,
-        );
-        if request["from"] == known::REQUESTER_GN {
-            assert_eq!(status(&answer), 0, "{answer}");
-            assert_eq!(answer["data"]["gn"], known::REQUESTER_GN, "{answer}");
-        } else {
-            assert_ne!(status(&answer), 0, "{answer}");
-        }
-    }
+    let accepted = (known::REQUESTER_GN, "gn", known::REQUESTER_GN);
+    respond_each(
+        gate,
+        "respond_friend",
+        &session,
+        &requests,
+        accepted,
+        &mut t,
+    );
     let friends = call(gate, "get_all_friend", json!({"token": session}), &mut t);
     let requester = friends["data"]["friends"]
         .as_array()
@@ -985,11 +1011,7 @@ fn migrated_players_log_in_and_answer_as_before_through_the_gate() {
         json!({"token": applicant, "name": known::FAMILY}),
         &mut t,
     );
-    assert_eq!(status(&asked), 97, "{asked}");
-    assert!(
-        asked["message"].as_str().unwrap().contains("still pending"),
-        "{asked}"
-    );
+    assert_still_pending(&asked, 97);
     let shown_as = known::APPLICANT_GN
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -1040,21 +1062,16 @@ fn migrated_players_log_in_and_answer_as_before_through_the_gate() {
         .filter(|m| m["subj"] == known::INVITATION_SUBJECT)
         .collect();
     assert_eq!(invitations.len(), 2, "{their_mail}");
-    for invitation in invitations {
-        let answer = call(
-            gate,
-            "respond_family",
-            json!({"token": invitee, "key": invitation["key"]}),
-            &mut t,
-        );
-        if invitation["from"] == known::FAMILY {
-            assert_eq!(status(&answer), 0, "{answer}");
-            assert_eq!(answer["data"]["name"], known::FAMILY, "{answer}");
-        } else {
-            // The family without an owner: only mail.
-            assert_eq!(status(&answer), 99, "{answer}");
-        }
-    }
+    // The other is of the family without an owner: only mail.
+    let accepted = (known::FAMILY, "name", known::FAMILY);
+    respond_each(
+        gate,
+        "respond_family",
+        &invitee,
+        &invitations,
+        accepted,
+        &mut t,
+    );
     let joined = call(gate, "get_all_family", json!({"token": invitee}), &mut t);
     assert_eq!(joined["data"]["name"], known::FAMILY, "{joined}");
     let members = joined["data"]["members"].as_array().unwrap();
