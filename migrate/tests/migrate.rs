@@ -1020,6 +1020,15 @@ fn migrated_players_log_in_and_answer_as_before_through_the_gate() {
         .iter()
         .find(|m| m["subj"] == known::JOIN_REQUEST_SUBJECT && m["from"] == shown_as.as_str())
         .unwrap_or_else(|| panic!("{mail}"));
+    // Not the applicant's to answer (the mail is in the guest's mailbox): refused, and
+    // the guest's accept below still works.
+    let not_theirs = call(
+        gate,
+        "respond_family",
+        json!({"token": applicant, "key": join["key"]}),
+        &mut t,
+    );
+    assert_eq!(status(&not_theirs), 99, "{not_theirs}");
     for expected in [0, 99] {
         let answer = call(
             gate,
