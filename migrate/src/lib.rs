@@ -91,8 +91,9 @@ pub struct Options {
     pub source_maildir: Option<PathBuf>,
     /// Our mail service's store (`<root>/<world>/<uid>/`).
     pub target_maildir: Option<PathBuf>,
-    /// Our auth service: an unread gift mail gets its acceptance nonce there (the
-    /// original's nonces are not carried over). `None`: gifts come over as mail only.
+    /// Our auth service: a pending gift, friend request or family request gets its
+    /// acceptance nonce there (the original's nonces are not read). `None`: they come
+    /// over as mail only.
     pub auth_url: Option<String>,
     /// Our Redis (as the worker's user): a pending friend or family request also takes its
     /// sender's pending marker there, so the sender sees it pending. `None`: the sender
