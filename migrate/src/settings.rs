@@ -149,6 +149,25 @@ mod tests {
         assert!(o.dry_run && o.progress);
         assert_eq!(o.account_db, "user");
         assert!(o.source_maildir.is_none() && o.merges.is_empty());
+        assert!(o.auth_url.is_none() && o.redis_url.is_none());
+        let o = parse(&[
+            "--source-url",
+            "a",
+            "--target-url",
+            "b",
+            "--worlds",
+            "s0",
+            "--auth-url",
+            "http://auth:8001",
+            "--redis-url",
+            "redis://worker:pw@redis:6379/",
+        ])
+        .unwrap();
+        assert_eq!(o.auth_url.as_deref(), Some("http://auth:8001"));
+        assert_eq!(
+            o.redis_url.as_deref(),
+            Some("redis://worker:pw@redis:6379/")
+        );
         assert!(parse(&["--source-url", "a", "--target-url", "b", "--worlds", ","]).is_err());
         assert!(parse(&[
             "--source-url",
