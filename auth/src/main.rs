@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use auth::{IssuerKey, Key, Metrics, Nonces, Service, Tokens};
 use shared::admin::{always_ok, AdminServer, Check};
-use shared::config::{Config, Opt, Spec};
+use shared::flags::{Flags, Opt, Spec};
 use shared::metrics::Registry;
 use shared::redis_conn::RedisPool;
 
@@ -51,7 +51,7 @@ const SPEC: Spec = Spec {
 
 fn main() {
     shared::signal::install();
-    let cfg = Config::load(&SPEC);
+    let cfg = Flags::load(&SPEC);
     let key = Key::new(cfg.get("jwt-secret").as_bytes()).unwrap_or_else(|e| {
         shared::error!("refusing to start", error = e);
         eprintln!("auth: {e}");

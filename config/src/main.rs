@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use config::{ConfigService, Settings};
-use shared::config::{Config, Opt, Spec};
+use shared::flags::{Flags, Opt, Spec};
 
 const SPEC: Spec = Spec {
     service: "config",
@@ -35,7 +35,7 @@ const SPEC: Spec = Spec {
 };
 
 fn main() {
-    let cfg = Config::load(&SPEC);
+    let cfg = Flags::load(&SPEC);
     shared::signal::install();
     let reload_secs: f64 = cfg.require("reload-secs");
     if !(reload_secs.is_finite() && reload_secs > 0.0) {

@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use edge::{Edge, EdgeConfig, SPEC};
-use shared::config::Config;
+use shared::flags::Flags;
 
 fn main() {
-    let cfg = Config::load(&SPEC);
-    let cfg = EdgeConfig::from_config(&cfg).unwrap_or_else(|e| {
+    let cfg = Flags::load(&SPEC);
+    let cfg = EdgeConfig::from_flags(&cfg).unwrap_or_else(|e| {
         shared::error!("bad configuration", error = e);
         std::process::exit(2);
     });

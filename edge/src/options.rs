@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use shared::config::{Config, ConfigError, Opt, Spec};
+use shared::flags::{FlagError, Flags, Opt, Spec};
 
 pub const SPEC: Spec = Spec {
     service: "edge",
@@ -105,10 +105,10 @@ impl EdgeConfig {
         }
     }
 
-    pub fn from_config(cfg: &Config) -> Result<EdgeConfig, ConfigError> {
+    pub fn from_flags(cfg: &Flags) -> Result<EdgeConfig, FlagError> {
         let positive = |name: &str, value: usize| {
             if value == 0 {
-                Err(ConfigError::Invalid {
+                Err(FlagError::Invalid {
                     name: name.into(),
                     value: "0".into(),
                     reason: "must be at least 1".into(),
@@ -148,9 +148,9 @@ impl EdgeConfig {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<EdgeConfig, ConfigError> {
+    fn parse(args: &[&str]) -> Result<EdgeConfig, FlagError> {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        EdgeConfig::from_config(&Config::parse(&SPEC, &args, |_| None)?)
+        EdgeConfig::from_flags(&Flags::parse(&SPEC, &args, |_| None)?)
     }
 
     #[test]

@@ -5,12 +5,12 @@
 use std::time::Duration;
 
 use gate::{Gate, GateOptions, SPEC};
-use shared::config::Config;
+use shared::flags::Flags;
 
 fn main() {
     shared::signal::install();
-    let config = Config::load(&SPEC);
-    let options = GateOptions::from_config(&config).unwrap_or_else(|e| {
+    let config = Flags::load(&SPEC);
+    let options = GateOptions::from_flags(&config).unwrap_or_else(|e| {
         shared::error!("bad configuration", error = e);
         std::process::exit(2);
     });

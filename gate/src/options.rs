@@ -4,8 +4,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use shared::config::{Config, ConfigError, Opt, Spec};
 use shared::contract::LinkSecret;
+use shared::flags::{FlagError, Flags, Opt, Spec};
 
 pub const SPEC: Spec = Spec {
     service: "gate",
@@ -128,9 +128,9 @@ pub struct GateOptions {
 }
 
 impl GateOptions {
-    pub fn from_config(config: &Config) -> Result<GateOptions, ConfigError> {
+    pub fn from_flags(config: &Flags) -> Result<GateOptions, FlagError> {
         let bind: IpAddr = config.parsed("bind")?;
-        let or_bind = |name: &str| -> Result<IpAddr, ConfigError> {
+        let or_bind = |name: &str| -> Result<IpAddr, FlagError> {
             match config.get(name).trim() {
                 "" => Ok(bind),
                 _ => config.parsed(name),
@@ -147,7 +147,7 @@ impl GateOptions {
             nats_url: non_empty(config, "nats-url")?,
             // The value never goes into the error: it is a secret.
             link_secret: LinkSecret::from_config(config.get("link-secret")).map_err(|e| {
-                ConfigError::Invalid {
+                FlagError::Invalid {
                     name: "link-secret".into(),
                     value: "<hidden>".into(),
                     reason: e.to_string(),
@@ -196,15 +196,15 @@ impl GateOptions {
     }
 }
 
-fn invalid(config: &Config, name: &str, reason: &str) -> ConfigError {
-    ConfigError::Invalid {
+fn invalid(config: &Flags, name: &str, reason: &str) -> FlagError {
+    FlagError::Invalid {
         name: name.to_string(),
         value: config.get(name).to_string(),
         reason: reason.to_string(),
     }
 }
 
-fn positive(config: &Config, name: &str) -> Result<u64, ConfigError> {
+fn positive(config: &Flags, name: &str) -> Result<u64, FlagError> {
     let value: u64 = config.parsed(name)?;
     if value == 0 {
         return Err(invalid(config, name, "must be at least 1"));
@@ -212,7 +212,7 @@ fn positive(config: &Config, name: &str) -> Result<u64, ConfigError> {
     Ok(value)
 }
 
-fn non_empty(config: &Config, name: &str) -> Result<String, ConfigError> {
+fn non_empty(config: &Flags, name: &str) -> Result<String, FlagError> {
     let value = config.get(name).trim();
     if value.is_empty() {
         return Err(invalid(config, name, "must not be empty"));
@@ -224,16 +224,16 @@ fn non_empty(config: &Config, name: &str) -> Result<String, ConfigError> {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<GateOptions, ConfigError> {
+    fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<GateOptions, FlagError> {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let config = Config::parse(&SPEC, &args, |k| {
+        let config = Flags::parse(&SPEC, &args, |k| {
             env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
         })?;
-        GateOptions::from_config(&config)
+        GateOptions::from_flags(&config)
     }
 
     #[test]
@@ -254,9 +254,9 @@ mod tests {
         assert_eq!(o.write_stall, Duration::from_secs(20));
         assert_eq!(o.answer_budget_bytes, 256 << 20);
         assert!(!o.one_shot);
-        let config = Config::parse(&SPEC, &[], |_| None).unwrap();
+        let config = Flags::parse(&SPEC, &[], |_| None).unwrap();
         assert_eq!(
-            GateOptions::from_config(&config).unwrap(),
+            GateOptions::from_flags(&config).unwrap(),
             {
                 let mut local =
                     GateOptions::local("redis://127.0.0.1:6379/", "nats://127.0.0.1:4222");

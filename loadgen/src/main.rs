@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use loadgen::chat::ChatPlan;
 use loadgen::mix::Mix;
 use loadgen::run::{run, Plan, Progress};
-use shared::config::{Config, Opt, Spec};
+use shared::flags::{Flags, Opt, Spec};
 
 const SPEC: Spec = Spec {
     service: "loadgen",
@@ -90,7 +90,7 @@ const SPEC: Spec = Spec {
 };
 
 fn main() {
-    let cfg = Config::load(&SPEC);
+    let cfg = Flags::load(&SPEC);
     if !cfg.get("serve-verifier").is_empty() {
         serve_verifier(&cfg);
         return;
@@ -159,7 +159,7 @@ fn main() {
 }
 
 /// `--serve-verifier`: the stand-in until SIGTERM or Ctrl-C.
-fn serve_verifier(cfg: &Config) {
+fn serve_verifier(cfg: &Flags) {
     let given = cfg.get("serve-verifier");
     let bind = if given.contains(':') {
         given.to_string()
@@ -194,7 +194,7 @@ fn address_list(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn chat_plan(cfg: &Config) -> Option<ChatPlan> {
+fn chat_plan(cfg: &Flags) -> Option<ChatPlan> {
     let senders: usize = cfg.require("chat-senders");
     let listeners: usize = cfg.require("chat-listeners");
     if senders == 0 && listeners == 0 {

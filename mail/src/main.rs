@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use shared::admin::{always_ok, AdminServer};
-use shared::config::{Config, Opt, Spec};
+use shared::flags::{Flags, Opt, Spec};
 use shared::metrics::Registry;
 
 const SPEC: Spec = Spec {
@@ -38,7 +38,7 @@ const SPEC: Spec = Spec {
 };
 
 fn main() {
-    let cfg = Config::load(&SPEC);
+    let cfg = Flags::load(&SPEC);
     shared::signal::install();
     let bind = cfg.get("bind");
     let config = mail::ServiceConfig {

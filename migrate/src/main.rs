@@ -3,7 +3,7 @@
 #![forbid(unsafe_code)]
 
 fn main() {
-    let config = shared::config::Config::load(&migrate::settings::SPEC);
+    let config = shared::flags::Flags::load(&migrate::settings::SPEC);
     let options = match migrate::settings::options(&config) {
         Ok(o) => o,
         Err(e) => {

@@ -40,8 +40,8 @@ pub use service::{StartError, Worker};
 pub use settings::{Settings, SPEC};
 
 /// Runs the worker until SIGTERM or SIGINT, then stops gracefully.
-pub fn run(config: &shared::config::Config) -> Result<(), Box<dyn std::error::Error>> {
-    let settings = Settings::from_config(config)?;
+pub fn run(config: &shared::flags::Flags) -> Result<(), Box<dyn std::error::Error>> {
+    let settings = Settings::from_flags(config)?;
     shared::signal::install();
     let worker = match Worker::start(&settings) {
         Ok(worker) => worker,

@@ -3,7 +3,7 @@
 #![forbid(unsafe_code)]
 
 fn main() {
-    let config = shared::config::Config::load(&worker::SPEC);
+    let config = shared::flags::Flags::load(&worker::SPEC);
     if let Err(e) = worker::run(&config) {
         shared::error!("worker failed", error = e);
         std::process::exit(1);

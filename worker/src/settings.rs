@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use shared::config::{Config, ConfigError, Opt, Spec};
 use shared::contract::LinkSecret;
+use shared::flags::{FlagError, Flags, Opt, Spec};
 
 use crate::modules::account::limits::AccountLimits;
 use crate::modules::account::password::DEFAULT_ITERATIONS;
@@ -210,7 +210,7 @@ impl Settings {
         }
     }
 
-    pub fn from_config(config: &Config) -> Result<Settings, ConfigError> {
+    pub fn from_flags(config: &Flags) -> Result<Settings, FlagError> {
         let threads: usize = config.parsed("threads")?;
         if threads == 0 {
             return Err(invalid("threads", "0", "at least one thread is needed"));
@@ -356,8 +356,8 @@ fn is_host_port(text: &str) -> bool {
     }
 }
 
-fn invalid(name: &str, value: &str, reason: &str) -> ConfigError {
-    ConfigError::Invalid {
+fn invalid(name: &str, value: &str, reason: &str) -> FlagError {
+    FlagError::Invalid {
         name: name.to_string(),
         value: value.to_string(),
         reason: reason.to_string(),
@@ -368,10 +368,10 @@ fn invalid(name: &str, value: &str, reason: &str) -> ConfigError {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Settings, ConfigError> {
+    fn parse(args: &[&str]) -> Result<Settings, FlagError> {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let env = |k: &str| (k == "LUKSEUN_JWT_SECRET").then(|| "k".repeat(32));
-        Settings::from_config(&Config::parse(&SPEC, &args, env)?)
+        Settings::from_flags(&Flags::parse(&SPEC, &args, env)?)
     }
 
     #[test]
@@ -510,7 +510,7 @@ mod tests {
 
     #[test]
     fn the_secret_is_required() {
-        let e = Config::parse(&SPEC, &[], |_| None).unwrap_err();
+        let e = Flags::parse(&SPEC, &[], |_| None).unwrap_err();
         assert!(e.to_string().contains("LUKSEUN_JWT_SECRET"), "{e}");
     }
 }

@@ -114,7 +114,7 @@ impl Spec {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum ConfigError {
+pub enum FlagError {
     HelpRequested,
     UnknownOption(String),
     MissingValue(String),
@@ -130,39 +130,39 @@ pub enum ConfigError {
     Unexpected(String),
 }
 
-impl fmt::Display for ConfigError {
+impl fmt::Display for FlagError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::HelpRequested => write!(f, "help requested"),
-            ConfigError::UnknownOption(o) => write!(f, "unknown option {o} (see --help)"),
-            ConfigError::MissingValue(o) => write!(f, "option --{o} needs a value"),
-            ConfigError::Missing { name, env } => {
+            FlagError::HelpRequested => write!(f, "help requested"),
+            FlagError::UnknownOption(o) => write!(f, "unknown option {o} (see --help)"),
+            FlagError::MissingValue(o) => write!(f, "option --{o} needs a value"),
+            FlagError::Missing { name, env } => {
                 write!(f, "--{name} (or env {env}) is required")
             }
-            ConfigError::Invalid {
+            FlagError::Invalid {
                 name,
                 value,
                 reason,
             } => write!(f, "invalid --{name} {value:?}: {reason}"),
-            ConfigError::Unexpected(a) => write!(f, "unexpected argument {a:?} (see --help)"),
+            FlagError::Unexpected(a) => write!(f, "unexpected argument {a:?} (see --help)"),
         }
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for FlagError {}
 
 /// Resolved option values.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct Flags {
     values: HashMap<&'static str, String>,
 }
 
-impl Config {
+impl Flags {
     /// Parses the process's arguments and environment; prints help or the error and exits
     /// on failure, as a command-line program should.
-    pub fn load(spec: &Spec) -> Config {
+    pub fn load(spec: &Spec) -> Flags {
         let args: Vec<String> = std::env::args().skip(1).collect();
-        match Config::parse(spec, &args, |k| std::env::var(k).ok()) {
+        match Flags::parse(spec, &args, |k| std::env::var(k).ok()) {
             Ok(c) => {
                 let level = c.get("log-level");
                 match crate::log::Level::parse(level) {
@@ -174,7 +174,7 @@ impl Config {
                 }
                 c
             }
-            Err(ConfigError::HelpRequested) => {
+            Err(FlagError::HelpRequested) => {
                 print!("{}", spec.help());
                 std::process::exit(0);
             }
@@ -189,17 +189,17 @@ impl Config {
         spec: &Spec,
         args: &[String],
         env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Config, ConfigError> {
+    ) -> Result<Flags, FlagError> {
         let mut given: HashMap<&'static str, String> = HashMap::new();
         let mut i = 0;
         while i < args.len() {
             let arg = &args[i];
             i += 1;
             if arg == "--help" || arg == "-h" {
-                return Err(ConfigError::HelpRequested);
+                return Err(FlagError::HelpRequested);
             }
             let Some(body) = arg.strip_prefix("--") else {
-                return Err(ConfigError::Unexpected(arg.clone()));
+                return Err(FlagError::Unexpected(arg.clone()));
             };
             let (name, inline) = match body.split_once('=') {
                 Some((n, v)) => (n, Some(v.to_string())),
@@ -207,7 +207,7 @@ impl Config {
             };
             let opt = spec
                 .find(name)
-                .ok_or_else(|| ConfigError::UnknownOption(arg.clone()))?;
+                .ok_or_else(|| FlagError::UnknownOption(arg.clone()))?;
             let value = if opt.switch {
                 inline.unwrap_or_else(|| "true".to_string())
             } else if let Some(v) = inline {
@@ -216,7 +216,7 @@ impl Config {
                 i += 1;
                 args[i - 1].clone()
             } else {
-                return Err(ConfigError::MissingValue(opt.name.to_string()));
+                return Err(FlagError::MissingValue(opt.name.to_string()));
             };
             given.insert(opt.name, value);
         }
@@ -229,12 +229,12 @@ impl Config {
                 .or_else(|| opt.alt_env.and_then(&env))
                 .or_else(|| opt.default.map(str::to_string))
                 .or_else(|| opt.switch.then(|| "false".to_string()));
-            let value = value.ok_or_else(|| ConfigError::Missing {
+            let value = value.ok_or_else(|| FlagError::Missing {
                 name: opt.name.to_string(),
                 env: opt.env_name(),
             })?;
             if opt.switch && parse_switch(&value).is_none() {
-                return Err(ConfigError::Invalid {
+                return Err(FlagError::Invalid {
                     name: opt.name.to_string(),
                     value,
                     reason: "expected true/false".to_string(),
@@ -242,7 +242,7 @@ impl Config {
             }
             values.insert(opt.name, value);
         }
-        Ok(Config { values })
+        Ok(Flags { values })
     }
 
     /// The raw value. Panics for a name the spec does not declare: a programming error.
@@ -257,19 +257,19 @@ impl Config {
     }
 
     /// The value parsed as `T`, with an error that names the option.
-    pub fn parsed<T: FromStr>(&self, name: &str) -> Result<T, ConfigError>
+    pub fn parsed<T: FromStr>(&self, name: &str) -> Result<T, FlagError>
     where
         T::Err: fmt::Display,
     {
         let raw = self.get(name);
-        raw.parse::<T>().map_err(|e| ConfigError::Invalid {
+        raw.parse::<T>().map_err(|e| FlagError::Invalid {
             name: name.to_string(),
             value: raw.to_string(),
             reason: e.to_string(),
         })
     }
 
-    /// Like [`Config::parsed`], but exits with the error, for use while a service starts.
+    /// Like [`Flags::parsed`], but exits with the error, for use while a service starts.
     pub fn require<T: FromStr>(&self, name: &str) -> T
     where
         T::Err: fmt::Display,
@@ -315,11 +315,11 @@ mod tests {
             "LUKSEUN_SECRET" => Some("s".to_string()),
             _ => None,
         };
-        let c = Config::parse(&SPEC, &args(&[]), env).unwrap();
+        let c = Flags::parse(&SPEC, &args(&[]), env).unwrap();
         assert_eq!(c.get("port"), "9000");
-        let c = Config::parse(&SPEC, &args(&["--port", "7"]), env).unwrap();
+        let c = Flags::parse(&SPEC, &args(&["--port", "7"]), env).unwrap();
         assert_eq!(c.parsed::<u16>("port").unwrap(), 7);
-        let c = Config::parse(&SPEC, &args(&["--port=8"]), env).unwrap();
+        let c = Flags::parse(&SPEC, &args(&["--port=8"]), env).unwrap();
         assert_eq!(c.get("port"), "8");
         assert_eq!(c.get("log-level"), "info");
     }
@@ -330,10 +330,10 @@ mod tests {
             "POD_IP" => Some("10.0.0.5".to_string()),
             _ => None,
         };
-        let c = Config::parse(&SPEC, &args(&["--secret", "x", "--one-shot"]), env).unwrap();
+        let c = Flags::parse(&SPEC, &args(&["--secret", "x", "--one-shot"]), env).unwrap();
         assert!(c.switch("one-shot"));
         assert_eq!(c.get("ip"), "10.0.0.5");
-        let c = Config::parse(&SPEC, &args(&["--secret", "x"]), |_| None).unwrap();
+        let c = Flags::parse(&SPEC, &args(&["--secret", "x"]), |_| None).unwrap();
         assert!(!c.switch("one-shot"));
     }
 
@@ -341,25 +341,25 @@ mod tests {
     fn errors_name_the_option() {
         let none = |_: &str| None;
         assert_eq!(
-            Config::parse(&SPEC, &args(&[]), none).unwrap_err(),
-            ConfigError::Missing {
+            Flags::parse(&SPEC, &args(&[]), none).unwrap_err(),
+            FlagError::Missing {
                 name: "secret".into(),
                 env: "LUKSEUN_SECRET".into()
             }
         );
         assert!(matches!(
-            Config::parse(&SPEC, &args(&["--nope"]), none),
-            Err(ConfigError::UnknownOption(_))
+            Flags::parse(&SPEC, &args(&["--nope"]), none),
+            Err(FlagError::UnknownOption(_))
         ));
         assert!(matches!(
-            Config::parse(&SPEC, &args(&["--secret"]), none),
-            Err(ConfigError::MissingValue(_))
+            Flags::parse(&SPEC, &args(&["--secret"]), none),
+            Err(FlagError::MissingValue(_))
         ));
         assert_eq!(
-            Config::parse(&SPEC, &args(&["--help"]), none).unwrap_err(),
-            ConfigError::HelpRequested
+            Flags::parse(&SPEC, &args(&["--help"]), none).unwrap_err(),
+            FlagError::HelpRequested
         );
-        let c = Config::parse(&SPEC, &args(&["--secret", "x", "--port", "abc"]), none).unwrap();
+        let c = Flags::parse(&SPEC, &args(&["--secret", "x", "--port", "abc"]), none).unwrap();
         let e = c.parsed::<u16>("port").unwrap_err().to_string();
         assert!(e.contains("--port") && e.contains("abc"), "{e}");
     }
