@@ -10,8 +10,10 @@
 pub mod etag;
 pub mod loader;
 pub mod name;
+pub mod options;
 pub mod routes;
 pub mod service;
 pub mod snapshot;
 
-pub use service::{ConfigService, Settings, StartError};
+pub use options::{Options, SPEC};
+pub use service::{ConfigService, StartError};

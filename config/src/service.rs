@@ -1,31 +1,21 @@
 //! The running service: the reloader thread, the HTTP server and the admin server.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use shared::admin::{AdminServer, Check};
-use shared::http::{Handler, HttpServer, Options, Request, Response};
+use shared::http::{self, Handler, HttpServer, Request, Response};
 use shared::metrics::{Counter, Gauge, Registry};
 
 use crate::loader::Loader;
+use crate::options::Options;
 use crate::routes::{answer, route, Body, Reply};
 use crate::snapshot::Snapshot;
-
-#[derive(Clone, Debug)]
-pub struct Settings {
-    pub bind: IpAddr,
-    /// 0 picks a free port (tests).
-    pub port: u16,
-    pub admin_port: u16,
-    pub dir: PathBuf,
-    pub reload_every: Duration,
-    pub http_threads: usize,
-}
 
 #[derive(Debug)]
 pub enum StartError {
@@ -136,29 +126,29 @@ pub struct ConfigService {
 }
 
 impl ConfigService {
-    pub fn start(settings: Settings) -> Result<ConfigService, StartError> {
+    pub fn start(options: Options) -> Result<ConfigService, StartError> {
         let registry = Registry::new();
         let metrics = Arc::new(Metrics::new(&registry));
 
-        let mut loader = Loader::new(&settings.dir);
+        let mut loader = Loader::new(&options.dir);
         scan_and_log(&mut loader);
         let first = loader.snapshot();
         if let Some(reason) = first.dir_error.clone() {
             return Err(StartError::Directory {
-                dir: settings.dir,
+                dir: options.dir,
                 reason,
             });
         }
         metrics.show(&first);
         let current = Current(Arc::new(RwLock::new(Arc::new(first))));
 
-        let addr = SocketAddr::new(settings.bind, settings.port);
+        let addr = SocketAddr::new(options.bind, options.port);
         let (view, http_metrics) = (current.clone(), metrics.clone());
         let handler: Handler =
             Arc::new(move |request: &Request| handle(request, &view, &http_metrics));
-        let options = http_options(settings.http_threads);
+        let limits = http_options(options.http_threads);
         let http =
-            HttpServer::start(&addr.to_string(), options, handler, &registry).map_err(|e| {
+            HttpServer::start(&addr.to_string(), limits, handler, &registry).map_err(|e| {
                 StartError::Bind {
                     what: "config requests",
                     addr,
@@ -168,7 +158,7 @@ impl ConfigService {
         let addr = http.addr();
 
         let (health, ready) = probes(&current);
-        let admin_addr = SocketAddr::new(settings.bind, settings.admin_port);
+        let admin_addr = SocketAddr::new(options.bind, options.admin_port);
         let admin =
             AdminServer::start(&admin_addr.to_string(), registry, health, ready).map_err(|e| {
                 StartError::Bind {
@@ -188,7 +178,7 @@ impl ConfigService {
             admin: Some(admin),
         };
         // From here on, an early return drops `service`, which stops what was started.
-        let every = settings.reload_every;
+        let every = options.reload_every;
         let (view, reload_metrics) = (current.clone(), metrics.clone());
         let reloader = std::thread::Builder::new()
             .name("config-reload".into())
@@ -208,7 +198,7 @@ impl ConfigService {
             "config service started",
             addr = addr,
             admin = service.admin_addr,
-            dir = settings.dir.display(),
+            dir = options.dir.display(),
             reload_ms = every.as_millis()
         );
         Ok(service)
@@ -290,13 +280,13 @@ fn scan_and_log(loader: &mut Loader) -> bool {
 }
 
 /// The HTTP server's limits: a GET-only API never needs a request body.
-fn http_options(threads: usize) -> Options {
-    Options {
+fn http_options(threads: usize) -> http::Options {
+    http::Options {
         name: "config_http",
         threads,
         max_body: 4 * 1024,
         refusal: error_refusal,
-        ..Options::default()
+        ..http::Options::default()
     }
 }
 

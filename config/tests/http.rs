@@ -269,7 +269,7 @@ fn oversized_files_are_refused_and_reported() {
 #[test]
 fn a_missing_directory_refuses_to_start() {
     let dir = TempDir::new("config-http");
-    let err = config::ConfigService::start(config::Settings {
+    let err = config::ConfigService::start(config::Options {
         bind: "127.0.0.1".parse().unwrap(),
         port: 0,
         admin_port: 0,

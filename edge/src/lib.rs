@@ -30,7 +30,7 @@ use shared::metrics::Registry;
 use shared::nats::{self, Client, NatsError};
 use shared::redis_conn::{RedisError, RedisPool};
 
-pub use options::{EdgeConfig, SPEC};
+pub use options::{Options, SPEC};
 
 /// Queue length of one family channel's NATS subscription. The queue is allocated in full
 /// when subscribing, and an edge may hold a channel per local family, so it is kept small;
@@ -111,7 +111,7 @@ pub struct Edge;
 impl Edge {
     /// Binds the client and admin ports, connects to NATS (Redis is connected on first
     /// use) and starts the loop on its own thread.
-    pub fn start(cfg: EdgeConfig) -> Result<EdgeHandle, StartError> {
+    pub fn start(cfg: Options) -> Result<EdgeHandle, StartError> {
         let client_addr = format!("{}:{}", cfg.bind, cfg.port);
         let std_listener = std::net::TcpListener::bind(&client_addr)
             .map_err(|e| StartError::Bind(client_addr.clone(), e))?;

@@ -65,7 +65,7 @@ pub const SPEC: Spec = Spec {
 };
 
 #[derive(Debug, Clone)]
-pub struct EdgeConfig {
+pub struct Options {
     /// The client port's address.
     pub bind: String,
     /// The admin port's (`./lukseun up`: 127.0.0.1).
@@ -85,10 +85,10 @@ pub struct EdgeConfig {
     pub login_threads: usize,
 }
 
-impl EdgeConfig {
+impl Options {
     /// Defaults for everything but the servers, on loopback with free ports: for tests.
-    pub fn local(redis_url: &str, nats_url: &str) -> EdgeConfig {
-        EdgeConfig {
+    pub fn local(redis_url: &str, nats_url: &str) -> Options {
+        Options {
             bind: "127.0.0.1".into(),
             admin_bind: "127.0.0.1".into(),
             port: 0,
@@ -105,7 +105,7 @@ impl EdgeConfig {
         }
     }
 
-    pub fn from_flags(cfg: &Flags) -> Result<EdgeConfig, FlagError> {
+    pub fn from_flags(cfg: &Flags) -> Result<Options, FlagError> {
         let positive = |name: &str, value: usize| {
             if value == 0 {
                 Err(FlagError::Invalid {
@@ -123,7 +123,7 @@ impl EdgeConfig {
             "" => bind.clone(),
             other => other.to_string(),
         };
-        Ok(EdgeConfig {
+        Ok(Options {
             bind,
             admin_bind,
             port: cfg.parsed("port")?,
@@ -148,9 +148,9 @@ impl EdgeConfig {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<EdgeConfig, FlagError> {
+    fn parse(args: &[&str]) -> Result<Options, FlagError> {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        EdgeConfig::from_flags(&Flags::parse(&SPEC, &args, |_| None)?)
+        Options::from_flags(&Flags::parse(&SPEC, &args, |_| None)?)
     }
 
     #[test]

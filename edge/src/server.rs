@@ -26,7 +26,7 @@ use crate::conn::{Conn, Held, Phase};
 use crate::keys::player_rate_key;
 use crate::login::{valid_gn, Identity, LoginError};
 use crate::metrics::EdgeMetrics;
-use crate::options::EdgeConfig;
+use crate::options::Options;
 use crate::rate::Verdict;
 use crate::redeemer::{Outcome, Redeemer, Ticket, Work};
 use crate::NatsLinks;
@@ -71,7 +71,7 @@ pub struct Server {
     listener: Option<TcpListener>,
     waker: Arc<Waker>,
     stop: Arc<AtomicBool>,
-    cfg: EdgeConfig,
+    cfg: Options,
     nats: NatsLinks,
     redeemer: Redeemer,
     metrics: EdgeMetrics,
@@ -151,7 +151,7 @@ fn make_room(conn: &mut Conn, len: usize, limit: usize) -> Room {
 impl Server {
     /// Registers the listener, creates the loop's waker and starts the login helpers.
     pub fn new(
-        cfg: EdgeConfig,
+        cfg: Options,
         mut listener: TcpListener,
         redis: Arc<RedisPool>,
         nats: NatsLinks,

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use edge::codec::{ChatKind, ServerFrame};
-use edge::{Edge, EdgeConfig, EdgeHandle};
+use edge::{Edge, EdgeHandle, Options};
 use shared::framing::LineBuffer;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -51,11 +51,11 @@ impl Stack {
         }
     }
 
-    fn config(&self) -> EdgeConfig {
+    fn config(&self) -> Options {
         if self.secured {
-            return EdgeConfig::local(&self.redis.url_as("edge"), &self.nats.url_as("edge"));
+            return Options::local(&self.redis.url_as("edge"), &self.nats.url_as("edge"));
         }
-        EdgeConfig::local(&self.redis.url(), &self.nats.url())
+        Options::local(&self.redis.url(), &self.nats.url())
     }
 
     fn edge(&self) -> EdgeHandle {

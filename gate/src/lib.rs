@@ -24,4 +24,4 @@ pub mod timer_queue;
 pub mod worker_link;
 
 pub use gate::{Gate, StartError};
-pub use options::{GateOptions, SPEC};
+pub use options::{Options, SPEC};

@@ -22,7 +22,7 @@ fn traversal_encodings_and_hidden_names_are_refused() {
     .unwrap();
     std::fs::write(dir.join("notes.txt"), SECRET).unwrap();
 
-    let service = config::ConfigService::start(config::Settings {
+    let service = config::ConfigService::start(config::Options {
         bind: IpAddr::from([127, 0, 0, 1]),
         port: 0,
         admin_port: 0,

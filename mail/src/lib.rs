@@ -13,11 +13,11 @@ pub mod api;
 pub mod http;
 pub mod message;
 pub mod names;
+pub mod options;
 pub mod store;
 
 use std::io;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use shared::admin::Check;
@@ -26,17 +26,7 @@ use shared::metrics::Registry;
 
 use crate::store::Maildir;
 
-/// Everything the service needs to start.
-#[derive(Clone, Debug)]
-pub struct ServiceConfig {
-    /// `host:port` of the API, e.g. `0.0.0.0:8020` (`127.0.0.1:0` in tests).
-    pub bind: String,
-    /// The Maildir root: `<root>/<world>/<uid>/{tmp,new,cur}`.
-    pub root: PathBuf,
-    pub mailbox_limit: usize,
-    /// Handler threads of the API.
-    pub threads: usize,
-}
+pub use options::{Options, SPEC};
 
 /// The running service; dropping it stops the API (in-flight requests are answered).
 pub struct MailService {
@@ -45,9 +35,9 @@ pub struct MailService {
 }
 
 impl MailService {
-    pub fn start(config: &ServiceConfig, registry: &Registry) -> io::Result<MailService> {
-        let store = Arc::new(Maildir::open(&config.root, config.mailbox_limit)?);
-        let http = http::start(&config.bind, config.threads, store.clone(), registry)?;
+    pub fn start(options: &Options, registry: &Registry) -> io::Result<MailService> {
+        let store = Arc::new(Maildir::open(&options.root, options.mailbox_limit)?);
+        let http = http::start(&options.bind, options.threads, store.clone(), registry)?;
         Ok(MailService { store, http })
     }
 

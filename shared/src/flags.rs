@@ -2,10 +2,15 @@
 //!
 //! Each service declares its options once, in a [`Spec`]; `--help` prints them with their
 //! environment names and defaults. A flag beats the environment, which beats the default.
+//! Nothing here exits or starts the logger: each service's `main` does both, so a library
+//! caller (tests, tools) never loses its process to a bad flag.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::process::ExitCode;
 use std::str::FromStr;
+
+use crate::log::Level;
 
 /// One option: `--name value` (or `--name=value`), env `LUKSEUN_NAME`.
 #[derive(Clone, Copy, Debug)]
@@ -65,9 +70,11 @@ impl Opt {
     }
 }
 
+const LOG_LEVEL: &str = "log-level";
+
 /// Options every service has.
 pub const COMMON: &[Opt] = &[Opt::value(
-    "log-level",
+    LOG_LEVEL,
     "info",
     "lowest log level written: debug, info, warn, error",
 )];
@@ -151,6 +158,27 @@ impl fmt::Display for FlagError {
 
 impl std::error::Error for FlagError {}
 
+/// What `main` does with options that parse but do not check (a zero, a bad address...),
+/// once the logger runs: logs them and returns the exit status of a configuration error.
+pub fn refused(error: &dyn fmt::Display) -> ExitCode {
+    crate::error!("bad configuration", error = error);
+    ExitCode::from(2)
+}
+
+impl FlagError {
+    /// Tells the operator, before any logger runs, and gives `main` its exit status: the
+    /// help on stdout and success after `--help`; anything else on stderr and 2.
+    pub fn report(&self, spec: &Spec) -> ExitCode {
+        if *self == FlagError::HelpRequested {
+            print!("{}", spec.help());
+            ExitCode::SUCCESS
+        } else {
+            eprintln!("{}: {self}", spec.service);
+            ExitCode::from(2)
+        }
+    }
+}
+
 /// Resolved option values.
 #[derive(Debug, Clone)]
 pub struct Flags {
@@ -158,31 +186,17 @@ pub struct Flags {
 }
 
 impl Flags {
-    /// Parses the process's arguments and environment; prints help or the error and exits
-    /// on failure, as a command-line program should.
-    pub fn load(spec: &Spec) -> Flags {
+    /// Parses the process's arguments and environment. Starts nothing (the caller starts
+    /// the logger at [`Flags::log_level`]); `--help` comes back as
+    /// [`FlagError::HelpRequested`], for [`FlagError::report`].
+    pub fn load(spec: &Spec) -> Result<Flags, FlagError> {
         let args: Vec<String> = std::env::args().skip(1).collect();
-        match Flags::parse(spec, &args, |k| std::env::var(k).ok()) {
-            Ok(c) => {
-                let level = c.get("log-level");
-                match crate::log::Level::parse(level) {
-                    Some(l) => crate::log::init(spec.service, l),
-                    None => {
-                        eprintln!("{}: invalid --log-level {level:?}", spec.service);
-                        std::process::exit(2);
-                    }
-                }
-                c
-            }
-            Err(FlagError::HelpRequested) => {
-                print!("{}", spec.help());
-                std::process::exit(0);
-            }
-            Err(e) => {
-                eprintln!("{}: {e}", spec.service);
-                std::process::exit(2);
-            }
-        }
+        Flags::parse(spec, &args, |k| std::env::var(k).ok())
+    }
+
+    /// `--log-level`, checked by [`Flags::parse`].
+    pub fn log_level(&self) -> Level {
+        Level::parse(self.get(LOG_LEVEL)).unwrap_or(Level::Info)
     }
 
     pub fn parse(
@@ -240,6 +254,13 @@ impl Flags {
                     reason: "expected true/false".to_string(),
                 });
             }
+            if opt.name == LOG_LEVEL && Level::parse(&value).is_none() {
+                return Err(FlagError::Invalid {
+                    name: LOG_LEVEL.to_string(),
+                    value,
+                    reason: "expected debug, info, warn or error".to_string(),
+                });
+            }
             values.insert(opt.name, value);
         }
         Ok(Flags { values })
@@ -268,16 +289,32 @@ impl Flags {
             reason: e.to_string(),
         })
     }
+}
 
-    /// Like [`Flags::parsed`], but exits with the error, for use while a service starts.
-    pub fn require<T: FromStr>(&self, name: &str) -> T
-    where
-        T::Err: fmt::Display,
-    {
-        self.parsed(name).unwrap_or_else(|e| {
-            crate::error!("bad configuration", error = e);
-            std::process::exit(2);
-        })
+impl Flags {
+    /// An error that names the option and shows its value.
+    pub fn invalid(&self, name: &str, reason: &str) -> FlagError {
+        FlagError::Invalid {
+            name: name.to_string(),
+            value: self.get(name).to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// A count or duration where 0 would mean nothing works.
+    pub fn positive(&self, name: &str) -> Result<u64, FlagError> {
+        match self.parsed(name)? {
+            0 => Err(self.invalid(name, "must be at least 1")),
+            value => Ok(value),
+        }
+    }
+
+    /// The trimmed value, which must not be empty (a server address).
+    pub fn non_empty(&self, name: &str) -> Result<String, FlagError> {
+        match self.get(name).trim() {
+            "" => Err(self.invalid(name, "must not be empty")),
+            value => Ok(value.to_string()),
+        }
     }
 }
 
@@ -362,6 +399,56 @@ mod tests {
         let c = Flags::parse(&SPEC, &args(&["--secret", "x", "--port", "abc"]), none).unwrap();
         let e = c.parsed::<u16>("port").unwrap_err().to_string();
         assert!(e.contains("--port") && e.contains("abc"), "{e}");
+        let e = Flags::parse(
+            &SPEC,
+            &args(&["--secret", "x", "--log-level", "loud"]),
+            none,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("--log-level") && e.contains("loud"), "{e}");
+    }
+
+    #[test]
+    fn positive_and_non_empty_name_the_option() {
+        let none = |_: &str| None;
+        let c = Flags::parse(&SPEC, &args(&["--secret", " ", "--port", "0"]), none).unwrap();
+        assert!(c
+            .positive("port")
+            .unwrap_err()
+            .to_string()
+            .contains("--port"));
+        assert!(c
+            .non_empty("secret")
+            .unwrap_err()
+            .to_string()
+            .contains("--secret"));
+        let c = Flags::parse(&SPEC, &args(&["--secret", " s ", "--port", "-3"]), none).unwrap();
+        assert!(c.positive("port").is_err());
+        assert_eq!(c.non_empty("secret").unwrap(), "s");
+        let c = Flags::parse(
+            &SPEC,
+            &args(&["--secret", "s", "--port", "18446744073709551615"]),
+            none,
+        )
+        .unwrap();
+        assert_eq!(c.positive("port").unwrap(), u64::MAX);
+    }
+
+    #[test]
+    fn log_level_is_read_once_parsed() {
+        let none = |_: &str| None;
+        let c = Flags::parse(&SPEC, &args(&["--secret", "x"]), none).unwrap();
+        assert_eq!(c.log_level(), Level::Info);
+        let c = Flags::parse(&SPEC, &args(&["--secret", "x", "--log-level=warn"]), none).unwrap();
+        assert_eq!(c.log_level(), Level::Warn);
+    }
+
+    #[test]
+    fn help_and_errors_map_to_exit_statuses() {
+        assert_eq!(FlagError::HelpRequested.report(&SPEC), ExitCode::SUCCESS);
+        let missing = FlagError::MissingValue("port".into());
+        assert_eq!(missing.report(&SPEC), ExitCode::from(2));
     }
 
     #[test]

@@ -135,7 +135,7 @@ pub const SPEC: Spec = Spec {
 
 /// Everything `Worker::start` needs; tests build it directly.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct Options {
     pub nats_url: String,
     pub redis_url: String,
     pub mysql_url: String,
@@ -178,10 +178,10 @@ pub struct Settings {
     pub request_ids: RidSettings,
 }
 
-impl Settings {
+impl Options {
     /// Defaults for everything but the servers and the key.
-    pub fn new(nats_url: &str, redis_url: &str, mysql_url: &str, jwt_secret: &str) -> Settings {
-        Settings {
+    pub fn new(nats_url: &str, redis_url: &str, mysql_url: &str, jwt_secret: &str) -> Options {
+        Options {
             nats_url: nats_url.to_string(),
             redis_url: redis_url.to_string(),
             mysql_url: mysql_url.to_string(),
@@ -210,7 +210,7 @@ impl Settings {
         }
     }
 
-    pub fn from_flags(config: &Flags) -> Result<Settings, FlagError> {
+    pub fn from_flags(config: &Flags) -> Result<Options, FlagError> {
         let threads: usize = config.parsed("threads")?;
         if threads == 0 {
             return Err(invalid("threads", "0", "at least one thread is needed"));
@@ -284,7 +284,7 @@ impl Settings {
                 "must be longer than the gate's 10 s job timeout: a retry after -2 must find the record",
             ));
         }
-        Ok(Settings {
+        Ok(Options {
             request_ids: RidSettings {
                 ttl: Duration::from_secs(rid_ttl),
                 max_answer_bytes: config.parsed("rid-answer-max-bytes")?,
@@ -313,7 +313,7 @@ impl Settings {
             purchase_verifier_url: purchase_verifier_url.to_string(),
             purchase_verifications: config.parsed("purchase-verifications")?,
             chat_tokens_per_minute: config.parsed("chat-tokens-per-minute")?,
-            ..Settings::new(
+            ..Options::new(
                 config.get("nats-url"),
                 config.get("redis-url"),
                 config.get("mysql-url"),
@@ -323,7 +323,7 @@ impl Settings {
     }
 }
 
-impl Settings {
+impl Options {
     /// Where verification codes go (for `bind_email` / `bind_phone`).
     pub fn notify(&self) -> NotifySettings {
         NotifySettings {
@@ -368,10 +368,10 @@ fn invalid(name: &str, value: &str, reason: &str) -> FlagError {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Settings, FlagError> {
+    fn parse(args: &[&str]) -> Result<Options, FlagError> {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let env = |k: &str| (k == "LUKSEUN_JWT_SECRET").then(|| "k".repeat(32));
-        Settings::from_flags(&Flags::parse(&SPEC, &args, env)?)
+        Options::from_flags(&Flags::parse(&SPEC, &args, env)?)
     }
 
     #[test]
