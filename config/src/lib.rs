@@ -7,11 +7,11 @@
 
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod etag;
 pub mod loader;
 pub mod name;
 pub mod options;
-pub mod routes;
 pub mod service;
 pub mod snapshot;
 

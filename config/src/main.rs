@@ -27,7 +27,7 @@ fn main() -> ExitCode {
     };
     shared::signal::wait_for_shutdown();
     shared::info!("shutting down");
-    service.shutdown();
+    service.stop();
     shared::info!("stopped");
     ExitCode::SUCCESS
 }

@@ -12,9 +12,9 @@ use shared::admin::{AdminServer, Check};
 use shared::http::{self, Handler, HttpServer, Request, Response};
 use shared::metrics::{Counter, Gauge, Registry};
 
+use crate::api::{answer, route, Body, Reply};
 use crate::loader::Loader;
 use crate::options::Options;
-use crate::routes::{answer, route, Body, Reply};
 use crate::snapshot::Snapshot;
 
 #[derive(Debug)]
@@ -213,14 +213,14 @@ impl ConfigService {
     }
 
     /// Stops accepting, answers requests already received, stops the reloader.
-    pub fn shutdown(mut self) {
+    pub fn stop(mut self) {
         self.stop_all();
     }
 
     fn stop_all(&mut self) {
         // The server answers requests already (partly) received before it returns.
         if let Some(http) = self.http.take() {
-            http.shutdown();
+            http.stop();
         }
         self.stop_reloader.take();
         for thread in self.threads.drain(..) {

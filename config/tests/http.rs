@@ -288,7 +288,7 @@ fn shutdown_stops_listening() {
     let service = start(dir.path());
     let addr = service.addr();
     assert_eq!(get(addr, "/get_game_manager_config", &[]).body, "{}");
-    service.shutdown();
+    service.stop();
     wait_until("the port to close", || {
         std::net::TcpStream::connect(addr).is_err()
     });

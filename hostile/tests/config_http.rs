@@ -75,5 +75,5 @@ fn traversal_encodings_and_hidden_names_are_refused() {
     assert!(!body.contains(SECRET), "{body}");
     let (code, _) = http(addr, "POST", "/config/player", &[], b"{}");
     assert_eq!(code, 405);
-    service.shutdown();
+    service.stop();
 }

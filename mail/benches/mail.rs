@@ -98,6 +98,6 @@ fn main() {
         percentile(&samples, 0.50).as_secs_f64() * 1e3,
         percentile(&samples, 0.99).as_secs_f64() * 1e3
     );
-    service.shutdown();
+    service.stop();
     let _ = std::fs::remove_dir_all(&root);
 }

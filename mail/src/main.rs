@@ -52,7 +52,7 @@ fn main() -> ExitCode {
     );
     shared::signal::wait_for_shutdown();
     shared::info!("shutting down");
-    service.shutdown();
+    service.stop();
     drop(admin);
     shared::info!("stopped");
     ExitCode::SUCCESS

@@ -25,7 +25,7 @@ pub struct Stack {
     // Services first: they stop before the servers they use.
     pub gate: Option<gate::Gate>,
     pub worker: Option<worker::Worker>,
-    pub edge: Option<edge::EdgeHandle>,
+    pub edge: Option<edge::Edge>,
     pub mail: Option<mail::MailService>,
     pub auth: Option<auth::ServerHandle>,
     pub tokens: auth::Tokens,
@@ -52,7 +52,7 @@ impl Stack {
         let lifetime = Duration::from_secs(3600);
         let issuer_key = auth::IssuerKey::new(ISSUER_KEY.as_bytes()).expect("a long enough key");
         let service = Arc::new(
-            auth::Service::new(
+            auth::Endpoints::new(
                 auth::Tokens::new(key(), pool.clone(), lifetime),
                 auth::Nonces::new(pool.clone()),
             )
@@ -145,7 +145,7 @@ impl Drop for Stack {
             e.stop();
         }
         if let Some(m) = self.mail.take() {
-            m.shutdown();
+            m.stop();
         }
         if let Some(a) = self.auth.take() {
             a.stop();

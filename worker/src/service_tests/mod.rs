@@ -377,7 +377,7 @@ impl MailAndAuth {
         .unwrap();
         let pool = Arc::new(RedisPool::new(&s.redis_server.url(), 8).unwrap());
         let key = Key::new(SECRET.as_bytes()).unwrap();
-        let service = Arc::new(auth::Service::new(
+        let service = Arc::new(auth::Endpoints::new(
             Tokens::new(key, pool.clone(), Duration::from_secs(3600)),
             auth::Nonces::new(pool),
         ));

@@ -424,7 +424,7 @@ mod tests {
                 ("simple".to_string(), MailType::Simple),
             ]
         );
-        service.shutdown();
+        service.stop();
     }
 
     #[test]
