@@ -27,7 +27,7 @@ pub enum StartError {
     Bind {
         what: &'static str,
         addr: SocketAddr,
-        reason: String,
+        error: std::io::Error,
     },
     Thread(std::io::Error),
 }
@@ -42,8 +42,8 @@ impl fmt::Display for StartError {
                     dir.display()
                 )
             }
-            StartError::Bind { what, addr, reason } => {
-                write!(f, "cannot listen for {what} on {addr}: {reason}")
+            StartError::Bind { what, addr, error } => {
+                write!(f, "cannot listen for {what} on {addr}: {error}")
             }
             StartError::Thread(e) => write!(f, "cannot start a thread: {e}"),
         }
@@ -53,8 +53,9 @@ impl fmt::Display for StartError {
 impl std::error::Error for StartError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            StartError::Thread(e) => Some(e),
-            StartError::Directory { .. } | StartError::Bind { .. } => None,
+            StartError::Thread(e) | StartError::Bind { error: e, .. } => Some(e),
+            // The loader keeps its reason as text: it compares them to log each change once.
+            StartError::Directory { .. } => None,
         }
     }
 }
@@ -148,25 +149,24 @@ impl ConfigService {
             Arc::new(move |request: &Request| handle(request, &view, &http_metrics));
         let limits = http_options(options.http_threads);
         let http =
-            HttpServer::start(&addr.to_string(), limits, handler, &registry).map_err(|e| {
+            HttpServer::start(&addr.to_string(), limits, handler, &registry).map_err(|error| {
                 StartError::Bind {
                     what: "config requests",
                     addr,
-                    reason: e.to_string(),
+                    error,
                 }
             })?;
         let addr = http.addr();
 
         let (health, ready) = probes(&current);
         let admin_addr = SocketAddr::new(options.bind, options.admin_port);
-        let admin =
-            AdminServer::start(&admin_addr.to_string(), registry, health, ready).map_err(|e| {
-                StartError::Bind {
-                    what: "admin",
-                    addr: admin_addr,
-                    reason: e.to_string(),
-                }
-            })?;
+        let admin = AdminServer::start(&admin_addr.to_string(), registry, health, ready).map_err(
+            |error| StartError::Bind {
+                what: "admin",
+                addr: admin_addr,
+                error,
+            },
+        )?;
 
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let mut service = ConfigService {

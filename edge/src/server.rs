@@ -16,7 +16,7 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use shared::framing::{FrameError, LineBuffer};
 use shared::nats::{Msg, Subscription};
-use shared::redis_conn::RedisPool;
+use shared::redis_conn::{RedisError, RedisPool};
 
 use crate::channels::{channels_of, family_subject, public_subject, Membership};
 use crate::codec::{
@@ -624,7 +624,7 @@ impl Server {
         &mut self,
         slot: usize,
         held: Option<Held>,
-        allowed: Result<bool, String>,
+        allowed: Result<bool, RedisError>,
         now: Instant,
     ) {
         let Some(held) = held else { return };
