@@ -97,8 +97,7 @@ mod tests {
     const SECRET: &str = "a-signing-key-of-at-least-32-bytes!!";
 
     fn parse(args: &[&str]) -> Result<Options, FlagError> {
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        Options::from_flags(&Flags::parse(&SPEC, &args, |_| None)?)
+        Options::from_flags(&Flags::from_args(&SPEC, args)?)
     }
 
     #[test]

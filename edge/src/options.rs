@@ -149,8 +149,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Options, FlagError> {
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        Options::from_flags(&Flags::parse(&SPEC, &args, |_| None)?)
+        Options::from_flags(&Flags::from_args(&SPEC, args)?)
     }
 
     #[test]

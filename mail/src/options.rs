@@ -72,8 +72,7 @@ mod tests {
     use super::*;
 
     fn flags(args: &[&str]) -> Flags {
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        Flags::parse(&SPEC, &args, |_| None).unwrap()
+        Flags::from_args(&SPEC, args).unwrap()
     }
 
     #[test]

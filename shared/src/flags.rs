@@ -199,6 +199,12 @@ impl Flags {
         Level::parse(self.get(LOG_LEVEL)).unwrap_or(Level::Info)
     }
 
+    /// `args` alone, no environment: how tests check a service's options.
+    pub fn from_args(spec: &Spec, args: &[&str]) -> Result<Flags, FlagError> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        Flags::parse(spec, &args, |_| None)
+    }
+
     pub fn parse(
         spec: &Spec,
         args: &[String],
