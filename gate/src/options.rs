@@ -128,45 +128,45 @@ pub struct Options {
 }
 
 impl Options {
-    pub fn from_flags(config: &Flags) -> Result<Options, FlagError> {
-        let bind: IpAddr = config.parsed("bind")?;
+    pub fn from_flags(flags: &Flags) -> Result<Options, FlagError> {
+        let bind: IpAddr = flags.parsed("bind")?;
         let or_bind = |name: &str| -> Result<IpAddr, FlagError> {
-            match config.get(name).trim() {
+            match flags.get(name).trim() {
                 "" => Ok(bind),
-                _ => config.parsed(name),
+                _ => flags.parsed(name),
             }
         };
         Ok(Options {
             bind,
             worker_bind: or_bind("worker-bind")?,
             admin_bind: or_bind("admin-bind")?,
-            port: config.parsed("port")?,
-            worker_port: config.parsed("worker-port")?,
-            advertise_ip: config.parsed("advertise-ip")?,
-            redis_url: config.non_empty("redis-url")?,
-            nats_url: config.non_empty("nats-url")?,
+            port: flags.parsed("port")?,
+            worker_port: flags.parsed("worker-port")?,
+            advertise_ip: flags.parsed("advertise-ip")?,
+            redis_url: flags.non_empty("redis-url")?,
+            nats_url: flags.non_empty("nats-url")?,
             // The value never goes into the error: it is a secret.
-            link_secret: LinkSecret::from_config(config.get("link-secret")).map_err(|e| {
+            link_secret: LinkSecret::from_config(flags.get("link-secret")).map_err(|e| {
                 FlagError::Invalid {
                     name: "link-secret".into(),
                     value: "<hidden>".into(),
                     reason: e.to_string(),
                 }
             })?,
-            job_timeout: Duration::from_millis(config.positive("job-timeout-ms")?),
-            idle_timeout: Duration::from_secs(config.positive("idle-timeout-secs")?),
-            max_connections: config.positive("max-connections")? as usize,
-            max_in_flight: config.positive("max-in-flight")? as usize,
-            max_connections_per_ip: config.positive("max-connections-per-ip")? as usize,
-            ip_requests_per_sec: u32::try_from(config.positive("ip-requests-per-sec")?)
-                .map_err(|_| config.invalid("ip-requests-per-sec", "too large"))?,
-            write_stall: Duration::from_secs(config.positive("write-stall-secs")?),
-            answer_budget_bytes: usize::try_from(config.positive("answer-budget-mb")?)
+            job_timeout: Duration::from_millis(flags.positive("job-timeout-ms")?),
+            idle_timeout: Duration::from_secs(flags.positive("idle-timeout-secs")?),
+            max_connections: flags.positive("max-connections")? as usize,
+            max_in_flight: flags.positive("max-in-flight")? as usize,
+            max_connections_per_ip: flags.positive("max-connections-per-ip")? as usize,
+            ip_requests_per_sec: u32::try_from(flags.positive("ip-requests-per-sec")?)
+                .map_err(|_| flags.invalid("ip-requests-per-sec", "too large"))?,
+            write_stall: Duration::from_secs(flags.positive("write-stall-secs")?),
+            answer_budget_bytes: usize::try_from(flags.positive("answer-budget-mb")?)
                 .ok()
                 .and_then(|mb| mb.checked_mul(1024 * 1024))
-                .ok_or_else(|| config.invalid("answer-budget-mb", "too large"))?,
-            one_shot: config.switch("one-shot"),
-            admin_port: config.parsed("admin-port")?,
+                .ok_or_else(|| flags.invalid("answer-budget-mb", "too large"))?,
+            one_shot: flags.switch("one-shot"),
+            admin_port: flags.parsed("admin-port")?,
         })
     }
 
@@ -206,10 +206,10 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let config = Flags::parse(&SPEC, &args, |k| {
+        let flags = Flags::parse(&SPEC, &args, |k| {
             env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
         })?;
-        Options::from_flags(&config)
+        Options::from_flags(&flags)
     }
 
     #[test]
@@ -230,9 +230,9 @@ mod tests {
         assert_eq!(o.write_stall, Duration::from_secs(20));
         assert_eq!(o.answer_budget_bytes, 256 << 20);
         assert!(!o.one_shot);
-        let config = Flags::parse(&SPEC, &[], |_| None).unwrap();
+        let flags = Flags::parse(&SPEC, &[], |_| None).unwrap();
         assert_eq!(
-            Options::from_flags(&config).unwrap(),
+            Options::from_flags(&flags).unwrap(),
             {
                 let mut local = Options::local("redis://127.0.0.1:6379/", "nats://127.0.0.1:4222");
                 (local.bind, local.port, local.worker_port, local.admin_port) =
