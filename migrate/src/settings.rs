@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use shared::config::{Config, Opt, Spec};
+use shared::flags::{Flags, Opt, Spec};
 
 use crate::{
     merges_from_world_config, Options, DEFAULT_ACCOUNT_DB, DEFAULT_EXCHANGE_DB, DEFAULT_MALL_DB,
@@ -67,7 +67,7 @@ pub const SPEC: Spec = Spec {
 };
 
 /// The options of a parsed command line.
-pub fn options(config: &Config) -> Result<Options, String> {
+pub fn options(config: &Flags) -> Result<Options, String> {
     let worlds: Vec<String> = config
         .get("worlds")
         .split(',')
@@ -129,7 +129,7 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Options, String> {
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let config = Config::parse(&SPEC, &args, |_| None).map_err(|e| e.to_string())?;
+        let config = Flags::parse(&SPEC, &args, |_| None).map_err(|e| e.to_string())?;
         options(&config)
     }
 
