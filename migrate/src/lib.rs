@@ -31,24 +31,21 @@ mod player;
 mod rules;
 mod source;
 
-use global::*;
-use mailbox::*;
-use player::*;
-use rules::*;
-use source::*;
-
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::fs;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use mysql::prelude::{FromRow, Queryable};
-use mysql::{Conn, Opts, Params, TxOpts, Value as SqlValue};
+use mysql::prelude::Queryable;
+use mysql::{Conn, Opts, Params, TxOpts};
 use serde_json::Value;
 
-use mail::message::{MailClass, MailType};
+use global::{migrate_codes, migrate_orders};
+use mailbox::migrate_mail;
+use player::{player_rows, Known, Subject};
+use rules::Rules;
+use source::{read_holdings, read_world, rows, Holdings, InfoRow};
 use worker::game_config::GameConfig;
 
 pub use report::{Action, Counts, Problem, Report, Tally};
@@ -367,17 +364,13 @@ pub fn run(options: &Options) -> Result<Report, MigrateError> {
         }
     }
     for (db, merged_from) in &databases {
-        let done = migrate_world(
-            &mut source,
-            &mut target,
-            db,
-            merged_from,
-            &accounts,
-            &rules,
+        let run = RunContext {
             options,
-            &mut report,
-            &progress,
-        )?;
+            rules: &rules,
+            accounts: &accounts,
+            progress: &progress,
+        };
+        let done = migrate_world(&mut source, &mut target, db, merged_from, &run, &mut report)?;
         if let (Some(from), Some(to)) = (&options.source_maildir, &options.target_maildir) {
             let mut worlds = vec![db.clone()];
             worlds.extend(merged_from.iter().cloned());
@@ -555,19 +548,30 @@ fn migrate_account(
     }
 }
 
+/// What every world's migration reads: the run's options, our game rules, the accounts
+/// that are with us, and where progress lines go.
+struct RunContext<'a> {
+    options: &'a Options,
+    rules: &'a Rules,
+    accounts: &'a HashSet<String>,
+    progress: &'a dyn Fn(String),
+}
+
 /// Migrates one world database; answers the uids of its players that are with us.
-#[allow(clippy::too_many_arguments)]
 fn migrate_world(
     source: &mut Conn,
     target: &mut mysql::PooledConn,
     db: &str,
     merged_from: &[String],
-    accounts: &HashSet<String>,
-    rules: &Rules,
-    options: &Options,
+    run: &RunContext,
     report: &mut Report,
-    progress: &dyn Fn(String),
 ) -> Result<WorldDone, MigrateError> {
+    let RunContext {
+        options,
+        rules,
+        accounts,
+        progress,
+    } = *run;
     let world = db;
     let mut pending: Pending = HashMap::new();
     let mut src = read_world(source, db, &mut report.tally)?;
@@ -648,6 +652,12 @@ fn migrate_world(
         .into_iter()
         .collect();
     let source_uids: HashSet<String> = src.players.iter().map(|p| p.0.clone()).collect();
+    let known = Known {
+        rules,
+        family_names: &family_names,
+        source_uids: &source_uids,
+        ours: &ours,
+    };
     let mut migrated: HashSet<String> = HashSet::new();
     let total = src.players.len();
     let now = now_secs();
@@ -717,7 +727,7 @@ fn migrate_world(
                 format!("game name taken or unfit: now {gn:?}"),
             );
         }
-        let (_, exp, vipexp) = holdings.progress.unwrap_or((None, None, None));
+        let (_, exp, _) = holdings.progress.unwrap_or((None, None, None));
         let exp = exp.unwrap_or(0).max(0);
         let (level, _) = worker::modules::stage::level_of(&rules.exp_table, exp as u64);
         let icon = icon.and_then(|i| i.trim().parse::<i32>().ok()).unwrap_or(0);
@@ -735,21 +745,13 @@ fn migrate_world(
                 intro.unwrap_or_default(),
             )),
         );
-        player_rows(
-            &mut batch,
-            &mut tally,
+        let who = Subject {
             world,
-            &uid,
-            &row,
-            holdings,
-            fid,
-            &family_names,
-            &source_uids,
-            &ours,
-            rules,
-            vipexp,
+            uid: &uid,
+            row: &row,
             now,
-        );
+        };
+        player_rows(&mut batch, &mut tally, &who, holdings, fid, &known);
         match batch.commit(
             target,
             (world, LEDGER_PLAYER, &uid),
@@ -789,6 +791,9 @@ struct WorldDone {
 
 #[cfg(test)]
 mod tests {
+    use super::mailbox::derived_key;
+    use super::player::today;
+    use super::rules::{GROUP_ITEM, GROUP_WEAPON_SEGMENT};
     use super::*;
 
     #[test]

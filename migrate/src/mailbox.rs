@@ -1,8 +1,14 @@
 //! The original's mailboxes to ours: each mail re-encoded under its key, durably, and an
 //! unread gift's or friend request's acceptance registered with our auth.
 
-#[allow(unused_imports)]
-use super::*;
+use std::collections::HashMap;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use mail::message::{MailClass, MailType};
+
+use super::{map, now_secs, original_mail, MigrateError, Options, Report, WorldDone};
 
 /// Converts the mailboxes under `world_dir` (`<source>/.<world>`) of migrated players
 /// into `<target>/<db>/<uid>/`, keeping each mail's key and read state.
