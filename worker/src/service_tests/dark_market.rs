@@ -25,9 +25,7 @@ fn start() -> Game {
 
 /// Asserts `function` answers `status`; answers its data.
 fn answers(g: &Game, token: &str, function: &str, data: Value, status: i32) -> Value {
-    let r = g.call(token, function, data.clone());
-    assert_status(&r, status, format_args!("{function} {data}"));
-    Value::Object(r.data)
+    Value::Object(g.s.expect_as(token, function, data, status).data)
 }
 
 /// The player's offers, as get_all_market answers them (which may draw new ones).

@@ -76,9 +76,7 @@ impl Fam {
 
     /// Asserts `function` answers `code`; returns the whole answer.
     fn fails(&self, token: &str, function: &str, data: Value, code: i32) -> Response {
-        let r = self.call(token, function, data.clone());
-        assert_status(&r, code, format_args!("{function} {data}"));
-        r
+        self.s.expect_as(token, function, data, code)
     }
 
     fn db(&self) -> mysql::PooledConn {

@@ -152,9 +152,26 @@ impl Stack {
         function: &str,
         data: Value,
     ) -> serde_json::Map<String, Value> {
+        self.expect_in(token, world, function, data, 0).data
+    }
+
+    /// [`Stack::call_as`], asserting `status`; answers the whole answer.
+    fn expect_as(&self, token: &str, function: &str, data: Value, status: i32) -> Response {
+        self.expect_in(token, "s0", function, data, status)
+    }
+
+    /// [`Stack::expect_as`] in `world`.
+    fn expect_in(
+        &self,
+        token: &str,
+        world: &str,
+        function: &str,
+        data: Value,
+        status: i32,
+    ) -> Response {
         let r = self.call_in(token, world, function, data.clone());
-        assert_status(&r, 0, format_args!("{function} {data}"));
-        r.data
+        assert_status(&r, status, format_args!("{function} {data}"));
+        r
     }
 
     /// `request`'s data, asserting its status (e.g. 1 "new account created").

@@ -45,9 +45,7 @@ impl Social {
 
     /// Asserts `function` answers `code`; returns the message.
     fn fails(&self, token: &str, function: &str, data: Value, code: i32) -> String {
-        let r = self.call(token, function, data.clone());
-        assert_status(&r, code, format_args!("{function} {data}"));
-        r.message
+        self.s.expect_as(token, function, data, code).message
     }
 
     fn db(&self) -> mysql::PooledConn {

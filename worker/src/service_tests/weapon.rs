@@ -41,9 +41,7 @@ impl Game {
 
     /// Asserts `function` answers `code`; answers the message.
     pub fn fails(&self, token: &str, function: &str, data: Value, code: i32) -> String {
-        let r = self.call(token, function, data.clone());
-        assert_status(&r, code, format_args!("{function} {data}"));
-        r.message
+        self.s.expect_as(token, function, data, code).message
     }
 
     pub fn db(&self) -> mysql::PooledConn {
