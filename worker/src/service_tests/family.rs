@@ -762,15 +762,10 @@ fn family_renames_at_once_are_each_paid_once() {
         // two renames of one family at once: each that happens is paid once
         t.hold("uid-a", 3, 5, 1200);
         let names = [format!("A{round}x"), format!("A{round}y")];
-        let statuses: Vec<i32> = std::thread::scope(|scope| {
-            let handles: Vec<_> = names
-                .iter()
-                .map(|n| {
-                    let (t, a) = (&t, &a);
-                    scope.spawn(move || t.call(a, "change_name_family", json!({"name": n})).status)
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        let statuses = at_once(names.len(), |i| {
+            let name = &names[i];
+            t.call(&a, "change_name_family", json!({"name": name}))
+                .status
         });
         assert_eq!(statuses, [0, 0], "round {round}");
         assert_eq!(
@@ -785,18 +780,10 @@ fn family_renames_at_once_are_each_paid_once() {
         t.hold("uid-a", 3, 5, 500);
         t.hold("uid-b", 3, 5, 500);
         let wanted = format!("Both{round}");
-        let statuses: Vec<i32> = std::thread::scope(|scope| {
-            let handles: Vec<_> = [&a, &b]
-                .into_iter()
-                .map(|token| {
-                    let (t, wanted) = (&t, &wanted);
-                    scope.spawn(move || {
-                        t.call(token, "change_name_family", json!({"name": wanted}))
-                            .status
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        let statuses = at_once(2, |i| {
+            let token = [&a, &b][i];
+            t.call(token, "change_name_family", json!({"name": wanted}))
+                .status
         });
         let mut sorted = statuses.clone();
         sorted.sort();
@@ -853,15 +840,7 @@ fn concurrent_check_ins_give_one_reward() {
     let t = Fam::start(json!({}));
     let a = t.owner("uid-a", "Alice", "Clan");
     for day in 0..3 {
-        let statuses: Vec<i32> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..6)
-                .map(|_| {
-                    let (t, a) = (&t, &a);
-                    scope.spawn(move || t.call(a, "check_in_family", json!({})).status)
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        });
+        let statuses: Vec<i32> = at_once(6, |_| t.call(&a, "check_in_family", json!({})).status);
         let mut sorted = statuses.clone();
         sorted.sort();
         assert_eq!(sorted, [0, 98, 98, 98, 98, 98], "day {day}");
@@ -912,28 +891,12 @@ fn family_store_and_market_purchases() {
     // concurrent purchases on one balance: exactly as many as it pays for
     t.hold("uid-a", 3, 36, 80 * 3 + 10);
     t.hold("uid-a", 3, 6, 0);
-    let statuses: Vec<i32> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..8)
-            .map(|_| {
-                let (t, a) = (&t, &a);
-                scope.spawn(move || {
-                    t.call(a, "market_purchase_family", json!({"sid": "1"}))
-                        .status
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let statuses: Vec<i32> = at_once(8, |_| {
+        t.call(&a, "market_purchase_family", json!({"sid": "1"}))
+            .status
     });
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 0).count(),
-        3,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 98).count(),
-        5,
-        "{statuses:?}"
-    );
+    assert_eq!(count(&statuses, 0), 3, "{statuses:?}");
+    assert_eq!(count(&statuses, 98), 5, "{statuses:?}");
     assert_eq!((t.held("uid-a", 3, 36), t.held("uid-a", 3, 6)), (10, 27));
 }
 
@@ -976,28 +939,12 @@ fn family_welfare_once_per_gift_per_day_for_every_member() {
     // concurrent buys of one gift: one
     t.s.services.clock.advance(DAY);
     t.hold("uid-a", 3, 5, 1000);
-    let statuses: Vec<i32> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..5)
-            .map(|_| {
-                let (t, a) = (&t, &a);
-                scope.spawn(move || {
-                    t.call(a, "welfare_purchase_family", json!({"sid": "2"}))
-                        .status
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let statuses: Vec<i32> = at_once(5, |_| {
+        t.call(&a, "welfare_purchase_family", json!({"sid": "2"}))
+            .status
     });
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 0).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 96).count(),
-        4,
-        "{statuses:?}"
-    );
+    assert_eq!(count(&statuses, 0), 1, "{statuses:?}");
+    assert_eq!(count(&statuses, 96), 4, "{statuses:?}");
     assert_eq!((t.held("uid-a", 3, 5), t.held("uid-b", 3, 5)), (910, 20));
 }
 
@@ -1064,15 +1011,9 @@ fn one_owner_when_abdicate_and_leave_race() {
             (&tokens[2], "leave_family", json!({})),
             (&tokens[3], "leave_family", json!({})),
         ];
-        let statuses: Vec<i32> = std::thread::scope(|scope| {
-            let handles: Vec<_> = calls
-                .into_iter()
-                .map(|(token, function, data)| {
-                    let t = &t;
-                    scope.spawn(move || t.call(token, function, data).status)
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        let statuses = at_once(calls.len(), |i| {
+            let (token, function, data) = &calls[i];
+            t.call(token, function, data.clone()).status
         });
         let (owners, members) = t.owners_and_members(&name);
         assert_eq!(owners, 1, "round {round}: {statuses:?}");
@@ -1099,26 +1040,12 @@ fn member_limit_holds_under_concurrent_joins() {
         .map(|m| m["key"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(keys.len(), 8);
-    let statuses: Vec<i32> = std::thread::scope(|scope| {
-        let handles: Vec<_> = keys
-            .iter()
-            .map(|key| {
-                let (t, owner) = (&t, &owner);
-                scope.spawn(move || t.call(owner, "respond_family", json!({"key": key})).status)
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let statuses = at_once(keys.len(), |i| {
+        t.call(&owner, "respond_family", json!({"key": keys[i]}))
+            .status
     });
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 0).count(),
-        2,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 96).count(),
-        6,
-        "{statuses:?}"
-    );
+    assert_eq!(count(&statuses, 0), 2, "{statuses:?}");
+    assert_eq!(count(&statuses, 96), 6, "{statuses:?}");
     t.assert_one_owner("Full", 3);
 }
 

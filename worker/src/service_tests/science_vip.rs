@@ -50,31 +50,6 @@ fn achievement(g: &Game, uid: &str, aid: i64) -> Option<u64> {
         .unwrap()
 }
 
-/// Runs `n` calls of `function` at once; answers their statuses.
-fn at_once(
-    g: &Game,
-    token: &str,
-    n: usize,
-    call: impl Fn(usize) -> (&'static str, Value) + Sync,
-) -> Vec<i32> {
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..n)
-            .map(|i| {
-                let call = &call;
-                scope.spawn(move || {
-                    let (function, data) = call(i);
-                    g.call(token, function, data).status
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    })
-}
-
-fn count(statuses: &[i32], status: i32) -> usize {
-    statuses.iter().filter(|s| **s == status).count()
-}
-
 // ------------------------------------------------------------------------------ science
 
 #[test]
@@ -190,7 +165,7 @@ fn concurrent_science_levels_are_paid_exactly() {
     let t = g.player("p", "Pat");
     // master 2 and 3 cost 24000 + 30000; 4 would cost 36000 more than is left
     g.set_qty("p", 3, 4, 24_000 + 30_000 + 35_999);
-    let statuses = at_once(&g, &t, 10, |_| ("science_up", json!({"ssa": MASTER})));
+    let statuses = g.statuses_at_once(&t, 10, |_| ("science_up", json!({"ssa": MASTER})));
     assert_eq!(count(&statuses, 0), 2, "{statuses:?}");
     assert_eq!(count(&statuses, 96), 8, "{statuses:?}");
     assert_eq!(g.qty("p", 3, 4), 35_999);
@@ -284,7 +259,7 @@ fn concurrent_element_levels_spend_each_point_once_and_resets_hold_their_limit()
     let g = start();
     let t = g.player("p", "Pat");
     set_level(&g, "p", 45); // four points
-    let statuses = at_once(&g, &t, 12, |i| {
+    let statuses = g.statuses_at_once(&t, 12, |i| {
         ("player_element_lv", json!({"eid": 1000 + (i % 4)}))
     });
     assert_eq!(count(&statuses, 0), 4, "{statuses:?}");
@@ -298,7 +273,7 @@ fn concurrent_element_levels_spend_each_point_once_and_resets_hold_their_limit()
         .sum();
     assert_eq!(spent, 4, "{all:?}");
 
-    let statuses = at_once(&g, &t, 8, |_| ("player_element_reset", json!({})));
+    let statuses = g.statuses_at_once(&t, 8, |_| ("player_element_reset", json!({})));
     assert_eq!(count(&statuses, 0), 3, "{statuses:?}");
     assert_eq!(count(&statuses, 99), 5, "{statuses:?}");
     let used: Option<u32> = g
@@ -484,7 +459,7 @@ fn two_concurrent_daily_rewards_grant_once() {
     g.ok(&t, "purchase_vip_card", json!({"card_id": 27}));
     set_vip_exp(&g, "p", 1_000_000);
     for round in 0..3 {
-        let statuses = at_once(&g, &t, 8, |_| ("get_vip_daily_reward", json!({})));
+        let statuses = g.statuses_at_once(&t, 8, |_| ("get_vip_daily_reward", json!({})));
         assert_eq!(count(&statuses, 0), 1, "round {round}: {statuses:?}");
         assert_eq!(count(&statuses, 99), 7, "round {round}: {statuses:?}");
         // VIP 14: 20000 coins a day, 15 experience a day
@@ -541,7 +516,7 @@ fn vip_gifts_cost_diamonds_up_to_the_players_vip_level() {
     assert_eq!((g.qty("p", 3, 5), g.qty("p", 3, 10)), (0, 108));
     // concurrent purchases: exactly as many as the diamonds pay for
     g.set_qty("p", 3, 5, 300);
-    let statuses = at_once(&g, &t, 6, |_| ("purchase_vip_gift", json!({"tier": 0})));
+    let statuses = g.statuses_at_once(&t, 6, |_| ("purchase_vip_gift", json!({"tier": 0})));
     assert_eq!(count(&statuses, 0), 3, "{statuses:?}");
     assert_eq!(count(&statuses, 98), 3, "{statuses:?}");
     assert_eq!((g.qty("p", 3, 5), g.qty("p", 3, 10)), (0, 114));
@@ -552,7 +527,7 @@ fn concurrent_card_activations_use_each_card_once() {
     let g = start();
     let t = g.player("p", "Pat");
     g.set_qty("p", 3, 27, 2);
-    let statuses = at_once(&g, &t, 6, |_| ("purchase_vip_card", json!({"card_id": 27})));
+    let statuses = g.statuses_at_once(&t, 6, |_| ("purchase_vip_card", json!({"card_id": 27})));
     assert_eq!(count(&statuses, 0), 2, "{statuses:?}");
     assert_eq!(count(&statuses, 18), 4, "{statuses:?}");
     assert_eq!(g.qty("p", 3, 27), 0);

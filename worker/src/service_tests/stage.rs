@@ -470,17 +470,9 @@ fn concurrent_victories_of_one_enter_pay_once() {
     set_best(&g, "p", 0, 7);
     for _round in 0..3 {
         g.ok(&t, "stage_enter_general", json!({"stage": 8}));
-        let statuses: Vec<i32> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..6)
-                .map(|_| {
-                    let (g, t) = (&g, &t);
-                    scope.spawn(move || {
-                        g.call(t, "stage_victory_general", json!({"stage": 8}))
-                            .status
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        let statuses: Vec<i32> = at_once(6, |_| {
+            g.call(&t, "stage_victory_general", json!({"stage": 8}))
+                .status
         });
         let mut sorted = statuses.clone();
         sorted.sort();
@@ -496,14 +488,9 @@ fn concurrent_enters_on_the_last_energy_enter_once() {
     let t = g.player("p", "Pat");
     set_best(&g, "p", 0, 7);
     set_energy(&g, "p", 6);
-    let statuses: Vec<i32> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..6)
-            .map(|_| {
-                let (g, t) = (&g, &t);
-                scope.spawn(move || g.call(t, "stage_enter_general", json!({"stage": 8})).status)
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let statuses: Vec<i32> = at_once(6, |_| {
+        g.call(&t, "stage_enter_general", json!({"stage": 8}))
+            .status
     });
     let mut sorted = statuses.clone();
     sorted.sort();
@@ -520,14 +507,8 @@ fn concurrent_idle_claims_pay_once() {
     clear(&g, &t, "endless", 1001);
     g.s.services.clock.advance(600);
     let coins = g.qty("p", 3, 1);
-    let rewards: Vec<Value> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..6)
-            .map(|_| {
-                let (g, t) = (&g, &t);
-                scope.spawn(move || g.ok(t, "stage_hang_up", json!({}))["reward"].clone())
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let rewards: Vec<Value> = at_once(6, |_| {
+        g.ok(&t, "stage_hang_up", json!({}))["reward"].clone()
     });
     let paid: Vec<&Value> = rewards.iter().filter(|r| **r != json!(["3:1:0"])).collect();
     assert_eq!(paid, [&json!(["3:1:100"])], "{rewards:?}");

@@ -44,6 +44,20 @@ impl Game {
         self.s.expect_as(token, function, data, code).message
     }
 
+    /// Calls `call(i)` (a function and its data) for every `i` in `0..n` at once, as
+    /// `token`; answers their statuses in the order of `i`.
+    pub fn statuses_at_once(
+        &self,
+        token: &str,
+        n: usize,
+        call: impl Fn(usize) -> (&'static str, Value) + Sync,
+    ) -> Vec<i32> {
+        at_once(n, |i| {
+            let (function, data) = call(i);
+            self.call(token, function, data).status
+        })
+    }
+
     pub fn db(&self) -> mysql::PooledConn {
         self.s.services.db.conn().unwrap()
     }
