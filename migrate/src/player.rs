@@ -47,12 +47,7 @@ pub(crate) fn player_rows(
     fid: Option<String>,
     known: &Known,
 ) {
-    let Subject {
-        world,
-        uid,
-        row,
-        now,
-    } = *who;
+    let (world, uid, row, now) = (who.world, who.uid, who.row, who.now);
     let Known {
         rules,
         family_names,
@@ -362,12 +357,7 @@ pub(crate) fn timers_and_limits(
     vipexp: i64,
     rules: &Rules,
 ) {
-    let Subject {
-        world,
-        uid,
-        row,
-        now,
-    } = *who;
+    let (world, uid, row, now) = (who.world, who.uid, who.row, who.now);
     let timer = |tid: i64, tally: &mut Tally| -> Option<i64> {
         let (_, text) = h.timers.iter().find(|(t, _)| *t == tid)?;
         let at = map::original_time(text);
@@ -549,12 +539,7 @@ pub(crate) fn factory_row(
     who: &Subject,
     factory: &[(i64, i64, i64, i64)],
 ) {
-    let Subject {
-        world,
-        uid,
-        row,
-        now,
-    } = *who;
+    let (world, uid, row, now) = (who.world, who.uid, who.row, who.now);
     if factory.is_empty() {
         return;
     }
