@@ -383,11 +383,7 @@ fn a_broken_market_config_answers_16_and_keeps_nothing() {
 
 #[test]
 fn databases_of_version_13_keep_their_data_and_get_an_empty_market() {
-    use crate::db::{migrate_with, Db, MIGRATIONS};
-    let server = crate::test_support::start_mariadb();
-    let db = Db::open(&server.url(), 2).unwrap();
-    let v13 = MIGRATIONS.iter().position(|m| m.version == 13).unwrap() + 1;
-    assert_eq!(migrate_with(&db, &MIGRATIONS[..v13]).unwrap().len(), 13);
+    let (_server, db, _) = schema_before(14, 2);
     let mut conn = db.conn().unwrap();
     conn.query_drop(
         "INSERT INTO players (world, unique_id, gn, level, exp) VALUES ('s0', 'a', 'Ann', 3, 500);

@@ -785,13 +785,7 @@ fn iron_converts_into_armor_at_the_configs_cost() {
 #[test]
 fn players_from_before_migration_17_start_a_factory_of_their_own() {
     let mut g = start();
-    let server = crate::test_support::start_mariadb();
-    let db = Db::open(&server.url(), 8).unwrap();
-    let before = db::MIGRATIONS
-        .iter()
-        .position(|m| m.version == 17)
-        .expect("migration 17 is listed");
-    db::migrate_with(&db, &db::MIGRATIONS[..before]).unwrap();
+    let (_server, db, _) = schema_before(17, 8);
     let mut conn = db.conn().unwrap();
     for insert in [
         "INSERT INTO players (world, unique_id, gn, level) VALUES ('s0', 'old', 'Old', 30)",

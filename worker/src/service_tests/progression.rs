@@ -507,10 +507,7 @@ fn doing_the_counted_things_makes_tasks_done_and_claimable_once() {
 
 #[test]
 fn check_ins_arrive_and_progress_of_version_9_stays() {
-    let server = crate::test_support::start_mariadb();
-    let db = Db::open(&server.url(), 2).unwrap();
-    let version_9 = db::MIGRATIONS.iter().position(|m| m.version > 9).unwrap();
-    db::migrate_with(&db, &db::MIGRATIONS[..version_9]).unwrap();
+    let (_server, db, _) = schema_before(10, 2);
     let mut conn = db.conn().unwrap();
     conn.query_drop(
         "INSERT INTO tasks (world, unique_id, tid, day, done_at, rewarded) VALUES

@@ -577,13 +577,7 @@ fn the_vip_exp_card_gives_vip_experience() {
 
 #[test]
 fn players_of_the_schema_before_migration_12_keep_their_data() {
-    let server = crate::test_support::start_mariadb();
-    let db = Db::open(&server.url(), 2).unwrap();
-    let before = db::MIGRATIONS
-        .iter()
-        .position(|m| m.version == 12)
-        .expect("migration 12 is listed");
-    db::migrate_with(&db, &db::MIGRATIONS[..before]).unwrap();
+    let (_server, db, before) = schema_before(12, 2);
     let mut conn = db.conn().unwrap();
     for insert in [
         "INSERT INTO players (world, unique_id, gn, level) VALUES ('s0', 'old', 'Old', 30)",
