@@ -20,19 +20,6 @@ fn game_at(now: i64) -> Game {
     g
 }
 
-/// A player with nothing but `diamonds` diamonds.
-fn player(g: &Game, uid: &str, gn: &str, diamonds: u64) -> String {
-    let token = g.player(uid, gn);
-    g.db()
-        .exec_drop(
-            "DELETE FROM items WHERE world = 's0' AND unique_id = ?",
-            (uid,),
-        )
-        .unwrap();
-    g.set_qty(uid, 3, 5, diamonds);
-    token
-}
-
 /// The ids of today's tasks `get_all_task` lists.
 fn task_ids(g: &Game, token: &str) -> Vec<u64> {
     g.ok(token, "get_all_task", json!({}))["tasks"]
@@ -59,7 +46,7 @@ fn achievements(g: &Game, token: &str) -> std::collections::BTreeMap<u64, (u64, 
 #[test]
 fn check_in_signs_once_a_day_with_the_days_reward() {
     let g = game_at(MARCH_2);
-    let ann = player(&g, "ci_a", "Ann", 0);
+    let ann = g.player_with_diamonds("ci_a", "Ann", 0);
 
     let r = g.s.expect_as(&ann, "check_in_sign", json!({}), 0);
     assert_eq!(r.message, "Sign-in success");
@@ -113,7 +100,7 @@ fn check_in_signs_once_a_day_with_the_days_reward() {
     );
 
     // Another player's check-ins are not Ann's.
-    let ben = player(&g, "ci_b", "Ben", 0);
+    let ben = g.player_with_diamonds("ci_b", "Ben", 0);
     assert_eq!(g.ok(&ben, "check_in_all", json!({}))["history"], json!({}));
     // Arguments are ignored; the token decides whose day it is.
     g.ok(
@@ -128,7 +115,7 @@ fn check_in_signs_once_a_day_with_the_days_reward() {
 fn supplement_makes_up_the_past_days_of_this_month_for_its_price() {
     // 2024-03-05: days 1 to 4 are past; Ann signed day 2.
     let g = game_at(MARCH_2);
-    let ann = player(&g, "su_a", "Ann", 0);
+    let ann = g.player_with_diamonds("su_a", "Ann", 0);
     g.ok(&ann, "check_in_sign", json!({}));
     g.s.services.clock.advance(3 * DAY);
     g.set_qty("su_a", 3, 5, 239);
@@ -172,7 +159,7 @@ fn supplement_makes_up_the_past_days_of_this_month_for_its_price() {
 
     // Six racing calls: one pays for days 1 to 4 (320 diamonds) and gets day 2's 100.
     g.s.services.clock.set(MARCH_2 + 3 * DAY);
-    let ben = player(&g, "su_b", "Ben", 1000);
+    let ben = g.player_with_diamonds("su_b", "Ben", 1000);
     let statuses = at_once(6, |_| g.call(&ben, "check_in_supplement", json!({})).status);
     assert_eq!(
         (count(&statuses, 0), count(&statuses, 98)),
@@ -186,7 +173,7 @@ fn supplement_makes_up_the_past_days_of_this_month_for_its_price() {
 #[test]
 fn a_done_task_is_claimed_once_on_its_day() {
     let g = game_at(MARCH_2);
-    let ann = player(&g, "tk_a", "Ann", 0);
+    let ann = g.player_with_diamonds("tk_a", "Ann", 0);
 
     let all = g.ok(&ann, "get_all_task", json!({}));
     assert_eq!(
@@ -253,7 +240,7 @@ fn a_done_task_is_claimed_once_on_its_day() {
 #[test]
 fn ten_done_tasks_make_the_eleventh_claimable() {
     let g = game_at(MARCH_2);
-    let ann = player(&g, "tk10", "Ann", 0);
+    let ann = g.player_with_diamonds("tk10", "Ann", 0);
     {
         let mut db = g.db();
         for task in &crate::modules::progress::Task::ALL[1..10] {
@@ -270,7 +257,7 @@ fn ten_done_tasks_make_the_eleventh_claimable() {
 #[test]
 fn achievements_count_logins_and_each_step_is_claimed_once() {
     let g = game_at(MARCH_2);
-    let ann = player(&g, "ac_a", "Ann", 0);
+    let ann = g.player_with_diamonds("ac_a", "Ann", 0);
 
     let day1 = achievements(&g, &ann);
     assert_eq!(day1, [(1, (1, 0)), (2, (1, 0))].into());
@@ -393,7 +380,7 @@ fn achievements_count_logins_and_each_step_is_claimed_once() {
     assert_eq!(g.qty("ac_a", 3, 5), diamonds + 100);
 
     // Another player's progress is their own.
-    let ben = player(&g, "ac_b", "Ben", 0);
+    let ben = g.player_with_diamonds("ac_b", "Ben", 0);
     g.s.expect_as(
         &ben,
         "get_achievement_reward",
@@ -406,9 +393,9 @@ fn achievements_count_logins_and_each_step_is_claimed_once() {
 fn doing_the_counted_things_makes_tasks_done_and_claimable_once() {
     let mut g = game_at(MARCH_2);
     let _backends = MailAndAuth::start(&mut g.s, 50);
-    let ann = player(&g, "cn_a", "Ann", 0);
-    let ben = player(&g, "cn_b", "Ben", 0);
-    let cid = player(&g, "cn_c", "Cid", 0);
+    let ann = g.player_with_diamonds("cn_a", "Ann", 0);
+    let ben = g.player_with_diamonds("cn_b", "Ben", 0);
+    let cid = g.player_with_diamonds("cn_c", "Cid", 0);
     let claim_task = |token: &str, tid: u64| {
         g.call(token, "get_task_reward", json!({"task_id": tid}))
             .status
@@ -542,8 +529,8 @@ fn check_ins_arrive_and_progress_of_version_9_stays() {
 #[test]
 fn vip_doubles_the_check_in_reward_above_the_days_number() {
     let g = game_at(MARCH_2);
-    let vip = player(&g, "ci_vip", "Vip", 0);
-    let plain = player(&g, "ci_plain", "Plain", 0);
+    let vip = g.player_with_diamonds("ci_vip", "Vip", 0);
+    let plain = g.player_with_diamonds("ci_plain", "Plain", 0);
     for (uid, exp) in [("ci_vip", 940), ("ci_plain", 300)] {
         crate::modules::common::transaction(&g.s.services.db, |tx| {
             crate::modules::daily::lock_player(tx, "s0", uid)?;

@@ -22,15 +22,6 @@ fn start() -> Game {
     g
 }
 
-fn set_level(g: &Game, uid: &str, level: i64) {
-    g.db()
-        .exec_drop(
-            "UPDATE players SET level = ? WHERE world = 's0' AND unique_id = ?",
-            (level, uid),
-        )
-        .unwrap();
-}
-
 fn set_vip_exp(g: &Game, uid: &str, exp: u64) {
     g.db()
         .exec_drop(
@@ -39,15 +30,6 @@ fn set_vip_exp(g: &Game, uid: &str, exp: u64) {
             (uid, exp),
         )
         .unwrap();
-}
-
-fn achievement(g: &Game, uid: &str, aid: i64) -> Option<u64> {
-    g.db()
-        .exec_first(
-            "SELECT value FROM achievements WHERE world = 's0' AND unique_id = ? AND aid = ?",
-            (uid, aid),
-        )
-        .unwrap()
 }
 
 // ------------------------------------------------------------------------------ science
@@ -154,7 +136,7 @@ fn a_science_needs_the_player_level_of_its_mode() {
         "insufficient level"
     );
     // level 10 reached; this config has no costs: 97, nothing given
-    set_level(&g, "p", 10);
+    g.set_level("p", 10);
     g.fails(&t, "science_up", json!({"ssa": MASTER}), 97);
     assert_eq!(g.qty("p", 3, 4), 100_000);
 }
@@ -197,7 +179,7 @@ fn element_points_come_with_the_player_level() {
         g.fails(&t, "player_element_lv", json!({"eid": 1000}), 98),
         "insufficient element skill points"
     );
-    set_level(&g, "p", 25); // two points
+    g.set_level("p", 25); // two points
     assert_eq!(
         Value::from(g.ok(&t, "player_element_lv", json!({"eid": 1000}))),
         json!({"elements": elements([1, 0, 0, 0]), "reward": {"1000": 1}})
@@ -223,7 +205,7 @@ fn element_points_come_with_the_player_level() {
         json!({"elements": elements([0, 0, 0, 0]), "lim": 2})
     );
     // level 300: 29 points, but an element stops at 5
-    set_level(&g, "p", 300);
+    g.set_level("p", 300);
     for _ in 0..5 {
         g.ok(&t, "player_element_lv", json!({"eid": 1002}));
     }
@@ -258,7 +240,7 @@ fn element_points_come_with_the_player_level() {
 fn concurrent_element_levels_spend_each_point_once_and_resets_hold_their_limit() {
     let g = start();
     let t = g.player("p", "Pat");
-    set_level(&g, "p", 45); // four points
+    g.set_level("p", 45); // four points
     let statuses = g.statuses_at_once(&t, 12, |i| {
         ("player_element_lv", json!({"eid": 1000 + (i % 4)}))
     });
@@ -418,11 +400,7 @@ fn the_daily_reward_gives_each_cards_experience_and_the_reward_of_the_level_reac
         })
     );
     assert_eq!(g.qty("p", 3, 23), 20);
-    assert_eq!(
-        achievement(&g, "p", 3),
-        Some(1),
-        "LvVip counts the VIP level"
-    );
+    assert_eq!(g.achievement("p", 3), Some(1), "LvVip counts the VIP level");
     assert_eq!(
         g.fails(&t, "get_vip_daily_reward", json!({}), 99),
         "The cooling time is not over"
@@ -448,7 +426,7 @@ fn the_daily_reward_gives_each_cards_experience_and_the_reward_of_the_level_reac
     assert_eq!(got["remaining"]["exp_info"]["level"], 2);
     // the min card's 10 (290) is still VIP 1 (no coins), the perpetual card's 20 makes 2
     assert_eq!(g.qty("p", 3, 1), 5000 + 10_000);
-    assert_eq!(achievement(&g, "p", 3), Some(2));
+    assert_eq!(g.achievement("p", 3), Some(2));
 }
 
 #[test]
@@ -549,13 +527,13 @@ fn the_vip_exp_card_gives_vip_experience() {
             "exp_info": {"exp": 10, "level": 0, "need": 50, "reward": 10},
         })
     );
-    assert_eq!(achievement(&g, "p", 3), None);
+    assert_eq!(g.achievement("p", 3), None);
     let got = g.ok(&t, "exchange_card", json!({"cid": 43, "qty": 5}));
     assert_eq!(
         got["exp_info"],
         json!({"exp": 60, "level": 1, "need": 240, "reward": 50})
     );
-    assert_eq!(achievement(&g, "p", 3), Some(1));
+    assert_eq!(g.achievement("p", 3), Some(1));
     // VIP 1: level × bnum a card
     let got = g.ok(&t, "exchange_card", json!({"cid": 43, "qty": 2}));
     assert_eq!(got["reward"]["mnum"], 20);
