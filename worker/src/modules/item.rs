@@ -227,6 +227,25 @@ pub fn spend(
     Ok(())
 }
 
+/// Pays `price` (say a card's segments for a star up) out of the `held` the caller read in
+/// this transaction: fewer held answers `short` and spends nothing; a price of 0 is free.
+pub fn pay_from_held(
+    tx: &mut mysql::Transaction<'_>,
+    world: &str,
+    uid: &str,
+    price: Item,
+    held: u64,
+    short: impl ModuleStatus,
+) -> Result<(), FnError> {
+    if price.qty > held {
+        return Err(short.into());
+    }
+    if price.qty > 0 {
+        spend_or(tx, world, uid, &[price], short)?;
+    }
+    Ok(())
+}
+
 /// An item of group 3 as level-up answers show it: `{"iid": <id>, "value": <qty>}`.
 pub(crate) fn iid_value(iid: u32, value: u64) -> Value {
     serde_json::json!({"iid": iid, "value": value})

@@ -352,17 +352,13 @@ pub fn level_up_star_role(ctx: &Context, player: &Player, args: &Args) -> Outcom
             return Err(RoleStarStatus::MaxStar.into());
         }
         let cost = rules.star_cost(s.star);
-        if cost > s.seg {
-            return Err(RoleStarStatus::InsufficientSegments.into());
-        }
-        if cost > 0 {
-            let price = [Item {
-                group: SEGMENT_GROUP,
-                id: rid,
-                qty: cost,
-            }];
-            item::spend_or(tx, world, uid, &price, RoleStarStatus::InsufficientSegments)?;
-        }
+        let price = Item {
+            group: SEGMENT_GROUP,
+            id: rid,
+            qty: cost,
+        };
+        let short = RoleStarStatus::InsufficientSegments;
+        item::pay_from_held(tx, world, uid, price, s.seg, short)?;
         let star = s.star + 1;
         if s.row {
             tx.exec_drop(

@@ -313,23 +313,13 @@ pub fn level_up_star_weapon(ctx: &Context, player: &Player, args: &Args) -> Outc
             return Err(WeaponStarStatus::MaxStar.into());
         }
         let cost = rules.star_cost(s.star);
-        if cost > s.seg {
-            return Err(WeaponStarStatus::InsufficientSegments.into());
-        }
-        if cost > 0 {
-            let price = [Item {
-                group: SEGMENT_GROUP,
-                id: wid,
-                qty: cost,
-            }];
-            item::spend_or(
-                tx,
-                world,
-                uid,
-                &price,
-                WeaponStarStatus::InsufficientSegments,
-            )?;
-        }
+        let price = Item {
+            group: SEGMENT_GROUP,
+            id: wid,
+            qty: cost,
+        };
+        let short = WeaponStarStatus::InsufficientSegments;
+        item::pay_from_held(tx, world, uid, price, s.seg, short)?;
         let star = s.star + 1;
         if s.row {
             tx.exec_drop(
