@@ -432,13 +432,8 @@ pub fn unlock_passive_role(ctx: &Context, player: &Player, args: &Args) -> Outco
                 id: cost_item,
                 qty,
             }];
-            item::spend_or(
-                tx,
-                world,
-                uid,
-                &price,
-                RolePassiveStatus::InsufficientMaterials,
-            )?;
+            let short = RolePassiveStatus::InsufficientMaterials;
+            item::spend_or(tx, world, uid, &price, short)?;
         }
         tx.exec_drop(
             "INSERT INTO role_passives (world, unique_id, role_id, pid, level) \

@@ -103,13 +103,8 @@ pub fn level_up_skill(ctx: &Context, player: &Player, args: &Args) -> Outcome {
             id: scroll,
             qty,
         }];
-        item::spend_or(
-            tx,
-            world,
-            uid,
-            &price,
-            SkillLevelStatus::InsufficientMaterials,
-        )?;
+        let short = SkillLevelStatus::InsufficientMaterials;
+        item::spend_or(tx, world, uid, &price, short)?;
         let left = item::quantity(tx, world, uid, ITEM_GROUP, scroll)?;
         let lucky = roll(&ctx.rng, chance);
         let (now, gained) = if lucky { (level, 1) } else { (level - 1, 0) };
