@@ -1,6 +1,7 @@
-//! The whole system in one test process, for tests of tools and of faults: real Redis,
-//! NATS and MariaDB from `testkit`, and auth, mail, worker, gate and edge in-process on
-//! free ports. Dropping the [`Stack`] stops everything.
+//! The whole system in one test process, for tests of tools and of faults: real Redis
+//! (one server, or a Redis Cluster with [`Stack::start_on_cluster`]), NATS and MariaDB from
+//! `testkit`, and auth, mail, worker, gate and edge in-process on free ports. Dropping the
+//! [`Stack`] stops everything.
 
 #![forbid(unsafe_code)]
 
@@ -21,6 +22,31 @@ pub const ISSUER_KEY: &str = "teststack issuer key, 32 bytes or more";
 /// The uid of [`Stack::admin_token`], in the operators' namespace (`admin:`).
 pub const ADMIN_UID: &str = "admin:dev";
 
+/// The Redis a stack's services use.
+pub enum StackRedis {
+    Single(testkit::Redis),
+    Cluster(testkit::RedisCluster),
+}
+
+impl StackRedis {
+    /// The URL the services get (all rights): `redis://…` or `redis+cluster://…`.
+    pub fn url(&self) -> String {
+        match self {
+            StackRedis::Single(r) => r.url(),
+            StackRedis::Cluster(c) => c.url(),
+        }
+    }
+
+    /// The URL `service` gets: on a cluster its own ACL user (shared::grants), so the
+    /// whole system shows its grants suffice there; a single server has no users.
+    pub fn url_for(&self, service: &str) -> String {
+        match self {
+            StackRedis::Single(r) => r.url(),
+            StackRedis::Cluster(c) => c.url_as(service),
+        }
+    }
+}
+
 pub struct Stack {
     // Services first: they stop before the servers they use.
     pub gate: Option<gate::Gate>,
@@ -30,7 +56,7 @@ pub struct Stack {
     pub auth: Option<auth::ServerHandle>,
     pub tokens: auth::Tokens,
     pub mail_dir: testkit::TempDir,
-    pub redis: testkit::Redis,
+    pub redis: StackRedis,
     pub nats: testkit::Nats,
     pub db: testkit::MariaDb,
 }
@@ -43,11 +69,19 @@ impl Stack {
     /// As [`Stack::start`], with `adjust` changing the worker's settings before it starts
     /// (e.g. `smtp_addr` and `phone_hook_url`, for verification codes).
     pub fn start_with(adjust: impl FnOnce(&mut worker::Settings)) -> Stack {
-        let redis = testkit::Redis::start();
+        Stack::start_on(StackRedis::Single(testkit::Redis::start()), adjust)
+    }
+
+    /// The stack on a local Redis Cluster (three masters, three replicas).
+    pub fn start_on_cluster() -> Stack {
+        Stack::start_on(StackRedis::Cluster(testkit::RedisCluster::start()), |_| {})
+    }
+
+    fn start_on(redis: StackRedis, adjust: impl FnOnce(&mut worker::Settings)) -> Stack {
         let nats = testkit::Nats::start();
         let db = testkit::MariaDb::start();
 
-        let pool = Arc::new(RedisPool::new(&redis.url(), 8).expect("redis url"));
+        let pool = Arc::new(RedisPool::new(&redis.url_for("auth"), 8).expect("redis url"));
         let key = || auth::Key::new(JWT_SECRET.as_bytes()).expect("a long enough key");
         let lifetime = Duration::from_secs(3600);
         let issuer_key = auth::IssuerKey::new(ISSUER_KEY.as_bytes()).expect("a long enough key");
@@ -73,7 +107,8 @@ impl Stack {
         )
         .expect("start mail");
 
-        let mut settings = worker::Settings::new(&nats.url(), &redis.url(), &db.url(), JWT_SECRET);
+        let mut settings =
+            worker::Settings::new(&nats.url(), &redis.url_for("worker"), &db.url(), JWT_SECRET);
         settings.threads = 8;
         settings.admin_addr = "127.0.0.1:0".into();
         settings.pbkdf2_iterations = 1000;
@@ -81,9 +116,12 @@ impl Stack {
         settings.auth_url = format!("http://{}", auth.addr());
         adjust(&mut settings);
         let worker = worker::Worker::start(&settings).expect("start worker");
-        let gate = gate::Gate::start(gate::GateOptions::local(&redis.url(), &nats.url()))
-            .expect("start gate");
-        let edge = edge::Edge::start(edge::EdgeConfig::local(&redis.url(), &nats.url()))
+        let gate = gate::Gate::start(gate::GateOptions::local(
+            &redis.url_for("gate"),
+            &nats.url(),
+        ))
+        .expect("start gate");
+        let edge = edge::Edge::start(edge::EdgeConfig::local(&redis.url_for("edge"), &nats.url()))
             .expect("start edge");
         Stack {
             gate: Some(gate),
