@@ -86,14 +86,20 @@ struct Counts {
 }
 
 /// One client's load: `get_info_player` with a fresh request id (token check, rid claim
-/// and record: three slots), and every fifth call a chat token (its per-minute counter and
-/// the login hash; 95 once over the limit), until `stop`.
+/// and record: three slots); every fifth call a chat token (its per-minute counter and
+/// the login hash; 95 once over the limit), every seventh a failed password login (the
+/// account's and the address's failure counters in one pipeline), until `stop`.
 fn load(stack_gate: std::net::SocketAddr, p: Player, counts: Arc<Counts>, stop: Arc<AtomicBool>) {
     let mut c = RawClient::connect(stack_gate);
     let mut i = 0u64;
     while !stop.load(Ordering::Relaxed) {
         i += 1;
-        let (line, good): (String, &[i64]) = if i % 5 == 0 {
+        let (line, good): (String, &[i64]) = if i % 7 == 0 {
+            // A failed password login: 1, or 2 once the account's failure budget is spent.
+            let data = json!({"identifier": "account", "value": format!("{}-x", p.unique_id),
+                "password": "guess-1234"});
+            (request("s0", "login", data), &[1, 2])
+        } else if i % 5 == 0 {
             let line = request("s0", "get_login_token_chat", json!({"token": p.session}));
             (line, &[0, 95])
         } else {
@@ -127,7 +133,11 @@ fn load(stack_gate: std::net::SocketAddr, p: Player, counts: Arc<Counts>, stop: 
 #[test]
 fn the_system_runs_on_a_redis_cluster_and_through_failovers() {
     const CLIENTS: usize = 4;
-    let stack = Stack::start_on_cluster();
+    // All clients come from 127.0.0.1: the load's failed logins must not use up the
+    // address's budget that the rounds' logins count on.
+    let stack = Stack::start_on_cluster(|s| {
+        s.account_limits.login_failures_per_address = 1_000_000;
+    });
     let cluster = match &stack.redis {
         teststack::StackRedis::Cluster(c) => c,
         teststack::StackRedis::Single(_) => unreachable!("started on a cluster"),
@@ -150,6 +160,7 @@ fn the_system_runs_on_a_redis_cluster_and_through_failovers() {
         }
     };
     sent_at_least(40);
+    let moved_before = cluster.moved_replies();
     let replicas = cluster.replicas();
     assert_eq!(
         replicas.len(),
@@ -169,10 +180,15 @@ fn the_system_runs_on_a_redis_cluster_and_through_failovers() {
     let get = |n: &AtomicU64| n.load(Ordering::Relaxed);
     let (sent, ok, timed_out) = (get(&counts.sent), get(&counts.ok), get(&counts.timed_out));
     let (other, lost) = (get(&counts.other), get(&counts.lost));
+    let moved = cluster.moved_replies() - moved_before;
     eprintln!(
         "redis cluster failover run: {} failovers, {CLIENTS} clients: sent {sent}, ok {ok}, \
-         -2 {timed_out}, other {other}, lost {lost}",
+         -2 {timed_out}, other {other}, lost {lost}; MOVED replies followed {moved}",
         testkit::CLUSTER_MASTERS
+    );
+    assert!(
+        moved > 0,
+        "the services met the new masters through redirects"
     );
     assert_eq!(lost, 0, "every request answered");
     assert_eq!(other, 0, "answers are successes or -2");

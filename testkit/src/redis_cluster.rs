@@ -107,6 +107,21 @@ impl RedisCluster {
             .collect()
     }
 
+    /// MOVED replies all nodes have sent since they started (`INFO errorstats`): how often
+    /// clients found their slot map out of date.
+    pub fn moved_replies(&self) -> u64 {
+        self.ports()
+            .into_iter()
+            .filter_map(|port| {
+                let stats = self.cli(port, &["INFO", "errorstats"]);
+                info_field(&stats, "errorstat_MOVED")?
+                    .strip_prefix("count=")?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .sum()
+    }
+
     /// `CLUSTER FAILOVER` on the replica at `port` (its master hands over without data
     /// loss), then waits until it is a master and the cluster is settled again.
     pub fn failover(&self, port: u16) {
@@ -214,5 +229,10 @@ mod tests {
             Some("up")
         );
         assert_eq!(info_field(text, "master"), None);
+        let stats = "# Errorstats\r\nerrorstat_MOVED:count=12\r\n";
+        assert_eq!(
+            info_field(stats, "errorstat_MOVED").as_deref(),
+            Some("count=12")
+        );
     }
 }

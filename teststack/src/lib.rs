@@ -72,9 +72,9 @@ impl Stack {
         Stack::start_on(StackRedis::Single(testkit::Redis::start()), adjust)
     }
 
-    /// The stack on a local Redis Cluster (three masters, three replicas).
-    pub fn start_on_cluster() -> Stack {
-        Stack::start_on(StackRedis::Cluster(testkit::RedisCluster::start()), |_| {})
+    /// As [`Stack::start_with`], on a local Redis Cluster (three masters, three replicas).
+    pub fn start_on_cluster(adjust: impl FnOnce(&mut worker::Settings)) -> Stack {
+        Stack::start_on(StackRedis::Cluster(testkit::RedisCluster::start()), adjust)
     }
 
     fn start_on(redis: StackRedis, adjust: impl FnOnce(&mut worker::Settings)) -> Stack {
