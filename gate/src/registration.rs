@@ -225,6 +225,11 @@ mod tests {
         pool.run(|c| redis::cmd("GET").arg(key).query(c)).unwrap()
     }
 
+    fn set(pool: &RedisPool, key: &str, value: &str) {
+        pool.run(|c| redis::cmd("SET").arg(key).arg(value).query::<()>(c))
+            .unwrap();
+    }
+
     #[test]
     fn takes_the_lowest_free_id_or_the_preferred_one() {
         let redis = testkit::Redis::start();
@@ -250,13 +255,7 @@ mod tests {
         pool.run(|c| redis::cmd("DEL").arg(gate_key(gid)).query::<()>(c))
             .unwrap();
         assert!(!refresh(&pool, gid, "a:1").unwrap());
-        pool.run(|c| {
-            redis::cmd("SET")
-                .arg(gate_key(gid))
-                .arg("b:2")
-                .query::<()>(c)
-        })
-        .unwrap();
+        set(&pool, &gate_key(gid), "b:2");
         assert!(!refresh(&pool, gid, "a:1").unwrap());
     }
 
@@ -265,24 +264,12 @@ mod tests {
         let redis = testkit::Redis::start();
         let pool = RedisPool::new(&redis.url(), 2).unwrap();
         let gid = register(&pool, "a:1", None).unwrap();
-        pool.run(|c| {
-            redis::cmd("SET")
-                .arg(gate_key(gid))
-                .arg("b:2")
-                .query::<()>(c)
-        })
-        .unwrap();
+        set(&pool, &gate_key(gid), "b:2");
         assert!(!deregister(&pool, gid, "a:1").unwrap());
         assert_eq!(get(&pool, &gate_key(gid)).as_deref(), Some("b:2"));
         // The refused deregister's WATCH is over: a change of the key afterwards does not
         // abort the next transaction on that (pooled) connection.
-        pool.run(|c| {
-            redis::cmd("SET")
-                .arg(gate_key(gid))
-                .arg("b:3")
-                .query::<()>(c)
-        })
-        .unwrap();
+        set(&pool, &gate_key(gid), "b:3");
         let later: Option<(Option<String>,)> = pool
             .run(|c| {
                 redis::pipe()
