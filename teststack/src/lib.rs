@@ -19,6 +19,9 @@ pub const JWT_SECRET: &str = "teststack signing key, 32 bytes+";
 /// tokens only for requests presenting it (header `X-Issuer-Key`).
 pub const ISSUER_KEY: &str = "teststack issuer key, 32 bytes or more";
 
+/// The environment variable that puts every [`Stack`] on a Redis Cluster.
+pub const CLUSTER_ENV: &str = "LUKSEUN_TEST_REDIS_CLUSTER";
+
 /// The uid of [`Stack::admin_token`], in the operators' namespace (`admin:`).
 pub const ADMIN_UID: &str = "admin:dev";
 
@@ -68,7 +71,13 @@ impl Stack {
 
     /// As [`Stack::start`], with `adjust` changing the worker's settings before it starts
     /// (e.g. `smtp_addr` and `phone_hook_url`, for verification codes).
+    /// With [`CLUSTER_ENV`] set to `1` in the environment, every stack runs on a Redis
+    /// Cluster: `LUKSEUN_TEST_REDIS_CLUSTER=1 cargo test -p hostile` runs the hostile suite
+    /// there.
     pub fn start_with(adjust: impl FnOnce(&mut worker::Settings)) -> Stack {
+        if std::env::var(CLUSTER_ENV).is_ok_and(|v| v == "1") {
+            return Stack::start_on_cluster(adjust);
+        }
         Stack::start_on(StackRedis::Single(testkit::Redis::start()), adjust)
     }
 
@@ -135,6 +144,12 @@ impl Stack {
             nats,
             db,
         }
+    }
+
+    /// A pool with all rights on the stack's Redis (one server or the cluster), for test
+    /// code that reads or plants any key.
+    pub fn redis_admin(&self) -> RedisPool {
+        RedisPool::new(&self.redis.url(), 1).expect("redis url")
     }
 
     pub fn gate_addr(&self) -> SocketAddr {
