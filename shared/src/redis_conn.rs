@@ -472,6 +472,44 @@ mod tests {
         }
     }
 
+    /// A pooled connection still holds the slot map from before a failover: its next
+    /// transaction meets MOVED inside MULTI (nothing runs), and the pool runs it again on
+    /// the new master, once.
+    #[test]
+    fn a_transaction_after_a_failover_runs_exactly_once() {
+        let cluster = testkit::RedisCluster::start();
+        let pool = RedisPool::new(&cluster.url_as("worker"), 1).unwrap();
+        let key = "mail.daily:1:s0:failover";
+        let count = || -> u64 {
+            pool.run(|c| {
+                redis::pipe()
+                    .atomic()
+                    .cmd("INCR")
+                    .arg(key)
+                    .cmd("EXPIRE")
+                    .arg(key)
+                    .arg(60)
+                    .ignore()
+                    .query::<(u64,)>(c)
+            })
+            .unwrap()
+            .0
+        };
+        assert_eq!(count(), 1);
+        // The replica of the key's master takes over.
+        let master = cluster.master_of(key);
+        let replica = cluster.replica_of(master);
+        let moved_before = cluster.moved_replies();
+        cluster.failover(replica);
+        assert_eq!(cluster.role(master), "slave");
+        assert_eq!(count(), 2, "run once on the new master");
+        assert!(
+            cluster.moved_replies() > moved_before,
+            "the old map was used first"
+        );
+        assert_eq!(count(), 3);
+    }
+
     #[test]
     fn cluster_urls_name_their_seeds_with_shared_credentials() {
         assert_eq!(cluster_seeds("redis://127.0.0.1:6379/"), None);

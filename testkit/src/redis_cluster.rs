@@ -107,6 +107,46 @@ impl RedisCluster {
             .collect()
     }
 
+    /// The port of the master serving `key`'s slot now.
+    pub fn master_of(&self, key: &str) -> u16 {
+        let slot = self.cli(self.nodes[0].port, &["CLUSTER", "KEYSLOT", key]);
+        let slot: u16 = slot
+            .trim()
+            .parse()
+            .expect("CLUSTER KEYSLOT answers a number");
+        self.ports()
+            .into_iter()
+            .find(|port| self.role(*port) == "master" && self.serves(*port, slot))
+            .expect("a master serves every slot")
+    }
+
+    /// The replica of the master on `port`.
+    pub fn replica_of(&self, master: u16) -> u16 {
+        self.ports()
+            .into_iter()
+            .find(|port| {
+                let info = self.cli(*port, &["INFO", "replication"]);
+                info_field(&info, "role").as_deref() == Some("slave")
+                    && info_field(&info, "master_port").as_deref() == Some(&master.to_string())
+            })
+            .expect("every master has a replica")
+    }
+
+    /// Whether the node on `port` lists `slot` among its own in `CLUSTER NODES`.
+    fn serves(&self, port: u16, slot: u16) -> bool {
+        let nodes = self.cli(port, &["CLUSTER", "NODES"]);
+        let Some(me) = nodes.lines().find(|l| l.contains("myself")) else {
+            return false;
+        };
+        me.split_whitespace().skip(8).any(|range| {
+            let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+            match (lo.parse::<u16>(), hi.parse::<u16>()) {
+                (Ok(lo), Ok(hi)) => (lo..=hi).contains(&slot),
+                _ => false,
+            }
+        })
+    }
+
     /// MOVED replies all nodes have sent since they started (`INFO errorstats`): how often
     /// clients found their slot map out of date.
     pub fn moved_replies(&self) -> u64 {
