@@ -54,7 +54,7 @@ pub struct Stack {
     // Services first: they stop before the servers they use.
     pub gate: Option<gate::Gate>,
     pub worker: Option<worker::Worker>,
-    pub edge: Option<edge::EdgeHandle>,
+    pub edge: Option<edge::Edge>,
     pub mail: Option<mail::MailService>,
     pub auth: Option<auth::ServerHandle>,
     pub tokens: auth::Tokens,
@@ -74,7 +74,7 @@ impl Stack {
     /// With [`CLUSTER_ENV`] set to `1` in the environment, every stack runs on a Redis
     /// Cluster: `LUKSEUN_TEST_REDIS_CLUSTER=1 cargo test -p hostile` runs the hostile suite
     /// there.
-    pub fn start_with(adjust: impl FnOnce(&mut worker::Settings)) -> Stack {
+    pub fn start_with(adjust: impl FnOnce(&mut worker::Options)) -> Stack {
         if std::env::var(CLUSTER_ENV).is_ok_and(|v| v == "1") {
             return Stack::start_on_cluster(adjust);
         }
@@ -82,11 +82,11 @@ impl Stack {
     }
 
     /// As [`Stack::start_with`], on a local Redis Cluster (three masters, three replicas).
-    pub fn start_on_cluster(adjust: impl FnOnce(&mut worker::Settings)) -> Stack {
+    pub fn start_on_cluster(adjust: impl FnOnce(&mut worker::Options)) -> Stack {
         Stack::start_on(StackRedis::Cluster(testkit::RedisCluster::start()), adjust)
     }
 
-    fn start_on(redis: StackRedis, adjust: impl FnOnce(&mut worker::Settings)) -> Stack {
+    fn start_on(redis: StackRedis, adjust: impl FnOnce(&mut worker::Options)) -> Stack {
         let nats = testkit::Nats::start();
         let db = testkit::MariaDb::start();
 
@@ -95,7 +95,7 @@ impl Stack {
         let lifetime = Duration::from_secs(3600);
         let issuer_key = auth::IssuerKey::new(ISSUER_KEY.as_bytes()).expect("a long enough key");
         let service = Arc::new(
-            auth::Service::new(
+            auth::Endpoints::new(
                 auth::Tokens::new(key(), pool.clone(), lifetime),
                 auth::Nonces::new(pool.clone()),
             )
@@ -106,7 +106,7 @@ impl Stack {
 
         let mail_dir = testkit::TempDir::new("stack-mail");
         let mail = mail::MailService::start(
-            &mail::ServiceConfig {
+            &mail::Options {
                 bind: "127.0.0.1:0".into(),
                 root: mail_dir.path().to_path_buf(),
                 mailbox_limit: 50,
@@ -117,7 +117,7 @@ impl Stack {
         .expect("start mail");
 
         let mut settings =
-            worker::Settings::new(&nats.url(), &redis.url_for("worker"), &db.url(), JWT_SECRET);
+            worker::Options::new(&nats.url(), &redis.url_for("worker"), &db.url(), JWT_SECRET);
         settings.threads = 8;
         settings.admin_addr = "127.0.0.1:0".into();
         settings.pbkdf2_iterations = 1000;
@@ -125,12 +125,9 @@ impl Stack {
         settings.auth_url = format!("http://{}", auth.addr());
         adjust(&mut settings);
         let worker = worker::Worker::start(&settings).expect("start worker");
-        let gate = gate::Gate::start(gate::GateOptions::local(
-            &redis.url_for("gate"),
-            &nats.url(),
-        ))
-        .expect("start gate");
-        let edge = edge::Edge::start(edge::EdgeConfig::local(&redis.url_for("edge"), &nats.url()))
+        let gate = gate::Gate::start(gate::Options::local(&redis.url_for("gate"), &nats.url()))
+            .expect("start gate");
+        let edge = edge::Edge::start(edge::Options::local(&redis.url_for("edge"), &nats.url()))
             .expect("start edge");
         Stack {
             gate: Some(gate),
@@ -198,7 +195,7 @@ impl Drop for Stack {
             e.stop();
         }
         if let Some(m) = self.mail.take() {
-            m.shutdown();
+            m.stop();
         }
         if let Some(a) = self.auth.take() {
             a.stop();
