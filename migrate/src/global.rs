@@ -1,7 +1,15 @@
 //! Rows that belong to no player: the original's credited purchases and exchange codes.
 
-#[allow(unused_imports)]
-use super::*;
+use std::collections::{BTreeMap, HashSet};
+
+use mysql::prelude::Queryable;
+use mysql::{Conn, Params, TxOpts};
+
+use super::source::optional_rows;
+use super::{
+    map, now_secs, target_err, MigrateError, Report, Tally, GLOBAL_ROWS_PER_TRANSACTION,
+    IMPORTED_BY,
+};
 
 /// Writes `rows` (statement, params) in transactions of [`GLOBAL_ROWS_PER_TRANSACTION`],
 /// each row `INSERT IGNORE` so a second run keeps what is there; counts what was new.

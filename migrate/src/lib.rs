@@ -31,25 +31,22 @@ mod player;
 mod rules;
 mod source;
 
-use global::*;
-use mailbox::*;
-use player::*;
-use rules::*;
-use source::*;
-
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::fs;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use mysql::prelude::{FromRow, Queryable};
-use mysql::{Conn, Opts, Params, TxOpts, Value as SqlValue};
+use mysql::prelude::Queryable;
+use mysql::{Conn, Opts, Params, TxOpts};
 use serde_json::Value;
 use shared::redis_conn::RedisPool;
 
-use mail::message::{MailClass, MailType};
+use global::{migrate_codes, migrate_orders};
+use mailbox::migrate_mail;
+use player::{membership, player_rows, Known, Subject};
+use rules::Rules;
+use source::{read_holdings, read_world, rows, Holdings, InfoRow};
 use worker::game_config::GameConfig;
 
 pub use report::{Action, Counts, Problem, Report, Tally};
@@ -380,18 +377,15 @@ pub fn run(options: &Options) -> Result<Report, MigrateError> {
             merged.push(world.clone());
         }
     }
+    let run = RunContext {
+        options,
+        rules: &rules,
+        accounts: &accounts,
+        redis: redis.as_ref(),
+        progress: &progress,
+    };
     for (db, merged_from) in &databases {
-        let done = migrate_world(
-            &mut source,
-            &mut target,
-            db,
-            merged_from,
-            &accounts,
-            &rules,
-            options,
-            &mut report,
-            &progress,
-        )?;
+        let done = migrate_world(&mut source, &mut target, db, merged_from, &run, &mut report)?;
         if let (Some(from), Some(to)) = (&options.source_maildir, &options.target_maildir) {
             let mut worlds = vec![db.clone()];
             worlds.extend(merged_from.iter().cloned());
@@ -402,8 +396,7 @@ pub fn run(options: &Options) -> Result<Report, MigrateError> {
                     db,
                     merged_from,
                     &done,
-                    options,
-                    redis.as_ref(),
+                    &run,
                     &mut report,
                 )?;
             }
@@ -590,19 +583,27 @@ fn migrate_account(
     }
 }
 
+/// What the run knows before its worlds and hands to each: its options, our game rules,
+/// the accounts that are with us, our Redis (pending-request markers) and where progress
+/// lines go.
+struct RunContext<'a> {
+    options: &'a Options,
+    rules: &'a Rules,
+    accounts: &'a HashSet<String>,
+    redis: Option<&'a RedisPool>,
+    progress: &'a dyn Fn(String),
+}
+
 /// Migrates one world database; answers the uids of its players that are with us.
-#[allow(clippy::too_many_arguments)]
 fn migrate_world(
     source: &mut Conn,
     target: &mut mysql::PooledConn,
     db: &str,
     merged_from: &[String],
-    accounts: &HashSet<String>,
-    rules: &Rules,
-    options: &Options,
+    run: &RunContext,
     report: &mut Report,
-    progress: &dyn Fn(String),
 ) -> Result<WorldDone, MigrateError> {
+    let (options, rules, accounts, progress) = (run.options, run.rules, run.accounts, run.progress);
     let world = db;
     let mut pending: Pending = HashMap::new();
     let mut src = read_world(source, db, &mut report.tally)?;
@@ -688,6 +689,11 @@ fn migrate_world(
         .into_iter()
         .collect();
     let source_uids: HashSet<String> = src.players.iter().map(|p| p.0.clone()).collect();
+    let known = Known {
+        rules,
+        source_uids: &source_uids,
+        ours: &ours,
+    };
     let mut migrated: HashSet<String> = HashSet::new();
     let mut names: HashMap<String, String> = HashMap::new();
     let mut members: HashMap<String, (String, i64)> = HashMap::new();
@@ -768,7 +774,7 @@ fn migrate_world(
                 format!("game name taken or unfit: now {gn:?}"),
             );
         }
-        let (_, exp, vipexp) = holdings.progress.unwrap_or((None, None, None));
+        let (_, exp, _) = holdings.progress.unwrap_or((None, None, None));
         let exp = exp.unwrap_or(0).max(0);
         let (level, _) = worker::modules::stage::level_of(&rules.exp_table, exp as u64);
         let icon = icon.and_then(|i| i.trim().parse::<i32>().ok()).unwrap_or(0);
@@ -792,19 +798,19 @@ fn migrate_world(
                 intro.unwrap_or_default(),
             )),
         );
+        let who = Subject {
+            world,
+            uid: &uid,
+            row: &row,
+            now,
+        };
         player_rows(
             &mut batch,
             &mut tally,
-            world,
-            &uid,
-            &row,
+            &who,
             holdings,
             family.clone(),
-            &source_uids,
-            &ours,
-            rules,
-            vipexp,
-            now,
+            &known,
         );
         match batch.commit(
             target,
@@ -867,6 +873,9 @@ struct WorldDone {
 
 #[cfg(test)]
 mod tests {
+    use super::mailbox::derived_key;
+    use super::player::today;
+    use super::rules::{GROUP_ITEM, GROUP_WEAPON_SEGMENT};
     use super::*;
 
     #[test]

@@ -2,25 +2,28 @@
 //! acceptance of a gift, friend request or family request still pending registered with
 //! our auth (and the sender's pending marker in our Redis).
 
-#[allow(unused_imports)]
-use super::*;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use mail::message::{MailClass, MailType};
+
+use super::{map, now_secs, original_mail, MigrateError, Report, RunContext, WorldDone};
 
 /// Converts the mailboxes under `world_dir` (`<source>/.<world>`) of migrated players
 /// into `<target>/<db>/<uid>/`, keeping each mail's key and read state.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn migrate_mail(
     world_dir: &Path,
     target_root: &Path,
     db: &str,
     merged_from: &[String],
     done: &WorldDone,
-    options: &Options,
-    redis: Option<&RedisPool>,
+    run: &RunContext,
     report: &mut Report,
 ) -> Result<(), MigrateError> {
     let players = &done.players;
     let table = "mail";
-    let dry_run = options.dry_run;
+    let dry_run = run.options.dry_run;
     let io_err = |p: &Path| {
         let p = p.to_path_buf();
         move |e| MigrateError::Maildir(p, e)
@@ -133,7 +136,7 @@ pub(crate) fn migrate_mail(
                 _ => false,
             };
             if pending {
-                match acceptance(options, redis, db, &uid, &key, &mail, done) {
+                match acceptance(run, db, &uid, &key, &mail, done) {
                     Ok(()) => report.tally.written("request_nonce", 1),
                     Err(why) => report.tally.repair(table, shown.clone(), why),
                 }
@@ -165,8 +168,7 @@ pub(crate) fn migrate_mail(
 /// - a join request (`FAMILY_REQUEST`) names its applicant (`from`) and went to an
 ///   official of the recipient's family.
 pub(crate) fn acceptance(
-    options: &Options,
-    redis: Option<&RedisPool>,
+    run: &RunContext,
     world: &str,
     uid: &str,
     key: &str,
@@ -231,10 +233,10 @@ pub(crate) fn acceptance(
             )))
         }
     };
-    let Some(auth) = &options.auth_url else {
+    let Some(auth) = &run.options.auth_url else {
         return Err(fail("no --auth-url".into()));
     };
-    if options.dry_run {
+    if run.options.dry_run {
         return Ok(());
     }
     let request = RequestMail {
@@ -248,7 +250,7 @@ pub(crate) fn acceptance(
         items: &items,
         payload,
     };
-    register_imported(auth, redis, key, &request)
+    register_imported(auth, run.redis, key, &request)
         .map(|_| ())
         .map_err(fail)
 }

@@ -1,25 +1,53 @@
 //! One player's rows of every table, checked against our rules and added to its
 //! transaction's [`Batch`]. Pure mapping on rows already read; no I/O.
 
-#[allow(unused_imports)]
-use super::*;
+use std::collections::{BTreeMap, HashSet};
 
-/// The rows of one player's holdings and progress, checked against our rules.
-#[allow(clippy::too_many_arguments)]
+use mysql::{Params, Value as SqlValue};
+
+use super::rules::{
+    Rules, GROUP_ITEM, GROUP_ROLE_SEGMENT, GROUP_SKILL, GROUP_WEAPON_SEGMENT, INTEGRAL_STEPS,
+    LEADERBOARD_BEST, LEADERBOARD_TOTAL, LIMIT_DARK_MARKET, LIMIT_INTEGRAL, LIMIT_PLAYER_ELEMENT,
+    SUMMON_STORE_ENDS, TIMER_DARK_MARKET, TIMER_FAMILY_JOIN_END, TIMER_STAGE_HANG_UP,
+    TIMER_VIP_MAX_END, TIMER_VIP_MIN_END,
+};
+use super::source::Holdings;
+use super::{map, now_secs, Action, Batch, Tally};
+
+/// The player whose rows are mapped: our ids for it, its name in the report, and the
+/// clock that "from now" counts from.
+#[derive(Clone, Copy)]
+pub(crate) struct Subject<'a> {
+    pub(crate) world: &'a str,
+    /// Our uid (merged worlds: the account's, not the source's).
+    pub(crate) uid: &'a str,
+    /// `<world>/<source uid>`: how the report names the player.
+    pub(crate) row: &'a str,
+    /// The migration's clock (unix seconds).
+    pub(crate) now: i64,
+}
+
+/// What a world's mapping checks a player's rows against beyond its own rows.
+pub(crate) struct Known<'a> {
+    pub(crate) rules: &'a Rules,
+    /// The world's players (the source's uids): a friend must be one.
+    pub(crate) source_uids: &'a HashSet<String>,
+    /// Our uid of a source uid.
+    pub(crate) ours: &'a dyn Fn(&str) -> String,
+}
+
+/// The rows of one player's holdings and progress, checked against our rules;
+/// `family` is its membership (see [`membership`]).
 pub(crate) fn player_rows(
     batch: &mut Batch,
     tally: &mut Tally,
-    world: &str,
-    uid: &str,
-    row: &str,
+    who: &Subject,
     h: Holdings,
-    family: Option<(String, i64)>,
-    source_uids: &HashSet<String>,
-    ours: &dyn Fn(&str) -> String,
-    rules: &Rules,
-    vipexp: Option<i64>,
-    now: i64,
+    family: Option<Member>,
+    known: &Known,
 ) {
+    let (world, uid, row, now) = (who.world, who.uid, who.row, who.now);
+    let (rules, source_uids, ours) = (known.rules, known.source_uids, known.ours);
     // Energy: no row is full energy; below the maximum it recovers from now on.
     if let Some((Some(energy), _, _)) = h.progress {
         if (0..rules.max_energy).contains(&energy) {
@@ -30,17 +58,8 @@ pub(crate) fn player_rows(
             );
         }
     }
-    timers_and_limits(
-        batch,
-        tally,
-        world,
-        uid,
-        row,
-        &h,
-        vipexp.unwrap_or(0).max(0),
-        rules,
-        now,
-    );
+    let vipexp = h.progress.and_then(|(_, _, vipexp)| vipexp);
+    timers_and_limits(batch, tally, who, &h, vipexp.unwrap_or(0).max(0), rules);
     // Items of our three groups: a known id, a quantity >= 0, at most the item's max.
     let item =
         |batch: &mut Batch, tally: &mut Tally, table: &'static str, grp: i64, id: i64, qty: i64| {
@@ -215,7 +234,7 @@ pub(crate) fn player_rows(
             Params::from((world, uid, aid, value.unwrap_or(0).max(0), reward.unwrap_or(0).max(0))),
         );
     }
-    factory_row(batch, tally, world, uid, row, &h.factory, now);
+    factory_row(batch, tally, who, &h.factory);
     // World boss damage: the original's leaderboard ids 1 (best fight) and 2 (total).
     let mut boss: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
     for (lid, stage, value) in h.leaderboard {
@@ -328,18 +347,15 @@ pub(crate) fn membership(
 
 /// The timers and limits that outlive a day: VIP month cards, the family join cooldown,
 /// idle rewards' start, summoning stores, the integral step, element resets left.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn timers_and_limits(
     batch: &mut Batch,
     tally: &mut Tally,
-    world: &str,
-    uid: &str,
-    row: &str,
+    who: &Subject,
     h: &Holdings,
     vipexp: i64,
     rules: &Rules,
-    now: i64,
 ) {
+    let (world, uid, row, now) = (who.world, who.uid, who.row, who.now);
     let timer = |tid: i64, tally: &mut Tally| -> Option<i64> {
         let (_, text) = h.timers.iter().find(|(t, _)| *t == tid)?;
         let at = map::original_time(text);
@@ -518,12 +534,10 @@ pub(crate) fn timers_and_limits(
 pub(crate) fn factory_row(
     batch: &mut Batch,
     tally: &mut Tally,
-    world: &str,
-    uid: &str,
-    row: &str,
+    who: &Subject,
     factory: &[(i64, i64, i64, i64)],
-    now: i64,
 ) {
+    let (world, uid, row, now) = (who.world, who.uid, who.row, who.now);
     if factory.is_empty() {
         return;
     }

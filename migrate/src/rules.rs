@@ -1,7 +1,9 @@
 //! What the mapping needs from our game config, and the original's ids it reads.
 
-#[allow(unused_imports)]
-use super::*;
+use std::collections::HashMap;
+
+use serde_json::Value;
+use worker::game_config::GameConfig;
 
 /// What the mapping needs from our game config.
 pub(crate) struct Rules {

@@ -2,8 +2,12 @@
 //! news whole, every per-player table a range of players at a time ([`read_holdings`]).
 //! A row that does not convert is reported and left out.
 
-#[allow(unused_imports)]
-use super::*;
+use std::collections::HashMap;
+
+use mysql::prelude::{FromRow, Queryable};
+use mysql::{Conn, Params, Value as SqlValue};
+
+use super::{source_err, MigrateError, Tally};
 
 pub(crate) type InfoRow = (
     String,
@@ -93,7 +97,6 @@ pub(crate) fn rows_with<R: FromRow>(
 }
 
 /// Reads a per-player table (uid first) and files each row under its player.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn per_player<R: FromRow>(
     conn: &mut Conn,
     (sql, params): (String, Params),
