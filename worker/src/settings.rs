@@ -10,6 +10,7 @@ use crate::modules::account::password::DEFAULT_ITERATIONS;
 use crate::modules::mall::verifier::{self, InFlight, VerifierSettings};
 use crate::notify::{self, NotifySettings};
 use crate::request_id::RidSettings;
+use crate::world_db::{parse_world_urls, WorldUrls};
 
 pub const SPEC: Spec = Spec {
     service: "worker",
@@ -25,6 +26,11 @@ pub const SPEC: Spec = Spec {
             "mysql-url",
             "mysql://root@127.0.0.1:3306/lukseun",
             "MySQL / MariaDB database",
+        ),
+        Opt::value(
+            "world-db",
+            "",
+            "worlds on other MySQL servers: world=mysql://...,world=mysql://... (a merged world follows its target; the rest, and the accounts, stay on --mysql-url)",
         ),
         Opt::required("jwt-secret", "token signing key, at least 32 bytes"),
         Opt::value(
@@ -139,6 +145,8 @@ pub struct Settings {
     pub nats_url: String,
     pub redis_url: String,
     pub mysql_url: String,
+    /// Worlds on servers other than `mysql_url` (`--world-db`); empty: all on it.
+    pub world_dbs: WorldUrls,
     pub jwt_secret: String,
     pub threads: usize,
     pub config_url: String,
@@ -185,6 +193,7 @@ impl Settings {
             nats_url: nats_url.to_string(),
             redis_url: redis_url.to_string(),
             mysql_url: mysql_url.to_string(),
+            world_dbs: WorldUrls::new(),
             jwt_secret: jwt_secret.to_string(),
             threads: 32,
             config_url: String::new(),
@@ -284,7 +293,11 @@ impl Settings {
                 "must be longer than the gate's 10 s job timeout: a retry after -2 must find the record",
             ));
         }
+        // The value never goes into the error: its URLs carry passwords.
+        let world_dbs = parse_world_urls(config.get("world-db"))
+            .map_err(|why| invalid("world-db", "<hidden>", &why))?;
         Ok(Settings {
+            world_dbs,
             request_ids: RidSettings {
                 ttl: Duration::from_secs(rid_ttl),
                 max_answer_bytes: config.parsed("rid-answer-max-bytes")?,
