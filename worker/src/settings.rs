@@ -522,6 +522,22 @@ mod tests {
     }
 
     #[test]
+    fn world_servers_are_an_option_whose_errors_hide_the_urls() {
+        assert!(
+            parse(&[]).unwrap().world_dbs.is_empty(),
+            "all on --mysql-url"
+        );
+        let s = parse(&["--world-db", "s1=mysql://u:pw@db-b/lukseun"]).unwrap();
+        assert_eq!(
+            s.world_dbs,
+            [("s1".to_string(), "mysql://u:pw@db-b/lukseun".to_string())]
+        );
+        let e = parse(&["--world-db", "s1=redis://u:pw@db-b"]).unwrap_err();
+        let e = e.to_string();
+        assert!(e.contains("--world-db") && !e.contains("pw"), "{e}");
+    }
+
+    #[test]
     fn the_secret_is_required() {
         let e = Config::parse(&SPEC, &[], |_| None).unwrap_err();
         assert!(e.to_string().contains("LUKSEUN_JWT_SECRET"), "{e}");
