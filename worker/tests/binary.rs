@@ -76,11 +76,7 @@ fn bad_option_values_are_named() {
         .output()
         .unwrap();
     assert_ne!(out.status.code(), Some(0));
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let all = output_text(&out);
     assert!(all.contains("--threads"), "{all}");
 
     // A bad world map refuses to start, naming the option but not the URL's password.
@@ -90,15 +86,20 @@ fn bad_option_values_are_named() {
         .output()
         .unwrap();
     assert_ne!(out.status.code(), Some(0));
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let all = output_text(&out);
     assert!(
         all.contains("--world-db") && !all.contains("hunter2"),
         "{all}"
     );
+}
+
+/// A finished command's stdout, then its stderr.
+fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// `mariadb-install-db` fails now and then on a busy machine: one more try.

@@ -6,7 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{guest_login, Client, Servers};
+use support::{guest_login, Client, Servers, QUICK};
 
 #[test]
 fn the_binary_puts_each_world_on_its_server() {
@@ -15,16 +15,7 @@ fn the_binary_puts_each_world_on_its_server() {
     let mut front = servers.gate(Duration::from_secs(5));
     let mut client = Client::connect(front.client_addr(), Duration::from_secs(30));
     let world_db = format!("s1={}", other.url());
-    let _worker = servers.worker(&[
-        "--admin-port",
-        "0",
-        "--threads",
-        "2",
-        "--pbkdf2-iterations",
-        "1000",
-        "--world-db",
-        &world_db,
-    ]);
+    let _worker = servers.worker(&[QUICK, &["--world-db", &world_db]].concat());
 
     // Until the worker serves (it migrates both servers first), a login times out.
     let deadline = Instant::now() + Duration::from_secs(120);
