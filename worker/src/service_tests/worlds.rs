@@ -171,9 +171,12 @@ fn a_server_down_costs_only_the_calls_that_need_it() {
 #[test]
 fn purges_and_purchases_look_at_every_server() {
     let t = TwoServers::start();
-    // Two old guests: one with a player on the other server only, one with none.
+    // Old guests: one with a player on the other server only, one on the default server,
+    // one with none.
     let kept = t.s.guest("kept");
     t.player(&kept, "s1", "Kept");
+    let home = t.s.guest("home");
+    t.player(&home, "s0", "Home");
     t.s.guest("gone");
     t.s.db_server
         .sql("UPDATE lukseun.accounts SET created_at = NOW() - INTERVAL 40 DAY");
@@ -183,8 +186,11 @@ fn purges_and_purchases_look_at_every_server() {
         (r["purged"].clone(), r["more"].clone()),
         (json!(1), json!(0))
     );
-    let (here, _) = t.rows("SELECT unique_id FROM accounts");
-    assert_eq!(here, "kept\n", "the guest with a player in s1 stays");
+    let (here, _) = t.rows("SELECT unique_id FROM accounts ORDER BY unique_id");
+    assert_eq!(
+        here, "home\nkept\n",
+        "the guests with a player in s0 or s1 stay"
+    );
     let r = t.s.ok_as(&gm, "purge_guest_accounts", json!({"limit": 1}));
     assert_eq!(r["purged"], 0, "nothing left to purge");
 

@@ -372,7 +372,7 @@ pub fn purge_guest_accounts(ctx: &Context, _caller: &Account, args: &Args) -> Ou
     let mut purged = 0;
     for batch in candidates.chunks(PURGE_CHECK_BATCH) {
         let marks = vec!["?"; batch.len()].join(",");
-        let mut keep: Vec<String> = Vec::new();
+        let mut keep = std::collections::HashSet::new();
         for (db, _) in ctx.world_dbs.servers() {
             let with_player: Vec<String> = db.conn()?.exec(
                 format!("SELECT DISTINCT unique_id FROM players WHERE unique_id IN ({marks})"),
@@ -380,7 +380,7 @@ pub fn purge_guest_accounts(ctx: &Context, _caller: &Account, args: &Args) -> Ou
             )?;
             keep.extend(with_player);
         }
-        let gone: Vec<&String> = batch.iter().filter(|u| !keep.contains(u)).collect();
+        let gone: Vec<&String> = batch.iter().filter(|u| !keep.contains(*u)).collect();
         if gone.is_empty() {
             continue;
         }
