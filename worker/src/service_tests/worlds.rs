@@ -205,3 +205,84 @@ fn purges_and_purchases_look_at_every_server() {
     let (here, there) = t.rows("SELECT world FROM purchases");
     assert_eq!((here.as_str(), there.as_str()), ("", "s1\n"));
 }
+
+#[test]
+fn exchange_codes_are_global_and_counted_once() {
+    let t = TwoServers::start();
+    let gm = t.s.token("admin:gm", TokenKind::Admin, None, None);
+    // Made through a request in s1, it lands with the accounts.
+    let code = json!({"game_id": "lukseun", "exchange_id": "TWO-USES", "pid": "DIAMOND_BAG",
+                      "receive": 2, "valid_seconds": 600});
+    t.s.ok_in(&gm, "s1", "create_exchange_code", code);
+    let (here, there) = t.rows("SELECT code FROM exchange_codes");
+    assert_eq!((here.as_str(), there.as_str()), ("TWO-USES\n", ""));
+
+    let redeem = |uid: &str, world: &str| {
+        let session = t.s.token(uid, TokenKind::Session, Some(world), None);
+        let data = json!({"game_id": "lukseun", "exchange_id": "TWO-USES"});
+        t.s.call_in(&session, world, "exchange_prop", data)
+    };
+    let mut gns = ["Ann", "Bob", "Cy"].into_iter();
+    for (uid, world) in [("ann", "s1"), ("bob", "s0"), ("cy", "s1")] {
+        let account = t.s.guest(uid);
+        t.player(&account, world, gns.next().unwrap());
+    }
+    let diamonds = |uid: &str| {
+        t.rows(&format!(
+            "SELECT COALESCE(SUM(qty), 0) FROM items WHERE unique_id = '{uid}' AND grp = 3 AND item_id = 5"
+        ))
+    };
+    let before = diamonds("ann");
+    let r = redeem("ann", "s1");
+    assert_eq!(
+        (r.status, r.data["receive"].clone()),
+        (0, json!(1)),
+        "{}",
+        r.to_json()
+    );
+    assert_ne!(diamonds("ann"), before, "credited on s1's server");
+    assert_eq!(redeem("ann", "s1").status, 94, "once per player");
+    assert_eq!(
+        redeem("bob", "s0").status,
+        0,
+        "the second use, on the other server"
+    );
+    assert_eq!(
+        redeem("cy", "s1").status,
+        98,
+        "two uses in all, across servers"
+    );
+    let (here, there) = t.rows("SELECT unique_id FROM exchange_redemptions ORDER BY unique_id");
+    assert_eq!((here.as_str(), there.as_str()), ("ann\nbob\n", ""));
+
+    // A credit refused on s1's server rolls the claim on the accounts' server back.
+    let dan = t.s.guest("dan");
+    t.player(&dan, "s1", "Dan");
+    let potions = json!({"game_id": "lukseun", "exchange_id": "POTIONS",
+                         "pid": "ENERGY_POTION_SMALL", "receive": 5, "valid_seconds": 600});
+    t.s.ok_in(&gm, "s0", "create_exchange_code", potions);
+    let hold = |qty: u32| {
+        t.other.sql(&format!(
+            "INSERT INTO lukseun.items (world, unique_id, grp, item_id, qty) \
+             VALUES ('s1', 'dan', 3, 10, {qty}) ON DUPLICATE KEY UPDATE qty = {qty}"
+        ))
+    };
+    hold(700); // 700 + 300 is over the potion's max of 999
+    let session = t.s.token("dan", TokenKind::Session, Some("s1"), None);
+    let data = json!({"game_id": "lukseun", "exchange_id": "POTIONS"});
+    let r = t.s.call_in(&session, "s1", "exchange_prop", data.clone());
+    assert_eq!(r.status, 93, "{}", r.to_json());
+    let (here, _) = t.rows(
+        "SELECT remaining, (SELECT COUNT(*) FROM exchange_redemptions WHERE code = 'POTIONS') \
+         FROM exchange_codes WHERE code = 'POTIONS'",
+    );
+    assert_eq!(here, "5\t0\n", "no use counted, no redemption kept");
+    hold(0);
+    let r = t.s.call_in(&session, "s1", "exchange_prop", data);
+    assert_eq!(
+        (r.status, r.data["receive"].clone()),
+        (0, json!(4)),
+        "{}",
+        r.to_json()
+    );
+}
