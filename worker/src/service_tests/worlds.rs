@@ -203,7 +203,27 @@ fn purges_and_purchases_look_at_every_server() {
     let r = t.s.call_in(&gm, "s0", "purchase_success", order);
     assert_eq!(r.status, 96, "{}", r.to_json());
     let (here, there) = t.rows("SELECT world FROM purchases");
-    assert_eq!((here.as_str(), there.as_str()), ("", "s1\n"));
+    assert_eq!(
+        (here.as_str(), there.as_str()),
+        ("s1\n", ""),
+        "orders are global"
+    );
+    // Replays racing into worlds on both servers: one credit.
+    let before =
+        t.rows("SELECT world, qty FROM items WHERE grp = 3 AND item_id = 5 ORDER BY world");
+    let statuses = at_once(8, |i| {
+        let order = json!({"pid":"DIAMOND_MIN","order_id":"X-2","channel":"apple",
+                           "user_name":"Buyer","currency":"RMB"});
+        let world = ["s0", "s1"][i % 2];
+        t.s.call_in(&gm, world, "purchase_success", order).status
+    });
+    let mut sorted = statuses.clone();
+    sorted.sort();
+    assert_eq!(sorted, [0, 96, 96, 96, 96, 96, 96, 96], "{statuses:?}");
+    let after = t.rows("SELECT world, qty FROM items WHERE grp = 3 AND item_id = 5 ORDER BY world");
+    assert_ne!(before, after);
+    let (here, there) = t.rows("SELECT COUNT(*) FROM purchases WHERE order_id = 'X-2'");
+    assert_eq!((here.as_str(), there.as_str()), ("1\n", "0\n"));
 }
 
 #[test]

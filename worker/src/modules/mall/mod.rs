@@ -319,8 +319,7 @@ pub fn purchase_success(ctx: &Context, caller: &Account, args: &Args) -> Outcome
     }
 
     let now = ctx.now();
-    let credit = transaction(ctx.db, |tx| {
-        daily::lock_player(tx, world, &uid)?;
+    let record = |tx: &mut mysql::Transaction<'_>| -> Result<(), FnError> {
         let recorded = tx.exec_drop(
             "INSERT INTO purchases (order_id, world, unique_id, pid, channel, currency, price, \
              item_id, qty, verified, credited_by, credited_at) \
@@ -341,17 +340,37 @@ pub fn purchase_success(ctx: &Context, caller: &Account, args: &Args) -> Outcome
             ),
         );
         match recorded {
-            Ok(()) => {}
+            Ok(()) => Ok(()),
             Err(e) if duplicate_key(&e) == Some("PRIMARY") => {
-                return Err(PurchaseStatus::AlreadyCredited.into())
+                Err(PurchaseStatus::AlreadyCredited.into())
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => Err(e.into()),
         }
+    };
+    let give = |tx: &mut mysql::Transaction<'_>| {
         credit(tx, ctx, world, &uid, &product, |refusal| match refusal {
             NoCredit::NoRoom => PurchaseStatus::NoRoom.into(),
             NoCredit::NeverFits => PurchaseStatus::ConfigError.into(),
         })
-    })?;
+    };
+    let credit = if ctx.db.same_pool(ctx.accounts) {
+        transaction(ctx.db, |tx| {
+            daily::lock_player(tx, world, &uid)?;
+            record(tx)?;
+            give(tx)
+        })?
+    } else {
+        // Orders are global, on the accounts' server (an order is credited once in every
+        // world); its record's transaction stays open around the credit's and commits
+        // after it, as for exchange codes.
+        transaction(ctx.accounts, |orders| {
+            record(orders)?;
+            transaction(ctx.db, |tx| {
+                daily::lock_player(tx, world, &uid)?;
+                give(tx)
+            })
+        })?
+    };
     shared::info!(
         "purchase credited",
         order_id = order_id,
@@ -381,19 +400,12 @@ fn permission_denied() -> FnError {
     }
 }
 
-/// Whether `order_id` was credited already, in any world on any server. (The insert in
-/// the credit's transaction decides races on one server; two replays racing into worlds
-/// on different servers are not decided here: docs/deploy.md.)
+/// Whether `order_id` was credited already (orders are kept with the accounts).
 fn credited(ctx: &Context, order_id: &str) -> Result<bool, FnError> {
-    for db in ctx.all_dbs() {
-        let found: Option<u8> = db
-            .conn()?
-            .exec_first("SELECT 1 FROM purchases WHERE order_id = ?", (order_id,))?;
-        if found.is_some() {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    let mut conn = ctx.accounts.conn()?;
+    let found: Option<u8> =
+        conn.exec_first("SELECT 1 FROM purchases WHERE order_id = ?", (order_id,))?;
+    Ok(found.is_some())
 }
 
 // ------------------------------------------------------------------ exchange codes
