@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use edge::codec::{ChatKind, ServerFrame};
-use edge::{Edge, EdgeConfig, EdgeHandle};
+use edge::{Edge, Options};
 use shared::framing::LineBuffer;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -51,14 +51,14 @@ impl Stack {
         }
     }
 
-    fn config(&self) -> EdgeConfig {
+    fn config(&self) -> Options {
         if self.secured {
-            return EdgeConfig::local(&self.redis.url_as("edge"), &self.nats.url_as("edge"));
+            return Options::local(&self.redis.url_as("edge"), &self.nats.url_as("edge"));
         }
-        EdgeConfig::local(&self.redis.url(), &self.nats.url())
+        Options::local(&self.redis.url(), &self.nats.url())
     }
 
-    fn edge(&self) -> EdgeHandle {
+    fn edge(&self) -> Edge {
         Edge::start(self.config()).unwrap()
     }
 
@@ -91,7 +91,7 @@ impl Stack {
         nonce
     }
 
-    fn login(&mut self, edge: &EdgeHandle, world: &str, gn: &str, fid: &str) -> Client {
+    fn login(&mut self, edge: &Edge, world: &str, gn: &str, fid: &str) -> Client {
         let nonce = self.nonce(world, gn, fid);
         let mut c = Client::connect(edge.addr());
         c.send(&format!("00REGISTER{nonce}"));
@@ -225,11 +225,11 @@ fn warm_up(sender: &mut Client, command: &str, receivers: &mut [&mut Client]) {
     }
 }
 
-fn metrics(edge: &EdgeHandle) -> String {
+fn metrics(edge: &Edge) -> String {
     testkit::http_get(edge.admin_addr(), "/metrics").unwrap().1
 }
 
-fn metric(edge: &EdgeHandle, name: &str) -> i64 {
+fn metric(edge: &Edge, name: &str) -> i64 {
     let text = metrics(edge);
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{name} ")))
@@ -838,7 +838,7 @@ fn until_no_family(c: &mut Client) {
 fn chat_events_follow_the_player_on_every_connection_and_edge() {
     let mut stack = Stack::start();
     let (a, b) = (stack.edge(), stack.edge());
-    let mut login = |edge: &EdgeHandle, world: &str, gn: &str, fid: &str, pid: &str| {
+    let mut login = |edge: &Edge, world: &str, gn: &str, fid: &str, pid: &str| {
         let nonce = stack.nonce_of(world, gn, fid, pid);
         let mut c = Client::connect(edge.addr());
         c.send(&format!("00REGISTER{nonce}"));

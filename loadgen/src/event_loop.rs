@@ -832,6 +832,7 @@ mod tests {
         let caller = Caller {
             gn: "g".into(),
             tag: "t".into(),
+            peers: std::sync::Arc::from(Vec::new()),
         };
         let mix = Mix::parse("get_info_player").unwrap();
         LoopPlayer {

@@ -110,6 +110,7 @@ impl Player {
         let caller = Caller {
             gn,
             tag: shared::ids::random_hex(12),
+            peers: Arc::from(Vec::new()),
         };
         let lines = Lines::new(&plan.mix, &plan.world, &account, &session, caller);
         Ok(Player {
@@ -193,6 +194,11 @@ pub fn run(plan: &Plan, progress: Arc<Progress>) -> Result<Report, String> {
     for i in 0..plan.connections {
         players.push(Player::login(&plan.gates[i % plan.gates.len()], plan)?);
     }
+    // The social calls of a mix target the run's other players.
+    let peers: Arc<[String]> = players.iter().map(|p| p.lines.gn().to_string()).collect();
+    for player in &mut players {
+        player.lines.set_peers(peers.clone());
+    }
     let chat = match &plan.chat {
         Some(chat) => {
             let mut members = Vec::with_capacity(chat.senders + chat.listeners);
@@ -209,6 +215,12 @@ pub fn run(plan: &Plan, progress: Arc<Progress>) -> Result<Report, String> {
     for (i, player) in players.into_iter().enumerate() {
         groups[i % threads].push(player.into_loop_player(plan, &mut addresses)?);
     }
+    // scripts/load-model.sh reads this line: the counters it takes from here on are play,
+    // not log-ins.
+    eprintln!(
+        "loadgen: {} players logged in, load starts",
+        plan.connections
+    );
     let start = Instant::now();
     let window = Window {
         start,

@@ -25,7 +25,7 @@ pub struct Stack {
     // Services first: they stop before the servers they use.
     pub gate: Option<gate::Gate>,
     pub worker: Option<worker::Worker>,
-    pub edge: Option<edge::EdgeHandle>,
+    pub edge: Option<edge::Edge>,
     pub mail: Option<mail::MailService>,
     pub auth: Option<auth::ServerHandle>,
     pub tokens: auth::Tokens,
@@ -42,7 +42,7 @@ impl Stack {
 
     /// As [`Stack::start`], with `adjust` changing the worker's settings before it starts
     /// (e.g. `smtp_addr` and `phone_hook_url`, for verification codes).
-    pub fn start_with(adjust: impl FnOnce(&mut worker::Settings)) -> Stack {
+    pub fn start_with(adjust: impl FnOnce(&mut worker::Options)) -> Stack {
         let redis = testkit::Redis::start();
         let nats = testkit::Nats::start();
         let db = testkit::MariaDb::start();
@@ -52,7 +52,7 @@ impl Stack {
         let lifetime = Duration::from_secs(3600);
         let issuer_key = auth::IssuerKey::new(ISSUER_KEY.as_bytes()).expect("a long enough key");
         let service = Arc::new(
-            auth::Service::new(
+            auth::Endpoints::new(
                 auth::Tokens::new(key(), pool.clone(), lifetime),
                 auth::Nonces::new(pool.clone()),
             )
@@ -63,7 +63,7 @@ impl Stack {
 
         let mail_dir = testkit::TempDir::new("stack-mail");
         let mail = mail::MailService::start(
-            &mail::ServiceConfig {
+            &mail::Options {
                 bind: "127.0.0.1:0".into(),
                 root: mail_dir.path().to_path_buf(),
                 mailbox_limit: 50,
@@ -73,7 +73,7 @@ impl Stack {
         )
         .expect("start mail");
 
-        let mut settings = worker::Settings::new(&nats.url(), &redis.url(), &db.url(), JWT_SECRET);
+        let mut settings = worker::Options::new(&nats.url(), &redis.url(), &db.url(), JWT_SECRET);
         settings.threads = 8;
         settings.admin_addr = "127.0.0.1:0".into();
         settings.pbkdf2_iterations = 1000;
@@ -81,10 +81,10 @@ impl Stack {
         settings.auth_url = format!("http://{}", auth.addr());
         adjust(&mut settings);
         let worker = worker::Worker::start(&settings).expect("start worker");
-        let gate = gate::Gate::start(gate::GateOptions::local(&redis.url(), &nats.url()))
-            .expect("start gate");
-        let edge = edge::Edge::start(edge::EdgeConfig::local(&redis.url(), &nats.url()))
-            .expect("start edge");
+        let gate =
+            gate::Gate::start(gate::Options::local(&redis.url(), &nats.url())).expect("start gate");
+        let edge =
+            edge::Edge::start(edge::Options::local(&redis.url(), &nats.url())).expect("start edge");
         Stack {
             gate: Some(gate),
             worker: Some(worker),
@@ -145,7 +145,7 @@ impl Drop for Stack {
             e.stop();
         }
         if let Some(m) = self.mail.take() {
-            m.shutdown();
+            m.stop();
         }
         if let Some(a) = self.auth.take() {
             a.stop();

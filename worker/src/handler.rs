@@ -243,7 +243,7 @@ fn check_token(
     rid: Option<&str>,
     gate: &mut Option<Option<u32>>,
 ) -> Result<Checked, TokenError> {
-    let unavailable = |e: redis::RedisError| TokenError::Unavailable(e.to_string());
+    let unavailable = TokenError::Unavailable;
     if job_key.is_none() && rid.is_none() {
         return services.tokens.validate(token).map(|claims| Checked {
             claims,
@@ -651,7 +651,11 @@ mod tests {
             Refusal::Invalid(TokenError::Revoked).to_response().status,
             11
         );
-        let down = Refusal::Invalid(TokenError::Unavailable("redis".into())).to_response();
+        let down = Refusal::Invalid(TokenError::Unavailable(redis::RedisError::from((
+            redis::ErrorKind::Io,
+            "redis",
+        ))))
+        .to_response();
         assert_eq!(down.status, 16);
     }
 

@@ -1220,11 +1220,8 @@ fn chat_token_is_what_the_edge_redeems() {
     assert_eq!((identity.gn.as_str(), identity.fid), ("Cy", None));
 
     // end to end: Ana's family message reaches Bo through the real edge, not Cy
-    let edge = edge::Edge::start(edge::EdgeConfig::local(
-        &t.s.redis_server.url(),
-        &nats.url(),
-    ))
-    .unwrap();
+    let edge =
+        edge::Edge::start(edge::Options::local(&t.s.redis_server.url(), &nats.url())).unwrap();
     let connect = |token: &str| {
         let nonce = t.ok(token, "get_login_token_chat", json!({}))["token"]
             .as_str()
@@ -1415,11 +1412,8 @@ fn chat_identity_follows_removal_leave_rename_and_disband() {
         .as_str()
         .unwrap()
         .to_string();
-    let edge = edge::Edge::start(edge::EdgeConfig::local(
-        &t.s.redis_server.url(),
-        &nats.url(),
-    ))
-    .unwrap();
+    let edge =
+        edge::Edge::start(edge::Options::local(&t.s.redis_server.url(), &nats.url())).unwrap();
     let connect = |token: &str| {
         let nonce = t.ok(token, "get_login_token_chat", json!({}))["token"]
             .as_str()

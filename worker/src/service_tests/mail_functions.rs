@@ -661,7 +661,7 @@ fn no_mail_is_left_behind_when_auth_is_down() {
         0
     );
     // The mail service down: 16, and the failed send is not counted against the day.
-    m.backends.mail.take().unwrap().shutdown();
+    m.backends.mail.take().unwrap().stop();
     let r = m.call(
         &alice,
         "send_mail",

@@ -63,7 +63,7 @@ use crate::db::{self, Db};
 use crate::function::{FunctionSettings, Services};
 use crate::game_config::GameConfig;
 use crate::handler::handle;
-use crate::settings::Settings;
+use crate::options::Options;
 
 const SECRET: &str = "a test signing key of 32 bytes!!";
 
@@ -368,7 +368,7 @@ impl MailAndAuth {
     fn start(s: &mut Stack, mailbox_limit: usize) -> MailAndAuth {
         let mail_root = testkit::TempDir::new("worker-mail");
         let mail = ::mail::MailService::start(
-            &::mail::ServiceConfig {
+            &::mail::Options {
                 bind: "127.0.0.1:0".into(),
                 root: mail_root.path().to_path_buf(),
                 mailbox_limit,
@@ -379,7 +379,7 @@ impl MailAndAuth {
         .unwrap();
         let pool = Arc::new(RedisPool::new(&s.redis_server.url(), 8).unwrap());
         let key = Key::new(SECRET.as_bytes()).unwrap();
-        let service = Arc::new(auth::Service::new(
+        let service = Arc::new(auth::Endpoints::new(
             Tokens::new(key, pool.clone(), Duration::from_secs(3600)),
             auth::Nonces::new(pool),
         ));
@@ -395,8 +395,8 @@ impl MailAndAuth {
     }
 }
 
-fn test_settings(redis: &testkit::Redis, nats: &testkit::Nats, db: &testkit::MariaDb) -> Settings {
-    let mut settings = Settings::new(&nats.url(), &redis.url(), &db.url(), SECRET);
+fn test_settings(redis: &testkit::Redis, nats: &testkit::Nats, db: &testkit::MariaDb) -> Options {
+    let mut settings = Options::new(&nats.url(), &redis.url(), &db.url(), SECRET);
     settings.threads = 4;
     settings.admin_addr = "127.0.0.1:0".into();
     settings.pbkdf2_iterations = 1000;
