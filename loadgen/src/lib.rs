@@ -10,6 +10,7 @@ pub mod event_loop;
 pub mod flight;
 pub mod mix;
 pub mod play;
+pub mod player;
 pub mod run;
 pub mod schedule;
 pub mod stats;

@@ -32,7 +32,7 @@ use crate::modules::enums::{
     CreateFamilyStatus, DisbandFamilyStatus, FamilyRole, FamilyStatus, InviteFamilyStatus,
     LeaveFamilyStatus, MarketFamilyStatus, RemoveFamilyStatus, RequestJoinFamilyStatus,
     RespondFamilyStatus, SearchFamilyStatus, SetIconFamilyStatus, SetNoticeFamilyStatus,
-    SetRoleFamilyStatus, SharedStatus, WelfareFamilyStatus,
+    SetRoleFamilyStatus, WelfareFamilyStatus,
 };
 use crate::modules::item::{self, Item};
 use crate::modules::mail::{self, MailStatus, RequestKind, RequestMail};
@@ -77,10 +77,8 @@ fn family_rules(ctx: &Context) -> FamilyRules {
 
 /// `e`, or `instead` when `e` is the shared "not enough items" of a spend.
 fn short_is(e: FnError, instead: impl ModuleStatus) -> FnError {
-    match &e {
-        FnError::Module { code, message } if *code == SharedStatus::NotEnoughItems.code() => {
-            FnError::module(instead, message.clone())
-        }
+    match e {
+        FnError::Module { message, .. } if item::is_short(&e) => FnError::module(instead, message),
         _ => e,
     }
 }
