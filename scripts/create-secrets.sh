@@ -4,12 +4,14 @@
 #   scripts/create-secrets.sh                       random keys and passwords, servers in manifests/deps
 #   MYSQL_URL=mysql://user:pw@host:3306/lukseun scripts/create-secrets.sh   a database of your own
 #   REDIS_ADDR=host:6379 NATS_ADDR=host:4222 scripts/create-secrets.sh      Redis and NATS of your own
+#   WORLD_DB='s1=mysql://user:pw@db2:3306/lukseun' scripts/create-secrets.sh  worlds on other servers
 #     (give them the users of `lukseun-server-config redis|nats` with these passwords)
 #   REDIS_SCHEME=redis+cluster REDIS_ADDR=n1:6379,n2:6379,n3:6379 scripts/create-secrets.sh
 #     a Redis Cluster, named by its seed nodes (docs/redis.md)
 # Keys: jwt-secret (LUKSEUN_JWT_SECRET of auth and worker), issuer-key (LUKSEUN_ISSUER_KEY of
 # auth: operators present it to mint admin tokens, docs/auth.md), mysql-url (LUKSEUN_MYSQL_URL
-# of the worker), mariadb-password (the MariaDB of manifests/deps), link-secret
+# of the worker), world-db (LUKSEUN_WORLD_DB of the worker; empty: every world on mysql-url),
+# mariadb-password (the MariaDB of manifests/deps), link-secret
 # (LUKSEUN_LINK_SECRET of gate and worker: the worker port's HMAC challenge),
 # redis-url-<service> and nats-url-<service> (each service's own user, shared/src/grants.rs),
 # redis-password-<service|default> and nats-password-<service> (the users of the Redis and
@@ -42,6 +44,7 @@ kubectl -n "$NAMESPACE" create secret generic "$NAME" \
   --from-literal=jwt-secret="$jwt" \
   --from-literal=issuer-key="$issuer_key" \
   --from-literal=mysql-url="$mysql_url" \
+  --from-literal=world-db="${WORLD_DB:-}" \
   --from-literal=mariadb-password="$db_password" \
   --from-literal=link-secret="$link_secret" \
   --from-literal=redis-password-default="$redis_default" \

@@ -233,6 +233,7 @@ fn the_jwt_key_issuer_key_and_database_url_come_from_the_secret() {
             if [
                 "LUKSEUN_JWT_SECRET",
                 "LUKSEUN_MYSQL_URL",
+                "LUKSEUN_WORLD_DB",
                 "LUKSEUN_ISSUER_KEY",
             ]
             .contains(&var.name.as_str())

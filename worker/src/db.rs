@@ -5,6 +5,7 @@
 //! once apply each migration exactly once.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mysql::prelude::Queryable;
@@ -183,6 +184,8 @@ pub fn duplicate_key(e: &mysql::Error) -> Option<&str> {
 pub struct Db {
     pool: Pool,
     wait: Duration,
+    /// Shared by the clones of one pool: tells servers apart ([`Db::same_pool`]).
+    identity: Arc<()>,
 }
 
 impl Db {
@@ -208,6 +211,7 @@ impl Db {
         Ok(Db {
             pool,
             wait: Duration::from_secs(5),
+            identity: Arc::new(()),
         })
     }
 
@@ -228,6 +232,11 @@ impl Db {
                 }
             }
         }
+    }
+
+    /// Whether `other` is a clone of this pool (the same server).
+    pub fn same_pool(&self, other: &Db) -> bool {
+        Arc::ptr_eq(&self.identity, &other.identity)
     }
 
     /// `SELECT 1` answered: the readiness check.

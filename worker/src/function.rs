@@ -28,6 +28,7 @@ use crate::modules::chat::ChatEvents;
 use crate::modules::mall::verifier::VerifierSettings;
 use crate::notify::NotifySettings;
 use crate::request_id::{RidCounters, RidSettings};
+use crate::world_db::WorldDbs;
 
 // ------------------------------------------------------------------ what a function gets
 
@@ -50,7 +51,10 @@ pub struct FunctionSettings {
 
 /// The long-lived resources of the worker, shared by every job.
 pub struct Services {
+    /// The default server: the accounts, and every world not in `world_dbs`.
     pub db: Db,
+    /// The worlds on other servers (`--world-db`); none in [`Services::new`].
+    pub world_dbs: WorldDbs,
     pub redis: Arc<RedisPool>,
     pub tokens: Tokens,
     pub settings: FunctionSettings,
@@ -69,6 +73,7 @@ impl Services {
     pub fn new(db: Db, redis: Arc<RedisPool>, tokens: Tokens, settings: FunctionSettings) -> Self {
         Services {
             db,
+            world_dbs: WorldDbs::none(),
             redis,
             tokens,
             settings,
@@ -83,7 +88,12 @@ impl Services {
 
 /// One job's view: the shared resources plus this request's game config and world.
 pub struct Context<'a> {
+    /// The server of the request's world; the default server when it named none.
     pub db: &'a Db,
+    /// The server of the accounts (global, whatever the world).
+    pub accounts: &'a Db,
+    /// The other servers, for the few functions that read every world.
+    pub world_dbs: &'a WorldDbs,
     pub redis: &'a RedisPool,
     pub tokens: &'a Tokens,
     pub settings: &'a FunctionSettings,
@@ -103,8 +113,11 @@ pub struct Context<'a> {
 impl<'a> Context<'a> {
     /// A job's context over `services`.
     pub fn new(services: &'a Services, config: &'a GameConfig, world: Option<&'a str>) -> Self {
+        let db = world.and_then(|w| services.world_dbs.get(w));
         Context {
-            db: &services.db,
+            db: db.unwrap_or(&services.db),
+            accounts: &services.db,
+            world_dbs: &services.world_dbs,
             redis: &services.redis,
             tokens: &services.tokens,
             settings: &services.settings,
@@ -120,6 +133,16 @@ impl<'a> Context<'a> {
     /// The request's world, for functions that act inside one.
     pub fn world(&self) -> Result<&'a str, FnError> {
         self.world.ok_or(FnError::NoWorld)
+    }
+
+    /// The server of `world` (served after merges).
+    pub fn db_of(&self, world: &str) -> &'a Db {
+        self.world_dbs.get(world).unwrap_or(self.accounts)
+    }
+
+    /// Every server once, the accounts' first: for reads across worlds.
+    pub fn all_dbs(&self) -> impl Iterator<Item = &'a Db> {
+        std::iter::once(self.accounts).chain(self.world_dbs.servers().map(|(db, _)| db))
     }
 
     /// Seconds since the Unix epoch, from the context's clock.

@@ -7,7 +7,8 @@
 //! - [`handler`]: one request line to one response; the statuses of the contract.
 //! - [`function`]: the game function API (context, caller, arguments, replies, statuses).
 //! - [`functions`]: the function table; [`modules`]: the game functions.
-//! - [`db`]: MySQL pool and migrations; [`gate_link`]: the return path to the gates.
+//! - [`db`]: MySQL pool and migrations; [`world_db`]: which server holds which world.
+//! - [`gate_link`]: the return path to the gates.
 //! - [`auth_client`]: the auth service's nonce endpoints (request mails).
 //! - [`notify`]: verification codes by email (SMTP) and to a phone hook (HTTP).
 //! - [`request_id`]: a retried request with a request id runs once.
@@ -31,6 +32,7 @@ pub mod options;
 pub mod pool;
 pub mod request_id;
 pub mod service;
+pub mod world_db;
 
 #[cfg(test)]
 mod service_tests;

@@ -10,6 +10,7 @@ use crate::modules::account::password::DEFAULT_ITERATIONS;
 use crate::modules::mall::verifier::{self, InFlight, VerifierSettings};
 use crate::notify::{self, NotifySettings};
 use crate::request_id::RidSettings;
+use crate::world_db::{parse_world_urls, WorldUrls};
 
 pub const SPEC: Spec = Spec {
     service: "worker",
@@ -25,6 +26,11 @@ pub const SPEC: Spec = Spec {
             "mysql-url",
             "mysql://root@127.0.0.1:3306/lukseun",
             "MySQL / MariaDB database",
+        ),
+        Opt::value(
+            "world-db",
+            "",
+            "worlds on other MySQL servers: world=mysql://...,world=mysql://... (a merged world follows its target; the rest, and the accounts, stay on --mysql-url)",
         ),
         Opt::required("jwt-secret", "token signing key, at least 32 bytes"),
         Opt::value(
@@ -139,6 +145,8 @@ pub struct Options {
     pub nats_url: String,
     pub redis_url: String,
     pub mysql_url: String,
+    /// Worlds on servers other than `mysql_url` (`--world-db`); empty: all on it.
+    pub world_dbs: WorldUrls,
     pub jwt_secret: String,
     pub threads: usize,
     pub config_url: String,
@@ -185,6 +193,7 @@ impl Options {
             nats_url: nats_url.to_string(),
             redis_url: redis_url.to_string(),
             mysql_url: mysql_url.to_string(),
+            world_dbs: WorldUrls::new(),
             jwt_secret: jwt_secret.to_string(),
             threads: 32,
             config_url: String::new(),
@@ -284,7 +293,11 @@ impl Options {
                 "must be longer than the gate's 10 s job timeout: a retry after -2 must find the record",
             ));
         }
+        // The value never goes into the error: its URLs carry passwords.
+        let world_dbs = parse_world_urls(flags.get("world-db"))
+            .map_err(|why| invalid("world-db", "<hidden>", &why))?;
         Ok(Options {
+            world_dbs,
             request_ids: RidSettings {
                 ttl: Duration::from_secs(rid_ttl),
                 max_answer_bytes: flags.parsed("rid-answer-max-bytes")?,
@@ -506,6 +519,22 @@ mod tests {
             let e = parse(args).unwrap_err().to_string();
             assert!(e.contains(option), "{args:?}: {e}");
         }
+    }
+
+    #[test]
+    fn world_servers_are_an_option_whose_errors_hide_the_urls() {
+        assert!(
+            parse(&[]).unwrap().world_dbs.is_empty(),
+            "all on --mysql-url"
+        );
+        let s = parse(&["--world-db", "s1=mysql://u:pw@db-b/lukseun"]).unwrap();
+        assert_eq!(
+            s.world_dbs,
+            [("s1".to_string(), "mysql://u:pw@db-b/lukseun".to_string())]
+        );
+        let e = parse(&["--world-db", "s1=redis://u:pw@db-b"]).unwrap_err();
+        let e = e.to_string();
+        assert!(e.contains("--world-db") && !e.contains("pw"), "{e}");
     }
 
     #[test]

@@ -28,6 +28,7 @@ use crate::modules::chat::ChatEvents;
 use crate::options::Options;
 use crate::pool::JobPool;
 use crate::request_id::RidCounters;
+use crate::world_db::WorldDbs;
 
 /// How often an idle job thread checks whether the worker is stopping.
 const STOP_POLL: Duration = Duration::from_millis(200);
@@ -84,8 +85,19 @@ impl Worker {
             RedisPool::new(&settings.redis_url, settings.threads).map_err(StartError::Redis)?,
         );
         let db = Db::open(&settings.mysql_url, settings.threads + 2).map_err(StartError::Db)?;
+        let world_dbs = WorldDbs::open(
+            &settings.mysql_url,
+            &settings.world_dbs,
+            settings.threads + 2,
+        )
+        .map_err(StartError::Db)?;
         let deadline = Instant::now() + settings.startup_wait;
-        retry_until(deadline, "MySQL migrations", || db::migrate(&db)).map_err(StartError::Db)?;
+        // Every server gets the whole schema: one migration list, and a world can move
+        // between servers by dump and restore.
+        for server in std::iter::once(&db).chain(world_dbs.servers().map(|(db, _)| db)) {
+            retry_until(deadline, "MySQL migrations", || db::migrate(server))
+                .map_err(StartError::Db)?;
+        }
 
         let client = retry_until(deadline, "NATS connect", || {
             // The job backlog is bounded in bytes too: 65,536 lines of 64 KiB would be 4 GiB.
@@ -100,6 +112,7 @@ impl Worker {
         let registry = Registry::new();
         let services = Arc::new(Services {
             db,
+            world_dbs,
             redis: redis.clone(),
             tokens: Tokens::new(key, redis.clone(), auth::tokens::DEFAULT_LIFETIME),
             settings: FunctionSettings {
@@ -344,6 +357,11 @@ fn run_job(
 fn readiness(services: Arc<Services>, client: nats::Client) -> Check {
     Arc::new(move || {
         services.db.ping()?;
+        for (db, worlds) in services.world_dbs.servers() {
+            // Named by its worlds: the URL carries a password.
+            db.ping()
+                .map_err(|e| format!("{e} (the server of {})", worlds.join(", ")))?;
+        }
         services.redis.ping()?;
         if !client.is_connected() {
             return Err("nats: not connected".to_string());

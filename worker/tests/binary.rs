@@ -44,6 +44,8 @@ fn help_lists_every_option() {
         "--purchase-verifier-url",
         "--rid-ttl-secs",
         "--rid-answer-max-bytes",
+        "--world-db",
+        "LUKSEUN_WORLD_DB",
     ] {
         assert!(help.contains(option), "--help lacks {option}:\n{help}");
     }
@@ -74,12 +76,30 @@ fn bad_option_values_are_named() {
         .output()
         .unwrap();
     assert_ne!(out.status.code(), Some(0));
-    let all = format!(
+    let all = output_text(&out);
+    assert!(all.contains("--threads"), "{all}");
+
+    // A bad world map refuses to start, naming the option but not the URL's password.
+    let out = worker()
+        .env("LUKSEUN_JWT_SECRET", SECRET)
+        .env("LUKSEUN_WORLD_DB", "s1=http://u:hunter2@db-b/lukseun")
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let all = output_text(&out);
+    assert!(
+        all.contains("--world-db") && !all.contains("hunter2"),
+        "{all}"
+    );
+}
+
+/// A finished command's stdout, then its stderr.
+fn output_text(out: &std::process::Output) -> String {
+    format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(all.contains("--threads"), "{all}");
+    )
 }
 
 /// `mariadb-install-db` fails now and then on a busy machine: one more try.

@@ -7,17 +7,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{guest_login, signal, Client, Servers};
+use support::{guest_login, signal, Client, Servers, QUICK};
 
 const JOB_TIMEOUT: Duration = Duration::from_millis(1500);
-const QUICK: &[&str] = &[
-    "--admin-port",
-    "0",
-    "--threads",
-    "2",
-    "--pbkdf2-iterations",
-    "1000",
-];
 
 /// Asks `client` for a guest login until a worker answers it (timeouts while the worker
 /// starts are expected; on a busy machine its migrations alone can take half a minute).

@@ -310,11 +310,21 @@ fn world_entries(file: Option<&Value>) -> Vec<(String, String, i64)> {
 /// `level` 0 where the caller's account has no player. A merged world shows the player of
 /// the world it is served as.
 pub fn get_account_world_info(ctx: &Context, caller: &Account, _: &Args) -> Outcome {
-    let mut conn = ctx.db.conn()?;
-    let rows: Vec<(String, String, i64)> = conn.exec(
-        "SELECT world, gn, level FROM players WHERE unique_id = ?",
-        (caller.uid.as_str(),),
-    )?;
+    // Every server: the worlds may live on several (one down answers 16, not a list that
+    // says "no player" where there is one).
+    let mut rows: Vec<(String, String, i64)> = Vec::new();
+    for db in ctx.all_dbs() {
+        let found: Vec<(String, String, i64)> = db.conn()?.exec(
+            "SELECT world, gn, level FROM players WHERE unique_id = ?",
+            (caller.uid.as_str(),),
+        )?;
+        // Only the worlds this server holds: a world moved away may have left its rows.
+        rows.extend(
+            found
+                .into_iter()
+                .filter(|(w, _, _)| ctx.db_of(w).same_pool(db)),
+        );
+    }
     let worlds: Vec<Value> = world_entries(ctx.config.file("worlds"))
         .into_iter()
         .map(|(id, name, server_status)| {

@@ -20,7 +20,8 @@
 //! - `summon`: the summoning stores, pulls and integral;
 //! - `factory`: the factory functions, production on the test clock, the wishing pool;
 //! - `request_ids`: a retry with the same request id (`rid`) gets the first answer and
-//!   the function runs once.
+//!   the function runs once;
+//! - `worlds`: worlds on two MySQL servers (`--world-db`), merges, one server down.
 
 mod accounts;
 mod config_readers;
@@ -44,6 +45,7 @@ mod stage;
 mod summon;
 mod through_gate;
 mod weapon;
+mod worlds;
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};

@@ -12,6 +12,16 @@ use serde_json::Value;
 
 pub const SECRET: &str = "a test signing key of 32 bytes!!";
 
+/// Worker flags for a test: any admin port, two threads, cheap password hashes.
+pub const QUICK: &[&str] = &[
+    "--admin-port",
+    "0",
+    "--threads",
+    "2",
+    "--pbkdf2-iterations",
+    "1000",
+];
+
 /// Redis, NATS and MariaDB of one test, and gates on them.
 pub struct Servers {
     pub redis: testkit::Redis,

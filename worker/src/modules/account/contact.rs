@@ -150,7 +150,7 @@ fn account_row(
     uid: &str,
     kind: Kind,
 ) -> Result<(Option<String>, Option<String>), FnError> {
-    let mut conn = ctx.db.conn()?;
+    let mut conn = ctx.accounts.conn()?;
     let row: Option<(Option<String>, Option<String>)> = conn.exec_first(
         format!(
             "SELECT account, {} FROM accounts WHERE unique_id = ?",
@@ -276,7 +276,7 @@ fn bind(ctx: &Context, caller: &Account, args: &Args, kind: Kind) -> Outcome {
     let address = kind
         .stored_form(text)
         .map_err(|why| FnError::module(BindContactStatus::InvalidAddress, why))?;
-    let owner: Option<String> = ctx.db.conn()?.exec_first(
+    let owner: Option<String> = ctx.accounts.conn()?.exec_first(
         format!("SELECT unique_id FROM accounts WHERE {} = ?", kind.column()),
         (&address,),
     )?;
@@ -381,7 +381,7 @@ fn verify(ctx: &Context, caller: &Account, args: &Args, kind: Kind) -> Outcome {
         Kind::Phone => "phone",
     };
     let answer = data([(field, Value::from(address.clone()))]);
-    let mut conn = ctx.db.conn()?;
+    let mut conn = ctx.accounts.conn()?;
     if status == 0 {
         let set = conn.exec_drop(
             format!("UPDATE accounts SET {column} = ? WHERE unique_id = ? AND {column} IS NULL"),

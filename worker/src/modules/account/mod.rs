@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use auth::jwt::TokenKind;
 use auth::tokens::{is_admin_uid, ADMIN_UID_PREFIX};
 use mysql::prelude::Queryable;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::db::duplicate_key;
 use crate::function::{check_text, data, ok, Account, Args, FnError, ModuleStatus, Outcome};
@@ -132,7 +132,7 @@ pub fn register(ctx: &Context, args: &Args) -> Outcome {
     // Two single-statement transactions, so concurrent registers cannot deadlock: a new
     // row, else credentials for the guest row (only while it has none). The token is
     // issued inside: if Redis fails, nothing is kept.
-    let inserted = transaction(ctx.db, |tx| {
+    let inserted = transaction(ctx.accounts, |tx| {
         let insert = tx.exec_drop(
             "INSERT INTO accounts (unique_id, account, password) VALUES (?, ?, ?)",
             (&unique_id, &account, &hash),
@@ -145,7 +145,7 @@ pub fn register(ctx: &Context, args: &Args) -> Outcome {
     })?;
     let (token, created) = match inserted {
         Some(token) => (token, true),
-        None => transaction(ctx.db, |tx| {
+        None => transaction(ctx.accounts, |tx| {
             tx.exec_drop(
                 "UPDATE accounts SET account = ?, password = ?
                  WHERE unique_id = ? AND account IS NULL AND password IS NULL",
@@ -178,7 +178,7 @@ pub fn login_unique(ctx: &Context, args: &Args) -> Outcome {
         return Err(LoginUniqueStatus::EmptyUniqueId.into());
     }
     check_unique_id(unique_id, LoginUniqueStatus::InvalidUniqueId)?;
-    let mut conn = ctx.db.conn()?;
+    let mut conn = ctx.accounts.conn()?;
     // An address out of new guests may still log in the guests it has: no INSERT then.
     let may_create = limits::guests_left(ctx)?;
     let created = may_create
@@ -281,7 +281,7 @@ pub fn login(ctx: &Context, args: &Args) -> Outcome {
         return Err(LoginStatus::TooManyFailures.into());
     }
     let row = match identifier_column(identifier) {
-        Some(column) => find_login(&mut ctx.db.conn()?, column, value)?,
+        Some(column) => find_login(&mut ctx.accounts.conn()?, column, value)?,
         None => None,
     };
     let refused = || FnError::from(LoginStatus::InvalidCredentials);
@@ -326,7 +326,7 @@ pub fn login(ctx: &Context, args: &Args) -> Outcome {
 /// row still holds that hash: a password changed meanwhile is not overwritten.
 fn rehash(ctx: &Context, unique_id: &str, stored: &str, password: &str) -> Result<(), FnError> {
     let hash = password::hash_password(password, ctx.settings.pbkdf2_iterations);
-    ctx.db.conn()?.exec_drop(
+    ctx.accounts.conn()?.exec_drop(
         "UPDATE accounts SET password = ? WHERE unique_id = ? AND password = ?",
         (&hash, unique_id, stored),
     )?;
@@ -352,20 +352,64 @@ pub fn purge_guest_accounts(ctx: &Context, _caller: &Account, args: &Args) -> Ou
         None => PURGE_BATCH_MAX,
     };
     let cutoff = ctx.now() - days * 24 * 3600;
-    let mut conn = ctx.db.conn()?;
-    conn.exec_drop(
-        "DELETE FROM accounts
-         WHERE account IS NULL AND password IS NULL AND email IS NULL AND phone_number IS NULL
-           AND created_at < FROM_UNIXTIME(?)
-           AND NOT EXISTS (SELECT 1 FROM players p WHERE p.unique_id = accounts.unique_id)
-         LIMIT ?",
+    let mut conn = ctx.accounts.conn()?;
+    if ctx.world_dbs.servers().next().is_none() {
+        // Every world on the accounts' server: one statement decides.
+        conn.exec_drop(
+            format!("DELETE FROM accounts WHERE {PURGEABLE} LIMIT ?"),
+            (cutoff, limit),
+        )?;
+        let purged = conn.affected_rows();
+        return ok(purge_answer(purged, purged == limit as u64));
+    }
+    // Worlds on other servers: their players are looked up there, then the rest deleted
+    // under the same conditions (a guest that made a player since is kept by its own
+    // server's check only; such a guest is old and idle, and login_unique remakes it).
+    let candidates: Vec<String> = conn.exec(
+        format!("SELECT unique_id FROM accounts WHERE {PURGEABLE} LIMIT ?"),
         (cutoff, limit),
     )?;
-    let purged = conn.affected_rows();
-    ok(data([
+    let mut purged = 0;
+    for batch in candidates.chunks(PURGE_CHECK_BATCH) {
+        let marks = vec!["?"; batch.len()].join(",");
+        let mut keep = std::collections::HashSet::new();
+        for (db, _) in ctx.world_dbs.servers() {
+            let with_player: Vec<String> = db.conn()?.exec(
+                format!("SELECT DISTINCT unique_id FROM players WHERE unique_id IN ({marks})"),
+                batch.iter().map(mysql::Value::from).collect::<Vec<_>>(),
+            )?;
+            keep.extend(with_player);
+        }
+        let gone: Vec<&String> = batch.iter().filter(|u| !keep.contains(*u)).collect();
+        if gone.is_empty() {
+            continue;
+        }
+        let marks = vec!["?"; gone.len()].join(",");
+        let mut params: Vec<mysql::Value> = vec![cutoff.into()];
+        params.extend(gone.iter().map(|u| mysql::Value::from(u.as_str())));
+        conn.exec_drop(
+            format!("DELETE FROM accounts WHERE {PURGEABLE} AND unique_id IN ({marks})"),
+            params,
+        )?;
+        purged += conn.affected_rows();
+    }
+    ok(purge_answer(purged, candidates.len() == limit as usize))
+}
+
+/// A guest `purge_guest_accounts` may delete, created before `?` (unix seconds), with no
+/// player in the worlds on the accounts' server.
+const PURGEABLE: &str = "account IS NULL AND password IS NULL AND email IS NULL \
+    AND phone_number IS NULL AND created_at < FROM_UNIXTIME(?) \
+    AND NOT EXISTS (SELECT 1 FROM players p WHERE p.unique_id = accounts.unique_id)";
+
+/// Device ids looked up on the other servers at once.
+const PURGE_CHECK_BATCH: usize = 500;
+
+fn purge_answer(purged: u64, more: bool) -> Map<String, Value> {
+    data([
         ("purged", Value::from(purged)),
-        ("more", Value::from(i64::from(purged == limit as u64))),
-    ]))
+        ("more", Value::from(i64::from(more))),
+    ])
 }
 
 /// `bind_account(account, password)`: gives the token's guest account credentials, once.
@@ -380,7 +424,7 @@ pub fn bind_account(ctx: &Context, caller: &Account, args: &Args) -> Outcome {
             reserved_for_operators(),
         ));
     }
-    let mut conn = ctx.db.conn()?;
+    let mut conn = ctx.accounts.conn()?;
     let row: Option<(Option<String>, Option<String>)> = conn.exec_first(
         "SELECT account, password FROM accounts WHERE unique_id = ?",
         (unique_id,),
@@ -422,7 +466,7 @@ pub fn bind_account(ctx: &Context, caller: &Account, args: &Args) -> Outcome {
 /// `account_all_info`: `account`, `email`, `phone_number` (`""` when unset), `unique_id`.
 pub fn account_all_info(ctx: &Context, caller: &Account, _args: &Args) -> Outcome {
     let unique_id = caller.uid.as_str();
-    let mut conn = ctx.db.conn()?;
+    let mut conn = ctx.accounts.conn()?;
     let row: Option<(Option<String>, Option<String>, Option<String>)> = conn.exec_first(
         "SELECT account, email, phone_number FROM accounts WHERE unique_id = ?",
         (unique_id,),
@@ -461,9 +505,8 @@ fn cid_of(conn: &mut impl Queryable, unique_id: &str) -> Result<Option<String>, 
 pub fn enter_world(ctx: &Context, caller: &Account, _args: &Args) -> Outcome {
     let world = ctx.world()?;
     let unique_id = caller.uid.as_str();
-    let mut conn = ctx.db.conn()?;
-    let cid = cid_of(&mut conn, unique_id)?.ok_or_else(no_account)?;
-    let has_player: Option<i32> = conn.exec_first(
+    let cid = cid_of(&mut ctx.accounts.conn()?, unique_id)?.ok_or_else(no_account)?;
+    let has_player: Option<i32> = ctx.db.conn()?.exec_first(
         "SELECT 1 FROM players WHERE world = ? AND unique_id = ?",
         (world, unique_id),
     )?;

@@ -319,8 +319,7 @@ pub fn purchase_success(ctx: &Context, caller: &Account, args: &Args) -> Outcome
     }
 
     let now = ctx.now();
-    let credit = transaction(ctx.db, |tx| {
-        daily::lock_player(tx, world, &uid)?;
+    let record = |tx: &mut mysql::Transaction<'_>| -> Result<(), FnError> {
         let recorded = tx.exec_drop(
             "INSERT INTO purchases (order_id, world, unique_id, pid, channel, currency, price, \
              item_id, qty, verified, credited_by, credited_at) \
@@ -341,17 +340,37 @@ pub fn purchase_success(ctx: &Context, caller: &Account, args: &Args) -> Outcome
             ),
         );
         match recorded {
-            Ok(()) => {}
+            Ok(()) => Ok(()),
             Err(e) if duplicate_key(&e) == Some("PRIMARY") => {
-                return Err(PurchaseStatus::AlreadyCredited.into())
+                Err(PurchaseStatus::AlreadyCredited.into())
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => Err(e.into()),
         }
+    };
+    let give = |tx: &mut mysql::Transaction<'_>| {
         credit(tx, ctx, world, &uid, &product, |refusal| match refusal {
             NoCredit::NoRoom => PurchaseStatus::NoRoom.into(),
             NoCredit::NeverFits => PurchaseStatus::ConfigError.into(),
         })
-    })?;
+    };
+    let credit = if ctx.db.same_pool(ctx.accounts) {
+        transaction(ctx.db, |tx| {
+            daily::lock_player(tx, world, &uid)?;
+            record(tx)?;
+            give(tx)
+        })?
+    } else {
+        // Orders are global, on the accounts' server (an order is credited once in every
+        // world); its record's transaction stays open around the credit's and commits
+        // after it, as for exchange codes.
+        transaction(ctx.accounts, |orders| {
+            record(orders)?;
+            transaction(ctx.db, |tx| {
+                daily::lock_player(tx, world, &uid)?;
+                give(tx)
+            })
+        })?
+    };
     shared::info!(
         "purchase credited",
         order_id = order_id,
@@ -381,9 +400,9 @@ fn permission_denied() -> FnError {
     }
 }
 
-/// Whether `order_id` was credited already.
+/// Whether `order_id` was credited already (orders are kept with the accounts).
 fn credited(ctx: &Context, order_id: &str) -> Result<bool, FnError> {
-    let mut conn = ctx.db.conn()?;
+    let mut conn = ctx.accounts.conn()?;
     let found: Option<u8> =
         conn.exec_first("SELECT 1 FROM purchases WHERE order_id = ?", (order_id,))?;
     Ok(found.is_some())
@@ -414,60 +433,117 @@ pub fn exchange_prop(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     }
     let (world, uid) = (player.world.as_str(), player.unique_id.as_str());
     let now = ctx.now();
-    transaction(ctx.db, |tx| {
-        daily::lock_player(tx, world, uid)?;
-        let row: Option<(String, u64, i64)> = tx.exec_first(
-            "SELECT pid, remaining, expires_at FROM exchange_codes \
-             WHERE game_id = ? AND code = ? FOR UPDATE",
-            (game_id, code),
-        )?;
-        let (pid, remaining, expires_at) = row.ok_or(ExchangeStatus::NoSuchCode)?;
-        let redeemed: Option<u8> = tx.exec_first(
-            "SELECT 1 FROM exchange_redemptions \
-             WHERE game_id = ? AND code = ? AND world = ? AND unique_id = ?",
-            (game_id, code, world, uid),
-        )?;
-        if redeemed.is_some() {
-            return Err(ExchangeStatus::AlreadyRedeemed.into());
-        }
-        if remaining == 0 {
-            return Err(ExchangeStatus::UsedUp.into());
-        }
-        if expires_at < now {
-            return Err(ExchangeStatus::Expired.into());
-        }
-        let product = product(
-            ctx.config,
-            &pid,
-            ExchangeStatus::PidError.into(),
-            ExchangeStatus::ConfigError.into(),
-        )?;
-        tx.exec_drop(
-            "INSERT INTO exchange_redemptions (game_id, code, world, unique_id, redeemed_at) \
-             VALUES (?, ?, ?, ?, ?)",
-            (game_id, code, world, uid, now),
-        )?;
-        tx.exec_drop(
-            "UPDATE exchange_codes SET remaining = remaining - 1 \
-             WHERE game_id = ? AND code = ? AND remaining > 0",
-            (game_id, code),
-        )?;
-        if tx.affected_rows() != 1 {
-            return Err(FnError::Backend(
-                "exchange code changed under its lock".into(),
-            ));
-        }
-        let credit = credit(tx, ctx, world, uid, &product, |refusal| match refusal {
+    if ctx.db.same_pool(ctx.accounts) {
+        // One server: one transaction, the player's row locked first as everywhere.
+        return transaction(ctx.db, |tx| {
+            daily::lock_player(tx, world, uid)?;
+            let claimed = claim_code(tx, ctx, game_id, code, world, uid, now)?;
+            redeem(tx, ctx, world, uid, claimed)
+        });
+    }
+    // The codes are global, on the accounts' server; the world is on another. The claim's
+    // transaction stays open around the credit's and commits after it: a refused or failed
+    // credit rolls the claim back. (Only a failure between the two commits could credit a
+    // redemption that is not recorded; the code row stays locked for that instant.)
+    transaction(ctx.accounts, |codes| {
+        let claimed = claim_code(codes, ctx, game_id, code, world, uid, now)?;
+        transaction(ctx.db, |tx| {
+            daily::lock_player(tx, world, uid)?;
+            redeem(tx, ctx, world, uid, claimed)
+        })
+    })
+}
+
+/// A code claimed for a player: its product, its uses left before this one, its end.
+struct Claimed<'c> {
+    product: Product<'c>,
+    remaining: u64,
+    expires_at: i64,
+}
+
+/// Checks code `code` of `game_id` for `(world, uid)` and records its use, in `tx`.
+fn claim_code<'c>(
+    tx: &mut mysql::Transaction<'_>,
+    ctx: &Context<'c>,
+    game_id: &str,
+    code: &str,
+    world: &str,
+    uid: &str,
+    now: i64,
+) -> Result<Claimed<'c>, FnError> {
+    let row: Option<(String, u64, i64)> = tx.exec_first(
+        "SELECT pid, remaining, expires_at FROM exchange_codes \
+         WHERE game_id = ? AND code = ? FOR UPDATE",
+        (game_id, code),
+    )?;
+    let (pid, remaining, expires_at) = row.ok_or(ExchangeStatus::NoSuchCode)?;
+    let redeemed: Option<u8> = tx.exec_first(
+        "SELECT 1 FROM exchange_redemptions \
+         WHERE game_id = ? AND code = ? AND world = ? AND unique_id = ?",
+        (game_id, code, world, uid),
+    )?;
+    if redeemed.is_some() {
+        return Err(ExchangeStatus::AlreadyRedeemed.into());
+    }
+    if remaining == 0 {
+        return Err(ExchangeStatus::UsedUp.into());
+    }
+    if expires_at < now {
+        return Err(ExchangeStatus::Expired.into());
+    }
+    let product = product(
+        ctx.config,
+        &pid,
+        ExchangeStatus::PidError.into(),
+        ExchangeStatus::ConfigError.into(),
+    )?;
+    tx.exec_drop(
+        "INSERT INTO exchange_redemptions (game_id, code, world, unique_id, redeemed_at) \
+         VALUES (?, ?, ?, ?, ?)",
+        (game_id, code, world, uid, now),
+    )?;
+    tx.exec_drop(
+        "UPDATE exchange_codes SET remaining = remaining - 1 \
+         WHERE game_id = ? AND code = ? AND remaining > 0",
+        (game_id, code),
+    )?;
+    if tx.affected_rows() != 1 {
+        return Err(FnError::Backend(
+            "exchange code changed under its lock".into(),
+        ));
+    }
+    Ok(Claimed {
+        product,
+        remaining,
+        expires_at,
+    })
+}
+
+/// Credits a claimed code's product to the player (whose row `tx` holds locked).
+fn redeem(
+    tx: &mut mysql::Transaction<'_>,
+    ctx: &Context,
+    world: &str,
+    uid: &str,
+    claimed: Claimed<'_>,
+) -> Outcome {
+    let credit = credit(
+        tx,
+        ctx,
+        world,
+        uid,
+        &claimed.product,
+        |refusal| match refusal {
             NoCredit::NoRoom => ExchangeStatus::NoRoom.into(),
             NoCredit::NeverFits => ExchangeStatus::ConfigError.into(),
-        })?;
-        ok(data([
-            ("vip_card", credit.card_json()),
-            ("item", credit.item_json()),
-            ("etime", Value::from(daily::date_time(expires_at))),
-            ("receive", Value::from(remaining - 1)),
-        ]))
-    })
+        },
+    )?;
+    ok(data([
+        ("vip_card", credit.card_json()),
+        ("item", credit.item_json()),
+        ("etime", Value::from(daily::date_time(claimed.expires_at))),
+        ("receive", Value::from(claimed.remaining - 1)),
+    ]))
 }
 
 /// A code or game id an operator gives: 1 to 64 of `A-Z a-z 0-9 _ -` (what a player can
@@ -525,7 +601,8 @@ pub fn create_exchange_code(ctx: &Context, caller: &Account, args: &Args) -> Out
     let code = given.map_or_else(make_code, str::to_string);
     let now = ctx.now();
     let expires_at = now + valid;
-    let mut conn = ctx.db.conn()?;
+    // Global, like the accounts: redeemable in every world, its uses counted in one place.
+    let mut conn = ctx.accounts.conn()?;
     let inserted = conn.exec_drop(
         "INSERT INTO exchange_codes (game_id, code, pid, remaining, expires_at, created_by, \
          created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
