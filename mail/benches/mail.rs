@@ -1,6 +1,9 @@
 //! Durable sends per second (fsync on every mail) from 1 and 8 threads, and `/all` latency
 //! for a full mailbox of 50 mails. Runs the service in-process over real HTTP, with the
 //! store under Cargo's target tmp dir (a real disk, so the fsyncs cost what they cost).
+//! Then the same sends against 1 and 2 `mail` processes on one store (the replicas of a
+//! Deployment on a shared volume): each thread to its own mailboxes, and all threads to
+//! one mailbox at a time (every send waits for that mailbox's lock).
 //!
 //! `cargo bench -p mail` (set MAIL_BENCH_SENDS to change the number of sends per run).
 
@@ -11,7 +14,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::Connection;
+use common::{spawn, Connection};
 use mail::{MailService, ServiceConfig};
 use serde_json::{json, Value};
 use shared::metrics::Registry;
@@ -37,6 +40,47 @@ fn durable_sends(addr: SocketAddr, threads: usize, total: usize, run: &str) -> f
                 for i in 0..per_thread {
                     // Spread over mailboxes so the per-mailbox limit never refuses.
                     let uid = format!("{run}-t{t}-m{}", i / FULL_MAILBOX);
+                    let answer = conn.post("/send", &mail_body("bench", &uid, i)).unwrap();
+                    assert_eq!(answer.json()["status"], 0, "{}", answer.body);
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    (per_thread * threads) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Sends `total` mails from `threads` threads spread over `replicas` processes on one
+/// store; `one_mailbox`: all threads send to the same mailbox (a new one every 50 sends per
+/// thread), else each to its own. Returns sends/s.
+fn replica_sends(
+    root: &std::path::Path,
+    replicas: usize,
+    threads: usize,
+    total: usize,
+    one_mailbox: bool,
+) -> f64 {
+    let processes: Vec<_> = (0..replicas).map(|_| spawn(root, 8, 1_000_000)).collect();
+    let run = format!(
+        "r{replicas}t{threads}{}",
+        if one_mailbox { "one" } else { "own" }
+    );
+    let per_thread = total / threads;
+    let started = Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let addr = processes[t % replicas].api;
+            let run = run.clone();
+            std::thread::spawn(move || {
+                let mut conn = Connection::open(addr).unwrap();
+                for i in 0..per_thread {
+                    let uid = if one_mailbox {
+                        format!("{run}-m{}", i / FULL_MAILBOX)
+                    } else {
+                        format!("{run}-t{t}-m{}", i / FULL_MAILBOX)
+                    };
                     let answer = conn.post("/send", &mail_body("bench", &uid, i)).unwrap();
                     assert_eq!(answer.json()["status"], 0, "{}", answer.body);
                 }
@@ -99,5 +143,20 @@ fn main() {
         percentile(&samples, 0.99).as_secs_f64() * 1e3
     );
     service.shutdown();
+    let _ = std::fs::remove_dir_all(&root);
+
+    for (threads, one_mailbox) in [(1, false), (8, false), (8, true)] {
+        for replicas in [1, 2] {
+            let rate = replica_sends(&root, replicas, threads, sends, one_mailbox);
+            let target = if one_mailbox {
+                "one mailbox"
+            } else {
+                "own mailboxes"
+            };
+            println!(
+                "processes: {replicas} replica(s), {threads} thread(s), {target:13}: {rate:8.0} /s ({sends} mails)"
+            );
+        }
+    }
     let _ = std::fs::remove_dir_all(&root);
 }
