@@ -28,19 +28,26 @@ fn mail_body(world: &str, uid: &str, i: usize) -> Value {
         "items": ["1:2:3"]}})
 }
 
-/// Sends `total` mails from `threads` threads (each to its own mailboxes); returns sends/s.
-fn durable_sends(addr: SocketAddr, threads: usize, total: usize, run: &str) -> f64 {
+/// Sends `total` mails from `threads` threads, thread `t` to `addrs[t % addrs.len()]`,
+/// its `i`th mail to mailbox `uid(t, i)`; returns sends/s.
+fn timed_sends(
+    addrs: &[SocketAddr],
+    threads: usize,
+    total: usize,
+    uid: impl Fn(usize, usize) -> String + Send + Sync + 'static,
+) -> f64 {
+    let uid = std::sync::Arc::new(uid);
     let per_thread = total / threads;
     let started = Instant::now();
     let workers: Vec<_> = (0..threads)
         .map(|t| {
-            let run = run.to_string();
+            let (addr, uid) = (addrs[t % addrs.len()], uid.clone());
             std::thread::spawn(move || {
                 let mut conn = Connection::open(addr).unwrap();
                 for i in 0..per_thread {
-                    // Spread over mailboxes so the per-mailbox limit never refuses.
-                    let uid = format!("{run}-t{t}-m{}", i / FULL_MAILBOX);
-                    let answer = conn.post("/send", &mail_body("bench", &uid, i)).unwrap();
+                    let answer = conn
+                        .post("/send", &mail_body("bench", &uid(t, i), i))
+                        .unwrap();
                     assert_eq!(answer.json()["status"], 0, "{}", answer.body);
                 }
             })
@@ -52,9 +59,17 @@ fn durable_sends(addr: SocketAddr, threads: usize, total: usize, run: &str) -> f
     (per_thread * threads) as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Sends `total` mails from `threads` threads spread over `replicas` processes on one
-/// store; `one_mailbox`: all threads send to the same mailbox (a new one every 50 sends per
-/// thread), else each to its own. Returns sends/s.
+/// Sends from `threads` threads to one in-process service, each to its own mailboxes.
+fn durable_sends(addr: SocketAddr, threads: usize, total: usize, run: &str) -> f64 {
+    let run = run.to_string();
+    // A new mailbox every 50 sends, so the per-mailbox limit never refuses.
+    timed_sends(&[addr], threads, total, move |t, i| {
+        format!("{run}-t{t}-m{}", i / FULL_MAILBOX)
+    })
+}
+
+/// The same against `replicas` `mail` processes on one store; `one_mailbox`: all threads
+/// send to the same mailbox (a new one every 50 sends per thread), else each to its own.
 fn replica_sends(
     root: &std::path::Path,
     replicas: usize,
@@ -63,34 +78,16 @@ fn replica_sends(
     one_mailbox: bool,
 ) -> f64 {
     let processes: Vec<_> = (0..replicas).map(|_| spawn(root, 8, 1_000_000)).collect();
-    let run = format!(
-        "r{replicas}t{threads}{}",
-        if one_mailbox { "one" } else { "own" }
-    );
-    let per_thread = total / threads;
-    let started = Instant::now();
-    let workers: Vec<_> = (0..threads)
-        .map(|t| {
-            let addr = processes[t % replicas].api;
-            let run = run.clone();
-            std::thread::spawn(move || {
-                let mut conn = Connection::open(addr).unwrap();
-                for i in 0..per_thread {
-                    let uid = if one_mailbox {
-                        format!("{run}-m{}", i / FULL_MAILBOX)
-                    } else {
-                        format!("{run}-t{t}-m{}", i / FULL_MAILBOX)
-                    };
-                    let answer = conn.post("/send", &mail_body("bench", &uid, i)).unwrap();
-                    assert_eq!(answer.json()["status"], 0, "{}", answer.body);
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.join().unwrap();
-    }
-    (per_thread * threads) as f64 / started.elapsed().as_secs_f64()
+    let addrs: Vec<SocketAddr> = processes.iter().map(|p| p.api).collect();
+    let run = format!("r{replicas}t{threads}{one_mailbox}");
+    timed_sends(&addrs, threads, total, move |t, i| {
+        let m = i / FULL_MAILBOX;
+        if one_mailbox {
+            format!("{run}-m{m}")
+        } else {
+            format!("{run}-t{t}-m{m}")
+        }
+    })
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -144,6 +141,26 @@ fn main() {
     );
     service.shutdown();
     let _ = std::fs::remove_dir_all(&root);
+
+    // The lock alone (open the lock file, flock, unlock, close): what the lock adds to
+    // each request, next to a send's two fsyncs.
+    std::fs::create_dir_all(&root).unwrap();
+    let locks = mail::lock::Locks::default();
+    let mailbox = mail::names::MailboxId::new("bench", "lock").unwrap();
+    const LOCKS: u32 = 20_000;
+    let started = Instant::now();
+    for _ in 0..LOCKS {
+        drop(
+            locks
+                .lock(&mailbox, &root)
+                .unwrap()
+                .expect("the root exists"),
+        );
+    }
+    println!(
+        "mailbox lock + unlock: {:.2} µs ({LOCKS} times)",
+        started.elapsed().as_secs_f64() * 1e6 / f64::from(LOCKS)
+    );
 
     for (threads, one_mailbox) in [(1, false), (8, false), (8, true)] {
         for replicas in [1, 2] {
