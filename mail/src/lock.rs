@@ -14,6 +14,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::fs::{File, OpenOptions};
 use std::hash::{Hash, Hasher};
 use std::io;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
@@ -59,7 +60,7 @@ impl Locks {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
-        file.lock()?;
+        flock(&file, libc::LOCK_EX)?;
         Ok(Some(MailboxGuard {
             _file: file,
             _stripe: stripe,
@@ -74,6 +75,31 @@ impl Locks {
         self.stripes[stripe]
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Takes an exclusive flock on `file` if no one holds it: `Ok(false)` when someone does.
+/// Closing the file releases it. (std's `File::try_lock` needs Rust 1.89; the workspace
+/// promises 1.85.)
+pub fn try_lock(file: &File) -> io::Result<bool> {
+    match flock(file, libc::LOCK_EX | libc::LOCK_NB) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+fn flock(file: &File, operation: libc::c_int) -> io::Result<()> {
+    loop {
+        // SAFETY: the descriptor stays open while `file` is borrowed; flock takes plain ints.
+        if unsafe { libc::flock(file.as_raw_fd(), operation) } == 0 {
+            return Ok(());
+        }
+        let error = io::Error::last_os_error();
+        // A signal (SIGTERM's handler) interrupts a waiting flock: wait again.
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
     }
 }
 
@@ -98,14 +124,14 @@ mod tests {
         let mailbox = MailboxId::new("s0", "u").unwrap();
         let guard = locks.lock(&mailbox, dir.path()).unwrap().unwrap();
         // Another open file description, as another process would have.
-        let other = File::open(dir.path().join(LOCK_FILE)).unwrap();
-        assert!(matches!(
-            other.try_lock(),
-            Err(std::fs::TryLockError::WouldBlock)
-        ));
+        let open = || File::open(dir.path().join(LOCK_FILE)).unwrap();
+        assert!(!try_lock(&open()).unwrap());
         drop(guard);
-        other.try_lock().unwrap();
-        other.unlock().unwrap();
+        let other = open();
+        assert!(try_lock(&other).unwrap());
+        // Held by `other` now: a second taker is refused until it closes.
+        assert!(!try_lock(&open()).unwrap());
+        drop(other);
         // A second Locks (a second process's table) locks the same mailbox once freed.
         let second = Locks::default();
         assert!(second.lock(&mailbox, dir.path()).unwrap().is_some());

@@ -311,11 +311,10 @@ impl Maildir {
             .root
             .join(format!(".readyz-probe-{}-{}", self.host, self.pid));
         let result = fs::write(&probe, b"ok").and_then(|()| {
-            let file = File::open(&probe)?;
-            file.try_lock().map_err(|e| match e {
-                fs::TryLockError::Error(e) => e,
-                fs::TryLockError::WouldBlock => io::Error::other("probe file locked"),
-            })
+            match crate::lock::try_lock(&File::open(&probe)?)? {
+                true => Ok(()),
+                false => Err(io::Error::other("probe file locked")),
+            }
         });
         let _ = fs::remove_file(&probe);
         result

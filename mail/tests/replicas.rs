@@ -331,9 +331,8 @@ fn a_lock_held_by_a_killed_process_never_blocks() {
             .spawn()
             .unwrap(),
     );
-    let probe = std::fs::File::open(&lock_file).unwrap();
-    while probe.try_lock().is_ok() {
-        probe.unlock().unwrap();
+    // Until the holder has it: a probe that gets the lock releases it when dropped.
+    while mail::lock::try_lock(&std::fs::File::open(&lock_file).unwrap()).unwrap() {
         std::thread::sleep(Duration::from_millis(5));
     }
     let answered = Arc::new(AtomicBool::new(false));
