@@ -5,6 +5,8 @@
 #   MYSQL_URL=mysql://user:pw@host:3306/lukseun scripts/create-secrets.sh   a database of your own
 #   REDIS_ADDR=host:6379 NATS_ADDR=host:4222 scripts/create-secrets.sh      Redis and NATS of your own
 #     (give them the users of `lukseun-server-config redis|nats` with these passwords)
+#   REDIS_SCHEME=redis+cluster REDIS_ADDR=n1:6379,n2:6379,n3:6379 scripts/create-secrets.sh
+#     a Redis Cluster, named by its seed nodes (docs/redis.md)
 # Keys: jwt-secret (LUKSEUN_JWT_SECRET of auth and worker), issuer-key (LUKSEUN_ISSUER_KEY of
 # auth: operators present it to mint admin tokens, docs/auth.md), mysql-url (LUKSEUN_MYSQL_URL
 # of the worker), mariadb-password (the MariaDB of manifests/deps), link-secret
@@ -26,6 +28,7 @@ issuer_key=$(random)
 db_password=$(random)
 mysql_url=${MYSQL_URL:-mysql://lukseun:$db_password@mariadb:3306/lukseun}
 redis_addr=${REDIS_ADDR:-redis:6379}
+redis_scheme=${REDIS_SCHEME:-redis}
 nats_addr=${NATS_ADDR:-nats:4222}
 
 # One Redis user per service and one NATS user per service that speaks NATS (the grants).
@@ -46,10 +49,10 @@ kubectl -n "$NAMESPACE" create secret generic "$NAME" \
   --from-literal=redis-password-worker="$redis_worker" \
   --from-literal=redis-password-edge="$redis_edge" \
   --from-literal=redis-password-auth="$redis_auth" \
-  --from-literal=redis-url-gate="redis://gate:$redis_gate@$redis_addr/" \
-  --from-literal=redis-url-worker="redis://worker:$redis_worker@$redis_addr/" \
-  --from-literal=redis-url-edge="redis://edge:$redis_edge@$redis_addr/" \
-  --from-literal=redis-url-auth="redis://auth:$redis_auth@$redis_addr/" \
+  --from-literal=redis-url-gate="$redis_scheme://gate:$redis_gate@$redis_addr/" \
+  --from-literal=redis-url-worker="$redis_scheme://worker:$redis_worker@$redis_addr/" \
+  --from-literal=redis-url-edge="$redis_scheme://edge:$redis_edge@$redis_addr/" \
+  --from-literal=redis-url-auth="$redis_scheme://auth:$redis_auth@$redis_addr/" \
   --from-literal=nats-password-gate="$nats_gate" \
   --from-literal=nats-password-worker="$nats_worker" \
   --from-literal=nats-password-edge="$nats_edge" \

@@ -11,6 +11,7 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use shared::redis_conn::RedisError;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -140,7 +141,7 @@ impl Claims {
 }
 
 /// Why a token was not accepted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TokenError {
     /// Not three base64url segments of JSON with the expected fields; says what is wrong.
     Malformed(String),
@@ -151,7 +152,7 @@ pub enum TokenError {
     /// A newer token for the same uid and kind was issued since.
     Revoked,
     /// The revocation store could not be asked; the token is not accepted.
-    Unavailable(String),
+    Unavailable(RedisError),
 }
 
 impl fmt::Display for TokenError {
@@ -169,7 +170,14 @@ impl fmt::Display for TokenError {
     }
 }
 
-impl std::error::Error for TokenError {}
+impl std::error::Error for TokenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TokenError::Unavailable(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Signs `claims` into a compact token.
 pub fn encode(key: &Key, claims: &Claims) -> String {

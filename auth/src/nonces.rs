@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use shared::redis_conn::RedisPool;
+use shared::redis_conn::{RedisError, RedisPool};
 
 pub const DEFAULT_TTL_SECS: u64 = 7 * 24 * 3600;
 pub const MAX_TTL_SECS: u64 = 365 * 24 * 3600;
@@ -27,14 +27,14 @@ pub fn redis_key(nonce: &str) -> String {
     format!("auth.nonces.{nonce}")
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum NonceError {
     Invalid { nonce: String, reason: &'static str },
     BadTtl(u64),
     ReservedField,
     TooManyKeys(usize),
     AlreadyRegistered(String),
-    Unavailable(String),
+    Unavailable(RedisError),
 }
 
 impl fmt::Display for NonceError {
@@ -61,7 +61,14 @@ impl fmt::Display for NonceError {
     }
 }
 
-impl std::error::Error for NonceError {}
+impl std::error::Error for NonceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            NonceError::Unavailable(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Non-empty, at most 128 characters of `[A-Za-z0-9._:-]`: safe inside a Redis key and a log.
 pub fn check_nonce(nonce: &str) -> Result<(), NonceError> {
@@ -120,7 +127,7 @@ impl Nonces {
                     .arg(ttl_secs)
                     .query(c)
             })
-            .map_err(|e| NonceError::Unavailable(e.to_string()))?;
+            .map_err(NonceError::Unavailable)?;
         match stored {
             Some(_) => Ok(()),
             None => Err(NonceError::AlreadyRegistered(nonce.to_string())),
@@ -153,7 +160,7 @@ impl Nonces {
         let values: Vec<Option<String>> = self
             .redis
             .run(|c| pipe.query(c))
-            .map_err(|e| NonceError::Unavailable(e.to_string()))?;
+            .map_err(NonceError::Unavailable)?;
         Ok(unique
             .into_iter()
             .zip(values)

@@ -13,8 +13,8 @@ use shared::http::{Handler, HttpServer, Options, Request, Response};
 use shared::metrics::{Counter, Registry};
 
 use crate::api::{self, Endpoint, Reply, RouteError, MAX_BODY_BYTES};
+use crate::endpoints::Endpoints;
 use crate::issuer::ISSUER_KEY_HEADER;
-use crate::service::Service;
 
 /// Per-endpoint request counters. The server adds `auth_requests_total`,
 /// `auth_requests_refused_total` (4xx), `auth_requests_failed_total` (5xx),
@@ -61,7 +61,7 @@ impl ServerHandle {
     /// Stops taking requests, answers those already received (including a body still
     /// arriving), then closes.
     pub fn stop(self) {
-        self.server.shutdown();
+        self.server.stop();
     }
 }
 
@@ -79,7 +79,7 @@ pub fn options(threads: usize) -> Options {
 pub fn start(
     addr: &str,
     threads: usize,
-    service: Arc<Service>,
+    service: Arc<Endpoints>,
     metrics: Arc<Metrics>,
 ) -> io::Result<ServerHandle> {
     let registry = metrics.registry.clone();
@@ -88,7 +88,7 @@ pub fn start(
 }
 
 /// The request handler: route, count, run the endpoint, shape the answer.
-pub fn handler(service: Arc<Service>, metrics: Arc<Metrics>) -> Handler {
+pub fn handler(service: Arc<Endpoints>, metrics: Arc<Metrics>) -> Handler {
     Arc::new(move |request: &Request| {
         let reply = match api::route(&request.method, &request.path) {
             Ok(endpoint) => {
@@ -139,7 +139,7 @@ mod tests {
         let redis = testkit::Redis::start();
         let pool = Arc::new(RedisPool::new(&redis.url(), 2).unwrap());
         let key = Key::new(b"unit-test-secret-of-at-least-32-bytes").unwrap();
-        let service = Arc::new(Service::new(
+        let service = Arc::new(Endpoints::new(
             Tokens::new(key, pool.clone(), Duration::from_secs(60)),
             Nonces::new(pool),
         ));

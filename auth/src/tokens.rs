@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use shared::redis_conn::RedisPool;
+use shared::redis_conn::{RedisError, RedisPool};
 
 use crate::jwt::{self, Claims, Key, TokenError, TokenKind};
 
@@ -37,14 +37,14 @@ pub fn revocation_key(kind: TokenKind, uid: &str) -> String {
     format!("auth.tokens.{}.{uid}", kind.as_str())
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum IssueError {
     /// A uid, world or role that is empty, too long or holds control characters.
     InvalidField {
         field: &'static str,
         reason: String,
     },
-    Unavailable(String),
+    Unavailable(RedisError),
 }
 
 impl fmt::Display for IssueError {
@@ -56,7 +56,14 @@ impl fmt::Display for IssueError {
     }
 }
 
-impl std::error::Error for IssueError {}
+impl std::error::Error for IssueError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            IssueError::Unavailable(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 pub struct Tokens {
     key: Key,
@@ -115,7 +122,7 @@ impl Tokens {
                     .arg(self.lifetime_secs)
                     .query::<()>(c)
             })
-            .map_err(|e| IssueError::Unavailable(e.to_string()))?;
+            .map_err(IssueError::Unavailable)?;
         Ok((token, claims))
     }
 
@@ -126,7 +133,7 @@ impl Tokens {
         let current: Option<String> = self
             .redis
             .run(|c| redis::cmd("GET").arg(&key).query(c))
-            .map_err(|e| TokenError::Unavailable(e.to_string()))?;
+            .map_err(TokenError::Unavailable)?;
         still_current(claims, current.as_deref())
     }
 

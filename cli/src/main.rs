@@ -11,6 +11,7 @@ mod session;
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -21,21 +22,21 @@ use session::Session;
 
 const TIMEOUT: Duration = Duration::from_secs(15);
 
-fn main() {
+fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let (globals, command) = match args::parse(&argv) {
         Ok(parsed) => parsed,
         Err(ArgError::Help) => {
             print!("{}", args::USAGE);
-            return;
+            return ExitCode::SUCCESS;
         }
-        Err(e) => fail(&e.to_string()),
+        Err(e) => return fail(&e.to_string()),
     };
     let mut cli = Cli::new(globals);
     match cli.run(command) {
-        Ok(()) => {}
+        Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Message(e)) => fail(&e),
-        Err(Failure::Shown) => std::process::exit(1),
+        Err(Failure::Shown) => ExitCode::FAILURE,
     }
 }
 
@@ -60,9 +61,9 @@ impl From<&str> for Failure {
     }
 }
 
-fn fail(message: &str) -> ! {
+fn fail(message: &str) -> ExitCode {
     eprintln!("lukseun-cli: {message}");
-    std::process::exit(1);
+    ExitCode::FAILURE
 }
 
 /// `KEY` from the environment, else from var/cluster.env as `./lukseun up` writes it.

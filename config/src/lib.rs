@@ -7,11 +7,13 @@
 
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod etag;
 pub mod loader;
 pub mod name;
-pub mod routes;
+pub mod options;
 pub mod service;
 pub mod snapshot;
 
-pub use service::{ConfigService, Settings, StartError};
+pub use options::{Options, SPEC};
+pub use service::{ConfigService, StartError};

@@ -1,66 +1,33 @@
-//! The config service binary: reads its options, starts the service, waits for SIGTERM.
+//! The config service binary: flags, logger, start, wait for SIGTERM/SIGINT, graceful stop.
 
 #![forbid(unsafe_code)]
 
-use std::net::IpAddr;
-use std::path::PathBuf;
-use std::time::Duration;
+use std::process::ExitCode;
 
-use config::{ConfigService, Settings};
-use shared::config::{Config, Opt, Spec};
+use config::{ConfigService, Options, SPEC};
+use shared::flags::{self, Flags};
 
-const SPEC: Spec = Spec {
-    service: "config",
-    about: "serves the game config JSON files over HTTP and reloads them when they change",
-    options: &[
-        Opt::value("port", "8000", "HTTP port for config requests"),
-        Opt::value("bind", "0.0.0.0", "IP address to listen on"),
-        Opt::value(
-            "dir",
-            "game-config",
-            "directory of <name>.json config files",
-        ),
-        Opt::value(
-            "reload-secs",
-            "5",
-            "seconds between checks of the directory for changes (fractions allowed)",
-        ),
-        Opt::value(
-            "admin-port",
-            "9102",
-            "port for /healthz, /readyz and /metrics",
-        ),
-        Opt::value("http-threads", "4", "threads answering config requests"),
-    ],
-};
-
-fn main() {
-    let cfg = Config::load(&SPEC);
-    shared::signal::install();
-    let reload_secs: f64 = cfg.require("reload-secs");
-    if !(reload_secs.is_finite() && reload_secs > 0.0) {
-        shared::error!("bad configuration", error = "--reload-secs must be above 0");
-        std::process::exit(2);
-    }
-    let settings = Settings {
-        bind: cfg.require::<IpAddr>("bind"),
-        port: cfg.require("port"),
-        admin_port: cfg.require("admin-port"),
-        dir: PathBuf::from(cfg.get("dir")),
-        reload_every: Duration::from_secs_f64(reload_secs),
-        http_threads: cfg.require("http-threads"),
+fn main() -> ExitCode {
+    let flags = match Flags::load(&SPEC) {
+        Ok(flags) => flags,
+        Err(e) => return e.report(&SPEC),
     };
-    let service = match ConfigService::start(settings) {
+    shared::log::init(SPEC.service, flags.log_level());
+    shared::signal::install();
+    let options = match Options::from_flags(&flags) {
+        Ok(options) => options,
+        Err(e) => return flags::refused(&e),
+    };
+    let service = match ConfigService::start(options) {
         Ok(service) => service,
         Err(e) => {
             shared::error!("config service cannot start", error = e);
-            std::process::exit(1);
+            return ExitCode::FAILURE;
         }
     };
-    while !shared::signal::shutdown_requested() {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    shared::signal::wait_for_shutdown();
     shared::info!("shutting down");
-    service.shutdown();
+    service.stop();
     shared::info!("stopped");
+    ExitCode::SUCCESS
 }

@@ -1,31 +1,21 @@
 //! The running service: the reloader thread, the HTTP server and the admin server.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use shared::admin::{AdminServer, Check};
-use shared::http::{Handler, HttpServer, Options, Request, Response};
+use shared::http::{self, Handler, HttpServer, Request, Response};
 use shared::metrics::{Counter, Gauge, Registry};
 
+use crate::api::{answer, route, Body, Reply};
 use crate::loader::Loader;
-use crate::routes::{answer, route, Body, Reply};
+use crate::options::Options;
 use crate::snapshot::Snapshot;
-
-#[derive(Clone, Debug)]
-pub struct Settings {
-    pub bind: IpAddr,
-    /// 0 picks a free port (tests).
-    pub port: u16,
-    pub admin_port: u16,
-    pub dir: PathBuf,
-    pub reload_every: Duration,
-    pub http_threads: usize,
-}
 
 #[derive(Debug)]
 pub enum StartError {
@@ -37,7 +27,7 @@ pub enum StartError {
     Bind {
         what: &'static str,
         addr: SocketAddr,
-        reason: String,
+        error: std::io::Error,
     },
     Thread(std::io::Error),
 }
@@ -52,8 +42,8 @@ impl fmt::Display for StartError {
                     dir.display()
                 )
             }
-            StartError::Bind { what, addr, reason } => {
-                write!(f, "cannot listen for {what} on {addr}: {reason}")
+            StartError::Bind { what, addr, error } => {
+                write!(f, "cannot listen for {what} on {addr}: {error}")
             }
             StartError::Thread(e) => write!(f, "cannot start a thread: {e}"),
         }
@@ -63,8 +53,9 @@ impl fmt::Display for StartError {
 impl std::error::Error for StartError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            StartError::Thread(e) => Some(e),
-            StartError::Directory { .. } | StartError::Bind { .. } => None,
+            StartError::Thread(e) | StartError::Bind { error: e, .. } => Some(e),
+            // The loader keeps its reason as text: it compares them to log each change once.
+            StartError::Directory { .. } => None,
         }
     }
 }
@@ -136,47 +127,46 @@ pub struct ConfigService {
 }
 
 impl ConfigService {
-    pub fn start(settings: Settings) -> Result<ConfigService, StartError> {
+    pub fn start(options: Options) -> Result<ConfigService, StartError> {
         let registry = Registry::new();
         let metrics = Arc::new(Metrics::new(&registry));
 
-        let mut loader = Loader::new(&settings.dir);
+        let mut loader = Loader::new(&options.dir);
         scan_and_log(&mut loader);
         let first = loader.snapshot();
         if let Some(reason) = first.dir_error.clone() {
             return Err(StartError::Directory {
-                dir: settings.dir,
+                dir: options.dir,
                 reason,
             });
         }
         metrics.show(&first);
         let current = Current(Arc::new(RwLock::new(Arc::new(first))));
 
-        let addr = SocketAddr::new(settings.bind, settings.port);
+        let addr = SocketAddr::new(options.bind, options.port);
         let (view, http_metrics) = (current.clone(), metrics.clone());
         let handler: Handler =
             Arc::new(move |request: &Request| handle(request, &view, &http_metrics));
-        let options = http_options(settings.http_threads);
+        let limits = http_options(options.http_threads);
         let http =
-            HttpServer::start(&addr.to_string(), options, handler, &registry).map_err(|e| {
+            HttpServer::start(&addr.to_string(), limits, handler, &registry).map_err(|error| {
                 StartError::Bind {
                     what: "config requests",
                     addr,
-                    reason: e.to_string(),
+                    error,
                 }
             })?;
         let addr = http.addr();
 
         let (health, ready) = probes(&current);
-        let admin_addr = SocketAddr::new(settings.bind, settings.admin_port);
-        let admin =
-            AdminServer::start(&admin_addr.to_string(), registry, health, ready).map_err(|e| {
-                StartError::Bind {
-                    what: "admin",
-                    addr: admin_addr,
-                    reason: e.to_string(),
-                }
-            })?;
+        let admin_addr = SocketAddr::new(options.bind, options.admin_port);
+        let admin = AdminServer::start(&admin_addr.to_string(), registry, health, ready).map_err(
+            |error| StartError::Bind {
+                what: "admin",
+                addr: admin_addr,
+                error,
+            },
+        )?;
 
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let mut service = ConfigService {
@@ -188,7 +178,7 @@ impl ConfigService {
             admin: Some(admin),
         };
         // From here on, an early return drops `service`, which stops what was started.
-        let every = settings.reload_every;
+        let every = options.reload_every;
         let (view, reload_metrics) = (current.clone(), metrics.clone());
         let reloader = std::thread::Builder::new()
             .name("config-reload".into())
@@ -208,7 +198,7 @@ impl ConfigService {
             "config service started",
             addr = addr,
             admin = service.admin_addr,
-            dir = settings.dir.display(),
+            dir = options.dir.display(),
             reload_ms = every.as_millis()
         );
         Ok(service)
@@ -223,14 +213,14 @@ impl ConfigService {
     }
 
     /// Stops accepting, answers requests already received, stops the reloader.
-    pub fn shutdown(mut self) {
+    pub fn stop(mut self) {
         self.stop_all();
     }
 
     fn stop_all(&mut self) {
         // The server answers requests already (partly) received before it returns.
         if let Some(http) = self.http.take() {
-            http.shutdown();
+            http.stop();
         }
         self.stop_reloader.take();
         for thread in self.threads.drain(..) {
@@ -290,13 +280,13 @@ fn scan_and_log(loader: &mut Loader) -> bool {
 }
 
 /// The HTTP server's limits: a GET-only API never needs a request body.
-fn http_options(threads: usize) -> Options {
-    Options {
+fn http_options(threads: usize) -> http::Options {
+    http::Options {
         name: "config_http",
         threads,
         max_body: 4 * 1024,
         refusal: error_refusal,
-        ..Options::default()
+        ..http::Options::default()
     }
 }
 

@@ -78,7 +78,13 @@ fn help_lists_the_options_and_bad_values_exit_2() {
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stdout).contains("--reload-secs must be above 0"));
+    let said = String::from_utf8_lossy(&bad.stdout);
+    assert!(
+        said.contains("bad configuration")
+            && said.contains("--reload-secs")
+            && said.contains("must be above 0"),
+        "{said}"
+    );
     let bad_bind = Command::new(BIN)
         .args(["--bind", "nowhere"])
         .output()

@@ -269,7 +269,7 @@ fn oversized_files_are_refused_and_reported() {
 #[test]
 fn a_missing_directory_refuses_to_start() {
     let dir = TempDir::new("config-http");
-    let err = config::ConfigService::start(config::Settings {
+    let err = config::ConfigService::start(config::Options {
         bind: "127.0.0.1".parse().unwrap(),
         port: 0,
         admin_port: 0,
@@ -283,12 +283,31 @@ fn a_missing_directory_refuses_to_start() {
 }
 
 #[test]
+fn a_taken_port_is_a_bind_error_with_its_cause() {
+    let dir = TempDir::new("config-http");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let err = config::ConfigService::start(config::Options {
+        bind: "127.0.0.1".parse().unwrap(),
+        port: taken.local_addr().unwrap().port(),
+        admin_port: 0,
+        dir: dir.path().to_path_buf(),
+        reload_every: common::RELOAD,
+        http_threads: 1,
+    })
+    .err()
+    .expect("a taken port is an error");
+    assert!(matches!(err, config::StartError::Bind { .. }), "{err}");
+    let cause = std::error::Error::source(&err).expect("the io error");
+    assert!(err.to_string().ends_with(&cause.to_string()), "{err}");
+}
+
+#[test]
 fn shutdown_stops_listening() {
     let dir = TempDir::new("config-http");
     let service = start(dir.path());
     let addr = service.addr();
     assert_eq!(get(addr, "/get_game_manager_config", &[]).body, "{}");
-    service.shutdown();
+    service.stop();
     wait_until("the port to close", || {
         std::net::TcpStream::connect(addr).is_err()
     });

@@ -7,7 +7,7 @@
 //! different clocks share one notion of "a second". Called from the helper threads
 //! (`redeemer.rs`), never from the loop.
 
-use shared::redis_conn::RedisPool;
+use shared::redis_conn::{RedisError, RedisPool};
 
 /// KEYS[1]: the player's bucket. ARGV[1]: frames per second, also the burst.
 /// Returns 1 when the frame may pass (a token was taken), 0 when not. The bucket expires
@@ -38,17 +38,15 @@ return allowed
 
 /// Takes one frame from the bucket at `key` (`rate` frames per second, burst `rate`).
 /// `Ok(false)`: over the allowance. `Err`: Redis could not be asked.
-pub fn take(pool: &RedisPool, key: &str, rate: u32) -> Result<bool, String> {
-    let allowed: i64 = pool
-        .run(|conn| {
-            redis::cmd("EVAL")
-                .arg(TAKE_SCRIPT)
-                .arg(1)
-                .arg(key)
-                .arg(rate)
-                .query(conn)
-        })
-        .map_err(|e| e.to_string())?;
+pub fn take(pool: &RedisPool, key: &str, rate: u32) -> Result<bool, RedisError> {
+    let allowed: i64 = pool.run(|conn| {
+        redis::cmd("EVAL")
+            .arg(TAKE_SCRIPT)
+            .arg(1)
+            .arg(key)
+            .arg(rate)
+            .query(conn)
+    })?;
     Ok(allowed == 1)
 }
 

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use shared::redis_conn::RedisPool;
+use shared::redis_conn::{RedisError, RedisPool};
 
 /// The longest world or family id accepted as a subject token.
 pub const MAX_TOKEN: usize = 64;
@@ -40,14 +40,14 @@ impl Identity {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum LoginError {
     /// No such nonce: never issued, expired, or already redeemed.
     UnknownNonce,
     /// The nonce's fields are missing or unsafe (a wildcard, a dot, a space ...).
     BadIdentity(String),
     /// Redis could not be asked; the client may retry with a fresh nonce later.
-    Unavailable(String),
+    Unavailable(RedisError),
 }
 
 impl fmt::Display for LoginError {
@@ -60,7 +60,14 @@ impl fmt::Display for LoginError {
     }
 }
 
-impl std::error::Error for LoginError {}
+impl std::error::Error for LoginError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LoginError::Unavailable(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// A single NATS subject token that can never be a wildcard or split into more tokens.
 pub fn subject_safe(token: &str) -> bool {
@@ -123,7 +130,7 @@ pub fn redeem(pool: &RedisPool, nonce: &str) -> Result<Identity, LoginError> {
                 .arg(&key)
                 .query(conn)
         })
-        .map_err(|e| LoginError::Unavailable(e.to_string()))?;
+        .map_err(LoginError::Unavailable)?;
     if deleted == 0 || fields.is_empty() {
         return Err(LoginError::UnknownNonce);
     }
@@ -276,9 +283,8 @@ mod tests {
         let mut server = testkit::Redis::start();
         let pool = RedisPool::new(&server.url(), 2).unwrap();
         server.kill();
-        assert!(matches!(
-            redeem(&pool, "n1"),
-            Err(LoginError::Unavailable(_))
-        ));
+        let down = redeem(&pool, "n1").unwrap_err();
+        assert!(matches!(down, LoginError::Unavailable(_)), "{down}");
+        assert!(std::error::Error::source(&down).is_some());
     }
 }

@@ -1,27 +1,33 @@
-//! The edge binary: configuration, signals, and the service from the library.
+//! The edge binary: flags, logger, start, wait for SIGTERM/SIGINT, graceful stop.
 
 #![forbid(unsafe_code)]
 
-use std::time::Duration;
+use std::process::ExitCode;
 
-use edge::{Edge, EdgeConfig, SPEC};
-use shared::config::Config;
+use edge::{Edge, Options, SPEC};
+use shared::flags::{self, Flags};
 
-fn main() {
-    let cfg = Config::load(&SPEC);
-    let cfg = EdgeConfig::from_config(&cfg).unwrap_or_else(|e| {
-        shared::error!("bad configuration", error = e);
-        std::process::exit(2);
-    });
+fn main() -> ExitCode {
+    let flags = match Flags::load(&SPEC) {
+        Ok(flags) => flags,
+        Err(e) => return e.report(&SPEC),
+    };
+    shared::log::init(SPEC.service, flags.log_level());
+    let options = match Options::from_flags(&flags) {
+        Ok(options) => options,
+        Err(e) => return flags::refused(&e),
+    };
     shared::signal::install();
-    shared::fd_limit::make_room_for(cfg.max_connections);
-    let edge = Edge::start(cfg).unwrap_or_else(|e| {
-        shared::error!("cannot start", error = e);
-        std::process::exit(1);
-    });
-    while !shared::signal::shutdown_requested() {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    shared::fd_limit::make_room_for(options.max_connections);
+    let edge = match Edge::start(options) {
+        Ok(edge) => edge,
+        Err(e) => {
+            shared::error!("cannot start", error = e);
+            return ExitCode::FAILURE;
+        }
+    };
+    shared::signal::wait_for_shutdown();
     shared::info!("shutting down");
     edge.stop();
+    ExitCode::SUCCESS
 }

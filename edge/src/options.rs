@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use shared::config::{Config, ConfigError, Opt, Spec};
+use shared::flags::{FlagError, Flags, Opt, Spec};
 
 pub const SPEC: Spec = Spec {
     service: "edge",
@@ -65,7 +65,7 @@ pub const SPEC: Spec = Spec {
 };
 
 #[derive(Debug, Clone)]
-pub struct EdgeConfig {
+pub struct Options {
     /// The client port's address.
     pub bind: String,
     /// The admin port's (`./lukseun up`: 127.0.0.1).
@@ -85,10 +85,10 @@ pub struct EdgeConfig {
     pub login_threads: usize,
 }
 
-impl EdgeConfig {
+impl Options {
     /// Defaults for everything but the servers, on loopback with free ports: for tests.
-    pub fn local(redis_url: &str, nats_url: &str) -> EdgeConfig {
-        EdgeConfig {
+    pub fn local(redis_url: &str, nats_url: &str) -> Options {
+        Options {
             bind: "127.0.0.1".into(),
             admin_bind: "127.0.0.1".into(),
             port: 0,
@@ -105,41 +105,27 @@ impl EdgeConfig {
         }
     }
 
-    pub fn from_config(cfg: &Config) -> Result<EdgeConfig, ConfigError> {
-        let positive = |name: &str, value: usize| {
-            if value == 0 {
-                Err(ConfigError::Invalid {
-                    name: name.into(),
-                    value: "0".into(),
-                    reason: "must be at least 1".into(),
-                })
-            } else {
-                Ok(value)
-            }
-        };
-        let idle: u64 = cfg.parsed("idle-timeout")?;
-        let bind = cfg.get("bind").to_string();
-        let admin_bind = match cfg.get("admin-bind").trim() {
+    pub fn from_flags(flags: &Flags) -> Result<Options, FlagError> {
+        let idle: u64 = flags.parsed("idle-timeout")?;
+        let bind = flags.get("bind").to_string();
+        let admin_bind = match flags.get("admin-bind").trim() {
             "" => bind.clone(),
             other => other.to_string(),
         };
-        Ok(EdgeConfig {
+        Ok(Options {
             bind,
             admin_bind,
-            port: cfg.parsed("port")?,
-            admin_port: cfg.parsed("admin-port")?,
-            redis_url: cfg.get("redis-url").to_string(),
-            nats_url: cfg.get("nats-url").to_string(),
-            rate_limit: cfg.parsed("rate-limit")?,
-            player_rate_limit: cfg.parsed("player-rate-limit")?,
-            max_connections: positive("max-connections", cfg.parsed("max-connections")?)?,
-            max_output_bytes: positive("max-output-bytes", cfg.parsed("max-output-bytes")?)?,
-            login_timeout: Duration::from_secs(positive(
-                "login-timeout",
-                cfg.parsed("login-timeout")?,
-            )? as u64),
+            port: flags.parsed("port")?,
+            admin_port: flags.parsed("admin-port")?,
+            redis_url: flags.get("redis-url").to_string(),
+            nats_url: flags.get("nats-url").to_string(),
+            rate_limit: flags.parsed("rate-limit")?,
+            player_rate_limit: flags.parsed("player-rate-limit")?,
+            max_connections: flags.positive("max-connections")? as usize,
+            max_output_bytes: flags.positive("max-output-bytes")? as usize,
+            login_timeout: Duration::from_secs(flags.positive("login-timeout")?),
             idle_timeout: (idle > 0).then(|| Duration::from_secs(idle)),
-            login_threads: positive("login-threads", cfg.parsed("login-threads")?)?,
+            login_threads: flags.positive("login-threads")? as usize,
         })
     }
 }
@@ -148,9 +134,8 @@ impl EdgeConfig {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<EdgeConfig, ConfigError> {
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        EdgeConfig::from_config(&Config::parse(&SPEC, &args, |_| None)?)
+    fn parse(args: &[&str]) -> Result<Options, FlagError> {
+        Options::from_flags(&Flags::from_args(&SPEC, args)?)
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use mio::Waker;
-use shared::redis_conn::RedisPool;
+use shared::redis_conn::{RedisError, RedisPool};
 
 use crate::allowance;
 use crate::login::{self, Identity, LoginError};
@@ -38,7 +38,7 @@ pub enum Work {
 pub enum Outcome {
     Login(Result<Identity, LoginError>),
     /// `Ok(false)`: over the player's allowance; `Err`: Redis could not be asked.
-    Allowance(Result<bool, String>),
+    Allowance(Result<bool, RedisError>),
 }
 
 struct Job {

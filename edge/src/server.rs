@@ -16,7 +16,7 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use shared::framing::{FrameError, LineBuffer};
 use shared::nats::{Msg, Subscription};
-use shared::redis_conn::RedisPool;
+use shared::redis_conn::{RedisError, RedisPool};
 
 use crate::channels::{channels_of, family_subject, public_subject, Membership};
 use crate::codec::{
@@ -26,7 +26,7 @@ use crate::conn::{Conn, Held, Phase};
 use crate::keys::player_rate_key;
 use crate::login::{valid_gn, Identity, LoginError};
 use crate::metrics::EdgeMetrics;
-use crate::options::EdgeConfig;
+use crate::options::Options;
 use crate::rate::Verdict;
 use crate::redeemer::{Outcome, Redeemer, Ticket, Work};
 use crate::NatsLinks;
@@ -71,7 +71,7 @@ pub struct Server {
     listener: Option<TcpListener>,
     waker: Arc<Waker>,
     stop: Arc<AtomicBool>,
-    cfg: EdgeConfig,
+    cfg: Options,
     nats: NatsLinks,
     redeemer: Redeemer,
     metrics: EdgeMetrics,
@@ -151,7 +151,7 @@ fn make_room(conn: &mut Conn, len: usize, limit: usize) -> Room {
 impl Server {
     /// Registers the listener, creates the loop's waker and starts the login helpers.
     pub fn new(
-        cfg: EdgeConfig,
+        cfg: Options,
         mut listener: TcpListener,
         redis: Arc<RedisPool>,
         nats: NatsLinks,
@@ -624,7 +624,7 @@ impl Server {
         &mut self,
         slot: usize,
         held: Option<Held>,
-        allowed: Result<bool, String>,
+        allowed: Result<bool, RedisError>,
         now: Instant,
     ) {
         let Some(held) = held else { return };

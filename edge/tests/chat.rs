@@ -1,12 +1,12 @@
 //! The edge against real Redis and NATS: clients speak the wire protocol over TCP, nonces
 //! are created the way the worker creates them (HSET + EXPIRE).
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use edge::codec::{ChatKind, ServerFrame};
-use edge::{Edge, EdgeConfig, EdgeHandle};
+use edge::{Edge, Options};
 use shared::framing::LineBuffer;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -51,14 +51,14 @@ impl Stack {
         }
     }
 
-    fn config(&self) -> EdgeConfig {
+    fn config(&self) -> Options {
         if self.secured {
-            return EdgeConfig::local(&self.redis.url_as("edge"), &self.nats.url_as("edge"));
+            return Options::local(&self.redis.url_as("edge"), &self.nats.url_as("edge"));
         }
-        EdgeConfig::local(&self.redis.url(), &self.nats.url())
+        Options::local(&self.redis.url(), &self.nats.url())
     }
 
-    fn edge(&self) -> EdgeHandle {
+    fn edge(&self) -> Edge {
         Edge::start(self.config()).unwrap()
     }
 
@@ -91,7 +91,7 @@ impl Stack {
         nonce
     }
 
-    fn login(&mut self, edge: &EdgeHandle, world: &str, gn: &str, fid: &str) -> Client {
+    fn login(&mut self, edge: &Edge, world: &str, gn: &str, fid: &str) -> Client {
         let nonce = self.nonce(world, gn, fid);
         let mut c = Client::connect(edge.addr());
         c.send(&format!("00REGISTER{nonce}"));
@@ -123,38 +123,44 @@ impl Client {
         self.stream.write_all(bytes).unwrap();
     }
 
-    /// The next frame, or `None` once the edge closed the connection.
-    fn frame(&mut self) -> Option<ServerFrame> {
+    /// The next frame, `None` once the edge closed the connection, or the read's error (a
+    /// timeout among them).
+    fn next_frame(&mut self) -> io::Result<Option<ServerFrame>> {
         let mut buf = [0u8; 8192];
         loop {
             if let Some(line) = self.lines.next_line().unwrap() {
-                return Some(ServerFrame::parse(line).unwrap());
+                return Ok(Some(ServerFrame::parse(line).unwrap()));
             }
             match self.stream.read(&mut buf) {
-                Ok(0) => return None,
+                Ok(0) => return Ok(None),
                 Ok(n) => self.lines.extend(&buf[..n]),
-                Err(e) if e.kind() == ErrorKind::ConnectionReset => return None,
-                Err(e) => panic!("no frame within {WAIT:?}: {e}"),
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => return Ok(None),
+                Err(e) => return Err(e),
             }
         }
     }
 
+    /// The next frame, or `None` once the edge closed the connection.
+    fn frame(&mut self) -> Option<ServerFrame> {
+        self.next_frame()
+            .unwrap_or_else(|e| panic!("no frame within {WAIT:?}: {e}"))
+    }
+
     /// The next frame, or `None` when none came within the read timeout.
     fn try_frame(&mut self) -> Option<ServerFrame> {
-        let mut buf = [0u8; 8192];
-        loop {
-            if let Some(line) = self.lines.next_line().unwrap() {
-                return Some(ServerFrame::parse(line).unwrap());
-            }
-            match self.stream.read(&mut buf) {
-                Ok(0) => panic!("closed"),
-                Ok(n) => self.lines.extend(&buf[..n]),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    return None
-                }
-                Err(e) => panic!("read failed: {e}"),
-            }
+        match self.next_frame() {
+            Ok(Some(frame)) => Some(frame),
+            Ok(None) => panic!("closed"),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => None,
+            Err(e) => panic!("read failed: {e}"),
         }
+    }
+
+    /// Says `text` in public and gets it back as `gn`'s message: the connection is open and
+    /// registered.
+    fn says_back(&mut self, gn: &str, text: &str) {
+        self.send(&format!("0000PUBLIC{text}"));
+        assert_eq!(self.chat(), (ChatKind::Public, format!("{gn}:{text}")));
     }
 
     /// The next chat frame that is not a warm-up message.
@@ -225,11 +231,11 @@ fn warm_up(sender: &mut Client, command: &str, receivers: &mut [&mut Client]) {
     }
 }
 
-fn metrics(edge: &EdgeHandle) -> String {
+fn metrics(edge: &Edge) -> String {
     testkit::http_get(edge.admin_addr(), "/metrics").unwrap().1
 }
 
-fn metric(edge: &EdgeHandle, name: &str) -> i64 {
+fn metric(edge: &Edge, name: &str) -> i64 {
     let text = metrics(edge);
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{name} ")))
@@ -256,8 +262,7 @@ fn public_message_reaches_both_edges_sender_included() {
         );
     }
     // The other world hears nothing: its next chat is its own.
-    other_world.send("0000PUBLICmine");
-    assert_eq!(other_world.chat(), (ChatKind::Public, "Dee:mine".into()));
+    other_world.says_back("Dee", "mine");
     assert_eq!(metric(&a, "edge_connections"), 1);
     assert_eq!(metric(&b, "edge_connections"), 3);
     assert_eq!(metric(&b, "edge_channels_subscribed"), 3);
@@ -334,8 +339,7 @@ fn a_player_without_family_gets_an_error_and_stays() {
     let mut ann = stack.login(&a, "s0", "Ann", "");
     ann.send("0000FAMILYanyone?");
     assert_eq!(ann.frame(), Some(ServerFrame::error("no family")));
-    ann.send("0000PUBLICstill here");
-    assert_eq!(ann.chat(), (ChatKind::Public, "Ann:still here".into()));
+    ann.says_back("Ann", "still here");
 }
 
 #[test]
@@ -364,8 +368,7 @@ fn bad_and_replayed_nonces_close_only_that_connection() {
     chat_first.send("0000PUBLIChi");
     chat_first.expect_error_then_close("register first");
 
-    ann.send("0000PUBLICstill fine");
-    assert_eq!(ann.chat(), (ChatKind::Public, "Ann:still fine".into()));
+    ann.says_back("Ann", "still fine");
     assert_eq!(metric(&a, "edge_login_failures_total"), 2);
     assert_eq!(metric(&a, "edge_protocol_errors_total"), 2);
 }
@@ -390,8 +393,7 @@ fn unknown_command_and_oversized_frame_close_only_that_connection() {
 
     // A frame of exactly 4 KiB is fine.
     let text = "y".repeat(4096 - 10);
-    ann.send(&format!("0000PUBLIC{text}"));
-    assert_eq!(ann.chat(), (ChatKind::Public, format!("Ann:{text}")));
+    ann.says_back("Ann", &text);
     assert_eq!(metric(&a, "edge_protocol_errors_total"), 3);
 }
 
@@ -420,8 +422,7 @@ fn unsafe_worlds_and_family_ids_are_refused() {
         c.expect_error_then_close("bad nonce");
     }
     let mut ann = stack.login(&a, "s0", "Ann", "f1");
-    ann.send("0000PUBLICok");
-    assert_eq!(ann.chat(), (ChatKind::Public, "Ann:ok".into()));
+    ann.says_back("Ann", "ok");
     let msg = all.recv_timeout(WAIT).unwrap();
     assert_eq!(msg.subject, "chat.s0.public");
     assert_eq!(msg.payload, b"Ann:ok");
@@ -492,8 +493,7 @@ fn over_the_rate_limit_frames_drop_with_one_notice() {
     assert!(metric(&a, "edge_rate_limited_frames_total") >= 1);
     // The connection stays open and usable once the bucket refilled.
     std::thread::sleep(Duration::from_millis(1100));
-    ann.send("0000PUBLICafter");
-    assert_eq!(ann.chat(), (ChatKind::Public, "Ann:after".into()));
+    ann.says_back("Ann", "after");
 }
 
 #[test]
@@ -695,8 +695,7 @@ fn connections_over_the_maximum_are_refused() {
     let _bob = stack.login(&a, "s0", "Bob", "");
     let mut third = Client::connect(a.addr());
     third.expect_error_then_close("server full");
-    ann.send("0000PUBLICstill open");
-    assert_eq!(ann.chat(), (ChatKind::Public, "Ann:still open".into()));
+    ann.says_back("Ann", "still open");
 }
 
 #[test]
@@ -733,8 +732,7 @@ fn readiness_follows_redis() {
         .get_connection()
         .unwrap();
     let mut ann = stack.login(&a, "s0", "Ann", "");
-    ann.send("0000PUBLICback");
-    assert_eq!(ann.chat(), (ChatKind::Public, "Ann:back".into()));
+    ann.says_back("Ann", "back");
 }
 
 #[test]
@@ -792,8 +790,7 @@ fn chat_resumes_after_a_nats_restart() {
         std::thread::sleep(Duration::from_millis(20));
     }
     // The client re-sent the SUBs before anything published after the reconnect.
-    ann.send("0000PUBLICback");
-    assert_eq!(ann.chat(), (ChatKind::Public, "Ann:back".into()));
+    ann.says_back("Ann", "back");
     ann.send("0000FAMILYback too");
     assert_eq!(ann.chat(), (ChatKind::Family, "Ann:back too".into()));
 }
@@ -838,7 +835,7 @@ fn until_no_family(c: &mut Client) {
 fn chat_events_follow_the_player_on_every_connection_and_edge() {
     let mut stack = Stack::start();
     let (a, b) = (stack.edge(), stack.edge());
-    let mut login = |edge: &EdgeHandle, world: &str, gn: &str, fid: &str, pid: &str| {
+    let mut login = |edge: &Edge, world: &str, gn: &str, fid: &str, pid: &str| {
         let nonce = stack.nonce_of(world, gn, fid, pid);
         let mut c = Client::connect(edge.addr());
         c.send(&format!("00REGISTER{nonce}"));

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gate::{Gate, GateOptions};
+use gate::Gate;
 use shared::contract;
 use shared::nats::{Client, NatsError, Options};
 use shared::redis_conn::RedisPool;
@@ -32,7 +32,7 @@ fn main() {
     shared::log::init("gate-bench", shared::log::Level::Warn);
     let redis = testkit::Redis::start();
     let nats = testkit::Nats::start();
-    let gate = Gate::start(GateOptions::local(&redis.url(), &nats.url())).expect("gate");
+    let gate = Gate::start(gate::Options::local(&redis.url(), &nats.url())).expect("gate");
     let stop = Arc::new(AtomicBool::new(false));
     let worker = {
         let (nats_url, redis_url, stop) = (nats.url(), redis.url(), stop.clone());

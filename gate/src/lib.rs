@@ -6,7 +6,7 @@
 //! job and answer lines are the contract's ([`shared::contract`]). Network parts: [`event_loop`] (sockets) with
 //! [`client_conn`] (one client's buffers and limits), [`fair_share`] (per-address limits, the
 //! answer memory budget), [`dispatch`] (Redis + NATS),
-//! [`registration`] (`gates.id.<gid>`), and [`gate`] (wiring).
+//! [`registration`] (`gates.id.<gid>`), and [`service`] (the running gate: start, stop).
 
 #![forbid(unsafe_code)]
 
@@ -15,13 +15,13 @@ pub mod client_conn;
 pub mod dispatch;
 pub mod event_loop;
 pub mod fair_share;
-pub mod gate;
 pub mod gate_metrics;
 pub mod job_id;
 pub mod options;
 pub mod registration;
+pub mod service;
 pub mod timer_queue;
 pub mod worker_link;
 
-pub use gate::{Gate, StartError};
-pub use options::{GateOptions, SPEC};
+pub use options::{Options, SPEC};
+pub use service::{Gate, StartError};

@@ -1,11 +1,11 @@
 //! The gate's options: declared once for `--help` and the environment, then checked into
-//! a typed [`GateOptions`].
+//! a typed [`Options`].
 
 use std::net::IpAddr;
 use std::time::Duration;
 
-use shared::config::{Config, ConfigError, Opt, Spec};
 use shared::contract::LinkSecret;
+use shared::flags::{FlagError, Flags, Opt, Spec};
 
 pub const SPEC: Spec = Spec {
     service: "gate",
@@ -102,7 +102,7 @@ pub const SPEC: Spec = Spec {
 };
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct GateOptions {
+pub struct Options {
     /// The client port's address.
     pub bind: IpAddr,
     /// The worker port's and the admin port's: `./lukseun up` keeps them on 127.0.0.1.
@@ -127,52 +127,52 @@ pub struct GateOptions {
     pub admin_port: u16,
 }
 
-impl GateOptions {
-    pub fn from_config(config: &Config) -> Result<GateOptions, ConfigError> {
-        let bind: IpAddr = config.parsed("bind")?;
-        let or_bind = |name: &str| -> Result<IpAddr, ConfigError> {
-            match config.get(name).trim() {
+impl Options {
+    pub fn from_flags(flags: &Flags) -> Result<Options, FlagError> {
+        let bind: IpAddr = flags.parsed("bind")?;
+        let or_bind = |name: &str| -> Result<IpAddr, FlagError> {
+            match flags.get(name).trim() {
                 "" => Ok(bind),
-                _ => config.parsed(name),
+                _ => flags.parsed(name),
             }
         };
-        Ok(GateOptions {
+        Ok(Options {
             bind,
             worker_bind: or_bind("worker-bind")?,
             admin_bind: or_bind("admin-bind")?,
-            port: config.parsed("port")?,
-            worker_port: config.parsed("worker-port")?,
-            advertise_ip: config.parsed("advertise-ip")?,
-            redis_url: non_empty(config, "redis-url")?,
-            nats_url: non_empty(config, "nats-url")?,
+            port: flags.parsed("port")?,
+            worker_port: flags.parsed("worker-port")?,
+            advertise_ip: flags.parsed("advertise-ip")?,
+            redis_url: flags.non_empty("redis-url")?,
+            nats_url: flags.non_empty("nats-url")?,
             // The value never goes into the error: it is a secret.
-            link_secret: LinkSecret::from_config(config.get("link-secret")).map_err(|e| {
-                ConfigError::Invalid {
+            link_secret: LinkSecret::from_config(flags.get("link-secret")).map_err(|e| {
+                FlagError::Invalid {
                     name: "link-secret".into(),
                     value: "<hidden>".into(),
                     reason: e.to_string(),
                 }
             })?,
-            job_timeout: Duration::from_millis(positive(config, "job-timeout-ms")?),
-            idle_timeout: Duration::from_secs(positive(config, "idle-timeout-secs")?),
-            max_connections: positive(config, "max-connections")? as usize,
-            max_in_flight: positive(config, "max-in-flight")? as usize,
-            max_connections_per_ip: positive(config, "max-connections-per-ip")? as usize,
-            ip_requests_per_sec: u32::try_from(positive(config, "ip-requests-per-sec")?)
-                .map_err(|_| invalid(config, "ip-requests-per-sec", "too large"))?,
-            write_stall: Duration::from_secs(positive(config, "write-stall-secs")?),
-            answer_budget_bytes: usize::try_from(positive(config, "answer-budget-mb")?)
+            job_timeout: Duration::from_millis(flags.positive("job-timeout-ms")?),
+            idle_timeout: Duration::from_secs(flags.positive("idle-timeout-secs")?),
+            max_connections: flags.positive("max-connections")? as usize,
+            max_in_flight: flags.positive("max-in-flight")? as usize,
+            max_connections_per_ip: flags.positive("max-connections-per-ip")? as usize,
+            ip_requests_per_sec: u32::try_from(flags.positive("ip-requests-per-sec")?)
+                .map_err(|_| flags.invalid("ip-requests-per-sec", "too large"))?,
+            write_stall: Duration::from_secs(flags.positive("write-stall-secs")?),
+            answer_budget_bytes: usize::try_from(flags.positive("answer-budget-mb")?)
                 .ok()
                 .and_then(|mb| mb.checked_mul(1024 * 1024))
-                .ok_or_else(|| invalid(config, "answer-budget-mb", "too large"))?,
-            one_shot: config.switch("one-shot"),
-            admin_port: config.parsed("admin-port")?,
+                .ok_or_else(|| flags.invalid("answer-budget-mb", "too large"))?,
+            one_shot: flags.switch("one-shot"),
+            admin_port: flags.parsed("admin-port")?,
         })
     }
 
     /// Loopback, free ports, the given servers: what tests and local runs start from.
-    pub fn local(redis_url: &str, nats_url: &str) -> GateOptions {
-        GateOptions {
+    pub fn local(redis_url: &str, nats_url: &str) -> Options {
+        Options {
             bind: IpAddr::from([127, 0, 0, 1]),
             worker_bind: IpAddr::from([127, 0, 0, 1]),
             admin_bind: IpAddr::from([127, 0, 0, 1]),
@@ -196,44 +196,20 @@ impl GateOptions {
     }
 }
 
-fn invalid(config: &Config, name: &str, reason: &str) -> ConfigError {
-    ConfigError::Invalid {
-        name: name.to_string(),
-        value: config.get(name).to_string(),
-        reason: reason.to_string(),
-    }
-}
-
-fn positive(config: &Config, name: &str) -> Result<u64, ConfigError> {
-    let value: u64 = config.parsed(name)?;
-    if value == 0 {
-        return Err(invalid(config, name, "must be at least 1"));
-    }
-    Ok(value)
-}
-
-fn non_empty(config: &Config, name: &str) -> Result<String, ConfigError> {
-    let value = config.get(name).trim();
-    if value.is_empty() {
-        return Err(invalid(config, name, "must not be empty"));
-    }
-    Ok(value.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<GateOptions, ConfigError> {
+    fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Options, FlagError> {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let config = Config::parse(&SPEC, &args, |k| {
+        let flags = Flags::parse(&SPEC, &args, |k| {
             env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
         })?;
-        GateOptions::from_config(&config)
+        Options::from_flags(&flags)
     }
 
     #[test]
@@ -254,12 +230,11 @@ mod tests {
         assert_eq!(o.write_stall, Duration::from_secs(20));
         assert_eq!(o.answer_budget_bytes, 256 << 20);
         assert!(!o.one_shot);
-        let config = Config::parse(&SPEC, &[], |_| None).unwrap();
+        let flags = Flags::parse(&SPEC, &[], |_| None).unwrap();
         assert_eq!(
-            GateOptions::from_config(&config).unwrap(),
+            Options::from_flags(&flags).unwrap(),
             {
-                let mut local =
-                    GateOptions::local("redis://127.0.0.1:6379/", "nats://127.0.0.1:4222");
+                let mut local = Options::local("redis://127.0.0.1:6379/", "nats://127.0.0.1:4222");
                 (local.bind, local.port, local.worker_port, local.admin_port) =
                     (o.bind, 8880, 8201, 9104);
                 (local.worker_bind, local.admin_bind) = (o.bind, o.bind);

@@ -120,13 +120,16 @@ pub fn refresh(pool: &RedisPool, gid: u32, value: &str) -> RedisResult<bool> {
 
 /// Deletes the key if it still holds our value; `true` if it was deleted.
 /// WATCH makes the check and the DEL one step: another gate's key is never deleted.
+/// Every command names the key, so on a Redis Cluster all go to its node: when the key
+/// is not ours the WATCH ends with an empty transaction on the key's node, not with
+/// UNWATCH, which names no key and could be routed to another node.
 pub fn deregister(pool: &RedisPool, gid: u32, value: &str) -> RedisResult<bool> {
     let key = gate_key(gid);
     pool.run(|c| {
         redis::cmd("WATCH").arg(&key).query::<()>(c)?;
         let held: Option<String> = redis::cmd("GET").arg(&key).query(c)?;
         if held.as_deref() != Some(value) {
-            redis::cmd("UNWATCH").query::<()>(c)?;
+            redis::pipe().atomic().cmd("GET").arg(&key).query::<()>(c)?;
             return Ok(false);
         }
         let done: Option<(i64,)> = redis::pipe().atomic().cmd("DEL").arg(&key).query(c)?;
@@ -222,6 +225,11 @@ mod tests {
         pool.run(|c| redis::cmd("GET").arg(key).query(c)).unwrap()
     }
 
+    fn set(pool: &RedisPool, key: &str, value: &str) {
+        pool.run(|c| redis::cmd("SET").arg(key).arg(value).query::<()>(c))
+            .unwrap();
+    }
+
     #[test]
     fn takes_the_lowest_free_id_or_the_preferred_one() {
         let redis = testkit::Redis::start();
@@ -247,13 +255,7 @@ mod tests {
         pool.run(|c| redis::cmd("DEL").arg(gate_key(gid)).query::<()>(c))
             .unwrap();
         assert!(!refresh(&pool, gid, "a:1").unwrap());
-        pool.run(|c| {
-            redis::cmd("SET")
-                .arg(gate_key(gid))
-                .arg("b:2")
-                .query::<()>(c)
-        })
-        .unwrap();
+        set(&pool, &gate_key(gid), "b:2");
         assert!(!refresh(&pool, gid, "a:1").unwrap());
     }
 
@@ -262,15 +264,22 @@ mod tests {
         let redis = testkit::Redis::start();
         let pool = RedisPool::new(&redis.url(), 2).unwrap();
         let gid = register(&pool, "a:1", None).unwrap();
-        pool.run(|c| {
-            redis::cmd("SET")
-                .arg(gate_key(gid))
-                .arg("b:2")
-                .query::<()>(c)
-        })
-        .unwrap();
+        set(&pool, &gate_key(gid), "b:2");
         assert!(!deregister(&pool, gid, "a:1").unwrap());
         assert_eq!(get(&pool, &gate_key(gid)).as_deref(), Some("b:2"));
+        // The refused deregister's WATCH is over: a change of the key afterwards does not
+        // abort the next transaction on that (pooled) connection.
+        set(&pool, &gate_key(gid), "b:3");
+        let later: Option<(Option<String>,)> = pool
+            .run(|c| {
+                redis::pipe()
+                    .atomic()
+                    .cmd("GET")
+                    .arg(gate_key(gid))
+                    .query(c)
+            })
+            .unwrap();
+        assert_eq!(later, Some((Some("b:3".to_string()),)));
         let mine = register(&pool, "a:1", None).unwrap();
         assert!(deregister(&pool, mine, "a:1").unwrap());
         assert_eq!(get(&pool, &gate_key(mine)), None);

@@ -304,6 +304,17 @@ fn an_idle_connection_is_closed() {
     assert_eq!(gate.metrics().idle_closed.get(), 1);
 }
 
+/// Two clients from 127.0.0.1, each served once: two connections of the gate are in use.
+fn two_served(gate: &Gate) -> (TestClient, TestClient) {
+    let mut first = TestClient::connect(gate.client_addr());
+    let mut second = TestClient::connect(gate.client_addr());
+    first.request(1, 1);
+    second.request(2, 1);
+    assert_eq!(data_of(&first.read_answer().unwrap()), (1, 1));
+    assert_eq!(data_of(&second.read_answer().unwrap()), (2, 1));
+    (first, second)
+}
+
 #[test]
 fn connections_over_the_maximum_are_closed_at_once() {
     let servers = Servers::start();
@@ -311,12 +322,7 @@ fn connections_over_the_maximum_are_closed_at_once() {
     options.max_connections = 2;
     let gate = Gate::start(options).unwrap();
     let _worker = servers.worker("w1");
-    let mut first = TestClient::connect(gate.client_addr());
-    let mut second = TestClient::connect(gate.client_addr());
-    first.request(1, 1);
-    second.request(2, 1);
-    assert_eq!(data_of(&first.read_answer().unwrap()), (1, 1));
-    assert_eq!(data_of(&second.read_answer().unwrap()), (2, 1));
+    let (mut first, _second) = two_served(&gate);
     let mut third = TestClient::connect(gate.client_addr());
     assert!(third.closed_by_gate());
     assert_eq!(gate.metrics().connections_refused.get(), 1);
@@ -626,12 +632,7 @@ fn connections_are_limited_per_client_address() {
     options.max_connections_per_ip = 2;
     let gate = Gate::start(options).unwrap();
     let _worker = servers.worker("w1");
-    let mut first = TestClient::connect(gate.client_addr());
-    let mut second = TestClient::connect(gate.client_addr());
-    first.request(1, 1);
-    second.request(2, 1);
-    assert_eq!(data_of(&first.read_answer().unwrap()), (1, 1));
-    assert_eq!(data_of(&second.read_answer().unwrap()), (2, 1));
+    let (first, _second) = two_served(&gate);
     let mut third = TestClient::connect(gate.client_addr());
     assert!(third.closed_by_gate(), "a third from 127.0.0.1 is refused");
     assert_eq!(gate.metrics().ip_connections_refused.get(), 1);

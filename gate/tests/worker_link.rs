@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use gate::{Gate, GateOptions};
+use gate::Gate;
 use shared::contract::{self, LinkSecret, JOBS_SUBJECT, WORKERS_QUEUE};
 use shared::envelope::timeout_json;
 use shared::nats::{Client, Options, Subscription};
@@ -29,7 +29,7 @@ struct Setup {
 
 fn start(link_secret: Option<LinkSecret>) -> Setup {
     let servers = Servers::start();
-    let options = GateOptions {
+    let options = gate::Options {
         link_secret,
         job_timeout: Duration::from_millis(1500),
         ..servers.options()

@@ -22,7 +22,7 @@ fn traversal_encodings_and_hidden_names_are_refused() {
     .unwrap();
     std::fs::write(dir.join("notes.txt"), SECRET).unwrap();
 
-    let service = config::ConfigService::start(config::Settings {
+    let service = config::ConfigService::start(config::Options {
         bind: IpAddr::from([127, 0, 0, 1]),
         port: 0,
         admin_port: 0,
@@ -75,5 +75,5 @@ fn traversal_encodings_and_hidden_names_are_refused() {
     assert!(!body.contains(SECRET), "{body}");
     let (code, _) = http(addr, "POST", "/config/player", &[], b"{}");
     assert_eq!(code, 405);
-    service.shutdown();
+    service.stop();
 }

@@ -15,7 +15,7 @@ const BATCH: usize = 100;
 fn slowloris_does_not_block_others_and_is_closed_by_the_idle_timeout() {
     let stack = Stack::start();
     // A second gate on the same Redis and NATS, with a short idle timeout.
-    let mut options = gate::GateOptions::local(&stack.redis.url(), &stack.nats.url());
+    let mut options = gate::Options::local(&stack.redis.url(), &stack.nats.url());
     options.idle_timeout = Duration::from_secs(2);
     let mut short = gate::Gate::start(options).expect("start a second gate");
 
@@ -129,7 +129,7 @@ fn ten_thousand_connections_opened_and_dropped_leave_the_edge_serving() {
 #[test]
 fn a_trickling_slowloris_is_closed_although_never_idle() {
     let stack = Stack::start();
-    let mut options = gate::GateOptions::local(&stack.redis.url(), &stack.nats.url());
+    let mut options = gate::Options::local(&stack.redis.url(), &stack.nats.url());
     options.idle_timeout = Duration::from_secs(1);
     let mut short = gate::Gate::start(options).expect("start a second gate");
     let mut loris = RawClient::connect(short.client_addr());

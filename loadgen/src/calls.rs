@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use shared::gate_client::{request_line, uses_account_token};
@@ -24,6 +25,9 @@ pub struct Caller {
     pub gn: String,
     /// Random per player: makes `order_id`s unique across players and runs.
     pub tag: String,
+    /// The run's other players' game names, targets of the social calls of the `play` mix
+    /// (empty until the run sets them: those calls then target the caller).
+    pub peers: Arc<[String]>,
 }
 
 /// The arguments of one request; `seq` counts this player's requests to the function
@@ -52,6 +56,7 @@ fn purchase(caller: &Caller, seq: u64) -> Map<String, Value> {
 fn builder(function: &str) -> Option<Build> {
     BUILDERS
         .iter()
+        .chain(crate::play::BUILDERS)
         .find(|(name, _)| *name == function)
         .map(|(_, build)| *build)
 }
@@ -104,6 +109,16 @@ impl Lines {
         }
     }
 
+    /// The game name of the player these lines are for.
+    pub fn gn(&self) -> &str {
+        &self.caller.gn
+    }
+
+    /// The players the social calls may target (the run's others).
+    pub fn set_peers(&mut self, peers: Arc<[String]>) {
+        self.caller.peers = peers;
+    }
+
     /// The next request line for `function` (one of the mix's).
     pub fn line(&mut self, function: &str) -> Cow<'_, str> {
         let call = self
@@ -135,6 +150,7 @@ mod tests {
         let caller = Caller {
             gn: "lg_cafe".into(),
             tag: "abc123".into(),
+            peers: Arc::from(Vec::new()),
         };
         Lines::new(&Mix::parse(mix).unwrap(), "s0", "ACC", "SES", caller)
     }
@@ -194,6 +210,7 @@ mod tests {
         let caller = |tag: &str| Caller {
             gn: "g".into(),
             tag: tag.into(),
+            peers: Arc::from(Vec::new()),
         };
         let mix = Mix::parse("purchase_success").unwrap();
         let mut a = Lines::new(&mix, "s0", "A", "A", caller("p1"));

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::run::{Player, Window};
-use crate::stats::Stats;
+use crate::player::Player;
+use crate::stats::{Stats, Window};
 
 /// Status recorded for a delivered message (chat has no envelope; 0 means delivered).
 const DELIVERED: i64 = 0;

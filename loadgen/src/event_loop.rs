@@ -33,9 +33,8 @@ use crate::answer::{status_of, Lines as AnswerLines};
 use crate::calls::Lines;
 use crate::flight::InFlight;
 use crate::mix::{Mix, Rng};
-use crate::run::{count_unanswered, record, Progress, Window};
 use crate::schedule::Schedule;
-use crate::stats::Stats;
+use crate::stats::{count_unanswered, record, Progress, Stats, Window};
 
 /// Wait before connecting again after a connect failed (the gate restarting, say).
 const RETRY: Duration = Duration::from_millis(100);
@@ -832,6 +831,7 @@ mod tests {
         let caller = Caller {
             gn: "g".into(),
             tag: "t".into(),
+            peers: std::sync::Arc::from(Vec::new()),
         };
         let mix = Mix::parse("get_info_player").unwrap();
         LoopPlayer {

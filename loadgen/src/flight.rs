@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::run::Window;
+use crate::stats::Window;
 
 #[derive(Default)]
 pub struct InFlight {

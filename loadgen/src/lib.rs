@@ -9,6 +9,8 @@ pub mod chat;
 pub mod event_loop;
 pub mod flight;
 pub mod mix;
+pub mod play;
+pub mod player;
 pub mod run;
 pub mod schedule;
 pub mod stats;

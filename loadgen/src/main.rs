@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use loadgen::chat::ChatPlan;
 use loadgen::mix::Mix;
 use loadgen::run::{run, Plan, Progress};
-use shared::config::{Config, Opt, Spec};
+use shared::flags::{Flags, Opt, Spec};
 
 const SPEC: Spec = Spec {
     service: "loadgen",
@@ -54,7 +55,7 @@ const SPEC: Spec = Spec {
         Opt::value(
             "mix",
             "account_all_info",
-            "weighted calls, e.g. get_all_resource:3,get_info_player:1",
+            "weighted calls, e.g. get_all_resource:3,get_info_player:1; `play` = the original simulator's 62 functions",
         ),
         Opt::value(
             "timeout-secs",
@@ -89,25 +90,29 @@ const SPEC: Spec = Spec {
     ],
 };
 
-fn main() {
-    let cfg = Config::load(&SPEC);
+fn main() -> ExitCode {
+    let cfg = match Flags::load(&SPEC) {
+        Ok(cfg) => cfg,
+        Err(e) => return e.report(&SPEC),
+    };
+    shared::log::init(SPEC.service, cfg.log_level());
     if !cfg.get("serve-verifier").is_empty() {
         serve_verifier(&cfg);
-        return;
+        return ExitCode::SUCCESS;
     }
     let mix = Mix::parse(cfg.get("mix")).unwrap_or_else(|e| fail(&e.to_string()));
     let plan = Plan {
         gates: address_list(cfg.get("gate")),
-        connections: cfg.require::<usize>("connections").max(1),
-        duration: Duration::from_secs_f64(cfg.require("duration-secs")),
-        warmup: Duration::from_secs_f64(cfg.require("warmup-secs")),
-        rate: cfg.require("rate"),
-        pipeline: cfg.require::<usize>("pipeline").max(1),
+        connections: require::<usize>(&cfg, "connections").max(1),
+        duration: Duration::from_secs_f64(require(&cfg, "duration-secs")),
+        warmup: Duration::from_secs_f64(require(&cfg, "warmup-secs")),
+        rate: require(&cfg, "rate"),
+        pipeline: require::<usize>(&cfg, "pipeline").max(1),
         one_per_connection: cfg.switch("one-request-per-connection"),
-        loop_threads: cfg.require::<usize>("loop-threads").max(1),
+        loop_threads: require::<usize>(&cfg, "loop-threads").max(1),
         world: cfg.get("world").to_string(),
         mix,
-        timeout: Duration::from_secs_f64(cfg.require("timeout-secs")),
+        timeout: Duration::from_secs_f64(require(&cfg, "timeout-secs")),
         chat: chat_plan(&cfg),
     };
     if plan.gates.is_empty() {
@@ -154,19 +159,20 @@ fn main() {
         println!("{json}");
     }
     if stats.lost > 0 {
-        std::process::exit(1);
+        return ExitCode::FAILURE;
     }
+    ExitCode::SUCCESS
 }
 
 /// `--serve-verifier`: the stand-in until SIGTERM or Ctrl-C.
-fn serve_verifier(cfg: &Config) {
+fn serve_verifier(cfg: &Flags) {
     let given = cfg.get("serve-verifier");
     let bind = if given.contains(':') {
         given.to_string()
     } else {
         format!("127.0.0.1:{given}")
     };
-    let delay = Duration::from_millis(cfg.require("verifier-delay-ms"));
+    let delay = Duration::from_millis(require(cfg, "verifier-delay-ms"));
     shared::signal::install();
     let verifier = loadgen::verifier::Verifier::start(&bind, delay)
         .unwrap_or_else(|e| fail(&format!("serve the verifier on {bind}: {e}")));
@@ -194,9 +200,9 @@ fn address_list(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn chat_plan(cfg: &Config) -> Option<ChatPlan> {
-    let senders: usize = cfg.require("chat-senders");
-    let listeners: usize = cfg.require("chat-listeners");
+fn chat_plan(cfg: &Flags) -> Option<ChatPlan> {
+    let senders: usize = require(cfg, "chat-senders");
+    let listeners: usize = require(cfg, "chat-listeners");
     if senders == 0 && listeners == 0 {
         return None;
     }
@@ -208,7 +214,7 @@ fn chat_plan(cfg: &Config) -> Option<ChatPlan> {
         edges,
         senders,
         listeners,
-        rate: cfg.require("chat-rate"),
+        rate: require(cfg, "chat-rate"),
     })
 }
 
@@ -264,4 +270,12 @@ fn spawn_progress_line(
         per_second
     });
     (stop, ticker)
+}
+
+/// The value of `name` parsed as `T`; a bad one ends the run (status 2) naming the option.
+fn require<T: std::str::FromStr>(cfg: &Flags, name: &str) -> T
+where
+    T::Err: std::fmt::Display,
+{
+    cfg.parsed(name).unwrap_or_else(|e| fail(&e.to_string()))
 }

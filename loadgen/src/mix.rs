@@ -34,7 +34,13 @@ impl Mix {
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
                 return Err(MixError(format!("{name:?} is not a function name")));
             }
-            if weight > 0 {
+            if weight == 0 {
+                continue;
+            }
+            if name == crate::play::NAME {
+                let play = crate::play::FUNCTIONS.iter();
+                entries.extend(play.map(|f| (f.to_string(), weight)));
+            } else {
                 entries.push((name.to_string(), weight));
             }
         }

@@ -1,24 +1,22 @@
-//! Virtual players: log in (one blocking client each, one after the other), enter a world,
-//! then call the mix on the event loops (`event_loop.rs`) closed-loop (as fast as answers
-//! come, with a pipeline depth) or open-loop (a fixed rate; latency counts from the moment
+//! A run: the virtual players log in ([`crate::player`], one after the other), then call
+//! the mix on the event loops (`event_loop.rs`) closed-loop (as fast as answers come,
+//! with a pipeline depth) or open-loop (a fixed rate; latency counts from the moment
 //! a request was due, so a stalled server cannot hide its queueing: no coordinated
 //! omission), keep-alive or with one request per connection.
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
-
-use crate::calls::{Caller, Lines};
 use crate::chat::{Chat, ChatPlan};
 use crate::event_loop::{self, LoopPlayer, Settings, Shard};
 use crate::mix::Mix;
-use crate::stats::Stats;
-use shared::gate_client::{request_line, Answer, GateClient};
+use crate::player::Player;
+use crate::stats::{Stats, Window};
+
+/// `run`'s live counters; the type lives with the stats the loops count into.
+pub use crate::stats::Progress;
 
 #[derive(Clone)]
 pub struct Plan {
@@ -48,156 +46,28 @@ pub struct Report {
     pub chat: Option<(Stats, u64)>,
 }
 
-/// Live counters for the progress line.
-#[derive(Default)]
-pub struct Progress {
-    pub answered: AtomicU64,
-    pub errors: AtomicU64,
-    pub lost: AtomicU64,
-}
-
-pub struct Player {
-    addr: String,
-    client: GateClient,
-    world: String,
-    session: String,
-    /// The request lines of the mix's functions.
-    lines: Lines,
-}
-
-impl Player {
-    /// A guest login with a fresh device id, `enter_world`, and a new player in that world.
-    pub fn login(addr: &str, plan: &Plan) -> Result<Player, String> {
-        let mut client =
-            GateClient::connect(addr, plan.timeout).map_err(|e| format!("{addr}: {e}"))?;
-        let device = format!("loadgen-{}", shared::ids::random_hex(12));
-        let mut args = Map::new();
-        args.insert("unique_id".into(), Value::from(device));
-        let answer = client
-            .call(&request_line(&plan.world, "login_unique", None, &args))
-            .map_err(|e| format!("login_unique: {e}"))?;
-        // 1 "new account created": a fresh device id is a new guest.
-        let account = token_of(&answer, "login_unique", &[0, 1])?;
-        let answer = client
-            .call(&request_line(
-                &plan.world,
-                "enter_world",
-                Some(&account),
-                &Map::new(),
-            ))
-            .map_err(|e| format!("enter_world: {e}"))?;
-        // 98 "have not been in this world before": the session comes all the same.
-        let session = token_of(&answer, "enter_world", &[0, 98])?;
-        let gn = format!("lg_{}", shared::ids::random_hex(8));
-        let mut player = Map::new();
-        player.insert("gn".into(), Value::from(gn.as_str()));
-        player.insert("icon".into(), Value::from(0));
-        let answer = client
-            .call(&request_line(
-                &plan.world,
-                "create_player",
-                Some(&session),
-                &player,
-            ))
-            .map_err(|e| format!("create_player: {e}"))?;
-        if answer.status != 0 {
-            return Err(format!(
-                "create_player answered status {} ({})",
-                answer.status,
-                answer.message()
-            ));
-        }
-        let caller = Caller {
-            gn,
-            tag: shared::ids::random_hex(12),
-        };
-        let lines = Lines::new(&plan.mix, &plan.world, &account, &session, caller);
-        Ok(Player {
-            addr: addr.to_string(),
-            client,
-            world: plan.world.clone(),
-            session,
-            lines,
-        })
-    }
-
-    /// The player as an event loop takes it over: the gate's address resolved (once per
-    /// address), and the login connection unless every request gets its own.
-    fn into_loop_player(
-        self,
-        plan: &Plan,
-        addresses: &mut HashMap<String, SocketAddr>,
-    ) -> Result<LoopPlayer, String> {
-        let addr = match addresses.get(&self.addr) {
-            Some(a) => *a,
-            None => {
-                let a = self
-                    .addr
-                    .to_socket_addrs()
-                    .ok()
-                    .and_then(|mut a| a.next())
-                    .ok_or_else(|| format!("{}: no address", self.addr))?;
-                addresses.insert(self.addr.clone(), a);
-                a
-            }
-        };
-        let stream = if plan.one_per_connection {
-            None
-        } else {
-            // A second descriptor of the socket; dropping the client closes the first.
-            Some(
-                self.client
-                    .try_clone_writer()
-                    .map_err(|e| format!("{}: {e}", self.addr))?,
-            )
-        };
-        Ok(LoopPlayer {
-            addr,
-            stream,
-            lines: self.lines,
-        })
-    }
-
-    /// A chat login nonce for an edge (`get_login_token_chat`).
-    pub fn chat_nonce(&mut self) -> Result<String, String> {
-        let line = request_line(
-            &self.world,
-            "get_login_token_chat",
-            Some(&self.session),
-            &Map::new(),
-        );
-        let answer = self
-            .client
-            .call(&line)
-            .map_err(|e| format!("get_login_token_chat: {e}"))?;
-        token_of(&answer, "get_login_token_chat", &[0])
-    }
-}
-
-/// The `token` of an answer whose status is one of `ok` (the function's successes).
-fn token_of(answer: &Answer, function: &str, ok: &[i64]) -> Result<String, String> {
-    match answer.data("token").as_str() {
-        Some(t) if ok.contains(&answer.status) => Ok(t.to_string()),
-        _ => Err(format!(
-            "{function} answered status {} ({})",
-            answer.status,
-            answer.message()
-        )),
-    }
-}
-
 /// Logs every player in, then runs the plan on the event loops; returns the merged stats
 /// of the measured window.
 pub fn run(plan: &Plan, progress: Arc<Progress>) -> Result<Report, String> {
+    // Players (and chat members) log in through the gates in turn.
+    let login = |i: usize| {
+        let gate = &plan.gates[i % plan.gates.len()];
+        Player::login(gate, &plan.world, &plan.mix, plan.timeout)
+    };
     let mut players = Vec::with_capacity(plan.connections);
     for i in 0..plan.connections {
-        players.push(Player::login(&plan.gates[i % plan.gates.len()], plan)?);
+        players.push(login(i)?);
+    }
+    // The social calls of a mix target the run's other players.
+    let peers: Arc<[String]> = players.iter().map(|p| p.lines.gn().to_string()).collect();
+    for player in &mut players {
+        player.lines.set_peers(peers.clone());
     }
     let chat = match &plan.chat {
         Some(chat) => {
             let mut members = Vec::with_capacity(chat.senders + chat.listeners);
             for i in 0..chat.senders + chat.listeners {
-                members.push(Player::login(&plan.gates[i % plan.gates.len()], plan)?);
+                members.push(login(i)?);
             }
             Some(Chat::join(chat, members)?)
         }
@@ -207,8 +77,14 @@ pub fn run(plan: &Plan, progress: Arc<Progress>) -> Result<Report, String> {
     let mut groups: Vec<Vec<LoopPlayer>> = (0..threads).map(|_| Vec::new()).collect();
     let mut addresses = HashMap::new();
     for (i, player) in players.into_iter().enumerate() {
-        groups[i % threads].push(player.into_loop_player(plan, &mut addresses)?);
+        groups[i % threads].push(player.into_loop_player(plan.one_per_connection, &mut addresses)?);
     }
+    // scripts/load-model.sh reads this line: the counters it takes from here on are play,
+    // not log-ins.
+    eprintln!(
+        "loadgen: {} players logged in, load starts",
+        plan.connections
+    );
     let start = Instant::now();
     let window = Window {
         start,
@@ -268,37 +144,4 @@ pub fn run(plan: &Plan, progress: Arc<Progress>) -> Result<Report, String> {
         None => None,
     };
     Ok(Report { gate: total, chat })
-}
-
-/// The run's time line: load from `start`, counted from `measure_from` until `end`.
-#[derive(Clone, Copy)]
-pub struct Window {
-    pub start: Instant,
-    pub measure_from: Instant,
-    pub end: Instant,
-}
-
-impl Window {
-    pub fn measured(&self, sent: Instant) -> bool {
-        sent >= self.measure_from && sent < self.end
-    }
-}
-
-pub(crate) fn record(stats: &mut Stats, progress: &Progress, status: i64, latency: Duration) {
-    stats.record(status, latency);
-    progress.answered.fetch_add(1, Ordering::Relaxed);
-    if status != 0 {
-        progress.errors.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// Requests that got no answer: lost when the client waited in vain, cut when the
-/// connection broke under them. The progress line counts both as unanswered.
-pub(crate) fn count_unanswered(stats: &mut Stats, progress: &Progress, n: u64, timed_out: bool) {
-    if timed_out {
-        stats.lost += n;
-    } else {
-        stats.cut += n;
-    }
-    progress.lost.fetch_add(n, Ordering::Relaxed);
 }

@@ -1,8 +1,10 @@
-//! What a run counts: answers by status, lost requests, and an HDR latency histogram.
+//! What a run counts: answers by status, lost requests, and an HDR latency histogram; the
+//! time [`Window`] that is measured, and the live [`Progress`] counters the loops share.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
@@ -121,6 +123,47 @@ impl Stats {
             }
         })
     }
+}
+
+/// Live counters for the progress line.
+#[derive(Default)]
+pub struct Progress {
+    pub answered: AtomicU64,
+    pub errors: AtomicU64,
+    pub lost: AtomicU64,
+}
+
+/// The run's time line: load from `start`, counted from `measure_from` until `end`.
+#[derive(Clone, Copy)]
+pub struct Window {
+    pub start: Instant,
+    pub measure_from: Instant,
+    pub end: Instant,
+}
+
+impl Window {
+    pub fn measured(&self, sent: Instant) -> bool {
+        sent >= self.measure_from && sent < self.end
+    }
+}
+
+pub(crate) fn record(stats: &mut Stats, progress: &Progress, status: i64, latency: Duration) {
+    stats.record(status, latency);
+    progress.answered.fetch_add(1, Ordering::Relaxed);
+    if status != 0 {
+        progress.errors.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Requests that got no answer: lost when the client waited in vain, cut when the
+/// connection broke under them. The progress line counts both as unanswered.
+pub(crate) fn count_unanswered(stats: &mut Stats, progress: &Progress, n: u64, timed_out: bool) {
+    if timed_out {
+        stats.lost += n;
+    } else {
+        stats.cut += n;
+    }
+    progress.lost.fetch_add(n, Ordering::Relaxed);
 }
 
 #[cfg(test)]

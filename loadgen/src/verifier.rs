@@ -83,7 +83,7 @@ impl Verifier {
     }
 
     pub fn shutdown(self) {
-        self.server.shutdown();
+        self.server.stop();
     }
 }
 

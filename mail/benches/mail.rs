@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::{spawn, Connection};
-use mail::{MailService, ServiceConfig};
+use mail::{MailService, Options};
 use serde_json::{json, Value};
 use shared::metrics::Registry;
 
@@ -102,7 +102,7 @@ fn main() {
         .unwrap_or(800);
     let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("mail-bench");
     let _ = std::fs::remove_dir_all(&root);
-    let config = ServiceConfig {
+    let config = Options {
         bind: "127.0.0.1:0".into(),
         root: root.clone(),
         mailbox_limit: FULL_MAILBOX,
@@ -139,7 +139,7 @@ fn main() {
         percentile(&samples, 0.50).as_secs_f64() * 1e3,
         percentile(&samples, 0.99).as_secs_f64() * 1e3
     );
-    service.shutdown();
+    service.stop();
     let _ = std::fs::remove_dir_all(&root);
 
     // The lock alone (open the lock file, flock, unlock, close): what the lock adds to

@@ -1,84 +1,59 @@
-//! mail: wires configuration, the admin server and signals to [`mail::MailService`].
+//! mail: wires flags, the logger, the admin server and signals to [`mail::MailService`].
 
 #![forbid(unsafe_code)]
 
-use std::time::Duration;
+use std::process::ExitCode;
 
+use mail::{MailService, Options, SPEC};
 use shared::admin::{always_ok, AdminServer};
-use shared::config::{Config, Opt, Spec};
+use shared::flags::{self, Flags};
 use shared::metrics::Registry;
 
-const SPEC: Spec = Spec {
-    service: "mail",
-    about: "stores game mail in a Maildir volume behind a JSON HTTP API",
-    options: &[
-        Opt::value("port", "8020", "API port (HTTP POST, JSON)"),
-        Opt::value(
-            "bind",
-            "0.0.0.0",
-            "address the API and admin ports listen on",
-        ),
-        Opt::value(
-            "root",
-            "var/mail",
-            "Maildir root: <root>/<world>/<uid>/{tmp,new,cur}",
-        ),
-        Opt::value(
-            "mailbox-limit",
-            "50",
-            "most mails one mailbox holds (new + cur)",
-        ),
-        Opt::value("threads", "8", "API handler threads"),
-        Opt::value(
-            "admin-port",
-            "9103",
-            "admin port: /healthz /readyz /metrics",
-        ),
-    ],
-};
-
-fn main() {
-    let cfg = Config::load(&SPEC);
-    shared::signal::install();
-    let bind = cfg.get("bind");
-    let config = mail::ServiceConfig {
-        bind: format!("{bind}:{}", cfg.require::<u16>("port")),
-        root: cfg.get("root").into(),
-        mailbox_limit: cfg.require::<usize>("mailbox-limit"),
-        threads: cfg.require::<usize>("threads"),
+fn main() -> ExitCode {
+    let flags = match Flags::load(&SPEC) {
+        Ok(flags) => flags,
+        Err(e) => return e.report(&SPEC),
     };
-    if config.mailbox_limit == 0 || config.threads == 0 {
-        shared::error!("--mailbox-limit and --threads must be at least 1");
-        std::process::exit(2);
-    }
+    shared::log::init(SPEC.service, flags.log_level());
+    shared::signal::install();
+    let (options, admin_addr) = match Options::from_flags(&flags)
+        .and_then(|options| Ok((options, mail::options::admin_addr(&flags)?)))
+    {
+        Ok(both) => both,
+        Err(e) => return flags::refused(&e),
+    };
     let registry = Registry::new();
-    let service = mail::MailService::start(&config, &registry).unwrap_or_else(|e| {
-        shared::error!(
-            "cannot start",
-            bind = config.bind,
-            root = config.root.display(),
-            error = e
-        );
-        std::process::exit(1);
-    });
-    let admin_addr = format!("{bind}:{}", cfg.require::<u16>("admin-port"));
-    let admin = AdminServer::start(&admin_addr, registry, always_ok(), service.ready_check())
-        .unwrap_or_else(|e| {
+    let service = match MailService::start(&options, &registry) {
+        Ok(service) => service,
+        Err(e) => {
+            shared::error!(
+                "cannot start",
+                bind = options.bind,
+                root = options.root.display(),
+                error = e
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let admin = match AdminServer::start(&admin_addr, registry, always_ok(), service.ready_check())
+    {
+        Ok(admin) => admin,
+        Err(e) => {
             shared::error!("cannot start admin server", addr = admin_addr, error = e);
-            std::process::exit(1);
-        });
+            return ExitCode::FAILURE;
+        }
+    };
     shared::info!(
         "listening",
         addr = service.addr(),
         admin = admin.addr(),
-        root = config.root.display(),
-        mailbox_limit = config.mailbox_limit
+        root = options.root.display(),
+        mailbox_limit = options.mailbox_limit
     );
-    while !shared::signal::shutdown_requested() {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    shared::signal::wait_for_shutdown();
     shared::info!("shutting down");
-    service.shutdown();
+    service.stop();
     drop(admin);
     shared::info!("stopped");
+    ExitCode::SUCCESS
 }

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::{Arc, Barrier};
 
 use common::{post, raw, request_bytes, Connection};
-use mail::{MailService, ServiceConfig};
+use mail::{MailService, Options};
 use serde_json::{json, Value};
 use shared::metrics::Registry;
 
@@ -20,7 +20,7 @@ struct Running {
 fn start(limit: usize) -> Running {
     let dir = testkit::TempDir::new("mail-service");
     let root = dir.path().join("root");
-    let config = ServiceConfig {
+    let config = Options {
         bind: "127.0.0.1:0".into(),
         root: root.clone(),
         mailbox_limit: limit,

@@ -54,6 +54,26 @@ pub mod known {
     /// A friend request to the guest, still pending (its mail unread), and its sender.
     pub const REQUEST_SUBJECT: &str = "friend request";
     pub const REQUESTER_GN: &str = "two families";
+    pub const REQUESTER_UID: &str = "lukseunTWOFAM";
+    /// A player in no family with a pending invitation from [`FAMILY`] (its mail read).
+    pub const INVITEE_UID: &str = "lukseunINVITEE";
+    pub const INVITEE_GN: &str = "被邀请的 invitee";
+    /// A player in no family whose join request to [`FAMILY`] waits in the guest's
+    /// mailbox (the guest owns the family).
+    pub const APPLICANT_UID: &str = "lukseunAPPLICANT";
+    pub const APPLICANT_GN: &str = "申请人  applicant";
+    /// The original's subjects of a family invitation and a join request.
+    pub const INVITATION_SUBJECT: &str = "FAMILY_INVITATION";
+    pub const JOIN_REQUEST_SUBJECT: &str = "FAMILY_REQUEST";
+    /// An account whose password came without salt: a guest with us, its device id logs
+    /// in and binds anew.
+    pub const NOSALT_UID: &str = "lukseunNOSALT";
+    /// An account whose name another account has (case differs): it logs in by email.
+    pub const DUPNAME_UID: &str = "lukseunDUPNAME";
+    pub const DUPNAME_EMAIL: &str = "dupname@example.com";
+    /// An account whose cid (`<uid>#c`, as every generated account's) the test gives one
+    /// of ours first.
+    pub const DUPCID_UID: &str = "lukseunZDUPCID";
     /// A player of the merged world whose account also has a player in s0.
     pub const MERGED_GN: &str = "merged_s1";
     /// A player already in our target before the migration holds this name; the source
@@ -626,6 +646,219 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
         "uid, name, role",
         vec![v(two), v(families[2]), v(4)],
     );
+    // Family requests: an invitation from the guest's family (read: still pending, the
+    // original deleted an answered one) and a join request to the guest (its owner); and
+    // ones that cannot be made acceptable: a join request of nobody, one to a player in
+    // no family, an invitation of a family with no owner, an unknown subject.
+    for (uid, gn) in [
+        (known::INVITEE_UID, known::INVITEE_GN),
+        (known::APPLICANT_UID, known::APPLICANT_GN),
+    ] {
+        account(&mut w, uid, "", "", "", "", "");
+        player(&mut w, &mut rng, uid, gn, None, None);
+    }
+    let family_mail = |from: &str, subj: &str| OriginalMail {
+        time: Some("2020-11-30 19:00:00".into()),
+        kind: 3,
+        from: from.into(),
+        subj: subj.into(),
+        body: String::new(),
+        items: vec![],
+    };
+    for (to, from, subj, read) in [
+        (
+            known::INVITEE_UID,
+            known::FAMILY,
+            known::INVITATION_SUBJECT,
+            true,
+        ),
+        (
+            known::GUEST_UID,
+            known::APPLICANT_GN,
+            known::JOIN_REQUEST_SUBJECT,
+            false,
+        ),
+        (
+            known::GUEST_UID,
+            "nobody at all",
+            known::JOIN_REQUEST_SUBJECT,
+            false,
+        ),
+        (
+            known::INVITEE_UID,
+            known::APPLICANT_GN,
+            known::JOIN_REQUEST_SUBJECT,
+            false,
+        ),
+        (
+            known::INVITEE_UID,
+            families[1],
+            known::INVITATION_SUBJECT,
+            false,
+        ),
+        (known::INVITEE_UID, known::FAMILY, "FAMILY_WHATEVER", false),
+    ] {
+        mails.push((
+            WORLD_DB.into(),
+            to.into(),
+            family_mail(from, subj),
+            read,
+            if read { "S" } else { "" },
+        ));
+    }
+
+    // Accounts the rules repair or refuse: an empty unique_id; a salt without password; a
+    // hash that is no hex; an account name (case differs) and a phone number another
+    // account has; a cid the test gives an account of ours before the run.
+    account(&mut w, "", "", "", "", "", "");
+    account(&mut w, "lukseunNOHASH", "", "", "123", "", "");
+    account(
+        &mut w,
+        "lukseunBADHASH",
+        "badhash",
+        &"zz".repeat(64),
+        "1",
+        "",
+        "",
+    );
+    account(
+        &mut w,
+        known::DUPNAME_UID,
+        "OldTimer",
+        known::HASH,
+        known::SALT,
+        known::DUPNAME_EMAIL,
+        "",
+    );
+    account(&mut w, "lukseunDUPPHONE", "", "", "", "", "13800000000");
+    account(&mut w, known::DUPCID_UID, "", "", "", "", "");
+    // Game names with a control character and with outer spaces; the second has a dark
+    // market offer in a currency we do not know (its market is made anew).
+    for (uid, gn) in [
+        ("lukseunTABGN", "tab\there"),
+        ("lukseunSPACEGN", " spaced "),
+    ] {
+        account(&mut w, uid, "", "", "", "", "");
+        player(&mut w, &mut rng, uid, gn, None, None);
+    }
+    w.row(
+        "timer",
+        "uid, tid, time",
+        vec![v("lukseunSPACEGN"), v(5), v(market_refreshed.as_str())],
+    );
+    w.row(
+        "darkmarket",
+        "uid, pid, gid, mid, qty, cid, amt",
+        vec![v("lukseunSPACEGN"), v(0), v(3), v(1), v(1), v(999), v(10)],
+    );
+    // A uid our mail store cannot name (its player comes, its mailbox does not).
+    account(&mut w, "lukseun#ODDUID", "", "", "", "", "");
+    player(&mut w, &mut rng, "lukseun#ODDUID", "odd uid", None, None);
+    mails.push((
+        WORLD_DB.into(),
+        "lukseun#ODDUID".into(),
+        family_mail("someone", "hello"),
+        false,
+        "",
+    ));
+    // More odd rows of the odd player: an unknown role, a passive of a role not owned, an
+    // unknown factory, a stage kind out of range, a friend `since` that is no date, a
+    // running gift store with a cell we do not know; an unread gift whose items do not
+    // parse; a mail over our subject limit and one that is not UTF-8 (below).
+    let odd_rows: [(&str, &str, Vec<SqlValue>); 7] = [
+        (
+            "role",
+            "uid, rid, star, level, skillpoint, segment",
+            vec![v(odd), v(999), v(1), v(1), v(0), v(0)],
+        ),
+        (
+            "rolepassive",
+            "uid, rid, pid, level",
+            vec![v(odd), v(401), v(101), v(1)],
+        ),
+        (
+            "factory",
+            "uid, fid, level, workers, storage",
+            vec![v(odd), v(9), v(1), v(0), v(0)],
+        ),
+        ("stages", "uid, sid, stage", vec![v(odd), v(300), v(1)]),
+        (
+            "friend",
+            "uid, fid, since, recover, isre",
+            vec![v(odd), v(known::ACCOUNT_UID), v("sometime"), v(""), v(1)],
+        ),
+        (
+            "timer",
+            "uid, tid, time",
+            vec![v(odd), v(29), v("2099-01-01 00:00:00")],
+        ),
+        (
+            "summon",
+            "uid, cid, pid, mid, wgt, isb",
+            vec![v(odd), v(16), v(0), v("3:99999:1"), v(1), v(0)],
+        ),
+    ];
+    for (table, columns, values) in odd_rows {
+        w.row(table, columns, values);
+    }
+    mails.push((
+        WORLD_DB.into(),
+        odd.into(),
+        OriginalMail {
+            time: None,
+            kind: 1,
+            from: "system".into(),
+            subj: "gift of odd items".into(),
+            body: String::new(),
+            items: vec!["3:coins:1".into()],
+        },
+        false,
+        "",
+    ));
+    mails.push((
+        WORLD_DB.into(),
+        odd.into(),
+        OriginalMail {
+            time: None,
+            kind: 0,
+            from: "long".into(),
+            subj: "s".repeat(201),
+            body: String::new(),
+            items: vec![],
+        },
+        false,
+        "",
+    ));
+    // Orders and codes with a value longer than our column.
+    w.row(
+        "mall",
+        "oid, world, uid, username, currency, cqty, mid, mqty, channel, time, repeatable, receive",
+        vec![
+            v("GPA.LONG-order"),
+            v(WORLD_DB),
+            v(odd),
+            v("odd"),
+            v("RMB"),
+            v(7),
+            v("5".repeat(65)),
+            v(100),
+            v("google"),
+            v("2020-11-20 10:00:00"),
+            v("y"),
+            v(1),
+        ],
+    );
+    w.row(
+        "exchange",
+        "gid, eid, pid, etime, receive",
+        vec![
+            v("lukseun"),
+            v("L".repeat(65)),
+            v("DIAMOND_MIN"),
+            v("2099-01-01 00:00:00"),
+            v(1),
+        ],
+    );
     w.flush().map_err(sql)?;
 
     // Rows a restored dump may hold although the original's foreign keys forbid them.
@@ -652,6 +885,45 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
         "uid, iid, value",
         vec![v("lukseunGHOST"), v(1), v(1)],
     );
+    w.row(
+        "familyhistory",
+        "name, date, msg",
+        vec![v("a family gone"), v("2020-11-30 12:00:00"), v("fm_3:x")],
+    );
+    w.flush().map_err(sql)?;
+    // Negative quantities and an account name over 32 characters (then its password has
+    // no name to log in with): the original's columns are unsigned and its names 24
+    // characters, but a copy restored through another tool may have other types.
+    for alter in [
+        "ALTER TABLE `user`.`info` MODIFY `account` VARCHAR(64) NOT NULL DEFAULT ''",
+        "ALTER TABLE `{db}`.`item` MODIFY `value` INT NOT NULL DEFAULT 0",
+        "ALTER TABLE `{db}`.`armor` MODIFY `quantity` INT DEFAULT 0",
+        "ALTER TABLE `{db}`.`weapon` MODIFY `segment` INT NOT NULL DEFAULT 0",
+    ] {
+        w.conn
+            .query_drop(alter.replace("{db}", WORLD_DB))
+            .map_err(sql)?;
+    }
+    account(
+        &mut w,
+        "lukseunLONGACCT",
+        &"a".repeat(33),
+        known::HASH,
+        known::SALT,
+        "",
+        "",
+    );
+    w.row("item", "uid, iid, value", vec![v(odd), v(2), v(-5)]);
+    w.row(
+        "armor",
+        "uid, aid, level, quantity",
+        vec![v(odd), v(4), v(12), v(-1)],
+    );
+    w.row(
+        "weapon",
+        "uid, wid, star, level, skillpoint, segment",
+        vec![v(odd), v(405), v(0), v(1), v(0), v(-3)],
+    );
     w.flush().map_err(sql)?;
     w.conn
         .query_drop("SET SESSION foreign_key_checks = 1")
@@ -676,7 +948,7 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
             original_mail::render(mail, &key).as_bytes(),
         )?;
     }
-    let broken: [(&str, &[u8]); 4] = [
+    let broken: [(&str, &[u8]); 5] = [
         (
             "1606799001.M1P1Q1.orighost",
             b"type: 0\nfrom: a\nsubj: %E4%BD\n\nbody",
@@ -689,6 +961,10 @@ pub fn fill(conn: &mut Conn, per_world: usize, maildir: &Path) -> io::Result<Gen
         (
             "not a key",
             b"type: 0\nfrom: \nsubj: odd%20name\n\nempty sender",
+        ),
+        (
+            "1606799004.M1P1Q4.orighost",
+            b"type: 0\nfrom: \xff\xfe\nsubj: b\n\nnot UTF-8",
         ),
     ];
     for (key, raw) in broken {
@@ -758,6 +1034,12 @@ fn player(
         ],
     );
     let exp = rng.below(50_000);
+    // Players of the family requests are past the family level (18) whatever was drawn.
+    let exp = if [known::INVITEE_UID, known::APPLICANT_UID].contains(&uid) {
+        40_000
+    } else {
+        exp
+    };
     let energy = if rng.below(3) == 0 {
         SqlValue::NULL
     } else {

@@ -47,6 +47,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use mysql::prelude::{FromRow, Queryable};
 use mysql::{Conn, Opts, Params, TxOpts, Value as SqlValue};
 use serde_json::Value;
+use shared::redis_conn::RedisPool;
 
 use mail::message::{MailClass, MailType};
 use worker::game_config::GameConfig;
@@ -90,9 +91,14 @@ pub struct Options {
     pub source_maildir: Option<PathBuf>,
     /// Our mail service's store (`<root>/<world>/<uid>/`).
     pub target_maildir: Option<PathBuf>,
-    /// Our auth service: an unread gift mail gets its acceptance nonce there (the
-    /// original's nonces are not carried over). `None`: gifts come over as mail only.
+    /// Our auth service: a pending gift, friend request or family request gets its
+    /// acceptance nonce there (the original's nonces are not read). `None`: they come
+    /// over as mail only.
     pub auth_url: Option<String>,
+    /// Our Redis (as the worker's user): a pending friend or family request also takes its
+    /// sender's pending marker there, so the sender sees it pending. `None`: the sender
+    /// may ask again meanwhile.
+    pub redis_url: Option<String>,
     /// Map, check and report everything; write nothing (transactions are rolled back).
     pub dry_run: bool,
     /// The original's world ids (database names) to import.
@@ -119,6 +125,7 @@ impl Options {
             source_maildir: None,
             target_maildir: None,
             auth_url: None,
+            redis_url: None,
             dry_run: false,
             worlds: worlds.iter().map(|w| w.to_string()).collect(),
             merges: BTreeMap::new(),
@@ -154,6 +161,7 @@ pub enum MigrateError {
     /// A database or world name that is not `A-Z a-z 0-9 _` (it goes into SQL as a name).
     BadName(String),
     Maildir(PathBuf, io::Error),
+    Redis(shared::redis_conn::RedisError),
 }
 
 impl fmt::Display for MigrateError {
@@ -166,6 +174,7 @@ impl fmt::Display for MigrateError {
                 write!(f, "database name {n:?} is not A-Z a-z 0-9 _ (1-64)")
             }
             MigrateError::Maildir(p, e) => write!(f, "maildir {}: {e}", p.display()),
+            MigrateError::Redis(e) => write!(f, "redis: {e}"),
         }
     }
 }
@@ -175,6 +184,7 @@ impl std::error::Error for MigrateError {
         match self {
             MigrateError::Source(e) | MigrateError::Target(e) => Some(e),
             MigrateError::Maildir(_, e) => Some(e),
+            MigrateError::Redis(e) => Some(e),
             _ => None,
         }
     }
@@ -312,6 +322,10 @@ pub fn run(options: &Options) -> Result<Report, MigrateError> {
         .query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
         .map_err(source_err)?;
 
+    let redis = match &options.redis_url {
+        Some(url) => Some(RedisPool::new(url, 1).map_err(MigrateError::Redis)?),
+        None => None,
+    };
     let rules = Rules::from(&GameConfig::embedded());
     let mut report = Report {
         dry_run: options.dry_run,
@@ -389,6 +403,7 @@ pub fn run(options: &Options) -> Result<Report, MigrateError> {
                     merged_from,
                     &done,
                     options,
+                    redis.as_ref(),
                     &mut report,
                 )?;
             }
@@ -530,6 +545,26 @@ fn migrate_account(
     let email = unique("email", email)?;
     let phone = unique("phone_number", phone)?;
     let cid = unique("cid", cid)?;
+    // Our device login refuses an account with a name or a password (knowing a device id
+    // must not be as good as knowing the password): an account that kept only one of them
+    // could log in no way at all. It becomes a guest again and binds anew.
+    let (mut account, mut password) = (account, password);
+    if password.is_none() && account.is_some() {
+        tally.repair(
+            table,
+            uid.clone(),
+            "account name without a password: dropped (the device id logs in)",
+        );
+        account = None;
+    }
+    if password.is_some() && account.is_none() && email.is_none() && phone.is_none() {
+        tally.repair(
+            table,
+            uid.clone(),
+            "password without an account name, email or phone: dropped (the device id logs in)",
+        );
+        password = None;
+    }
     let mut batch = Batch::new();
     batch.add(
         "accounts",
@@ -580,9 +615,11 @@ fn migrate_world(
 
     // Families, each in its own transaction.
     let family_names: HashSet<String> = src.families.iter().map(|f| f.0.clone()).collect();
+    let mut families_with_us: HashSet<String> = HashSet::new();
     for (name, icon, exp, notice, board) in std::mem::take(&mut src.families) {
         if done_before(target, world, LEDGER_FAMILY, &name)? {
             report.done_before += 1;
+            families_with_us.insert(name);
             continue;
         }
         let fid = map::family_id(world, &name);
@@ -623,7 +660,10 @@ fn migrate_world(
             tally,
             &mut report.tally,
         )? {
-            Ok(()) => report.families_migrated += 1,
+            Ok(()) => {
+                report.families_migrated += 1;
+                families_with_us.insert(name);
+            }
             Err(why) => report.tally.skip(
                 "family",
                 format!("{world}/{name}"),
@@ -649,6 +689,8 @@ fn migrate_world(
         .collect();
     let source_uids: HashSet<String> = src.players.iter().map(|p| p.0.clone()).collect();
     let mut migrated: HashSet<String> = HashSet::new();
+    let mut names: HashMap<String, String> = HashMap::new();
+    let mut members: HashMap<String, (String, i64)> = HashMap::new();
     let total = src.players.len();
     let now = now_secs();
     let players = std::mem::take(&mut src.players);
@@ -674,13 +716,22 @@ fn migrate_world(
             .filter(|(_, since, _, _)| since.is_empty())
             .map(|(friend, ..)| ours(friend))
             .collect();
+        // The name its mails show (the mail store collapses a name's spacing).
         let sent_as = gn.split_whitespace().collect::<Vec<_>>().join(" ");
-        let note_requests = |pending: &mut Pending, uid: &str| {
+        let (family, family_notes) =
+            membership(&holdings.family_roles, fid.as_deref(), &family_names);
+        // What this player's mails need once it is with us: its pending friend requests,
+        // its name (a join request names its applicant so) and its family.
+        let mut note_player = |uid: &str, family: Option<(String, i64)>| {
             for recipient in &requested {
                 pending
                     .entry(recipient.clone())
                     .or_default()
                     .insert(sent_as.clone(), uid.to_string());
+            }
+            names.insert(sent_as.clone(), uid.to_string());
+            if let Some(family) = family {
+                members.insert(uid.to_string(), family);
             }
         };
         let row = format!("{world}/{src_uid}");
@@ -703,7 +754,7 @@ fn migrate_world(
         }
         if done_before(target, world, LEDGER_PLAYER, &uid)? {
             report.done_before += 1;
-            note_requests(&mut pending, &uid);
+            note_player(&uid, family);
             migrated.insert(uid);
             continue;
         }
@@ -721,6 +772,12 @@ fn migrate_world(
         let exp = exp.unwrap_or(0).max(0);
         let (level, _) = worker::modules::stage::level_of(&rules.exp_table, exp as u64);
         let icon = icon.and_then(|i| i.trim().parse::<i32>().ok()).unwrap_or(0);
+        for (action, why) in family_notes {
+            match action {
+                Action::Skipped => tally.skip("familyrole", row.clone(), why),
+                Action::Repaired => tally.repair("familyrole", row.clone(), why),
+            }
+        }
         batch.add(
             "players",
             "INSERT INTO players (world, unique_id, gn, icon, level, exp, intro) \
@@ -742,8 +799,7 @@ fn migrate_world(
             &uid,
             &row,
             holdings,
-            fid,
-            &family_names,
+            family.clone(),
             &source_uids,
             &ours,
             rules,
@@ -760,7 +816,7 @@ fn migrate_world(
             Ok(()) => {
                 report.players_migrated += 1;
                 taken.insert(gn);
-                note_requests(&mut pending, &uid);
+                note_player(&uid, family);
                 migrated.insert(uid);
             }
             Err(why) => report
@@ -770,9 +826,25 @@ fn migrate_world(
     }
     progress(format!("world {world}: players {total}/{total}"));
     // Rows of uids without a player were reported by `per_player`.
+    // The owner of each family with us: an imported invitation's inviter.
+    let mut owners: HashMap<String, String> = HashMap::new();
+    for (uid, (name, role)) in &members {
+        if *role == worker::modules::enums::FamilyRole::Owner.id()
+            && families_with_us.contains(name)
+        {
+            let owner = owners.entry(name.clone()).or_insert_with(|| uid.clone());
+            if uid < owner {
+                *owner = uid.clone();
+            }
+        }
+    }
+    members.retain(|_, (name, _)| families_with_us.contains(name));
     Ok(WorldDone {
         players: migrated,
         pending,
+        names,
+        members,
+        owners,
     })
 }
 
@@ -785,6 +857,12 @@ struct WorldDone {
     /// Players that are with us.
     players: HashSet<String>,
     pending: Pending,
+    /// Game name as a mail shows it -> uid, of the players with us.
+    names: HashMap<String, String>,
+    /// uid -> (family name, role) of the players with us in a family with us.
+    members: HashMap<String, (String, i64)>,
+    /// Family name -> its owner's uid (the smallest, should the source hold two).
+    owners: HashMap<String, String>,
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
-//! The original's mailboxes to ours: each mail re-encoded under its key, durably, and an
-//! unread gift's or friend request's acceptance registered with our auth.
+//! The original's mailboxes to ours: each mail re-encoded under its key, durably, and the
+//! acceptance of a gift, friend request or family request still pending registered with
+//! our auth (and the sender's pending marker in our Redis).
 
 #[allow(unused_imports)]
 use super::*;
 
 /// Converts the mailboxes under `world_dir` (`<source>/.<world>`) of migrated players
 /// into `<target>/<db>/<uid>/`, keeping each mail's key and read state.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn migrate_mail(
     world_dir: &Path,
     target_root: &Path,
@@ -13,9 +15,10 @@ pub(crate) fn migrate_mail(
     merged_from: &[String],
     done: &WorldDone,
     options: &Options,
+    redis: Option<&RedisPool>,
     report: &mut Report,
 ) -> Result<(), MigrateError> {
-    let (players, pending) = (&done.players, &done.pending);
+    let players = &done.players;
     let table = "mail";
     let dry_run = options.dry_run;
     let io_err = |p: &Path| {
@@ -118,15 +121,19 @@ pub(crate) fn migrate_mail(
             } else {
                 MailClass::Player
             };
-            // An unread gift or friend request was not accepted in the original (accepting
-            // marks a gift read; a friend request stays pending in `friend`): it gets its
-            // acceptance with us before the mail is written, so a crash in between leaves
-            // a nonce that the next run finds registered.
+            // A request still pending in the original gets its acceptance with us before
+            // the mail is written, so a crash in between leaves a nonce that the next run
+            // finds registered. Accepting a gift marked it read, so only an unread gift is
+            // pending; accepting a friend or family request deleted its mail, so one that
+            // is still there is pending, read or not.
             let unread = !(in_cur && flags.contains('S'));
-            let request = matches!(mail.kind, MailType::Gift | MailType::FriendRequest);
-            if request && unread {
-                let requesters = pending.get(&uid).cloned().unwrap_or_default();
-                match acceptance(options, db, &uid, &key, &mail, &requesters) {
+            let pending = match mail.kind {
+                MailType::Gift => unread,
+                MailType::FriendRequest | MailType::FamilyRequest => true,
+                _ => false,
+            };
+            if pending {
+                match acceptance(options, redis, db, &uid, &key, &mail, done) {
                     Ok(()) => report.tally.written("request_nonce", 1),
                     Err(why) => report.tally.repair(table, shown.clone(), why),
                 }
@@ -149,25 +156,32 @@ pub(crate) fn migrate_mail(
     Ok(())
 }
 
-/// Registers the acceptance of an unread gift or friend request (not in a dry run); why
-/// not, if it cannot. A friend request names its sender by game name (`from`): the
-/// player of that name in the source world, who must have asked (a pending `friend` row).
+/// Registers the acceptance of a pending gift, friend or family request (not in a dry
+/// run); why not, if it cannot. The payload is what our game gives such a request:
+/// - a friend request names its sender by game name (`from`): the player of that name,
+///   who must have a pending `friend` row to the recipient;
+/// - a family invitation (subject `FAMILY_INVITATION`) names its family (`from`); the
+///   original did not keep who invited, so the family's owner is the inviter;
+/// - a join request (`FAMILY_REQUEST`) names its applicant (`from`) and went to an
+///   official of the recipient's family.
 pub(crate) fn acceptance(
     options: &Options,
+    redis: Option<&RedisPool>,
     world: &str,
     uid: &str,
     key: &str,
     mail: &mail::message::Mail,
-    requesters: &HashMap<String, String>,
+    done: &WorldDone,
 ) -> Result<(), String> {
+    use worker::modules::family::{INVITATION_SUBJECT, JOIN_REQUEST_SUBJECT};
     use worker::modules::item::Item;
     use worker::modules::mail::request::{register_imported, RequestKind, RequestMail};
-    let what = if mail.kind == MailType::Gift {
-        "gift"
-    } else {
-        "friend request"
+    let what = match mail.kind {
+        MailType::Gift => "unread gift",
+        MailType::FriendRequest => "friend request",
+        _ => "family request",
     };
-    let fail = |why: String| format!("unread {what} carried as mail only: {why}");
+    let fail = |why: String| format!("{what} carried as mail only: {why}");
     let items: Vec<Item> = mail
         .items
         .iter()
@@ -175,14 +189,47 @@ pub(crate) fn acceptance(
         .collect::<Result<_, _>>()
         .map_err(|e| fail(e.to_string()))?;
     let mut payload = serde_json::Map::new();
-    let (kind, sender) = if mail.kind == MailType::Gift {
-        (RequestKind::Gift, None)
-    } else {
-        let sender = requesters
-            .get(&mail.from)
-            .ok_or_else(|| fail(format!("no pending request from {:?}", mail.from)))?;
-        payload.insert("requester".into(), sender.clone().into());
-        (RequestKind::FriendRequest, Some(sender.as_str()))
+    let mut field = |name: &str, value: &str| payload.insert(name.into(), value.into());
+    let (kind, sender) = match mail.kind {
+        MailType::Gift => (RequestKind::Gift, None),
+        MailType::FriendRequest => {
+            let sender = done
+                .pending
+                .get(uid)
+                .and_then(|r| r.get(&mail.from))
+                .ok_or_else(|| fail(format!("no pending request from {:?}", mail.from)))?;
+            field("requester", sender);
+            (RequestKind::FriendRequest, Some(sender.clone()))
+        }
+        _ if mail.subject == INVITATION_SUBJECT => {
+            let owner = done
+                .owners
+                .get(&mail.from)
+                .ok_or_else(|| fail(format!("no family {:?} with an owner", mail.from)))?;
+            let fid = map::family_id(world, &mail.from);
+            field("fid", &fid);
+            field("inviter", owner);
+            (RequestKind::FamilyInvite, Some(fid))
+        }
+        _ if mail.subject == JOIN_REQUEST_SUBJECT => {
+            let applicant = done
+                .names
+                .get(&mail.from)
+                .ok_or_else(|| fail(format!("no player named {:?}", mail.from)))?;
+            let (family, _) = done
+                .members
+                .get(uid)
+                .ok_or_else(|| fail("its recipient is in no family".into()))?;
+            field("fid", &map::family_id(world, family));
+            field("applicant", applicant);
+            (RequestKind::FamilyRequest, Some(applicant.clone()))
+        }
+        _ => {
+            return Err(fail(format!(
+                "subject {:?} is neither an invitation nor a join request",
+                mail.subject
+            )))
+        }
     };
     let Some(auth) = &options.auth_url else {
         return Err(fail("no --auth-url".into()));
@@ -195,13 +242,13 @@ pub(crate) fn acceptance(
         target_uid: uid,
         kind,
         from: &mail.from,
-        sender,
+        sender: sender.as_deref(),
         subj: &mail.subject,
         body: &mail.body,
         items: &items,
         payload,
     };
-    register_imported(auth, key, &request)
+    register_imported(auth, redis, key, &request)
         .map(|_| ())
         .map_err(fail)
 }

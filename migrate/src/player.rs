@@ -13,8 +13,7 @@ pub(crate) fn player_rows(
     uid: &str,
     row: &str,
     h: Holdings,
-    fid: Option<String>,
-    family_names: &HashSet<String>,
+    family: Option<(String, i64)>,
     source_uids: &HashSet<String>,
     ours: &dyn Fn(&str) -> String,
     rules: &Rules,
@@ -238,44 +237,7 @@ pub(crate) fn player_rows(
             Params::from((world, stage, uid, best, total.max(best))),
         );
     }
-    // Family: the role row of the family `player.fid` names, else the first of a family
-    // that exists; a `fid` without a role row joins as a basic member (the original's
-    // trigger made that row whenever fid was set).
-    let mut memberships: Vec<(String, i64)> = h
-        .family_roles
-        .into_iter()
-        .filter(|(name, _)| {
-            let known = family_names.contains(name);
-            if !known {
-                tally.skip(
-                    "familyrole",
-                    row.to_string(),
-                    format!("member of no family {name:?}"),
-                );
-            }
-            known
-        })
-        .collect();
-    if let Some(fid) = fid.filter(|f| family_names.contains(f)) {
-        if let Some(i) = memberships.iter().position(|(n, _)| *n == fid) {
-            memberships.swap(0, i);
-        } else {
-            tally.repair(
-                "familyrole",
-                row.to_string(),
-                format!("fid {fid:?} without a role row: basic member"),
-            );
-            memberships.insert(0, (fid, 0));
-        }
-    }
-    for (extra, _) in memberships.iter().skip(1) {
-        tally.skip(
-            "familyrole",
-            row.to_string(),
-            format!("second family {extra:?}: one family per player"),
-        );
-    }
-    if let Some((name, role)) = memberships.into_iter().next() {
+    if let Some((name, role)) = family {
         batch.add(
             "family_members",
             "INSERT INTO family_members (world, unique_id, fid, role) VALUES (?, ?, ?, ?)",
@@ -321,6 +283,47 @@ pub(crate) fn player_rows(
             )),
         );
     }
+}
+
+/// A membership: (family name, role).
+pub(crate) type Member = (String, i64);
+
+/// The family a player is a member of with us, (name, role): the role row of the family
+/// `player.fid` names, else the first of a family that exists; a `fid` without a role row
+/// joins as a basic member (the original's trigger made that row whenever fid was set).
+/// Also answers what it refused or repaired on the way, for the report.
+pub(crate) fn membership(
+    roles: &[(String, i64)],
+    fid: Option<&str>,
+    family_names: &HashSet<String>,
+) -> (Option<Member>, Vec<(Action, String)>) {
+    let mut notes = Vec::new();
+    let mut memberships: Vec<(String, i64)> = Vec::new();
+    for (name, role) in roles {
+        if family_names.contains(name) {
+            memberships.push((name.clone(), *role));
+        } else {
+            notes.push((Action::Skipped, format!("member of no family {name:?}")));
+        }
+    }
+    if let Some(fid) = fid.filter(|f| family_names.contains(*f)) {
+        if let Some(i) = memberships.iter().position(|(n, _)| n == fid) {
+            memberships.swap(0, i);
+        } else {
+            notes.push((
+                Action::Repaired,
+                format!("fid {fid:?} without a role row: basic member"),
+            ));
+            memberships.insert(0, (fid.to_string(), 0));
+        }
+    }
+    for (extra, _) in memberships.iter().skip(1) {
+        notes.push((
+            Action::Skipped,
+            format!("second family {extra:?}: one family per player"),
+        ));
+    }
+    (memberships.into_iter().next(), notes)
 }
 
 /// The timers and limits that outlive a day: VIP month cards, the family join cooldown,
@@ -590,4 +593,37 @@ pub(crate) fn factory_row(
 pub(crate) fn today() -> String {
     let (y, m, d) = shared::civil::civil_from_days(now_secs().div_euclid(86_400));
     format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> HashSet<String> {
+        list.iter().map(|n| n.to_string()).collect()
+    }
+
+    fn roles(list: &[(&str, i64)]) -> Vec<(String, i64)> {
+        list.iter().map(|(n, r)| (n.to_string(), *r)).collect()
+    }
+
+    #[test]
+    fn the_family_player_fid_names_wins_and_the_rest_is_reported() {
+        let families = names(&["a", "b"]);
+        // fid names the second role row: that one, the other reported.
+        let (chosen, notes) = membership(&roles(&[("a", 4), ("b", 8)]), Some("b"), &families);
+        assert_eq!(chosen, Some(("b".to_string(), 8)));
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].0 == Action::Skipped && notes[0].1.contains("second family \"a\""));
+        // No fid: the first role row of a family that exists.
+        let (chosen, notes) = membership(&roles(&[("gone", 10), ("a", 4)]), None, &families);
+        assert_eq!(chosen, Some(("a".to_string(), 4)));
+        assert!(notes[0].0 == Action::Skipped && notes[0].1.contains("no family \"gone\""));
+        // A fid without a role row: a basic member (repaired).
+        let (chosen, notes) = membership(&[], Some("a"), &families);
+        assert_eq!(chosen, Some(("a".to_string(), 0)));
+        assert_eq!(notes[0].0, Action::Repaired);
+        // A fid of a family that does not exist, no role rows: no family, nothing to say.
+        assert_eq!(membership(&[], Some("gone"), &families), (None, vec![]));
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use shared::config::{Config, Opt, Spec};
+use shared::flags::{Flags, Opt, Spec};
 
 use crate::{
     merges_from_world_config, Options, DEFAULT_ACCOUNT_DB, DEFAULT_EXCHANGE_DB, DEFAULT_MALL_DB,
@@ -51,7 +51,12 @@ pub const SPEC: Spec = Spec {
         Opt::value(
             "auth-url",
             "",
-            "our auth service (http://host:port): unread gift mails get their acceptance there (empty: carried as mail only)",
+            "our auth service (http://host:port): pending gifts, friend and family requests get their acceptance there (empty: carried as mail only)",
+        ),
+        Opt::value(
+            "redis-url",
+            "",
+            "our Redis, as the worker's user: pending friend and family requests take their sender's pending marker there (empty: the sender may ask again)",
         ),
         Opt::switch(
             "dry-run",
@@ -62,7 +67,7 @@ pub const SPEC: Spec = Spec {
 };
 
 /// The options of a parsed command line.
-pub fn options(config: &Config) -> Result<Options, String> {
+pub fn options(config: &Flags) -> Result<Options, String> {
     let worlds: Vec<String> = config
         .get("worlds")
         .split(',')
@@ -100,6 +105,9 @@ pub fn options(config: &Config) -> Result<Options, String> {
         auth_url: Some(config.get("auth-url"))
             .filter(|u| !u.is_empty())
             .map(str::to_string),
+        redis_url: Some(config.get("redis-url"))
+            .filter(|u| !u.is_empty())
+            .map(str::to_string),
         dry_run: config.switch("dry-run"),
         worlds,
         merges,
@@ -121,7 +129,7 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Options, String> {
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let config = Config::parse(&SPEC, &args, |_| None).map_err(|e| e.to_string())?;
+        let config = Flags::parse(&SPEC, &args, |_| None).map_err(|e| e.to_string())?;
         options(&config)
     }
 
@@ -141,18 +149,27 @@ mod tests {
         assert!(o.dry_run && o.progress);
         assert_eq!(o.account_db, "user");
         assert!(o.source_maildir.is_none() && o.merges.is_empty());
-        assert!(parse(&["--source-url", "a", "--target-url", "b", "--worlds", ","]).is_err());
-        assert!(parse(&[
-            "--source-url",
-            "a",
-            "--target-url",
-            "b",
-            "--worlds",
-            "s0",
-            "--source-maildir",
-            "/x"
+        assert!(o.auth_url.is_none() && o.redis_url.is_none());
+        // The required three, then what a case adds.
+        let with = |more: &[&str]| {
+            let mut args = vec!["--source-url", "a", "--target-url", "b", "--worlds", "s0"];
+            args.extend_from_slice(more);
+            parse(&args)
+        };
+        let o = with(&[
+            "--auth-url",
+            "http://auth:8001",
+            "--redis-url",
+            "redis://worker:pw@redis:6379/",
         ])
-        .is_err());
+        .unwrap();
+        assert_eq!(o.auth_url.as_deref(), Some("http://auth:8001"));
+        assert_eq!(
+            o.redis_url.as_deref(),
+            Some("redis://worker:pw@redis:6379/")
+        );
+        assert!(parse(&["--source-url", "a", "--target-url", "b", "--worlds", ","]).is_err());
+        assert!(with(&["--source-maildir", "/x"]).is_err());
         assert!(parse(&["--target-url", "b", "--worlds", "s0"]).is_err());
     }
 }

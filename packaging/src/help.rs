@@ -1,4 +1,4 @@
-//! Reads a service's `--help` (as printed by `shared::config`) into its options, so the
+//! Reads a service's `--help` (as printed by `shared::flags`) into its options, so the
 //! manifests can be checked against the options the binary really has.
 
 use std::fmt;

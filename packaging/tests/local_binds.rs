@@ -10,6 +10,7 @@
 //! really listens on from /proc.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -202,7 +203,9 @@ impl Drop for Running {
     }
 }
 
-fn wait_ready(name: &str, admin_port: u16, child: &mut Child) {
+/// Waits for `/readyz`; a service that exits or stays unready fails the test with what it
+/// wrote to `log` (its stdout and stderr).
+fn wait_ready(name: &str, admin_port: u16, child: &mut Child, log: &Path) {
     let deadline = Instant::now() + Duration::from_secs(90);
     let addr = SocketAddr::from(([127, 0, 0, 1], admin_port));
     loop {
@@ -210,10 +213,28 @@ fn wait_ready(name: &str, admin_port: u16, child: &mut Child) {
             return;
         }
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("{name} exited ({status}) before it was ready");
+            panic!(
+                "{name} exited ({status}) before it was ready; its output:\n{}",
+                tail(log)
+            );
         }
-        assert!(Instant::now() < deadline, "{name} not ready on {addr}");
+        assert!(
+            Instant::now() < deadline,
+            "{name} not ready on {addr}; its output:\n{}",
+            tail(log)
+        );
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The last 8 KiB of a service's output file (its last words are what explains a failure).
+fn tail(log: &Path) -> String {
+    const KEEP: usize = 8 * 1024;
+    match fs::read(log) {
+        Ok(bytes) => {
+            String::from_utf8_lossy(&bytes[bytes.len().saturating_sub(KEEP)..]).into_owned()
+        }
+        Err(e) => format!("(no output: {}: {e})", log.display()),
     }
 }
 
@@ -234,6 +255,8 @@ fn lukseun_up_listens_on_every_address_only_for_clients() {
     let db = testkit::MariaDb::start();
     let ports = remap(&mut plan);
     let mail_root = testkit::TempDir::new("binds-mail");
+    // Each service's stdout (its log) and stderr go to a file, shown when it fails to start.
+    let logs = testkit::TempDir::new("binds-logs");
 
     let mut running = Running(Vec::new());
     for p in &plan {
@@ -253,8 +276,11 @@ fn lukseun_up_listens_on_every_address_only_for_clients() {
                 "the local binds test's key, 32 bytes+",
             )
             .env("LUKSEUN_LOG_LEVEL", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null());
+            .stdin(Stdio::null());
+        let log = logs.path().join(format!("{}.log", p.name));
+        let out = fs::File::create(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+        let err = out.try_clone().expect("clone the log file's descriptor");
+        command.stdout(out).stderr(err);
         if p.binary == "auth" {
             command.env("LUKSEUN_ISSUER_KEY", "the local binds test's issuer key!!");
         }
@@ -263,7 +289,7 @@ fn lukseun_up_listens_on_every_address_only_for_clients() {
             .unwrap_or_else(|e| panic!("start {}: {e}", p.name));
         running.0.push((p.name.clone(), child));
         let (_, child) = running.0.last_mut().unwrap();
-        wait_ready(&p.name, p.admin_port, child);
+        wait_ready(&p.name, p.admin_port, child, &log);
     }
 
     let loopback = IpAddr::from([127, 0, 0, 1]);

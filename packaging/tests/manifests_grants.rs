@@ -45,11 +45,16 @@ fn script() -> String {
 fn each_service_uses_its_own_users_and_the_link_secret_from_the_secret() {
     let base = load("manifests");
     let script = script();
+    // A single Redis unless the operator names a cluster (docs/redis.md).
+    assert!(script.contains("redis_scheme=${REDIS_SCHEME:-redis}\n"));
     for g in grants::ALL {
         let vars = env(&base, g.service);
         let redis = format!("redis-url-{}", g.service);
         assert_eq!(secret_key(&vars, "LUKSEUN_REDIS_URL"), Some(redis.clone()));
-        assert!(script.contains(&format!("--from-literal={redis}=\"redis://{}:", g.service)));
+        assert!(script.contains(&format!(
+            "--from-literal={redis}=\"$redis_scheme://{}:",
+            g.service
+        )));
         let nats = g.uses_nats().then(|| format!("nats-url-{}", g.service));
         assert_eq!(secret_key(&vars, "LUKSEUN_NATS_URL"), nats);
         if let Some(nats) = nats {

@@ -33,15 +33,24 @@ pub struct Grants {
     pub redis_read_keys: &'static [&'static str],
 }
 
-/// Commands every Redis user needs: readiness probes and MULTI/EXEC pipelines.
-const REDIS_BASE: [&str; 4] = ["ping", "multi", "exec", "discard"];
+/// Commands every Redis user needs: readiness probes, MULTI/EXEC pipelines, and on a Redis
+/// Cluster the slot map (`CLUSTER SLOTS`, read at connect and after a failover) and
+/// `ASKING` (a slot being moved between nodes).
+const REDIS_BASE: [&str; 6] = [
+    "ping",
+    "multi",
+    "exec",
+    "discard",
+    "cluster|slots",
+    "asking",
+];
 
 pub const GATE: Grants = Grants {
     service: "gate",
     nats_publish: &["jobs"],
     nats_subscribe: &[],
     // registration.rs: SET NX EX, EXPIRE + GET, and WATCH/GET/DEL to give its gid back.
-    redis_commands: &["get", "set", "expire", "del", "watch", "unwatch", "ttl"],
+    redis_commands: &["get", "set", "expire", "del", "watch", "ttl"],
     redis_keys: &["gates.id.*"],
     redis_read_keys: &[],
 };
@@ -51,7 +60,7 @@ pub const WORKER: Grants = Grants {
     nats_publish: &["chat.events"],
     nats_subscribe: &["jobs workers"],
     redis_commands: &[
-        "get", "mget", "set", "getdel", "del", "incr", "decr", "expire", "expireat", "hset",
+        "get", "set", "getdel", "del", "incr", "decr", "expire", "expireat", "hset",
     ],
     // worker/src/keys.rs, modules/account/{limits,contact}.rs, the chat login key of
     // shared::contract the worker writes for the edge, and the players' token ids (the
@@ -317,8 +326,8 @@ mod tests {
     fn redis_rules_byte_for_byte() {
         assert_eq!(
             GATE.redis_acl_words("pw").join(" "),
-            "reset on >pw ~gates.id.* resetchannels -@all +del +discard +exec +expire +get \
-             +multi +ping +set +ttl +unwatch +watch"
+            "reset on >pw ~gates.id.* resetchannels -@all +asking +cluster|slots +del +discard \
+             +exec +expire +get +multi +ping +set +ttl +watch"
         );
         let config = redis_config(|s| format!("{s}-pw"), None);
         assert!(config.contains("\nuser default off\n"));

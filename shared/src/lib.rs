@@ -3,10 +3,10 @@
 
 pub mod admin;
 pub mod civil;
-pub mod config;
 pub mod contract;
 pub mod envelope;
 pub mod fd_limit;
+pub mod flags;
 pub mod framing;
 pub mod gate_client;
 pub mod grants;

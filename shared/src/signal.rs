@@ -35,6 +35,14 @@ pub fn shutdown_requested() -> bool {
     SHUTDOWN.load(Ordering::SeqCst)
 }
 
+/// Blocks the calling thread (a service's `main`) until SIGTERM, SIGINT or
+/// [`request_shutdown`]. Polls the flag: the handler may do nothing but store it.
+pub fn wait_for_shutdown() {
+    while !shutdown_requested() {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// Asks for shutdown from inside the process (tests, fatal errors).
 pub fn request_shutdown() {
     SHUTDOWN.store(true, Ordering::SeqCst);
@@ -52,5 +60,7 @@ mod tests {
             libc::raise(libc::SIGTERM);
         }
         assert!(shutdown_requested());
+        // Set already: returns at once instead of hanging the test.
+        wait_for_shutdown();
     }
 }

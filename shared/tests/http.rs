@@ -541,7 +541,7 @@ fn shutdown_answers_the_request_in_flight_then_refuses_connections() {
     let stopped = Arc::new(Mutex::new(false));
     let flag = stopped.clone();
     let stopper = std::thread::spawn(move || {
-        server.shutdown();
+        server.stop();
         *flag.lock().unwrap() = true;
     });
     let answer = in_flight.answer(false).unwrap();

@@ -1,7 +1,7 @@
-//! Real servers for tests: `redis-server`, `nats-server`, `mariadbd` and an SMTP server
-//! (`aiosmtpd`) from the distribution's packages, each on a free loopback port in its own
-//! temporary directory; and [`HttpReceiver`], the project's own HTTP server recording the
-//! requests a service under test sends.
+//! Real servers for tests: `redis-server` (alone or as a [`RedisCluster`]), `nats-server`,
+//! `mariadbd` and an SMTP server (`aiosmtpd`) from the distribution's packages, each on a
+//! free loopback port in its own temporary directory; and [`HttpReceiver`], the project's
+//! own HTTP server recording the requests a service under test sends.
 //!
 //! A server lives as long as its handle: dropping it stops the process by its own PID and
 //! removes the directory. Nothing here assumes a server on a standard port.
@@ -16,9 +16,11 @@ use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 mod http_receiver;
+mod redis_cluster;
 mod smtp;
 
 pub use http_receiver::HttpReceiver;
+pub use redis_cluster::{RedisCluster, CLUSTER_MASTERS};
 pub use smtp::{decode_words, Mail, Smtp};
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use shared::contract;
 use shared::redis_conn::RedisPool;
-use worker::{Settings, Worker};
+use worker::{Options, Worker};
 
 const SECRET: &str = "a throughput signing key, 32 b!!";
 
@@ -72,7 +72,7 @@ fn main() {
     let redis = testkit::Redis::start();
     let nats = testkit::Nats::start();
     let db = testkit::MariaDb::start();
-    let mut settings = Settings::new(&nats.url(), &redis.url(), &db.url(), SECRET);
+    let mut settings = Options::new(&nats.url(), &redis.url(), &db.url(), SECRET);
     settings.threads = threads;
     settings.admin_addr = "127.0.0.1:0".into();
     let worker = Worker::start(&settings).unwrap();

@@ -38,9 +38,9 @@ impl LiveConfig {
 
 #[derive(Debug)]
 pub enum FetchError {
-    Http(String),
+    Http(ureq::Error),
     Status(u16),
-    NotJson(String),
+    NotJson(serde_json::Error),
     Invalid(GameConfigError),
 }
 
@@ -59,7 +59,9 @@ impl std::error::Error for FetchError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             FetchError::Invalid(e) => Some(e),
-            FetchError::Http(_) | FetchError::Status(_) | FetchError::NotJson(_) => None,
+            FetchError::Http(e) => Some(e),
+            FetchError::NotJson(e) => Some(e),
+            FetchError::Status(_) => None,
         }
     }
 }
@@ -92,9 +94,7 @@ impl ConfigFetcher {
         if let Some(etag) = &self.etag {
             request = request.header("If-None-Match", etag);
         }
-        let mut response = request
-            .call()
-            .map_err(|e| FetchError::Http(e.to_string()))?;
+        let mut response = request.call().map_err(FetchError::Http)?;
         let status = response.status().as_u16();
         if status == 304 {
             return Ok(None);
@@ -110,9 +110,8 @@ impl ConfigFetcher {
         let text = response
             .body_mut()
             .read_to_string()
-            .map_err(|e| FetchError::Http(e.to_string()))?;
-        let served: Value =
-            serde_json::from_str(&text).map_err(|e| FetchError::NotJson(e.to_string()))?;
+            .map_err(FetchError::Http)?;
+        let served: Value = serde_json::from_str(&text).map_err(FetchError::NotJson)?;
         let config = base.overlay(&served).map_err(FetchError::Invalid)?;
         // Only a config we accepted may be answered with 304 later.
         self.etag = etag;
@@ -239,7 +238,9 @@ mod tests {
         let base = GameConfig::embedded();
         let port = testkit::free_port();
         let mut fetcher = ConfigFetcher::new(&format!("http://127.0.0.1:{port}"));
-        assert!(matches!(fetcher.fetch(&base), Err(FetchError::Http(_))));
+        let down = fetcher.fetch(&base).expect_err("nothing listens");
+        assert!(matches!(down, FetchError::Http(_)), "{down}");
+        assert!(std::error::Error::source(&down).is_some());
         let service = ConfigService::start("{}");
         let mut fetcher = ConfigFetcher::new(&format!("{}/elsewhere", service.url));
         assert!(matches!(fetcher.fetch(&base), Err(FetchError::Status(404))));

@@ -116,9 +116,9 @@ const MIGRATION_LOCK_WAIT_SECS: u32 = 60;
 
 #[derive(Debug)]
 pub enum DbError {
-    BadUrl(String),
+    BadUrl(mysql::UrlError),
     /// No connection: the server is down or every pooled connection is busy.
-    Unavailable(String),
+    Unavailable(mysql::Error),
     Query(mysql::Error),
     LockTimeout,
     Migration {
@@ -144,8 +144,11 @@ impl fmt::Display for DbError {
 impl std::error::Error for DbError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            DbError::Query(e) | DbError::Migration { error: e, .. } => Some(e),
-            DbError::BadUrl(_) | DbError::Unavailable(_) | DbError::LockTimeout => None,
+            DbError::BadUrl(e) => Some(e),
+            DbError::Unavailable(e) | DbError::Query(e) | DbError::Migration { error: e, .. } => {
+                Some(e)
+            }
+            DbError::LockTimeout => None,
         }
     }
 }
@@ -184,7 +187,7 @@ pub struct Db {
 
 impl Db {
     pub fn open(url: &str, max_connections: usize) -> Result<Db, DbError> {
-        let opts = Opts::from_url(url).map_err(|e| DbError::BadUrl(e.to_string()))?;
+        let opts = Opts::from_url(url).map_err(DbError::BadUrl)?;
         let constraints = PoolConstraints::new(0, max_connections.max(1))
             .expect("0 <= max is a valid constraint");
         // Timeouts turn an outage into an error within seconds instead of a hung job.
@@ -201,7 +204,7 @@ impl Db {
                     .with_reset_connection(false)
                     .with_check_health(false),
             );
-        let pool = Pool::new(builder).map_err(|e| DbError::Unavailable(e.to_string()))?;
+        let pool = Pool::new(builder).map_err(DbError::Unavailable)?;
         Ok(Db {
             pool,
             wait: Duration::from_secs(5),
@@ -213,7 +216,7 @@ impl Db {
             let mut conn = self
                 .pool
                 .try_get_conn(self.wait)
-                .map_err(|e| DbError::Unavailable(e.to_string()))?;
+                .map_err(DbError::Unavailable)?;
             match sock::peek_idle_raw(&*conn) {
                 Peek::Nothing => return Ok(conn),
                 // Closed by the server, or holding bytes nobody asked for: either way not
@@ -323,6 +326,16 @@ fn push_statement<'a>(statements: &mut Vec<&'a str>, chunk: &'a str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_url_is_a_typed_error_with_its_cause() {
+        let e = Db::open("postgres://127.0.0.1/x", 1)
+            .err()
+            .expect("refused");
+        assert!(matches!(e, DbError::BadUrl(_)), "{e}");
+        assert!(e.to_string().starts_with("bad MySQL URL: "), "{e}");
+        assert!(std::error::Error::source(&e).is_some());
+    }
 
     #[test]
     fn statements_split_at_line_end_semicolons() {

@@ -243,7 +243,7 @@ fn check_token(
     rid: Option<&str>,
     gate: &mut Option<Option<u32>>,
 ) -> Result<Checked, TokenError> {
-    let unavailable = |e: redis::RedisError| TokenError::Unavailable(e.to_string());
+    let unavailable = TokenError::Unavailable;
     if job_key.is_none() && rid.is_none() {
         return services.tokens.validate(token).map(|claims| Checked {
             claims,
@@ -253,9 +253,18 @@ fn check_token(
     let claims = services.tokens.verify(token)?;
     let revocation = revocation_key(claims.kind, &claims.uid);
     let Some(rid) = rid else {
+        // Two GETs in one pipeline, not an MGET: the keys hash to different slots, and a
+        // Redis Cluster refuses a multi-key command across slots (docs/redis.md).
         let (current, gid): (Option<String>, Option<String>) = services
             .redis
-            .run(|c| redis::cmd("MGET").arg(&revocation).arg(job_key).query(c))
+            .run(|c| {
+                redis::pipe()
+                    .cmd("GET")
+                    .arg(&revocation)
+                    .cmd("GET")
+                    .arg(job_key)
+                    .query(c)
+            })
             .map_err(unavailable)?;
         *gate = Some(gid.and_then(|g| g.parse().ok()));
         return still_current(claims, current.as_deref()).map(|claims| Checked {
@@ -651,7 +660,11 @@ mod tests {
             Refusal::Invalid(TokenError::Revoked).to_response().status,
             11
         );
-        let down = Refusal::Invalid(TokenError::Unavailable("redis".into())).to_response();
+        let down = Refusal::Invalid(TokenError::Unavailable(redis::RedisError::from((
+            redis::ErrorKind::Io,
+            "redis",
+        ))))
+        .to_response();
         assert_eq!(down.status, 16);
     }
 

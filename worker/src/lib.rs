@@ -3,6 +3,7 @@
 //! holds the client.
 //!
 //! - [`service::Worker`]: the running service (in-process for tests, wired by `main`).
+//! - [`options`]: the flags and their checked [`Options`].
 //! - [`handler`]: one request line to one response; the statuses of the contract.
 //! - [`function`]: the game function API (context, caller, arguments, replies, statuses).
 //! - [`functions`]: the function table; [`modules`]: the game functions.
@@ -26,37 +27,15 @@ pub mod keys;
 pub mod metrics;
 pub mod modules;
 pub mod notify;
+pub mod options;
 pub mod pool;
 pub mod request_id;
 pub mod service;
-pub mod settings;
 
 #[cfg(test)]
 mod service_tests;
 #[cfg(test)]
 mod test_support;
 
+pub use options::{Options, SPEC};
 pub use service::{StartError, Worker};
-pub use settings::{Settings, SPEC};
-
-/// Runs the worker until SIGTERM or SIGINT, then stops gracefully.
-pub fn run(config: &shared::config::Config) -> Result<(), Box<dyn std::error::Error>> {
-    let settings = Settings::from_config(config)?;
-    shared::signal::install();
-    let worker = match Worker::start(&settings) {
-        Ok(worker) => worker,
-        // Told to stop while waiting for MySQL or NATS: a clean stop, not a failure.
-        Err(e) if shared::signal::shutdown_requested() => {
-            shared::info!("shutdown requested during start", reason = e);
-            return Ok(());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    while !shared::signal::shutdown_requested() {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    shared::info!("shutdown requested");
-    worker.stop();
-    shared::info!("worker stopped");
-    Ok(())
-}

@@ -28,13 +28,13 @@ pub(crate) fn hook_agent(timeout: Duration) -> ureq::Agent {
 
 /// The sender address when `--smtp-from` is not given.
 pub const DEFAULT_FROM: &str = "noreply@lukseun.invalid";
-/// The time each network step may take when `Settings` does not say otherwise.
+/// The time each network step may take when the `Options` do not say otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest phone number accepted, in digits (E.164 allows 15; some gateways take
 /// extensions).
 const MAX_PHONE_DIGITS: usize = 20;
 
-/// Where codes go. Built by [`crate::Settings::notify`].
+/// Where codes go. Built by [`crate::Options::notify`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NotifySettings {
     /// `host:port` of the SMTP server; empty = email codes not configured.

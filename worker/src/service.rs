@@ -25,9 +25,9 @@ use crate::handler;
 use crate::job::Job;
 use crate::metrics::WorkerMetrics;
 use crate::modules::chat::ChatEvents;
+use crate::options::Options;
 use crate::pool::JobPool;
 use crate::request_id::RidCounters;
-use crate::settings::Settings;
 
 /// How often an idle job thread checks whether the worker is stopping.
 const STOP_POLL: Duration = Duration::from_millis(200);
@@ -78,7 +78,7 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn start(settings: &Settings) -> Result<Worker, StartError> {
+    pub fn start(settings: &Options) -> Result<Worker, StartError> {
         let key = Key::new(settings.jwt_secret.as_bytes()).map_err(StartError::BadKey)?;
         let redis = Arc::new(
             RedisPool::new(&settings.redis_url, settings.threads).map_err(StartError::Redis)?,

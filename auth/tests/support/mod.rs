@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth::{IssuerKey, Key, Metrics, Nonces, ServerHandle, Service, Tokens, ISSUER_KEY_HEADER};
+use auth::{Endpoints, IssuerKey, Key, Metrics, Nonces, ServerHandle, Tokens, ISSUER_KEY_HEADER};
 use serde_json::Value;
 use shared::metrics::Registry;
 use shared::redis_conn::RedisPool;
@@ -25,7 +25,7 @@ pub fn key() -> Key {
 pub struct Harness {
     pub redis: testkit::Redis,
     pub pool: Arc<RedisPool>,
-    pub service: Arc<Service>,
+    pub service: Arc<Endpoints>,
     pub registry: Registry,
     pub server: Option<ServerHandle>,
 }
@@ -48,7 +48,7 @@ impl Harness {
     fn start_full(threads: usize, lifetime: Duration, issuer_key: Option<IssuerKey>) -> Harness {
         let redis = testkit::Redis::start();
         let pool = Arc::new(RedisPool::new(&redis.url(), threads * 2).unwrap());
-        let mut service = Service::new(
+        let mut service = Endpoints::new(
             Tokens::new(key(), pool.clone(), lifetime),
             Nonces::new(pool.clone()),
         );

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use config::{ConfigService, Settings};
+use config::{ConfigService, Options};
 
 pub struct Answer {
     pub status: u16,
@@ -68,7 +68,7 @@ pub fn request(addr: SocketAddr, method: &str, target: &str, extra: &[(&str, &st
 pub const RELOAD: Duration = Duration::from_millis(100);
 
 pub fn start(dir: &Path) -> ConfigService {
-    ConfigService::start(Settings {
+    ConfigService::start(Options {
         bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
         port: 0,
         admin_port: 0,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use gate::{Gate, GateOptions};
+use gate::Gate;
 use serde_json::Value;
 use shared::contract;
 use shared::nats::{Client, NatsError, Options};
@@ -32,8 +32,8 @@ impl Servers {
         }
     }
 
-    pub fn options(&self) -> GateOptions {
-        GateOptions::local(&self.redis.url(), &self.nats.url())
+    pub fn options(&self) -> gate::Options {
+        gate::Options::local(&self.redis.url(), &self.nats.url())
     }
 
     pub fn gate(&self) -> Gate {

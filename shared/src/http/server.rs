@@ -195,7 +195,7 @@ impl HttpServer {
 
     /// Stops accepting, lets every connection finish its in-flight request (up to 15 s),
     /// then stops the pool once it has run what is queued.
-    pub fn shutdown(mut self) {
+    pub fn stop(mut self) {
         self.stop_and_join();
     }
 

@@ -10,13 +10,11 @@
 use mysql::prelude::Queryable;
 use serde_json::{Map, Value};
 
-use crate::function::{data, Args, Context, FnError, ModuleStatus, Outcome, Player, Reply};
+use crate::function::{data, Args, Context, FnError, Outcome, Player, Reply};
 use crate::game_config::GameConfig;
 use crate::modules::common::transaction;
 use crate::modules::daily::{self, game_day, lock_player};
-use crate::modules::enums::{
-    CheckInAllStatus, CheckInSignStatus, CheckInSupplementStatus, SharedStatus,
-};
+use crate::modules::enums::{CheckInAllStatus, CheckInSignStatus, CheckInSupplementStatus};
 use crate::modules::item::{self, Item};
 use crate::modules::progress::{self, Task};
 
@@ -175,12 +173,13 @@ pub fn check_in_supplement(ctx: &Context, player: &Player, _: &Args) -> Outcome 
                     .ok_or(CheckInSupplementStatus::MaterialsInsufficient)
             })
             .collect::<Result<_, _>>()?;
-        item::spend(tx, world, uid, &cost).map_err(|e| match e {
-            FnError::Module { code, .. } if code == SharedStatus::NotEnoughItems.code() => {
-                CheckInSupplementStatus::MaterialsInsufficient.into()
-            }
-            other => other,
-        })?;
+        item::spend_or(
+            tx,
+            world,
+            uid,
+            &cost,
+            CheckInSupplementStatus::MaterialsInsufficient,
+        )?;
         let paid_remain = remain(tx, world, uid, &cost)?;
         let vip = crate::modules::vip::level(tx, ctx.config, world, uid)?;
         let mut supplement = Map::new();

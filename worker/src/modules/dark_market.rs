@@ -20,11 +20,11 @@
 use mysql::prelude::Queryable;
 use serde_json::{json, Value};
 
-use crate::function::{data, Args, Context, FnError, ModuleStatus, Outcome, Player, Reply, Rng};
+use crate::function::{data, Args, Context, FnError, Outcome, Player, Reply, Rng};
 use crate::game_config::GameConfig;
 use crate::modules::common::transaction;
 use crate::modules::daily;
-use crate::modules::enums::{GetMarketStatus, MarketBuyStatus, RefreshMarketStatus, SharedStatus};
+use crate::modules::enums::{GetMarketStatus, MarketBuyStatus, RefreshMarketStatus};
 use crate::modules::item::{self, Item};
 use crate::modules::skill;
 
@@ -484,12 +484,7 @@ pub fn refresh_market(ctx: &Context, player: &Player, _: &Args) -> Outcome {
             refreshes.left -= 1;
             0
         } else {
-            item::spend(tx, world, uid, &[cost]).map_err(|e| match e {
-                FnError::Module { code, .. } if code == SharedStatus::NotEnoughItems.code() => {
-                    RefreshMarketStatus::Diamonds.into()
-                }
-                other => other,
-            })?;
+            item::spend_or(tx, world, uid, &[cost], RefreshMarketStatus::Diamonds)?;
             cost.qty
         };
         restock(tx, world, uid, &market.draw(&ctx.rng))?;
@@ -538,12 +533,7 @@ pub fn darkmarket_transaction(ctx: &Context, player: &Player, args: &Args) -> Ou
             id: cid,
             qty: amt,
         };
-        item::spend(tx, world, uid, &[price]).map_err(|e| match e {
-            FnError::Module { code, .. } if code == SharedStatus::NotEnoughItems.code() => {
-                MarketBuyStatus::Currency.into()
-            }
-            other => other,
-        })?;
+        item::spend_or(tx, world, uid, &[price], MarketBuyStatus::Currency)?;
         let held = match gid {
             WEAPON | ROLE | ITEM => {
                 item::grant(

@@ -11,7 +11,7 @@ use mysql::prelude::Queryable;
 use serde_json::Value;
 
 use crate::function::Context;
-use crate::function::{data, ok, Args, FnError, Outcome, Player};
+use crate::function::{data, ok, Args, FnError, ModuleStatus, Outcome, Player};
 use crate::game_config::GameConfig;
 use crate::modules::enums::SharedStatus;
 
@@ -225,6 +225,47 @@ pub fn spend(
         }
     }
     Ok(())
+}
+
+/// Pays `price` (say a card's segments for a star up) out of the `held` the caller read in
+/// this transaction: fewer held answers `short` and spends nothing; a price of 0 is free.
+pub fn pay_from_held(
+    tx: &mut mysql::Transaction<'_>,
+    world: &str,
+    uid: &str,
+    price: Item,
+    held: u64,
+    short: impl ModuleStatus,
+) -> Result<(), FnError> {
+    if price.qty > held {
+        return Err(short.into());
+    }
+    if price.qty > 0 {
+        spend_or(tx, world, uid, &[price], short)?;
+    }
+    Ok(())
+}
+
+/// An item of group 3 as level-up answers show it: `{"iid": <id>, "value": <qty>}`.
+pub(crate) fn iid_value(iid: u32, value: u64) -> Value {
+    serde_json::json!({"iid": iid, "value": value})
+}
+
+/// Whether `e` is [`spend`]'s "not enough items" (nothing was spent).
+pub fn is_short(e: &FnError) -> bool {
+    matches!(e, FnError::Module { code, .. } if *code == SharedStatus::NotEnoughItems.code())
+}
+
+/// [`spend`], answering `short` (the function's own status for it, e.g. "insufficient
+/// segments") instead of the shared "not enough items".
+pub fn spend_or(
+    tx: &mut mysql::Transaction<'_>,
+    world: &str,
+    uid: &str,
+    items: &[Item],
+    short: impl ModuleStatus,
+) -> Result<(), FnError> {
+    spend(tx, world, uid, items).map_err(|e| if is_short(&e) { short.into() } else { e })
 }
 
 /// What `uid` holds in `world`: every item with a quantity above zero, in (group, id)

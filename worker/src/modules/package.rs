@@ -6,7 +6,7 @@
 use mysql::prelude::Queryable;
 use serde_json::{json, Value};
 
-use crate::function::{data, ok, Args, Context, FnError, ModuleStatus, Outcome, Player, Reply};
+use crate::function::{data, ok, Args, Context, FnError, Outcome, Player, Reply};
 use crate::modules::common::transaction;
 use crate::modules::daily;
 use crate::modules::energy::{self, EnergyRules};
@@ -38,15 +38,6 @@ fn number(file: &Value, path: &[&str]) -> Result<u64, FnError> {
         .try_fold(file, |v, key| v.get(*key))
         .and_then(Value::as_u64)
         .ok_or_else(|| broken(&path.join(".")))
-}
-
-fn short_as(e: FnError, status: impl ModuleStatus) -> FnError {
-    match e {
-        FnError::Module { code, .. } if code == SharedStatus::NotEnoughItems.code() => {
-            FnError::from(status)
-        }
-        other => other,
-    }
 }
 
 fn item(group: u32, id: u32, qty: u64) -> Item {
@@ -94,8 +85,13 @@ pub fn buy_energy(ctx: &Context, player: &Player, _: &Args) -> Outcome {
             .get(used as usize)
             .ok_or(BuyEnergyStatus::NoPurchasesLeft)?;
         if price > 0 {
-            item::spend(tx, world, uid, &[item(ITEM_GROUP, DIAMOND, price)])
-                .map_err(|e| short_as(e, BuyEnergyStatus::InsufficientDiamonds))?;
+            item::spend_or(
+                tx,
+                world,
+                uid,
+                &[item(ITEM_GROUP, DIAMOND, price)],
+                BuyEnergyStatus::InsufficientDiamonds,
+            )?;
         }
         let energy = energy::add(tx, rules, world, uid, now, amount)?;
         daily::set_used(tx, world, uid, daily::PACKAGE_ENERGY, now, used + 1)?;
@@ -127,8 +123,13 @@ pub fn buy_coin(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     let (world, uid) = (player.world.as_str(), player.unique_id.as_str());
     transaction(ctx.db, |tx| {
         if price > 0 {
-            item::spend(tx, world, uid, &[item(ITEM_GROUP, DIAMOND, price)])
-                .map_err(|e| short_as(e, BuyCoinStatus::InsufficientDiamonds))?;
+            item::spend_or(
+                tx,
+                world,
+                uid,
+                &[item(ITEM_GROUP, DIAMOND, price)],
+                BuyCoinStatus::InsufficientDiamonds,
+            )?;
         }
         item::grant(
             tx,
@@ -185,19 +186,11 @@ pub fn exchange_card(ctx: &Context, player: &Player, args: &Args) -> Outcome {
         .and_then(Value::as_u64)
         .and_then(|m| u32::try_from(m).ok())
         .ok_or_else(|| broken("exchange_card.mid"))?;
-    let bnum = card
-        .get("bnum")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| broken("exchange_card.bnum"))?;
-    if qty <= 0 {
-        return Err(ExchangeCardStatus::InvalidQuantity.into());
-    }
-    let qty = qty as u64;
+    let (bnum, qty) = card_terms(card, qty)?;
     let (world, uid) = (player.world.as_str(), player.unique_id.as_str());
     transaction(ctx.db, |tx| {
         // The cards first: a count above what the caller has is refused before any sum.
-        item::spend(tx, world, uid, &[item(ITEM_GROUP, cid, qty)])
-            .map_err(|e| short_as(e, ExchangeCardStatus::InsufficientCards))?;
+        spend_cards(tx, world, uid, cid, qty)?;
         let (level, exp): (u64, u64) = tx
             .exec_first(
                 "SELECT level, exp FROM players WHERE world = ? AND unique_id = ?",
@@ -236,9 +229,9 @@ pub fn exchange_card(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     })
 }
 
-/// `exchange_card` of the VIP exp card: `qty` cards for VIP experience (see
-/// [`vip::exchange_exp_cards`]); `exp_info` is the VIP's.
-fn exchange_vip_exp(ctx: &Context, player: &Player, cid: u32, card: &Value, qty: i64) -> Outcome {
+/// An exchange card's `bnum` (what one card gives) and the count asked for, which must be
+/// positive.
+fn card_terms(card: &Value, qty: i64) -> Result<(u64, u64), FnError> {
     let bnum = card
         .get("bnum")
         .and_then(Value::as_u64)
@@ -246,12 +239,35 @@ fn exchange_vip_exp(ctx: &Context, player: &Player, cid: u32, card: &Value, qty:
     if qty <= 0 {
         return Err(ExchangeCardStatus::InvalidQuantity.into());
     }
-    let qty = qty as u64;
+    Ok((bnum, qty as u64))
+}
+
+/// Takes `qty` of the exchange card `cid`; too few: `InsufficientCards`, nothing taken.
+fn spend_cards(
+    tx: &mut mysql::Transaction<'_>,
+    world: &str,
+    uid: &str,
+    cid: u32,
+    qty: u64,
+) -> Result<(), FnError> {
+    let cards = [item(ITEM_GROUP, cid, qty)];
+    item::spend_or(
+        tx,
+        world,
+        uid,
+        &cards,
+        ExchangeCardStatus::InsufficientCards,
+    )
+}
+
+/// `exchange_card` of the VIP exp card: `qty` cards for VIP experience (see
+/// [`vip::exchange_exp_cards`]); `exp_info` is the VIP's.
+fn exchange_vip_exp(ctx: &Context, player: &Player, cid: u32, card: &Value, qty: i64) -> Outcome {
+    let (bnum, qty) = card_terms(card, qty)?;
     let (world, uid) = (player.world.as_str(), player.unique_id.as_str());
     transaction(ctx.db, |tx| {
         daily::lock_player(tx, world, uid)?;
-        item::spend(tx, world, uid, &[item(ITEM_GROUP, cid, qty)])
-            .map_err(|e| short_as(e, ExchangeCardStatus::InsufficientCards))?;
+        spend_cards(tx, world, uid, cid, qty)?;
         let (info, given) = vip::exchange_exp_cards(tx, ctx.config, world, uid, bnum, qty)?;
         let cards = item::quantity(tx, world, uid, ITEM_GROUP, cid)?;
         ok(data([
@@ -385,8 +401,13 @@ pub fn use_item(ctx: &Context, player: &Player, args: &Args) -> Outcome {
     transaction(ctx.db, |tx| {
         // The player's row before the items: energy takes it too, in this order.
         daily::lock_player(tx, world, uid)?;
-        item::spend(tx, world, uid, &[item(ITEM_GROUP, iid, n)])
-            .map_err(|e| short_as(e, UseItemStatus::NotEnough))?;
+        item::spend_or(
+            tx,
+            world,
+            uid,
+            &[item(ITEM_GROUP, iid, n)],
+            UseItemStatus::NotEnough,
+        )?;
         let left = item::quantity(tx, world, uid, ITEM_GROUP, iid)?;
         let used = text(ITEM_GROUP, iid, left);
         let spent = text(ITEM_GROUP, iid, n);

@@ -6,12 +6,10 @@ use mysql::prelude::Queryable;
 use serde_json::{json, Value};
 
 use crate::db::duplicate_key;
-use crate::function::{data, ok, Account, Args, FnError, InWorld, ModuleStatus, Outcome};
+use crate::function::{data, ok, Account, Args, FnError, InWorld, Outcome};
 use crate::function::{Context, Player};
 use crate::modules::common::{no_player, player_name, transaction, uid_of_player};
-use crate::modules::enums::{
-    ChangeNameStatus, CreatePlayerStatus, PlayerStatus, ProfileStatus, SharedStatus,
-};
+use crate::modules::enums::{ChangeNameStatus, CreatePlayerStatus, PlayerStatus, ProfileStatus};
 use crate::modules::item::{self, Item};
 use crate::modules::{daily, elements, energy, names, package, stage};
 
@@ -360,12 +358,13 @@ pub fn change_player_name(ctx: &Context, me: &InWorld, args: &Args) -> Outcome {
         if taken.is_some() {
             return Err(ChangeNameStatus::NameTaken.into());
         }
-        item::spend(tx, world, uid, cost).map_err(|e| match e {
-            FnError::Module { code, .. } if code == SharedStatus::NotEnoughItems.code() => {
-                ChangeNameStatus::MaterialsInsufficient.into()
-            }
-            other => other,
-        })?;
+        item::spend_or(
+            tx,
+            world,
+            uid,
+            cost,
+            ChangeNameStatus::MaterialsInsufficient,
+        )?;
         tx.exec_drop(
             "UPDATE players SET gn = ? WHERE world = ? AND unique_id = ?",
             (gn, world, uid),

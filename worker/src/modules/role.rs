@@ -19,7 +19,7 @@ use crate::function::{data, ok, Args, Context, FnError, ModuleStatus, Outcome, P
 use crate::game_config::GameConfig;
 use crate::modules::common::transaction;
 use crate::modules::daily;
-use crate::modules::enums::{RoleLevelStatus, RolePassiveStatus, RoleStarStatus, SharedStatus};
+use crate::modules::enums::{RoleLevelStatus, RolePassiveStatus, RoleStarStatus};
 use crate::modules::item::{self, Item};
 use crate::modules::progress::{self, Achievement, Task};
 
@@ -131,16 +131,6 @@ fn role_arg(
         .ok_or_else(|| FnError::from(invalid))
 }
 
-/// Maps the shared "not enough items" of a spend to the function's own status.
-fn short_as(e: FnError, status: impl ModuleStatus) -> FnError {
-    match e {
-        FnError::Module { code, .. } if code == SharedStatus::NotEnoughItems.code() => {
-            FnError::from(status)
-        }
-        other => other,
-    }
-}
-
 /// A role as the original's `role` row: a locked role with segments but no row of ours
 /// is `star 0, level 1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,10 +169,6 @@ fn state(
         }),
         None => None,
     })
-}
-
-fn iid_value(iid: u32, value: u64) -> Value {
-    json!({"iid": iid, "value": value})
 }
 
 /// The achievement a role of tier `rid / 100` counts when unlocked (role.py's
@@ -288,7 +274,7 @@ pub fn level_up_role(ctx: &Context, player: &Player, args: &Args) -> Outcome {
                 qty: cost,
             },
         ];
-        item::spend(tx, world, uid, &price).map_err(|e| short_as(e, RoleLevelStatus::CannotPay))?;
+        item::spend_or(tx, world, uid, &price, RoleLevelStatus::CannotPay)?;
         let level = s.level + delta;
         tx.exec_drop(
             "UPDATE roles SET level = ? WHERE world = ? AND unique_id = ? AND role_id = ?",
@@ -303,14 +289,14 @@ pub fn level_up_role(ctx: &Context, player: &Player, args: &Args) -> Outcome {
                 "remaining",
                 json!({
                     "2": {"rid": rid, "level": level},
-                    "3": [iid_value(EXP_POINT, exp), iid_value(COIN, coins)],
+                    "3": [item::iid_value(EXP_POINT, exp), item::iid_value(COIN, coins)],
                 }),
             ),
             (
                 "reward",
                 json!({
                     "2": {"rid": rid, "level": delta},
-                    "3": [iid_value(EXP_POINT, cost), iid_value(COIN, cost)],
+                    "3": [item::iid_value(EXP_POINT, cost), item::iid_value(COIN, cost)],
                 }),
             ),
         ]))
@@ -366,18 +352,13 @@ pub fn level_up_star_role(ctx: &Context, player: &Player, args: &Args) -> Outcom
             return Err(RoleStarStatus::MaxStar.into());
         }
         let cost = rules.star_cost(s.star);
-        if cost > s.seg {
-            return Err(RoleStarStatus::InsufficientSegments.into());
-        }
-        if cost > 0 {
-            let price = [Item {
-                group: SEGMENT_GROUP,
-                id: rid,
-                qty: cost,
-            }];
-            item::spend(tx, world, uid, &price)
-                .map_err(|e| short_as(e, RoleStarStatus::InsufficientSegments))?;
-        }
+        let price = Item {
+            group: SEGMENT_GROUP,
+            id: rid,
+            qty: cost,
+        };
+        let short = RoleStarStatus::InsufficientSegments;
+        item::pay_from_held(tx, world, uid, price, s.seg, short)?;
         let star = s.star + 1;
         if s.row {
             tx.exec_drop(
@@ -451,8 +432,8 @@ pub fn unlock_passive_role(ctx: &Context, player: &Player, args: &Args) -> Outco
                 id: cost_item,
                 qty,
             }];
-            item::spend(tx, world, uid, &price)
-                .map_err(|e| short_as(e, RolePassiveStatus::InsufficientMaterials))?;
+            let short = RolePassiveStatus::InsufficientMaterials;
+            item::spend_or(tx, world, uid, &price, short)?;
         }
         tx.exec_drop(
             "INSERT INTO role_passives (world, unique_id, role_id, pid, level) \

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use mysql::prelude::Queryable;
 use serde_json::{Map, Value};
 
-use crate::function::{data, ok, Args, Context, FnError, ModuleStatus, Outcome, Player};
+use crate::function::{data, ok, Args, Context, FnError, Outcome, Player};
 use crate::modules::common::transaction;
 use crate::modules::daily;
 use crate::modules::enums::{ScienceStatus, SharedStatus};
@@ -134,12 +134,7 @@ pub fn science_up(ctx: &Context, player: &Player, args: &Args) -> Outcome {
             .and_then(|c| c.get(next as usize - 1))
             .ok_or(ScienceStatus::NoConfig)?;
         let cost = Item::parse_list(cost)?;
-        item::spend(tx, world, uid, &cost).map_err(|e| match e {
-            FnError::Module { code, .. } if code == SharedStatus::NotEnoughItems.code() => {
-                ScienceStatus::Materials.into()
-            }
-            other => other,
-        })?;
+        item::spend_or(tx, world, uid, &cost, ScienceStatus::Materials)?;
         tx.exec_drop(
             "INSERT INTO sciences (world, unique_id, ssa, level) VALUES (?, ?, ?, ?) \
              ON DUPLICATE KEY UPDATE level = VALUES(level)",

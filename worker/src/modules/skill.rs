@@ -12,12 +12,10 @@ use std::collections::BTreeMap;
 use mysql::prelude::Queryable;
 use serde_json::Value;
 
-use crate::function::{
-    data, ok, Args, Context, FnError, ModuleStatus, Outcome, Player, Reply, Rng,
-};
+use crate::function::{data, ok, Args, Context, FnError, Outcome, Player, Reply, Rng};
 use crate::modules::common::transaction;
 use crate::modules::daily;
-use crate::modules::enums::{SharedStatus, SkillLevelStatus};
+use crate::modules::enums::SkillLevelStatus;
 use crate::modules::item::{self, Item};
 
 /// The highest skill level (skill.py).
@@ -105,12 +103,8 @@ pub fn level_up_skill(ctx: &Context, player: &Player, args: &Args) -> Outcome {
             id: scroll,
             qty,
         }];
-        item::spend(tx, world, uid, &price).map_err(|e| match e {
-            FnError::Module { code, .. } if code == SharedStatus::NotEnoughItems.code() => {
-                SkillLevelStatus::InsufficientMaterials.into()
-            }
-            other => other,
-        })?;
+        let short = SkillLevelStatus::InsufficientMaterials;
+        item::spend_or(tx, world, uid, &price, short)?;
         let left = item::quantity(tx, world, uid, ITEM_GROUP, scroll)?;
         let lucky = roll(&ctx.rng, chance);
         let (now, gained) = if lucky { (level, 1) } else { (level - 1, 0) };

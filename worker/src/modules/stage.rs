@@ -14,7 +14,7 @@
 use mysql::prelude::Queryable;
 use serde_json::{json, Map, Value};
 
-use crate::function::{data, ok, Args, Context, FnError, ModuleStatus, Outcome, Player, Reply};
+use crate::function::{data, ok, Args, Context, FnError, Outcome, Player, Reply};
 use crate::game_config::GameConfig;
 use crate::modules::common::transaction;
 use crate::modules::enums::{SharedStatus, StageStatus};
@@ -486,21 +486,6 @@ fn remain(
     Ok(Value::from(out))
 }
 
-/// Spends `items`; short of one: 95 (the transaction then rolls back).
-fn spend_materials(
-    tx: &mut mysql::Transaction<'_>,
-    world: &str,
-    uid: &str,
-    items: &[Item],
-) -> Result<(), FnError> {
-    item::spend(tx, world, uid, items).map_err(|e| match e {
-        FnError::Module { code, .. } if code == SharedStatus::NotEnoughItems.code() => {
-            fail(StageStatus::NoMaterials)
-        }
-        e => e,
-    })
-}
-
 /// Grants the non-zero ones of `items`.
 fn grant(
     tx: &mut mysql::Transaction<'_>,
@@ -553,7 +538,7 @@ fn enter(ctx: &Context, me: &Player, args: &Args, mode: Mode) -> Outcome {
         }
         let energy = energy::spend(tx, rules, world, uid, now, config.energy)?
             .ok_or_else(|| fail(StageStatus::NoEnergy))?;
-        spend_materials(tx, world, uid, &config.consumes)?;
+        item::spend_or(tx, world, uid, &config.consumes, StageStatus::NoMaterials)?;
         tx.exec_drop(
             "INSERT INTO stage_entries (world, unique_id, stage, entered_at) VALUES (?, ?, ?, ?) \
              ON DUPLICATE KEY UPDATE stage = VALUES(stage), entered_at = VALUES(entered_at)",
@@ -824,7 +809,13 @@ pub fn stage_mopping_up(ctx: &Context, me: &Player, args: &Args) -> Outcome {
         {
             return Err(fail(StageStatus::NoMaterials));
         }
-        spend_materials(tx, world, uid, &times(&config.consumes, count))?;
+        item::spend_or(
+            tx,
+            world,
+            uid,
+            &times(&config.consumes, count),
+            StageStatus::NoMaterials,
+        )?;
         let rewards = times(&config.rewards, count);
         grant(tx, ctx.config, world, uid, &rewards)?;
         let exp_info = add_exp(tx, ctx.config, world, uid, config.exp.saturating_mul(count))?;

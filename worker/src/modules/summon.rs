@@ -15,7 +15,7 @@
 use mysql::prelude::Queryable;
 use serde_json::{json, Map, Value};
 
-use crate::function::{data, Args, Context, FnError, ModuleStatus, Outcome, Player, Reply, Rng};
+use crate::function::{data, Args, Context, FnError, Outcome, Player, Reply, Rng};
 use crate::game_config::GameConfig;
 use crate::modules::common::transaction;
 use crate::modules::daily;
@@ -562,9 +562,7 @@ fn try_spend(
 ) -> Result<bool, FnError> {
     match item::spend(tx, world, uid, items) {
         Ok(()) => Ok(true),
-        Err(FnError::Module { code, .. }) if code == SharedStatus::NotEnoughItems.code() => {
-            Ok(false)
-        }
+        Err(e) if item::is_short(&e) => Ok(false),
         Err(e) => Err(e),
     }
 }

@@ -17,7 +17,7 @@ use crate::function::{data, ok, Args, FnError, ModuleStatus, Outcome, Player};
 use crate::modules::common::transaction;
 use crate::modules::daily;
 use crate::modules::enums::{
-    SharedStatus, WeaponLevelStatus, WeaponPassiveStatus, WeaponResetStatus, WeaponStarStatus,
+    WeaponLevelStatus, WeaponPassiveStatus, WeaponResetStatus, WeaponStarStatus,
 };
 use crate::modules::item::{self, Item};
 use crate::modules::progress::{self, Achievement, Task};
@@ -150,16 +150,6 @@ fn weapon_arg(
         .ok_or_else(|| FnError::from(invalid))
 }
 
-/// Maps the shared "not enough items" of a spend to the function's own status.
-fn short_as(e: FnError, status: impl ModuleStatus) -> FnError {
-    match e {
-        FnError::Module { code, .. } if code == SharedStatus::NotEnoughItems.code() => {
-            FnError::from(status)
-        }
-        other => other,
-    }
-}
-
 /// A weapon as the original's `weapon` row: a locked weapon with segments but no row of
 /// ours is `star 0, level 1, sp 0`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,10 +191,6 @@ fn state(
         }),
         None => None,
     })
-}
-
-fn iid_value(iid: u32, value: u64) -> Value {
-    json!({"iid": iid, "value": value})
 }
 
 /// `get_all_weapon()`: `weapons`, each `{"wid","star","level","sp","seg","p1".."p4"}`:
@@ -282,8 +268,7 @@ pub fn level_up_weapon(ctx: &Context, player: &Player, args: &Args) -> Outcome {
                     qty: cost,
                 },
             ];
-            item::spend(tx, world, uid, &price)
-                .map_err(|e| short_as(e, WeaponLevelStatus::CannotPay))?;
+            item::spend_or(tx, world, uid, &price, WeaponLevelStatus::CannotPay)?;
         }
         let gained = rules.skill_points(s.level, delta);
         let (level, sp) = (s.level + delta, s.sp + gained);
@@ -301,14 +286,14 @@ pub fn level_up_weapon(ctx: &Context, player: &Player, args: &Args) -> Outcome {
                 "remaining",
                 json!({
                     "0": {"wid": wid, "level": level, "sp": sp},
-                    "3": [iid_value(IRON, iron), iid_value(COIN, coins)],
+                    "3": [item::iid_value(IRON, iron), item::iid_value(COIN, coins)],
                 }),
             ),
             (
                 "reward",
                 json!({
                     "0": {"wid": wid, "level": delta, "sp": gained},
-                    "3": [iid_value(IRON, cost), iid_value(COIN, cost)],
+                    "3": [item::iid_value(IRON, cost), item::iid_value(COIN, cost)],
                 }),
             ),
         ]))
@@ -328,18 +313,13 @@ pub fn level_up_star_weapon(ctx: &Context, player: &Player, args: &Args) -> Outc
             return Err(WeaponStarStatus::MaxStar.into());
         }
         let cost = rules.star_cost(s.star);
-        if cost > s.seg {
-            return Err(WeaponStarStatus::InsufficientSegments.into());
-        }
-        if cost > 0 {
-            let price = [Item {
-                group: SEGMENT_GROUP,
-                id: wid,
-                qty: cost,
-            }];
-            item::spend(tx, world, uid, &price)
-                .map_err(|e| short_as(e, WeaponStarStatus::InsufficientSegments))?;
-        }
+        let price = Item {
+            group: SEGMENT_GROUP,
+            id: wid,
+            qty: cost,
+        };
+        let short = WeaponStarStatus::InsufficientSegments;
+        item::pay_from_held(tx, world, uid, price, s.seg, short)?;
         let star = s.star + 1;
         if s.row {
             tx.exec_drop(
@@ -443,8 +423,13 @@ pub fn reset_skill_point_weapon(ctx: &Context, player: &Player, args: &Args) -> 
         let s = state(tx, world, uid, wid)?
             .filter(|s| s.row)
             .ok_or(WeaponResetStatus::InvalidTarget)?;
-        item::spend(tx, world, uid, &[cost])
-            .map_err(|e| short_as(e, WeaponResetStatus::InsufficientDiamonds))?;
+        item::spend_or(
+            tx,
+            world,
+            uid,
+            &[cost],
+            WeaponResetStatus::InsufficientDiamonds,
+        )?;
         let reclaimed: Option<u64> = tx.exec_first(
             "SELECT CAST(COALESCE(SUM(level), 0) AS UNSIGNED) FROM weapon_passives \
              WHERE world = ? AND unique_id = ? AND weapon_id = ?",
@@ -464,11 +449,11 @@ pub fn reset_skill_point_weapon(ctx: &Context, player: &Player, args: &Args) -> 
         ok(data([
             (
                 "remaining",
-                json!({"0": {"wid": wid, "sp": sp}, "3": iid_value(cost.id, left)}),
+                json!({"0": {"wid": wid, "sp": sp}, "3": item::iid_value(cost.id, left)}),
             ),
             (
                 "reward",
-                json!({"0": {"wid": wid, "sp": reclaimed}, "3": iid_value(cost.id, cost.qty)}),
+                json!({"0": {"wid": wid, "sp": reclaimed}, "3": item::iid_value(cost.id, cost.qty)}),
             ),
         ]))
     })

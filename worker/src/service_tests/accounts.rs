@@ -329,32 +329,16 @@ fn concurrent_registers_and_binds_have_one_winner() {
     let s = Stack::start();
     for round in 0..4 {
         let uid = format!("race-{round}");
-        let statuses: Vec<i32> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..2)
-                .map(|i| {
-                    let (s, uid) = (&s, uid.clone());
-                    scope.spawn(move || {
-                        s.call(json!({"function":"register","data":{"unique_id":uid,"account":format!("racer{round}x{i}"),"password":"race-pass"}})).status
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        let statuses: Vec<i32> = at_once(2, |i| {
+            s.call(json!({"function":"register","data":{"unique_id":uid,"account":format!("racer{round}x{i}"),"password":"race-pass"}})).status
         });
         let mut sorted = statuses.clone();
         sorted.sort();
         assert_eq!(sorted, [1, 2], "round {round}: {statuses:?}");
 
         let guest = s.guest(&format!("bind-race-{round}"));
-        let statuses: Vec<i32> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..2)
-                .map(|i| {
-                    let (s, guest) = (&s, guest.clone());
-                    scope.spawn(move || {
-                        s.call(json!({"function":"bind_account","data":{"token":guest,"account":format!("binder{round}x{i}"),"password":"race-pass"}})).status
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        let statuses: Vec<i32> = at_once(2, |i| {
+            s.call(json!({"function":"bind_account","data":{"token":guest,"account":format!("binder{round}x{i}"),"password":"race-pass"}})).status
         });
         let mut sorted = statuses.clone();
         sorted.sort();

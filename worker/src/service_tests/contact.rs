@@ -474,16 +474,8 @@ fn concurrent_verifies_have_one_winner() {
         );
         mails += 1;
         let (code, _) = mailed_code(&smtp, mails);
-        let statuses: Vec<i32> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..2)
-                .map(|_| {
-                    let (s, token, code) = (&s, token.clone(), code.clone());
-                    scope.spawn(move || {
-                        call(s, &token, "verify_email_code", json!({"code": code})).status
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        let statuses: Vec<i32> = at_once(2, |_| {
+            call(&s, &token, "verify_email_code", json!({"code": code})).status
         });
         let mut sorted = statuses.clone();
         sorted.sort();
@@ -503,18 +495,14 @@ fn concurrent_verifies_have_one_winner() {
             mails += 1;
             codes.push(mailed_code(&smtp, mails).0);
         }
-        let statuses: Vec<i32> = std::thread::scope(|scope| {
-            let handles: Vec<_> = tokens
-                .iter()
-                .zip(&codes)
-                .map(|(token, code)| {
-                    let s = &s;
-                    scope.spawn(move || {
-                        call(s, token, "verify_email_code", json!({"code": code})).status
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        let statuses = at_once(tokens.len(), |i| {
+            call(
+                &s,
+                &tokens[i],
+                "verify_email_code",
+                json!({"code": codes[i]}),
+            )
+            .status
         });
         let mut sorted = statuses.clone();
         sorted.sort();

@@ -25,9 +25,7 @@ fn start() -> Game {
 
 /// Asserts `function` answers `status`; answers its data.
 fn answers(g: &Game, token: &str, function: &str, data: Value, status: i32) -> Value {
-    let r = g.call(token, function, data.clone());
-    assert_status(&r, status, format_args!("{function} {data}"));
-    Value::Object(r.data)
+    Value::Object(g.s.expect_as(token, function, data, status).data)
 }
 
 /// The player's offers, as get_all_market answers them (which may draw new ones).
@@ -70,19 +68,6 @@ fn bought(g: &Game, uid: &str) -> Vec<u32> {
 
 fn advance(g: &Game, secs: i64) {
     g.s.services.clock.advance(secs);
-}
-
-/// Runs `n` calls at once; answers their statuses.
-fn at_once(
-    g: &Game,
-    token: &str,
-    n: usize,
-    call: impl Fn(usize) -> (&'static str, Value) + Sync,
-) -> Vec<i32> {
-    super::at_once(n, |i| {
-        let (function, data) = call(i);
-        g.call(token, function, data).status
-    })
 }
 
 #[test]
@@ -339,9 +324,7 @@ fn concurrent_buys_sell_each_offer_once_and_pay_exactly() {
     market(&g, &t);
     set_offer(&g, "p", 0, 3, 40, 2, 30);
     g.set_qty("p", 3, 5, 1000);
-    let statuses = at_once(&g, &t, 12, |_| {
-        ("darkmarket_transaction", json!({"pid": 0}))
-    });
+    let statuses = g.statuses_at_once(&t, 12, |_| ("darkmarket_transaction", json!({"pid": 0})));
     assert_eq!(count(&statuses, 0), 1, "{statuses:?}");
     assert_eq!(count(&statuses, 97), 11, "{statuses:?}");
     assert_eq!((g.qty("p", 3, 5), g.qty("p", 3, 40)), (970, 2));
@@ -351,7 +334,7 @@ fn concurrent_buys_sell_each_offer_once_and_pay_exactly() {
         set_offer(&g, "p", pid, 3, 40, 1, 100);
     }
     g.set_qty("p", 3, 5, 450);
-    let statuses = at_once(&g, &t, 9, |i| ("darkmarket_transaction", json!({"pid": i})));
+    let statuses = g.statuses_at_once(&t, 9, |i| ("darkmarket_transaction", json!({"pid": i})));
     assert_eq!(count(&statuses, 0), 4, "{statuses:?}");
     assert_eq!(count(&statuses, 96), 5, "{statuses:?}");
     assert_eq!((g.qty("p", 3, 5), g.qty("p", 3, 40)), (50, 6));
@@ -363,7 +346,7 @@ fn concurrent_refreshes_use_each_free_refresh_once_and_pay_for_the_rest() {
     let g = start();
     let t = g.player("p", "Pat");
     // eight first visits at once draw one market
-    let statuses = at_once(&g, &t, 8, |_| ("get_all_market", json!({})));
+    let statuses = g.statuses_at_once(&t, 8, |_| ("get_all_market", json!({})));
     assert_eq!(count(&statuses, 0), 1, "{statuses:?}");
     assert_eq!(count(&statuses, 1), 7, "{statuses:?}");
     let rows: Option<u32> = g
@@ -377,7 +360,7 @@ fn concurrent_refreshes_use_each_free_refresh_once_and_pay_for_the_rest() {
 
     // three free refreshes and 250 diamonds: two paid ones
     g.set_qty("p", 3, 5, 250);
-    let statuses = at_once(&g, &t, 10, |_| ("refresh_market", json!({})));
+    let statuses = g.statuses_at_once(&t, 10, |_| ("refresh_market", json!({})));
     assert_eq!(count(&statuses, 0), 5, "{statuses:?}");
     assert_eq!(count(&statuses, 98), 5, "{statuses:?}");
     assert_eq!(g.qty("p", 3, 5), 50);
@@ -400,11 +383,7 @@ fn a_broken_market_config_answers_16_and_keeps_nothing() {
 
 #[test]
 fn databases_of_version_13_keep_their_data_and_get_an_empty_market() {
-    use crate::db::{migrate_with, Db, MIGRATIONS};
-    let server = crate::test_support::start_mariadb();
-    let db = Db::open(&server.url(), 2).unwrap();
-    let v13 = MIGRATIONS.iter().position(|m| m.version == 13).unwrap() + 1;
-    assert_eq!(migrate_with(&db, &MIGRATIONS[..v13]).unwrap().len(), 13);
+    let (_server, db, _) = schema_before(14, 2);
     let mut conn = db.conn().unwrap();
     conn.query_drop(
         "INSERT INTO players (world, unique_id, gn, level, exp) VALUES ('s0', 'a', 'Ann', 3, 500);

@@ -30,19 +30,6 @@ fn advance(g: &Game, secs: i64) {
     g.s.services.clock.advance(secs);
 }
 
-/// A player with nothing in the bag but `diamonds` diamonds.
-fn player(g: &Game, uid: &str, gn: &str, diamonds: u64) -> String {
-    let token = g.player(uid, gn);
-    g.db()
-        .exec_drop(
-            "DELETE FROM items WHERE world = 's0' AND unique_id = ?",
-            (uid,),
-        )
-        .unwrap();
-    g.set_qty(uid, 3, DIAMOND, diamonds);
-    token
-}
-
 /// Sets columns of the player's factory row (made by a first call) directly.
 fn set_factory(g: &Game, uid: &str, set: &str) {
     g.db()
@@ -62,15 +49,6 @@ fn armor(g: &Game, uid: &str, aid: u32) -> u64 {
         )
         .unwrap()
         .unwrap_or(0)
-}
-
-fn achievement(g: &Game, uid: &str, aid: i64) -> Option<u64> {
-    g.db()
-        .exec_first(
-            "SELECT value FROM achievements WHERE world = 's0' AND unique_id = ? AND aid = ?",
-            (uid, aid),
-        )
-        .unwrap()
 }
 
 fn factory_task_done(g: &Game, uid: &str) -> bool {
@@ -104,7 +82,7 @@ fn count(answers: &[Response], status: i32) -> usize {
 #[test]
 fn a_new_factory_answers_the_originals_refresh() {
     let g = start();
-    let t = player(&g, "p", "Pat", 100);
+    let t = g.player_with_diamonds("p", "Pat", 100);
     assert_eq!(
         refresh(&g, &t),
         json!({
@@ -143,7 +121,7 @@ fn a_new_factory_answers_the_originals_refresh() {
 #[test]
 fn production_follows_the_clock_to_the_storage_limits() {
     let g = start();
-    let t = player(&g, "p", "Pat", 0);
+    let t = g.player_with_diamonds("p", "Pat", 0);
     let set = g.ok(&t, "update_worker_factory", json!({"worker": {"0": 3}}));
     assert_eq!(
         set["refresh"]["worker"],
@@ -155,7 +133,7 @@ fn production_follows_the_clock_to_the_storage_limits() {
     assert_eq!(r["steps"], 360);
     assert_eq!(r["resource"]["remaining"], by_fid([1080, 0, 0, 0]));
     assert_eq!(r["resource"]["reward"], by_fid([1080, 0, 0, 0]));
-    assert_eq!(achievement(&g, "p", 21), Some(1080), "COLLECT_FOOD");
+    assert_eq!(g.achievement("p", 21), Some(1080), "COLLECT_FOOD");
     assert!(factory_task_done(&g, "p"), "CHECK_FACTORY");
     // ten hours more: 10800 food, but level 1 holds 4320
     advance(&g, 10 * HOUR);
@@ -163,7 +141,7 @@ fn production_follows_the_clock_to_the_storage_limits() {
     assert_eq!(r["steps"], 3600);
     assert_eq!(r["resource"]["remaining"], by_fid([4320, 0, 0, 0]));
     assert_eq!(r["resource"]["reward"], by_fid([3240, 0, 0, 0]));
-    assert_eq!(achievement(&g, "p", 21), Some(4320));
+    assert_eq!(g.achievement("p", 21), Some(4320));
 
     // two more workers (the 4th costs 130 food, the 5th 140) for iron and crystal
     g.set_qty("p", 3, FOOD, 1000);
@@ -189,9 +167,9 @@ fn production_follows_the_clock_to_the_storage_limits() {
     let r = refresh(&g, &t);
     assert_eq!(r["resource"]["remaining"], by_fid([0, 360, 360, 0]));
     assert_eq!(r["resource"]["reward"], by_fid([-4320, 360, 360, 0]));
-    assert_eq!(achievement(&g, "p", 22), Some(360), "COLLECT_IRON");
-    assert_eq!(achievement(&g, "p", 23), Some(360), "COLLECT_CRYSTAL");
-    assert_eq!(achievement(&g, "p", 21), Some(4320), "food went down");
+    assert_eq!(g.achievement("p", 22), Some(360), "COLLECT_IRON");
+    assert_eq!(g.achievement("p", 23), Some(360), "COLLECT_CRYSTAL");
+    assert_eq!(g.achievement("p", 21), Some(4320), "food went down");
 
     // gathering moves the server's counts into the bag, whatever the client says
     let gathered = g.ok(
@@ -219,7 +197,7 @@ fn production_follows_the_clock_to_the_storage_limits() {
 #[test]
 fn production_is_counted_with_the_workers_it_had() {
     let g = start();
-    let t = player(&g, "p", "Pat", 0);
+    let t = g.player_with_diamonds("p", "Pat", 0);
     g.ok(&t, "update_worker_factory", json!({"worker": {"0": 3}}));
     advance(&g, HOUR);
     // moving the workers counts the hour with the food workers first
@@ -250,7 +228,7 @@ fn production_is_counted_with_the_workers_it_had() {
 #[test]
 fn acceleration_doubles_production_for_a_day() {
     let g = start();
-    let t = player(&g, "p", "Pat", 100);
+    let t = g.player_with_diamonds("p", "Pat", 100);
     g.ok(&t, "update_worker_factory", json!({"worker": {"0": 1}}));
     let bought = g.ok(&t, "buy_acceleration_factory", json!({}));
     assert_eq!(
@@ -296,7 +274,7 @@ fn acceleration_doubles_production_for_a_day() {
 #[test]
 fn concurrent_accelerations_are_paid_exactly() {
     let g = start();
-    let t = player(&g, "p", "Pat", 3 * 30 + 29);
+    let t = g.player_with_diamonds("p", "Pat", 3 * 30 + 29);
     let answers = at_once(&g, &t, 8, "buy_acceleration_factory", json!({}));
     assert_eq!(count(&answers, 0), 3, "{answers:?}");
     assert_eq!(count(&answers, 99), 5);
@@ -307,7 +285,7 @@ fn concurrent_accelerations_are_paid_exactly() {
 #[test]
 fn upgrades_cost_crystal_and_raise_the_limits() {
     let g = start();
-    let t = player(&g, "p", "Pat", 0);
+    let t = g.player_with_diamonds("p", "Pat", 0);
     let r = g.call(&t, "upgrade_factory", json!({"fid": 0}));
     assert_eq!((r.status, r.message.as_str()), (98, "insufficient funds"));
     assert_eq!(
@@ -321,13 +299,13 @@ fn upgrades_cost_crystal_and_raise_the_limits() {
         json!({"cost": 50, "remaining": 50, "fid": 0, "level": 2, "pool": 0})
     );
     assert!(up["refresh"]["resource"].is_object());
-    assert_eq!(achievement(&g, "p", 24), Some(1), "UPGRADE_FOOD");
+    assert_eq!(g.achievement("p", 24), Some(1), "UPGRADE_FOOD");
     // iron at level 1 takes 2 workers, at level 2 four
     g.fails(&t, "update_worker_factory", json!({"worker": {"1": 3}}), 98);
     g.set_qty("p", 3, CRYSTAL, 500);
     let up = g.ok(&t, "upgrade_factory", json!({"fid": "1"}));
     assert_eq!(up["upgrade"]["level"], 2);
-    assert_eq!(achievement(&g, "p", 25), Some(1), "UPGRADE_IRON");
+    assert_eq!(g.achievement("p", 25), Some(1), "UPGRADE_IRON");
     g.ok(&t, "update_worker_factory", json!({"worker": {"1": 3}}));
     assert_eq!(
         refresh(&g, &t)["level"],
@@ -368,7 +346,7 @@ fn upgrades_cost_crystal_and_raise_the_limits() {
 #[test]
 fn concurrent_upgrades_are_paid_exactly() {
     let g = start();
-    let t = player(&g, "p", "Pat", 0);
+    let t = g.player_with_diamonds("p", "Pat", 0);
     // levels 2, 3 and 4 cost 50, 100 and 150; 149 is left short of level 5 (200)
     g.set_qty("p", 3, CRYSTAL, 50 + 100 + 150 + 149);
     let answers = at_once(&g, &t, 8, "upgrade_factory", json!({"fid": 0}));
@@ -376,13 +354,13 @@ fn concurrent_upgrades_are_paid_exactly() {
     assert_eq!(count(&answers, 98), 5);
     assert_eq!(g.qty("p", 3, CRYSTAL), 149);
     assert_eq!(refresh(&g, &t)["level"]["0"], 4);
-    assert_eq!(achievement(&g, "p", 24), Some(3));
+    assert_eq!(g.achievement("p", 24), Some(3));
 }
 
 #[test]
 fn workers_cost_the_configs_food_once_each() {
     let g = start();
-    let t = player(&g, "p", "Pat", 0);
+    let t = g.player_with_diamonds("p", "Pat", 0);
     assert_eq!(
         g.fails(&t, "buy_worker_factory", json!({}), 98),
         "insufficient food"
@@ -409,7 +387,7 @@ fn workers_cost_the_configs_food_once_each() {
 #[test]
 fn worker_allocations_are_checked_whole() {
     let g = start();
-    let t = player(&g, "p", "Pat", 0);
+    let t = g.player_with_diamonds("p", "Pat", 0);
     g.ok(
         &t,
         "update_worker_factory",
@@ -483,7 +461,7 @@ fn worker_allocations_are_checked_whole() {
 #[test]
 fn the_wishing_pool_costs_more_each_wish_until_its_cooldown_ends() {
     let g = start();
-    let t = player(&g, "p", "Pat", 100);
+    let t = g.player_with_diamonds("p", "Pat", 100);
     let first = g.ok(&t, "activate_wishing_pool_factory", json!({"wid": 301}));
     let seg = first["reward"]["seg"].as_u64().unwrap();
     assert!((1..=3).contains(&seg));
@@ -559,7 +537,7 @@ fn the_wishing_pool_costs_more_each_wish_until_its_cooldown_ends() {
 fn concurrent_wishes_are_paid_and_granted_once_each() {
     let g = start();
     // the free wish, then 50 and 100; 49 left, short of the fourth (150)
-    let t = player(&g, "p", "Pat", 50 + 100 + 49);
+    let t = g.player_with_diamonds("p", "Pat", 50 + 100 + 49);
     let answers = at_once(
         &g,
         &t,
@@ -597,7 +575,7 @@ fn within_five_sigma(observed: u64, draws: u64, p: f64) -> bool {
 fn wishes_draw_segments_by_the_configs_weights() {
     let mut g = start();
     g.s.services.seeds = Arc::new(Seeds::fixed(2024));
-    let t = player(&g, "p", "Pat", 1_000_000);
+    let t = g.player_with_diamonds("p", "Pat", 1_000_000);
     let config = g.s.config.file("factory").unwrap()["wishing_pool"]["roll"].clone();
     let population: Vec<u64> = serde_json::from_value(config["population"].clone()).unwrap();
     let weights: Vec<f64> = serde_json::from_value(config["weights"].clone()).unwrap();
@@ -637,7 +615,7 @@ fn wishes_draw_segments_by_the_configs_weights() {
 #[test]
 fn set_armor_gathers_the_armor_made_before() {
     let g = start();
-    let t = player(&g, "p", "Pat", 0);
+    let t = g.player_with_diamonds("p", "Pat", 0);
     refresh(&g, &t);
     set_factory(&g, "p", "armor = 7");
     let set = g.ok(&t, "set_armor_factory", json!({"aid": 2}));
@@ -680,7 +658,7 @@ fn set_armor_gathers_the_armor_made_before() {
 #[test]
 fn gathering_takes_only_factories_and_what_the_bag_holds() {
     let g = start();
-    let t = player(&g, "p", "Pat", 0);
+    let t = g.player_with_diamonds("p", "Pat", 0);
     refresh(&g, &t);
     set_factory(&g, "p", "food = 100, iron = 40");
     for resource in [
@@ -742,7 +720,7 @@ fn gathering_takes_only_factories_and_what_the_bag_holds() {
 #[test]
 fn iron_converts_into_armor_at_the_configs_cost() {
     let g = start();
-    let t = player(&g, "p", "Pat", 0);
+    let t = g.player_with_diamonds("p", "Pat", 0);
     assert_eq!(
         g.fails(&t, "iron_convert_factory", json!({"aid": 1, "qty": 1}), 98),
         "Insufficient iron"
@@ -785,13 +763,7 @@ fn iron_converts_into_armor_at_the_configs_cost() {
 #[test]
 fn players_from_before_migration_17_start_a_factory_of_their_own() {
     let mut g = start();
-    let server = crate::test_support::start_mariadb();
-    let db = Db::open(&server.url(), 8).unwrap();
-    let before = db::MIGRATIONS
-        .iter()
-        .position(|m| m.version == 17)
-        .expect("migration 17 is listed");
-    db::migrate_with(&db, &db::MIGRATIONS[..before]).unwrap();
+    let (_server, db, _) = schema_before(17, 8);
     let mut conn = db.conn().unwrap();
     for insert in [
         "INSERT INTO players (world, unique_id, gn, level) VALUES ('s0', 'old', 'Old', 30)",

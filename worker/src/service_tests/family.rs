@@ -76,9 +76,7 @@ impl Fam {
 
     /// Asserts `function` answers `code`; returns the whole answer.
     fn fails(&self, token: &str, function: &str, data: Value, code: i32) -> Response {
-        let r = self.call(token, function, data.clone());
-        assert_status(&r, code, format_args!("{function} {data}"));
-        r
+        self.s.expect_as(token, function, data, code)
     }
 
     fn db(&self) -> mysql::PooledConn {
@@ -138,28 +136,6 @@ impl Fam {
         self.ok(inviter, "invite_user_family", json!({"gn_target": gn}));
         let key = self.mail_key(invitee, "FAMILY_INVITATION");
         self.ok(invitee, "respond_family", json!({"key": key}));
-    }
-
-    /// (owner count, member count) of the family named `name`.
-    fn owners_and_members(&self, name: &str) -> (u64, u64) {
-        let row: Option<(u64, u64)> = self
-            .db()
-            .exec_first(
-                "SELECT COALESCE(SUM(m.role = 10), 0), COUNT(m.unique_id) FROM families f \
-                 LEFT JOIN family_members m ON m.world = f.world AND m.fid = f.fid \
-                 WHERE f.world = 's0' AND f.name = ?",
-                (name,),
-            )
-            .unwrap();
-        row.unwrap_or((0, 0))
-    }
-
-    fn assert_one_owner(&self, name: &str, members: u64) {
-        assert_eq!(
-            self.owners_and_members(name),
-            (1, members),
-            "family {name}: exactly one owner and {members} members"
-        );
     }
 
     fn role_of(&self, token: &str) -> i64 {
@@ -254,7 +230,7 @@ fn family_create_search_and_get_all_answer_as_the_original() {
     let fid = r.data["fid"].as_str().unwrap().to_string();
     assert!(fid.len() == 16 && fid.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')));
     assert_eq!(t.held("uid-a", 3, 5), 500);
-    t.assert_one_owner("龙_1", 1);
+    t.s.assert_one_owner("龙_1", 1);
     t.fails(&a, "create_family", json!({"name": "其他", "icon": 1}), 98);
     t.hold("uid-b", 3, 5, 2000);
     t.fails(&b, "create_family", json!({"name": "龙_1", "icon": 1}), 96);
@@ -387,7 +363,7 @@ fn family_joining_roles_and_removal_answer_as_the_original() {
         ["board", "exp", "fid", "icon", "name", "notice"]
     );
     assert_eq!(joined["name"], "Clan");
-    t.assert_one_owner("Clan", 2);
+    t.s.assert_one_owner("Clan", 2);
     assert_eq!(t.role_of(&b), 0);
     // respond: the same key again, a made-up key, another player's key: 99
     t.fails(&b, "respond_family", json!({"key": key}), 99);
@@ -425,7 +401,7 @@ fn family_joining_roles_and_removal_answer_as_the_original() {
     let bobs_key = to_bob[0]["key"].as_str().unwrap().to_string();
     t.fails(&e, "respond_family", json!({"key": bobs_key}), 99);
     t.ok(&b, "respond_family", json!({"key": bobs_key}));
-    t.assert_one_owner("Clan", 3);
+    t.s.assert_one_owner("Clan", 3);
     // Alice's copy now finds Carol in a family
     let alices_key = t.mail_key(&a, "FAMILY_REQUEST");
     t.fails(&a, "respond_family", json!({"key": alices_key}), 98);
@@ -466,7 +442,7 @@ fn family_joining_roles_and_removal_answer_as_the_original() {
         done,
         *json!({"gn": "Carol", "role": 4}).as_object().unwrap()
     );
-    t.assert_one_owner("Clan", 3);
+    t.s.assert_one_owner("Clan", 3);
 
     // notice: 99, 98, 13 for a bad text; the answer counts the day's notices
     t.fails(&d, "set_notice_family", json!({"msg": "hi"}), 99);
@@ -503,7 +479,7 @@ fn family_joining_roles_and_removal_answer_as_the_original() {
             .unwrap()
     );
     t.fails(&c, "get_all_family", json!({}), 99);
-    t.assert_one_owner("Clan", 2);
+    t.s.assert_one_owner("Clan", 2);
 
     // leave: 99, the owner cannot (98); a member leaves with a cooldown
     t.fails(&c, "leave_family", json!({}), 99);
@@ -514,7 +490,7 @@ fn family_joining_roles_and_removal_answer_as_the_original() {
     assert_eq!((r.status, r.message.as_str()), (0, "left family"));
     assert_eq!(r.data, *json!({"cd_time": 86400}).as_object().unwrap());
     assert_eq!((t.held("uid-b", 3, 37), t.held("uid-b", 3, 36)), (0, 70));
-    t.assert_one_owner("Clan", 1);
+    t.s.assert_one_owner("Clan", 1);
     let r = t.fails(&b, "request_join_family", json!({"name": "Clan"}), 96);
     assert_eq!(r.data["seconds"], 86400);
     t.s.services.clock.advance(3600);
@@ -522,7 +498,7 @@ fn family_joining_roles_and_removal_answer_as_the_original() {
     assert_eq!(r.data["seconds"], 86400 - 3600);
     t.s.services.clock.advance(DAY - 3600);
     t.invite_and_join(&a, "Bob", &b);
-    t.assert_one_owner("Clan", 2);
+    t.s.assert_one_owner("Clan", 2);
 
     // the news: the original's keys with game names, oldest first
     let news = t.news(&a);
@@ -656,7 +632,7 @@ fn family_disband_is_delayed_and_completes_at_the_deadline() {
     t.s.services.clock.advance(1);
     // a search does not find it; the first member call deletes it
     t.fails(&b, "search_family", json!({"family_name": "Clan"}), 99);
-    assert_eq!(t.owners_and_members("Clan"), (0, 0));
+    assert_eq!(t.s.owners_and_members("Clan"), (0, 0));
     for (token, function) in [
         (&a, "get_all_family"),
         (&b, "cancel_disband_family"),
@@ -677,7 +653,7 @@ fn family_disband_is_delayed_and_completes_at_the_deadline() {
     // the name is free again; old members may found or join families at once
     t.hold("uid-c", 3, 5, 2000);
     t.ok(&c, "create_family", json!({"name": "Clan", "icon": 3}));
-    t.assert_one_owner("Clan", 1);
+    t.s.assert_one_owner("Clan", 1);
 
     // a family past its deadline that nobody read is deleted by whoever meets it
     let d = t.owner("uid-d", "Dave", "Ghost");
@@ -685,7 +661,7 @@ fn family_disband_is_delayed_and_completes_at_the_deadline() {
     t.s.services.clock.advance(7200);
     t.hold("uid-b", 3, 5, 2000);
     t.ok(&b, "create_family", json!({"name": "Ghost", "icon": 0}));
-    t.assert_one_owner("Ghost", 1);
+    t.s.assert_one_owner("Ghost", 1);
     assert_ne!(t.call(&d, "get_all_family", json!({})).status, 0);
     let random = t.ok(&b, "get_random_family", json!({"number": 20}));
     assert_eq!(random["families"].as_array().unwrap().len(), 2);
@@ -764,15 +740,10 @@ fn family_renames_at_once_are_each_paid_once() {
         // two renames of one family at once: each that happens is paid once
         t.hold("uid-a", 3, 5, 1200);
         let names = [format!("A{round}x"), format!("A{round}y")];
-        let statuses: Vec<i32> = std::thread::scope(|scope| {
-            let handles: Vec<_> = names
-                .iter()
-                .map(|n| {
-                    let (t, a) = (&t, &a);
-                    scope.spawn(move || t.call(a, "change_name_family", json!({"name": n})).status)
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        let statuses = at_once(names.len(), |i| {
+            let name = &names[i];
+            t.call(&a, "change_name_family", json!({"name": name}))
+                .status
         });
         assert_eq!(statuses, [0, 0], "round {round}");
         assert_eq!(
@@ -787,18 +758,10 @@ fn family_renames_at_once_are_each_paid_once() {
         t.hold("uid-a", 3, 5, 500);
         t.hold("uid-b", 3, 5, 500);
         let wanted = format!("Both{round}");
-        let statuses: Vec<i32> = std::thread::scope(|scope| {
-            let handles: Vec<_> = [&a, &b]
-                .into_iter()
-                .map(|token| {
-                    let (t, wanted) = (&t, &wanted);
-                    scope.spawn(move || {
-                        t.call(token, "change_name_family", json!({"name": wanted}))
-                            .status
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        let statuses = at_once(2, |i| {
+            let token = [&a, &b][i];
+            t.call(token, "change_name_family", json!({"name": wanted}))
+                .status
         });
         let mut sorted = statuses.clone();
         sorted.sort();
@@ -855,15 +818,7 @@ fn concurrent_check_ins_give_one_reward() {
     let t = Fam::start(json!({}));
     let a = t.owner("uid-a", "Alice", "Clan");
     for day in 0..3 {
-        let statuses: Vec<i32> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..6)
-                .map(|_| {
-                    let (t, a) = (&t, &a);
-                    scope.spawn(move || t.call(a, "check_in_family", json!({})).status)
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        });
+        let statuses: Vec<i32> = at_once(6, |_| t.call(&a, "check_in_family", json!({})).status);
         let mut sorted = statuses.clone();
         sorted.sort();
         assert_eq!(sorted, [0, 98, 98, 98, 98, 98], "day {day}");
@@ -914,28 +869,12 @@ fn family_store_and_market_purchases() {
     // concurrent purchases on one balance: exactly as many as it pays for
     t.hold("uid-a", 3, 36, 80 * 3 + 10);
     t.hold("uid-a", 3, 6, 0);
-    let statuses: Vec<i32> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..8)
-            .map(|_| {
-                let (t, a) = (&t, &a);
-                scope.spawn(move || {
-                    t.call(a, "market_purchase_family", json!({"sid": "1"}))
-                        .status
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let statuses: Vec<i32> = at_once(8, |_| {
+        t.call(&a, "market_purchase_family", json!({"sid": "1"}))
+            .status
     });
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 0).count(),
-        3,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 98).count(),
-        5,
-        "{statuses:?}"
-    );
+    assert_eq!(count(&statuses, 0), 3, "{statuses:?}");
+    assert_eq!(count(&statuses, 98), 5, "{statuses:?}");
     assert_eq!((t.held("uid-a", 3, 36), t.held("uid-a", 3, 6)), (10, 27));
 }
 
@@ -978,28 +917,12 @@ fn family_welfare_once_per_gift_per_day_for_every_member() {
     // concurrent buys of one gift: one
     t.s.services.clock.advance(DAY);
     t.hold("uid-a", 3, 5, 1000);
-    let statuses: Vec<i32> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..5)
-            .map(|_| {
-                let (t, a) = (&t, &a);
-                scope.spawn(move || {
-                    t.call(a, "welfare_purchase_family", json!({"sid": "2"}))
-                        .status
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let statuses: Vec<i32> = at_once(5, |_| {
+        t.call(&a, "welfare_purchase_family", json!({"sid": "2"}))
+            .status
     });
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 0).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 96).count(),
-        4,
-        "{statuses:?}"
-    );
+    assert_eq!(count(&statuses, 0), 1, "{statuses:?}");
+    assert_eq!(count(&statuses, 96), 4, "{statuses:?}");
     assert_eq!((t.held("uid-a", 3, 5), t.held("uid-b", 3, 5)), (910, 20));
 }
 
@@ -1021,12 +944,12 @@ fn family_abdicate_hands_over_to_a_member_only() {
     t.fails(&a, "abdicate_family", json!({"target": "Alice"}), 96);
     t.fails(&b, "abdicate_family", json!({"target": "Carol"}), 95);
     t.fails(&a, "abdicate_family", json!({}), 13);
-    t.assert_one_owner("Clan", 3);
-    t.assert_one_owner("Other", 1);
+    t.s.assert_one_owner("Clan", 3);
+    t.s.assert_one_owner("Other", 1);
     t.ok(&a, "disband_family", json!({}));
     let r = t.ok(&a, "abdicate_family", json!({"target": "Bob"}));
     assert_eq!(Value::from(r), json!({"Alice": 0, "Bob": 10}));
-    t.assert_one_owner("Clan", 3);
+    t.s.assert_one_owner("Clan", 3);
     assert_eq!((t.role_of(&a), t.role_of(&b)), (0, 10));
     assert_eq!(
         t.ok(&a, "get_all_family", json!({}))["timer"],
@@ -1066,17 +989,11 @@ fn one_owner_when_abdicate_and_leave_race() {
             (&tokens[2], "leave_family", json!({})),
             (&tokens[3], "leave_family", json!({})),
         ];
-        let statuses: Vec<i32> = std::thread::scope(|scope| {
-            let handles: Vec<_> = calls
-                .into_iter()
-                .map(|(token, function, data)| {
-                    let t = &t;
-                    scope.spawn(move || t.call(token, function, data).status)
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        let statuses = at_once(calls.len(), |i| {
+            let (token, function, data) = &calls[i];
+            t.call(token, function, data.clone()).status
         });
-        let (owners, members) = t.owners_and_members(&name);
+        let (owners, members) = t.s.owners_and_members(&name);
         assert_eq!(owners, 1, "round {round}: {statuses:?}");
         assert!(members >= 1, "round {round}");
         assert!(
@@ -1101,27 +1018,13 @@ fn member_limit_holds_under_concurrent_joins() {
         .map(|m| m["key"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(keys.len(), 8);
-    let statuses: Vec<i32> = std::thread::scope(|scope| {
-        let handles: Vec<_> = keys
-            .iter()
-            .map(|key| {
-                let (t, owner) = (&t, &owner);
-                scope.spawn(move || t.call(owner, "respond_family", json!({"key": key})).status)
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let statuses = at_once(keys.len(), |i| {
+        t.call(&owner, "respond_family", json!({"key": keys[i]}))
+            .status
     });
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 0).count(),
-        2,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 96).count(),
-        6,
-        "{statuses:?}"
-    );
-    t.assert_one_owner("Full", 3);
+    assert_eq!(count(&statuses, 0), 2, "{statuses:?}");
+    assert_eq!(count(&statuses, 96), 6, "{statuses:?}");
+    t.s.assert_one_owner("Full", 3);
 }
 
 #[test]
@@ -1220,11 +1123,8 @@ fn chat_token_is_what_the_edge_redeems() {
     assert_eq!((identity.gn.as_str(), identity.fid), ("Cy", None));
 
     // end to end: Ana's family message reaches Bo through the real edge, not Cy
-    let edge = edge::Edge::start(edge::EdgeConfig::local(
-        &t.s.redis_server.url(),
-        &nats.url(),
-    ))
-    .unwrap();
+    let edge =
+        edge::Edge::start(edge::Options::local(&t.s.redis_server.url(), &nats.url())).unwrap();
     let connect = |token: &str| {
         let nonce = t.ok(token, "get_login_token_chat", json!({}))["token"]
             .as_str()
@@ -1320,10 +1220,7 @@ fn chat_tokens_are_limited_per_player_per_minute() {
 
 #[test]
 fn families_of_version_4_keep_their_rows() {
-    let server = crate::test_support::start_mariadb();
-    let db = Db::open(&server.url(), 2).unwrap();
-    assert_eq!(db::MIGRATIONS[3].version, 4);
-    db::migrate_with(&db, &db::MIGRATIONS[..4]).unwrap();
+    let (_server, db, _) = schema_before(5, 2);
     let mut conn = db.conn().unwrap();
     conn.query_drop(
         "INSERT INTO families (world, fid, name, icon, notice) VALUES ('s0', '00ff00ff00ff00ff', 'Old', 3, 'hi');
@@ -1415,11 +1312,8 @@ fn chat_identity_follows_removal_leave_rename_and_disband() {
         .as_str()
         .unwrap()
         .to_string();
-    let edge = edge::Edge::start(edge::EdgeConfig::local(
-        &t.s.redis_server.url(),
-        &nats.url(),
-    ))
-    .unwrap();
+    let edge =
+        edge::Edge::start(edge::Options::local(&t.s.redis_server.url(), &nats.url())).unwrap();
     let connect = |token: &str| {
         let nonce = t.ok(token, "get_login_token_chat", json!({}))["token"]
             .as_str()

@@ -419,22 +419,14 @@ fn concurrent_sends_never_pass_the_daily_limit() {
     m.player("dev-carol", "Carol");
     one_minute_before_game_midnight(&m);
     let start = Barrier::new(6);
-    let answers: Vec<Response> = std::thread::scope(|scope| {
-        let threads: Vec<_> = (0..6)
-            .map(|i| {
-                let (start, alice, m) = (&start, &alice, &m);
-                scope.spawn(move || {
-                    start.wait();
-                    let to = if i % 2 == 0 { "Bob" } else { "Carol" };
-                    m.call(
-                        alice,
-                        "send_mail",
-                        json!({"gn_target":to,"subj":"","body":""}),
-                    )
-                })
-            })
-            .collect();
-        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    let answers: Vec<Response> = at_once(6, |i| {
+        start.wait();
+        let to = if i % 2 == 0 { "Bob" } else { "Carol" };
+        m.call(
+            &alice,
+            "send_mail",
+            json!({"gn_target":to,"subj":"","body":""}),
+        )
     });
     let mut sent: Vec<i64> = answers
         .iter()
@@ -527,16 +519,9 @@ fn a_gift_is_granted_once() {
     // Several accepts at once: exactly one grants, the others are told it was accepted.
     let key = m.gift("Bob", json!(["3:5:10"]));
     let start = Barrier::new(4);
-    let answers: Vec<serde_json::Map<String, Value>> = std::thread::scope(|scope| {
-        let threads: Vec<_> = (0..4)
-            .map(|_| {
-                scope.spawn(|| {
-                    start.wait();
-                    m.ok(&bob, "accept_gifts", json!({"gift":[key]}))
-                })
-            })
-            .collect();
-        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    let answers = at_once(4, |_| {
+        start.wait();
+        m.ok(&bob, "accept_gifts", json!({"gift":[key]}))
     });
     let won = answers
         .iter()
@@ -661,7 +646,7 @@ fn no_mail_is_left_behind_when_auth_is_down() {
         0
     );
     // The mail service down: 16, and the failed send is not counted against the day.
-    m.backends.mail.take().unwrap().shutdown();
+    m.backends.mail.take().unwrap().stop();
     let r = m.call(
         &alice,
         "send_mail",

@@ -731,13 +731,7 @@ fn only_operators_create_codes_and_their_arguments_are_checked() {
 
 #[test]
 fn players_of_the_schema_before_migration_15_keep_their_data() {
-    let server = crate::test_support::start_mariadb();
-    let db = Db::open(&server.url(), 2).unwrap();
-    let before = db::MIGRATIONS
-        .iter()
-        .position(|m| m.version == 15)
-        .expect("migration 15 is listed");
-    db::migrate_with(&db, &db::MIGRATIONS[..before]).unwrap();
+    let (_server, db, before) = schema_before(15, 2);
     let mut conn = db.conn().unwrap();
     for insert in [
         "INSERT INTO players (world, unique_id, gn, level) VALUES ('s0', 'old', 'Old', 30)",

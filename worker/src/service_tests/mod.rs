@@ -61,7 +61,7 @@ use crate::db::{self, Db};
 use crate::function::{FunctionSettings, Services};
 use crate::game_config::GameConfig;
 use crate::handler::handle;
-use crate::settings::Settings;
+use crate::options::Options;
 
 const SECRET: &str = "a test signing key of 32 bytes!!";
 
@@ -152,9 +152,26 @@ impl Stack {
         function: &str,
         data: Value,
     ) -> serde_json::Map<String, Value> {
+        self.expect_in(token, world, function, data, 0).data
+    }
+
+    /// [`Stack::call_as`], asserting `status`; answers the whole answer.
+    fn expect_as(&self, token: &str, function: &str, data: Value, status: i32) -> Response {
+        self.expect_in(token, "s0", function, data, status)
+    }
+
+    /// [`Stack::expect_as`] in `world`.
+    fn expect_in(
+        &self,
+        token: &str,
+        world: &str,
+        function: &str,
+        data: Value,
+        status: i32,
+    ) -> Response {
         let r = self.call_in(token, world, function, data.clone());
-        assert_status(&r, 0, format_args!("{function} {data}"));
-        r.data
+        assert_status(&r, status, format_args!("{function} {data}"));
+        r
     }
 
     /// `request`'s data, asserting its status (e.g. 1 "new account created").
@@ -170,6 +187,33 @@ impl Stack {
             .issue(uid, kind, world, role)
             .unwrap()
             .0
+    }
+
+    /// (owner count, member count) of the family named `name`.
+    fn owners_and_members(&self, name: &str) -> (u64, u64) {
+        use mysql::prelude::Queryable;
+        let row: Option<(u64, u64)> = self
+            .services
+            .db
+            .conn()
+            .unwrap()
+            .exec_first(
+                "SELECT COALESCE(SUM(m.role = 10), 0), COUNT(m.unique_id) FROM families f \
+                 LEFT JOIN family_members m ON m.world = f.world AND m.fid = f.fid \
+                 WHERE f.world = 's0' AND f.name = ?",
+                (name,),
+            )
+            .unwrap();
+        row.unwrap_or((0, 0))
+    }
+
+    /// Asserts the family named `name` has exactly one owner and `members` members.
+    fn assert_one_owner(&self, name: &str, members: u64) {
+        assert_eq!(
+            self.owners_and_members(name),
+            (1, members),
+            "family {name}: exactly one owner and {members} members"
+        );
     }
 
     /// A guest login (1 for a new guest, 0 for an existing one): its account token.
@@ -339,6 +383,25 @@ fn at_once<T: Send>(n: usize, call: impl Fn(usize) -> T + Sync) -> Vec<T> {
     })
 }
 
+/// A MariaDB with our schema as it was before migration `version`: every migration below
+/// it ran, and the database opened with a pool of `pool`. Also answers `version`'s index in
+/// [`db::MIGRATIONS`], so `MIGRATIONS[..=index]` runs it next.
+fn schema_before(version: u32, pool: usize) -> (testkit::MariaDb, Db, usize) {
+    let server = crate::test_support::start_mariadb();
+    let db = Db::open(&server.url(), pool).unwrap();
+    let index = db::MIGRATIONS
+        .iter()
+        .position(|m| m.version == version)
+        .unwrap_or_else(|| panic!("migration {version} is listed"));
+    let ran = db::migrate_with(&db, &db::MIGRATIONS[..index]).unwrap();
+    assert_eq!(
+        ran,
+        (1..version).collect::<Vec<_>>(),
+        "the migrations below {version}"
+    );
+    (server, db, index)
+}
+
 /// How many of `statuses` are `status`.
 fn count(statuses: &[i32], status: i32) -> usize {
     statuses.iter().filter(|s| **s == status).count()
@@ -366,7 +429,7 @@ impl MailAndAuth {
     fn start(s: &mut Stack, mailbox_limit: usize) -> MailAndAuth {
         let mail_root = testkit::TempDir::new("worker-mail");
         let mail = ::mail::MailService::start(
-            &::mail::ServiceConfig {
+            &::mail::Options {
                 bind: "127.0.0.1:0".into(),
                 root: mail_root.path().to_path_buf(),
                 mailbox_limit,
@@ -377,7 +440,7 @@ impl MailAndAuth {
         .unwrap();
         let pool = Arc::new(RedisPool::new(&s.redis_server.url(), 8).unwrap());
         let key = Key::new(SECRET.as_bytes()).unwrap();
-        let service = Arc::new(auth::Service::new(
+        let service = Arc::new(auth::Endpoints::new(
             Tokens::new(key, pool.clone(), Duration::from_secs(3600)),
             auth::Nonces::new(pool),
         ));
@@ -393,8 +456,8 @@ impl MailAndAuth {
     }
 }
 
-fn test_settings(redis: &testkit::Redis, nats: &testkit::Nats, db: &testkit::MariaDb) -> Settings {
-    let mut settings = Settings::new(&nats.url(), &redis.url(), &db.url(), SECRET);
+fn test_settings(redis: &testkit::Redis, nats: &testkit::Nats, db: &testkit::MariaDb) -> Options {
+    let mut settings = Options::new(&nats.url(), &redis.url(), &db.url(), SECRET);
     settings.threads = 4;
     settings.admin_addr = "127.0.0.1:0".into();
     settings.pbkdf2_iterations = 1000;

@@ -284,24 +284,13 @@ fn concurrent_uses_and_purchases_keep_exact_balances() {
     g.set_qty("p", 3, 33, 5);
     // exactly what 8 coin cards (2400) and the day's 6 energy purchases (630) cost
     g.set_qty("p", 3, 5, 2400 + 630);
-    let results = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..24)
-            .map(|i| {
-                let (g, t) = (&g, &t);
-                scope.spawn(move || {
-                    let (function, data) = match i % 3 {
-                        0 => ("use_item", json!({"item_id": "3:33:1"})),
-                        1 => ("buy_energy", json!({})),
-                        _ => ("buy_coin", json!({"qty": 1})),
-                    };
-                    (i % 3, g.call(t, function, data).status)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap())
-            .collect::<Vec<_>>()
+    let results = at_once(24, |i| {
+        let (function, data) = match i % 3 {
+            0 => ("use_item", json!({"item_id": "3:33:1"})),
+            1 => ("buy_energy", json!({})),
+            _ => ("buy_coin", json!({"qty": 1})),
+        };
+        (i % 3, g.call(&t, function, data).status)
     });
     let ok = |kind| {
         results

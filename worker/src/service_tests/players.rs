@@ -349,24 +349,16 @@ fn concurrent_renames_pay_once_per_rename() {
     let s = Stack::start();
     let token = new_player(&s, "racer", "s0", "Racer");
     set_qty(&s, "s0", "racer", 3, 5, 300);
-    let statuses: Vec<i32> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..8)
-            .map(|i| {
-                let (s, token) = (&s, token.clone());
-                scope.spawn(move || {
-                    s.call_in(
-                        &token,
-                        "s0",
-                        "change_player_name",
-                        json!({"gn":format!("Racer{i}")}),
-                    )
-                    .status
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let statuses: Vec<i32> = at_once(8, |i| {
+        s.call_in(
+            &token,
+            "s0",
+            "change_player_name",
+            json!({"gn":format!("Racer{i}")}),
+        )
+        .status
     });
-    let won = statuses.iter().filter(|&&st| st == 0).count();
+    let won = count(&statuses, 0);
     assert_eq!(won, 3, "{statuses:?}");
     assert!(
         statuses.iter().all(|st| matches!(st, 0 | 98)),
@@ -382,18 +374,10 @@ fn concurrent_renames_pay_once_per_rename() {
     set_qty(&s, "s0", "b", 3, 5, 1000);
     for round in 0..4 {
         let wanted = format!("Wanted{round}");
-        let statuses: Vec<i32> = std::thread::scope(|scope| {
-            let handles: Vec<_> = [&a, &b]
-                .into_iter()
-                .map(|token| {
-                    let (s, wanted) = (&s, wanted.clone());
-                    scope.spawn(move || {
-                        s.call_in(token, "s0", "change_player_name", json!({"gn":wanted}))
-                            .status
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        let statuses = at_once(2, |i| {
+            let token = [&a, &b][i];
+            s.call_in(token, "s0", "change_player_name", json!({"gn":wanted}))
+                .status
         });
         let mut sorted = statuses.clone();
         sorted.sort();

@@ -20,19 +20,6 @@ fn game_at(now: i64) -> Game {
     g
 }
 
-/// A player with nothing but `diamonds` diamonds.
-fn player(g: &Game, uid: &str, gn: &str, diamonds: u64) -> String {
-    let token = g.player(uid, gn);
-    g.db()
-        .exec_drop(
-            "DELETE FROM items WHERE world = 's0' AND unique_id = ?",
-            (uid,),
-        )
-        .unwrap();
-    g.set_qty(uid, 3, 5, diamonds);
-    token
-}
-
 /// The ids of today's tasks `get_all_task` lists.
 fn task_ids(g: &Game, token: &str) -> Vec<u64> {
     g.ok(token, "get_all_task", json!({}))["tasks"]
@@ -56,28 +43,22 @@ fn achievements(g: &Game, token: &str) -> std::collections::BTreeMap<u64, (u64, 
         .collect()
 }
 
-fn expect_status(g: &Game, token: &str, function: &str, data: Value, code: i32) -> Response {
-    let r = g.call(token, function, data.clone());
-    assert_status(&r, code, format_args!("{function} {data}"));
-    r
-}
-
 #[test]
 fn check_in_signs_once_a_day_with_the_days_reward() {
     let g = game_at(MARCH_2);
-    let ann = player(&g, "ci_a", "Ann", 0);
+    let ann = g.player_with_diamonds("ci_a", "Ann", 0);
 
-    let r = expect_status(&g, &ann, "check_in_sign", json!({}), 0);
+    let r = g.s.expect_as(&ann, "check_in_sign", json!({}), 0);
     assert_eq!(r.message, "Sign-in success");
     assert_eq!(
         Value::from(r.data),
         json!({"remain": ["3:5:100"], "reward": ["3:5:100"]})
     );
-    let again = expect_status(&g, &ann, "check_in_sign", json!({}), 99);
+    let again = g.s.expect_as(&ann, "check_in_sign", json!({}), 99);
     assert_eq!(again.message, "You have already signed in today");
     assert_eq!(g.qty("ci_a", 3, 5), 100, "granted once");
 
-    let all = expect_status(&g, &ann, "check_in_all", json!({}), 0);
+    let all = g.s.expect_as(&ann, "check_in_all", json!({}), 0);
     assert_eq!(
         all.message,
         "Successfully obtained all check-in status this month"
@@ -119,7 +100,7 @@ fn check_in_signs_once_a_day_with_the_days_reward() {
     );
 
     // Another player's check-ins are not Ann's.
-    let ben = player(&g, "ci_b", "Ben", 0);
+    let ben = g.player_with_diamonds("ci_b", "Ben", 0);
     assert_eq!(g.ok(&ben, "check_in_all", json!({}))["history"], json!({}));
     // Arguments are ignored; the token decides whose day it is.
     g.ok(
@@ -127,25 +108,25 @@ fn check_in_signs_once_a_day_with_the_days_reward() {
         "check_in_sign",
         json!({"unique_id": "ci_a", "gn": "Ann"}),
     );
-    expect_status(&g, &ann, "check_in_sign", json!({}), 0);
+    g.s.expect_as(&ann, "check_in_sign", json!({}), 0);
 }
 
 #[test]
 fn supplement_makes_up_the_past_days_of_this_month_for_its_price() {
     // 2024-03-05: days 1 to 4 are past; Ann signed day 2.
     let g = game_at(MARCH_2);
-    let ann = player(&g, "su_a", "Ann", 0);
+    let ann = g.player_with_diamonds("su_a", "Ann", 0);
     g.ok(&ann, "check_in_sign", json!({}));
     g.s.services.clock.advance(3 * DAY);
     g.set_qty("su_a", 3, 5, 239);
 
-    let poor = expect_status(&g, &ann, "check_in_supplement", json!({}), 97);
+    let poor = g.s.expect_as(&ann, "check_in_supplement", json!({}), 97);
     assert_eq!(poor.message.as_str(), "materials insufficient");
     assert_eq!(g.qty("su_a", 3, 5), 239, "nothing paid");
     assert_eq!(g.qty("su_a", 3, 18), 0, "nothing granted");
 
     g.set_qty("su_a", 3, 5, 1000);
-    let r = expect_status(&g, &ann, "check_in_supplement", json!({}), 0);
+    let r = g.s.expect_as(&ann, "check_in_supplement", json!({}), 0);
     assert_eq!(r.message, "Successful signing");
     assert_eq!(
         Value::from(r.data),
@@ -160,7 +141,7 @@ fn supplement_makes_up_the_past_days_of_this_month_for_its_price() {
         })
     );
     assert_eq!(g.qty("su_a", 3, 5), 760);
-    let again = expect_status(&g, &ann, "check_in_supplement", json!({}), 98);
+    let again = g.s.expect_as(&ann, "check_in_supplement", json!({}), 98);
     assert_eq!(again.message, "no day missing");
     let history = g.ok(&ann, "check_in_all", json!({}))["history"].clone();
     let days: Vec<&String> = history.as_object().unwrap().keys().collect();
@@ -169,16 +150,16 @@ fn supplement_makes_up_the_past_days_of_this_month_for_its_price() {
         !task_ids(&g, &ann).contains(&2),
         "making up is not today's check-in"
     );
-    expect_status(&g, &ann, "check_in_sign", json!({}), 0);
-    expect_status(&g, &ann, "check_in_supplement", json!({}), 98);
+    g.s.expect_as(&ann, "check_in_sign", json!({}), 0);
+    g.s.expect_as(&ann, "check_in_supplement", json!({}), 98);
 
     // The first day of a month has no past day.
     g.s.services.clock.set(MARCH_2 + 30 * DAY);
-    expect_status(&g, &ann, "check_in_supplement", json!({}), 98);
+    g.s.expect_as(&ann, "check_in_supplement", json!({}), 98);
 
     // Six racing calls: one pays for days 1 to 4 (320 diamonds) and gets day 2's 100.
     g.s.services.clock.set(MARCH_2 + 3 * DAY);
-    let ben = player(&g, "su_b", "Ben", 1000);
+    let ben = g.player_with_diamonds("su_b", "Ben", 1000);
     let statuses = at_once(6, |_| g.call(&ben, "check_in_supplement", json!({})).status);
     assert_eq!(
         (count(&statuses, 0), count(&statuses, 98)),
@@ -192,7 +173,7 @@ fn supplement_makes_up_the_past_days_of_this_month_for_its_price() {
 #[test]
 fn a_done_task_is_claimed_once_on_its_day() {
     let g = game_at(MARCH_2);
-    let ann = player(&g, "tk_a", "Ann", 0);
+    let ann = g.player_with_diamonds("tk_a", "Ann", 0);
 
     let all = g.ok(&ann, "get_all_task", json!({}));
     assert_eq!(
@@ -200,15 +181,17 @@ fn a_done_task_is_claimed_once_on_its_day() {
         json!({"tasks": [{"tid": 1, "task_value": 1, "reward": 0,
                           "timer": "2024-03-02 12:00:00"}]})
     );
-    let r = expect_status(&g, &ann, "get_task_reward", json!({"task_id": 1}), 0);
+    let r =
+        g.s.expect_as(&ann, "get_task_reward", json!({"task_id": 1}), 0);
     assert_eq!(r.message, "get reward success");
     assert_eq!(
         Value::from(r.data),
         json!({"reward": [{"5": {"value": 30, "reward": 30}}], "task": 1})
     );
-    let again = expect_status(&g, &ann, "get_task_reward", json!({"task_id": "1"}), 99);
+    let again =
+        g.s.expect_as(&ann, "get_task_reward", json!({"task_id": "1"}), 99);
     assert_eq!(again.message, "no reward for this task");
-    expect_status(&g, &ann, "get_task_reward", json!({"task_id": 2}), 99);
+    g.s.expect_as(&ann, "get_task_reward", json!({"task_id": 2}), 99);
     assert_eq!(g.qty("tk_a", 3, 5), 30);
     let listed = g.ok(&ann, "get_all_task", json!({}));
     assert_eq!(listed["tasks"][0]["reward"], 1, "claimed");
@@ -222,21 +205,22 @@ fn a_done_task_is_claimed_once_on_its_day() {
         json!("13x"),
     ] {
         let code = if bad.is_string() { 13 } else { 98 };
-        let r = expect_status(&g, &ann, "get_task_reward", json!({"task_id": bad}), code);
+        let r =
+            g.s.expect_as(&ann, "get_task_reward", json!({"task_id": bad}), code);
         if code == 98 {
             assert_eq!(r.message, "task id type error");
         }
     }
     for bad in [json!({}), json!({"task_id": 1.5}), json!({"task_id": null})] {
-        let r = expect_status(&g, &ann, "get_task_reward", bad, 13);
+        let r = g.s.expect_as(&ann, "get_task_reward", bad, 13);
         assert!(r.data["reason"].as_str().unwrap().contains("task_id"));
     }
 
     // Done yesterday is not done today: the check-in of day 2 cannot be claimed on day 3.
     g.ok(&ann, "check_in_sign", json!({}));
     g.s.services.clock.advance(DAY);
-    expect_status(&g, &ann, "get_task_reward", json!({"task_id": 2}), 99);
-    expect_status(&g, &ann, "get_task_reward", json!({"task_id": 1}), 99);
+    g.s.expect_as(&ann, "get_task_reward", json!({"task_id": 2}), 99);
+    g.s.expect_as(&ann, "get_task_reward", json!({"task_id": 1}), 99);
     assert_eq!(task_ids(&g, &ann), [1], "the day's login only");
 
     // Eight racing claims: one grant.
@@ -256,14 +240,14 @@ fn a_done_task_is_claimed_once_on_its_day() {
 #[test]
 fn ten_done_tasks_make_the_eleventh_claimable() {
     let g = game_at(MARCH_2);
-    let ann = player(&g, "tk10", "Ann", 0);
+    let ann = g.player_with_diamonds("tk10", "Ann", 0);
     {
         let mut db = g.db();
         for task in &crate::modules::progress::Task::ALL[1..10] {
             crate::modules::progress::task_done(&mut db, "s0", "tk10", *task, MARCH_2).unwrap();
         }
     }
-    expect_status(&g, &ann, "get_task_reward", json!({"task_id": 13}), 99);
+    g.s.expect_as(&ann, "get_task_reward", json!({"task_id": 13}), 99);
     // The login of get_all_task is the tenth.
     assert_eq!(task_ids(&g, &ann), (1..=10).chain([13]).collect::<Vec<_>>());
     g.ok(&ann, "get_task_reward", json!({"task_id": 13}));
@@ -273,7 +257,7 @@ fn ten_done_tasks_make_the_eleventh_claimable() {
 #[test]
 fn achievements_count_logins_and_each_step_is_claimed_once() {
     let g = game_at(MARCH_2);
-    let ann = player(&g, "ac_a", "Ann", 0);
+    let ann = g.player_with_diamonds("ac_a", "Ann", 0);
 
     let day1 = achievements(&g, &ann);
     assert_eq!(day1, [(1, (1, 0)), (2, (1, 0))].into());
@@ -284,8 +268,7 @@ fn achievements_count_logins_and_each_step_is_claimed_once() {
         Value::from(r.data),
         json!({"remain": ["3:5:30"], "reward": ["3:5:30"], "achievement": "1:1:1"})
     );
-    let again = expect_status(
-        &g,
+    let again = g.s.expect_as(
         &ann,
         "get_achievement_reward",
         json!({"achievement_id": 1}),
@@ -293,31 +276,27 @@ fn achievements_count_logins_and_each_step_is_claimed_once() {
     );
     assert_eq!(again.message, "no reward for this achievement");
     // KEEPING_LOGIN's first step is 3 days.
-    expect_status(
-        &g,
+    g.s.expect_as(
         &ann,
         "get_achievement_reward",
         json!({"achievement_id": 2}),
         99,
     );
     // Never counted: 98; not an achievement: 97; not a number: 13.
-    expect_status(
-        &g,
+    g.s.expect_as(
         &ann,
         "get_achievement_reward",
         json!({"achievement_id": 20}),
         98,
     );
-    expect_status(
-        &g,
+    g.s.expect_as(
         &ann,
         "get_achievement_reward",
         json!({"achievement_id": 12}),
         98,
     );
     for bad in [0, -1, 30, 100, 103, i64::MIN] {
-        let r = expect_status(
-            &g,
+        let r = g.s.expect_as(
             &ann,
             "get_achievement_reward",
             json!({"achievement_id": bad}),
@@ -325,9 +304,8 @@ fn achievements_count_logins_and_each_step_is_claimed_once() {
         );
         assert_eq!(r.message, "Aid does not exist");
     }
-    expect_status(&g, &ann, "get_achievement_reward", json!({}), 13);
-    expect_status(
-        &g,
+    g.s.expect_as(&ann, "get_achievement_reward", json!({}), 13);
+    g.s.expect_as(
         &ann,
         "get_achievement_reward",
         json!({"achievement_id": "x"}),
@@ -348,8 +326,7 @@ fn achievements_count_logins_and_each_step_is_claimed_once() {
     g.s.services.clock.advance(2 * DAY);
     let now = achievements(&g, &ann);
     assert_eq!((now[&1], now[&2]), ((4, 2), (1, 3)));
-    expect_status(
-        &g,
+    g.s.expect_as(
         &ann,
         "get_achievement_reward",
         json!({"achievement_id": 2}),
@@ -357,14 +334,16 @@ fn achievements_count_logins_and_each_step_is_claimed_once() {
     );
 
     // The client's own achievements: 101 and 102 only.
-    let r = expect_status(&g, &ann, "activate_achievement", json!({"aid": 101}), 0);
+    let r =
+        g.s.expect_as(&ann, "activate_achievement", json!({"aid": 101}), 0);
     assert_eq!(Value::from(r.data), json!({}));
     for bad in [1, 29, 100, 103, -101, 0] {
-        let r = expect_status(&g, &ann, "activate_achievement", json!({"aid": bad}), 97);
+        let r =
+            g.s.expect_as(&ann, "activate_achievement", json!({"aid": bad}), 97);
         assert_eq!(r.message, "Aid does not exist");
     }
-    expect_status(&g, &ann, "activate_achievement", json!({}), 13);
-    expect_status(&g, &ann, "activate_achievement", json!({"aid": [101]}), 13);
+    g.s.expect_as(&ann, "activate_achievement", json!({}), 13);
+    g.s.expect_as(&ann, "activate_achievement", json!({"aid": [101]}), 13);
     g.ok(&ann, "activate_achievement", json!({"aid": "101"}));
     assert_eq!(achievements(&g, &ann)[&101], (2, 0));
     let diamonds = g.qty("ac_a", 3, 5);
@@ -375,8 +354,7 @@ fn achievements_count_logins_and_each_step_is_claimed_once() {
     );
     assert_eq!(r["achievement"], "101:2:1");
     assert_eq!(g.qty("ac_a", 3, 5), diamonds + 100);
-    expect_status(
-        &g,
+    g.s.expect_as(
         &ann,
         "get_achievement_reward",
         json!({"achievement_id": 101}),
@@ -402,9 +380,8 @@ fn achievements_count_logins_and_each_step_is_claimed_once() {
     assert_eq!(g.qty("ac_a", 3, 5), diamonds + 100);
 
     // Another player's progress is their own.
-    let ben = player(&g, "ac_b", "Ben", 0);
-    expect_status(
-        &g,
+    let ben = g.player_with_diamonds("ac_b", "Ben", 0);
+    g.s.expect_as(
         &ben,
         "get_achievement_reward",
         json!({"achievement_id": 101}),
@@ -416,9 +393,9 @@ fn achievements_count_logins_and_each_step_is_claimed_once() {
 fn doing_the_counted_things_makes_tasks_done_and_claimable_once() {
     let mut g = game_at(MARCH_2);
     let _backends = MailAndAuth::start(&mut g.s, 50);
-    let ann = player(&g, "cn_a", "Ann", 0);
-    let ben = player(&g, "cn_b", "Ben", 0);
-    let cid = player(&g, "cn_c", "Cid", 0);
+    let ann = g.player_with_diamonds("cn_a", "Ann", 0);
+    let ben = g.player_with_diamonds("cn_b", "Ben", 0);
+    let cid = g.player_with_diamonds("cn_c", "Cid", 0);
     let claim_task = |token: &str, tid: u64| {
         g.call(token, "get_task_reward", json!({"task_id": tid}))
             .status
@@ -517,10 +494,7 @@ fn doing_the_counted_things_makes_tasks_done_and_claimable_once() {
 
 #[test]
 fn check_ins_arrive_and_progress_of_version_9_stays() {
-    let server = crate::test_support::start_mariadb();
-    let db = Db::open(&server.url(), 2).unwrap();
-    let version_9 = db::MIGRATIONS.iter().position(|m| m.version > 9).unwrap();
-    db::migrate_with(&db, &db::MIGRATIONS[..version_9]).unwrap();
+    let (_server, db, _) = schema_before(10, 2);
     let mut conn = db.conn().unwrap();
     conn.query_drop(
         "INSERT INTO tasks (world, unique_id, tid, day, done_at, rewarded) VALUES
@@ -555,8 +529,8 @@ fn check_ins_arrive_and_progress_of_version_9_stays() {
 #[test]
 fn vip_doubles_the_check_in_reward_above_the_days_number() {
     let g = game_at(MARCH_2);
-    let vip = player(&g, "ci_vip", "Vip", 0);
-    let plain = player(&g, "ci_plain", "Plain", 0);
+    let vip = g.player_with_diamonds("ci_vip", "Vip", 0);
+    let plain = g.player_with_diamonds("ci_plain", "Plain", 0);
     for (uid, exp) in [("ci_vip", 940), ("ci_plain", 300)] {
         crate::modules::common::transaction(&g.s.services.db, |tx| {
             crate::modules::daily::lock_player(tx, "s0", uid)?;
@@ -564,8 +538,8 @@ fn vip_doubles_the_check_in_reward_above_the_days_number() {
         })
         .unwrap();
     }
-    let doubled = expect_status(&g, &vip, "check_in_sign", json!({}), 0);
+    let doubled = g.s.expect_as(&vip, "check_in_sign", json!({}), 0);
     assert_eq!(doubled.data["reward"], json!(["3:5:200"]));
-    let single = expect_status(&g, &plain, "check_in_sign", json!({}), 0);
+    let single = g.s.expect_as(&plain, "check_in_sign", json!({}), 0);
     assert_eq!(single.data["reward"], json!(["3:5:100"]));
 }

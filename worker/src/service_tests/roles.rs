@@ -42,26 +42,6 @@ impl Game {
             .unwrap();
     }
 
-    /// When the player did daily task `tid` (`done_at`), if it did.
-    fn task(&self, uid: &str, tid: i64) -> Option<i64> {
-        self.db()
-            .exec_first(
-                "SELECT done_at FROM tasks WHERE world = 's0' AND unique_id = ? AND tid = ?",
-                (uid, tid),
-            )
-            .unwrap()
-    }
-
-    fn achievement(&self, uid: &str, aid: i64) -> u64 {
-        self.db()
-            .exec_first(
-                "SELECT value FROM achievements WHERE world = 's0' AND unique_id = ? AND aid = ?",
-                (uid, aid),
-            )
-            .unwrap()
-            .unwrap_or(0)
-    }
-
     fn learn(&self, uid: &str, sid: u32, level: u32) {
         self.db()
             .exec_drop(
@@ -169,14 +149,14 @@ fn role_levels_cost_exp_points_and_coins_and_count_the_task_and_achievement() {
     g.s.services.clock.advance(60);
     let done = g.task("hero", 3);
     assert!(done.is_some(), "the daily task RoleLevelUp");
-    assert_eq!(g.achievement("hero", 7), 1, "the achievement LvUpR");
+    assert_eq!(g.achievement("hero", 7), Some(1), "the achievement LvUpR");
     g.set_qty("hero", 3, 9, 100_000_000);
     g.set_qty("hero", 3, 1, 100_000_000);
     // delta defaults to 1; decimal strings are taken as the original's int() did
     let up = g.ok(&t, "level_up_role", json!({"role":"402"}));
     assert_eq!(up["reward"]["2"], json!({"rid":402,"level":1}));
     assert_eq!(up["reward"]["3"][0]["value"], level_cost(6, 1));
-    assert_eq!(g.achievement("hero", 7), 2, "one per level up");
+    assert_eq!(g.achievement("hero", 7), Some(2), "one per level up");
     assert_eq!(g.task("hero", 3), done, "once a day");
     for (data, code) in [
         (json!({"role":402,"delta":0}), 98),
@@ -226,7 +206,7 @@ fn role_stars_cost_25_segments_times_the_next_star() {
         g.fails(&t, "level_up_star_role", json!({"role":401}), 98),
         "insufficient segments"
     );
-    assert_eq!(g.achievement("hero", 4), 0);
+    assert_eq!(g.achievement("hero", 4).unwrap_or(0), 0);
     g.set_qty("hero", 2, 401, 1400);
     let mut left = 1400;
     for star in 0..10u64 {
@@ -239,7 +219,11 @@ fn role_stars_cost_25_segments_times_the_next_star() {
         );
     }
     assert_eq!(left, 25);
-    assert_eq!(g.achievement("hero", 4), 1, "Get4R once, at the unlock");
+    assert_eq!(
+        g.achievement("hero", 4),
+        Some(1),
+        "Get4R once, at the unlock"
+    );
     assert_eq!(
         g.fails(&t, "level_up_star_role", json!({"role":401}), 97),
         "max star"
@@ -249,7 +233,7 @@ fn role_stars_cost_25_segments_times_the_next_star() {
     g.set_qty("hero", 2, 402, 50);
     let up = g.ok(&t, "level_up_star_role", json!({"role":402}));
     assert_eq!(up["remaining"], json!({"rid":402,"star":2,"seg":0}));
-    assert_eq!(g.achievement("hero", 4), 1, "not an unlock");
+    assert_eq!(g.achievement("hero", 4), Some(1), "not an unlock");
     // a tier 1 role unlocked counts no achievement
     g.set_qty("hero", 2, 101, 25);
     g.ok(&t, "level_up_star_role", json!({"role":101}));
@@ -540,11 +524,15 @@ fn weapon_level_ups_count_the_task_and_achievement_and_unlocks_count_too() {
     g.ok(&t, "level_up_weapon", json!({"weapon":301,"delta":2}));
     g.ok(&t, "level_up_weapon", json!({"weapon":302}));
     assert!(g.task("smith", 4).is_some(), "the daily task WeaponLevelUp");
-    assert_eq!(g.achievement("smith", 11), 2, "the achievement LvUpW");
+    assert_eq!(g.achievement("smith", 11), Some(2), "the achievement LvUpW");
     g.set_qty("smith", 0, 501, 90);
     g.ok(&t, "level_up_star_weapon", json!({"weapon":501}));
     g.ok(&t, "level_up_star_weapon", json!({"weapon":501}));
-    assert_eq!(g.achievement("smith", 9), 1, "Get5W once, at the unlock");
+    assert_eq!(
+        g.achievement("smith", 9),
+        Some(1),
+        "Get5W once, at the unlock"
+    );
 }
 
 /// Many threads level one role on one exp and coin balance while others star it up: every
@@ -597,7 +585,7 @@ fn concurrent_role_level_ups_and_star_ups_pay_exactly() {
     assert_eq!(g.qty("hero", 3, 9), budget - paid);
     assert_eq!(g.qty("hero", 3, 1), budget - paid);
     assert_eq!(g.role(&t, 402), role_row(402, 3, 25, 99, &[]));
-    assert_eq!(g.achievement("hero", 7), 24);
+    assert_eq!(g.achievement("hero", 7), Some(24));
 }
 
 /// Concurrent skill level ups with the sure scroll spend exactly the scrolls of the

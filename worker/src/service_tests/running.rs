@@ -12,7 +12,7 @@ fn end_to_end_between_nats_and_a_gate() {
     let redis = testkit::Redis::start();
     let nats = testkit::Nats::start();
     let db = crate::test_support::start_mariadb();
-    let mut settings = Settings::new(&nats.url(), &redis.url(), &db.url(), SECRET);
+    let mut settings = Options::new(&nats.url(), &redis.url(), &db.url(), SECRET);
     settings.threads = 4;
     settings.admin_addr = "127.0.0.1:0".into();
     settings.pbkdf2_iterations = 1000;
@@ -178,7 +178,7 @@ fn stop_answers_jobs_in_flight_then_takes_no_more() {
     let redis = testkit::Redis::start();
     let nats = testkit::Nats::start();
     let db = crate::test_support::start_mariadb();
-    let mut settings = Settings::new(&nats.url(), &redis.url(), &db.url(), SECRET);
+    let mut settings = Options::new(&nats.url(), &redis.url(), &db.url(), SECRET);
     settings.threads = 2;
     settings.admin_addr = "127.0.0.1:0".into();
     settings.startup_wait = Duration::from_secs(10);
@@ -240,7 +240,7 @@ fn worlds_come_from_the_config_service_and_follow_its_changes() {
     let dir = testkit::TempDir::new("worker-config");
     let worlds = dir.path().join("worlds.json");
     std::fs::write(&worlds, r#"{"worlds":["s7"],"merge":{}}"#).unwrap();
-    let service = lukseun_config::ConfigService::start(lukseun_config::Settings {
+    let service = lukseun_config::ConfigService::start(lukseun_config::Options {
         bind: "127.0.0.1".parse().unwrap(),
         port: 0,
         admin_port: 0,
@@ -295,7 +295,7 @@ fn clients_are_served_through_the_real_gate() {
     let nats = testkit::Nats::start();
     let db = crate::test_support::start_mariadb();
     let worker = Worker::start(&test_settings(&redis, &nats, &db)).unwrap();
-    let mut front = gate::Gate::start(gate::GateOptions::local(&redis.url(), &nats.url())).unwrap();
+    let mut front = gate::Gate::start(gate::Options::local(&redis.url(), &nats.url())).unwrap();
 
     let client = TcpStream::connect(front.client_addr()).unwrap();
     client
@@ -379,7 +379,7 @@ fn the_job_queue_is_bounded_in_bytes() {
     let redis = testkit::Redis::start();
     let nats = testkit::Nats::start();
     let db = crate::test_support::start_mariadb();
-    let mut settings = Settings::new(&nats.url(), &redis.url(), &db.url(), SECRET);
+    let mut settings = Options::new(&nats.url(), &redis.url(), &db.url(), SECRET);
     settings.threads = 1;
     settings.admin_addr = "127.0.0.1:0".into();
     settings.startup_wait = Duration::from_secs(10);

@@ -22,15 +22,6 @@ fn start() -> Game {
     g
 }
 
-fn set_level(g: &Game, uid: &str, level: i64) {
-    g.db()
-        .exec_drop(
-            "UPDATE players SET level = ? WHERE world = 's0' AND unique_id = ?",
-            (level, uid),
-        )
-        .unwrap();
-}
-
 fn set_vip_exp(g: &Game, uid: &str, exp: u64) {
     g.db()
         .exec_drop(
@@ -39,40 +30,6 @@ fn set_vip_exp(g: &Game, uid: &str, exp: u64) {
             (uid, exp),
         )
         .unwrap();
-}
-
-fn achievement(g: &Game, uid: &str, aid: i64) -> Option<u64> {
-    g.db()
-        .exec_first(
-            "SELECT value FROM achievements WHERE world = 's0' AND unique_id = ? AND aid = ?",
-            (uid, aid),
-        )
-        .unwrap()
-}
-
-/// Runs `n` calls of `function` at once; answers their statuses.
-fn at_once(
-    g: &Game,
-    token: &str,
-    n: usize,
-    call: impl Fn(usize) -> (&'static str, Value) + Sync,
-) -> Vec<i32> {
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..n)
-            .map(|i| {
-                let call = &call;
-                scope.spawn(move || {
-                    let (function, data) = call(i);
-                    g.call(token, function, data).status
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    })
-}
-
-fn count(statuses: &[i32], status: i32) -> usize {
-    statuses.iter().filter(|s| **s == status).count()
 }
 
 // ------------------------------------------------------------------------------ science
@@ -179,7 +136,7 @@ fn a_science_needs_the_player_level_of_its_mode() {
         "insufficient level"
     );
     // level 10 reached; this config has no costs: 97, nothing given
-    set_level(&g, "p", 10);
+    g.set_level("p", 10);
     g.fails(&t, "science_up", json!({"ssa": MASTER}), 97);
     assert_eq!(g.qty("p", 3, 4), 100_000);
 }
@@ -190,7 +147,7 @@ fn concurrent_science_levels_are_paid_exactly() {
     let t = g.player("p", "Pat");
     // master 2 and 3 cost 24000 + 30000; 4 would cost 36000 more than is left
     g.set_qty("p", 3, 4, 24_000 + 30_000 + 35_999);
-    let statuses = at_once(&g, &t, 10, |_| ("science_up", json!({"ssa": MASTER})));
+    let statuses = g.statuses_at_once(&t, 10, |_| ("science_up", json!({"ssa": MASTER})));
     assert_eq!(count(&statuses, 0), 2, "{statuses:?}");
     assert_eq!(count(&statuses, 96), 8, "{statuses:?}");
     assert_eq!(g.qty("p", 3, 4), 35_999);
@@ -222,7 +179,7 @@ fn element_points_come_with_the_player_level() {
         g.fails(&t, "player_element_lv", json!({"eid": 1000}), 98),
         "insufficient element skill points"
     );
-    set_level(&g, "p", 25); // two points
+    g.set_level("p", 25); // two points
     assert_eq!(
         Value::from(g.ok(&t, "player_element_lv", json!({"eid": 1000}))),
         json!({"elements": elements([1, 0, 0, 0]), "reward": {"1000": 1}})
@@ -248,7 +205,7 @@ fn element_points_come_with_the_player_level() {
         json!({"elements": elements([0, 0, 0, 0]), "lim": 2})
     );
     // level 300: 29 points, but an element stops at 5
-    set_level(&g, "p", 300);
+    g.set_level("p", 300);
     for _ in 0..5 {
         g.ok(&t, "player_element_lv", json!({"eid": 1002}));
     }
@@ -283,8 +240,8 @@ fn element_points_come_with_the_player_level() {
 fn concurrent_element_levels_spend_each_point_once_and_resets_hold_their_limit() {
     let g = start();
     let t = g.player("p", "Pat");
-    set_level(&g, "p", 45); // four points
-    let statuses = at_once(&g, &t, 12, |i| {
+    g.set_level("p", 45); // four points
+    let statuses = g.statuses_at_once(&t, 12, |i| {
         ("player_element_lv", json!({"eid": 1000 + (i % 4)}))
     });
     assert_eq!(count(&statuses, 0), 4, "{statuses:?}");
@@ -298,7 +255,7 @@ fn concurrent_element_levels_spend_each_point_once_and_resets_hold_their_limit()
         .sum();
     assert_eq!(spent, 4, "{all:?}");
 
-    let statuses = at_once(&g, &t, 8, |_| ("player_element_reset", json!({})));
+    let statuses = g.statuses_at_once(&t, 8, |_| ("player_element_reset", json!({})));
     assert_eq!(count(&statuses, 0), 3, "{statuses:?}");
     assert_eq!(count(&statuses, 99), 5, "{statuses:?}");
     let used: Option<u32> = g
@@ -443,11 +400,7 @@ fn the_daily_reward_gives_each_cards_experience_and_the_reward_of_the_level_reac
         })
     );
     assert_eq!(g.qty("p", 3, 23), 20);
-    assert_eq!(
-        achievement(&g, "p", 3),
-        Some(1),
-        "LvVip counts the VIP level"
-    );
+    assert_eq!(g.achievement("p", 3), Some(1), "LvVip counts the VIP level");
     assert_eq!(
         g.fails(&t, "get_vip_daily_reward", json!({}), 99),
         "The cooling time is not over"
@@ -473,7 +426,7 @@ fn the_daily_reward_gives_each_cards_experience_and_the_reward_of_the_level_reac
     assert_eq!(got["remaining"]["exp_info"]["level"], 2);
     // the min card's 10 (290) is still VIP 1 (no coins), the perpetual card's 20 makes 2
     assert_eq!(g.qty("p", 3, 1), 5000 + 10_000);
-    assert_eq!(achievement(&g, "p", 3), Some(2));
+    assert_eq!(g.achievement("p", 3), Some(2));
 }
 
 #[test]
@@ -484,7 +437,7 @@ fn two_concurrent_daily_rewards_grant_once() {
     g.ok(&t, "purchase_vip_card", json!({"card_id": 27}));
     set_vip_exp(&g, "p", 1_000_000);
     for round in 0..3 {
-        let statuses = at_once(&g, &t, 8, |_| ("get_vip_daily_reward", json!({})));
+        let statuses = g.statuses_at_once(&t, 8, |_| ("get_vip_daily_reward", json!({})));
         assert_eq!(count(&statuses, 0), 1, "round {round}: {statuses:?}");
         assert_eq!(count(&statuses, 99), 7, "round {round}: {statuses:?}");
         // VIP 14: 20000 coins a day, 15 experience a day
@@ -541,7 +494,7 @@ fn vip_gifts_cost_diamonds_up_to_the_players_vip_level() {
     assert_eq!((g.qty("p", 3, 5), g.qty("p", 3, 10)), (0, 108));
     // concurrent purchases: exactly as many as the diamonds pay for
     g.set_qty("p", 3, 5, 300);
-    let statuses = at_once(&g, &t, 6, |_| ("purchase_vip_gift", json!({"tier": 0})));
+    let statuses = g.statuses_at_once(&t, 6, |_| ("purchase_vip_gift", json!({"tier": 0})));
     assert_eq!(count(&statuses, 0), 3, "{statuses:?}");
     assert_eq!(count(&statuses, 98), 3, "{statuses:?}");
     assert_eq!((g.qty("p", 3, 5), g.qty("p", 3, 10)), (0, 114));
@@ -552,7 +505,7 @@ fn concurrent_card_activations_use_each_card_once() {
     let g = start();
     let t = g.player("p", "Pat");
     g.set_qty("p", 3, 27, 2);
-    let statuses = at_once(&g, &t, 6, |_| ("purchase_vip_card", json!({"card_id": 27})));
+    let statuses = g.statuses_at_once(&t, 6, |_| ("purchase_vip_card", json!({"card_id": 27})));
     assert_eq!(count(&statuses, 0), 2, "{statuses:?}");
     assert_eq!(count(&statuses, 18), 4, "{statuses:?}");
     assert_eq!(g.qty("p", 3, 27), 0);
@@ -574,13 +527,13 @@ fn the_vip_exp_card_gives_vip_experience() {
             "exp_info": {"exp": 10, "level": 0, "need": 50, "reward": 10},
         })
     );
-    assert_eq!(achievement(&g, "p", 3), None);
+    assert_eq!(g.achievement("p", 3), None);
     let got = g.ok(&t, "exchange_card", json!({"cid": 43, "qty": 5}));
     assert_eq!(
         got["exp_info"],
         json!({"exp": 60, "level": 1, "need": 240, "reward": 50})
     );
-    assert_eq!(achievement(&g, "p", 3), Some(1));
+    assert_eq!(g.achievement("p", 3), Some(1));
     // VIP 1: level × bnum a card
     let got = g.ok(&t, "exchange_card", json!({"cid": 43, "qty": 2}));
     assert_eq!(got["reward"]["mnum"], 20);
@@ -602,13 +555,7 @@ fn the_vip_exp_card_gives_vip_experience() {
 
 #[test]
 fn players_of_the_schema_before_migration_12_keep_their_data() {
-    let server = crate::test_support::start_mariadb();
-    let db = Db::open(&server.url(), 2).unwrap();
-    let before = db::MIGRATIONS
-        .iter()
-        .position(|m| m.version == 12)
-        .expect("migration 12 is listed");
-    db::migrate_with(&db, &db::MIGRATIONS[..before]).unwrap();
+    let (_server, db, before) = schema_before(12, 2);
     let mut conn = db.conn().unwrap();
     for insert in [
         "INSERT INTO players (world, unique_id, gn, level) VALUES ('s0', 'old', 'Old', 30)",

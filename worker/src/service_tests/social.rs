@@ -2,8 +2,6 @@
 //! player's unique_id, against real MariaDB and Redis and the real mail and auth services.
 //! The modules themselves are tested in family.rs and friend.rs.
 
-use mysql::prelude::Queryable;
-
 use super::*;
 
 struct Social {
@@ -45,35 +43,7 @@ impl Social {
 
     /// Asserts `function` answers `code`; returns the message.
     fn fails(&self, token: &str, function: &str, data: Value, code: i32) -> String {
-        let r = self.call(token, function, data.clone());
-        assert_status(&r, code, format_args!("{function} {data}"));
-        r.message
-    }
-
-    fn db(&self) -> mysql::PooledConn {
-        self.s.services.db.conn().unwrap()
-    }
-
-    /// (owner count, member count) of the family named `name`.
-    fn owners_and_members(&self, name: &str) -> (u64, u64) {
-        let row: Option<(u64, u64)> = self
-            .db()
-            .exec_first(
-                "SELECT COALESCE(SUM(m.role = 10), 0), COUNT(m.unique_id) FROM families f \
-                 LEFT JOIN family_members m ON m.world = f.world AND m.fid = f.fid \
-                 WHERE f.world = 's0' AND f.name = ?",
-                (name,),
-            )
-            .unwrap();
-        row.unwrap_or((0, 0))
-    }
-
-    fn assert_one_owner(&self, name: &str, members: u64) {
-        assert_eq!(
-            self.owners_and_members(name),
-            (1, members),
-            "family {name}: exactly one owner and {members} members"
-        );
+        self.s.expect_as(token, function, data, code).message
     }
 }
 
@@ -105,7 +75,7 @@ fn a_player_acts_only_as_the_token_says() {
         json!({"unique_id": "victim", "gn_target": "Victim"}),
     );
     assert_eq!(r.status, 0);
-    t.assert_one_owner("Target", 1);
+    t.s.assert_one_owner("Target", 1);
     let family = t.ok(&a, "get_all_family", json!({}));
     assert_eq!(family["notice"], "");
     // nothing of these answers the victim's unique_id (a guest's login)

@@ -28,15 +28,6 @@ fn set_best(g: &Game, uid: &str, sid: u8, stage: i64) {
         .unwrap();
 }
 
-fn set_level(g: &Game, uid: &str, level: i64) {
-    g.db()
-        .exec_drop(
-            "UPDATE players SET level = ? WHERE world = 's0' AND unique_id = ?",
-            (level, uid),
-        )
-        .unwrap();
-}
-
 fn set_energy(g: &Game, uid: &str, energy: u64) {
     g.db()
         .exec_drop(
@@ -65,27 +56,6 @@ fn exp_level(g: &Game, uid: &str) -> (u64, i64) {
         )
         .unwrap()
         .unwrap()
-}
-
-fn task_done(g: &Game, uid: &str, tid: i64) -> bool {
-    let n: Option<i64> = g
-        .db()
-        .exec_first(
-            "SELECT COUNT(*) FROM tasks WHERE world = 's0' AND unique_id = ? AND tid = ?",
-            (uid, tid),
-        )
-        .unwrap();
-    n == Some(1)
-}
-
-fn achievement(g: &Game, uid: &str, aid: i64) -> u64 {
-    g.db()
-        .exec_first(
-            "SELECT value FROM achievements WHERE world = 's0' AND unique_id = ? AND aid = ?",
-            (uid, aid),
-        )
-        .unwrap()
-        .unwrap_or(0)
 }
 
 /// Enters and wins `stage` of `mode`; answers the victory's data.
@@ -119,8 +89,8 @@ fn a_general_stage_is_entered_then_won_once() {
         })
     );
     assert_eq!(exp_level(&g, "p"), (120, 2), "players.level follows exp");
-    assert!(task_done(&g, "p", 5), "PassMainStage");
-    assert_eq!(achievement(&g, "p", 20), 1, "PassStage: a new best");
+    assert!(g.task("p", 5).is_some(), "PassMainStage");
+    assert_eq!(g.achievement("p", 20), Some(1), "PassStage: a new best");
     // one victory per enter; a stage never entered: 94, nothing granted
     assert_eq!(
         g.fails(&t, "stage_victory_general", json!({"stage": 8}), 94),
@@ -131,7 +101,7 @@ fn a_general_stage_is_entered_then_won_once() {
     // a stage cleared before pays again when entered again, but is no new best
     let again = clear(&g, &t, "general", 8);
     assert_eq!(again["max_stage"], 8);
-    assert_eq!(achievement(&g, "p", 20), 1);
+    assert_eq!(g.achievement("p", 20), Some(1));
     assert_eq!(g.qty("p", 3, 9), 250);
     // the next stage may be entered, not the one after; the mode's range only
     g.ok(&t, "stage_enter_general", json!({"stage": 9}));
@@ -196,7 +166,7 @@ fn enters_need_energy_level_and_a_stage_config() {
         g.fails(&t, "stage_enter_coin", json!({"stage": 4001}), 90),
         "level insufficient"
     );
-    set_level(&g, "p", 12);
+    g.set_level("p", 12);
     set_energy(&g, "p", 120);
     g.ok(&t, "stage_enter_coin", json!({"stage": 4001}));
 }
@@ -205,7 +175,7 @@ fn enters_need_energy_level_and_a_stage_config() {
 fn challenges_take_a_ticket_a_game_day() {
     let g = start();
     let t = g.player("p", "Pat");
-    set_level(&g, "p", 12);
+    g.set_level("p", 12);
     set_energy(&g, "p", 1000);
     for left in [2, 1, 0] {
         let entered = g.ok(&t, "stage_enter_coin", json!({"stage": 4001}));
@@ -251,7 +221,7 @@ fn the_world_boss_counts_bounded_damage_and_ranks_the_world() {
     let a = g.player("a", "Ann");
     let b = g.player("b", "Ben");
     for uid in ["a", "b"] {
-        set_level(&g, uid, 24);
+        g.set_level(uid, 24);
     }
     let entered = g.ok(&a, "stage_enter_boss", json!({"stage": 3001}));
     assert_eq!(
@@ -288,7 +258,7 @@ fn the_world_boss_counts_bounded_damage_and_ranks_the_world() {
                "bds": {"hp": 9_500_000, "ratio": "0.95", "damage": 500_000, "total": 500_000}})
     );
     assert_eq!(won["BOSS"]["limits"], json!({"18": 2}));
-    assert!(task_done(&g, "a", 7), "PassWorldBoss");
+    assert!(g.task("a", 7).is_some(), "PassWorldBoss");
     g.ok(&a, "stage_enter_boss", json!({"stage": 3001}));
     let won = g.ok(
         &a,
@@ -405,7 +375,7 @@ fn sweeps_pay_per_count_for_cleared_stages() {
             "exp_info": {"exp": 240, "level": 2, "need": 120, "reward": 240},
         })
     );
-    assert!(task_done(&g, "p", 5));
+    assert!(g.task("p", 5).is_some());
     for huge in [json!(21), json!(i64::MAX), json!(u64::MAX)] {
         let r = g.call(&t, "stage_mopping_up", json!({"stage": 8, "count": huge}));
         assert!(matches!(r.status, 97 | 13), "{}", r.to_json());
@@ -428,7 +398,7 @@ fn idle_rewards_follow_the_clock_from_the_first_endless_clear() {
     assert_eq!(shown["show"], json!(["3:1:0"]));
     let won = clear(&g, &t, "endless", 1001);
     assert_eq!(won["reward"], json!(["3:9:125", "3:2:125", "3:1:375"]));
-    assert!(task_done(&g, "p", 6), "PassSpecialStage");
+    assert!(g.task("p", 6).is_some(), "PassSpecialStage");
     // idling started with the clear: an hour is 60 units of stage 1001's "3:1:10"
     g.s.services.clock.advance(3600 + 59);
     assert_eq!(
@@ -470,17 +440,9 @@ fn concurrent_victories_of_one_enter_pay_once() {
     set_best(&g, "p", 0, 7);
     for _round in 0..3 {
         g.ok(&t, "stage_enter_general", json!({"stage": 8}));
-        let statuses: Vec<i32> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..6)
-                .map(|_| {
-                    let (g, t) = (&g, &t);
-                    scope.spawn(move || {
-                        g.call(t, "stage_victory_general", json!({"stage": 8}))
-                            .status
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        let statuses: Vec<i32> = at_once(6, |_| {
+            g.call(&t, "stage_victory_general", json!({"stage": 8}))
+                .status
         });
         let mut sorted = statuses.clone();
         sorted.sort();
@@ -496,14 +458,9 @@ fn concurrent_enters_on_the_last_energy_enter_once() {
     let t = g.player("p", "Pat");
     set_best(&g, "p", 0, 7);
     set_energy(&g, "p", 6);
-    let statuses: Vec<i32> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..6)
-            .map(|_| {
-                let (g, t) = (&g, &t);
-                scope.spawn(move || g.call(t, "stage_enter_general", json!({"stage": 8})).status)
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let statuses: Vec<i32> = at_once(6, |_| {
+        g.call(&t, "stage_enter_general", json!({"stage": 8}))
+            .status
     });
     let mut sorted = statuses.clone();
     sorted.sort();
@@ -520,14 +477,8 @@ fn concurrent_idle_claims_pay_once() {
     clear(&g, &t, "endless", 1001);
     g.s.services.clock.advance(600);
     let coins = g.qty("p", 3, 1);
-    let rewards: Vec<Value> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..6)
-            .map(|_| {
-                let (g, t) = (&g, &t);
-                scope.spawn(move || g.ok(t, "stage_hang_up", json!({}))["reward"].clone())
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let rewards: Vec<Value> = at_once(6, |_| {
+        g.ok(&t, "stage_hang_up", json!({}))["reward"].clone()
     });
     let paid: Vec<&Value> = rewards.iter().filter(|r| **r != json!(["3:1:0"])).collect();
     assert_eq!(paid, [&json!(["3:1:100"])], "{rewards:?}");

@@ -85,26 +85,6 @@ fn bought(g: &Game, uid: &str, cid: u32) -> usize {
     cells(g, uid, cid).iter().filter(|c| c.2 == 1).count()
 }
 
-fn achievement(g: &Game, uid: &str, aid: i64) -> Option<u64> {
-    g.db()
-        .exec_first(
-            "SELECT value FROM achievements WHERE world = 's0' AND unique_id = ? AND aid = ?",
-            (uid, aid),
-        )
-        .unwrap()
-}
-
-fn task_done(g: &Game, uid: &str, tid: i64) -> bool {
-    let n: Option<i64> = g
-        .db()
-        .exec_first(
-            "SELECT COUNT(*) FROM tasks WHERE world = 's0' AND unique_id = ? AND tid = ?",
-            (uid, tid),
-        )
-        .unwrap();
-    n == Some(1)
-}
-
 /// The status and data of a call.
 fn answer(g: &Game, token: &str, function: &str) -> (i32, Value) {
     let r = g.call(token, function, json!({}));
@@ -321,8 +301,8 @@ fn diamond_pulls_are_free_then_half_price_then_a_scroll_or_full() {
     let (_, a) = answer(&g, &t, "single_pump_diamond");
     check_pull(&a, "3:5:200", "3:5:50");
     assert_eq!(bought(&g, "p", 5), 4);
-    assert!(task_done(&g, "p", 9), "PRO_SUMMONING");
-    assert_eq!(achievement(&g, "p", 13), Some(4), "SUMMON_D");
+    assert!(g.task("p", 9).is_some(), "PRO_SUMMONING");
+    assert_eq!(g.achievement("p", 13), Some(4), "SUMMON_D");
     // the next game day starts with a free pull again
     clock(&g).advance(DAY);
     let (_, a) = answer(&g, &t, "single_pump_diamond");
@@ -354,7 +334,10 @@ fn a_store_pulled_empty_refills_before_the_next_pull() {
     assert_eq!(g.qty("p", 3, 16), 0);
     g.fails(&t, "single_pump_gift", json!({}), 99);
     assert_eq!(g.qty("p", 3, 44), 13);
-    assert!(!task_done(&g, "p", 8) && !task_done(&g, "p", 9), "no task");
+    assert!(
+        g.task("p", 8).is_none() && g.task("p", 9).is_none(),
+        "no task"
+    );
 }
 
 #[test]
@@ -375,7 +358,7 @@ fn coin_pulls_are_twelve_a_day_unless_paid_with_scrolls() {
     );
     g.fails(&t, "dozen_pump_coin", json!({}), 95);
     assert_eq!(g.qty("p", 3, 1), 20_005, "nothing paid");
-    assert!(task_done(&g, "p", 8), "BASIC_SUMMONING");
+    assert!(g.task("p", 8).is_some(), "BASIC_SUMMONING");
     // scrolls do not use the day's pulls
     g.set_qty("p", 3, 46, 13);
     let (status, a) = answer(&g, &t, "single_pump_coin");
@@ -452,7 +435,7 @@ fn a_dozen_pump_pays_once_and_gives_every_cell_or_nothing() {
         )
         .unwrap();
     assert_eq!(skills, [(5, 1)]);
-    assert_eq!(achievement(&g, "p", 13), Some(12));
+    assert_eq!(g.achievement("p", 13), Some(12));
     // after a single pull (the day's free one), a dozen of the 11 left, no double integral
     answer(&g, &t, "single_pump_diamond");
     g.set_qty("p", 3, 5, 2200);
@@ -461,7 +444,7 @@ fn a_dozen_pump_pays_once_and_gives_every_cell_or_nothing() {
     assert_eq!(a["reward"][0], "3:5:2200");
     assert_eq!(a["pid"].as_array().unwrap().len(), 11);
     assert_eq!(a["reward"].as_array().unwrap().last().unwrap(), "3:44:55");
-    assert_eq!(achievement(&g, "p", 13), Some(24));
+    assert_eq!(g.achievement("p", 13), Some(24));
     // a dozen of scrolls when there are enough of them
     g.set_qty("p", 3, 45, 12);
     let (_, a) = answer(&g, &t, "dozen_pump_diamond");
@@ -516,7 +499,7 @@ fn integral_steps_give_roles_then_universal_segments() {
         Value::from(r.data),
         json!({"acp": 600, "rid": 403, "star": 1, "remain_seg": 7, "reward_seg": 0})
     );
-    assert_eq!(achievement(&g, "p", 4), Some(1), "GET_4R");
+    assert_eq!(g.achievement("p", 4), Some(1), "GET_4R");
     let all = g.ok(&t, "get_all_role", json!({}));
     assert!(Value::from(all).to_string().contains("403"));
     // 800 is the same roles again; 1000 is out of reach with 999
@@ -595,7 +578,7 @@ fn concurrent_single_pulls_pay_and_give_exactly() {
     assert_eq!(g.qty("p", 3, 5), 150);
     assert_eq!(bought(&g, "p", 5), 7, "one cell per pull");
     assert_eq!(g.qty("p", 3, 44), 7 * 5);
-    assert_eq!(achievement(&g, "p", 13), Some(7));
+    assert_eq!(g.achievement("p", 13), Some(7));
     let mut pids: Vec<u64> = answers
         .iter()
         .filter(|a| a.0 == 0)
@@ -635,7 +618,7 @@ fn concurrent_dozen_pumps_pay_once_each() {
     assert_eq!(count(&answers, 99), 3, "{answers:?}");
     assert_eq!(g.qty("p", 3, 5), 100);
     assert_eq!(g.qty("p", 3, 44), 2 * 120);
-    assert_eq!(achievement(&g, "p", 13), Some(24));
+    assert_eq!(g.achievement("p", 13), Some(24));
     for a in answers.iter().filter(|a| a.0 == 0) {
         assert_eq!(a.1["reward"][0], "3:5:2400");
         assert_eq!(a.1["pid"].as_array().unwrap().len(), 12);

@@ -81,9 +81,7 @@ impl Cluster {
             .map(|_| Worker::start(&test_settings(&redis, &nats, &db)).unwrap())
             .collect();
         let gates = (0..gates)
-            .map(|_| {
-                gate::Gate::start(gate::GateOptions::local(&redis.url(), &nats.url())).unwrap()
-            })
+            .map(|_| gate::Gate::start(gate::Options::local(&redis.url(), &nats.url())).unwrap())
             .collect();
         Cluster {
             _redis: redis,
@@ -106,10 +104,10 @@ impl Cluster {
         settings.nats_url = nats.url_as("worker");
         settings.link_secret = link_secret(worker_secret);
         let workers = vec![Worker::start(&settings).unwrap()];
-        let options = gate::GateOptions {
+        let options = gate::Options {
             link_secret: link_secret(LINK_SECRET),
             job_timeout,
-            ..gate::GateOptions::local(&redis.url_as("gate"), &nats.url_as("gate"))
+            ..gate::Options::local(&redis.url_as("gate"), &nats.url_as("gate"))
         };
         let gates = vec![gate::Gate::start(options).unwrap()];
         Cluster {

@@ -41,9 +41,64 @@ impl Game {
 
     /// Asserts `function` answers `code`; answers the message.
     pub fn fails(&self, token: &str, function: &str, data: Value, code: i32) -> String {
-        let r = self.call(token, function, data.clone());
-        assert_status(&r, code, format_args!("{function} {data}"));
-        r.message
+        self.s.expect_as(token, function, data, code).message
+    }
+
+    /// Calls `call(i)` (a function and its data) for every `i` in `0..n` at once, as
+    /// `token`; answers their statuses in the order of `i`.
+    pub fn statuses_at_once(
+        &self,
+        token: &str,
+        n: usize,
+        call: impl Fn(usize) -> (&'static str, Value) + Sync,
+    ) -> Vec<i32> {
+        at_once(n, |i| {
+            let (function, data) = call(i);
+            self.call(token, function, data).status
+        })
+    }
+
+    /// A player `gn` of `uid` in s0 with nothing in the bag but `diamonds` diamonds;
+    /// answers its session token.
+    pub fn player_with_diamonds(&self, uid: &str, gn: &str, diamonds: u64) -> String {
+        let token = self.player(uid, gn);
+        self.db()
+            .exec_drop(
+                "DELETE FROM items WHERE world = 's0' AND unique_id = ?",
+                (uid,),
+            )
+            .unwrap();
+        self.set_qty(uid, 3, 5, diamonds);
+        token
+    }
+
+    /// The value of the player's achievement `aid`, if it has a row.
+    pub fn achievement(&self, uid: &str, aid: i64) -> Option<u64> {
+        self.db()
+            .exec_first(
+                "SELECT value FROM achievements WHERE world = 's0' AND unique_id = ? AND aid = ?",
+                (uid, aid),
+            )
+            .unwrap()
+    }
+
+    /// When the player did daily task `tid` (`done_at`), if it did.
+    pub fn task(&self, uid: &str, tid: i64) -> Option<i64> {
+        self.db()
+            .exec_first(
+                "SELECT done_at FROM tasks WHERE world = 's0' AND unique_id = ? AND tid = ?",
+                (uid, tid),
+            )
+            .unwrap()
+    }
+
+    pub fn set_level(&self, uid: &str, level: i64) {
+        self.db()
+            .exec_drop(
+                "UPDATE players SET level = ? WHERE world = 's0' AND unique_id = ?",
+                (level, uid),
+            )
+            .unwrap();
     }
 
     pub fn db(&self) -> mysql::PooledConn {

@@ -30,7 +30,7 @@ impl Servers {
 
     /// A gate on these servers answering -2 after `job_timeout`.
     pub fn gate(&self, job_timeout: Duration) -> gate::Gate {
-        let mut options = gate::GateOptions::local(&self.redis.url(), &self.nats.url());
+        let mut options = gate::Options::local(&self.redis.url(), &self.nats.url());
         options.job_timeout = job_timeout;
         gate::Gate::start(options).unwrap()
     }

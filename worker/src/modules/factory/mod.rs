@@ -15,12 +15,11 @@ mod rules;
 use mysql::prelude::Queryable;
 use serde_json::{json, Map, Value};
 
-use crate::function::{data, ok, Args, Context, FnError, ModuleStatus, Outcome, Player, Reply};
+use crate::function::{data, ok, Args, Context, FnError, Outcome, Player, Reply};
 use crate::modules::common::transaction;
 use crate::modules::enums::{
     BuyAccelerationStatus, BuyWorkerFactoryStatus, GatherResourceStatus, IronConvertStatus,
-    SetArmorFactoryStatus, SharedStatus, UpdateWorkerFactoryStatus, UpgradeFactoryStatus,
-    WishingPoolStatus,
+    SetArmorFactoryStatus, UpdateWorkerFactoryStatus, UpgradeFactoryStatus, WishingPoolStatus,
 };
 use crate::modules::item::{self, Item};
 use crate::modules::progress::{self, Achievement, Task};
@@ -284,9 +283,7 @@ fn pay(
     };
     match item::spend(tx, world, uid, &[cost]) {
         Ok(()) => Ok(true),
-        Err(FnError::Module { code, .. }) if code == SharedStatus::NotEnoughItems.code() => {
-            Ok(false)
-        }
+        Err(e) if item::is_short(&e) => Ok(false),
         Err(e) => Err(e),
     }
 }

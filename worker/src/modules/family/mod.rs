@@ -32,7 +32,7 @@ use crate::modules::enums::{
     CreateFamilyStatus, DisbandFamilyStatus, FamilyRole, FamilyStatus, InviteFamilyStatus,
     LeaveFamilyStatus, MarketFamilyStatus, RemoveFamilyStatus, RequestJoinFamilyStatus,
     RespondFamilyStatus, SearchFamilyStatus, SetIconFamilyStatus, SetNoticeFamilyStatus,
-    SetRoleFamilyStatus, SharedStatus, WelfareFamilyStatus,
+    SetRoleFamilyStatus, WelfareFamilyStatus,
 };
 use crate::modules::item::{self, Item};
 use crate::modules::mail::{self, MailStatus, RequestKind, RequestMail};
@@ -77,10 +77,8 @@ fn family_rules(ctx: &Context) -> FamilyRules {
 
 /// `e`, or `instead` when `e` is the shared "not enough items" of a spend.
 fn short_is(e: FnError, instead: impl ModuleStatus) -> FnError {
-    match &e {
-        FnError::Module { code, message } if *code == SharedStatus::NotEnoughItems.code() => {
-            FnError::module(instead, message.clone())
-        }
+    match e {
+        FnError::Module { message, .. } if item::is_short(&e) => FnError::module(instead, message),
         _ => e,
     }
 }
@@ -320,6 +318,11 @@ pub fn get_random_family(ctx: &Context, _: &InWorld, args: &Args) -> Outcome {
 
 // ------------------------------------------------------------------ joining
 
+/// The subjects of the two family request mails (both type 3), as the original's: a join
+/// request names its applicant in `from`, an invitation its family.
+pub const JOIN_REQUEST_SUBJECT: &str = "FAMILY_REQUEST";
+pub const INVITATION_SUBJECT: &str = "FAMILY_INVITATION";
+
 fn payload(fields: [(&str, &str); 2]) -> Map<String, Value> {
     fields
         .into_iter()
@@ -389,7 +392,7 @@ pub fn request_join_family(ctx: &Context, player: &Player, args: &Args) -> Outco
             kind: RequestKind::FamilyRequest,
             from: &player.gn,
             sender: Some(uid),
-            subj: "FAMILY_REQUEST",
+            subj: JOIN_REQUEST_SUBJECT,
             body: "",
             items: &[],
             payload: payload([("fid", &family.fid), ("applicant", uid)]),
@@ -470,7 +473,7 @@ pub fn invite_user_family(ctx: &Context, player: &Player, args: &Args) -> Outcom
         kind: RequestKind::FamilyInvite,
         from: &family.name,
         sender: Some(&family.fid),
-        subj: "FAMILY_INVITATION",
+        subj: INVITATION_SUBJECT,
         body: "",
         items: &[],
         payload: payload([("fid", &family.fid), ("inviter", &player.unique_id)]),

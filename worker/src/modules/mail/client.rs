@@ -379,7 +379,7 @@ mod tests {
     fn types_go_through_the_real_mail_service_as_numbers() {
         let dir = testkit::TempDir::new("worker-mail-client");
         let service = mail::MailService::start(
-            &mail::ServiceConfig {
+            &mail::Options {
                 bind: "127.0.0.1:0".into(),
                 root: dir.path().to_path_buf(),
                 mailbox_limit: 50,
@@ -424,7 +424,7 @@ mod tests {
                 ("simple".to_string(), MailType::Simple),
             ]
         );
-        service.shutdown();
+        service.stop();
     }
 
     #[test]

@@ -378,14 +378,33 @@ fn full_payload(request: &RequestMail) -> Result<Map<String, Value>, FnError> {
 }
 
 /// Makes the request mail `key`, which reached `request.target_uid`'s mailbox another way
-/// (lukseun-migrate's import of the original game's unaccepted gifts and friend
-/// requests), acceptable: registers its nonce with the payload [`send_request`] gives such
-/// a request (no pending marker is taken). `Ok(false)` when the nonce is registered
-/// already (a resumed import).
-pub fn register_imported(auth_url: &str, key: &str, request: &RequestMail) -> Result<bool, String> {
+/// (lukseun-migrate's import of the original game's pending gifts, friend requests and
+/// family requests), acceptable: registers its nonce with the payload [`send_request`]
+/// gives such a request and, with `redis`, takes the sender's pending marker as
+/// [`send_request`] does, so the sender sees the request pending. `Ok(false)` when the
+/// nonce is registered already (a resumed import); a marker already there is kept.
+pub fn register_imported(
+    auth_url: &str,
+    redis: Option<&shared::redis_conn::RedisPool>,
+    key: &str,
+    request: &RequestMail,
+) -> Result<bool, String> {
     let payload = full_payload(request).map_err(|e| e.to_string())?;
     let registered =
         AuthClient::new(auth_url).register_nonce(&nonce_for(key), &payload, NONCE_TTL_SECS)?;
+    if let (Some(redis), Some(marker)) = (redis, pending_key(&payload)) {
+        redis
+            .run(|conn| {
+                redis::cmd("SET")
+                    .arg(&marker)
+                    .arg(1)
+                    .arg("NX")
+                    .arg("EX")
+                    .arg(NONCE_TTL_SECS)
+                    .query::<Option<String>>(conn)
+            })
+            .map_err(|e| format!("pending marker {marker}: {e}"))?;
+    }
     Ok(registered == Registered::New)
 }
 

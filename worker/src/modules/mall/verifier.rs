@@ -24,16 +24,16 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-/// The connect timeout of a verification when `Settings` does not say otherwise; the
+/// The connect timeout of a verification when the `Options` do not say otherwise; the
 /// whole exchange gets twice that, 6 s, which ends before the gate's 10 s job timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
-/// Verifications one worker runs at once when `Settings` does not say otherwise: a
+/// Verifications one worker runs at once when the `Options` do not say otherwise: a
 /// quarter of the default 32 job threads.
 pub const DEFAULT_IN_FLIGHT: usize = 8;
 /// The most of a verifier's answer that is read.
 const MAX_ANSWER: u64 = 64 * 1024;
 
-/// Where purchases are verified. Built by [`crate::Settings::purchase_verifier`].
+/// Where purchases are verified. Built by [`crate::Options::purchase_verifier`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifierSettings {
     /// `http://...` URL receipts are POSTed to; empty = not configured.

@@ -22,7 +22,7 @@ use shared::redis_conn::{RedisError, RedisPool};
 use crate::dispatch::Publisher;
 use crate::event_loop::{EventLoop, Limits, LoopParts, WAKER};
 use crate::gate_metrics::GateMetrics;
-use crate::options::GateOptions;
+use crate::options::Options;
 use crate::registration::{GateIdCell, Registrar};
 
 #[derive(Debug)]
@@ -88,7 +88,7 @@ fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError>
 
 impl Gate {
     /// Binds every port first, so a start error leaves no thread behind.
-    pub fn start(options: GateOptions) -> Result<Gate, StartError> {
+    pub fn start(options: Options) -> Result<Gate, StartError> {
         let redis = Arc::new(RedisPool::new(&options.redis_url, 4).map_err(StartError::Redis)?);
         let nats = Client::connect(&options.nats_url, NatsOptions::named("gate"))
             .map_err(StartError::Nats)?;

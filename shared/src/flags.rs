@@ -2,10 +2,15 @@
 //!
 //! Each service declares its options once, in a [`Spec`]; `--help` prints them with their
 //! environment names and defaults. A flag beats the environment, which beats the default.
+//! Nothing here exits or starts the logger: each service's `main` does both, so a library
+//! caller (tests, tools) never loses its process to a bad flag.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::process::ExitCode;
 use std::str::FromStr;
+
+use crate::log::Level;
 
 /// One option: `--name value` (or `--name=value`), env `LUKSEUN_NAME`.
 #[derive(Clone, Copy, Debug)]
@@ -65,9 +70,11 @@ impl Opt {
     }
 }
 
+const LOG_LEVEL: &str = "log-level";
+
 /// Options every service has.
 pub const COMMON: &[Opt] = &[Opt::value(
-    "log-level",
+    LOG_LEVEL,
     "info",
     "lowest log level written: debug, info, warn, error",
 )];
@@ -114,7 +121,7 @@ impl Spec {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum ConfigError {
+pub enum FlagError {
     HelpRequested,
     UnknownOption(String),
     MissingValue(String),
@@ -130,76 +137,89 @@ pub enum ConfigError {
     Unexpected(String),
 }
 
-impl fmt::Display for ConfigError {
+impl fmt::Display for FlagError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::HelpRequested => write!(f, "help requested"),
-            ConfigError::UnknownOption(o) => write!(f, "unknown option {o} (see --help)"),
-            ConfigError::MissingValue(o) => write!(f, "option --{o} needs a value"),
-            ConfigError::Missing { name, env } => {
+            FlagError::HelpRequested => write!(f, "help requested"),
+            FlagError::UnknownOption(o) => write!(f, "unknown option {o} (see --help)"),
+            FlagError::MissingValue(o) => write!(f, "option --{o} needs a value"),
+            FlagError::Missing { name, env } => {
                 write!(f, "--{name} (or env {env}) is required")
             }
-            ConfigError::Invalid {
+            FlagError::Invalid {
                 name,
                 value,
                 reason,
             } => write!(f, "invalid --{name} {value:?}: {reason}"),
-            ConfigError::Unexpected(a) => write!(f, "unexpected argument {a:?} (see --help)"),
+            FlagError::Unexpected(a) => write!(f, "unexpected argument {a:?} (see --help)"),
         }
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for FlagError {}
+
+/// What `main` does with options that parse but do not check (a zero, a bad address...),
+/// once the logger runs: logs them and returns the exit status of a configuration error.
+pub fn refused(error: &dyn fmt::Display) -> ExitCode {
+    crate::error!("bad configuration", error = error);
+    ExitCode::from(2)
+}
+
+impl FlagError {
+    /// Tells the operator, before any logger runs, and gives `main` its exit status: the
+    /// help on stdout and success after `--help`; anything else on stderr and 2.
+    pub fn report(&self, spec: &Spec) -> ExitCode {
+        if *self == FlagError::HelpRequested {
+            print!("{}", spec.help());
+            ExitCode::SUCCESS
+        } else {
+            eprintln!("{}: {self}", spec.service);
+            ExitCode::from(2)
+        }
+    }
+}
 
 /// Resolved option values.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct Flags {
     values: HashMap<&'static str, String>,
 }
 
-impl Config {
-    /// Parses the process's arguments and environment; prints help or the error and exits
-    /// on failure, as a command-line program should.
-    pub fn load(spec: &Spec) -> Config {
+impl Flags {
+    /// Parses the process's arguments and environment. Starts nothing (the caller starts
+    /// the logger at [`Flags::log_level`]); `--help` comes back as
+    /// [`FlagError::HelpRequested`], for [`FlagError::report`].
+    pub fn load(spec: &Spec) -> Result<Flags, FlagError> {
         let args: Vec<String> = std::env::args().skip(1).collect();
-        match Config::parse(spec, &args, |k| std::env::var(k).ok()) {
-            Ok(c) => {
-                let level = c.get("log-level");
-                match crate::log::Level::parse(level) {
-                    Some(l) => crate::log::init(spec.service, l),
-                    None => {
-                        eprintln!("{}: invalid --log-level {level:?}", spec.service);
-                        std::process::exit(2);
-                    }
-                }
-                c
-            }
-            Err(ConfigError::HelpRequested) => {
-                print!("{}", spec.help());
-                std::process::exit(0);
-            }
-            Err(e) => {
-                eprintln!("{}: {e}", spec.service);
-                std::process::exit(2);
-            }
-        }
+        Flags::parse(spec, &args, |k| std::env::var(k).ok())
+    }
+
+    /// `--log-level`, checked by [`Flags::parse`].
+    pub fn log_level(&self) -> Level {
+        Level::parse(self.get(LOG_LEVEL)).unwrap_or(Level::Info)
+    }
+
+    /// `args` alone, no environment: how tests check a service's options.
+    pub fn from_args(spec: &Spec, args: &[&str]) -> Result<Flags, FlagError> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        Flags::parse(spec, &args, |_| None)
     }
 
     pub fn parse(
         spec: &Spec,
         args: &[String],
         env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Config, ConfigError> {
+    ) -> Result<Flags, FlagError> {
         let mut given: HashMap<&'static str, String> = HashMap::new();
         let mut i = 0;
         while i < args.len() {
             let arg = &args[i];
             i += 1;
             if arg == "--help" || arg == "-h" {
-                return Err(ConfigError::HelpRequested);
+                return Err(FlagError::HelpRequested);
             }
             let Some(body) = arg.strip_prefix("--") else {
-                return Err(ConfigError::Unexpected(arg.clone()));
+                return Err(FlagError::Unexpected(arg.clone()));
             };
             let (name, inline) = match body.split_once('=') {
                 Some((n, v)) => (n, Some(v.to_string())),
@@ -207,7 +227,7 @@ impl Config {
             };
             let opt = spec
                 .find(name)
-                .ok_or_else(|| ConfigError::UnknownOption(arg.clone()))?;
+                .ok_or_else(|| FlagError::UnknownOption(arg.clone()))?;
             let value = if opt.switch {
                 inline.unwrap_or_else(|| "true".to_string())
             } else if let Some(v) = inline {
@@ -216,7 +236,7 @@ impl Config {
                 i += 1;
                 args[i - 1].clone()
             } else {
-                return Err(ConfigError::MissingValue(opt.name.to_string()));
+                return Err(FlagError::MissingValue(opt.name.to_string()));
             };
             given.insert(opt.name, value);
         }
@@ -229,20 +249,27 @@ impl Config {
                 .or_else(|| opt.alt_env.and_then(&env))
                 .or_else(|| opt.default.map(str::to_string))
                 .or_else(|| opt.switch.then(|| "false".to_string()));
-            let value = value.ok_or_else(|| ConfigError::Missing {
+            let value = value.ok_or_else(|| FlagError::Missing {
                 name: opt.name.to_string(),
                 env: opt.env_name(),
             })?;
             if opt.switch && parse_switch(&value).is_none() {
-                return Err(ConfigError::Invalid {
+                return Err(FlagError::Invalid {
                     name: opt.name.to_string(),
                     value,
                     reason: "expected true/false".to_string(),
                 });
             }
+            if opt.name == LOG_LEVEL && Level::parse(&value).is_none() {
+                return Err(FlagError::Invalid {
+                    name: LOG_LEVEL.to_string(),
+                    value,
+                    reason: "expected debug, info, warn or error".to_string(),
+                });
+            }
             values.insert(opt.name, value);
         }
-        Ok(Config { values })
+        Ok(Flags { values })
     }
 
     /// The raw value. Panics for a name the spec does not declare: a programming error.
@@ -257,27 +284,43 @@ impl Config {
     }
 
     /// The value parsed as `T`, with an error that names the option.
-    pub fn parsed<T: FromStr>(&self, name: &str) -> Result<T, ConfigError>
+    pub fn parsed<T: FromStr>(&self, name: &str) -> Result<T, FlagError>
     where
         T::Err: fmt::Display,
     {
         let raw = self.get(name);
-        raw.parse::<T>().map_err(|e| ConfigError::Invalid {
+        raw.parse::<T>().map_err(|e| FlagError::Invalid {
             name: name.to_string(),
             value: raw.to_string(),
             reason: e.to_string(),
         })
     }
+}
 
-    /// Like [`Config::parsed`], but exits with the error, for use while a service starts.
-    pub fn require<T: FromStr>(&self, name: &str) -> T
-    where
-        T::Err: fmt::Display,
-    {
-        self.parsed(name).unwrap_or_else(|e| {
-            crate::error!("bad configuration", error = e);
-            std::process::exit(2);
-        })
+impl Flags {
+    /// An error that names the option and shows its value.
+    pub fn invalid(&self, name: &str, reason: &str) -> FlagError {
+        FlagError::Invalid {
+            name: name.to_string(),
+            value: self.get(name).to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// A count or duration where 0 would mean nothing works.
+    pub fn positive(&self, name: &str) -> Result<u64, FlagError> {
+        match self.parsed(name)? {
+            0 => Err(self.invalid(name, "must be at least 1")),
+            value => Ok(value),
+        }
+    }
+
+    /// The trimmed value, which must not be empty (a server address).
+    pub fn non_empty(&self, name: &str) -> Result<String, FlagError> {
+        match self.get(name).trim() {
+            "" => Err(self.invalid(name, "must not be empty")),
+            value => Ok(value.to_string()),
+        }
     }
 }
 
@@ -315,11 +358,11 @@ mod tests {
             "LUKSEUN_SECRET" => Some("s".to_string()),
             _ => None,
         };
-        let c = Config::parse(&SPEC, &args(&[]), env).unwrap();
+        let c = Flags::parse(&SPEC, &args(&[]), env).unwrap();
         assert_eq!(c.get("port"), "9000");
-        let c = Config::parse(&SPEC, &args(&["--port", "7"]), env).unwrap();
+        let c = Flags::parse(&SPEC, &args(&["--port", "7"]), env).unwrap();
         assert_eq!(c.parsed::<u16>("port").unwrap(), 7);
-        let c = Config::parse(&SPEC, &args(&["--port=8"]), env).unwrap();
+        let c = Flags::parse(&SPEC, &args(&["--port=8"]), env).unwrap();
         assert_eq!(c.get("port"), "8");
         assert_eq!(c.get("log-level"), "info");
     }
@@ -330,10 +373,10 @@ mod tests {
             "POD_IP" => Some("10.0.0.5".to_string()),
             _ => None,
         };
-        let c = Config::parse(&SPEC, &args(&["--secret", "x", "--one-shot"]), env).unwrap();
+        let c = Flags::parse(&SPEC, &args(&["--secret", "x", "--one-shot"]), env).unwrap();
         assert!(c.switch("one-shot"));
         assert_eq!(c.get("ip"), "10.0.0.5");
-        let c = Config::parse(&SPEC, &args(&["--secret", "x"]), |_| None).unwrap();
+        let c = Flags::parse(&SPEC, &args(&["--secret", "x"]), |_| None).unwrap();
         assert!(!c.switch("one-shot"));
     }
 
@@ -341,27 +384,77 @@ mod tests {
     fn errors_name_the_option() {
         let none = |_: &str| None;
         assert_eq!(
-            Config::parse(&SPEC, &args(&[]), none).unwrap_err(),
-            ConfigError::Missing {
+            Flags::parse(&SPEC, &args(&[]), none).unwrap_err(),
+            FlagError::Missing {
                 name: "secret".into(),
                 env: "LUKSEUN_SECRET".into()
             }
         );
         assert!(matches!(
-            Config::parse(&SPEC, &args(&["--nope"]), none),
-            Err(ConfigError::UnknownOption(_))
+            Flags::parse(&SPEC, &args(&["--nope"]), none),
+            Err(FlagError::UnknownOption(_))
         ));
         assert!(matches!(
-            Config::parse(&SPEC, &args(&["--secret"]), none),
-            Err(ConfigError::MissingValue(_))
+            Flags::parse(&SPEC, &args(&["--secret"]), none),
+            Err(FlagError::MissingValue(_))
         ));
         assert_eq!(
-            Config::parse(&SPEC, &args(&["--help"]), none).unwrap_err(),
-            ConfigError::HelpRequested
+            Flags::parse(&SPEC, &args(&["--help"]), none).unwrap_err(),
+            FlagError::HelpRequested
         );
-        let c = Config::parse(&SPEC, &args(&["--secret", "x", "--port", "abc"]), none).unwrap();
+        let c = Flags::parse(&SPEC, &args(&["--secret", "x", "--port", "abc"]), none).unwrap();
         let e = c.parsed::<u16>("port").unwrap_err().to_string();
         assert!(e.contains("--port") && e.contains("abc"), "{e}");
+        let e = Flags::parse(
+            &SPEC,
+            &args(&["--secret", "x", "--log-level", "loud"]),
+            none,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("--log-level") && e.contains("loud"), "{e}");
+    }
+
+    #[test]
+    fn positive_and_non_empty_name_the_option() {
+        let none = |_: &str| None;
+        let c = Flags::parse(&SPEC, &args(&["--secret", " ", "--port", "0"]), none).unwrap();
+        assert!(c
+            .positive("port")
+            .unwrap_err()
+            .to_string()
+            .contains("--port"));
+        assert!(c
+            .non_empty("secret")
+            .unwrap_err()
+            .to_string()
+            .contains("--secret"));
+        let c = Flags::parse(&SPEC, &args(&["--secret", " s ", "--port", "-3"]), none).unwrap();
+        assert!(c.positive("port").is_err());
+        assert_eq!(c.non_empty("secret").unwrap(), "s");
+        let c = Flags::parse(
+            &SPEC,
+            &args(&["--secret", "s", "--port", "18446744073709551615"]),
+            none,
+        )
+        .unwrap();
+        assert_eq!(c.positive("port").unwrap(), u64::MAX);
+    }
+
+    #[test]
+    fn log_level_is_read_once_parsed() {
+        let none = |_: &str| None;
+        let c = Flags::parse(&SPEC, &args(&["--secret", "x"]), none).unwrap();
+        assert_eq!(c.log_level(), Level::Info);
+        let c = Flags::parse(&SPEC, &args(&["--secret", "x", "--log-level=warn"]), none).unwrap();
+        assert_eq!(c.log_level(), Level::Warn);
+    }
+
+    #[test]
+    fn help_and_errors_map_to_exit_statuses() {
+        assert_eq!(FlagError::HelpRequested.report(&SPEC), ExitCode::SUCCESS);
+        let missing = FlagError::MissingValue("port".into());
+        assert_eq!(missing.report(&SPEC), ExitCode::from(2));
     }
 
     #[test]

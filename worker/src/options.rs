@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use shared::config::{Config, ConfigError, Opt, Spec};
 use shared::contract::LinkSecret;
+use shared::flags::{FlagError, Flags, Opt, Spec};
 
 use crate::modules::account::limits::AccountLimits;
 use crate::modules::account::password::DEFAULT_ITERATIONS;
@@ -135,7 +135,7 @@ pub const SPEC: Spec = Spec {
 
 /// Everything `Worker::start` needs; tests build it directly.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct Options {
     pub nats_url: String,
     pub redis_url: String,
     pub mysql_url: String,
@@ -178,10 +178,10 @@ pub struct Settings {
     pub request_ids: RidSettings,
 }
 
-impl Settings {
+impl Options {
     /// Defaults for everything but the servers and the key.
-    pub fn new(nats_url: &str, redis_url: &str, mysql_url: &str, jwt_secret: &str) -> Settings {
-        Settings {
+    pub fn new(nats_url: &str, redis_url: &str, mysql_url: &str, jwt_secret: &str) -> Options {
+        Options {
             nats_url: nats_url.to_string(),
             redis_url: redis_url.to_string(),
             mysql_url: mysql_url.to_string(),
@@ -210,42 +210,42 @@ impl Settings {
         }
     }
 
-    pub fn from_config(config: &Config) -> Result<Settings, ConfigError> {
-        let threads: usize = config.parsed("threads")?;
+    pub fn from_flags(flags: &Flags) -> Result<Options, FlagError> {
+        let threads: usize = flags.parsed("threads")?;
         if threads == 0 {
             return Err(invalid("threads", "0", "at least one thread is needed"));
         }
-        let refresh: u64 = config.parsed("config-refresh-secs")?;
+        let refresh: u64 = flags.parsed("config-refresh-secs")?;
         if refresh == 0 {
             return Err(invalid("config-refresh-secs", "0", "must be at least 1"));
         }
-        let iterations: u32 = config.parsed("pbkdf2-iterations")?;
+        let iterations: u32 = flags.parsed("pbkdf2-iterations")?;
         if iterations < 1000 {
             return Err(invalid(
                 "pbkdf2-iterations",
-                config.get("pbkdf2-iterations"),
+                flags.get("pbkdf2-iterations"),
                 "fewer than 1000 rounds protect nothing",
             ));
         }
-        let admin_port: u16 = config.parsed("admin-port")?;
-        let admin_bind: std::net::IpAddr = config.parsed("admin-bind")?;
-        let smtp_addr = config.get("smtp-addr");
+        let admin_port: u16 = flags.parsed("admin-port")?;
+        let admin_bind: std::net::IpAddr = flags.parsed("admin-bind")?;
+        let smtp_addr = flags.get("smtp-addr");
         if !smtp_addr.is_empty() && !is_host_port(smtp_addr) {
             return Err(invalid("smtp-addr", smtp_addr, "expected host:port"));
         }
-        let smtp_from = config.get("smtp-from");
+        let smtp_from = flags.get("smtp-from");
         if let Err(e) = shared::smtp::Address::parse(smtp_from) {
             return Err(invalid("smtp-from", smtp_from, &e.to_string()));
         }
-        let offset: i64 = config.parsed("game-day-utc-offset-hours")?;
+        let offset: i64 = flags.parsed("game-day-utc-offset-hours")?;
         if !(-12..=14).contains(&offset) {
             return Err(invalid(
                 "game-day-utc-offset-hours",
-                config.get("game-day-utc-offset-hours"),
+                flags.get("game-day-utc-offset-hours"),
                 "expected -12 to 14",
             ));
         }
-        let phone_hook_url = config.get("phone-hook-url");
+        let phone_hook_url = flags.get("phone-hook-url");
         if !phone_hook_url.is_empty() && !phone_hook_url.starts_with("http://") {
             return Err(invalid(
                 "phone-hook-url",
@@ -253,7 +253,7 @@ impl Settings {
                 "expected an http:// URL (plain HTTP inside the cluster)",
             ));
         }
-        let purchase_verifier_url = config.get("purchase-verifier-url");
+        let purchase_verifier_url = flags.get("purchase-verifier-url");
         if !purchase_verifier_url.is_empty() && !purchase_verifier_url.starts_with("http://") {
             return Err(invalid(
                 "purchase-verifier-url",
@@ -261,69 +261,69 @@ impl Settings {
                 "expected an http:// URL (plain HTTP inside the cluster)",
             ));
         }
-        let window: u64 = config.parsed("login-window-secs")?;
+        let window: u64 = flags.parsed("login-window-secs")?;
         if window == 0 {
             return Err(invalid("login-window-secs", "0", "must be at least 1"));
         }
-        let job_queue_mb: usize = config.parsed("job-queue-mb")?;
+        let job_queue_mb: usize = flags.parsed("job-queue-mb")?;
         let job_queue_bytes = job_queue_mb
             .checked_mul(1024 * 1024)
             .filter(|b| *b > 0)
             .ok_or_else(|| {
                 invalid(
                     "job-queue-mb",
-                    config.get("job-queue-mb"),
+                    flags.get("job-queue-mb"),
                     "expected 1 or more (MiB)",
                 )
             })?;
-        let rid_ttl: u64 = config.parsed("rid-ttl-secs")?;
+        let rid_ttl: u64 = flags.parsed("rid-ttl-secs")?;
         if rid_ttl <= shared::contract::JOB_KEY_TTL_SECS {
             return Err(invalid(
                 "rid-ttl-secs",
-                config.get("rid-ttl-secs"),
+                flags.get("rid-ttl-secs"),
                 "must be longer than the gate's 10 s job timeout: a retry after -2 must find the record",
             ));
         }
-        Ok(Settings {
+        Ok(Options {
             request_ids: RidSettings {
                 ttl: Duration::from_secs(rid_ttl),
-                max_answer_bytes: config.parsed("rid-answer-max-bytes")?,
+                max_answer_bytes: flags.parsed("rid-answer-max-bytes")?,
             },
             account_limits: AccountLimits {
-                login_failures_per_account: config.parsed("login-failures-per-account")?,
-                login_failures_per_address: config.parsed("login-failures-per-address")?,
+                login_failures_per_account: flags.parsed("login-failures-per-account")?,
+                login_failures_per_address: flags.parsed("login-failures-per-address")?,
                 login_window_secs: window,
-                guests_per_address_per_day: config.parsed("guests-per-address-per-day")?,
+                guests_per_address_per_day: flags.parsed("guests-per-address-per-day")?,
             },
             job_queue_bytes,
             // The value never goes into the error: it is a secret.
-            link_secret: LinkSecret::from_config(config.get("link-secret"))
+            link_secret: LinkSecret::from_config(flags.get("link-secret"))
                 .map_err(|e| invalid("link-secret", "<hidden>", &e.to_string()))?,
             threads,
-            config_url: config.get("config-url").to_string(),
+            config_url: flags.get("config-url").to_string(),
             config_refresh: Duration::from_secs(refresh),
             admin_addr: std::net::SocketAddr::new(admin_bind, admin_port).to_string(),
-            mail_url: config.get("mail-url").to_string(),
-            auth_url: config.get("auth-url").to_string(),
+            mail_url: flags.get("mail-url").to_string(),
+            auth_url: flags.get("auth-url").to_string(),
             pbkdf2_iterations: iterations,
             game_day_offset_hours: offset,
             smtp_addr: smtp_addr.to_string(),
             smtp_from: smtp_from.to_string(),
             phone_hook_url: phone_hook_url.to_string(),
             purchase_verifier_url: purchase_verifier_url.to_string(),
-            purchase_verifications: config.parsed("purchase-verifications")?,
-            chat_tokens_per_minute: config.parsed("chat-tokens-per-minute")?,
-            ..Settings::new(
-                config.get("nats-url"),
-                config.get("redis-url"),
-                config.get("mysql-url"),
-                config.get("jwt-secret"),
+            purchase_verifications: flags.parsed("purchase-verifications")?,
+            chat_tokens_per_minute: flags.parsed("chat-tokens-per-minute")?,
+            ..Options::new(
+                flags.get("nats-url"),
+                flags.get("redis-url"),
+                flags.get("mysql-url"),
+                flags.get("jwt-secret"),
             )
         })
     }
 }
 
-impl Settings {
+impl Options {
     /// Where verification codes go (for `bind_email` / `bind_phone`).
     pub fn notify(&self) -> NotifySettings {
         NotifySettings {
@@ -356,8 +356,8 @@ fn is_host_port(text: &str) -> bool {
     }
 }
 
-fn invalid(name: &str, value: &str, reason: &str) -> ConfigError {
-    ConfigError::Invalid {
+fn invalid(name: &str, value: &str, reason: &str) -> FlagError {
+    FlagError::Invalid {
         name: name.to_string(),
         value: value.to_string(),
         reason: reason.to_string(),
@@ -368,10 +368,10 @@ fn invalid(name: &str, value: &str, reason: &str) -> ConfigError {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Settings, ConfigError> {
+    fn parse(args: &[&str]) -> Result<Options, FlagError> {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let env = |k: &str| (k == "LUKSEUN_JWT_SECRET").then(|| "k".repeat(32));
-        Settings::from_config(&Config::parse(&SPEC, &args, env)?)
+        Options::from_flags(&Flags::parse(&SPEC, &args, env)?)
     }
 
     #[test]
@@ -510,7 +510,7 @@ mod tests {
 
     #[test]
     fn the_secret_is_required() {
-        let e = Config::parse(&SPEC, &[], |_| None).unwrap_err();
+        let e = Flags::parse(&SPEC, &[], |_| None).unwrap_err();
         assert!(e.to_string().contains("LUKSEUN_JWT_SECRET"), "{e}");
     }
 }
