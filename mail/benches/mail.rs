@@ -1,6 +1,9 @@
 //! Durable sends per second (fsync on every mail) from 1 and 8 threads, and `/all` latency
 //! for a full mailbox of 50 mails. Runs the service in-process over real HTTP, with the
 //! store under Cargo's target tmp dir (a real disk, so the fsyncs cost what they cost).
+//! Then the same sends against 1 and 2 `mail` processes on one store (the replicas of a
+//! Deployment on a shared volume): each thread to its own mailboxes, and all threads to
+//! one mailbox at a time (every send waits for that mailbox's lock).
 //!
 //! `cargo bench -p mail` (set MAIL_BENCH_SENDS to change the number of sends per run).
 
@@ -11,7 +14,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::Connection;
+use common::{spawn, Connection};
 use mail::{MailService, Options};
 use serde_json::{json, Value};
 use shared::metrics::Registry;
@@ -25,19 +28,26 @@ fn mail_body(world: &str, uid: &str, i: usize) -> Value {
         "items": ["1:2:3"]}})
 }
 
-/// Sends `total` mails from `threads` threads (each to its own mailboxes); returns sends/s.
-fn durable_sends(addr: SocketAddr, threads: usize, total: usize, run: &str) -> f64 {
+/// Sends `total` mails from `threads` threads, thread `t` to `addrs[t % addrs.len()]`,
+/// its `i`th mail to mailbox `uid(t, i)`; returns sends/s.
+fn timed_sends(
+    addrs: &[SocketAddr],
+    threads: usize,
+    total: usize,
+    uid: impl Fn(usize, usize) -> String + Send + Sync + 'static,
+) -> f64 {
+    let uid = std::sync::Arc::new(uid);
     let per_thread = total / threads;
     let started = Instant::now();
     let workers: Vec<_> = (0..threads)
         .map(|t| {
-            let run = run.to_string();
+            let (addr, uid) = (addrs[t % addrs.len()], uid.clone());
             std::thread::spawn(move || {
                 let mut conn = Connection::open(addr).unwrap();
                 for i in 0..per_thread {
-                    // Spread over mailboxes so the per-mailbox limit never refuses.
-                    let uid = format!("{run}-t{t}-m{}", i / FULL_MAILBOX);
-                    let answer = conn.post("/send", &mail_body("bench", &uid, i)).unwrap();
+                    let answer = conn
+                        .post("/send", &mail_body("bench", &uid(t, i), i))
+                        .unwrap();
                     assert_eq!(answer.json()["status"], 0, "{}", answer.body);
                 }
             })
@@ -47,6 +57,37 @@ fn durable_sends(addr: SocketAddr, threads: usize, total: usize, run: &str) -> f
         worker.join().unwrap();
     }
     (per_thread * threads) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Sends from `threads` threads to one in-process service, each to its own mailboxes.
+fn durable_sends(addr: SocketAddr, threads: usize, total: usize, run: &str) -> f64 {
+    let run = run.to_string();
+    // A new mailbox every 50 sends, so the per-mailbox limit never refuses.
+    timed_sends(&[addr], threads, total, move |t, i| {
+        format!("{run}-t{t}-m{}", i / FULL_MAILBOX)
+    })
+}
+
+/// The same against `replicas` `mail` processes on one store; `one_mailbox`: all threads
+/// send to the same mailbox (a new one every 50 sends per thread), else each to its own.
+fn replica_sends(
+    root: &std::path::Path,
+    replicas: usize,
+    threads: usize,
+    total: usize,
+    one_mailbox: bool,
+) -> f64 {
+    let processes: Vec<_> = (0..replicas).map(|_| spawn(root, 8, 1_000_000)).collect();
+    let addrs: Vec<SocketAddr> = processes.iter().map(|p| p.api).collect();
+    let run = format!("r{replicas}t{threads}{one_mailbox}");
+    timed_sends(&addrs, threads, total, move |t, i| {
+        let m = i / FULL_MAILBOX;
+        if one_mailbox {
+            format!("{run}-m{m}")
+        } else {
+            format!("{run}-t{t}-m{m}")
+        }
+    })
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -99,5 +140,40 @@ fn main() {
         percentile(&samples, 0.99).as_secs_f64() * 1e3
     );
     service.stop();
+    let _ = std::fs::remove_dir_all(&root);
+
+    // The lock alone (open the lock file, flock, unlock, close): what the lock adds to
+    // each request, next to a send's two fsyncs.
+    std::fs::create_dir_all(&root).unwrap();
+    let locks = mail::lock::Locks::default();
+    let mailbox = mail::names::MailboxId::new("bench", "lock").unwrap();
+    const LOCKS: u32 = 20_000;
+    let started = Instant::now();
+    for _ in 0..LOCKS {
+        drop(
+            locks
+                .lock(&mailbox, &root)
+                .unwrap()
+                .expect("the root exists"),
+        );
+    }
+    println!(
+        "mailbox lock + unlock: {:.2} µs ({LOCKS} times)",
+        started.elapsed().as_secs_f64() * 1e6 / f64::from(LOCKS)
+    );
+
+    for (threads, one_mailbox) in [(1, false), (8, false), (8, true)] {
+        for replicas in [1, 2] {
+            let rate = replica_sends(&root, replicas, threads, sends, one_mailbox);
+            let target = if one_mailbox {
+                "one mailbox"
+            } else {
+                "own mailboxes"
+            };
+            println!(
+                "processes: {replicas} replica(s), {threads} thread(s), {target:13}: {rate:8.0} /s ({sends} mails)"
+            );
+        }
+    }
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -5,27 +5,31 @@
 //! half-written file. Directories are created (and their parents fsynced) on first use.
 //! Reading moves `new/<key>` to `cur/<key>:2,`; marking read adds the `S` flag.
 //!
-//! Every operation on one mailbox holds that mailbox's stripe of a lock table, so the
-//! limit check and the delivery are one step even with many concurrent senders. One
-//! service process owns a store; two processes on the same volume could overshoot the limit.
+//! Every operation on one mailbox holds that mailbox's lock ([`crate::lock`]: a mutex
+//! stripe and a `flock` on `<mailbox>/.lock`), so the limit check and the delivery are one
+//! step, and a read-modify-write (move to `cur/`, flag, delete) happens once, even with
+//! many senders in many processes on one shared volume. Keys name their process (pid and
+//! host) and are checked against the mailbox under the lock, so a delivery never replaces
+//! another; since deliveries write `tmp/` only under the lock, a holder finding a key-shaped
+//! file in `tmp/` knows it is a crashed delivery's leftover and removes it.
 
-use std::collections::hash_map::DefaultHasher;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::hash::{Hash, Hasher};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::lock::{Locks, MailboxGuard};
 use crate::message::{self, Mail, MailClass, Message};
 use crate::names::{check_key, key_order, sanitise_host, MailKey, MailboxId};
 
-/// Lock stripes: enough that unrelated mailboxes rarely wait for each other.
-const LOCK_STRIPES: usize = 256;
-/// Maildir convention: a tmp file this old is a leftover of a crashed delivery.
+/// Maildir convention: a tmp file this old is a leftover of a crashed delivery (for files
+/// not named by us; ours go as soon as the mailbox's lock is held, see [`clean_tmp`]).
 const STALE_TMP_AGE: Duration = Duration::from_secs(36 * 3600);
+/// Keys tried before a delivery gives up: a key is only retried when its name is taken,
+/// which needs two processes with one pid and host name in the same microsecond.
+const KEY_ATTEMPTS: usize = 8;
 /// The info suffix of files in `cur/` (Maildir "version 2" flags).
 const INFO_PREFIX: &str = ":2,";
 
@@ -79,7 +83,7 @@ pub struct Listing {
 pub struct Maildir {
     root: PathBuf,
     limit: usize,
-    locks: Vec<Mutex<()>>,
+    locks: Locks,
     host: String,
     pid: u32,
     counter: AtomicU64,
@@ -99,7 +103,7 @@ impl Maildir {
         Ok(Maildir {
             root: root.to_path_buf(),
             limit,
-            locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            locks: Locks::default(),
             host: sanitise_host(&hostname()),
             pid: std::process::id(),
             counter: AtomicU64::new(0),
@@ -133,12 +137,14 @@ impl Maildir {
         mail: &Mail,
         class: MailClass,
     ) -> Result<MailKey, StoreError> {
-        let _guard = self.lock(mailbox);
         let dir = self.mailbox_dir(mailbox);
         self.ensure_mailbox(mailbox, &dir)?;
+        // Removed between the two steps (a player cleaned up): refused, the sender retries.
+        let _guard = self.lock(mailbox, &dir)?.ok_or_else(mailbox_gone)?;
+        let names = mailbox_names(&dir)?;
         // Below the limit in all there is room in either class; only a fuller mailbox
         // has its files read to count the class.
-        let total = count_files(&dir)?;
+        let total = names.len();
         if total >= self.limit {
             let system = count_system(&dir)?;
             let same_class = match class {
@@ -149,28 +155,41 @@ impl Maildir {
                 return Err(StoreError::Full);
             }
         }
-        let (key, secs) = self.unique_key();
-        let text = message::render_as(key.as_str(), secs, mail, class);
-        let tmp_path = dir.join("tmp").join(key.as_str());
-        let new_path = dir.join("new").join(key.as_str());
-        let written = write_synced(&tmp_path, text.as_bytes())
-            .and_then(|()| fs::rename(&tmp_path, &new_path))
-            .and_then(|()| sync_dir(&dir.join("new")));
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp_path);
-            return Err(e.into());
+        for _ in 0..KEY_ATTEMPTS {
+            let (key, secs) = self.unique_key();
+            // rename() replaces silently: a name already delivered must never be reused.
+            if names.iter().any(|name| key_of(name) == key.as_str()) {
+                continue;
+            }
+            let text = message::render_as(key.as_str(), secs, mail, class);
+            let tmp_path = dir.join("tmp").join(key.as_str());
+            match write_synced(&tmp_path, text.as_bytes()) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                written => {
+                    let committed = written
+                        .and_then(|()| fs::rename(&tmp_path, dir.join("new").join(key.as_str())))
+                        .and_then(|()| sync_dir(&dir.join("new")));
+                    if let Err(e) = committed {
+                        let _ = fs::remove_file(&tmp_path);
+                        return Err(e.into());
+                    }
+                    return Ok(key);
+                }
+            }
         }
-        Ok(key)
+        Err(io::Error::other("no unused key: is the host name shared by replicas?").into())
     }
 
     /// The unread mails that arrived since the last read, moved to `cur/` (oldest first).
     pub fn take_new(&self, mailbox: &MailboxId) -> Result<Listing, StoreError> {
-        let _guard = self.lock(mailbox);
         let dir = self.mailbox_dir(mailbox);
+        let Some(_guard) = self.lock(mailbox, &dir)? else {
+            return Ok(Listing::default());
+        };
         if !dir.join("new").is_dir() {
             return Ok(Listing::default());
         }
-        remove_stale_tmp(&dir.join("tmp"));
+        clean_tmp(&dir.join("tmp"));
         let moved = move_new_to_cur(&dir)?;
         let mut mails = Vec::with_capacity(moved.len());
         for entry in &moved {
@@ -187,12 +206,14 @@ impl Maildir {
 
     /// Every mail of the mailbox, newest first; new ones are moved to `cur/` on the way.
     pub fn list_all(&self, mailbox: &MailboxId) -> Result<Listing, StoreError> {
-        let _guard = self.lock(mailbox);
         let dir = self.mailbox_dir(mailbox);
+        let Some(_guard) = self.lock(mailbox, &dir)? else {
+            return Ok(Listing::default());
+        };
         if !dir.join("new").is_dir() {
             return Ok(Listing::default());
         }
-        remove_stale_tmp(&dir.join("tmp"));
+        clean_tmp(&dir.join("tmp"));
         move_new_to_cur(&dir)?;
         let cur = dir.join("cur");
         let mut mails: Vec<StoredMail> = cur_entries(&cur)?
@@ -208,8 +229,8 @@ impl Maildir {
 
     /// Adds the seen flag (`S`); a mail still in `new/` moves to `cur/` at the same time.
     pub fn mark_read(&self, mailbox: &MailboxId, key: &MailKey) -> Result<(), StoreError> {
-        let _guard = self.lock(mailbox);
         let dir = self.mailbox_dir(mailbox);
+        let _guard = self.lock(mailbox, &dir)?.ok_or(StoreError::NoSuchMail)?;
         let cur = dir.join("cur");
         let in_new = dir.join("new").join(key.as_str());
         if in_new.is_file() {
@@ -231,8 +252,8 @@ impl Maildir {
     }
 
     pub fn delete(&self, mailbox: &MailboxId, key: &MailKey) -> Result<(), StoreError> {
-        let _guard = self.lock(mailbox);
         let dir = self.mailbox_dir(mailbox);
+        let _guard = self.lock(mailbox, &dir)?.ok_or(StoreError::NoSuchMail)?;
         let in_new = dir.join("new").join(key.as_str());
         if in_new.is_file() {
             fs::remove_file(&in_new)?;
@@ -248,8 +269,11 @@ impl Maildir {
 
     /// Deletes every mail flagged seen; returns their keys (in no particular order).
     pub fn delete_read(&self, mailbox: &MailboxId) -> Result<Vec<String>, StoreError> {
-        let _guard = self.lock(mailbox);
-        let cur = self.mailbox_dir(mailbox).join("cur");
+        let dir = self.mailbox_dir(mailbox);
+        let Some(_guard) = self.lock(mailbox, &dir)? else {
+            return Ok(Vec::new());
+        };
+        let cur = dir.join("cur");
         if !cur.is_dir() {
             return Ok(Vec::new());
         }
@@ -271,31 +295,33 @@ impl Maildir {
 
     /// Mails in `new/` and `cur/` together.
     pub fn count(&self, mailbox: &MailboxId) -> Result<usize, StoreError> {
-        let _guard = self.lock(mailbox);
         let dir = self.mailbox_dir(mailbox);
-        if !dir.is_dir() {
+        let Some(_guard) = self.lock(mailbox, &dir)? else {
             return Ok(0);
-        }
+        };
         Ok(count_files(&dir)?)
     }
 
-    /// Readiness: the root accepts a new file (the volume is mounted and writable).
+    /// Readiness: the root accepts a new file (the volume is mounted and writable) and
+    /// that file can be locked (a volume without locks would break the limit).
     pub fn check_writable(&self) -> io::Result<()> {
-        // A leading dot: no world name can collide with the probe.
-        let probe = self.root.join(format!(".readyz-probe-{}", self.pid));
-        let result = fs::write(&probe, b"ok");
+        // A leading dot: no world name can collide with the probe. Host and pid: replicas
+        // share the root, and in containers every one of them is pid 1.
+        let probe = self
+            .root
+            .join(format!(".readyz-probe-{}-{}", self.host, self.pid));
+        let result = fs::write(&probe, b"ok").and_then(|()| {
+            match crate::lock::try_lock(&File::open(&probe)?)? {
+                true => Ok(()),
+                false => Err(io::Error::other("probe file locked")),
+            }
+        });
         let _ = fs::remove_file(&probe);
         result
     }
 
-    fn lock(&self, mailbox: &MailboxId) -> MutexGuard<'_, ()> {
-        let mut hasher = DefaultHasher::new();
-        mailbox.hash(&mut hasher);
-        let stripe = (hasher.finish() % LOCK_STRIPES as u64) as usize;
-        // A panic while holding the lock leaves nothing half-done on disk worth refusing for.
-        self.locks[stripe]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock(&self, mailbox: &MailboxId, dir: &Path) -> io::Result<Option<MailboxGuard<'_>>> {
+        self.locks.lock(mailbox, dir)
     }
 
     /// `<secs>.M<micros>P<pid>Q<counter>.<host>` and the seconds it was made at.
@@ -389,7 +415,26 @@ fn file_names(dir: &Path) -> io::Result<Vec<String>> {
 }
 
 fn count_files(mailbox_dir: &Path) -> io::Result<usize> {
-    Ok(file_names(&mailbox_dir.join("new"))?.len() + file_names(&mailbox_dir.join("cur"))?.len())
+    Ok(mailbox_names(mailbox_dir)?.len())
+}
+
+/// The names of the mails in `new/` and `cur/`: what counts against the limit.
+fn mailbox_names(mailbox_dir: &Path) -> io::Result<Vec<String>> {
+    let mut names = file_names(&mailbox_dir.join("new"))?;
+    names.extend(file_names(&mailbox_dir.join("cur"))?);
+    Ok(names)
+}
+
+/// The key part of a `new/` or `cur/` file name (before the `:2,` info).
+fn key_of(file_name: &str) -> &str {
+    file_name.split(':').next().unwrap_or_default()
+}
+
+fn mailbox_gone() -> StoreError {
+    StoreError::Io(io::Error::new(
+        io::ErrorKind::NotFound,
+        "mailbox removed during the delivery",
+    ))
 }
 
 /// System mails in `new/` and `cur/` (files that cannot be read count as player mail).
@@ -437,7 +482,7 @@ fn move_new_to_cur(mailbox_dir: &Path) -> io::Result<Vec<CurEntry>> {
     let cur = mailbox_dir.join("cur");
     let mut moved = Vec::new();
     for name in file_names(&new)? {
-        let key = name.split(':').next().unwrap_or_default().to_string();
+        let key = key_of(&name).to_string();
         if check_key(&key).is_err() {
             continue;
         }
@@ -493,13 +538,24 @@ fn with_flag(flags: &str, flag: char) -> String {
     all.into_iter().collect()
 }
 
-/// Deletes tmp files left by deliveries that crashed long ago.
-fn remove_stale_tmp(tmp: &Path) {
+/// Deletes tmp files left by crashed deliveries. Called with the mailbox locked: every
+/// delivery writes its tmp file under that lock, so a key-named file here belongs to no
+/// delivery in progress, whichever process made it. Other files (another tool's) go after
+/// the Maildir convention's 36 hours.
+fn clean_tmp(tmp: &Path) {
     let Ok(entries) = fs::read_dir(tmp) else {
         return;
     };
     let now = SystemTime::now();
     for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| check_key(n).is_ok())
+        {
+            let _ = fs::remove_file(entry.path());
+            continue;
+        }
         let stale = entry
             .metadata()
             .and_then(|m| m.modified())
@@ -704,6 +760,144 @@ mod tests {
         let all = store.list_all(&mb).unwrap();
         assert_eq!(all.mails.len(), 1, "the unparseable one is skipped");
         assert_eq!(all.count, 2, "but it still counts against the limit");
+    }
+
+    /// Two stores on one root are two replicas on one volume: only the flock is shared.
+    fn two_stores(limit: usize) -> (testkit::TempDir, Arc<Maildir>, Arc<Maildir>) {
+        let (dir, a) = temp_store(limit);
+        let b = Maildir::open(&dir.path().join("root"), limit).unwrap();
+        (dir, Arc::new(a), Arc::new(b))
+    }
+
+    use std::sync::{Arc, Barrier};
+
+    #[test]
+    fn two_stores_on_one_root_keep_the_limit_exact() {
+        const LIMIT: usize = 5;
+        const MAILBOXES: usize = 10;
+        let (_dir, a, b) = two_stores(LIMIT);
+        let barrier = Arc::new(Barrier::new(12));
+        // All threads reach each mailbox's limit together: 36 sends race for 5 places.
+        let threads: Vec<_> = (0..12)
+            .map(|t| {
+                let store = if t % 2 == 0 { a.clone() } else { b.clone() };
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    let mut results = Vec::new();
+                    for m in 0..MAILBOXES {
+                        let mb = MailboxId::new("s0", &format!("u{m}")).unwrap();
+                        barrier.wait();
+                        for i in 0..3 {
+                            let sent = store.deliver(&mb, &mail(&format!("{t}-{i}")));
+                            results.push((m, sent));
+                        }
+                    }
+                    results
+                })
+            })
+            .collect();
+        let results: Vec<_> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        for m in 0..MAILBOXES {
+            let mb = MailboxId::new("s0", &format!("u{m}")).unwrap();
+            let keys: std::collections::HashSet<String> = results
+                .iter()
+                .filter(|(rm, _)| *rm == m)
+                .filter_map(|(_, r)| r.as_ref().ok().map(|k| k.to_string()))
+                .collect();
+            assert_eq!(keys.len(), LIMIT, "u{m}: exactly the limit, each key once");
+            let full = results
+                .iter()
+                .filter(|(rm, r)| *rm == m && matches!(r, Err(StoreError::Full)))
+                .count();
+            assert_eq!(
+                full,
+                36 - LIMIT,
+                "u{m}: the rest refused as full, none failed"
+            );
+            assert_eq!(a.count(&mb).unwrap(), LIMIT);
+            let listed: std::collections::HashSet<String> = b
+                .list_all(&mb)
+                .unwrap()
+                .mails
+                .into_iter()
+                .map(|m| m.message.key)
+                .collect();
+            assert_eq!(listed, keys);
+        }
+    }
+
+    #[test]
+    fn two_stores_take_and_delete_each_mail_once() {
+        let (_dir, a, b) = two_stores(100);
+        let mb = MailboxId::new("s0", "u1").unwrap();
+        let sent: Vec<MailKey> = (0..40)
+            .map(|i| a.deliver(&mb, &mail(&i.to_string())).unwrap())
+            .collect();
+        let race = |work: fn(&Maildir, &MailboxId, &MailKey) -> Result<(), StoreError>| {
+            let barrier = Arc::new(Barrier::new(2));
+            let handles: Vec<_> = [a.clone(), b.clone()]
+                .into_iter()
+                .map(|store| {
+                    let (mb, sent, barrier) = (mb.clone(), sent.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        sent.iter()
+                            .map(|key| work(&store, &mb, key))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            let mut all: Vec<Vec<_>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            let second = all.pop().unwrap();
+            all.pop()
+                .unwrap()
+                .into_iter()
+                .zip(second)
+                .collect::<Vec<_>>()
+        };
+        // Half the mails still in new/ when marked, half already moved by a read.
+        let taken = a.take_new(&mb).unwrap().mails.len();
+        assert_eq!(taken, 40);
+        for i in 0..20 {
+            a.deliver(&mb, &mail(&format!("late {i}"))).unwrap();
+        }
+        // Reads through both at once: each new mail is handed out by exactly one of them.
+        let (ra, rb) = std::thread::scope(|s| {
+            let ha = s.spawn(|| a.take_new(&mb).unwrap());
+            let hb = s.spawn(|| b.take_new(&mb).unwrap());
+            (ha.join().unwrap(), hb.join().unwrap())
+        });
+        assert_eq!(ra.mails.len() + rb.mails.len(), 20);
+        for (x, y) in race(|s, mb, k| s.mark_read(mb, k)) {
+            assert!(x.is_ok() && y.is_ok(), "{x:?} {y:?}");
+        }
+        for (x, y) in race(|s, mb, k| s.delete(mb, k)) {
+            let once = matches!(
+                (&x, &y),
+                (Ok(()), Err(StoreError::NoSuchMail)) | (Err(StoreError::NoSuchMail), Ok(()))
+            );
+            assert!(
+                once,
+                "deleted once, the other says no such mail: {x:?} {y:?}"
+            );
+        }
+        assert_eq!(b.count(&mb).unwrap(), 20);
+    }
+
+    #[test]
+    fn leftover_tmp_files_go_at_the_next_read() {
+        let (_dir, store) = temp_store(10);
+        let mb = MailboxId::new("s0", "u1").unwrap();
+        store.deliver(&mb, &mail("a")).unwrap();
+        let tmp = store.mailbox_dir(&mb).join("tmp");
+        // What a delivery killed between write and rename leaves, in any process.
+        fs::write(tmp.join("1.M1P999999Q1.other-host"), "partial").unwrap();
+        fs::write(tmp.join("not-ours"), "another tool's").unwrap();
+        assert_eq!(store.list_all(&mb).unwrap().mails.len(), 1);
+        assert_eq!(file_names(&tmp).unwrap(), ["not-ours"]);
     }
 
     #[test]

@@ -3,63 +3,13 @@
 mod common;
 
 use std::collections::HashSet;
-use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{raw, Connection};
+use common::{get, names_in, spawn, Connection};
 use serde_json::json;
-
-struct Process {
-    child: Child,
-    api: SocketAddr,
-    admin: SocketAddr,
-}
-
-fn spawn(root: &Path, threads: usize, limit: usize) -> Process {
-    let port = testkit::free_port();
-    let admin_port = testkit::free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_mail"))
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--admin-port", &admin_port.to_string()])
-        .arg("--root")
-        .arg(root)
-        .args(["--threads", &threads.to_string()])
-        .args(["--mailbox-limit", &limit.to_string()])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the mail binary");
-    let api: SocketAddr = ([127, 0, 0, 1], port).into();
-    let admin: SocketAddr = ([127, 0, 0, 1], admin_port).into();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(api).is_err() || TcpStream::connect(admin).is_err() {
-        assert!(Instant::now() < deadline, "mail did not start listening");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Process { child, api, admin }
-}
-
-fn get(addr: SocketAddr, path: &str) -> common::Answer {
-    raw(
-        addr,
-        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .unwrap()
-}
-
-fn names_in(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 #[test]
 fn kill_9_during_a_burst_loses_no_acknowledged_mail() {

@@ -39,7 +39,7 @@ fn send_body(world: &str, uid: &str, from: &str, subj: &str, body: &str) -> Valu
            "mail": {"type": 0, "from": from, "subj": subj, "body": body}})
 }
 
-/// Every file below `dir`, recursively.
+/// Every file below `dir`, recursively, but mailbox lock files.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
@@ -47,7 +47,8 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
             let path = entry.path();
             if path.is_dir() {
                 out.extend(files_under(&path));
-            } else {
+            } else if entry.file_name() != mail::lock::LOCK_FILE {
+                // Every file but a mailbox's lock file, which holds no mail.
                 out.push(path);
             }
         }

@@ -131,3 +131,66 @@ impl Connection {
         }
     }
 }
+
+/// The built `mail` binary running as a child process on `root`.
+pub struct Process {
+    pub child: std::process::Child,
+    pub api: SocketAddr,
+    pub admin: SocketAddr,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // A failed test must not leave a server running; after kill + wait this is a no-op.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the `mail` binary on `root` and waits until its API and admin ports accept.
+pub fn spawn(root: &std::path::Path, threads: usize, limit: usize) -> Process {
+    let port = testkit::free_port();
+    let admin_port = testkit::free_port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_mail"))
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--admin-port", &admin_port.to_string()])
+        .arg("--root")
+        .arg(root)
+        .args(["--threads", &threads.to_string()])
+        .args(["--mailbox-limit", &limit.to_string()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start the mail binary");
+    let api: SocketAddr = ([127, 0, 0, 1], port).into();
+    let admin: SocketAddr = ([127, 0, 0, 1], admin_port).into();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(api).is_err() || TcpStream::connect(admin).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "mail did not start listening"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Process { child, api, admin }
+}
+
+/// The names in `dir` (none when it does not exist).
+pub fn names_in(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A GET on a fresh connection (the admin port's endpoints).
+pub fn get(addr: SocketAddr, path: &str) -> Answer {
+    raw(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .unwrap()
+}
