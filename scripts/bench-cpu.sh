@@ -28,43 +28,15 @@ import json, os, subprocess, sys
 mix, rate, secs, conns = sys.argv[1:5]
 extra = sys.argv[5:]
 as_json = os.environ.get("BENCH_CPU_JSON") == "1"
-env = dict(os.environ)
-for line in open("var/cluster.env"):
-    key, _, value = line.strip().partition("=")
-    if key:
-        env[key] = value
-root = os.getcwd()
-nats_port = env["LUKSEUN_NATS_URL"].rsplit(":", 1)[1]
-redis_port = env["LUKSEUN_REDIS_URL"].rstrip("/").rsplit(":", 1)[1]
-tick = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, "scripts")
+from stack import cluster_env, cpu_seconds, processes  # noqa: E402
 
-
-def processes():
-    """The stack's processes by name: this checkout's binaries and its servers."""
-    found = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            exe = os.readlink(f"/proc/{pid}/exe")
-            name = open(f"/proc/{pid}/comm").read().strip()
-            cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        # redis-server rewrites its command line to `<ip>:<port>`.
-        ours = (
-            (name in ("gate", "worker") and exe.startswith(root))
-            or (name == "nats-server" and f"-p {nats_port}" in cmd)
-            or (name == "redis-server" and cmd.strip().endswith(f":{redis_port}"))
-            or (name == "mariadbd" and f"{root}/var" in cmd)
-        )
-        if ours:
-            found.setdefault(name, []).append(pid)
-    return found
+env = cluster_env()
 
 
 def sample(pid):
     """(CPU seconds, voluntary context switches over all threads)."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / tick
+    cpu = cpu_seconds(pid)
     switches = 0
     for task in os.listdir(f"/proc/{pid}/task"):
         for line in open(f"/proc/{pid}/task/{task}/status"):
@@ -73,7 +45,7 @@ def sample(pid):
     return cpu, switches
 
 
-procs = processes()
+procs = processes(env, ("gate", "worker"))
 missing = [n for n in ("gate", "worker", "nats-server", "redis-server", "mariadbd") if n not in procs]
 if missing:
     sys.exit(f"not running (or not this checkout's): {', '.join(missing)}")

@@ -28,44 +28,16 @@ import json, os, re, subprocess, sys, threading, time, urllib.request
 
 players, secs, pace = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
 extra = sys.argv[4:]
-env = dict(os.environ)
-for line in open("var/cluster.env"):
-    key, _, value = line.strip().partition("=")
-    if key:
-        env[key] = value
+sys.path.insert(0, "scripts")
+from stack import cluster_env, cpu_seconds, processes  # noqa: E402
+
+env = cluster_env()
 root = os.getcwd()
-tick = os.sysconf("SC_CLK_TCK")
 OURS = ("gate", "worker", "auth", "edge", "mail", "config")
 
 
-def processes():
-    """This checkout's services and the stack's servers, by name: pid list."""
-    found = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            exe = os.readlink(f"/proc/{pid}/exe")
-            name = open(f"/proc/{pid}/comm").read().strip()
-            cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        redis_port = env["LUKSEUN_REDIS_URL"].rstrip("/").rsplit(":", 1)[1]
-        # redis-server rewrites its command line to `<ip>:<port>`.
-        if (name in OURS and exe.startswith(root)) or (
-            name in ("nats-server", "mariadbd") and f"{root}/var" in cmd
-        ) or (name == "redis-server" and cmd.strip().endswith(f":{redis_port}")):
-            found.setdefault(name, []).append(pid)
-    return found
-
-
 def cpu(pids):
-    total = 0
-    for pid in pids:
-        try:
-            f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-            total += int(f[11]) + int(f[12])
-        except OSError:
-            pass
-    return total / tick
+    return sum(cpu_seconds(p) for p in pids)
 
 
 def metrics(port):
@@ -143,7 +115,7 @@ PORTS = admin_ports()
 
 
 def snapshot():
-    procs = processes()
+    procs = processes(env, OURS)
     snap = {"cpu": {name: cpu(pids) for name, pids in procs.items()}, "redis": redis_stats(),
             "mariadb": mariadb_stats(), "nats": nats_stats(), "mail_files": mail_files(),
             "metrics": {}, "t": time.time()}
