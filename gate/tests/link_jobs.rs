@@ -91,6 +91,24 @@ impl HandLink {
     }
 }
 
+/// A hand link that offered `window`, open at the gate, and a spy on NATS `jobs` (with
+/// its client, which must live as long).
+fn offered_link(
+    servers: &Servers,
+    gate: &Gate,
+    window: u32,
+) -> (HandLink, shared::nats::Subscription, Client) {
+    let mut link = HandLink::open(gate);
+    link.offer(window);
+    let nats = Client::connect(&servers.nats.url(), Options::named("spy")).unwrap();
+    let jobs = nats.subscribe(JOBS_SUBJECT, Some(WORKERS_QUEUE)).unwrap();
+    nats.flush(READ_LIMIT).unwrap();
+    wait_for("the link is open", Duration::from_secs(5), || {
+        gate.metrics().worker_connections.get() == 1
+    });
+    (link, jobs, nats)
+}
+
 #[test]
 fn a_linked_worker_gets_the_jobs_down_its_link_and_answers_them_in_order() {
     let servers = Servers::start();
@@ -128,14 +146,7 @@ fn a_linked_worker_gets_the_jobs_down_its_link_and_answers_them_in_order() {
 fn past_the_window_jobs_go_to_nats_and_every_one_is_answered() {
     let servers = Servers::start();
     let gate = gate(&servers, Some(secret()));
-    let mut link = HandLink::open(&gate);
-    link.offer(2);
-    let nats = Client::connect(&servers.nats.url(), Options::named("spy")).unwrap();
-    let jobs = nats.subscribe(JOBS_SUBJECT, Some(WORKERS_QUEUE)).unwrap();
-    nats.flush(READ_LIMIT).unwrap();
-    wait_for("the link is open", Duration::from_secs(5), || {
-        gate.metrics().worker_connections.get() == 1
-    });
+    let (mut link, jobs, _nats) = offered_link(&servers, &gate, 2);
     let mut client = TestClient::connect(gate.client_addr());
     let mut bytes = Vec::new();
     for n in 0..5 {
@@ -207,14 +218,7 @@ fn a_link_that_closes_with_jobs_in_hand_has_them_answered_at_once() {
 fn jobs_0_ends_the_jobs_and_shuts_the_gates_side_while_answers_still_arrive() {
     let servers = Servers::start();
     let gate = gate(&servers, Some(secret()));
-    let mut link = HandLink::open(&gate);
-    link.offer(8);
-    let nats = Client::connect(&servers.nats.url(), Options::named("spy")).unwrap();
-    let jobs = nats.subscribe(JOBS_SUBJECT, Some(WORKERS_QUEUE)).unwrap();
-    nats.flush(READ_LIMIT).unwrap();
-    wait_for("the link is open", Duration::from_secs(5), || {
-        gate.metrics().worker_connections.get() == 1
-    });
+    let (mut link, jobs, _nats) = offered_link(&servers, &gate, 8);
     let mut client = TestClient::connect(gate.client_addr());
     client.request(1, 0);
     let held = contract::parse_job(&link.read_job_line()).unwrap().jid;

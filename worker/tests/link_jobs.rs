@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{guest_login, signal, Client, Servers};
+use support::{signal, wait_served, Client, Servers};
 
 const LINK_SECRET: &str = "worker-link-jobs-process-secret";
 
@@ -15,18 +15,6 @@ fn linked_gate(servers: &Servers, job_timeout: Duration) -> gate::Gate {
     options.job_timeout = job_timeout;
     options.link_secret = shared::contract::LinkSecret::from_config(LINK_SECRET).unwrap();
     gate::Gate::start(options).unwrap()
-}
-
-/// Guest logins until one is answered: the worker serves, and its link to the gate has
-/// offered to take jobs (the offer goes before the first answer on the link).
-fn wait_served(client: &mut Client, device: &str) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !matches!(
-        client.ask(guest_login(device))["status"].as_i64(),
-        Some(0 | 1)
-    ) {
-        assert!(Instant::now() < deadline, "no worker answered");
-    }
 }
 
 fn register(i: usize) -> serde_json::Value {
