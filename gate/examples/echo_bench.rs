@@ -1,22 +1,23 @@
 //! Gate throughput and round trip on this machine, without the game worker: real Redis
-//! and NATS (testkit), the gate in-process, a minimal echo worker that follows the return
-//! path of the contract (the gate id in the job, gates.id.<gid> cached), and N client
-//! threads sending one request at a time.
+//! and NATS (testkit), the gate in-process, the tests' stand-in worker answering with the
+//! request's `n` by the contract's return path (the gate id in the job, gates.id.<gid>
+//! cached), and N client threads sending one request at a time.
 //!
-//! `cargo run --release -p gate --example echo_bench -- [connections] [seconds] [rate]`
-//! rate 0 = closed loop (as fast as answers come); rate > 0 = paced requests/s in total.
+//! `cargo run --release -p gate --example echo_bench -- [connections] [seconds] [rate] [link]`
+//! rate 0 = closed loop (as fast as answers come); rate > 0 = paced requests/s in total;
+//! `link` = gate and stand-in share a link secret, so jobs go down the worker link.
+
+#[path = "../tests/support/stand_in.rs"]
+mod stand_in;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gate::Gate;
-use shared::contract;
-use shared::nats::{Client, NatsError, Options};
-use shared::redis_conn::RedisPool;
+use gate::{Gate, Options};
+use shared::contract::{self, LinkSecret};
+use stand_in::{StandIn, StandInOptions};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,16 +29,27 @@ fn main() {
     let connections = arg(0, 64.0) as usize;
     let seconds = arg(1, 5.0);
     let rate = arg(2, 0.0);
+    let link = args.get(3).is_some_and(|a| a == "link");
 
     shared::log::init("gate-bench", shared::log::Level::Warn);
     let redis = testkit::Redis::start();
     let nats = testkit::Nats::start();
-    let gate = Gate::start(gate::Options::local(&redis.url(), &nats.url())).expect("gate");
-    let stop = Arc::new(AtomicBool::new(false));
-    let worker = {
-        let (nats_url, redis_url, stop) = (nats.url(), redis.url(), stop.clone());
-        std::thread::spawn(move || echo_worker(&nats_url, &redis_url, &stop))
-    };
+    let secret = LinkSecret::from_config("echo-bench-link-secret").unwrap();
+    let mut options = Options::local(&redis.url(), &nats.url());
+    if link {
+        options.link_secret = secret.clone();
+    }
+    let gate = Gate::start(options).expect("gate");
+    let worker = StandIn::start(
+        &nats.url(),
+        &redis.url(),
+        StandInOptions {
+            name: "bench-worker",
+            delay: Duration::ZERO,
+            respond: echo_n,
+            link: secret.filter(|_| link).map(|s| (s, 64)),
+        },
+    );
     std::thread::sleep(Duration::from_millis(200));
 
     let addr = gate.client_addr();
@@ -52,8 +64,8 @@ fn main() {
     for c in clients {
         latencies.extend(c.join().unwrap());
     }
-    stop.store(true, Ordering::SeqCst);
-    let _ = worker.join();
+    let link_jobs = worker.link_jobs.load(std::sync::atomic::Ordering::SeqCst);
+    drop(worker);
 
     latencies.sort_unstable();
     let pct = |p: f64| -> f64 {
@@ -66,7 +78,7 @@ fn main() {
     let m = gate.metrics();
     let cpu = thread_cpu_seconds();
     println!(
-        "connections={connections} mode={} answered={} req/s={:.0} p50_ms={:.3} p99_ms={:.3} p999_ms={:.3} max_ms={:.3} gate_timeouts={} dropped={}",
+        "connections={connections} mode={} answered={} req/s={:.0} p50_ms={:.3} p99_ms={:.3} p999_ms={:.3} max_ms={:.3} gate_timeouts={} dropped={} link_jobs={link_jobs}",
         if rate > 0.0 { format!("paced@{rate}") } else { "closed-loop".into() },
         latencies.len(),
         latencies.len() as f64 / window.as_secs_f64(),
@@ -199,60 +211,13 @@ fn client(
     }
 }
 
-/// Answers every job with `{"status":0,...,"data":{"n":..}}` by the contract's return path.
-fn echo_worker(nats_url: &str, redis_url: &str, stop: &AtomicBool) {
-    let client = Client::connect(nats_url, Options::named("bench-worker")).unwrap();
-    let jobs = client
-        .subscribe(contract::JOBS_SUBJECT, Some(contract::WORKERS_QUEUE))
-        .unwrap();
-    client.flush(Duration::from_secs(5)).unwrap();
-    let redis = RedisPool::new(redis_url, 1).unwrap();
-    let mut gate_addrs: HashMap<u32, String> = HashMap::new();
-    let mut gates: HashMap<String, TcpStream> = HashMap::new();
-    let mut out: HashMap<String, Vec<u8>> = HashMap::new();
-    while !stop.load(Ordering::SeqCst) {
-        let first = match jobs.recv_timeout(Duration::from_millis(50)) {
-            Ok(m) => m,
-            Err(NatsError::Timeout) => continue,
-            Err(_) => return,
-        };
-        let mut batch = vec![first];
-        while let Ok(Some(m)) = jobs.try_recv() {
-            batch.push(m);
-        }
-        let jobs_in: Vec<contract::Job> = batch
-            .iter()
-            .map(|m| contract::parse_job(&m.payload).unwrap())
-            .collect();
-        for job in &jobs_in {
-            let Some(gid) = job.header.gate else { continue };
-            let addr = gate_addrs.entry(gid).or_insert_with(|| {
-                redis
-                    .run(|c| redis::cmd("GET").arg(contract::gate_key(gid)).query(c))
-                    .unwrap()
-            });
-            let n = job
-                .line
-                .split("\"n\":")
-                .nth(1)
-                .and_then(|r| r.split(',').next())
-                .unwrap_or("0");
-            let buf = out.entry(addr.clone()).or_default();
-            let response =
-                format!("{{\"status\":0,\"message\":\"success\",\"data\":{{\"n\":{n}}}}}");
-            contract::encode_answer(buf, job.jid, &response);
-        }
-        for (addr, buf) in out.iter_mut() {
-            if buf.is_empty() {
-                continue;
-            }
-            let stream = gates.entry(addr.clone()).or_insert_with(|| {
-                let s = TcpStream::connect(addr.as_str()).unwrap();
-                s.set_nodelay(true).unwrap();
-                s
-            });
-            stream.write_all(buf).unwrap();
-            buf.clear();
-        }
-    }
+/// Answers `{"status":0,...,"data":{"n":..}}` with the request's `n`.
+fn echo_n(job: &contract::Job<'_>, _worker: &str) -> String {
+    let n = job
+        .line
+        .split("\"n\":")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .unwrap_or("0");
+    format!("{{\"status\":0,\"message\":\"success\",\"data\":{{\"n\":{n}}}}}")
 }

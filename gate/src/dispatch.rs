@@ -32,16 +32,22 @@ pub struct NewJob {
 }
 
 impl NewJob {
-    /// The job's NATS payload as published by gate `gid` at `now`.
-    fn payload(&self, out: &mut Vec<u8>, gid: u32, now: Instant) {
+    /// The job's header as sent by gate `gid` at `now`; `link_jobs` when the gate sends
+    /// jobs down worker links that offer to take them.
+    pub fn header(&self, gid: u32, now: Instant, link_jobs: bool) -> JobHeader {
         let left = self.deadline.saturating_duration_since(now);
-        let header = JobHeader {
+        JobHeader {
             gate: Some(gid),
             budget_ms: Some(u64::try_from(left.as_millis()).unwrap_or(u64::MAX)),
             client: self.client,
-        };
+            link_jobs,
+        }
+    }
+
+    /// The job's NATS payload as published by gate `gid` at `now`.
+    fn payload(&self, out: &mut Vec<u8>, gid: u32, now: Instant, link_jobs: bool) {
         out.clear();
-        encode_job(out, self.jid, &header, &self.line);
+        encode_job(out, self.jid, &self.header(gid, now, link_jobs), &self.line);
     }
 }
 
@@ -49,6 +55,8 @@ pub struct Publisher {
     pub nats: Client,
     pub gid: GateIdCell,
     pub metrics: GateMetrics,
+    /// The jobs say `l=1`: this gate sends jobs down proven links that offer to take them.
+    pub link_jobs: bool,
 }
 
 impl Publisher {
@@ -65,7 +73,7 @@ impl Publisher {
         let published = self
             .nats
             .publish_batch(JOBS_SUBJECT, batch.len(), |i, payload| {
-                batch[i].payload(payload, gid, now)
+                batch[i].payload(payload, gid, now, self.link_jobs)
             });
         let failed = match published {
             Ok(()) => Vec::new(),
@@ -106,13 +114,15 @@ mod tests {
             deadline: now + Duration::from_millis(9_500),
         };
         let mut out = b"left over".to_vec();
-        job.payload(&mut out, 4, now);
+        job.payload(&mut out, 4, now, false);
         assert_eq!(
             out,
             b"0123456789abcdef0123456789abcdef g=4 t=9500 c=10.1.2.3~{\"function\":\"x~y\"}"
         );
+        job.payload(&mut out, 4, now, true);
+        assert!(out.starts_with(b"0123456789abcdef0123456789abcdef g=4 t=9500 c=10.1.2.3 l=1~"));
         // Past its deadline the budget is 0, never negative.
-        job.payload(&mut out, 4, now + Duration::from_secs(11));
+        job.payload(&mut out, 4, now + Duration::from_secs(11), false);
         assert!(out.starts_with(b"0123456789abcdef0123456789abcdef g=4 t=0 c=10.1.2.3~"));
     }
 }

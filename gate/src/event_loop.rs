@@ -2,8 +2,10 @@
 //!
 //! Per iteration it reads what arrived, turns complete request lines into jobs, routes
 //! worker answers into their clients' ordered queues, answers expired jobs with -2, writes
-//! each touched connection once, and hands the iteration's new jobs to the dispatcher in
-//! one batch. Nothing in here waits for Redis or NATS.
+//! each touched connection once, and sends the iteration's new jobs: down the proven
+//! worker links that offered to take jobs and have room (least held first, up to each
+//! link's window: shared::contract, "Link jobs"), the rest to the dispatcher in one NATS
+//! batch. Nothing in here waits for Redis, NATS or a worker.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
-use shared::contract::{parse_worker_line, LineError, LinkSecret, WorkerLine};
+use shared::contract::{encode_link_job, parse_worker_line, LineError, LinkSecret, WorkerLine};
 use shared::framing::{FrameError, LineBuffer};
 
 use crate::answer_queue::Answer;
@@ -114,7 +116,7 @@ struct PendingJob {
     client: usize,
     seq: u64,
     started: Instant,
-    /// The worker link whose worker took the job (its taken notice), if one did.
+    /// The worker link that holds the job (sent down it, or its taken notice), if one does.
     holder: Option<usize>,
 }
 
@@ -123,6 +125,8 @@ struct Jobs {
     pending: HashMap<JobId, PendingJob>,
     /// How many of `pending` a worker link holds (took, by its notice).
     held: usize,
+    /// The same per link: what counts against a link's window.
+    held_per_link: HashMap<usize, u32>,
     timers: TimerQueue<JobId>,
     new: Vec<NewJob>,
     ids: JobIdSource,
@@ -148,21 +152,37 @@ impl Jobs {
     /// Takes `jid` out of the pending jobs (answered, timed out, or its client gone).
     fn remove(&mut self, jid: &JobId) -> Option<PendingJob> {
         let job = self.pending.remove(jid)?;
-        if job.holder.is_some() {
+        if let Some(link) = job.holder {
             self.held -= 1;
+            self.release(link);
         }
         Some(job)
+    }
+
+    fn release(&mut self, link: usize) {
+        if let Some(n) = self.held_per_link.get_mut(&link) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// How many jobs worker link `link` holds.
+    fn held_by_link(&self, link: usize) -> u32 {
+        self.held_per_link.get(&link).copied().unwrap_or(0)
     }
 
     /// A worker link took `jid`. A job the gate no longer waits for (answered or timed
     /// out already) has nothing to hold; a job taken again (NATS redelivered it to another
     /// worker) is held by the latest link.
     fn hold(&mut self, jid: JobId, link: usize) {
-        if let Some(job) = self.pending.get_mut(&jid) {
-            if job.holder.replace(link).is_none() {
-                self.held += 1;
-            }
+        let Some(job) = self.pending.get_mut(&jid) else {
+            return;
+        };
+        match job.holder.replace(link) {
+            None => self.held += 1,
+            Some(before) if before == link => return,
+            Some(before) => self.release(before),
         }
+        *self.held_per_link.entry(link).or_default() += 1;
     }
 
     /// The jobs worker link `link` took and has not answered.
@@ -239,6 +259,27 @@ struct WorkerConn {
     stream: TcpStream,
     lines: LineBuffer,
     opening: Opening,
+    link: LinkJobs,
+}
+
+/// A worker link's side of link jobs.
+#[derive(Default)]
+struct LinkJobs {
+    /// Jobs the link takes at once (its latest `jobs <n>`); 0: none.
+    window: u32,
+    /// It said `jobs 0`: nothing more goes down it, and its sending side shuts once `out`
+    /// is written, so the worker's end of stream says it has every job.
+    finished: bool,
+    shut: bool,
+    /// Job lines not yet written, from `written` on.
+    out: Vec<u8>,
+    written: usize,
+}
+
+impl LinkJobs {
+    fn has_room(&self, held: u32) -> bool {
+        !self.finished && held < self.window
+    }
 }
 
 /// What the gate's handle gives the loop.
@@ -310,6 +351,7 @@ impl EventLoop {
                 jobs: Jobs {
                     pending: HashMap::new(),
                     held: 0,
+                    held_per_link: HashMap::new(),
                     timers: TimerQueue::new(),
                     new: Vec::new(),
                     ids: JobIdSource::new(),
@@ -361,7 +403,14 @@ impl EventLoop {
                         }
                         self.clients.mark_dirty(t);
                     }
-                    Token(t) => self.read_worker(t, ReadUntil::from_event(event), now),
+                    Token(t) => {
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.read_worker(t, ReadUntil::from_event(event), now);
+                        }
+                        if event.is_writable() {
+                            self.flush_link(t);
+                        }
+                    }
                 }
             }
             self.expire_jobs(now);
@@ -463,11 +512,12 @@ impl EventLoop {
                 continue;
             }
             let token = self.take_token();
-            if let Err(e) =
-                self.poll
-                    .registry()
-                    .register(&mut stream, Token(token), Interest::READABLE)
-            {
+            // Writable too: link jobs that did not fit the socket go when it drains.
+            if let Err(e) = self.poll.registry().register(
+                &mut stream,
+                Token(token),
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
                 shared::warn!("worker registration failed", error = e);
                 continue;
             }
@@ -478,6 +528,7 @@ impl EventLoop {
                     stream,
                     lines: LineBuffer::new(WORKER_MAX_LINE),
                     opening,
+                    link: LinkJobs::default(),
                 },
             );
             self.core.metrics.worker_connections.add(1);
@@ -532,11 +583,16 @@ impl EventLoop {
                     break Err(CloseReason::WorkerLink(e));
                 }
             }
-            // Route every complete line, even from a connection about to close.
-            if let Some(reason) =
-                self.core
-                    .route_worker_lines(token, &mut worker.lines, &mut self.clients, now)
-            {
+            // Route every complete line, even from a connection about to close. Offers to
+            // take jobs count only from a link that proved the secret.
+            let proved = self.link_secret.is_some();
+            if let Some(reason) = self.core.route_worker_lines(
+                token,
+                &mut worker.lines,
+                (&mut worker.link, proved),
+                &mut self.clients,
+                now,
+            ) {
                 self.core.metrics.worker_protocol_errors.inc();
                 break Err(reason);
             }
@@ -548,7 +604,59 @@ impl EventLoop {
         };
         if let Err(reason) = result {
             self.close_worker(token, reason);
+            return;
         }
+        if self
+            .workers
+            .get(&token)
+            .is_some_and(|w| w.link.finished && !w.link.shut)
+        {
+            self.flush_link(token);
+        }
+    }
+
+    /// Writes what waits in a worker link's `out`; a link that said `jobs 0` has its
+    /// sending side shut once all of it is written. A broken link is closed (its held
+    /// jobs are answered -2).
+    fn flush_link(&mut self, token: usize) {
+        let Some(worker) = self.workers.get_mut(&token) else {
+            return;
+        };
+        let link = &mut worker.link;
+        while link.written < link.out.len() {
+            match worker.stream.write(&link.out[link.written..]) {
+                Ok(0) => {
+                    let e = io::Error::from(io::ErrorKind::WriteZero);
+                    self.close_worker(token, CloseReason::Io(e));
+                    return;
+                }
+                Ok(n) => link.written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.close_worker(token, CloseReason::Io(e));
+                    return;
+                }
+            }
+        }
+        link.out.clear();
+        link.written = 0;
+        if link.finished && !link.shut {
+            link.shut = true;
+            let _ = worker.stream.shutdown(std::net::Shutdown::Write);
+        }
+    }
+
+    /// The proven link with room that holds the fewest jobs.
+    fn link_with_room(&self) -> Option<usize> {
+        self.workers
+            .iter()
+            .filter_map(|(t, w)| {
+                let held = self.core.jobs.held_by_link(*t);
+                w.link.has_room(held).then_some((held, *t))
+            })
+            .min()
+            .map(|(_, t)| t)
     }
 
     fn close_worker(&mut self, token: usize, reason: CloseReason) {
@@ -560,6 +668,7 @@ impl EventLoop {
                 reason => shared::warn!("worker connection closed", reason = reason),
             }
             self.answer_held_jobs(token);
+            self.core.jobs.held_per_link.remove(&token);
         }
     }
 
@@ -676,10 +785,48 @@ impl EventLoop {
         if self.core.jobs.new.is_empty() {
             return;
         }
-        let failed = self.publisher.publish(&self.core.jobs.new);
-        self.core.jobs.new.clear();
+        let mut new = std::mem::take(&mut self.core.jobs.new);
+        if self.publisher.link_jobs {
+            self.send_down_links(&mut new);
+        }
+        let failed = self.publisher.publish(&new);
+        new.clear();
+        // Keep the allocation; nothing adds jobs while sending.
+        self.core.jobs.new = new;
         for jid in failed {
             self.answer_timeout(jid);
+        }
+    }
+
+    /// Moves the jobs that fit into the windows of worker links out of `new` and writes
+    /// them down those links; the rest stay for NATS. The link holds each job it is sent,
+    /// so its close answers the job -2 at once.
+    fn send_down_links(&mut self, new: &mut Vec<NewJob>) {
+        let Some(gid) = self.publisher.gid.get() else {
+            return; // Unregistered: the jobs cannot name their gate; NATS refuses them too.
+        };
+        let now = Instant::now();
+        let mut touched = Vec::new();
+        let mut rest = 0;
+        for i in 0..new.len() {
+            let Some(token) = self.link_with_room() else {
+                new.swap(rest, i);
+                rest += 1;
+                continue;
+            };
+            let job = &new[i];
+            let worker = self.workers.get_mut(&token).expect("picked from workers");
+            let header = job.header(gid, now, true);
+            encode_link_job(&mut worker.link.out, job.jid, &header, &job.line);
+            self.core.jobs.hold(job.jid, token);
+            self.core.metrics.link_jobs.inc();
+            if !touched.contains(&token) {
+                touched.push(token);
+            }
+        }
+        new.truncate(rest);
+        for token in touched {
+            self.flush_link(token);
         }
     }
 
@@ -841,14 +988,18 @@ impl Core {
         }
     }
 
-    /// Routes the complete lines in a worker's buffer; the reason to close it if one is broken.
+    /// Routes the complete lines in a worker's buffer and notes its offers to take jobs
+    /// (`link_jobs`: its state, and whether it proved the secret); the reason to close it
+    /// if a line is broken.
     fn route_worker_lines(
         &mut self,
         link: usize,
         lines: &mut LineBuffer,
+        link_jobs: (&mut LinkJobs, bool),
         clients: &mut Clients,
         now: Instant,
     ) -> Option<CloseReason> {
+        let (offer, proved) = link_jobs;
         loop {
             match lines.next_line() {
                 Ok(Some(line)) => match parse_worker_line(line) {
@@ -859,6 +1010,14 @@ impl Core {
                     Ok(WorkerLine::Answer(jid, response)) => {
                         self.route_answer(clients, jid, Answer::Owned(response.to_owned()), now)
                     }
+                    // An unproven peer would read the clients' requests: never sent any.
+                    Ok(WorkerLine::Jobs(_)) if !proved => self.metrics.link_offers_ignored.inc(),
+                    Ok(WorkerLine::Jobs(0)) => {
+                        offer.window = 0;
+                        offer.finished = true;
+                    }
+                    Ok(WorkerLine::Jobs(window)) if !offer.finished => offer.window = window,
+                    Ok(WorkerLine::Jobs(_)) => {}
                     Err(e) => return Some(CloseReason::WorkerLine(e)),
                 },
                 Ok(None) => return None,

@@ -21,6 +21,8 @@ pub struct GateMetrics {
     pub answers: Arc<Counter>,
     pub timeouts: Arc<Counter>,
     pub dispatch_failures: Arc<Counter>,
+    pub link_jobs: Arc<Counter>,
+    pub link_offers_ignored: Arc<Counter>,
     pub held_jobs_lost: Arc<Counter>,
     pub worker_lines_dropped: Arc<Counter>,
     pub worker_protocol_errors: Arc<Counter>,
@@ -87,6 +89,14 @@ impl GateMetrics {
                 "gate_dispatch_failures_total",
                 "jobs that could not be queued on NATS (answered -2 at once)",
             ),
+            link_jobs: registry.counter(
+                "gate_link_jobs_total",
+                "jobs sent down a worker link that offered to take them (the rest go to NATS)",
+            ),
+            link_offers_ignored: registry.counter(
+                "gate_link_offers_ignored_total",
+                "offers to take jobs from worker links that did not prove the link secret",
+            ),
             held_jobs_lost: registry.counter(
                 "gate_held_jobs_lost_total",
                 "jobs answered -2 at once because the worker link that took them closed",
@@ -106,7 +116,7 @@ impl GateMetrics {
             in_flight: registry.gauge("gate_in_flight", "requests waiting for their answer"),
             jobs_held: registry.gauge(
                 "gate_jobs_held",
-                "requests a worker said it took (taken notice) and has not answered yet",
+                "requests a worker link holds (taken notice, or sent down it) and has not answered yet",
             ),
             round_trip: registry.histogram(
                 "gate_round_trip_seconds",

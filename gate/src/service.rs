@@ -1,6 +1,7 @@
 //! [`Gate`]: starts the gate's threads and stops them in order.
 //!
-//! Threads: the socket loop (which also queues the jobs on NATS), the NATS client's reader
+//! Threads: the socket loop (which also writes jobs down worker links that offer to take
+//! them, and queues the rest on NATS), the NATS client's reader
 //! and writer, the registrar and the admin HTTP server. Stop order: the loop drains
 //! (answers or times out every in-flight request), then the registration is deleted, so
 //! workers can reach the gate as long as a client waits for an answer, then NATS closes.
@@ -137,6 +138,7 @@ impl Gate {
                 nats: nats.clone(),
                 gid: gid.clone(),
                 metrics: metrics.clone(),
+                link_jobs: options.link_secret.is_some(),
             },
             link_secret: options.link_secret.clone(),
         })?;

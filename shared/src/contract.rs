@@ -9,6 +9,8 @@
 //!     client -2. A budget, not a wall-clock time, so gate and worker clocks need not agree;
 //!     the worker's deadline is the time it received the job plus the budget.
 //!   - `c=<ip>`: the client's address as the gate saw it (IPv4 or IPv6 text).
+//!   - `l=1`: the gate sends jobs down proven worker links (below): a worker may offer
+//!     to take them on its link to this gate. Only `1` is defined.
 //!
 //!   Keys a reader does not know are skipped, so a gate can carry a new field before
 //!   every worker reads it; a known key with a bad value is an error.
@@ -19,6 +21,17 @@
 //!   link holds as soon as that link closes (a killed worker) instead of at the job
 //!   timeout. Only gates that name themselves in the job get notices, so a seed-contract
 //!   gate never reads one.
+//!
+//! - Link jobs (project addition): a worker that read `l=1` in a job of gate `g` says, on
+//!   its link to that gate right after the opening, `jobs <n>\r\n`: it takes up to `n`
+//!   jobs at once on this link. The gate then writes job lines, the same line as on NATS
+//!   followed by `\r\n`, down that link, at most `n` held by it at a time (answered or
+//!   taken ones count), and publishes on NATS as before when no link has room. `jobs 0`
+//!   (a stopping worker) means no more: the gate sends nothing further and shuts its
+//!   sending side, so the worker's end of stream says every job sent is in hand. A gate
+//!   sends link jobs only on links that proved the link secret; a seed-contract gate
+//!   never writes `l=`, so it never reads a `jobs` line, and a seed-contract worker never
+//!   writes one, so it never gets a job on its link.
 //!
 //! Both lines split on the first `~`: the request and the response may hold `~`, the
 //! header never does.
@@ -251,6 +264,8 @@ pub struct JobHeader {
     pub budget_ms: Option<u64>,
     /// The client's address.
     pub client: Option<IpAddr>,
+    /// The gate sends jobs over worker links that offer to take them (`l=1`).
+    pub link_jobs: bool,
 }
 
 /// A job as it arrives: borrowed from the payload.
@@ -274,6 +289,8 @@ pub enum LineError {
     BadField(String),
     /// An answer line with nothing after the `~`.
     EmptyResponse,
+    /// A `jobs` line whose count is not a decimal number up to [`LINK_WINDOW_MAX`].
+    BadWindow(String),
 }
 
 impl fmt::Display for LineError {
@@ -286,6 +303,7 @@ impl fmt::Display for LineError {
             }
             LineError::BadField(field) => write!(f, "job header field {field:?} is unreadable"),
             LineError::EmptyResponse => write!(f, "answer line has an empty response"),
+            LineError::BadWindow(text) => write!(f, "jobs line count {text:?} is unreadable"),
         }
     }
 }
@@ -309,8 +327,18 @@ pub fn encode_job(out: &mut Vec<u8>, jid: JobId, header: &JobHeader, line: &str)
     if let Some(ip) = header.client {
         let _ = write!(out, " c={ip}");
     }
+    if header.link_jobs {
+        out.extend_from_slice(b" l=1");
+    }
     out.push(b'~');
     out.extend_from_slice(line.as_bytes());
+}
+
+/// Appends a job as the gate writes it down a worker link: the NATS payload and `\r\n`.
+/// The request line never holds `\r\n` (the client framing ends it there).
+pub fn encode_link_job(out: &mut Vec<u8>, jid: JobId, header: &JobHeader, line: &str) {
+    encode_job(out, jid, header, line);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Reads a job payload.
@@ -328,6 +356,8 @@ pub fn parse_job(payload: &[u8]) -> Result<Job<'_>, LineError> {
             "g" => header.gate = Some(value.parse().map_err(|_| bad())?),
             "t" => header.budget_ms = Some(value.parse().map_err(|_| bad())?),
             "c" => header.client = Some(value.parse().map_err(|_| bad())?),
+            "l" if value == "1" => header.link_jobs = true,
+            "l" => return Err(bad()),
             _ => {}
         }
     }
@@ -352,6 +382,19 @@ pub fn encode_taken(out: &mut Vec<u8>, jid: JobId) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// First word of a worker's offer to take jobs on its link; an answer line starts with a
+/// hex digit and `j` is not one.
+const JOBS_WORD: &str = "jobs ";
+/// Most jobs a worker can ask to hold at once on one link; a gate reads a larger count
+/// as an error rather than trusting a peer with an unbounded window.
+pub const LINK_WINDOW_MAX: u32 = 4096;
+
+/// Appends the worker's offer `jobs <window>\r\n` (0: send no more), `\r\n` included.
+pub fn encode_link_jobs(out: &mut Vec<u8>, window: u32) {
+    use std::io::Write;
+    let _ = write!(out, "{JOBS_WORD}{window}\r\n");
+}
+
 /// A line from a worker, as the gate reads it (without `\r\n`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkerLine<'a> {
@@ -359,16 +402,34 @@ pub enum WorkerLine<'a> {
     Answer(JobId, &'a str),
     /// The worker took the job and is running it.
     Taken(JobId),
+    /// The worker takes up to this many jobs at once on this link (0: no more).
+    Jobs(u32),
 }
 
-/// Reads a line from a worker: an answer or a taken notice.
+/// Reads a line from a worker: an answer, a taken notice or an offer to take jobs.
 pub fn parse_worker_line(line: &str) -> Result<WorkerLine<'_>, LineError> {
-    match line.strip_prefix(TAKEN_MARK as char) {
-        Some(jid_text) => JobId::parse(jid_text)
+    if let Some(jid_text) = line.strip_prefix(TAKEN_MARK as char) {
+        return JobId::parse(jid_text)
             .map(WorkerLine::Taken)
-            .ok_or_else(|| LineError::BadJobId(short(jid_text))),
-        None => parse_answer(line).map(|(jid, response)| WorkerLine::Answer(jid, response)),
+            .ok_or_else(|| LineError::BadJobId(short(jid_text)));
     }
+    if let Some(count) = line.strip_prefix(JOBS_WORD) {
+        return parse_window(count).map(WorkerLine::Jobs);
+    }
+    parse_answer(line).map(|(jid, response)| WorkerLine::Answer(jid, response))
+}
+
+/// 1 to 4 plain decimal digits (no sign, no spaces), at most [`LINK_WINDOW_MAX`].
+fn parse_window(text: &str) -> Result<u32, LineError> {
+    let bad = || LineError::BadWindow(short(text));
+    if text.is_empty() || text.len() > 4 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: u32 = text.parse().map_err(|_| bad())?;
+    if n > LINK_WINDOW_MAX {
+        return Err(bad());
+    }
+    Ok(n)
 }
 
 /// An answer line as the gate reads it (the framing already removed `\r\n`). The response
@@ -738,12 +799,13 @@ mod tests {
             gate: Some(3),
             budget_ms: Some(9998),
             client: Some("203.0.113.9".parse().unwrap()),
+            link_jobs: true,
         };
         let mut out = Vec::new();
         encode_job(&mut out, jid(), &header, "{\"function\":\"x~y\"}");
         assert_eq!(
             out,
-            format!("{JID} g=3 t=9998 c=203.0.113.9~{{\"function\":\"x~y\"}}").as_bytes()
+            format!("{JID} g=3 t=9998 c=203.0.113.9 l=1~{{\"function\":\"x~y\"}}").as_bytes()
         );
         let job = parse_job(&out).unwrap();
         assert_eq!(job.jid, jid());
@@ -779,7 +841,17 @@ mod tests {
         let payload = format!("{JID} z=what g=2~l");
         let job = parse_job(payload.as_bytes()).unwrap();
         assert_eq!(job.header.gate, Some(2));
-        for bad in ["g=x", "g=-1", "t=1.5", "c=300.1.1.1", "nokey", "g="] {
+        for bad in [
+            "g=x",
+            "g=-1",
+            "t=1.5",
+            "c=300.1.1.1",
+            "nokey",
+            "g=",
+            "l=0",
+            "l=2",
+            "l=",
+        ] {
             let payload = format!("{JID} {bad}~l");
             assert!(
                 matches!(parse_job(payload.as_bytes()), Err(LineError::BadField(_))),
@@ -837,6 +909,59 @@ mod tests {
             parse_answer(&format!("{JID}~")),
             Err(LineError::EmptyResponse)
         );
+    }
+
+    #[test]
+    fn link_jobs_are_the_nats_line_and_a_line_end() {
+        let header = JobHeader {
+            gate: Some(0),
+            budget_ms: Some(10),
+            client: None,
+            link_jobs: true,
+        };
+        let mut out = Vec::new();
+        encode_link_job(&mut out, jid(), &header, "{\"a\":\"\\r\\n\"}");
+        assert_eq!(
+            out,
+            format!("{JID} g=0 t=10 l=1~{{\"a\":\"\\r\\n\"}}\r\n").as_bytes()
+        );
+        let job = parse_job(out.strip_suffix(b"\r\n").unwrap()).unwrap();
+        assert_eq!(job.header, header);
+    }
+
+    #[test]
+    fn job_offers_byte_for_byte_and_bounded() {
+        for (window, line) in [
+            (32, "jobs 32\r\n"),
+            (0, "jobs 0\r\n"),
+            (4096, "jobs 4096\r\n"),
+        ] {
+            let mut out = Vec::new();
+            encode_link_jobs(&mut out, window);
+            assert_eq!(out, line.as_bytes());
+            let text = std::str::from_utf8(&out).unwrap().trim_end();
+            assert_eq!(parse_worker_line(text), Ok(WorkerLine::Jobs(window)));
+        }
+        for bad in [
+            "jobs ",
+            "jobs -1",
+            "jobs +1",
+            "jobs 4097",
+            "jobs 99999999999",
+            "jobs 1 ",
+            "jobs  1",
+            "jobs 0x10",
+            "jobs 1.0",
+            "jobs ١",
+        ] {
+            assert!(
+                matches!(parse_worker_line(bad), Err(LineError::BadWindow(_))),
+                "{bad:?}"
+            );
+        }
+        // Not an offer at all: read as an answer line, which it is not either.
+        assert_eq!(parse_worker_line("jobs"), Err(LineError::NoSeparator));
+        assert!(parse_worker_line("JOBS 1").is_err());
     }
 
     #[test]

@@ -21,6 +21,7 @@ fn job_line(jid: contract::JobId, request: &Value) -> Vec<u8> {
         gate: Some(0),
         budget_ms: Some(60_000),
         client: None,
+        link_jobs: false,
     };
     let mut payload = Vec::new();
     contract::encode_job(&mut payload, jid, &header, &request.to_string());

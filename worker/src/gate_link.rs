@@ -17,16 +17,32 @@
 //!
 //! With a link secret, a new connection first answers the gate's challenge with its proof
 //! (shared::contract); the answer lines follow on the same connection.
+//!
+//! Link jobs (shared::contract, "Link jobs"): when the worker takes jobs from links
+//! ([`GateLink::with_intake`]) and the gate's latest NATS job said `l=1`, a new connection
+//! offers `jobs <window>` right after its opening and gets a reader thread, which reads
+//! the job lines the gate sends down it and hands each to the intake (the job threads'
+//! queue). A line naming another gate is refused: a link carries its own gate's jobs only.
+//! The reader owns the connection's end of stream: a gate that closes the link is seen
+//! there, not by peeking before a write.
+//!
+//! Threads: one reader per connection that offered. Stop order ([`GateLink::stop_taking`]):
+//! `jobs 0` to every gate whose link offered, then each reader reads until the gate shuts
+//! its sending side (every job it sent is then handed over), bounded by a wait; the
+//! connections stay open for the answers of those jobs.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use shared::contract::{self, JobId, LinkSecret};
+use shared::framing::LineBuffer;
 use shared::metrics::Counter;
 use shared::redis_conn::{RedisError, RedisPool};
 use shared::sock::{self, Peek};
@@ -95,13 +111,69 @@ impl std::error::Error for LinkError {
     }
 }
 
+/// Longest job line a gate sends down a link: a request line and its header.
+const LINK_JOB_MAX: usize = shared::framing::GATE_MAX_LINE + 256;
+
+/// Hands one job line read from a link to the job threads (see [`LinkIntake::deliver`]).
+pub type Deliver = dyn Fn(&[u8], Instant) -> bool + std::marker::Send + Sync;
+
+/// Where the jobs read from gate links go, and how many one link offers to take.
+pub struct LinkIntake {
+    pub window: u32,
+    /// Hands over one job line (without `\r\n`) that arrived at the instant given;
+    /// false when it can no longer be run (the worker stopped taking jobs).
+    pub deliver: Arc<Deliver>,
+    /// Counts job lines refused (unreadable, or naming another gate).
+    pub refused: Arc<Counter>,
+}
+
+/// What a connection's reader and its writers share.
+#[derive(Default)]
+struct ReaderState {
+    /// The gate closed the link (or it broke): answers need a new connection.
+    closed: AtomicBool,
+    /// `jobs 0` was sent: the gate's end of stream means "no more jobs", not a close.
+    finishing: AtomicBool,
+}
+
+/// A running reader: its state, a handle on its socket to end it, its thread.
+struct Reader {
+    gid: u32,
+    state: Arc<ReaderState>,
+    stream: TcpStream,
+    thread: JoinHandle<()>,
+}
+
 /// The connection to one gate and its address; locked only by the thread writing.
 #[derive(Default)]
 struct GateSlot {
     addr: Option<SocketAddr>,
     stream: Option<TcpStream>,
+    /// Set when the connection offered to take jobs and has a reader.
+    reader: Option<Arc<ReaderState>>,
     /// The address that failed and until when it is skipped.
     down: Option<(SocketAddr, Instant)>,
+}
+
+impl GateSlot {
+    /// Drops the connection. One with a reader is shut down, both ways: the reader holds
+    /// a copy of the socket, and the gate must see the close to answer its jobs -2.
+    fn disconnect(&mut self) {
+        if let Some(stream) = self.stream.take() {
+            if self.reader.take().is_some() {
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+
+    /// Whether the connection can still carry answers (see [`still_open`]).
+    fn usable(&self) -> bool {
+        match (&self.stream, &self.reader) {
+            (None, _) => false,
+            (Some(_), Some(reader)) => !reader.closed.load(Ordering::Acquire),
+            (Some(stream), None) => still_open(stream),
+        }
+    }
 }
 
 /// Lines waiting for one gate.
@@ -118,6 +190,8 @@ struct Outbox {
 struct Gate {
     outbox: Mutex<Outbox>,
     slot: Mutex<GateSlot>,
+    /// The gate's latest NATS job said `l=1`: it sends jobs down links that offer.
+    offers: AtomicBool,
 }
 
 pub struct GateLink {
@@ -125,6 +199,46 @@ pub struct GateLink {
     gates: Mutex<HashMap<u32, Arc<Gate>>>,
     undelivered: Arc<Counter>,
     secret: Option<LinkSecret>,
+    intake: Option<LinkIntake>,
+    readers: Mutex<Vec<Reader>>,
+    /// No new connection offers to take jobs.
+    stopping: AtomicBool,
+}
+
+/// One gate of a [`GateLink`], looked up once per job.
+pub struct GateRef<'a> {
+    link: &'a GateLink,
+    gid: u32,
+    gate: Arc<Gate>,
+}
+
+impl GateRef<'_> {
+    /// Notes whether the gate's NATS job said `l=1`; a new connection offers to take
+    /// jobs only when it did.
+    pub fn offers_link_jobs(&self, offers: bool) {
+        if self.gate.offers.load(Ordering::Relaxed) != offers {
+            self.gate.offers.store(offers, Ordering::Relaxed);
+        }
+    }
+
+    /// Tells the gate that this worker took `jid` (the contract's taken notice), so the
+    /// gate answers -2 at once if this worker's link closes before the answer.
+    pub fn taken(&self, jid: JobId) {
+        let posted = self.link.post(self.gid, &self.gate, false, |out| {
+            contract::encode_taken(out, jid)
+        });
+        if let Err(e) = posted {
+            shared::debug!("taken notice not sent", gid = self.gid, error = e);
+        }
+    }
+
+    /// Sends the answer of `jid`. An error is what this call saw; an answer written by
+    /// another thread and lost is only counted.
+    pub fn answer(&self, jid: JobId, response_json: &str) -> Result<(), LinkError> {
+        self.link.post(self.gid, &self.gate, true, |out| {
+            contract::encode_answer(out, jid, response_json)
+        })
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -139,6 +253,60 @@ impl GateLink {
             gates: Mutex::new(HashMap::new()),
             undelivered,
             secret: None,
+            intake: None,
+            readers: Mutex::new(Vec::new()),
+            stopping: AtomicBool::new(false),
+        }
+    }
+
+    /// Takes jobs from gate links that offer them (`None`: answers only, as a
+    /// seed-contract worker).
+    pub fn with_intake(mut self, intake: Option<LinkIntake>) -> GateLink {
+        self.intake = intake;
+        self
+    }
+
+    /// Gate `gid`, for the taken notice and the answer of one job.
+    pub fn gate(&self, gid: u32) -> GateRef<'_> {
+        GateRef {
+            link: self,
+            gid,
+            gate: self.gate_arc(gid),
+        }
+    }
+
+    /// Stops taking link jobs: `jobs 0` to every gate whose link offered, then waits (at
+    /// most `wait`) until each has sent its last job; a gate that does not finish in time
+    /// has its link shut (it answers that link's jobs -2). Links stay open for answers.
+    pub fn stop_taking(&self, wait: Duration) {
+        self.stopping.store(true, Ordering::Release);
+        let readers = std::mem::take(&mut *lock(&self.readers));
+        for reader in &readers {
+            reader.state.finishing.store(true, Ordering::Release);
+            if reader.state.closed.load(Ordering::Acquire) || reader.thread.is_finished() {
+                continue;
+            }
+            let gate = self.gate_arc(reader.gid);
+            let posted = self.post(reader.gid, &gate, false, |out| {
+                contract::encode_link_jobs(out, 0)
+            });
+            if let Err(e) = posted {
+                shared::debug!("jobs 0 not sent", gid = reader.gid, error = e);
+            }
+        }
+        let deadline = Instant::now() + wait;
+        for reader in readers {
+            while !reader.thread.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if !reader.thread.is_finished() {
+                shared::warn!(
+                    "gate sent no end of its link jobs in time",
+                    gid = reader.gid
+                );
+                let _ = reader.stream.shutdown(std::net::Shutdown::Both);
+            }
+            let _ = reader.thread.join();
         }
     }
 
@@ -167,17 +335,7 @@ impl GateLink {
             None => self.gate_of_job(jid),
         };
         let gid = gid.inspect_err(|_| self.undelivered.inc())?;
-        self.post(gid, true, |out| {
-            contract::encode_answer(out, jid, response_json)
-        })
-    }
-
-    /// Tells gate `gid` that this worker took `jid` (the contract's taken notice), so the
-    /// gate answers -2 at once if this worker's link closes before the answer.
-    pub fn taken(&self, gid: u32, jid: JobId) {
-        if let Err(e) = self.post(gid, false, |out| contract::encode_taken(out, jid)) {
-            shared::debug!("taken notice not sent", gid = gid, error = e);
-        }
+        self.gate(gid).answer(jid, response_json)
     }
 
     /// Appends a line to the gate's outbox and writes the outbox unless another thread is
@@ -185,10 +343,10 @@ impl GateLink {
     fn post(
         &self,
         gid: u32,
+        gate: &Gate,
         answer: bool,
         encode: impl FnOnce(&mut Vec<u8>),
     ) -> Result<(), LinkError> {
-        let gate = self.gate(gid);
         {
             let mut outbox = lock(&gate.outbox);
             if outbox.bytes.len() >= MAX_OUTBOX_BYTES {
@@ -220,7 +378,7 @@ impl GateLink {
             // segment, one wake-up of the gate) or the socket's close: a killed worker's
             // notices still reach the gate, with its end of stream right after them.
             let send = if answers == 0 { Send::Hold } else { Send::Push };
-            if let Err(e) = self.write_batch(gid, &mut lock(&gate.slot), &batch, send) {
+            if let Err(e) = self.write_batch(gid, gate, &mut lock(&gate.slot), &batch, send) {
                 self.undelivered.add(answers);
                 result = Err(e);
             }
@@ -232,6 +390,7 @@ impl GateLink {
     fn write_batch(
         &self,
         gid: u32,
+        gate: &Gate,
         slot: &mut GateSlot,
         batch: &[u8],
         send: Send,
@@ -242,13 +401,14 @@ impl GateLink {
             }
             slot.down = None;
         }
-        match self.write(gid, slot, batch, send) {
+        match self.write(gid, gate, slot, batch, send) {
             Ok(()) => Ok(()),
             Err(first) => {
                 shared::debug!("gate write failed, retrying", gid = gid, error = first);
                 // The gate may have restarted elsewhere under the same id: look again.
+                slot.disconnect();
                 *slot = GateSlot::default();
-                let second = self.write(gid, slot, batch, send);
+                let second = self.write(gid, gate, slot, batch, send);
                 if let Err(LinkError::Io { .. }) = &second {
                     if let Ok(addr) = self.lookup_gate(gid) {
                         slot.down = Some((addr, Instant::now() + DOWN_BACKOFF));
@@ -268,7 +428,7 @@ impl GateLink {
         gid.ok_or(LinkError::JobExpired)
     }
 
-    fn gate(&self, gid: u32) -> Arc<Gate> {
+    fn gate_arc(&self, gid: u32) -> Arc<Gate> {
         let mut gates = lock(&self.gates);
         gates.entry(gid).or_default().clone()
     }
@@ -276,12 +436,13 @@ impl GateLink {
     fn write(
         &self,
         gid: u32,
+        gate: &Gate,
         slot: &mut GateSlot,
         bytes: &[u8],
         send: Send,
     ) -> Result<(), LinkError> {
-        if slot.stream.as_ref().is_some_and(|s| !still_open(s)) {
-            slot.stream = None;
+        if slot.stream.is_some() && !slot.usable() {
+            slot.disconnect();
         }
         if slot.stream.is_none() {
             let addr = match slot.addr {
@@ -301,6 +462,10 @@ impl GateLink {
                     LinkError::Challenge { gid, reason }
                 })?;
             }
+            slot.reader = self.offer_jobs(gid, gate, &stream).map_err(|error| {
+                slot.addr = None;
+                LinkError::Io { gid, error }
+            })?;
             slot.stream = Some(stream);
         }
         let stream = slot.stream.as_mut().expect("connected above");
@@ -309,10 +474,46 @@ impl GateLink {
             Send::Hold => sock::send_all_more(stream.as_fd(), bytes),
         };
         written.map_err(|error| {
-            slot.stream = None;
+            slot.disconnect();
             slot.addr = None;
             LinkError::Io { gid, error }
         })
+    }
+
+    /// On a new connection: offers to take jobs when this worker takes link jobs and the
+    /// gate sends them, and starts the connection's reader.
+    fn offer_jobs(
+        &self,
+        gid: u32,
+        gate: &Gate,
+        stream: &TcpStream,
+    ) -> io::Result<Option<Arc<ReaderState>>> {
+        let Some(intake) = &self.intake else {
+            return Ok(None);
+        };
+        if !gate.offers.load(Ordering::Relaxed) || self.stopping.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        let mut offer = Vec::with_capacity(16);
+        contract::encode_link_jobs(&mut offer, intake.window);
+        (&mut &*stream).write_all(&offer)?;
+        let state = Arc::new(ReaderState::default());
+        let (theirs, ours) = (stream.try_clone()?, stream.try_clone()?);
+        let (deliver, refused) = (intake.deliver.clone(), intake.refused.clone());
+        let reader_state = state.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("gate-{gid}-jobs"))
+            .spawn(move || read_jobs(theirs, gid, &reader_state, &*deliver, &refused))?;
+        let mut readers = lock(&self.readers);
+        // Readers of closed connections are done: no need to keep them.
+        readers.retain(|r| !r.thread.is_finished());
+        readers.push(Reader {
+            gid,
+            state: state.clone(),
+            stream: ours,
+            thread,
+        });
+        Ok(Some(state))
     }
 
     fn lookup_gate(&self, gid: u32) -> Result<SocketAddr, LinkError> {
@@ -374,8 +575,67 @@ fn prove(mut stream: &TcpStream, secret: &LinkSecret) -> Result<(), String> {
     stream.set_read_timeout(None).map_err(|e| e.to_string())
 }
 
-/// Gates never send on this connection after its opening, so a readable end-of-stream
-/// means the gate closed it. Checking first avoids writing an answer into a socket the
+/// Reads the job lines gate `gid` sends down a link and hands each over, until the gate
+/// closes or shuts its sending side. Job lines that cannot be read, or that name another
+/// gate, are refused and counted; a broken frame, or a job that can no longer be run,
+/// shuts the link (the gate answers its jobs -2).
+fn read_jobs(
+    mut stream: TcpStream,
+    gid: u32,
+    state: &ReaderState,
+    deliver: &Deliver,
+    refused: &Counter,
+) {
+    let mut lines = LineBuffer::new(LINK_JOB_MAX);
+    let mut chunk = vec![0u8; 64 * 1024];
+    let finished = 'read: loop {
+        let n = match stream.read(&mut chunk) {
+            Ok(0) => break 'read state.finishing.load(Ordering::Acquire),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break 'read false,
+        };
+        let received = Instant::now();
+        lines.extend(&chunk[..n]);
+        loop {
+            let line = match lines.next_line() {
+                Ok(Some(line)) => line,
+                Ok(None) => break,
+                Err(e) => {
+                    shared::warn!("gate link sent a broken job line", gid = gid, error = e);
+                    break 'read false;
+                }
+            };
+            match contract::parse_job(line.as_bytes()) {
+                Ok(job) if job.header.gate == Some(gid) => {}
+                Ok(job) => {
+                    refused.inc();
+                    shared::warn!(
+                        "refused a link job naming another gate",
+                        gid = gid,
+                        named = format!("{:?}", job.header.gate)
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    refused.inc();
+                    shared::warn!("refused a malformed link job", gid = gid, error = e);
+                    continue;
+                }
+            }
+            if !deliver(line.as_bytes(), received) {
+                break 'read false;
+            }
+        }
+    };
+    if !finished {
+        state.closed.store(true, Ordering::Release);
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// On a connection that did not offer to take jobs, gates send nothing after its opening,
+/// so a readable end-of-stream means the gate closed it. Checking first avoids writing an answer into a socket the
 /// peer already closed, where the first write would "succeed" and the answer vanish.
 /// Unexpected bytes are a challenge this worker did not answer (it has no link secret):
 /// the gate closes such a link, so it is dropped here too, and said why.
@@ -568,7 +828,7 @@ mod tests {
                 scope.spawn(move || {
                     for i in 0..EACH {
                         let jid = JobId::parse(&format!("{:016x}{:016x}", t, i)).unwrap();
-                        link.taken(7, jid);
+                        link.gate(7).taken(jid);
                         link.send_looked_up(
                             jid,
                             Some(Some(7)),
@@ -600,6 +860,7 @@ mod tests {
                     assert_eq!(jid, expected, "the answer belongs to its job");
                     assert!(answers.insert(jid), "an answer twice");
                 }
+                contract::WorkerLine::Jobs(_) => panic!("no offer without an intake"),
             }
         }
         assert_eq!(answers.len(), (THREADS * EACH) as usize);
@@ -612,7 +873,7 @@ mod tests {
         let redis = Arc::new(RedisPool::new(&server.url(), 4).unwrap());
         let link = GateLink::new(redis.clone(), Arc::new(Counter::default()));
         let gate = registered_gate(&redis, 8);
-        link.taken(8, jid(21));
+        link.gate(8).taken(jid(21));
         let (conn, _) = gate.accept().unwrap();
         conn.set_read_timeout(Some(Duration::from_secs(30)))
             .unwrap();

@@ -13,6 +13,8 @@ pub struct Job {
     /// When the gate answers the client -2: arrival plus the job's budget. `None` for a
     /// job without a budget (a seed-contract gate).
     pub deadline: Option<Instant>,
+    /// Read from its gate's link (which holds it: no taken notice), not from NATS.
+    pub via_link: bool,
 }
 
 impl Job {
@@ -27,6 +29,7 @@ impl Job {
                 .header
                 .budget_ms
                 .map(|ms| received + Duration::from_millis(ms)),
+            via_link: false,
         })
     }
 

@@ -122,6 +122,10 @@ pub struct WorkerMetrics {
     pub malformed_jobs: Arc<Counter>,
     /// Jobs dropped unrun because their deadline had passed (the gate answered -2).
     pub expired_jobs: Arc<Counter>,
+    /// Jobs read from gate links (the rest came from NATS).
+    pub link_jobs: Arc<Counter>,
+    /// Job lines from gate links refused (unreadable, or naming another gate).
+    pub link_jobs_refused: Arc<Counter>,
     /// Answers that could not be delivered (job expired, gate gone).
     pub undelivered: Arc<Counter>,
     pub latency: Arc<Histogram>,
@@ -157,6 +161,14 @@ impl WorkerMetrics {
             expired_jobs: registry.counter(
                 "worker_jobs_expired_total",
                 "jobs dropped unrun because their deadline had passed",
+            ),
+            link_jobs: registry.counter(
+                "worker_link_jobs_total",
+                "jobs read from gate links that offered to take them (the rest came from NATS)",
+            ),
+            link_jobs_refused: registry.counter(
+                "worker_link_jobs_refused_total",
+                "job lines from gate links refused: unreadable, or naming another gate",
             ),
             undelivered: registry.counter(
                 "worker_answers_undelivered_total",

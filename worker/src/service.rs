@@ -1,7 +1,13 @@
 //! The running worker: connections, the job threads and the admin server. The job threads
-//! take jobs straight from the NATS subscription (its bounded queue is the backlog).
+//! take jobs straight from the NATS subscription's queue (its bounded queue is the
+//! backlog), where the gate links' readers also put the jobs gates send down them.
 //! `Worker::start` returns a handle whose `stop` shuts down gracefully, so tests run the
 //! whole service in-process.
+//!
+//! Threads: the job threads, one reader per gate link that takes jobs, the NATS client's,
+//! the config refresher, the admin server. Stop order: the links stop taking jobs (`jobs 0`,
+//! then each gate's last job is in the queue), then NATS delivery drains, the job threads
+//! finish every job in the queue and answer it, the refresher ends, NATS closes.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,7 +26,7 @@ use crate::config_refresh::{start_refresher, LiveConfig};
 use crate::db::{self, Db};
 use crate::function::{Clock, FunctionSettings, Seeds, Services};
 use crate::game_config::GameConfig;
-use crate::gate_link::{GateLink, LinkError};
+use crate::gate_link::{GateLink, LinkError, LinkIntake};
 use crate::handler;
 use crate::job::Job;
 use crate::metrics::WorkerMetrics;
@@ -33,8 +39,11 @@ use crate::world_db::WorldDbs;
 /// How often an idle job thread checks whether the worker is stopping.
 const STOP_POLL: Duration = Duration::from_millis(200);
 /// How long a stopping worker waits for NATS to confirm its unsubscribe (the jobs sent
-/// before it are then all in hand).
+/// before it are then all in hand), and for each gate link to send its last job.
 const DRAIN_WAIT: Duration = Duration::from_secs(2);
+/// The subject a job read from a gate link carries in the job threads' queue. It holds a
+/// space, so no NATS message can carry it.
+const LINK_JOB: &str = "gate link";
 
 #[derive(Debug)]
 pub enum StartError {
@@ -71,6 +80,7 @@ impl std::error::Error for StartError {
 
 pub struct Worker {
     stop: Arc<AtomicBool>,
+    link: Arc<GateLink>,
     pool: Option<JobPool>,
     refresher: Option<JoinHandle<()>>,
     admin: AdminServer,
@@ -174,9 +184,31 @@ impl Worker {
             let e = shared::nats::NatsError::PermissionDenied(refusal.to_string());
             return Err(stop_on_error(StartError::Nats(e)));
         }
+        // Link jobs only over proven links: a gate sends none without a secret.
+        let intake = settings.link_secret.as_ref().map(|_| {
+            let (injector, link_jobs) = (subscription.injector(), metrics.link_jobs.clone());
+            LinkIntake {
+                window: u32::try_from(settings.threads)
+                    .unwrap_or(u32::MAX)
+                    .min(contract::LINK_WINDOW_MAX),
+                deliver: Arc::new(move |line: &[u8], received: Instant| {
+                    link_jobs.inc();
+                    let msg = nats::Msg {
+                        subject: LINK_JOB.to_string(),
+                        reply: None,
+                        payload: line.to_vec(),
+                        sid: 0,
+                        received,
+                    };
+                    injector.push(msg).is_ok()
+                }),
+                refused: metrics.link_jobs_refused.clone(),
+            }
+        });
         let link = Arc::new(
             GateLink::new(redis.clone(), metrics.undelivered.clone())
-                .with_secret(settings.link_secret.clone()),
+                .with_secret(settings.link_secret.clone())
+                .with_intake(intake),
         );
         let intake = JobIntake {
             subscription,
@@ -185,6 +217,7 @@ impl Worker {
         };
         let pool = {
             let (services, live, metrics) = (services.clone(), live.clone(), metrics.clone());
+            let link = link.clone();
             JobPool::new(
                 "job",
                 settings.threads,
@@ -203,6 +236,7 @@ impl Worker {
         );
         Ok(Worker {
             stop,
+            link,
             pool: Some(pool),
             refresher,
             admin,
@@ -220,12 +254,17 @@ impl Worker {
         &self.services
     }
 
-    /// Stops taking jobs (unsubscribes), answers every job already received, then returns.
+    /// Stops taking jobs (gate links, then NATS), answers every job already received, then
+    /// returns.
     pub fn stop(mut self) {
         self.shutdown();
     }
 
     fn shutdown(&mut self) {
+        if self.pool.is_some() {
+            // The job threads keep running meanwhile: the links' last jobs join the queue.
+            self.link.stop_taking(DRAIN_WAIT);
+        }
         self.stop.store(true, Ordering::Relaxed);
         if let Some(mut pool) = self.pool.take() {
             pool.join();
@@ -276,7 +315,10 @@ impl JobIntake {
                 .queue_full
                 .set(i64::try_from(dropped).unwrap_or(i64::MAX));
             match received {
-                Ok(msg) => match Job::parse(&msg.payload, msg.received) {
+                Ok(msg) => match Job::parse(&msg.payload, msg.received).map(|mut job| {
+                    job.via_link = msg.subject == LINK_JOB;
+                    job
+                }) {
                     Ok(job) if job.expired(Instant::now()) => {
                         self.metrics.expired_jobs.inc();
                         shared::debug!("dropped a job past its deadline", jid = job.jid);
@@ -307,8 +349,11 @@ fn run_job(
     received: Instant,
 ) {
     let config = live.get();
-    if let Some(gid) = job.header.gate {
-        link.taken(gid, job.jid);
+    // One look-up of the gate for the notice and the answer.
+    let gate = job.header.gate.map(|gid| link.gate(gid));
+    if let Some(gate) = gate.as_ref().filter(|_| !job.via_link) {
+        gate.offers_link_jobs(job.header.link_jobs);
+        gate.taken(job.jid);
     }
     // A job that names its gate is answered there; one that does not (a seed-contract
     // gate) has its gate read from `gate.job.<jid>`, with the token's check when it has one.
@@ -339,12 +384,12 @@ fn run_job(
         metrics.latency.observe_since(received);
         return;
     }
-    let gate = match job.header.gate {
-        Some(gid) => Some(Some(gid)),
-        None => looked_up,
-    };
     // The link counts what it could not deliver.
-    match link.send_looked_up(job.jid, gate, &response.to_json()) {
+    let sent = match gate {
+        Some(gate) => gate.answer(job.jid, &response.to_json()),
+        None => link.send_looked_up(job.jid, looked_up, &response.to_json()),
+    };
+    match sent {
         Ok(()) => {}
         Err(LinkError::JobExpired) => {
             shared::warn!("job expired before its answer", jid = job.jid);

@@ -7,21 +7,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{guest_login, signal, Client, Servers, QUICK};
+use support::{guest_login, signal, wait_served, Client, Servers, QUICK};
 
 const JOB_TIMEOUT: Duration = Duration::from_millis(1500);
-
-/// Asks `client` for a guest login until a worker answers it (timeouts while the worker
-/// starts are expected; on a busy machine its migrations alone can take half a minute).
-fn wait_served(client: &mut Client, device: &str) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !matches!(
-        client.ask(guest_login(device))["status"].as_i64(),
-        Some(0 | 1)
-    ) {
-        assert!(Instant::now() < deadline, "no worker answered");
-    }
-}
 
 #[test]
 fn a_worker_killed_mid_job_answers_minus_2_within_the_job_timeout() {

@@ -1,20 +1,19 @@
 //! Test helpers: a stand-in worker speaking the real protocols (NATS queue group `workers`,
-//! Redis lookups, TCP to the gate's worker port) and a line-oriented test client.
+//! Redis lookups, TCP to the gate's worker port, link jobs; `stand_in`, shared with the
+//! gate's benchmark) and a line-oriented test client.
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+mod stand_in;
+pub use stand_in::{StandIn, StandInOptions};
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use gate::Gate;
 use serde_json::Value;
-use shared::contract;
-use shared::nats::{Client, NatsError, Options};
+use shared::contract::{self, LinkSecret};
 use shared::redis_conn::RedisPool;
 
 pub const READ_LIMIT: Duration = Duration::from_secs(15);
@@ -40,7 +39,7 @@ impl Servers {
         Gate::start(self.options()).expect("gate starts")
     }
 
-    pub fn worker(&self, name: &'static str) -> TestWorker {
+    pub fn worker(&self, name: &'static str) -> StandIn {
         TestWorker::start(&self.nats.url(), &self.redis.url(), name, Duration::ZERO)
     }
 
@@ -50,75 +49,49 @@ impl Servers {
     }
 }
 
-/// Answers jobs as the real worker will: looks up the job's gate in Redis and writes
-/// `<jid>~<response>` to that gate's worker port. The response echoes the request's
-/// `n` and `client` fields, names the worker, and adds `answer_pad` bytes of padding. Jobs that arrive together are answered
-/// in reverse order, so the gate's reordering is exercised.
-pub struct TestWorker {
-    stop: Arc<AtomicBool>,
-    pub answered: Arc<AtomicU64>,
-    thread: Option<JoinHandle<()>>,
-}
+/// The gate's tests' worker: the [`StandIn`] answering with [`respond`].
+pub struct TestWorker;
 
 impl TestWorker {
-    pub fn start(
+    /// Takes jobs from NATS only (a seed-contract worker).
+    pub fn start(nats_url: &str, redis_url: &str, name: &'static str, delay: Duration) -> StandIn {
+        StandIn::start(
+            nats_url,
+            redis_url,
+            StandInOptions {
+                name,
+                delay,
+                respond,
+                link: None,
+            },
+        )
+    }
+
+    /// Also takes up to `window` jobs at once down its links, proving `secret`.
+    pub fn linked(
         nats_url: &str,
         redis_url: &str,
         name: &'static str,
-        delay: Duration,
-    ) -> TestWorker {
-        let client = Client::connect(nats_url, Options::named(name)).unwrap();
-        let jobs = client
-            .subscribe(contract::JOBS_SUBJECT, Some(contract::WORKERS_QUEUE))
-            .unwrap();
-        client.flush(Duration::from_secs(5)).unwrap();
-        let redis = RedisPool::new(redis_url, 1).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let answered = Arc::new(AtomicU64::new(0));
-        let (stop2, answered2) = (stop.clone(), answered.clone());
-        let thread = std::thread::spawn(move || {
-            let _client = client;
-            let mut gates: HashMap<String, TcpStream> = HashMap::new();
-            let mut addrs: HashMap<u32, String> = HashMap::new();
-            while !stop2.load(Ordering::SeqCst) {
-                let first = match jobs.recv_timeout(Duration::from_millis(20)) {
-                    Ok(m) => m,
-                    Err(NatsError::Timeout) => continue,
-                    Err(_) => return,
-                };
-                let mut batch = vec![first];
-                while let Ok(Some(m)) = jobs.try_recv() {
-                    batch.push(m);
-                }
-                std::thread::sleep(delay);
-                for msg in batch.iter().rev() {
-                    let job = contract::parse_job(&msg.payload).unwrap();
-                    let response = respond(job.line, &job.header, name);
-                    if answer(&redis, &mut addrs, &mut gates, &job, &response) {
-                        answered2.fetch_add(1, Ordering::SeqCst);
-                    }
-                }
-            }
-        });
-        TestWorker {
-            stop,
-            answered,
-            thread: Some(thread),
-        }
+        secret: LinkSecret,
+        window: u32,
+    ) -> StandIn {
+        StandIn::start(
+            nats_url,
+            redis_url,
+            StandInOptions {
+                name,
+                delay: Duration::ZERO,
+                respond,
+                link: Some((secret, window)),
+            },
+        )
     }
 }
 
-impl Drop for TestWorker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Echoes the request's `n` and `client`, and what the job's header carried.
-fn respond(line: &str, header: &contract::JobHeader, worker: &str) -> String {
+/// Echoes the request's `n` and `client`, names the worker, says what the job's header
+/// carried, and adds `answer_pad` bytes of padding.
+fn respond(job: &contract::Job<'_>, worker: &str) -> String {
+    let (line, header) = (job.line, &job.header);
     let request: Value = serde_json::from_str(line).unwrap_or(Value::Null);
     let pad = request["answer_pad"].as_u64().unwrap_or(0) as usize;
     let job = serde_json::json!({
@@ -133,51 +106,6 @@ fn respond(line: &str, header: &contract::JobHeader, worker: &str) -> String {
                  "job": job, "pad": "x".repeat(pad)}
     })
     .to_string()
-}
-
-/// The contract's return path: the job's gate id (`g=`) -> `gates.id.<gid>` -> ip:port,
-/// the address cached per gid as the real worker does (and looked up again when a write
-/// fails).
-fn answer(
-    redis: &RedisPool,
-    addrs: &mut HashMap<u32, String>,
-    gates: &mut HashMap<String, TcpStream>,
-    job: &contract::Job,
-    response: &str,
-) -> bool {
-    let jid = job.jid;
-    let Some(gid) = job.header.gate else {
-        return false;
-    };
-    if let std::collections::hash_map::Entry::Vacant(slot) = addrs.entry(gid) {
-        let lookup = redis.run(|c| {
-            redis::cmd("GET")
-                .arg(contract::gate_key(gid))
-                .query::<Option<String>>(c)
-        });
-        let Ok(Some(addr)) = lookup else {
-            return false;
-        };
-        slot.insert(addr);
-    }
-    let addr = addrs[&gid].clone();
-    let mut line = Vec::new();
-    contract::encode_answer(&mut line, jid, response);
-    for _ in 0..2 {
-        let stream = match gates.get_mut(&addr) {
-            Some(s) => s,
-            None => match TcpStream::connect(&addr) {
-                Ok(s) => gates.entry(addr.clone()).or_insert(s),
-                Err(_) => return false,
-            },
-        };
-        if stream.write_all(&line).is_ok() {
-            return true;
-        }
-        gates.remove(&addr);
-        addrs.remove(&gid);
-    }
-    false
 }
 
 /// A client connection reading answer lines.

@@ -72,7 +72,7 @@ use std::time::Duration;
 pub use client::Client;
 pub use proto::{valid_publish_subject, valid_queue_group, valid_subject};
 pub use servers::Credentials;
-pub use subscription::Subscription;
+pub use subscription::{Injector, Subscription};
 
 /// A message received on a subscription.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -108,6 +108,24 @@ impl Queue {
         self.lock().bytes
     }
 
+    /// Queues `msg` beside what the reader queues, past the capacity: the caller bounds
+    /// what it puts in. Refused once the queue ended (nobody may receive it any more) or
+    /// was abandoned.
+    pub fn inject(&self, msg: Msg) -> Result<(), Msg> {
+        let mut state = self.lock();
+        if state.abandoned || state.ended {
+            return Err(msg);
+        }
+        state.bytes += msg.payload.len();
+        state.items.push_back(msg);
+        let wake = state.waiting > 0;
+        drop(state);
+        if wake {
+            self.arrived.notify_one();
+        }
+        Ok(())
+    }
+
     /// The subscription is dropped: later pushes fail instead of piling up.
     pub fn abandon(&self) {
         let mut state = self.lock();
@@ -175,6 +193,30 @@ mod tests {
         assert_eq!(queue.pop(None).unwrap().payload, [1]);
         assert_eq!(queue.pop(NOW).unwrap().payload, [2]);
         assert_eq!(queue.pop(None), Err(PopError::Ended));
+    }
+
+    #[test]
+    fn injected_messages_pass_a_full_queue_wake_a_waiter_and_stop_at_the_end() {
+        let (sender, queue) = Queue::new(1, usize::MAX);
+        sender.try_push(msg(1)).unwrap();
+        assert_eq!(sender.try_push(msg(2)), Err(PushError::Full));
+        queue.inject(msg(3)).unwrap();
+        assert_eq!(queue.pop(NOW).unwrap().payload, [1]);
+        assert_eq!(queue.pop(NOW).unwrap().payload, [3]);
+        let waiter = {
+            let queue = queue.clone();
+            std::thread::spawn(move || queue.pop(None).map(|m| m.payload))
+        };
+        while queue.lock().waiting == 0 {
+            std::thread::yield_now();
+        }
+        queue.inject(msg(4)).unwrap();
+        assert_eq!(waiter.join().unwrap(), Ok(vec![4]));
+        drop(sender);
+        assert_eq!(queue.inject(msg(5)).map_err(|m| m.payload), Err(vec![5]));
+        let (_sender, abandoned) = Queue::new(1, usize::MAX);
+        abandoned.abandon();
+        assert!(abandoned.inject(msg(6)).is_err());
     }
 
     fn sized(len: usize) -> Msg {

@@ -103,11 +103,34 @@ impl Subscription {
         }
     }
 
+    /// A handle that queues messages from elsewhere on this subscription, for its
+    /// receivers to take like the server's (a worker's jobs from its gate links reach the
+    /// job threads this way, with no thread in between).
+    pub fn injector(&self) -> Injector {
+        Injector {
+            queue: self.queue.clone(),
+        }
+    }
+
     /// Stops delivery. Messages already queued can still be received. Idempotent.
     pub fn unsubscribe(&self) {
         if !self.unsubscribed.swap(true, Ordering::Relaxed) {
             self.client.unsubscribe(self.sid);
         }
+    }
+}
+
+/// Queues messages on a [`Subscription`] (see [`Subscription::injector`]).
+#[derive(Clone)]
+pub struct Injector {
+    queue: Arc<Queue>,
+}
+
+impl Injector {
+    /// Queues `msg` past the subscription's capacity (the caller bounds what it puts in);
+    /// gives it back once the subscription ended or was dropped: nobody would take it.
+    pub fn push(&self, msg: Msg) -> Result<(), Msg> {
+        self.queue.inject(msg)
     }
 }
 

@@ -31,6 +31,7 @@ mod factory;
 mod family;
 mod friend;
 mod handler;
+mod link_jobs;
 mod mail_functions;
 mod mall;
 mod package;
@@ -288,6 +289,7 @@ impl FakeGate {
             gate: Some(self.gid),
             budget_ms: Some(budget_ms),
             client: Some(std::net::Ipv4Addr::LOCALHOST.into()),
+            link_jobs: false,
         };
         let mut payload = Vec::new();
         contract::encode_job(&mut payload, jid, &header, line);
@@ -359,6 +361,7 @@ impl FakeGate {
                 contract::WorkerLine::Answer(jid, json) => {
                     return Some((jid.to_string(), serde_json::from_str(json).unwrap()))
                 }
+                contract::WorkerLine::Jobs(_) => panic!("an offer to a gate that said no `l=1`"),
             }
         }
     }

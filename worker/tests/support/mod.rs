@@ -136,3 +136,17 @@ impl Client {
 pub fn guest_login(device: &str) -> Value {
     serde_json::json!({"world":"s0","function":"login_unique","data":{"unique_id":device}})
 }
+
+/// Asks `client` for a guest login until a worker answers it (timeouts while the worker
+/// starts are expected; on a busy machine its migrations alone can take half a minute).
+/// Through a gate with a link secret, the worker's link has offered to take jobs by then
+/// (the offer goes before the first answer on the link).
+pub fn wait_served(client: &mut Client, device: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !matches!(
+        client.ask(guest_login(device))["status"].as_i64(),
+        Some(0 | 1)
+    ) {
+        assert!(std::time::Instant::now() < deadline, "no worker answered");
+    }
+}
