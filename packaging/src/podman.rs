@@ -146,6 +146,8 @@ fn secret_value(host: &Host, secret_key: &str) -> Option<String> {
         "mysql-url" => Some(host.mysql_url.clone()),
         "issuer-key" => Some(host.issuer_key.clone()),
         "link-secret" => Some(host.link_secret.clone()),
+        // One machine, one MariaDB: every world on `mysql-url` (the key is optional).
+        "world-db" => Some(String::new()),
         // The host's servers of the run take anyone: every service gets their plain URL
         // in place of its own user's (users are tested apart, shared/tests/*_users.rs).
         k if k.starts_with("redis-url-") => Some(host.redis_url.clone()),
