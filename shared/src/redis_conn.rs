@@ -36,6 +36,10 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// The URL scheme that names a Redis Cluster by its seed nodes.
 pub const CLUSTER_SCHEME: &str = "redis+cluster://";
 
+/// Runs of a transaction that failovers keep aborting (EXECABORT on MOVED: it ran nowhere),
+/// 20, 40, 60 ... ms apart, before the caller gets the error.
+const REDIRECT_TRIES: u32 = 6;
+
 /// Retries of a cluster command on MOVED, ASK, TRYAGAIN or CLUSTERDOWN, with waits from
 /// `CLUSTER_RETRY_MIN_MS` doubling up to `CLUSTER_RETRY_MAX_MS`: a failover settles in
 /// about a second, and a job's budget is ten.
@@ -182,10 +186,24 @@ impl RedisPool {
                 // Connections idle beside this one most likely broke too (or hold the
                 // slot map from before a failover).
                 self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
-                let mut conn = self.connect()?;
-                let v = f(&mut conn)?;
-                self.give_back(conn);
-                Ok(v)
+                let mut tries = 1;
+                loop {
+                    let mut conn = self.connect()?;
+                    match f(&mut conn) {
+                        Ok(v) => {
+                            self.give_back(conn);
+                            return Ok(v);
+                        }
+                        // A transaction a failover aborted ran nowhere: it is tried again
+                        // while the new slot map settles (a fresh connection can still be
+                        // sent to the old master for a moment); anything else once only.
+                        Err(e) if aborted_by_redirect(&e) && tries < REDIRECT_TRIES => {
+                            std::thread::sleep(Duration::from_millis(20 * tries as u64));
+                            tries += 1;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
             }
             Err(e) => {
                 // A reply error (wrong type, bad argument) leaves the connection usable.
@@ -328,15 +346,19 @@ fn cluster_pipeline(
         }
         return conn.req_packed_commands(packed, offset, count);
     }
-    let mut pipe = redis::cluster::cluster_pipe();
+    // One command at a time, each following MOVED and ASK: the crate's cluster pipeline
+    // returns a redirect met by one of its commands as an error without the other commands'
+    // replies, so a failover would fail calls that a retry of the moved command alone (it
+    // did not run) answers. Our pipelines are 1-3 commands; single Redis keeps its one
+    // round trip.
+    let mut all = Vec::with_capacity(commands.len());
     for args in commands {
         let mut cmd = redis::Cmd::new();
         for arg in args {
             cmd.arg(arg);
         }
-        pipe.add_command(cmd);
+        all.push(conn.req_command(&cmd)?);
     }
-    let all: Vec<Value> = pipe.query(conn)?;
     Ok(all.into_iter().skip(offset).take(count).collect())
 }
 
