@@ -101,8 +101,12 @@ def mail_files():
 
 def admin_ports():
     ports = {"auth": [9101], "config": [9102], "mail": [9103], "gate": [], "worker": [], "edge": []}
+    # `./lukseun up --replicas N`: replica i of gate, worker, edge at 9110+i, 9120+i,
+    # 9130+i; mail replica i > 0 at 9140+i (the first keeps 9103).
     for i in range(10):
-        for name, base in (("gate", 9110), ("worker", 9120), ("edge", 9130)):
+        for name, base in (("gate", 9110), ("worker", 9120), ("edge", 9130), ("mail", 9140)):
+            if name == "mail" and i == 0:
+                continue
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{base + i}/healthz", timeout=1)
                 ports[name].append(base + i)
