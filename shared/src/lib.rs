@@ -18,6 +18,7 @@ pub mod mail_type;
 pub mod metrics;
 pub mod nats;
 pub mod outbuf;
+pub mod poller;
 pub mod redis_conn;
 pub mod signal;
 pub mod smtp;

@@ -1,4 +1,5 @@
-//! Socket calls std does not offer: sends with flags and a peek that never waits. Each takes
+//! Socket calls std does not offer: sends with flags, and a receive and a peek that never
+//! wait. Each takes
 //! the socket as a [`BorrowedFd`], so it is open for the whole call; the one `send` and the
 //! one `recv` of the crate's services live here.
 
@@ -52,6 +53,26 @@ pub fn send_nonblocking(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<usize> {
     send(fd, bytes, libc::MSG_DONTWAIT)
 }
 
+/// One `recv` that never waits, even on a blocking socket (whose mode is shared with every
+/// copy of the socket, so it stays as it is for the threads that write on one). `Ok(0)`
+/// is the end of stream; nothing to read is `WouldBlock`.
+pub fn recv_nonblocking(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: the pointer and length come from a live buffer; `fd` is borrowed open.
+    let got = unsafe {
+        libc::recv(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    if got < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(got as usize)
+    }
+}
+
 /// Writes all of `bytes` with `MSG_MORE`: the kernel queues them without sending a
 /// partial segment (despite `TCP_NODELAY`) until a write without it, or the close of the
 /// socket, sends everything queued.
@@ -97,6 +118,34 @@ mod tests {
         let ours = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (theirs, _) = listener.accept().unwrap();
         (ours, theirs)
+    }
+
+    #[test]
+    fn a_nonblocking_receive_leaves_a_blocking_socket_blocking() {
+        let (ours, mut theirs) = pair();
+        let mut buf = [0u8; 8];
+        let err = recv_nonblocking(ours.as_fd(), &mut buf).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        theirs.write_all(b"abc").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let got = loop {
+            match recv_nonblocking(ours.as_fd(), &mut buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(&buf[..got], b"abc");
+        // The socket itself still blocks: a read with a timeout waits it out.
+        ours.set_read_timeout(Some(Duration::from_millis(30)))
+            .unwrap();
+        let started = Instant::now();
+        assert!((&ours).read(&mut buf).is_err());
+        assert!(started.elapsed() >= Duration::from_millis(30));
+        drop(theirs);
+        assert_eq!(recv_nonblocking(ours.as_fd(), &mut buf).unwrap(), 0);
     }
 
     #[test]

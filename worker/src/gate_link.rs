@@ -20,16 +20,17 @@
 //!
 //! Link jobs (shared::contract, "Link jobs"): when the worker takes jobs from links
 //! ([`GateLink::with_intake`]) and the gate's latest NATS job said `l=1`, a new connection
-//! offers `jobs <window>` right after its opening and gets a reader thread, which reads
-//! the job lines the gate sends down it and hands each to the intake (the job threads'
-//! queue). A line naming another gate is refused: a link carries its own gate's jobs only.
-//! The reader owns the connection's end of stream: a gate that closes the link is seen
-//! there, not by peeking before a write.
+//! offers `jobs <window>` right after its opening and is handed to the intake
+//! (crate::intake), whose job threads read the job lines the gate sends down it and run
+//! them. A line naming another gate is refused: a link carries its own gate's jobs only.
+//! The reading end owns the connection's end of stream: a gate that closes the link is
+//! seen there, not by peeking before a write.
 //!
-//! Threads: one reader per connection that offered. Stop order ([`GateLink::stop_taking`]):
-//! `jobs 0` to every gate whose link offered, then each reader reads until the gate shuts
-//! its sending side (every job it sent is then handed over), bounded by a wait; the
-//! connections stay open for the answers of those jobs.
+//! Threads: none of its own (writers are the job threads). Stop order
+//! ([`GateLink::stop_taking`]): `jobs 0` to every gate whose link offered, then the job
+//! threads and the stopping thread read each link until the gate shuts its sending side
+//! (every job it sent is then in hand), bounded by a wait; the connections stay open for
+//! the answers of those jobs.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -38,14 +39,14 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use shared::contract::{self, JobId, LinkSecret};
-use shared::framing::LineBuffer;
 use shared::metrics::Counter;
 use shared::redis_conn::{RedisError, RedisPool};
 use shared::sock::{self, Peek};
+
+use crate::intake::LinkSources;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -111,37 +112,29 @@ impl std::error::Error for LinkError {
     }
 }
 
-/// Longest job line a gate sends down a link: a request line and its header.
-const LINK_JOB_MAX: usize = shared::framing::GATE_MAX_LINE + 256;
-
-/// Hands one job line read from a link to the job threads (see [`LinkIntake::deliver`]).
-pub type Deliver = dyn Fn(&[u8], Instant) -> bool + std::marker::Send + Sync;
-
 /// Where the jobs read from gate links go, and how many one link offers to take.
 pub struct LinkIntake {
     pub window: u32,
-    /// Hands over one job line (without `\r\n`) that arrived at the instant given;
-    /// false when it can no longer be run (the worker stopped taking jobs).
-    pub deliver: Arc<Deliver>,
-    /// Counts job lines refused (unreadable, or naming another gate).
-    pub refused: Arc<Counter>,
+    /// The job threads' poller, which reads the links that offered.
+    pub links: Arc<LinkSources>,
 }
 
-/// What a connection's reader and its writers share.
+/// What a link's reading end and its writers share.
 #[derive(Default)]
-struct ReaderState {
+pub struct ReaderState {
     /// The gate closed the link (or it broke): answers need a new connection.
-    closed: AtomicBool,
+    pub closed: AtomicBool,
     /// `jobs 0` was sent: the gate's end of stream means "no more jobs", not a close.
-    finishing: AtomicBool,
+    pub finishing: AtomicBool,
+    /// The link's end was read (or it broke): every job it carried is in hand.
+    pub done: AtomicBool,
 }
 
-/// A running reader: its state, a handle on its socket to end it, its thread.
+/// A link that takes jobs: its state and a handle on its socket to end it.
 struct Reader {
     gid: u32,
     state: Arc<ReaderState>,
     stream: TcpStream,
-    thread: JoinHandle<()>,
 }
 
 /// The connection to one gate and its address; locked only by the thread writing.
@@ -283,7 +276,9 @@ impl GateLink {
         let readers = std::mem::take(&mut *lock(&self.readers));
         for reader in &readers {
             reader.state.finishing.store(true, Ordering::Release);
-            if reader.state.closed.load(Ordering::Acquire) || reader.thread.is_finished() {
+            if reader.state.closed.load(Ordering::Acquire)
+                || reader.state.done.load(Ordering::Acquire)
+            {
                 continue;
             }
             let gate = self.gate_arc(reader.gid);
@@ -296,17 +291,22 @@ impl GateLink {
         }
         let deadline = Instant::now() + wait;
         for reader in readers {
-            while !reader.thread.is_finished() && Instant::now() < deadline {
+            let done = || reader.state.done.load(Ordering::Acquire);
+            while !done() && Instant::now() < deadline {
+                // The job threads may all be busy: read the links' last jobs into the
+                // queue from here, so they are in hand when the links end.
+                if let Some(intake) = &self.intake {
+                    intake.links.queue_ready();
+                }
                 std::thread::sleep(Duration::from_millis(5));
             }
-            if !reader.thread.is_finished() {
+            if !done() {
                 shared::warn!(
                     "gate sent no end of its link jobs in time",
                     gid = reader.gid
                 );
                 let _ = reader.stream.shutdown(std::net::Shutdown::Both);
             }
-            let _ = reader.thread.join();
         }
     }
 
@@ -499,19 +499,14 @@ impl GateLink {
         (&mut &*stream).write_all(&offer)?;
         let state = Arc::new(ReaderState::default());
         let (theirs, ours) = (stream.try_clone()?, stream.try_clone()?);
-        let (deliver, refused) = (intake.deliver.clone(), intake.refused.clone());
-        let reader_state = state.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("gate-{gid}-jobs"))
-            .spawn(move || read_jobs(theirs, gid, &reader_state, &*deliver, &refused))?;
+        intake.links.add(theirs, gid, state.clone())?;
         let mut readers = lock(&self.readers);
-        // Readers of closed connections are done: no need to keep them.
-        readers.retain(|r| !r.thread.is_finished());
+        // Links whose end was read are done: no need to keep them.
+        readers.retain(|r| !r.state.done.load(Ordering::Acquire));
         readers.push(Reader {
             gid,
             state: state.clone(),
             stream: ours,
-            thread,
         });
         Ok(Some(state))
     }
@@ -573,65 +568,6 @@ fn prove(mut stream: &TcpStream, secret: &LinkSecret) -> Result<(), String> {
     contract::encode_link_proof(&mut proof, secret, &nonce);
     stream.write_all(&proof).map_err(|e| e.to_string())?;
     stream.set_read_timeout(None).map_err(|e| e.to_string())
-}
-
-/// Reads the job lines gate `gid` sends down a link and hands each over, until the gate
-/// closes or shuts its sending side. Job lines that cannot be read, or that name another
-/// gate, are refused and counted; a broken frame, or a job that can no longer be run,
-/// shuts the link (the gate answers its jobs -2).
-fn read_jobs(
-    mut stream: TcpStream,
-    gid: u32,
-    state: &ReaderState,
-    deliver: &Deliver,
-    refused: &Counter,
-) {
-    let mut lines = LineBuffer::new(LINK_JOB_MAX);
-    let mut chunk = vec![0u8; 64 * 1024];
-    let finished = 'read: loop {
-        let n = match stream.read(&mut chunk) {
-            Ok(0) => break 'read state.finishing.load(Ordering::Acquire),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => break 'read false,
-        };
-        let received = Instant::now();
-        lines.extend(&chunk[..n]);
-        loop {
-            let line = match lines.next_line() {
-                Ok(Some(line)) => line,
-                Ok(None) => break,
-                Err(e) => {
-                    shared::warn!("gate link sent a broken job line", gid = gid, error = e);
-                    break 'read false;
-                }
-            };
-            match contract::parse_job(line.as_bytes()) {
-                Ok(job) if job.header.gate == Some(gid) => {}
-                Ok(job) => {
-                    refused.inc();
-                    shared::warn!(
-                        "refused a link job naming another gate",
-                        gid = gid,
-                        named = format!("{:?}", job.header.gate)
-                    );
-                    continue;
-                }
-                Err(e) => {
-                    refused.inc();
-                    shared::warn!("refused a malformed link job", gid = gid, error = e);
-                    continue;
-                }
-            }
-            if !deliver(line.as_bytes(), received) {
-                break 'read false;
-            }
-        }
-    };
-    if !finished {
-        state.closed.store(true, Ordering::Release);
-        let _ = stream.shutdown(std::net::Shutdown::Both);
-    }
 }
 
 /// On a connection that did not offer to take jobs, gates send nothing after its opening,

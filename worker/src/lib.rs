@@ -9,6 +9,7 @@
 //! - [`functions`]: the function table; [`modules`]: the game functions.
 //! - [`db`]: MySQL pool and migrations; [`world_db`]: which server holds which world.
 //! - [`gate_link`]: the return path to the gates.
+//! - [`intake`]: where the job threads wait for jobs (NATS and the gate links).
 //! - [`auth_client`]: the auth service's nonce endpoints (request mails).
 //! - [`notify`]: verification codes by email (SMTP) and to a phone hook (HTTP).
 //! - [`request_id`]: a retried request with a request id runs once.
@@ -23,6 +24,7 @@ pub mod functions;
 pub mod game_config;
 pub mod gate_link;
 pub mod handler;
+pub mod intake;
 pub mod job;
 pub mod keys;
 pub mod metrics;

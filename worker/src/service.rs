@@ -1,12 +1,12 @@
 //! The running worker: connections, the job threads and the admin server. The job threads
-//! take jobs straight from the NATS subscription's queue (its bounded queue is the
-//! backlog), where the gate links' readers also put the jobs gates send down them.
+//! wait for jobs on the NATS subscription's queue (its bounded queue is the backlog) and
+//! on the gate links that carry jobs, both at once (crate::intake).
 //! `Worker::start` returns a handle whose `stop` shuts down gracefully, so tests run the
 //! whole service in-process.
 //!
-//! Threads: the job threads, one reader per gate link that takes jobs, the NATS client's,
-//! the config refresher, the admin server. Stop order: the links stop taking jobs (`jobs 0`,
-//! then each gate's last job is in the queue), then NATS delivery drains, the job threads
+//! Threads: the job threads (which also read the gate links that take jobs), the NATS
+//! client's, the config refresher, the admin server. Stop order: the links stop taking jobs
+//! (`jobs 0`, then each gate's last job is in hand), then NATS delivery drains, the job threads
 //! finish every job in the queue and answer it, the refresher ends, NATS closes.
 
 use std::fmt;
@@ -19,7 +19,7 @@ use auth::{Key, KeyError, Tokens};
 use shared::admin::{AdminServer, Check};
 use shared::contract;
 use shared::metrics::Registry;
-use shared::nats::{self, NatsError, Subscription};
+use shared::nats::{self, NatsError};
 use shared::redis_conn::{RedisError, RedisPool};
 
 use crate::config_refresh::{start_refresher, LiveConfig};
@@ -28,6 +28,7 @@ use crate::function::{Clock, FunctionSettings, Seeds, Services};
 use crate::game_config::GameConfig;
 use crate::gate_link::{GateLink, LinkError, LinkIntake};
 use crate::handler;
+use crate::intake::JobIntake;
 use crate::job::Job;
 use crate::metrics::WorkerMetrics;
 use crate::modules::chat::ChatEvents;
@@ -36,14 +37,8 @@ use crate::pool::JobPool;
 use crate::request_id::RidCounters;
 use crate::world_db::WorldDbs;
 
-/// How often an idle job thread checks whether the worker is stopping.
-const STOP_POLL: Duration = Duration::from_millis(200);
-/// How long a stopping worker waits for NATS to confirm its unsubscribe (the jobs sent
-/// before it are then all in hand), and for each gate link to send its last job.
+/// How long a stopping worker waits for each gate link to send its last job.
 const DRAIN_WAIT: Duration = Duration::from_secs(2);
-/// The subject a job read from a gate link carries in the job threads' queue. It holds a
-/// space, so no NATS message can carry it.
-const LINK_JOB: &str = "gate link";
 
 #[derive(Debug)]
 pub enum StartError {
@@ -185,36 +180,24 @@ impl Worker {
             return Err(stop_on_error(StartError::Nats(e)));
         }
         // Link jobs only over proven links: a gate sends none without a secret.
-        let intake = settings.link_secret.as_ref().map(|_| {
-            let (injector, link_jobs) = (subscription.injector(), metrics.link_jobs.clone());
-            LinkIntake {
-                window: u32::try_from(settings.threads)
-                    .unwrap_or(u32::MAX)
-                    .min(contract::LINK_WINDOW_MAX),
-                deliver: Arc::new(move |line: &[u8], received: Instant| {
-                    link_jobs.inc();
-                    let msg = nats::Msg {
-                        subject: LINK_JOB.to_string(),
-                        reply: None,
-                        payload: line.to_vec(),
-                        sid: 0,
-                        received,
-                    };
-                    injector.push(msg).is_ok()
-                }),
-                refused: metrics.link_jobs_refused.clone(),
-            }
+        let intake = JobIntake::new(
+            subscription,
+            settings.link_secret.is_some(),
+            stop.clone(),
+            metrics.clone(),
+        )
+        .map_err(|e| stop_on_error(StartError::Io(e)))?;
+        let link_intake = intake.links().map(|links| LinkIntake {
+            window: u32::try_from(settings.threads)
+                .unwrap_or(u32::MAX)
+                .min(contract::LINK_WINDOW_MAX),
+            links,
         });
         let link = Arc::new(
             GateLink::new(redis.clone(), metrics.undelivered.clone())
                 .with_secret(settings.link_secret.clone())
-                .with_intake(intake),
+                .with_intake(link_intake),
         );
-        let intake = JobIntake {
-            subscription,
-            stop: stop.clone(),
-            metrics: metrics.clone(),
-        };
         let pool = {
             let (services, live, metrics) = (services.clone(), live.clone(), metrics.clone());
             let link = link.clone();
@@ -282,61 +265,6 @@ impl Worker {
 impl Drop for Worker {
     fn drop(&mut self) {
         self.shutdown();
-    }
-}
-
-/// Where the job threads take their jobs: the subscription itself, which hands each
-/// message to one waiting thread.
-struct JobIntake {
-    subscription: Subscription,
-    stop: Arc<AtomicBool>,
-    metrics: Arc<WorkerMetrics>,
-}
-
-impl JobIntake {
-    /// The next well-formed job still in time, and when it arrived; `None` once the worker stops and
-    /// every job NATS already handed over has been taken.
-    fn next(&self) -> Option<(Job, Instant)> {
-        loop {
-            let subscription = &self.subscription;
-            if self.stop.load(Ordering::Relaxed) {
-                // No more deliveries, but every job NATS already sent us is taken and
-                // answered; what is queued is still received, then `Closed`.
-                subscription.drain(DRAIN_WAIT);
-            }
-            let received = subscription.recv_timeout(STOP_POLL);
-            self.metrics.queue_depth.set(subscription.queued() as i64);
-            let bytes = subscription.queued_bytes();
-            self.metrics
-                .queue_bytes
-                .set(i64::try_from(bytes).unwrap_or(i64::MAX));
-            let dropped = subscription.dropped();
-            self.metrics
-                .queue_full
-                .set(i64::try_from(dropped).unwrap_or(i64::MAX));
-            match received {
-                Ok(msg) => match Job::parse(&msg.payload, msg.received).map(|mut job| {
-                    job.via_link = msg.subject == LINK_JOB;
-                    job
-                }) {
-                    Ok(job) if job.expired(Instant::now()) => {
-                        self.metrics.expired_jobs.inc();
-                        shared::debug!("dropped a job past its deadline", jid = job.jid);
-                    }
-                    Ok(job) => return Some((job, msg.received)),
-                    Err(e) => {
-                        self.metrics.malformed_jobs.inc();
-                        shared::warn!("dropped malformed job", error = e);
-                    }
-                },
-                Err(NatsError::Timeout) => {}
-                Err(NatsError::Closed) if self.stop.load(Ordering::Relaxed) => return None,
-                Err(e) => {
-                    shared::error!("job subscription ended", error = e);
-                    return None;
-                }
-            }
-        }
     }
 }
 

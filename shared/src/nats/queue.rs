@@ -1,10 +1,11 @@
 //! The bounded queue between the reader thread and one subscription. Unlike a std channel
 //! its receiving end can be shared: several threads may wait on one subscription, and each
-//! message wakes exactly one of them (a worker's job threads take jobs this way, with no
-//! thread in between).
+//! message wakes exactly one of them. Receivers that wait on more than the queue (a
+//! worker's job threads also wait on their gate links) set an arrival hook instead and
+//! take messages without waiting.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::Msg;
@@ -16,7 +17,13 @@ pub(super) struct Queue {
     /// Payload bytes queued at most; a message that does not fit is refused, unless the
     /// queue is empty (so one message larger than the bound still gets through).
     capacity_bytes: usize,
+    /// Called after each message queued and at the end, for receivers that wait elsewhere
+    /// than in [`Queue::pop`] (a worker's job threads wait on their gate links too).
+    on_arrival: OnceLock<Arrival>,
 }
+
+/// See [`Queue::on_arrival`].
+pub type Arrival = Arc<dyn Fn() + Send + Sync>;
 
 struct State {
     items: VecDeque<Msg>,
@@ -60,8 +67,24 @@ impl Queue {
             arrived: Condvar::new(),
             capacity: capacity.max(1),
             capacity_bytes,
+            on_arrival: OnceLock::new(),
         });
         (QueueSender(queue.clone()), queue)
+    }
+
+    /// Calls `arrival` after every message queued from now on, and when the queue ends.
+    /// Set once; later calls are ignored.
+    pub fn on_arrival(&self, arrival: Arrival) {
+        let _ = self.on_arrival.set(arrival);
+    }
+
+    fn announce(&self, wake: bool) {
+        if wake {
+            self.arrived.notify_one();
+        }
+        if let Some(arrival) = self.on_arrival.get() {
+            arrival();
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -120,9 +143,7 @@ impl Queue {
         state.items.push_back(msg);
         let wake = state.waiting > 0;
         drop(state);
-        if wake {
-            self.arrived.notify_one();
-        }
+        self.announce(wake);
         Ok(())
     }
 
@@ -151,9 +172,7 @@ impl QueueSender {
         state.items.push_back(msg);
         let wake = state.waiting > 0;
         drop(state);
-        if wake {
-            queue.arrived.notify_one();
-        }
+        queue.announce(wake);
         Ok(())
     }
 }
@@ -162,6 +181,7 @@ impl Drop for QueueSender {
     fn drop(&mut self) {
         self.0.lock().ended = true;
         self.0.arrived.notify_all();
+        self.0.announce(false);
     }
 }
 
@@ -217,6 +237,22 @@ mod tests {
         let (_sender, abandoned) = Queue::new(1, usize::MAX);
         abandoned.abandon();
         assert!(abandoned.inject(msg(6)).is_err());
+    }
+
+    #[test]
+    fn an_arrival_hook_hears_every_message_and_the_end() {
+        let (sender, queue) = Queue::new(1, usize::MAX);
+        let heard = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = heard.clone();
+        queue.on_arrival(Arc::new(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }));
+        sender.try_push(msg(1)).unwrap();
+        assert!(sender.try_push(msg(2)).is_err(), "refused: not heard");
+        queue.inject(msg(3)).unwrap();
+        assert_eq!(heard.load(std::sync::atomic::Ordering::SeqCst), 2);
+        drop(sender);
+        assert_eq!(heard.load(std::sync::atomic::Ordering::SeqCst), 3);
     }
 
     fn sized(len: usize) -> Msg {

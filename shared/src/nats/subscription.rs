@@ -112,6 +112,13 @@ impl Subscription {
         }
     }
 
+    /// Calls `arrival` after every message queued for this subscription (by the server or
+    /// an [`Injector`]) and when the subscription ends, for receivers that wait elsewhere
+    /// and take messages with [`Subscription::try_recv`]. Set once.
+    pub fn on_arrival(&self, arrival: Arc<dyn Fn() + Send + Sync>) {
+        self.queue.on_arrival(arrival);
+    }
+
     /// Stops delivery. Messages already queued can still be received. Idempotent.
     pub fn unsubscribe(&self) {
         if !self.unsubscribed.swap(true, Ordering::Relaxed) {
