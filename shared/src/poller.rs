@@ -4,15 +4,19 @@
 //! threads wait here for their gate links and their NATS queue at once: the thread the
 //! kernel wakes for a job runs that job itself, with no reader thread handing it over.
 //!
-//! Besides the registered sources the set holds one eventfd, the waker: [`Poller::wake`]
-//! makes a waiting thread return [`Event::Woken`].
+//! Besides the registered sources the set holds a few eventfds, the wakers: each
+//! [`Poller::wake`] signals one that is not signalled yet, so k wakes at once start k
+//! waiting threads at once. (One eventfd would not do: epoll reports a source once per
+//! readiness, so a second wake of a signalled eventfd wakes nobody, and a burst of queued
+//! jobs would start one thread after another.)
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-/// The waker's token; registered sources use any other.
-const WAKER: u64 = u64::MAX;
+/// Tokens from here up are the wakers'; registered sources use the ones below.
+const FIRST_WAKER: u64 = u64::MAX - u32::MAX as u64;
 
 /// What a [`Poller::wait`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +24,7 @@ pub enum Event {
     /// The source registered with this token is readable or closed; it stays quiet until
     /// [`Poller::rearm`].
     Ready(u64),
-    /// [`Poller::wake`] was called.
+    /// This wait took one of the wakes [`Poller::wake`] gave.
     Woken,
     /// Nothing within the wait.
     TimedOut,
@@ -28,7 +32,9 @@ pub enum Event {
 
 pub struct Poller {
     epoll: OwnedFd,
-    waker: OwnedFd,
+    wakers: Vec<OwnedFd>,
+    /// Wakers not signalled: a wake takes one, the thread it woke gives it back.
+    idle_wakers: Mutex<Vec<usize>>,
 }
 
 fn check(result: libc::c_int) -> io::Result<libc::c_int> {
@@ -39,26 +45,37 @@ fn check(result: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
+const ONE_SHOT: u32 = (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLONESHOT) as u32;
+
 impl Poller {
-    pub fn new() -> io::Result<Poller> {
+    /// `wakers`: how many wakes may be pending at once (at least one); more than the
+    /// threads that wait here is pointless, since each wake starts one of them.
+    pub fn new(wakers: usize) -> io::Result<Poller> {
         // SAFETY: plain syscalls; each fd returned is owned from here on.
         let epoll =
             unsafe { OwnedFd::from_raw_fd(check(libc::epoll_create1(libc::EPOLL_CLOEXEC))?) };
-        // SAFETY: as above.
-        let waker = unsafe {
-            OwnedFd::from_raw_fd(check(libc::eventfd(
-                0,
-                libc::EFD_CLOEXEC | libc::EFD_NONBLOCK,
-            ))?)
+        let count = wakers.clamp(1, u32::MAX as usize);
+        let mut poller = Poller {
+            epoll,
+            wakers: Vec::with_capacity(count),
+            idle_wakers: Mutex::new((0..count).collect()),
         };
-        let poller = Poller { epoll, waker };
-        // Level-triggered: a wake stays visible until a thread clears it.
-        poller.ctl(
-            libc::EPOLL_CTL_ADD,
-            poller.waker.as_raw_fd(),
-            WAKER,
-            libc::EPOLLIN as u32,
-        )?;
+        for i in 0..count {
+            // SAFETY: as above.
+            let fd = unsafe {
+                OwnedFd::from_raw_fd(check(libc::eventfd(
+                    0,
+                    libc::EFD_CLOEXEC | libc::EFD_NONBLOCK,
+                ))?)
+            };
+            poller.ctl(
+                libc::EPOLL_CTL_ADD,
+                fd.as_raw_fd(),
+                FIRST_WAKER + i as u64,
+                ONE_SHOT,
+            )?;
+            poller.wakers.push(fd);
+        }
         Ok(poller)
     }
 
@@ -69,18 +86,17 @@ impl Poller {
         Ok(())
     }
 
-    const ONE_SHOT: u32 = (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLONESHOT) as u32;
-
-    /// Watches `fd` for reading (or its close) under `token` (not `u64::MAX`), one-shot.
+    /// Watches `fd` for reading (or its close) under `token`, one-shot. Tokens from
+    /// `u64::MAX - u32::MAX` up are the wakers'.
     pub fn add(&self, fd: BorrowedFd<'_>, token: u64) -> io::Result<()> {
-        assert_ne!(token, WAKER, "the waker's token");
-        self.ctl(libc::EPOLL_CTL_ADD, fd.as_raw_fd(), token, Self::ONE_SHOT)
+        assert!(token < FIRST_WAKER, "a waker's token");
+        self.ctl(libc::EPOLL_CTL_ADD, fd.as_raw_fd(), token, ONE_SHOT)
     }
 
     /// Watches `fd` again after its [`Event::Ready`]; reported at once if it is readable
     /// already (bytes that arrived while the thread read are not missed).
     pub fn rearm(&self, fd: BorrowedFd<'_>, token: u64) -> io::Result<()> {
-        self.ctl(libc::EPOLL_CTL_MOD, fd.as_raw_fd(), token, Self::ONE_SHOT)
+        self.ctl(libc::EPOLL_CTL_MOD, fd.as_raw_fd(), token, ONE_SHOT)
     }
 
     /// Stops watching `fd` (closing it does too).
@@ -90,39 +106,57 @@ impl Poller {
 
     /// Waits up to `timeout` for one event.
     pub fn wait(&self, timeout: Duration) -> io::Result<Event> {
-        let mut event = libc::epoll_event { events: 0, u64: 0 };
         let millis = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+        let mut event = libc::epoll_event { events: 0, u64: 0 };
         // SAFETY: room for exactly the one event asked for.
         let got = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), &mut event, 1, millis) };
         match check(got) {
             Ok(0) => Ok(Event::TimedOut),
-            Ok(_) if event.u64 == WAKER => Ok(Event::Woken),
+            Ok(_) if event.u64 >= FIRST_WAKER => {
+                self.reset_waker((event.u64 - FIRST_WAKER) as usize)?;
+                Ok(Event::Woken)
+            }
             Ok(_) => Ok(Event::Ready(event.u64)),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Event::TimedOut),
             Err(e) => Err(e),
         }
     }
 
-    /// Makes a waiting thread (or the next to wait) return [`Event::Woken`], and every
-    /// later wait too until [`Poller::clear_wake`].
-    pub fn wake(&self) {
-        let one = 1u64.to_ne_bytes();
-        // SAFETY: an 8-byte buffer, as eventfd requires. It cannot fail short of the
-        // counter's overflow (2^64 - 2 wakes), which would only mean "already awake".
-        unsafe { libc::write(self.waker.as_raw_fd(), one.as_ptr().cast(), one.len()) };
+    /// Clears waker `i` (reported to this thread alone: one-shot), re-arms it and gives it
+    /// back for the next wake.
+    fn reset_waker(&self, i: usize) -> io::Result<()> {
+        let fd = &self.wakers[i];
+        let mut count = [0u8; 8];
+        // SAFETY: an 8-byte buffer, as eventfd requires; it is non-blocking.
+        unsafe { libc::read(fd.as_raw_fd(), count.as_mut_ptr().cast(), count.len()) };
+        self.ctl(
+            libc::EPOLL_CTL_MOD,
+            fd.as_raw_fd(),
+            FIRST_WAKER + i as u64,
+            ONE_SHOT,
+        )?;
+        self.idle_wakers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(i);
+        Ok(())
     }
 
-    /// Clears the wake, so later waits sleep again.
-    pub fn clear_wake(&self) {
-        let mut count = [0u8; 8];
-        // SAFETY: an 8-byte buffer; the eventfd is non-blocking (nothing to clear: EAGAIN).
-        unsafe {
-            libc::read(
-                self.waker.as_raw_fd(),
-                count.as_mut_ptr().cast(),
-                count.len(),
-            )
+    /// Starts one waiting thread (or the next to wait): its wait returns
+    /// [`Event::Woken`]. With every waker pending already, as many threads are being
+    /// started as there are wakers, and this wake adds nothing.
+    pub fn wake(&self) {
+        let Some(i) = self
+            .idle_wakers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+        else {
+            return;
         };
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: an 8-byte buffer, as eventfd requires; a count of 1 cannot overflow.
+        unsafe { libc::write(self.wakers[i].as_raw_fd(), one.as_ptr().cast(), one.len()) };
     }
 }
 
@@ -146,7 +180,7 @@ mod tests {
 
     #[test]
     fn a_one_shot_source_is_reported_once_until_rearmed() {
-        let poller = Poller::new().unwrap();
+        let poller = Poller::new(4).unwrap();
         let (mut writer, reader) = pair();
         poller.add(reader.as_fd(), 7).unwrap();
         assert_eq!(poller.wait(SHORT).unwrap(), Event::TimedOut);
@@ -163,7 +197,7 @@ mod tests {
 
     #[test]
     fn a_close_is_reported_like_bytes() {
-        let poller = Poller::new().unwrap();
+        let poller = Poller::new(4).unwrap();
         let (writer, reader) = pair();
         poller.add(reader.as_fd(), 1).unwrap();
         drop(writer);
@@ -171,20 +205,26 @@ mod tests {
     }
 
     #[test]
-    fn a_wake_holds_until_cleared() {
-        let poller = Poller::new().unwrap();
-        poller.wake();
+    fn each_wake_lets_one_wait_return_up_to_the_wakers() {
+        let poller = Poller::new(2).unwrap();
         poller.wake();
         assert_eq!(poller.wait(LONG).unwrap(), Event::Woken);
-        assert_eq!(poller.wait(LONG).unwrap(), Event::Woken);
-        poller.clear_wake();
         assert_eq!(poller.wait(SHORT).unwrap(), Event::TimedOut);
-        poller.clear_wake();
+        // Three wakes with two wakers: two waits return, the third wake added nothing.
+        for _ in 0..3 {
+            poller.wake();
+        }
+        assert_eq!(poller.wait(LONG).unwrap(), Event::Woken);
+        assert_eq!(poller.wait(LONG).unwrap(), Event::Woken);
+        assert_eq!(poller.wait(SHORT).unwrap(), Event::TimedOut);
+        // Each given back: usable again.
+        poller.wake();
+        assert_eq!(poller.wait(LONG).unwrap(), Event::Woken);
     }
 
     #[test]
     fn each_readiness_of_a_one_shot_source_goes_to_one_of_the_waiting_threads() {
-        let poller = Arc::new(Poller::new().unwrap());
+        let poller = Arc::new(Poller::new(4).unwrap());
         let (mut writer, reader) = pair();
         poller.add(reader.as_fd(), 3).unwrap();
         let (got, woken) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
@@ -212,14 +252,13 @@ mod tests {
         // Not re-armed: the other three threads saw nothing of it.
         std::thread::sleep(SHORT);
         assert_eq!(got.load(Ordering::SeqCst), 1);
-        poller.wake();
+        // Four wakes at once start all four threads (each wake starts one).
+        for _ in 0..4 {
+            poller.wake();
+        }
         for thread in threads {
             thread.join().unwrap();
         }
-        assert_eq!(
-            woken.load(Ordering::SeqCst),
-            4,
-            "a wake left set reaches every waiter"
-        );
+        assert_eq!(woken.load(Ordering::SeqCst), 4);
     }
 }

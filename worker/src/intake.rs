@@ -234,13 +234,15 @@ enum Took {
 
 impl JobIntake {
     /// `take_links`: read jobs from gate links (a worker with a link secret).
+    /// `threads`: the job threads that will call [`JobIntake::next`].
     pub fn new(
         subscription: Subscription,
         take_links: bool,
+        threads: usize,
         stop: Arc<AtomicBool>,
         metrics: Arc<WorkerMetrics>,
     ) -> io::Result<JobIntake> {
-        let poller = Arc::new(Poller::new()?);
+        let poller = Arc::new(Poller::new(threads)?);
         let idle = Arc::new(AtomicUsize::new(0));
         let links = take_links.then(|| {
             Arc::new(LinkSources::new(
@@ -343,10 +345,7 @@ impl JobIntake {
         self.idle.fetch_sub(1, Ordering::SeqCst);
         match event {
             Ok(Event::Ready(token)) => self.read_link(token),
-            Ok(Event::Woken) => {
-                self.poller.clear_wake();
-                self.queued().unwrap_or(Took::Nothing)
-            }
+            Ok(Event::Woken) => self.queued().unwrap_or(Took::Nothing),
             Ok(Event::TimedOut) => Took::Nothing,
             Err(e) => {
                 shared::error!("job poller failed", error = e);
@@ -356,17 +355,17 @@ impl JobIntake {
         }
     }
 
-    /// The next queued message, if any; wakes another idle thread when more wait.
+    /// The next queued message, if any. Every message queued while a thread was idle gave
+    /// a wake of its own (see `on_arrival` in `new`), so nothing is passed on here.
     fn queued(&self) -> Option<Took> {
         match self.subscription.try_recv() {
-            Ok(Some(msg)) => {
-                if self.subscription.queued() > 0 && self.idle.load(Ordering::SeqCst) > 0 {
-                    self.poller.wake();
-                }
-                Some(Took::Msg(msg))
-            }
+            Ok(Some(msg)) => Some(Took::Msg(msg)),
             Ok(None) => None,
-            Err(e) => Some(Took::Ended(e)),
+            Err(e) => {
+                // The queue's end gave one wake: pass it on to the next idle thread.
+                self.poller.wake();
+                Some(Took::Ended(e))
+            }
         }
     }
 

@@ -183,6 +183,7 @@ impl Worker {
         let intake = JobIntake::new(
             subscription,
             settings.link_secret.is_some(),
+            settings.threads,
             stop.clone(),
             metrics.clone(),
         )

@@ -61,14 +61,7 @@ fn clients_of_a_killed_worker_are_answered_when_its_link_closes() {
     let mut probe = servers.gate(JOB_TIMEOUT);
     // Each registration hashes its password for seconds: the jobs are in hand when the
     // worker dies.
-    let mut doomed = servers.worker(&[
-        "--admin-port",
-        "0",
-        "--threads",
-        "32",
-        "--pbkdf2-iterations",
-        "20000000",
-    ]);
+    let mut doomed = servers.slow_worker(&[]);
     let mut warm = Client::connect(probe.client_addr(), Duration::from_secs(30));
     wait_served(&mut warm, "warm-up");
     let mut players: Vec<Client> = (0..PLAYERS)

@@ -28,16 +28,7 @@ fn clients_of_a_worker_killed_with_link_jobs_in_hand_hear_at_once() {
     let servers = Servers::start();
     // Far beyond the clients' read limit: a -2 they get comes from the link closing.
     let mut front = linked_gate(&servers, Duration::from_secs(300));
-    let mut doomed = servers.worker(&[
-        "--admin-port",
-        "0",
-        "--threads",
-        "32",
-        "--pbkdf2-iterations",
-        "20000000",
-        "--link-secret",
-        LINK_SECRET,
-    ]);
+    let mut doomed = servers.slow_worker(&["--link-secret", LINK_SECRET]);
     // The short job timeout of the probe connection's requests is the gate's: a login
     // sent before the worker subscribed waits it out, so probe through a second gate.
     let mut probe = linked_gate(&servers, Duration::from_millis(1500));

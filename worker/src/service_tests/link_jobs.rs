@@ -34,17 +34,7 @@ struct HandGate {
 
 impl HandGate {
     fn start(redis: &testkit::Redis, nats: &testkit::Nats, gid: u32) -> HandGate {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        RedisPool::new(&redis.url(), 1)
-            .unwrap()
-            .run(|c| {
-                redis::cmd("SET")
-                    .arg(contract::gate_key(gid))
-                    .arg(&addr)
-                    .query::<()>(c)
-            })
-            .unwrap();
+        let (listener, _) = super::register_gate(&redis.url(), gid);
         let nats =
             shared::nats::Client::connect(&nats.url(), shared::nats::Options::named("hand-gate"))
                 .unwrap();

@@ -252,19 +252,26 @@ struct FakeGate {
     taken: Vec<String>,
 }
 
+/// A listener for gate `gid`'s worker port, registered in Redis as the gate's address
+/// (what a gate does at start), and the Redis pool used.
+pub(crate) fn register_gate(redis_url: &str, gid: u32) -> (TcpListener, RedisPool) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let redis = RedisPool::new(redis_url, 2).unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    redis
+        .run(|c| {
+            redis::cmd("SET")
+                .arg(contract::gate_key(gid))
+                .arg(&addr)
+                .query::<()>(c)
+        })
+        .unwrap();
+    (listener, redis)
+}
+
 impl FakeGate {
     fn start(redis_url: &str, nats_url: &str, gid: u32) -> FakeGate {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let redis = RedisPool::new(redis_url, 2).unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        redis
-            .run(|c| {
-                redis::cmd("SET")
-                    .arg(contract::gate_key(gid))
-                    .arg(&addr)
-                    .query::<()>(c)
-            })
-            .unwrap();
+        let (listener, redis) = register_gate(redis_url, gid);
         let nats =
             shared::nats::Client::connect(nats_url, shared::nats::Options::named("fake-gate"))
                 .unwrap();

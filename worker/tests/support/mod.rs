@@ -49,6 +49,21 @@ impl Servers {
     pub fn worker(&self, args: &[&str]) -> WorkerProcess {
         spawn_worker(&self.redis, &self.nats, &self.db, args)
     }
+
+    /// A worker with 32 job threads whose registrations each hash a password for seconds,
+    /// so that jobs are surely in hand when a test kills it; `args` follow.
+    pub fn slow_worker(&self, args: &[&str]) -> WorkerProcess {
+        let mut all = vec![
+            "--admin-port",
+            "0",
+            "--threads",
+            "32",
+            "--pbkdf2-iterations",
+            "20000000",
+        ];
+        all.extend_from_slice(args);
+        self.worker(&all)
+    }
 }
 
 /// The worker process; killed when the test ends however it ends (a failed assertion must
