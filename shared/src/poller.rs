@@ -13,7 +13,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Tokens from here up are the wakers'; registered sources use the ones below.
 const FIRST_WAKER: u64 = u64::MAX - u32::MAX as u64;
