@@ -58,7 +58,8 @@ pub struct LinkSources {
     refused: Arc<Counter>,
 }
 
-/// One link's reading end. Only the thread the poller reported it to reads it (one-shot).
+/// One link's reading end: read by the thread the poller reported it to (one-shot), or by
+/// a stopping worker's stop thread; the lock keeps it to one reader at a time.
 struct LinkSource {
     gid: u32,
     stream: TcpStream,
