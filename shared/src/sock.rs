@@ -1,7 +1,6 @@
 //! Socket calls std does not offer: sends with flags, and a receive and a peek that never
-//! wait. Each takes
-//! the socket as a [`BorrowedFd`], so it is open for the whole call; the one `send` and the
-//! one `recv` of the crate's services live here.
+//! wait. Each takes the socket as a [`BorrowedFd`], so it is open for the whole call; the
+//! one `send` and the one `recv` of the crate's services live here.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -21,19 +20,10 @@ pub enum Peek {
 /// is left alone (toggling it costs two more syscalls per call).
 pub fn peek_idle(fd: BorrowedFd<'_>) -> Peek {
     let mut probe = [0u8; 1];
-    // SAFETY: the buffer is a live local of the given length; `fd` is borrowed open.
-    let got = unsafe {
-        libc::recv(
-            fd.as_raw_fd(),
-            probe.as_mut_ptr().cast(),
-            probe.len(),
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    match got {
-        0 => Peek::Closed,
-        n if n > 0 => Peek::Unexpected,
-        _ => match io::Error::last_os_error().kind() {
+    match recv(fd, &mut probe, libc::MSG_PEEK | libc::MSG_DONTWAIT) {
+        Ok(0) => Peek::Closed,
+        Ok(_) => Peek::Unexpected,
+        Err(e) => match e.kind() {
             io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Peek::Nothing,
             _ => Peek::Closed,
         },
@@ -57,20 +47,7 @@ pub fn send_nonblocking(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<usize> {
 /// copy of the socket, so it stays as it is for the threads that write on one). `Ok(0)`
 /// is the end of stream; nothing to read is `WouldBlock`.
 pub fn recv_nonblocking(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: the pointer and length come from a live buffer; `fd` is borrowed open.
-    let got = unsafe {
-        libc::recv(
-            fd.as_raw_fd(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            libc::MSG_DONTWAIT,
-        )
-    };
-    if got < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(got as usize)
-    }
+    recv(fd, buf, libc::MSG_DONTWAIT)
 }
 
 /// Writes all of `bytes` with `MSG_MORE`: the kernel queues them without sending a
@@ -85,6 +62,17 @@ pub fn send_all_more(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// One `recv` with `flags` into `buf`.
+fn recv(fd: BorrowedFd<'_>, buf: &mut [u8], flags: libc::c_int) -> io::Result<usize> {
+    // SAFETY: the pointer and length come from a live buffer; `fd` is borrowed open.
+    let got = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), flags) };
+    if got < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(got as usize)
+    }
 }
 
 /// One `send` with `flags`; never raises SIGPIPE (a closed peer is an error instead).

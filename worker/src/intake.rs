@@ -27,15 +27,15 @@ use shared::nats::{self, Injector, NatsError, Subscription};
 use shared::poller::{Event, Poller};
 use shared::sock;
 
-use crate::gate_link::ReaderState;
+use crate::gate_link::{lock, ReaderState};
 use crate::job::Job;
 use crate::metrics::WorkerMetrics;
 
 /// How often an idle job thread checks whether the worker is stopping.
 const STOP_POLL: Duration = Duration::from_millis(200);
 /// How long a stopping worker waits for NATS to confirm its unsubscribe (the jobs sent
-/// before it are then all in hand).
-const DRAIN_WAIT: Duration = Duration::from_secs(2);
+/// before it are then all in hand), and for each gate link to send its last job.
+pub(crate) const DRAIN_WAIT: Duration = Duration::from_secs(2);
 /// The subject a job read from a gate link carries in the job threads' queue. It holds a
 /// space, so no NATS message can carry it.
 const LINK_JOB: &str = "gate link";
@@ -65,10 +65,6 @@ struct LinkSource {
     stream: TcpStream,
     state: Arc<ReaderState>,
     lines: Mutex<(LineBuffer, Vec<u8>)>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl LinkSources {

@@ -28,7 +28,7 @@ use crate::function::{Clock, FunctionSettings, Seeds, Services};
 use crate::game_config::GameConfig;
 use crate::gate_link::{GateLink, LinkError, LinkIntake};
 use crate::handler;
-use crate::intake::JobIntake;
+use crate::intake::{JobIntake, DRAIN_WAIT};
 use crate::job::Job;
 use crate::metrics::WorkerMetrics;
 use crate::modules::chat::ChatEvents;
@@ -36,9 +36,6 @@ use crate::options::Options;
 use crate::pool::JobPool;
 use crate::request_id::RidCounters;
 use crate::world_db::WorldDbs;
-
-/// How long a stopping worker waits for each gate link to send its last job.
-const DRAIN_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 pub enum StartError {
