@@ -130,13 +130,6 @@ pub struct ReaderState {
     pub done: AtomicBool,
 }
 
-/// A link that takes jobs: its state and a handle on its socket to end it.
-struct Reader {
-    gid: u32,
-    state: Arc<ReaderState>,
-    stream: TcpStream,
-}
-
 /// The connection to one gate and its address; locked only by the thread writing.
 #[derive(Default)]
 struct GateSlot {
@@ -193,7 +186,6 @@ pub struct GateLink {
     undelivered: Arc<Counter>,
     secret: Option<LinkSecret>,
     intake: Option<LinkIntake>,
-    readers: Mutex<Vec<Reader>>,
     /// No new connection offers to take jobs.
     stopping: AtomicBool,
 }
@@ -248,7 +240,6 @@ impl GateLink {
             undelivered,
             secret: None,
             intake: None,
-            readers: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
         }
     }
@@ -274,39 +265,40 @@ impl GateLink {
     /// has its link shut (it answers that link's jobs -2). Links stay open for answers.
     pub fn stop_taking(&self, wait: Duration) {
         self.stopping.store(true, Ordering::Release);
-        let readers = std::mem::take(&mut *lock(&self.readers));
-        for reader in &readers {
-            reader.state.finishing.store(true, Ordering::Release);
-            if reader.state.closed.load(Ordering::Acquire)
-                || reader.state.done.load(Ordering::Acquire)
+        let Some(intake) = &self.intake else {
+            return;
+        };
+        let links = intake.links.open();
+        for link in &links {
+            link.state().finishing.store(true, Ordering::Release);
+            if link.state().closed.load(Ordering::Acquire)
+                || link.state().done.load(Ordering::Acquire)
             {
                 continue;
             }
-            let gate = self.gate_arc(reader.gid);
-            let posted = self.post(reader.gid, &gate, false, |out| {
+            let gate = self.gate_arc(link.gid());
+            let posted = self.post(link.gid(), &gate, false, |out| {
                 contract::encode_link_jobs(out, 0)
             });
             if let Err(e) = posted {
-                shared::debug!("jobs 0 not sent", gid = reader.gid, error = e);
+                shared::debug!("jobs 0 not sent", gid = link.gid(), error = e);
             }
         }
         let deadline = Instant::now() + wait;
-        for reader in readers {
-            let done = || reader.state.done.load(Ordering::Acquire);
+        for link in links {
+            let done = || link.state().done.load(Ordering::Acquire);
             while !done() && Instant::now() < deadline {
                 // The job threads may all be busy: read the links' last jobs into the
                 // queue from here, so they are in hand when the links end.
-                if let Some(intake) = &self.intake {
-                    intake.links.queue_ready();
-                }
+                intake.links.queue_ready();
                 std::thread::sleep(Duration::from_millis(5));
             }
             if !done() {
                 shared::warn!(
                     "gate sent no end of its link jobs in time",
-                    gid = reader.gid
+                    gid = link.gid()
                 );
-                let _ = reader.stream.shutdown(std::net::Shutdown::Both);
+                link.shut();
             }
         }
     }
@@ -499,16 +491,7 @@ impl GateLink {
         contract::encode_link_jobs(&mut offer, intake.window);
         (&mut &*stream).write_all(&offer)?;
         let state = Arc::new(ReaderState::default());
-        let (theirs, ours) = (stream.try_clone()?, stream.try_clone()?);
-        intake.links.add(theirs, gid, state.clone())?;
-        let mut readers = lock(&self.readers);
-        // Links whose end was read are done: no need to keep them.
-        readers.retain(|r| !r.state.done.load(Ordering::Acquire));
-        readers.push(Reader {
-            gid,
-            state: state.clone(),
-            stream: ours,
-        });
+        intake.links.add(stream.try_clone()?, gid, state.clone())?;
         Ok(Some(state))
     }
 

@@ -58,6 +58,25 @@ pub struct LinkSources {
     refused: Arc<Counter>,
 }
 
+/// A link [`LinkSources::open`] found: its gate, its state, and a way to end it.
+pub struct OpenLink(Arc<LinkSource>);
+
+impl OpenLink {
+    pub fn gid(&self) -> u32 {
+        self.0.gid
+    }
+
+    pub fn state(&self) -> &ReaderState {
+        &self.0.state
+    }
+
+    /// Shuts the link's socket both ways (every copy of it): the gate answers the jobs
+    /// it still holds for this link -2.
+    pub fn shut(&self) {
+        let _ = self.0.stream.shutdown(std::net::Shutdown::Both);
+    }
+}
+
 /// One link's reading end: read by the thread the poller reported it to (one-shot), or by
 /// a stopping worker's stop thread; the lock keeps it to one reader at a time.
 struct LinkSource {
@@ -100,6 +119,15 @@ impl LinkSources {
             return Err(e);
         }
         Ok(())
+    }
+
+    /// The links still read (each is dropped once its end was read), for a stopping
+    /// worker to end.
+    pub fn open(&self) -> Vec<OpenLink> {
+        lock(&self.sources)
+            .values()
+            .map(|source| OpenLink(source.clone()))
+            .collect()
     }
 
     /// Reads every link once and queues the jobs read for the job threads: a stopping

@@ -7,7 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{guest_login, signal, wait_served, Client, Servers, QUICK};
+use support::{guest_login, signal, wait_served, wait_stopped, Client, Servers, QUICK};
 
 const JOB_TIMEOUT: Duration = Duration::from_millis(1500);
 
@@ -23,6 +23,7 @@ fn a_worker_killed_mid_job_answers_minus_2_within_the_job_timeout() {
     // Frozen, it still holds its NATS subscription: the next job is delivered to it and
     // sits in its socket. Then it dies without answering.
     signal(&doomed.0, libc::SIGSTOP);
+    wait_stopped(&doomed.0);
     let asked = Instant::now();
     client.send(&guest_login("lost"));
     std::thread::sleep(Duration::from_millis(300));

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
 use serde_json::json;
-use support::{signal, Client, Servers, WorkerProcess};
+use support::{signal, wait_stopped, Client, Servers, WorkerProcess};
 
 const JOB_TIMEOUT: Duration = Duration::from_millis(1500);
 
@@ -119,6 +119,7 @@ fn a_client_answered_minus_2_retries_with_its_rid_and_the_function_ran_once() {
     }
     let frozen_after = asked.elapsed();
     signal(&worker.0, libc::SIGSTOP);
+    wait_stopped(&worker.0);
     // Its statement gets the rows while it is frozen; it goes on when resumed.
     holder.query_drop("COMMIT").unwrap();
 

@@ -71,6 +71,7 @@ use std::time::Duration;
 
 pub use client::Client;
 pub use proto::{valid_publish_subject, valid_queue_group, valid_subject};
+pub use queue::Arrival;
 pub use servers::Credentials;
 pub use subscription::{Injector, Subscription};
 

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use super::queue::{PopError, Queue};
+use super::queue::{Arrival, PopError, Queue};
 use super::{Client, Msg, NatsError};
 
 /// Messages for one subscription, queued by the client's reader thread. Holds a clone of
@@ -115,7 +115,7 @@ impl Subscription {
     /// Calls `arrival` after every message queued for this subscription (by the server or
     /// an [`Injector`]) and when the subscription ends, for receivers that wait elsewhere
     /// and take messages with [`Subscription::try_recv`]. Set once.
-    pub fn on_arrival(&self, arrival: Arc<dyn Fn() + Send + Sync>) {
+    pub fn on_arrival(&self, arrival: Arrival) {
         self.queue.on_arrival(arrival);
     }
 

@@ -111,6 +111,30 @@ pub fn signal(child: &Child, sig: libc::c_int) {
     }
 }
 
+/// Waits until every thread of `child` is stopped (after SIGSTOP): kill(2) returns before
+/// a thread running on another core has stopped, and such a thread could still take a job.
+pub fn wait_stopped(child: &Child) {
+    let tasks = format!("/proc/{}/task", child.id());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let all_stopped = std::fs::read_dir(&tasks).unwrap().all(|task| {
+            let stat =
+                std::fs::read_to_string(task.unwrap().path().join("stat")).unwrap_or_default();
+            // The state follows the command name's closing parenthesis.
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
+        });
+        if all_stopped {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker never stopped"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// One client connection to a gate, a JSON request per line.
 pub struct Client {
     reader: BufReader<TcpStream>,
