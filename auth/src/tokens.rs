@@ -2,7 +2,8 @@
 //!
 //! Only the newest token per (uid, kind) is valid: issuing stores the new token's `jti` at
 //! `auth.tokens.<kind>.<uid>` (expiring with the token), which makes every older `jti` for
-//! that pair stale. Validation is a local signature check plus one `GET`, so the worker
+//! that pair stale. Validation is a local signature check plus one `GET` (or a look in the
+//! worker's copy of those keys, which Redis keeps current: shared::redis_tracking), so the worker
 //! can run it per request without an HTTP hop.
 
 use std::fmt;
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use shared::redis_conn::{RedisError, RedisPool};
+use shared::redis_tracking::KeyCache;
 
 use crate::jwt::{self, Claims, Key, TokenError, TokenKind};
 
@@ -32,9 +34,12 @@ pub fn is_admin_uid(uid: &str) -> bool {
         .is_some_and(|p| p.eq_ignore_ascii_case(ADMIN_UID_PREFIX.as_bytes()))
 }
 
+/// What every [`revocation_key`] begins with (the prefix a worker's copy tracks).
+pub const REVOCATION_PREFIX: &str = "auth.tokens.";
+
 /// The Redis key holding the current `jti` of (uid, kind).
 pub fn revocation_key(kind: TokenKind, uid: &str) -> String {
-    format!("auth.tokens.{}.{uid}", kind.as_str())
+    format!("{REVOCATION_PREFIX}{}.{uid}", kind.as_str())
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +74,9 @@ pub struct Tokens {
     key: Key,
     redis: Arc<RedisPool>,
     lifetime_secs: u64,
+    /// The current `jti`s as last read, kept by Redis's invalidations
+    /// (shared::redis_tracking): [`Tokens::validate`] then needs no round trip.
+    current: Option<Arc<KeyCache>>,
 }
 
 impl Tokens {
@@ -78,7 +86,22 @@ impl Tokens {
             key,
             redis,
             lifetime_secs: lifetime.as_secs().max(1),
+            current: None,
         }
+    }
+
+    /// Answers revocation checks from `current` while its feed is current (a cache of the
+    /// keys under [`REVOCATION_PREFIX`]; its staleness bound is the feed's
+    /// `STALE_AFTER`).
+    pub fn with_cache(mut self, current: Arc<KeyCache>) -> Tokens {
+        debug_assert_eq!(current.prefix(), REVOCATION_PREFIX);
+        self.current = Some(current);
+        self
+    }
+
+    /// The cache of current `jti`s, when there is one.
+    pub fn cache(&self) -> Option<&Arc<KeyCache>> {
+        self.current.as_ref()
     }
 
     pub fn lifetime_secs(&self) -> u64 {
@@ -123,6 +146,10 @@ impl Tokens {
                     .query::<()>(c)
             })
             .map_err(IssueError::Unavailable)?;
+        if let Some(current) = &self.current {
+            // This process's next check sees the new token at once, not after the feed.
+            current.forget(&key);
+        }
         Ok((token, claims))
     }
 
@@ -130,10 +157,18 @@ impl Tokens {
     pub fn validate(&self, token: &str) -> Result<Claims, TokenError> {
         let claims = self.verify(token)?;
         let key = revocation_key(claims.kind, &claims.uid);
+        let ticket = match self.current.as_deref().map(|c| c.lookup(&key)) {
+            Some(Ok(jti)) => return still_current(claims, Some(&jti)),
+            Some(Err(ticket)) => Some(ticket),
+            None => None,
+        };
         let current: Option<String> = self
             .redis
             .run(|c| redis::cmd("GET").arg(&key).query(c))
             .map_err(TokenError::Unavailable)?;
+        if let (Some(cache), Some(ticket)) = (&self.current, ticket) {
+            cache.fill(&key, current.as_deref(), ticket);
+        }
         still_current(claims, current.as_deref())
     }
 

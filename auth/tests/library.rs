@@ -192,3 +192,91 @@ fn concurrent_library_redeems_exactly_one_wins() {
         assert_eq!(wins, 1, "round {round}");
     }
 }
+
+/// The worker's copy of the current token ids (shared::redis_tracking): checks stop
+/// costing a Redis GET, a token revoked by another process (auth issuing a newer one) is
+/// refused within the copy's bound by every thread checking it at that moment, and one
+/// revoked by the worker itself is refused at once.
+#[test]
+fn a_worker_copy_saves_its_gets_and_refuses_revoked_tokens_within_its_bound() {
+    use shared::redis_tracking::{KeyCache, Tracker, STALE_AFTER};
+    use std::time::Instant;
+    let redis = testkit::Redis::start_secured();
+    let pool_as = |user: &str| Arc::new(RedisPool::new(&redis.url_as(user), 4).unwrap());
+    let auth = Tokens::new(support::key(), pool_as("auth"), Duration::from_secs(60));
+    let cache = KeyCache::new(auth::tokens::REVOCATION_PREFIX);
+    let _tracker = Tracker::start(&redis.url_as("worker"), cache.clone()).unwrap();
+    let worker = Arc::new(
+        Tokens::new(support::key(), pool_as("worker"), Duration::from_secs(60))
+            .with_cache(cache.clone()),
+    );
+    let started = Instant::now();
+    while !cache.is_current() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "feed never current"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let ops = RedisPool::new(&redis.url(), 1).unwrap();
+    let gets = || -> u64 {
+        let info: String = ops
+            .run(|c| redis::cmd("INFO").arg("commandstats").query(c))
+            .unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("cmdstat_get:calls="))
+            .map_or(0, |rest| rest.split(',').next().unwrap().parse().unwrap())
+    };
+
+    let (first, _) = auth.issue("c-1", TokenKind::Session, None, None).unwrap();
+    // The copy keeps the id once the issue's own invalidation has gone by.
+    while cache.is_empty() {
+        assert!(worker.validate(&first).is_ok());
+    }
+    let (before, hits) = (gets(), cache.stats().0);
+    for _ in 0..200 {
+        assert!(worker.validate(&first).is_ok());
+    }
+    let read = gets() - before;
+    assert!(read <= 10, "200 checks read Redis {read} times");
+    assert!(cache.stats().0 - hits >= 190, "hits: {:?}", cache.stats());
+
+    // Four threads check the token while auth revokes it.
+    let revoked_at = Arc::new(std::sync::Mutex::new(None::<Instant>));
+    let checkers: Vec<_> = (0..4)
+        .map(|_| {
+            let (worker, first, revoked_at) = (worker.clone(), first.clone(), revoked_at.clone());
+            std::thread::spawn(move || loop {
+                if worker.validate(&first) == Err(TokenError::Revoked) {
+                    let seen = Instant::now();
+                    let revoked = revoked_at.lock().unwrap().expect("refused before revoked");
+                    return seen.saturating_duration_since(revoked);
+                }
+                std::thread::sleep(Duration::from_micros(100));
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(50));
+    {
+        let mut at = revoked_at.lock().unwrap();
+        let (second, _) = auth.issue("c-1", TokenKind::Session, None, None).unwrap();
+        *at = Some(Instant::now());
+        assert!(worker.validate(&second).is_ok());
+    }
+    for checker in checkers {
+        // The bound, and the checking thread's own wait for a core.
+        let late = checker.join().unwrap();
+        assert!(
+            late <= STALE_AFTER + Duration::from_millis(100),
+            "a revoked token passed for {late:?}"
+        );
+    }
+
+    // A token the worker itself replaces is refused by its next check.
+    let (mine, _) = worker.issue("c-2", TokenKind::Account, None, None).unwrap();
+    for _ in 0..20 {
+        assert!(worker.validate(&mine).is_ok());
+    }
+    worker.issue("c-2", TokenKind::Account, None, None).unwrap();
+    assert_eq!(worker.validate(&mine), Err(TokenError::Revoked));
+}

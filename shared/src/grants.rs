@@ -8,9 +8,10 @@
 //!   denied. Only the worker may subscribe to `jobs`, and only in the queue group
 //!   `workers`; the edge only touches chat subjects; nobody uses request/reply, so no
 //!   `_INBOX` is granted.
-//! - Redis: one ACL user per service: only its commands and key patterns (`~` read and
-//!   write, `%R~` read only), no pub/sub channels. The `default` user is switched off
-//!   or given the operator's password by whoever starts Redis.
+//! - Redis: one ACL user per service: only its commands, key patterns (`~` read and
+//!   write, `%R~` read only) and pub/sub channels (the worker's one: Redis's own
+//!   invalidation channel, for its token cache). The `default` user is switched off or
+//!   given the operator's password by whoever starts Redis.
 //!
 //! mail and config use neither Redis nor NATS, so they have no user.
 
@@ -31,6 +32,8 @@ pub struct Grants {
     pub redis_keys: &'static [&'static str],
     /// Redis key patterns it may only read.
     pub redis_read_keys: &'static [&'static str],
+    /// Redis pub/sub channels it may subscribe to.
+    pub redis_channels: &'static [&'static str],
 }
 
 /// Commands every Redis user needs: readiness probes, MULTI/EXEC pipelines, and on a Redis
@@ -53,14 +56,28 @@ pub const GATE: Grants = Grants {
     redis_commands: &["get", "set", "expire", "del", "watch", "ttl"],
     redis_keys: &["gates.id.*"],
     redis_read_keys: &[],
+    redis_channels: &[],
 };
 
 pub const WORKER: Grants = Grants {
     service: "worker",
     nats_publish: &["chat.events"],
     nats_subscribe: &["jobs workers"],
+    // The token cache's feed (shared::redis_tracking): its connection's id, tracking on,
+    // and the subscription Redis sends the invalidations to.
     redis_commands: &[
-        "get", "set", "getdel", "del", "incr", "decr", "expire", "expireat", "hset",
+        "get",
+        "set",
+        "getdel",
+        "del",
+        "incr",
+        "decr",
+        "expire",
+        "expireat",
+        "hset",
+        "client|id",
+        "client|tracking",
+        "subscribe",
     ],
     // worker/src/keys.rs, modules/account/{limits,contact}.rs, the chat login key of
     // shared::contract the worker writes for the edge, and the players' token ids (the
@@ -80,6 +97,7 @@ pub const WORKER: Grants = Grants {
     // The job's gate and the gate's address (gate_link.rs); the operators' token ids,
     // which only auth issues (the worker checks admin tokens against them).
     redis_read_keys: &["gate.job.*", "gates.id.*", "auth.tokens.admin.*"],
+    redis_channels: &[crate::redis_tracking::INVALIDATE_CHANNEL],
 };
 
 pub const EDGE: Grants = Grants {
@@ -91,6 +109,7 @@ pub const EDGE: Grants = Grants {
     redis_commands: &["hgetall", "del", "eval", "time", "hmget", "hset", "pexpire"],
     redis_keys: &["chat.logintokens.*", "chat.rate.*"],
     redis_read_keys: &[],
+    redis_channels: &[],
 };
 
 pub const AUTH: Grants = Grants {
@@ -101,6 +120,7 @@ pub const AUTH: Grants = Grants {
     redis_commands: &["get", "set", "getdel"],
     redis_keys: &["auth.*"],
     redis_read_keys: &[],
+    redis_channels: &[],
 };
 
 /// Every service with a NATS or Redis user.
@@ -140,7 +160,7 @@ impl Grants {
     }
 
     /// The ACL rule words after the user name, password included: `reset on >pw
-    /// ~pattern... %R~pattern... resetchannels -@all +cmd...`.
+    /// ~pattern... %R~pattern... resetchannels &channel... -@all +cmd...`.
     pub fn redis_acl_words(&self, password: &str) -> Vec<String> {
         let mut words = vec![
             "reset".to_string(),
@@ -150,6 +170,7 @@ impl Grants {
         words.extend(self.redis_keys.iter().map(|p| format!("~{p}")));
         words.extend(self.redis_read_keys.iter().map(|p| format!("%R~{p}")));
         words.push("resetchannels".into());
+        words.extend(self.redis_channels.iter().map(|c| format!("&{c}")));
         words.push("-@all".into());
         let mut commands: Vec<&str> = REDIS_BASE.to_vec();
         commands.extend(self.redis_commands);
@@ -333,6 +354,15 @@ mod tests {
         assert!(config.contains("\nuser default off\n"));
         assert!(config.contains("\nuser auth reset on >auth-pw ~auth.* resetchannels -@all "));
         assert!(config.contains(" %R~gates.id.* "), "{config}");
+        assert!(
+            config.contains(" resetchannels &__redis__:invalidate -@all "),
+            "the worker's one channel: {config}"
+        );
+        assert_eq!(
+            config.matches('&').count(),
+            1,
+            "no other user gets a channel"
+        );
         assert!(redis_config(|_| String::new(), Some("ops"))
             .contains("user default on >ops ~* &* +@all\n"));
     }

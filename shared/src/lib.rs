@@ -20,6 +20,8 @@ pub mod nats;
 pub mod outbuf;
 pub mod poller;
 pub mod redis_conn;
+pub mod redis_tracking;
+pub mod resp;
 pub mod signal;
 pub mod smtp;
 pub mod sock;

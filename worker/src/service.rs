@@ -5,9 +5,10 @@
 //! whole service in-process.
 //!
 //! Threads: the job threads (which also read the gate links that take jobs), the NATS
-//! client's, the config refresher, the admin server. Stop order: the links stop taking jobs
-//! (`jobs 0`, then each gate's last job is in hand), then NATS delivery drains, the job threads
-//! finish every job in the queue and answer it, the refresher ends, NATS closes.
+//! client's, the config refresher, the token cache's Redis feed (shared::redis_tracking),
+//! the admin server. Stop order: the links stop taking jobs (`jobs 0`, then each gate's
+//! last job is in hand), then NATS delivery drains, the job threads finish every job in the
+//! queue and answer it, the refresher ends, the feed ends, NATS closes.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +22,7 @@ use shared::contract;
 use shared::metrics::Registry;
 use shared::nats::{self, NatsError};
 use shared::redis_conn::{RedisError, RedisPool};
+use shared::redis_tracking::{KeyCache, Tracker};
 
 use crate::config_refresh::{start_refresher, LiveConfig};
 use crate::db::{self, Db};
@@ -78,6 +80,8 @@ pub struct Worker {
     admin: AdminServer,
     nats: nats::Client,
     services: Arc<Services>,
+    /// Keeps the token cache current; `None` when it is off.
+    tracker: Option<Tracker>,
 }
 
 impl Worker {
@@ -112,11 +116,37 @@ impl Worker {
         .map_err(StartError::Nats)?;
         crate::modules::daily::set_offset_hours(settings.game_day_offset_hours);
         let registry = Registry::new();
+        let mut tokens = Tokens::new(key, redis.clone(), auth::tokens::DEFAULT_LIFETIME);
+        let tracker = if settings.token_cache && !redis.is_cluster() {
+            let cache = KeyCache::counted(
+                auth::tokens::REVOCATION_PREFIX,
+                registry.counter(
+                    "worker_token_cache_hits_total",
+                    "token checks answered from the tracked copy of the current token ids",
+                ),
+                registry.counter(
+                    "worker_token_cache_misses_total",
+                    "token checks that read Redis (not in the copy, or the copy's feed not current)",
+                ),
+            );
+            match Tracker::start(&settings.redis_url, cache.clone()) {
+                Ok(tracker) => {
+                    tokens = tokens.with_cache(cache);
+                    Some(tracker)
+                }
+                Err(e) => {
+                    shared::warn!("token cache off", error = e);
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let services = Arc::new(Services {
             db,
             world_dbs,
             redis: redis.clone(),
-            tokens: Tokens::new(key, redis.clone(), auth::tokens::DEFAULT_LIFETIME),
+            tokens,
             settings: FunctionSettings {
                 pbkdf2_iterations: settings.pbkdf2_iterations,
                 mail_url: settings.mail_url.clone(),
@@ -223,6 +253,7 @@ impl Worker {
             admin,
             nats: client,
             services,
+            tracker,
         })
     }
 
@@ -253,6 +284,9 @@ impl Worker {
         }
         if let Some(refresher) = self.refresher.take() {
             let _ = refresher.join();
+        }
+        if let Some(tracker) = self.tracker.take() {
+            tracker.stop();
         }
         // Answers went out over the gate links; publishes are all the client still holds.
         let _ = self.nats.flush(Duration::from_secs(2));
