@@ -157,8 +157,14 @@ impl Tokens {
     pub fn validate(&self, token: &str) -> Result<Claims, TokenError> {
         let claims = self.verify(token)?;
         let key = revocation_key(claims.kind, &claims.uid);
-        let ticket = match self.current.as_deref().map(|c| c.lookup(&key)) {
-            Some(Ok(jti)) => return still_current(claims, Some(&jti)),
+        // The copy confirms only the id it holds: another id may be the older one (a token
+        // issued elsewhere whose invalidation is on its way), so a mismatch asks Redis.
+        let ticket = match self
+            .current
+            .as_deref()
+            .map(|c| c.confirm(&key, &claims.jti))
+        {
+            Some(Ok(())) => return Ok(claims),
             Some(Err(ticket)) => Some(ticket),
             None => None,
         };

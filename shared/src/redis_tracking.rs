@@ -12,7 +12,9 @@
 //! PING was sent (pings go out one at a time, each after the last PONG). A value is
 //! therefore never used later than [`STALE_AFTER`] after the write that changed it;
 //! usually the message arrives within a millisecond. When the connection breaks, stalls
-//! or has not yet caught up, [`KeyCache::lookup`] misses and callers read Redis.
+//! or has not yet caught up, [`KeyCache::confirm`] misses and callers read Redis. The copy
+//! only ever confirms what a caller expects: whether a different value is older or newer
+//! than Redis's, only Redis knows.
 //!
 //! A filled value can race a write: a reader takes a [`Ticket`] before its `GET`, and
 //! [`KeyCache::fill`] keeps the value only if no invalidation (or reconnect) came in
@@ -77,7 +79,7 @@ impl KeyCache {
         Self::counted(prefix, Arc::default(), Arc::default())
     }
 
-    /// A copy that counts its answered and missed lookups in these (a service's metrics).
+    /// A copy that counts its confirmed and missed checks in these (a service's metrics).
     pub fn counted(prefix: &str, hits: Arc<Counter>, misses: Arc<Counter>) -> Arc<KeyCache> {
         Arc::new(KeyCache {
             prefix: prefix.to_string(),
@@ -96,15 +98,15 @@ impl KeyCache {
         &self.prefix
     }
 
-    /// The value of `key` if the copy holds it and the feed is current; otherwise a
-    /// ticket to [`KeyCache::fill`] with after reading Redis.
-    pub fn lookup(&self, key: &str) -> Result<String, Ticket> {
+    /// Whether the copy holds `value` for `key` while the feed is current; otherwise a
+    /// ticket to [`KeyCache::fill`] with after reading Redis. The copy only confirms: a
+    /// value it holds that differs may be the older one (another process wrote the key and
+    /// its invalidation is on its way), so a mismatch is a miss, and Redis decides.
+    pub fn confirm(&self, key: &str, value: &str) -> Result<(), Ticket> {
         let state = self.lock();
-        if self.is_current() {
-            if let Some(value) = state.entries.get(key) {
-                self.hits.inc();
-                return Ok(value.clone());
-            }
+        if self.is_current() && state.entries.get(key).is_some_and(|held| held == value) {
+            self.hits.inc();
+            return Ok(());
         }
         self.misses.inc();
         Err(Ticket(state.epoch))
@@ -178,7 +180,7 @@ impl KeyCache {
         self.fresh_until.store(nanos, Ordering::Relaxed);
     }
 
-    /// Whether the feed is current: lookups may answer.
+    /// Whether the feed is current: the copy may confirm.
     pub fn is_current(&self) -> bool {
         let until = self.fresh_until.load(Ordering::Relaxed);
         until != 0 && (self.origin.elapsed().as_nanos() as u64) < until
@@ -549,6 +551,11 @@ fn unexpected(step: &str, value: &Value) -> TrackError {
 mod tests {
     use super::*;
 
+    /// A ticket for a read of `key` (the copy holds no "?" anywhere).
+    fn ticket_for(cache: &KeyCache, key: &str) -> Ticket {
+        cache.confirm(key, "?").unwrap_err()
+    }
+
     fn fresh(prefix: &str) -> Arc<KeyCache> {
         let cache = KeyCache::new(prefix);
         cache.current_as_of(Instant::now());
@@ -558,29 +565,35 @@ mod tests {
     #[test]
     fn a_fill_is_kept_only_when_nothing_changed_since_its_ticket() {
         let cache = fresh("k.");
-        let ticket = cache.lookup("k.a").unwrap_err();
+        let ticket = ticket_for(&cache, "k.a");
         cache.fill("k.a", Some("1"), ticket);
-        assert_eq!(cache.lookup("k.a"), Ok("1".to_string()));
+        assert_eq!(cache.confirm("k.a", "1"), Ok(()));
+        // Another value is not refused on the copy's word: it may be the newer one.
+        assert!(cache.confirm("k.a", "2").is_err());
+        assert_eq!(cache.stats(), (1, 2), "(confirmed, missed)");
 
         // A write lands between a reader's ticket and its fill: the old value is dropped.
-        let ticket = cache.lookup("k.b").unwrap_err();
+        let ticket = ticket_for(&cache, "k.b");
         cache.invalidate(Some(&[b"k.b".to_vec()]));
         cache.fill("k.b", Some("old"), ticket);
-        assert!(cache.lookup("k.b").is_err());
+        assert!(cache.confirm("k.b", "old").is_err());
 
         // An invalidation removes what was kept; other keys stay.
         cache.invalidate(Some(&[b"k.a".to_vec(), b"k.zzz".to_vec()]));
-        assert!(cache.lookup("k.a").is_err());
-        let ticket = cache.lookup("k.c").unwrap_err();
+        assert!(cache.confirm("k.a", "1").is_err());
+        let ticket = ticket_for(&cache, "k.c");
         cache.fill("k.c", Some("3"), ticket);
         cache.forget("k.c");
-        assert!(cache.lookup("k.c").is_err(), "a local write drops the key");
+        assert!(
+            cache.confirm("k.c", "3").is_err(),
+            "a local write drops the key"
+        );
     }
 
     #[test]
     fn absent_keys_foreign_keys_and_a_stale_feed_keep_nothing() {
         let cache = fresh("k.");
-        let ticket = cache.lookup("k.a").unwrap_err();
+        let ticket = ticket_for(&cache, "k.a");
         cache.fill("k.a", None, ticket);
         cache.fill("other.a", Some("1"), ticket);
         assert!(cache.is_empty());
@@ -589,15 +602,15 @@ mod tests {
         assert_eq!(cache.len(), 1);
         // The feed's proof runs out: the copy stops answering (and keeps no new fills).
         cache.current_as_of(Instant::now() - STALE_AFTER - Duration::from_millis(1));
-        assert!(cache.lookup("k.a").is_err());
-        let ticket = cache.lookup("k.b").unwrap_err();
+        assert!(cache.confirm("k.a", "1").is_err());
+        let ticket = ticket_for(&cache, "k.b");
         cache.fill("k.b", Some("2"), ticket);
         cache.current_as_of(Instant::now());
-        assert_eq!(cache.lookup("k.a"), Ok("1".to_string()));
-        assert!(cache.lookup("k.b").is_err());
+        assert_eq!(cache.confirm("k.a", "1"), Ok(()));
+        assert!(cache.confirm("k.b", "2").is_err());
 
         cache.reset();
-        assert!(cache.lookup("k.a").is_err() && cache.is_empty());
+        assert!(cache.confirm("k.a", "1").is_err() && cache.is_empty());
     }
 
     #[test]
@@ -605,7 +618,7 @@ mod tests {
         let cache = fresh("k.");
         for i in 0..MAX_ENTRIES + 10 {
             let key = format!("k.{i}");
-            let ticket = cache.lookup(&key).unwrap_err();
+            let ticket = ticket_for(&cache, &key);
             cache.fill(&key, Some("v"), ticket);
         }
         assert!(cache.len() <= MAX_ENTRIES);
@@ -649,23 +662,24 @@ mod tests {
             .unwrap();
     }
 
-    /// Reads `key` through the copy as a caller does: the copy, else Redis and a fill.
-    fn read(cache: &KeyCache, conn: &mut redis::Connection, key: &str) -> Option<String> {
-        match cache.lookup(key) {
-            Ok(value) => Some(value),
+    /// Whether `key` holds `value`, checked as a caller does: the copy confirms, else
+    /// Redis answers and the copy is filled.
+    fn holds(cache: &KeyCache, conn: &mut redis::Connection, key: &str, value: &str) -> bool {
+        match cache.confirm(key, value) {
+            Ok(()) => true,
             Err(ticket) => {
-                let value: Option<String> = redis::cmd("GET").arg(key).query(conn).unwrap();
-                cache.fill(key, value.as_deref(), ticket);
-                value
+                let held: Option<String> = redis::cmd("GET").arg(key).query(conn).unwrap();
+                cache.fill(key, held.as_deref(), ticket);
+                held.as_deref() == Some(value)
             }
         }
     }
 
-    /// Reads `key` until the copy keeps it.
-    fn keep(cache: &KeyCache, conn: &mut redis::Connection, key: &str) {
+    /// Checks `key` until the copy keeps `value` for it.
+    fn keep(cache: &KeyCache, conn: &mut redis::Connection, key: &str, value: &str) {
         until("the copy keeps the key", || {
-            read(cache, conn, key);
-            cache.lookup(key).is_ok()
+            assert!(holds(cache, conn, key, value));
+            cache.confirm(key, value).is_ok()
         });
     }
 
@@ -691,28 +705,36 @@ mod tests {
         let mut ops = operator(&redis);
         let key = "auth.tokens.account.u1";
         set(&mut ops, key, "j1");
-        assert_eq!(read(&cache, &mut ops, key).as_deref(), Some("j1"));
+        assert!(holds(&cache, &mut ops, key, "j1"));
         // The first fill is refused if the SET's own invalidation arrives after its ticket.
-        keep(&cache, &mut ops, key);
-        assert_eq!(cache.lookup(key), Ok("j1".into()));
+        keep(&cache, &mut ops, key, "j1");
+        assert_eq!(cache.confirm(key, "j1"), Ok(()));
 
         set(&mut ops, key, "j2");
-        let took = until("the write reaches the copy", || cache.lookup(key).is_err());
+        let took = until("the write reaches the copy", || {
+            cache.confirm(key, "j1").is_err()
+        });
         assert!(took < STALE_AFTER, "invalidated after {took:?}");
-        assert_eq!(read(&cache, &mut ops, key).as_deref(), Some("j2"));
+        // The copy never confirms the new value before it read it from Redis.
+        assert!(cache.confirm(key, "j2").is_err());
+        assert!(holds(&cache, &mut ops, key, "j2"));
+        assert!(!holds(&cache, &mut ops, key, "j1"));
 
         // Writes outside the prefix send nothing: a reader's ticket stays good.
-        let ticket = cache.lookup("auth.tokens.account.u2").unwrap_err();
+        let ticket = ticket_for(&cache, "auth.tokens.account.u2");
         set(&mut ops, "chat.rate.u2", "x");
         redis::cmd("PING").query::<String>(&mut ops).unwrap();
         std::thread::sleep(PING_EVERY);
         cache.fill("auth.tokens.account.u2", Some("k"), ticket);
-        assert_eq!(cache.lookup("auth.tokens.account.u2"), Ok("k".into()));
+        assert_eq!(cache.confirm("auth.tokens.account.u2", "k"), Ok(()));
 
         redis::cmd("FLUSHALL").query::<()>(&mut ops).unwrap();
         until("a flush empties the copy", || cache.is_empty());
         tracker.stop();
-        assert!(cache.lookup(key).is_err(), "a stopped feed answers nothing");
+        assert!(
+            cache.confirm(key, "j2").is_err(),
+            "a stopped feed confirms nothing"
+        );
     }
 
     /// The copy answers only while the feed proves itself: a killed connection empties it
@@ -727,7 +749,7 @@ mod tests {
         let mut ops = operator(&redis);
         let key = "auth.tokens.session.u1";
         set(&mut ops, key, "j1");
-        keep(&cache, &mut ops, key);
+        keep(&cache, &mut ops, key, "j1");
 
         // The operator kills the feed's connection: a write made meanwhile must not be
         // missed, so the copy is emptied, then refilled once the feed is back.
@@ -740,7 +762,7 @@ mod tests {
         assert_eq!(killed, 1);
         until("the broken feed empties the copy", || cache.is_empty());
         until("the feed is back", || cache.is_current());
-        keep(&cache, &mut ops, key);
+        keep(&cache, &mut ops, key, "j1");
 
         // A server that stops answering (SIGSTOP): no PONG, so the copy stops answering
         // once its last proof is STALE_AFTER old, without waiting for a broken connection.
@@ -754,7 +776,7 @@ mod tests {
         };
         signal("-STOP");
         let off = until("a silent feed turns the copy off", || {
-            cache.lookup(key).is_err()
+            cache.confirm(key, "j1").is_err()
         });
         signal("-CONT");
         assert!(off <= STALE_AFTER + PING_EVERY, "off after {off:?}");
@@ -771,8 +793,8 @@ mod tests {
         until("the feed reconnects", || cache.is_current());
         let mut ops = operator(&redis);
         set(&mut ops, key, "j9");
-        keep(&cache, &mut ops, key);
-        assert_eq!(cache.lookup(key), Ok("j9".into()));
+        keep(&cache, &mut ops, key, "j9");
+        assert_eq!(cache.confirm(key, "j9"), Ok(()));
     }
 
     #[test]
