@@ -10,7 +10,9 @@
 #   scripts/bench-cpu.sh no_such_function 0 8 64 --one-request-per-connection
 #
 # Prints one line per process: CPU µs / request and voluntary context switches / request,
-# then the sum, then loadgen's own summary (requests/s, p50, p99, statuses). With
+# then the sum, then loadgen's own summary (requests/s, p50, p99, statuses), and how much of
+# the machine was idle or stolen by its host meanwhile (a virtual machine's wake-ups from
+# idle count as steal: docs/perf.md "The host's share"). With
 # BENCH_CPU_JSON=1 it prints all of that as one JSON line instead (scripts/bench-ratio.sh).
 # LOADGEN=<path> runs another loadgen binary (an A/B of the client itself).
 set -euo pipefail
@@ -29,7 +31,7 @@ mix, rate, secs, conns = sys.argv[1:5]
 extra = sys.argv[5:]
 as_json = os.environ.get("BENCH_CPU_JSON") == "1"
 sys.path.insert(0, "scripts")
-from stack import cluster_env, cpu_seconds, processes  # noqa: E402
+from stack import cluster_env, cpu_seconds, machine_shares, machine_ticks, processes  # noqa: E402
 
 env = cluster_env()
 
@@ -50,6 +52,7 @@ missing = [n for n in ("gate", "worker", "nats-server", "redis-server", "mariadb
 if missing:
     sys.exit(f"not running (or not this checkout's): {', '.join(missing)}")
 before = {n: [sample(p) for p in pids] for n, pids in procs.items()}
+machine_before = machine_ticks()
 cmd = [os.environ.get("LOADGEN", "target/release/loadgen"), "--gate", env["LUKSEUN_GATES"], "--mix", mix,
        "--duration-secs", secs, "--connections", conns, "--json", "--label", "cpu"]
 if rate != "0":
@@ -59,6 +62,7 @@ child = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE)
 out = child.stdout.read()
 _, status, usage = os.wait4(child.pid, 0)
 after = {n: [sample(p) for p in pids] for n, pids in procs.items()}
+idle, steal = machine_shares(machine_before, machine_ticks())
 report = json.loads(out.decode().strip().splitlines()[-1])
 # CPU counts loadgen's logins and warm-up too, requests only its measured window: the
 # absolute figures are a little high (docs/perf.md); A/B comparisons are unaffected.
@@ -75,6 +79,7 @@ load = os.getloadavg()[0]
 if as_json:
     print(json.dumps({"mix": mix, "rate": rate, "seconds": secs, "connections": conns,
                       "options": extra, "report": report, "load": load, "cpu_us": total,
+                      "machine_idle_pct": idle, "machine_steal_pct": steal,
                       "per_process": {n: {"cpu_us": c, "vol_cs": v}
                                       for n, (c, v) in per_process.items()}}))
     sys.exit(0)
@@ -86,5 +91,5 @@ print(f"{'process':<14}{'CPU µs/req':>12}{'vol cs/req':>12}")
 for name, (cpu, cs) in per_process.items():
     print(f"{name:<14}{cpu:>12.1f}{cs:>12.2f}")
 print(f"{'sum':<14}{total:>12.1f}")
-print(f"load average {load:.1f}")
+print(f"load average {load:.1f}; the machine {idle:.0f} % idle, {steal:.0f} % stolen by its host")
 PY

@@ -47,3 +47,18 @@ def cpu_seconds(pid):
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def machine_ticks():
+    """The whole machine's CPU ticks from /proc/stat: (idle, steal, total). On a virtual
+    machine `steal` is time a virtual CPU wanted to run and the host ran something else,
+    waking an idle one included: latency no process here can remove."""
+    fields = [int(f) for f in open("/proc/stat").readline().split()[1:]]
+    idle, steal = fields[3], fields[7] if len(fields) > 7 else 0
+    return idle, steal, sum(fields[:8])
+
+
+def machine_shares(before, after):
+    """(idle %, steal %) of the machine between two machine_ticks() readings."""
+    total = max(1, after[2] - before[2])
+    return (100.0 * (after[0] - before[0]) / total, 100.0 * (after[1] - before[1]) / total)
