@@ -36,7 +36,9 @@ fuzz_target!(|data: &[u8]| {
                 WorkerLine::Jobs(window) => encode_link_jobs(&mut line, window),
             }
             let line = std::str::from_utf8(&line).unwrap();
-            let body = line.strip_suffix("\r\n").expect("a worker line ends in CRLF");
+            let body = line
+                .strip_suffix("\r\n")
+                .expect("a worker line ends in CRLF");
             assert_eq!(parse_worker_line(body), Ok(parsed));
         }
     }
