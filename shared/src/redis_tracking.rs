@@ -316,7 +316,9 @@ fn run(endpoint: &Endpoint, cache: &KeyCache, stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
         let mut feed = Feed::default();
         let result = feed.connect(endpoint, cache.prefix()).and_then(|stream| {
-            // Only invalidations of writes after tracking began are caught: start over.
+            // Only invalidations of writes after tracking began are caught: start over, and
+            // refuse the fills of tickets taken before now (their GETs may have read a value
+            // written before tracking began, whose invalidation will never come).
             cache.reset();
             if on != Some(true) {
                 crate::info!("redis tracking on", prefix = cache.prefix());
@@ -427,7 +429,7 @@ impl Feed {
                 Some(sent) if sent.elapsed() >= DEAD_AFTER => return Err(TrackError::Silent),
                 _ => {}
             }
-            if !self.fill(&mut stream)? {
+            if !self.read_more(&mut stream)? {
                 continue;
             }
             while let Some(value) = self.take()? {
@@ -451,7 +453,7 @@ impl Feed {
     }
 
     /// Reads what arrived; false when the read timed out.
-    fn fill(&mut self, stream: &mut TcpStream) -> Result<bool, TrackError> {
+    fn read_more(&mut self, stream: &mut TcpStream) -> Result<bool, TrackError> {
         let mut chunk = [0u8; 4096];
         match stream.read(&mut chunk) {
             Ok(0) => Err(TrackError::Io(io::ErrorKind::UnexpectedEof.into())),
@@ -486,7 +488,7 @@ impl Feed {
             if let Some(value) = self.take()? {
                 return Ok(value);
             }
-            if !self.fill(stream)? {
+            if !self.read_more(stream)? {
                 return Err(TrackError::Silent);
             }
         }

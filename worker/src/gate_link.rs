@@ -142,8 +142,9 @@ struct GateSlot {
 }
 
 impl GateSlot {
-    /// Drops the connection. One with a reader is shut down, both ways: the reader holds
-    /// a copy of the socket, and the gate must see the close to answer its jobs -2.
+    /// Drops the connection. One with a reader is shut down, both ways: the job threads'
+    /// poller holds a copy of the socket, and the gate must see the close to answer its
+    /// jobs -2.
     fn disconnect(&mut self) {
         if let Some(stream) = self.stream.take() {
             if self.reader.take().is_some() {
@@ -474,7 +475,8 @@ impl GateLink {
     }
 
     /// On a new connection: offers to take jobs when this worker takes link jobs and the
-    /// gate sends them, and starts the connection's reader.
+    /// gate sends them, and hands a copy of the connection to the job threads' poller
+    /// (intake::LinkSources), which reads its jobs.
     fn offer_jobs(
         &self,
         gid: u32,
