@@ -14,7 +14,7 @@ use super::{
 /// Writes `rows` (statement, params) in transactions of [`GLOBAL_ROWS_PER_TRANSACTION`],
 /// each row `INSERT IGNORE` so a second run keeps what is there; counts what was new.
 pub(crate) fn write_global(
-    target: &mut mysql::PooledConn,
+    target: &mut Conn,
     table: &'static str,
     sql: &'static str,
     params: Vec<Params>,
@@ -40,7 +40,7 @@ pub(crate) fn write_global(
 /// credited again (a replayed receipt answers "already credited").
 pub(crate) fn migrate_orders(
     source: &mut Conn,
-    target: &mut mysql::PooledConn,
+    target: &mut Conn,
     mall_db: &str,
     merges: &BTreeMap<String, String>,
     accounts: &HashSet<String>,
@@ -120,7 +120,7 @@ pub(crate) fn migrate_orders(
 /// The original's exchange codes, with the uses they have left.
 pub(crate) fn migrate_codes(
     source: &mut Conn,
-    target: &mut mysql::PooledConn,
+    target: &mut Conn,
     exchange_db: &str,
     dry_run: bool,
     report: &mut Report,

@@ -233,7 +233,7 @@ impl Batch {
     /// run goes on. `Err`: the connection failed; the run stops (a new run resumes).
     fn commit(
         self,
-        conn: &mut mysql::PooledConn,
+        conn: &mut Conn,
         ledger: (&str, &str, &str),
         dry_run: bool,
         mut tally: Tally,
@@ -270,12 +270,7 @@ impl Batch {
     }
 }
 
-fn done_before(
-    conn: &mut mysql::PooledConn,
-    world: &str,
-    what: &str,
-    id: &str,
-) -> Result<bool, MigrateError> {
+fn done_before(conn: &mut Conn, world: &str, what: &str, id: &str) -> Result<bool, MigrateError> {
     let found: Option<i64> = conn
         .exec_first(
             "SELECT 1 FROM migrate_done WHERE world = ? AND what = ? AND id = ?",
@@ -438,7 +433,7 @@ struct Claimed(HashMap<(&'static str, String), String>);
 
 /// One account in one transaction; `Ok(true)` when it is (or was already) with us.
 fn migrate_account(
-    target: &mut mysql::PooledConn,
+    target: &mut Conn,
     info: InfoRow,
     claimed: &mut Claimed,
     dry_run: bool,
@@ -597,7 +592,7 @@ struct RunContext<'a> {
 /// Migrates one world database; answers the uids of its players that are with us.
 fn migrate_world(
     source: &mut Conn,
-    target: &mut mysql::PooledConn,
+    target: &mut Conn,
     db: &str,
     merged_from: &[String],
     run: &RunContext,

@@ -647,6 +647,16 @@ impl MariaDb {
     pub fn restart(&mut self) {
         self.server.restart();
     }
+
+    /// Freezes the server (SIGSTOP): the kernel still accepts connections, nothing answers.
+    pub fn pause(&self) {
+        self.server.process.signal(libc::SIGSTOP);
+    }
+
+    /// Lets a paused server run again (SIGCONT).
+    pub fn resume(&self) {
+        self.server.process.signal(libc::SIGCONT);
+    }
 }
 
 /// A TCP connection to `addr` from the loopback address `from` (any of 127.0.0.0/8), so a

@@ -5,11 +5,11 @@
 //! once apply each migration exactly once.
 
 use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-use mysql::prelude::Queryable;
-use mysql::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, PooledConn};
+use mysql::prelude::{AsStatement, Queryable};
+use mysql::{Binary, Conn, Opts, OptsBuilder, Params, QueryResult, Statement, Text};
 use shared::sock::{self, Peek};
 
 pub struct Migration {
@@ -178,65 +178,119 @@ pub fn duplicate_key(e: &mysql::Error) -> Option<&str> {
 /// The pool every job takes connections from. The server may be down when it is made:
 /// connections are opened on demand, and dead ones are replaced: before a pooled connection
 /// is handed out, a non-blocking peek at its socket must find it idle. That catches a
-/// restarted or killed server (its side closed every connection) without the pool's own
-/// health check, which pings, a round trip per job.
+/// restarted or killed server (its side closed every connection) without a health check
+/// that pings, a round trip per job.
+///
+/// Our own rather than the mysql crate's `Pool`, for two reasons measured in
+/// docs/perf.md: the most recently returned connection is handed out first (a stack: the
+/// same few server threads serve a steady load, warm, where a queue rotates through every
+/// connection ever opened), and a connection is opened outside the lock (the crate's pool
+/// opens one while holding it, so one slow connect, up to the 3 s timeout while the
+/// server is down, stalls every job thread that wants a connection).
 #[derive(Clone)]
 pub struct Db {
-    pool: Pool,
+    stack: Arc<Stack>,
+}
+
+struct Stack {
+    opts: Opts,
+    max: usize,
+    /// How long [`Db::conn`] waits for a connection while all `max` are lent out.
     wait: Duration,
-    /// Shared by the clones of one pool: tells servers apart ([`Db::same_pool`]).
-    identity: Arc<()>,
+    idle: Mutex<Idle>,
+    returned: Condvar,
+}
+
+struct Idle {
+    /// Returned connections, the most recent last.
+    conns: Vec<Conn>,
+    /// Connections that exist: idle, lent out, or being opened.
+    open: usize,
+}
+
+/// A connection lent by [`Db::conn`]; dropping it gives it back.
+pub struct DbConn {
+    conn: Option<Conn>,
+    stack: Arc<Stack>,
 }
 
 impl Db {
     pub fn open(url: &str, max_connections: usize) -> Result<Db, DbError> {
         let opts = Opts::from_url(url).map_err(DbError::BadUrl)?;
-        let constraints = PoolConstraints::new(0, max_connections.max(1))
-            .expect("0 <= max is a valid constraint");
         // Timeouts turn an outage into an error within seconds instead of a hung job.
-        let builder = OptsBuilder::from_opts(opts)
+        let opts = OptsBuilder::from_opts(opts)
             .tcp_connect_timeout(Some(Duration::from_secs(3)))
             .read_timeout(Some(Duration::from_secs(10)))
             .write_timeout(Some(Duration::from_secs(10)))
-            // No COM_RESET_CONNECTION when a connection goes back to the pool: it costs a
-            // round trip and throws away the prepared statements, so every query would be
-            // prepared again. Our functions keep no session state between jobs.
-            .pool_opts(
-                PoolOpts::default()
-                    .with_constraints(constraints)
-                    .with_reset_connection(false)
-                    .with_check_health(false),
-            );
-        let pool = Pool::new(builder).map_err(DbError::Unavailable)?;
+            .into();
         Ok(Db {
-            pool,
-            wait: Duration::from_secs(5),
-            identity: Arc::new(()),
+            stack: Arc::new(Stack {
+                opts,
+                max: max_connections.max(1),
+                wait: Duration::from_secs(5),
+                idle: Mutex::new(Idle {
+                    conns: Vec::new(),
+                    open: 0,
+                }),
+                returned: Condvar::new(),
+            }),
         })
     }
 
-    pub fn conn(&self) -> Result<PooledConn, DbError> {
+    pub fn conn(&self) -> Result<DbConn, DbError> {
+        let stack = &self.stack;
+        let deadline = Instant::now() + stack.wait;
+        let mut idle = stack.lock();
         loop {
-            let mut conn = self
-                .pool
-                .try_get_conn(self.wait)
-                .map_err(DbError::Unavailable)?;
-            match sock::peek_idle_raw(&*conn) {
-                Peek::Nothing => return Ok(conn),
-                // Closed by the server, or holding bytes nobody asked for: either way not
-                // usable. The reset on return fails on it, which makes the pool forget it
-                // (and open a fresh one on a later call).
-                Peek::Closed | Peek::Unexpected => {
-                    conn.reset_connection(true);
-                    drop(conn);
+            if let Some(conn) = idle.conns.pop() {
+                drop(idle);
+                match sock::peek_idle_raw(&conn) {
+                    Peek::Nothing => return Ok(self.lend(conn)),
+                    // Closed by the server, or holding bytes nobody asked for: either way
+                    // not usable. Closing it frees its slot.
+                    Peek::Closed | Peek::Unexpected => {
+                        drop(conn);
+                        idle = stack.lock();
+                        idle.open -= 1;
+                        continue;
+                    }
                 }
             }
+            if idle.open < stack.max {
+                idle.open += 1;
+                drop(idle);
+                return match Conn::new(stack.opts.clone()) {
+                    Ok(conn) => Ok(self.lend(conn)),
+                    Err(e) => {
+                        stack.lock().open -= 1;
+                        stack.returned.notify_one();
+                        Err(DbError::Unavailable(e))
+                    }
+                };
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(DbError::Unavailable(mysql::Error::DriverError(
+                    mysql::DriverError::Timeout,
+                )));
+            }
+            idle = match stack.returned.wait_timeout(idle, deadline - now) {
+                Ok((idle, _)) => idle,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+    }
+
+    fn lend(&self, conn: Conn) -> DbConn {
+        DbConn {
+            conn: Some(conn),
+            stack: Arc::clone(&self.stack),
         }
     }
 
     /// Whether `other` is a clone of this pool (the same server).
     pub fn same_pool(&self, other: &Db) -> bool {
-        Arc::ptr_eq(&self.identity, &other.identity)
+        Arc::ptr_eq(&self.stack, &other.stack)
     }
 
     /// `SELECT 1` answered: the readiness check.
@@ -244,6 +298,94 @@ impl Db {
         let mut conn = self.conn().map_err(|e| e.to_string())?;
         conn.query_drop("SELECT 1")
             .map_err(|e| format!("MySQL: {e}"))
+    }
+}
+
+#[cfg(test)]
+impl Db {
+    /// Connections that exist: idle, lent, or being opened.
+    fn open_count(&self) -> usize {
+        self.stack.lock().open
+    }
+}
+
+impl Stack {
+    /// The lock guards only the list and a count, never a call that can panic.
+    fn lock(&self) -> MutexGuard<'_, Idle> {
+        self.idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl std::ops::Deref for DbConn {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        self.conn
+            .as_ref()
+            .expect("a lent connection is held until drop")
+    }
+}
+
+impl std::ops::DerefMut for DbConn {
+    fn deref_mut(&mut self) -> &mut Conn {
+        self.conn
+            .as_mut()
+            .expect("a lent connection is held until drop")
+    }
+}
+
+/// So functions written for any `Queryable` take a lent connection as they took the
+/// crate's pooled one.
+impl Queryable for DbConn {
+    fn query_iter<T: AsRef<str>>(
+        &mut self,
+        query: T,
+    ) -> mysql::Result<QueryResult<'_, '_, '_, Text>> {
+        (**self).query_iter(query)
+    }
+
+    fn prep<T: AsRef<str>>(&mut self, query: T) -> mysql::Result<Statement> {
+        (**self).prep(query)
+    }
+
+    fn close(&mut self, stmt: Statement) -> mysql::Result<()> {
+        (**self).close(stmt)
+    }
+
+    fn exec_iter<S: AsStatement, P: Into<Params>>(
+        &mut self,
+        stmt: S,
+        params: P,
+    ) -> mysql::Result<QueryResult<'_, '_, '_, Binary>> {
+        (**self).exec_iter(stmt, params)
+    }
+
+    fn exec_batch<S, P, I>(&mut self, stmt: S, params: I) -> mysql::Result<()>
+    where
+        S: AsStatement,
+        P: Into<Params>,
+        I: IntoIterator<Item = P>,
+    {
+        (**self).exec_batch(stmt, params)
+    }
+}
+
+impl Drop for DbConn {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        let mut idle = self.stack.lock();
+        if std::thread::panicking() {
+            // A function panicked with it lent, perhaps between a query and its answer;
+            // an answer read later by another job would be this query's. Closed instead.
+            idle.open -= 1;
+            drop(idle);
+            drop(conn);
+        } else {
+            idle.conns.push(conn);
+            drop(idle);
+        }
+        self.stack.returned.notify_one();
     }
 }
 
@@ -273,7 +415,7 @@ pub fn migrate_with(db: &Db, migrations: &[Migration]) -> Result<Vec<u32>, DbErr
     applied
 }
 
-fn apply_pending(conn: &mut PooledConn, migrations: &[Migration]) -> Result<Vec<u32>, DbError> {
+fn apply_pending(conn: &mut Conn, migrations: &[Migration]) -> Result<Vec<u32>, DbError> {
     conn.query_drop(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version    INT UNSIGNED NOT NULL PRIMARY KEY,
@@ -593,12 +735,105 @@ mod tests {
         db.ping().expect("the pool reconnects after a restart");
     }
 
+    fn connection_id(conn: &mut DbConn) -> u64 {
+        conn.query_first("SELECT CONNECTION_ID()").unwrap().unwrap()
+    }
+
+    #[test]
+    fn the_connection_returned_last_is_lent_first() {
+        let server = crate::test_support::start_mariadb();
+        let db = Db::open(&server.url(), 3).unwrap();
+        let (mut a, mut b) = (db.conn().unwrap(), db.conn().unwrap());
+        let (id_a, id_b) = (connection_id(&mut a), connection_id(&mut b));
+        assert_ne!(id_a, id_b);
+        drop(a);
+        drop(b);
+        // A stack: the warm connection (and its server thread) serves a steady load.
+        assert_eq!(connection_id(&mut db.conn().unwrap()), id_b);
+        assert_eq!(db.open_count(), 2, "nothing new was opened");
+    }
+
+    #[test]
+    fn a_connection_lent_to_a_panicking_job_is_closed_not_lent_again() {
+        let server = crate::test_support::start_mariadb();
+        let db = Db::open(&server.url(), 2).unwrap();
+        let id = {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                let mut conn = db.conn().unwrap();
+                let id = connection_id(&mut conn);
+                std::panic::panic_any(id);
+            })
+            .join()
+            .unwrap_err()
+            .downcast::<u64>()
+            .unwrap()
+        };
+        assert_eq!(db.open_count(), 0, "its slot is free");
+        assert_ne!(connection_id(&mut db.conn().unwrap()), *id);
+    }
+
+    #[test]
+    fn a_caller_waits_for_a_lent_connection_and_gives_up_after_its_wait() {
+        let server = crate::test_support::start_mariadb();
+        let db = Db::open(&server.url(), 1).unwrap();
+        let mut held = db.conn().unwrap();
+        let id = connection_id(&mut held);
+        let waiter = {
+            let db = db.clone();
+            std::thread::spawn(move || connection_id(&mut db.conn().unwrap()))
+        };
+        drop(held);
+        assert_eq!(
+            waiter.join().unwrap(),
+            id,
+            "the one connection, handed over"
+        );
+        let _held = db.conn().unwrap();
+        match db.conn() {
+            Err(DbError::Unavailable(mysql::Error::DriverError(mysql::DriverError::Timeout))) => {}
+            other => panic!(
+                "a pool whose connections are all lent times out: {:?}",
+                other.err()
+            ),
+        }
+    }
+
+    #[test]
+    fn a_connection_being_opened_does_not_hold_up_the_idle_ones() {
+        let server = crate::test_support::start_mariadb();
+        let db = Db::open(&server.url(), 3).unwrap();
+        let first = db.conn().unwrap();
+        // A paused server accepts the connection but never greets it: the opener waits
+        // (up to the 10 s read timeout) with the pool's lock released.
+        server.pause();
+        let opener = {
+            let db = db.clone();
+            std::thread::spawn(move || db.conn().map(drop))
+        };
+        while db.open_count() < 2 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        drop(first);
+        let again = db.conn().expect("the idle connection is lent meanwhile");
+        assert!(
+            !opener.is_finished(),
+            "lent while the other connection was still being opened"
+        );
+        drop(again);
+        server.resume();
+        opener
+            .join()
+            .unwrap()
+            .expect("the connection opens once the server runs");
+    }
+
     #[test]
     fn connections_the_server_closed_are_replaced_and_free_their_pool_slot() {
         let mut server = crate::test_support::start_mariadb();
         let db = Db::open(&server.url(), 3).unwrap();
-        let hold_all = |db: &Db| -> Vec<PooledConn> {
-            let mut held: Vec<PooledConn> = (0..3).map(|_| db.conn().unwrap()).collect();
+        let hold_all = |db: &Db| -> Vec<DbConn> {
+            let mut held: Vec<DbConn> = (0..3).map(|_| db.conn().unwrap()).collect();
             for conn in &mut held {
                 let one: Option<i64> = conn.query_first("SELECT 1").unwrap();
                 assert_eq!(one, Some(1), "every connection handed out works");

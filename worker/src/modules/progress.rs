@@ -237,7 +237,7 @@ mod tests {
         let mut conn = db.conn().unwrap();
         // 2024-01-01 12:00 UTC+8
         let noon = 1_704_081_600;
-        let done = |conn: &mut mysql::PooledConn, day: &str| -> Vec<i64> {
+        let done = |conn: &mut crate::db::DbConn, day: &str| -> Vec<i64> {
             conn.exec(
                 "SELECT tid FROM tasks WHERE unique_id = 'u' AND day = ? ORDER BY tid",
                 (day,),

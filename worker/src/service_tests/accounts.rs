@@ -593,7 +593,7 @@ fn an_imported_original_hash_logs_in_once_and_is_rehashed() {
         ("lukseun1606800000M1P7", "oldtimer", original),
     )
     .unwrap();
-    let stored = |conn: &mut mysql::PooledConn| -> String {
+    let stored = |conn: &mut crate::db::DbConn| -> String {
         conn.exec_first(
             "SELECT password FROM accounts WHERE unique_id = ?",
             ("lukseun1606800000M1P7",),

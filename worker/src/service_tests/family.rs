@@ -79,7 +79,7 @@ impl Fam {
         self.s.expect_as(token, function, data, code)
     }
 
-    fn db(&self) -> mysql::PooledConn {
+    fn db(&self) -> crate::db::DbConn {
         self.s.services.db.conn().unwrap()
     }
 

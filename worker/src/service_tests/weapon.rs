@@ -101,7 +101,7 @@ impl Game {
             .unwrap();
     }
 
-    pub fn db(&self) -> mysql::PooledConn {
+    pub fn db(&self) -> crate::db::DbConn {
         self.s.services.db.conn().unwrap()
     }
 
