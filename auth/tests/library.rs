@@ -210,14 +210,7 @@ fn a_worker_copy_saves_its_gets_and_refuses_revoked_tokens_within_its_bound() {
         Tokens::new(support::key(), pool_as("worker"), Duration::from_secs(60))
             .with_cache(cache.clone()),
     );
-    let started = Instant::now();
-    while !cache.is_current() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "feed never current"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    testkit::eventually("the feed is current", || cache.is_current());
     let ops = RedisPool::new(&redis.url(), 1).unwrap();
     let gets = || -> u64 {
         let info: String = ops

@@ -679,22 +679,13 @@ mod tests {
 
     /// Checks `key` until the copy keeps `value` for it.
     fn keep(cache: &KeyCache, conn: &mut redis::Connection, key: &str, value: &str) {
-        until("the copy keeps the key", || {
+        testkit::eventually("the copy keeps the key", || {
             assert!(holds(cache, conn, key, value));
             cache.confirm(key, value).is_ok()
         });
     }
 
     /// Waits (up to 10 s) until `done`, returning how long it took.
-    fn until(what: &str, mut done: impl FnMut() -> bool) -> Duration {
-        let start = Instant::now();
-        while !done() {
-            assert!(start.elapsed() < Duration::from_secs(10), "never: {what}");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        start.elapsed()
-    }
-
     /// The worker's ACL user (shared::grants) may run the feed; another client's write
     /// reaches the copy well inside the bound, keys outside the prefix do not disturb it,
     /// and a flush empties it.
@@ -703,7 +694,7 @@ mod tests {
         let redis = testkit::Redis::start_secured();
         let cache = KeyCache::new("auth.tokens.");
         let tracker = Tracker::start(&redis.url_as("worker"), cache.clone()).unwrap();
-        until("the feed is current", || cache.is_current());
+        testkit::eventually("the feed is current", || cache.is_current());
         let mut ops = operator(&redis);
         let key = "auth.tokens.account.u1";
         set(&mut ops, key, "j1");
@@ -713,7 +704,7 @@ mod tests {
         assert_eq!(cache.confirm(key, "j1"), Ok(()));
 
         set(&mut ops, key, "j2");
-        let took = until("the write reaches the copy", || {
+        let took = testkit::eventually("the write reaches the copy", || {
             cache.confirm(key, "j1").is_err()
         });
         assert!(took < STALE_AFTER, "invalidated after {took:?}");
@@ -731,7 +722,7 @@ mod tests {
         assert_eq!(cache.confirm("auth.tokens.account.u2", "k"), Ok(()));
 
         redis::cmd("FLUSHALL").query::<()>(&mut ops).unwrap();
-        until("a flush empties the copy", || cache.is_empty());
+        testkit::eventually("a flush empties the copy", || cache.is_empty());
         tracker.stop();
         assert!(
             cache.confirm(key, "j2").is_err(),
@@ -747,7 +738,7 @@ mod tests {
         let mut redis = testkit::Redis::start_secured();
         let cache = KeyCache::new("auth.tokens.");
         let _tracker = Tracker::start(&redis.url_as("worker"), cache.clone()).unwrap();
-        until("the feed is current", || cache.is_current());
+        testkit::eventually("the feed is current", || cache.is_current());
         let mut ops = operator(&redis);
         let key = "auth.tokens.session.u1";
         set(&mut ops, key, "j1");
@@ -762,8 +753,8 @@ mod tests {
             .query(&mut ops)
             .unwrap();
         assert_eq!(killed, 1);
-        until("the broken feed empties the copy", || cache.is_empty());
-        until("the feed is back", || cache.is_current());
+        testkit::eventually("the broken feed empties the copy", || cache.is_empty());
+        testkit::eventually("the feed is back", || cache.is_current());
         keep(&cache, &mut ops, key, "j1");
 
         // A server that stops answering (SIGSTOP): no PONG, so the copy stops answering
@@ -777,22 +768,22 @@ mod tests {
             assert!(status.success());
         };
         signal("-STOP");
-        let off = until("a silent feed turns the copy off", || {
+        let off = testkit::eventually("a silent feed turns the copy off", || {
             cache.confirm(key, "j1").is_err()
         });
         signal("-CONT");
         assert!(off <= STALE_AFTER + PING_EVERY, "off after {off:?}");
-        until("a feed that answers again is current again", || {
+        testkit::eventually("a feed that answers again is current again", || {
             cache.is_current()
         });
 
         // A restarted server (its data gone): off, then on again by itself.
         redis.kill();
-        until("the copy empties", || {
+        testkit::eventually("the copy empties", || {
             cache.is_empty() && !cache.is_current()
         });
         redis.restart();
-        until("the feed reconnects", || cache.is_current());
+        testkit::eventually("the feed reconnects", || cache.is_current());
         let mut ops = operator(&redis);
         set(&mut ops, key, "j9");
         keep(&cache, &mut ops, key, "j9");

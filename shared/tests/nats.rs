@@ -14,15 +14,8 @@ fn connect(nats: &Nats) -> Client {
     Client::connect(&nats.url(), Options::named("test")).expect("connect to nats-server")
 }
 
-fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    done()
+fn wait_until(timeout: Duration, done: impl FnMut() -> bool) -> bool {
+    testkit::poll_until(timeout, done).is_some()
 }
 
 fn recv(sub: &shared::nats::Subscription) -> Msg {

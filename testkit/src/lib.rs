@@ -166,6 +166,27 @@ impl Drop for Process {
     }
 }
 
+/// Polls `done` every 5 ms for up to `limit`: how long it took to hold, `None` if it did
+/// not. For what another thread or process makes true in its own time (a client noticing
+/// an outage, a feed catching up).
+pub fn poll_until(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    loop {
+        if done() {
+            return Some(start.elapsed());
+        }
+        if start.elapsed() >= limit {
+            return None;
+        }
+        sleep(Duration::from_millis(5));
+    }
+}
+
+/// [`poll_until`] with 10 s, panicking with `what` when `done` never held.
+pub fn eventually(what: &str, done: impl FnMut() -> bool) -> Duration {
+    poll_until(Duration::from_secs(10), done).unwrap_or_else(|| panic!("never: {what}"))
+}
+
 /// Waits until `ready`; `Err(log)` when the process exited during start. Panics when it
 /// is not ready within the start timeout.
 fn wait_until(

@@ -185,8 +185,8 @@ pub fn duplicate_key(e: &mysql::Error) -> Option<&str> {
 /// docs/perf.md: the most recently returned connection is handed out first (a stack: the
 /// same few server threads serve a steady load, warm, where a queue rotates through every
 /// connection ever opened), and a connection is opened outside the lock (the crate's pool
-/// opens one while holding it, so one slow connect, up to the 3 s timeout while the
-/// server is down, stalls every job thread that wants a connection).
+/// opens one while holding it, so one slow connect, up to the 3 s connect and 10 s read
+/// timeouts while the server is frozen, stalls every job thread that wants a connection).
 #[derive(Clone)]
 pub struct Db {
     stack: Arc<Stack>,
@@ -811,9 +811,7 @@ mod tests {
             let db = db.clone();
             std::thread::spawn(move || db.conn().map(drop))
         };
-        while db.open_count() < 2 {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        testkit::eventually("the opener counts its connection", || db.open_count() == 2);
         drop(first);
         let again = db.conn().expect("the idle connection is lent meanwhile");
         assert!(

@@ -119,9 +119,9 @@ pub struct LinkIntake {
     pub links: Arc<LinkSources>,
 }
 
-/// What a link's reading end and its writers share.
+/// What the job threads reading a link (through the poller) and its writers share.
 #[derive(Default)]
-pub struct ReaderState {
+pub struct LinkState {
     /// The gate closed the link (or it broke): answers need a new connection.
     pub closed: AtomicBool,
     /// `jobs 0` was sent: the gate's end of stream means "no more jobs", not a close.
@@ -135,19 +135,19 @@ pub struct ReaderState {
 struct GateSlot {
     addr: Option<SocketAddr>,
     stream: Option<TcpStream>,
-    /// Set when the connection offered to take jobs and has a reader.
-    reader: Option<Arc<ReaderState>>,
+    /// Set when the connection offered to take jobs: the job threads read it.
+    taking: Option<Arc<LinkState>>,
     /// The address that failed and until when it is skipped.
     down: Option<(SocketAddr, Instant)>,
 }
 
 impl GateSlot {
-    /// Drops the connection. One with a reader is shut down, both ways: the job threads'
+    /// Drops the connection. One that takes jobs is shut down, both ways: the job threads'
     /// poller holds a copy of the socket, and the gate must see the close to answer its
     /// jobs -2.
     fn disconnect(&mut self) {
         if let Some(stream) = self.stream.take() {
-            if self.reader.take().is_some() {
+            if self.taking.take().is_some() {
                 let _ = stream.shutdown(std::net::Shutdown::Both);
             }
         }
@@ -155,9 +155,9 @@ impl GateSlot {
 
     /// Whether the connection can still carry answers (see [`still_open`]).
     fn usable(&self) -> bool {
-        match (&self.stream, &self.reader) {
+        match (&self.stream, &self.taking) {
             (None, _) => false,
-            (Some(_), Some(reader)) => !reader.closed.load(Ordering::Acquire),
+            (Some(_), Some(state)) => !state.closed.load(Ordering::Acquire),
             (Some(stream), None) => still_open(stream),
         }
     }
@@ -456,7 +456,7 @@ impl GateLink {
                     LinkError::Challenge { gid, reason }
                 })?;
             }
-            slot.reader = self.offer_jobs(gid, gate, &stream).map_err(|error| {
+            slot.taking = self.offer_jobs(gid, gate, &stream).map_err(|error| {
                 slot.addr = None;
                 LinkError::Io { gid, error }
             })?;
@@ -482,7 +482,7 @@ impl GateLink {
         gid: u32,
         gate: &Gate,
         stream: &TcpStream,
-    ) -> io::Result<Option<Arc<ReaderState>>> {
+    ) -> io::Result<Option<Arc<LinkState>>> {
         let Some(intake) = &self.intake else {
             return Ok(None);
         };
@@ -492,7 +492,7 @@ impl GateLink {
         let mut offer = Vec::with_capacity(16);
         contract::encode_link_jobs(&mut offer, intake.window);
         (&mut &*stream).write_all(&offer)?;
-        let state = Arc::new(ReaderState::default());
+        let state = Arc::new(LinkState::default());
         intake.links.add(stream.try_clone()?, gid, state.clone())?;
         Ok(Some(state))
     }

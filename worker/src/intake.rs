@@ -9,7 +9,7 @@
 //! Threads: none of its own; the job threads call [`JobIntake::next`]. Stop order: the
 //! gate links stop sending (`GateLink::stop_taking`, whose thread reads them too, with
 //! [`LinkSources::queue_ready`], in case every job thread is busy, until each link's end
-//! is seen and [`ReaderState::done`] is set), then NATS delivery drains and `next`
+//! is seen and [`LinkState::done`] is set), then NATS delivery drains and `next`
 //! returns `None` once the queue is empty.
 
 use std::collections::HashMap;
@@ -27,7 +27,7 @@ use shared::nats::{self, Injector, NatsError, Subscription};
 use shared::poller::{Event, Poller};
 use shared::sock;
 
-use crate::gate_link::{lock, ReaderState};
+use crate::gate_link::{lock, LinkState};
 use crate::job::Job;
 use crate::metrics::WorkerMetrics;
 
@@ -66,7 +66,7 @@ impl OpenLink {
         self.0.gid
     }
 
-    pub fn state(&self) -> &ReaderState {
+    pub fn state(&self) -> &LinkState {
         &self.0.state
     }
 
@@ -82,7 +82,7 @@ impl OpenLink {
 struct LinkSource {
     gid: u32,
     stream: TcpStream,
-    state: Arc<ReaderState>,
+    state: Arc<LinkState>,
     lines: Mutex<(LineBuffer, Vec<u8>)>,
 }
 
@@ -105,7 +105,7 @@ impl LinkSources {
 
     /// Starts reading the jobs gate `gid` sends down `stream` (a copy of the link's
     /// socket; the link's writers keep theirs, in blocking mode).
-    pub fn add(&self, stream: TcpStream, gid: u32, state: Arc<ReaderState>) -> io::Result<()> {
+    pub fn add(&self, stream: TcpStream, gid: u32, state: Arc<LinkState>) -> io::Result<()> {
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         let source = Arc::new(LinkSource {
             gid,
