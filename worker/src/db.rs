@@ -192,6 +192,15 @@ pub struct Db {
     stack: Arc<Stack>,
 }
 
+/// How long a connection waits for the server's answer before the job gives up (16).
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A row lock waited for longer than this fails the statement (1205, the job answers 16).
+/// Below [`READ_TIMEOUT`] on purpose: InnoDB's default (50 s) let a statement wait on in the
+/// server after its job had given up and its connection had gone back to the pool; the
+/// answer, when it came, would have been read by the next job as its own.
+const LOCK_WAIT_SECS: u32 = 5;
+
 struct Stack {
     opts: Opts,
     max: usize,
@@ -220,8 +229,11 @@ impl Db {
         // Timeouts turn an outage into an error within seconds instead of a hung job.
         let opts = OptsBuilder::from_opts(opts)
             .tcp_connect_timeout(Some(Duration::from_secs(3)))
-            .read_timeout(Some(Duration::from_secs(10)))
-            .write_timeout(Some(Duration::from_secs(10)))
+            .read_timeout(Some(READ_TIMEOUT))
+            .write_timeout(Some(READ_TIMEOUT))
+            .init(vec![format!(
+                "SET SESSION innodb_lock_wait_timeout = {LOCK_WAIT_SECS}"
+            )])
             .into();
         Ok(Db {
             stack: Arc::new(Stack {
@@ -737,6 +749,36 @@ mod tests {
 
     fn connection_id(conn: &mut DbConn) -> u64 {
         conn.query_first("SELECT CONNECTION_ID()").unwrap().unwrap()
+    }
+
+    #[test]
+    fn a_lock_wait_fails_in_the_server_before_the_client_stops_waiting() {
+        let server = crate::test_support::start_mariadb();
+        let db = Db::open(&server.url(), 2).unwrap();
+        let mut holder = db.conn().unwrap();
+        holder
+            .query_drop("CREATE TABLE locked (id INT PRIMARY KEY, n INT)")
+            .unwrap();
+        holder
+            .query_drop("INSERT INTO locked VALUES (1, 0)")
+            .unwrap();
+        let mut tx = holder.start_transaction(mysql::TxOpts::default()).unwrap();
+        tx.query_drop("SELECT n FROM locked WHERE id = 1 FOR UPDATE")
+            .unwrap();
+        let mut waiter = db.conn().unwrap();
+        let wait: Option<u32> = waiter
+            .query_first("SELECT @@innodb_lock_wait_timeout")
+            .unwrap();
+        assert_eq!(wait, Some(LOCK_WAIT_SECS));
+        assert!(Duration::from_secs(LOCK_WAIT_SECS.into()) < READ_TIMEOUT);
+        // The server's own error, so the connection holds no answer still to come.
+        match waiter.query_drop("UPDATE locked SET n = 1 WHERE id = 1") {
+            Err(mysql::Error::MySqlError(e)) => assert_eq!(e.code, 1205, "{e}"),
+            other => panic!("a lock wait timeout: {other:?}"),
+        }
+        let one: Option<i64> = waiter.query_first("SELECT 1").unwrap();
+        assert_eq!(one, Some(1), "the connection answers its next query");
+        tx.rollback().unwrap();
     }
 
     #[test]
