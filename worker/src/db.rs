@@ -217,7 +217,9 @@ struct Idle {
     open: usize,
 }
 
-/// A connection lent by [`Db::conn`]; dropping it gives it back.
+/// A connection lent by [`Db::conn`]; dropping it gives it back as it is, without a
+/// `COM_RESET_CONNECTION` (a round trip, and it would drop the prepared statements, so
+/// every query would be prepared again): our functions keep no session state between jobs.
 pub struct DbConn {
     conn: Option<Conn>,
     stack: Arc<Stack>,
