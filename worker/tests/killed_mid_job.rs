@@ -73,11 +73,10 @@ fn clients_of_a_killed_worker_are_answered_when_its_link_closes() {
             "data":{"unique_id":format!("slow-{i}"),"account":format!("slow{i}"),"password":"pw-123456"}}));
     }
     // Every job is taken once the gate holds all of them against the worker's link.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while front.metrics().jobs_held.get() < PLAYERS as i64 {
-        assert!(Instant::now() < deadline, "the worker never took every job");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let done = testkit::poll_until(Duration::from_secs(60), || {
+        front.metrics().jobs_held.get() >= PLAYERS as i64
+    });
+    assert!(done.is_some(), "the worker never took every job");
     signal(&doomed.0, libc::SIGKILL);
     let killed = Instant::now();
     doomed.0.wait().unwrap();

@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::{signal, wait_served, Client, Servers};
 
@@ -43,11 +43,10 @@ fn clients_of_a_worker_killed_with_link_jobs_in_hand_hear_at_once() {
     for (i, player) in players.iter_mut().enumerate() {
         player.send(&register(i));
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while front.metrics().jobs_held.get() < PLAYERS as i64 {
-        assert!(Instant::now() < deadline, "the worker never held every job");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let done = testkit::poll_until(Duration::from_secs(60), || {
+        front.metrics().jobs_held.get() >= PLAYERS as i64
+    });
+    assert!(done.is_some(), "the worker never held every job");
     assert_eq!(
         front.metrics().link_jobs.get() - sent_before,
         PLAYERS as u64,
@@ -61,11 +60,10 @@ fn clients_of_a_worker_killed_with_link_jobs_in_hand_hear_at_once() {
     }
     assert_eq!(front.metrics().held_jobs_lost.get(), PLAYERS as u64);
     // The gauge is set at the end of the gate's loop pass, after the answers went out.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while front.metrics().jobs_held.get() != 0 {
-        assert!(Instant::now() < deadline, "jobs still counted held");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let done = testkit::poll_until(Duration::from_secs(10), || {
+        front.metrics().jobs_held.get() == 0
+    });
+    assert!(done.is_some(), "jobs still counted held");
     probe.stop();
     front.stop();
 }
@@ -101,11 +99,10 @@ fn sigterm_answers_every_job_sent_down_the_link_or_nats_and_exits_0() {
         player.send(&register(i));
     }
     // Every job is out (link or NATS) and the link's window is full.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while front.metrics().jobs_held.get() < 4 {
-        assert!(Instant::now() < deadline, "the worker never held four jobs");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let done = testkit::poll_until(Duration::from_secs(60), || {
+        front.metrics().jobs_held.get() >= 4
+    });
+    assert!(done.is_some(), "the worker never held four jobs");
     assert!(front.metrics().link_jobs.get() - link_before >= 1);
     signal(&worker.0, libc::SIGTERM);
     for player in &mut players {

@@ -293,14 +293,8 @@ fn a_slow_verifier_holds_no_more_than_its_places() {
                 })
             })
             .collect();
-        let deadline = Instant::now() + WAIT;
-        while places.running() < 2 {
-            assert!(
-                Instant::now() < deadline,
-                "the two never reached the verifier"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let done = testkit::poll_until(WAIT, || places.running() >= 2);
+        assert!(done.is_some(), "the two never reached the verifier");
         // A third is told to try later at once, while the two still wait: it takes no
         // job thread for the verifier's time.
         let r = g.call(&t, "purchase_success", buy("S-3", "DIAMOND_MIN", "Queue"));

@@ -187,11 +187,10 @@ fn stop_answers_jobs_in_flight_then_takes_no_more() {
 
     let before = SLEEPS_STARTED.load(Ordering::SeqCst);
     let jid = gate.publish(&json!({"function":"debug_sleep","data":{"ms":500}}).to_string());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while SLEEPS_STARTED.load(Ordering::SeqCst) == before {
-        assert!(Instant::now() < deadline, "the job never started");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let done = testkit::poll_until(Duration::from_secs(10), || {
+        SLEEPS_STARTED.load(Ordering::SeqCst) != before
+    });
+    assert!(done.is_some(), "the job never started");
     worker.stop();
     let (answered, r) = gate.answer();
     assert_eq!(
@@ -390,11 +389,10 @@ fn the_job_queue_is_bounded_in_bytes() {
     // The only job thread sleeps; everything else waits in the queue.
     let before = SLEEPS_STARTED.load(Ordering::SeqCst);
     gate.publish(&json!({"function":"debug_sleep","data":{"ms":1500}}).to_string());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while SLEEPS_STARTED.load(Ordering::SeqCst) == before {
-        assert!(Instant::now() < deadline, "the job never started");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let done = testkit::poll_until(Duration::from_secs(10), || {
+        SLEEPS_STARTED.load(Ordering::SeqCst) != before
+    });
+    assert!(done.is_some(), "the job never started");
     // 20 jobs of 16 KiB: about four fit in 64 KiB.
     let pad = "p".repeat(16 * 1024);
     for _ in 0..20 {
